@@ -1,0 +1,293 @@
+//! Text clean-up and chunking: pure functions, no I/O.
+//!
+//! A page's text is normalised (NFC, ligatures expanded, whitespace tidied), split into paragraphs,
+//! and packed into chunks of at most `max_chars` characters, breaking at paragraph boundaries first,
+//! then at sentence ends, then between words; never inside a word (a single "word" longer than the
+//! limit, such as a long URL, is the only thing ever cut).
+
+use horizon_shared::domain::Chunk;
+use unicode_normalization::UnicodeNormalization;
+
+/// The text of one page, `number` 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageText {
+    pub number: u32,
+    pub text: String,
+}
+
+/// Chunks for all pages, ids `chunk_001`, `chunk_002`, ... in page order, `segmentIndex` counting
+/// from 0 within each page. Pages without text give no chunks.
+pub fn chunk_pages(pages: &[PageText], max_chars: usize) -> Vec<Chunk> {
+    let max_chars = max_chars.max(1);
+    let mut chunks = Vec::new();
+    for page in pages {
+        for (segment, text) in chunk_text(&normalise(&page.text), max_chars)
+            .into_iter()
+            .enumerate()
+        {
+            chunks.push(Chunk {
+                id: format!("chunk_{:03}", chunks.len() + 1),
+                text,
+                page: page.number,
+                segment_index: segment as u32,
+            });
+        }
+    }
+    chunks
+}
+
+/// NFC, typographic ligatures expanded, control characters dropped, line ends unified, runs of
+/// spaces collapsed, blank lines kept as paragraph breaks.
+pub fn normalise(text: &str) -> String {
+    let expanded: String = text
+        .chars()
+        .flat_map(|c| {
+            let lig: Option<&str> = match c {
+                '\u{FB00}' => Some("ff"),
+                '\u{FB01}' => Some("fi"),
+                '\u{FB02}' => Some("fl"),
+                '\u{FB03}' => Some("ffi"),
+                '\u{FB04}' => Some("ffl"),
+                '\u{FB05}' | '\u{FB06}' => Some("st"),
+                _ => None,
+            };
+            match lig {
+                Some(s) => s.chars().collect::<Vec<_>>(),
+                None => vec![c],
+            }
+        })
+        .collect();
+    let nfc: String = expanded
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .nfc()
+        .collect();
+    let mut out = String::with_capacity(nfc.len());
+    for line in nfc.split('\n') {
+        let clean: String = line
+            .chars()
+            .map(|c| if c == '\t' || c == '\u{A0}' { ' ' } else { c })
+            .filter(|c| !c.is_control() && *c != '\u{FFFE}' && *c != '\u{FEFF}')
+            .collect();
+        let words: Vec<&str> = clean.split(' ').filter(|w| !w.is_empty()).collect();
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    // Keep single line breaks (within a paragraph) and one blank line between paragraphs.
+    let mut tidy = String::with_capacity(out.len());
+    let mut blank_run = 0;
+    for line in out.trim().split('\n') {
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !tidy.is_empty() {
+            tidy.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        tidy.push_str(line);
+    }
+    tidy
+}
+
+/// Splits normalised text into chunks of at most `max_chars` characters.
+pub fn chunk_text(text: &str, max_chars: usize) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.split('\n').collect::<Vec<_>>().join(" ");
+        let paragraph = paragraph.trim();
+        if paragraph.is_empty() {
+            continue;
+        }
+        if char_len(paragraph) <= max_chars {
+            pieces.push(paragraph.to_owned());
+            continue;
+        }
+        for sentence in sentences(paragraph) {
+            if char_len(sentence) <= max_chars {
+                pieces.push(sentence.to_owned());
+            } else {
+                pieces.extend(split_words(sentence, max_chars));
+            }
+        }
+    }
+    // Pack: consecutive pieces share a chunk while they fit; paragraphs stay apart by a blank line
+    // only when they were whole paragraphs, sentences by a space.
+    let mut chunks: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for piece in pieces {
+        let extra = if current.is_empty() { 0 } else { 1 };
+        if !current.is_empty() && char_len(&current) + extra + char_len(&piece) > max_chars {
+            chunks.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(&piece);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Sentence spans: a sentence ends after `.`, `!`, `?` (or their CJK forms) followed by a space,
+/// or after a CJK full stop directly.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let end = i + c.len_utf8();
+        let cjk_end = matches!(c, '。' | '！' | '？');
+        let latin_end =
+            matches!(c, '.' | '!' | '?') && iter.peek().is_some_and(|(_, next)| *next == ' ');
+        if cjk_end || latin_end {
+            let s = text[start..end].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = end;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Packs words into pieces of at most `max_chars`; a word longer than that is cut at character
+/// boundaries (the only case where a cut falls inside a "word").
+fn split_words(text: &str, max_chars: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word = word.to_owned();
+        while char_len(&word) > max_chars {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            let cut: String = word.chars().take(max_chars).collect();
+            word = word.chars().skip(max_chars).collect();
+            out.push(cut);
+        }
+        let extra = if current.is_empty() { 0 } else { 1 };
+        if char_len(&current) + extra + char_len(&word) > max_chars {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(&word);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(number: u32, text: &str) -> PageText {
+        PageText {
+            number,
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn ids_and_segments_count_per_job_and_page() {
+        let long = "Alpha beta gamma. ".repeat(20);
+        let chunks = chunk_pages(&[page(1, &long), page(2, ""), page(3, "Short.")], 100);
+        assert!(chunks.len() > 2);
+        assert_eq!(chunks[0].id, "chunk_001");
+        assert_eq!(chunks[1].id, "chunk_002");
+        let p1: Vec<_> = chunks.iter().filter(|c| c.page == 1).collect();
+        for (i, c) in p1.iter().enumerate() {
+            assert_eq!(c.segment_index, i as u32);
+        }
+        let last = chunks.last().unwrap();
+        assert_eq!(
+            (last.page, last.segment_index, last.text.as_str()),
+            (3, 0, "Short.")
+        );
+        assert!(
+            chunks.iter().all(|c| c.page != 2),
+            "an empty page gives no chunk"
+        );
+    }
+
+    #[test]
+    fn chunks_respect_the_limit_and_never_cut_words() {
+        let text = "The quick brown fox jumps over the lazy dog. ".repeat(50);
+        let source_words: Vec<&str> = text.split_whitespace().collect();
+        for max in [100, 250, 1500] {
+            let chunks = chunk_text(&normalise(&text), max);
+            assert!(
+                chunks.iter().all(|c| c.chars().count() <= max),
+                "limit {max}"
+            );
+            let words: Vec<&str> = chunks.iter().flat_map(|c| c.split_whitespace()).collect();
+            assert_eq!(
+                words, source_words,
+                "every word kept, in order, uncut (limit {max})"
+            );
+        }
+    }
+
+    #[test]
+    fn splits_prefer_sentence_boundaries() {
+        let text = "First sentence is here. Second sentence is here. Third one.";
+        let chunks = chunk_text(text, 30);
+        assert_eq!(
+            chunks,
+            vec![
+                "First sentence is here.",
+                "Second sentence is here.",
+                "Third one."
+            ]
+        );
+    }
+
+    #[test]
+    fn paragraphs_pack_together_while_they_fit() {
+        let text = "One para.\n\nTwo para.\n\nThree para.";
+        assert_eq!(
+            chunk_text(text, 1000),
+            vec!["One para. Two para. Three para."]
+        );
+        assert_eq!(
+            chunk_text(text, 20),
+            vec!["One para. Two para.", "Three para."]
+        );
+    }
+
+    #[test]
+    fn an_overlong_word_is_the_only_thing_cut() {
+        let url = "x".repeat(25);
+        let chunks = chunk_text(&format!("see {url} now"), 10);
+        assert!(chunks.iter().all(|c| c.chars().count() <= 10));
+        assert_eq!(chunks.concat().replace(' ', ""), format!("see{url}now"));
+    }
+
+    #[test]
+    fn normalises_unicode_ligatures_and_whitespace() {
+        // "e" + combining acute becomes the precomposed é (NFC); ﬁ becomes "fi".
+        let t = normalise("caf\u{0065}\u{0301}  \u{FB01}ne\r\nline\t two\u{0000}\n\n\n\nnext");
+        assert_eq!(t, "café fine\nline two\n\nnext");
+    }
+
+    #[test]
+    fn cjk_sentences_split_on_full_stops() {
+        let text = "这是第一句。这是第二句。这是第三句。";
+        let chunks = chunk_text(text, 7);
+        assert_eq!(chunks, vec!["这是第一句。", "这是第二句。", "这是第三句。"]);
+    }
+}

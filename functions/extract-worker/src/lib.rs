@@ -1,0 +1,297 @@
+//! The SQS-triggered extraction worker. For each message `{jobId}`: claim the job with a
+//! conditional write (so two workers never both run it), extract the PDF's text under a deadline
+//! with panics contained, chunk it, and finish the job as `completed` or `failed`.
+//!
+//! Only transient failures (a dependency down or throttled) are returned in `batchItemFailures`,
+//! so SQS redelivers just those; on the last allowed receive the job is failed with
+//! `max_tries_exceeded` and the message goes on to the dead-letter queue.
+
+pub mod chunk;
+pub mod extract;
+
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use horizon_shared::domain::{Job, JobError, JobId, JobResult};
+use horizon_shared::lambda::SqsHandler;
+use horizon_shared::ports::WorkMessage;
+use horizon_shared::{Error, Result, Services};
+
+pub struct ExtractWorker {
+    services: Services,
+}
+
+/// What to do with a message once handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Delete it: the job is finished, or there is nothing to do.
+    Done,
+    /// Leave it on the queue: SQS hands it out again after the visibility timeout.
+    Retry,
+}
+
+enum Claim {
+    Got(Box<Job>),
+    /// Unknown, expired or already finished: nothing to do.
+    Nothing,
+    /// Another worker holds a live lease on it.
+    Busy,
+}
+
+impl ExtractWorker {
+    pub fn new(services: Services) -> Self {
+        ExtractWorker { services }
+    }
+}
+
+#[async_trait::async_trait]
+impl SqsHandler for ExtractWorker {
+    /// Handles one SQS batch, as Lambda's event source mapping delivers it.
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in &event.records {
+            if self.process(message).await == Outcome::Retry {
+                if let Some(id) = &message.message_id {
+                    response.add_failure(id.clone());
+                }
+            }
+        }
+        response
+    }
+}
+
+impl ExtractWorker {
+    async fn process(&self, message: &SqsMessage) -> Outcome {
+        let receive_count: u32 = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let body = message.body.as_deref().unwrap_or("");
+        let id = match serde_json::from_str::<WorkMessage>(body)
+            .map_err(|e| e.to_string())
+            .and_then(|m| JobId::from_str(&m.job_id).map_err(|e| e.to_string()))
+        {
+            Ok(id) => id,
+            Err(reason) => {
+                // Nothing can ever succeed for it, and no job can be named: drop it, loudly.
+                tracing::error!(message_id = ?message.message_id, %reason, "malformed work message dropped");
+                return Outcome::Done;
+            }
+        };
+        match self.run(&id).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_transient() => {
+                if receive_count >= self.services.config.max_tries {
+                    tracing::error!(job_id = %id, error = %e, receive_count, "giving up: last try failed");
+                    let error = JobError::new(
+                        "max_tries_exceeded",
+                        format!(
+                            "the job failed {receive_count} times on a transient error; last: {e}"
+                        ),
+                    );
+                    if let Err(e2) = self.fail(&id, error).await {
+                        tracing::error!(job_id = %id, error = %e2, "could not record the failure");
+                    }
+                } else {
+                    tracing::warn!(job_id = %id, error = %e, receive_count, "transient failure; the message will be retried");
+                }
+                Outcome::Retry
+            }
+            Err(e) => {
+                tracing::error!(job_id = %id, error = %e, "job failed on an internal error");
+                let error = JobError::new("internal", "an internal error stopped the job");
+                match self.fail(&id, error).await {
+                    Ok(()) => Outcome::Done,
+                    Err(_) => Outcome::Retry,
+                }
+            }
+        }
+    }
+
+    async fn run(&self, id: &JobId) -> Result<Outcome> {
+        let job = match self.claim(id).await? {
+            Claim::Got(job) => job,
+            Claim::Nothing => return Ok(Outcome::Done),
+            Claim::Busy => return Ok(Outcome::Retry),
+        };
+        let started = std::time::Instant::now();
+        let outcome = match self.extract(&job).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Hand the job back so the retry need not wait for the lease to run out.
+                if let Ok(released) = job.requeued(self.services.clock.now()) {
+                    let _ = self.services.jobs.replace(&released).await;
+                }
+                return Err(e);
+            }
+        };
+        let now = self.services.clock.now();
+        let next = match outcome {
+            Ok(result) => job.completed(result, now)?,
+            Err(error) => job.failed(error, now)?,
+        };
+        match self.services.jobs.replace(&next).await {
+            Ok(()) => {
+                tracing::info!(
+                    job_id = %id,
+                    status = %next.status,
+                    error_code = next.error.as_ref().map(|e| e.code.as_str()),
+                    pages = next.result.as_ref().map(|r| r.pages),
+                    chunks = next.result.as_ref().map(|r| r.chunks.len()),
+                    millis = started.elapsed().as_millis() as u64,
+                    "job finished"
+                );
+                Ok(Outcome::Done)
+            }
+            // Our lease ran out and another worker took the job over: its result stands.
+            Err(Error::Conflict(_)) => {
+                tracing::warn!(job_id = %id, "lost the job to another worker; result discarded");
+                Ok(Outcome::Done)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn claim(&self, id: &JobId) -> Result<Claim> {
+        for _ in 0..3 {
+            let Some(job) = self.services.jobs.get(id).await? else {
+                tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
+                return Ok(Claim::Nothing);
+            };
+            if job.status.is_terminal() {
+                tracing::info!(job_id = %id, status = %job.status, "already finished; redelivery acknowledged");
+                return Ok(Claim::Nothing);
+            }
+            let now = self.services.clock.now();
+            if !job.claimable(now) {
+                return Ok(Claim::Busy);
+            }
+            let claimed = job.claimed(now, duration(self.services.config.lease))?;
+            match self.services.jobs.replace(&claimed).await {
+                Ok(()) => return Ok(Claim::Got(Box::new(claimed))),
+                Err(Error::Conflict(_)) => continue, // someone wrote first: look again
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Claim::Busy)
+    }
+
+    /// Marks the job failed unless it already finished.
+    async fn fail(&self, id: &JobId, error: JobError) -> Result<()> {
+        for _ in 0..3 {
+            let Some(job) = self.services.jobs.get(id).await? else {
+                return Ok(());
+            };
+            if job.status.is_terminal() {
+                return Ok(());
+            }
+            let failed = job.failed(error.clone(), self.services.clock.now())?;
+            match self.services.jobs.replace(&failed).await {
+                Err(Error::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::Unavailable(
+            "the job kept changing while being failed".into(),
+        ))
+    }
+
+    /// Runs the extraction. The outer `Result` is for transient trouble (retry the message); the
+    /// inner one is the job's own outcome.
+    async fn extract(&self, job: &Job) -> Result<Result<JobResult, JobError>> {
+        let config = &self.services.config;
+        let missing = || {
+            Ok(Err(JobError::new(
+                "upload_missing",
+                format!(
+                    "upload {} no longer exists (it may have expired)",
+                    job.upload_id
+                ),
+            )))
+        };
+        let Some(upload) = self.services.uploads.get(&job.upload_id).await? else {
+            return missing();
+        };
+        let Some(blob) = self.services.blobs.get(&upload.blob_key()).await? else {
+            return missing();
+        };
+        if blob.bytes.len() as u64 > config.max_pdf_bytes {
+            return Ok(Err(JobError::new(
+                "too_large",
+                format!(
+                    "the PDF has {} bytes; the limit is {}",
+                    blob.bytes.len(),
+                    config.max_pdf_bytes
+                ),
+            )));
+        }
+        let lib = config.pdfium_lib_path.clone();
+        let limits = extract::Limits {
+            max_pages: config.max_pages,
+        };
+        let bytes = blob.bytes;
+        let task = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let pdfium = extract::pdfium(lib.as_deref())?;
+                extract::extract(pdfium, &bytes, limits)
+            }))
+        });
+        let extraction = match tokio::time::timeout(config.job_deadline, task).await {
+            Err(_) => {
+                return Ok(Err(JobError::new(
+                    "timeout",
+                    format!(
+                        "extraction did not finish within {} s",
+                        config.job_deadline.as_secs()
+                    ),
+                )))
+            }
+            Ok(Err(join)) => return Err(Error::Internal(format!("extraction task: {join}"))),
+            Ok(Ok(Err(panic))) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(job_id = %job.id, panic = %what, "the PDF engine panicked");
+                return Ok(Err(JobError::new(
+                    "invalid_pdf",
+                    "the PDF engine could not process this file",
+                )));
+            }
+            // A worker without its engine is broken, not the job: retry after the fix.
+            Ok(Ok(Ok(Err(e)))) if e.code == "engine_unavailable" => {
+                return Err(Error::Unavailable(e.message))
+            }
+            Ok(Ok(Ok(Err(e)))) => return Ok(Err(e)),
+            Ok(Ok(Ok(Ok(x)))) => x,
+        };
+        let chunks = chunk::chunk_pages(&extraction.pages, config.max_chunk_chars);
+        let mut warnings = Vec::new();
+        if !extraction.pages_without_text.is_empty() {
+            warnings.push(format!(
+                "no text layer on page(s) {} (scanned or image-only); they give no chunks",
+                list(&extraction.pages_without_text)
+            ));
+        }
+        Ok(Ok(JobResult {
+            pages: extraction.pages.len() as u32,
+            chunks,
+            warnings,
+        }))
+    }
+}
+
+fn duration(d: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+}
+
+fn list(pages: &[u32]) -> String {
+    pages
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,112 @@
+//! Content types decided by the bytes (magic numbers), never by what the client declares.
+
+/// The media type of `bytes` when it is one we accept: PDF, PNG, JPEG, WebP, GIF, TIFF.
+pub fn accepted_type(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if pdf_header(bytes) {
+        Some("application/pdf")
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if starts(b"\xFF\xD8\xFF") {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some("image/gif")
+    } else if starts(b"II*\0") || starts(b"MM\0*") {
+        Some("image/tiff")
+    } else {
+        None
+    }
+}
+
+/// PDF readers accept `%PDF-` within the first 1024 bytes (some generators put junk first).
+fn pdf_header(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    head.windows(5).any(|w| w == b"%PDF-")
+}
+
+/// A short description of bytes we refuse, for the error message.
+pub fn describe(bytes: &[u8]) -> String {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    let what = if bytes.is_empty() {
+        "an empty body"
+    } else if starts(b"\x7FELF") {
+        "an ELF executable"
+    } else if starts(b"MZ") {
+        "a Windows executable"
+    } else if starts(b"PK\x03\x04") {
+        "a ZIP archive (or an Office document)"
+    } else if starts(b"#!") {
+        "a script"
+    } else if std::str::from_utf8(&bytes[..bytes.len().min(512)]).is_ok() {
+        "text"
+    } else {
+        "unrecognised binary data"
+    };
+    what.to_owned()
+}
+
+/// Whether a declared type (header or multipart part) agrees with the detected one. Generic
+/// declarations (`application/octet-stream`, none) agree with anything.
+pub fn declared_agrees(declared: Option<&str>, detected: &str) -> bool {
+    let Some(declared) = declared else {
+        return true;
+    };
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "" | "application/octet-stream" | "binary/octet-stream" => true,
+        "image/jpg" | "image/pjpeg" => detected == "image/jpeg",
+        "application/x-pdf" => detected == "application/pdf",
+        other => other == detected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_accepted_type() {
+        assert_eq!(accepted_type(b"%PDF-1.7\n..."), Some("application/pdf"));
+        assert_eq!(accepted_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(accepted_type(b"\xFF\xD8\xFF\xE0...."), Some("image/jpeg"));
+        assert_eq!(accepted_type(b"RIFF\x10\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(accepted_type(b"GIF89a...."), Some("image/gif"));
+        assert_eq!(accepted_type(b"II*\0...."), Some("image/tiff"));
+        assert_eq!(accepted_type(b"MM\0*...."), Some("image/tiff"));
+    }
+
+    #[test]
+    fn refuses_everything_else_and_says_what_it_saw() {
+        for (bytes, what) in [
+            (&b""[..], "an empty body"),
+            (b"\x7FELF\x02\x01", "an ELF executable"),
+            (b"MZ\x90\0", "a Windows executable"),
+            (b"hello", "text"),
+        ] {
+            assert_eq!(accepted_type(bytes), None);
+            assert_eq!(describe(bytes), what);
+        }
+    }
+
+    #[test]
+    fn declared_types_must_agree() {
+        assert!(declared_agrees(None, "application/pdf"));
+        assert!(declared_agrees(
+            Some("application/octet-stream"),
+            "image/png"
+        ));
+        assert!(declared_agrees(
+            Some("Application/PDF; charset=binary"),
+            "application/pdf"
+        ));
+        assert!(!declared_agrees(Some("image/png"), "application/pdf"));
+        assert!(declared_agrees(Some("image/jpg"), "image/jpeg"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Lambda entry point of the webhook dispatcher (SQS-triggered).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    horizon_shared::lambda::run_sqs(horizon_webhook_dispatch::WebhookDispatcher::new).await
+}

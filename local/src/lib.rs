@@ -1,0 +1,295 @@
+//! The local runner: the whole service on one machine, through the very handlers the Lambda
+//! functions run.
+//!
+//! - HTTP: every route on one address (default `127.0.0.1:3000`), `/v1/...` to the job API and
+//!   `/api/...` to uploads, as API Gateway routes them in AWS.
+//! - SQS: pollers receive batches from each queue and call the worker handlers with real
+//!   `SqsEvent`s, deleting only the messages not listed in `batchItemFailures`; the others come
+//!   back after the queue's visibility timeout, exactly as Lambda's event source mapping behaves.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use bytes::Bytes;
+use horizon_extract_worker::ExtractWorker;
+use horizon_jobs_api::JobsApi;
+use horizon_shared::http::problem;
+use horizon_shared::lambda::{HttpHandler, SqsHandler};
+use horizon_shared::{Error, Services};
+use horizon_uploads::UploadsApi;
+use horizon_webhook_dispatch::WebhookDispatcher;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// API Gateway's HTTP API refuses request bodies over 10 MB; so does the runner.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// Messages per `SqsEvent`, as an event source mapping's batch size.
+const BATCH_SIZE: i32 = 10;
+
+/// HTTP routes: a path prefix and the function that serves it.
+#[derive(Clone)]
+struct Router {
+    routes: Arc<Vec<(&'static str, Arc<dyn HttpHandler>)>>,
+}
+
+impl Router {
+    fn handler_for(&self, path: &str) -> Option<&Arc<dyn HttpHandler>> {
+        self.routes
+            .iter()
+            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+            .map(|(_, h)| h)
+    }
+}
+
+/// A running local service; dropping it does not stop it, [`Running::shutdown`] does.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and polling, and waits for in-flight batches to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the HTTP server and the queue pollers: the whole service.
+pub async fn start(services: Services) -> std::io::Result<Running> {
+    start_parts(services, true, true).await
+}
+
+/// Starts only the HTTP server (jobs are queued, but nothing here consumes them).
+pub async fn start_http(services: Services) -> std::io::Result<Running> {
+    start_parts(services, true, false).await
+}
+
+/// Starts only the queue pollers, `config.local_workers` per queue.
+pub async fn start_workers(services: Services) -> std::io::Result<Running> {
+    start_parts(services, false, true).await
+}
+
+async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::Result<Running> {
+    let config = services.config.clone();
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut addr = SocketAddr::from((config.local_bind, 0));
+    if http {
+        let router = Router {
+            routes: Arc::new(vec![
+                (
+                    "/v1",
+                    Arc::new(JobsApi::new(services.clone())) as Arc<dyn HttpHandler>,
+                ),
+                ("/api", Arc::new(UploadsApi::new(services.clone()))),
+            ]),
+        };
+        let listener = TcpListener::bind((config.local_bind, config.local_port)).await?;
+        addr = listener.local_addr()?;
+        tasks.push(tokio::spawn(serve(listener, router, stopped.clone())));
+    }
+    if workers {
+        let sqs = aws_sdk_sqs::Client::new(&horizon_shared::aws::sdk_config().await);
+        let queues: [(&str, Arc<dyn SqsHandler>); 2] = [
+            (
+                &config.extract_queue_url,
+                Arc::new(ExtractWorker::new(services.clone())),
+            ),
+            (
+                &config.webhook_queue_url,
+                Arc::new(WebhookDispatcher::new(services.clone())),
+            ),
+        ];
+        for (url, handler) in queues {
+            for _ in 0..config.local_workers {
+                tasks.push(tokio::spawn(poll_queue(
+                    sqs.clone(),
+                    url.to_owned(),
+                    handler.clone(),
+                    stopped.clone(),
+                )));
+            }
+        }
+    }
+    Ok(Running { addr, stop, tasks })
+}
+
+async fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let router = router.clone();
+                async move { Ok::<_, Infallible>(dispatch(&router, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Turns a hyper request into the `lambda_http::Request` API Gateway would hand the function,
+/// and the function's response back into a hyper response.
+async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let resp = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Err(_) => problem(
+            &Error::PayloadTooLarge(format!(
+                "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
+            )),
+            &path,
+        ),
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let body = if bytes.is_empty() {
+                lambda_http::Body::Empty
+            } else {
+                lambda_http::Body::Binary(bytes.to_vec())
+            };
+            let req = lambda_http::Request::from_parts(parts, body);
+            match router.handler_for(&path) {
+                Some(handler) => handler.handle(req).await,
+                None => problem(&Error::NotFound(format!("no route for {path}")), &path),
+            }
+        }
+    };
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    tracing::info!(%method, %path, status = parts.status.as_u16(), millis = started.elapsed().as_millis() as u64, "request");
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// One poller, as an event source mapping: receive a batch, hand it to the handler as an
+/// `SqsEvent`, delete what succeeded; messages in `batchItemFailures` stay for redelivery. Runs
+/// until `stopped` turns true.
+pub async fn poll_queue(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    handler: Arc<dyn SqsHandler>,
+    stopped: watch::Receiver<bool>,
+) {
+    let queue_name = queue_url.rsplit('/').next().unwrap_or("").to_owned();
+    while !*stopped.borrow() {
+        // A receive is never abandoned half-way: the queue would count its messages as delivered
+        // and hide them for the visibility timeout. On shutdown the current long poll (at most
+        // 2 s) finishes and its messages are handled.
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(BATCH_SIZE)
+            .wait_time_seconds(2)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(queue = %queue_name, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|m| to_event_message(m, &queue_name))
+            .collect();
+        // Like a Lambda invocation, a handler that panics fails the whole batch.
+        let h = handler.clone();
+        let failed: HashSet<String> = match tokio::spawn(async move { h.handle(event).await }).await
+        {
+            Ok(resp) => resp
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            Err(e) => {
+                tracing::error!(queue = %queue_name, error = %e, "handler crashed; the whole batch will be redelivered");
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id.clone())
+                    .collect()
+            }
+        };
+        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.message_id.as_ref().is_some_and(|id| !failed.contains(id)))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if !done.is_empty() {
+            if let Err(e) = sqs
+                .delete_message_batch()
+                .queue_url(&queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await
+            {
+                // Not deleted means redelivered: the handlers are idempotent, so that is safe.
+                tracing::warn!(queue = %queue_name, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "delete failed; messages will be redelivered");
+            }
+        }
+    }
+}
+
+fn to_event_message(m: &Message, queue_name: &str) -> SqsMessage {
+    let mut out = SqsMessage::default();
+    out.message_id = m.message_id.clone();
+    out.receipt_handle = m.receipt_handle.clone();
+    out.body = m.body.clone();
+    out.md5_of_body = m.md5_of_body.clone();
+    out.attributes = m
+        .attributes
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+        .collect();
+    out.event_source = Some("aws:sqs".to_owned());
+    out.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:{queue_name}"));
+    out
+}

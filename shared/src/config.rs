@@ -1,0 +1,174 @@
+//! Configuration: read once from the environment into one struct, with the reason when a value is
+//! missing or malformed. Every function and the local runner use this, and nothing else reads the
+//! environment for settings.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// DynamoDB table holding jobs, uploads and (later) accounts and metrics. `HORIZON_TABLE`.
+    pub table: String,
+    /// S3 bucket for uploads and large results. `HORIZON_BUCKET`.
+    pub bucket: String,
+    /// SQS queue the extraction workers consume. `HORIZON_EXTRACT_QUEUE_URL`.
+    pub extract_queue_url: String,
+    /// SQS queue the webhook dispatcher consumes. `HORIZON_WEBHOOK_QUEUE_URL`.
+    pub webhook_queue_url: String,
+    /// Public base URL for links in responses (`statusUrl`, `Location`); when unset, taken from the
+    /// request's `Host` and `X-Forwarded-Proto`. `HORIZON_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// How long jobs and their results are kept (DynamoDB TTL). `HORIZON_RETENTION_HOURS`, default 24.
+    pub retention: Duration,
+    /// How long a worker's claim on a job holds before another worker may take over.
+    /// `HORIZON_LEASE_SECONDS`, default 90; keep it above the job deadline.
+    pub lease: Duration,
+    /// The per-job extraction deadline, safely shorter than the Lambda timeout.
+    /// `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
+    pub job_deadline: Duration,
+    /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
+    /// `HORIZON_MAX_TRIES`, default 3.
+    pub max_tries: u32,
+    /// Largest body `POST /api/upload` takes. `HORIZON_MAX_UPLOAD_BYTES`, default 4.5 MiB (API
+    /// Gateway's 6 MB Lambda payload limit, less base64's growth).
+    pub max_upload_bytes: u64,
+    /// Largest PDF the worker opens. `HORIZON_MAX_PDF_BYTES`, default 100 MiB.
+    pub max_pdf_bytes: u64,
+    /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 5000.
+    pub max_pages: u32,
+    /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
+    pub max_chunk_chars: usize,
+    /// Results whose JSON is larger than this go to S3 instead of the job record (DynamoDB items
+    /// stop at 400 KB). `HORIZON_INLINE_RESULT_BYTES`, default 256 KiB.
+    pub inline_result_bytes: usize,
+    /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
+    /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
+    pub pdfium_lib_path: Option<String>,
+    /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
+    /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
+    pub s3_path_style: bool,
+    /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
+    /// `PORT` (default 3000; 0 picks a free port).
+    pub local_bind: std::net::IpAddr,
+    pub local_port: u16,
+    /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
+    pub local_workers: usize,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `get`, so tests can pass their own values.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let required = |k: &str| {
+            get(k).ok_or_else(|| {
+                Error::Internal(format!(
+                    "configuration: {k} is not set (the local runner sets it from the stack; in AWS the template does)"
+                ))
+            })
+        };
+        let number = |k: &str, default: u64| -> Result<u64, Error> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                    Error::Internal(format!("configuration: {k}={v:?} is not a whole number"))
+                }),
+            }
+        };
+        let config = Config {
+            table: required("HORIZON_TABLE")?,
+            bucket: required("HORIZON_BUCKET")?,
+            extract_queue_url: required("HORIZON_EXTRACT_QUEUE_URL")?,
+            webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
+            public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
+            lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
+            job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
+            max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
+            max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
+            max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
+            max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
+            max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
+            inline_result_bytes: number("HORIZON_INLINE_RESULT_BYTES", 256 * 1024)? as usize,
+            pdfium_lib_path: get("PDFIUM_LIB_PATH"),
+            s3_path_style: get("AWS_ENDPOINT_URL").is_some()
+                || get("AWS_ENDPOINT_URL_S3").is_some(),
+            local_bind: match get("HORIZON_BIND") {
+                None => std::net::IpAddr::from([127, 0, 0, 1]),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    Error::Internal(format!(
+                        "configuration: HORIZON_BIND={v:?} is not an IP address"
+                    ))
+                })?,
+            },
+            local_port: u16::try_from(number("PORT", 3000)?)
+                .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
+            local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
+        };
+        if config.lease <= config.job_deadline {
+            return Err(Error::Internal(format!(
+                "configuration: HORIZON_LEASE_SECONDS ({}) must exceed HORIZON_JOB_DEADLINE_SECONDS ({})",
+                config.lease.as_secs(),
+                config.job_deadline.as_secs()
+            )));
+        }
+        if config.max_tries == 0 || config.max_chunk_chars < 100 {
+            return Err(Error::Internal(
+                "configuration: HORIZON_MAX_TRIES must be at least 1 and HORIZON_MAX_CHUNK_CHARS at least 100".into(),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("HORIZON_TABLE", "t"),
+        ("HORIZON_BUCKET", "b"),
+        ("HORIZON_EXTRACT_QUEUE_URL", "http://q/extract"),
+        ("HORIZON_WEBHOOK_QUEUE_URL", "http://q/webhooks"),
+    ];
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(env(&BASE)).unwrap();
+        assert_eq!(c.retention, Duration::from_secs(24 * 3600));
+        assert_eq!(c.max_tries, 3);
+        assert_eq!(c.max_chunk_chars, 1500);
+        assert!(!c.s3_path_style);
+    }
+
+    #[test]
+    fn missing_and_malformed_values_are_named() {
+        let e = Config::from_lookup(env(&BASE[1..])).unwrap_err();
+        assert!(e.to_string().contains("HORIZON_TABLE"), "{e}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("HORIZON_MAX_TRIES", "three"));
+        let e = Config::from_lookup(env(&pairs)).unwrap_err();
+        assert!(e.to_string().contains("HORIZON_MAX_TRIES"), "{e}");
+    }
+
+    #[test]
+    fn lease_must_outlast_the_deadline() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("HORIZON_LEASE_SECONDS", "30"));
+        pairs.push(("HORIZON_JOB_DEADLINE_SECONDS", "60"));
+        assert!(Config::from_lookup(env(&pairs)).is_err());
+    }
+}

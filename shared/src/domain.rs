@@ -1,0 +1,482 @@
+//! The domain: identifiers, jobs and their legal status transitions, chunks, uploads, accounts.
+//! Pure types and functions: no I/O here.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+
+use crate::error::Error;
+
+/// Prefixed ULID identifiers: `job_01H...`, `upl_01H...`. The prefix says what the id names; the
+/// ULID makes ids unique and sortable by creation time.
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal, $what:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id whose ULID carries the given creation time.
+            pub fn new(at: OffsetDateTime) -> Self {
+                Self(format!(
+                    "{}{}",
+                    $prefix,
+                    ulid::Ulid::from_datetime(at.into())
+                ))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            /// Accepts exactly `<prefix><26-character Crockford ULID>`; anything else (path
+            /// separators, `..`, over-long strings) is refused before any storage call.
+            fn from_str(s: &str) -> Result<Self, Error> {
+                let bad = || Error::invalid_id($what, s);
+                let rest = s.strip_prefix($prefix).ok_or_else(bad)?;
+                if rest.len() != 26 {
+                    return Err(bad());
+                }
+                let ulid = ulid::Ulid::from_string(rest).map_err(|_| bad())?;
+                // Canonical (upper-case) form only, so one job has one id.
+                if ulid.to_string() != rest {
+                    return Err(bad());
+                }
+                Ok(Self(s.to_owned()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(JobId, "job_", "job id");
+prefixed_id!(UploadId, "upl_", "upload id");
+
+/// The account that owns jobs and uploads. Until API keys exist every caller is the default one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountId(pub String);
+
+impl AccountId {
+    pub fn default_account() -> Self {
+        AccountId("acct_default".to_owned())
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The kinds of job the platform runs. One today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobType {
+    #[serde(rename = "extract/pdf")]
+    ExtractPdf,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::ExtractPdf => "extract/pdf",
+        }
+    }
+}
+
+impl FromStr for JobType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "extract/pdf" => Ok(JobType::ExtractPdf),
+            other => Err(Error::Internal(format!(
+                "unknown job type {other:?} in storage"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 4] = [
+        JobStatus::Queued,
+        JobStatus::Processing,
+        JobStatus::Completed,
+        JobStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Processing => "processing",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Failed)
+    }
+
+    /// The legal transitions:
+    /// - `queued → processing`: a worker claims the job;
+    /// - `queued → failed`: cancelled, or could not be enqueued;
+    /// - `processing → processing`: a worker takes over a job whose lease expired;
+    /// - `processing → queued`: a job whose lease expired is put back on the queue;
+    /// - `processing → completed | failed`: the worker finishes.
+    ///
+    /// Terminal states never change.
+    pub fn can_become(self, next: JobStatus) -> bool {
+        use JobStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Processing)
+                | (Queued, Failed)
+                | (Processing, Processing)
+                | (Processing, Queued)
+                | (Processing, Completed)
+                | (Processing, Failed)
+        )
+    }
+
+    /// Checks a transition, naming both ends when it is illegal.
+    pub fn transition(self, next: JobStatus) -> Result<JobStatus, Error> {
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(Error::IllegalTransition {
+                from: self,
+                to: next,
+            })
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| Error::Internal(format!("unknown job status {s:?} in storage")))
+    }
+}
+
+/// One piece of extracted text. `page` is 1-based; `segmentIndex` counts from 0 within a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chunk {
+    pub id: String,
+    pub text: String,
+    pub page: u32,
+    pub segment_index: u32,
+}
+
+/// What a completed job produced.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResult {
+    pub pages: u32,
+    pub chunks: Vec<Chunk>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Why a job failed: a stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        JobError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A job as stored. `version` increases with every write; every write is conditional on the
+/// version it read, so concurrent writers cannot lose each other's updates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub job_type: JobType,
+    pub account: AccountId,
+    pub upload_id: UploadId,
+    pub status: JobStatus,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: u64,
+    /// How many times a worker has claimed the job.
+    pub attempts: u32,
+    /// While `processing`: the claim holds until this instant; after it another worker may take over.
+    pub lease_until: Option<OffsetDateTime>,
+    pub result: Option<JobResult>,
+    pub error: Option<JobError>,
+    /// The job's record disappears after this instant (DynamoDB TTL).
+    pub expires_at: OffsetDateTime,
+}
+
+impl Job {
+    pub fn new_queued(
+        id: JobId,
+        job_type: JobType,
+        account: AccountId,
+        upload_id: UploadId,
+        now: OffsetDateTime,
+        retention: time::Duration,
+    ) -> Job {
+        Job {
+            id,
+            job_type,
+            account,
+            upload_id,
+            status: JobStatus::Queued,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            attempts: 0,
+            lease_until: None,
+            result: None,
+            error: None,
+            // DynamoDB's TTL counts whole seconds.
+            expires_at: (now + retention)
+                .replace_nanosecond(0)
+                .unwrap_or(now + retention),
+        }
+    }
+
+    /// Whether a worker may claim the job now: it is queued, or its holder's lease ran out.
+    pub fn claimable(&self, now: OffsetDateTime) -> bool {
+        match self.status {
+            JobStatus::Queued => true,
+            JobStatus::Processing => self.lease_until.is_none_or(|until| until <= now),
+            JobStatus::Completed | JobStatus::Failed => false,
+        }
+    }
+
+    /// The job after a worker's claim: `processing`, leased until `now + lease`.
+    pub fn claimed(&self, now: OffsetDateTime, lease: time::Duration) -> Result<Job, Error> {
+        if !self.claimable(now) {
+            return Err(Error::Conflict(format!(
+                "job {} is {} and cannot be claimed",
+                self.id, self.status
+            )));
+        }
+        let mut next = self.advanced(JobStatus::Processing, now)?;
+        next.attempts += 1;
+        next.lease_until = Some(now + lease);
+        Ok(next)
+    }
+
+    /// The job handed back to the queue (its worker hit a transient error, or its lease expired).
+    pub fn requeued(&self, now: OffsetDateTime) -> Result<Job, Error> {
+        let mut next = self.advanced(JobStatus::Queued, now)?;
+        next.lease_until = None;
+        Ok(next)
+    }
+
+    pub fn completed(&self, result: JobResult, now: OffsetDateTime) -> Result<Job, Error> {
+        let mut next = self.advanced(JobStatus::Completed, now)?;
+        next.result = Some(result);
+        next.lease_until = None;
+        Ok(next)
+    }
+
+    pub fn failed(&self, error: JobError, now: OffsetDateTime) -> Result<Job, Error> {
+        let mut next = self.advanced(JobStatus::Failed, now)?;
+        next.error = Some(error);
+        next.lease_until = None;
+        Ok(next)
+    }
+
+    fn advanced(&self, status: JobStatus, now: OffsetDateTime) -> Result<Job, Error> {
+        let mut next = self.clone();
+        next.status = self.status.transition(status)?;
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Ok(next)
+    }
+}
+
+/// A stored upload: the bytes live in the blob store under `blob_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: UploadId,
+    pub account: AccountId,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub filename: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl Upload {
+    pub fn blob_key(&self) -> String {
+        upload_blob_key(&self.id)
+    }
+}
+
+pub fn upload_blob_key(id: &UploadId) -> String {
+    format!("uploads/{id}")
+}
+
+/// RFC 3339 in UTC with second precision, as the API shows every timestamp.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn every_illegal_transition_is_rejected() {
+        use JobStatus::*;
+        let legal = [
+            (Queued, Processing),
+            (Queued, Failed),
+            (Processing, Processing),
+            (Processing, Queued),
+            (Processing, Completed),
+            (Processing, Failed),
+        ];
+        for from in JobStatus::ALL {
+            for to in JobStatus::ALL {
+                let expected = legal.contains(&(from, to));
+                assert_eq!(from.can_become(to), expected, "{from} -> {to}");
+                match from.transition(to) {
+                    Ok(next) => assert!(expected && next == to, "{from} -> {to} accepted"),
+                    Err(Error::IllegalTransition { from: f, to: t }) => {
+                        assert!(!expected, "{from} -> {to} refused");
+                        assert_eq!((f, t), (from, to));
+                    }
+                    Err(other) => panic!("unexpected error {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_have_no_way_out() {
+        for from in [JobStatus::Completed, JobStatus::Failed] {
+            assert!(from.is_terminal());
+            for to in JobStatus::ALL {
+                assert!(from.transition(to).is_err(), "{from} -> {to}");
+            }
+        }
+    }
+
+    fn job(now: OffsetDateTime) -> Job {
+        Job::new_queued(
+            JobId::new(now),
+            JobType::ExtractPdf,
+            AccountId::default_account(),
+            UploadId::new(now),
+            now,
+            time::Duration::hours(24),
+        )
+    }
+
+    #[test]
+    fn claim_leases_and_bumps_version_and_attempts() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let j = job(now);
+        let c = j.claimed(now, time::Duration::minutes(5)).unwrap();
+        assert_eq!(c.status, JobStatus::Processing);
+        assert_eq!(c.version, 2);
+        assert_eq!(c.attempts, 1);
+        assert_eq!(c.lease_until, Some(now + time::Duration::minutes(5)));
+        // A live lease cannot be taken; an expired one can.
+        assert!(c
+            .claimed(now + time::Duration::minutes(1), time::Duration::minutes(5))
+            .is_err());
+        let again = c
+            .claimed(now + time::Duration::minutes(6), time::Duration::minutes(5))
+            .unwrap();
+        assert_eq!(again.attempts, 2);
+        assert_eq!(again.version, 3);
+    }
+
+    #[test]
+    fn finished_jobs_cannot_be_claimed_or_finished_again() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let done = job(now)
+            .claimed(now, time::Duration::minutes(5))
+            .unwrap()
+            .completed(JobResult::default(), now)
+            .unwrap();
+        assert!(!done.claimable(now + time::Duration::days(1)));
+        assert!(done.failed(JobError::new("x", "y"), now).is_err());
+        assert!(done.completed(JobResult::default(), now).is_err());
+        // A queued job cannot complete without being claimed first.
+        assert!(job(now).completed(JobResult::default(), now).is_err());
+    }
+
+    #[test]
+    fn ids_round_trip_and_refuse_malformed_input() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let id = JobId::new(now);
+        assert!(id.as_str().starts_with("job_"));
+        assert_eq!(id.as_str().parse::<JobId>().unwrap(), id);
+        for bad in [
+            "",
+            "job_",
+            "job_../../etc/passwd",
+            "upl_01JAAAAAAAAAAAAAAAAAAAAAAA",
+            "job_01jaaaaaaaaaaaaaaaaaaaaaaa",
+            "job_01JAAAAAAAAAAAAAAAAAAAAAAAA",
+            &format!("job_{}", "A".repeat(500)),
+            "job_01JAAAAAAAAAAAAAAAAAAAAA/A",
+        ] {
+            assert!(bad.parse::<JobId>().is_err(), "{bad:?} accepted");
+        }
+        let a = JobId::new(now);
+        let b = JobId::new(now);
+        assert_ne!(a, b, "two ids made in the same millisecond collide");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = datetime!(2026-11-23 10:00:01.5 +02:00);
+        assert_eq!(rfc3339(t), "2026-11-23T08:00:01.500Z");
+    }
+}

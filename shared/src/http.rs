@@ -1,0 +1,175 @@
+//! HTTP helpers shared by the API functions: JSON in and out, problem+json errors, links.
+
+use lambda_http::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A response with `status` and `body` serialised as JSON.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => with_body(status, "application/json", Body::Text(text)),
+        Err(e) => problem(&Error::Internal(format!("serialising a response: {e}")), ""),
+    }
+}
+
+/// A response with the given status, content type and body.
+pub fn with_body(status: u16, content_type: &str, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// Adds a header; values that are not valid header text are skipped (and logged), never a panic.
+pub fn set_header(resp: &mut Response<Body>, name: &'static str, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            resp.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+        Err(_) => tracing::warn!(header = name, "skipping a header value that is not valid"),
+    }
+}
+
+/// The error as an RFC 9457 `application/problem+json` response about `instance` (the request
+/// path). Server-side errors are logged here, once, with their detail.
+pub fn problem(err: &Error, instance: &str) -> Response<Body> {
+    let p = err.problem(instance);
+    if p.status >= 500 {
+        tracing::error!(error = %err, path = instance, "request failed");
+    }
+    let text = serde_json::to_string(&p).unwrap_or_else(|_| {
+        format!(
+            r#"{{"title":"Internal Server Error","status":{}}}"#,
+            p.status
+        )
+    });
+    let mut resp = with_body(p.status, PROBLEM_JSON, Body::Text(text));
+    if p.status == 503 {
+        set_header(&mut resp, "retry-after", "5");
+    }
+    resp
+}
+
+/// The request body parsed as JSON into `T`; a malformed body is a `400` naming the field.
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::field("body", "is empty; a JSON object is expected"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        // "missing field `uploadId` at line 1 column 2": the field is named in the message.
+        let field = match msg.split('`').nth(1) {
+            Some(name) if msg.starts_with("missing field") => name.to_owned(),
+            _ if inner.is_syntax() || inner.is_eof() => "body".to_owned(),
+            _ if path == "." || path == "?" || path.is_empty() => "body".to_owned(),
+            _ => path,
+        };
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("is not valid JSON ({inner})")
+        } else {
+            strip_position(&msg).to_owned()
+        };
+        Error::field(field, message)
+    })
+}
+
+fn strip_position(msg: &str) -> &str {
+    msg.split(" at line ").next().unwrap_or(msg)
+}
+
+/// A request header as text, when present and readable.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The base URL clients use to reach us: the configured public URL, else the request's own host
+/// (and `X-Forwarded-Proto`, set by API Gateway and proxies).
+pub fn base_url(req: &Request, config: &Config) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    let host = header(req, "host").unwrap_or("localhost");
+    let proto = header(req, "x-forwarded-proto").unwrap_or(
+        if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
+            "http"
+        } else {
+            "https"
+        },
+    );
+    format!("{proto}://{host}")
+}
+
+/// The request path split into its non-empty segments.
+pub fn segments(req: &Request) -> Vec<&str> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body1 {
+        upload_id: String,
+        options: Option<Opts>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Opts {
+        max_chunk_chars: u32,
+    }
+
+    fn req(body: &str) -> Request {
+        let mut r = Request::new(Body::Text(body.to_owned()));
+        *r.uri_mut() = "/v1/extract/pdf".parse().unwrap();
+        r
+    }
+
+    fn field_of(body: &str) -> String {
+        match parse_json::<Body1>(&req(body)).unwrap_err() {
+            Error::BadRequest { errors, .. } => errors[0].field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_field() {
+        assert_eq!(field_of("{}"), "uploadId");
+        assert_eq!(field_of(r#"{"uploadId": 5}"#), "uploadId");
+        assert_eq!(
+            field_of(r#"{"uploadId": "u", "options": {"maxChunkChars": "x"}}"#),
+            "options.maxChunkChars"
+        );
+        assert_eq!(field_of("{not json"), "body");
+        assert_eq!(field_of(""), "body");
+        assert_eq!(field_of("[]"), "body");
+    }
+
+    #[test]
+    fn problems_are_problem_json() {
+        let r = problem(&Error::NotFound("no such job".into()), "/v1/jobs/x");
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM_JSON);
+    }
+}

@@ -1,0 +1,57 @@
+//! The two kinds of handler a Horizon function has, and the Lambda entry points that run them.
+//! A function's `main.rs` is one call to [`run_http`] or [`run_sqs`]; the local runner calls the
+//! same handlers through the same traits.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::{Body, Request, Response};
+
+use crate::Services;
+
+/// An HTTP function (behind API Gateway's HTTP API). Errors are already rendered as
+/// problem+json responses, so handling cannot fail.
+#[async_trait]
+pub trait HttpHandler: Send + Sync {
+    async fn handle(&self, req: Request) -> Response<Body>;
+}
+
+/// An SQS-triggered function. Messages it could not handle for a transient reason are listed in
+/// `batchItemFailures`; the event source mapping redelivers only those.
+#[async_trait]
+pub trait SqsHandler: Send + Sync {
+    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse;
+}
+
+/// Runs an HTTP function in Lambda: logging, configuration and clients once, then requests.
+pub async fn run_http<H, F>(make: F) -> Result<(), lambda_http::Error>
+where
+    H: HttpHandler + 'static,
+    F: FnOnce(Services) -> H,
+{
+    crate::telemetry::init();
+    let handler = Arc::new(make(Services::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+    }))
+    .await
+}
+
+/// Runs an SQS-triggered function in Lambda.
+pub async fn run_sqs<H, F>(make: F) -> Result<(), lambda_runtime::Error>
+where
+    H: SqsHandler + 'static,
+    F: FnOnce(Services) -> H,
+{
+    crate::telemetry::init();
+    let handler = Arc::new(make(Services::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await) }
+        },
+    ))
+    .await
+}

@@ -1,0 +1,17 @@
+//! Horizon's shared library: the domain, the ports and their AWS adapters, configuration, errors
+//! and HTTP helpers. Every function crate builds on it.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod ports;
+pub mod services;
+pub mod telemetry;
+pub mod views;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use services::Services;

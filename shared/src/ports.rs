@@ -1,0 +1,73 @@
+//! Ports: what the handlers need from the outside world, as small traits. The AWS adapters in
+//! [`crate::aws`] implement them; handlers depend only on these.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{Job, JobId, Upload, UploadId};
+use crate::error::Result;
+
+/// Durable job state. Every write of an existing job is conditional on the version that was read.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job; `Conflict` if the id exists.
+    async fn create(&self, job: &Job) -> Result<()>;
+    /// The job as last written (strongly consistent), or `None` when unknown or expired.
+    async fn get(&self, id: &JobId) -> Result<Option<Job>>;
+    /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
+    /// `Conflict` otherwise (someone else wrote in between: re-read and decide again).
+    async fn replace(&self, job: &Job) -> Result<()>;
+}
+
+/// Upload records (the bytes are in the [`BlobStore`]).
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    async fn put(&self, upload: &Upload) -> Result<()>;
+    async fn get(&self, id: &UploadId) -> Result<Option<Upload>>;
+}
+
+/// The message that asks a worker to run a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkMessage {
+    pub job_id: String,
+}
+
+/// The queue of work for the extraction workers.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn enqueue(&self, message: &WorkMessage) -> Result<()>;
+}
+
+/// A stored object.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+/// Object storage for uploads and large results.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
+    /// The object, or `None` when there is none under `key`.
+    async fn get(&self, key: &str) -> Result<Option<Blob>>;
+}
+
+/// The time, behind a trait so tests can hold it still.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Now, to the millisecond: the precision timestamps are stored with.
+    fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now)
+    }
+}

@@ -1,0 +1,51 @@
+//! Everything a handler needs, built once at start-up (a Lambda's init, or the local runner's) and
+//! shared by every request.
+
+use std::sync::Arc;
+
+use crate::aws::{self, DynamoStore, S3Blobs, SqsWorkQueue};
+use crate::config::Config;
+use crate::error::Result;
+use crate::ports::{BlobStore, Clock, JobStore, SystemClock, UploadStore, WorkQueue};
+
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub jobs: Arc<dyn JobStore>,
+    pub uploads: Arc<dyn UploadStore>,
+    pub queue: Arc<dyn WorkQueue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Services {
+    /// Configuration from the environment, AWS adapters behind every port.
+    pub async fn from_env() -> Result<Services> {
+        Ok(Services::aws(Config::from_env()?).await)
+    }
+
+    /// AWS adapters for `config`. No network call happens here: clients connect on first use.
+    pub async fn aws(config: Config) -> Services {
+        let sdk = aws::sdk_config().await;
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.table,
+            blobs.clone(),
+            config.inline_result_bytes,
+        ));
+        let queue = Arc::new(SqsWorkQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            &config.extract_queue_url,
+        ));
+        Services {
+            config: Arc::new(config),
+            jobs: store.clone(),
+            uploads: store,
+            queue,
+            blobs,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
