@@ -6,7 +6,8 @@
 #   localstack/start.sh          # install if needed, start, wait until healthy
 #   localstack/stop.sh           # stop exactly what this script started
 #
-# Settings: HORIZON_CACHE_DIR (default ~/.cache/horizon), PYTHON (default python3, must be 3.11;
+# Settings: HORIZON_LOCALSTACK_MODE=docker (use docker-compose.yml where a Docker engine exists),
+# HORIZON_CACHE_DIR (default ~/.cache/horizon), PYTHON (default python3, must be 3.11;
 # LocalStack ≥ 4.10 needs Python ≥ 3.12, 4.8.1 runs on 3.11 with the pins in requirements.lock).
 set -euo pipefail
 
@@ -50,7 +51,15 @@ if ! ours_running; then
   done
 fi
 
-"$here/install.sh"
+"$here/install.sh" # also gives the scripts their AWS CLI
+
+if [ "${HORIZON_LOCALSTACK_MODE:-host}" = docker ]; then
+  say "starting LocalStack ${LS_VERSION} with docker compose"
+  docker compose -f "$here/docker-compose.yml" up -d --wait
+  healthy && say "ready on http://127.0.0.1:${LS_PORT} (docker)" && exit 0
+  say "the LocalStack container did not become healthy"
+  exit 1
+fi
 
 if ! ours_running; then
   say "starting LocalStack ${LS_VERSION} (host mode) on 127.0.0.1:${LS_PORT}; log: $LS_LOG"

@@ -3,6 +3,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/env.sh"
+if [ "${HORIZON_LOCALSTACK_MODE:-host}" = docker ]; then
+  docker compose -f "$here/docker-compose.yml" down
+  exit 0
+fi
 if [ ! -f "$LS_PIDFILE" ]; then
   echo "[localstack] not started by start.sh (no $LS_PIDFILE); nothing to stop" >&2
   exit 0
