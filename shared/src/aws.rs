@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -31,6 +32,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub fn s3_client(sdk: &aws_config::SdkConfig, config: &Config) -> S3Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(config.s3_path_style)
+        // Checksums only where S3 requires them: a presigned PUT must not expect a checksum
+        // header that a plain HTTP client will not send.
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .build();
     S3Client::from_conf(conf)
 }
@@ -93,16 +97,21 @@ impl DynamoStore {
         }))
     }
 
-    /// Writes `item`; `condition` guards it (with `:v` bound to `version` when given).
-    async fn put_item(&self, item: Item, condition: &str, version: Option<u64>) -> Result<()> {
+    /// Writes `item` if `condition` holds, with `values` bound in it; `Conflict` when it does not.
+    async fn put_item(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<()> {
         let mut req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition);
-        if let Some(v) = version {
-            req = req.expression_attribute_values(":v", n(v));
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
         }
         match req.send().await {
             Ok(_) => Ok(()),
@@ -110,9 +119,9 @@ impl DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Err(Error::Conflict(
-                    "the record changed since it was read".to_owned(),
-                ))
+                Err(Error::Conflict(format!(
+                    "the record changed since it was read ({condition} no longer holds)"
+                )))
             }
             Err(e) => Err(unavailable("DynamoDB PutItem", e)),
         }
@@ -201,7 +210,8 @@ impl DynamoStore {
 impl JobStore for DynamoStore {
     async fn create(&self, job: &Job) -> Result<()> {
         let item = self.job_item(job).await?;
-        self.put_item(item, "attribute_not_exists(pk)", None).await
+        self.put_item(item, "attribute_not_exists(pk)", vec![])
+            .await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
@@ -213,41 +223,84 @@ impl JobStore for DynamoStore {
 
     async fn replace(&self, job: &Job) -> Result<()> {
         let item = self.job_item(job).await?;
-        self.put_item(item, "version = :v", Some(job.version - 1))
+        self.put_item(item, "version = :v", vec![(":v", n(job.version - 1))])
             .await
+    }
+}
+
+impl DynamoStore {
+    fn upload_item(upload: &Upload) -> Item {
+        let mut item: Item = HashMap::new();
+        item.insert("pk".into(), s(format!("UPLOAD#{}", upload.id)));
+        item.insert("sk".into(), s("UPLOAD"));
+        item.insert("uploadId".into(), s(upload.id.to_string()));
+        item.insert("accountId".into(), s(upload.account.to_string()));
+        item.insert("pending".into(), AttributeValue::Bool(upload.pending));
+        item.insert("contentType".into(), s(upload.content_type.clone()));
+        item.insert("size".into(), n(upload.size));
+        item.insert("sha256".into(), s(upload.sha256.clone()));
+        item.insert("createdAt".into(), n(millis(upload.created_at)));
+        item.insert("expiresAt".into(), n(upload.expires_at.unix_timestamp()));
+        if let Some(name) = &upload.filename {
+            item.insert("filename".into(), s(name.clone()));
+        }
+        for (name, value) in [
+            ("width", upload.width),
+            ("height", upload.height),
+            ("pages", upload.pages),
+        ] {
+            if let Some(v) = value {
+                item.insert(name.into(), n(v));
+            }
+        }
+        item
     }
 }
 
 #[async_trait]
 impl UploadStore for DynamoStore {
     async fn put(&self, upload: &Upload) -> Result<()> {
-        let mut item: Item = HashMap::new();
-        item.insert("pk".into(), s(format!("UPLOAD#{}", upload.id)));
-        item.insert("sk".into(), s("UPLOAD"));
-        item.insert("uploadId".into(), s(upload.id.to_string()));
-        item.insert("accountId".into(), s(upload.account.to_string()));
-        item.insert("contentType".into(), s(upload.content_type.clone()));
-        item.insert("size".into(), n(upload.size));
-        item.insert("sha256".into(), s(upload.sha256.clone()));
-        item.insert("createdAt".into(), n(millis(upload.created_at)));
-        if let Some(name) = &upload.filename {
-            item.insert("filename".into(), s(name.clone()));
-        }
-        self.put_item(item, "attribute_not_exists(pk)", None).await
+        self.put_item(
+            Self::upload_item(upload),
+            "attribute_not_exists(pk)",
+            vec![],
+        )
+        .await
+    }
+
+    async fn complete(&self, upload: &Upload) -> Result<()> {
+        let item = Self::upload_item(upload);
+        self.put_item(
+            item,
+            "pending = :true",
+            vec![(":true", AttributeValue::Bool(true))],
+        )
+        .await
     }
 
     async fn get(&self, id: &UploadId) -> Result<Option<Upload>> {
         let Some(item) = self.get_item(format!("UPLOAD#{id}"), "UPLOAD").await? else {
             return Ok(None);
         };
+        let opt_num = |name: &str| item.get(name).and_then(|_| num::<u32>(&item, name).ok());
         Ok(Some(Upload {
             id: UploadId::from_str(str_attr(&item, "uploadId")?)?,
             account: AccountId(str_attr(&item, "accountId")?.to_owned()),
+            pending: item
+                .get("pending")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
             content_type: str_attr(&item, "contentType")?.to_owned(),
             size: num(&item, "size")?,
             sha256: str_attr(&item, "sha256")?.to_owned(),
             filename: opt_str(&item, "filename").map(str::to_owned),
+            width: opt_num("width"),
+            height: opt_num("height"),
+            pages: opt_num("pages"),
             created_at: from_millis(num(&item, "createdAt")?)?,
+            expires_at: OffsetDateTime::from_unix_timestamp(num(&item, "expiresAt")?)
+                .map_err(|e| Error::Internal(format!("expiresAt out of range: {e}")))?,
         }))
     }
 }
@@ -358,11 +411,47 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>> {
+        self.fetch(key, None).await
+    }
+
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>> {
+        self.fetch(key, Some(format!("bytes={first}-{last}"))).await
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| unavailable("S3 presign PutObject", e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    async fn presign_get(&self, key: &str, content_type: &str, ttl: Duration) -> Result<String> {
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type(content_type)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| unavailable("S3 presign GetObject", e))?;
+        Ok(req.uri().to_owned())
+    }
+}
+
+impl S3Blobs {
+    async fn fetch(&self, key: &str, range: Option<String>) -> Result<Option<Blob>> {
         let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_range(range)
             .send()
             .await
         {
@@ -382,4 +471,9 @@ impl BlobStore for S3Blobs {
             content_type,
         }))
     }
+}
+
+fn presigning(ttl: Duration) -> Result<aws_sdk_s3::presigning::PresigningConfig> {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+        .map_err(|e| Error::Internal(format!("presigning for {ttl:?}: {e}")))
 }

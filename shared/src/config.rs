@@ -21,6 +21,19 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long jobs and their results are kept (DynamoDB TTL). `HORIZON_RETENTION_HOURS`, default 24.
     pub retention: Duration,
+    /// How long uploads are kept (DynamoDB TTL on the record; the bucket's lifecycle rule,
+    /// `RetentionDays` in infra/resources.yaml, removes the bytes). `HORIZON_UPLOAD_RETENTION_HOURS`,
+    /// default 48: longer than jobs, so a job started late in an upload's life can still read it.
+    pub upload_retention: Duration,
+    /// Lifetime of a presigned upload (PUT) URL. `HORIZON_PRESIGN_SECONDS`, default 900.
+    pub presign_ttl: Duration,
+    /// Largest body `GET /api/images/{id}` returns itself; larger ones are redirected to a presigned
+    /// S3 URL (Lambda responses stop at 6 MB, and binary bodies grow by a third in base64).
+    /// `HORIZON_MAX_RESPONSE_BYTES`, default 4,500,000.
+    pub max_response_bytes: u64,
+    /// Lifetime of the presigned GET URL such a redirect points to. `HORIZON_REDIRECT_SECONDS`,
+    /// default 300.
+    pub redirect_ttl: Duration,
     /// How long a worker's claim on a job holds before another worker may take over.
     /// `HORIZON_LEASE_SECONDS`, default 90; keep it above the job deadline.
     pub lease: Duration,
@@ -86,6 +99,12 @@ impl Config {
             webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
             public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
+            upload_retention: Duration::from_secs(
+                number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
+            ),
+            presign_ttl: Duration::from_secs(number("HORIZON_PRESIGN_SECONDS", 900)?),
+            max_response_bytes: number("HORIZON_MAX_RESPONSE_BYTES", 4_500_000)?,
+            redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
             lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
             job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
             max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,

@@ -331,16 +331,28 @@ impl Job {
     }
 }
 
-/// A stored upload: the bytes live in the blob store under `blob_key`.
+/// A stored upload: the bytes live in the blob store under [`upload_blob_key`].
+///
+/// An upload made through a presigned URL starts `pending`: its bytes are not ours to check until
+/// the client has PUT them. On first use its type is decided from the bytes and it becomes ready
+/// (see `crate::uploads::resolve`); until then `content_type`, `size` and `sha256` are unknown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
     pub id: UploadId,
     pub account: AccountId,
+    pub pending: bool,
     pub content_type: String,
     pub size: u64,
     pub sha256: String,
     pub filename: Option<String>,
+    /// Images: pixel dimensions.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// PDFs: the page count, when PDFium could open the file.
+    pub pages: Option<u32>,
     pub created_at: OffsetDateTime,
+    /// The record disappears after this instant (DynamoDB TTL), like the bytes (S3 lifecycle).
+    pub expires_at: OffsetDateTime,
 }
 
 impl Upload {

@@ -33,6 +33,8 @@ pub enum Error {
     Conflict(String),
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
+    #[error("range not satisfiable: {0}")]
+    RangeNotSatisfiable(String),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("illegal status transition {from} -> {to}")]
@@ -88,6 +90,7 @@ impl Error {
             Error::PayloadTooLarge(_) => 413,
             Error::Unprocessable { .. } => 422,
             Error::UnsupportedMediaType(_) => 415,
+            Error::RangeNotSatisfiable(_) => 416,
             Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,
         }
@@ -102,6 +105,7 @@ impl Error {
             Error::PayloadTooLarge(_) => ("payload-too-large", "Payload Too Large"),
             Error::Unprocessable { .. } => ("unprocessable", "Unprocessable Content"),
             Error::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported Media Type"),
+            Error::RangeNotSatisfiable(_) => ("range-not-satisfiable", "Range Not Satisfiable"),
             Error::Unavailable(_) => ("unavailable", "Service Unavailable"),
             Error::Internal(_) => ("internal", "Internal Server Error"),
         }
@@ -123,6 +127,7 @@ impl Error {
             | Error::MethodNotAllowed(d)
             | Error::Conflict(d)
             | Error::PayloadTooLarge(d)
+            | Error::RangeNotSatisfiable(d)
             | Error::UnsupportedMediaType(d) => d.clone(),
             other => other.to_string(),
         };

@@ -7,9 +7,12 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod media;
+pub mod pdf;
 pub mod ports;
 pub mod services;
 pub mod telemetry;
+pub mod uploads;
 pub mod views;
 
 pub use config::Config;

@@ -24,8 +24,12 @@ pub trait JobStore: Send + Sync {
 /// Upload records (the bytes are in the [`BlobStore`]).
 #[async_trait]
 pub trait UploadStore: Send + Sync {
+    /// Stores a new upload record; `Conflict` if the id exists.
     async fn put(&self, upload: &Upload) -> Result<()>;
     async fn get(&self, id: &UploadId) -> Result<Option<Upload>>;
+    /// Replaces a pending upload with its checked, ready form; `Conflict` when it is no longer
+    /// pending (another request completed it first).
+    async fn complete(&self, upload: &Upload) -> Result<()>;
 }
 
 /// The message that asks a worker to run a job.
@@ -54,6 +58,17 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
     /// The object, or `None` when there is none under `key`.
     async fn get(&self, key: &str) -> Result<Option<Blob>>;
+    /// Bytes `first..=last` of the object (`last` beyond the end is clipped).
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>>;
+    /// A URL through which a plain HTTP client can PUT the object, valid for `ttl`.
+    async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> Result<String>;
+    /// A URL through which a plain HTTP client can GET the object, valid for `ttl`.
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String>;
 }
 
 /// The time, behind a trait so tests can hold it still.

@@ -3,6 +3,7 @@
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
 mod support;
+mod uploads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

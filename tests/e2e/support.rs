@@ -54,7 +54,11 @@ impl Api {
     pub fn new(addr: std::net::SocketAddr) -> Self {
         Api {
             base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            // Redirects are part of what the tests check: never followed silently.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client"),
         }
     }
 

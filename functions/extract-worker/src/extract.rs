@@ -3,9 +3,6 @@
 //! and ../shared/notes/pdf-extraction.md (best ground-truth similarity of the candidates, 1.4× the
 //! speed of pdftotext, 57 MB peak on the worst file).
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
 use horizon_shared::domain::JobError;
 use pdfium_render::prelude::*;
 
@@ -25,44 +22,9 @@ pub struct Limits {
     pub max_pages: u32,
 }
 
-static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
-
-/// The PDFium library, bound once per process. `hint` is the configured path (`PDFIUM_LIB_PATH`);
-/// otherwise the library is looked for beside the executable and in `/opt/lib` (a Lambda layer).
+/// The PDFium library, bound once per process (see [`horizon_shared::pdf::pdfium`]).
 pub fn pdfium(hint: Option<&str>) -> Result<&'static Pdfium, JobError> {
-    PDFIUM
-        .get_or_init(|| {
-            let candidates: Vec<PathBuf> = match hint {
-                Some(p) => vec![PathBuf::from(p)],
-                None => {
-                    let mut c = Vec::new();
-                    if let Some(dir) = std::env::current_exe()
-                        .ok()
-                        .and_then(|e| e.parent().map(Path::to_path_buf))
-                    {
-                        c.push(Pdfium::pdfium_platform_library_name_at_path(&dir));
-                    }
-                    c.push(PathBuf::from("/opt/lib/libpdfium.so"));
-                    c
-                }
-            };
-            let mut reasons = Vec::new();
-            for path in &candidates {
-                match Pdfium::bind_to_library(path) {
-                    Ok(bindings) => {
-                        tracing::info!(path = %path.display(), "PDFium loaded");
-                        return Ok(Pdfium::new(bindings));
-                    }
-                    Err(e) => reasons.push(format!("{}: {e}", path.display())),
-                }
-            }
-            Err(format!(
-                "PDFium library not found ({}); set PDFIUM_LIB_PATH or run scripts/install-pdfium",
-                reasons.join("; ")
-            ))
-        })
-        .as_ref()
-        .map_err(|e| JobError::new("engine_unavailable", e.clone()))
+    horizon_shared::pdf::pdfium(hint).map_err(|e| JobError::new("engine_unavailable", e))
 }
 
 /// Extracts the text of every page. Errors carry the job's `error.code`: `encrypted`,

@@ -10,7 +10,7 @@ use horizon_shared::http::{self, parse_json, segments};
 use horizon_shared::lambda::HttpHandler;
 use horizon_shared::ports::WorkMessage;
 use horizon_shared::views::{job_path, JobView};
-use horizon_shared::{Error, Result, Services};
+use horizon_shared::{uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -65,17 +65,11 @@ impl JobsApi {
         let upload_id = UploadId::from_str(&body.upload_id)
             .map_err(|_| Error::field("uploadId", "is not a well-formed upload id (upl_...)"))?;
         let account = AccountId::default_account();
-        let upload = self
-            .services
-            .uploads
-            .get(&upload_id)
-            .await?
-            .filter(|u| u.account == account)
-            .ok_or_else(|| {
-                Error::unprocessable(
-                    "uploadId",
-                    format!("no upload {upload_id} (it may have expired)"),
-                )
+        let upload = uploads::resolve(&self.services, &upload_id, &account)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
+                other => other,
             })?;
         if upload.content_type != "application/pdf" {
             return Err(Error::unprocessable(

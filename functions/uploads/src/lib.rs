@@ -1,22 +1,29 @@
-//! Uploads and image retrieval under `/api`.
+//! Uploads and retrieval under `/api`.
 //!
 //! - `POST /api/upload`: a raw body with its `Content-Type`, or `multipart/form-data` with a `file`
-//!   field (and an optional `filename` field) → `201` `{id, contentType, size, sha256, filename,
-//!   createdAt, url}`; the bytes go to S3, the record to DynamoDB. The type is decided by the bytes.
-//! - `GET /api/images/{id}`: the stored bytes with their type, `ETag` and caching headers.
+//!   field (and an optional `filename` field). The type is decided by the bytes; a contradicting
+//!   declaration or an unaccepted type is a `415`. → `201` `{id, contentType, size, sha256,
+//!   filename, createdAt, url}` plus `width`/`height` (images) or `pages` (PDFs).
+//! - `POST /api/uploads`: for files too large for a request body: → `201` `{id, uploadUrl,
+//!   expiresAt}`, a presigned S3 PUT. The id then works everywhere; its type is checked on first use.
+//! - `GET|HEAD /api/images/{id}[?w=&h=]`: the bytes with `Content-Type`, `Content-Length`, `ETag`,
+//!   `Cache-Control`, `Last-Modified`; `304` on `If-None-Match`; `206`/`416` for `Range`; a `307`
+//!   to a presigned URL for bodies a Lambda response cannot carry; `w`/`h` give a cached thumbnail.
 
-pub mod sniff;
+pub mod range;
+pub mod thumbs;
 
 use std::str::FromStr;
 
 use bytes::Bytes;
 use horizon_shared::domain::{rfc3339, AccountId, Upload, UploadId};
-use horizon_shared::http::{self, header, segments};
+use horizon_shared::http::{self, header, parse_json, segments};
 use horizon_shared::lambda::HttpHandler;
-use horizon_shared::{Error, Result, Services};
+use horizon_shared::{media, uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
+
+use range::RangeRequest;
 
 pub struct UploadsApi {
     services: Services,
@@ -31,6 +38,28 @@ struct UploadView {
     sha256: String,
     filename: Option<String>,
     created_at: String,
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PresignRequest {
+    filename: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PresignView {
+    id: String,
+    upload_url: String,
+    method: &'static str,
+    expires_at: String,
     url: String,
 }
 
@@ -65,6 +94,10 @@ impl UploadsApi {
                 "POST" => self.upload(req).await,
                 _ => Err(Error::MethodNotAllowed("use POST".into())),
             },
+            ["api", "uploads"] => match method {
+                "POST" => self.presign(req).await,
+                _ => Err(Error::MethodNotAllowed("use POST".into())),
+            },
             ["api", "images", id] => match method {
                 "GET" | "HEAD" => self.image(req, id).await,
                 _ => Err(Error::MethodNotAllowed("use GET".into())),
@@ -76,12 +109,18 @@ impl UploadsApi {
         }
     }
 
+    fn account(&self) -> AccountId {
+        AccountId::default_account()
+    }
+
     async fn upload(&self, req: &Request) -> Result<Response<Body>> {
-        let limit = self.services.config.max_upload_bytes;
+        let config = &self.services.config;
+        let limit = config.max_upload_bytes;
         let body: &[u8] = req.body().as_ref();
         if body.len() as u64 > limit {
             return Err(Error::PayloadTooLarge(format!(
-                "the body has {} bytes; this endpoint takes at most {limit}",
+                "the body has {} bytes; POST /api/upload takes at most {limit}. \
+                 For larger files, POST /api/uploads for a presigned URL and PUT the file there",
                 body.len()
             )));
         }
@@ -96,91 +135,281 @@ impl UploadsApi {
                 filename: None,
             },
         };
-        let Some(detected) = sniff::accepted_type(&incoming.bytes) else {
+        let inspection = uploads::inspect(&self.services, incoming.bytes.clone()).await?;
+        if !media::declared_agrees(incoming.declared_type.as_deref(), inspection.content_type) {
             return Err(Error::UnsupportedMediaType(format!(
-                "detected {}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF",
-                sniff::describe(&incoming.bytes)
-            )));
-        };
-        if !sniff::declared_agrees(incoming.declared_type.as_deref(), detected) {
-            return Err(Error::UnsupportedMediaType(format!(
-                "the body was declared {} but its bytes are {detected}",
-                incoming.declared_type.as_deref().unwrap_or("")
+                "the body was declared {} but its bytes are {}",
+                incoming.declared_type.as_deref().unwrap_or(""),
+                inspection.content_type
             )));
         }
         let now = self.services.clock.now();
-        let upload = Upload {
-            id: UploadId::new(now),
-            account: AccountId::default_account(),
-            content_type: detected.to_owned(),
-            size: incoming.bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&incoming.bytes)),
-            filename: incoming.filename,
-            created_at: now,
-        };
+        let upload = uploads::ready(
+            UploadId::new(now),
+            self.account(),
+            &incoming.bytes,
+            &inspection,
+            incoming.filename,
+            now,
+            config.upload_retention,
+        );
         // Bytes first: a record never points at bytes that are not there.
         self.services
             .blobs
-            .put(&upload.blob_key(), incoming.bytes, detected)
+            .put(&upload.blob_key(), incoming.bytes, &upload.content_type)
             .await?;
         self.services.uploads.put(&upload).await?;
-        tracing::info!(upload_id = %upload.id, content_type = detected, size = upload.size, "upload stored");
-        let base = http::base_url(req, &self.services.config);
-        let view = UploadView {
-            id: upload.id.to_string(),
-            content_type: upload.content_type.clone(),
-            size: upload.size,
-            sha256: upload.sha256.clone(),
-            filename: upload.filename.clone(),
-            created_at: rfc3339(upload.created_at),
-            url: format!("{base}/api/images/{}", upload.id),
+        tracing::info!(upload_id = %upload.id, content_type = %upload.content_type, size = upload.size, "upload stored");
+        let base = http::base_url(req, config);
+        let mut resp = http::json(201, &view(&upload, &base));
+        http::set_header(&mut resp, "location", &image_path(&upload.id));
+        Ok(resp)
+    }
+
+    async fn presign(&self, req: &Request) -> Result<Response<Body>> {
+        let body: PresignRequest = if req.body().is_empty() {
+            PresignRequest::default()
+        } else {
+            parse_json(req)?
         };
-        let mut resp = http::json(201, &view);
-        http::set_header(&mut resp, "location", &format!("/api/images/{}", upload.id));
+        if let Some(name) = &body.filename {
+            check_filename(name)?;
+        }
+        let config = &self.services.config;
+        let now = self.services.clock.now();
+        let id = UploadId::new(now);
+        let upload = Upload {
+            id: id.clone(),
+            account: self.account(),
+            pending: true,
+            content_type: "application/octet-stream".to_owned(),
+            size: 0,
+            sha256: String::new(),
+            filename: body.filename,
+            width: None,
+            height: None,
+            pages: None,
+            created_at: now,
+            expires_at: uploads::expiry(now, config.upload_retention),
+        };
+        let upload_url = self
+            .services
+            .blobs
+            .presign_put(&upload.blob_key(), config.presign_ttl)
+            .await?;
+        self.services.uploads.put(&upload).await?;
+        let base = http::base_url(req, config);
+        let expires = now + time::Duration::try_from(config.presign_ttl).unwrap_or_default();
+        let mut resp = http::json(
+            201,
+            &PresignView {
+                id: id.to_string(),
+                upload_url,
+                method: "PUT",
+                expires_at: rfc3339(expires),
+                url: format!("{base}{}", image_path(&id)),
+            },
+        );
+        http::set_header(&mut resp, "location", &image_path(&id));
         Ok(resp)
     }
 
     async fn image(&self, req: &Request, id: &str) -> Result<Response<Body>> {
         let id = UploadId::from_str(id)?;
-        let not_found = || Error::NotFound(format!("no upload {id}"));
-        let upload = self
-            .services
-            .uploads
-            .get(&id)
-            .await?
-            .filter(|u| u.account == AccountId::default_account())
-            .ok_or_else(not_found)?;
+        let size = thumbs::Size::from_query(req.uri().query().unwrap_or(""))
+            .map_err(|(name, msg)| Error::field(name, msg))?;
+        let upload = uploads::resolve(&self.services, &id, &self.account()).await?;
+        match size {
+            None => self.original(req, &upload).await,
+            Some(size) => self.thumbnail(req, &upload, size).await,
+        }
+    }
+
+    async fn original(&self, req: &Request, upload: &Upload) -> Result<Response<Body>> {
         let etag = format!("\"{}\"", upload.sha256);
-        if header(req, "if-none-match")
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-        {
-            let mut resp = http::with_body(304, &upload.content_type, Body::Empty);
-            http::set_header(&mut resp, "etag", &etag);
+        if let Some(resp) = not_modified(req, &etag, upload) {
             return Ok(resp);
         }
-        let blob = self
-            .services
-            .blobs
-            .get(&upload.blob_key())
-            .await?
-            .ok_or_else(not_found)?;
-        let len = blob.bytes.len();
+        let key = upload.blob_key();
+        let max = self.services.config.max_response_bytes;
+        let head = req.method() == "HEAD";
+        let (status, first, last) = match range::parse(header(req, "range"), upload.size) {
+            RangeRequest::Unsatisfiable => {
+                let mut resp = http::problem(
+                    &Error::RangeNotSatisfiable(format!("the upload has {} bytes", upload.size)),
+                    req.uri().path(),
+                );
+                http::set_header(
+                    &mut resp,
+                    "content-range",
+                    &format!("bytes */{}", upload.size),
+                );
+                return Ok(resp);
+            }
+            RangeRequest::Part { first, last } => (206, first, last),
+            RangeRequest::Full => (200, 0, upload.size.saturating_sub(1)),
+        };
+        let len = if upload.size == 0 {
+            0
+        } else {
+            last - first + 1
+        };
+        if len > max && !head {
+            // Too big for a Lambda response: send the client to S3 directly, briefly.
+            let url = self
+                .services
+                .blobs
+                .presign_get(
+                    &key,
+                    &upload.content_type,
+                    self.services.config.redirect_ttl,
+                )
+                .await?;
+            let mut resp = http::with_body(307, "text/plain", Body::Empty);
+            http::set_header(&mut resp, "location", &url);
+            http::set_header(&mut resp, "cache-control", "no-store");
+            return Ok(resp);
+        }
+        let body = if head || len == 0 {
+            Body::Empty
+        } else {
+            let blob = if status == 206 {
+                self.services.blobs.get_range(&key, first, last).await?
+            } else {
+                self.services.blobs.get(&key).await?
+            };
+            let blob = blob.ok_or_else(|| Error::NotFound(format!("no upload {}", upload.id)))?;
+            Body::Binary(blob.bytes.to_vec())
+        };
+        let mut resp = http::with_body(status, &upload.content_type, body);
+        caching_headers(&mut resp, &etag, upload);
+        http::set_header(&mut resp, "content-length", &len.to_string());
+        http::set_header(&mut resp, "accept-ranges", "bytes");
+        if status == 206 {
+            http::set_header(
+                &mut resp,
+                "content-range",
+                &format!("bytes {first}-{last}/{}", upload.size),
+            );
+        }
+        Ok(resp)
+    }
+
+    async fn thumbnail(
+        &self,
+        req: &Request,
+        upload: &Upload,
+        size: thumbs::Size,
+    ) -> Result<Response<Body>> {
+        if !upload.content_type.starts_with("image/") {
+            return Err(Error::field(
+                "w",
+                format!(
+                    "thumbnails are made of images; this upload is {}",
+                    upload.content_type
+                ),
+            ));
+        }
+        let etag = format!("\"{}-{}\"", upload.sha256, size.key());
+        if let Some(resp) = not_modified(req, &etag, upload) {
+            return Ok(resp);
+        }
+        let key = format!("thumbs/{}/{}", upload.id, size.key());
+        let bytes = match self.services.blobs.get(&key).await? {
+            Some(cached) => cached.bytes,
+            None => {
+                let original = self
+                    .services
+                    .blobs
+                    .get(&upload.blob_key())
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no upload {}", upload.id)))?;
+                let made = tokio::task::spawn_blocking(move || thumbs::make(&original.bytes, size))
+                    .await
+                    .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?
+                    .map_err(Error::UnsupportedMediaType)?;
+                let made = Bytes::from(made);
+                self.services
+                    .blobs
+                    .put(&key, made.clone(), &upload.content_type)
+                    .await?;
+                made
+            }
+        };
+        let len = bytes.len();
         let body = if req.method() == "HEAD" {
             Body::Empty
         } else {
-            Body::Binary(blob.bytes.to_vec())
+            Body::Binary(bytes.to_vec())
         };
         let mut resp = http::with_body(200, &upload.content_type, body);
+        caching_headers(&mut resp, &etag, upload);
         http::set_header(&mut resp, "content-length", &len.to_string());
-        http::set_header(&mut resp, "etag", &etag);
-        // An upload's bytes never change under its id.
-        http::set_header(
-            &mut resp,
-            "cache-control",
-            "private, max-age=31536000, immutable",
-        );
         Ok(resp)
     }
+}
+
+fn view(upload: &Upload, base: &str) -> UploadView {
+    UploadView {
+        id: upload.id.to_string(),
+        content_type: upload.content_type.clone(),
+        size: upload.size,
+        sha256: upload.sha256.clone(),
+        filename: upload.filename.clone(),
+        created_at: rfc3339(upload.created_at),
+        url: format!("{base}{}", image_path(&upload.id)),
+        width: upload.width,
+        height: upload.height,
+        pages: upload.pages,
+    }
+}
+
+fn image_path(id: &UploadId) -> String {
+    format!("/api/images/{id}")
+}
+
+/// `304 Not Modified` when the client already has this representation.
+fn not_modified(req: &Request, etag: &str, upload: &Upload) -> Option<Response<Body>> {
+    let matches = header(req, "if-none-match")?
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*");
+    matches.then(|| {
+        let mut resp = http::with_body(304, &upload.content_type, Body::Empty);
+        caching_headers(&mut resp, etag, upload);
+        resp
+    })
+}
+
+fn caching_headers(resp: &mut Response<Body>, etag: &str, upload: &Upload) {
+    http::set_header(resp, "etag", etag);
+    // An upload's bytes never change under its id.
+    http::set_header(
+        resp,
+        "cache-control",
+        "private, max-age=31536000, immutable",
+    );
+    http::set_header(resp, "last-modified", &http_date(upload.created_at));
+}
+
+/// An IMF-fixdate (RFC 9110 §5.6.7), e.g. `Mon, 23 Nov 2026 08:00:00 GMT`.
+fn http_date(t: time::OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+fn check_filename(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(Error::field(
+            "filename",
+            "must be 1 to 255 printable characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the `file` field (and an optional `filename` field) of a multipart body.
@@ -214,12 +443,18 @@ async fn read_multipart(content_type: &str, body: Bytes) -> Result<Incoming> {
         file.filename = Some(name);
     }
     if let Some(name) = &file.filename {
-        if name.chars().count() > 255 || name.chars().any(char::is_control) {
-            return Err(Error::field(
-                "filename",
-                "must be at most 255 printable characters",
-            ));
-        }
+        check_filename(name)?;
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        let t = time::macros::datetime!(2026-11-23 08:00:05 UTC);
+        assert_eq!(http_date(t), "Mon, 23 Nov 2026 08:00:05 GMT");
+    }
 }

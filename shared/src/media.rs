@@ -1,4 +1,5 @@
-//! Content types decided by the bytes (magic numbers), never by what the client declares.
+//! Media: content types decided by the bytes (magic numbers), never by what the client declares,
+//! and what can be read from the bytes cheaply (image dimensions, PDF page counts).
 
 /// The media type of `bytes` when it is one we accept: PDF, PNG, JPEG, WebP, GIF, TIFF.
 pub fn accepted_type(bytes: &[u8]) -> Option<&'static str> {
@@ -65,6 +66,37 @@ pub fn declared_agrees(declared: Option<&str>, detected: &str) -> bool {
         "application/x-pdf" => detected == "application/pdf",
         other => other == detected,
     }
+}
+
+/// What an accepted file is: its type, and its dimensions (images) or page count (PDFs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    pub content_type: &'static str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pages: Option<u32>,
+}
+
+/// Inspects `bytes`: `Err` with a description of what was seen when the type is not accepted.
+/// Dimensions come from the image header; a PDF's pages from PDFium (`pdfium_hint` is
+/// `PDFIUM_LIB_PATH`), `None` when it cannot say (a damaged file is refused later, by the job).
+pub fn inspect(bytes: &[u8], pdfium_hint: Option<&str>) -> Result<Inspection, String> {
+    let Some(content_type) = accepted_type(bytes) else {
+        return Err(describe(bytes));
+    };
+    let mut out = Inspection {
+        content_type,
+        width: None,
+        height: None,
+        pages: None,
+    };
+    if content_type == "application/pdf" {
+        out.pages = crate::pdf::page_count(bytes, pdfium_hint);
+    } else if let Ok(size) = imagesize::blob_size(bytes) {
+        out.width = u32::try_from(size.width).ok();
+        out.height = u32::try_from(size.height).ok();
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
