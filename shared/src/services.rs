@@ -7,6 +7,7 @@ use crate::aws::{self, DynamoStore, S3Blobs, SqsWorkQueue};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ports::{BlobStore, Clock, JobStore, SystemClock, UploadStore, WorkQueue};
+use crate::uploads::UploadCache;
 
 #[derive(Clone)]
 pub struct Services {
@@ -16,6 +17,8 @@ pub struct Services {
     pub queue: Arc<dyn WorkQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    /// Records of ready uploads, which never change (see [`crate::uploads::UploadCache`]).
+    pub upload_cache: Arc<UploadCache>,
 }
 
 impl Services {
@@ -46,6 +49,7 @@ impl Services {
             queue,
             blobs,
             clock: Arc::new(SystemClock),
+            upload_cache: Arc::new(UploadCache::new(10_000)),
         }
     }
 }

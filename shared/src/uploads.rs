@@ -1,5 +1,8 @@
 //! Uploads as the rest of the system uses them: an id that belongs to the caller, checked.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -55,18 +58,58 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
         })
 }
 
+/// Ready uploads never change under their id, so their records can be kept in memory: a bounded
+/// cache that saves a DynamoDB read on repeated use (a warm Lambda instance keeps it between
+/// requests). Entries are checked for their owner and expiry on every hit.
+pub struct UploadCache {
+    capacity: usize,
+    inner: Mutex<(HashMap<UploadId, Upload>, VecDeque<UploadId>)>,
+}
+
+impl UploadCache {
+    pub fn new(capacity: usize) -> Self {
+        UploadCache {
+            capacity,
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    fn get(&self, id: &UploadId) -> Option<Upload> {
+        let inner = self.inner.lock().ok()?;
+        inner.0.get(id).cloned()
+    }
+
+    fn put(&self, upload: &Upload) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let (map, order) = &mut *inner;
+        if map.insert(upload.id.clone(), upload.clone()).is_none() {
+            order.push_back(upload.id.clone());
+        }
+        while order.len() > self.capacity {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+}
+
 /// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like
 /// an unknown one. A presigned upload is checked on its first use: its type is decided from the
 /// bytes the client PUT, and the record completed.
 pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) -> Result<Upload> {
     let not_found = || Error::NotFound(format!("no upload {id} (it may have expired)"));
-    let upload = services
-        .uploads
-        .get(id)
-        .await?
-        .filter(|u| &u.account == account)
-        .ok_or_else(not_found)?;
+    let now = services.clock.now();
+    let cached = services.upload_cache.get(id);
+    let upload = match cached {
+        Some(u) => Some(u),
+        None => services.uploads.get(id).await?,
+    }
+    .filter(|u| &u.account == account && u.expires_at > now)
+    .ok_or_else(not_found)?;
     if !upload.pending {
+        services.upload_cache.put(&upload);
         return Ok(upload);
     }
     let blob = services
