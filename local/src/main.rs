@@ -1,32 +1,119 @@
 //! `horizon-local`: runs the whole service locally (see the README's Quick start, which also
-//! starts and provisions the local stack first).
+//! starts and provisions the local stack first), and administers API keys.
+//!
+//!   horizon-local                              serve every route and run the workers
+//!   horizon-local keys create [--account ID]   create an API key (printed once)
+//!   horizon-local keys revoke KEY_ID           revoke a key
 
 use std::process::ExitCode;
+
+use horizon_shared::auth;
+use horizon_shared::domain::AccountId;
+use horizon_shared::Services;
+
+/// The account the local runner's development key belongs to.
+const DEV_ACCOUNT: &str = "acct_dev";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     horizon_shared::telemetry::init();
-    let services = match horizon_shared::Services::from_env().await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let services = match Services::from_env().await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("horizon-local: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let workers = services.config.local_workers;
-    let running = match horizon_local::start(services).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("horizon-local: cannot listen: {e}");
-            return ExitCode::FAILURE;
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => serve(services).await,
+        ["keys", "create"] => create_key(&services, DEV_ACCOUNT).await,
+        ["keys", "create", "--account", account] => create_key(&services, account).await,
+        ["keys", "revoke", key_id] => revoke_key(&services, key_id).await,
+        _ => {
+            Err("usage: horizon-local [keys create [--account ID] | keys revoke KEY_ID]".to_owned())
         }
     };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("horizon-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(services: Services) -> Result<(), String> {
+    // The development account accepts HORIZON_DEV_API_KEY, or a key made now.
+    let now = services.clock.now();
+    let (key, made) = match &services.config.dev_api_key {
+        Some(key) => (key.clone(), false),
+        None => (
+            auth::new_key(AccountId(DEV_ACCOUNT.into()), now)
+                .map_err(|e| e.to_string())?
+                .0,
+            true,
+        ),
+    };
+    let record = auth::key_record(&key, AccountId(DEV_ACCOUNT.into()), now);
+    services
+        .accounts
+        .put_key(&record)
+        .await
+        .map_err(|e| format!("registering the development key: {e}"))?;
+    let workers = services.config.local_workers;
+    let running = horizon_local::start(services)
+        .await
+        .map_err(|e| format!("cannot listen: {e}"))?;
     println!(
         "Horizon is listening on http://{}  (job API /v1, uploads /api; {workers} worker(s) per queue). Ctrl-C stops it.",
         running.addr
     );
+    if made {
+        println!("Development API key (account {DEV_ACCOUNT}), for this run: {key}");
+    } else {
+        println!("Development account {DEV_ACCOUNT} accepts the key in HORIZON_DEV_API_KEY.");
+    }
     let _ = tokio::signal::ctrl_c().await;
     println!("stopping: finishing in-flight batches");
     running.shutdown().await;
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+async fn create_key(services: &Services, account: &str) -> Result<(), String> {
+    let valid = account.starts_with("acct_")
+        && (6..=64).contains(&account.len())
+        && account
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!(
+            "{account:?} is not an account id like acct_example"
+        ));
+    }
+    let (key, record) = auth::new_key(AccountId(account.into()), services.clock.now())
+        .map_err(|e| e.to_string())?;
+    services
+        .accounts
+        .put_key(&record)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("key id:  {}\naccount: {account}\nkey:     {key}\n(the key is shown only now; it is stored as a hash)", record.id);
+    Ok(())
+}
+
+async fn revoke_key(services: &Services, key_id: &str) -> Result<(), String> {
+    match services.accounts.revoke_key(key_id).await {
+        Ok(true) => {
+            println!("revoked {key_id}");
+            Ok(())
+        }
+        Ok(false) => Err(format!("no key {key_id}")),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,12 +13,17 @@ use aws_sdk_sqs::Client as SqsClient;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
+use crate::auth::ApiKey;
 use crate::config::Config;
 use crate::domain::{
-    AccountId, Job, JobError, JobId, JobResult, JobStatus, JobType, Upload, UploadId,
+    AccountId, Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload,
+    UploadId,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Blob, BlobStore, JobStore, UploadStore, WorkMessage, WorkQueue};
+use crate::ports::{
+    AccountStore, Blob, BlobStore, IdempotencyRecord, JobFilter, JobStore, ResultStore,
+    UploadStore, WorkMessage, WorkQueue,
+};
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
 /// LocalStack) from the environment. Loading it makes no network call.
@@ -58,23 +62,13 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: DynamoClient,
     table: String,
-    /// Where results too large for an item go.
-    blobs: Arc<dyn BlobStore>,
-    inline_result_bytes: usize,
 }
 
 impl DynamoStore {
-    pub fn new(
-        client: DynamoClient,
-        table: impl Into<String>,
-        blobs: Arc<dyn BlobStore>,
-        inline_result_bytes: usize,
-    ) -> Self {
+    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
-            blobs,
-            inline_result_bytes,
         }
     }
 
@@ -127,11 +121,7 @@ impl DynamoStore {
         }
     }
 
-    fn result_key(id: &JobId) -> String {
-        format!("results/{id}.json")
-    }
-
-    async fn job_item(&self, job: &Job) -> Result<Item> {
+    fn job_item(job: &Job) -> Result<Item> {
         let mut item: Item = HashMap::new();
         item.insert("pk".into(), s(format!("JOB#{}", job.id)));
         item.insert("sk".into(), s("JOB"));
@@ -147,41 +137,36 @@ impl DynamoStore {
         item.insert("version".into(), n(job.version));
         item.insert("attempts".into(), n(job.attempts));
         item.insert("expiresAt".into(), n(job.expires_at.unix_timestamp()));
+        item.insert("options".into(), s(to_json(&job.options)?));
+        if !job.tags.is_empty() {
+            // A string set, so that listing can filter with contains().
+            item.insert("tags".into(), AttributeValue::Ss(job.tags.clone()));
+        }
         if let Some(until) = job.lease_until {
             item.insert("leaseUntil".into(), n(millis(until)));
+        }
+        if let Some(metadata) = &job.metadata {
+            item.insert("metadata".into(), s(to_json(metadata)?));
+        }
+        if !job.webhooks.is_empty() {
+            item.insert("webhooks".into(), s(to_json(&job.webhooks)?));
+        }
+        if let Some(progress) = &job.progress {
+            item.insert("progress".into(), s(to_json(progress)?));
+        }
+        if let Some(result) = &job.result {
+            item.insert("result".into(), s(to_json(result)?));
         }
         if let Some(err) = &job.error {
             item.insert("error".into(), s(to_json(err)?));
         }
-        if let Some(result) = &job.result {
-            let json = to_json(result)?;
-            if json.len() <= self.inline_result_bytes {
-                item.insert("result".into(), s(json));
-            } else {
-                let key = Self::result_key(&job.id);
-                self.blobs
-                    .put(&key, Bytes::from(json), "application/json")
-                    .await?;
-                item.insert("resultKey".into(), s(key));
-            }
-        }
         Ok(item)
     }
 
-    async fn job_from_item(&self, item: &Item) -> Result<Job> {
-        let result = match (opt_str(item, "result"), opt_str(item, "resultKey")) {
-            (Some(json), _) => Some(from_json::<JobResult>(json)?),
-            (None, Some(key)) => {
-                let blob =
-                    self.blobs.get(key).await?.ok_or_else(|| {
-                        Error::Internal(format!("result object {key} is missing"))
-                    })?;
-                Some(serde_json::from_slice(&blob.bytes).map_err(|e| {
-                    Error::Internal(format!("result object {key} is not valid JSON: {e}"))
-                })?)
-            }
-            (None, None) => None,
-        };
+    fn job_from_item(item: &Item) -> Result<Job> {
+        fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>> {
+            opt_str(item, name).map(from_json::<T>).transpose()
+        }
         Ok(Job {
             id: JobId::from_str(str_attr(item, "jobId")?)?,
             job_type: JobType::from_str(str_attr(item, "jobType")?)?,
@@ -196,35 +181,301 @@ impl DynamoStore {
                 Some(_) => Some(from_millis(num(item, "leaseUntil")?)?),
                 None => None,
             },
-            result,
-            error: opt_str(item, "error")
-                .map(from_json::<JobError>)
-                .transpose()?,
+            tags: item
+                .get("tags")
+                .and_then(|v| v.as_ss().ok())
+                .cloned()
+                .unwrap_or_default(),
+            metadata: json(item, "metadata")?,
+            options: json(item, "options")?.unwrap_or_default(),
+            webhooks: json(item, "webhooks")?.unwrap_or_default(),
+            progress: json(item, "progress")?,
+            result: json::<JobResult>(item, "result")?,
+            error: json::<JobError>(item, "error")?,
             expires_at: OffsetDateTime::from_unix_timestamp(num(item, "expiresAt")?)
                 .map_err(|e| Error::Internal(format!("expiresAt out of range: {e}")))?,
         })
+    }
+
+    fn idempotency_pk(account: &AccountId, key: &str) -> String {
+        format!("IDEM#{account}#{}", crate::auth::hash(key))
     }
 }
 
 #[async_trait]
 impl JobStore for DynamoStore {
     async fn create(&self, job: &Job) -> Result<()> {
-        let item = self.job_item(job).await?;
-        self.put_item(item, "attribute_not_exists(pk)", vec![])
+        self.put_item(Self::job_item(job)?, "attribute_not_exists(pk)", vec![])
             .await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
         match self.get_item(format!("JOB#{id}"), "JOB").await? {
-            Some(item) => Ok(Some(self.job_from_item(&item).await?)),
+            Some(item) => Ok(Some(Self::job_from_item(&item)?)),
             None => Ok(None),
         }
     }
 
     async fn replace(&self, job: &Job) -> Result<()> {
-        let item = self.job_item(job).await?;
+        let item = Self::job_item(job)?;
         self.put_item(item, "version = :v", vec![(":v", n(job.version - 1))])
             .await
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        filter: &JobFilter,
+        after: Option<&JobId>,
+        limit: usize,
+    ) -> Result<(Vec<Job>, Option<JobId>)> {
+        let gsi1pk = format!("ACCT#{account}#JOBS");
+        let mut conditions = vec!["expiresAt > :now"];
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":p", s(gsi1pk.clone())),
+            (":now", n(OffsetDateTime::now_utc().unix_timestamp())),
+        ];
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            values.push((":status", s(status.as_str())));
+        }
+        if let Some(job_type) = filter.job_type {
+            conditions.push("jobType = :type");
+            values.push((":type", s(job_type.as_str())));
+        }
+        if let Some(tag) = &filter.tag {
+            conditions.push("contains(tags, :tag)");
+            values.push((":tag", s(tag.clone())));
+        }
+        let mut start: Option<Item> = after.map(|id| {
+            HashMap::from([
+                ("pk".to_owned(), s(format!("JOB#{id}"))),
+                ("sk".to_owned(), s("JOB")),
+                ("gsi1pk".to_owned(), s(gsi1pk.clone())),
+                ("gsi1sk".to_owned(), s(id.to_string())),
+            ])
+        });
+        let mut jobs = Vec::new();
+        // Filters apply after DynamoDB's page limit: keep reading (boundedly) until the page fills.
+        for _ in 0..20 {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :p")
+                .filter_expression(conditions.join(" AND "))
+                .scan_index_forward(false)
+                .limit((limit + 1).min(1000) as i32)
+                .set_exclusive_start_key(start.take());
+            if filter.status.is_some() {
+                req = req.expression_attribute_names("#status", "status");
+            }
+            for (k, v) in &values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                jobs.push(Self::job_from_item(&item)?);
+            }
+            start = out.last_evaluated_key;
+            if jobs.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let more = jobs.len() > limit || start.is_some();
+        jobs.truncate(limit);
+        let next = if more {
+            jobs.last().map(|j| j.id.clone())
+        } else {
+            None
+        };
+        Ok((jobs, next))
+    }
+
+    async fn idempotency_claim(
+        &self,
+        account: &AccountId,
+        key: &str,
+        request_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let pk = Self::idempotency_pk(account, key);
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(pk.clone())),
+            ("sk".to_owned(), s("IDEM")),
+            ("requestHash".to_owned(), s(request_hash)),
+            ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
+        ]);
+        let now = n(OffsetDateTime::now_utc().unix_timestamp());
+        match self
+            .put_item(
+                item,
+                "attribute_not_exists(pk) OR expiresAt < :now",
+                vec![(":now", now)],
+            )
+            .await
+        {
+            Ok(()) => Ok(None),
+            Err(Error::Conflict(_)) => {
+                let item = self.get_item(pk, "IDEM").await?.ok_or_else(|| {
+                    Error::Unavailable("the idempotency record vanished; retry".into())
+                })?;
+                Ok(Some(IdempotencyRecord {
+                    request_hash: str_attr(&item, "requestHash")?.to_owned(),
+                    job_id: opt_str(&item, "jobId").map(JobId::from_str).transpose()?,
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::idempotency_pk(account, key)))
+            .key("sk", s("IDEM"))
+            .update_expression("SET jobId = :j")
+            .expression_attribute_values(":j", s(job.to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::idempotency_pk(account, key)))
+            .key("sk", s("IDEM"))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn put_key(&self, key: &ApiKey) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(format!("APIKEY#{}", key.hash))),
+            ("sk".to_owned(), s("APIKEY")),
+            ("gsi1pk".to_owned(), s(format!("KEYID#{}", key.id))),
+            ("gsi1sk".to_owned(), s("KEY")),
+            ("keyId".to_owned(), s(key.id.clone())),
+            ("hash".to_owned(), s(key.hash.clone())),
+            ("accountId".to_owned(), s(key.account.to_string())),
+            ("createdAt".to_owned(), n(millis(key.created_at))),
+            ("revoked".to_owned(), AttributeValue::Bool(key.revoked)),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB PutItem", e))?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let Some(item) = self.get_item(format!("APIKEY#{hash}"), "APIKEY").await? else {
+            return Ok(None);
+        };
+        Ok(Some(ApiKey {
+            id: str_attr(&item, "keyId")?.to_owned(),
+            account: AccountId(str_attr(&item, "accountId")?.to_owned()),
+            hash: str_attr(&item, "hash")?.to_owned(),
+            created_at: from_millis(num(&item, "createdAt")?)?,
+            revoked: item
+                .get("revoked")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+        }))
+    }
+
+    async fn revoke_key(&self, key_id: &str) -> Result<bool> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(format!("KEYID#{key_id}")))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB Query", e))?;
+        let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
+            return Ok(false);
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(str_attr(&item, "pk")?))
+            .key("sk", s("APIKEY"))
+            .update_expression("SET revoked = :t")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(true)
+    }
+
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(format!("ACCT#{account}"))),
+            ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
+            ("subscription".to_owned(), s(to_json(sub)?)),
+        ]);
+        self.put_item(item, "attribute_not_exists(pk)", vec![])
+            .await
+    }
+
+    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
+        let mut subs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :w)")
+                .expression_attribute_values(":p", s(format!("ACCT#{account}")))
+                .expression_attribute_values(":w", s("WEBHOOK#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                subs.push(from_json(str_attr(&item, "subscription")?)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(subs);
+            }
+        }
+    }
+
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("ACCT#{account}")))
+            .key("sk", s(format!("WEBHOOK#{id}")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 }
 
@@ -470,6 +721,53 @@ impl S3Blobs {
             bytes,
             content_type,
         }))
+    }
+}
+
+/// Chunks are stored in S3 in segments of this many, one JSON array each, so that a page of
+/// chunks costs one or two small reads however large the result.
+const SEGMENT: u32 = 500;
+
+fn segment_key(job: &JobId, segment: u32) -> String {
+    format!("results/{job}/{segment:05}.json")
+}
+
+#[async_trait]
+impl ResultStore for S3Blobs {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()> {
+        for (i, segment) in chunks.chunks(SEGMENT as usize).enumerate() {
+            let json = to_json(&segment)?;
+            self.put(
+                &segment_key(job, i as u32),
+                Bytes::from(json),
+                "application/json",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>> {
+        let end = offset.saturating_add(limit).min(total);
+        let mut out = Vec::new();
+        if offset >= end {
+            return Ok(out);
+        }
+        for segment in offset / SEGMENT..=(end - 1) / SEGMENT {
+            let key = segment_key(job, segment);
+            let blob = self
+                .get(&key)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("result segment {key} is missing")))?;
+            let chunks: Vec<Chunk> = serde_json::from_slice(&blob.bytes)
+                .map_err(|e| Error::Internal(format!("result segment {key}: {e}")))?;
+            let base = segment * SEGMENT;
+            out.extend(chunks.into_iter().enumerate().filter_map(|(i, c)| {
+                let index = base + i as u32;
+                (index >= offset && index < end).then_some(c)
+            }));
+        }
+        Ok(out)
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// The per-job extraction deadline, safely shorter than the Lambda timeout.
     /// `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
     pub job_deadline: Duration,
+    /// Least time between two progress writes of a running job (bounded writes).
+    /// `HORIZON_PROGRESS_SECONDS`, default 2.
+    pub progress_interval: Duration,
     /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
     /// `HORIZON_MAX_TRIES`, default 3.
     pub max_tries: u32,
@@ -52,19 +55,22 @@ pub struct Config {
     pub max_pages: u32,
     /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
     pub max_chunk_chars: usize,
-    /// Results whose JSON is larger than this go to S3 instead of the job record (DynamoDB items
-    /// stop at 400 KB). `HORIZON_INLINE_RESULT_BYTES`, default 256 KiB.
-    pub inline_result_bytes: usize,
     /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
     /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
     pub pdfium_lib_path: Option<String>,
     /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
     /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
     pub s3_path_style: bool,
+    /// Networks webhooks may reach although they are internal (local development, tests):
+    /// `HORIZON_WEBHOOK_ALLOW_CIDRS`, comma-separated, e.g. `127.0.0.1/32`. Empty by default.
+    pub webhook_allow_cidrs: Vec<crate::net::Cidr>,
     /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
     /// `PORT` (default 3000; 0 picks a free port).
     pub local_bind: std::net::IpAddr,
     pub local_port: u16,
+    /// Local runner only: the development account's API key (`HORIZON_DEV_API_KEY`); the runner
+    /// generates and prints one when it is unset.
+    pub dev_api_key: Option<String>,
     /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
     pub local_workers: usize,
 }
@@ -107,15 +113,21 @@ impl Config {
             redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
             lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
             job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
+            progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
             max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
             max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
             max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
             max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
             max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
-            inline_result_bytes: number("HORIZON_INLINE_RESULT_BYTES", 256 * 1024)? as usize,
             pdfium_lib_path: get("PDFIUM_LIB_PATH"),
             s3_path_style: get("AWS_ENDPOINT_URL").is_some()
                 || get("AWS_ENDPOINT_URL_S3").is_some(),
+            webhook_allow_cidrs: crate::net::parse_cidrs(
+                &get("HORIZON_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
+            )
+            .map_err(|e| {
+                Error::Internal(format!("configuration: HORIZON_WEBHOOK_ALLOW_CIDRS: {e}"))
+            })?,
             local_bind: match get("HORIZON_BIND") {
                 None => std::net::IpAddr::from([127, 0, 0, 1]),
                 Some(v) => v.trim().parse().map_err(|_| {
@@ -127,6 +139,7 @@ impl Config {
             local_port: u16::try_from(number("PORT", 3000)?)
                 .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
             local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
+            dev_api_key: get("HORIZON_DEV_API_KEY"),
         };
         if config.lease <= config.job_deadline {
             return Err(Error::Internal(format!(

@@ -85,7 +85,7 @@ impl fmt::Display for AccountId {
 }
 
 /// The kinds of job the platform runs. One today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum JobType {
     #[serde(rename = "extract/pdf")]
     ExtractPdf,
@@ -111,7 +111,7 @@ impl FromStr for JobType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -192,7 +192,7 @@ impl FromStr for JobStatus {
 }
 
 /// One piece of extracted text. `page` is 1-based; `segmentIndex` counts from 0 within a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     pub id: String,
@@ -201,18 +201,144 @@ pub struct Chunk {
     pub segment_index: u32,
 }
 
-/// What a completed job produced.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// What a completed job produced. The chunks themselves are kept apart (see
+/// `ports::ResultStore`), so a job record stays small however large its result.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobResult {
     pub pages: u32,
-    pub chunks: Vec<Chunk>,
+    pub chunk_count: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
-/// Why a job failed: a stable machine-readable `code` and a message for people.
+/// How far a running job has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub pages_done: u32,
+    pub pages_total: u32,
+}
+
+/// What the client asked of the extraction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOptions {
+    /// Upper bound of a chunk's length, overriding the service's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chunk_chars: Option<u32>,
+    /// Which pages to extract, e.g. `"1-3,7"`; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PageSelection>,
+}
+
+/// A set of 1-based page ranges, parsed from text like `"1-3,7,10-"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSelection {
+    text: String,
+    ranges: Vec<(u32, Option<u32>)>,
+}
+
+impl PageSelection {
+    pub fn contains(&self, page: u32) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(a, b)| page >= a && b.is_none_or(|b| page <= b))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FromStr for PageSelection {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a page selection like \"1-3,7,10-\"");
+        if s.len() > 200 || s.trim().is_empty() {
+            return Err(bad());
+        }
+        let mut ranges = Vec::new();
+        for part in s.split(',') {
+            let part = part.trim();
+            let num = |t: &str| t.trim().parse::<u32>().ok().filter(|n| *n >= 1);
+            let range = match part.split_once('-') {
+                None => num(part).map(|n| (n, Some(n))),
+                Some((a, "")) => num(a).map(|a| (a, None)),
+                Some((a, b)) => match (num(a), num(b)) {
+                    (Some(a), Some(b)) if a <= b => Some((a, Some(b))),
+                    _ => None,
+                },
+            };
+            ranges.push(range.ok_or_else(bad)?);
+        }
+        Ok(PageSelection {
+            text: s.trim().to_owned(),
+            ranges,
+        })
+    }
+}
+
+impl Serialize for PageSelection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for PageSelection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The job events a webhook can subscribe to.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum EventType {
+    #[serde(rename = "job.processing")]
+    Processing,
+    #[serde(rename = "job.completed")]
+    Completed,
+    #[serde(rename = "job.failed")]
+    Failed,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Processing => "job.processing",
+            EventType::Completed => "job.completed",
+            EventType::Failed => "job.failed",
+        }
+    }
+}
+
+/// A webhook subscription: where to send which events, and the `whsec_` secret deliveries are
+/// signed with. The secret is stored for signing and never shown again after creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub secret: String,
+    pub created_at: String,
+}
+
+/// Why a job failed: a stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
     pub code: String,
     pub message: String,
@@ -243,6 +369,14 @@ pub struct Job {
     pub attempts: u32,
     /// While `processing`: the claim holds until this instant; after it another worker may take over.
     pub lease_until: Option<OffsetDateTime>,
+    /// The client's tags (the dashboard adds automatic ones).
+    pub tags: Vec<String>,
+    /// The client's metadata, returned as given.
+    pub metadata: Option<serde_json::Value>,
+    pub options: JobOptions,
+    /// Job-level webhook subscriptions.
+    pub webhooks: Vec<Subscription>,
+    pub progress: Option<Progress>,
     pub result: Option<JobResult>,
     pub error: Option<JobError>,
     /// The job's record disappears after this instant (DynamoDB TTL).
@@ -269,6 +403,11 @@ impl Job {
             version: 1,
             attempts: 0,
             lease_until: None,
+            tags: Vec::new(),
+            metadata: None,
+            options: JobOptions::default(),
+            webhooks: Vec::new(),
+            progress: None,
             result: None,
             error: None,
             // DynamoDB's TTL counts whole seconds.
@@ -312,6 +451,7 @@ impl Job {
         let mut next = self.advanced(JobStatus::Completed, now)?;
         next.result = Some(result);
         next.lease_until = None;
+        next.progress = None;
         Ok(next)
     }
 
@@ -319,7 +459,26 @@ impl Job {
         let mut next = self.advanced(JobStatus::Failed, now)?;
         next.error = Some(error);
         next.lease_until = None;
+        next.progress = None;
         Ok(next)
+    }
+
+    /// The running job with new progress (not a status change).
+    pub fn with_progress(&self, progress: Progress, now: OffsetDateTime) -> Job {
+        let mut next = self.clone();
+        next.progress = Some(progress);
+        next.updated_at = now;
+        next.version = self.version + 1;
+        next
+    }
+
+    /// The job with one more webhook subscription (not a status change).
+    pub fn with_webhook(&self, sub: Subscription, now: OffsetDateTime) -> Job {
+        let mut next = self.clone();
+        next.webhooks.push(sub);
+        next.updated_at = now;
+        next.version = self.version + 1;
+        next
     }
 
     fn advanced(&self, status: JobStatus, now: OffsetDateTime) -> Result<Job, Error> {
@@ -379,6 +538,25 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn page_selections() {
+        let sel: PageSelection = "1-3, 7,10-".parse().unwrap();
+        for (page, inside) in [
+            (1, true),
+            (3, true),
+            (4, false),
+            (7, true),
+            (9, false),
+            (10, true),
+            (999, true),
+        ] {
+            assert_eq!(sel.contains(page), inside, "page {page}");
+        }
+        for bad in ["", "0", "3-1", "a", "1-b", "-3", "1,,2"] {
+            assert!(bad.parse::<PageSelection>().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn every_illegal_transition_is_rejected() {

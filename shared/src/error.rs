@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::domain::JobStatus;
 
 /// A field-level complaint inside a `400` problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -25,6 +25,8 @@ pub enum Error {
         detail: String,
         errors: Vec<FieldError>,
     },
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method not allowed: {0}")]
@@ -84,6 +86,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest { .. } => 400,
+            Error::Unauthorized(_) => 401,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) | Error::IllegalTransition { .. } => 409,
@@ -99,6 +102,7 @@ impl Error {
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Error::BadRequest { .. } => ("bad-request", "Bad Request"),
+            Error::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Error::NotFound(_) => ("not-found", "Not Found"),
             Error::MethodNotAllowed(_) => ("method-not-allowed", "Method Not Allowed"),
             Error::Conflict(_) | Error::IllegalTransition { .. } => ("conflict", "Conflict"),
@@ -124,6 +128,7 @@ impl Error {
                 detail.clone()
             }
             Error::NotFound(d)
+            | Error::Unauthorized(d)
             | Error::MethodNotAllowed(d)
             | Error::Conflict(d)
             | Error::PayloadTooLarge(d)
@@ -149,8 +154,8 @@ impl Error {
     }
 }
 
-/// RFC 9457 problem details.
-#[derive(Debug, Clone, Serialize)]
+/// RFC 9457 problem details (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_: String,

@@ -56,6 +56,9 @@ pub fn problem(err: &Error, instance: &str) -> Response<Body> {
     if p.status == 503 {
         set_header(&mut resp, "retry-after", "5");
     }
+    if p.status == 401 {
+        set_header(&mut resp, "www-authenticate", r#"Bearer realm="horizon""#);
+    }
     resp
 }
 
@@ -110,6 +113,37 @@ pub fn base_url(req: &Request, config: &Config) -> String {
         },
     );
     format!("{proto}://{host}")
+}
+
+/// The query string's parameters, percent-decoded, in order.
+pub fn query(req: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// One query parameter; a parameter given twice is a `400`.
+pub fn query_param(params: &[(String, String)], name: &str) -> Result<Option<String>> {
+    let mut found = params.iter().filter(|(k, _)| k == name);
+    let first = found.next().map(|(_, v)| v.clone());
+    if found.next().is_some() {
+        return Err(Error::field(name, "is given more than once"));
+    }
+    Ok(first)
+}
+
+/// A numeric `limit` parameter in `1..=max`, `default` when absent.
+pub fn limit_param(params: &[(String, String)], default: u32, max: u32) -> Result<u32> {
+    match query_param(params, "limit")? {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Error::field("limit", format!("must be a whole number from 1 to {max}"))
+            }),
+    }
 }
 
 /// The request path split into its non-empty segments.

@@ -1,6 +1,7 @@
 //! Horizon's shared library: the domain, the ports and their AWS adapters, configuration, errors
 //! and HTTP helpers. Every function crate builds on it.
 
+pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod domain;
@@ -8,12 +9,15 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod media;
+pub mod net;
+pub mod openapi;
 pub mod pdf;
 pub mod ports;
 pub mod services;
 pub mod telemetry;
 pub mod uploads;
 pub mod views;
+pub mod webhooks;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -6,7 +6,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{Job, JobId, Upload, UploadId};
+use crate::auth::ApiKey;
+use crate::domain::{
+    AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
+};
 use crate::error::Result;
 
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
@@ -19,6 +22,66 @@ pub trait JobStore: Send + Sync {
     /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
     /// `Conflict` otherwise (someone else wrote in between: re-read and decide again).
     async fn replace(&self, job: &Job) -> Result<()>;
+    /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
+    /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.
+    async fn list(
+        &self,
+        account: &AccountId,
+        filter: &JobFilter,
+        after: Option<&JobId>,
+        limit: usize,
+    ) -> Result<(Vec<Job>, Option<JobId>)>;
+    /// Claims an idempotency key for a request with fingerprint `request_hash`, kept until
+    /// `expires_at`. `None` when the key is new (the caller goes on and later calls
+    /// [`JobStore::idempotent_done`]); otherwise what the first request recorded.
+    async fn idempotency_claim(
+        &self,
+        account: &AccountId,
+        key: &str,
+        request_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>>;
+    /// Records the job the request with this key created.
+    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()>;
+    /// Releases a key whose request failed before creating a job, so a retry may use it.
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()>;
+}
+
+/// Filters for [`JobStore::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub job_type: Option<JobType>,
+    pub tag: Option<String>,
+}
+
+/// What an earlier request with the same idempotency key left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    /// `None` while that request is still running.
+    pub job_id: Option<JobId>,
+}
+
+/// Accounts' API keys and account-level webhooks.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn put_key(&self, key: &ApiKey) -> Result<()>;
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+    /// Revokes the key with this id; `false` when there is none.
+    async fn revoke_key(&self, key_id: &str) -> Result<bool>;
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
+    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>>;
+    /// Deletes one; `false` when the account has none with this id.
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool>;
+}
+
+/// A finished job's chunks, stored apart from the job record and read a page at a time.
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()>;
+    /// Chunks `offset .. offset + limit` of the `total` the job has.
+    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>>;
 }
 
 /// Upload records (the bytes are in the [`BlobStore`]).

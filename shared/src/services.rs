@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::aws::{self, DynamoStore, S3Blobs, SqsWorkQueue};
 use crate::config::Config;
 use crate::error::Result;
-use crate::ports::{BlobStore, Clock, JobStore, SystemClock, UploadStore, WorkQueue};
+use crate::ports::{
+    AccountStore, BlobStore, Clock, JobStore, ResultStore, SystemClock, UploadStore, WorkQueue,
+};
 use crate::uploads::UploadCache;
 
 #[derive(Clone)]
@@ -14,6 +16,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub jobs: Arc<dyn JobStore>,
     pub uploads: Arc<dyn UploadStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub results: Arc<dyn ResultStore>,
     pub queue: Arc<dyn WorkQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
@@ -30,13 +34,10 @@ impl Services {
     /// AWS adapters for `config`. No network call happens here: clients connect on first use.
     pub async fn aws(config: Config) -> Services {
         let sdk = aws::sdk_config().await;
-        let blobs: Arc<dyn BlobStore> =
-            Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
+        let s3 = Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.table,
-            blobs.clone(),
-            config.inline_result_bytes,
         ));
         let queue = Arc::new(SqsWorkQueue::new(
             aws_sdk_sqs::Client::new(&sdk),
@@ -45,9 +46,11 @@ impl Services {
         Services {
             config: Arc::new(config),
             jobs: store.clone(),
-            uploads: store,
+            uploads: store.clone(),
+            accounts: store,
+            results: s3.clone(),
             queue,
-            blobs,
+            blobs: s3,
             clock: Arc::new(SystemClock),
             upload_cache: Arc::new(UploadCache::new(10_000)),
         }

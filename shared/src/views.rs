@@ -1,28 +1,82 @@
-//! What clients see: the JSON shapes of the API (and, later, of webhook payloads).
+//! What clients see: the JSON shapes of the API (and of webhook payloads, which carry the job's
+//! view). Each derives its OpenAPI schema, so the document cannot drift from the responses.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::domain::{rfc3339, Job, JobError, JobResult, JobStatus, JobType};
+use crate::domain::{rfc3339, Chunk, EventType, Job, JobError, JobStatus, JobType, Progress};
+use crate::error::{Error, Result};
 
-/// `GET /v1/jobs/{jobId}`, in the seed's shape: exactly these names, RFC 3339 UTC timestamps.
-#[derive(Debug, Clone, Serialize)]
+/// `GET /v1/jobs/{jobId}`: the seed's names (`jobId, jobType, status, createdAt, updatedAt,
+/// statusUrl, webhookUrl, result, error, events`) with RFC 3339 UTC timestamps, plus `progress`
+/// while the job is processing, and `tags`/`metadata` when the client gave them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct JobView<'a> {
+pub struct JobView {
+    #[schema(example = "job_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
     pub job_id: String,
     pub job_type: JobType,
     pub status: JobStatus,
     pub created_at: String,
     pub updated_at: String,
+    /// This job's status resource: poll it until `status` is `completed` or `failed`.
     pub status_url: String,
+    /// Where the job's webhook deliveries go, or null.
     pub webhook_url: Option<String>,
-    pub result: Option<&'a JobResult>,
-    pub error: Option<&'a JobError>,
-    pub events: Vec<String>,
+    pub result: Option<ResultView>,
+    pub error: Option<JobError>,
+    /// The webhook events subscribed to for this job.
+    pub events: Vec<EventType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
-impl<'a> JobView<'a> {
-    /// The view of `job`, with links under `base_url` (scheme and host, no trailing slash).
-    pub fn of(job: &'a Job, base_url: &str) -> Self {
+/// A completed job's result: the first page of chunks, and a cursor to the rest
+/// (`GET /v1/jobs/{jobId}/chunks?cursor=`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultView {
+    pub pages: u32,
+    pub chunk_count: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub chunks: Vec<Chunk>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of chunks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkPage {
+    pub chunks: Vec<Chunk>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    pub next_cursor: Option<String>,
+}
+
+impl JobView {
+    /// The view of `job`, with links under `base_url` (scheme and host, no trailing slash) and,
+    /// for a completed job, the first page of its chunks.
+    pub fn of(job: &Job, base_url: &str, first_page: Option<ChunkPage>) -> Self {
+        let mut events: Vec<EventType> = job
+            .webhooks
+            .iter()
+            .flat_map(|s| s.events.iter().copied())
+            .collect();
+        events.sort();
+        events.dedup();
         JobView {
             job_id: job.id.to_string(),
             job_type: job.job_type,
@@ -30,10 +84,29 @@ impl<'a> JobView<'a> {
             created_at: rfc3339(job.created_at),
             updated_at: rfc3339(job.updated_at),
             status_url: format!("{base_url}{}", job_path(job)),
-            webhook_url: None,
-            result: job.result.as_ref(),
-            error: job.error.as_ref(),
-            events: Vec::new(),
+            webhook_url: job.webhooks.last().map(|s| s.url.clone()),
+            result: job.result.as_ref().map(|r| {
+                let page = first_page.unwrap_or(ChunkPage {
+                    chunks: Vec::new(),
+                    next_cursor: None,
+                });
+                ResultView {
+                    pages: r.pages,
+                    chunk_count: r.chunk_count,
+                    warnings: r.warnings.clone(),
+                    chunks: page.chunks,
+                    next_cursor: page.next_cursor,
+                }
+            }),
+            error: job.error.clone(),
+            events,
+            progress: if job.status == JobStatus::Processing {
+                job.progress
+            } else {
+                None
+            },
+            tags: job.tags.clone(),
+            metadata: job.metadata.clone(),
         }
     }
 }
@@ -41,4 +114,124 @@ impl<'a> JobView<'a> {
 /// The job's status resource path.
 pub fn job_path(job: &Job) -> String {
     format!("/v1/jobs/{}", job.id)
+}
+
+/// `GET /v1/webhooks`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<SubscriptionView>,
+}
+
+/// Opaque pagination cursors: URL-safe base64 of what the server needs to continue.
+pub fn encode_cursor(state: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(state)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String> {
+    use base64::Engine;
+    let bad = || Error::field("cursor", "is not a cursor this API gave out");
+    if cursor.len() > 200 {
+        return Err(bad());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes).map_err(|_| bad())
+}
+
+/// The account-level or job-level subscription as shown: never the secret, except once, when the
+/// server generated it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub created_at: String,
+    /// Present only in the response that created the subscription, and only when the server
+    /// generated the secret: store it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `POST /v1/extract/pdf`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtractRequest {
+    /// An upload id from `POST /api/upload` or `POST /api/uploads`.
+    #[schema(example = "upl_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
+    pub upload_id: String,
+    /// Up to 20 tags, each 1–64 characters of letters, digits and `_ - . : /`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Any JSON object up to 4 KB, returned with the job.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// A webhook for this job's events.
+    pub webhook: Option<crate::webhooks::WebhookInput>,
+    pub options: Option<ExtractOptions>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtractOptions {
+    /// Upper bound of a chunk's length in characters (100–20000; default 1500).
+    pub max_chunk_chars: Option<u32>,
+    /// Pages to extract, e.g. `"1-3,7,10-"`; all when absent.
+    #[schema(example = "1-3,7")]
+    pub pages: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+/// An upload (`POST /api/upload`): what was stored, decided from its bytes.
+pub struct UploadView {
+    pub id: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub filename: Option<String>,
+    pub created_at: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `POST /api/uploads`: ask for a presigned upload URL.
+pub struct PresignRequest {
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+/// A presigned upload: PUT the file to `uploadUrl` before `expiresAt`.
+pub struct PresignView {
+    pub id: String,
+    pub upload_url: String,
+    #[schema(value_type = String, example = "PUT")]
+    pub method: &'static str,
+    pub expires_at: String,
+    pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        assert_eq!(
+            decode_cursor(&encode_cursor("chunks:500")).unwrap(),
+            "chunks:500"
+        );
+        assert!(decode_cursor("!!!").is_err());
+        assert!(decode_cursor(&"A".repeat(500)).is_err());
+    }
 }

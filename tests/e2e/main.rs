@@ -26,7 +26,8 @@ async fn a_pdf_travels_the_whole_way() {
 
     // The API alone first, so the queued message can be seen before a worker takes it.
     let http = horizon_local::start_http(services.clone()).await.unwrap();
-    let api = Api::new(http.addr);
+    let key = new_account(&services).await;
+    let api = Api::new(http.addr, &key);
 
     // 1. Upload, as a raw body and as multipart/form-data: 201, and the bytes are in S3.
     let resp = api.upload_raw(pdf.clone(), "application/pdf").await;
@@ -182,8 +183,9 @@ async fn a_pdf_travels_the_whole_way() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_pdf_ends_failed_with_its_reason() {
     let _queues = QUEUES.lock().await;
-    let running = horizon_local::start(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("corrupt.pdf")).await;
     let job_id = api.start_job(&upload).await;
     let done = api.wait_terminal(&job_id).await;
@@ -196,8 +198,9 @@ async fn an_unreadable_pdf_ends_failed_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_are_problem_json_naming_what_is_wrong() {
-    let running = horizon_local::start_http(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
 
     async fn problem(resp: reqwest::Response, status: u16) -> Value {
         assert_eq!(resp.status(), status);

@@ -44,18 +44,104 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// A client of one running local service.
+/// A new account with one API key; returns the key.
+pub async fn new_account(services: &Services) -> String {
+    let now = services.clock.now();
+    let account = horizon_shared::domain::AccountId(format!("acct_t{}", ulid_now()));
+    let (key, record) = horizon_shared::auth::new_key(account, now).unwrap();
+    services.accounts.put_key(&record).await.unwrap();
+    key
+}
+
+fn ulid_now() -> String {
+    horizon_shared::domain::JobId::new(time::OffsetDateTime::now_utc())
+        .as_str()
+        .trim_start_matches("job_")
+        .to_lowercase()
+}
+
+/// A PDF with one Helvetica text block per page (as tests/fixtures/make_fixtures.py makes).
+pub fn make_pdf(pages: &[Vec<String>]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_vec(),
+    ];
+    let pages_id = 2 + 2 * pages.len();
+    let mut kids = Vec::new();
+    for lines in pages {
+        let mut ops = String::from("BT /F1 12 Tf 72 720 Td 16 TL\n");
+        for line in lines {
+            let escaped = line
+                .replace('\\', "\\\\")
+                .replace('(', "\\(")
+                .replace(')', "\\)");
+            ops.push_str(&format!("({escaped}) Tj T*\n"));
+        }
+        ops.push_str("ET");
+        objects.push(format!("<< /Length {} >>\nstream\n{ops}\nendstream", ops.len()).into_bytes());
+        let content = objects.len();
+        objects.push(
+            format!("<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R /Resources << /Font << /F1 1 0 R >> >> >>")
+                .into_bytes(),
+        );
+        kids.push(objects.len());
+    }
+    let kids: Vec<String> = kids.iter().map(|k| format!("{k} 0 R")).collect();
+    objects.push(
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.join(" "),
+            pages.len()
+        )
+        .into_bytes(),
+    );
+    objects.push(format!("<< /Type /Catalog /Pages {pages_id} 0 R >>").into_bytes());
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1,
+            objects.len()
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A client of one running local service, with one account's key.
 pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
+    pub key: String,
 }
 
 impl Api {
-    pub fn new(addr: std::net::SocketAddr) -> Self {
+    pub fn new(addr: std::net::SocketAddr, key: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer {key}").parse().expect("a header value"),
+        );
         Api {
+            key: key.to_owned(),
             base: format!("http://{addr}"),
             // Redirects are part of what the tests check: never followed silently.
             http: reqwest::Client::builder()
+                .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("an HTTP client"),

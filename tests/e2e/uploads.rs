@@ -8,7 +8,7 @@ use image::ImageFormat;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::*;
+use crate::support::{self, *};
 
 /// A small real image in `format`, 64×32, with some detail so encoders have work to do.
 fn image_bytes(format: ImageFormat, w: u32, h: u32) -> Vec<u8> {
@@ -28,8 +28,9 @@ fn sha256(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_accepted_type_round_trips_byte_for_byte() {
-    let running = horizon_local::start_http(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
     let mut cases = vec![(fixture("two-pages.pdf"), "application/pdf")];
     for (format, mime) in [
         (ImageFormat::Png, "image/png"),
@@ -77,8 +78,9 @@ async fn every_accepted_type_round_trips_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conditional_and_range_requests() {
-    let running = horizon_local::start_http(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
     let bytes = image_bytes(ImageFormat::Png, 50, 50);
     let n = bytes.len();
     let up: Value = api
@@ -151,8 +153,9 @@ async fn oversize_bodies_are_413_and_large_objects_redirect() {
     config.max_upload_bytes = 1_000_000;
     config.max_response_bytes = 1_000;
     services.config = std::sync::Arc::new(config);
+    let key = new_account(&services).await;
     let running = horizon_local::start_http(services).await.unwrap();
-    let api = Api::new(running.addr);
+    let api = Api::new(running.addr, &key);
 
     let resp = api
         .upload_raw(vec![b'%'; 1_000_001], "application/pdf")
@@ -188,8 +191,9 @@ async fn oversize_bodies_are_413_and_large_objects_redirect() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn presigned_uploads_work_everywhere_and_expire() {
-    let running = horizon_local::start_http(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
     let pdf = fixture("two-pages.pdf");
 
     let resp = api
@@ -247,12 +251,13 @@ async fn presigned_uploads_work_everywhere_and_expire() {
     running.shutdown().await;
 
     // An expired URL is refused by S3.
-    let mut services = services().await;
+    let mut services = support::services().await;
     let mut config = (*services.config).clone();
     config.presign_ttl = Duration::from_secs(1);
     services.config = std::sync::Arc::new(config);
+    let key = new_account(&services).await;
     let running = horizon_local::start_http(services).await.unwrap();
-    let api = Api::new(running.addr);
+    let api = Api::new(running.addr, &key);
     let grant: Value = api
         .post_json("/api/uploads", "")
         .await
@@ -273,8 +278,9 @@ async fn presigned_uploads_work_everywhere_and_expire() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn thumbnails_have_the_requested_width_and_are_bounded() {
-    let running = horizon_local::start_http(services().await).await.unwrap();
-    let api = Api::new(running.addr);
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
     for (format, mime) in [
         (ImageFormat::Png, "image/png"),
         (ImageFormat::Jpeg, "image/jpeg"),

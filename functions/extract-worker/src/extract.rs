@@ -3,7 +3,7 @@
 //! and ../shared/notes/pdf-extraction.md (best ground-truth similarity of the candidates, 1.4× the
 //! speed of pdftotext, 57 MB peak on the worst file).
 
-use horizon_shared::domain::JobError;
+use horizon_shared::domain::{JobError, PageSelection};
 use pdfium_render::prelude::*;
 
 use crate::chunk::PageText;
@@ -22,6 +22,21 @@ pub struct Limits {
     pub max_pages: u32,
 }
 
+/// Which pages, and whom to tell how far extraction has got (pages done, pages to do).
+pub struct Plan<'a> {
+    pub pages: Option<&'a PageSelection>,
+    pub progress: &'a (dyn Fn(u32, u32) + Sync),
+}
+
+impl Default for Plan<'_> {
+    fn default() -> Self {
+        Plan {
+            pages: None,
+            progress: &|_, _| {},
+        }
+    }
+}
+
 /// The PDFium library, bound once per process (see [`horizon_shared::pdf::pdfium`]).
 pub fn pdfium(hint: Option<&str>) -> Result<&'static Pdfium, JobError> {
     horizon_shared::pdf::pdfium(hint).map_err(|e| JobError::new("engine_unavailable", e))
@@ -29,7 +44,12 @@ pub fn pdfium(hint: Option<&str>) -> Result<&'static Pdfium, JobError> {
 
 /// Extracts the text of every page. Errors carry the job's `error.code`: `encrypted`,
 /// `invalid_pdf`, `too_many_pages`.
-pub fn extract(pdfium: &Pdfium, bytes: &[u8], limits: Limits) -> Result<Extraction, JobError> {
+pub fn extract(
+    pdfium: &Pdfium,
+    bytes: &[u8],
+    limits: Limits,
+    plan: &Plan,
+) -> Result<Extraction, JobError> {
     let doc = pdfium
         .load_pdf_from_byte_slice(bytes, None)
         .map_err(|e| match e {
@@ -52,12 +72,18 @@ pub fn extract(pdfium: &Pdfium, bytes: &[u8], limits: Limits) -> Result<Extracti
             ),
         ));
     }
+    let wanted = |n: u32| plan.pages.is_none_or(|sel| sel.contains(n));
+    let total = (1..=count).filter(|&n| wanted(n)).count() as u32;
     let mut out = Extraction {
-        pages: Vec::with_capacity(count as usize),
+        pages: Vec::with_capacity(total as usize),
         pages_without_text: Vec::new(),
     };
+    (plan.progress)(0, total);
     for (index, page) in pages.iter().enumerate() {
         let number = index as u32 + 1;
+        if !wanted(number) {
+            continue;
+        }
         let text = page.text().map(|t| t.all()).map_err(|e| {
             JobError::new("invalid_pdf", format!("page {number} cannot be read ({e})"))
         })?;
@@ -65,6 +91,7 @@ pub fn extract(pdfium: &Pdfium, bytes: &[u8], limits: Limits) -> Result<Extracti
             out.pages_without_text.push(number);
         }
         out.pages.push(PageText { number, text });
+        (plan.progress)(out.pages.len() as u32, total);
     }
     Ok(out)
 }
@@ -93,7 +120,13 @@ mod tests {
 
     #[test]
     fn reads_each_page_of_a_real_pdf() {
-        let x = extract(engine(), &fixture("two-pages.pdf"), LIMITS).unwrap();
+        let x = extract(
+            engine(),
+            &fixture("two-pages.pdf"),
+            LIMITS,
+            &Plan::default(),
+        )
+        .unwrap();
         assert_eq!(x.pages.len(), 2);
         assert_eq!(x.pages[0].number, 1);
         assert!(
@@ -112,14 +145,35 @@ mod tests {
     #[test]
     fn corrupt_and_non_pdf_bytes_fail_as_invalid_pdf() {
         for bytes in [fixture("corrupt.pdf"), b"%PDF-1.4\n".to_vec(), Vec::new()] {
-            let e = extract(engine(), &bytes, LIMITS).unwrap_err();
+            let e = extract(engine(), &bytes, LIMITS, &Plan::default()).unwrap_err();
             assert_eq!(e.code, "invalid_pdf", "{e:?}");
         }
     }
 
     #[test]
+    fn a_page_selection_picks_pages_and_progress_is_reported() {
+        let sel: PageSelection = "2".parse().unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = |done, total| seen.lock().unwrap().push((done, total));
+        let plan = Plan {
+            pages: Some(&sel),
+            progress: &report,
+        };
+        let x = extract(engine(), &fixture("two-pages.pdf"), LIMITS, &plan).unwrap();
+        assert_eq!(x.pages.len(), 1);
+        assert_eq!(x.pages[0].number, 2);
+        assert_eq!(*seen.lock().unwrap(), vec![(0, 1), (1, 1)]);
+    }
+
+    #[test]
     fn page_limit_is_enforced() {
-        let e = extract(engine(), &fixture("two-pages.pdf"), Limits { max_pages: 1 }).unwrap_err();
+        let e = extract(
+            engine(),
+            &fixture("two-pages.pdf"),
+            Limits { max_pages: 1 },
+            &Plan::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.code, "too_many_pages");
         assert!(e.message.contains("2 pages"), "{}", e.message);
     }

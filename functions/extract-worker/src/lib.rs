@@ -13,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{Job, JobError, JobId, JobResult};
+use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, Progress};
 use horizon_shared::lambda::SqsHandler;
 use horizon_shared::ports::WorkMessage;
 use horizon_shared::{Error, Result, Services};
@@ -111,14 +111,15 @@ impl ExtractWorker {
     }
 
     async fn run(&self, id: &JobId) -> Result<Outcome> {
-        let job = match self.claim(id).await? {
-            Claim::Got(job) => job,
+        let mut job = match self.claim(id).await? {
+            Claim::Got(job) => *job,
             Claim::Nothing => return Ok(Outcome::Done),
             Claim::Busy => return Ok(Outcome::Retry),
         };
         let started = std::time::Instant::now();
-        let outcome = match self.extract(&job).await {
-            Ok(outcome) => outcome,
+        let outcome = match self.extract(&mut job).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return Ok(Outcome::Done), // cancelled, or taken over: nothing to write
             Err(e) => {
                 // Hand the job back so the retry need not wait for the lease to run out.
                 if let Ok(released) = job.requeued(self.services.clock.now()) {
@@ -129,7 +130,11 @@ impl ExtractWorker {
         };
         let now = self.services.clock.now();
         let next = match outcome {
-            Ok(result) => job.completed(result, now)?,
+            Ok((result, chunks)) => {
+                // The chunks first: a completed job never points at chunks that are not there.
+                self.services.results.put_chunks(&job.id, &chunks).await?;
+                job.completed(result, now)?
+            }
             Err(error) => job.failed(error, now)?,
         };
         match self.services.jobs.replace(&next).await {
@@ -139,15 +144,16 @@ impl ExtractWorker {
                     status = %next.status,
                     error_code = next.error.as_ref().map(|e| e.code.as_str()),
                     pages = next.result.as_ref().map(|r| r.pages),
-                    chunks = next.result.as_ref().map(|r| r.chunks.len()),
+                    chunks = next.result.as_ref().map(|r| r.chunk_count),
                     millis = started.elapsed().as_millis() as u64,
                     "job finished"
                 );
                 Ok(Outcome::Done)
             }
-            // Our lease ran out and another worker took the job over: its result stands.
+            // Cancelled meanwhile, or our lease ran out and another worker took the job over:
+            // what is stored stands.
             Err(Error::Conflict(_)) => {
-                tracing::warn!(job_id = %id, "lost the job to another worker; result discarded");
+                tracing::warn!(job_id = %id, "the job changed while running (cancelled or taken over); result discarded");
                 Ok(Outcome::Done)
             }
             Err(e) => Err(e),
@@ -198,18 +204,22 @@ impl ExtractWorker {
         ))
     }
 
-    /// Runs the extraction. The outer `Result` is for transient trouble (retry the message); the
-    /// inner one is the job's own outcome.
-    async fn extract(&self, job: &Job) -> Result<Result<JobResult, JobError>> {
+    /// Runs the extraction, writing progress as it goes. The outer `Result` is for transient
+    /// trouble (retry the message); `None` means the job changed under us (cancelled, or taken
+    /// over) and there is nothing more to do; inside is the job's own outcome.
+    async fn extract(
+        &self,
+        job: &mut Job,
+    ) -> Result<Option<Result<(JobResult, Vec<Chunk>), JobError>>> {
         let config = &self.services.config;
         let missing = || {
-            Ok(Err(JobError::new(
+            Ok(Some(Err(JobError::new(
                 "upload_missing",
                 format!(
                     "upload {} no longer exists (it may have expired)",
                     job.upload_id
                 ),
-            )))
+            ))))
         };
         let Some(upload) = self.services.uploads.get(&job.upload_id).await? else {
             return missing();
@@ -218,57 +228,97 @@ impl ExtractWorker {
             return missing();
         };
         if blob.bytes.len() as u64 > config.max_pdf_bytes {
-            return Ok(Err(JobError::new(
+            return Ok(Some(Err(JobError::new(
                 "too_large",
                 format!(
                     "the PDF has {} bytes; the limit is {}",
                     blob.bytes.len(),
                     config.max_pdf_bytes
                 ),
-            )));
+            ))));
         }
         let lib = config.pdfium_lib_path.clone();
         let limits = extract::Limits {
             max_pages: config.max_pages,
         };
+        let pages = job.options.pages.clone();
         let bytes = blob.bytes;
-        let task = tokio::task::spawn_blocking(move || {
+        let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
+        let mut task = tokio::task::spawn_blocking(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let pdfium = extract::pdfium(lib.as_deref())?;
-                extract::extract(pdfium, &bytes, limits)
+                let report = |done, total| {
+                    let _ = progress_tx.send(Some(Progress {
+                        pages_done: done,
+                        pages_total: total,
+                    }));
+                };
+                let plan = extract::Plan {
+                    pages: pages.as_ref(),
+                    progress: &report,
+                };
+                extract::extract(pdfium, &bytes, limits, &plan)
             }))
         });
-        let extraction = match tokio::time::timeout(config.job_deadline, task).await {
-            Err(_) => {
-                return Ok(Err(JobError::new(
+        let deadline = tokio::time::Instant::now() + config.job_deadline;
+        let mut ticker = tokio::time::interval(config.progress_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let joined = loop {
+            tokio::select! {
+                joined = &mut task => break Some(joined),
+                _ = tokio::time::sleep_until(deadline) => break None,
+                _ = ticker.tick() => {
+                    let latest = *progress_rx.borrow_and_update();
+                    if let Some(p) = latest.filter(|p| Some(*p) != job.progress) {
+                        let next = job.with_progress(p, self.services.clock.now());
+                        match self.services.jobs.replace(&next).await {
+                            Ok(()) => *job = next,
+                            // Cancelled or taken over: stop here (the blocking task finishes
+                            // on its own; its result is dropped).
+                            Err(Error::Conflict(_)) => return Ok(None),
+                            // Progress is best effort: a failed write must not fail the job.
+                            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "progress not recorded"),
+                        }
+                    }
+                }
+            }
+        };
+        let extraction = match joined {
+            None => {
+                return Ok(Some(Err(JobError::new(
                     "timeout",
                     format!(
                         "extraction did not finish within {} s",
                         config.job_deadline.as_secs()
                     ),
-                )))
+                ))))
             }
-            Ok(Err(join)) => return Err(Error::Internal(format!("extraction task: {join}"))),
-            Ok(Ok(Err(panic))) => {
+            Some(Err(join)) => return Err(Error::Internal(format!("extraction task: {join}"))),
+            Some(Ok(Err(panic))) => {
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(job_id = %job.id, panic = %what, "the PDF engine panicked");
-                return Ok(Err(JobError::new(
+                return Ok(Some(Err(JobError::new(
                     "invalid_pdf",
                     "the PDF engine could not process this file",
-                )));
+                ))));
             }
             // A worker without its engine is broken, not the job: retry after the fix.
-            Ok(Ok(Ok(Err(e)))) if e.code == "engine_unavailable" => {
+            Some(Ok(Ok(Err(e)))) if e.code == "engine_unavailable" => {
                 return Err(Error::Unavailable(e.message))
             }
-            Ok(Ok(Ok(Err(e)))) => return Ok(Err(e)),
-            Ok(Ok(Ok(Ok(x)))) => x,
+            Some(Ok(Ok(Err(e)))) => return Ok(Some(Err(e))),
+            Some(Ok(Ok(Ok(x)))) => x,
         };
-        let chunks = chunk::chunk_pages(&extraction.pages, config.max_chunk_chars);
+        let max_chars = job
+            .options
+            .max_chunk_chars
+            .map(|n| n as usize)
+            .unwrap_or(config.max_chunk_chars);
+        let chunks = chunk::chunk_pages(&extraction.pages, max_chars);
         let mut warnings = Vec::new();
         if !extraction.pages_without_text.is_empty() {
             warnings.push(format!(
@@ -276,11 +326,12 @@ impl ExtractWorker {
                 list(&extraction.pages_without_text)
             ));
         }
-        Ok(Ok(JobResult {
+        let result = JobResult {
             pages: extraction.pages.len() as u32,
-            chunks,
+            chunk_count: chunks.len() as u32,
             warnings,
-        }))
+        };
+        Ok(Some(Ok((result, chunks))))
     }
 }
 

@@ -1,27 +1,33 @@
-//! The job API under `/v1`: start an extraction job, read its status and result.
+//! The job API under `/v1` (see the OpenAPI document at `/v1/openapi.json`).
 //!
-//! - `POST /v1/extract/pdf` `{uploadId}` → `202` with the job and a `Location` header
-//! - `GET /v1/jobs/{jobId}` → the job, in the seed's shape
+//! Every route but the document needs `Authorization: Bearer <key>`; another account's job,
+//! upload or webhook is "not found", exactly like an unknown one.
 
 use std::str::FromStr;
 
-use horizon_shared::domain::{AccountId, Job, JobError, JobId, JobType, UploadId};
-use horizon_shared::http::{self, parse_json, segments};
+use horizon_shared::auth;
+use horizon_shared::domain::{
+    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, PageSelection, UploadId,
+};
+use horizon_shared::http::{self, header, limit_param, parse_json, query, query_param, segments};
 use horizon_shared::lambda::HttpHandler;
-use horizon_shared::ports::WorkMessage;
-use horizon_shared::views::{job_path, JobView};
-use horizon_shared::{uploads, Error, Result, Services};
+use horizon_shared::ports::{JobFilter, WorkMessage};
+use horizon_shared::views::{
+    decode_cursor, encode_cursor, job_path, ChunkPage, ExtractRequest, JobList, JobView,
+    SubscriptionView, WebhookList,
+};
+use horizon_shared::webhooks::{self, WebhookInput};
+use horizon_shared::{openapi, uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Chunks in a job's `result`; the rest come from `/v1/jobs/{jobId}/chunks`.
+const FIRST_PAGE: u32 = 100;
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_HOURS: i64 = 24;
 
 pub struct JobsApi {
     services: Services,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExtractRequest {
-    upload_id: String,
 }
 
 impl JobsApi {
@@ -44,15 +50,40 @@ impl HttpHandler for JobsApi {
 impl JobsApi {
     async fn route(&self, req: &Request) -> Result<Response<Body>> {
         let method = req.method().as_str();
-        match segments(req).as_slice() {
-            ["v1", "extract", "pdf"] => match method {
-                "POST" => self.create_extract_job(req).await,
-                _ => Err(Error::MethodNotAllowed("use POST".into())),
-            },
-            ["v1", "jobs", id] => match method {
-                "GET" => self.get_job(req, id).await,
+        let segs = segments(req);
+        if segs == ["v1", "openapi.json"] {
+            return match method {
+                "GET" => Ok(http::json(200, &openapi::document())),
                 _ => Err(Error::MethodNotAllowed("use GET".into())),
-            },
+            };
+        }
+        if !is_route(&segs) {
+            return Err(Error::NotFound(format!(
+                "no route for {method} {}",
+                req.uri().path()
+            )));
+        }
+        let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
+        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(format!("use {allowed}")));
+        match (segs.as_slice(), method) {
+            (["v1", "extract", "pdf"], "POST") => self.create_job(req, &account).await,
+            (["v1", "extract", "pdf"], _) => wrong("POST"),
+            (["v1", "jobs"], "GET") => self.list_jobs(req, &account).await,
+            (["v1", "jobs"], _) => wrong("GET"),
+            (["v1", "jobs", id], "GET") => self.get_job(req, &account, id).await,
+            (["v1", "jobs", _], _) => wrong("GET"),
+            (["v1", "jobs", id, "chunks"], "GET") => self.chunks(req, &account, id).await,
+            (["v1", "jobs", id, "cancel"], "POST") => self.cancel(req, &account, id).await,
+            (["v1", "jobs", id, "webhooks"], "POST") => {
+                self.add_job_webhook(req, &account, id).await
+            }
+            (["v1", "jobs", _, "chunks"], _) => wrong("GET"),
+            (["v1", "jobs", _, _], _) => wrong("POST"),
+            (["v1", "webhooks"], "POST") => self.add_account_webhook(req, &account).await,
+            (["v1", "webhooks"], "GET") => self.list_account_webhooks(&account).await,
+            (["v1", "webhooks"], _) => wrong("GET, POST"),
+            (["v1", "webhooks", id], "DELETE") => self.delete_account_webhook(&account, id).await,
+            (["v1", "webhooks", _], _) => wrong("DELETE"),
             _ => Err(Error::NotFound(format!(
                 "no route for {method} {}",
                 req.uri().path()
@@ -60,12 +91,134 @@ impl JobsApi {
         }
     }
 
-    async fn create_extract_job(&self, req: &Request) -> Result<Response<Body>> {
+    async fn create_job(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
         let body: ExtractRequest = parse_json(req)?;
+        let idempotency_key = header(req, "idempotency-key").map(str::to_owned);
+        if let Some(key) = &idempotency_key {
+            if key.is_empty() || key.len() > 255 {
+                return Err(Error::field(
+                    "Idempotency-Key",
+                    "must be 1 to 255 characters",
+                ));
+            }
+            // The fingerprint of the request: its JSON, keys sorted, whitespace ignored.
+            let value: serde_json::Value = serde_json::from_slice(req.body().as_ref())
+                .map_err(|e| Error::field("body", e.to_string()))?;
+            let fingerprint = hex::encode(Sha256::digest(value.to_string().as_bytes()));
+            let now = self.services.clock.now();
+            let expires = now + time::Duration::hours(IDEMPOTENCY_HOURS);
+            if let Some(earlier) = self
+                .services
+                .jobs
+                .idempotency_claim(account, key, &fingerprint, expires)
+                .await?
+            {
+                return self.replay(req, account, &fingerprint, earlier).await;
+            }
+        }
+        let created = self.create_job_from(req, account, body).await;
+        if let Some(key) = &idempotency_key {
+            match &created {
+                Ok((job, _)) => {
+                    self.services
+                        .jobs
+                        .idempotent_done(account, key, &job.id)
+                        .await?
+                }
+                Err(_) => self.services.jobs.idempotency_release(account, key).await?,
+            }
+        }
+        let (job, generated_secret) = created?;
+        let base = http::base_url(req, &self.services.config);
+        let mut view = serde_json::to_value(JobView::of(&job, &base, None))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let (Some(secret), Some(obj)) = (generated_secret, view.as_object_mut()) {
+            // The generated webhook secret is shown this once.
+            obj.insert("webhookSecret".into(), secret.into());
+        }
+        let mut resp = http::json(202, &view);
+        http::set_header(&mut resp, "location", &job_path(&job));
+        http::set_header(&mut resp, "retry-after", "1");
+        Ok(resp)
+    }
+
+    /// A request whose `Idempotency-Key` was seen before: the same job for the same body.
+    async fn replay(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        fingerprint: &str,
+        earlier: horizon_shared::ports::IdempotencyRecord,
+    ) -> Result<Response<Body>> {
+        if earlier.request_hash != fingerprint {
+            return Err(Error::unprocessable(
+                "Idempotency-Key",
+                "was used with a different request body within the last 24 hours",
+            ));
+        }
+        let Some(job_id) = earlier.job_id else {
+            let mut resp = http::problem(
+                &Error::Conflict("a request with this Idempotency-Key is still in progress".into()),
+                req.uri().path(),
+            );
+            http::set_header(&mut resp, "retry-after", "1");
+            return Ok(resp);
+        };
+        let job = self.own_job(account, &job_id).await?;
+        let base = http::base_url(req, &self.services.config);
+        let mut resp = http::json(200, &JobView::of(&job, &base, None));
+        http::set_header(&mut resp, "location", &job_path(&job));
+        http::set_header(&mut resp, "idempotent-replayed", "true");
+        Ok(resp)
+    }
+
+    async fn create_job_from(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        body: ExtractRequest,
+    ) -> Result<(Job, Option<String>)> {
         let upload_id = UploadId::from_str(&body.upload_id)
             .map_err(|_| Error::field("uploadId", "is not a well-formed upload id (upl_...)"))?;
-        let account = AccountId::default_account();
-        let upload = uploads::resolve(&self.services, &upload_id, &account)
+        check_tags(&body.tags)?;
+        if let Some(m) = &body.metadata {
+            if !m.is_object() {
+                return Err(Error::field("metadata", "must be a JSON object"));
+            }
+            if m.to_string().len() > 4096 {
+                return Err(Error::field("metadata", "must be at most 4 KB of JSON"));
+            }
+        }
+        let opts = body.options.unwrap_or_default();
+        let options = JobOptions {
+            max_chunk_chars: match opts.max_chunk_chars {
+                Some(n) if !(100..=20_000).contains(&n) => {
+                    return Err(Error::field(
+                        "options.maxChunkChars",
+                        "must be from 100 to 20000",
+                    ))
+                }
+                other => other,
+            },
+            pages: opts
+                .pages
+                .map(|p| PageSelection::from_str(&p))
+                .transpose()
+                .map_err(|m| Error::field("options.pages", m))?,
+        };
+        let now = self.services.clock.now();
+        let webhook = body
+            .webhook
+            .map(|w| {
+                webhooks::subscribe(
+                    w,
+                    &self.services.config.webhook_allow_cidrs,
+                    now,
+                    "webhook.",
+                )
+            })
+            .transpose()?;
+        let upload = uploads::resolve(&self.services, &upload_id, account)
             .await
             .map_err(|e| match e {
                 Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
@@ -80,17 +233,24 @@ impl JobsApi {
                 ),
             ));
         }
-        let now = self.services.clock.now();
         let retention = time::Duration::try_from(self.services.config.retention)
             .unwrap_or(time::Duration::days(1));
-        let job = Job::new_queued(
+        let mut job = Job::new_queued(
             JobId::new(now),
             JobType::ExtractPdf,
-            account,
+            account.clone(),
             upload_id,
             now,
             retention,
         );
+        job.tags = body.tags;
+        job.metadata = body.metadata;
+        job.options = options;
+        let mut generated = None;
+        if let Some((sub, secret)) = webhook {
+            job.webhooks.push(sub);
+            generated = secret;
+        }
         self.services.jobs.create(&job).await?;
         let message = WorkMessage {
             job_id: job.id.to_string(),
@@ -106,30 +266,262 @@ impl JobsApi {
             }
             return Err(e);
         }
-        tracing::info!(job_id = %job.id, upload_id = %job.upload_id, "job queued");
-        let base = http::base_url(req, &self.services.config);
-        let mut resp = http::json(202, &JobView::of(&job, &base));
-        http::set_header(&mut resp, "location", &job_path(&job));
-        http::set_header(&mut resp, "retry-after", "1");
-        Ok(resp)
+        tracing::info!(job_id = %job.id, upload_id = %job.upload_id, account = %account, path = req.uri().path(), "job queued");
+        Ok((job, generated))
     }
 
-    async fn get_job(&self, req: &Request, id: &str) -> Result<Response<Body>> {
-        let id = JobId::from_str(id)?;
-        let account = AccountId::default_account();
-        let job = self
-            .services
+    /// The caller's job, or a 404 that says it may have expired.
+    async fn own_job(&self, account: &AccountId, id: &JobId) -> Result<Job> {
+        self.services
             .jobs
-            .get(&id)
+            .get(id)
             .await?
-            .filter(|j| j.account == account)
+            .filter(|j| &j.account == account)
             .ok_or_else(|| {
                 Error::NotFound(format!(
                     "no job {id}; jobs are kept for {} hours, so it may have expired",
                     self.services.config.retention.as_secs() / 3600
                 ))
-            })?;
-        let base = http::base_url(req, &self.services.config);
-        Ok(http::json(200, &JobView::of(&job, &base)))
+            })
     }
+
+    async fn get_job(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<Response<Body>> {
+        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let first = match &job.result {
+            Some(result) => Some(
+                self.chunk_page(&job, result.chunk_count, 0, FIRST_PAGE)
+                    .await?,
+            ),
+            None => None,
+        };
+        let base = http::base_url(req, &self.services.config);
+        Ok(http::json(200, &JobView::of(&job, &base, first)))
+    }
+
+    async fn chunk_page(
+        &self,
+        job: &Job,
+        total: u32,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ChunkPage> {
+        let chunks = self
+            .services
+            .results
+            .chunks(&job.id, total, offset, limit)
+            .await?;
+        let end = offset + chunks.len() as u32;
+        Ok(ChunkPage {
+            chunks,
+            next_cursor: (end < total).then(|| encode_cursor(&format!("chunks:{end}"))),
+        })
+    }
+
+    async fn chunks(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
+        let params = query(req);
+        let limit = limit_param(&params, FIRST_PAGE, 1000)?;
+        let offset = match query_param(&params, "cursor")? {
+            None => 0,
+            Some(c) => decode_cursor(&c)?
+                .strip_prefix("chunks:")
+                .and_then(|n| n.parse::<u32>().ok())
+                .ok_or_else(|| Error::field("cursor", "is not a cursor of this job's chunks"))?,
+        };
+        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let Some(result) = &job.result else {
+            return Err(Error::Conflict(format!(
+                "job {} is {}; chunks exist once it is completed",
+                job.id, job.status
+            )));
+        };
+        let page = self
+            .chunk_page(&job, result.chunk_count, offset, limit)
+            .await?;
+        Ok(http::json(200, &page))
+    }
+
+    async fn list_jobs(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
+        let params = query(req);
+        let limit = limit_param(&params, 20, 100)?;
+        let filter = JobFilter {
+            status: query_param(&params, "status")?
+                .map(|s| {
+                    JobStatus::ALL
+                        .into_iter()
+                        .find(|st| st.as_str() == s)
+                        .ok_or_else(|| {
+                            Error::field(
+                                "status",
+                                "must be queued, processing, completed or failed",
+                            )
+                        })
+                })
+                .transpose()?,
+            job_type: query_param(&params, "jobType")?
+                .map(|t| match t.as_str() {
+                    "extract/pdf" => Ok(JobType::ExtractPdf),
+                    _ => Err(Error::field("jobType", "must be extract/pdf")),
+                })
+                .transpose()?,
+            tag: query_param(&params, "tag")?,
+        };
+        let after = query_param(&params, "cursor")?
+            .map(|c| {
+                decode_cursor(&c)?
+                    .strip_prefix("jobs:")
+                    .and_then(|id| JobId::from_str(id).ok())
+                    .ok_or_else(|| Error::field("cursor", "is not a cursor of this list"))
+            })
+            .transpose()?;
+        let (jobs, next) = self
+            .services
+            .jobs
+            .list(account, &filter, after.as_ref(), limit as usize)
+            .await?;
+        let base = http::base_url(req, &self.services.config);
+        Ok(http::json(
+            200,
+            &JobList {
+                jobs: jobs.iter().map(|j| JobView::of(j, &base, None)).collect(),
+                next_cursor: next.map(|id| encode_cursor(&format!("jobs:{id}"))),
+            },
+        ))
+    }
+
+    async fn cancel(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
+        let id = JobId::from_str(id)?;
+        for _ in 0..5 {
+            let job = self.own_job(account, &id).await?;
+            if job.status.is_terminal() {
+                return Err(Error::Conflict(format!(
+                    "job {id} is already {}",
+                    job.status
+                )));
+            }
+            let error = JobError::new("cancelled", "the job was cancelled by its owner");
+            let cancelled = job.failed(error, self.services.clock.now())?;
+            match self.services.jobs.replace(&cancelled).await {
+                Ok(()) => {
+                    tracing::info!(job_id = %id, "job cancelled");
+                    let base = http::base_url(req, &self.services.config);
+                    return Ok(http::json(200, &JobView::of(&cancelled, &base, None)));
+                }
+                Err(Error::Conflict(_)) => continue, // a worker wrote in between: look again
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Unavailable(
+            "the job kept changing; retry the cancel".into(),
+        ))
+    }
+
+    async fn add_job_webhook(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<Response<Body>> {
+        let input: WebhookInput = parse_json(req)?;
+        let id = JobId::from_str(id)?;
+        let now = self.services.clock.now();
+        let (sub, generated) =
+            webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
+        for _ in 0..5 {
+            let job = self.own_job(account, &id).await?;
+            if job.status.is_terminal() {
+                return Err(Error::Conflict(format!(
+                    "job {id} is already {}; it will send no more events",
+                    job.status
+                )));
+            }
+            match self
+                .services
+                .jobs
+                .replace(&job.with_webhook(sub.clone(), now))
+                .await
+            {
+                Ok(()) => return Ok(http::json(202, &webhooks::view(&sub, generated))),
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Unavailable("the job kept changing; retry".into()))
+    }
+
+    async fn add_account_webhook(
+        &self,
+        req: &Request,
+        account: &AccountId,
+    ) -> Result<Response<Body>> {
+        let input: WebhookInput = parse_json(req)?;
+        let now = self.services.clock.now();
+        let (sub, generated) =
+            webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
+        self.services.accounts.put_webhook(account, &sub).await?;
+        let mut resp = http::json(201, &webhooks::view(&sub, generated));
+        http::set_header(&mut resp, "location", &format!("/v1/webhooks/{}", sub.id));
+        Ok(resp)
+    }
+
+    async fn list_account_webhooks(&self, account: &AccountId) -> Result<Response<Body>> {
+        let subs = self.services.accounts.webhooks(account).await?;
+        let webhooks: Vec<SubscriptionView> =
+            subs.iter().map(|s| webhooks::view(s, None)).collect();
+        Ok(http::json(200, &WebhookList { webhooks }))
+    }
+
+    async fn delete_account_webhook(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<Response<Body>> {
+        if !id.starts_with("wh_")
+            || id.len() != 29
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::invalid_id("webhook id", id));
+        }
+        if self.services.accounts.delete_webhook(account, id).await? {
+            Ok(http::with_body(204, "application/json", Body::Empty))
+        } else {
+            Err(Error::NotFound(format!("no webhook {id}")))
+        }
+    }
+}
+
+/// Whether the path is one of ours (so that unknown paths are 404 before any authentication).
+fn is_route(segs: &[&str]) -> bool {
+    matches!(
+        segs,
+        ["v1", "extract", "pdf"]
+            | ["v1", "jobs"]
+            | ["v1", "jobs", _]
+            | ["v1", "jobs", _, "chunks" | "cancel" | "webhooks"]
+            | ["v1", "webhooks"]
+            | ["v1", "webhooks", _]
+    )
+}
+
+fn check_tags(tags: &[String]) -> Result<()> {
+    if tags.len() > 20 {
+        return Err(Error::field("tags", "at most 20 tags"));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        let ok = (1..=64).contains(&tag.len())
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
+        if !ok {
+            return Err(Error::field(
+                format!("tags[{i}]"),
+                "must be 1 to 64 characters of letters, digits and _ - . : /",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -16,51 +16,18 @@ pub mod thumbs;
 use std::str::FromStr;
 
 use bytes::Bytes;
+use horizon_shared::auth;
 use horizon_shared::domain::{rfc3339, AccountId, Upload, UploadId};
 use horizon_shared::http::{self, header, parse_json, segments};
 use horizon_shared::lambda::HttpHandler;
+use horizon_shared::views::{PresignRequest, PresignView, UploadView};
 use horizon_shared::{media, uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
 
 use range::RangeRequest;
 
 pub struct UploadsApi {
     services: Services,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadView {
-    id: String,
-    content_type: String,
-    size: u64,
-    sha256: String,
-    filename: Option<String>,
-    created_at: String,
-    url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    width: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    height: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pages: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PresignRequest {
-    filename: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PresignView {
-    id: String,
-    upload_url: String,
-    method: &'static str,
-    expires_at: String,
-    url: String,
 }
 
 /// The file part of an upload request.
@@ -89,31 +56,27 @@ impl HttpHandler for UploadsApi {
 impl UploadsApi {
     async fn route(&self, req: &Request) -> Result<Response<Body>> {
         let method = req.method().as_str();
-        match segments(req).as_slice() {
-            ["api", "upload"] => match method {
-                "POST" => self.upload(req).await,
-                _ => Err(Error::MethodNotAllowed("use POST".into())),
-            },
-            ["api", "uploads"] => match method {
-                "POST" => self.presign(req).await,
-                _ => Err(Error::MethodNotAllowed("use POST".into())),
-            },
-            ["api", "images", id] => match method {
-                "GET" | "HEAD" => self.image(req, id).await,
-                _ => Err(Error::MethodNotAllowed("use GET".into())),
-            },
-            _ => Err(Error::NotFound(format!(
+        let segs = segments(req);
+        if !matches!(
+            segs.as_slice(),
+            ["api", "upload" | "uploads"] | ["api", "images", _]
+        ) {
+            return Err(Error::NotFound(format!(
                 "no route for {method} {}",
                 req.uri().path()
-            ))),
+            )));
+        }
+        let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
+        match (segs.as_slice(), method) {
+            (["api", "upload"], "POST") => self.upload(req, account).await,
+            (["api", "uploads"], "POST") => self.presign(req, account).await,
+            (["api", "images", id], "GET" | "HEAD") => self.image(req, &account, id).await,
+            (["api", "images", _], _) => Err(Error::MethodNotAllowed("use GET".into())),
+            _ => Err(Error::MethodNotAllowed("use POST".into())),
         }
     }
 
-    fn account(&self) -> AccountId {
-        AccountId::default_account()
-    }
-
-    async fn upload(&self, req: &Request) -> Result<Response<Body>> {
+    async fn upload(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
         let config = &self.services.config;
         let limit = config.max_upload_bytes;
         let body: &[u8] = req.body().as_ref();
@@ -146,7 +109,7 @@ impl UploadsApi {
         let now = self.services.clock.now();
         let upload = uploads::ready(
             UploadId::new(now),
-            self.account(),
+            account,
             &incoming.bytes,
             &inspection,
             incoming.filename,
@@ -166,7 +129,7 @@ impl UploadsApi {
         Ok(resp)
     }
 
-    async fn presign(&self, req: &Request) -> Result<Response<Body>> {
+    async fn presign(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
         let body: PresignRequest = if req.body().is_empty() {
             PresignRequest::default()
         } else {
@@ -180,7 +143,7 @@ impl UploadsApi {
         let id = UploadId::new(now);
         let upload = Upload {
             id: id.clone(),
-            account: self.account(),
+            account,
             pending: true,
             content_type: "application/octet-stream".to_owned(),
             size: 0,
@@ -214,11 +177,11 @@ impl UploadsApi {
         Ok(resp)
     }
 
-    async fn image(&self, req: &Request, id: &str) -> Result<Response<Body>> {
+    async fn image(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
         let id = UploadId::from_str(id)?;
         let size = thumbs::Size::from_query(req.uri().query().unwrap_or(""))
             .map_err(|(name, msg)| Error::field(name, msg))?;
-        let upload = uploads::resolve(&self.services, &id, &self.account()).await?;
+        let upload = uploads::resolve(&self.services, &id, account).await?;
         match size {
             None => self.original(req, &upload).await,
             Some(size) => self.thumbnail(req, &upload, size).await,

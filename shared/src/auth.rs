@@ -1,0 +1,112 @@
+//! Accounts and API keys. A key is `hzn_` + 43 characters of URL-safe base64 (32 random bytes);
+//! only its SHA-256 is stored. Requests carry it as `Authorization: Bearer <key>`; it is found by
+//! its hash (so lookup time says nothing about the key) and the stored hash is compared in
+//! constant time.
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::domain::AccountId;
+use crate::error::{Error, Result};
+use crate::Services;
+
+/// A stored API key: never the key itself, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// `key_<ULID>`: names the key for revocation and logs, says nothing about its value.
+    pub id: String,
+    pub account: AccountId,
+    pub hash: String,
+    pub created_at: OffsetDateTime,
+    pub revoked: bool,
+}
+
+/// A new random key and its stored form.
+pub fn new_key(account: AccountId, now: OffsetDateTime) -> Result<(String, ApiKey)> {
+    let key = format!("hzn_{}", random_b64url(32)?);
+    let record = key_record(&key, account, now);
+    Ok((key, record))
+}
+
+/// The stored form of a given key (the local runner registers `HORIZON_DEV_API_KEY` this way).
+pub fn key_record(key: &str, account: AccountId, now: OffsetDateTime) -> ApiKey {
+    ApiKey {
+        id: format!("key_{}", ulid::Ulid::from_datetime(now.into())),
+        account,
+        hash: hash(key),
+        created_at: now,
+        revoked: false,
+    }
+}
+
+pub fn hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// `n` random bytes (from the operating system), URL-safe base64 without padding.
+pub fn random_b64url(n: usize) -> Result<String> {
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(n)?))
+}
+
+pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+    Ok(buf)
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The account behind the request's `Authorization: Bearer <key>`; `401` otherwise.
+pub async fn authenticate(services: &Services, authorization: Option<&str>) -> Result<AccountId> {
+    let unauthorized = |why: &str| Error::Unauthorized(why.to_owned());
+    let value = authorization
+        .ok_or_else(|| unauthorized("an API key is required: send Authorization: Bearer <key>"))?;
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <key>"))?;
+    let digest = hash(key);
+    let record = services
+        .accounts
+        .key_by_hash(&digest)
+        .await?
+        .filter(|r| constant_time_eq(r.hash.as_bytes(), digest.as_bytes()))
+        .ok_or_else(|| unauthorized("the API key is not valid"))?;
+    if record.revoked {
+        return Err(unauthorized("the API key has been revoked"));
+    }
+    Ok(record.account)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_prefixed_and_stored_as_hashes() {
+        let now = OffsetDateTime::now_utc();
+        let (a, rec_a) = new_key(AccountId("acct_a".into()), now).unwrap();
+        let (b, _) = new_key(AccountId("acct_a".into()), now).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("hzn_") && a.len() == 4 + 43, "{a}");
+        assert_eq!(rec_a.hash, hash(&a));
+        assert!(!rec_a.hash.contains(&a[4..]));
+        assert!(rec_a.id.starts_with("key_"));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
