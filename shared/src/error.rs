@@ -29,7 +29,8 @@ pub enum Error {
     Unauthorized(String),
     #[error("not found: {0}")]
     NotFound(String),
-    #[error("method not allowed: {0}")]
+    /// The resource exists but not for this method; carries the methods it allows (`GET, POST`).
+    #[error("method not allowed; allowed: {0}")]
     MethodNotAllowed(String),
     #[error("conflict: {0}")]
     Conflict(String),
@@ -127,9 +128,9 @@ impl Error {
             Error::BadRequest { detail, .. } | Error::Unprocessable { detail, .. } => {
                 detail.clone()
             }
+            Error::MethodNotAllowed(allowed) => format!("this resource allows {allowed}"),
             Error::NotFound(d)
             | Error::Unauthorized(d)
-            | Error::MethodNotAllowed(d)
             | Error::Conflict(d)
             | Error::PayloadTooLarge(d)
             | Error::RangeNotSatisfiable(d)

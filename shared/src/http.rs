@@ -56,6 +56,9 @@ pub fn problem(err: &Error, instance: &str) -> Response<Body> {
     if p.status == 503 {
         set_header(&mut resp, "retry-after", "5");
     }
+    if let Error::MethodNotAllowed(allowed) = err {
+        set_header(&mut resp, "allow", allowed);
+    }
     if p.status == 401 {
         set_header(&mut resp, "www-authenticate", r#"Bearer realm="horizon""#);
     }

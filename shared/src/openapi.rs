@@ -20,6 +20,11 @@ use crate::webhooks::WebhookInput;
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(Vec<u8>);
 
+/// A job tag.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/-]{1,64}$")]
+pub struct Tag(String);
+
 /// `multipart/form-data` upload.
 #[derive(ToSchema)]
 pub struct UploadForm {
@@ -110,7 +115,7 @@ fn extract_pdf() {}
         ("status" = Option<JobStatus>, Query, description = "Only jobs in this status"),
         ("jobType" = Option<JobType>, Query, description = "Only jobs of this type"),
         ("tag" = Option<String>, Query, description = "Only jobs with this tag"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
         ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
     ),
     responses(
@@ -122,7 +127,7 @@ fn extract_pdf() {}
 fn list_jobs() {}
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>")),
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
         (status = 200, description = "The job; `result` carries the first page of chunks", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -134,8 +139,8 @@ fn get_job() {}
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/chunks", tag = "jobs",
     params(
-        ("jobId" = String, Path, description = "job_<ULID>"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
         ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
     ),
     responses(
@@ -149,7 +154,7 @@ fn get_job() {}
 fn get_chunks() {}
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>")),
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
         (status = 200, description = "Cancelled: failed with error.code = cancelled", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -161,7 +166,7 @@ fn get_chunks() {}
 fn cancel_job() {}
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>")),
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = WebhookInput,
     responses(
         (status = 202, description = "Subscribed", body = SubscriptionView),
@@ -192,7 +197,7 @@ fn add_webhook() {}
 fn list_webhooks() {}
 
 #[utoipa::path(delete, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
-    params(("webhookId" = String, Path, description = "wh_<ULID>")),
+    params(("webhookId" = String, Path, description = "wh_<ULID>", pattern = r"^wh_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -224,7 +229,7 @@ fn openapi_json() {}
 fn upload() {}
 
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads",
-    request_body(content = PresignRequest, description = "Optional", content_type = "application/json"),
+    request_body(content = Option<PresignRequest>, description = "Optional", content_type = "application/json"),
     responses(
         (status = 201, description = "A presigned PUT URL for the file", body = PresignView),
         (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
@@ -235,16 +240,20 @@ fn presign() {}
 
 #[utoipa::path(get, path = "/api/images/{id}", tag = "uploads",
     params(
-        ("id" = String, Path, description = "upl_<ULID>"),
+        ("id" = String, Path, description = "upl_<ULID>", pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("w" = Option<u32>, Query, description = "Thumbnail width, 1 to 2048", minimum = 1, maximum = 2048),
         ("h" = Option<u32>, Query, description = "Thumbnail height, 1 to 2048", minimum = 1, maximum = 2048),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds"),
     ),
     responses(
-        (status = 200, description = "The bytes", body = Binary, content_type = "application/octet-stream",
+        (status = 200, description = "The bytes, with the upload's type",
+            content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "image/jpeg"),
+                (Binary = "image/webp"), (Binary = "image/gif"), (Binary = "image/tiff")),
             headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
-        (status = 206, description = "The requested range", body = Binary, content_type = "application/octet-stream",
+        (status = 206, description = "The requested range",
+            content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "image/jpeg"),
+                (Binary = "image/webp"), (Binary = "image/gif"), (Binary = "image/tiff")),
             headers(("Content-Range" = String))),
         (status = 304, description = "Not modified"),
         (status = 307, description = "Too large for a function response: a short-lived presigned URL",

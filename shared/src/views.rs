@@ -34,10 +34,13 @@ pub struct JobView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// Only in the response that created the job, when the server generated its webhook's secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// A completed job's result: the first page of chunks, and a cursor to the rest
-/// (`GET /v1/jobs/{jobId}/chunks?cursor=`).
+/// (`GET /v1/jobs/{jobId}/chunks?cursor=`). In job lists, only the counts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultView {
@@ -45,8 +48,11 @@ pub struct ResultView {
     pub chunk_count: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    pub chunks: Vec<Chunk>,
-    pub next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<Chunk>>,
+    /// Where the chunks continue; null when `chunks` holds the last of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Option<String>>,
 }
 
 /// A page of chunks.
@@ -86,16 +92,16 @@ impl JobView {
             status_url: format!("{base_url}{}", job_path(job)),
             webhook_url: job.webhooks.last().map(|s| s.url.clone()),
             result: job.result.as_ref().map(|r| {
-                let page = first_page.unwrap_or(ChunkPage {
-                    chunks: Vec::new(),
-                    next_cursor: None,
-                });
+                let (chunks, next_cursor) = match first_page {
+                    Some(page) => (Some(page.chunks), Some(page.next_cursor)),
+                    None => (None, None),
+                };
                 ResultView {
                     pages: r.pages,
                     chunk_count: r.chunk_count,
                     warnings: r.warnings.clone(),
-                    chunks: page.chunks,
-                    next_cursor: page.next_cursor,
+                    chunks,
+                    next_cursor,
                 }
             }),
             error: job.error.clone(),
@@ -107,6 +113,7 @@ impl JobView {
             },
             tags: job.tags.clone(),
             metadata: job.metadata.clone(),
+            webhook_secret: None,
         }
     }
 }
@@ -160,10 +167,14 @@ pub struct SubscriptionView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtractRequest {
     /// An upload id from `POST /api/upload` or `POST /api/uploads`.
-    #[schema(example = "upl_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
+    #[schema(
+        example = "upl_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD",
+        pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+    )]
     pub upload_id: String,
     /// Up to 20 tags, each 1–64 characters of letters, digits and `_ - . : /`.
     #[serde(default)]
+    #[schema(max_items = 20, inline, value_type = Vec<crate::openapi::Tag>)]
     pub tags: Vec<String>,
     /// Any JSON object up to 4 KB, returned with the job.
     #[schema(value_type = Option<Object>)]
@@ -177,9 +188,13 @@ pub struct ExtractRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtractOptions {
     /// Upper bound of a chunk's length in characters (100–20000; default 1500).
+    #[schema(minimum = 100, maximum = 20000)]
     pub max_chunk_chars: Option<u32>,
     /// Pages to extract, e.g. `"1-3,7,10-"`; all when absent.
-    #[schema(example = "1-3,7")]
+    #[schema(
+        example = "1-3,7",
+        pattern = r"^[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?(,[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?)*$"
+    )]
     pub pages: Option<String>,
 }
 
@@ -206,6 +221,7 @@ pub struct UploadView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `POST /api/uploads`: ask for a presigned upload URL.
 pub struct PresignRequest {
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")]
     pub filename: Option<String>,
 }
 

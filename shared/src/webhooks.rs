@@ -14,12 +14,20 @@ use crate::views::SubscriptionView;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookInput {
     /// http(s) URL; internal addresses are refused.
-    #[schema(example = "https://example.com/hooks/horizon")]
+    #[schema(
+        example = "https://example.com/hooks/horizon",
+        format = "uri",
+        max_length = 2048
+    )]
     pub url: String,
     /// One or more of `job.completed`, `job.failed`, `job.processing`.
+    #[schema(min_items = 1)]
     pub events: Vec<EventType>,
     /// `whsec_` + standard base64 of 24 to 64 random bytes; generated (and shown once) if absent.
-    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    #[schema(
+        example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        pattern = r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$"
+    )]
     pub secret: Option<String>,
 }
 

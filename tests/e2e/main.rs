@@ -2,6 +2,7 @@
 //! HTTP to the local runner, and the AWS SDK to DynamoDB, SQS and S3 to check what was stored.
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
+mod jobs;
 mod support;
 mod uploads;
 

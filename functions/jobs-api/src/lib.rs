@@ -54,7 +54,7 @@ impl JobsApi {
         if segs == ["v1", "openapi.json"] {
             return match method {
                 "GET" => Ok(http::json(200, &openapi::document())),
-                _ => Err(Error::MethodNotAllowed("use GET".into())),
+                _ => Err(Error::MethodNotAllowed("GET".into())),
             };
         }
         if !is_route(&segs) {
@@ -64,7 +64,7 @@ impl JobsApi {
             )));
         }
         let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
-        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(format!("use {allowed}")));
+        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(allowed.to_owned()));
         match (segs.as_slice(), method) {
             (["v1", "extract", "pdf"], "POST") => self.create_job(req, &account).await,
             (["v1", "extract", "pdf"], _) => wrong("POST"),
@@ -130,12 +130,8 @@ impl JobsApi {
         }
         let (job, generated_secret) = created?;
         let base = http::base_url(req, &self.services.config);
-        let mut view = serde_json::to_value(JobView::of(&job, &base, None))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        if let (Some(secret), Some(obj)) = (generated_secret, view.as_object_mut()) {
-            // The generated webhook secret is shown this once.
-            obj.insert("webhookSecret".into(), secret.into());
-        }
+        let mut view = JobView::of(&job, &base, None);
+        view.webhook_secret = generated_secret; // shown this once
         let mut resp = http::json(202, &view);
         http::set_header(&mut resp, "location", &job_path(&job));
         http::set_header(&mut resp, "retry-after", "1");

@@ -71,8 +71,8 @@ impl UploadsApi {
             (["api", "upload"], "POST") => self.upload(req, account).await,
             (["api", "uploads"], "POST") => self.presign(req, account).await,
             (["api", "images", id], "GET" | "HEAD") => self.image(req, &account, id).await,
-            (["api", "images", _], _) => Err(Error::MethodNotAllowed("use GET".into())),
-            _ => Err(Error::MethodNotAllowed("use POST".into())),
+            (["api", "images", _], _) => Err(Error::MethodNotAllowed("GET, HEAD".into())),
+            _ => Err(Error::MethodNotAllowed("POST".into())),
         }
     }
 

@@ -1,0 +1,626 @@
+//! The `/v1` contract against the local stack: keys and accounts on every route, idempotency,
+//! listing, chunk pages, cancel, retention, webhook subscriptions.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{self, *};
+
+/// Every route, with a body where it takes one. `{job}`, `{upload}`, `{webhook}` are filled
+/// with resources of the account that owns them.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/v1/extract/pdf", r#"{"uploadId":"{upload}"}"#),
+    ("GET", "/v1/jobs", ""),
+    ("GET", "/v1/jobs/{job}", ""),
+    ("GET", "/v1/jobs/{job}/chunks", ""),
+    ("POST", "/v1/jobs/{job}/cancel", ""),
+    (
+        "POST",
+        "/v1/jobs/{job}/webhooks",
+        r#"{"url":"https://example.com/h","events":["job.completed"]}"#,
+    ),
+    (
+        "POST",
+        "/v1/webhooks",
+        r#"{"url":"https://example.com/h","events":["job.failed"]}"#,
+    ),
+    ("GET", "/v1/webhooks", ""),
+    ("DELETE", "/v1/webhooks/{webhook}", ""),
+    ("POST", "/api/upload", "%PDF-1.4\n"),
+    ("POST", "/api/uploads", ""),
+    ("GET", "/api/images/{upload}", ""),
+];
+
+struct Owned {
+    job: String,
+    upload: String,
+    webhook: String,
+}
+
+async fn make_resources(api: &Api) -> Owned {
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job = api.start_job(&upload).await;
+    let wh: Value = api
+        .post_json(
+            "/v1/webhooks",
+            r#"{"url":"https://example.com/a","events":["job.failed"]}"#,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Owned {
+        job,
+        upload,
+        webhook: wh["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn call(
+    base: &str,
+    key: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut req = client.request(method.parse().unwrap(), format!("{base}{path}"));
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    if !body.is_empty() {
+        let ct = if body.starts_with('{') {
+            "application/json"
+        } else {
+            "application/pdf"
+        };
+        req = req.header("content-type", ct).body(body.to_owned());
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let owner = Api::new(running.addr, &new_account(&services).await);
+    let other_key = new_account(&services).await;
+    let base = owner.base.clone();
+
+    // A revoked key.
+    let (revoked, record) = horizon_shared::auth::new_key(
+        horizon_shared::domain::AccountId("acct_revoked".into()),
+        services.clock.now(),
+    )
+    .unwrap();
+    services.accounts.put_key(&record).await.unwrap();
+    assert!(services.accounts.revoke_key(&record.id).await.unwrap());
+
+    for (method, template, body) in ROUTES {
+        // Fresh resources per route, since cancel and delete use theirs up.
+        let own = make_resources(&owner).await;
+        let fill = |s: &str| {
+            s.replace("{job}", &own.job)
+                .replace("{upload}", &own.upload)
+                .replace("{webhook}", &own.webhook)
+        };
+        let (path, body) = (fill(template), fill(body));
+        let what = format!("{method} {template}");
+
+        for (key, why) in [
+            (None, "no key"),
+            (Some("hzn_not-a-real-key"), "a wrong key"),
+            (Some(revoked.as_str()), "a revoked key"),
+        ] {
+            let resp = call(&base, key, method, &path, &body).await;
+            assert_eq!(resp.status(), 401, "{what} with {why}");
+            assert!(resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"));
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        }
+
+        // Another account sees nothing of the owner's.
+        let resp = call(&base, Some(&other_key), method, &path, &body).await;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        match *template {
+            "/v1/jobs/{job}"
+            | "/v1/jobs/{job}/chunks"
+            | "/v1/jobs/{job}/cancel"
+            | "/v1/jobs/{job}/webhooks"
+            | "/v1/webhooks/{webhook}"
+            | "/api/images/{upload}" => {
+                assert_eq!(status, 404, "{what} by another account: {text}")
+            }
+            // Another account's upload is as unknown as a made-up one.
+            "/v1/extract/pdf" => {
+                assert_eq!(status, 422, "{what}: {text}");
+                assert!(text.contains("no upload"), "{text}");
+            }
+            "/v1/jobs" => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert!(
+                    !text.contains(&own.job),
+                    "another account's job listed: {v}"
+                );
+            }
+            "/v1/webhooks" if *method == "GET" => {
+                assert!(
+                    !text.contains(&own.webhook),
+                    "another account's webhook listed"
+                );
+            }
+            _ => assert!(
+                status < 400 || status == 415,
+                "{what} by another account: {status}"
+            ),
+        }
+
+        // The owner's key works.
+        let resp = call(&base, Some(&owner.key), method, &path, &body).await;
+        let status = resp.status().as_u16();
+        let ok = match *template {
+            "/v1/jobs/{job}/chunks" => status == 409, // not completed: no workers here
+            "/api/upload" => status == 201 || status == 415,
+            _ => status < 300,
+        };
+        assert!(
+            ok,
+            "{what} by its owner: {status} {}",
+            resp.text().await.unwrap()
+        );
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_is_public_and_3_1() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let resp = call(
+        &format!("http://{}", running.addr),
+        None,
+        "GET",
+        "/v1/openapi.json",
+        "",
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let doc: Value = resp.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/v1/jobs/{jobId}"]["get"].is_object());
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_replay_and_refuse_changed_bodies() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let key = format!("idem-{}", services.clock.now().unix_timestamp_nanos());
+    let post = |body: String| {
+        api.http
+            .post(format!("{}/v1/extract/pdf", api.base))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key.clone())
+            .body(body)
+            .send()
+    };
+    let body = format!(r#"{{"uploadId":"{upload}","tags":["a"]}}"#);
+    let first = post(body.clone()).await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    // The same body, differently spaced and ordered: the same job.
+    let again = post(format!(r#"{{ "tags": ["a"], "uploadId": "{upload}" }}"#))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.headers()["location"],
+        format!("/v1/jobs/{}", first["jobId"].as_str().unwrap()).as_str()
+    );
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["jobId"], first["jobId"]);
+    // A different body with the same key.
+    let other = post(format!(r#"{{"uploadId":"{upload}","tags":["b"]}}"#))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422);
+    let p: Value = other.json().await.unwrap();
+    assert_eq!(p["errors"][0]["field"], "Idempotency-Key");
+    // Only one job was made.
+    let list: Value = api.get("/v1/jobs").await.json().await.unwrap();
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_lists_are_newest_first_paginated_and_filtered() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let tag = if i % 2 == 0 { "even" } else { "odd" };
+        let resp = api
+            .post_json(
+                "/v1/extract/pdf",
+                &format!(r#"{{"uploadId":"{upload}","tags":["{tag}"],"metadata":{{"i":{i}}}}}"#),
+            )
+            .await;
+        assert_eq!(resp.status(), 202);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["tags"], json!([tag]));
+        assert_eq!(v["metadata"]["i"], i);
+        made.push(v["jobId"].as_str().unwrap().to_owned());
+    }
+    // Pages of 2, newest first, every job once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/jobs?limit=2&cursor={c}"),
+            None => "/v1/jobs?limit=2".to_owned(),
+        };
+        let page: Value = api.get(&path).await.json().await.unwrap();
+        let jobs = page["jobs"].as_array().unwrap();
+        assert!(jobs.len() <= 2);
+        seen.extend(jobs.iter().map(|j| j["jobId"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    made.reverse();
+    assert_eq!(seen, made, "newest first, each once");
+    assert!(pages >= 3);
+
+    let odd: Value = api.get("/v1/jobs?tag=odd").await.json().await.unwrap();
+    assert_eq!(odd["jobs"].as_array().unwrap().len(), 2);
+    let queued: Value = api
+        .get("/v1/jobs?status=queued&jobType=extract%2Fpdf")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queued["jobs"].as_array().unwrap().len(), 5);
+    let done: Value = api
+        .get("/v1/jobs?status=completed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["jobs"].as_array().unwrap().len(), 0);
+    for bad in [
+        "status=nope",
+        "limit=0",
+        "limit=101",
+        "cursor=%21%21",
+        "jobType=x",
+    ] {
+        assert_eq!(
+            api.get(&format!("/v1/jobs?{bad}")).await.status(),
+            400,
+            "{bad}"
+        );
+    }
+    running.shutdown().await;
+}
+
+/// A 3,000-page PDF is retrievable whole: the first page of chunks in the job, the rest through
+/// the cursor, every chunk exactly once, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_3000_page_result_pages_through_every_chunk() {
+    let _queues = QUEUES.lock().await;
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let pages: Vec<Vec<String>> = (1..=3000)
+        .map(|n| vec![format!("This is page {n} of the long document.")])
+        .collect();
+    let upload = api.upload_id(make_pdf(&pages)).await;
+    let job = api.start_job(&upload).await;
+    let done = api.wait_terminal(&job).await;
+    running.shutdown().await;
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
+    let result = &done["result"];
+    assert_eq!(result["pages"], 3000);
+    assert_eq!(result["chunkCount"], 3000);
+    let mut chunks: Vec<Value> = result["chunks"].as_array().unwrap().clone();
+    assert_eq!(chunks.len(), 100, "the job carries the first page");
+    let mut cursor = result["nextCursor"].as_str().map(str::to_owned);
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &api.key);
+    while let Some(c) = cursor {
+        let page: Value = api
+            .get(&format!("/v1/jobs/{job}/chunks?limit=1000&cursor={c}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        chunks.extend(page["chunks"].as_array().unwrap().iter().cloned());
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(chunks.len(), 3000);
+    for (i, c) in chunks.iter().enumerate() {
+        assert_eq!(c["id"], format!("chunk_{:03}", i + 1));
+        assert_eq!(c["page"], i + 1);
+        assert_eq!(c["segmentIndex"], 0);
+        assert_eq!(
+            c["text"],
+            format!("This is page {} of the long document.", i + 1)
+        );
+    }
+    let page: Value = api
+        .get(&format!("/v1/jobs/{job}/chunks?limit=5"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["chunks"][0]["id"], "chunk_001");
+    assert_eq!(
+        api.get(&format!("/v1/jobs/{job}/chunks?cursor=bogus"))
+            .await
+            .status(),
+        400
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_ends_queued_and_processing_jobs_and_refuses_finished_ones() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+
+    // Queued.
+    let job = api.start_job(&upload).await;
+    let resp = api.post_json(&format!("/v1/jobs/{job}/cancel"), "").await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["error"]["code"], "cancelled");
+    assert_eq!(
+        api.post_json(&format!("/v1/jobs/{job}/cancel"), "")
+            .await
+            .status(),
+        409
+    );
+
+    // Processing: a worker holds it (claimed through the real store), then the owner cancels;
+    // the worker's own write then fails its version check, so the cancel stands.
+    let job = api.start_job(&upload).await;
+    let id: horizon_shared::domain::JobId = job.parse().unwrap();
+    let stored = services.jobs.get(&id).await.unwrap().unwrap();
+    let claimed = stored
+        .claimed(services.clock.now(), time::Duration::minutes(1))
+        .unwrap();
+    services.jobs.replace(&claimed).await.unwrap();
+    let v: Value = api
+        .get(&format!("/v1/jobs/{job}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "processing");
+    let resp = api.post_json(&format!("/v1/jobs/{job}/cancel"), "").await;
+    assert_eq!(resp.status(), 200);
+    let finished = claimed
+        .completed(
+            horizon_shared::domain::JobResult::default(),
+            services.clock.now(),
+        )
+        .unwrap();
+    assert!(
+        services.jobs.replace(&finished).await.is_err(),
+        "the worker overwrote a cancel"
+    );
+    let v: Value = api
+        .get(&format!("/v1/jobs/{job}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["error"]["code"], "cancelled");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_jobs_are_404_and_swept_by_ttl() {
+    let mut services = services().await;
+    let mut config = (*services.config).clone();
+    config.retention = Duration::from_secs(1);
+    services.config = std::sync::Arc::new(config);
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job = api.start_job(&upload).await;
+    assert_eq!(api.get(&format!("/v1/jobs/{job}")).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // Past its TTL the job is gone for clients at once, before DynamoDB's sweep...
+    let resp = api.get(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(resp.status(), 404);
+    let p: Value = resp.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("may have expired"));
+    // ...and the sweep removes the record itself.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let sweep = reqwest::Client::new()
+        .delete(format!("{endpoint}/_aws/dynamodb/expired"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        sweep.status().is_success(),
+        "forcing the TTL sweep: {}",
+        sweep.status()
+    );
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let item = dynamo
+        .get_item()
+        .table_name(&services.config.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{job}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(item.item.is_none(), "the TTL sweep left the job record");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_subscriptions_are_checked_and_secrets_shown_once() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+
+    // With the job.
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &format!(r#"{{"uploadId":"{upload}","webhook":{{"url":"https://example.com/a","events":["job.completed","job.failed"]}}}}"#),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let job: Value = resp.json().await.unwrap();
+    assert_eq!(job["webhookUrl"], "https://example.com/a");
+    assert_eq!(job["events"], json!(["job.completed", "job.failed"]));
+    assert!(job["webhookSecret"].as_str().unwrap().starts_with("whsec_"));
+    let id = job["jobId"].as_str().unwrap();
+    let again: Value = api
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(again.get("webhookSecret").is_none(), "a secret shown twice");
+
+    // Added later, with the client's own secret.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let resp = api
+        .post_json(
+            &format!("/v1/jobs/{id}/webhooks"),
+            &format!(r#"{{"url":"https://hooks.example.org/b","events":["job.processing"],"secret":"{secret}"}}"#),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let sub: Value = resp.json().await.unwrap();
+    assert!(
+        sub.get("secret").is_none(),
+        "the client's own secret echoed"
+    );
+    let again: Value = api
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["webhookUrl"], "https://hooks.example.org/b");
+    assert_eq!(
+        again["events"],
+        json!(["job.processing", "job.completed", "job.failed"])
+    );
+
+    // Refused: internal addresses, other schemes, unknown events, malformed secrets.
+    for (body, field) in [
+        (
+            r#"{"url":"http://127.0.0.1:9000/h","events":["job.failed"]}"#,
+            "url",
+        ),
+        (
+            r#"{"url":"http://169.254.169.254/latest","events":["job.failed"]}"#,
+            "url",
+        ),
+        (
+            r#"{"url":"http://[::ffff:10.0.0.1]/","events":["job.failed"]}"#,
+            "url",
+        ),
+        (
+            r#"{"url":"ftp://example.com/","events":["job.failed"]}"#,
+            "url",
+        ),
+        (r#"{"url":"https://example.com/","events":[]}"#, "events"),
+        (
+            r#"{"url":"https://example.com/","events":["job.exploded"]}"#,
+            "events[0]",
+        ),
+        (
+            r#"{"url":"https://example.com/","events":["job.failed"],"secret":"hunter2"}"#,
+            "secret",
+        ),
+    ] {
+        let resp = api
+            .post_json(&format!("/v1/jobs/{id}/webhooks"), body)
+            .await;
+        assert_eq!(resp.status(), 400, "{body}");
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
+    }
+
+    // Account-level: create, list (no secrets), delete, delete again.
+    let resp = api
+        .post_json(
+            "/v1/webhooks",
+            r#"{"url":"https://example.com/all","events":["job.completed"]}"#,
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let wh: Value = resp.json().await.unwrap();
+    assert!(wh["secret"].as_str().unwrap().starts_with("whsec_"));
+    let wid = wh["id"].as_str().unwrap().to_owned();
+    let list: Value = api.get("/v1/webhooks").await.json().await.unwrap();
+    let listed = &list["webhooks"].as_array().unwrap()[0];
+    assert_eq!(listed["id"], wid.as_str());
+    assert!(listed.get("secret").is_none());
+    let del = api
+        .http
+        .delete(format!("{}/v1/webhooks/{wid}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    let del = api
+        .http
+        .delete(format!("{}/v1/webhooks/{wid}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let list: Value = api.get("/v1/webhooks").await.json().await.unwrap();
+    assert!(list["webhooks"].as_array().unwrap().is_empty());
+    running.shutdown().await;
+
+    // Loopback is allowed only when HORIZON_WEBHOOK_ALLOW_CIDRS says so.
+    let mut services = support::services().await;
+    let mut config = (*services.config).clone();
+    config.webhook_allow_cidrs = horizon_shared::net::parse_cidrs("127.0.0.1/32").unwrap();
+    services.config = std::sync::Arc::new(config);
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let resp = api
+        .post_json(
+            "/v1/webhooks",
+            r#"{"url":"http://127.0.0.1:9000/h","events":["job.failed"]}"#,
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    running.shutdown().await;
+}
