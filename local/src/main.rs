@@ -16,6 +16,8 @@ const DEV_ACCOUNT: &str = "acct_dev";
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The worker runs each extraction in a child process: this same executable.
+    horizon_extract_worker::child::serve_if_child();
     horizon_shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let services = match Services::from_env().await {

@@ -55,6 +55,11 @@ pub struct Config {
     pub max_pages: u32,
     /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
     pub max_chunk_chars: usize,
+    /// The executable that extraction child processes run (see the worker's `child` module):
+    /// `HORIZON_EXTRACTOR`; by default the running executable itself.
+    pub extractor: Option<std::path::PathBuf>,
+    /// Data memory an extraction child may use, in MB. `HORIZON_EXTRACT_MEMORY_MB`, default 1024.
+    pub extract_memory_mb: u64,
     /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
     /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
     pub pdfium_lib_path: Option<String>,
@@ -120,6 +125,8 @@ impl Config {
             max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
             max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
             pdfium_lib_path: get("PDFIUM_LIB_PATH"),
+            extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
+            extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
             s3_path_style: get("AWS_ENDPOINT_URL").is_some()
                 || get("AWS_ENDPOINT_URL_S3").is_some(),
             webhook_allow_cidrs: crate::net::parse_cidrs(

@@ -9,11 +9,14 @@ use pdfium_render::prelude::*;
 use crate::chunk::PageText;
 
 /// What came out of a PDF.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Extraction {
     pub pages: Vec<PageText>,
     /// 1-based numbers of pages that have no text layer (scans, pure images).
     pub pages_without_text: Vec<u32>,
+    /// What the client should know about how the text was obtained (a repaired file, say).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Limits applied while extracting.
@@ -50,17 +53,38 @@ pub fn extract(
     limits: Limits,
     plan: &Plan,
 ) -> Result<Extraction, JobError> {
-    let doc = pdfium
-        .load_pdf_from_byte_slice(bytes, None)
-        .map_err(|e| match e {
-            PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => {
-                JobError::new(
-                    "encrypted",
-                    "the PDF is encrypted with a user password; only documents that open without one can be read",
-                )
+    let password = |e: &PdfiumError| {
+        matches!(
+            e,
+            PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError)
+        )
+    };
+    let mut warnings = Vec::new();
+    let candidates;
+    let doc = match pdfium.load_pdf_from_byte_slice(bytes, None) {
+        Ok(doc) => doc,
+        Err(e) if password(&e) => {
+            return Err(JobError::new(
+                "encrypted",
+                "the PDF is encrypted with a user password; only documents that open without one can be read",
+            ))
+        }
+        Err(e) => {
+            // A damaged file (cut short, no usable trailer or page tree) may still be read.
+            candidates = crate::repair::repair(bytes);
+            let mut repaired = None;
+            for (fixed, note) in &candidates {
+                if let Ok(doc) = pdfium.load_pdf_from_byte_slice(fixed, None) {
+                    warnings.push(note.clone());
+                    repaired = Some(doc);
+                    break;
+                }
             }
-            other => JobError::new("invalid_pdf", format!("the file is not a readable PDF ({other})")),
-        })?;
+            repaired.ok_or_else(|| {
+                JobError::new("invalid_pdf", format!("the file is not a readable PDF ({e})"))
+            })?
+        }
+    };
     let pages = doc.pages();
     let count = pages.len() as u32;
     if count > limits.max_pages {
@@ -77,6 +101,7 @@ pub fn extract(
     let mut out = Extraction {
         pages: Vec::with_capacity(total as usize),
         pages_without_text: Vec::new(),
+        warnings,
     };
     (plan.progress)(0, total);
     for (index, page) in pages.iter().enumerate() {

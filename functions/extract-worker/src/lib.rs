@@ -6,10 +6,11 @@
 //! so SQS redelivers just those; on the last allowed receive the job is failed with
 //! `max_tries_exceeded` and the message goes on to the dead-letter queue.
 
+pub mod child;
 pub mod chunk;
 pub mod extract;
+pub mod repair;
 
-use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -237,45 +238,42 @@ impl ExtractWorker {
                 ),
             ))));
         }
-        let lib = config.pdfium_lib_path.clone();
-        let limits = extract::Limits {
+        let request = child::Request {
+            program: match &config.extractor {
+                Some(p) => p.clone(),
+                None => std::env::current_exe()
+                    .map_err(|e| Error::Internal(format!("locating the worker executable: {e}")))?,
+            },
+            pdfium: config.pdfium_lib_path.clone(),
             max_pages: config.max_pages,
+            pages: job.options.pages.clone(),
+            deadline: config.job_deadline,
+            memory_mb: config.extract_memory_mb,
         };
-        let pages = job.options.pages.clone();
-        let bytes = blob.bytes;
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
-        let mut task = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let pdfium = extract::pdfium(lib.as_deref())?;
-                let report = |done, total| {
-                    let _ = progress_tx.send(Some(Progress {
-                        pages_done: done,
-                        pages_total: total,
-                    }));
-                };
-                let plan = extract::Plan {
-                    pages: pages.as_ref(),
-                    progress: &report,
-                };
-                extract::extract(pdfium, &bytes, limits, &plan)
-            }))
+        let mut task = tokio::spawn(async move {
+            child::extract(&request, blob.bytes, |p| {
+                let _ = progress_tx.send(Some(p));
+            })
+            .await
         });
-        let deadline = tokio::time::Instant::now() + config.job_deadline;
         let mut ticker = tokio::time::interval(config.progress_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let joined = loop {
             tokio::select! {
-                joined = &mut task => break Some(joined),
-                _ = tokio::time::sleep_until(deadline) => break None,
+                joined = &mut task => break joined,
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
                     if let Some(p) = latest.filter(|p| Some(*p) != job.progress) {
                         let next = job.with_progress(p, self.services.clock.now());
                         match self.services.jobs.replace(&next).await {
                             Ok(()) => *job = next,
-                            // Cancelled or taken over: stop here (the blocking task finishes
-                            // on its own; its result is dropped).
-                            Err(Error::Conflict(_)) => return Ok(None),
+                            // Cancelled or taken over: stop here (dropping the task kills the
+                            // extraction process).
+                            Err(Error::Conflict(_)) => {
+                                task.abort();
+                                return Ok(None);
+                            }
                             // Progress is best effort: a failed write must not fail the job.
                             Err(e) => tracing::warn!(job_id = %job.id, error = %e, "progress not recorded"),
                         }
@@ -283,43 +281,21 @@ impl ExtractWorker {
                 }
             }
         };
-        let extraction = match joined {
-            None => {
-                return Ok(Some(Err(JobError::new(
-                    "timeout",
-                    format!(
-                        "extraction did not finish within {} s",
-                        config.job_deadline.as_secs()
-                    ),
-                ))))
-            }
-            Some(Err(join)) => return Err(Error::Internal(format!("extraction task: {join}"))),
-            Some(Ok(Err(panic))) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(job_id = %job.id, panic = %what, "the PDF engine panicked");
-                return Ok(Some(Err(JobError::new(
-                    "invalid_pdf",
-                    "the PDF engine could not process this file",
-                ))));
-            }
+        let outcome = joined.map_err(|e| Error::Internal(format!("extraction task: {e}")))??;
+        let extraction = match outcome.extraction {
             // A worker without its engine is broken, not the job: retry after the fix.
-            Some(Ok(Ok(Err(e)))) if e.code == "engine_unavailable" => {
-                return Err(Error::Unavailable(e.message))
-            }
-            Some(Ok(Ok(Err(e)))) => return Ok(Some(Err(e))),
-            Some(Ok(Ok(Ok(x)))) => x,
+            Err(e) if e.code == "engine_unavailable" => return Err(Error::Unavailable(e.message)),
+            Err(e) => return Ok(Some(Err(e))),
+            Ok(x) => x,
         };
+        tracing::debug!(job_id = %job.id, peak_rss_kb = outcome.peak_rss_kb, "extraction process finished");
         let max_chars = job
             .options
             .max_chunk_chars
             .map(|n| n as usize)
             .unwrap_or(config.max_chunk_chars);
         let chunks = chunk::chunk_pages(&extraction.pages, max_chars);
-        let mut warnings = Vec::new();
+        let mut warnings = extraction.warnings.clone();
         if !extraction.pages_without_text.is_empty() {
             warnings.push(format!(
                 "no text layer on page(s) {} (scanned or image-only); they give no chunks",

@@ -1,0 +1,245 @@
+//! Extraction in a child process, so that nothing a PDF does to the engine can take the worker
+//! down: a crash (PDFium is C++), a hang or runaway memory ends the child, and the job fails with
+//! a clear `error.code`, while the worker goes on with the next message.
+//!
+//! The child is the worker's own executable started again with `HORIZON_EXTRACT_CHILD=1` (every
+//! binary that hosts the worker calls [`serve_if_child`] first thing in `main`): it reads the
+//! PDF from stdin and writes JSON lines to stdout: progress as it goes, then the result. The
+//! parent caps its data memory (`RLIMIT_DATA`) and kills it at the deadline.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use horizon_shared::domain::{JobError, PageSelection, Progress};
+use horizon_shared::Error;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::extract::{self, Extraction, Limits, Plan};
+
+const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
+
+/// One line of the child's output.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+enum Line {
+    Progress {
+        done: u32,
+        total: u32,
+    },
+    Done {
+        extraction: Extraction,
+        peak_rss_kb: u64,
+    },
+    Failed {
+        error: JobError,
+    },
+}
+
+/// What the parent asks of one extraction.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The executable to start (the worker's own, by default).
+    pub program: PathBuf,
+    pub pdfium: Option<String>,
+    pub max_pages: u32,
+    pub pages: Option<PageSelection>,
+    pub deadline: Duration,
+    pub memory_mb: u64,
+}
+
+/// What came back, with the child's peak memory.
+#[derive(Debug)]
+pub struct Outcome {
+    pub extraction: Result<Extraction, JobError>,
+    pub peak_rss_kb: u64,
+}
+
+/// When this process was started as an extraction child, runs the child and exits.
+pub fn serve_if_child() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        std::process::exit(child_main());
+    }
+}
+
+fn child_main() -> i32 {
+    let out = std::io::stdout();
+    let emit = |line: &Line| {
+        let mut out = out.lock();
+        let _ = serde_json::to_writer(&mut out, line);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    };
+    let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let max_pages = setting("HORIZON_MAX_PAGES")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let pages: Option<PageSelection> =
+        setting("HORIZON_EXTRACT_PAGES").and_then(|p| p.parse().ok());
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+        emit(&Line::Failed {
+            error: JobError::new("internal", format!("reading the PDF: {e}")),
+        });
+        return 0;
+    }
+    let result = extract::pdfium(setting("PDFIUM_LIB_PATH").as_deref()).and_then(|pdfium| {
+        let report = |done, total| emit(&Line::Progress { done, total });
+        let plan = Plan {
+            pages: pages.as_ref(),
+            progress: &report,
+        };
+        extract::extract(pdfium, &bytes, Limits { max_pages }, &plan)
+    });
+    match result {
+        Ok(extraction) => emit(&Line::Done {
+            extraction,
+            peak_rss_kb: peak_rss_kb(),
+        }),
+        Err(error) => emit(&Line::Failed { error }),
+    }
+    0
+}
+
+/// This process's peak resident memory, from /proc (0 where there is none).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Extracts `pdf` in a child process. `Err` only for trouble of the worker's own (the child
+/// cannot be started): the message should be retried. Whatever the file does to the child
+/// becomes the job's error.
+pub async fn extract(
+    req: &Request,
+    pdf: bytes::Bytes,
+    progress: impl Fn(Progress),
+) -> Result<Outcome, Error> {
+    let mut cmd = tokio::process::Command::new(&req.program);
+    cmd.env(CHILD_ENV, "1")
+        .env("HORIZON_MAX_PAGES", req.max_pages.to_string())
+        .env(
+            "HORIZON_EXTRACT_PAGES",
+            req.pages.as_ref().map(|p| p.as_str()).unwrap_or(""),
+        )
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(lib) = &req.pdfium {
+        cmd.env("PDFIUM_LIB_PATH", lib);
+    }
+    let memory = req.memory_mb.saturating_mul(1024 * 1024);
+    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: memory as libc::rlim_t,
+                rlim_max: memory as libc::rlim_t,
+            };
+            libc::setrlimit(libc::RLIMIT_DATA, &limit);
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::Unavailable(format!(
+            "cannot start the extraction process {}: {e}",
+            req.program.display()
+        ))
+    })?;
+    let mut stdin = child.stdin.take();
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Internal("the extraction process has no stdout".into()))?;
+    // Feed the PDF while reading, so that neither side waits on a full pipe.
+    let feeder = tokio::spawn(async move {
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = stdin.write_all(&pdf).await;
+            let _ = stdin.shutdown().await;
+        }
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let read = async {
+        let mut last: Option<Line> = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            match serde_json::from_str::<Line>(&line) {
+                Ok(Line::Progress { done, total }) => progress(Progress {
+                    pages_done: done,
+                    pages_total: total,
+                }),
+                Ok(other) => last = Some(other),
+                Err(_) => {} // not ours: ignore
+            }
+        }
+        last
+    };
+    let finished = tokio::time::timeout(req.deadline, read).await;
+    feeder.abort();
+    let outcome = match finished {
+        Err(_) => {
+            let _ = child.kill().await;
+            Outcome {
+                extraction: Err(JobError::new(
+                    "timeout",
+                    format!(
+                        "extraction did not finish within {} s; the file is too slow to read",
+                        req.deadline.as_secs()
+                    ),
+                )),
+                peak_rss_kb: 0,
+            }
+        }
+        Ok(Some(Line::Done {
+            extraction,
+            peak_rss_kb,
+        })) => Outcome {
+            extraction: Ok(extraction),
+            peak_rss_kb,
+        },
+        Ok(Some(Line::Failed { error })) => Outcome {
+            extraction: Err(error),
+            peak_rss_kb: 0,
+        },
+        Ok(_) => {
+            // No answer: the engine died on this file.
+            let status = child.wait().await.ok();
+            let how = status
+                .and_then(|s| {
+                    use std::os::unix::process::ExitStatusExt;
+                    s.signal()
+                        .map(|sig| format!("signal {sig}"))
+                        .or(s.code().map(|c| format!("exit code {c}")))
+                })
+                .unwrap_or_else(|| "unknown".into());
+            Outcome {
+                extraction: Err(JobError::new(
+                    "engine_crashed",
+                    format!(
+                        "the PDF engine stopped on this file ({how}); it may be malformed or need more than {} MB",
+                        req.memory_mb
+                    ),
+                )),
+                peak_rss_kb: 0,
+            }
+        }
+    };
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    Ok(outcome)
+}
