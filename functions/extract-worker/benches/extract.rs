@@ -96,17 +96,8 @@ fn main() {
     let limits = Limits { max_pages: 100_000 };
 
     println!(
-        "{:<44} {:>5} {:>9} {:>8} {:>9} {:>8} {:>6} {:>6} {:>7}  {}",
-        "file",
-        "pages",
-        "ours ms",
-        "pages/s",
-        "pdftotxt",
-        "pages/s",
-        "simil",
-        "GT",
-        "peak MB",
-        "status"
+        "{:<44} {:>5} {:>9} {:>8} {:>9} {:>8} {:>6} {:>6} {:>7}  status",
+        "file", "pages", "ours ms", "pages/s", "pdftotxt", "pages/s", "simil", "GT", "peak MB"
     );
     let mut rows = Vec::new();
     for path in &files {
