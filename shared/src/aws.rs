@@ -21,8 +21,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::ports::{
-    AccountStore, Blob, BlobStore, IdempotencyRecord, JobFilter, JobStore, ResultStore,
-    UploadStore, WorkMessage, WorkQueue,
+    AccountStore, Blob, BlobStore, IdempotencyRecord, JobFilter, JobMeasure, JobStore,
+    MetricsStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -361,6 +361,40 @@ impl JobStore for DynamoStore {
 }
 
 #[async_trait]
+impl MetricsStore for DynamoStore {
+    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let update = |pk: String| -> Result<TransactWriteItem> {
+            let u = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s("COUNTERS"))
+                .update_expression(
+                    "ADD #processed :one, #failed :failed, runtimeMs :runtime, waitMs :wait",
+                )
+                .expression_attribute_names("#processed", "processed")
+                .expression_attribute_names("#failed", "failed")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":failed", n(u8::from(m.failed)))
+                .expression_attribute_values(":runtime", n(m.runtime_ms))
+                .expression_attribute_values(":wait", n(m.wait_ms))
+                .build()
+                .map_err(|e| Error::Internal(format!("metrics update: {e}")))?;
+            Ok(TransactWriteItem::builder().update(u).build())
+        };
+        // Both counters or neither.
+        self.client
+            .transact_write_items()
+            .transact_items(update(format!("METRIC#job#{job_type}"))?)
+            .transact_items(update(format!("METRIC#queue#{queue}"))?)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB TransactWriteItems", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl AccountStore for DynamoStore {
     async fn put_key(&self, key: &ApiKey) -> Result<()> {
         let item: Item = HashMap::from([
@@ -625,6 +659,20 @@ impl WorkQueue for SqsWorkQueue {
             .send()
             .await
             .map_err(|e| unavailable("SQS SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<()> {
+        // SQS allows 0 to 43,200 seconds.
+        let seconds = delay.as_secs().min(43_200) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| unavailable("SQS ChangeMessageVisibility", e))?;
         Ok(())
     }
 }

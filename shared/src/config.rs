@@ -43,6 +43,9 @@ pub struct Config {
     /// Least time between two progress writes of a running job (bounded writes).
     /// `HORIZON_PROGRESS_SECONDS`, default 2.
     pub progress_interval: Duration,
+    /// First delay before a transiently failed message is tried again; it doubles with every
+    /// receive. `HORIZON_RETRY_BASE_SECONDS`, default 10.
+    pub retry_base: Duration,
     /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
     /// `HORIZON_MAX_TRIES`, default 3.
     pub max_tries: u32,
@@ -119,6 +122,7 @@ impl Config {
             lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
             job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
             progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
+            retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
             max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
             max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
             max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,

@@ -106,6 +106,25 @@ pub struct WorkMessage {
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, message: &WorkMessage) -> Result<()>;
+    /// Makes a received message (by its receipt handle) visible again after `delay`: the retry's
+    /// back-off, instead of the queue's whole visibility timeout.
+    async fn retry_later(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<()>;
+}
+
+/// One finished job, as the dashboard's metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobMeasure {
+    pub failed: bool,
+    /// From claim to finish.
+    pub runtime_ms: u64,
+    /// From creation to the first claim.
+    pub wait_ms: u64,
+}
+
+/// Counters per job type and per queue, added to atomically.
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> Result<()>;
 }
 
 /// A stored object.

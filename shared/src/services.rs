@@ -7,7 +7,8 @@ use crate::aws::{self, DynamoStore, S3Blobs, SqsWorkQueue};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ports::{
-    AccountStore, BlobStore, Clock, JobStore, ResultStore, SystemClock, UploadStore, WorkQueue,
+    AccountStore, BlobStore, Clock, JobStore, MetricsStore, ResultStore, SystemClock, UploadStore,
+    WorkQueue,
 };
 use crate::uploads::UploadCache;
 
@@ -18,6 +19,7 @@ pub struct Services {
     pub uploads: Arc<dyn UploadStore>,
     pub accounts: Arc<dyn AccountStore>,
     pub results: Arc<dyn ResultStore>,
+    pub metrics: Arc<dyn MetricsStore>,
     pub queue: Arc<dyn WorkQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
@@ -47,7 +49,8 @@ impl Services {
             config: Arc::new(config),
             jobs: store.clone(),
             uploads: store.clone(),
-            accounts: store,
+            accounts: store.clone(),
+            metrics: store,
             results: s3.clone(),
             queue,
             blobs: s3,

@@ -5,6 +5,7 @@
 mod jobs;
 mod support;
 mod uploads;
+mod worker;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -175,6 +175,58 @@ mod tests {
         }
     }
 
+    fn text_of(name: &str) -> Extraction {
+        extract(engine(), &fixture(name), LIMITS, &Plan::default())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    }
+
+    #[test]
+    fn columns_come_out_one_after_the_other() {
+        let x = text_of("two-columns.pdf");
+        let t = &x.pages[0].text;
+        let left = t.find("Left column ends here.").expect("left column");
+        let right = t.find("Right column begins here.").expect("right column");
+        assert!(left < right, "interleaved: {t}");
+        assert!(t.contains("running text that belong"), "{t}");
+    }
+
+    #[test]
+    fn non_latin_text_is_read() {
+        assert!(text_of("chinese.pdf").pages[0]
+            .text
+            .contains("这是中文文本"));
+    }
+
+    #[test]
+    fn an_empty_user_password_opens_a_real_one_does_not() {
+        assert!(text_of("encrypted-empty-password.pdf").pages[0]
+            .text
+            .contains("Opened without a password"));
+        let e = extract(
+            engine(),
+            &fixture("encrypted-user-password.pdf"),
+            LIMITS,
+            &Plan::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "encrypted");
+    }
+
+    #[test]
+    fn pages_without_text_are_named() {
+        let x = text_of("scanned-page.pdf");
+        assert_eq!(x.pages.len(), 2);
+        assert_eq!(x.pages_without_text, vec![2]);
+    }
+
+    #[test]
+    fn a_file_cut_short_is_repaired_and_says_so() {
+        let x = text_of("truncated.pdf");
+        assert_eq!(x.pages.len(), 2);
+        assert!(x.pages[0].text.contains("Horizon walking skeleton."));
+        assert!(x.warnings[0].contains("damaged"), "{:?}", x.warnings);
+    }
+
     #[test]
     fn a_page_selection_picks_pages_and_progress_is_reported() {
         let sel: PageSelection = "2".parse().unwrap();

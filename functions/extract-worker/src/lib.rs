@@ -14,9 +14,9 @@ pub mod repair;
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, Progress};
+use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, Progress};
 use horizon_shared::lambda::SqsHandler;
-use horizon_shared::ports::WorkMessage;
+use horizon_shared::ports::{JobMeasure, WorkMessage};
 use horizon_shared::{Error, Result, Services};
 
 pub struct ExtractWorker {
@@ -28,16 +28,17 @@ pub struct ExtractWorker {
 enum Outcome {
     /// Delete it: the job is finished, or there is nothing to do.
     Done,
-    /// Leave it on the queue: SQS hands it out again after the visibility timeout.
-    Retry,
+    /// Leave it on the queue, to be handed out again after this delay (SQS moves it to the
+    /// dead-letter queue once it has been received `maxReceiveCount` times).
+    Retry(std::time::Duration),
 }
 
 enum Claim {
     Got(Box<Job>),
     /// Unknown, expired or already finished: nothing to do.
     Nothing,
-    /// Another worker holds a live lease on it.
-    Busy,
+    /// Another worker holds a live lease on it, until then.
+    Busy(time::OffsetDateTime),
 }
 
 impl ExtractWorker {
@@ -52,9 +53,16 @@ impl SqsHandler for ExtractWorker {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in &event.records {
-            if self.process(message).await == Outcome::Retry {
+            if let Outcome::Retry(delay) = self.process(message).await {
                 if let Some(id) = &message.message_id {
                     response.add_failure(id.clone());
+                }
+                // Back off by this message's own delay rather than the queue's whole visibility
+                // timeout; if that fails, the timeout applies, which is also safe.
+                if let Some(handle) = &message.receipt_handle {
+                    if let Err(e) = self.services.queue.retry_later(handle, delay).await {
+                        tracing::warn!(error = %e, "could not set the retry delay");
+                    }
                 }
             }
         }
@@ -76,9 +84,10 @@ impl ExtractWorker {
         {
             Ok(id) => id,
             Err(reason) => {
-                // Nothing can ever succeed for it, and no job can be named: drop it, loudly.
-                tracing::error!(message_id = ?message.message_id, %reason, "malformed work message dropped");
-                return Outcome::Done;
+                // Nothing can succeed for it and no job can be named; it is not dropped but
+                // kept for people to see: it goes to the dead-letter queue after its tries.
+                tracing::error!(message_id = ?message.message_id, %reason, receive_count, "malformed work message; it will go to the dead-letter queue");
+                return Outcome::Retry(self.backoff(receive_count));
             }
         };
         match self.run(&id).await {
@@ -98,14 +107,14 @@ impl ExtractWorker {
                 } else {
                     tracing::warn!(job_id = %id, error = %e, receive_count, "transient failure; the message will be retried");
                 }
-                Outcome::Retry
+                Outcome::Retry(self.backoff(receive_count))
             }
             Err(e) => {
                 tracing::error!(job_id = %id, error = %e, "job failed on an internal error");
                 let error = JobError::new("internal", "an internal error stopped the job");
                 match self.fail(&id, error).await {
                     Ok(()) => Outcome::Done,
-                    Err(_) => Outcome::Retry,
+                    Err(_) => Outcome::Retry(self.backoff(receive_count)),
                 }
             }
         }
@@ -115,9 +124,15 @@ impl ExtractWorker {
         let mut job = match self.claim(id).await? {
             Claim::Got(job) => *job,
             Claim::Nothing => return Ok(Outcome::Done),
-            Claim::Busy => return Ok(Outcome::Retry),
+            // Another worker holds it: look again just after its lease ends.
+            Claim::Busy(until) => {
+                let left = (until - self.services.clock.now()).max(time::Duration::ZERO);
+                let left = std::time::Duration::try_from(left).unwrap_or_default();
+                return Ok(Outcome::Retry(left + std::time::Duration::from_secs(1)));
+            }
         };
         let started = std::time::Instant::now();
+        let claimed_at = self.services.clock.now();
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return Ok(Outcome::Done), // cancelled, or taken over: nothing to write
@@ -149,6 +164,12 @@ impl ExtractWorker {
                     millis = started.elapsed().as_millis() as u64,
                     "job finished"
                 );
+                let measure = JobMeasure {
+                    failed: next.status == JobStatus::Failed,
+                    runtime_ms: started.elapsed().as_millis() as u64,
+                    wait_ms: millis_between(job.created_at, claimed_at),
+                };
+                self.record(&next, measure).await;
                 Ok(Outcome::Done)
             }
             // Cancelled meanwhile, or our lease ran out and another worker took the job over:
@@ -173,7 +194,7 @@ impl ExtractWorker {
             }
             let now = self.services.clock.now();
             if !job.claimable(now) {
-                return Ok(Claim::Busy);
+                return Ok(Claim::Busy(job.lease_until.unwrap_or(now)));
             }
             let claimed = job.claimed(now, duration(self.services.config.lease))?;
             match self.services.jobs.replace(&claimed).await {
@@ -182,7 +203,34 @@ impl ExtractWorker {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Claim::Busy)
+        Ok(Claim::Busy(self.services.clock.now()))
+    }
+
+    /// The delay before the `receive_count`-th retry: the base, doubling, at most 15 minutes.
+    fn backoff(&self, receive_count: u32) -> std::time::Duration {
+        let base = self.services.config.retry_base;
+        base.saturating_mul(1 << receive_count.saturating_sub(1).min(10))
+            .min(std::time::Duration::from_secs(900))
+    }
+
+    /// Adds the finished job to the dashboard's counters (per job type and per queue). Best
+    /// effort: a lost count must not fail or repeat the job.
+    async fn record(&self, job: &Job, measure: JobMeasure) {
+        let queue = self
+            .services
+            .config
+            .extract_queue_url
+            .rsplit('/')
+            .next()
+            .unwrap_or("extract");
+        if let Err(e) = self
+            .services
+            .metrics
+            .record(job.job_type.as_str(), queue, measure)
+            .await
+        {
+            tracing::warn!(job_id = %job.id, error = %e, "metrics not recorded");
+        }
     }
 
     /// Marks the job failed unless it already finished.
@@ -197,7 +245,16 @@ impl ExtractWorker {
             let failed = job.failed(error.clone(), self.services.clock.now())?;
             match self.services.jobs.replace(&failed).await {
                 Err(Error::Conflict(_)) => continue,
-                other => return other,
+                Ok(()) => {
+                    let measure = JobMeasure {
+                        failed: true,
+                        runtime_ms: 0,
+                        wait_ms: millis_between(job.created_at, self.services.clock.now()),
+                    };
+                    self.record(&failed, measure).await;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(Error::Unavailable(
@@ -309,6 +366,10 @@ impl ExtractWorker {
         };
         Ok(Some(Ok((result, chunks))))
     }
+}
+
+fn millis_between(from: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {
+    (to - from).whole_milliseconds().max(0) as u64
 }
 
 fn duration(d: std::time::Duration) -> time::Duration {

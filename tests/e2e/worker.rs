@@ -1,0 +1,305 @@
+//! The extraction worker against the local stack: redelivery, a worker that dies after its claim,
+//! poison messages, metrics, and real PDFs of several kinds.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use horizon_shared::domain::JobId;
+use horizon_shared::Services;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn sqs(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(sdk)
+}
+
+async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, url: &str) -> bool {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    attrs.values().all(|v| v == "0")
+}
+
+async fn wait_for(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn with_config(services: &Services, change: impl FnOnce(&mut horizon_shared::Config)) -> Services {
+    let mut s = services.clone();
+    let mut config = (*s.config).clone();
+    change(&mut config);
+    s.config = std::sync::Arc::new(config);
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redelivery_of_a_finished_job_does_no_work() {
+    let _queues = QUEUES.lock().await;
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job_id = api.start_job(&upload).await;
+    assert_eq!(api.wait_terminal(&job_id).await["status"], "completed");
+    let id: JobId = job_id.parse().unwrap();
+    let before = services.jobs.get(&id).await.unwrap().unwrap();
+
+    // The same message again, twice (SQS delivers at least once).
+    let sdk = sdk().await;
+    let sqs = sqs(&sdk);
+    for _ in 0..2 {
+        sqs.send_message()
+            .queue_url(&services.config.extract_queue_url)
+            .message_body(format!(r#"{{"jobId":"{job_id}"}}"#))
+            .send()
+            .await
+            .unwrap();
+    }
+    let url = services.config.extract_queue_url.clone();
+    wait_for(
+        "the redelivered messages to be acknowledged",
+        30,
+        async || queue_is_empty(&sqs, &url).await,
+    )
+    .await;
+    running.shutdown().await;
+    let after = services.jobs.get(&id).await.unwrap().unwrap();
+    assert_eq!(after, before, "a redelivery changed a finished job");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
+    let _queues = QUEUES.lock().await;
+    let services = services().await;
+    let http = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(http.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job_id = api.start_job(&upload).await;
+    let id: JobId = job_id.parse().unwrap();
+
+    // A worker claims the job with a 3-second lease, and dies: its message is back on the queue
+    // (here at once, as if the visibility timeout had passed), the job is "processing".
+    let job = services.jobs.get(&id).await.unwrap().unwrap();
+    let lease = time::Duration::seconds(3);
+    let claimed = job.claimed(services.clock.now(), lease).unwrap();
+    services.jobs.replace(&claimed).await.unwrap();
+    let lease_ends = Instant::now() + Duration::from_secs(3);
+
+    let workers = horizon_local::start_workers(services.clone())
+        .await
+        .unwrap();
+    // While the lease holds, the job is not touched.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let during = services.jobs.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        during.version, claimed.version,
+        "a live lease was not respected"
+    );
+    // After it, another worker takes the job over and finishes it.
+    let done = api.wait_terminal(&job_id).await;
+    assert!(
+        Instant::now() >= lease_ends,
+        "finished before the lease ended"
+    );
+    workers.shutdown().await;
+    http.shutdown().await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let stored = services.jobs.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.attempts, 2,
+        "the second worker's claim is the second attempt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
+    let _queues = QUEUES.lock().await;
+    // A worker whose every try fails for a transient reason (its engine cannot load), retrying
+    // after 1, 2 and 4 s.
+    let services = with_config(&services().await, |c| {
+        c.pdfium_lib_path = Some("/nonexistent/libpdfium.so".into());
+        c.retry_base = Duration::from_secs(1);
+    });
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job_id = api.start_job(&upload).await;
+    // And a message that names no job at all.
+    let sdk = sdk().await;
+    let sqs = sqs(&sdk);
+    sqs.send_message()
+        .queue_url(&services.config.extract_queue_url)
+        .message_body("this is not a work message")
+        .send()
+        .await
+        .unwrap();
+
+    let done = api.wait_terminal(&job_id).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "max_tries_exceeded", "{done}");
+
+    let dlq =
+        std::env::var("HORIZON_EXTRACT_DLQ_URL").expect("HORIZON_EXTRACT_DLQ_URL from the stack");
+    let mut found = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while found.len() < 2 && Instant::now() < deadline {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            let body = m.body.unwrap_or_default();
+            if body.contains(&job_id) || body == "this is not a work message" {
+                found.push(body);
+            }
+        }
+    }
+    running.shutdown().await;
+    assert!(
+        found.iter().any(|b| b.contains(&job_id)),
+        "the job's message is not in the DLQ: {found:?}"
+    );
+    assert!(
+        found.iter().any(|b| b == "this is not a work message"),
+        "the malformed message is not in the DLQ"
+    );
+}
+
+async fn counters(services: &Services, pk: &str) -> (u64, u64, u64) {
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let item = dynamo
+        .get_item()
+        .table_name(&services.config.table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S("COUNTERS".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default();
+    let n = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (n("processed"), n("failed"), n("runtimeMs"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_jobs_are_counted_per_job_type_and_queue() {
+    let _queues = QUEUES.lock().await;
+    let services = services().await;
+    let queue = services
+        .config
+        .extract_queue_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let job_key = "METRIC#job#extract/pdf".to_owned();
+    let queue_key = format!("METRIC#queue#{queue}");
+    let (jobs_before, failed_before, _) = counters(&services, &job_key).await;
+    let (queue_before, _, _) = counters(&services, &queue_key).await;
+
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let good = api.upload_id(fixture("two-pages.pdf")).await;
+    let bad = api.upload_id(fixture("corrupt.pdf")).await;
+    let a = api.start_job(&good).await;
+    let b = api.start_job(&bad).await;
+    api.wait_terminal(&a).await;
+    api.wait_terminal(&b).await;
+    running.shutdown().await;
+
+    let (jobs_after, failed_after, runtime) = counters(&services, &job_key).await;
+    let (queue_after, _, _) = counters(&services, &queue_key).await;
+    assert_eq!(jobs_after - jobs_before, 2);
+    assert_eq!(failed_after - failed_before, 1);
+    assert_eq!(queue_after - queue_before, 2);
+    assert!(runtime > 0);
+}
+
+/// Real PDFs of several kinds, end to end: what a client gets back.
+#[tokio::test(flavor = "multi_thread")]
+async fn pdfs_of_every_kind_end_as_the_client_expects() {
+    let _queues = QUEUES.lock().await;
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let run = async |name: &str| -> Value {
+        let upload = api.upload_id(fixture(name)).await;
+        let job = api.start_job(&upload).await;
+        api.wait_terminal(&job).await
+    };
+    let text = |v: &Value| -> String {
+        v["result"]["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    let v = run("two-columns.pdf").await;
+    assert_eq!(v["status"], "completed", "{v}");
+    let t = text(&v);
+    let (left_end, right_start) = (
+        t.find("Left column ends here.").unwrap(),
+        t.find("Right column begins here.").unwrap(),
+    );
+    assert!(left_end < right_start, "columns interleaved: {t}");
+
+    let v = run("chinese.pdf").await;
+    assert!(text(&v).contains("这是中文文本"), "{v}");
+
+    let v = run("encrypted-empty-password.pdf").await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert!(text(&v).contains("Opened without a password"), "{v}");
+
+    let v = run("encrypted-user-password.pdf").await;
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["error"]["code"], "encrypted");
+
+    let v = run("scanned-page.pdf").await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["result"]["pages"], 2);
+    assert!(v["result"]["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["page"] == 1));
+    let warnings = v["result"]["warnings"].to_string();
+    assert!(warnings.contains("page(s) 2"), "{warnings}");
+
+    let v = run("truncated.pdf").await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert!(text(&v).contains("Horizon walking skeleton."), "{v}");
+    assert!(
+        v["result"]["warnings"].to_string().contains("damaged"),
+        "{v}"
+    );
+    running.shutdown().await;
+}
