@@ -11,7 +11,6 @@ pub mod lambda;
 pub mod media;
 pub mod net;
 pub mod openapi;
-pub mod pdf;
 pub mod ports;
 pub mod services;
 pub mod telemetry;

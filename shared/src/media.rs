@@ -91,7 +91,7 @@ pub fn inspect(bytes: &[u8], pdfium_hint: Option<&str>) -> Result<Inspection, St
         pages: None,
     };
     if content_type == "application/pdf" {
-        out.pages = crate::pdf::page_count(bytes, pdfium_hint);
+        out.pages = horizon_pdf::page_count(bytes, pdfium_hint);
     } else if let Ok(size) = imagesize::blob_size(bytes) {
         out.width = u32::try_from(size.width).ok();
         out.height = u32::try_from(size.height).ok();

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use horizon_extract_worker::child;
-use horizon_extract_worker::extract::{self, Limits, Plan};
+use horizon_pdf::{extract, Limits, Plan};
 use unicode_normalization::UnicodeNormalization;
 
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -87,7 +87,7 @@ fn main() {
         .collect();
     files.sort();
     let lib = std::env::var("PDFIUM_LIB_PATH").ok();
-    let pdfium = extract::pdfium(lib.as_deref()).unwrap_or_else(|e| panic!("{}", e.message));
+    let pdfium = horizon_pdf::pdfium(lib.as_deref()).unwrap_or_else(|e| panic!("{}", e.message));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,7 +124,7 @@ fn main() {
             Ok(x) => {
                 // The engine's own speed: in-process, single-threaded.
                 let started = Instant::now();
-                let again = extract::extract(pdfium, &bytes, limits, &Plan::default());
+                let again = extract(pdfium, &bytes, limits, &Plan::default());
                 let took = started.elapsed();
                 match again {
                     Ok(_) => (Ok(took), x.pages),
@@ -138,7 +138,7 @@ fn main() {
             .len()
             .max(theirs.as_ref().map(|t| t.0.len()).unwrap_or(0)) as u32;
         // What users get: the cleaned text (words joined across line breaks, normalised).
-        let our_pages: Vec<String> = horizon_extract_worker::chunk::clean_pages(&our_pages);
+        let our_pages: Vec<String> = horizon_pdf::chunk::clean_pages(&our_pages);
         let similarity = match (&ours, &theirs) {
             (Ok(_), Ok((ref_pages, _))) => {
                 let (mut sum, mut weight) = (0.0, 0.0);

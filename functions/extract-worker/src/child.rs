@@ -17,7 +17,7 @@ use horizon_shared::Error;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::extract::{self, Extraction, Limits, Plan};
+use horizon_pdf::{Extraction, Limits, Plan};
 
 const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
 
@@ -34,7 +34,7 @@ enum Line {
         peak_rss_kb: u64,
     },
     Failed {
-        error: JobError,
+        error: horizon_pdf::Failure,
     },
 }
 
@@ -81,17 +81,18 @@ fn child_main() -> i32 {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
         emit(&Line::Failed {
-            error: JobError::new("internal", format!("reading the PDF: {e}")),
+            error: horizon_pdf::Failure::new("internal", format!("reading the PDF: {e}")),
         });
         return 0;
     }
-    let result = extract::pdfium(setting("PDFIUM_LIB_PATH").as_deref()).and_then(|pdfium| {
+    let result = horizon_pdf::pdfium(setting("PDFIUM_LIB_PATH").as_deref()).and_then(|pdfium| {
         let report = |done, total| emit(&Line::Progress { done, total });
+        let wanted = |n: u32| pages.as_ref().is_none_or(|sel| sel.contains(n));
         let plan = Plan {
-            pages: pages.as_ref(),
+            wanted: &wanted,
             progress: &report,
         };
-        extract::extract(pdfium, &bytes, Limits { max_pages }, &plan)
+        horizon_pdf::extract(pdfium, &bytes, Limits { max_pages }, &plan)
     });
     match result {
         Ok(extraction) => emit(&Line::Done {
@@ -213,7 +214,7 @@ pub async fn extract(
             peak_rss_kb,
         },
         Ok(Some(Line::Failed { error })) => Outcome {
-            extraction: Err(error),
+            extraction: Err(JobError::new(error.code, error.message)),
             peak_rss_kb: 0,
         },
         Ok(_) => {

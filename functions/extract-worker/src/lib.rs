@@ -7,9 +7,6 @@
 //! `max_tries_exceeded` and the message goes on to the dead-letter queue.
 
 pub mod child;
-pub mod chunk;
-pub mod extract;
-pub mod repair;
 
 use std::str::FromStr;
 
@@ -351,7 +348,15 @@ impl ExtractWorker {
             .max_chunk_chars
             .map(|n| n as usize)
             .unwrap_or(config.max_chunk_chars);
-        let chunks = chunk::chunk_pages(&extraction.pages, max_chars);
+        let chunks: Vec<Chunk> = horizon_pdf::chunk::chunk_pages(&extraction.pages, max_chars)
+            .into_iter()
+            .map(|c| Chunk {
+                id: c.id,
+                text: c.text,
+                page: c.page,
+                segment_index: c.segment_index,
+            })
+            .collect();
         let mut warnings = extraction.warnings.clone();
         if !extraction.pages_without_text.is_empty() {
             warnings.push(format!(

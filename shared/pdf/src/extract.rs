@@ -3,10 +3,14 @@
 //! and ../shared/notes/pdf-extraction.md (best ground-truth similarity of the candidates, 1.4× the
 //! speed of pdftotext, 57 MB peak on the worst file).
 
-use horizon_shared::domain::{JobError, PageSelection};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
 use pdfium_render::prelude::*;
 
 use crate::chunk::PageText;
+use crate::Failure;
 
 /// What came out of a PDF.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25,24 +29,80 @@ pub struct Limits {
     pub max_pages: u32,
 }
 
-/// Which pages, and whom to tell how far extraction has got (pages done, pages to do).
+/// Which pages (1-based) to read, and whom to tell how far extraction has got (pages done,
+/// pages to do).
 pub struct Plan<'a> {
-    pub pages: Option<&'a PageSelection>,
+    pub wanted: &'a (dyn Fn(u32) -> bool + Sync),
     pub progress: &'a (dyn Fn(u32, u32) + Sync),
 }
 
 impl Default for Plan<'_> {
     fn default() -> Self {
         Plan {
-            pages: None,
+            wanted: &|_| true,
             progress: &|_, _| {},
         }
     }
 }
 
-/// The PDFium library, bound once per process (see [`horizon_shared::pdf::pdfium`]).
-pub fn pdfium(hint: Option<&str>) -> Result<&'static Pdfium, JobError> {
-    horizon_shared::pdf::pdfium(hint).map_err(|e| JobError::new("engine_unavailable", e))
+static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
+
+/// The PDFium library, bound once per process. `hint` is the configured path
+/// (`PDFIUM_LIB_PATH`); without one the library is looked for beside the executable and in
+/// `/opt/lib` (a Lambda layer). `engine_unavailable` says where it looked.
+pub fn pdfium(hint: Option<&str>) -> Result<&'static Pdfium, Failure> {
+    PDFIUM
+        .get_or_init(|| {
+            let candidates: Vec<PathBuf> = match hint {
+                Some(p) => vec![PathBuf::from(p)],
+                None => {
+                    let mut c = Vec::new();
+                    if let Some(dir) = std::env::current_exe()
+                        .ok()
+                        .and_then(|e| e.parent().map(Path::to_path_buf))
+                    {
+                        c.push(Pdfium::pdfium_platform_library_name_at_path(&dir));
+                    }
+                    c.push(PathBuf::from("/opt/lib/libpdfium.so"));
+                    c
+                }
+            };
+            let mut reasons = Vec::new();
+            for path in &candidates {
+                match Pdfium::bind_to_library(path) {
+                    Ok(bindings) => {
+                        tracing::info!(path = %path.display(), "PDFium loaded");
+                        return Ok(Pdfium::new(bindings));
+                    }
+                    Err(e) => reasons.push(format!("{}: {e}", path.display())),
+                }
+            }
+            Err(format!(
+                "PDFium library not found ({}); set PDFIUM_LIB_PATH or run scripts/install-pdfium",
+                reasons.join("; ")
+            ))
+        })
+        .as_ref()
+        .map_err(|e| Failure::new("engine_unavailable", e.clone()))
+}
+
+/// The number of pages, or `None` when PDFium is missing or cannot open the file.
+pub fn page_count(bytes: &[u8], hint: Option<&str>) -> Option<u32> {
+    let pdfium = match pdfium(hint) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "cannot count PDF pages");
+            return None;
+        }
+    };
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        pdfium
+            .load_pdf_from_byte_slice(bytes, None)
+            .ok()
+            .map(|doc| doc.pages().len() as u32)
+    }))
+    .ok()
+    .flatten()
 }
 
 /// Extracts the text of every page. Errors carry the job's `error.code`: `encrypted`,
@@ -52,7 +112,7 @@ pub fn extract(
     bytes: &[u8],
     limits: Limits,
     plan: &Plan,
-) -> Result<Extraction, JobError> {
+) -> Result<Extraction, Failure> {
     let password = |e: &PdfiumError| {
         matches!(
             e,
@@ -64,7 +124,7 @@ pub fn extract(
     let doc = match pdfium.load_pdf_from_byte_slice(bytes, None) {
         Ok(doc) => doc,
         Err(e) if password(&e) => {
-            return Err(JobError::new(
+            return Err(Failure::new(
                 "encrypted",
                 "the PDF is encrypted with a user password; only documents that open without one can be read",
             ))
@@ -81,14 +141,14 @@ pub fn extract(
                 }
             }
             repaired.ok_or_else(|| {
-                JobError::new("invalid_pdf", format!("the file is not a readable PDF ({e})"))
+                Failure::new("invalid_pdf", format!("the file is not a readable PDF ({e})"))
             })?
         }
     };
     let pages = doc.pages();
     let count = pages.len() as u32;
     if count > limits.max_pages {
-        return Err(JobError::new(
+        return Err(Failure::new(
             "too_many_pages",
             format!(
                 "the PDF has {count} pages; the limit is {}",
@@ -96,7 +156,7 @@ pub fn extract(
             ),
         ));
     }
-    let wanted = |n: u32| plan.pages.is_none_or(|sel| sel.contains(n));
+    let wanted = plan.wanted;
     let total = (1..=count).filter(|&n| wanted(n)).count() as u32;
     let mut out = Extraction {
         pages: Vec::with_capacity(total as usize),
@@ -110,7 +170,7 @@ pub fn extract(
             continue;
         }
         let text = page.text().map(|t| t.all()).map_err(|e| {
-            JobError::new("invalid_pdf", format!("page {number} cannot be read ({e})"))
+            Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})"))
         })?;
         if text.trim().is_empty() {
             out.pages_without_text.push(number);
@@ -229,11 +289,10 @@ mod tests {
 
     #[test]
     fn a_page_selection_picks_pages_and_progress_is_reported() {
-        let sel: PageSelection = "2".parse().unwrap();
         let seen = std::sync::Mutex::new(Vec::new());
         let report = |done, total| seen.lock().unwrap().push((done, total));
         let plan = Plan {
-            pages: Some(&sel),
+            wanted: &|n| n == 2,
             progress: &report,
         };
         let x = extract(engine(), &fixture("two-pages.pdf"), LIMITS, &plan).unwrap();

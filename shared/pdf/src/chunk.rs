@@ -7,7 +7,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use horizon_shared::domain::Chunk;
 use unicode_normalization::UnicodeNormalization;
 
 /// The text of one page, `number` 1-based.
@@ -15,6 +14,16 @@ use unicode_normalization::UnicodeNormalization;
 pub struct PageText {
     pub number: u32,
     pub text: String,
+}
+
+/// One piece of text: `page` 1-based, `segment_index` from 0 within the page, `id`
+/// `chunk_001`, `chunk_002`, ... within the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub id: String,
+    pub text: String,
+    pub page: u32,
+    pub segment_index: u32,
 }
 
 /// Chunks for all pages, ids `chunk_001`, `chunk_002`, ... in page order, `segmentIndex` counting

@@ -1,0 +1,28 @@
+//! PDF text extraction for Horizon, apart from any cloud service so that it can be benchmarked
+//! and fuzzed on its own: PDFium bound at run time ([`extract`]), repair of damaged files
+//! ([`repair`]), clean-up and chunking of the text ([`chunk`]).
+
+pub mod chunk;
+pub mod extract;
+pub mod repair;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a PDF could not be read: a stable `code` (`invalid_pdf`, `encrypted`, `too_many_pages`,
+/// `engine_unavailable`) and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Failure {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+pub use extract::{extract, page_count, pdfium, Extraction, Limits, Plan};
