@@ -20,9 +20,10 @@ use crate::domain::{
     UploadId,
 };
 use crate::error::{Error, Result};
+use crate::events::{Attempt, DeliveryMessage};
 use crate::ports::{
-    AccountStore, Blob, BlobStore, IdempotencyRecord, JobFilter, JobMeasure, JobStore,
-    MetricsStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
+    AccountStore, Blob, BlobStore, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
+    JobMeasure, JobStore, MetricsStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -361,6 +362,64 @@ impl JobStore for DynamoStore {
 }
 
 #[async_trait]
+impl DeliveryLog for DynamoStore {
+    async fn record(&self, job: &JobId, attempt: &Attempt) -> Result<()> {
+        let sk = format!(
+            "DELIVERY#{}#{}#{:03}",
+            attempt.at, attempt.delivery_id, attempt.attempt
+        );
+        let mut item: Item = HashMap::from([
+            ("pk".to_owned(), s(format!("JOB#{job}"))),
+            ("sk".to_owned(), s(sk)),
+            ("attempt".to_owned(), s(to_json(attempt)?)),
+            (
+                "expiresAt".to_owned(),
+                n((OffsetDateTime::now_utc() + time::Duration::days(3)).unix_timestamp()),
+            ),
+        ]);
+        if let Some(message) = &attempt.message {
+            item.insert("message".into(), s(to_json(message)?));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB PutItem", e))?;
+        Ok(())
+    }
+
+    async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :d)")
+                .expression_attribute_values(":p", s(format!("JOB#{job}")))
+                .expression_attribute_values(":d", s("DELIVERY#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                let mut attempt: Attempt = from_json(str_attr(&item, "attempt")?)?;
+                attempt.message = opt_str(&item, "message").map(from_json).transpose()?;
+                out.push(attempt);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[async_trait]
 impl MetricsStore for DynamoStore {
     async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -470,6 +529,15 @@ impl AccountStore for DynamoStore {
         ]);
         self.put_item(item, "attribute_not_exists(pk)", vec![])
             .await
+    }
+
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(format!("ACCT#{account}"))),
+            ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
+            ("subscription".to_owned(), s(to_json(sub)?)),
+        ]);
+        self.put_item(item, "attribute_exists(pk)", vec![]).await
     }
 
     async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
@@ -673,6 +741,54 @@ impl WorkQueue for SqsWorkQueue {
             .send()
             .await
             .map_err(|e| unavailable("SQS ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}
+
+/// Webhook deliveries on SQS, with the dead-letter queue for those given up on.
+pub struct SqsDeliveryQueue {
+    client: SqsClient,
+    queue_url: String,
+    dlq_url: Option<String>,
+}
+
+impl SqsDeliveryQueue {
+    pub fn new(client: SqsClient, queue_url: impl Into<String>, dlq_url: Option<String>) -> Self {
+        SqsDeliveryQueue {
+            client,
+            queue_url: queue_url.into(),
+            dlq_url,
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsDeliveryQueue {
+    async fn send(&self, message: &DeliveryMessage, delay: Duration) -> Result<()> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(to_json(message)?)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable("SQS SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, message: &DeliveryMessage) -> Result<()> {
+        let Some(dlq) = &self.dlq_url else {
+            return Err(Error::Internal(
+                "HORIZON_WEBHOOK_DLQ_URL is not set: cannot dead-letter".into(),
+            ));
+        };
+        self.client
+            .send_message()
+            .queue_url(dlq)
+            .message_body(to_json(message)?)
+            .send()
+            .await
+            .map_err(|e| unavailable("SQS SendMessage (DLQ)", e))?;
         Ok(())
     }
 }

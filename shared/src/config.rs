@@ -69,6 +69,14 @@ pub struct Config {
     /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
     /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
     pub s3_path_style: bool,
+    /// Waits before each webhook retry, in seconds, jittered ±10%; after the last, the delivery is
+    /// dead-lettered. `HORIZON_WEBHOOK_SCHEDULE`, default `5,300,1800,7200,18000,36000,36000`
+    /// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts in all).
+    pub webhook_schedule: Vec<u64>,
+    /// How long a receiver has to answer. `HORIZON_WEBHOOK_TIMEOUT_SECONDS`, default 15.
+    pub webhook_timeout: Duration,
+    /// Where dead-lettered deliveries go (the webhook queue's DLQ). `HORIZON_WEBHOOK_DLQ_URL`.
+    pub webhook_dlq_url: Option<String>,
     /// Networks webhooks may reach although they are internal (local development, tests):
     /// `HORIZON_WEBHOOK_ALLOW_CIDRS`, comma-separated, e.g. `127.0.0.1/32`. Empty by default.
     pub webhook_allow_cidrs: Vec<crate::net::Cidr>,
@@ -133,6 +141,21 @@ impl Config {
             extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
             s3_path_style: get("AWS_ENDPOINT_URL").is_some()
                 || get("AWS_ENDPOINT_URL_S3").is_some(),
+            webhook_schedule: get("HORIZON_WEBHOOK_SCHEDULE")
+                .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000".into())
+                .split(',')
+                .map(|v| v.trim().parse::<u64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    Error::Internal(
+                        "configuration: HORIZON_WEBHOOK_SCHEDULE must be seconds, comma-separated"
+                            .into(),
+                    )
+                })?,
+            webhook_timeout: Duration::from_secs(
+                number("HORIZON_WEBHOOK_TIMEOUT_SECONDS", 15)?.max(1),
+            ),
+            webhook_dlq_url: get("HORIZON_WEBHOOK_DLQ_URL"),
             webhook_allow_cidrs: crate::net::parse_cidrs(
                 &get("HORIZON_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
             )

@@ -335,6 +335,9 @@ pub struct Subscription {
     pub events: Vec<EventType>,
     pub secret: String,
     pub created_at: String,
+    /// Set when the receiver answered `410 Gone`: no more deliveries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// Why a job failed: a stable machine-readable `code` and a message for people.

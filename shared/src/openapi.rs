@@ -9,9 +9,10 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::domain::{Chunk, EventType, JobError, JobStatus, JobType, Progress};
 use crate::error::{FieldError, Problem};
+use crate::events::Attempt;
 use crate::views::{
-    ChunkPage, ExtractOptions, ExtractRequest, JobList, JobView, PresignRequest, PresignView,
-    ResultView, SubscriptionView, UploadView, WebhookList,
+    ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView, PresignRequest,
+    PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
 };
 use crate::webhooks::WebhookInput;
 
@@ -25,14 +26,14 @@ pub struct Binary(Vec<u8>);
 #[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/-]{1,64}$")]
 pub struct Tag(String);
 
-/// `multipart/form-data` upload.
+/// `multipart/form-data` upload: the `file` part, and optionally a `filename` text part that
+/// overrides the file part's own name (1–255 printable characters). (The text part is not typed
+/// here: every multipart field is text, so a schema type could not be checked.)
 #[derive(ToSchema)]
 pub struct UploadForm {
     /// The file.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// Overrides the part's own file name.
-    filename: Option<String>,
 }
 
 #[derive(OpenApi)]
@@ -44,14 +45,16 @@ pub struct UploadForm {
         version = "1.0.0"
     ),
     paths(
-        extract_pdf, list_jobs, get_job, get_chunks, cancel_job, add_job_webhook,
+        extract_pdf, list_jobs, get_job, get_chunks, cancel_job, add_job_webhook, job_deliveries,
+        replay_delivery,
         add_webhook, list_webhooks, delete_webhook, openapi_json,
         upload, presign, image
     ),
     components(schemas(
         JobView, ResultView, ChunkPage, JobList, Chunk, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
-        UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm
+        UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
+        DeliveryLogView, Attempt
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -178,6 +181,31 @@ fn cancel_job() {}
     ))]
 fn add_job_webhook() {}
 
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The job's subscriptions and every delivery attempt: time, status code, latency, error", body = DeliveryLogView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+fn job_deliveries() {}
+
+#[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay", tag = "jobs",
+    params(
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("deliveryId" = String, Path, description = "msg_<ULID>, the webhook-id"),
+    ),
+    responses(
+        (status = 202, description = "Queued again, with the same webhook-id", body = Object),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such job or delivery", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+fn replay_delivery() {}
+
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookInput,
     responses(
@@ -290,6 +318,8 @@ mod tests {
             "GET /v1/jobs/{jobId}/chunks",
             "POST /v1/jobs/{jobId}/cancel",
             "POST /v1/jobs/{jobId}/webhooks",
+            "GET /v1/jobs/{jobId}/webhooks",
+            "POST /v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay",
             "POST /v1/webhooks",
             "GET /v1/webhooks",
             "DELETE /v1/webhooks/{webhookId}",

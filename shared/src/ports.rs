@@ -71,6 +71,8 @@ pub trait AccountStore: Send + Sync {
     /// Revokes the key with this id; `false` when there is none.
     async fn revoke_key(&self, key_id: &str) -> Result<bool>;
     async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
+    /// Replaces an existing subscription (to disable it, say).
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
     async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>>;
     /// Deletes one; `false` when the account has none with this id.
     async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool>;
@@ -109,6 +111,28 @@ pub trait WorkQueue: Send + Sync {
     /// Makes a received message (by its receipt handle) visible again after `delay`: the retry's
     /// back-off, instead of the queue's whole visibility timeout.
     async fn retry_later(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<()>;
+}
+
+/// The queue of webhook deliveries.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Queues a delivery, visible after `delay` (SQS allows at most 15 minutes; longer waits
+    /// are re-queued by the dispatcher until `not_before`).
+    async fn send(
+        &self,
+        message: &crate::events::DeliveryMessage,
+        delay: std::time::Duration,
+    ) -> Result<()>;
+    /// Puts a delivery that will not be tried again on the dead-letter queue, for people to see.
+    async fn dead_letter(&self, message: &crate::events::DeliveryMessage) -> Result<()>;
+}
+
+/// Each delivery attempt of a job's webhooks, for its owner to read.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    async fn record(&self, job: &JobId, attempt: &crate::events::Attempt) -> Result<()>;
+    /// Oldest first.
+    async fn attempts(&self, job: &JobId) -> Result<Vec<crate::events::Attempt>>;
 }
 
 /// One finished job, as the dashboard's metrics count it.

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::aws::{self, DynamoStore, S3Blobs, SqsWorkQueue};
+use crate::aws::{self, DynamoStore, S3Blobs, SqsDeliveryQueue, SqsWorkQueue};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ports::{
-    AccountStore, BlobStore, Clock, JobStore, MetricsStore, ResultStore, SystemClock, UploadStore,
-    WorkQueue,
+    AccountStore, BlobStore, Clock, DeliveryLog, DeliveryQueue, JobStore, MetricsStore,
+    ResultStore, SystemClock, UploadStore, WorkQueue,
 };
 use crate::uploads::UploadCache;
 
@@ -20,6 +20,8 @@ pub struct Services {
     pub accounts: Arc<dyn AccountStore>,
     pub results: Arc<dyn ResultStore>,
     pub metrics: Arc<dyn MetricsStore>,
+    pub deliveries: Arc<dyn DeliveryQueue>,
+    pub delivery_log: Arc<dyn DeliveryLog>,
     pub queue: Arc<dyn WorkQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
@@ -46,16 +48,22 @@ impl Services {
             &config.extract_queue_url,
         ));
         Services {
-            config: Arc::new(config),
             jobs: store.clone(),
             uploads: store.clone(),
             accounts: store.clone(),
-            metrics: store,
+            metrics: store.clone(),
+            delivery_log: store,
+            deliveries: Arc::new(SqsDeliveryQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                &config.webhook_queue_url,
+                config.webhook_dlq_url.clone(),
+            )),
             results: s3.clone(),
             queue,
             blobs: s3,
             clock: Arc::new(SystemClock),
             upload_cache: Arc::new(UploadCache::new(10_000)),
+            config: Arc::new(config),
         }
     }
 }

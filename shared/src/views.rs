@@ -123,6 +123,13 @@ pub fn job_path(job: &Job) -> String {
     format!("/v1/jobs/{}", job.id)
 }
 
+/// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and every delivery attempt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryLogView {
+    pub subscriptions: Vec<SubscriptionView>,
+    pub deliveries: Vec<crate::events::Attempt>,
+}
+
 /// `GET /v1/webhooks`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookList {

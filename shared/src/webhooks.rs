@@ -71,6 +71,7 @@ pub fn subscribe(
             events,
             secret,
             created_at: rfc3339(now),
+            disabled: false,
         },
         generated,
     ))

@@ -5,6 +5,7 @@
 mod jobs;
 mod support;
 mod uploads;
+mod webhooks;
 mod worker;
 
 use std::collections::HashMap;

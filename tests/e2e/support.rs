@@ -22,6 +22,8 @@ pub fn config() -> Config {
 }
 
 pub async fn services() -> Services {
+    // Logs as the service writes them, at RUST_LOG's level (shown with --no-capture).
+    horizon_shared::telemetry::init();
     let config = config();
     let services = Services::aws(config).await;
     // Fail with the reason when LocalStack is not answering, rather than with a timeout later.

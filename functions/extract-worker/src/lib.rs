@@ -130,6 +130,9 @@ impl ExtractWorker {
         };
         let started = std::time::Instant::now();
         let claimed_at = self.services.clock.now();
+        if job.attempts == 1 {
+            horizon_shared::events::emit_logged(&self.services, &job).await;
+        }
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return Ok(Outcome::Done), // cancelled, or taken over: nothing to write
@@ -141,42 +144,71 @@ impl ExtractWorker {
                 return Err(e);
             }
         };
-        let now = self.services.clock.now();
         let next = match outcome {
             Ok((result, chunks)) => {
                 // The chunks first: a completed job never points at chunks that are not there.
                 self.services.results.put_chunks(&job.id, &chunks).await?;
-                job.completed(result, now)?
+                self.write_own(&job, |j, now| j.completed(result.clone(), now))
+                    .await?
             }
-            Err(error) => job.failed(error, now)?,
+            Err(error) => {
+                self.write_own(&job, |j, now| j.failed(error.clone(), now))
+                    .await?
+            }
         };
-        match self.services.jobs.replace(&next).await {
-            Ok(()) => {
-                tracing::info!(
-                    job_id = %id,
-                    status = %next.status,
-                    error_code = next.error.as_ref().map(|e| e.code.as_str()),
-                    pages = next.result.as_ref().map(|r| r.pages),
-                    chunks = next.result.as_ref().map(|r| r.chunk_count),
-                    millis = started.elapsed().as_millis() as u64,
-                    "job finished"
-                );
-                let measure = JobMeasure {
-                    failed: next.status == JobStatus::Failed,
-                    runtime_ms: started.elapsed().as_millis() as u64,
-                    wait_ms: millis_between(job.created_at, claimed_at),
-                };
-                self.record(&next, measure).await;
-                Ok(Outcome::Done)
+        let Some(next) = next else {
+            tracing::warn!(job_id = %id, "the job was cancelled or taken over while running; result discarded");
+            return Ok(Outcome::Done);
+        };
+        tracing::info!(
+            job_id = %id,
+            status = %next.status,
+            error_code = next.error.as_ref().map(|e| e.code.as_str()),
+            pages = next.result.as_ref().map(|r| r.pages),
+            chunks = next.result.as_ref().map(|r| r.chunk_count),
+            millis = started.elapsed().as_millis() as u64,
+            "job finished"
+        );
+        let measure = JobMeasure {
+            failed: next.status == JobStatus::Failed,
+            runtime_ms: started.elapsed().as_millis() as u64,
+            wait_ms: millis_between(job.created_at, claimed_at),
+        };
+        self.record(&next, measure).await;
+        horizon_shared::events::emit_logged(&self.services, &next).await;
+        Ok(Outcome::Done)
+    }
+
+    /// Writes a change of the job this worker holds. When someone else wrote in between, the
+    /// job is read again: if it is still ours (processing, same attempt) the change is applied on
+    /// top of theirs (a webhook added or disabled, say), so that no update is lost; if it was
+    /// cancelled, finished or taken over, `None`.
+    async fn write_own(
+        &self,
+        mine: &Job,
+        change: impl Fn(&Job, time::OffsetDateTime) -> Result<Job>,
+    ) -> Result<Option<Job>> {
+        let mut base = mine.clone();
+        for _ in 0..5 {
+            let next = change(&base, self.services.clock.now())?;
+            match self.services.jobs.replace(&next).await {
+                Ok(()) => return Ok(Some(next)),
+                Err(Error::Conflict(_)) => {
+                    let Some(current) = self.services.jobs.get(&mine.id).await? else {
+                        return Ok(None);
+                    };
+                    if current.status != JobStatus::Processing || current.attempts != mine.attempts
+                    {
+                        return Ok(None);
+                    }
+                    base = current;
+                }
+                Err(e) => return Err(e),
             }
-            // Cancelled meanwhile, or our lease ran out and another worker took the job over:
-            // what is stored stands.
-            Err(Error::Conflict(_)) => {
-                tracing::warn!(job_id = %id, "the job changed while running (cancelled or taken over); result discarded");
-                Ok(Outcome::Done)
-            }
-            Err(e) => Err(e),
         }
+        Err(Error::Unavailable(
+            "the job kept changing while being written".into(),
+        ))
     }
 
     async fn claim(&self, id: &JobId) -> Result<Claim> {
@@ -249,6 +281,7 @@ impl ExtractWorker {
                         wait_ms: millis_between(job.created_at, self.services.clock.now()),
                     };
                     self.record(&failed, measure).await;
+                    horizon_shared::events::emit_logged(&self.services, &failed).await;
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -319,12 +352,11 @@ impl ExtractWorker {
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
                     if let Some(p) = latest.filter(|p| Some(*p) != job.progress) {
-                        let next = job.with_progress(p, self.services.clock.now());
-                        match self.services.jobs.replace(&next).await {
-                            Ok(()) => *job = next,
+                        match self.write_own(job, |j, now| Ok(j.with_progress(p, now))).await {
+                            Ok(Some(next)) => *job = next,
                             // Cancelled or taken over: stop here (dropping the task kills the
                             // extraction process).
-                            Err(Error::Conflict(_)) => {
+                            Ok(None) => {
                                 task.abort();
                                 return Ok(None);
                             }

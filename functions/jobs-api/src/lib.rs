@@ -13,8 +13,8 @@ use horizon_shared::http::{self, header, limit_param, parse_json, query, query_p
 use horizon_shared::lambda::HttpHandler;
 use horizon_shared::ports::{JobFilter, WorkMessage};
 use horizon_shared::views::{
-    decode_cursor, encode_cursor, job_path, ChunkPage, ExtractRequest, JobList, JobView,
-    SubscriptionView, WebhookList,
+    decode_cursor, encode_cursor, job_path, ChunkPage, DeliveryLogView, ExtractRequest, JobList,
+    JobView, SubscriptionView, WebhookList,
 };
 use horizon_shared::webhooks::{self, WebhookInput};
 use horizon_shared::{openapi, uploads, Error, Result, Services};
@@ -77,6 +77,12 @@ impl JobsApi {
             (["v1", "jobs", id, "webhooks"], "POST") => {
                 self.add_job_webhook(req, &account, id).await
             }
+            (["v1", "jobs", id, "webhooks"], "GET") => self.deliveries(&account, id).await,
+            (["v1", "jobs", _, "webhooks"], _) => wrong("GET, POST"),
+            (["v1", "jobs", id, "webhooks", "deliveries", delivery, "replay"], "POST") => {
+                self.replay_delivery(&account, id, delivery).await
+            }
+            (["v1", "jobs", _, "webhooks", "deliveries", _, "replay"], _) => wrong("POST"),
             (["v1", "jobs", _, "chunks"], _) => wrong("GET"),
             (["v1", "jobs", _, _], _) => wrong("POST"),
             (["v1", "webhooks"], "POST") => self.add_account_webhook(req, &account).await,
@@ -404,6 +410,7 @@ impl JobsApi {
             match self.services.jobs.replace(&cancelled).await {
                 Ok(()) => {
                     tracing::info!(job_id = %id, "job cancelled");
+                    horizon_shared::events::emit_logged(&self.services, &cancelled).await;
                     let base = http::base_url(req, &self.services.config);
                     return Ok(http::json(200, &JobView::of(&cancelled, &base, None)));
                 }
@@ -447,6 +454,53 @@ impl JobsApi {
             }
         }
         Err(Error::Unavailable("the job kept changing; retry".into()))
+    }
+
+    /// The job's subscriptions (without secrets) and every delivery attempt.
+    async fn deliveries(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
+        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let attempts = self.services.delivery_log.attempts(&job.id).await?;
+        Ok(http::json(
+            200,
+            &DeliveryLogView {
+                subscriptions: job
+                    .webhooks
+                    .iter()
+                    .map(|s| webhooks::view(s, None))
+                    .collect(),
+                deliveries: attempts,
+            },
+        ))
+    }
+
+    /// Sends a delivery again, as a new first attempt with the same `webhook-id`.
+    async fn replay_delivery(
+        &self,
+        account: &AccountId,
+        id: &str,
+        delivery: &str,
+    ) -> Result<Response<Body>> {
+        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let attempts = self.services.delivery_log.attempts(&job.id).await?;
+        let message = attempts
+            .iter()
+            .rev()
+            .filter(|a| a.delivery_id == delivery)
+            .find_map(|a| a.message.clone())
+            .ok_or_else(|| Error::NotFound(format!("no delivery {delivery} of job {}", job.id)))?;
+        let replay = horizon_shared::events::DeliveryMessage {
+            attempt: 1,
+            not_before: self.services.clock.now().unix_timestamp(),
+            ..message
+        };
+        self.services
+            .deliveries
+            .send(&replay, std::time::Duration::ZERO)
+            .await?;
+        Ok(http::json(
+            202,
+            &serde_json::json!({ "deliveryId": delivery, "status": "queued" }),
+        ))
     }
 
     async fn add_account_webhook(
@@ -498,6 +552,7 @@ fn is_route(segs: &[&str]) -> bool {
             | ["v1", "jobs"]
             | ["v1", "jobs", _]
             | ["v1", "jobs", _, "chunks" | "cancel" | "webhooks"]
+            | ["v1", "jobs", _, "webhooks", "deliveries", _, "replay"]
             | ["v1", "webhooks"]
             | ["v1", "webhooks", _]
     )

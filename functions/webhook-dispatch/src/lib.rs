@@ -1,32 +1,377 @@
-//! The webhook dispatcher, triggered by the dispatch SQS queue. Deliveries (signing, retries,
-//! SSRF checks, the delivery log) come with the webhook-dispatch issue; until jobs produce
-//! deliveries, this handler acknowledges what arrives and logs each message, so the wiring (queue,
-//! DLQ, the local runner's poller, the Lambda entry point) is exercised end to end.
+//! The webhook dispatcher, triggered by the dispatch queue: sends each delivery, signed per
+//! Standard Webhooks, to addresses that passed the SSRF check; retries on a schedule; disables
+//! a subscription whose receiver answers 410; dead-letters what cannot be delivered; and logs
+//! every attempt for the job's owner (`GET /v1/jobs/{jobId}/webhooks`).
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use horizon_shared::domain::{rfc3339, JobId, Subscription};
+use horizon_shared::events::{sign, Attempt, DeliveryMessage, Scope};
 use horizon_shared::lambda::SqsHandler;
-use horizon_shared::Services;
+use horizon_shared::net::{is_allowed, Cidr};
+use horizon_shared::{Error, Result, Services};
 
 pub struct WebhookDispatcher {
-    #[allow(dead_code)] // used once deliveries exist
     services: Services,
+    http: reqwest::Client,
+}
+
+/// Resolves names for the HTTP client, keeping only the addresses the SSRF policy allows, so
+/// the connection goes to an address that was checked (no second lookup in between).
+struct GuardedResolver {
+    allow: Vec<Cidr>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| is_allowed(a.ip(), &allow))
+                .collect();
+            if allowed.is_empty() {
+                let ips: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+                return Err(format!(
+                    "blocked: {host} resolves only to internal addresses ({})",
+                    ips.join(", ")
+                )
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// What to do after a failed attempt.
+enum Retry {
+    /// Try again on the schedule, and not before this many seconds (the receiver's Retry-After).
+    After(u64),
+    Never,
+}
+
+/// How one attempt went.
+enum Sent {
+    Answered {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    Failed {
+        error: String,
+        blocked: bool,
+    },
 }
 
 impl WebhookDispatcher {
     pub fn new(services: Services) -> Self {
-        WebhookDispatcher { services }
+        let config = &services.config;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.webhook_timeout)
+            .connect_timeout(config.webhook_timeout)
+            .user_agent("Horizon-Webhooks/1")
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow: config.webhook_allow_cidrs.clone(),
+            }))
+            .build()
+            .unwrap_or_else(|e| {
+                // Only a TLS back-end that cannot start gets here; every send will then fail
+                // and be retried, which the delivery log shows.
+                tracing::error!(error = %e, "webhook HTTP client");
+                reqwest::Client::new()
+            });
+        WebhookDispatcher { services, http }
     }
 }
 
 #[async_trait::async_trait]
 impl SqsHandler for WebhookDispatcher {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        for message in &event.records {
-            tracing::warn!(
-                message_id = ?message.message_id,
-                "webhook delivery message received, but delivery is not implemented yet; acknowledged"
-            );
+        let mut response = SqsBatchResponse::default();
+        let results =
+            futures_util::future::join_all(event.records.iter().map(|m| self.process(m))).await;
+        for (message, result) in event.records.iter().zip(results) {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "delivery not handled; it will be retried");
+                if let Some(id) = &message.message_id {
+                    response.add_failure(id.clone());
+                }
+            }
         }
-        SqsBatchResponse::default()
+        response
     }
+}
+
+impl WebhookDispatcher {
+    /// `Err` only for trouble of our own (storage, the queue): the message comes back.
+    async fn process(&self, message: &SqsMessage) -> Result<()> {
+        let body = message.body.as_deref().unwrap_or("");
+        let Ok(delivery) = serde_json::from_str::<DeliveryMessage>(body) else {
+            tracing::error!(message_id = ?message.message_id, "malformed delivery message; it will go to the dead-letter queue");
+            return Err(Error::Internal("malformed delivery message".into()));
+        };
+        let now = self.services.clock.now().unix_timestamp();
+        if delivery.not_before > now {
+            // A wait longer than SQS's 15-minute delay: queue it again.
+            let wait = Duration::from_secs((delivery.not_before - now) as u64);
+            return self.services.deliveries.send(&delivery, wait).await;
+        }
+        let Some(sub) = self.subscription(&delivery).await? else {
+            tracing::info!(delivery_id = %delivery.delivery_id, "subscription gone or disabled; delivery dropped");
+            return Ok(());
+        };
+        let Some(blob) = self.services.blobs.get(&delivery.body_key).await? else {
+            tracing::error!(delivery_id = %delivery.delivery_id, key = %delivery.body_key, "event body missing");
+            return Ok(());
+        };
+        let started = Instant::now();
+        let sent = self.send(&sub, &delivery, now, blob.bytes.to_vec()).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let schedule = &self.services.config.webhook_schedule;
+        let mut attempt = Attempt {
+            delivery_id: delivery.delivery_id.clone(),
+            subscription_id: sub.id.clone(),
+            url: sub.url.clone(),
+            event: delivery.event,
+            attempt: delivery.attempt,
+            at: rfc3339(self.services.clock.now()),
+            status_code: None,
+            latency_ms,
+            error: None,
+            outcome: String::new(),
+            message: Some(delivery.clone()),
+        };
+        // None: finished; Some(Retry::After(..)): retry on schedule; Some(Retry::Never): dead-letter.
+        let retry = match sent {
+            Sent::Answered { status, .. } if (200..300).contains(&status) => {
+                attempt.status_code = Some(status);
+                attempt.outcome = "delivered".into();
+                None
+            }
+            Sent::Answered { status: 410, .. } => {
+                attempt.status_code = Some(410);
+                attempt.outcome = "disabled".into();
+                self.disable(&delivery).await?;
+                None
+            }
+            Sent::Answered {
+                status,
+                retry_after,
+            } => {
+                attempt.status_code = Some(status);
+                attempt.error = Some(format!("the receiver answered {status}"));
+                Some(Retry::After(retry_after.unwrap_or(0)))
+            }
+            // An address that is not allowed stays not allowed: no retries.
+            Sent::Failed { error, blocked } => {
+                attempt.error = Some(error);
+                Some(if blocked {
+                    Retry::Never
+                } else {
+                    Retry::After(0)
+                })
+            }
+        };
+        if let Some(retry) = retry {
+            let next_wait = match retry {
+                Retry::After(at_least) => schedule
+                    .get(delivery.attempt as usize - 1)
+                    .map(|&wait| jitter(wait).max(at_least)),
+                Retry::Never => None,
+            };
+            match next_wait {
+                Some(wait) => {
+                    let next = DeliveryMessage {
+                        attempt: delivery.attempt + 1,
+                        not_before: now + wait as i64,
+                        ..delivery.clone()
+                    };
+                    self.services
+                        .deliveries
+                        .send(&next, Duration::from_secs(wait))
+                        .await?;
+                    attempt.outcome = "retrying".into();
+                }
+                None => {
+                    self.services.deliveries.dead_letter(&delivery).await?;
+                    attempt.outcome = "dead_lettered".into();
+                }
+            }
+        }
+        tracing::info!(
+            delivery_id = %attempt.delivery_id,
+            job_id = %delivery.job_id,
+            attempt = attempt.attempt,
+            status = ?attempt.status_code,
+            outcome = %attempt.outcome,
+            error = ?attempt.error,
+            latency_ms,
+            "webhook attempt"
+        );
+        let job: JobId = delivery
+            .job_id
+            .parse()
+            .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
+        self.services.delivery_log.record(&job, &attempt).await
+    }
+
+    async fn subscription(&self, d: &DeliveryMessage) -> Result<Option<Subscription>> {
+        let subs = match d.scope {
+            Scope::Job => {
+                let id: JobId = d
+                    .job_id
+                    .parse()
+                    .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
+                match self.services.jobs.get(&id).await? {
+                    Some(job) => job.webhooks,
+                    None => return Ok(None),
+                }
+            }
+            Scope::Account => {
+                let account = horizon_shared::events::account_of(d);
+                self.services.accounts.webhooks(&account).await?
+            }
+        };
+        Ok(subs
+            .into_iter()
+            .find(|s| s.id == d.subscription_id && !s.disabled))
+    }
+
+    /// Sends one attempt: the exact bytes signed are the bytes sent.
+    async fn send(&self, sub: &Subscription, d: &DeliveryMessage, ts: i64, body: Vec<u8>) -> Sent {
+        let Some(signature) = sign(&sub.secret, &d.delivery_id, ts, &body) else {
+            return Sent::Failed {
+                error: "the subscription's secret is not a whsec_ key".into(),
+                blocked: true,
+            };
+        };
+        // Names are checked by the resolver; a literal address here.
+        match url::Url::parse(&sub.url) {
+            Ok(url) => {
+                let literal: Option<IpAddr> = match url.host() {
+                    Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+                    Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+                    _ => None,
+                };
+                if let Some(ip) = literal {
+                    if !is_allowed(ip, &self.services.config.webhook_allow_cidrs) {
+                        return Sent::Failed {
+                            error: format!("blocked: {ip} is an internal address"),
+                            blocked: true,
+                        };
+                    }
+                }
+            }
+            Err(e) => {
+                return Sent::Failed {
+                    error: format!("the URL is not valid: {e}"),
+                    blocked: true,
+                }
+            }
+        }
+        let result = self
+            .http
+            .post(&sub.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &d.delivery_id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        match result {
+            Ok(resp) => Sent::Answered {
+                status: resp.status().as_u16(),
+                retry_after: resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok()),
+            },
+            Err(e) => {
+                let text = error_chain(&e);
+                Sent::Failed {
+                    blocked: text.contains("blocked:"),
+                    error: if e.is_timeout() {
+                        format!(
+                            "no answer within {} s",
+                            self.services.config.webhook_timeout.as_secs()
+                        )
+                    } else {
+                        text
+                    },
+                }
+            }
+        }
+    }
+
+    /// The receiver answered 410 Gone: the subscription gets no more deliveries.
+    async fn disable(&self, d: &DeliveryMessage) -> Result<()> {
+        match d.scope {
+            Scope::Job => {
+                let Ok(id) = d.job_id.parse::<JobId>() else {
+                    return Ok(());
+                };
+                for _ in 0..5 {
+                    let Some(job) = self.services.jobs.get(&id).await? else {
+                        return Ok(());
+                    };
+                    let mut next = job.clone();
+                    for s in next
+                        .webhooks
+                        .iter_mut()
+                        .filter(|s| s.id == d.subscription_id)
+                    {
+                        s.disabled = true;
+                    }
+                    next.version += 1;
+                    match self.services.jobs.replace(&next).await {
+                        Err(Error::Conflict(_)) => continue,
+                        other => return other,
+                    }
+                }
+                Err(Error::Unavailable("the job kept changing".into()))
+            }
+            Scope::Account => {
+                let account = horizon_shared::events::account_of(d);
+                let subs = self.services.accounts.webhooks(&account).await?;
+                if let Some(mut sub) = subs.into_iter().find(|s| s.id == d.subscription_id) {
+                    sub.disabled = true;
+                    self.services
+                        .accounts
+                        .update_webhook(&account, &sub)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `seconds` ± 10%.
+fn jitter(seconds: u64) -> u64 {
+    let r = horizon_shared::auth::random_bytes(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .unwrap_or(32_768) as f64
+        / 65_535.0;
+    ((seconds as f64) * (0.9 + 0.2 * r)).round() as u64
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -1,0 +1,439 @@
+//! Webhook delivery against the local stack, verified by the Standard Webhooks reference library
+//! (PyPI `standardwebhooks`, run by tests/webhook_receiver.py), not only by our own code.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use horizon_shared::Services;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn python() -> String {
+    std::env::var("HORIZON_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("HORIZON_TEST_PYTHON is not set: scripts/test installs standardwebhooks and sets it")
+    })
+}
+
+fn receiver_script() -> String {
+    format!("{}/webhook_receiver.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python receiver, on a free loopback port, logging what it gets.
+struct Receiver {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let log = std::env::temp_dir().join(format!("horizon-webhooks-{}.jsonl", ulid_like()));
+        let mut child = Command::new(python())
+            .args([&receiver_script(), "serve", SECRET, log.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the webhook receiver");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the receiver's port");
+        Receiver { child, port, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn entries(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let e = self.entries();
+            if e.len() >= n || Instant::now() > deadline {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn ulid_like() -> String {
+    horizon_shared::domain::JobId::new(time::OffsetDateTime::now_utc()).to_string()
+}
+
+/// Asks the reference library whether it accepts `headers` and `body`.
+fn library_accepts(headers: &Value, body: &str) -> bool {
+    let mut child = Command::new(python())
+        .args([&receiver_script(), "verify", SECRET])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            json!({"headers": headers, "body": body})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    child.wait().unwrap().success()
+}
+
+/// Services whose webhooks may reach the loopback receiver, retrying after 1 s.
+fn webhook_services(base: &Services, schedule: &[u64], timeout: u64) -> Services {
+    let mut s = base.clone();
+    let mut c = (*s.config).clone();
+    c.webhook_allow_cidrs = horizon_shared::net::parse_cidrs("127.0.0.1/32").unwrap();
+    c.webhook_schedule = schedule.to_vec();
+    c.webhook_timeout = Duration::from_secs(timeout);
+    c.webhook_dlq_url = std::env::var("HORIZON_WEBHOOK_DLQ_URL").ok();
+    s.config = std::sync::Arc::new(c);
+    s
+}
+
+async fn deliveries(api: &Api, job: &str) -> Value {
+    api.get(&format!("/v1/jobs/{job}/webhooks"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
+    let _queues = QUEUES.lock().await;
+    let receiver = Receiver::start();
+    let services = webhook_services(&services().await, &[1, 1], 5);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let resp = api
+        .post_json(
+            "/v1/webhooks",
+            &json!({"url": receiver.url("/ok"), "events": ["job.completed"], "secret": SECRET})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/ok"), "events": ["job.processing", "job.completed"], "secret": SECRET}}).to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let job: Value = resp.json().await.unwrap();
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+    api.wait_terminal(&job_id).await;
+    // processing (job-level), completed (job-level), completed (account-level)
+    let got = receiver.wait_for(3, 30).await;
+    running.shutdown().await;
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(
+        got.iter().all(|e| e["verified"] == true),
+        "the reference library refused a delivery: {got:#?}"
+    );
+    let types: Vec<String> = got
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e["body"].as_str().unwrap()).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        types.iter().filter(|t| *t == "job.completed").count(),
+        2,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "job.processing").count(),
+        1,
+        "{types:?}"
+    );
+
+    // The payload's data is what GET /v1/jobs/{jobId} returns.
+    let completed = got
+        .iter()
+        .find(|e| {
+            serde_json::from_str::<Value>(e["body"].as_str().unwrap()).unwrap()["type"]
+                == "job.completed"
+        })
+        .unwrap();
+    let body: Value = serde_json::from_str(completed["body"].as_str().unwrap()).unwrap();
+    assert!(body["timestamp"].is_string());
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &api.key);
+    let mut current: Value = api
+        .get(&format!("/v1/jobs/{job_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut data = body["data"].clone();
+    // Links differ only in their base (no public URL is configured in the tests).
+    assert!(data["statusUrl"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v1/jobs/{job_id}")));
+    data["statusUrl"] = Value::Null;
+    current["statusUrl"] = Value::Null;
+    assert_eq!(data, current);
+
+    // Tampered bytes, or a timestamp over 5 minutes old, are refused by the library.
+    let headers = completed["headers"].clone();
+    let raw = completed["body"].as_str().unwrap();
+    assert!(library_accepts(&headers, raw));
+    assert!(!library_accepts(
+        &headers,
+        &raw.replace("completed", "c0mpleted")
+    ));
+    let old = time::OffsetDateTime::now_utc().unix_timestamp() - 6 * 60;
+    let id = headers["webhook-id"].as_str().unwrap();
+    let mut stale = headers.clone();
+    stale["webhook-timestamp"] = json!(old.to_string());
+    stale["webhook-signature"] =
+        json!(horizon_shared::events::sign(SECRET, id, old, raw.as_bytes()).unwrap());
+    assert!(
+        !library_accepts(&stale, raw),
+        "a 6-minute-old delivery was accepted"
+    );
+
+    // The delivery log shows each attempt.
+    let log = deliveries(&api, &job_id).await;
+    let attempts = log["deliveries"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{log}");
+    assert!(attempts
+        .iter()
+        .all(|a| a["outcome"] == "delivered" && a["statusCode"] == 200));
+    assert!(log["subscriptions"][0].get("secret").is_none());
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_retried_with_the_same_id_and_410_disables() {
+    let _queues = QUEUES.lock().await;
+    let receiver = Receiver::start();
+    let services = webhook_services(&services().await, &[1, 1, 1], 5);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+
+    // 500, 500, then 200: three attempts, one webhook-id.
+    let job = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/fail-twice"), "events": ["job.completed"], "secret": SECRET}}).to_string(),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_terminal(&job).await;
+    let got = receiver.wait_for(3, 30).await;
+    assert_eq!(got.len(), 3, "{got:#?}");
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|e| e["headers"]["webhook-id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "webhook-id changed between retries: {ids:?}"
+    );
+    assert!(got.iter().all(|e| e["verified"] == true));
+    let log = deliveries(&api, &job).await;
+    let statuses: Vec<Value> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["statusCode"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!(500), json!(500), json!(200)], "{log}");
+
+    // 410: the subscription is disabled, and gets nothing more.
+    let job = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/gone"), "events": ["job.processing", "job.completed"], "secret": SECRET}}).to_string(),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_terminal(&job).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    running.shutdown().await;
+    let gone: Vec<Value> = receiver
+        .entries()
+        .into_iter()
+        .filter(|e| e["path"] == "/gone")
+        .collect();
+    assert_eq!(
+        gone.len(),
+        1,
+        "a disabled subscription was called again: {gone:#?}"
+    );
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &api.key);
+    let log = deliveries(&api, &job).await;
+    assert_eq!(log["deliveries"][0]["outcome"], "disabled", "{log}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
+    let _queues = QUEUES.lock().await;
+    let receiver = Receiver::start();
+    // A 1 s timeout against a receiver that takes 3 s; one retry, then the dead-letter queue.
+    let services = webhook_services(&services().await, &[1], 1);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/slow"), "events": ["job.completed"], "secret": SECRET}}).to_string(),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_terminal(&job).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let log = loop {
+        let log = deliveries(&api, &job).await;
+        let n = log["deliveries"].as_array().map(|a| a.len()).unwrap_or(0);
+        if n >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    running.shutdown().await;
+    let attempts = log["deliveries"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{log}");
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1 s"),
+        "{log}"
+    );
+    assert_eq!(attempts[0]["outcome"], "retrying");
+    assert_eq!(attempts[1]["outcome"], "dead_lettered");
+    // Visible on the dead-letter queue.
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let dlq = std::env::var("HORIZON_WEBHOOK_DLQ_URL").unwrap();
+    let mut found = false;
+    for _ in 0..10 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if out
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m.body.as_deref().unwrap_or("").contains(&job))
+        {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "the dead-lettered delivery is not on the DLQ");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_resolving_to_a_private_address_is_never_contacted() {
+    let _queues = QUEUES.lock().await;
+    let receiver = Receiver::start();
+    // This machine's own name resolves to an internal address (checked here), so the URL passes
+    // the literal check when subscribing and must be refused after DNS, at delivery.
+    let host = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap();
+    let host = host.trim().to_owned();
+    let resolved: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), 0))
+        .await
+        .unwrap()
+        .map(|a| a.ip())
+        .collect();
+    assert!(
+        !resolved.is_empty()
+            && resolved
+                .iter()
+                .all(|ip| horizon_shared::net::is_blocked(*ip)),
+        "precondition: {host} should resolve to internal addresses only, got {resolved:?}"
+    );
+    // No allow-list: loopback is as refused as any private address.
+    let mut s = webhook_services(&services().await, &[1], 2);
+    let mut c = (*s.config).clone();
+    c.webhook_allow_cidrs = Vec::new();
+    s.config = std::sync::Arc::new(c);
+    let running = horizon_local::start(s.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&s).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let url = format!("http://{host}:{}/ok", receiver.port);
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": url, "events": ["job.completed"], "secret": SECRET}}).to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    let job = resp.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_terminal(&job).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = deliveries(&api, &job).await;
+        if !log["deliveries"].as_array().unwrap().is_empty() || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    running.shutdown().await;
+    assert!(receiver.entries().is_empty(), "the receiver was contacted");
+    let first = &log["deliveries"][0];
+    assert!(
+        first["error"].as_str().unwrap().contains("blocked"),
+        "{log}"
+    );
+    assert_eq!(first["outcome"], "dead_lettered", "{log}");
+}
