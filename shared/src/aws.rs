@@ -198,6 +198,32 @@ impl DynamoStore {
         })
     }
 
+    /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
+    /// DynamoDB's pages (strongly consistent).
+    async fn items_under(&self, pk: String, prefix: &str) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":p", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     fn idempotency_pk(account: &AccountId, key: &str) -> String {
         format!("IDEM#{account}#{}", crate::auth::hash(key))
     }
@@ -391,31 +417,15 @@ impl DeliveryLog for DynamoStore {
     }
 
     async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :d)")
-                .expression_attribute_values(":p", s(format!("JOB#{job}")))
-                .expression_attribute_values(":d", s("DELIVERY#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                let mut attempt: Attempt = from_json(str_attr(&item, "attempt")?)?;
-                attempt.message = opt_str(&item, "message").map(from_json).transpose()?;
-                out.push(attempt);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.items_under(format!("JOB#{job}"), "DELIVERY#")
+            .await?
+            .iter()
+            .map(|item| {
+                let mut attempt: Attempt = from_json(str_attr(item, "attempt")?)?;
+                attempt.message = opt_str(item, "message").map(from_json).transpose()?;
+                Ok(attempt)
+            })
+            .collect()
     }
 }
 
@@ -541,29 +551,11 @@ impl AccountStore for DynamoStore {
     }
 
     async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
-        let mut subs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :w)")
-                .expression_attribute_values(":p", s(format!("ACCT#{account}")))
-                .expression_attribute_values(":w", s("WEBHOOK#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                subs.push(from_json(str_attr(&item, "subscription")?)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(subs);
-            }
-        }
+        self.items_under(format!("ACCT#{account}"), "WEBHOOK#")
+            .await?
+            .iter()
+            .map(|item| from_json(str_attr(item, "subscription")?))
+            .collect()
     }
 
     async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool> {

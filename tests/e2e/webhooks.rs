@@ -113,6 +113,21 @@ fn webhook_services(base: &Services, schedule: &[u64], timeout: u64) -> Services
     s
 }
 
+/// Starts a job on `upload` with a job-level webhook; returns the job id.
+async fn start_with_webhook(api: &Api, upload: &str, url: &str, events: &[&str]) -> String {
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({"uploadId": upload, "webhook": {"url": url, "events": events, "secret": SECRET}}).to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    resp.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn deliveries(api: &Api, job: &str) -> Value {
     api.get(&format!("/v1/jobs/{job}/webhooks"))
         .await
@@ -243,18 +258,13 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
 
     // 500, 500, then 200: three attempts, one webhook-id.
-    let job = api
-        .post_json(
-            "/v1/extract/pdf",
-            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/fail-twice"), "events": ["job.completed"], "secret": SECRET}}).to_string(),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["jobId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = start_with_webhook(
+        &api,
+        &upload,
+        &receiver.url("/fail-twice"),
+        &["job.completed"],
+    )
+    .await;
     api.wait_terminal(&job).await;
     let got = receiver.wait_for(3, 30).await;
     assert_eq!(got.len(), 3, "{got:#?}");
@@ -277,18 +287,13 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
     assert_eq!(statuses, vec![json!(500), json!(500), json!(200)], "{log}");
 
     // 410: the subscription is disabled, and gets nothing more.
-    let job = api
-        .post_json(
-            "/v1/extract/pdf",
-            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/gone"), "events": ["job.processing", "job.completed"], "secret": SECRET}}).to_string(),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["jobId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = start_with_webhook(
+        &api,
+        &upload,
+        &receiver.url("/gone"),
+        &["job.processing", "job.completed"],
+    )
+    .await;
     api.wait_terminal(&job).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     running.shutdown().await;
@@ -318,18 +323,7 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
-    let job = api
-        .post_json(
-            "/v1/extract/pdf",
-            &json!({"uploadId": upload, "webhook": {"url": receiver.url("/slow"), "events": ["job.completed"], "secret": SECRET}}).to_string(),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["jobId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = start_with_webhook(&api, &upload, &receiver.url("/slow"), &["job.completed"]).await;
     api.wait_terminal(&job).await;
     let deadline = Instant::now() + Duration::from_secs(40);
     let log = loop {
