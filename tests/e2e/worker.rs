@@ -303,3 +303,40 @@ async fn pdfs_of_every_kind_end_as_the_client_expects() {
     );
     running.shutdown().await;
 }
+
+/// An engine that hangs, and one that crashes, each fail their job cleanly (`timeout`,
+/// `engine_crashed`) while the worker keeps serving: extraction runs in a child process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
+    let _queues = QUEUES.lock().await;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("horizon-engines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let hang = script("hang", "exec sleep 60");
+    let crash = script("crash", "kill -SEGV $$");
+    let base = services().await;
+    for (engine, code) in [(hang, "timeout"), (crash, "engine_crashed")] {
+        let services = with_config(&base, |c| {
+            c.extractor = Some(engine.clone());
+            c.job_deadline = Duration::from_secs(2);
+        });
+        let running = horizon_local::start(services.clone()).await.unwrap();
+        let api = Api::new(running.addr, &new_account(&services).await);
+        let upload = api.upload_id(fixture("two-pages.pdf")).await;
+        let job = api.start_job(&upload).await;
+        let done = api.wait_terminal(&job).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["error"]["code"], code, "{done}");
+        // The same worker goes on serving.
+        let next = api.start_job(&upload).await;
+        assert_eq!(api.wait_terminal(&next).await["error"]["code"], code);
+        running.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
