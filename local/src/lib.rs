@@ -113,6 +113,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                 Arc::new(WebhookDispatcher::new(services.clone())),
             ),
         ];
+        tasks.push(tokio::spawn(reap_every(services.clone(), stopped.clone())));
         for (url, handler) in queues {
             for _ in 0..config.local_workers {
                 tasks.push(tokio::spawn(poll_queue(
@@ -125,6 +126,25 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
         }
     }
     Ok(Running { addr, stop, tasks })
+}
+
+/// The reaper on a timer, as EventBridge runs it in AWS.
+async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
+    let mut timer = tokio::time::interval(services.config.reaper_interval);
+    timer.tick().await; // not at start-up
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        match horizon_extract_worker::reaper::reap(&services).await {
+            Ok(r) if r.requeued + r.failed > 0 => {
+                tracing::info!(requeued = r.requeued, failed = r.failed, "reaper ran")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reaper failed; it runs again later"),
+        }
+    }
 }
 
 async fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) {

@@ -65,6 +65,9 @@ pub struct DynamoStore {
     table: String,
 }
 
+/// The active-job index is spread over this many partitions, so no one partition is hot.
+const ACTIVE_SHARDS: u32 = 8;
+
 impl DynamoStore {
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
         DynamoStore {
@@ -122,7 +125,7 @@ impl DynamoStore {
         }
     }
 
-    fn job_item(job: &Job) -> Result<Item> {
+    fn job_item(&self, job: &Job) -> Result<Item> {
         let mut item: Item = HashMap::new();
         item.insert("pk".into(), s(format!("JOB#{}", job.id)));
         item.insert("sk".into(), s("JOB"));
@@ -139,6 +142,25 @@ impl DynamoStore {
         item.insert("attempts".into(), n(job.attempts));
         item.insert("expiresAt".into(), n(job.expires_at.unix_timestamp()));
         item.insert("options".into(), s(to_json(&job.options)?));
+        // In the sparse index of active jobs while queued (by last write) or processing (by the
+        // end of its lease); the reaper reads the overdue ends of both.
+        let active = match job.status {
+            JobStatus::Queued => Some(("QUEUED", job.updated_at)),
+            JobStatus::Processing => {
+                Some(("PROCESSING", job.lease_until.unwrap_or(job.updated_at)))
+            }
+            JobStatus::Completed | JobStatus::Failed => None,
+        };
+        if let Some((state, at)) = active {
+            let shard = job
+                .id
+                .as_str()
+                .bytes()
+                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+                % ACTIVE_SHARDS;
+            item.insert("gsi2pk".into(), s(format!("{state}#{shard}")));
+            item.insert("gsi2sk".into(), n(millis(at)));
+        }
         if !job.tags.is_empty() {
             // A string set, so that listing can filter with contains().
             item.insert("tags".into(), AttributeValue::Ss(job.tags.clone()));
@@ -232,7 +254,7 @@ impl DynamoStore {
 #[async_trait]
 impl JobStore for DynamoStore {
     async fn create(&self, job: &Job) -> Result<()> {
-        self.put_item(Self::job_item(job)?, "attribute_not_exists(pk)", vec![])
+        self.put_item(self.job_item(job)?, "attribute_not_exists(pk)", vec![])
             .await
     }
 
@@ -244,7 +266,7 @@ impl JobStore for DynamoStore {
     }
 
     async fn replace(&self, job: &Job) -> Result<()> {
-        let item = Self::job_item(job)?;
+        let item = self.job_item(job)?;
         self.put_item(item, "version = :v", vec![(":v", n(job.version - 1))])
             .await
     }
@@ -321,6 +343,40 @@ impl JobStore for DynamoStore {
             None
         };
         Ok((jobs, next))
+    }
+
+    async fn overdue(
+        &self,
+        queued_before: OffsetDateTime,
+        leased_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<JobId>> {
+        let mut ids = Vec::new();
+        for (state, before) in [("PROCESSING", leased_before), ("QUEUED", queued_before)] {
+            for shard in 0..ACTIVE_SHARDS {
+                if ids.len() >= limit {
+                    return Ok(ids);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi2")
+                    .key_condition_expression("gsi2pk = :p AND gsi2sk <= :before")
+                    .expression_attribute_values(":p", s(format!("{state}#{shard}")))
+                    .expression_attribute_values(":before", n(millis(before)))
+                    .limit((limit - ids.len()) as i32)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB Query", e))?;
+                for item in out.items.unwrap_or_default() {
+                    if let Some(id) = opt_str(&item, "pk").and_then(|pk| pk.strip_prefix("JOB#")) {
+                        ids.push(JobId::from_str(id)?);
+                    }
+                }
+            }
+        }
+        Ok(ids)
     }
 
     async fn idempotency_claim(

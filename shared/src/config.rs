@@ -40,6 +40,11 @@ pub struct Config {
     /// The per-job extraction deadline, safely shorter than the Lambda timeout.
     /// `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
     pub job_deadline: Duration,
+    /// A queued job whose message may have been lost is put on the queue again after this long.
+    /// `HORIZON_QUEUED_GRACE_SECONDS`, default 900.
+    pub queued_grace: Duration,
+    /// Local runner only: how often the reaper runs. `HORIZON_REAPER_SECONDS`, default 60.
+    pub reaper_interval: Duration,
     /// Least time between two progress writes of a running job (bounded writes).
     /// `HORIZON_PROGRESS_SECONDS`, default 2.
     pub progress_interval: Duration,
@@ -130,6 +135,8 @@ impl Config {
             lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
             job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
             progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
+            queued_grace: Duration::from_secs(number("HORIZON_QUEUED_GRACE_SECONDS", 900)?),
+            reaper_interval: Duration::from_secs(number("HORIZON_REAPER_SECONDS", 60)?.max(1)),
             retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
             max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
             max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,

@@ -420,6 +420,16 @@ impl Job {
         }
     }
 
+    /// When the job looks abandoned if it is still active: a processing job at the end of its
+    /// lease, a queued one `grace` after it was last written. `None` once finished.
+    pub fn overdue_at(&self, grace: time::Duration) -> Option<OffsetDateTime> {
+        match self.status {
+            JobStatus::Queued => Some(self.updated_at + grace),
+            JobStatus::Processing => Some(self.lease_until.unwrap_or(self.updated_at)),
+            JobStatus::Completed | JobStatus::Failed => None,
+        }
+    }
+
     /// Whether a worker may claim the job now: it is queued, or its holder's lease ran out.
     pub fn claimable(&self, now: OffsetDateTime) -> bool {
         match self.status {
@@ -464,6 +474,15 @@ impl Job {
         next.lease_until = None;
         next.progress = None;
         Ok(next)
+    }
+
+    /// The job written again unchanged (a queued job the reaper queues again), so that it is
+    /// overdue only after another grace period.
+    pub fn touched(&self, now: OffsetDateTime) -> Job {
+        let mut next = self.clone();
+        next.updated_at = now;
+        next.version = self.version + 1;
+        next
     }
 
     /// The running job with new progress (not a status change).

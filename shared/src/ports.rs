@@ -43,6 +43,15 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Option<IdempotencyRecord>>;
     /// Records the job the request with this key created.
     async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()>;
+    /// Active jobs that look abandoned, from the sparse index of active jobs: processing ones whose
+    /// lease ended before `leased_before`, queued ones last written before `queued_before`; at
+    /// most `limit`.
+    async fn overdue(
+        &self,
+        queued_before: OffsetDateTime,
+        leased_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<JobId>>;
     /// Releases a key whose request failed before creating a job, so a retry may use it.
     async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()>;
 }

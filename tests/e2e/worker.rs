@@ -340,3 +340,105 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Jobs whose messages were lost, or whose worker died with its message gone, are found by the
+/// reaper: queued again (and then finished by a worker), or failed once they had their tries.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
+    let _queues = QUEUES.lock().await;
+    let services = with_config(&services().await, |c| c.queued_grace = Duration::ZERO);
+    let http = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(http.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let (queued, dead, spent) = (
+        api.start_job(&upload).await,
+        api.start_job(&upload).await,
+        api.start_job(&upload).await,
+    );
+    // Every message is lost.
+    let sdk = sdk().await;
+    let sqs = sqs(&sdk);
+    let url = services.config.extract_queue_url.clone();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    // Two of them were claimed by workers that died: one on its first try, one on its last.
+    let now = services.clock.now();
+    for (job, attempts) in [(&dead, 1), (&spent, services.config.max_tries)] {
+        let id: JobId = job.parse().unwrap();
+        let mut j = services
+            .jobs
+            .get(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claimed(now, time::Duration::seconds(1))
+            .unwrap();
+        j.attempts = attempts;
+        services.jobs.replace(&j).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let ours = [queued.clone(), dead.clone(), spent.clone()];
+    let mut total = horizon_extract_worker::reaper::Reaped::default();
+    for _ in 0..10 {
+        let r = horizon_extract_worker::reaper::reap(&services)
+            .await
+            .unwrap();
+        total.requeued += r.requeued;
+        total.failed += r.failed;
+        let mut open = 0;
+        for job in &ours {
+            let j = services
+                .jobs
+                .get(&job.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            if j.status == horizon_shared::domain::JobStatus::Processing {
+                open += 1;
+            }
+        }
+        if open == 0 && total.failed >= 1 && total.requeued >= 2 {
+            break;
+        }
+    }
+    assert!(total.requeued >= 2 && total.failed >= 1, "{total:?}");
+    let v: Value = api
+        .get(&format!("/v1/jobs/{spent}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["error"]["code"], "max_tries_exceeded");
+
+    // The others are back on the queue, and a worker finishes them.
+    let workers = horizon_local::start_workers(services.clone())
+        .await
+        .unwrap();
+    for job in [&queued, &dead] {
+        assert_eq!(api.wait_terminal(job).await["status"], "completed", "{job}");
+    }
+    workers.shutdown().await;
+    http.shutdown().await;
+}

@@ -7,6 +7,7 @@
 //! `max_tries_exceeded` and the message goes on to the dead-letter queue.
 
 pub mod child;
+pub mod reaper;
 
 use std::str::FromStr;
 
@@ -41,6 +42,23 @@ enum Claim {
 impl ExtractWorker {
     pub fn new(services: Services) -> Self {
         ExtractWorker { services }
+    }
+
+    /// The Lambda entry's dispatch: an SQS batch, or the reaper's EventBridge schedule.
+    pub async fn handle_event(&self, event: serde_json::Value) -> Result<serde_json::Value> {
+        let json = |e: serde_json::Error| Error::Internal(format!("event: {e}"));
+        if event.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(json)?;
+            serde_json::to_value(self.handle(batch).await).map_err(json)
+        } else {
+            let reaped = reaper::reap(&self.services).await?;
+            tracing::info!(
+                requeued = reaped.requeued,
+                failed = reaped.failed,
+                "reaper ran"
+            );
+            serde_json::to_value(reaped).map_err(json)
+        }
     }
 }
 
