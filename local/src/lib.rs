@@ -102,7 +102,9 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
         tasks.push(tokio::spawn(serve(listener, router, stopped.clone())));
     }
     if workers {
-        let sqs = aws_sdk_sqs::Client::new(&horizon_shared::aws::sdk_config().await);
+        // Metered like every client: the pollers stand in for Lambda's event source mapping,
+        // whose requests are billed too.
+        let sqs = horizon_shared::aws::sqs_client(&horizon_shared::aws::sdk_config().await);
         let queues: [(&str, Arc<dyn SqsHandler>); 2] = [
             (
                 &config.extract_queue_url,

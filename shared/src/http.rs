@@ -71,6 +71,11 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::field("body", "is empty; a JSON object is expected"));
     }
+    // Every request body of this API is an object; serde would also read a struct from an
+    // array, by position, which no client means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::field("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -201,6 +206,8 @@ mod tests {
         assert_eq!(field_of("{not json"), "body");
         assert_eq!(field_of(""), "body");
         assert_eq!(field_of("[]"), "body");
+        assert_eq!(field_of(r#"["upl_x", null]"#), "body");
+        assert_eq!(field_of("[null]"), "body");
     }
 
     #[test]

@@ -39,12 +39,9 @@ impl Services {
     pub async fn aws(config: Config) -> Services {
         let sdk = aws::sdk_config().await;
         let s3 = Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
-        let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &config.table,
-        ));
+        let store = Arc::new(DynamoStore::new(aws::dynamodb_client(&sdk), &config.table));
         let queue = Arc::new(SqsWorkQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
+            aws::sqs_client(&sdk),
             &config.extract_queue_url,
         ));
         Services {
@@ -54,7 +51,7 @@ impl Services {
             metrics: store.clone(),
             delivery_log: store,
             deliveries: Arc::new(SqsDeliveryQueue::new(
-                aws_sdk_sqs::Client::new(&sdk),
+                aws::sqs_client(&sdk),
                 &config.webhook_queue_url,
                 config.webhook_dlq_url.clone(),
             )),

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use horizon_shared::{Config, Services};
+
+// Prices and assumptions are stated in `cost_model`.
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -149,6 +151,8 @@ async fn main() {
         "load run: {jobs} jobs, {workers} worker(s) per queue, through http://{}",
         running.addr
     );
+    let runtime_before = worker_runtime_ms(&services).await;
+    let requests_before = horizon_shared::aws::request_counts();
     let started = Instant::now();
     let submitted: Arc<Mutex<HashMap<String, (Instant, u64)>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
@@ -241,6 +245,8 @@ async fn main() {
             None => {}
         }
     }
+    let requests_after = horizon_shared::aws::request_counts();
+    let runtime_ms = worker_runtime_ms(&services).await - runtime_before;
     running.shutdown().await;
     latencies.sort();
     let secs = elapsed.as_secs_f64();
@@ -262,5 +268,105 @@ async fn main() {
         "submit to terminal: p50 {:.2} s, p99 {:.2} s",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
+    );
+    cost_model(
+        &requests_before,
+        &requests_after,
+        submitted.len(),
+        pages_done,
+        runtime_ms,
+    );
+}
+
+/// The worker's total extraction time so far, from the dashboard's counters.
+async fn worker_runtime_ms(services: &Services) -> u64 {
+    let sdk = horizon_shared::aws::sdk_config().await;
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(&services.config.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("METRIC#job#extract/pdf".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("COUNTERS".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.item);
+    item.and_then(|i| {
+        i.get("runtimeMs")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+    })
+    .unwrap_or(0)
+}
+
+type Counts = std::collections::BTreeMap<(String, String), u64>;
+
+/// What the run cost at AWS list prices (us-east-1, arm64, November 2026), next to Textract's
+/// DetectDocumentText ($1.50 per 1,000 pages).
+fn cost_model(before: &Counts, after: &Counts, jobs: usize, pages: u64, worker_ms: u64) {
+    const DDB_READ: f64 = 0.125e-6; // per read request unit (an item up to 4 KB)
+    const DDB_WRITE: f64 = 0.625e-6; // per write request unit (an item up to 1 KB)
+    const SQS: f64 = 0.40e-6; // per request
+    const S3_PUT: f64 = 0.005e-3;
+    const S3_GET: f64 = 0.0004e-3;
+    const LAMBDA_GB_S: f64 = 0.000_013_333_4; // arm64
+    const LAMBDA_REQUEST: f64 = 0.20e-6;
+    const HTTP_API: f64 = 1.00e-6;
+    const WORKER_GB: f64 = 1.0; // the worker function's memory
+    const API_GB_S: f64 = 0.256 * 0.05; // an API call: 256 MB for about 50 ms
+    let jobs_f = jobs.max(1) as f64;
+    println!();
+    println!("AWS requests per job (every attempt, by service and operation):");
+    let mut dollars = 0.0;
+    let mut by_service: std::collections::BTreeMap<String, f64> = Default::default();
+    for ((service, op), n) in after {
+        let n = (n - before
+            .get(&(service.clone(), op.clone()))
+            .copied()
+            .unwrap_or(0)) as f64;
+        if n == 0.0 {
+            continue;
+        }
+        let unit = match (service.as_str(), op.as_str()) {
+            ("DynamoDB", "GetItem" | "Query" | "Scan" | "BatchGetItem") => DDB_READ,
+            ("DynamoDB", "TransactWriteItems") => 4.0 * DDB_WRITE, // two items, twice the units
+            ("DynamoDB", _) => DDB_WRITE,
+            ("SQS", _) => SQS,
+            ("S3", "GetObject" | "HeadObject") => S3_GET,
+            ("S3", _) => S3_PUT,
+            _ => 0.0,
+        };
+        dollars += n * unit;
+        *by_service.entry(service.clone()).or_default() += n / jobs_f;
+        println!("  {service:<9} {op:<22} {:6.2}", n / jobs_f);
+    }
+    for (service, n) in &by_service {
+        println!("  {service:<9} {:<22} {n:6.2}", "(all)");
+    }
+    let worker_gb_s = worker_ms as f64 / 1000.0 * WORKER_GB;
+    // Per job: one worker invocation (an upper bound: batches share one), two API calls (submit
+    // and one status read), one webhook dispatch invocation.
+    let lambda = worker_gb_s * LAMBDA_GB_S
+        + jobs_f
+            * (3.0 * LAMBDA_REQUEST
+                + 2.0 * (HTTP_API + API_GB_S * LAMBDA_GB_S)
+                + 0.256 * 0.02 * LAMBDA_GB_S);
+    let total = dollars + lambda;
+    let pages = pages.max(1) as f64;
+    println!(
+        "Lambda GB-seconds per page (worker, {WORKER_GB} GB): {:.5}",
+        worker_gb_s / pages
+    );
+    println!(
+        "cost: ${:.4} per 1,000 pages (requests ${:.4} + Lambda and API Gateway ${:.4}); Textract DetectDocumentText $1.50; target < $0.05",
+        total / pages * 1000.0,
+        dollars / pages * 1000.0,
+        lambda / pages * 1000.0
     );
 }
