@@ -278,9 +278,9 @@ fn summary(rows: &[Row]) {
         "  speed ratio ours/pdftotext: {:.2}x (target >= 1.0, goal 1.7)",
         theirs / ours.max(1e-9)
     );
-    println!("similarity to pdftotext over {} files: mean {:.3} (target >= 0.92), median {:.3} (target >= 0.97)", sims.len(), mean(&sims), median(&sims));
+    println!("similarity to pdftotext over {} files: mean {:.4} (target >= 0.92), median {:.4} (target >= 0.97)", sims.len(), mean(&sims), median(&sims));
     println!(
-        "ground truth over {} files: mean {:.3} (target >= 0.97)",
+        "ground truth over {} files: mean {:.4} (target >= 0.97)",
         gts.len(),
         mean(&gts)
     );
