@@ -63,6 +63,43 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Keys found valid recently, by hash, so that a busy client does not cost a DynamoDB read per
+/// request. Only successful lookups are kept, for `HORIZON_KEY_CACHE_SECONDS` (30; 0 turns it
+/// off): a revoked key stops working within that time.
+pub struct KeyCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (AccountId, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        KeyCache {
+            ttl,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn get(&self, hash: &str) -> Option<AccountId> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(account, _)| account.clone())
+    }
+
+    fn put(&self, hash: String, account: AccountId) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= 10_000 {
+                entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            }
+            entries.insert(hash, (account, std::time::Instant::now()));
+        }
+    }
+}
+
 /// The account behind the request's `Authorization: Bearer <key>`; `401` otherwise.
 pub async fn authenticate(services: &Services, authorization: Option<&str>) -> Result<AccountId> {
     let unauthorized = |why: &str| Error::Unauthorized(why.to_owned());
@@ -75,6 +112,9 @@ pub async fn authenticate(services: &Services, authorization: Option<&str>) -> R
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <key>"))?;
     let digest = hash(key);
+    if let Some(account) = services.key_cache.get(&digest) {
+        return Ok(account);
+    }
     let record = services
         .accounts
         .key_by_hash(&digest)
@@ -84,6 +124,7 @@ pub async fn authenticate(services: &Services, authorization: Option<&str>) -> R
     if record.revoked {
         return Err(unauthorized("the API key has been revoked"));
     }
+    services.key_cache.put(digest, record.account.clone());
     Ok(record.account)
 }
 

@@ -85,6 +85,9 @@ pub struct Config {
     /// Networks webhooks may reach although they are internal (local development, tests):
     /// `HORIZON_WEBHOOK_ALLOW_CIDRS`, comma-separated, e.g. `127.0.0.1/32`. Empty by default.
     pub webhook_allow_cidrs: Vec<crate::net::Cidr>,
+    /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
+    /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
+    pub key_cache_ttl: Duration,
     /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
     /// `PORT` (default 3000; 0 picks a free port).
     pub local_bind: std::net::IpAddr,
@@ -169,6 +172,7 @@ impl Config {
             .map_err(|e| {
                 Error::Internal(format!("configuration: HORIZON_WEBHOOK_ALLOW_CIDRS: {e}"))
             })?,
+            key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
             local_bind: match get("HORIZON_BIND") {
                 None => std::net::IpAddr::from([127, 0, 0, 1]),
                 Some(v) => v.trim().parse().map_err(|_| {

@@ -27,6 +27,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Records of ready uploads, which never change (see [`crate::uploads::UploadCache`]).
     pub upload_cache: Arc<UploadCache>,
+    /// API keys found valid recently (see [`crate::auth::KeyCache`]).
+    pub key_cache: Arc<crate::auth::KeyCache>,
 }
 
 impl Services {
@@ -60,6 +62,7 @@ impl Services {
             blobs: s3,
             clock: Arc::new(SystemClock),
             upload_cache: Arc::new(UploadCache::new(10_000)),
+            key_cache: Arc::new(crate::auth::KeyCache::new(config.key_cache_ttl)),
             config: Arc::new(config),
         }
     }
