@@ -147,11 +147,12 @@ impl DynamoStore {
         }))
     }
 
-    /// Writes `item` if `condition` holds, with `values` bound in it; `Conflict` when it does not.
+    /// Writes `item`, if `condition` (when given) holds with `values` bound in it; `Conflict`
+    /// when it does not.
     async fn put_item(
         &self,
         item: Item,
-        condition: &str,
+        condition: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<()> {
         let mut req = self
@@ -159,7 +160,7 @@ impl DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition);
+            .set_condition_expression(condition.map(str::to_owned));
         for (name, value) in values {
             req = req.expression_attribute_values(name, value);
         }
@@ -170,7 +171,8 @@ impl DynamoStore {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 Err(Error::Conflict(format!(
-                    "the record changed since it was read ({condition} no longer holds)"
+                    "the record changed since it was read ({} no longer holds)",
+                    condition.unwrap_or_default()
                 )))
             }
             Err(e) => Err(unavailable("DynamoDB PutItem", e)),
@@ -306,8 +308,12 @@ impl DynamoStore {
 #[async_trait]
 impl JobStore for DynamoStore {
     async fn create(&self, job: &Job) -> Result<()> {
-        self.put_item(self.job_item(job)?, "attribute_not_exists(pk)", vec![])
-            .await
+        self.put_item(
+            self.job_item(job)?,
+            Some("attribute_not_exists(pk)"),
+            vec![],
+        )
+        .await
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
@@ -319,7 +325,7 @@ impl JobStore for DynamoStore {
 
     async fn replace(&self, job: &Job) -> Result<()> {
         let item = self.job_item(job)?;
-        self.put_item(item, "version = :v", vec![(":v", n(job.version - 1))])
+        self.put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
             .await
     }
 
@@ -449,7 +455,7 @@ impl JobStore for DynamoStore {
         match self
             .put_item(
                 item,
-                "attribute_not_exists(pk) OR expiresAt < :now",
+                Some("attribute_not_exists(pk) OR expiresAt < :now"),
                 vec![(":now", now)],
             )
             .await
@@ -514,14 +520,7 @@ impl DeliveryLog for DynamoStore {
         if let Some(message) = &attempt.message {
             item.insert("message".into(), s(to_json(message)?));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB PutItem", e))?;
-        Ok(())
+        self.put_item(item, None, vec![]).await
     }
 
     async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
@@ -585,14 +584,7 @@ impl AccountStore for DynamoStore {
             ("createdAt".to_owned(), n(millis(key.created_at))),
             ("revoked".to_owned(), AttributeValue::Bool(key.revoked)),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB PutItem", e))?;
-        Ok(())
+        self.put_item(item, None, vec![]).await
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
@@ -645,7 +637,7 @@ impl AccountStore for DynamoStore {
             ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
             ("subscription".to_owned(), s(to_json(sub)?)),
         ]);
-        self.put_item(item, "attribute_not_exists(pk)", vec![])
+        self.put_item(item, Some("attribute_not_exists(pk)"), vec![])
             .await
     }
 
@@ -655,7 +647,8 @@ impl AccountStore for DynamoStore {
             ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
             ("subscription".to_owned(), s(to_json(sub)?)),
         ]);
-        self.put_item(item, "attribute_exists(pk)", vec![]).await
+        self.put_item(item, Some("attribute_exists(pk)"), vec![])
+            .await
     }
 
     async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
@@ -715,7 +708,7 @@ impl UploadStore for DynamoStore {
     async fn put(&self, upload: &Upload) -> Result<()> {
         self.put_item(
             Self::upload_item(upload),
-            "attribute_not_exists(pk)",
+            Some("attribute_not_exists(pk)"),
             vec![],
         )
         .await
@@ -725,7 +718,7 @@ impl UploadStore for DynamoStore {
         let item = Self::upload_item(upload);
         self.put_item(
             item,
-            "pending = :true",
+            Some("pending = :true"),
             vec![(":true", AttributeValue::Bool(true))],
         )
         .await
