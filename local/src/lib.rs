@@ -1,11 +1,14 @@
 //! The local runner: the whole service on one machine, through the very handlers the Lambda
 //! functions run.
 //!
-//! - HTTP: every route on one address (default `127.0.0.1:3000`), `/v1/...` to the job API and
-//!   `/api/...` to uploads, as API Gateway routes them in AWS.
+//! - HTTP: every route on one address (default `127.0.0.1:3000`), `/v1/...` to the job API,
+//!   `/api/...` to uploads and `/horizon...` to the dashboard, as API Gateway routes them in AWS.
+//!   Bound to loopback, the dashboard needs no credentials; otherwise it needs the admin key.
+//! - Timers: the reaper and the metrics snapshot, as EventBridge schedules run them in AWS.
 //! - SQS: pollers receive batches from each queue and call the worker handlers with real
 //!   `SqsEvent`s, deleting only the messages not listed in `batchItemFailures`; the others come
 //!   back after the queue's visibility timeout, exactly as Lambda's event source mapping behaves.
+//!   Each poller sends a heartbeat while it runs, and stops receiving while its queue is paused.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -16,6 +19,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use bytes::Bytes;
+use horizon_dashboard::Dashboard;
 use horizon_extract_worker::ExtractWorker;
 use horizon_jobs_api::JobsApi;
 use horizon_shared::http::problem;
@@ -32,8 +36,7 @@ use tokio::task::JoinHandle;
 
 /// API Gateway's HTTP API refuses request bodies over 10 MB; so does the runner.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
-/// Messages per `SqsEvent`, as an event source mapping's batch size.
-const BATCH_SIZE: i32 = 10;
+use horizon_shared::dashboard::{LOCAL_BATCH_SIZE as BATCH_SIZE, LOCAL_POLL_WAIT_SECONDS};
 
 /// HTTP routes: a path prefix and the function that serves it.
 #[derive(Clone)]
@@ -82,7 +85,18 @@ pub async fn start_workers(services: Services) -> std::io::Result<Running> {
     start_parts(services, false, true).await
 }
 
-async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::Result<Running> {
+async fn start_parts(
+    mut services: Services,
+    http: bool,
+    workers: bool,
+) -> std::io::Result<Running> {
+    // The dashboard is open without credentials only on loopback (like Horizon's local
+    // environment); anywhere else it needs the admin key.
+    if services.config.local_bind.is_loopback() && !services.config.dashboard_open {
+        let mut config = (*services.config).clone();
+        config.dashboard_open = true;
+        services.config = Arc::new(config);
+    }
     let config = services.config.clone();
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -95,6 +109,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                     Arc::new(JobsApi::new(services.clone())) as Arc<dyn HttpHandler>,
                 ),
                 ("/api", Arc::new(UploadsApi::new(services.clone()))),
+                ("/horizon", Arc::new(Dashboard::new(services.clone()))),
             ]),
         };
         let listener = TcpListener::bind((config.local_bind, config.local_port)).await?;
@@ -105,23 +120,34 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
         // Metered like every client: the pollers stand in for Lambda's event source mapping,
         // whose requests are billed too.
         let sqs = horizon_shared::aws::sqs_client(&horizon_shared::aws::sdk_config().await);
-        let queues: [(&str, Arc<dyn SqsHandler>); 2] = [
+        let queues: [(&str, &str, Arc<dyn SqsHandler>); 2] = [
             (
+                "extract-worker",
                 &config.extract_queue_url,
                 Arc::new(ExtractWorker::new(services.clone())),
             ),
             (
+                "webhook-dispatch",
                 &config.webhook_queue_url,
                 Arc::new(WebhookDispatcher::new(services.clone())),
             ),
         ];
         tasks.push(tokio::spawn(reap_every(services.clone(), stopped.clone())));
-        for (url, handler) in queues {
-            for _ in 0..config.local_workers {
+        tasks.push(tokio::spawn(snapshot_every(
+            services.clone(),
+            stopped.clone(),
+        )));
+        for (supervisor, url, handler) in queues {
+            for n in 0..config.local_workers {
                 tasks.push(tokio::spawn(poll_queue(
-                    sqs.clone(),
-                    url.to_owned(),
-                    handler.clone(),
+                    Poller {
+                        sqs: sqs.clone(),
+                        services: services.clone(),
+                        supervisor,
+                        instance: format!("{}-{n}", std::process::id()),
+                        queue_url: url.to_owned(),
+                        handler: handler.clone(),
+                    },
                     stopped.clone(),
                 )));
             }
@@ -145,6 +171,22 @@ async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reaper failed; it runs again later"),
+        }
+    }
+}
+
+/// The metrics snapshot on a timer (`HORIZON_SNAPSHOT_SECONDS`), as EventBridge's
+/// `rate(5 minutes)` runs it in AWS; several runners take each interval's snapshot once.
+async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) {
+    let mut timer = tokio::time::interval(services.config.snapshot_interval);
+    timer.tick().await; // not at start-up
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = horizon_shared::dashboard::snapshot(&services).await {
+            tracing::warn!(error = %e, "metrics snapshot failed; the next interval takes one");
         }
     }
 }
@@ -216,17 +258,45 @@ async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Resp
     hyper::Response::from_parts(parts, Full::new(bytes))
 }
 
+/// One polling loop of a worker (one of Horizon's processes).
+pub struct Poller {
+    pub sqs: aws_sdk_sqs::Client,
+    pub services: Services,
+    /// The worker function it stands in for, e.g. `extract-worker`.
+    pub supervisor: &'static str,
+    pub instance: String,
+    pub queue_url: String,
+    pub handler: Arc<dyn SqsHandler>,
+}
+
 /// One poller, as an event source mapping: receive a batch, hand it to the handler as an
-/// `SqsEvent`, delete what succeeded; messages in `batchItemFailures` stay for redelivery. Runs
-/// until `stopped` turns true.
-pub async fn poll_queue(
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    handler: Arc<dyn SqsHandler>,
-    stopped: watch::Receiver<bool>,
-) {
+/// `SqsEvent`, delete what succeeded; messages in `batchItemFailures` stay for redelivery. Sends
+/// its heartbeat every few seconds; receives nothing while its queue is paused. Runs until
+/// `stopped` turns true.
+pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
+    let Poller {
+        sqs,
+        services,
+        supervisor,
+        instance,
+        queue_url,
+        handler,
+    } = poller;
     let queue_name = queue_url.rsplit('/').next().unwrap_or("").to_owned();
+    let mut paused = (false, std::time::Instant::now() - Duration::from_secs(60));
     while !*stopped.borrow() {
+        horizon_shared::dashboard::beat(&services, supervisor, &queue_name, &instance).await;
+        if paused.1.elapsed() >= Duration::from_secs(2) {
+            let now_paused = match services.dashboard.paused().await {
+                Ok(list) => list.contains(&queue_name),
+                Err(_) => paused.0, // keep the last known state
+            };
+            paused = (now_paused, std::time::Instant::now());
+        }
+        if paused.0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
         // A receive is never abandoned half-way: the queue would count its messages as delivered
         // and hide them for the visibility timeout. On shutdown the current long poll (at most
         // 2 s) finishes and its messages are handled.
@@ -234,7 +304,7 @@ pub async fn poll_queue(
             .receive_message()
             .queue_url(&queue_url)
             .max_number_of_messages(BATCH_SIZE)
-            .wait_time_seconds(2)
+            .wait_time_seconds(LOCAL_POLL_WAIT_SECONDS)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()

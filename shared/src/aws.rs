@@ -1,4 +1,7 @@
-//! AWS adapters for the ports: DynamoDB (jobs, uploads), SQS (work queue), S3 (blobs).
+//! AWS adapters for the ports: DynamoDB (jobs, uploads), SQS (work queue), S3 (blobs); the
+//! dashboard's in [`dashboard`].
+
+pub mod dashboard;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -23,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::events::{Attempt, DeliveryMessage};
 use crate::ports::{
     AccountStore, Blob, BlobStore, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
-    JobMeasure, JobStore, MetricsStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
+    JobStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -148,24 +151,25 @@ impl DynamoStore {
     }
 
     /// Writes `item`, if `condition` (when given) holds with `values` bound in it; `Conflict`
-    /// when it does not.
+    /// when it does not. Returns the item it replaced, if any (at no extra cost).
     async fn put_item(
         &self,
         item: Item,
         condition: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
-    ) -> Result<()> {
+    ) -> Result<Option<Item>> {
         let mut req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .set_condition_expression(condition.map(str::to_owned));
         for (name, value) in values {
             req = req.expression_attribute_values(name, value);
         }
         match req.send().await {
-            Ok(_) => Ok(()),
+            Ok(out) => Ok(out.attributes.filter(|a| !a.is_empty())),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
@@ -219,6 +223,7 @@ impl DynamoStore {
             // A string set, so that listing can filter with contains().
             item.insert("tags".into(), AttributeValue::Ss(job.tags.clone()));
         }
+        dashboard::index_job(&mut item, job)?;
         if let Some(until) = job.lease_until {
             item.insert("leaseUntil".into(), n(millis(until)));
         }
@@ -271,6 +276,10 @@ impl DynamoStore {
             error: json::<JobError>(item, "error")?,
             expires_at: OffsetDateTime::from_unix_timestamp(num(item, "expiresAt")?)
                 .map_err(|e| Error::Internal(format!("expiresAt out of range: {e}")))?,
+            started_at: opt_num(item, "startedAt").map(from_millis).transpose()?,
+            finished_at: opt_num(item, "finishedAt").map(from_millis).transpose()?,
+            retry_of: opt_str(item, "retryOf").map(JobId::from_str).transpose()?,
+            retried_by: json(item, "retriedBy")?.unwrap_or_default(),
         })
     }
 
@@ -313,7 +322,9 @@ impl JobStore for DynamoStore {
             Some("attribute_not_exists(pk)"),
             vec![],
         )
-        .await
+        .await?;
+        self.count_transition(None, job).await;
+        Ok(())
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>> {
@@ -325,8 +336,15 @@ impl JobStore for DynamoStore {
 
     async fn replace(&self, job: &Job) -> Result<()> {
         let item = self.job_item(job)?;
-        self.put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
-            .await
+        let old = self
+            .put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
+            .await?;
+        let before = old
+            .as_ref()
+            .and_then(|o| opt_str(o, "status"))
+            .and_then(|st| JobStatus::from_str(st).ok());
+        self.count_transition(before, job).await;
+        Ok(())
     }
 
     async fn list(
@@ -460,7 +478,7 @@ impl JobStore for DynamoStore {
             )
             .await
         {
-            Ok(()) => Ok(None),
+            Ok(_) => Ok(None),
             Err(Error::Conflict(_)) => {
                 let item = self.get_item(pk, "IDEM").await?.ok_or_else(|| {
                     Error::Unavailable("the idempotency record vanished; retry".into())
@@ -520,7 +538,7 @@ impl DeliveryLog for DynamoStore {
         if let Some(message) = &attempt.message {
             item.insert("message".into(), s(to_json(message)?));
         }
-        self.put_item(item, None, vec![]).await
+        self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
     async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
@@ -533,40 +551,6 @@ impl DeliveryLog for DynamoStore {
                 Ok(attempt)
             })
             .collect()
-    }
-}
-
-#[async_trait]
-impl MetricsStore for DynamoStore {
-    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-        let update = |pk: String| -> Result<TransactWriteItem> {
-            let u = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s("COUNTERS"))
-                .update_expression(
-                    "ADD #processed :one, #failed :failed, runtimeMs :runtime, waitMs :wait",
-                )
-                .expression_attribute_names("#processed", "processed")
-                .expression_attribute_names("#failed", "failed")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":failed", n(u8::from(m.failed)))
-                .expression_attribute_values(":runtime", n(m.runtime_ms))
-                .expression_attribute_values(":wait", n(m.wait_ms))
-                .build()
-                .map_err(|e| Error::Internal(format!("metrics update: {e}")))?;
-            Ok(TransactWriteItem::builder().update(u).build())
-        };
-        // Both counters or neither.
-        self.client
-            .transact_write_items()
-            .transact_items(update(format!("METRIC#job#{job_type}"))?)
-            .transact_items(update(format!("METRIC#queue#{queue}"))?)
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB TransactWriteItems", e))?;
-        Ok(())
     }
 }
 
@@ -584,7 +568,7 @@ impl AccountStore for DynamoStore {
             ("createdAt".to_owned(), n(millis(key.created_at))),
             ("revoked".to_owned(), AttributeValue::Bool(key.revoked)),
         ]);
-        self.put_item(item, None, vec![]).await
+        self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
@@ -639,6 +623,7 @@ impl AccountStore for DynamoStore {
         ]);
         self.put_item(item, Some("attribute_not_exists(pk)"), vec![])
             .await
+            .map(|_| ())
     }
 
     async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
@@ -649,6 +634,7 @@ impl AccountStore for DynamoStore {
         ]);
         self.put_item(item, Some("attribute_exists(pk)"), vec![])
             .await
+            .map(|_| ())
     }
 
     async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
@@ -712,6 +698,7 @@ impl UploadStore for DynamoStore {
             vec![],
         )
         .await
+        .map(|_| ())
     }
 
     async fn complete(&self, upload: &Upload) -> Result<()> {
@@ -722,6 +709,7 @@ impl UploadStore for DynamoStore {
             vec![(":true", AttributeValue::Bool(true))],
         )
         .await
+        .map(|_| ())
     }
 
     async fn get(&self, id: &UploadId) -> Result<Option<Upload>> {
@@ -776,6 +764,12 @@ fn opt_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
+}
+
+fn opt_num<T: FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn num<T: FromStr>(item: &Item, name: &str) -> Result<T> {

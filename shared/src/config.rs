@@ -97,6 +97,32 @@ pub struct Config {
     pub dev_api_key: Option<String>,
     /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
     pub local_workers: usize,
+    /// The dashboard's name for this deployment (Horizon's master): `HORIZON_MASTER`, else
+    /// `<HORIZON_STAGE>:<AWS_REGION>` in Lambda, else `local:<hostname>`.
+    pub master: String,
+    /// The dashboard's periods, in minutes: recent, pending and completed jobs
+    /// (`HORIZON_RECENT_MINUTES`, 60), failed jobs (`HORIZON_FAILED_MINUTES`, 10,080 but at most
+    /// the job retention), monitored tags' job lists (`HORIZON_MONITORED_MINUTES`, 10,080).
+    pub recent_minutes: i64,
+    pub failed_minutes: i64,
+    pub monitored_minutes: i64,
+    /// How often metric counters are snapshot (`HORIZON_SNAPSHOT_SECONDS`, 300: EventBridge's
+    /// `rate(5 minutes)` in AWS, a timer in the local runner) and how many snapshots each metric
+    /// keeps (`HORIZON_SNAPSHOTS_KEPT`, 24).
+    pub snapshot_interval: Duration,
+    pub snapshots_kept: usize,
+    /// The dashboard's admin key (`HORIZON_ADMIN_KEY`): as a bearer token, or exchanged for a
+    /// signed session cookie at `/horizon/login`. Unset: the dashboard is closed (403), except
+    /// when `dashboard_open`.
+    pub admin_key: Option<String>,
+    /// Set by the local runner only, when it binds to a loopback address: the dashboard needs no
+    /// credentials. Never read from the environment.
+    pub dashboard_open: bool,
+    /// In AWS: the worker functions' names (`HORIZON_EXTRACT_FUNCTION`,
+    /// `HORIZON_WEBHOOK_FUNCTION`), whose event source mappings the dashboard reads and pauses.
+    /// Unset: the local runner's pollers are the workers.
+    pub extract_function: Option<String>,
+    pub webhook_function: Option<String>,
 }
 
 impl Config {
@@ -185,7 +211,36 @@ impl Config {
                 .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
             local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
             dev_api_key: get("HORIZON_DEV_API_KEY"),
+            master: match (get("HORIZON_MASTER"), get("AWS_LAMBDA_FUNCTION_NAME")) {
+                (Some(m), _) => m,
+                (None, Some(_)) => format!(
+                    "{}:{}",
+                    get("HORIZON_STAGE").unwrap_or_else(|| "prod".into()),
+                    get("AWS_REGION").unwrap_or_else(|| "unknown-region".into())
+                ),
+                (None, None) => format!(
+                    "local:{}",
+                    std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| "localhost".into())
+                ),
+            },
+            recent_minutes: number("HORIZON_RECENT_MINUTES", 60)?.clamp(1, 1440) as i64,
+            failed_minutes: (number("HORIZON_FAILED_MINUTES", 10_080)?.max(1) as i64)
+                .min((number("HORIZON_RETENTION_HOURS", 24)? as i64 * 60).max(1)),
+            monitored_minutes: number("HORIZON_MONITORED_MINUTES", 10_080)?.max(1) as i64,
+            snapshot_interval: Duration::from_secs(number("HORIZON_SNAPSHOT_SECONDS", 300)?.max(1)),
+            snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
+            admin_key: get("HORIZON_ADMIN_KEY"),
+            dashboard_open: false,
+            extract_function: get("HORIZON_EXTRACT_FUNCTION"),
+            webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
         };
+        if config.admin_key.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(Error::Internal(
+                "configuration: HORIZON_ADMIN_KEY must be at least 16 characters".into(),
+            ));
+        }
         if config.lease <= config.job_deadline {
             return Err(Error::Internal(format!(
                 "configuration: HORIZON_LEASE_SECONDS ({}) must exceed HORIZON_JOB_DEADLINE_SECONDS ({})",
@@ -229,6 +284,23 @@ mod tests {
         assert_eq!(c.max_tries, 3);
         assert_eq!(c.max_chunk_chars, 1500);
         assert!(!c.s3_path_style);
+        assert_eq!((c.recent_minutes, c.failed_minutes), (60, 24 * 60));
+        assert_eq!(c.snapshot_interval, Duration::from_secs(300));
+        assert_eq!(c.snapshots_kept, 24);
+        assert!(c.master.starts_with("local:"), "{}", c.master);
+        assert!(!c.dashboard_open && c.admin_key.is_none());
+    }
+
+    #[test]
+    fn lambda_masters_are_named_by_stage_and_region() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AWS_LAMBDA_FUNCTION_NAME", "f"));
+        pairs.push(("HORIZON_STAGE", "staging"));
+        pairs.push(("AWS_REGION", "eu-west-1"));
+        let c = Config::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(c.master, "staging:eu-west-1");
+        pairs.push(("HORIZON_ADMIN_KEY", "short"));
+        assert!(Config::from_lookup(env(&pairs)).is_err());
     }
 
     #[test]

@@ -384,6 +384,23 @@ pub struct Job {
     pub error: Option<JobError>,
     /// The job's record disappears after this instant (DynamoDB TTL).
     pub expires_at: OffsetDateTime,
+    /// When a worker last claimed it.
+    pub started_at: Option<OffsetDateTime>,
+    /// When it became `completed` or `failed`.
+    pub finished_at: Option<OffsetDateTime>,
+    /// The failed job this one retries (the dashboard's retry).
+    pub retry_of: Option<JobId>,
+    /// The retries made of this job, oldest first.
+    pub retried_by: Vec<Retry>,
+}
+
+/// One retry of a failed job: the new job, its status when last seen, and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    pub id: String,
+    pub status: JobStatus,
+    /// Unix seconds.
+    pub retried_at: i64,
 }
 
 impl Job {
@@ -417,6 +434,10 @@ impl Job {
             expires_at: (now + retention)
                 .replace_nanosecond(0)
                 .unwrap_or(now + retention),
+            started_at: None,
+            finished_at: None,
+            retry_of: None,
+            retried_by: Vec::new(),
         }
     }
 
@@ -450,6 +471,7 @@ impl Job {
         let mut next = self.advanced(JobStatus::Processing, now)?;
         next.attempts += 1;
         next.lease_until = Some(now + lease);
+        next.started_at = Some(now);
         Ok(next)
     }
 
@@ -465,6 +487,7 @@ impl Job {
         next.result = Some(result);
         next.lease_until = None;
         next.progress = None;
+        next.finished_at = Some(now);
         Ok(next)
     }
 
@@ -473,6 +496,7 @@ impl Job {
         next.error = Some(error);
         next.lease_until = None;
         next.progress = None;
+        next.finished_at = Some(now);
         Ok(next)
     }
 
@@ -480,6 +504,49 @@ impl Job {
     /// overdue only after another grace period.
     pub fn touched(&self, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
+        next.updated_at = now;
+        next.version = self.version + 1;
+        next
+    }
+
+    /// A new queued job that runs this failed one again: same upload, options, tags, metadata
+    /// and webhooks, `retry_of` this one.
+    pub fn retry(
+        &self,
+        id: JobId,
+        now: OffsetDateTime,
+        retention: time::Duration,
+    ) -> Result<Job, Error> {
+        if self.status != JobStatus::Failed {
+            return Err(Error::Conflict(format!(
+                "job {} is {}; only failed jobs can be retried",
+                self.id, self.status
+            )));
+        }
+        let mut next = Job::new_queued(
+            id,
+            self.job_type,
+            self.account.clone(),
+            self.upload_id.clone(),
+            now,
+            retention,
+        );
+        next.tags = self.tags.clone();
+        next.metadata = self.metadata.clone();
+        next.options = self.options.clone();
+        next.webhooks = self.webhooks.clone();
+        next.retry_of = Some(self.id.clone());
+        Ok(next)
+    }
+
+    /// This failed job, noting that `retry` now runs it again (not a status change).
+    pub fn retried_by(&self, retry: &Job, now: OffsetDateTime) -> Job {
+        let mut next = self.clone();
+        next.retried_by.push(Retry {
+            id: retry.id.to_string(),
+            status: retry.status,
+            retried_at: now.unix_timestamp(),
+        });
         next.updated_at = now;
         next.version = self.version + 1;
         next
@@ -684,6 +751,37 @@ mod tests {
         let a = JobId::new(now);
         let b = JobId::new(now);
         assert_ne!(a, b, "two ids made in the same millisecond collide");
+    }
+
+    #[test]
+    fn only_failed_jobs_are_retried_and_the_retry_copies_the_request() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let mut original = job(now);
+        original.tags = vec!["batch-7".into()];
+        original.metadata = Some(serde_json::json!({"k": 1}));
+        assert!(original
+            .retry(JobId::new(now), now, time::Duration::hours(1))
+            .is_err());
+        let failed = original
+            .claimed(now, time::Duration::minutes(5))
+            .unwrap()
+            .failed(JobError::new("x", "y"), now)
+            .unwrap();
+        let retry = failed
+            .retry(JobId::new(now), now, time::Duration::hours(1))
+            .unwrap();
+        assert_eq!(retry.status, JobStatus::Queued);
+        assert_eq!(retry.retry_of.as_ref(), Some(&failed.id));
+        assert_eq!((retry.attempts, retry.version), (0, 1));
+        assert_eq!(retry.tags, failed.tags);
+        assert_eq!(retry.metadata, failed.metadata);
+        assert_eq!(retry.upload_id, failed.upload_id);
+        let noted = failed.retried_by(&retry, now);
+        assert_eq!(noted.status, JobStatus::Failed);
+        assert_eq!(noted.version, failed.version + 1);
+        assert_eq!(noted.retried_by.len(), 1);
+        assert_eq!(noted.retried_by[0].id, retry.id.to_string());
+        assert_eq!(noted.retried_by[0].status, JobStatus::Queued);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum Error {
     },
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// Authenticated or not, this caller may not use this resource (the dashboard's gate).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("not found: {0}")]
     NotFound(String),
     /// The resource exists but not for this method; carries the methods it allows (`GET, POST`).
@@ -88,6 +91,7 @@ impl Error {
         match self {
             Error::BadRequest { .. } => 400,
             Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) | Error::IllegalTransition { .. } => 409,
@@ -104,6 +108,7 @@ impl Error {
         match self {
             Error::BadRequest { .. } => ("bad-request", "Bad Request"),
             Error::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            Error::Forbidden(_) => ("forbidden", "Forbidden"),
             Error::NotFound(_) => ("not-found", "Not Found"),
             Error::MethodNotAllowed(_) => ("method-not-allowed", "Method Not Allowed"),
             Error::Conflict(_) | Error::IllegalTransition { .. } => ("conflict", "Conflict"),
@@ -131,6 +136,7 @@ impl Error {
             Error::MethodNotAllowed(allowed) => format!("this resource allows {allowed}"),
             Error::NotFound(d)
             | Error::Unauthorized(d)
+            | Error::Forbidden(d)
             | Error::Conflict(d)
             | Error::PayloadTooLarge(d)
             | Error::RangeNotSatisfiable(d)

@@ -39,18 +39,24 @@ where
     .await
 }
 
-/// Runs an SQS-triggered function in Lambda.
-pub async fn run_sqs<H, F>(make: F) -> Result<(), lambda_runtime::Error>
+/// Runs an SQS-triggered function in Lambda; each invocation sends the heartbeat of worker
+/// `supervisor` (the dashboard counts live invocations).
+pub async fn run_sqs<H, F>(supervisor: &'static str, make: F) -> Result<(), lambda_runtime::Error>
 where
     H: SqsHandler + 'static,
     F: FnOnce(Services) -> H,
 {
     crate::telemetry::init();
-    let handler = Arc::new(make(Services::from_env().await?));
+    let services = Services::from_env().await?;
+    let handler = Arc::new(make(services.clone()));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let handler = handler.clone();
-            async move { Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await) }
+            let services = services.clone();
+            async move {
+                crate::dashboard::beat_for_event(&services, supervisor, &event.payload).await;
+                Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await)
+            }
         },
     ))
     .await

@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod dashboard;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod lambda;
 pub mod media;
 pub mod net;

@@ -160,6 +160,106 @@ pub trait MetricsStore: Send + Sync {
     async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> Result<()>;
 }
 
+/// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,
+/// metric counters and their snapshots, worker heartbeats, monitored tags, paused queues. None
+/// of it reads more than a window at the top of an index or a handful of counter items, so its
+/// cost does not grow with the number of jobs stored.
+#[async_trait]
+pub trait DashboardStore: Send + Sync {
+    /// A page of `list`, newest first, no older than `since` (unix ms), after the cursor `after`;
+    /// `filter` narrows it (failed-job search). Returns the jobs with each one's cursor, and
+    /// whether more follow.
+    async fn list(
+        &self,
+        list: crate::dashboard::ListName,
+        since_ms: Option<i64>,
+        filter: &crate::dashboard::Search,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(Job, String)>, bool)>;
+    /// How many jobs of `list` match `filter` since `since_ms` (failed-job search only: it
+    /// reads the matching window).
+    async fn count(
+        &self,
+        list: crate::dashboard::ListName,
+        since_ms: Option<i64>,
+        filter: &crate::dashboard::Search,
+    ) -> Result<u64>;
+    /// The sum of the time buckets of `width` from bucket `first` on.
+    async fn tallies(
+        &self,
+        width: crate::dashboard::Width,
+        first: i64,
+    ) -> Result<crate::dashboard::Tally>;
+    /// Jobs queued or processing now.
+    async fn pending_count(&self) -> Result<i64>;
+    /// The metric counters since the last snapshot.
+    async fn counters(&self) -> Result<Vec<crate::dashboard::Counter>>;
+    /// The kept snapshots of one metric, oldest first.
+    async fn snapshots(
+        &self,
+        metric: &crate::dashboard::MetricId,
+    ) -> Result<Vec<crate::dashboard::Snapshot>>;
+    /// The metrics that have snapshots or counters.
+    async fn metric_names(&self, kind: crate::dashboard::MetricKind) -> Result<Vec<String>>;
+    /// Takes the snapshot of interval `slot`, unless another instance already took it: reads
+    /// and resets every counter in one step each and appends a snapshot, keeping `keep`.
+    /// `false` when this slot was taken already.
+    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool>;
+    /// When the last snapshot was taken (unix ms), if ever.
+    async fn last_snapshot_at(&self) -> Result<Option<i64>>;
+    async fn beat(&self, heartbeat: &crate::dashboard::Heartbeat) -> Result<()>;
+    /// Heartbeats seen since `since_ms`.
+    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<crate::dashboard::Heartbeat>>;
+    /// Monitored tags with when monitoring began (unix ms).
+    async fn monitored(&self) -> Result<Vec<(String, i64)>>;
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()>;
+    /// `false` when the tag was not monitored.
+    async fn unmonitor(&self, tag: &str) -> Result<bool>;
+    /// Adds a job to a monitored tag's list, kept until `expires_at`.
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()>;
+    /// A page of a monitored tag's jobs, newest first, created since `since_ms`, after `after`.
+    async fn tagged(
+        &self,
+        tag: &str,
+        since_ms: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<JobId>, bool)>;
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64>;
+    /// The jobs that still exist among `ids`, in the order given.
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+    /// The names of the paused queues.
+    async fn paused(&self) -> Result<Vec<String>>;
+}
+
+/// A queue's depth, as SQS reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet deleted (being worked on, or waiting for a retry).
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// The queues' own state.
+#[async_trait]
+pub trait QueueInfo: Send + Sync {
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth>;
+    /// The redrive policy's `maxReceiveCount`, when the queue has one.
+    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>>;
+}
+
+/// The worker functions (Horizon's supervisors) and how they are configured to consume their
+/// queues; and pausing a queue's consumption.
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    async fn supervisors(&self) -> Result<Vec<crate::dashboard::Supervisor>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+}
+
 /// A stored object.
 #[derive(Debug, Clone)]
 pub struct Blob {

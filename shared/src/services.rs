@@ -7,8 +7,8 @@ use crate::aws::{self, DynamoStore, S3Blobs, SqsDeliveryQueue, SqsWorkQueue};
 use crate::config::Config;
 use crate::error::Result;
 use crate::ports::{
-    AccountStore, BlobStore, Clock, DeliveryLog, DeliveryQueue, JobStore, MetricsStore,
-    ResultStore, SystemClock, UploadStore, WorkQueue,
+    AccountStore, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet, JobStore,
+    MetricsStore, QueueInfo, ResultStore, SystemClock, UploadStore, WorkQueue,
 };
 use crate::uploads::UploadCache;
 
@@ -20,6 +20,9 @@ pub struct Services {
     pub accounts: Arc<dyn AccountStore>,
     pub results: Arc<dyn ResultStore>,
     pub metrics: Arc<dyn MetricsStore>,
+    pub dashboard: Arc<dyn DashboardStore>,
+    pub queues: Arc<dyn QueueInfo>,
+    pub fleet: Arc<dyn Fleet>,
     pub deliveries: Arc<dyn DeliveryQueue>,
     pub delivery_log: Arc<dyn DeliveryLog>,
     pub queue: Arc<dyn WorkQueue>,
@@ -46,7 +49,24 @@ impl Services {
             aws::sqs_client(&sdk),
             &config.extract_queue_url,
         ));
+        let config = Arc::new(config);
+        let fleet: Arc<dyn Fleet> =
+            if config.extract_function.is_some() || config.webhook_function.is_some() {
+                Arc::new(aws::dashboard::LambdaFleet {
+                    config: config.clone(),
+                    store: store.clone(),
+                    lambda: aws::dashboard::lambda_client(&sdk),
+                })
+            } else {
+                Arc::new(aws::dashboard::LocalFleet {
+                    config: config.clone(),
+                    store: store.clone(),
+                })
+            };
         Services {
+            fleet,
+            queues: Arc::new(aws::dashboard::SqsQueues::new(aws::sqs_client(&sdk))),
+            dashboard: store.clone(),
             jobs: store.clone(),
             uploads: store.clone(),
             accounts: store.clone(),
@@ -63,7 +83,7 @@ impl Services {
             clock: Arc::new(SystemClock),
             upload_cache: Arc::new(UploadCache::new(10_000)),
             key_cache: Arc::new(crate::auth::KeyCache::new(config.key_cache_ttl)),
-            config: Arc::new(config),
+            config,
         }
     }
 }

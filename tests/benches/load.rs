@@ -280,29 +280,15 @@ async fn main() {
 
 /// The worker's total extraction time so far, from the dashboard's counters.
 async fn worker_runtime_ms(services: &Services) -> u64 {
-    let sdk = horizon_shared::aws::sdk_config().await;
-    let item = aws_sdk_dynamodb::Client::new(&sdk)
-        .get_item()
-        .table_name(&services.config.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("METRIC#job#extract/pdf".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("COUNTERS".into()),
-        )
-        .consistent_read(true)
-        .send()
+    services
+        .dashboard
+        .counters()
         .await
-        .ok()
-        .and_then(|o| o.item);
-    item.and_then(|i| {
-        i.get("runtimeMs")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-    })
-    .unwrap_or(0)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.metric.kind == horizon_shared::dashboard::MetricKind::Job)
+        .map(|c| c.runtime_ms)
+        .sum()
 }
 
 type Counts = std::collections::BTreeMap<(String, String), u64>;

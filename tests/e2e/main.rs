@@ -2,6 +2,7 @@
 //! HTTP to the local runner, and the AWS SDK to DynamoDB, SQS and S3 to check what was stored.
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
+mod dashboard;
 mod jobs;
 mod support;
 mod uploads;
@@ -333,9 +334,14 @@ async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(horizon_local::poll_queue(
-        sqs.clone(),
-        queue.clone(),
-        handler.clone(),
+        horizon_local::Poller {
+            sqs: sqs.clone(),
+            services: services().await,
+            supervisor: "test-poller",
+            instance: "redelivery-test".into(),
+            queue_url: queue.clone(),
+            handler: handler.clone(),
+        },
         stopped,
     ));
     let deadline = Instant::now() + Duration::from_secs(60);

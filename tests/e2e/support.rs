@@ -245,3 +245,91 @@ impl Api {
         }
     }
 }
+
+/// Services on a stack of their own (provisioned now from infra/resources.yaml under `prefix`),
+/// for tests that count: nothing else writes to it. The stack is left for scripts/test's
+/// LocalStack to discard.
+pub async fn isolated_services(prefix: &str) -> Services {
+    horizon_shared::telemetry::init();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -e; eval \"$({root}/scripts/provision {prefix})\"; env -0"
+        ))
+        .output()
+        .expect("bash runs scripts/provision");
+    assert!(
+        out.status.success(),
+        "provisioning {prefix} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vars: std::collections::HashMap<String, String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let mut config =
+        Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap();
+    config.local_port = 0;
+    Services::aws(config).await
+}
+
+/// A unique, valid stack prefix for a test.
+pub fn stack_prefix(what: &str) -> String {
+    format!("d{}-{what}", &ulid_now()[16..])
+}
+
+/// An HTTP client of the dashboard API (no API key: the runner on loopback opens it).
+pub struct Horizon {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Horizon {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
+        Horizon {
+            base: format!("http://{addr}/horizon/api"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    pub async fn status(&self, method: reqwest::Method, path: &str) -> u16 {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.post(format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("POST");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}

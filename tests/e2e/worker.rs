@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use horizon_shared::dashboard::MetricKind;
 use horizon_shared::domain::JobId;
 use horizon_shared::Services;
 use serde_json::Value;
@@ -185,26 +185,17 @@ async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     );
 }
 
-async fn counters(services: &Services, pk: &str) -> (u64, u64, u64) {
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
-    let item = dynamo
-        .get_item()
-        .table_name(&services.config.table)
-        .key("pk", AttributeValue::S(pk.into()))
-        .key("sk", AttributeValue::S("COUNTERS".into()))
-        .consistent_read(true)
-        .send()
+/// A metric's counters (processed, failed, runtime ms) as the dashboard reads them.
+async fn counters(services: &Services, kind: MetricKind, name: &str) -> (u64, u64, u64) {
+    services
+        .dashboard
+        .counters()
         .await
         .unwrap()
-        .item
-        .unwrap_or_default();
-    let n = |k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (n("processed"), n("failed"), n("runtimeMs"))
+        .into_iter()
+        .find(|c| c.metric.kind == kind && c.metric.name == name)
+        .map(|c| (c.processed, c.failed, c.runtime_ms))
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -218,10 +209,8 @@ async fn finished_jobs_are_counted_per_job_type_and_queue() {
         .next()
         .unwrap()
         .to_owned();
-    let job_key = "METRIC#job#extract/pdf".to_owned();
-    let queue_key = format!("METRIC#queue#{queue}");
-    let (jobs_before, failed_before, _) = counters(&services, &job_key).await;
-    let (queue_before, _, _) = counters(&services, &queue_key).await;
+    let (jobs_before, failed_before, _) = counters(&services, MetricKind::Job, "extract/pdf").await;
+    let (queue_before, _, _) = counters(&services, MetricKind::Queue, &queue).await;
 
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -233,8 +222,9 @@ async fn finished_jobs_are_counted_per_job_type_and_queue() {
     api.wait_terminal(&b).await;
     running.shutdown().await;
 
-    let (jobs_after, failed_after, runtime) = counters(&services, &job_key).await;
-    let (queue_after, _, _) = counters(&services, &queue_key).await;
+    let (jobs_after, failed_after, runtime) =
+        counters(&services, MetricKind::Job, "extract/pdf").await;
+    let (queue_after, _, _) = counters(&services, MetricKind::Queue, &queue).await;
     assert_eq!(jobs_after - jobs_before, 2);
     assert_eq!(failed_after - failed_before, 1);
     assert_eq!(queue_after - queue_before, 2);

@@ -44,12 +44,19 @@ impl ExtractWorker {
         ExtractWorker { services }
     }
 
-    /// The Lambda entry's dispatch: an SQS batch, or the reaper's EventBridge schedule.
+    /// The Lambda entry's dispatch: an SQS batch; the metrics snapshot's EventBridge schedule
+    /// (its input is `{"task": "snapshot"}`); or the reaper's schedule (any other event).
     pub async fn handle_event(&self, event: serde_json::Value) -> Result<serde_json::Value> {
         let json = |e: serde_json::Error| Error::Internal(format!("event: {e}"));
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(json)?;
+            horizon_shared::dashboard::beat_for_event(&self.services, "extract-worker", &batch)
+                .await;
             serde_json::to_value(self.handle(batch).await).map_err(json)
+        } else if event.get("task").and_then(|t| t.as_str()) == Some("snapshot") {
+            let taken = horizon_shared::dashboard::snapshot(&self.services).await?;
+            tracing::info!(taken, "metrics snapshot");
+            Ok(serde_json::json!({ "snapshotTaken": taken }))
         } else {
             let reaped = reaper::reap(&self.services).await?;
             tracing::info!(

@@ -11,7 +11,7 @@ use horizon_shared::domain::{
 };
 use horizon_shared::http::{self, header, limit_param, parse_json, query, query_param, segments};
 use horizon_shared::lambda::HttpHandler;
-use horizon_shared::ports::{JobFilter, WorkMessage};
+use horizon_shared::ports::JobFilter;
 use horizon_shared::views::{
     decode_cursor, encode_cursor, job_path, ChunkPage, DeliveryLogView, ExtractRequest, JobList,
     JobView, SubscriptionView, WebhookList,
@@ -253,21 +253,7 @@ impl JobsApi {
             job.webhooks.push(sub);
             generated = secret;
         }
-        self.services.jobs.create(&job).await?;
-        let message = WorkMessage {
-            job_id: job.id.to_string(),
-        };
-        if let Err(e) = self.services.queue.enqueue(&message).await {
-            // Never leave a job queued that no worker will see.
-            let error = JobError::new(
-                "enqueue_failed",
-                "the job could not be queued; submit it again",
-            );
-            if let Ok(failed) = job.failed(error, self.services.clock.now()) {
-                let _ = self.services.jobs.replace(&failed).await;
-            }
-            return Err(e);
-        }
+        horizon_shared::jobs::submit(&self.services, &job).await?;
         tracing::info!(job_id = %job.id, upload_id = %job.upload_id, account = %account, path = req.uri().path(), "job queued");
         Ok((job, generated))
     }

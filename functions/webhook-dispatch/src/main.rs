@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    horizon_shared::lambda::run_sqs(horizon_webhook_dispatch::WebhookDispatcher::new).await
+    horizon_shared::lambda::run_sqs(
+        "webhook-dispatch",
+        horizon_webhook_dispatch::WebhookDispatcher::new,
+    )
+    .await
 }

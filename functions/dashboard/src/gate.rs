@@ -1,0 +1,175 @@
+//! Who may see the dashboard: the admin key as a bearer token, or a session cookie signed with
+//! it (set by `/horizon/login`); everyone when the local runner binds to loopback.
+
+use hmac::{Hmac, Mac};
+use horizon_shared::auth::constant_time_eq;
+use horizon_shared::http::{self, header};
+use horizon_shared::{Config, Error, Result};
+use lambda_http::{Body, Request, Response};
+use sha2::Sha256;
+
+const COOKIE: &str = "horizon_session";
+const SESSION_SECONDS: i64 = 8 * 3600;
+
+pub fn check(config: &Config, req: &Request) -> Result<()> {
+    if config.dashboard_open {
+        return Ok(());
+    }
+    let Some(admin) = &config.admin_key else {
+        return Err(Error::Forbidden(
+            "the dashboard is closed: no admin key is configured (HORIZON_ADMIN_KEY)".into(),
+        ));
+    };
+    let bearer = header(req, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_some_and(|b| constant_time_eq(b.trim().as_bytes(), admin.as_bytes())) {
+        return Ok(());
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if session_cookie(req).is_some_and(|token| valid_session(admin, token, now)) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(
+        "the dashboard needs the admin key (Authorization: Bearer <key>) or a session from /horizon/login".into(),
+    ))
+}
+
+fn session_cookie(req: &Request) -> Option<&str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .next()
+}
+
+fn signature(admin: &str, expires: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(admin.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(format!("horizon-session:{expires}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A session token valid until `expires` (unix seconds).
+pub fn session_token(admin: &str, expires: i64) -> String {
+    format!("{expires}.{}", signature(admin, expires))
+}
+
+pub fn valid_session(admin: &str, token: &str, now: i64) -> bool {
+    let Some((expires, sig)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(expires) = expires.parse::<i64>() else {
+        return false;
+    };
+    expires > now && constant_time_eq(sig.as_bytes(), signature(admin, expires).as_bytes())
+}
+
+/// `GET /horizon/login` shows the form; `POST` with `key=<admin key>` sets the session cookie.
+pub fn login(config: &Config, req: &Request) -> Result<Response<Body>> {
+    match req.method().as_str() {
+        "GET" => Ok(login_page(200, None)),
+        "POST" => {
+            let form: Vec<(String, String)> = url_decode_form(req.body().as_ref());
+            let given = form
+                .iter()
+                .find(|(k, _)| k == "key")
+                .map(|(_, v)| v.as_str());
+            let Some(admin) = &config.admin_key else {
+                return Ok(login_page(
+                    403,
+                    Some("No admin key is configured (HORIZON_ADMIN_KEY)."),
+                ));
+            };
+            if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
+                return Ok(login_page(403, Some("That is not the admin key.")));
+            }
+            let expires = time::OffsetDateTime::now_utc().unix_timestamp() + SESSION_SECONDS;
+            let secure = if http::header(req, "x-forwarded-proto") == Some("https") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let mut resp = http::with_body(
+                303,
+                "text/plain; charset=utf-8",
+                Body::Text("signed in".into()),
+            );
+            http::set_header(&mut resp, "location", "/horizon");
+            http::set_header(
+                &mut resp,
+                "set-cookie",
+                &format!(
+                    "{COOKIE}={}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}",
+                    session_token(admin, expires)
+                ),
+            );
+            Ok(resp)
+        }
+        _ => Err(Error::MethodNotAllowed("GET, POST".into())),
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body, as a browser's form sends it.
+fn url_decode_form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| crate::percent_decode(&s.replace('+', " ")).ok();
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+pub fn login_page(status: u16, message: Option<&str>) -> Response<Body> {
+    let message = message
+        .map(|m| format!("<p class=\"error\">{}</p>", html_escape(m)))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Horizon: sign in</title>\
+         <link rel=\"stylesheet\" href=\"/horizon/assets/app.css\"></head><body class=\"login\">\
+         <form method=\"post\" action=\"/horizon/login\"><h1>Horizon</h1>{message}\
+         <label>Admin key <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\">Sign in</button></form></body></html>"
+    );
+    http::with_body(status, "text/html; charset=utf-8", Body::Text(html))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_expire_and_cannot_be_forged() {
+        let token = session_token("admin-key-0123456789", 2_000);
+        assert!(valid_session("admin-key-0123456789", &token, 1_999));
+        assert!(
+            !valid_session("admin-key-0123456789", &token, 2_000),
+            "expired"
+        );
+        assert!(
+            !valid_session("another-key-0123456789", &token, 1_000),
+            "other key"
+        );
+        let forged = token.replacen("2000", "9999", 1);
+        assert!(
+            !valid_session("admin-key-0123456789", &forged, 1_000),
+            "extended"
+        );
+        assert!(!valid_session("admin-key-0123456789", "junk", 1_000));
+    }
+
+    #[test]
+    fn forms_decode() {
+        let form = url_decode_form(b"key=a%2Bb+c&x=1");
+        assert_eq!(form[0], ("key".to_owned(), "a+b c".to_owned()));
+    }
+}

@@ -1,0 +1,768 @@
+//! The Horizon dashboard: Laravel Horizon's API under `/horizon/api` (its JSON shapes and names)
+//! on this serverless system, and the single-page app at `/horizon/{view?}`, whose assets are
+//! embedded in the function.
+//!
+//! Access: the admin key (`HORIZON_ADMIN_KEY`) as a bearer token, or the signed session cookie
+//! `/horizon/login` sets for it; without either, `403`. The local runner bound to loopback opens
+//! it without credentials.
+
+mod gate;
+mod views;
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use horizon_shared::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
+use horizon_shared::domain::{Job, JobId, JobStatus};
+use horizon_shared::http::{self, query, query_param};
+use horizon_shared::lambda::HttpHandler;
+use horizon_shared::ports::QueueDepth;
+use horizon_shared::{jobs, Error, Result, Services};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub use views::job_view;
+
+/// Jobs per page of a list, as Horizon's.
+const PAGE: usize = 50;
+/// Jobs per page of a monitored tag.
+const TAG_PAGE: usize = 25;
+/// At most this many failed jobs are retried by one bulk retry.
+const BULK_RETRY_MAX: usize = 500;
+
+pub struct Dashboard {
+    services: Services,
+}
+
+impl Dashboard {
+    pub fn new(services: Services) -> Self {
+        Dashboard { services }
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpHandler for Dashboard {
+    async fn handle(&self, req: Request) -> Response<Body> {
+        match self.route(&req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if matches!(e, Error::Internal(_)) {
+                    tracing::error!(error = %e, path = req.uri().path(), "dashboard request failed");
+                }
+                http::problem(&e, req.uri().path())
+            }
+        }
+    }
+}
+
+/// The live workers, queues and their configuration, read once per request.
+struct Fleet {
+    supervisors: Vec<dashboard::Supervisor>,
+    heartbeats: Vec<dashboard::Heartbeat>,
+    depths: HashMap<String, QueueDepth>,
+    /// Average seconds per job, per queue: this interval's counters, else the last snapshot.
+    runtimes: HashMap<String, f64>,
+    max_tries: HashMap<String, Option<u32>>,
+}
+
+impl Fleet {
+    fn processes(&self, queue: &str) -> u64 {
+        self.heartbeats.iter().filter(|h| h.queue == queue).count() as u64
+    }
+
+    fn length(&self, queue: &str) -> u64 {
+        self.depths
+            .get(queue)
+            .map(|d| d.visible + d.delayed)
+            .unwrap_or(0)
+    }
+
+    fn wait(&self, queue: &str) -> u64 {
+        dashboard::wait_seconds(
+            self.length(queue),
+            self.runtimes.get(queue).copied().unwrap_or(0.0),
+            self.processes(queue),
+        )
+    }
+
+    fn all_paused(&self) -> bool {
+        !self.supervisors.is_empty() && self.supervisors.iter().all(|s| !s.enabled)
+    }
+}
+
+impl Dashboard {
+    async fn route(&self, req: &Request) -> Result<Response<Body>> {
+        let method = req.method().as_str();
+        let segs = http::segments(req);
+        match segs.as_slice() {
+            ["horizon", "login"] => return gate::login(&self.services.config, req),
+            ["horizon", "assets", name] => return views::asset(name),
+            ["horizon", "api", ..] => {}
+            ["horizon", ..] => {
+                return match method {
+                    "GET" | "HEAD" => Ok(match gate::check(&self.services.config, req) {
+                        Ok(()) => views::page(),
+                        Err(_) => gate::login_page(403, None),
+                    }),
+                    _ => Err(Error::MethodNotAllowed("GET".into())),
+                }
+            }
+            _ => {
+                return Err(Error::NotFound(format!(
+                    "no route for {}",
+                    req.uri().path()
+                )))
+            }
+        }
+        gate::check(&self.services.config, req)?;
+        let api: Vec<String> = req
+            .uri()
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .skip(2)
+            .map(percent_decode)
+            .collect::<Result<_>>()?;
+        let api: Vec<&str> = api.iter().map(String::as_str).collect();
+        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(allowed.to_owned()));
+        match (api.as_slice(), method) {
+            (["stats"], "GET") => self.stats().await,
+            (["workload"], "GET") => self.workload().await,
+            (["masters"], "GET") => self.masters().await,
+            (["monitoring"], "GET") => self.monitoring().await,
+            (["monitoring"], "POST") => self.monitor(req).await,
+            (["monitoring"], _) => wrong("GET, POST"),
+            (["monitoring", tag], "GET") => self.monitored_jobs(req, tag).await,
+            (["monitoring", tag], "DELETE") => self.unmonitor(tag).await,
+            (["monitoring", _], _) => wrong("GET, DELETE"),
+            (["metrics", kind], "GET") => self.metric_names(kind).await,
+            (["metrics", kind, name], "GET") => self.metric(kind, name).await,
+            (["jobs", "recent"], "GET") => self.list(req, ListName::Recent).await,
+            (["jobs", "pending"], "GET") => self.list(req, ListName::Pending).await,
+            (["jobs", "completed"], "GET") => self.list(req, ListName::Completed).await,
+            (["jobs", "failed"], "GET") => self.list(req, ListName::Failed).await,
+            (["jobs", "failed", id], "GET") => self.failed_job(id).await,
+            (["jobs", "retry"], "POST") => self.retry_matching(req).await,
+            (["jobs", "retry", id], "POST") => self.retry(id).await,
+            (["jobs", "retry", ..], _) => wrong("POST"),
+            (["jobs", id], "GET") => self.job(id).await,
+            (["queues", queue, "pause"], "POST") => self.pause(queue, true).await,
+            (["queues", queue, "continue"], "POST") => self.pause(queue, false).await,
+            (_, "GET") | (_, "POST") | (_, "DELETE") => Err(Error::NotFound(format!(
+                "no dashboard API route for {method} {}",
+                req.uri().path()
+            ))),
+            _ => wrong("GET, POST, DELETE"),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.services.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    async fn fleet(&self) -> Result<Fleet> {
+        let s = &self.services;
+        let since = self.now_ms() - dashboard::HEARTBEAT_TTL.as_millis() as i64;
+        let (supervisors, heartbeats, counters) = tokio::try_join!(
+            s.fleet.supervisors(),
+            s.dashboard.heartbeats(since),
+            s.dashboard.counters(),
+        )?;
+        let mut depths = HashMap::new();
+        let mut runtimes = HashMap::new();
+        let mut max_tries = HashMap::new();
+        for sup in &supervisors {
+            let (depth, tries) = tokio::try_join!(
+                s.queues.depth(&sup.queue_url),
+                s.queues.max_receive_count(&sup.queue_url)
+            )?;
+            depths.insert(sup.queue.clone(), depth);
+            max_tries.insert(sup.queue.clone(), tries);
+            let metric = MetricId {
+                kind: MetricKind::Queue,
+                name: sup.queue.clone(),
+            };
+            let runtime = match counters
+                .iter()
+                .find(|c| c.metric == metric && c.processed > 0)
+            {
+                Some(c) => c.runtime(),
+                None => s
+                    .dashboard
+                    .snapshots(&metric)
+                    .await?
+                    .iter()
+                    .rev()
+                    .find(|snap| snap.throughput > 0)
+                    .map(|snap| snap.runtime)
+                    .unwrap_or(0.0),
+            };
+            runtimes.insert(sup.queue.clone(), runtime);
+        }
+        Ok(Fleet {
+            supervisors,
+            heartbeats,
+            depths,
+            runtimes,
+            max_tries,
+        })
+    }
+
+    async fn stats(&self) -> Result<Response<Body>> {
+        let s = &self.services;
+        let now = s.clock.now();
+        let c = &s.config;
+        let (rw, rfirst, _) = Width::window(c.recent_minutes, now);
+        let (fw, ffirst, _) = Width::window(c.failed_minutes, now);
+        let (recent, failed, counters, last_snapshot, fleet) = tokio::try_join!(
+            s.dashboard.tallies(rw, rfirst),
+            s.dashboard.tallies(fw, ffirst),
+            s.dashboard.counters(),
+            s.dashboard.last_snapshot_at(),
+            self.fleet(),
+        )?;
+        // Jobs processed since the last snapshot, per minute since then (at least one minute).
+        let job_counters: Vec<_> = counters
+            .iter()
+            .filter(|c| c.metric.kind == MetricKind::Job)
+            .collect();
+        let processed: u64 = job_counters.iter().map(|c| c.processed).sum();
+        let since = last_snapshot.or_else(|| {
+            job_counters
+                .iter()
+                .filter(|c| c.processed > 0)
+                .map(|c| c.since_ms)
+                .min()
+        });
+        let minutes = since
+            .map(|ms| ((self.now_ms() - ms) as f64 / 60_000.0).max(1.0))
+            .unwrap_or(1.0);
+        let jobs_per_minute = (processed as f64 / minutes * 100.0).round() / 100.0;
+
+        let mut max_runtime: Option<(String, f64)> = None;
+        let mut max_throughput: Option<(String, u64)> = None;
+        for name in s.dashboard.metric_names(MetricKind::Queue).await? {
+            let metric = MetricId {
+                kind: MetricKind::Queue,
+                name: name.clone(),
+            };
+            if let Some(last) = s.dashboard.snapshots(&metric).await?.pop() {
+                if max_runtime.as_ref().is_none_or(|(_, r)| last.runtime > *r) {
+                    max_runtime = Some((name.clone(), last.runtime));
+                }
+                if max_throughput
+                    .as_ref()
+                    .is_none_or(|(_, t)| last.throughput > *t)
+                {
+                    max_throughput = Some((name, last.throughput));
+                }
+            }
+        }
+        let worst = fleet
+            .supervisors
+            .iter()
+            .map(|sup| (format!("sqs:{}", sup.queue), fleet.wait(&sup.queue)))
+            .max_by_key(|(_, w)| *w);
+        let status = if fleet.heartbeats.is_empty() {
+            "inactive"
+        } else if fleet.all_paused() {
+            "paused"
+        } else {
+            "running"
+        };
+        Ok(http::json(
+            200,
+            &json!({
+                "jobsPerMinute": jobs_per_minute,
+                "processes": fleet.heartbeats.len(),
+                "queueWithMaxRuntime": max_runtime.map(|(n, _)| n),
+                "queueWithMaxThroughput": max_throughput.map(|(n, _)| n),
+                "recentJobs": recent.pushed,
+                "failedJobs": failed.failed,
+                "recentlyFailed": failed.failed,
+                "status": status,
+                "wait": worst.map(|(q, w)| json!({ q: w })).unwrap_or_else(|| json!({})),
+                "periods": { "recentJobs": c.recent_minutes, "failedJobs": c.failed_minutes },
+                "pausedMasters": u8::from(status == "paused"),
+            }),
+        ))
+    }
+
+    async fn workload(&self) -> Result<Response<Body>> {
+        let fleet = self.fleet().await?;
+        let mut rows: Vec<Value> = fleet
+            .supervisors
+            .iter()
+            .map(|sup| {
+                json!({
+                    "name": sup.queue,
+                    "length": fleet.length(&sup.queue),
+                    "wait": fleet.wait(&sup.queue),
+                    "processes": fleet.processes(&sup.queue),
+                    "split_queues": null,
+                    "paused": !sup.enabled,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        Ok(http::json(200, &rows))
+    }
+
+    async fn masters(&self) -> Result<Response<Body>> {
+        let fleet = self.fleet().await?;
+        let config = &self.services.config;
+        let mut names: Vec<String> = fleet.heartbeats.iter().map(|h| h.master.clone()).collect();
+        names.push(config.master.clone());
+        names.sort();
+        names.dedup();
+        let mut masters = BTreeMap::new();
+        for master in names {
+            let beats: Vec<_> = fleet
+                .heartbeats
+                .iter()
+                .filter(|h| h.master == master)
+                .collect();
+            // This deployment's supervisors come from its configuration; another deployment's
+            // only from its heartbeats.
+            let mut supervisors = Vec::new();
+            let own = master == config.master;
+            for sup in fleet.supervisors.iter().filter(|_| own) {
+                let live = beats.iter().filter(|h| h.supervisor == sup.name).count();
+                supervisors.push(json!({
+                    "name": format!("{master}:{}", sup.name),
+                    "master": master,
+                    "pid": beats.iter().find(|h| h.supervisor == sup.name).map(|h| h.pid),
+                    "status": if !sup.enabled { "paused" } else if live == 0 { "inactive" } else { "running" },
+                    "processes": { format!("sqs:{}", sup.queue): live },
+                    "options": {
+                        "queue": sup.queue,
+                        "connection": "sqs",
+                        "balance": if config.extract_function.is_some() { "lambda" } else { "local-pollers" },
+                        "maxProcesses": sup.max_processes,
+                        "minProcesses": sup.min_processes,
+                        "maxTries": fleet.max_tries.get(&sup.queue).copied().flatten(),
+                        "timeout": sup.timeout,
+                        "memory": sup.memory,
+                        "sleep": sup.sleep,
+                        "batchSize": sup.batch_size,
+                    },
+                }));
+            }
+            if !own {
+                let mut by_sup: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+                for h in &beats {
+                    *by_sup.entry((&h.supervisor, &h.queue)).or_default() += 1;
+                }
+                for ((sup, queue), live) in by_sup {
+                    supervisors.push(json!({
+                        "name": format!("{master}:{sup}"),
+                        "master": master,
+                        "status": "running",
+                        "processes": { format!("sqs:{queue}"): live },
+                        "options": { "queue": queue, "connection": "sqs" },
+                    }));
+                }
+            }
+            let status = if beats.is_empty() {
+                "inactive"
+            } else if own && fleet.all_paused() {
+                "paused"
+            } else {
+                "running"
+            };
+            masters.insert(
+                master.clone(),
+                json!({
+                    "name": master,
+                    "environment": master.split(':').next(),
+                    "pid": beats.first().map(|h| h.pid),
+                    "status": status,
+                    "supervisors": supervisors,
+                }),
+            );
+        }
+        Ok(http::json(200, &masters))
+    }
+
+    async fn monitoring(&self) -> Result<Response<Body>> {
+        let s = &self.services;
+        let mut out = Vec::new();
+        for (tag, since) in s.dashboard.monitored().await? {
+            let count = s
+                .dashboard
+                .tagged_count(&tag, self.tag_since(since))
+                .await?;
+            out.push(json!({ "tag": tag, "count": count }));
+        }
+        out.sort_by(|a, b| a["tag"].as_str().cmp(&b["tag"].as_str()));
+        Ok(http::json(200, &out))
+    }
+
+    /// A monitored tag's list starts when monitoring began, and keeps the monitored period.
+    fn tag_since(&self, monitored_since: i64) -> i64 {
+        monitored_since.max(self.now_ms() - self.services.config.monitored_minutes * 60_000)
+    }
+
+    async fn monitor(&self, req: &Request) -> Result<Response<Body>> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            tag: String,
+        }
+        let body: Body = http::parse_json(req)?;
+        let tag = body.tag.trim();
+        check_tag(tag)?;
+        self.services
+            .dashboard
+            .monitor(tag, self.services.clock.now())
+            .await?;
+        Ok(http::json(200, &json!({ "tag": tag })))
+    }
+
+    async fn unmonitor(&self, tag: &str) -> Result<Response<Body>> {
+        if self.services.dashboard.unmonitor(tag).await? {
+            Ok(http::json(200, &json!({ "tag": tag })))
+        } else {
+            Err(Error::NotFound(format!("tag {tag:?} is not monitored")))
+        }
+    }
+
+    async fn monitored_jobs(&self, req: &Request, tag: &str) -> Result<Response<Body>> {
+        let s = &self.services;
+        let params = query(req);
+        let after = starting_at(&params)?;
+        let limit = http::limit_param(&params, TAG_PAGE as u32, 100)? as usize;
+        // The dashboard's failed tab of a tag: the failed jobs carrying it.
+        if let Some(tag) = tag.strip_prefix("failed:") {
+            let search = Search {
+                tag: Some(tag.to_owned()),
+                ..Search::default()
+            };
+            return self
+                .list_page(ListName::Failed, &search, after.as_deref(), limit)
+                .await;
+        }
+        let since = s
+            .dashboard
+            .monitored()
+            .await?
+            .into_iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, since)| self.tag_since(since))
+            .ok_or_else(|| Error::NotFound(format!("tag {tag:?} is not monitored")))?;
+        let (ids, _) = s
+            .dashboard
+            .tagged(tag, since, after.as_deref(), limit)
+            .await?;
+        let (jobs, total) =
+            tokio::try_join!(s.dashboard.jobs(&ids), s.dashboard.tagged_count(tag, since))?;
+        let views: Vec<Value> = jobs
+            .iter()
+            .map(|j| job_view(j, &self.queue_of(j), j.id.as_str()))
+            .collect();
+        Ok(http::json(200, &json!({ "jobs": views, "total": total })))
+    }
+
+    async fn metric_names(&self, kind: &str) -> Result<Response<Body>> {
+        let names = self
+            .services
+            .dashboard
+            .metric_names(metric_kind(kind)?)
+            .await?;
+        Ok(http::json(200, &names))
+    }
+
+    async fn metric(&self, kind: &str, name: &str) -> Result<Response<Body>> {
+        let metric = MetricId {
+            kind: metric_kind(kind)?,
+            name: name.to_owned(),
+        };
+        Ok(http::json(
+            200,
+            &self.services.dashboard.snapshots(&metric).await?,
+        ))
+    }
+
+    fn queue_of(&self, _job: &Job) -> String {
+        // One job type, one queue today.
+        dashboard::queue_name(&self.services.config.extract_queue_url).to_owned()
+    }
+
+    /// Where a list starts: recent, pending (all of them) and completed keep the recent period,
+    /// failed the failed period; aligned with the counters' buckets.
+    fn list_since(&self, list: ListName) -> Option<i64> {
+        let c = &self.services.config;
+        let now = self.services.clock.now();
+        match list {
+            ListName::Pending => None,
+            ListName::Recent | ListName::Completed => Some(Width::window(c.recent_minutes, now).2),
+            ListName::Failed => Some(Width::window(c.failed_minutes, now).2),
+        }
+    }
+
+    async fn list(&self, req: &Request, list: ListName) -> Result<Response<Body>> {
+        let params = query(req);
+        let after = starting_at(&params)?;
+        let limit = http::limit_param(&params, PAGE as u32, 200)? as usize;
+        let search = if list == ListName::Failed {
+            Search {
+                tag: query_param(&params, "tag")?.filter(|t| !t.is_empty()),
+                job_type: query_param(&params, "type")?.filter(|t| !t.is_empty()),
+                text: query_param(&params, "q")?.filter(|t| !t.trim().is_empty()),
+            }
+        } else {
+            Search::default()
+        };
+        self.list_page(list, &search, after.as_deref(), limit).await
+    }
+
+    async fn list_page(
+        &self,
+        list: ListName,
+        search: &Search,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Response<Body>> {
+        let s = &self.services;
+        let since = self.list_since(list);
+        let page = s.dashboard.list(list, since, search, after, limit);
+        let total = async {
+            let c = &s.config;
+            let now = s.clock.now();
+            if !search.is_empty() {
+                return s.dashboard.count(list, since, search).await;
+            }
+            Ok(match list {
+                ListName::Pending => s.dashboard.pending_count().await?.max(0) as u64,
+                ListName::Recent | ListName::Completed => {
+                    let (w, first, _) = Width::window(c.recent_minutes, now);
+                    let t = s.dashboard.tallies(w, first).await?;
+                    if list == ListName::Recent {
+                        t.pushed
+                    } else {
+                        t.completed
+                    }
+                }
+                ListName::Failed => {
+                    let (w, first, _) = Width::window(c.failed_minutes, now);
+                    s.dashboard.tallies(w, first).await?.failed
+                }
+            })
+        };
+        let ((jobs, _more), total) = tokio::try_join!(page, total)?;
+        let views: Vec<Value> = jobs
+            .iter()
+            .map(|(j, cursor)| job_view(j, &self.queue_of(j), cursor))
+            .collect();
+        Ok(http::json(200, &json!({ "jobs": views, "total": total })))
+    }
+
+    async fn find(&self, id: &str) -> Result<Job> {
+        let id = JobId::from_str(id)?;
+        self.services
+            .jobs
+            .get(&id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} (it may have expired)")))
+    }
+
+    async fn job(&self, id: &str) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        let mut view = job_view(&job, &self.queue_of(&job), job.id.as_str());
+        view["retried_by"] = self.retries(&job).await?;
+        Ok(http::json(200, &view))
+    }
+
+    async fn failed_job(&self, id: &str) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        if job.status != JobStatus::Failed {
+            return Err(Error::NotFound(format!(
+                "job {id} is {}, not failed",
+                job.status
+            )));
+        }
+        self.job(id).await
+    }
+
+    /// The job's retries, newest first, each with its current status (the stored one once the
+    /// retry itself has expired).
+    async fn retries(&self, job: &Job) -> Result<Value> {
+        let ids: Vec<JobId> = job
+            .retried_by
+            .iter()
+            .filter_map(|r| JobId::from_str(&r.id).ok())
+            .collect();
+        let current = self.services.dashboard.jobs(&ids).await?;
+        let mut out: Vec<Value> = job
+            .retried_by
+            .iter()
+            .map(|r| {
+                let status = current
+                    .iter()
+                    .find(|j| j.id.as_str() == r.id)
+                    .map(|j| j.status)
+                    .unwrap_or(r.status);
+                json!({ "id": r.id, "status": views::horizon_status(status), "retried_at": r.retried_at })
+            })
+            .collect();
+        out.reverse();
+        Ok(Value::Array(out))
+    }
+
+    async fn retry(&self, id: &str) -> Result<Response<Body>> {
+        let id = JobId::from_str(id)?;
+        let retry = jobs::retry(&self.services, &id).await?;
+        Ok(http::json(
+            200,
+            &json!({ "id": retry.id, "retry_of": id, "status": views::horizon_status(retry.status) }),
+        ))
+    }
+
+    /// Retries every failed job matching the search (`tag`, `type`, `q`) that has not been
+    /// retried yet, newest first, at most [`BULK_RETRY_MAX`].
+    async fn retry_matching(&self, req: &Request) -> Result<Response<Body>> {
+        let params = query(req);
+        let search = Search {
+            tag: query_param(&params, "tag")?.filter(|t| !t.is_empty()),
+            job_type: query_param(&params, "type")?.filter(|t| !t.is_empty()),
+            text: query_param(&params, "q")?.filter(|t| !t.trim().is_empty()),
+        };
+        if search.is_empty() && query_param(&params, "all")?.as_deref() != Some("true") {
+            return Err(Error::field(
+                "tag",
+                "give tag, type or q to choose the failed jobs to retry (or all=true for every one)",
+            ));
+        }
+        let since = self.list_since(ListName::Failed);
+        let mut after: Option<String> = None;
+        let mut retried = Vec::new();
+        let mut skipped = 0u64;
+        'pages: loop {
+            let (page, more) = self
+                .services
+                .dashboard
+                .list(ListName::Failed, since, &search, after.as_deref(), 100)
+                .await?;
+            for (job, cursor) in &page {
+                after = Some(cursor.clone());
+                if !job.retried_by.is_empty() {
+                    skipped += 1;
+                    continue;
+                }
+                if retried.len() >= BULK_RETRY_MAX {
+                    break 'pages;
+                }
+                let retry = jobs::retry(&self.services, &job.id).await?;
+                retried.push(json!({ "id": retry.id, "retry_of": job.id }));
+            }
+            if !more || page.is_empty() {
+                break;
+            }
+        }
+        Ok(http::json(
+            200,
+            &json!({ "retried": retried.len(), "skippedAlreadyRetried": skipped, "jobs": retried }),
+        ))
+    }
+
+    async fn pause(&self, queue: &str, paused: bool) -> Result<Response<Body>> {
+        let known = self
+            .services
+            .fleet
+            .supervisors()
+            .await?
+            .into_iter()
+            .any(|s| s.queue == queue);
+        if !known {
+            return Err(Error::NotFound(format!(
+                "no worker reads a queue {queue:?}"
+            )));
+        }
+        self.services.fleet.set_paused(queue, paused).await?;
+        tracing::info!(
+            queue,
+            paused,
+            "queue paused or continued from the dashboard"
+        );
+        Ok(http::json(
+            200,
+            &json!({ "queue": queue, "paused": paused }),
+        ))
+    }
+}
+
+fn metric_kind(kind: &str) -> Result<MetricKind> {
+    match kind {
+        "jobs" => Ok(MetricKind::Job),
+        "queues" => Ok(MetricKind::Queue),
+        other => Err(Error::NotFound(format!(
+            "no metrics of {other:?}; there are jobs and queues"
+        ))),
+    }
+}
+
+/// Horizon's `starting_at`: absent or `-1` from the top, else the `index` of the last job seen.
+fn starting_at(params: &[(String, String)]) -> Result<Option<String>> {
+    Ok(query_param(params, "starting_at")?.filter(|v| !v.is_empty() && v != "-1"))
+}
+
+fn check_tag(tag: &str) -> Result<()> {
+    let ok = (1..=128).contains(&tag.len())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:/@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "tag",
+            "must be 1 to 128 characters of letters, digits and _ - . : / @",
+        ))
+    }
+}
+
+/// A path segment with its `%XX` escapes decoded (tags may contain `/` and `:`).
+fn percent_decode(segment: &str) -> Result<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::field("path", "has a malformed %-escape"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::field("path", "is not UTF-8 once decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_decode() {
+        assert_eq!(
+            percent_decode("type%3Aextract%2Fpdf").unwrap(),
+            "type:extract/pdf"
+        );
+        assert_eq!(percent_decode("plain").unwrap(), "plain");
+        assert!(percent_decode("bad%2").is_err());
+        assert!(percent_decode("bad%zz").is_err());
+        assert!(percent_decode("%ff").is_err());
+    }
+
+    #[test]
+    fn tags_are_checked() {
+        assert!(check_tag("type:extract/pdf").is_ok());
+        assert!(check_tag("").is_err());
+        assert!(check_tag("a b").is_err());
+        assert!(check_tag(&"a".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,424 @@
+//! The Horizon dashboard against the local stack, with real jobs: counts, lists and their
+//! pagination, workload against the real queue depth, pause and continue, retry lineage,
+//! monitoring, snapshot rotation, the access gate, and the single-page app in headless Chromium.
+//! Each test that counts has a stack of its own, so no other test's jobs are in its numbers.
+
+use std::time::{Duration, Instant};
+
+use horizon_shared::dashboard::MetricKind;
+use horizon_shared::ports::JobMeasure;
+use horizon_shared::Services;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn wait_until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} within {secs} s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs `good` jobs on a two-page PDF and `bad` on a corrupt one, tagged `tag`, to the end.
+async fn run_jobs(api: &Api, good: usize, bad: usize, tag: &str) -> (Vec<String>, Vec<String>) {
+    let pdf = api.upload_id(fixture("two-pages.pdf")).await;
+    let corrupt = api.upload_id(fixture("corrupt.pdf")).await;
+    let mut made = (Vec::new(), Vec::new());
+    for (upload, n, out) in [(&pdf, good, &mut made.0), (&corrupt, bad, &mut made.1)] {
+        for _ in 0..n {
+            let body = json!({ "uploadId": upload, "tags": [tag] }).to_string();
+            let resp = api.post_json("/v1/extract/pdf", &body).await;
+            assert_eq!(resp.status(), 202);
+            let v: Value = resp.json().await.unwrap();
+            out.push(v["jobId"].as_str().unwrap().to_owned());
+        }
+    }
+    for id in made.0.iter().chain(&made.1) {
+        api.wait_terminal(id).await;
+    }
+    made
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
+    let services = isolated_services(&stack_prefix("counts")).await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let horizon = Horizon::new(running.addr);
+    assert_eq!(
+        horizon
+            .post("/monitoring", Some(json!({ "tag": "batch-7" })))
+            .await["tag"],
+        "batch-7"
+    );
+
+    let (good, bad) = run_jobs(&api, 4, 1, "batch-7").await;
+
+    let stats = horizon.get("/stats").await;
+    assert_eq!(stats["recentJobs"], 5, "{stats}");
+    assert_eq!(stats["failedJobs"], 1, "{stats}");
+    assert_eq!(stats["recentlyFailed"], 1);
+    assert_eq!(stats["status"], "running");
+    // Two pollers per queue, two queues: four live workers.
+    assert_eq!(stats["processes"], 4, "{stats}");
+    assert_eq!(stats["periods"]["recentJobs"], 60);
+    assert!(stats["jobsPerMinute"].as_f64().unwrap() > 0.0, "{stats}");
+
+    // Lists: totals from the counters, pages from the indexes, newest first, no overlap.
+    let recent = horizon.get("/jobs/recent").await;
+    assert_eq!(recent["total"], 5);
+    let mut expected: Vec<String> = good.iter().chain(&bad).cloned().collect();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(ids(&recent), expected);
+    let first = horizon.get("/jobs/recent?limit=2").await;
+    let cursor = first["jobs"][1]["index"].as_str().unwrap().to_owned();
+    let second = horizon
+        .get(&format!("/jobs/recent?limit=2&starting_at={cursor}"))
+        .await;
+    assert_eq!(ids(&first), expected[..2]);
+    assert_eq!(ids(&second), expected[2..4]);
+    assert_eq!(horizon.get("/jobs/completed").await["total"], 4);
+    assert_eq!(horizon.get("/jobs/pending").await["total"], 0);
+    let failed = horizon.get("/jobs/failed").await;
+    assert_eq!(
+        (failed["total"].clone(), ids(&failed)),
+        (json!(1), bad.clone())
+    );
+    assert_eq!(failed["jobs"][0]["status"], "failed");
+    assert!(failed["jobs"][0]["exception"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid_pdf"));
+
+    // Search failed jobs by tag, type and error text.
+    for (query, hits) in [
+        ("tag=batch-7", 1),
+        ("tag=other", 0),
+        ("type=extract/pdf", 1),
+        ("q=INVALID_PDF", 1),
+        ("q=no-such-error", 0),
+    ] {
+        let page = horizon.get(&format!("/jobs/failed?{query}")).await;
+        assert_eq!(page["total"], hits, "{query}");
+        assert_eq!(page["jobs"].as_array().unwrap().len(), hits, "{query}");
+    }
+
+    // Monitoring: the tag's jobs, paginated, and its failed tab.
+    let tags = horizon.get("/monitoring").await;
+    assert_eq!(tags, json!([{ "tag": "batch-7", "count": 5 }]));
+    let page1 = horizon.get("/monitoring/batch-7?limit=3").await;
+    assert_eq!(page1["total"], 5);
+    assert_eq!(ids(&page1), expected[..3]);
+    let after = page1["jobs"][2]["index"].as_str().unwrap().to_owned();
+    let page2 = horizon
+        .get(&format!("/monitoring/batch-7?limit=3&starting_at={after}"))
+        .await;
+    assert_eq!(ids(&page2), expected[3..]);
+    assert_eq!(ids(&horizon.get("/monitoring/failed:batch-7").await), bad);
+    // Automatic tags are monitorable too (and may contain '/').
+    horizon
+        .post("/monitoring", Some(json!({ "tag": "type:extract/pdf" })))
+        .await;
+    assert_eq!(
+        horizon.get("/monitoring/type%3Aextract%2Fpdf").await["total"],
+        0,
+        "only jobs made after monitoring began are filed"
+    );
+    assert_eq!(
+        horizon.status(Method::DELETE, "/monitoring/batch-7").await,
+        200
+    );
+    assert_eq!(
+        horizon.status(Method::GET, "/monitoring/batch-7").await,
+        404
+    );
+
+    // Retry: a new job `retry_of` the original, whose `retried_by` follows the retry's end.
+    let original = &bad[0];
+    assert_eq!(
+        horizon
+            .status(Method::GET, &format!("/jobs/failed/{}", good[0]))
+            .await,
+        404
+    );
+    let retry = horizon.post(&format!("/jobs/retry/{original}"), None).await;
+    let retry_id = retry["id"].as_str().unwrap().to_owned();
+    assert_ne!(&retry_id, original);
+    let detail = horizon.get(&format!("/jobs/{retry_id}")).await;
+    assert_eq!(detail["retry_of"], original.as_str());
+    api.wait_terminal(&retry_id).await;
+    let noted = horizon.get(&format!("/jobs/failed/{original}")).await;
+    assert_eq!(noted["retried_by"][0]["id"], retry_id.as_str());
+    assert_eq!(noted["retried_by"][0]["status"], "failed");
+    assert_eq!(horizon.get("/jobs/failed").await["total"], 2);
+    // Bulk retry skips jobs already retried: only the retry itself is retried now.
+    let bulk = horizon.post("/jobs/retry?tag=batch-7", None).await;
+    assert_eq!(bulk["retried"], 1, "{bulk}");
+    assert_eq!(bulk["skippedAlreadyRetried"], 1, "{bulk}");
+    assert_eq!(bulk["jobs"][0]["retry_of"], retry_id.as_str());
+    // The job API's owner sees the retry as their own job.
+    assert_eq!(api.get(&format!("/v1/jobs/{retry_id}")).await.status(), 200);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workload_reads_the_queue_and_pause_stops_the_workers() {
+    let services = isolated_services(&stack_prefix("workload")).await;
+    services
+        .fleet
+        .set_paused(
+            horizon_shared::dashboard::queue_name(&services.config.extract_queue_url),
+            true,
+        )
+        .await
+        .unwrap();
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let horizon = Horizon::new(running.addr);
+    let queue = horizon_shared::dashboard::queue_name(&services.config.extract_queue_url);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let mut jobs = Vec::new();
+    for _ in 0..5 {
+        jobs.push(api.start_job(&upload).await);
+    }
+    let row = |w: &Value| {
+        w.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == queue)
+            .cloned()
+            .unwrap()
+    };
+    // Paused: the five messages wait on the real queue.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let workload = row(&horizon.get("/workload").await);
+    assert_eq!(workload["length"], 5, "{workload}");
+    assert_eq!(workload["paused"], true);
+    assert_eq!(horizon.get("/jobs/pending").await["total"], 5);
+    let masters = horizon.get("/masters").await;
+    let master = masters.as_object().unwrap().values().next().unwrap();
+    let sup = master["supervisors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["options"]["queue"] == queue)
+        .unwrap()
+        .clone();
+    assert_eq!(sup["status"], "paused");
+    assert_eq!(sup["options"]["maxTries"], 3, "the queue's redrive policy");
+    assert_eq!(sup["options"]["maxProcesses"], 2);
+    assert_eq!(sup["processes"][format!("sqs:{queue}")], 2);
+
+    assert_eq!(
+        horizon
+            .post(&format!("/queues/{queue}/continue"), None)
+            .await["paused"],
+        false
+    );
+    for id in &jobs {
+        api.wait_terminal(id).await;
+    }
+    wait_until("the queue drains", 20, async || {
+        row(&horizon.get("/workload").await)["length"] == 0
+    })
+    .await;
+    assert_eq!(horizon.get("/jobs/pending").await["total"], 0);
+    assert_eq!(horizon.get("/jobs/completed").await["total"], 5);
+    assert_eq!(
+        horizon
+            .status(Method::POST, "/queues/no-such-queue/pause")
+            .await,
+        404
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_are_taken_once_per_interval_and_rotate() {
+    let mut services = isolated_services(&stack_prefix("snaps")).await;
+    let mut config = (*services.config).clone();
+    config.snapshots_kept = 3;
+    services.config = std::sync::Arc::new(config);
+    let store = services.dashboard.clone();
+    let now = services.clock.now();
+    let measure = |runtime_ms| JobMeasure {
+        failed: false,
+        runtime_ms,
+        wait_ms: 1000,
+    };
+    for slot in 0..5i64 {
+        for _ in 0..=slot {
+            services
+                .metrics
+                .record("extract/pdf", "q-snaps", measure(200 * (slot as u64 + 1)))
+                .await
+                .unwrap();
+        }
+        let at = now + time::Duration::seconds(slot);
+        // Two instances on the same interval: only one takes its snapshot.
+        let (a, b) = tokio::join!(
+            store.take_snapshot(1000 + slot, at, 3),
+            store.take_snapshot(1000 + slot, at, 3)
+        );
+        assert!(
+            a.unwrap() ^ b.unwrap(),
+            "exactly one instance takes slot {slot}"
+        );
+    }
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let horizon = Horizon::new(running.addr);
+    assert_eq!(horizon.get("/metrics/jobs").await, json!(["extract/pdf"]));
+    assert_eq!(horizon.get("/metrics/queues").await, json!(["q-snaps"]));
+    let snaps = horizon.get("/metrics/queues/q-snaps").await;
+    let got: Vec<(u64, f64, f64)> = snaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["throughput"].as_u64().unwrap(),
+                s["runtime"].as_f64().unwrap(),
+                s["wait"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // The last three intervals: 3, 4 and 5 jobs of 0.6, 0.8 and 1.0 s, each waiting 1 s.
+    assert_eq!(got, vec![(3, 0.6, 1.0), (4, 0.8, 1.0), (5, 1.0, 1.0)]);
+    assert!(horizon.get("/metrics/jobs/extract%2Fpdf").await[0]
+        .get("wait")
+        .is_none());
+    let stats = horizon.get("/stats").await;
+    assert_eq!(stats["queueWithMaxThroughput"], "q-snaps");
+    assert_eq!(stats["status"], "inactive", "no worker runs: {stats}");
+    // The counters were reset by the last snapshot.
+    let counters = store.counters().await.unwrap();
+    assert!(counters
+        .iter()
+        .filter(|c| c.metric.kind == MetricKind::Queue)
+        .all(|c| c.processed == 0));
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
+    let mut config = config();
+    config.local_bind = std::net::IpAddr::from([0, 0, 0, 0]);
+    config.admin_key = Some("admin-key-for-the-gate-test".into());
+    let services = Services::aws(config).await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", running.addr.port());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/horizon/api/stats", "/horizon/api/jobs/failed", "/horizon"] {
+        let resp = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{path} without credentials");
+    }
+    let wrong = client
+        .get(format!("{base}/horizon/api/stats"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    // A tenant's API key is not the admin key.
+    let tenant = new_account(&services).await;
+    let resp = client
+        .post(format!("{base}/horizon/api/jobs/retry?all=true"))
+        .bearer_auth(&tenant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let ok = client
+        .get(format!("{base}/horizon/api/stats"))
+        .bearer_auth("admin-key-for-the-gate-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // The login form trades the key for a session cookie that opens the page and the API.
+    let bad_login = client
+        .post(format!("{base}/horizon/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("key=wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_login.status(), 403);
+    let login = client
+        .post(format!("{base}/horizon/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("key=admin-key-for-the-gate-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    for path in ["/horizon", "/horizon/api/workload"] {
+        let resp = client
+            .get(format!("{base}{path}"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path} with the session");
+    }
+    running.shutdown().await;
+}
+
+/// The single-page app in Debian's Chromium, driven by Playwright: the cards show this test's
+/// numbers, a failed job opens, its Retry button makes a retry that appears on the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_real_numbers_and_retries_in_a_browser() {
+    let node = std::env::var("HORIZON_TEST_NODE").unwrap_or_else(|_| {
+        panic!("HORIZON_TEST_NODE is not set: run the tests with scripts/test, which installs Chromium and playwright-core")
+    });
+    let services = isolated_services(&stack_prefix("browser")).await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let (_good, bad) = run_jobs(&api, 3, 1, "browser").await;
+    let artifacts = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-artifacts");
+    std::fs::create_dir_all(artifacts).unwrap();
+    let screenshot = format!("{artifacts}/dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/dashboard.mjs");
+    let out = tokio::process::Command::new(node)
+        .arg(script)
+        .arg(format!("http://{}", running.addr))
+        .arg(json!({ "recentJobs": 4, "failedJobs": 1, "failedJob": bad[0] }).to_string())
+        .arg(&screenshot)
+        .output()
+        .await
+        .expect("node runs the browser script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let retry = seen["retryId"].as_str().unwrap();
+    let horizon = Horizon::new(running.addr);
+    assert_eq!(
+        horizon.get(&format!("/jobs/{retry}")).await["retry_of"],
+        bad[0].as_str()
+    );
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    running.shutdown().await;
+}
