@@ -40,7 +40,7 @@ impl Search {
 }
 
 /// The widths of the time buckets jobs are counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Width {
     Minute,
     Hour,

@@ -309,6 +309,66 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Writes many job records at once (BatchWriteItem) and counts them in the time buckets and
+    /// the pending gauge: for benchmarks and imports, not the job path (it skips the conditional
+    /// write that keeps ids unique).
+    pub async fn import(&self, jobs: &[Job]) -> Result<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for batch in jobs.chunks(25) {
+            let mut requests: Vec<WriteRequest> = batch
+                .iter()
+                .map(|job| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(self.job_item(job)?))
+                        .build()
+                        .map_err(|e| Error::Internal(format!("import: {e}")))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_>>()?;
+            for attempt in 0..20 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+        }
+        let mut counts: HashMap<(Width, i64, &str), i64> = HashMap::new();
+        let mut pending = 0;
+        for job in jobs {
+            let mut count = |field| {
+                for width in [Width::Minute, Width::Hour] {
+                    *counts
+                        .entry((width, width.bucket(job.created_at), field))
+                        .or_default() += 1;
+                }
+            };
+            count("pushed");
+            match job.status {
+                JobStatus::Completed => count("completed"),
+                JobStatus::Failed => count("failed"),
+                JobStatus::Queued | JobStatus::Processing => pending += 1,
+            }
+        }
+        for ((width, bucket, field), by) in counts {
+            self.add("TALLY", &bucket_key(width, bucket), field, by)
+                .await?;
+        }
+        self.add("TALLY", "gauge", "pending", pending).await
+    }
+}
+
 #[async_trait]
 impl MetricsStore for DynamoStore {
     /// Adds to the job type's and the queue's counters (each an atomic ADD).
