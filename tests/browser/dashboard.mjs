@@ -32,7 +32,14 @@ try {
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-overview.png"), fullPage: true });
 
   // The failed list, then the job's page through its link, as an operator would.
+  // Search by error text; a poll (every 3 s) must not wipe what is being typed.
   await page.click('nav a[data-nav="failed"]');
+  await page.fill('#search [name="q"]', "INVALID_PDF");
+  await page.waitForTimeout(3500);
+  const typed = await page.inputValue('#search [name="q"]');
+  if (typed !== "INVALID_PDF") await fail(page, `the search box was reset by polling: ${JSON.stringify(typed)}`);
+  await page.click('#search button[type="submit"]');
+  await page.locator("[data-total]").filter({ hasText: String(expected.failedJobs) }).waitFor({ timeout: 15000 });
   const link = page.locator(`tr[data-job="${expected.failedJob}"] a`);
   await link.waitFor({ timeout: 15000 });
   await link.click();

@@ -39,6 +39,15 @@ function poll(render, every) {
   run();
 }
 
+// A view whose controls (forms) must survive polling renders its frame once, then only its
+// results; otherwise a poll would wipe what the operator is typing.
+function frame(key, html) {
+  if (view.dataset.frame === key) return false;
+  view.innerHTML = html;
+  view.dataset.frame = key;
+  return true;
+}
+
 function go(path) {
   history.pushState({}, "", path);
   route();
@@ -54,6 +63,7 @@ document.addEventListener("click", (e) => {
 window.addEventListener("popstate", route);
 
 function route() {
+  view.dataset.frame = "";
   const parts = location.pathname.replace(/^\/horizon\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const [first, second, third] = parts;
   let nav = "dashboard";
@@ -86,7 +96,7 @@ async function overview() {
     ${card(`Failed past ${stats.periods.failedJobs} min`, stats.failedJobs, "failedJobs")}
     ${card("Status", stats.status, "status")}
     ${card("Total processes", stats.processes, "processes")}
-    ${card("Max wait time", wait ? `${wait[1]} s (${wait[0]})` : "-", "wait")}
+    ${card(wait ? `Max wait (${wait[0].replace(/^sqs:/, "")})` : "Max wait", wait ? `${wait[1]} s` : "-", "wait")}
     ${card("Max runtime", stats.queueWithMaxRuntime || "-", "queueWithMaxRuntime")}
     ${card("Max throughput", stats.queueWithMaxThroughput || "-", "queueWithMaxThroughput")}
   </div>
@@ -135,27 +145,28 @@ const failedSearch = { tag: "", type: "", q: "" };
 async function failedJobs() {
   const params = new URLSearchParams(Object.entries(failedSearch).filter(([, v]) => v));
   const page = await api(`/jobs/failed?${params}`);
-  const focused = document.activeElement && document.activeElement.name;
-  view.innerHTML = `<h2>Failed jobs <span class="muted" data-total>${page.total}</span></h2>
+  if (frame("failed", `<h2>Failed jobs <span class="muted" data-total></span></h2>
   <form class="inline" id="search"><input name="tag" placeholder="tag" value="${esc(failedSearch.tag)}">
     <input name="type" placeholder="job type" value="${esc(failedSearch.type)}">
     <input name="q" placeholder="error text" value="${esc(failedSearch.q)}">
     <button type="submit">Search</button><button type="button" class="secondary" id="retry-all">Retry all matching</button></form>
-  <p id="bulk" class="muted"></p>${jobsTable(page.jobs, "/horizon/failed")}`;
-  if (focused) view.querySelector(`[name=${focused}]`)?.focus();
-  const form = document.getElementById("search");
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    for (const k of Object.keys(failedSearch)) failedSearch[k] = form.elements[k].value.trim();
-    failedJobs();
-  });
-  document.getElementById("retry-all").addEventListener("click", async () => {
-    const all = !Object.values(failedSearch).some(Boolean);
-    if (all && !confirm("Retry every failed job?")) return;
-    const q = all ? "all=true" : params.toString();
-    const r = await api(`/jobs/retry?${q}`, { method: "POST" });
-    document.getElementById("bulk").textContent = `Retried ${r.retried}; ${r.skippedAlreadyRetried} already retried.`;
-  });
+  <p id="bulk" class="muted"></p><div id="results"></div>`)) {
+    const form = document.getElementById("search");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      for (const k of Object.keys(failedSearch)) failedSearch[k] = form.elements[k].value.trim();
+      failedJobs();
+    });
+    document.getElementById("retry-all").addEventListener("click", async () => {
+      const chosen = new URLSearchParams(Object.entries(failedSearch).filter(([, v]) => v));
+      const all = !chosen.toString();
+      if (all && !confirm("Retry every failed job?")) return;
+      const r = await api(`/jobs/retry?${all ? "all=true" : chosen}`, { method: "POST" });
+      document.getElementById("bulk").textContent = `Retried ${r.retried}; ${r.skippedAlreadyRetried} already retried.`;
+    });
+  }
+  view.querySelector("[data-total]").textContent = page.total;
+  document.getElementById("results").innerHTML = jobsTable(page.jobs, "/horizon/failed");
 }
 
 async function jobDetail(id, failed) {
@@ -184,17 +195,21 @@ async function jobDetail(id, failed) {
 
 async function monitoring() {
   const tags = await api("/monitoring");
-  view.innerHTML = `<h2>Monitored tags</h2>
+  if (frame("monitoring", `<h2>Monitored tags</h2>
   <form class="inline" id="monitor"><input name="tag" placeholder="tag, e.g. type:extract/pdf" required><button type="submit">Monitor</button></form>
-  ${tags.length ? `<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
+  <div id="results"></div>`)) {
+    document.getElementById("monitor").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      await api("/monitoring", { method: "POST", body: JSON.stringify({ tag: e.target.elements.tag.value.trim() }) });
+      e.target.reset();
+      monitoring();
+    });
+  }
+  const results = document.getElementById("results");
+  results.innerHTML = tags.length ? `<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
   ${tags.map((t) => `<tr data-tag="${esc(t.tag)}"><td><a href="/horizon/monitoring/${enc(t.tag)}" data-link>${esc(t.tag)}</a></td><td class="num">${t.count}</td>
-    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>` : `<p class="muted">No tags are monitored.</p>`}`;
-  document.getElementById("monitor").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    await api("/monitoring", { method: "POST", body: JSON.stringify({ tag: e.target.elements.tag.value.trim() }) });
-    monitoring();
-  });
-  view.querySelectorAll("button[data-stop]").forEach((b) => b.addEventListener("click", async () => {
+    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>` : `<p class="muted">No tags are monitored.</p>`;
+  results.querySelectorAll("button[data-stop]").forEach((b) => b.addEventListener("click", async () => {
     await api(`/monitoring/${enc(b.dataset.stop)}`, { method: "DELETE" });
     monitoring();
   }));
