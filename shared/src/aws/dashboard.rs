@@ -369,6 +369,31 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// How many items `query` matches, across DynamoDB's pages.
+    async fn count_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            total += out.count.max(0) as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl MetricsStore for DynamoStore {
     /// Adds to the job type's and the queue's counters (each an atomic ADD).
@@ -443,22 +468,8 @@ impl DashboardStore for DynamoStore {
     }
 
     async fn count(&self, list: ListName, since_ms: Option<i64>, search: &Search) -> Result<u64> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .list_query(list, since_ms, search)
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB Query", e))?;
-            total += out.count.max(0) as u64;
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
-        }
+        self.count_all(self.list_query(list, since_ms, search))
+            .await
     }
 
     async fn tallies(&self, width: Width, first: i64) -> Result<Tally> {
@@ -725,27 +736,14 @@ impl DashboardStore for DynamoStore {
     }
 
     async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p AND sk >= :from")
-                .expression_attribute_values(":p", s(format!("TAGGED#{tag}")))
-                .expression_attribute_values(":from", s(first_id_at(since_ms)))
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB Query", e))?;
-            total += out.count.max(0) as u64;
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND sk >= :from")
+            .expression_attribute_values(":p", s(format!("TAGGED#{tag}")))
+            .expression_attribute_values(":from", s(first_id_at(since_ms)));
+        self.count_all(query).await
     }
 
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>> {
