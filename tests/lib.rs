@@ -1,1 +1,2 @@
-//! Helpers live in the e2e test binary; this crate exists to hold the end-to-end tests.
+//! The end-to-end tests live in `e2e/`; this library holds the load run that a benchmark and a test share.
+pub mod load;

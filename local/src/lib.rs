@@ -325,6 +325,19 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             .iter()
             .map(|m| to_event_message(m, &queue_name))
             .collect();
+        // Under fault injection, some messages also go to a second worker at the same time, as
+        // SQS's at-least-once delivery may hand one message to two consumers.
+        for record in &event.records {
+            if services
+                .config
+                .faults
+                .strikes(horizon_shared::faults::Fault::Duplicate)
+            {
+                let (h, mut twin) = (handler.clone(), SqsEvent::default());
+                twin.records = vec![record.clone()];
+                tokio::spawn(async move { h.handle(twin).await });
+            }
+        }
         // Like a Lambda invocation, a handler that panics fails the whole batch.
         let h = handler.clone();
         let failed: HashSet<String> = match tokio::spawn(async move { h.handle(event).await }).await

@@ -2,6 +2,7 @@
 //! dashboard's in [`dashboard`].
 
 pub mod dashboard;
+mod faulty;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -35,6 +36,21 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await
+}
+
+/// [`sdk_config`], with `faults` injected into its HTTP client when any are switched on. Faults
+/// are for the local stack, so that client speaks plain HTTP.
+pub async fn sdk_config_with(faults: crate::faults::Faults) -> aws_config::SdkConfig {
+    let sdk = sdk_config().await;
+    if !faults.any() {
+        return sdk;
+    }
+    let inner = sdk
+        .http_client()
+        .unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
+    sdk.into_builder()
+        .http_client(faulty::FaultyClient { inner, faults })
+        .build()
 }
 
 /// Counts every request sent to AWS, each attempt as AWS bills it, by service and operation:

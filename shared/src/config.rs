@@ -123,6 +123,9 @@ pub struct Config {
     /// Unset: the local runner's pollers are the workers.
     pub extract_function: Option<String>,
     pub webhook_function: Option<String>,
+    /// Faults to inject (tests and the load run's fault mode only). Never read from the
+    /// environment.
+    pub faults: crate::faults::Faults,
 }
 
 impl Config {
@@ -235,6 +238,7 @@ impl Config {
             dashboard_open: false,
             extract_function: get("HORIZON_EXTRACT_FUNCTION"),
             webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
+            faults: Default::default(),
         };
         if config.admin_key.as_ref().is_some_and(|k| k.len() < 16) {
             return Err(Error::Internal(

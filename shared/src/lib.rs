@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod http;
 pub mod jobs;
 pub mod lambda;

@@ -42,7 +42,7 @@ impl Services {
 
     /// AWS adapters for `config`. No network call happens here: clients connect on first use.
     pub async fn aws(config: Config) -> Services {
-        let sdk = aws::sdk_config().await;
+        let sdk = aws::sdk_config_with(config.faults).await;
         let s3 = Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
         let store = Arc::new(DynamoStore::new(aws::dynamodb_client(&sdk), &config.table));
         let queue = Arc::new(SqsWorkQueue::new(

@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod jobs;
+mod reliability;
 mod support;
 mod uploads;
 mod webhooks;

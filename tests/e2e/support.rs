@@ -98,6 +98,11 @@ pub fn make_pdf(pages: &[Vec<String>]) -> Vec<u8> {
         .into_bytes(),
     );
     objects.push(format!("<< /Type /Catalog /Pages {pages_id} 0 R >>").into_bytes());
+    write_pdf(&objects)
+}
+
+/// A PDF file of `objects` (numbered from 1, the last one the catalog), with its xref table.
+pub fn write_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {

@@ -29,6 +29,9 @@ enum Outcome {
     /// Leave it on the queue, to be handed out again after this delay (SQS moves it to the
     /// dead-letter queue once it has been received `maxReceiveCount` times).
     Retry(std::time::Duration),
+    /// Leave it exactly as received, neither deleted nor re-timed: what a worker killed
+    /// mid-job leaves behind (only under fault injection).
+    Abandon,
 }
 
 enum Claim {
@@ -75,7 +78,13 @@ impl SqsHandler for ExtractWorker {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for message in &event.records {
-            if let Outcome::Retry(delay) = self.process(message).await {
+            let outcome = self.process(message).await;
+            if outcome == Outcome::Abandon {
+                if let Some(id) = &message.message_id {
+                    response.add_failure(id.clone());
+                }
+            }
+            if let Outcome::Retry(delay) = outcome {
                 if let Some(id) = &message.message_id {
                     response.add_failure(id.clone());
                 }
@@ -153,6 +162,15 @@ impl ExtractWorker {
                 return Ok(Outcome::Retry(left + std::time::Duration::from_secs(1)));
             }
         };
+        if self
+            .services
+            .config
+            .faults
+            .strikes(horizon_shared::faults::Fault::Kill)
+        {
+            tracing::warn!(job_id = %id, "fault injected: the worker dies after its claim");
+            return Ok(Outcome::Abandon);
+        }
         let started = std::time::Instant::now();
         let claimed_at = self.services.clock.now();
         if job.attempts == 1 {

@@ -1,0 +1,264 @@
+//! Reliability under faults and hostile input: the load run with every fault injected, and
+//! generated (plus, where present, the corpus's) hostile PDFs through the worker.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use horizon_shared::faults::{fired, Fault, Faults};
+use horizon_tests::load::{self, Options};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The load run with workers killed after their claim, duplicate deliveries, lost conditional
+/// writes, DynamoDB and S3 throttling, and the webhook receiver down for the first seconds:
+/// every job ends terminal exactly once with the same result as without faults, and every
+/// webhook is delivered or dead-lettered.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_job_is_lost_or_duplicated_under_injected_faults() {
+    let _queues = QUEUES.lock().await;
+    let _ = services().await; // fails early, with the reason, if the stack is not there
+    let mut config = config();
+    config.faults = Faults {
+        kill_after_claim: 0.2,
+        duplicate_delivery: 0.3,
+        conflict: 0.15,
+        throttle: 0.05,
+    };
+    // A killed worker's job comes back through the reaper once its lease ends.
+    config.job_deadline = Duration::from_secs(8);
+    config.lease = Duration::from_secs(10);
+    config.reaper_interval = Duration::from_secs(1);
+    config.retry_base = Duration::from_secs(1);
+    config.webhook_schedule = vec![1, 2, 3, 5, 8, 8, 8];
+    config.local_workers = 3;
+    let before: Vec<u64> = [
+        Fault::Kill,
+        Fault::Duplicate,
+        Fault::Conflict,
+        Fault::Throttle,
+    ]
+    .iter()
+    .map(|f| fired(*f))
+    .collect();
+    let report = load::run(
+        config,
+        &Options {
+            jobs: 40,
+            webhook_down: Duration::from_secs(6),
+            patience: Duration::from_secs(90),
+        },
+    )
+    .await;
+    report.print();
+    let struck: Vec<u64> = [
+        Fault::Kill,
+        Fault::Duplicate,
+        Fault::Conflict,
+        Fault::Throttle,
+    ]
+    .iter()
+    .zip(&before)
+    .map(|(f, b)| fired(*f) - b)
+    .collect();
+    println!("faults struck (kill, duplicate, conflict, throttle): {struck:?}");
+    assert!(
+        struck.iter().all(|n| *n > 0),
+        "every kind of fault must have struck at least once: {struck:?}"
+    );
+    assert_eq!(report.submitted, 40, "{report:?}");
+    assert!(report.lost.is_empty(), "lost: {:?}", report.lost);
+    assert!(
+        report.duplicated.is_empty(),
+        "duplicated: {:?}",
+        report.duplicated
+    );
+    assert!(
+        report.differing.is_empty(),
+        "differing results: {:?}",
+        report.differing
+    );
+    assert!(
+        report.webhooks_missing.is_empty(),
+        "webhooks neither delivered nor dead-lettered: {:?}",
+        report.webhooks_missing
+    );
+    assert!(
+        report.webhooks_refused > 0,
+        "the receiver was down and must have refused some"
+    );
+    assert_eq!(report.completed + report.failed, 40);
+    // A job may fail only by running out of tries on the injected faults, never otherwise.
+    assert!(
+        report
+            .failures
+            .keys()
+            .all(|code| code == "max_tries_exceeded"),
+        "{:?}",
+        report.failures
+    );
+}
+
+/// Hostile PDFs made here: each ends `failed` with a clear error or `completed`, within its
+/// deadline, and the worker goes on serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_pdfs_end_cleanly_within_their_deadline() {
+    let _queues = QUEUES.lock().await;
+    let mut cases: Vec<(String, Vec<u8>)> = generated_hostile_pdfs();
+    // The corpus's damaged and hostile files too, when it is here (a clone has no corpus).
+    let corpus = std::env::var("HORIZON_CORPUS")
+        .unwrap_or_else(|_| format!("{}/../../shared/corpus/pdf", env!("CARGO_MANIFEST_DIR")));
+    match std::fs::read_dir(&corpus) {
+        Ok(_) => {
+            for name in [
+                "pm__zen_of_python_corrupted.pdf",
+                "pm__issue-1113-evil-xobjects.pdf",
+                "gb__progit.pdf",
+                "gb__git-pro-cn.pdf",
+                "sf__unreadablemetadata.pdf",
+                "pm__aes-256-r6.pdf",
+                "sc__sicp.pdf",
+            ] {
+                if let Ok(bytes) = std::fs::read(format!("{corpus}/{name}")) {
+                    cases.push((name.to_owned(), bytes));
+                }
+            }
+        }
+        Err(_) => eprintln!(
+            "corpus not found at {corpus} (set HORIZON_CORPUS): only the generated hostile PDFs are run"
+        ),
+    }
+    let deadline = Duration::from_secs(20);
+    let base = services().await;
+    let mut services = base.clone();
+    let mut config = (*base.config).clone();
+    config.job_deadline = deadline;
+    config.lease = deadline + Duration::from_secs(10);
+    services.config = std::sync::Arc::new(config);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let mut jobs = Vec::new();
+    for (name, bytes) in &cases {
+        let resp = api.upload_raw(bytes.clone(), "application/pdf").await;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(status, 201, "{name}: {v}");
+        let job = api.start_job(v["id"].as_str().unwrap()).await;
+        jobs.push((name.clone(), job, Instant::now()));
+    }
+    let mut lines = Vec::new();
+    for (name, job, at) in jobs {
+        let done = api.wait_terminal(&job).await;
+        let took = at.elapsed();
+        let outcome = match done["status"].as_str() {
+            Some("completed") => format!("completed, {} page(s)", done["result"]["pages"]),
+            _ => {
+                let code = done["error"]["code"].as_str().unwrap_or("");
+                let message = done["error"]["message"].as_str().unwrap_or("");
+                assert!(
+                    !code.is_empty() && message.len() > 10,
+                    "{name}: a failure must say why: {done}"
+                );
+                format!("failed {code}: {message}")
+            }
+        };
+        lines.push(format!(
+            "{name:<40} {:>6.2} s  {outcome}",
+            took.as_secs_f64()
+        ));
+        // Waited on in order, so the time includes the queue ahead; each job alone is held to
+        // its deadline by the worker, and all of them to the deadline per job plus slack.
+        assert!(
+            took < deadline * cases.len() as u32 + Duration::from_secs(30),
+            "{name} took {took:?}"
+        );
+    }
+    println!("{}", lines.join("\n"));
+    // The worker survived all of them.
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let next = api.wait_terminal(&api.start_job(&upload).await).await;
+    assert_eq!(next["status"], "completed", "{next}");
+    running.shutdown().await;
+}
+
+/// Truncated, deeply nested, a decompression bomb, a huge page count, a page count that lies, and
+/// a page tree that contains itself.
+fn generated_hostile_pdfs() -> Vec<(String, Vec<u8>)> {
+    let page = |n: usize| -> Vec<String> {
+        (0..20)
+            .map(|l| format!("Page {n} line {l}: some words to read."))
+            .collect()
+    };
+    let whole = make_pdf(&(1..=30).map(page).collect::<Vec<_>>());
+    let truncated = whole[..whole.len() * 55 / 100].to_vec();
+
+    let font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec();
+    let text = |s: &str| {
+        let ops = format!("BT /F1 12 Tf 72 720 Td ({s}) Tj ET");
+        format!("<< /Length {} >>\nstream\n{ops}\nendstream", ops.len()).into_bytes()
+    };
+    // Objects: 1 font, 2 content, 3 page, 4 pages, 5 catalog (plus extras where noted).
+    let one_page = |content: Vec<u8>, page_extra: &str, pages: &str| -> Vec<u8> {
+        write_pdf(&[
+            font.clone(),
+            content,
+            format!("<< /Type /Page /Parent 4 0 R /MediaBox [0 0 612 792] /Contents 2 0 R /Resources << /Font << /F1 1 0 R >> >> {page_extra} >>").into_bytes(),
+            pages.as_bytes().to_vec(),
+            b"<< /Type /Catalog /Pages 4 0 R >>".to_vec(),
+        ])
+    };
+    let kids1 = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>";
+
+    let depth = 100_000;
+    let nested = one_page(
+        text("Deeply nested objects follow."),
+        &format!("/Nested {}{}", "[".repeat(depth), "]".repeat(depth)),
+        kids1,
+    );
+
+    // 1 GiB of spaces, deflated to about 1 MB.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..1024 {
+        z.write_all(&block).unwrap();
+    }
+    z.write_all(b"BT /F1 12 Tf 72 720 Td (After the bomb.) Tj ET")
+        .unwrap();
+    let deflated = z.finish().unwrap();
+    let mut bomb_stream = format!(
+        "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+        deflated.len()
+    )
+    .into_bytes();
+    bomb_stream.extend_from_slice(&deflated);
+    bomb_stream.extend_from_slice(b"\nendstream");
+    let bomb = one_page(bomb_stream, "", kids1);
+
+    let many = 200_000;
+    let huge = one_page(
+        text("One page, referenced many times."),
+        "",
+        &format!(
+            "<< /Type /Pages /Kids [{}] /Count {many} >>",
+            "3 0 R ".repeat(many)
+        ),
+    );
+    let lying = one_page(
+        text("The count says a billion."),
+        "",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>",
+    );
+    let cycle = one_page(
+        text("The page tree contains itself."),
+        "",
+        "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+    );
+    vec![
+        ("generated: truncated at 55%".into(), truncated),
+        (format!("generated: arrays nested {depth} deep"), nested),
+        ("generated: 1 GiB deflate bomb".into(), bomb),
+        (format!("generated: {many} pages"), huge),
+        ("generated: /Count 1000000000".into(), lying),
+        ("generated: page tree cycle".into(), cycle),
+    ]
+}
