@@ -2,7 +2,7 @@
 //! functions run.
 //!
 //! - HTTP: every route on one address (default `127.0.0.1:3000`), `/v1/...` to the job API,
-//!   `/api/...` to uploads and `/horizon...` to the dashboard, as API Gateway routes them in AWS.
+//!   `/api/...` to uploads, `/horizon...` to the dashboard and `/docs` (the API reference) to the job API, as API Gateway routes them in AWS.
 //!   Bound to loopback, the dashboard needs no credentials; otherwise it needs the admin key.
 //! - Timers: the reaper and the metrics snapshot, as EventBridge schedules run them in AWS.
 //! - SQS: pollers receive batches from each queue and call the worker handlers with real
@@ -109,6 +109,7 @@ async fn start_parts(
                     Arc::new(JobsApi::new(services.clone())) as Arc<dyn HttpHandler>,
                 ),
                 ("/api", Arc::new(UploadsApi::new(services.clone()))),
+                ("/docs", Arc::new(JobsApi::new(services.clone()))),
                 ("/horizon", Arc::new(Dashboard::new(services.clone()))),
             ]),
         };

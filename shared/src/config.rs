@@ -158,9 +158,11 @@ impl Config {
             webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
             public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
-            upload_retention: Duration::from_secs(
-                number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
-            ),
+            // In days where the bucket's lifecycle rule (which counts in days) must agree.
+            upload_retention: Duration::from_secs(match get("HORIZON_UPLOAD_RETENTION_DAYS") {
+                Some(_) => number("HORIZON_UPLOAD_RETENTION_DAYS", 2)? * 86_400,
+                None => number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
+            }),
             presign_ttl: Duration::from_secs(number("HORIZON_PRESIGN_SECONDS", 900)?),
             max_response_bytes: number("HORIZON_MAX_RESPONSE_BYTES", 4_500_000)?,
             redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod dashboard;
+pub mod docs;
 pub mod domain;
 pub mod error;
 pub mod events;

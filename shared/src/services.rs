@@ -43,6 +43,13 @@ impl Services {
     /// AWS adapters for `config`. No network call happens here: clients connect on first use.
     pub async fn aws(config: Config) -> Services {
         let sdk = aws::sdk_config_with(config.faults).await;
+        Services::with_sdk(config, &sdk)
+    }
+
+    /// AWS adapters for `config` on the SDK configuration `sdk` (its endpoint, credentials and
+    /// HTTP client).
+    pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
+        let sdk = sdk.clone();
         let s3 = Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
         let store = Arc::new(DynamoStore::new(aws::dynamodb_client(&sdk), &config.table));
         let queue = Arc::new(SqsWorkQueue::new(

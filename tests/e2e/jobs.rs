@@ -624,3 +624,68 @@ async fn webhook_subscriptions_are_checked_and_secrets_shown_once() {
     assert_eq!(resp.status(), 201);
     running.shutdown().await;
 }
+
+/// The API reference at /docs and its Postman collection, open without a key, cover every
+/// operation of the OpenAPI document and point at this service.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_reference_and_postman_collection_are_served() {
+    let services = services().await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+    let doc: Value = http
+        .get(format!("{base}/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http.get(format!("{base}/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    let resp = http
+        .get(format!("{base}/docs/collection.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let collection: Value = resp.json().await.unwrap();
+    assert_eq!(collection["variable"][0]["value"], base);
+    let raws: Vec<String> = collection["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["item"].as_array().unwrap().iter())
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["request"]["method"].as_str().unwrap(),
+                r["request"]["url"]["raw"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                page.contains(&format!("<code>{path}</code>")),
+                "{path} not on the page"
+            );
+            let raw = format!(
+                "{} {{{{baseUrl}}}}{}",
+                method.to_uppercase(),
+                path.replace('{', ":").replace('}', "")
+            );
+            assert!(raws.contains(&raw), "{raw} not in the collection: {raws:?}");
+        }
+    }
+    // A link from the page to the collection, as the seed's "Get Postman Collection".
+    assert!(page.contains("href=\"/docs/collection.json\""));
+    let resp = http.post(format!("{base}/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    running.shutdown().await;
+}

@@ -3,6 +3,7 @@
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
 mod dashboard;
+mod events;
 mod jobs;
 mod reliability;
 mod support;

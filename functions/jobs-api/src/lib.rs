@@ -51,6 +51,23 @@ impl JobsApi {
     async fn route(&self, req: &Request) -> Result<Response<Body>> {
         let method = req.method().as_str();
         let segs = segments(req);
+        // The API reference, open like the document it is made from.
+        if segs == ["docs"] || segs == ["docs", "collection.json"] {
+            if method != "GET" {
+                return Err(Error::MethodNotAllowed("GET".into()));
+            }
+            let doc = openapi::document();
+            return Ok(if segs.len() == 1 {
+                http::with_body(
+                    200,
+                    "text/html; charset=utf-8",
+                    Body::Text(horizon_shared::docs::html(&doc)),
+                )
+            } else {
+                let base = http::base_url(req, &self.services.config);
+                http::json(200, &horizon_shared::docs::postman(&doc, &base))
+            });
+        }
         if segs == ["v1", "openapi.json"] {
             return match method {
                 "GET" => Ok(http::json(200, &openapi::document())),
