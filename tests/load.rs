@@ -294,6 +294,7 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
     let mut settled: HashSet<String> = HashSet::new();
     let mut last = 0;
     let mut last_change = Instant::now();
+    let mut last_asked = Instant::now();
     loop {
         let arrived: Vec<String> = {
             let r = received.lock().expect("lock");
@@ -304,7 +305,11 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
                 .collect()
         };
         settled.extend(arrived);
-        if settled.len() < submitted.len() && last_change.elapsed() > Duration::from_secs(3) {
+        if settled.len() < submitted.len()
+            && last_change.elapsed() > Duration::from_secs(3)
+            && last_asked.elapsed() > Duration::from_secs(3)
+        {
+            last_asked = Instant::now();
             let unsettled: Vec<&String> = submitted
                 .keys()
                 .filter(|id| !settled.contains(*id))

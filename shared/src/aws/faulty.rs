@@ -74,7 +74,7 @@ fn injected(request: &HttpRequest, faults: &Faults) -> Option<HttpResponse> {
     } else if target.is_empty() && faults.strikes(Fault::Throttle) {
         // No target: S3 (SQS speaks JSON with a target; it is left alone).
         let mut response = HttpResponse::new(
-            StatusCode::try_from(503).expect("a valid status"),
+            StatusCode::from(lambda_http::http::StatusCode::SERVICE_UNAVAILABLE),
             SdkBody::from(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>injected</RequestId></Error>",
             ),
@@ -93,7 +93,7 @@ fn dynamodb_error(code: &str, message: &str) -> HttpResponse {
         "message": message,
     });
     let mut response = HttpResponse::new(
-        StatusCode::try_from(400).expect("a valid status"),
+        StatusCode::from(lambda_http::http::StatusCode::BAD_REQUEST),
         SdkBody::from(body.to_string()),
     );
     response
