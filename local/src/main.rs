@@ -110,7 +110,7 @@ async fn create_key(services: &Services, account: &str) -> Result<(), String> {
 }
 
 async fn revoke_key(services: &Services, key_id: &str) -> Result<(), String> {
-    match services.accounts.revoke_key(key_id).await {
+    match services.accounts.revoke_key(key_id, None).await {
         Ok(true) => {
             println!("revoked {key_id}");
             Ok(())

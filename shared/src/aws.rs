@@ -604,7 +604,7 @@ impl AccountStore for DynamoStore {
         }))
     }
 
-    async fn revoke_key(&self, key_id: &str) -> Result<bool> {
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool> {
         let out = self
             .client
             .query()
@@ -618,6 +618,9 @@ impl AccountStore for DynamoStore {
         let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
             return Ok(false);
         };
+        if owner.is_some_and(|owner| str_attr(&item, "accountId").ok() != Some(owner.0.as_str())) {
+            return Ok(false);
+        }
         self.client
             .update_item()
             .table_name(&self.table)

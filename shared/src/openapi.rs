@@ -11,8 +11,8 @@ use crate::domain::{Chunk, EventType, JobError, JobStatus, JobType, Progress};
 use crate::error::{FieldError, Problem};
 use crate::events::Attempt;
 use crate::views::{
-    ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView, PresignRequest,
-    PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
+    ApiKeyView, ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView,
+    PresignRequest, PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
 };
 use crate::webhooks::WebhookInput;
 
@@ -47,20 +47,21 @@ pub struct UploadForm {
     paths(
         extract_pdf, list_jobs, get_job, get_chunks, cancel_job, add_job_webhook, job_deliveries,
         replay_delivery,
-        add_webhook, list_webhooks, delete_webhook, openapi_json,
+        add_webhook, list_webhooks, delete_webhook, create_key, revoke_key, openapi_json,
         upload, presign, image
     ),
     components(schemas(
         JobView, ResultView, ChunkPage, JobList, Chunk, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
         UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
-        DeliveryLogView, Attempt
+        DeliveryLogView, Attempt, ApiKeyView
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
         (name = "jobs", description = "Extraction jobs"),
         (name = "webhooks", description = "Account-level webhook subscriptions"),
+        (name = "keys", description = "The account's API keys: create another, revoke one"),
         (name = "uploads", description = "Uploads and retrieval")
     )
 )]
@@ -234,6 +235,25 @@ fn list_webhooks() {}
         (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
     ))]
 fn delete_webhook() {}
+
+#[utoipa::path(post, path = "/v1/keys", tag = "keys",
+    responses(
+        (status = 201, description = "A new key of the caller's account; `key` is shown only now", body = ApiKeyView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+fn create_key() {}
+
+#[utoipa::path(delete, path = "/v1/keys/{keyId}", tag = "keys",
+    params(("keyId" = String, Path, description = "key_<ULID>", pattern = r"^key_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 204, description = "Revoked (within the key cache's 30 s everywhere)"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+fn revoke_key() {}
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "jobs", security(()),
     responses((status = 200, description = "This document", body = Object)))]

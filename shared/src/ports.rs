@@ -77,8 +77,9 @@ pub struct IdempotencyRecord {
 pub trait AccountStore: Send + Sync {
     async fn put_key(&self, key: &ApiKey) -> Result<()>;
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
-    /// Revokes the key with this id; `false` when there is none.
-    async fn revoke_key(&self, key_id: &str) -> Result<bool>;
+    /// Revokes the key with this id; `false` when there is none (or, given an `owner`, none of
+    /// that account's).
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool>;
     async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
     /// Replaces an existing subscription (to disable it, say).
     async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;

@@ -136,6 +136,18 @@ pub struct WebhookList {
     pub webhooks: Vec<SubscriptionView>,
 }
 
+/// `POST /v1/keys`: a new API key of the caller's account. `key` is shown only in this
+/// response (only its hash is stored).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    #[schema(example = "key_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
+    pub id: String,
+    pub key: String,
+    pub account: String,
+    pub created_at: String,
+}
+
 /// Opaque pagination cursors: URL-safe base64 of what the server needs to continue.
 pub fn encode_cursor(state: &str) -> String {
     use base64::Engine;

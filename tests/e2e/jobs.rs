@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/v1/webhooks", ""),
     ("DELETE", "/v1/webhooks/{webhook}", ""),
+    ("POST", "/v1/keys", ""),
+    ("DELETE", "/v1/keys/{key}", ""),
     ("POST", "/api/upload", "%PDF-1.4\n"),
     ("POST", "/api/uploads", ""),
     ("GET", "/api/images/{upload}", ""),
@@ -36,6 +38,7 @@ struct Owned {
     job: String,
     upload: String,
     webhook: String,
+    key: String,
 }
 
 async fn make_resources(api: &Api) -> Owned {
@@ -50,10 +53,12 @@ async fn make_resources(api: &Api) -> Owned {
         .json()
         .await
         .unwrap();
+    let key: Value = api.post_json("/v1/keys", "").await.json().await.unwrap();
     Owned {
         job,
         upload,
         webhook: wh["id"].as_str().unwrap().to_owned(),
+        key: key["id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -98,7 +103,11 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
     )
     .unwrap();
     services.accounts.put_key(&record).await.unwrap();
-    assert!(services.accounts.revoke_key(&record.id).await.unwrap());
+    assert!(services
+        .accounts
+        .revoke_key(&record.id, None)
+        .await
+        .unwrap());
 
     for (method, template, body) in ROUTES {
         // Fresh resources per route, since cancel and delete use theirs up.
@@ -107,6 +116,7 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
             s.replace("{job}", &own.job)
                 .replace("{upload}", &own.upload)
                 .replace("{webhook}", &own.webhook)
+                .replace("{key}", &own.key)
         };
         let (path, body) = (fill(template), fill(body));
         let what = format!("{method} {template}");
@@ -135,6 +145,7 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
             | "/v1/jobs/{job}/cancel"
             | "/v1/jobs/{job}/webhooks"
             | "/v1/webhooks/{webhook}"
+            | "/v1/keys/{key}"
             | "/api/images/{upload}" => {
                 assert_eq!(status, 404, "{what} by another account: {text}")
             }

@@ -13,8 +13,8 @@ use horizon_shared::http::{self, header, limit_param, parse_json, query, query_p
 use horizon_shared::lambda::HttpHandler;
 use horizon_shared::ports::JobFilter;
 use horizon_shared::views::{
-    decode_cursor, encode_cursor, job_path, ChunkPage, DeliveryLogView, ExtractRequest, JobList,
-    JobView, SubscriptionView, WebhookList,
+    decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
+    JobList, JobView, SubscriptionView, WebhookList,
 };
 use horizon_shared::webhooks::{self, WebhookInput};
 use horizon_shared::{openapi, uploads, Error, Result, Services};
@@ -107,6 +107,10 @@ impl JobsApi {
             (["v1", "webhooks"], _) => wrong("GET, POST"),
             (["v1", "webhooks", id], "DELETE") => self.delete_account_webhook(&account, id).await,
             (["v1", "webhooks", _], _) => wrong("DELETE"),
+            (["v1", "keys"], "POST") => self.create_key(&account).await,
+            (["v1", "keys"], _) => wrong("POST"),
+            (["v1", "keys", id], "DELETE") => self.revoke_key(&account, id).await,
+            (["v1", "keys", _], _) => wrong("DELETE"),
             _ => Err(Error::NotFound(format!(
                 "no route for {method} {}",
                 req.uri().path()
@@ -547,6 +551,41 @@ impl JobsApi {
     }
 }
 
+impl JobsApi {
+    /// Another key for the caller's account (to rotate keys without downtime: create, deploy,
+    /// revoke the old one).
+    async fn create_key(&self, account: &AccountId) -> Result<Response<Body>> {
+        let (key, record) = auth::new_key(account.clone(), self.services.clock.now())?;
+        self.services.accounts.put_key(&record).await?;
+        tracing::info!(key_id = %record.id, account = %account, "API key created");
+        Ok(http::json(
+            201,
+            &ApiKeyView {
+                id: record.id,
+                key,
+                account: account.to_string(),
+                created_at: horizon_shared::domain::rfc3339(record.created_at),
+            },
+        ))
+    }
+
+    /// Revokes one of the caller's account's keys (possibly the one in use).
+    async fn revoke_key(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
+        if !id.starts_with("key_")
+            || id.len() != 30
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::invalid_id("key id", id));
+        }
+        if self.services.accounts.revoke_key(id, Some(account)).await? {
+            tracing::info!(key_id = %id, account = %account, "API key revoked");
+            Ok(http::with_body(204, "application/json", Body::Empty))
+        } else {
+            Err(Error::NotFound(format!("no key {id}")))
+        }
+    }
+}
+
 /// Whether the path is one of ours (so that unknown paths are 404 before any authentication).
 fn is_route(segs: &[&str]) -> bool {
     matches!(
@@ -558,6 +597,8 @@ fn is_route(segs: &[&str]) -> bool {
             | ["v1", "jobs", _, "webhooks", "deliveries", _, "replay"]
             | ["v1", "webhooks"]
             | ["v1", "webhooks", _]
+            | ["v1", "keys"]
+            | ["v1", "keys", _]
     )
 }
 
