@@ -2,9 +2,11 @@
 //! HTTP to the local runner, and the AWS SDK to DynamoDB, SQS and S3 to check what was stored.
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
+mod cli;
 mod dashboard;
 mod events;
 mod jobs;
+mod lambda;
 mod reliability;
 mod support;
 mod uploads;
