@@ -224,8 +224,6 @@ async fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiv
 /// and the function's response back into a hyper response.
 async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
     let (parts, body) = req.into_parts();
     let resp = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Err(_) => problem(
@@ -243,7 +241,10 @@ async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Resp
             };
             let req = lambda_http::Request::from_parts(parts, body);
             match router.handler_for(&path) {
-                Some(handler) => handler.handle(req).await,
+                Some(handler) => {
+                    let request_id = ulid::Ulid::new().to_string();
+                    horizon_shared::lambda::handle_logged(&**handler, req, &request_id).await
+                }
                 None => problem(&Error::NotFound(format!("no route for {path}")), &path),
             }
         }
@@ -255,7 +256,6 @@ async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Resp
         lambda_http::Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    tracing::info!(%method, %path, status = parts.status.as_u16(), millis = started.elapsed().as_millis() as u64, "request");
     hyper::Response::from_parts(parts, Full::new(bytes))
 }
 
@@ -341,7 +341,11 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
         }
         // Like a Lambda invocation, a handler that panics fails the whole batch.
         let h = handler.clone();
-        let failed: HashSet<String> = match tokio::spawn(async move { h.handle(event).await }).await
+        let request_id = ulid::Ulid::new().to_string();
+        let failed: HashSet<String> = match tokio::spawn(async move {
+            horizon_shared::lambda::handle_batch(&*h, event, &request_id).await
+        })
+        .await
         {
             Ok(resp) => resp
                 .batch_item_failures

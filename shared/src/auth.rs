@@ -113,6 +113,7 @@ pub async fn authenticate(services: &Services, authorization: Option<&str>) -> R
         .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <key>"))?;
     let digest = hash(key);
     if let Some(account) = services.key_cache.get(&digest) {
+        crate::telemetry::record_account(&account);
         return Ok(account);
     }
     let record = services
@@ -125,6 +126,7 @@ pub async fn authenticate(services: &Services, authorization: Option<&str>) -> R
         return Err(unauthorized("the API key has been revoked"));
     }
     services.key_cache.put(digest, record.account.clone());
+    crate::telemetry::record_account(&record.account);
     Ok(record.account)
 }
 

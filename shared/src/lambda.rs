@@ -34,9 +34,47 @@ where
     let handler = Arc::new(make(Services::from_env().await?));
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
+        async move {
+            use lambda_http::RequestExt;
+            let request_id = req
+                .lambda_context_ref()
+                .map(|c| c.request_id.clone())
+                .unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(handle_logged(&*handler, req, &request_id).await)
+        }
     }))
     .await
+}
+
+/// Handles one request inside its `request` span and logs one line for it (status, time).
+pub async fn handle_logged(
+    handler: &dyn HttpHandler,
+    req: Request,
+    request_id: &str,
+) -> Response<Body> {
+    use tracing::Instrument;
+    let span = crate::telemetry::request_span(request_id, req.method().as_str(), req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = handler.handle(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            millis = started.elapsed().as_millis() as u64,
+            "request"
+        )
+    });
+    resp
+}
+
+/// Handles one SQS batch inside its `batch` span.
+pub async fn handle_batch(
+    handler: &dyn SqsHandler,
+    event: SqsEvent,
+    request_id: &str,
+) -> SqsBatchResponse {
+    use tracing::Instrument;
+    let span = crate::telemetry::batch_span(request_id, &event);
+    handler.handle(event).instrument(span).await
 }
 
 /// Runs an SQS-triggered function in Lambda; each invocation sends the heartbeat of worker
@@ -55,7 +93,10 @@ where
             let services = services.clone();
             async move {
                 crate::dashboard::beat_for_event(&services, supervisor, &event.payload).await;
-                Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await)
+                let request_id = event.context.request_id;
+                Ok::<_, std::convert::Infallible>(
+                    handle_batch(&*handler, event.payload, &request_id).await,
+                )
             }
         },
     ))

@@ -120,7 +120,7 @@ async fn every_handler_answers_its_fixture_events_without_the_network() {
     // The scheduled events reach the reaper and the snapshot, which report the store's failure.
     for name in ["extract-worker-reaper.json", "extract-worker-snapshot.json"] {
         let e: Value = serde_json::from_str(&event(name)).unwrap();
-        assert!(worker.handle_event(e).await.is_err(), "{name}");
+        assert!(worker.handle_event(e, "fixture").await.is_err(), "{name}");
     }
 
     let dispatcher = horizon_webhook_dispatch::WebhookDispatcher::new(services);

@@ -16,6 +16,7 @@ use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, 
 use horizon_shared::lambda::SqsHandler;
 use horizon_shared::ports::{JobMeasure, WorkMessage};
 use horizon_shared::{Error, Result, Services};
+use tracing::Instrument;
 
 pub struct ExtractWorker {
     services: Services,
@@ -49,13 +50,19 @@ impl ExtractWorker {
 
     /// The Lambda entry's dispatch: an SQS batch; the metrics snapshot's EventBridge schedule
     /// (its input is `{"task": "snapshot"}`); or the reaper's schedule (any other event).
-    pub async fn handle_event(&self, event: serde_json::Value) -> Result<serde_json::Value> {
+    /// `request_id` is the invocation's, for the logs.
+    pub async fn handle_event(
+        &self,
+        event: serde_json::Value,
+        request_id: &str,
+    ) -> Result<serde_json::Value> {
         let json = |e: serde_json::Error| Error::Internal(format!("event: {e}"));
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(json)?;
             horizon_shared::dashboard::beat_for_event(&self.services, "extract-worker", &batch)
                 .await;
-            serde_json::to_value(self.handle(batch).await).map_err(json)
+            let response = horizon_shared::lambda::handle_batch(self, batch, request_id).await;
+            serde_json::to_value(response).map_err(json)
         } else if event.get("task").and_then(|t| t.as_str()) == Some("snapshot") {
             let taken = horizon_shared::dashboard::snapshot(&self.services).await?;
             tracing::info!(taken, "metrics snapshot");
@@ -121,7 +128,8 @@ impl ExtractWorker {
                 return Outcome::Retry(self.backoff(receive_count));
             }
         };
-        match self.run(&id).await {
+        let span = horizon_shared::telemetry::job_span(&id);
+        match self.run(&id).instrument(span).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
                 if receive_count >= self.services.config.max_tries {
@@ -171,11 +179,13 @@ impl ExtractWorker {
             tracing::warn!(job_id = %id, "fault injected: the worker dies after its claim");
             return Ok(Outcome::Abandon);
         }
+        horizon_shared::telemetry::record_account(&job.account);
         let started = std::time::Instant::now();
         let claimed_at = self.services.clock.now();
         if job.attempts == 1 {
             horizon_shared::events::emit_logged(&self.services, &job).await;
         }
+        let extract_started = std::time::Instant::now();
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return Ok(Outcome::Done), // cancelled, or taken over: nothing to write
@@ -187,6 +197,7 @@ impl ExtractWorker {
                 return Err(e);
             }
         };
+        let extract_ms = extract_started.elapsed().as_millis() as u64;
         let next = match outcome {
             Ok((result, chunks)) => {
                 // The chunks first: a completed job never points at chunks that are not there.
@@ -203,20 +214,25 @@ impl ExtractWorker {
             tracing::warn!(job_id = %id, "the job was cancelled or taken over while running; result discarded");
             return Ok(Outcome::Done);
         };
-        tracing::info!(
-            job_id = %id,
-            status = %next.status,
-            error_code = next.error.as_ref().map(|e| e.code.as_str()),
-            pages = next.result.as_ref().map(|r| r.pages),
-            chunks = next.result.as_ref().map(|r| r.chunk_count),
-            millis = started.elapsed().as_millis() as u64,
-            "job finished"
-        );
         let measure = JobMeasure {
             failed: next.status == JobStatus::Failed,
             runtime_ms: started.elapsed().as_millis() as u64,
             wait_ms: millis_between(job.created_at, claimed_at),
         };
+        // The job's summary: one line with what it was and where its time went (queued, then
+        // extracting, then storing the chunks and the record).
+        tracing::info!(
+            status = %next.status,
+            error_code = next.error.as_ref().map(|e| e.code.as_str()),
+            attempt = next.attempts,
+            pages = next.result.as_ref().map(|r| r.pages),
+            chunks = next.result.as_ref().map(|r| r.chunk_count),
+            wait_ms = measure.wait_ms,
+            extract_ms,
+            store_ms = measure.runtime_ms.saturating_sub(extract_ms),
+            total_ms = millis_between(job.created_at, self.services.clock.now()),
+            "job finished"
+        );
         self.record(&next, measure).await;
         horizon_shared::events::emit_logged(&self.services, &next).await;
         Ok(Outcome::Done)

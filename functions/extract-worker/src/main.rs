@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let worker = worker.clone();
         async move {
             worker
-                .handle_event(event.payload)
+                .handle_event(event.payload, &event.context.request_id)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

@@ -118,6 +118,13 @@ impl WebhookDispatcher {
             tracing::error!(message_id = ?message.message_id, "malformed delivery message; it will go to the dead-letter queue");
             return Err(Error::Internal("malformed delivery message".into()));
         };
+        let span = horizon_shared::telemetry::job_span(&delivery.job_id);
+        span.record("account", tracing::field::display(&delivery.account));
+        tracing::Instrument::instrument(self.deliver(delivery), span).await
+    }
+
+    /// One attempt of one delivery.
+    async fn deliver(&self, delivery: DeliveryMessage) -> Result<()> {
         let now = self.services.clock.now().unix_timestamp();
         if delivery.not_before > now {
             // A wait longer than SQS's 15-minute delay: queue it again.
