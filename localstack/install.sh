@@ -23,8 +23,26 @@ if [ ! -f "$LS_VENV/.installed-$lock_sum" ]; then
   say "installing LocalStack ${LS_VERSION} into $LS_VENV (first run only, about 3 minutes)"
   rm -rf "$LS_VENV"
   "$PYTHON" -m venv "$LS_VENV"
-  "$LS_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$lock" 2>&1 |
-    grep -v -E '^(\[notice\]|$)' >&2 || true
+  # pip runs in the background; every 10 s we say how far it got (from its log).
+  total=$(grep -c '==' "$lock")
+  pip_log="$LS_HOME/pip-install.log"
+  "$LS_VENV/bin/pip" install --disable-pip-version-check --progress-bar off --no-deps -r "$lock" \
+    >"$pip_log" 2>&1 &
+  pip_pid=$!
+  while kill -0 "$pip_pid" 2>/dev/null; do
+    sleep 10
+    kill -0 "$pip_pid" 2>/dev/null || break
+    if grep -q '^Installing collected packages' "$pip_log"; then
+      say "  unpacking the $total packages"
+    else
+      say "  downloaded $(grep -c '^Collecting' "$pip_log") of $total packages"
+    fi
+  done
+  wait "$pip_pid" || {
+    say "pip install failed; last lines of $pip_log:"
+    tail -n 30 "$pip_log" >&2
+    exit 1
+  }
   "$LS_VENV/bin/pip" check >/dev/null || {
     say "pip check failed in $LS_VENV"
     exit 1

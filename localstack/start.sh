@@ -79,7 +79,8 @@ if ! ours_running; then
 fi
 
 say "waiting for SQS, S3 and DynamoDB to be ready"
-for _ in $(seq 1 180); do
+for second in $(seq 1 180); do
+  [ $((second % 15)) -eq 0 ] && say "  still starting (${second} s of at most 180)"
   if healthy; then
     # DynamoDB Local starts lazily on the first DynamoDB call: make it now, so the first real
     # request does not pay for the JVM start.

@@ -220,24 +220,28 @@ async fn cold_start(
         .expect("the function starts");
     let deadline = started + Duration::from_secs(10);
     loop {
-        {
+        let measured = {
             let s = seen.lock().unwrap();
             if let Some(e) = &s.error {
                 panic!("{name} reported an error: {e}");
             }
-            if let (Some(next), Some((done, _))) = (s.first_next, &s.response) {
-                let ms = |t: Instant| (t - started).as_secs_f64() * 1000.0;
-                let result = ColdStart {
-                    init_ms: ms(next),
-                    answer_ms: ms(*done),
-                    aws_in_init: s.aws_at_init - aws_before,
-                    aws_in_answer: AWS_CONNECTIONS.load(Ordering::SeqCst) - s.aws_at_init,
-                };
-                drop(s);
-                let _ = child.kill().await;
-                server.abort();
-                return result;
+            match (s.first_next, &s.response) {
+                (Some(next), Some((done, _))) => {
+                    let ms = |t: Instant| (t - started).as_secs_f64() * 1000.0;
+                    Some(ColdStart {
+                        init_ms: ms(next),
+                        answer_ms: ms(*done),
+                        aws_in_init: s.aws_at_init - aws_before,
+                        aws_in_answer: AWS_CONNECTIONS.load(Ordering::SeqCst) - s.aws_at_init,
+                    })
+                }
+                _ => None,
             }
+        };
+        if let Some(result) = measured {
+            let _ = child.kill().await;
+            server.abort();
+            return result;
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{name} exited ({status}) before answering");
