@@ -343,6 +343,8 @@ mod tests {
             "POST /v1/webhooks",
             "GET /v1/webhooks",
             "DELETE /v1/webhooks/{webhookId}",
+            "POST /v1/keys",
+            "DELETE /v1/keys/{keyId}",
             "GET /v1/openapi.json",
             "POST /api/upload",
             "POST /api/uploads",
