@@ -191,23 +191,20 @@ pub type Outcome = Result<(), Failure>;
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Outcome {
     let client = Client::new(&cli.endpoint, cli.api_key.as_deref())?;
     let json = cli.json;
-    let value = match cli.command {
+    // Each command gives the API's JSON and the text a person reads.
+    let (value, text) = match cli.command {
         Command::Upload { file } => {
             let upload = upload(&client, &file).await?;
-            if !json {
-                return emit(out, &output::upload(&upload));
-            }
-            upload
+            let text = output::upload(&upload);
+            (upload, text)
         }
         Command::Extract(args) => return extract(&client, &args, json, out).await,
         Command::Jobs(JobsCommand::Get { job_id }) => {
             let job = client
                 .get(&format!("/v1/jobs/{}", segment(&job_id)))
                 .await?;
-            if !json {
-                return emit(out, &output::job(&job));
-            }
-            job
+            let text = output::job(&job);
+            (job, text)
         }
         Command::Jobs(JobsCommand::List {
             status,
@@ -220,18 +217,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Outcome {
             query.extend(tag.map(|t| ("tag", t)));
             query.extend(cursor.map(|c| ("cursor", c)));
             let list = client.get_query("/v1/jobs", &query).await?;
-            if !json {
-                return emit(out, &output::job_list(&list));
-            }
-            list
+            let text = output::job_list(&list);
+            (list, text)
         }
         Command::Jobs(JobsCommand::Cancel { job_id }) => {
             let path = format!("/v1/jobs/{}/cancel", segment(&job_id));
             let job = client.post_json(&path, &json!({})).await?;
-            if !json {
-                return emit(out, &output::job(&job));
-            }
-            job
+            let text = output::job(&job);
+            (job, text)
         }
         Command::Webhooks(WebhooksCommand::Add {
             url,
@@ -243,48 +236,38 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Outcome {
                 body["secret"] = Value::String(secret);
             }
             let sub = client.post_json("/v1/webhooks", &body).await?;
-            if !json {
-                return emit(out, &output::webhook(&sub));
-            }
-            sub
+            let text = output::webhook(&sub);
+            (sub, text)
         }
         Command::Webhooks(WebhooksCommand::List) => {
             let list = client.get("/v1/webhooks").await?;
-            if !json {
-                return emit(out, &output::webhook_list(&list));
-            }
-            list
+            let text = output::webhook_list(&list);
+            (list, text)
         }
         Command::Webhooks(WebhooksCommand::Rm { webhook_id }) => {
             client
                 .delete(&format!("/v1/webhooks/{}", segment(&webhook_id)))
                 .await?;
-            json!({ "deleted": webhook_id })
+            let text = format!("deleted {webhook_id}\n");
+            (json!({ "deleted": webhook_id }), text)
         }
         Command::Keys(KeysCommand::Create) => {
             let key = client.post_json("/v1/keys", &json!({})).await?;
-            if !json {
-                return emit(out, &output::key(&key));
-            }
-            key
+            let text = output::key(&key);
+            (key, text)
         }
         Command::Keys(KeysCommand::Revoke { key_id }) => {
             client
                 .delete(&format!("/v1/keys/{}", segment(&key_id)))
                 .await?;
-            json!({ "revoked": key_id })
+            let text = format!("revoked {key_id}\n");
+            (json!({ "revoked": key_id }), text)
         }
     };
     if json {
         emit(out, &format!("{value:#}\n"))
     } else {
-        // Deletions and revocations say what they did.
-        let done = value
-            .as_object()
-            .and_then(|o| o.iter().next())
-            .map(|(what, id)| format!("{what} {}\n", id.as_str().unwrap_or_default()))
-            .unwrap_or_default();
-        emit(out, &done)
+        emit(out, &text)
     }
 }
 

@@ -537,12 +537,7 @@ impl JobsApi {
         account: &AccountId,
         id: &str,
     ) -> Result<Response<Body>> {
-        if !id.starts_with("wh_")
-            || id.len() != 29
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(Error::invalid_id("webhook id", id));
-        }
+        check_id(id, "wh_", "webhook id")?;
         if self.services.accounts.delete_webhook(account, id).await? {
             Ok(http::with_body(204, "application/json", Body::Empty))
         } else {
@@ -571,18 +566,26 @@ impl JobsApi {
 
     /// Revokes one of the caller's account's keys (possibly the one in use).
     async fn revoke_key(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        if !id.starts_with("key_")
-            || id.len() != 30
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(Error::invalid_id("key id", id));
-        }
+        check_id(id, "key_", "key id")?;
         if self.services.accounts.revoke_key(id, Some(account)).await? {
             tracing::info!(key_id = %id, account = %account, "API key revoked");
             Ok(http::with_body(204, "application/json", Body::Empty))
         } else {
             Err(Error::NotFound(format!("no key {id}")))
         }
+    }
+}
+
+/// `prefix` + a 26-character ULID, or a 400 naming `what`.
+fn check_id(id: &str, prefix: &str, what: &str) -> Result<()> {
+    let ok = id.len() == prefix.len() + 26
+        && id
+            .strip_prefix(prefix)
+            .is_some_and(|u| u.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_id(what, id))
     }
 }
 
