@@ -4,6 +4,10 @@
 //!   horizon-local                              serve every route and run the workers
 //!   horizon-local keys create [--account ID]   create an API key (printed once)
 //!   horizon-local keys revoke KEY_ID           revoke a key
+//!   horizon-local read FILE [--json] [--ocr auto|always|never]
+//!                                              read a PDF or an image with the extraction engine,
+//!                                              no service needed: its Markdown (or, with --json,
+//!                                              its pages and blocks)
 
 use std::process::ExitCode;
 
@@ -20,6 +24,15 @@ async fn main() -> ExitCode {
     horizon_extract_worker::child::serve_if_child();
     horizon_shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("read") {
+        return match read(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("horizon-local: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let services = match Services::from_env().await {
         Ok(s) => s,
         Err(e) => {
@@ -48,6 +61,52 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `read FILE [--json] [--ocr MODE]`: the engine on one file, in this process.
+fn read(args: &[String]) -> Result<(), String> {
+    use horizon_extract_worker::engine;
+    let usage = || "usage: horizon-local read FILE [--json] [--ocr auto|always|never]".to_owned();
+    let path = args.first().ok_or_else(usage)?;
+    let json = args.iter().any(|a| a == "--json");
+    let ocr = match args.iter().position(|a| a == "--ocr").and_then(|i| args.get(i + 1)) {
+        Some(mode) => serde_json::from_value(serde_json::Value::String(mode.clone())).map_err(|_| usage())?,
+        None => Default::default(),
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    // The engine's settings (PDFium, the OCR models, limits); no stack is involved, so its
+    // resource names are not needed.
+    let resources = ["HORIZON_TABLE", "HORIZON_BUCKET", "HORIZON_EXTRACT_QUEUE_URL", "HORIZON_WEBHOOK_QUEUE_URL"];
+    let config = horizon_shared::Config::from_lookup(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| resources.contains(&k).then(|| "none".to_owned()))
+    })
+    .map_err(|e| e.to_string())?;
+    let input = if bytes.starts_with(b"%PDF") { engine::Input::Pdf } else { engine::Input::Image };
+    let options = engine::Options {
+        input,
+        ocr,
+        max_pages: config.max_pages,
+        wanted: None,
+        pdfium: config.pdfium_lib_path.clone(),
+        ocr_dir: config.ocr_dir.clone(),
+        threads: config.ocr_threads,
+    };
+    let x = engine::extract(&bytes, &options, &|_, _| {}).map_err(|f| format!("{}: {}", f.code, f.message))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&x).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", horizon_layout::markdown::document(&x.document));
+    }
+    for w in &x.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !x.ocr_pages.is_empty() {
+        eprintln!("read with OCR: pages {:?}", x.ocr_pages);
+    }
+    Ok(())
 }
 
 async fn serve(services: Services) -> Result<(), String> {

@@ -1039,6 +1039,15 @@ impl ResultStore for S3Blobs {
         }
         Ok(out)
     }
+
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()> {
+        self.put(
+            &crate::ports::markdown_key(job),
+            Bytes::from(markdown),
+            crate::ports::MARKDOWN,
+        )
+        .await
+    }
 }
 
 fn presigning(ttl: Duration) -> Result<aws_sdk_s3::presigning::PresigningConfig> {

@@ -37,9 +37,12 @@ pub struct Config {
     /// How long a worker's claim on a job holds before another worker may take over.
     /// `HORIZON_LEASE_SECONDS`, default 90; keep it above the job deadline.
     pub lease: Duration,
-    /// The per-job extraction deadline, safely shorter than the Lambda timeout.
-    /// `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
+    /// How long extraction may go without finishing a page (a hang, a runaway file) before the
+    /// job fails with `timeout`. `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
     pub job_deadline: Duration,
+    /// How long one job's extraction may take in all, safely shorter than the worker's (Lambda)
+    /// timeout. `HORIZON_JOB_MAX_SECONDS`, default 600.
+    pub job_max: Duration,
     /// A queued job whose message may have been lost is put on the queue again after this long.
     /// `HORIZON_QUEUED_GRACE_SECONDS`, default 900.
     pub queued_grace: Duration,
@@ -71,6 +74,12 @@ pub struct Config {
     /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
     /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
     pub pdfium_lib_path: Option<String>,
+    /// Where ONNX Runtime (`lib/libonnxruntime.so`) and the OCR models (`models/`) are:
+    /// `HORIZON_OCR_DIR`, default `/opt` (the Lambda layer); `scripts/install-ocr` prints it.
+    pub ocr_dir: std::path::PathBuf,
+    /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available (one in
+    /// Lambda at 1,769 MB).
+    pub ocr_threads: usize,
     /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
     /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
     pub s3_path_style: bool,
@@ -168,6 +177,7 @@ impl Config {
             redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
             lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
             job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
+            job_max: Duration::from_secs(number("HORIZON_JOB_MAX_SECONDS", 600)?),
             progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
             queued_grace: Duration::from_secs(number("HORIZON_QUEUED_GRACE_SECONDS", 900)?),
             reaper_interval: Duration::from_secs(number("HORIZON_REAPER_SECONDS", 60)?.max(1)),
@@ -178,6 +188,11 @@ impl Config {
             max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
             max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
             pdfium_lib_path: get("PDFIUM_LIB_PATH"),
+            ocr_dir: get("HORIZON_OCR_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/opt".into()),
+            ocr_threads: match get("HORIZON_OCR_THREADS") {
+                Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
+                None => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            },
             extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
             extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
             s3_path_style: get("AWS_ENDPOINT_URL").is_some()

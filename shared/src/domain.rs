@@ -84,17 +84,22 @@ impl fmt::Display for AccountId {
     }
 }
 
-/// The kinds of job the platform runs. One today.
+/// The kinds of job the platform runs: reading a PDF, reading an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum JobType {
     #[serde(rename = "extract/pdf")]
     ExtractPdf,
+    #[serde(rename = "extract/image")]
+    ExtractImage,
 }
 
 impl JobType {
+    pub const ALL: [JobType; 2] = [JobType::ExtractPdf, JobType::ExtractImage];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::ExtractPdf => "extract/pdf",
+            JobType::ExtractImage => "extract/image",
         }
     }
 }
@@ -102,12 +107,10 @@ impl JobType {
 impl FromStr for JobType {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "extract/pdf" => Ok(JobType::ExtractPdf),
-            other => Err(Error::Internal(format!(
-                "unknown job type {other:?} in storage"
-            ))),
-        }
+        JobType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| Error::Internal(format!("unknown job type {s:?} in storage")))
     }
 }
 
@@ -191,14 +194,66 @@ impl FromStr for JobStatus {
     }
 }
 
-/// One piece of extracted text. `page` is 1-based; `segmentIndex` counts from 0 within a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
+/// a page header, footer or number. `page` is 1-based; `segmentIndex` counts from 0 within a
+/// page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     pub id: String,
+    /// Plain text. A table's rows are lines with tab-separated cells; a list's items are lines.
     pub text: String,
     pub page: u32,
     pub segment_index: u32,
+    /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
+    /// `page_number`.
+    #[serde(rename = "type", default = "paragraph")]
+    #[schema(example = "paragraph")]
+    pub kind: String,
+    /// The chunk as Markdown (headings with `#`, tables as pipe tables).
+    #[serde(default)]
+    pub markdown: String,
+    /// `[x0, y0, x1, y1]`, origin top-left: page points for PDFs, pixels for images.
+    #[serde(default)]
+    pub bbox: [f32; 4],
+    /// `text` (the PDF's text layer) or `ocr`.
+    #[serde(default = "text_source")]
+    #[schema(example = "text")]
+    pub source: String,
+    /// OCR only: the mean recognition confidence of its characters, 0–1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The headings of the sections it sits in, outermost first.
+    #[serde(default)]
+    pub headings: Vec<String>,
+    /// Headings: 1 (top) to 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// Tables: the cells, rows and columns from 0 (the header rows repeated in every chunk of a
+    /// long table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<TableCell>,
+}
+
+fn paragraph() -> String {
+    "paragraph".into()
+}
+
+fn text_source() -> String {
+    "text".into()
+}
+
+/// A table cell: a cell spanning several rows or columns is given once, at its first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableCell {
+    pub row: u32,
+    pub col: u32,
+    pub row_span: u32,
+    pub col_span: u32,
+    pub text: String,
+    /// Whether it belongs to the table's header rows.
+    pub header: bool,
 }
 
 /// What a completed job produced. The chunks themselves are kept apart (see
@@ -210,6 +265,13 @@ pub struct JobResult {
     pub chunk_count: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The pages read with OCR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ocr_pages: Vec<u32>,
+    /// The size of the whole document as Markdown (`GET /v1/jobs/{jobId}/markdown`); absent for
+    /// jobs finished before Markdown existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown_bytes: Option<u64>,
 }
 
 /// How far a running job has got.
@@ -230,6 +292,21 @@ pub struct JobOptions {
     /// Which pages to extract, e.g. `"1-3,7"`; all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<PageSelection>,
+    /// When PDF pages are read with OCR (images always are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrMode>,
+}
+
+/// When PDF pages are read with OCR: `auto` (the default) the pages without a usable text layer
+/// (none, mostly characters that map to nothing, or a scan with a stray word on it); `always`
+/// every page; `never` none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OcrMode {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// A set of 1-based page ranges, parsed from text like `"1-3,7,10-"`.
@@ -553,9 +630,14 @@ impl Job {
     }
 
     /// The running job with new progress (not a status change).
-    pub fn with_progress(&self, progress: Progress, now: OffsetDateTime) -> Job {
+    /// The job with its progress, and its lease renewed for `lease` from now: a worker that
+    /// makes progress keeps its job however long the document.
+    pub fn with_progress(&self, progress: Progress, now: OffsetDateTime, lease: time::Duration) -> Job {
         let mut next = self.clone();
         next.progress = Some(progress);
+        if next.status == JobStatus::Processing {
+            next.lease_until = Some(now + lease);
+        }
         next.updated_at = now;
         next.version = self.version + 1;
         next

@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::domain::{Chunk, EventType, JobError, JobStatus, JobType, Progress};
+use crate::domain::{Chunk, EventType, JobError, JobStatus, JobType, OcrMode, Progress, TableCell};
 use crate::error::{FieldError, Problem};
 use crate::events::Attempt;
 use crate::views::{
@@ -40,18 +40,20 @@ pub struct UploadForm {
 #[openapi(
     info(
         title = "Horizon",
-        description = "Asynchronous document extraction: upload a PDF, start a job, poll it (or \
-            receive a webhook) and read its text as chunks. Errors are RFC 9457 problem details.",
+        description = "Asynchronous document extraction: upload a PDF or an image, start a job, \
+            poll it (or receive a webhook) and read the document as typed chunks in reading order \
+            (headings, paragraphs, lists, tables with their cells) or as Markdown; scans and images \
+            are read with OCR. Errors are RFC 9457 problem details.",
         version = "1.0.0"
     ),
     paths(
-        extract_pdf, list_jobs, get_job, get_chunks, cancel_job, add_job_webhook, job_deliveries,
+        extract_pdf, extract_image, list_jobs, get_job, get_chunks, get_markdown, cancel_job, add_job_webhook, job_deliveries,
         replay_delivery,
         add_webhook, list_webhooks, delete_webhook, create_key, revoke_key, openapi_json,
         upload, presign, image
     ),
     components(schemas(
-        JobView, ResultView, ChunkPage, JobList, Chunk, JobError, Progress, JobStatus, JobType,
+        JobView, ResultView, ChunkPage, JobList, Chunk, TableCell, OcrMode, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
         UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
         DeliveryLogView, Attempt, ApiKeyView
@@ -109,10 +111,33 @@ const PROBLEM: &str = "application/problem+json";
         (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unknown upload, not a PDF, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
         (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
     ))]
+/// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
+/// upload is a 400 that names `/v1/extract/image`.
 fn extract_pdf() {}
+
+#[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
+    request_body = ExtractRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat a request safely: the same key and body return the same job for 24 hours")),
+    responses(
+        (status = 202, description = "Queued", body = JobView,
+            headers(("Location" = String, description = "The job's status resource"),
+                    ("Retry-After" = String, description = "Seconds before polling"))),
+        (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
+        (status = 400, description = "Malformed request, or a PDF upload (which goes to /v1/extract/pdf)", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+/// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
+/// page). Boxes are in the image's pixels.
+fn extract_image() {}
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
     params(
@@ -156,6 +181,21 @@ fn get_job() {}
         (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
     ))]
 fn get_chunks() {}
+
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/markdown", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The whole document as Markdown: headings as `#`, tables as pipe tables, \
+            `<!-- page N -->` before each page, page headers, footers and numbers as HTML comments",
+            content_type = "text/markdown; charset=utf-8", body = String),
+        (status = 307, description = "Too large for a function response: a short-lived presigned URL",
+            headers(("Location" = String))),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, expired, or not completed yet", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+fn get_markdown() {}
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
@@ -333,6 +373,8 @@ mod tests {
         ops.sort();
         let mut expected = vec![
             "POST /v1/extract/pdf",
+            "POST /v1/extract/image",
+            "GET /v1/jobs/{jobId}/markdown",
             "GET /v1/jobs",
             "GET /v1/jobs/{jobId}",
             "GET /v1/jobs/{jobId}/chunks",

@@ -94,7 +94,17 @@ pub trait ResultStore: Send + Sync {
     async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()>;
     /// Chunks `offset .. offset + limit` of the `total` the job has.
     async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>>;
+    /// Stores the whole document as Markdown, under [`markdown_key`] in the blob store.
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()>;
 }
+
+/// Where a job's Markdown is kept in the blob store.
+pub fn markdown_key(job: &JobId) -> String {
+    format!("results/{job}/document.md")
+}
+
+/// The content type of a job's Markdown.
+pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
 
 /// Upload records (the bytes are in the [`BlobStore`]).
 #[async_trait]

@@ -48,6 +48,11 @@ pub struct ResultView {
     pub chunk_count: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The pages read with OCR (all of an image's).
+    pub ocr_pages: Vec<u32>,
+    /// The whole document as Markdown (`GET /v1/jobs/{jobId}/markdown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markdown_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<Vec<Chunk>>,
     /// Where the chunks continue; null when `chunks` holds the last of them.
@@ -100,6 +105,8 @@ impl JobView {
                     pages: r.pages,
                     chunk_count: r.chunk_count,
                     warnings: r.warnings.clone(),
+                    ocr_pages: r.ocr_pages.clone(),
+                    markdown_url: r.markdown_bytes.map(|_| format!("{base_url}{}/markdown", job_path(job))),
                     chunks,
                     next_cursor,
                 }
@@ -215,6 +222,9 @@ pub struct ExtractOptions {
         pattern = r"^[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?(,[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?)*$"
     )]
     pub pages: Option<String>,
+    /// PDFs: when pages are read with OCR: `auto` (default) the pages without a usable text
+    /// layer, `always`, `never`. Images are always read with OCR.
+    pub ocr: Option<crate::domain::OcrMode>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

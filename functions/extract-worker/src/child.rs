@@ -4,8 +4,9 @@
 //!
 //! The child is the worker's own executable started again with `HORIZON_EXTRACT_CHILD=1` (every
 //! binary that hosts the worker calls [`serve_if_child`] first thing in `main`): it reads the
-//! PDF from stdin and writes JSON lines to stdout: progress as it goes, then the result. The
-//! parent caps its data memory (`RLIMIT_DATA`) and kills it at the deadline.
+//! document from stdin and writes JSON lines to stdout: progress as it goes, then the result.
+//! The parent caps its data memory (`RLIMIT_DATA`), kills it at the deadline, and gives it no
+//! environment but its settings (no credentials).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use horizon_shared::Error;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use horizon_pdf::{Extraction, Limits, Plan};
+use crate::engine::{self, Extraction, Input, Ocr};
 
 const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
 
@@ -43,10 +44,18 @@ enum Line {
 pub struct Request {
     /// The executable to start (the worker's own, by default).
     pub program: PathBuf,
+    pub input: Input,
+    pub ocr: Ocr,
     pub pdfium: Option<String>,
+    /// Where ONNX Runtime and the OCR models are.
+    pub ocr_dir: PathBuf,
+    pub ocr_threads: usize,
     pub max_pages: u32,
     pub pages: Option<PageSelection>,
+    /// How long the child may go without finishing a page.
     pub deadline: Duration,
+    /// How long it may take in all.
+    pub max_total: Duration,
     pub memory_mb: u64,
 }
 
@@ -73,28 +82,24 @@ fn child_main() -> i32 {
         let _ = out.flush();
     };
     let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let max_pages = setting("HORIZON_MAX_PAGES")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
-    let pages: Option<PageSelection> =
-        setting("HORIZON_EXTRACT_PAGES").and_then(|p| p.parse().ok());
+    let options = engine::Options {
+        input: from_setting(setting("HORIZON_EXTRACT_INPUT")).unwrap_or(Input::Pdf),
+        ocr: from_setting(setting("HORIZON_OCR")).unwrap_or_default(),
+        max_pages: setting("HORIZON_MAX_PAGES").and_then(|v| v.parse().ok()).unwrap_or(5000),
+        wanted: setting("HORIZON_EXTRACT_PAGES"),
+        pdfium: setting("PDFIUM_LIB_PATH"),
+        ocr_dir: setting("HORIZON_OCR_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt")),
+        threads: setting("HORIZON_OCR_THREADS").and_then(|v| v.parse().ok()).unwrap_or(1),
+    };
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
         emit(&Line::Failed {
-            error: horizon_pdf::Failure::new("internal", format!("reading the PDF: {e}")),
+            error: horizon_pdf::Failure::new("internal", format!("reading the document: {e}")),
         });
         return 0;
     }
-    let result = horizon_pdf::pdfium(setting("PDFIUM_LIB_PATH").as_deref()).and_then(|pdfium| {
-        let report = |done, total| emit(&Line::Progress { done, total });
-        let wanted = |n: u32| pages.as_ref().is_none_or(|sel| sel.contains(n));
-        let plan = Plan {
-            wanted: &wanted,
-            progress: &report,
-        };
-        horizon_pdf::extract(pdfium, &bytes, Limits { max_pages }, &plan)
-    });
-    match result {
+    let report = |done, total| emit(&Line::Progress { done, total });
+    match engine::extract(&bytes, &options, &report) {
         Ok(extraction) => emit(&Line::Done {
             extraction,
             peak_rss_kb: peak_rss_kb(),
@@ -102,6 +107,19 @@ fn child_main() -> i32 {
         Err(error) => emit(&Line::Failed { error }),
     }
     0
+}
+
+/// A unit enum from its serialised name.
+fn from_setting<T: serde::de::DeserializeOwned>(value: Option<String>) -> Option<T> {
+    value.and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok())
+}
+
+/// A unit enum as its serialised name ("pdf", "auto"), to pass it in the environment.
+fn as_setting<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// This process's peak resident memory, from /proc (0 where there is none).
@@ -117,16 +135,21 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// Extracts `pdf` in a child process. `Err` only for trouble of the worker's own (the child
+/// Extracts `document` in a child process. `Err` only for trouble of the worker's own (the child
 /// cannot be started): the message should be retried. Whatever the file does to the child
 /// becomes the job's error.
 pub async fn extract(
     req: &Request,
-    pdf: bytes::Bytes,
+    document: bytes::Bytes,
     progress: impl Fn(Progress),
 ) -> Result<Outcome, Error> {
     let mut cmd = tokio::process::Command::new(&req.program);
-    cmd.env(CHILD_ENV, "1")
+    cmd.env_clear()
+        .env(CHILD_ENV, "1")
+        .env("HORIZON_EXTRACT_INPUT", as_setting(&req.input))
+        .env("HORIZON_OCR", as_setting(&req.ocr))
+        .env("HORIZON_OCR_DIR", &req.ocr_dir)
+        .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string())
         .env("HORIZON_MAX_PAGES", req.max_pages.to_string())
         .env(
             "HORIZON_EXTRACT_PAGES",
@@ -171,38 +194,45 @@ pub async fn extract(
     // Feed the PDF while reading, so that neither side waits on a full pipe.
     let feeder = tokio::spawn(async move {
         if let Some(stdin) = stdin.as_mut() {
-            let _ = stdin.write_all(&pdf).await;
+            let _ = stdin.write_all(&document).await;
             let _ = stdin.shutdown().await;
         }
     });
     let mut lines = BufReader::new(stdout).lines();
-    let read = async {
-        let mut last: Option<Line> = None;
-        while let Ok(Some(line)) = lines.next_line().await {
-            match serde_json::from_str::<Line>(&line) {
+    // The deadline starts again with every page done; the whole run has its own limit.
+    let started = tokio::time::Instant::now();
+    let finished = loop {
+        let left = req.max_total.saturating_sub(started.elapsed());
+        match tokio::time::timeout(req.deadline.min(left), lines.next_line()).await {
+            Err(_) => break Err(left <= req.deadline),
+            Ok(Ok(Some(line))) => match serde_json::from_str::<Line>(&line) {
                 Ok(Line::Progress { done, total }) => progress(Progress {
                     pages_done: done,
                     pages_total: total,
                 }),
-                Ok(other) => last = Some(other),
+                Ok(other) => break Ok(Some(other)),
                 Err(_) => {} // not ours: ignore
-            }
+            },
+            Ok(_) => break Ok(None),
         }
-        last
     };
-    let finished = tokio::time::timeout(req.deadline, read).await;
     feeder.abort();
     let outcome = match finished {
-        Err(_) => {
+        Err(overall) => {
             let _ = child.kill().await;
+            let message = if overall {
+                format!(
+                    "extraction did not finish within {} s; the document is too long to read in one job (read it in parts with options.pages)",
+                    req.max_total.as_secs()
+                )
+            } else {
+                format!(
+                    "a page took more than {} s; the file is too slow to read",
+                    req.deadline.as_secs()
+                )
+            };
             Outcome {
-                extraction: Err(JobError::new(
-                    "timeout",
-                    format!(
-                        "extraction did not finish within {} s; the file is too slow to read",
-                        req.deadline.as_secs()
-                    ),
-                )),
+                extraction: Err(JobError::new("timeout", message)),
                 peak_rss_kb: 0,
             }
         }
@@ -232,7 +262,7 @@ pub async fn extract(
                 extraction: Err(JobError::new(
                     "engine_crashed",
                     format!(
-                        "the PDF engine stopped on this file ({how}); it may be malformed or need more than {} MB",
+                        "the extraction engine stopped on this file ({how}); it may be malformed or need more than {} MB",
                         req.memory_mb
                     ),
                 )),

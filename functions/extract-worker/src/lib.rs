@@ -7,12 +7,13 @@
 //! `max_tries_exceeded` and the message goes on to the dead-letter queue.
 
 pub mod child;
+pub mod engine;
 pub mod reaper;
 
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, Progress};
+use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell};
 use horizon_shared::lambda::SqsHandler;
 use horizon_shared::ports::{JobMeasure, WorkMessage};
 use horizon_shared::{Error, Result, Services};
@@ -199,9 +200,11 @@ impl ExtractWorker {
         };
         let extract_ms = extract_started.elapsed().as_millis() as u64;
         let next = match outcome {
-            Ok((result, chunks)) => {
-                // The chunks first: a completed job never points at chunks that are not there.
+            Ok(Finished { result, chunks, markdown }) => {
+                // The chunks and the Markdown first: a completed job never points at results
+                // that are not there.
                 self.services.results.put_chunks(&job.id, &chunks).await?;
+                self.services.results.put_markdown(&job.id, markdown).await?;
                 self.write_own(&job, |j, now| j.completed(result.clone(), now))
                     .await?
             }
@@ -357,7 +360,7 @@ impl ExtractWorker {
     async fn extract(
         &self,
         job: &mut Job,
-    ) -> Result<Option<Result<(JobResult, Vec<Chunk>), JobError>>> {
+    ) -> Result<Option<Result<Finished, JobError>>> {
         let config = &self.services.config;
         let missing = || {
             Ok(Some(Err(JobError::new(
@@ -378,7 +381,7 @@ impl ExtractWorker {
             return Ok(Some(Err(JobError::new(
                 "too_large",
                 format!(
-                    "the PDF has {} bytes; the limit is {}",
+                    "the document has {} bytes; the limit is {}",
                     blob.bytes.len(),
                     config.max_pdf_bytes
                 ),
@@ -390,10 +393,18 @@ impl ExtractWorker {
                 None => std::env::current_exe()
                     .map_err(|e| Error::Internal(format!("locating the worker executable: {e}")))?,
             },
+            input: match job.job_type {
+                JobType::ExtractPdf => engine::Input::Pdf,
+                JobType::ExtractImage => engine::Input::Image,
+            },
+            ocr: job.options.ocr.unwrap_or_default(),
             pdfium: config.pdfium_lib_path.clone(),
+            ocr_dir: config.ocr_dir.clone(),
+            ocr_threads: config.ocr_threads,
             max_pages: config.max_pages,
             pages: job.options.pages.clone(),
             deadline: config.job_deadline,
+            max_total: config.job_max,
             memory_mb: config.extract_memory_mb,
         };
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
@@ -411,7 +422,8 @@ impl ExtractWorker {
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
                     if let Some(p) = latest.filter(|p| Some(*p) != job.progress) {
-                        match self.write_own(job, |j, now| Ok(j.with_progress(p, now))).await {
+                        let lease = duration(config.lease);
+                        match self.write_own(job, |j, now| Ok(j.with_progress(p, now, lease))).await {
                             Ok(Some(next)) => *job = next,
                             // Cancelled or taken over: stop here (dropping the task kills the
                             // extraction process).
@@ -439,28 +451,59 @@ impl ExtractWorker {
             .max_chunk_chars
             .map(|n| n as usize)
             .unwrap_or(config.max_chunk_chars);
-        let chunks: Vec<Chunk> = horizon_pdf::chunk::chunk_pages(&extraction.pages, max_chars)
+        let chunks: Vec<Chunk> = horizon_layout::chunk::chunks(&extraction.document, max_chars)
             .into_iter()
-            .map(|c| Chunk {
-                id: c.id,
-                text: c.text,
-                page: c.page,
-                segment_index: c.segment_index,
-            })
+            .map(api_chunk)
             .collect();
-        let mut warnings = extraction.warnings.clone();
-        if !extraction.pages_without_text.is_empty() {
-            warnings.push(format!(
-                "no text layer on page(s) {} (scanned or image-only); they give no chunks",
-                list(&extraction.pages_without_text)
-            ));
-        }
+        let markdown = horizon_layout::markdown::document(&extraction.document);
         let result = JobResult {
-            pages: extraction.pages.len() as u32,
+            pages: extraction.document.pages.len() as u32,
             chunk_count: chunks.len() as u32,
-            warnings,
+            warnings: extraction.warnings,
+            ocr_pages: extraction.ocr_pages,
+            markdown_bytes: Some(markdown.len() as u64),
         };
-        Ok(Some(Ok((result, chunks))))
+        Ok(Some(Ok(Finished { result, chunks, markdown })))
+    }
+}
+
+/// What a finished extraction hands to storage.
+struct Finished {
+    result: JobResult,
+    chunks: Vec<Chunk>,
+    markdown: String,
+}
+
+/// A chunk as the API gives it.
+fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
+    Chunk {
+        id: c.id,
+        text: c.text,
+        page: c.page,
+        segment_index: c.segment_index,
+        kind: c.kind.as_str().to_owned(),
+        markdown: c.markdown,
+        bbox: c.bbox.map(|v| (v * 100.0).round() / 100.0),
+        source: c.source.as_str().to_owned(),
+        confidence: c.confidence.map(|v| (v * 1000.0).round() / 1000.0),
+        headings: c.headings,
+        level: c.level,
+        cells: c
+            .table
+            .map(|t| {
+                t.cells
+                    .into_iter()
+                    .map(|cell| TableCell {
+                        row: cell.row,
+                        col: cell.col,
+                        row_span: cell.row_span,
+                        col_span: cell.col_span,
+                        text: cell.text,
+                        header: cell.header,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -470,12 +513,4 @@ fn millis_between(from: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {
 
 fn duration(d: std::time::Duration) -> time::Duration {
     time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
-}
-
-fn list(pages: &[u32]) -> String {
-    pages
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -7,11 +7,12 @@ use std::str::FromStr;
 
 use horizon_shared::auth;
 use horizon_shared::domain::{
-    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, PageSelection, UploadId,
+    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, OcrMode, PageSelection,
+    UploadId,
 };
 use horizon_shared::http::{self, header, limit_param, parse_json, query, query_param, segments};
 use horizon_shared::lambda::HttpHandler;
-use horizon_shared::ports::JobFilter;
+use horizon_shared::ports::{JobFilter, MARKDOWN};
 use horizon_shared::views::{
     decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
     JobList, JobView, SubscriptionView, WebhookList,
@@ -83,13 +84,20 @@ impl JobsApi {
         let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
         let wrong = |allowed: &str| Err(Error::MethodNotAllowed(allowed.to_owned()));
         match (segs.as_slice(), method) {
-            (["v1", "extract", "pdf"], "POST") => self.create_job(req, &account).await,
-            (["v1", "extract", "pdf"], _) => wrong("POST"),
+            (["v1", "extract", "pdf"], "POST") => {
+                self.create_job(req, &account, JobType::ExtractPdf).await
+            }
+            (["v1", "extract", "image"], "POST") => {
+                self.create_job(req, &account, JobType::ExtractImage).await
+            }
+            (["v1", "extract", _], _) => wrong("POST"),
             (["v1", "jobs"], "GET") => self.list_jobs(req, &account).await,
             (["v1", "jobs"], _) => wrong("GET"),
             (["v1", "jobs", id], "GET") => self.get_job(req, &account, id).await,
             (["v1", "jobs", _], _) => wrong("GET"),
             (["v1", "jobs", id, "chunks"], "GET") => self.chunks(req, &account, id).await,
+            (["v1", "jobs", id, "markdown"], "GET") => self.markdown(&account, id).await,
+            (["v1", "jobs", _, "markdown"], _) => wrong("GET"),
             (["v1", "jobs", id, "cancel"], "POST") => self.cancel(req, &account, id).await,
             (["v1", "jobs", id, "webhooks"], "POST") => {
                 self.add_job_webhook(req, &account, id).await
@@ -118,7 +126,12 @@ impl JobsApi {
         }
     }
 
-    async fn create_job(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
+    async fn create_job(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        job_type: JobType,
+    ) -> Result<Response<Body>> {
         let body: ExtractRequest = parse_json(req)?;
         let idempotency_key = header(req, "idempotency-key").map(str::to_owned);
         if let Some(key) = &idempotency_key {
@@ -143,7 +156,7 @@ impl JobsApi {
                 return self.replay(req, account, &fingerprint, earlier).await;
             }
         }
-        let created = self.create_job_from(req, account, body).await;
+        let created = self.create_job_from(req, account, body, job_type).await;
         if let Some(key) = &idempotency_key {
             match &created {
                 Ok((job, _)) => {
@@ -200,6 +213,7 @@ impl JobsApi {
         req: &Request,
         account: &AccountId,
         body: ExtractRequest,
+        job_type: JobType,
     ) -> Result<(Job, Option<String>)> {
         let upload_id = UploadId::from_str(&body.upload_id)
             .map_err(|_| Error::field("uploadId", "is not a well-formed upload id (upl_...)"))?;
@@ -228,6 +242,15 @@ impl JobsApi {
                 .map(|p| PageSelection::from_str(&p))
                 .transpose()
                 .map_err(|m| Error::field("options.pages", m))?,
+            ocr: match (opts.ocr, job_type) {
+                (Some(mode), JobType::ExtractImage) if mode != OcrMode::Always => {
+                    return Err(Error::field(
+                        "options.ocr",
+                        "images are always read with OCR; leave it out or say \"always\"",
+                    ))
+                }
+                (mode, _) => mode,
+            },
         };
         let now = self.services.clock.now();
         let webhook = body
@@ -247,20 +270,30 @@ impl JobsApi {
                 Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
                 other => other,
             })?;
-        if upload.content_type != "application/pdf" {
-            return Err(Error::unprocessable(
-                "uploadId",
-                format!(
-                    "upload {upload_id} is {}; extract/pdf needs a PDF",
-                    upload.content_type
-                ),
-            ));
+        let is_pdf = upload.content_type == "application/pdf";
+        match (job_type, is_pdf) {
+            (JobType::ExtractPdf, false) => {
+                return Err(Error::field(
+                    "uploadId",
+                    format!(
+                        "upload {upload_id} is {}, not a PDF: images go to POST /v1/extract/image",
+                        upload.content_type
+                    ),
+                ))
+            }
+            (JobType::ExtractImage, true) => {
+                return Err(Error::field(
+                    "uploadId",
+                    format!("upload {upload_id} is a PDF: PDFs go to POST /v1/extract/pdf"),
+                ))
+            }
+            _ => {}
         }
         let retention = time::Duration::try_from(self.services.config.retention)
             .unwrap_or(time::Duration::days(1));
         let mut job = Job::new_queued(
             JobId::new(now),
-            JobType::ExtractPdf,
+            job_type,
             account.clone(),
             upload_id,
             now,
@@ -354,6 +387,42 @@ impl JobsApi {
         Ok(http::json(200, &page))
     }
 
+    /// The whole document as Markdown: from the job's result in S3, or through a short-lived
+    /// S3 link when it is too large for one response.
+    async fn markdown(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
+        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let Some(result) = &job.result else {
+            return Err(Error::NotFound(format!(
+                "job {} is {}; its Markdown exists once it is completed",
+                job.id, job.status
+            )));
+        };
+        let Some(size) = result.markdown_bytes else {
+            return Err(Error::NotFound(format!(
+                "job {} has no Markdown: it was completed before Markdown was produced",
+                job.id
+            )));
+        };
+        let key = horizon_shared::ports::markdown_key(&job.id);
+        let blobs = &self.services.blobs;
+        if size > self.services.config.max_response_bytes {
+            let url = blobs
+                .presign_get(&key, MARKDOWN, self.services.config.redirect_ttl)
+                .await?;
+            let mut resp = http::with_body(307, "text/plain", Body::Empty);
+            http::set_header(&mut resp, "location", &url);
+            http::set_header(&mut resp, "cache-control", "no-store");
+            return Ok(resp);
+        }
+        let blob = blobs
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("the Markdown of job {} has expired", job.id)))?;
+        let text = String::from_utf8(Vec::from(blob.bytes))
+            .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id)))?;
+        Ok(http::with_body(200, MARKDOWN, Body::Text(text)))
+    }
+
     async fn list_jobs(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
         let params = query(req);
         let limit = limit_param(&params, 20, 100)?;
@@ -372,9 +441,11 @@ impl JobsApi {
                 })
                 .transpose()?,
             job_type: query_param(&params, "jobType")?
-                .map(|t| match t.as_str() {
-                    "extract/pdf" => Ok(JobType::ExtractPdf),
-                    _ => Err(Error::field("jobType", "must be extract/pdf")),
+                .map(|t| {
+                    JobType::ALL
+                        .into_iter()
+                        .find(|jt| jt.as_str() == t)
+                        .ok_or_else(|| Error::field("jobType", "must be extract/pdf or extract/image"))
                 })
                 .transpose()?,
             tag: query_param(&params, "tag")?,
@@ -593,10 +664,10 @@ fn check_id(id: &str, prefix: &str, what: &str) -> Result<()> {
 fn is_route(segs: &[&str]) -> bool {
     matches!(
         segs,
-        ["v1", "extract", "pdf"]
+        ["v1", "extract", "pdf" | "image"]
             | ["v1", "jobs"]
             | ["v1", "jobs", _]
-            | ["v1", "jobs", _, "chunks" | "cancel" | "webhooks"]
+            | ["v1", "jobs", _, "chunks" | "markdown" | "cancel" | "webhooks"]
             | ["v1", "jobs", _, "webhooks", "deliveries", _, "replay"]
             | ["v1", "webhooks"]
             | ["v1", "webhooks", _]

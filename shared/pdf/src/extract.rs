@@ -1,49 +1,34 @@
-//! Text extraction with PDFium (BSD-3-Clause/Apache-2.0, Google's PDF engine from Chromium), bound
+//! Reading PDFs with PDFium (BSD-3-Clause/Apache-2.0, Google's PDF engine from Chromium), bound
 //! at run time from `libpdfium.so` through `pdfium-render`. Chosen by measurement: see the README
 //! and ../shared/notes/pdf-extraction.md (best ground-truth similarity of the candidates, 1.4× the
 //! speed of pdftotext, 57 MB peak on the worst file).
+//!
+//! A page gives its text layer as words with their boxes, font sizes and styles, the straight
+//! lines drawn on it (table rules), and how much of it is covered by images; or its pixels, for
+//! OCR. Coordinates are as the page is displayed: points, origin top-left, the page's rotation
+//! and crop box applied.
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use horizon_layout::{BBox, PageInput, Source, Unit, Word};
+use image::GrayImage;
 use pdfium_render::prelude::*;
 
-use crate::chunk::PageText;
 use crate::Failure;
 
-/// What came out of a PDF.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Extraction {
-    pub pages: Vec<PageText>,
-    /// 1-based numbers of pages that have no text layer (scans, pure images).
-    pub pages_without_text: Vec<u32>,
-    /// What the client should know about how the text was obtained (a repaired file, say).
-    #[serde(default)]
-    pub warnings: Vec<String>,
-}
-
-/// Limits applied while extracting.
+/// Limits applied while reading.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_pages: u32,
 }
 
-/// Which pages (1-based) to read, and whom to tell how far extraction has got (pages done,
-/// pages to do).
-pub struct Plan<'a> {
-    pub wanted: &'a (dyn Fn(u32) -> bool + Sync),
-    pub progress: &'a (dyn Fn(u32, u32) + Sync),
-}
+/// At most this many pixels are rendered for one page, whatever its size.
+const MAX_RENDER_PIXELS: f32 = 16_000_000.0;
 
-impl Default for Plan<'_> {
-    fn default() -> Self {
-        Plan {
-            wanted: &|_| true,
-            progress: &|_, _| {},
-        }
-    }
-}
+/// At most this many drawing objects of a page are looked at for rules.
+const MAX_PATHS: usize = 20_000;
 
 static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
 
@@ -105,14 +90,41 @@ pub fn page_count(bytes: &[u8], hint: Option<&str>) -> Option<u32> {
     .flatten()
 }
 
-/// Extracts the text of every page. Errors carry the job's `error.code`: `encrypted`,
-/// `invalid_pdf`, `too_many_pages`.
-pub fn extract(
-    pdfium: &Pdfium,
-    bytes: &[u8],
-    limits: Limits,
-    plan: &Plan,
-) -> Result<Extraction, Failure> {
+/// An open PDF.
+pub struct Pdf<'a> {
+    doc: PdfDocument<'a>,
+    /// What the client should know about how the file was read (a repaired file, say).
+    pub warnings: Vec<String>,
+}
+
+/// A page's text layer as read.
+#[derive(Debug, Clone)]
+pub struct TextLayer {
+    pub page: PageInput,
+    /// Characters that are not white space.
+    pub chars: usize,
+    /// Of those, how many map to no real character (no Unicode mapping, control or private-use
+    /// codes, U+FFFD): a text layer made mostly of them is unusable.
+    pub unmappable: usize,
+    /// The share of the page covered by images (0–1).
+    pub image_cover: f32,
+}
+
+impl TextLayer {
+    /// The share of its characters that are real text (1 for an empty layer).
+    pub fn mappable(&self) -> f32 {
+        if self.chars == 0 {
+            1.0
+        } else {
+            1.0 - self.unmappable as f32 / self.chars as f32
+        }
+    }
+}
+
+/// Opens a PDF. Errors carry the job's `error.code`: `encrypted`, `invalid_pdf`,
+/// `too_many_pages`. A damaged file (cut short, no usable trailer or page tree) is repaired
+/// when it can be, with a warning.
+pub fn open<'a>(pdfium: &'a Pdfium, bytes: &'a [u8], limits: Limits) -> Result<Pdf<'a>, Failure> {
     let password = |e: &PdfiumError| {
         matches!(
             e,
@@ -120,7 +132,6 @@ pub fn extract(
         )
     };
     let mut warnings = Vec::new();
-    let candidates;
     let doc = match pdfium.load_pdf_from_byte_slice(bytes, None) {
         Ok(doc) => doc,
         Err(e) if password(&e) => {
@@ -130,12 +141,10 @@ pub fn extract(
             ))
         }
         Err(e) => {
-            // A damaged file (cut short, no usable trailer or page tree) may still be read.
-            candidates = crate::repair::repair(bytes);
             let mut repaired = None;
-            for (fixed, note) in &candidates {
-                if let Ok(doc) = pdfium.load_pdf_from_byte_slice(fixed, None) {
-                    warnings.push(note.clone());
+            for (fixed, note) in crate::repair::repair(bytes) {
+                if let Ok(doc) = pdfium.load_pdf_from_byte_vec(fixed, None) {
+                    warnings.push(note);
                     repaired = Some(doc);
                     break;
                 }
@@ -145,40 +154,408 @@ pub fn extract(
             })?
         }
     };
-    let pages = doc.pages();
-    let count = pages.len() as u32;
+    let count = doc.pages().len() as u32;
     if count > limits.max_pages {
         return Err(Failure::new(
             "too_many_pages",
-            format!(
-                "the PDF has {count} pages; the limit is {}",
-                limits.max_pages
-            ),
+            format!("the PDF has {count} pages; the limit is {}", limits.max_pages),
         ));
     }
-    let wanted = plan.wanted;
-    let total = (1..=count).filter(|&n| wanted(n)).count() as u32;
-    let mut out = Extraction {
-        pages: Vec::with_capacity(total as usize),
-        pages_without_text: Vec::new(),
-        warnings,
-    };
-    (plan.progress)(0, total);
-    for (index, page) in pages.iter().enumerate() {
-        let number = index as u32 + 1;
-        if !wanted(number) {
-            continue;
-        }
-        let text = page.text().map(|t| t.all()).map_err(|e| {
-            Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})"))
-        })?;
-        if text.trim().is_empty() {
-            out.pages_without_text.push(number);
-        }
-        out.pages.push(PageText { number, text });
-        (plan.progress)(out.pages.len() as u32, total);
+    Ok(Pdf { doc, warnings })
+}
+
+impl Pdf<'_> {
+    pub fn page_count(&self) -> u32 {
+        self.doc.pages().len() as u32
     }
-    Ok(out)
+
+    fn page(&self, number: u32) -> Result<PdfPage<'_>, Failure> {
+        let index = number
+            .checked_sub(1)
+            .and_then(|i| i32::try_from(i).ok())
+            .ok_or_else(|| Failure::new("invalid_pdf", format!("there is no page {number}")))?;
+        self.doc
+            .pages()
+            .get(index)
+            .map_err(|e| Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})")))
+    }
+
+    /// The text layer of page `number` (1-based): its words in PDFium's order, with boxes in
+    /// display coordinates, and its rules.
+    pub fn text_layer(&self, number: u32) -> Result<TextLayer, Failure> {
+        let page = self.page(number)?;
+        let view = View::of(&page);
+        let text = page
+            .text()
+            .map_err(|e| Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})")))?;
+        let mut words = Vec::new();
+        let mut builder = WordBuilder::default();
+        let (mut chars, mut unmappable) = (0, 0);
+        for ch in text.chars().iter() {
+            let generated = ch.is_generated().unwrap_or(false);
+            let code = ch.unicode_value();
+            let c = char::from_u32(code).unwrap_or('\u{FFFD}');
+            if c == '\r' || c == '\n' {
+                builder.finish(&mut words, true);
+                continue;
+            }
+            if generated || c.is_whitespace() {
+                if builder.rotated {
+                    builder.text.push(' ');
+                } else {
+                    builder.finish(&mut words, false);
+                }
+                continue;
+            }
+            let Ok(bounds) = ch.loose_bounds() else {
+                continue;
+            };
+            let size = ch
+                .matrix()
+                .map(|m| ch.unscaled_font_size().value * m.c().hypot(m.d()))
+                .unwrap_or_else(|_| ch.unscaled_font_size().value)
+                .abs();
+            let mut bbox = view.rect(&bounds);
+            if bbox[3] - bbox[1] > 2.5 * size.max(1.0) {
+                if let Ok(tight) = ch.tight_bounds() {
+                    bbox = view.rect(&tight);
+                }
+            }
+            if !view.shows(&bbox) {
+                continue;
+            }
+            let hyphen = code == 2 || ch.is_hyphen().unwrap_or(false);
+            if !hyphen {
+                chars += 1;
+                if is_unmappable(code) {
+                    unmappable += 1;
+                }
+            }
+            if builder.text.is_empty() {
+                let rotation = ch.get_rotation_counter_clockwise_degrees();
+                let rotated = (rotation.rem_euclid(180.0) - 0.0).abs() > 10.0 && (rotation.rem_euclid(180.0) - 180.0).abs() > 10.0;
+                let name = ch.font_name();
+                let style = Style::of(&name, ch.font_weight(), ch.font_is_italic());
+                builder.start(size, style, rotated);
+            }
+            if hyphen {
+                builder.push('\u{2}', bbox);
+                builder.finish(&mut words, true);
+                continue;
+            }
+            if code == 0 || is_unmappable(code) {
+                builder.push('\u{FFFD}', bbox);
+            } else {
+                builder.push(c, bbox);
+            }
+        }
+        builder.finish(&mut words, true);
+        let (width, height) = (page.width().value, page.height().value);
+        let (rules, image_cover) = drawings(&page, &view);
+        Ok(TextLayer {
+            page: PageInput {
+                number,
+                width,
+                height,
+                unit: Unit::Points,
+                source: Source::Text,
+                words,
+                rules,
+            },
+            chars,
+            unmappable,
+            image_cover,
+        })
+    }
+
+    /// Page `number` rendered in grey at `dpi` (less for a page so large that it would exceed
+    /// 16 million pixels), with the scale used (pixels per point).
+    pub fn render(&self, number: u32, dpi: f32) -> Result<(GrayImage, f32), Failure> {
+        let page = self.page(number)?;
+        let (w, h) = (page.width().value.max(1.0), page.height().value.max(1.0));
+        let mut scale = dpi / 72.0;
+        let pixels = w * h * scale * scale;
+        if pixels > MAX_RENDER_PIXELS {
+            scale *= (MAX_RENDER_PIXELS / pixels).sqrt();
+        }
+        // PDFium draws images into grey bitmaps blank, so render in colour and take the luma.
+        let config = PdfRenderConfig::new()
+            .scale_page_by_factor(scale)
+            .set_format(PdfBitmapFormat::BGRA)
+            .set_reverse_byte_order(false)
+            .render_annotations(true)
+            .render_form_data(true);
+        let bitmap = page
+            .render_with_config(&config)
+            .map_err(|e| Failure::new("invalid_pdf", format!("page {number} cannot be rendered ({e})")))?;
+        let (bw, bh) = (bitmap.width().max(0) as usize, bitmap.height().max(0) as usize);
+        let raw = bitmap.as_raw_bytes();
+        drop(bitmap);
+        let stride = if bh == 0 { 0 } else { raw.len() / bh };
+        let mut pixels = Vec::with_capacity(bw * bh);
+        for row in raw.chunks(stride.max(1)).take(bh) {
+            pixels.extend(row.chunks_exact(4).take(bw).map(|p| {
+                // BGRA
+                ((29 * p[0] as u32 + 150 * p[1] as u32 + 77 * p[2] as u32) >> 8) as u8
+            }));
+        }
+        let image = GrayImage::from_raw(bw as u32, bh as u32, pixels)
+            .ok_or_else(|| Failure::new("invalid_pdf", format!("page {number} rendered to an unexpected bitmap")))?;
+        Ok((image, scale))
+    }
+}
+
+/// Codes that stand for no character: none, controls, private use, the replacement character.
+fn is_unmappable(code: u32) -> bool {
+    code == 0
+        || code == 0xFFFD
+        || (code < 0x20 && code != 9)
+        || (0x7F..0xA0).contains(&code)
+        || (0xE000..=0xF8FF).contains(&code)
+        || (0xF0000..=0x10FFFF).contains(&code)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Style {
+    bold: bool,
+    italic: bool,
+    mono: bool,
+}
+
+impl Style {
+    /// From the font's name ("ABCDEF+Arial-BoldMT"), its weight and flags. PDFium's weight
+    /// comes from the font descriptor's stem width and is absent for the standard fonts.
+    fn of(name: &str, weight: Option<PdfFontWeight>, italic: bool) -> Style {
+        let base = name.rsplit('+').next().unwrap_or(name).to_lowercase();
+        let heavy = weight.is_some_and(|w| match w {
+            PdfFontWeight::Weight600 | PdfFontWeight::Weight700Bold | PdfFontWeight::Weight800 | PdfFontWeight::Weight900 => true,
+            PdfFontWeight::Custom(n) => n >= 600,
+            _ => false,
+        });
+        Style {
+            bold: heavy || ["bold", "black", "heavy", "semibold", "demi", ".b", "-b"].iter().any(|k| base.contains(k)) || base.ends_with("bd"),
+            italic: italic || base.contains("italic") || base.contains("oblique"),
+            mono: ["mono", "courier", "consolas", "menlo", "typewriter", "cmtt", "inconsolata"].iter().any(|k| base.contains(k)),
+        }
+    }
+}
+
+/// Collects characters into words.
+#[derive(Default)]
+struct WordBuilder {
+    text: String,
+    bbox: Option<BBox>,
+    size: f32,
+    style: Style,
+    rotated: bool,
+}
+
+impl WordBuilder {
+    fn start(&mut self, size: f32, style: Style, rotated: bool) {
+        self.size = size;
+        self.style = style;
+        self.rotated = rotated;
+    }
+
+    fn push(&mut self, c: char, b: BBox) {
+        self.text.push(c);
+        self.bbox = Some(match self.bbox {
+            None => b,
+            Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+        });
+    }
+
+    fn finish(&mut self, words: &mut Vec<Word>, line_end: bool) {
+        let text = std::mem::take(&mut self.text);
+        let bbox = self.bbox.take();
+        let text = text.trim_end().to_owned();
+        match bbox {
+            Some(bbox) if !text.is_empty() => words.push(Word {
+                text,
+                bbox,
+                // Rotated text stands on its own; its "size" across the line is its width.
+                size: if self.rotated { (bbox[2] - bbox[0]).max(1.0) } else { self.size.max(1.0) },
+                bold: self.style.bold,
+                italic: self.style.italic,
+                mono: self.style.mono,
+                confidence: None,
+                line_end: line_end || self.rotated,
+            }),
+            _ => {
+                if line_end {
+                    if let Some(last) = words.last_mut() {
+                        last.line_end = true;
+                    }
+                }
+            }
+        }
+        self.rotated = false;
+    }
+}
+
+/// From PDF user space (origin bottom-left, unrotated) to the page as displayed (points, origin
+/// top-left, its rotation and crop box applied).
+struct View {
+    left: f32,
+    bottom: f32,
+    right: f32,
+    top: f32,
+    rotation: PdfPageRenderRotation,
+    width: f32,
+    height: f32,
+}
+
+impl View {
+    fn of(page: &PdfPage) -> View {
+        let (width, height) = (page.width().value, page.height().value);
+        let rotation = page.rotation().unwrap_or(PdfPageRenderRotation::None);
+        let b = page.boundaries().bounding().map(|b| b.bounds).ok();
+        let (left, bottom, right, top) = match b {
+            Some(r) => (r.left().value, r.bottom().value, r.right().value, r.top().value),
+            None => match rotation {
+                PdfPageRenderRotation::Degrees90 | PdfPageRenderRotation::Degrees270 => (0.0, 0.0, height, width),
+                _ => (0.0, 0.0, width, height),
+            },
+        };
+        View { left, bottom, right, top, rotation, width, height }
+    }
+
+    fn point(&self, x: f32, y: f32) -> (f32, f32) {
+        match self.rotation {
+            PdfPageRenderRotation::None => (x - self.left, self.top - y),
+            PdfPageRenderRotation::Degrees90 => (y - self.bottom, x - self.left),
+            PdfPageRenderRotation::Degrees180 => (self.right - x, y - self.bottom),
+            PdfPageRenderRotation::Degrees270 => (self.top - y, self.right - x),
+        }
+    }
+
+    fn rect(&self, r: &PdfRect) -> BBox {
+        let (ax, ay) = self.point(r.left().value, r.bottom().value);
+        let (bx, by) = self.point(r.right().value, r.top().value);
+        [ax.min(bx), ay.min(by), ax.max(bx), ay.max(by)]
+    }
+
+    /// Whether a box lies (at least partly) on the visible page.
+    fn shows(&self, b: &BBox) -> bool {
+        b[2] > 0.0 && b[0] < self.width && b[3] > 0.0 && b[1] < self.height
+    }
+}
+
+/// The page's straight rules (as thin rectangles) and the share of it covered by images.
+fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, f32) {
+    let mut found = Drawings::default();
+    for object in page.objects().iter() {
+        found.visit(&object, PdfMatrix::IDENTITY, view, 0);
+    }
+    let area = (view.width * view.height).max(1.0);
+    (found.rules, (found.image_area / area).min(1.0))
+}
+
+#[derive(Default)]
+struct Drawings {
+    rules: Vec<BBox>,
+    image_area: f32,
+    seen: usize,
+}
+
+impl Drawings {
+    /// Looks at one object (`outer`: the matrices of the forms it sits in), and into forms.
+    fn visit(&mut self, object: &PdfPageObject, outer: PdfMatrix, view: &View, depth: u32) {
+        self.seen += 1;
+        if self.seen > MAX_PATHS || depth > 8 {
+            return;
+        }
+        if let Some(form) = object.as_x_object_form_object() {
+            let inner = form.matrix().map(|m| m.multiply(outer)).unwrap_or(outer);
+            for child in form.iter() {
+                self.visit(&child, inner, view, depth + 1);
+            }
+            return;
+        }
+        if object.object_type() == PdfPageObjectType::Image {
+            if let Ok(q) = object.bounds() {
+                let r = q.to_rect();
+                let (x0, y0) = outer.apply_to_points(r.left(), r.bottom());
+                let (x1, y1) = outer.apply_to_points(r.right(), r.top());
+                let b = view.rect(&PdfRect::new(y0, x0, y1, x1));
+                let w = (b[2].min(view.width) - b[0].max(0.0)).max(0.0);
+                let h = (b[3].min(view.height) - b[1].max(0.0)).max(0.0);
+                self.image_area += w * h;
+            }
+            return;
+        }
+        if let Some(path) = object.as_path_object() {
+            self.path(path, outer, view);
+        }
+    }
+
+    /// Straight, axis-aligned edges of a stroked path, or a filled path that is a thin bar.
+    fn path(&mut self, path: &PdfPagePathObject, outer: PdfMatrix, view: &View) {
+        let stroked = path.is_stroked().unwrap_or(false);
+        let filled = path.fill_mode().map(|m| m != PdfPathFillMode::None).unwrap_or(false);
+        if !stroked && !filled {
+            return;
+        }
+        let Ok(matrix) = path.matrix() else {
+            return;
+        };
+        let width = if stroked {
+            let scale = (matrix.a() * matrix.d() - matrix.b() * matrix.c()).abs().sqrt();
+            (path.stroke_width().map(|w| w.value).unwrap_or(1.0) * scale).max(0.25)
+        } else {
+            0.0
+        };
+        let segments = path.segments().transform(matrix);
+        let mut points: Vec<(f32, f32)> = Vec::new();
+        let mut edges: Vec<((f32, f32), (f32, f32))> = Vec::new();
+        let mut start: Option<(f32, f32)> = None;
+        for s in segments.iter() {
+            let (x, y) = s.point();
+            let (x, y) = outer.apply_to_points(x, y);
+            let p = view.point(x.value, y.value);
+            match s.segment_type() {
+                PdfPathSegmentType::MoveTo => start = Some(p),
+                PdfPathSegmentType::LineTo => {
+                    if let Some(prev) = points.last() {
+                        edges.push((*prev, p));
+                    }
+                }
+                _ => return, // curves draw no rules
+            }
+            points.push(p);
+            if s.is_close() {
+                if let Some(first) = start {
+                    edges.push((p, first));
+                }
+            }
+        }
+        if points.is_empty() {
+            return;
+        }
+        let xs = points.iter().map(|p| p.0);
+        let ys = points.iter().map(|p| p.1);
+        let bbox = [
+            xs.clone().fold(f32::MAX, f32::min),
+            ys.clone().fold(f32::MAX, f32::min),
+            xs.fold(f32::MIN, f32::max),
+            ys.fold(f32::MIN, f32::max),
+        ];
+        if filled && !stroked {
+            // A filled shape is a rule only when it is a thin bar.
+            if (bbox[2] - bbox[0]).min(bbox[3] - bbox[1]) <= 3.0 {
+                self.rules.push(bbox);
+            }
+            return;
+        }
+        let half = width / 2.0;
+        for ((x0, y0), (x1, y1)) in edges {
+            if (y1 - y0).abs() < 0.5 && (x1 - x0).abs() >= 2.0 {
+                self.rules.push([x0.min(x1), y0 - half, x0.max(x1), y0 + half]);
+            } else if (x1 - x0).abs() < 0.5 && (y1 - y0).abs() >= 2.0 {
+                self.rules.push([x0 - half, y0.min(y1), x0 + half, y0.max(y1)]);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -203,113 +580,81 @@ mod tests {
 
     const LIMITS: Limits = Limits { max_pages: 100 };
 
+    fn text(layer: &TextLayer) -> String {
+        layer.page.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
     #[test]
-    fn reads_each_page_of_a_real_pdf() {
-        let x = extract(
-            engine(),
-            &fixture("two-pages.pdf"),
-            LIMITS,
-            &Plan::default(),
-        )
-        .unwrap();
-        assert_eq!(x.pages.len(), 2);
-        assert_eq!(x.pages[0].number, 1);
-        assert!(
-            x.pages[0].text.contains("Horizon walking skeleton."),
-            "{:?}",
-            x.pages[0].text
-        );
-        assert!(x.pages[0].text.contains("hello to the extraction worker"));
-        assert!(x.pages[1]
-            .text
-            .contains("The second page has its own text."));
-        assert!(!x.pages[0].text.contains("second page"));
-        assert!(x.pages_without_text.is_empty());
+    fn words_come_with_boxes_sizes_and_styles() {
+        let bytes = fixture("report.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        assert_eq!(pdf.page_count(), 2);
+        let layer = pdf.text_layer(1).unwrap();
+        let t = text(&layer);
+        assert!(t.contains("Annual Report 2026"), "{t}");
+        let title = layer.page.words.iter().find(|w| w.text == "Annual").unwrap();
+        assert!((title.size - 24.0).abs() < 0.5, "{title:?}");
+        assert!(title.bold);
+        let header = layer.page.words.iter().find(|w| w.text == "Horizon").unwrap();
+        assert!(header.bbox[1] < 60.0, "the header is at the top: {header:?}");
+        assert!(!header.bold);
+        assert!(layer.page.rules.len() >= 8, "the table's rules: {}", layer.page.rules.len());
+        assert_eq!(layer.mappable(), 1.0);
+        assert!(layer.image_cover < 0.01);
     }
 
     #[test]
     fn corrupt_and_non_pdf_bytes_fail_as_invalid_pdf() {
         for bytes in [fixture("corrupt.pdf"), b"%PDF-1.4\n".to_vec(), Vec::new()] {
-            let e = extract(engine(), &bytes, LIMITS, &Plan::default()).unwrap_err();
+            let e = open(engine(), &bytes, LIMITS).err().unwrap();
             assert_eq!(e.code, "invalid_pdf", "{e:?}");
         }
     }
 
-    fn text_of(name: &str) -> Extraction {
-        extract(engine(), &fixture(name), LIMITS, &Plan::default())
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"))
-    }
-
-    #[test]
-    fn columns_come_out_one_after_the_other() {
-        let x = text_of("two-columns.pdf");
-        let t = &x.pages[0].text;
-        let left = t.find("Left column ends here.").expect("left column");
-        let right = t.find("Right column begins here.").expect("right column");
-        assert!(left < right, "interleaved: {t}");
-        assert!(t.contains("running text that belong"), "{t}");
-    }
-
-    #[test]
-    fn non_latin_text_is_read() {
-        assert!(text_of("chinese.pdf").pages[0]
-            .text
-            .contains("这是中文文本"));
-    }
-
     #[test]
     fn an_empty_user_password_opens_a_real_one_does_not() {
-        assert!(text_of("encrypted-empty-password.pdf").pages[0]
-            .text
-            .contains("Opened without a password"));
-        let e = extract(
-            engine(),
-            &fixture("encrypted-user-password.pdf"),
-            LIMITS,
-            &Plan::default(),
-        )
-        .unwrap_err();
-        assert_eq!(e.code, "encrypted");
+        let bytes = fixture("encrypted-empty-password.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        assert!(text(&pdf.text_layer(1).unwrap()).contains("Opened without a password"));
+        let bytes = fixture("encrypted-user-password.pdf");
+        assert_eq!(open(engine(), &bytes, LIMITS).err().unwrap().code, "encrypted");
     }
 
     #[test]
-    fn pages_without_text_are_named() {
-        let x = text_of("scanned-page.pdf");
-        assert_eq!(x.pages.len(), 2);
-        assert_eq!(x.pages_without_text, vec![2]);
+    fn a_scan_has_no_text_but_an_image_and_renders() {
+        let bytes = fixture("scan.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        let layer = pdf.text_layer(1).unwrap();
+        assert_eq!(layer.chars, 0);
+        assert!(layer.image_cover > 0.9, "{}", layer.image_cover);
+        let (image, scale) = pdf.render(1, 144.0).unwrap();
+        assert!((scale - 2.0).abs() < 1e-3);
+        assert_eq!(image.width(), (layer.page.width * 2.0).round() as u32);
+        assert!(image.pixels().any(|p| p.0[0] < 100), "some ink");
+    }
+
+    #[test]
+    fn a_text_layer_without_unicode_is_mostly_unmappable() {
+        let bytes = fixture("garbled-text-layer.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        let layer = pdf.text_layer(1).unwrap();
+        assert!(layer.chars > 50);
+        assert!(layer.mappable() < 0.5, "{}", layer.mappable());
     }
 
     #[test]
     fn a_file_cut_short_is_repaired_and_says_so() {
-        let x = text_of("truncated.pdf");
-        assert_eq!(x.pages.len(), 2);
-        assert!(x.pages[0].text.contains("Horizon walking skeleton."));
-        assert!(x.warnings[0].contains("damaged"), "{:?}", x.warnings);
-    }
-
-    #[test]
-    fn a_page_selection_picks_pages_and_progress_is_reported() {
-        let seen = std::sync::Mutex::new(Vec::new());
-        let report = |done, total| seen.lock().unwrap().push((done, total));
-        let plan = Plan {
-            wanted: &|n| n == 2,
-            progress: &report,
-        };
-        let x = extract(engine(), &fixture("two-pages.pdf"), LIMITS, &plan).unwrap();
-        assert_eq!(x.pages.len(), 1);
-        assert_eq!(x.pages[0].number, 2);
-        assert_eq!(*seen.lock().unwrap(), vec![(0, 1), (1, 1)]);
+        let bytes = fixture("truncated.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        assert_eq!(pdf.page_count(), 2);
+        assert!(text(&pdf.text_layer(1).unwrap()).contains("Horizon walking skeleton."));
+        assert!(pdf.warnings[0].contains("damaged"), "{:?}", pdf.warnings);
     }
 
     #[test]
     fn page_limit_is_enforced() {
-        let e = extract(
-            engine(),
-            &fixture("two-pages.pdf"),
-            Limits { max_pages: 1 },
-            &Plan::default(),
-        )
-        .unwrap_err();
+        let bytes = fixture("two-pages.pdf");
+        let e = open(engine(), &bytes, Limits { max_pages: 1 }).err().unwrap();
         assert_eq!(e.code, "too_many_pages");
         assert!(e.message.contains("2 pages"), "{}", e.message);
     }

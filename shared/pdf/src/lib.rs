@@ -1,8 +1,7 @@
-//! PDF text extraction for Horizon, apart from any cloud service so that it can be benchmarked
-//! and fuzzed on its own: PDFium bound at run time ([`extract`]), repair of damaged files
-//! ([`repair`]), clean-up and chunking of the text ([`chunk`]).
+//! PDF reading for Horizon, apart from any cloud service so that it can be benchmarked and
+//! fuzzed on its own: PDFium bound at run time ([`extract`]: a page's text layer as words with
+//! boxes, its rules, its pixels), repair of damaged files ([`repair`]).
 
-pub mod chunk;
 pub mod extract;
 pub mod repair;
 
@@ -25,4 +24,4 @@ impl Failure {
     }
 }
 
-pub use extract::{extract, page_count, pdfium, Extraction, Limits, Plan};
+pub use extract::{open, page_count, pdfium, Limits, Pdf, TextLayer};

@@ -1,62 +1,15 @@
-//! Text clean-up and chunking: pure functions, no I/O.
-//!
-//! A page's text is normalised (NFC, ligatures expanded, whitespace tidied), split into paragraphs,
-//! and packed into chunks of at most `max_chars` characters, breaking at paragraph boundaries first,
-//! then at sentence ends, then between words; never inside a word (a single "word" longer than the
+//! Text clean-up: words broken across lines joined where the document says so, normalisation
+//! (NFC, ligatures expanded, whitespace tidied), and splitting text that is too long into pieces
+//! at sentence ends, then between words; never inside a word (a single "word" longer than the
 //! limit, such as a long URL, is the only thing ever cut).
 
 use std::collections::{HashMap, HashSet};
 
 use unicode_normalization::UnicodeNormalization;
 
-/// The text of one page, `number` 1-based.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PageText {
-    pub number: u32,
-    pub text: String,
-}
-
-/// One piece of text: `page` 1-based, `segment_index` from 0 within the page, `id`
-/// `chunk_001`, `chunk_002`, ... within the document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
-    pub id: String,
-    pub text: String,
-    pub page: u32,
-    pub segment_index: u32,
-}
-
-/// Chunks for all pages, ids `chunk_001`, `chunk_002`, ... in page order, `segmentIndex` counting
-/// from 0 within each page. Pages without text give no chunks.
-pub fn chunk_pages(pages: &[PageText], max_chars: usize) -> Vec<Chunk> {
-    let max_chars = max_chars.max(1);
-    let mut chunks = Vec::new();
-    for (page, text) in pages.iter().zip(clean_pages(pages)) {
-        for (segment, text) in chunk_text(&text, max_chars).into_iter().enumerate() {
-            chunks.push(Chunk {
-                id: format!("chunk_{:03}", chunks.len() + 1),
-                text,
-                page: page.number,
-                segment_index: segment as u32,
-            });
-        }
-    }
-    chunks
-}
-
-/// The text of each page as users get it: words broken across lines joined (see
-/// [`dehyphenate`]), then [`normalise`]d.
-pub fn clean_pages(pages: &[PageText]) -> Vec<String> {
-    let vocabulary = Vocabulary::of(pages);
-    pages
-        .iter()
-        .map(|p| normalise(&dehyphenate(&p.text, &vocabulary)))
-        .collect()
-}
-
 /// Marks PDFium leaves where it removed a line break inside a hyphenated word: U+FFFE, and the
 /// soft hyphens some producers use.
-fn is_break_mark(c: char) -> bool {
+pub fn is_break_mark(c: char) -> bool {
     matches!(c, '\u{FFFE}' | '\u{2}' | '\u{AD}')
 }
 
@@ -71,12 +24,13 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    pub fn of(pages: &[PageText]) -> Vocabulary {
+    /// The vocabulary of these texts (a document's lines).
+    pub fn of<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vocabulary {
         let mut words: HashMap<String, u32> = HashMap::new();
         let mut hyphenated = HashSet::new();
-        for page in pages {
-            for token in page.text.split(|c: char| c.is_whitespace()) {
-                if token.chars().any(is_break_mark) {
+        for text in texts {
+            for token in text.split(|c: char| c.is_whitespace()) {
+                if token.chars().any(is_break_mark) || token.ends_with('-') {
                     continue; // the broken words themselves say nothing
                 }
                 let token = token.trim_matches(|c: char| !is_word_char(c));
@@ -315,35 +269,6 @@ fn split_words(text: &str, max_chars: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn page(number: u32, text: &str) -> PageText {
-        PageText {
-            number,
-            text: text.to_owned(),
-        }
-    }
-
-    #[test]
-    fn ids_and_segments_count_per_job_and_page() {
-        let long = "Alpha beta gamma. ".repeat(20);
-        let chunks = chunk_pages(&[page(1, &long), page(2, ""), page(3, "Short.")], 100);
-        assert!(chunks.len() > 2);
-        assert_eq!(chunks[0].id, "chunk_001");
-        assert_eq!(chunks[1].id, "chunk_002");
-        let p1: Vec<_> = chunks.iter().filter(|c| c.page == 1).collect();
-        for (i, c) in p1.iter().enumerate() {
-            assert_eq!(c.segment_index, i as u32);
-        }
-        let last = chunks.last().unwrap();
-        assert_eq!(
-            (last.page, last.segment_index, last.text.as_str()),
-            (3, 0, "Short.")
-        );
-        assert!(
-            chunks.iter().all(|c| c.page != 2),
-            "an empty page gives no chunk"
-        );
-    }
-
     #[test]
     fn chunks_respect_the_limit_and_never_cut_words() {
         let text = "The quick brown fox jumps over the lazy dog. ".repeat(50);
@@ -404,22 +329,18 @@ mod tests {
         assert_eq!(t, "café fine\nline two\n\nnext");
     }
 
-    fn pages(texts: &[&str]) -> Vec<PageText> {
-        texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| page(i as u32 + 1, t))
-            .collect()
-    }
-
     #[test]
     fn line_break_hyphens_are_joined_where_the_document_says_so() {
-        let doc = pages(&[
+        let doc = [
             "We learn from experi\u{FFFE}ence. A well-known result.\r\n",
-            "The well\u{FFFE}known method and the func\u{FFFE}\r\ntion. Feed forward nets.",
+            "The well\u{FFFE}known method and the func\u{2}\r\ntion. Feed forward nets.",
             "A feed\u{FFFE}forward net. Data for ILSVRC\u{FFFE}2010. The end of a page: re\u{FFFE}",
-        ]);
-        let clean = clean_pages(&doc);
+        ];
+        let vocabulary = Vocabulary::of(doc);
+        let clean: Vec<String> = doc
+            .iter()
+            .map(|t| normalise(&dehyphenate(t, &vocabulary)))
+            .collect();
         assert!(clean[0].contains("experience"), "{}", clean[0]);
         assert!(clean[1].contains("well-known method"), "{}", clean[1]);
         assert!(clean[1].contains("function."), "{}", clean[1]);

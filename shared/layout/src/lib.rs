@@ -1,0 +1,259 @@
+//! Document layout for Horizon, apart from any engine or cloud service: the words of each page
+//! (from a PDF's text layer or from OCR, with their boxes and font sizes) and the rules drawn on
+//! it become typed blocks in reading order: headings with levels, paragraphs, lists, tables
+//! with their cells, captions, code, and page headers, footers and numbers (marked, not
+//! dropped). Then Markdown ([`markdown`]) and chunks that follow the structure ([`chunk`]).
+//!
+//! The steps, each in its module: words into segments and rows ([`lines`]); ruled and
+//! whitespace tables ([`tables`]); running headers and footers across pages ([`classify`]);
+//! reading order by a recursive XY-cut ([`order`]); lines into blocks ([`blocks`]); heading
+//! levels from the document's type sizes; text clean-up ([`text`]).
+
+pub mod blocks;
+pub mod chunk;
+pub mod classify;
+pub mod geom;
+pub mod lines;
+pub mod markdown;
+pub mod model;
+pub mod order;
+pub mod tables;
+pub mod text;
+
+pub use model::*;
+
+use blocks::Draft;
+use classify::{is_page_number, signature, Style};
+use geom::median;
+use lines::{is_cjk, Segment};
+
+/// The share of a page's height at its top and bottom where running headers and footers sit.
+const MARGIN: f32 = 0.1;
+
+/// Analyses a document's pages.
+pub fn analyse(pages: &[PageInput]) -> Document {
+    // Per page: tables from rules, then the other words into segments.
+    let prepared: Vec<Prepared> = pages.iter().map(prepare).collect();
+    // Across pages: what in the margins is a running header, footer or page number.
+    let margins: Vec<Vec<(bool, String)>> = pages
+        .iter()
+        .zip(&prepared)
+        .map(|(page, p)| p.segments.iter().filter_map(|s| margin(page, s).map(|top| (top, signature(&s.text())))).collect())
+        .collect();
+    let repeated = classify::repeated(&margins);
+    let mut drafts: Vec<Vec<Draft>> = Vec::new();
+    for (page, p) in pages.iter().zip(prepared) {
+        let mut furniture: Vec<(Kind, &Segment)> = Vec::new();
+        let mut body: Vec<Segment> = Vec::new();
+        for s in &p.segments {
+            let kind = margin(page, s).and_then(|top| {
+                let text = s.text();
+                if is_page_number(&text) {
+                    Some(Kind::PageNumber)
+                } else if repeated.contains(&(top, signature(&text))) {
+                    Some(if top { Kind::Header } else { Kind::Footer })
+                } else {
+                    None
+                }
+            });
+            match kind {
+                Some(k) => furniture.push((k, s)),
+                None => body.push(s.clone()),
+            }
+        }
+        // Reading order over the body's segments and the ruled tables.
+        let mut atoms: Vec<order::Atom> = body
+            .iter()
+            .map(|s| order::Atom { bbox: s.bbox, size: s.size, chars: s.chars(), numeric: s.is_numeric() })
+            .collect();
+        atoms.extend(p.tables.iter().map(|t| order::Atom { bbox: t.bbox, size: p.em, chars: 1000, numeric: false }));
+        let leaves = order::leaves(&atoms);
+        let mut page_drafts = Vec::new();
+        let mut tops: Vec<&(Kind, &Segment)> = furniture.iter().filter(|(k, s)| *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)).collect();
+        tops.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
+        let mut bottoms: Vec<&(Kind, &Segment)> = furniture.iter().filter(|f| !tops.contains(f)).collect();
+        bottoms.sort_by(|a, b| (a.1.bbox[1], a.1.bbox[0]).partial_cmp(&(b.1.bbox[1], b.1.bbox[0])).unwrap_or(std::cmp::Ordering::Equal));
+        let furniture_draft = |(kind, s): &(Kind, &Segment)| Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)]);
+        page_drafts.extend(tops.into_iter().map(furniture_draft));
+        page_drafts.extend(blocks::page_blocks(&body, p.tables, &leaves));
+        page_drafts.extend(bottoms.into_iter().map(furniture_draft));
+        drafts.push(page_drafts);
+    }
+    headings(&mut drafts, pages);
+    let vocabulary = text::Vocabulary::of(pages.iter().flat_map(|p| p.words.iter().map(|w| w.text.as_str())));
+    Document {
+        pages: pages
+            .iter()
+            .zip(drafts)
+            .map(|(page, drafts)| PageLayout {
+                number: page.number,
+                width: page.width,
+                height: page.height,
+                unit: page.unit,
+                source: page.source,
+                blocks: drafts.into_iter().map(|d| settle(d, &vocabulary)).filter(|b| !b.text.is_empty()).collect(),
+            })
+            .collect(),
+    }
+}
+
+struct Prepared {
+    em: f32,
+    tables: Vec<tables::Found>,
+    segments: Vec<Segment>,
+}
+
+fn prepare(page: &PageInput) -> Prepared {
+    let em = median(page.words.iter().map(|w| w.size).collect()).max(1e-3);
+    let (tables, used) = tables::ruled(&page.rules, &page.words, em);
+    let rest: Vec<Word> = page.words.iter().zip(&used).filter(|(_, u)| !**u).map(|(w, _)| w.clone()).collect();
+    Prepared { em, tables, segments: lines::segments(&rest) }
+}
+
+/// `Some(true)` for a piece in the page's top margin, `Some(false)` in its bottom margin.
+fn margin(page: &PageInput, s: &Segment) -> Option<bool> {
+    let (_, cy) = geom::center(&s.bbox);
+    if s.chars() > 150 {
+        None
+    } else if cy < MARGIN * page.height {
+        Some(true)
+    } else if cy > (1.0 - MARGIN) * page.height {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Headings: short blocks set larger than the body text, or bold at its size (or, in scans,
+/// markedly taller). Their levels come from their styles across the document.
+fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
+    // The body size: the size most characters are set in (to half a point, or a pixel).
+    let mut weight: std::collections::HashMap<i64, usize> = Default::default();
+    let quantum = |p: &PageInput| if p.unit == Unit::Pixels { 1.0 } else { 0.5 };
+    for (page, ds) in pages.iter().zip(drafts.iter()) {
+        for d in ds.iter().filter(|d| d.kind == Kind::Paragraph) {
+            for l in &d.lines {
+                let n: usize = l.words.iter().map(|w| w.text.chars().count()).sum();
+                *weight.entry((l.size / quantum(page)).round() as i64).or_default() += n;
+            }
+        }
+    }
+    let Some(body_key) = weight.iter().max_by_key(|(k, n)| (**n, -**k)).map(|(k, _)| *k) else {
+        return;
+    };
+    let mut found: Vec<(usize, usize, Style)> = Vec::new();
+    for (p, (page, ds)) in pages.iter().zip(drafts.iter()).enumerate() {
+        let body = body_key as f32 * quantum(page);
+        let ocr = page.source == Source::Ocr;
+        for (i, d) in ds.iter().enumerate() {
+            if !matches!(d.kind, Kind::Paragraph | Kind::List) || d.lines.len() > 3 {
+                continue;
+            }
+            let text = d.raw_text();
+            let words = text.split_whitespace().count();
+            let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+            if letters < 2 || text.chars().count() > 200 || text.trim_end().ends_with([',', ';']) || (text.trim_end().ends_with('.') && words > 6) {
+                continue;
+            }
+            let size = d.size();
+            let larger = size >= body * if ocr { 1.25 } else { 1.15 };
+            let bold = d.bold() && size >= body * 0.95;
+            let caps = d.lines.len() == 1 && words <= 6 && letters >= 4 && text.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) && size >= body * 0.95;
+            let list_like = d.kind == Kind::List && !(bold || larger);
+            if (larger || bold || caps) && !list_like {
+                let depth = classify::section_depth(&text).unwrap_or(1);
+                found.push((p, i, Style { size, bold: d.bold() || caps, depth, exact: !ocr }));
+            }
+        }
+    }
+    let styles: Vec<Style> = found.iter().map(|f| f.2).collect();
+    for ((p, i, _), level) in found.into_iter().zip(classify::levels(&styles)) {
+        let d = &mut drafts[p][i];
+        d.kind = Kind::Heading;
+        d.level = Some(level);
+    }
+}
+
+/// The block users get: its text cleaned (words broken across lines joined where the document
+/// says so, normalised, lines of a paragraph run together), its list items and table cells.
+fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
+    let clean = |raw: &str| join_lines(&text::normalise(&text::dehyphenate(&mark_hyphens(raw), vocabulary)));
+    let confidence = {
+        let scored: Vec<(f32, usize)> = d.lines.iter().flat_map(|l| &l.words).filter_map(|w| w.confidence.map(|c| (c, w.text.chars().count()))).collect();
+        let n: usize = scored.iter().map(|s| s.1).sum();
+        (n > 0).then(|| scored.iter().map(|(c, k)| c * *k as f32).sum::<f32>() / n as f32)
+    };
+    let mut block = Block {
+        kind: d.kind,
+        text: String::new(),
+        bbox: d.bbox,
+        level: d.level,
+        items: Vec::new(),
+        ordered: d.ordered,
+        table: None,
+        confidence,
+    };
+    match d.kind {
+        Kind::Table => {
+            let mut table = d.table.unwrap_or_default();
+            for c in &mut table.cells {
+                c.text = clean(&c.text);
+            }
+            block.text = table.grid().iter().map(|r| r.join("\t")).collect::<Vec<_>>().join("\n");
+            block.table = Some(table);
+        }
+        Kind::List => {
+            let mut starts = d.item_starts.clone();
+            starts.push(d.lines.len());
+            for w in starts.windows(2) {
+                let raw = d.lines[w[0]..w[1]].iter().map(blocks::Line::text).collect::<Vec<_>>().join("\n");
+                let marker = classify::list_marker(&raw).map(|m| m.len).unwrap_or(0);
+                block.items.push(clean(&raw[marker..]));
+                if !block.text.is_empty() {
+                    block.text.push('\n');
+                }
+                block.text.push_str(&clean(&raw));
+            }
+        }
+        _ => block.text = clean(&d.raw_text()),
+    }
+    block
+}
+
+/// A hyphen at the end of a line followed by a lower-case letter may break a word: it becomes
+/// the break mark that [`text::dehyphenate`] decides on (PDFium marks the ones it recognises).
+fn mark_hyphens(raw: &str) -> String {
+    let lines: Vec<&str> = raw.split('\n').collect();
+    let mut out = String::with_capacity(raw.len());
+    for (i, line) in lines.iter().enumerate() {
+        let next_lower = lines.get(i + 1).and_then(|n| n.chars().next()).is_some_and(char::is_lowercase);
+        let before = line.trim_end_matches('-').chars().last();
+        if next_lower && line.ends_with('-') && !line.ends_with("--") && before.is_some_and(char::is_alphabetic) {
+            out.push_str(&line[..line.len() - 1]);
+            out.push('\u{FFFE}');
+        } else {
+            out.push_str(line);
+        }
+        if i + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The lines of a block run together: a space between lines, none between CJK characters.
+fn join_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+        if let (Some(prev), Some(next)) = (out.chars().last(), line.chars().next()) {
+            if !(is_cjk(prev) && is_cjk(next)) {
+                out.push(' ');
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

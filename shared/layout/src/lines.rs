@@ -1,0 +1,206 @@
+//! Words into segments (runs of words on one line with ordinary spacing: a line of a paragraph,
+//! a table cell, a heading) and segments into rows (segments that share a line across the page).
+
+use crate::geom::{self, median, v_overlap_ratio};
+use crate::model::{BBox, Word};
+
+/// A gap between two words wider than this many font sizes ends a segment: ordinary (even
+/// justified) word spacing stays well below it; table columns and page columns are wider.
+pub const SEGMENT_GAP: f32 = 0.9;
+
+/// ... but a list marker ("•", "1.") and its item's text may be this far apart.
+pub const MARKER_GAP: f32 = 3.0;
+
+/// A run of words on one line with ordinary spacing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub words: Vec<Word>,
+    pub bbox: BBox,
+    /// The median font size of its words.
+    pub size: f32,
+    pub bold: bool,
+    pub italic: bool,
+    pub mono: bool,
+}
+
+impl Segment {
+    fn of(words: Vec<Word>) -> Segment {
+        let bbox = geom::union_all(words.iter().map(|w| &w.bbox)).unwrap_or_default();
+        let size = median(words.iter().map(|w| w.size).collect());
+        let all = |f: fn(&Word) -> bool| words.iter().all(f);
+        Segment {
+            bold: all(|w| w.bold),
+            italic: all(|w| w.italic),
+            mono: all(|w| w.mono),
+            bbox,
+            size,
+            words,
+        }
+    }
+
+    /// Its words, space-separated.
+    pub fn text(&self) -> String {
+        join_words(&self.words)
+    }
+
+    pub fn chars(&self) -> usize {
+        self.words.iter().map(|w| w.text.chars().count()).sum::<usize>() + self.words.len()
+            - 1.min(self.words.len())
+    }
+
+    /// Whether it is a number, an amount or a percentage (a table's value cell).
+    pub fn is_numeric(&self) -> bool {
+        let t = self.text();
+        let digits = t.chars().filter(char::is_ascii_digit).count();
+        let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+        digits > 0 && letters <= 1 && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count()
+    }
+}
+
+/// Words joined by spaces, except between two CJK characters (which are written without one).
+pub fn join_words(words: &[Word]) -> String {
+    let mut out = String::new();
+    for w in words {
+        if let (Some(prev), Some(next)) = (out.chars().last(), w.text.chars().next()) {
+            if !(is_cjk(prev) && is_cjk(next)) {
+                out.push(' ');
+            }
+        }
+        out.push_str(&w.text);
+    }
+    out
+}
+
+/// Han, kana, hangul and CJK punctuation: scripts written without spaces between words.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
+}
+
+/// Splits the page's words, in the source's order, into segments. A segment ends where the
+/// source ends a line, where the next word is not on the same line, goes back, or is further
+/// away than [`SEGMENT_GAP`] font sizes.
+pub fn segments(words: &[Word]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut current: Vec<Word> = Vec::new();
+    for word in words {
+        if word.text.trim().is_empty() {
+            continue;
+        }
+        if let Some(last) = current.last() {
+            let size = last.size.max(word.size).max(1e-3);
+            let gap = word.bbox[0] - last.bbox[2];
+            // A list marker is followed by its item's indent, wider than a space.
+            let marker = current.len() == 1 && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
+            let widest = if marker { MARKER_GAP } else { SEGMENT_GAP };
+            let continues = !last.line_end
+                && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5
+                && gap > -0.5 * size
+                && gap <= widest * size;
+            if !continues {
+                out.push(Segment::of(std::mem::take(&mut current)));
+            }
+        }
+        current.push(word.clone());
+    }
+    if !current.is_empty() {
+        out.push(Segment::of(current));
+    }
+    out
+}
+
+/// Groups segments (indices into `segments`) into rows: segments that share a line, each row
+/// sorted left to right, rows top to bottom.
+pub fn rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {
+    let mut sorted: Vec<usize> = ids.to_vec();
+    sorted.sort_by(|&a, &b| {
+        let (ca, cb) = (geom::center(&segments[a].bbox).1, geom::center(&segments[b].bbox).1);
+        ca.total_cmp(&cb)
+    });
+    let mut rows: Vec<(BBox, Vec<usize>)> = Vec::new();
+    for id in sorted {
+        let b = segments[id].bbox;
+        match rows.last_mut() {
+            Some((rb, members)) if v_overlap_ratio(rb, &b) >= 0.5 => {
+                // The row's vertical extent stays that of its first members, so that a row
+                // does not creep down the page.
+                rb[0] = rb[0].min(b[0]);
+                rb[2] = rb[2].max(b[2]);
+                members.push(id);
+            }
+            _ => rows.push((b, vec![id])),
+        }
+    }
+    rows.into_iter()
+        .map(|(_, mut members)| {
+            members.sort_by(|&a, &b| segments[a].bbox[0].total_cmp(&segments[b].bbox[0]));
+            members
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn word(text: &str, x0: f32, y0: f32, size: f32) -> Word {
+        let w = text.chars().count() as f32 * size * 0.5;
+        Word {
+            text: text.into(),
+            bbox: [x0, y0, x0 + w, y0 + size],
+            size,
+            bold: false,
+            italic: false,
+            mono: false,
+            confidence: None,
+            line_end: false,
+        }
+    }
+
+    /// A line of words starting at x, at y, with ordinary spacing.
+    pub fn line(text: &str, x: f32, y: f32, size: f32) -> Vec<Word> {
+        let mut out = Vec::new();
+        let mut x = x;
+        for t in text.split(' ') {
+            let w = word(t, x, y, size);
+            x = w.bbox[2] + size * 0.3;
+            out.push(w);
+        }
+        if let Some(last) = out.last_mut() {
+            last.line_end = true;
+        }
+        out
+    }
+
+    #[test]
+    fn words_with_ordinary_spacing_make_one_segment_wide_gaps_split() {
+        let mut words = line("Country", 72.0, 100.0, 10.0);
+        words.extend(line("Continent", 200.0, 100.0, 10.0));
+        words[0].line_end = false;
+        let mut more = line("the quick brown fox", 72.0, 120.0, 10.0);
+        words.append(&mut more);
+        let segs = segments(&words);
+        let texts: Vec<String> = segs.iter().map(Segment::text).collect();
+        assert_eq!(texts, ["Country", "Continent", "the quick brown fox"]);
+    }
+
+    #[test]
+    fn rows_gather_segments_on_one_line() {
+        let mut words = line("left one", 72.0, 100.0, 10.0);
+        words.extend(line("right one", 300.0, 101.0, 10.0));
+        words.extend(line("next", 72.0, 115.0, 10.0));
+        let segs = segments(&words);
+        let ids: Vec<usize> = (0..segs.len()).collect();
+        assert_eq!(rows(&segs, &ids), vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn numbers_and_cjk() {
+        let segs = segments(&line("1,450", 0.0, 0.0, 10.0));
+        assert!(segs[0].is_numeric());
+        assert!(segments(&line("20.8%", 0.0, 0.0, 10.0))[0].is_numeric());
+        assert!(!segments(&line("Q1 2026 results", 0.0, 0.0, 10.0))[0].is_numeric());
+        let w = line("这是 中文", 0.0, 0.0, 10.0);
+        assert_eq!(join_words(&w), "这是中文");
+    }
+}

