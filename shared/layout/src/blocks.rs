@@ -103,19 +103,30 @@ enum Item {
 }
 
 /// The blocks of one page, in reading order: `leaves` are lists of indices into `segments`
-/// (pieces of text) or, from `segments.len()` on, into `ruled` (tables found from rules).
-pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Vec<usize>]) -> Vec<Draft> {
+/// (pieces of text, in the source's order) or, from `segments.len()` on, into `ruled` (tables
+/// found from rules). Within a leaf, rows follow each other down the page; with `stream` (a
+/// PDF's text layer), in the order the document gives them, which keeps formulas and the text
+/// of figures as their author wrote them.
+pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Vec<usize>], stream: bool) -> Vec<Draft> {
     let mut ruled: Vec<Option<tables::Found>> = ruled.into_iter().map(Some).collect();
     let mut items: Vec<Item> = Vec::new();
     for (leaf, ids) in leaves.iter().enumerate() {
         let segs: Vec<usize> = ids.iter().copied().filter(|&i| i < segments.len()).collect();
         let mut here: Vec<(f32, Item)> = Vec::new();
+        let rows = lines::rows(segments, &segs);
+        // Where an item goes: its top, or its first piece in the source.
+        let key = |row: &[usize]| if stream { row.iter().min().copied().unwrap_or(0) as f32 } else { segments[row[0]].bbox[1] };
         for &t in ids.iter().filter(|&&i| i >= segments.len()) {
             if let Some(found) = ruled.get_mut(t - segments.len()).and_then(Option::take) {
-                here.push((found.bbox[1], Item::Table(found.bbox, found.table)));
+                let place = if stream {
+                    // Just before the first row below it.
+                    rows.iter().filter(|r| segments[r[0]].bbox[1] >= found.bbox[3]).map(|r| key(r)).fold(f32::MAX, f32::min) - 0.5
+                } else {
+                    found.bbox[1]
+                };
+                here.push((place, Item::Table(found.bbox, found.table)));
             }
         }
-        let rows = lines::rows(segments, &segs);
         let mut r = 0;
         while r < rows.len() {
             // A run of rows with several pieces each (allowing single pieces between them) may be
@@ -128,16 +139,17 @@ pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Ve
                 end += 1;
             }
             if end - r >= 2 {
-                if let Some(table) = tables::aligned(segments, &rows[r..end], false) {
+                if let Some(table) = tables::aligned(segments, &rows[r..end], false, stream) {
                     let bbox = geom::union_all(rows[r..end].iter().flatten().map(|&s| &segments[s].bbox)).unwrap_or_default();
-                    here.push((bbox[1], Item::Table(bbox, table)));
+                    let place = rows[r..end].iter().map(|row| key(row)).fold(f32::MAX, f32::min);
+                    here.push((place, Item::Table(bbox, table)));
                     r = end;
                     continue;
                 }
             }
             let row: Vec<&Segment> = rows[r].iter().map(|&s| &segments[s]).collect();
             let line = Line::of(&row, leaf);
-            here.push((line.bbox[1], Item::Line(line)));
+            here.push((key(&rows[r]), Item::Line(line)));
             r += 1;
         }
         here.sort_by(|a, b| a.0.total_cmp(&b.0));

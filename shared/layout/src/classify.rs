@@ -45,7 +45,7 @@ pub fn list_marker(text: &str) -> Option<Marker> {
     if token.starts_with('(') && !inner.ends_with(')') {
         return None;
     }
-    let number = if !body.is_empty() && body.chars().all(|c| c.is_ascii_digit()) {
+    let number = if !body.is_empty() && body.len() <= 2 && body.chars().all(|c| c.is_ascii_digit()) {
         body.parse().ok()
     } else if body.chars().count() == 1 && body.chars().all(|c| c.is_ascii_lowercase()) {
         body.chars().next().map(|c| c as u32 - 'a' as u32 + 1)
@@ -209,6 +209,7 @@ mod tests {
         assert!(list_marker("1 Introduction").is_none());
         assert!(list_marker("-5 degrees").is_none());
         assert!(list_marker("Mr. Smith").is_none());
+        assert!(list_marker("(408) 996-1010").is_none());
     }
 
     #[test]

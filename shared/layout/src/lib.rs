@@ -64,10 +64,33 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         // Reading order over the body's segments and the ruled tables.
         let mut atoms: Vec<order::Atom> = body
             .iter()
-            .map(|s| order::Atom { bbox: s.bbox, size: s.size, chars: s.chars(), numeric: s.is_numeric() })
+            .enumerate()
+            .map(|(i, s)| order::Atom { bbox: s.bbox, size: s.size, chars: s.chars(), numeric: s.is_numeric(), order: (page.source == Source::Text).then_some(i) })
             .collect();
-        atoms.extend(p.tables.iter().map(|t| order::Atom { bbox: t.bbox, size: p.em, chars: 1000, numeric: false }));
-        let leaves = order::leaves(&atoms);
+        atoms.extend(p.tables.iter().map(|t| order::Atom { bbox: t.bbox, size: p.em, chars: 1000, numeric: false, order: None }));
+        let stream = page.source == Source::Text;
+        let mut leaves = order::leaves(&atoms);
+        if stream {
+            // A text layer's own order places each region (the producer wrote them in reading
+            // order; geometry alone misplaces floats, formulas and the text of figures): each leaf
+            // goes where its first piece comes in the source; a table, after the leaf before it.
+            let mut keyed: Vec<(f32, Vec<usize>)> = Vec::new();
+            let mut last = -1.0f32;
+            for leaf in leaves {
+                let key = leaf.iter().filter(|&&i| i < body.len()).min().map(|&i| i as f32).unwrap_or(last + 0.5);
+                last = key;
+                keyed.push((key, leaf));
+            }
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            leaves = keyed.into_iter().map(|k| k.1).collect();
+        }
+        if std::env::var_os("LAYOUT_DEBUG").is_some() {
+            for (k, leaf) in leaves.iter().enumerate() {
+                let b = geom::union_all(leaf.iter().map(|&i| &atoms[i].bbox)).unwrap_or_default();
+                let first = leaf.iter().find(|&&i| i < body.len()).map(|&i| body[i].text()).unwrap_or_default();
+                eprintln!("leaf {k}: {} atoms {:?} {:?}", leaf.len(), b.map(|v| v as i32), first.chars().take(50).collect::<String>());
+            }
+        }
         let mut page_drafts = Vec::new();
         let mut tops: Vec<&(Kind, &Segment)> = furniture.iter().filter(|(k, s)| *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)).collect();
         tops.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
@@ -75,7 +98,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         bottoms.sort_by(|a, b| (a.1.bbox[1], a.1.bbox[0]).partial_cmp(&(b.1.bbox[1], b.1.bbox[0])).unwrap_or(std::cmp::Ordering::Equal));
         let furniture_draft = |(kind, s): &(Kind, &Segment)| Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)]);
         page_drafts.extend(tops.into_iter().map(furniture_draft));
-        page_drafts.extend(blocks::page_blocks(&body, p.tables, &leaves));
+        page_drafts.extend(blocks::page_blocks(&body, p.tables, &leaves, stream));
         page_drafts.extend(bottoms.into_iter().map(furniture_draft));
         drafts.push(page_drafts);
     }

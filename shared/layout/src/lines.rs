@@ -11,6 +11,9 @@ pub const SEGMENT_GAP: f32 = 0.9;
 /// ... but a list marker ("•", "1.") and its item's text may be this far apart.
 pub const MARKER_GAP: f32 = 3.0;
 
+/// ... and a currency sign and its amount this far.
+pub const CURRENCY_GAP: f32 = 8.0;
+
 /// A run of words on one line with ordinary spacing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
@@ -48,12 +51,15 @@ impl Segment {
             - 1.min(self.words.len())
     }
 
-    /// Whether it is a number, an amount or a percentage (a table's value cell).
+    /// Whether it is a number, an amount or a percentage, or the currency or percent sign set
+    /// apart from one (a table's value cell).
     pub fn is_numeric(&self) -> bool {
         let t = self.text();
         let digits = t.chars().filter(char::is_ascii_digit).count();
         let letters = t.chars().filter(|c| c.is_alphabetic()).count();
-        digits > 0 && letters <= 1 && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count()
+        // A dash stands for nothing (zero) in a column of figures.
+        let sign = !t.is_empty() && t.chars().all(|c| "$€£¥%—–-".contains(c) || c.is_whitespace());
+        sign || (digits > 0 && letters <= 1 && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count())
     }
 }
 
@@ -77,36 +83,66 @@ pub fn is_cjk(c: char) -> bool {
         0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
 }
 
-/// Splits the page's words, in the source's order, into segments. A segment ends where the
-/// source ends a line, where the next word is not on the same line, goes back, or is further
-/// away than [`SEGMENT_GAP`] font sizes.
+/// Splits the page's words, in the source's order, into segments. Words run on while the
+/// source goes on along the same line; a run is then split where a gap is wider than
+/// [`SEGMENT_GAP`] font sizes and than the line's own word spacing allows (justified text in a
+/// narrow column spaces its words widely, and evenly), or wider than [`COLUMN_GAP`].
 pub fn segments(words: &[Word]) -> Vec<Segment> {
     let mut out = Vec::new();
-    let mut current: Vec<Word> = Vec::new();
+    let mut run: Vec<Word> = Vec::new();
     for word in words {
         if word.text.trim().is_empty() {
             continue;
         }
-        if let Some(last) = current.last() {
+        if let Some(last) = run.last() {
             let size = last.size.max(word.size).max(1e-3);
             let gap = word.bbox[0] - last.bbox[2];
-            // A list marker is followed by its item's indent, wider than a space.
+            let same_line = !last.line_end && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5 && gap > -0.5 * size;
+            if !same_line {
+                split_run(std::mem::take(&mut run), &mut out);
+            }
+        }
+        run.push(word.clone());
+    }
+    split_run(run, &mut out);
+    out
+}
+
+/// A gap this many font sizes wide always ends a segment.
+pub const COLUMN_GAP: f32 = 3.0;
+
+fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
+    if run.is_empty() {
+        return;
+    }
+    let gaps: Vec<f32> = run.windows(2).map(|w| w[1].bbox[0] - w[0].bbox[2]).collect();
+    let size = median(run.iter().map(|w| w.size).collect()).max(1e-3);
+    // The line's word spacing: its usual gap among those that could be spaces.
+    let spacing = median(gaps.iter().copied().filter(|g| *g < 1.5 * size).collect());
+    let mut current: Vec<Word> = Vec::new();
+    for (i, word) in run.into_iter().enumerate() {
+        if let Some(last) = current.last() {
+            let gap = gaps[i - 1];
+            // A list marker is followed by its item's indent; a currency sign in a table stands
+            // apart from its amount.
             let marker = current.len() == 1 && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
-            let widest = if marker { MARKER_GAP } else { SEGMENT_GAP };
-            let continues = !last.line_end
-                && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5
-                && gap > -0.5 * size
-                && gap <= widest * size;
-            if !continues {
+            let currency = current.len() == 1 && matches!(last.text.as_str(), "$" | "€" | "£" | "¥");
+            let widest = if currency {
+                CURRENCY_GAP * size
+            } else if marker {
+                MARKER_GAP * size
+            } else {
+                (SEGMENT_GAP * size).max(2.5 * spacing).min(COLUMN_GAP * size)
+            };
+            if gap > widest {
                 out.push(Segment::of(std::mem::take(&mut current)));
             }
         }
-        current.push(word.clone());
+        current.push(word);
     }
     if !current.is_empty() {
         out.push(Segment::of(current));
     }
-    out
 }
 
 /// Groups segments (indices into `segments`) into rows: segments that share a line, each row
@@ -182,6 +218,19 @@ pub(crate) mod tests {
         let segs = segments(&words);
         let texts: Vec<String> = segs.iter().map(Segment::text).collect();
         assert_eq!(texts, ["Country", "Continent", "the quick brown fox"]);
+    }
+
+    #[test]
+    fn justified_text_with_wide_even_spacing_stays_one_segment() {
+        // A narrow justified line: every space stretched to about one font size.
+        let mut words = Vec::new();
+        let mut x = 72.0;
+        for t in ["automatic", "segmentation", "of", "the", "brain", "in"] {
+            let w = word(t, x, 100.0, 10.0);
+            x = w.bbox[2] + 10.5;
+            words.push(w);
+        }
+        assert_eq!(segments(&words).len(), 1);
     }
 
     #[test]

@@ -17,15 +17,21 @@ pub struct Atom {
     pub size: f32,
     pub chars: usize,
     pub numeric: bool,
+    /// Its place in the source's order, where the source has one (a PDF's text layer).
+    pub order: Option<usize>,
 }
 
 /// A gutter narrower than this many font sizes is not one.
 const MIN_GUTTER: f32 = 0.5;
 
-/// The leaves of the page in reading order, each a list of atom indices.
+/// The leaves of the page in reading order, each a list of atom indices. Lines of text set
+/// vertically (a stamp up the margin, a rotated sidebar) would block every cut across the page:
+/// they are read first, each a leaf of its own.
 pub fn leaves(atoms: &[Atom]) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    cut(atoms, (0..atoms.len()).collect(), &mut out, 0);
+    let em = median(atoms.iter().map(|a| a.size).collect()).max(1e-3);
+    let vertical = |a: &Atom| geom::height(&a.bbox) > 3.0 * geom::width(&a.bbox) && geom::height(&a.bbox) > 8.0 * em;
+    let mut out: Vec<Vec<usize>> = (0..atoms.len()).filter(|&i| vertical(&atoms[i])).map(|i| vec![i]).collect();
+    cut(atoms, (0..atoms.len()).filter(|&i| !vertical(&atoms[i])).collect(), &mut out, 0);
     out
 }
 
@@ -96,7 +102,7 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
     let cuts: Vec<(f32, f32)> = gutters
         .into_iter()
         .filter(|&(a, b)| a > lo && b < hi)
-        .filter(|&g| !looks_like_table(atoms, &members, g))
+        .filter(|&g| !keeps_rows(atoms, &members, g))
         .collect();
     if cuts.is_empty() {
         out.push(members);
@@ -151,32 +157,81 @@ fn intersect(a: &[(f32, f32)], b: &[(f32, f32)], min_gap: f32) -> Vec<(f32, f32)
     out
 }
 
+/// How the pieces on the two sides of a gap pair up, line by line.
+struct Pairing {
+    pairs: usize,
+    /// Both sides shorter than 20 characters.
+    short: usize,
+    /// At least one side shorter than 20 characters.
+    one_short: usize,
+    /// A number on the right.
+    numeric: usize,
+    /// Pairs whose source order is known, and of those, the ones it runs across (left, then
+    /// right) rather than down each side.
+    ordered: usize,
+    across: usize,
+}
+
+impl Pairing {
+    fn most(&self, n: usize) -> bool {
+        self.pairs >= 2 && n * 10 >= self.pairs * 6
+    }
+
+    /// The source runs down each side: columns of text, a two-column index.
+    fn down(&self) -> bool {
+        self.ordered * 10 >= self.pairs * 8 && self.across * 2 < self.ordered
+    }
+
+    fn across(&self) -> bool {
+        self.ordered * 10 >= self.pairs * 8 && self.across * 2 >= self.ordered
+    }
+}
+
 /// Whether the gap `g` runs between the columns of a table rather than between columns of text:
-/// the pieces on its two sides pair up line by line, and most pairs are short on both sides, or
-/// numeric on the right (text columns are neither).
+/// the pieces on its two sides pair up line by line, and most pairs are numeric on the right
+/// (text columns never are), or short on both sides, unless the source (where it gives an order)
+/// runs down each side rather than across the gap (a two-column index, not a table).
 pub fn looks_like_table(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> bool {
+    let p = pairing(atoms, members, g);
+    p.most(p.numeric) || (p.most(p.short) && !p.down())
+}
+
+/// Whether the lines across the gap `g` belong together, so that it is no gutter: a table, or
+/// labels beside their text (a bibliography's keys, a definition list) that the source reads
+/// across.
+pub fn keeps_rows(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> bool {
+    let p = pairing(atoms, members, g);
+    looks_like_table(atoms, members, g) || (p.across() && p.most(p.one_short))
+}
+
+fn pairing(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> Pairing {
     let left: Vec<&Atom> = members.iter().map(|&i| &atoms[i]).filter(|a| a.bbox[2] <= g.0 + 1e-3).collect();
     let right: Vec<&Atom> = members.iter().map(|&i| &atoms[i]).filter(|a| a.bbox[0] >= g.1 - 1e-3).collect();
-    let mut pairs = 0;
-    let mut short = 0;
-    let mut numeric = 0;
+    let mut p = Pairing { pairs: 0, short: 0, one_short: 0, numeric: 0, ordered: 0, across: 0 };
     for l in &left {
-        // The nearest piece to its right on the same line.
-        let partner = right
-            .iter()
-            .filter(|r| geom::v_overlap_ratio(&l.bbox, &r.bbox) >= 0.5)
-            .min_by(|a, b| a.bbox[0].total_cmp(&b.bbox[0]));
-        if let Some(r) = partner {
-            pairs += 1;
+        // The pieces to its right on the same line, nearest first.
+        let mut row: Vec<&&Atom> = right.iter().filter(|r| geom::v_overlap_ratio(&l.bbox, &r.bbox) >= 0.5).collect();
+        row.sort_by(|a, b| a.bbox[0].total_cmp(&b.bbox[0]));
+        if let Some(r) = row.first() {
+            p.pairs += 1;
             if l.chars < 20 && r.chars < 20 {
-                short += 1;
+                p.short += 1;
             }
-            if r.numeric {
-                numeric += 1;
+            if l.chars < 20 || r.chars < 20 {
+                p.one_short += 1;
+            }
+            if row.iter().any(|r| r.numeric) {
+                p.numeric += 1;
+            }
+            if let (Some(a), Some(b)) = (l.order, r.order) {
+                p.ordered += 1;
+                if b == a + 1 {
+                    p.across += 1;
+                }
             }
         }
     }
-    pairs >= 2 && (short * 10 >= pairs * 6 || numeric * 10 >= pairs * 6)
+    p
 }
 
 #[cfg(test)]
@@ -189,6 +244,7 @@ mod tests {
             size: 10.0,
             chars,
             numeric: false,
+            order: None,
         }
     }
 
@@ -228,6 +284,40 @@ mod tests {
         }
         let leaves = leaves(&atoms);
         assert_eq!(leaves.len(), 1, "{leaves:?}");
+    }
+
+    /// Short entries in two columns: a table when the source runs across, an index when it
+    /// runs down each column.
+    #[test]
+    fn the_source_order_tells_a_table_from_columns_of_short_entries() {
+        let mut across = Vec::new();
+        let mut down = Vec::new();
+        for i in 0..6 {
+            let y = 100.0 + 14.0 * i as f32;
+            for (k, x) in [(0, 72.0), (1, 330.0)] {
+                let mut a = atom(x, y, x + 90.0, 12);
+                a.order = Some(2 * i + k);
+                across.push(a);
+                a.order = Some(k * 6 + i);
+                down.push(a);
+            }
+        }
+        let ids: Vec<usize> = (0..12).collect();
+        assert!(looks_like_table(&across, &ids, (162.0, 330.0)));
+        assert!(!looks_like_table(&down, &ids, (162.0, 330.0)));
+    }
+
+    #[test]
+    fn a_stamp_up_the_margin_does_not_block_the_columns() {
+        let mut atoms = vec![Atom { bbox: [14.0, 60.0, 30.0, 400.0], size: 30.0, chars: 40, numeric: false, order: None }];
+        atoms.push(atom(40.0, 50.0, 540.0, 80));
+        for i in 0..5 {
+            let y = 80.0 + 14.0 * i as f32;
+            atoms.push(atom(40.0, y, 290.0, 45));
+            atoms.push(atom(320.0, y, 540.0, 45));
+        }
+        let order: Vec<usize> = leaves(&atoms).concat();
+        assert_eq!(order, vec![0, 1, 2, 4, 6, 8, 10, 3, 5, 7, 9, 11]);
     }
 
     #[test]

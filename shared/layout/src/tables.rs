@@ -44,6 +44,27 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
     }
     let hs = merge_collinear(hs, tol);
     let vs = merge_collinear(vs, tol);
+    // Lines of text that run across a region's edge show it is no table (rules under words of
+    // running text, a box drawn through a paragraph).
+    let lines = crate::lines::segments(words);
+    // A region is no table either when most of its lines go on beside it (a column of a larger
+    // table, set apart by rules under its totals).
+    let crossed = |b: &BBox| {
+        let level = |l: &Segment| {
+            let cy = (l.bbox[1] + l.bbox[3]) / 2.0;
+            cy > b[1] && cy < b[3]
+        };
+        let across = |l: &Segment| {
+            let cuts = |x: f32| l.bbox[0] < x - tol && l.bbox[2] > x + tol;
+            cuts(b[0]) || cuts(b[2])
+        };
+        let inside: Vec<&Segment> = lines.iter().filter(|l| level(l) && l.bbox[0] >= b[0] - tol && l.bbox[2] <= b[2] + tol).collect();
+        let beside = inside
+            .iter()
+            .filter(|i| lines.iter().any(|o| (o.bbox[2] < b[0] - tol || o.bbox[0] > b[2] + tol) && geom::v_overlap_ratio(&i.bbox, &o.bbox) >= 0.5))
+            .count();
+        lines.iter().any(|l| level(l) && across(l)) || (!inside.is_empty() && beside * 2 > inside.len())
+    };
 
     // Connected groups of rules: a horizontal and a vertical rule are connected where they cross
     // or touch.
@@ -78,14 +99,18 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
     let mut lone_h = Vec::new();
     for (_, (h, v)) in groups {
         if h.len() >= 2 && v.len() >= 2 {
-            if let Some(t) = grid(&h, &v, words, &mut used, tol, em) {
+            if let Some(t) = grid(&h, &v, words, &used, tol, em).filter(|t| !crossed(&t.bbox)) {
+                for (i, w) in words.iter().enumerate() {
+                    let (cx, cy) = geom::center(&w.bbox);
+                    used[i] |= geom::contains(&t.bbox, cx, cy, 0.0);
+                }
                 found.push(t);
             }
         } else if v.is_empty() {
             lone_h.extend(h);
         }
     }
-    found.extend(booktabs(lone_h, words, &mut used, tol));
+    found.extend(booktabs(lone_h, words, &mut used, tol, &crossed));
     (found, used)
 }
 
@@ -119,7 +144,7 @@ fn cluster(mut values: Vec<f32>, tol: f32) -> Vec<f32> {
 
 /// A table from a grid of rules: its rows and columns lie between the rules; a cell spans
 /// neighbouring grid cells where the rule between them is missing.
-fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &mut [bool], tol: f32, em: f32) -> Option<Found> {
+fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &[bool], tol: f32, em: f32) -> Option<Found> {
     let mut ys = cluster(hs.iter().map(|h| h.at).collect(), tol);
     let mut xs = cluster(vs.iter().map(|v| v.at).collect(), tol);
     // The outer border may be missing on a side: the rules' ends close the grid.
@@ -193,11 +218,6 @@ fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &mut [bool], tol: f32, e
     if filled < 2 {
         return None;
     }
-    for t in &texts {
-        for &i in t {
-            used[i] = true;
-        }
-    }
     let mut table = Table {
         rows: rows as u32,
         cols: cols as u32,
@@ -230,7 +250,7 @@ fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &mut [bool], tol: f32, e
 
 /// Tables ruled by horizontal lines only (a top rule, a rule under the header, a bottom rule):
 /// the region between rules of the same extent, when what lies between is tabular.
-fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32) -> Vec<Found> {
+fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, crossed: &dyn Fn(&BBox) -> bool) -> Vec<Found> {
     hs.sort_by(|a, b| a.at.total_cmp(&b.at));
     let mut out = Vec::new();
     let mut taken = vec![false; hs.len()];
@@ -247,6 +267,9 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32) -> V
         }
         let (top, bottom) = (hs[same[0]].at, hs[*same.last().unwrap_or(&i)].at);
         let bbox = [hs[i].from - tol, top, hs[i].to + tol, bottom];
+        if crossed(&bbox) {
+            continue;
+        }
         let inside: Vec<usize> = (0..words.len())
             .filter(|&k| !used[k] && {
                 let (cx, cy) = geom::center(&words[k].bbox);
@@ -259,7 +282,7 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32) -> V
         let segments = crate::lines::segments(&inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>());
         let ids: Vec<usize> = (0..segments.len()).collect();
         let rows = crate::lines::rows(&segments, &ids);
-        let Some(mut table) = aligned(&segments, &rows, true) else {
+        let Some(mut table) = aligned(&segments, &rows, true, false) else {
             continue;
         };
         // The header: the rows above the second rule.
@@ -283,6 +306,45 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32) -> V
         out.push(Found { bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom], table });
     }
     out
+}
+
+/// A header cell set on several lines gives several rows; they are one row when they come before
+/// any figure, sit close together and fill the same columns.
+fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
+    let numeric = |t: &str| t.chars().any(|c| c.is_ascii_digit()) && t.chars().filter(|c| c.is_alphabetic()).count() <= 1;
+    let layout = |r: u32| {
+        let mut cols: Vec<(u32, u32)> = table.cells.iter().filter(|c| c.row == r).map(|c| (c.col, c.col_span)).collect();
+        cols.sort();
+        cols
+    };
+    let mut r = 0;
+    while r + 1 < table.rows {
+        let plain = |row: u32| table.cells.iter().filter(|c| c.row == row).all(|c| !numeric(&c.text));
+        if !plain(r) || !plain(r + 1) {
+            break;
+        }
+        let gap = extents.get(r as usize + 1).map_or(f32::MAX, |e| e.0) - extents.get(r as usize).map_or(0.0, |e| e.1);
+        let below = layout(r + 1);
+        if gap > 0.6 * size || below.iter().any(|c| !layout(r).contains(c)) {
+            r += 1;
+            continue;
+        }
+        // Row r + 1's text joins row r's, cell by cell; the rows below move up.
+        let moved: Vec<Cell> = table.cells.iter().filter(|c| c.row == r + 1).cloned().collect();
+        table.cells.retain(|c| c.row != r + 1);
+        for m in moved {
+            if let Some(c) = table.cells.iter_mut().find(|c| c.row == r && c.col == m.col) {
+                c.text = format!("{} {}", c.text, m.text);
+            }
+        }
+        for c in table.cells.iter_mut().filter(|c| c.row > r + 1) {
+            c.row -= 1;
+        }
+        table.rows -= 1;
+        let mut rest: Vec<(f32, f32)> = extents.to_vec();
+        rest.remove(r as usize + 1);
+        return merge_header_lines(table, &rest, size);
+    }
 }
 
 /// The text of a cell: its words in lines, top to bottom.
@@ -341,7 +403,8 @@ fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
 
 /// A table from rows of segments that line up in columns (`force`: the region is known to be a
 /// table, so fewer rows do). `None` when they do not make one.
-pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool) -> Option<Table> {
+/// `stream`: `segments` are in the source's order, which tells rows (across) from columns (down).
+pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool, stream: bool) -> Option<Table> {
     let multi: Vec<&Vec<usize>> = rows.iter().filter(|r| r.len() >= 2).collect();
     if multi.is_empty() {
         return None;
@@ -383,6 +446,7 @@ pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool) -> Option
                 size: segments[s].size,
                 chars: segments[s].chars(),
                 numeric: segments[s].is_numeric(),
+                order: stream.then_some(s),
             })
             .collect();
         let ids: Vec<usize> = (0..atoms.len()).collect();
@@ -436,6 +500,12 @@ pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool) -> Option
         table.cells.extend(cells);
     }
     let bold_first = rows.first().is_some_and(|r| r.iter().all(|&s| segments[s].bold));
+    let size = crate::geom::median(rows.iter().flatten().map(|&s| segments[s].size).collect());
+    let tops: Vec<(f32, f32)> = rows
+        .iter()
+        .map(|r| (r.iter().map(|&s| segments[s].bbox[1]).fold(f32::MAX, f32::min), r.iter().map(|&s| segments[s].bbox[3]).fold(f32::MIN, f32::max)))
+        .collect();
+    merge_header_lines(&mut table, &tops, size);
     mark_header(&mut table, |row| row == 0 && bold_first);
     Some(table)
 }
@@ -517,7 +587,7 @@ mod tests {
         let segs = crate::lines::segments(&words);
         let ids: Vec<usize> = (0..segs.len()).collect();
         let rows = crate::lines::rows(&segs, &ids);
-        let t = aligned(&segs, &rows, false).expect("a table");
+        let t = aligned(&segs, &rows, false, false).expect("a table");
         assert_eq!((t.rows, t.cols, t.header_rows), (4, 3, 1));
         assert_eq!(t.grid()[2], vec!["Europe", "980", "1,010"]);
 
@@ -529,7 +599,22 @@ mod tests {
         let segs = crate::lines::segments(&words);
         let ids: Vec<usize> = (0..segs.len()).collect();
         let rows = crate::lines::rows(&segs, &ids);
-        assert!(aligned(&segs, &rows, false).is_none());
+        assert!(aligned(&segs, &rows, false, false).is_none());
+    }
+
+    #[test]
+    fn rules_under_words_of_running_text_make_no_table() {
+        // Underlined blanks in a form: the rules' stretch is crossed by lines of text.
+        let rules = vec![hline(250.0, 360.0, 112.0), hline(250.0, 360.0, 140.0), hline(250.0, 360.0, 168.0)];
+        let mut words = Vec::new();
+        for (i, y) in [100.0, 128.0, 156.0].into_iter().enumerate() {
+            words.extend(line("For the quarterly period ended", 72.0, y, 10.0));
+            words.extend(line(if i == 0 { "June 25, 2022" } else { "to" }, 260.0, y, 10.0));
+            words.extend(line("and more words after the blank", 370.0, y, 10.0));
+        }
+        // ... and a run of text crosses it.
+        words.extend(line("a long line of text that runs right across the underlined blanks", 72.0, 132.0, 10.0));
+        assert!(ruled(&rules, &words, 10.0).0.is_empty());
     }
 
     #[test]
