@@ -69,14 +69,25 @@ fn read(args: &[String]) -> Result<(), String> {
     let usage = || "usage: horizon-local read FILE [--json] [--ocr auto|always|never]".to_owned();
     let path = args.first().ok_or_else(usage)?;
     let json = args.iter().any(|a| a == "--json");
-    let ocr = match args.iter().position(|a| a == "--ocr").and_then(|i| args.get(i + 1)) {
-        Some(mode) => serde_json::from_value(serde_json::Value::String(mode.clone())).map_err(|_| usage())?,
+    let ocr = match args
+        .iter()
+        .position(|a| a == "--ocr")
+        .and_then(|i| args.get(i + 1))
+    {
+        Some(mode) => {
+            serde_json::from_value(serde_json::Value::String(mode.clone())).map_err(|_| usage())?
+        }
         None => Default::default(),
     };
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // The engine's settings (PDFium, the OCR models, limits); no stack is involved, so its
     // resource names are not needed.
-    let resources = ["HORIZON_TABLE", "HORIZON_BUCKET", "HORIZON_EXTRACT_QUEUE_URL", "HORIZON_WEBHOOK_QUEUE_URL"];
+    let resources = [
+        "HORIZON_TABLE",
+        "HORIZON_BUCKET",
+        "HORIZON_EXTRACT_QUEUE_URL",
+        "HORIZON_WEBHOOK_QUEUE_URL",
+    ];
     let config = horizon_shared::Config::from_lookup(|k| {
         std::env::var(k)
             .ok()
@@ -84,7 +95,11 @@ fn read(args: &[String]) -> Result<(), String> {
             .or_else(|| resources.contains(&k).then(|| "none".to_owned()))
     })
     .map_err(|e| e.to_string())?;
-    let input = if bytes.starts_with(b"%PDF") { engine::Input::Pdf } else { engine::Input::Image };
+    let input = if bytes.starts_with(b"%PDF") {
+        engine::Input::Pdf
+    } else {
+        engine::Input::Image
+    };
     let options = engine::Options {
         input,
         ocr,
@@ -94,9 +109,13 @@ fn read(args: &[String]) -> Result<(), String> {
         ocr_dir: config.ocr_dir.clone(),
         threads: config.ocr_threads,
     };
-    let x = engine::extract(&bytes, &options, &|_, _| {}).map_err(|f| format!("{}: {}", f.code, f.message))?;
+    let x = engine::extract(&bytes, &options, &|_, _| {})
+        .map_err(|f| format!("{}: {}", f.code, f.message))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&x).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&x).map_err(|e| e.to_string())?
+        );
     } else {
         print!("{}", horizon_layout::markdown::document(&x.document));
     }

@@ -188,10 +188,14 @@ impl Config {
             max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
             max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
             pdfium_lib_path: get("PDFIUM_LIB_PATH"),
-            ocr_dir: get("HORIZON_OCR_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/opt".into()),
+            ocr_dir: get("HORIZON_OCR_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "/opt".into()),
             ocr_threads: match get("HORIZON_OCR_THREADS") {
                 Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
-                None => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+                None => std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1),
             },
             extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
             extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,

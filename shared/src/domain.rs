@@ -632,7 +632,12 @@ impl Job {
     /// The running job with new progress (not a status change).
     /// The job with its progress, and its lease renewed for `lease` from now: a worker that
     /// makes progress keeps its job however long the document.
-    pub fn with_progress(&self, progress: Progress, now: OffsetDateTime, lease: time::Duration) -> Job {
+    pub fn with_progress(
+        &self,
+        progress: Progress,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Job {
         let mut next = self.clone();
         next.progress = Some(progress);
         if next.status == JobStatus::Processing {

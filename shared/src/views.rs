@@ -106,7 +106,9 @@ impl JobView {
                     chunk_count: r.chunk_count,
                     warnings: r.warnings.clone(),
                     ocr_pages: r.ocr_pages.clone(),
-                    markdown_url: r.markdown_bytes.map(|_| format!("{base_url}{}/markdown", job_path(job))),
+                    markdown_url: r
+                        .markdown_bytes
+                        .map(|_| format!("{base_url}{}/markdown", job_path(job))),
                     chunks,
                     next_cursor,
                 }

@@ -56,7 +56,10 @@ fn word_f1(a: &str, b: &str) -> f64 {
         m
     }
     let (ca, cb) = (count(a), count(b));
-    let common: i64 = ca.iter().map(|(w, n)| (*n).min(*cb.get(w).unwrap_or(&0))).sum();
+    let common: i64 = ca
+        .iter()
+        .map(|(w, n)| (*n).min(*cb.get(w).unwrap_or(&0)))
+        .sum();
     let total: i64 = ca.values().sum::<i64>() + cb.values().sum::<i64>();
     if total == 0 {
         1.0
@@ -76,7 +79,10 @@ fn order_score(ours: &str, reference: &str) -> (f64, usize) {
         .filter(|l| l.chars().count() >= 30)
         .map(|l| l.chars().take(25).collect::<String>())
         .collect();
-    let unique = |text: &str, a: &str| text.find(a).filter(|&i| text[i + a.len()..].find(a).is_none());
+    let unique = |text: &str, a: &str| {
+        text.find(a)
+            .filter(|&i| text[i + a.len()..].find(a).is_none())
+    };
     let joined_ref = anchors.join("\n");
     let positions: Vec<usize> = anchors
         .iter()
@@ -85,7 +91,14 @@ fn order_score(ours: &str, reference: &str) -> (f64, usize) {
         .collect();
     let pairs = positions.len().saturating_sub(1);
     let in_order = positions.windows(2).filter(|w| w[0] < w[1]).count();
-    (if pairs == 0 { f64::NAN } else { in_order as f64 / pairs as f64 }, positions.len())
+    (
+        if pairs == 0 {
+            f64::NAN
+        } else {
+            in_order as f64 / pairs as f64
+        },
+        positions.len(),
+    )
 }
 
 fn pdftotext(path: &Path) -> Result<(Vec<String>, Duration), String> {
@@ -115,7 +128,13 @@ fn pdftotext(path: &Path) -> Result<(Vec<String>, Duration), String> {
 fn page_text(doc: &Document, index: usize) -> String {
     doc.pages
         .get(index)
-        .map(|p| p.blocks.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n"))
+        .map(|p| {
+            p.blocks
+                .iter()
+                .map(|b| b.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
 
@@ -126,7 +145,13 @@ struct Setup {
 }
 
 impl Setup {
-    fn request(&self, input: Input, ocr: Ocr, pages: Option<&str>, threads: usize) -> child::Request {
+    fn request(
+        &self,
+        input: Input,
+        ocr: Ocr,
+        pages: Option<&str>,
+        threads: usize,
+    ) -> child::Request {
         child::Request {
             program: self.program.clone(),
             input,
@@ -156,7 +181,8 @@ impl Setup {
 }
 
 fn run_child(rt: &tokio::runtime::Runtime, req: &child::Request, bytes: Vec<u8>) -> child::Outcome {
-    rt.block_on(child::extract(req, bytes.into(), |_| {})).expect("start the child")
+    rt.block_on(child::extract(req, bytes.into(), |_| {}))
+        .expect("start the child")
 }
 
 struct Row {
@@ -199,29 +225,55 @@ fn main() {
     let setup = Setup {
         program: std::env::current_exe().expect("own path"),
         pdfium: std::env::var("PDFIUM_LIB_PATH").ok(),
-        ocr_dir: std::env::var_os("HORIZON_OCR_DIR").map(PathBuf::from).unwrap_or_else(|| "/opt".into()),
+        ocr_dir: std::env::var_os("HORIZON_OCR_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/opt".into()),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     println!("== 1. Born-digital text (options.ocr = never), next to pdftotext ==");
     println!(
         "{:<40} {:>5} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7}  status",
-        "file", "pages", "ours ms", "pages/s", "pdftotxt", "pages/s", "simil", "GT", "order", "tables", "peak MB"
+        "file",
+        "pages",
+        "ours ms",
+        "pages/s",
+        "pdftotxt",
+        "pages/s",
+        "simil",
+        "GT",
+        "order",
+        "tables",
+        "peak MB"
     );
     let mut rows = Vec::new();
     for path in &files {
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let bytes = std::fs::read(path).expect("read");
-        let outcome = run_child(&rt, &setup.request(Input::Pdf, Ocr::Never, None, 1), bytes.clone());
+        let outcome = run_child(
+            &rt,
+            &setup.request(Input::Pdf, Ocr::Never, None, 1),
+            bytes.clone(),
+        );
         let peak_mb = outcome.peak_rss_kb as f64 / 1024.0;
         let (ours, doc, auto_ocr) = match outcome.extraction {
             Ok(x) => {
                 // The engine's own speed: in-process, single-threaded, text layer only.
                 let started = Instant::now();
-                let again = engine::extract(&bytes, &setup.options(Input::Pdf, Ocr::Never), &|_, _| {});
+                let again =
+                    engine::extract(&bytes, &setup.options(Input::Pdf, Ocr::Never), &|_, _| {});
                 let took = started.elapsed();
                 // Which pages `auto` would read with OCR (their text layer is missing or unusable).
-                let auto = engine::ocr_candidates(&bytes, setup.pdfium.as_deref()).map(|p| p.len()).unwrap_or(0);
+                let auto = engine::ocr_candidates(&bytes, setup.pdfium.as_deref())
+                    .map(|p| p.len())
+                    .unwrap_or(0);
                 match again {
                     Ok(_) => (Ok(took), Some(x.document), auto),
                     Err(e) => (Err(e.code), Some(x.document), auto),
@@ -230,7 +282,10 @@ fn main() {
             Err(e) => (Err(e.code), None, 0),
         };
         let theirs = pdftotext(path);
-        let pages = doc.as_ref().map_or(0, |d| d.pages.len()).max(theirs.as_ref().map(|t| t.0.len()).unwrap_or(0)) as u32;
+        let pages = doc
+            .as_ref()
+            .map_or(0, |d| d.pages.len())
+            .max(theirs.as_ref().map(|t| t.0.len()).unwrap_or(0)) as u32;
         let similarity = match (&doc, &theirs) {
             (Some(doc), Ok((ref_pages, _))) => {
                 let (mut sum, mut weight) = (0.0, 0.0);
@@ -252,8 +307,14 @@ fn main() {
             std::fs::read_to_string(dir.join(format!("{stem}.txt"))).ok()
         });
         let ours_text = doc.as_ref().map(Document::text).unwrap_or_default();
-        let ground_truth = truth.as_ref().filter(|_| doc.is_some()).map(|t| ratio(&normalise(&ours_text), &normalise(t)));
-        let order = truth.as_ref().filter(|_| doc.is_some()).map(|t| order_score(&ours_text, t));
+        let ground_truth = truth
+            .as_ref()
+            .filter(|_| doc.is_some())
+            .map(|t| ratio(&normalise(&ours_text), &normalise(t)));
+        let order = truth
+            .as_ref()
+            .filter(|_| doc.is_some())
+            .map(|t| order_score(&ours_text, t));
         let order_pdftotext = match (&truth, &theirs) {
             (Some(t), Ok((p, _))) => Some(order_score(&p.join("\n"), t)),
             _ => None,
@@ -264,12 +325,24 @@ fn main() {
             let blocks = doc.pages.iter().flat_map(|p| &p.blocks);
             for b in blocks.clone().filter(|b| b.kind == Kind::Table) {
                 tables += 1;
-                cells += b.table.as_ref().map_or(0, |t| t.cells.iter().filter(|c| !c.text.is_empty()).count());
+                cells += b
+                    .table
+                    .as_ref()
+                    .map_or(0, |t| t.cells.iter().filter(|c| !c.text.is_empty()).count());
             }
             if name.contains("10") || name.contains("AAPL") || name.contains("MSFT") {
-                let numbers = |t: &str| t.split_whitespace().filter(|w| w.chars().filter(char::is_ascii_digit).count() >= 3 && w.contains(',')).count();
+                let numbers = |t: &str| {
+                    t.split_whitespace()
+                        .filter(|w| {
+                            w.chars().filter(char::is_ascii_digit).count() >= 3 && w.contains(',')
+                        })
+                        .count()
+                };
                 let all: usize = blocks.clone().map(|b| numbers(&b.text)).sum();
-                let inside: usize = blocks.filter(|b| b.kind == Kind::Table).map(|b| numbers(&b.text)).sum();
+                let inside: usize = blocks
+                    .filter(|b| b.kind == Kind::Table)
+                    .map(|b| numbers(&b.text))
+                    .sum();
                 numbers_in_tables = (all > 0).then(|| inside as f64 / all as f64);
             }
         }
@@ -285,10 +358,20 @@ fn main() {
             "{:<40} {:>5} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.1}  {}",
             name.chars().take(40).collect::<String>(),
             pages,
-            ours.as_ref().map(|d| format!("{:.1}", d.as_secs_f64() * 1e3)).unwrap_or("-".into()),
-            ours.as_ref().map(|d| format!("{:.0}", rate(d))).unwrap_or("-".into()),
-            theirs.as_ref().map(|t| format!("{:.1}", t.1.as_secs_f64() * 1e3)).unwrap_or("-".into()),
-            theirs.as_ref().map(|t| format!("{:.0}", rate(&t.1))).unwrap_or("-".into()),
+            ours.as_ref()
+                .map(|d| format!("{:.1}", d.as_secs_f64() * 1e3))
+                .unwrap_or("-".into()),
+            ours.as_ref()
+                .map(|d| format!("{:.0}", rate(d)))
+                .unwrap_or("-".into()),
+            theirs
+                .as_ref()
+                .map(|t| format!("{:.1}", t.1.as_secs_f64() * 1e3))
+                .unwrap_or("-".into()),
+            theirs
+                .as_ref()
+                .map(|t| format!("{:.0}", rate(&t.1)))
+                .unwrap_or("-".into()),
             f(similarity),
             f(ground_truth),
             f(order.map(|o| o.0)),
@@ -326,10 +409,19 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 fn summary(rows: &[Row]) {
-    let both: Vec<&Row> = rows.iter().filter(|r| r.ours.is_ok() && r.theirs.is_ok()).collect();
+    let both: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.ours.is_ok() && r.theirs.is_ok())
+        .collect();
     let pages: u32 = both.iter().map(|r| r.pages).sum();
-    let ours: f64 = both.iter().map(|r| r.ours.as_ref().map(|d| d.as_secs_f64()).unwrap_or(0.0)).sum();
-    let theirs: f64 = both.iter().map(|r| r.theirs.as_ref().map(|d| d.as_secs_f64()).unwrap_or(0.0)).sum();
+    let ours: f64 = both
+        .iter()
+        .map(|r| r.ours.as_ref().map(|d| d.as_secs_f64()).unwrap_or(0.0))
+        .sum();
+    let theirs: f64 = both
+        .iter()
+        .map(|r| r.theirs.as_ref().map(|d| d.as_secs_f64()).unwrap_or(0.0))
+        .sum();
     let failed = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
     let ours_failed = failed(&|r| r.ours.is_err());
     let theirs_failed = failed(&|r| r.theirs.is_err());
@@ -337,26 +429,72 @@ fn summary(rows: &[Row]) {
     let timeouts = failed(&|r| r.ours.as_ref().err().is_some_and(|e| e == "timeout"));
     let mut sims: Vec<f64> = rows.iter().filter_map(|r| r.similarity).collect();
     sims.sort_by(|a, b| a.total_cmp(b));
-    let median = |v: &[f64]| if v.is_empty() { f64::NAN } else { v[v.len() / 2] };
+    let median = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v[v.len() / 2]
+        }
+    };
     let gts: Vec<f64> = rows.iter().filter_map(|r| r.ground_truth).collect();
     let worst = rows.iter().max_by(|a, b| a.peak_mb.total_cmp(&b.peak_mb));
     println!();
-    println!("files: {}   read by us: {}   read by pdftotext: {}", rows.len(), rows.len() - ours_failed, rows.len() - theirs_failed);
+    println!(
+        "files: {}   read by us: {}   read by pdftotext: {}",
+        rows.len(),
+        rows.len() - ours_failed,
+        rows.len() - theirs_failed
+    );
     println!("our failures: {ours_failed} (crashes {crashes}, timeouts {timeouts}; panics are contained and would count as crashes)");
     for r in rows.iter().filter(|r| r.ours.is_err()) {
-        println!("  {}: {}", r.name, r.ours.as_ref().err().map(String::as_str).unwrap_or(""));
+        println!(
+            "  {}: {}",
+            r.name,
+            r.ours.as_ref().err().map(String::as_str).unwrap_or("")
+        );
     }
     println!("on the {} files both read ({pages} pages):", both.len());
-    println!("  ours      {:8.2} s  {:7.1} pages/s (in-process, single-threaded, layout included)", ours, pages as f64 / ours.max(1e-9));
-    println!("  pdftotext {:8.2} s  {:7.1} pages/s (a process per file)", theirs, pages as f64 / theirs.max(1e-9));
-    println!("  speed ratio ours/pdftotext: {:.2}x", theirs / ours.max(1e-9));
-    println!("similarity to pdftotext over {} files: mean {:.4}, median {:.4}", sims.len(), mean(&sims), median(&sims));
-    println!("ground truth over {} files: mean {:.4} (target >= 0.97)", gts.len(), mean(&gts));
+    println!(
+        "  ours      {:8.2} s  {:7.1} pages/s (in-process, single-threaded, layout included)",
+        ours,
+        pages as f64 / ours.max(1e-9)
+    );
+    println!(
+        "  pdftotext {:8.2} s  {:7.1} pages/s (a process per file)",
+        theirs,
+        pages as f64 / theirs.max(1e-9)
+    );
+    println!(
+        "  speed ratio ours/pdftotext: {:.2}x",
+        theirs / ours.max(1e-9)
+    );
+    println!(
+        "similarity to pdftotext over {} files: mean {:.4}, median {:.4}",
+        sims.len(),
+        mean(&sims),
+        median(&sims)
+    );
+    println!(
+        "ground truth over {} files: mean {:.4} (target >= 0.97)",
+        gts.len(),
+        mean(&gts)
+    );
     if let Some(w) = worst {
         println!("peak memory: {:.1} MB on {}", w.peak_mb, w.name);
     }
-    let auto: Vec<String> = rows.iter().filter(|r| r.auto_ocr > 0).map(|r| format!("{} ({} of {})", r.name, r.auto_ocr, r.pages)).collect();
-    println!("pages options.ocr = auto reads with OCR: {}", if auto.is_empty() { "none".into() } else { auto.join(", ") });
+    let auto: Vec<String> = rows
+        .iter()
+        .filter(|r| r.auto_ocr > 0)
+        .map(|r| format!("{} ({} of {})", r.name, r.auto_ocr, r.pages))
+        .collect();
+    println!(
+        "pages options.ocr = auto reads with OCR: {}",
+        if auto.is_empty() {
+            "none".into()
+        } else {
+            auto.join(", ")
+        }
+    );
 
     println!();
     println!("== 2. Reading order against the ground truth (share of its lines in order; lines found) ==");
@@ -364,7 +502,10 @@ fn summary(rows: &[Row]) {
     for r in rows.iter().filter(|r| r.order.is_some()) {
         let (a, n) = r.order.unwrap_or((f64::NAN, 0));
         let (b, m) = r.order_pdftotext.unwrap_or((f64::NAN, 0));
-        println!("  {:<40} ours {:.4} ({n} lines)   pdftotext {:.4} ({m} lines)", r.name, a, b);
+        println!(
+            "  {:<40} ours {:.4} ({n} lines)   pdftotext {:.4} ({m} lines)",
+            r.name, a, b
+        );
         if a.is_finite() {
             o_ours.push(a);
         }
@@ -372,31 +513,63 @@ fn summary(rows: &[Row]) {
             o_theirs.push(b);
         }
     }
-    println!("  mean: ours {:.4}, pdftotext {:.4}", mean(&o_ours), mean(&o_theirs));
+    println!(
+        "  mean: ours {:.4}, pdftotext {:.4}",
+        mean(&o_ours),
+        mean(&o_theirs)
+    );
 
     println!();
     println!("== 3. Tables found ==");
     for r in rows.iter().filter(|r| r.tables > 0) {
-        let numbers = r.numbers_in_tables.map(|n| format!("; {:.1}% of its numbers in table cells", n * 100.0)).unwrap_or_default();
-        println!("  {:<40} {} tables, {} cells{numbers}", r.name, r.tables, r.cells);
+        let numbers = r
+            .numbers_in_tables
+            .map(|n| format!("; {:.1}% of its numbers in table cells", n * 100.0))
+            .unwrap_or_default();
+        println!(
+            "  {:<40} {} tables, {} cells{numbers}",
+            r.name, r.tables, r.cells
+        );
     }
-    println!("  in all: {} tables, {} cells in {} files", rows.iter().map(|r| r.tables).sum::<usize>(), rows.iter().map(|r| r.cells).sum::<usize>(), rows.iter().filter(|r| r.tables > 0).count());
+    println!(
+        "  in all: {} tables, {} cells in {} files",
+        rows.iter().map(|r| r.tables).sum::<usize>(),
+        rows.iter().map(|r| r.cells).sum::<usize>(),
+        rows.iter().filter(|r| r.tables > 0).count()
+    );
 }
 
 /// Pages for the OCR benchmark: from each file with ground truth (a clean text layer), its first
 /// page and its middle one; and one page of the Chinese book.
-fn ocr_sample(files: &[PathBuf], groundtruth: &Option<PathBuf>, setup: &Setup) -> Vec<(PathBuf, u32)> {
+fn ocr_sample(
+    files: &[PathBuf],
+    groundtruth: &Option<PathBuf>,
+    setup: &Setup,
+) -> Vec<(PathBuf, u32)> {
     let mut out = Vec::new();
-    let limit = std::env::var("HORIZON_BENCH_OCR_PAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let limit = std::env::var("HORIZON_BENCH_OCR_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     for path in files {
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-        let has_truth = groundtruth.as_ref().is_some_and(|d| d.join(format!("{stem}.txt")).exists());
+        let stem = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let has_truth = groundtruth
+            .as_ref()
+            .is_some_and(|d| d.join(format!("{stem}.txt")).exists());
         let chinese = stem.contains("xv6-chinese");
         if !has_truth && !chinese {
             continue;
         }
-        let Ok(bytes) = std::fs::read(path) else { continue };
-        let Some(count) = horizon_pdf::page_count(&bytes, setup.pdfium.as_deref()) else { continue };
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let Some(count) = horizon_pdf::page_count(&bytes, setup.pdfium.as_deref()) else {
+            continue;
+        };
         let mut pages = vec![1, count.div_ceil(2)];
         if chinese {
             pages = vec![(count / 3).max(1)];
@@ -414,7 +587,10 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
     println!();
     println!("== 4. OCR: born-digital pages rendered at 200 dpi, read back; the reference is the page's text layer ==");
     if !Setup::in_dir_ok(&setup.ocr_dir) {
-        println!("  no OCR models at {} (set HORIZON_OCR_DIR, or run scripts/install-ocr): skipped", setup.ocr_dir.display());
+        println!(
+            "  no OCR models at {} (set HORIZON_OCR_DIR, or run scripts/install-ocr): skipped",
+            setup.ocr_dir.display()
+        );
         return;
     }
     let tmp = std::env::temp_dir().join(format!("horizon-ocr-bench-{}", std::process::id()));
@@ -423,39 +599,78 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
     let mut pages: Vec<(PathBuf, String, String)> = Vec::new();
     let pdfium = horizon_pdf::pdfium(setup.pdfium.as_deref()).expect("PDFium");
     for (i, (path, n)) in sample.iter().enumerate() {
-        let Ok(bytes) = std::fs::read(path) else { continue };
-        let Ok(pdf) = horizon_pdf::open(pdfium, &bytes, horizon_pdf::Limits { max_pages: 100_000 }) else { continue };
-        let Ok((image, _)) = pdf.render(*n, engine::OCR_DPI) else { continue };
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let Ok(pdf) = horizon_pdf::open(pdfium, &bytes, horizon_pdf::Limits { max_pages: 100_000 })
+        else {
+            continue;
+        };
+        let Ok((image, _)) = pdf.render(*n, engine::OCR_DPI) else {
+            continue;
+        };
         let png = tmp.join(format!("{i:03}.png"));
         image.save(&png).expect("write png");
-        let reference = match engine::extract(&bytes, &engine::Options { wanted: Some(n.to_string()), ..setup.options(Input::Pdf, Ocr::Never) }, &|_, _| {}) {
+        let reference = match engine::extract(
+            &bytes,
+            &engine::Options {
+                wanted: Some(n.to_string()),
+                ..setup.options(Input::Pdf, Ocr::Never)
+            },
+            &|_, _| {},
+        ) {
             Ok(x) => x.document.text(),
             Err(_) => continue,
         };
-        let label = format!("{} p{n}", path.file_stem().unwrap_or_default().to_string_lossy());
+        let label = format!(
+            "{} p{n}",
+            path.file_stem().unwrap_or_default().to_string_lossy()
+        );
         pages.push((png, reference, label));
     }
     println!("  {} pages", pages.len());
     // Two workers of one thread each, as two single-vCPU functions would be.
     let ours = |png: &PathBuf| -> (String, Duration, f64) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let started = Instant::now();
-        let out = run_child(&rt, &setup.request(Input::Image, Ocr::Always, None, 1), std::fs::read(png).expect("png"));
+        let out = run_child(
+            &rt,
+            &setup.request(Input::Image, Ocr::Always, None, 1),
+            std::fs::read(png).expect("png"),
+        );
         let took = started.elapsed();
-        let text = out.extraction.map(|x| x.document.text()).unwrap_or_default();
+        let text = out
+            .extraction
+            .map(|x| x.document.text())
+            .unwrap_or_default();
         (text, took, out.peak_rss_kb as f64 / 1024.0)
     };
     let tesseract = |png: &PathBuf| -> (String, Duration, f64) {
         let started = Instant::now();
-        let out = Command::new("tesseract").arg(png).arg("-").env("OMP_THREAD_LIMIT", "1").output();
+        let out = Command::new("tesseract")
+            .arg(png)
+            .arg("-")
+            .env("OMP_THREAD_LIMIT", "1")
+            .output();
         let took = started.elapsed();
-        (out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default(), took, 0.0)
+        (
+            out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default(),
+            took,
+            0.0,
+        )
     };
     let _ = rt;
     let pngs: Vec<PathBuf> = pages.iter().map(|p| p.0.clone()).collect();
     let (ours_results, ours_wall) = parallel(&pngs, 2, &ours);
     let (tess_results, tess_wall) = parallel(&pngs, 2, &tesseract);
-    println!("  {:<34} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}", "page", "ours sim", "ours F1", "ours s", "tess sim", "tess F1", "tess s");
+    println!(
+        "  {:<34} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "page", "ours sim", "ours F1", "ours s", "tess sim", "tess F1", "tess s"
+    );
     let (mut s_o, mut f_o, mut s_t, mut f_t, mut w) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut peak: f64 = 0.0;
     let mut busy = 0.0;
@@ -465,8 +680,22 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         let (o, ot, op) = &ours_results[k];
         let (t, tt, _) = &tess_results[k];
         let (o, t) = (normalise(o), normalise(t));
-        let (so, fo, st, ft) = (ratio(&o, &r), word_f1(&o, &r), ratio(&t, &r), word_f1(&t, &r));
-        println!("  {:<34} {:>8.4} {:>8.4} {:>8.2} {:>8.4} {:>8.4} {:>8.2}", label.chars().take(34).collect::<String>(), so, fo, ot.as_secs_f64(), st, ft, tt.as_secs_f64());
+        let (so, fo, st, ft) = (
+            ratio(&o, &r),
+            word_f1(&o, &r),
+            ratio(&t, &r),
+            word_f1(&t, &r),
+        );
+        println!(
+            "  {:<34} {:>8.4} {:>8.4} {:>8.2} {:>8.4} {:>8.4} {:>8.2}",
+            label.chars().take(34).collect::<String>(),
+            so,
+            fo,
+            ot.as_secs_f64(),
+            st,
+            ft,
+            tt.as_secs_f64()
+        );
         s_o += so * weight;
         f_o += fo * weight;
         s_t += st * weight;
@@ -495,7 +724,11 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
 }
 
 /// Runs `f` over the items with `workers` threads; the results in order and the wall time.
-fn parallel<T: Sync, R: Send>(items: &[T], workers: usize, f: &(dyn Fn(&T) -> R + Sync)) -> (Vec<R>, Duration) {
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: &(dyn Fn(&T) -> R + Sync),
+) -> (Vec<R>, Duration) {
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let started = Instant::now();
@@ -515,7 +748,15 @@ fn parallel<T: Sync, R: Send>(items: &[T], workers: usize, f: &(dyn Fn(&T) -> R 
         }
     });
     let took = started.elapsed();
-    (results.into_inner().expect("lock").into_iter().flatten().collect(), took)
+    (
+        results
+            .into_inner()
+            .expect("lock")
+            .into_iter()
+            .flatten()
+            .collect(),
+        took,
+    )
 }
 
 impl Setup {

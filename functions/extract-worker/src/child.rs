@@ -85,11 +85,17 @@ fn child_main() -> i32 {
     let options = engine::Options {
         input: from_setting(setting("HORIZON_EXTRACT_INPUT")).unwrap_or(Input::Pdf),
         ocr: from_setting(setting("HORIZON_OCR")).unwrap_or_default(),
-        max_pages: setting("HORIZON_MAX_PAGES").and_then(|v| v.parse().ok()).unwrap_or(5000),
+        max_pages: setting("HORIZON_MAX_PAGES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000),
         wanted: setting("HORIZON_EXTRACT_PAGES"),
         pdfium: setting("PDFIUM_LIB_PATH"),
-        ocr_dir: setting("HORIZON_OCR_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt")),
-        threads: setting("HORIZON_OCR_THREADS").and_then(|v| v.parse().ok()).unwrap_or(1),
+        ocr_dir: setting("HORIZON_OCR_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/opt")),
+        threads: setting("HORIZON_OCR_THREADS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
     };
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {

@@ -59,7 +59,11 @@ const MAX_DECODE_PIXELS: u64 = 150_000_000;
 
 /// Reads a document. `progress(done, total)` is told as pages are read. Errors carry the job's
 /// `error.code`.
-pub fn extract(bytes: &[u8], options: &Options, progress: &dyn Fn(u32, u32)) -> Result<Extraction, Failure> {
+pub fn extract(
+    bytes: &[u8],
+    options: &Options,
+    progress: &dyn Fn(u32, u32),
+) -> Result<Extraction, Failure> {
     let wanted = |n: u32| {
         options
             .wanted
@@ -67,13 +71,27 @@ pub fn extract(bytes: &[u8], options: &Options, progress: &dyn Fn(u32, u32)) -> 
             .and_then(|w| w.parse::<horizon_shared::domain::PageSelection>().ok())
             .is_none_or(|sel| sel.contains(n))
     };
-    let mut ocr = LazyOcr { options, engine: None };
-    let mut out = Extraction { document: Document::default(), ocr_pages: Vec::new(), empty_pages: Vec::new(), warnings: Vec::new() };
+    let mut ocr = LazyOcr {
+        options,
+        engine: None,
+    };
+    let mut out = Extraction {
+        document: Document::default(),
+        ocr_pages: Vec::new(),
+        empty_pages: Vec::new(),
+        warnings: Vec::new(),
+    };
     let mut pages: Vec<PageInput> = Vec::new();
     match options.input {
         Input::Pdf => {
             let pdfium = horizon_pdf::pdfium(options.pdfium.as_deref())?;
-            let pdf = horizon_pdf::open(pdfium, bytes, Limits { max_pages: options.max_pages })?;
+            let pdf = horizon_pdf::open(
+                pdfium,
+                bytes,
+                Limits {
+                    max_pages: options.max_pages,
+                },
+            )?;
             out.warnings.extend(pdf.warnings.iter().cloned());
             let numbers: Vec<u32> = (1..=pdf.page_count()).filter(|&n| wanted(n)).collect();
             progress(0, numbers.len() as u32);
@@ -112,8 +130,15 @@ pub fn extract(bytes: &[u8], options: &Options, progress: &dyn Fn(u32, u32)) -> 
         }
     }
     if !out.empty_pages.is_empty() {
-        let how = if options.input == Input::Image || options.ocr != Ocr::Never { "no text was found on" } else { "no text layer on (OCR was turned off for)" };
-        out.warnings.push(format!("{how} page(s) {}; they give no chunks", list(&out.empty_pages)));
+        let how = if options.input == Input::Image || options.ocr != Ocr::Never {
+            "no text was found on"
+        } else {
+            "no text layer on (OCR was turned off for)"
+        };
+        out.warnings.push(format!(
+            "{how} page(s) {}; they give no chunks",
+            list(&out.empty_pages)
+        ));
     }
     out.document = horizon_layout::analyse(&pages);
     Ok(out)
@@ -125,13 +150,23 @@ pub fn needs_ocr(layer: &TextLayer, mode: Ocr) -> bool {
     match mode {
         Ocr::Always => true,
         Ocr::Never => false,
-        Ocr::Auto => layer.chars == 0 || layer.mappable() < MIN_MAPPABLE || (layer.chars < 20 && layer.image_cover > 0.3),
+        Ocr::Auto => {
+            layer.chars == 0
+                || layer.mappable() < MIN_MAPPABLE
+                || (layer.chars < 20 && layer.image_cover > 0.3)
+        }
     }
 }
 
 /// The pages of a PDF that `auto` reads with OCR.
 pub fn ocr_candidates(bytes: &[u8], pdfium: Option<&str>) -> Result<Vec<u32>, Failure> {
-    let pdf = horizon_pdf::open(horizon_pdf::pdfium(pdfium)?, bytes, Limits { max_pages: u32::MAX })?;
+    let pdf = horizon_pdf::open(
+        horizon_pdf::pdfium(pdfium)?,
+        bytes,
+        Limits {
+            max_pages: u32::MAX,
+        },
+    )?;
     let mut out = Vec::new();
     for n in 1..=pdf.page_count() {
         if needs_ocr(&pdf.text_layer(n)?, Ocr::Auto) {
@@ -142,7 +177,11 @@ pub fn ocr_candidates(bytes: &[u8], pdfium: Option<&str>) -> Result<Vec<u32>, Fa
 }
 
 fn list(pages: &[u32]) -> String {
-    pages.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    pages
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The OCR engine, loaded on first use (a born-digital PDF never loads it).
@@ -152,13 +191,25 @@ struct LazyOcr<'a> {
 }
 
 impl LazyOcr<'_> {
-    fn page(&mut self, image: &GrayImage, number: u32, scale: f32, unit: Unit) -> Result<PageInput, Failure> {
+    fn page(
+        &mut self,
+        image: &GrayImage,
+        number: u32,
+        scale: f32,
+        unit: Unit,
+    ) -> Result<PageInput, Failure> {
         if self.engine.is_none() {
             let setup = Setup::in_dir(&self.options.ocr_dir, self.options.threads);
-            self.engine = Some(Engine::load(&setup).map_err(|e| Failure::new("engine_unavailable", e.0))?);
+            self.engine =
+                Some(Engine::load(&setup).map_err(|e| Failure::new("engine_unavailable", e.0))?);
         }
-        let engine = self.engine.as_mut().ok_or_else(|| Failure::new("engine_unavailable", "OCR did not load"))?;
-        engine.page(image, number, scale, unit).map_err(|e| Failure::new("ocr_failed", format!("page {number}: {e}")))
+        let engine = self
+            .engine
+            .as_mut()
+            .ok_or_else(|| Failure::new("engine_unavailable", "OCR did not load"))?;
+        engine
+            .page(image, number, scale, unit)
+            .map_err(|e| Failure::new("ocr_failed", format!("page {number}: {e}")))
     }
 }
 
@@ -169,10 +220,14 @@ pub fn decode(bytes: &[u8], max_pages: u32) -> Result<Vec<(GrayImage, f32)>, Fai
     let format = image::guess_format(bytes).map_err(|e| bad(e.to_string()))?;
     let mut pages = Vec::new();
     if format == image::ImageFormat::Tiff {
-        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
+        let mut decoder =
+            tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
         loop {
             if pages.len() as u32 >= max_pages {
-                return Err(Failure::new("too_many_pages", format!("the image has more than {max_pages} pages; the limit is {max_pages}")));
+                return Err(Failure::new(
+                    "too_many_pages",
+                    format!("the image has more than {max_pages} pages; the limit is {max_pages}"),
+                ));
             }
             pages.push(reduce(tiff_page(&mut decoder).map_err(bad)?));
             if !decoder.more_images() {
@@ -199,7 +254,10 @@ pub fn decode(bytes: &[u8], max_pages: u32) -> Result<Vec<(GrayImage, f32)>, Fai
 
 fn too_big(w: u32, h: u32) -> Result<(), Failure> {
     if w as u64 * h as u64 > MAX_DECODE_PIXELS {
-        return Err(Failure::new("too_large", format!("the image has {w}×{h} pixels; the limit is {MAX_DECODE_PIXELS} pixels")));
+        return Err(Failure::new(
+            "too_large",
+            format!("the image has {w}×{h} pixels; the limit is {MAX_DECODE_PIXELS} pixels"),
+        ));
     }
     Ok(())
 }
@@ -212,8 +270,14 @@ fn reduce(image: GrayImage) -> (GrayImage, f32) {
         return (image, 1.0);
     }
     let f = (MAX_IMAGE_PIXELS as f64 / pixels as f64).sqrt();
-    let (nw, nh) = (((w as f64 * f) as u32).max(1), ((h as f64 * f) as u32).max(1));
-    (image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle), w as f32 / nw as f32)
+    let (nw, nh) = (
+        ((w as f64 * f) as u32).max(1),
+        ((h as f64 * f) as u32).max(1),
+    );
+    (
+        image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle),
+        w as f32 / nw as f32,
+    )
 }
 
 /// The current page of a TIFF in grey: bilevel, grey, palette-free colour, 8 or 16 bits.
@@ -251,7 +315,9 @@ fn tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<Gray
             let n = samples.len() / (w * h).max(1);
             for (i, px) in samples.chunks(n.max(1)).take(w * h).enumerate() {
                 out[i] = match color {
-                    ColorType::CMYK(_) => 255 - px.iter().take(4).map(|&v| v as u32).max().unwrap_or(0) as u8,
+                    ColorType::CMYK(_) => {
+                        255 - px.iter().take(4).map(|&v| v as u32).max().unwrap_or(0) as u8
+                    }
                     _ => ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) >> 8) as u8,
                 };
             }

@@ -13,7 +13,9 @@ pub mod reaper;
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell};
+use horizon_shared::domain::{
+    Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell,
+};
 use horizon_shared::lambda::SqsHandler;
 use horizon_shared::ports::{JobMeasure, WorkMessage};
 use horizon_shared::{Error, Result, Services};
@@ -200,11 +202,18 @@ impl ExtractWorker {
         };
         let extract_ms = extract_started.elapsed().as_millis() as u64;
         let next = match outcome {
-            Ok(Finished { result, chunks, markdown }) => {
+            Ok(Finished {
+                result,
+                chunks,
+                markdown,
+            }) => {
                 // The chunks and the Markdown first: a completed job never points at results
                 // that are not there.
                 self.services.results.put_chunks(&job.id, &chunks).await?;
-                self.services.results.put_markdown(&job.id, markdown).await?;
+                self.services
+                    .results
+                    .put_markdown(&job.id, markdown)
+                    .await?;
                 self.write_own(&job, |j, now| j.completed(result.clone(), now))
                     .await?
             }
@@ -357,10 +366,7 @@ impl ExtractWorker {
     /// Runs the extraction, writing progress as it goes. The outer `Result` is for transient
     /// trouble (retry the message); `None` means the job changed under us (cancelled, or taken
     /// over) and there is nothing more to do; inside is the job's own outcome.
-    async fn extract(
-        &self,
-        job: &mut Job,
-    ) -> Result<Option<Result<Finished, JobError>>> {
+    async fn extract(&self, job: &mut Job) -> Result<Option<Result<Finished, JobError>>> {
         let config = &self.services.config;
         let missing = || {
             Ok(Some(Err(JobError::new(
@@ -463,7 +469,11 @@ impl ExtractWorker {
             ocr_pages: extraction.ocr_pages,
             markdown_bytes: Some(markdown.len() as u64),
         };
-        Ok(Some(Ok(Finished { result, chunks, markdown })))
+        Ok(Some(Ok(Finished {
+            result,
+            chunks,
+            markdown,
+        })))
     }
 }
 

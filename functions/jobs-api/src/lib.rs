@@ -414,10 +414,9 @@ impl JobsApi {
             http::set_header(&mut resp, "cache-control", "no-store");
             return Ok(resp);
         }
-        let blob = blobs
-            .get(&key)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("the Markdown of job {} has expired", job.id)))?;
+        let blob = blobs.get(&key).await?.ok_or_else(|| {
+            Error::NotFound(format!("the Markdown of job {} has expired", job.id))
+        })?;
         let text = String::from_utf8(Vec::from(blob.bytes))
             .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id)))?;
         Ok(http::with_body(200, MARKDOWN, Body::Text(text)))
@@ -445,7 +444,9 @@ impl JobsApi {
                     JobType::ALL
                         .into_iter()
                         .find(|jt| jt.as_str() == t)
-                        .ok_or_else(|| Error::field("jobType", "must be extract/pdf or extract/image"))
+                        .ok_or_else(|| {
+                            Error::field("jobType", "must be extract/pdf or extract/image")
+                        })
                 })
                 .transpose()?,
             tag: query_param(&params, "tag")?,
@@ -667,7 +668,12 @@ fn is_route(segs: &[&str]) -> bool {
         ["v1", "extract", "pdf" | "image"]
             | ["v1", "jobs"]
             | ["v1", "jobs", _]
-            | ["v1", "jobs", _, "chunks" | "markdown" | "cancel" | "webhooks"]
+            | [
+                "v1",
+                "jobs",
+                _,
+                "chunks" | "markdown" | "cancel" | "webhooks"
+            ]
             | ["v1", "jobs", _, "webhooks", "deliveries", _, "replay"]
             | ["v1", "webhooks"]
             | ["v1", "webhooks", _]

@@ -22,7 +22,10 @@ pub struct Line {
 
 impl Line {
     pub fn of(segments: &[&Segment], leaf: usize) -> Line {
-        let words: Vec<Word> = segments.iter().flat_map(|s| s.words.iter().cloned()).collect();
+        let words: Vec<Word> = segments
+            .iter()
+            .flat_map(|s| s.words.iter().cloned())
+            .collect();
         let chars = |s: &&&Segment| s.chars();
         let main = segments.iter().max_by_key(chars);
         Line {
@@ -80,11 +83,19 @@ impl Draft {
 
     /// The text of its words, lines apart.
     pub fn raw_text(&self) -> String {
-        self.lines.iter().map(Line::text).collect::<Vec<_>>().join("\n")
+        self.lines
+            .iter()
+            .map(Line::text)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn chars(&self) -> usize {
-        self.lines.iter().flat_map(|l| &l.words).map(|w| w.text.chars().count() + 1).sum()
+        self.lines
+            .iter()
+            .flat_map(|l| &l.words)
+            .map(|w| w.text.chars().count() + 1)
+            .sum()
     }
 
     pub fn size(&self) -> f32 {
@@ -107,20 +118,43 @@ enum Item {
 /// found from rules). Within a leaf, rows follow each other down the page; with `stream` (a
 /// PDF's text layer), in the order the document gives them, which keeps formulas and the text
 /// of figures as their author wrote them.
-pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Vec<usize>], stream: bool) -> Vec<Draft> {
+pub fn page_blocks(
+    segments: &[Segment],
+    ruled: Vec<tables::Found>,
+    leaves: &[Vec<usize>],
+    stream: bool,
+) -> Vec<Draft> {
     let mut ruled: Vec<Option<tables::Found>> = ruled.into_iter().map(Some).collect();
     let mut items: Vec<Item> = Vec::new();
     for (leaf, ids) in leaves.iter().enumerate() {
-        let segs: Vec<usize> = ids.iter().copied().filter(|&i| i < segments.len()).collect();
+        let segs: Vec<usize> = ids
+            .iter()
+            .copied()
+            .filter(|&i| i < segments.len())
+            .collect();
         let mut here: Vec<(f32, Item)> = Vec::new();
-        let rows = lines::rows(segments, &segs);
+        let rows = if stream {
+            lines::stream_rows(segments, &segs)
+        } else {
+            lines::rows(segments, &segs)
+        };
         // Where an item goes: its top, or its first piece in the source.
-        let key = |row: &[usize]| if stream { row.iter().min().copied().unwrap_or(0) as f32 } else { segments[row[0]].bbox[1] };
+        let key = |row: &[usize]| {
+            if stream {
+                row.iter().min().copied().unwrap_or(0) as f32
+            } else {
+                segments[row[0]].bbox[1]
+            }
+        };
         for &t in ids.iter().filter(|&&i| i >= segments.len()) {
             if let Some(found) = ruled.get_mut(t - segments.len()).and_then(Option::take) {
                 let place = if stream {
                     // Just before the first row below it.
-                    rows.iter().filter(|r| segments[r[0]].bbox[1] >= found.bbox[3]).map(|r| key(r)).fold(f32::MAX, f32::min) - 0.5
+                    rows.iter()
+                        .filter(|r| segments[r[0]].bbox[1] >= found.bbox[3])
+                        .map(|r| key(r))
+                        .fold(f32::MAX, f32::min)
+                        - 0.5
                 } else {
                     found.bbox[1]
                 };
@@ -132,16 +166,26 @@ pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Ve
             // A run of rows with several pieces each (allowing single pieces between them) may be
             // a table.
             let mut end = r;
-            while end < rows.len() && (rows[end].len() >= 2 || (end > r && end + 1 < rows.len() && rows[end + 1].len() >= 2)) {
-                if end > r && gap(segments, &rows[end - 1], &rows[end]) > 2.5 * segments[rows[end][0]].size {
+            while end < rows.len()
+                && (rows[end].len() >= 2
+                    || (end > r && end + 1 < rows.len() && rows[end + 1].len() >= 2))
+            {
+                if end > r
+                    && gap(segments, &rows[end - 1], &rows[end]) > 2.5 * segments[rows[end][0]].size
+                {
                     break;
                 }
                 end += 1;
             }
             if end - r >= 2 {
                 if let Some(table) = tables::aligned(segments, &rows[r..end], false, stream) {
-                    let bbox = geom::union_all(rows[r..end].iter().flatten().map(|&s| &segments[s].bbox)).unwrap_or_default();
-                    let place = rows[r..end].iter().map(|row| key(row)).fold(f32::MAX, f32::min);
+                    let bbox =
+                        geom::union_all(rows[r..end].iter().flatten().map(|&s| &segments[s].bbox))
+                            .unwrap_or_default();
+                    let place = rows[r..end]
+                        .iter()
+                        .map(|row| key(row))
+                        .fold(f32::MAX, f32::min);
                     here.push((place, Item::Table(bbox, table)));
                     r = end;
                     continue;
@@ -160,8 +204,14 @@ pub fn page_blocks(segments: &[Segment], ruled: Vec<tables::Found>, leaves: &[Ve
 
 /// The vertical gap between two rows.
 fn gap(segments: &[Segment], upper: &[usize], lower: &[usize]) -> f32 {
-    let bottom = upper.iter().map(|&s| segments[s].bbox[3]).fold(f32::MIN, f32::max);
-    let top = lower.iter().map(|&s| segments[s].bbox[1]).fold(f32::MAX, f32::min);
+    let bottom = upper
+        .iter()
+        .map(|&s| segments[s].bbox[3])
+        .fold(f32::MIN, f32::max);
+    let top = lower
+        .iter()
+        .map(|&s| segments[s].bbox[1])
+        .fold(f32::MAX, f32::min);
     top - bottom
 }
 
@@ -170,7 +220,10 @@ fn gap(segments: &[Segment], upper: &[usize], lower: &[usize]) -> f32 {
 /// weight or font family, a list marker, a first-line indent, or after a short last line of a
 /// justified paragraph.
 fn group(items: Vec<Item>) -> Vec<Draft> {
-    let lines: Vec<&Line> = items.iter().filter_map(|i| if let Item::Line(l) = i { Some(l) } else { None }).collect();
+    let lines: Vec<&Line> = items
+        .iter()
+        .filter_map(|i| if let Item::Line(l) = i { Some(l) } else { None })
+        .collect();
     let pitch = typical_pitch(&lines);
     let justified_right = justified_edge(&lines);
     let mut out: Vec<Draft> = Vec::new();
@@ -197,12 +250,18 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                 let size = prev.size.max(line.size).max(1e-3);
                 let gap = line.bbox[1] - prev.bbox[3];
                 let step = line.bbox[1] - prev.bbox[1];
-                let below = line.bbox[1] >= prev.bbox[1] + 0.3 * size && gap < 0.8 * size && h_overlap_ratio(&prev.bbox, &line.bbox) > 0.3;
+                let below = line.bbox[1] >= prev.bbox[1] + 0.3 * size
+                    && gap < 0.8 * size
+                    && h_overlap_ratio(&prev.bbox, &line.bbox) > 0.3;
                 // A paragraph cut off at the foot of a column goes on at the top of the next.
                 let runs_on = line.leaf != prev.leaf
                     && d.kind == Kind::Paragraph
                     && !prev.text().trim_end().ends_with(['.', '!', '?', ':', ';'])
-                    && line.words.first().and_then(|w| w.text.chars().next()).is_some_and(char::is_lowercase)
+                    && line
+                        .words
+                        .first()
+                        .and_then(|w| w.text.chars().next())
+                        .is_some_and(char::is_lowercase)
                     && (line.size - prev.size).abs() <= 0.1 * size
                     && line.bold == prev.bold
                     && line.bbox[1] < prev.bbox[1];
@@ -219,18 +278,24 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                 let ended = justified_right.is_some_and(|right| {
                     prev.bbox[2] < right - 2.0 * size
                         && prev.text().trim_end().ends_with(['.', '!', '?', ':'])
-                        && line.words.first().and_then(|w| w.text.chars().next()).is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                        && line
+                            .words
+                            .first()
+                            .and_then(|w| w.text.chars().next())
+                            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
                 });
                 let new_block = !same_place
                     || (gap > 0.8 * size && !runs_on)
-                    || (pitch.is_some_and(|p| step > 1.45 * p && (line.size - p).abs() < p) && !runs_on)
+                    || (pitch.is_some_and(|p| step > 1.45 * p && (line.size - p).abs() < p)
+                        && !runs_on)
                     || (line.size - prev.size).abs() > 0.15 * size
                     || line.bold != prev.bold
                     || line.mono != prev.mono
                     || (in_item && marker.is_none() && line.bbox[0] < text_x - 0.6 * size)
                     || (indent && !runs_on)
                     || ended;
-                if marker.is_some() && !new_block && d.kind == Kind::List && line.bold == prev.bold {
+                if marker.is_some() && !new_block && d.kind == Kind::List && line.bold == prev.bold
+                {
                     // Another item of the same list.
                     d.item_starts.push(d.lines.len());
                     d.lines.push(line);
@@ -280,9 +345,11 @@ fn merge_lists(drafts: Vec<Draft>) -> Vec<Draft> {
     for d in drafts {
         if let Some(prev) = out.last_mut() {
             let close = d.bbox[1] - prev.bbox[3] < 1.2 * prev.size().max(d.size());
-            if prev.kind == Kind::List && d.kind == Kind::List && prev.ordered == d.ordered && close {
+            if prev.kind == Kind::List && d.kind == Kind::List && prev.ordered == d.ordered && close
+            {
                 let base = prev.lines.len();
-                prev.item_starts.extend(d.item_starts.iter().map(|i| i + base));
+                prev.item_starts
+                    .extend(d.item_starts.iter().map(|i| i + base));
                 prev.lines.extend(d.lines);
                 prev.bbox = geom::union(&prev.bbox, &d.bbox);
                 continue;
@@ -297,7 +364,9 @@ fn merge_lists(drafts: Vec<Draft>) -> Vec<Draft> {
 fn typical_pitch(lines: &[&Line]) -> Option<f32> {
     let steps: Vec<f32> = lines
         .windows(2)
-        .filter(|w| w[0].leaf == w[1].leaf && (w[0].size - w[1].size).abs() < 0.1 * w[0].size.max(1e-3))
+        .filter(|w| {
+            w[0].leaf == w[1].leaf && (w[0].size - w[1].size).abs() < 0.1 * w[0].size.max(1e-3)
+        })
         .map(|w| w[1].bbox[1] - w[0].bbox[1])
         .filter(|s| *s > 0.0)
         .collect();
@@ -311,6 +380,9 @@ fn justified_edge(lines: &[&Line]) -> Option<f32> {
     }
     let right = median(lines.iter().map(|l| l.bbox[2]).collect());
     let size = median(lines.iter().map(|l| l.size).collect());
-    let at_edge = lines.iter().filter(|l| (l.bbox[2] - right).abs() < size).count();
+    let at_edge = lines
+        .iter()
+        .filter(|l| (l.bbox[2] - right).abs() < size)
+        .count();
     (at_edge * 10 >= lines.len() * 6).then_some(right)
 }

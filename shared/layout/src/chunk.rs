@@ -50,10 +50,17 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
             out.push(c);
         };
         let mut pending: Vec<&Block> = Vec::new(); // paragraphs waiting to be packed
-        let headings = |path: &Vec<(u8, String)>| path.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
+        let headings =
+            |path: &Vec<(u8, String)>| path.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
         for b in &page.blocks {
             if b.kind != Kind::Paragraph {
-                for c in pack(&pending, page.number, page.source, &headings(&path), max_chars) {
+                for c in pack(
+                    &pending,
+                    page.number,
+                    page.source,
+                    &headings(&path),
+                    max_chars,
+                ) {
                     push(&mut out, c);
                 }
                 pending.clear();
@@ -79,7 +86,10 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                     while path.last().is_some_and(|(l, _)| *l >= level) {
                         path.pop();
                     }
-                    let base = Chunk { headings: headings(&path), ..base };
+                    let base = Chunk {
+                        headings: headings(&path),
+                        ..base
+                    };
                     for piece in split_text(&base, max_chars) {
                         push(&mut out, piece);
                     }
@@ -102,7 +112,13 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                 }
             }
         }
-        for c in pack(&pending, page.number, page.source, &headings(&path), max_chars) {
+        for c in pack(
+            &pending,
+            page.number,
+            page.source,
+            &headings(&path),
+            max_chars,
+        ) {
             push(&mut out, c);
         }
     }
@@ -111,7 +127,13 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
 
 /// Consecutive paragraphs, packed into chunks while they fit; a paragraph too long for one is
 /// split at sentences, then words.
-fn pack(paragraphs: &[&Block], page: u32, source: Source, headings: &[String], max_chars: usize) -> Vec<Chunk> {
+fn pack(
+    paragraphs: &[&Block],
+    page: u32,
+    source: Source,
+    headings: &[String],
+    max_chars: usize,
+) -> Vec<Chunk> {
     let mut out = Vec::new();
     let mut group: Vec<(String, BBox, Option<f32>)> = Vec::new();
     let flush = |group: &mut Vec<(String, BBox, Option<f32>)>, out: &mut Vec<Chunk>| {
@@ -123,14 +145,19 @@ fn pack(paragraphs: &[&Block], page: u32, source: Source, headings: &[String], m
         let confidences: Vec<f32> = group.iter().filter_map(|g| g.2).collect();
         out.push(Chunk {
             id: String::new(),
-            markdown: texts.iter().map(|t| markdown::block(&paragraph(t))).collect::<Vec<_>>().join("\n\n"),
+            markdown: texts
+                .iter()
+                .map(|t| markdown::block(&paragraph(t)))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
             text,
             page,
             segment_index: 0,
             kind: Kind::Paragraph,
             bbox: geom::union_all(group.iter().map(|g| &g.1)).unwrap_or_default(),
             source,
-            confidence: (!confidences.is_empty()).then(|| confidences.iter().sum::<f32>() / confidences.len() as f32),
+            confidence: (!confidences.is_empty())
+                .then(|| confidences.iter().sum::<f32>() / confidences.len() as f32),
             headings: headings.to_vec(),
             level: None,
             table: None,
@@ -139,7 +166,8 @@ fn pack(paragraphs: &[&Block], page: u32, source: Source, headings: &[String], m
     };
     for b in paragraphs {
         for piece in chunk_text(&b.text, max_chars) {
-            let len: usize = group.iter().map(|g| g.0.chars().count() + 2).sum::<usize>() + piece.chars().count();
+            let len: usize = group.iter().map(|g| g.0.chars().count() + 2).sum::<usize>()
+                + piece.chars().count();
             if !group.is_empty() && len > max_chars {
                 flush(&mut group, &mut out);
             }
@@ -151,7 +179,16 @@ fn pack(paragraphs: &[&Block], page: u32, source: Source, headings: &[String], m
 }
 
 fn paragraph(text: &str) -> Block {
-    Block { kind: Kind::Paragraph, text: text.into(), bbox: [0.0; 4], level: None, items: Vec::new(), ordered: false, table: None, confidence: None }
+    Block {
+        kind: Kind::Paragraph,
+        text: text.into(),
+        bbox: [0.0; 4],
+        level: None,
+        items: Vec::new(),
+        ordered: false,
+        table: None,
+        confidence: None,
+    }
 }
 
 /// A block's text in pieces that fit.
@@ -163,8 +200,16 @@ fn split_text(base: &Chunk, max_chars: usize) -> Vec<Chunk> {
     pieces
         .into_iter()
         .map(|text| {
-            let markdown = if base.kind == Kind::Heading { format!("{} {text}", "#".repeat(base.level.unwrap_or(2) as usize)) } else { markdown::block(&paragraph(&text)) };
-            Chunk { text, markdown, ..base.clone() }
+            let markdown = if base.kind == Kind::Heading {
+                format!("{} {text}", "#".repeat(base.level.unwrap_or(2) as usize))
+            } else {
+                markdown::block(&paragraph(&text))
+            };
+            Chunk {
+                text,
+                markdown,
+                ..base.clone()
+            }
         })
         .collect()
 }
@@ -191,10 +236,18 @@ fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
         let text = lines[start.min(lines.len())..end.min(lines.len())].join("\n");
         if end == start + 1 && text.chars().count() > max_chars {
             for piece in chunk_text(&text, max_chars) {
-                out.push(Chunk { markdown: markdown::list(&[piece.clone()], b.ordered, start + 1), text: piece, ..base.clone() });
+                out.push(Chunk {
+                    markdown: markdown::list(&[piece.clone()], b.ordered, start + 1),
+                    text: piece,
+                    ..base.clone()
+                });
             }
         } else {
-            out.push(Chunk { markdown: markdown::list(&b.items[start..end], b.ordered, start + 1), text, ..base.clone() });
+            out.push(Chunk {
+                markdown: markdown::list(&b.items[start..end], b.ordered, start + 1),
+                text,
+                ..base.clone()
+            });
         }
         start = end;
     }
@@ -206,12 +259,20 @@ fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chu
     let Some(table) = table else {
         return vec![base.clone()];
     };
-    let whole = Chunk { table: Some(table.clone()), ..base.clone() };
+    let whole = Chunk {
+        table: Some(table.clone()),
+        ..base.clone()
+    };
     if base.text.chars().count() <= max_chars || table.rows <= table.header_rows + 1 {
         return vec![whole];
     }
     let grid = table.grid();
-    let row_len = |r: u32| grid[r as usize].iter().map(|c| c.chars().count() + 1).sum::<usize>();
+    let row_len = |r: u32| {
+        grid[r as usize]
+            .iter()
+            .map(|c| c.chars().count() + 1)
+            .sum::<usize>()
+    };
     let header: usize = (0..table.header_rows).map(row_len).sum();
     let mut out = Vec::new();
     let mut from = table.header_rows;
@@ -223,12 +284,27 @@ fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chu
             to += 1;
         }
         // Keep cells that span rows whole.
-        while to < table.rows && table.cells.iter().any(|c| c.row < to && c.row + c.row_span > to) {
+        while to < table.rows
+            && table
+                .cells
+                .iter()
+                .any(|c| c.row < to && c.row + c.row_span > to)
+        {
             to += 1;
         }
         let part = table.slice(from, to);
-        let text = part.grid().iter().map(|r| r.join("\t")).collect::<Vec<_>>().join("\n");
-        out.push(Chunk { text, markdown: markdown::table(&part), table: Some(part), ..base.clone() });
+        let text = part
+            .grid()
+            .iter()
+            .map(|r| r.join("\t"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.push(Chunk {
+            text,
+            markdown: markdown::table(&part),
+            table: Some(part),
+            ..base.clone()
+        });
         from = to;
     }
     out
@@ -240,11 +316,23 @@ mod tests {
     use crate::model::{Cell, PageLayout, Unit};
 
     fn block(kind: Kind, text: &str) -> Block {
-        Block { kind, text: text.into(), bbox: [0.0, 0.0, 10.0, 10.0], level: None, items: Vec::new(), ordered: false, table: None, confidence: None }
+        Block {
+            kind,
+            text: text.into(),
+            bbox: [0.0, 0.0, 10.0, 10.0],
+            level: None,
+            items: Vec::new(),
+            ordered: false,
+            table: None,
+            confidence: None,
+        }
     }
 
     fn heading(level: u8, text: &str) -> Block {
-        Block { level: Some(level), ..block(Kind::Heading, text) }
+        Block {
+            level: Some(level),
+            ..block(Kind::Heading, text)
+        }
     }
 
     fn doc(pages: Vec<Vec<Block>>) -> Document {
@@ -252,7 +340,14 @@ mod tests {
             pages: pages
                 .into_iter()
                 .enumerate()
-                .map(|(i, blocks)| PageLayout { number: i as u32 + 1, width: 612.0, height: 792.0, unit: Unit::Points, source: Source::Text, blocks })
+                .map(|(i, blocks)| PageLayout {
+                    number: i as u32 + 1,
+                    width: 612.0,
+                    height: 792.0,
+                    unit: Unit::Points,
+                    source: Source::Text,
+                    blocks,
+                })
                 .collect(),
         }
     }
@@ -260,39 +355,116 @@ mod tests {
     #[test]
     fn headings_start_chunks_and_give_the_path() {
         let d = doc(vec![
-            vec![heading(1, "Report"), heading(2, "1 Intro"), block(Kind::Paragraph, "One."), block(Kind::Paragraph, "Two.")],
-            vec![heading(2, "2 Results"), heading(3, "2.1 Countries"), block(Kind::Paragraph, "Three."), block(Kind::Footer, "Page 2")],
+            vec![
+                heading(1, "Report"),
+                heading(2, "1 Intro"),
+                block(Kind::Paragraph, "One."),
+                block(Kind::Paragraph, "Two."),
+            ],
+            vec![
+                heading(2, "2 Results"),
+                heading(3, "2.1 Countries"),
+                block(Kind::Paragraph, "Three."),
+                block(Kind::Footer, "Page 2"),
+            ],
         ]);
         let c = chunks(&d, 1000);
-        let summary: Vec<(&str, Kind, u32, u32, Vec<String>)> = c.iter().map(|c| (c.text.as_str(), c.kind, c.page, c.segment_index, c.headings.clone())).collect();
+        let summary: Vec<(&str, Kind, u32, u32, Vec<String>)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c.text.as_str(),
+                    c.kind,
+                    c.page,
+                    c.segment_index,
+                    c.headings.clone(),
+                )
+            })
+            .collect();
         assert_eq!(summary[0], ("Report", Kind::Heading, 1, 0, vec![]));
-        assert_eq!(summary[1], ("1 Intro", Kind::Heading, 1, 1, vec!["Report".to_string()]));
-        assert_eq!(summary[2], ("One.\n\nTwo.", Kind::Paragraph, 1, 2, vec!["Report".to_string(), "1 Intro".to_string()]));
+        assert_eq!(
+            summary[1],
+            ("1 Intro", Kind::Heading, 1, 1, vec!["Report".to_string()])
+        );
+        assert_eq!(
+            summary[2],
+            (
+                "One.\n\nTwo.",
+                Kind::Paragraph,
+                1,
+                2,
+                vec!["Report".to_string(), "1 Intro".to_string()]
+            )
+        );
         assert_eq!(summary[3].4, vec!["Report".to_string()]);
         assert_eq!(summary[5].0, "Three.");
-        assert_eq!(summary[5].4, vec!["Report".to_string(), "2 Results".to_string(), "2.1 Countries".to_string()]);
+        assert_eq!(
+            summary[5].4,
+            vec![
+                "Report".to_string(),
+                "2 Results".to_string(),
+                "2.1 Countries".to_string()
+            ]
+        );
         assert_eq!((summary[6].1, summary[6].3), (Kind::Footer, 3));
-        assert_eq!(c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>()[..3], ["chunk_001", "chunk_002", "chunk_003"]);
+        assert_eq!(
+            c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>()[..3],
+            ["chunk_001", "chunk_002", "chunk_003"]
+        );
     }
 
     #[test]
     fn a_long_table_is_split_between_rows_with_its_header_repeated() {
-        let mut cells = vec![Cell { row: 0, col: 0, row_span: 1, col_span: 1, text: "Name".into(), header: true }];
+        let mut cells = vec![Cell {
+            row: 0,
+            col: 0,
+            row_span: 1,
+            col_span: 1,
+            text: "Name".into(),
+            header: true,
+        }];
         for r in 1..=20 {
-            cells.push(Cell { row: r, col: 0, row_span: 1, col_span: 1, text: format!("Row number {r:02}"), header: false });
+            cells.push(Cell {
+                row: r,
+                col: 0,
+                row_span: 1,
+                col_span: 1,
+                text: format!("Row number {r:02}"),
+                header: false,
+            });
         }
-        let table = Table { rows: 21, cols: 1, header_rows: 1, cells };
-        let mut b = block(Kind::Table, &table.grid().iter().map(|r| r.join("\t")).collect::<Vec<_>>().join("\n"));
+        let table = Table {
+            rows: 21,
+            cols: 1,
+            header_rows: 1,
+            cells,
+        };
+        let mut b = block(
+            Kind::Table,
+            &table
+                .grid()
+                .iter()
+                .map(|r| r.join("\t"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
         b.table = Some(table);
         let c = chunks(&doc(vec![vec![b]]), 100);
         assert!(c.len() > 2);
         for part in &c {
             assert!(part.text.starts_with("Name\n"), "{}", part.text);
-            assert!(part.markdown.starts_with("| Name |\n| --- |"), "{}", part.markdown);
+            assert!(
+                part.markdown.starts_with("| Name |\n| --- |"),
+                "{}",
+                part.markdown
+            );
             assert!(part.text.chars().count() <= 100);
             assert_eq!(part.kind, Kind::Table);
         }
-        let rows: usize = c.iter().map(|p| p.table.as_ref().unwrap().rows as usize - 1).sum();
+        let rows: usize = c
+            .iter()
+            .map(|p| p.table.as_ref().unwrap().rows as usize - 1)
+            .sum();
         assert_eq!(rows, 20, "every row once");
     }
 
@@ -301,6 +473,8 @@ mod tests {
         let text = "A sentence of some length here. ".repeat(10);
         let c = chunks(&doc(vec![vec![block(Kind::Paragraph, text.trim())]]), 70);
         assert!(c.len() >= 4);
-        assert!(c.iter().all(|c| c.text.chars().count() <= 70 && c.text.ends_with('.')));
+        assert!(c
+            .iter()
+            .all(|c| c.text.chars().count() <= 70 && c.text.ends_with('.')));
     }
 }

@@ -14,7 +14,10 @@ pub struct Marker {
     pub number: Option<u32>,
 }
 
-const BULLETS: &[char] = &['•', '◦', '▪', '▫', '■', '□', '●', '○', '‣', '⁃', '∙', '·', '-', '–', '—', '*', '➢', '►', '✓', '✔', '\u{F0B7}'];
+const BULLETS: &[char] = &[
+    '•', '◦', '▪', '▫', '■', '□', '●', '○', '‣', '⁃', '∙', '·', '-', '–', '—', '*', '➢', '►', '✓',
+    '✔', '\u{F0B7}',
+];
 
 /// The list marker that starts `text`, if any: a bullet, or an enumerator such as `1.`, `2)`,
 /// `(a)`, `iv.` followed by a space.
@@ -29,7 +32,11 @@ pub fn list_marker(text: &str) -> Option<Marker> {
             if trimmed.is_empty() {
                 return None;
             }
-            return Some(Marker { len: text.len() - trimmed.len(), ordered: false, number: None });
+            return Some(Marker {
+                len: text.len() - trimmed.len(),
+                ordered: false,
+                number: None,
+            });
         }
         return None;
     }
@@ -41,11 +48,14 @@ pub fn list_marker(text: &str) -> Option<Marker> {
         return None;
     }
     let inner = token.strip_prefix('(').unwrap_or(token);
-    let body = inner.strip_suffix('.').or_else(|| inner.strip_suffix(')'))?;
+    let body = inner
+        .strip_suffix('.')
+        .or_else(|| inner.strip_suffix(')'))?;
     if token.starts_with('(') && !inner.ends_with(')') {
         return None;
     }
-    let number = if !body.is_empty() && body.len() <= 2 && body.chars().all(|c| c.is_ascii_digit()) {
+    let number = if !body.is_empty() && body.len() <= 2 && body.chars().all(|c| c.is_ascii_digit())
+    {
         body.parse().ok()
     } else if body.chars().count() == 1 && body.chars().all(|c| c.is_ascii_lowercase()) {
         body.chars().next().map(|c| c as u32 - 'a' as u32 + 1)
@@ -56,7 +66,11 @@ pub fn list_marker(text: &str) -> Option<Marker> {
     }?;
     // "2.1 Countries" is a numbered heading, not an item; "3. Results" may be either and is
     // decided with its style by the caller.
-    Some(Marker { len: text.len() - rest.len(), ordered: true, number: Some(number) })
+    Some(Marker {
+        len: text.len() - rest.len(),
+        ordered: true,
+        number: Some(number),
+    })
 }
 
 fn roman(s: &str) -> Option<u32> {
@@ -82,7 +96,23 @@ fn roman(s: &str) -> Option<u32> {
 
 /// Whether the text opens a caption: "Figure 3:", "Fig. 2.", "Table 1", "TABLE IV", ...
 pub fn is_caption(text: &str) -> bool {
-    const WORDS: &[&str] = &["figure", "fig.", "table", "tab.", "chart", "exhibit", "listing", "scheme", "plate", "abbildung", "tabelle", "photo", "image", "graph", "diagram"];
+    const WORDS: &[&str] = &[
+        "figure",
+        "fig.",
+        "table",
+        "tab.",
+        "chart",
+        "exhibit",
+        "listing",
+        "scheme",
+        "plate",
+        "abbildung",
+        "tabelle",
+        "photo",
+        "image",
+        "graph",
+        "diagram",
+    ];
     let mut parts = text.split_whitespace();
     let (Some(word), Some(label)) = (parts.next(), parts.next()) else {
         return false;
@@ -90,15 +120,29 @@ pub fn is_caption(text: &str) -> bool {
     let capitalised = word.chars().next().is_some_and(char::is_uppercase);
     let label = label.trim_end_matches([':', '.', '|', '-', '–', '—']);
     let numbered = !label.is_empty()
-        && label.chars().next().is_some_and(|c| c.is_ascii_digit() || "IVXivx".contains(c))
-        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        && label
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || "IVXivx".contains(c))
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     capitalised && numbered && WORDS.contains(&word.to_lowercase().as_str())
 }
 
 /// Whether the text is a page number: "12", "- 12 -", "Page 3", "Page 3 of 10", "3 / 10", "iv".
 pub fn is_page_number(text: &str) -> bool {
     let t = text.trim().to_lowercase();
-    let t = t.trim_matches(|c: char| c == '-' || c == '–' || c == '—' || c == '(' || c == ')' || c == '[' || c == ']' || c.is_whitespace());
+    let t = t.trim_matches(|c: char| {
+        c == '-'
+            || c == '–'
+            || c == '—'
+            || c == '('
+            || c == ')'
+            || c == '['
+            || c == ']'
+            || c.is_whitespace()
+    });
     let t = ["page ", "p. ", "seite ", "página ", "pagina ", "pg. "]
         .iter()
         .find_map(|p| t.strip_prefix(p))
@@ -106,7 +150,11 @@ pub fn is_page_number(text: &str) -> bool {
         .trim();
     let number = |s: &str| {
         let s = s.trim();
-        (!s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit())) || (!s.is_empty() && s.len() <= 6 && s.chars().all(|c| "ivxlcdm".contains(c)) && roman(s).is_some())
+        (!s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit()))
+            || (!s.is_empty()
+                && s.len() <= 6
+                && s.chars().all(|c| "ivxlcdm".contains(c))
+                && roman(s).is_some())
     };
     if number(t) {
         return true;
@@ -123,7 +171,17 @@ pub fn is_page_number(text: &str) -> bool {
 /// from page to page while its page number changes.
 pub fn signature(text: &str) -> String {
     text.split_whitespace()
-        .map(|w| w.chars().map(|c| if c.is_ascii_digit() { '#' } else { c.to_lowercase().next().unwrap_or(c) }).collect::<String>())
+        .map(|w| {
+            w.chars()
+                .map(|c| {
+                    if c.is_ascii_digit() {
+                        '#'
+                    } else {
+                        c.to_lowercase().next().unwrap_or(c)
+                    }
+                })
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -151,7 +209,9 @@ pub fn section_depth(text: &str) -> Option<usize> {
     let token = token.trim_end_matches('.');
     let parts: Vec<&str> = token.split('.').collect();
     let ok = parts.iter().enumerate().all(|(i, p)| {
-        !p.is_empty() && (p.chars().all(|c| c.is_ascii_digit()) || (i == 0 && p.len() == 1 && p.chars().all(|c| c.is_ascii_uppercase())))
+        !p.is_empty()
+            && (p.chars().all(|c| c.is_ascii_digit())
+                || (i == 0 && p.len() == 1 && p.chars().all(|c| c.is_ascii_uppercase())))
     }) && parts.iter().any(|p| p.chars().all(|c| c.is_ascii_digit()));
     (ok && text.split_whitespace().nth(1).is_some() && parts.len() <= 6).then_some(parts.len())
 }
@@ -174,14 +234,21 @@ pub fn levels(styles: &[Style]) -> Vec<u8> {
     sizes.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Each group: its largest size, whether all its sizes are exact.
     let mut groups: Vec<(f32, bool)> = Vec::new();
-    let near = |size: f32, exact: bool, g: (f32, bool)| size >= g.0 * if exact && g.1 { 0.98 } else { 0.82 } - 1e-3;
+    let near = |size: f32, exact: bool, g: (f32, bool)| {
+        size >= g.0 * if exact && g.1 { 0.98 } else { 0.82 } - 1e-3
+    };
     for (size, exact) in sizes {
         match groups.last_mut() {
             Some(g) if near(size, exact, *g) => g.1 &= exact,
             _ => groups.push((size, exact)),
         }
     }
-    let group = |s: &Style| groups.iter().position(|&g| s.size <= g.0 + 1e-3 && near(s.size, s.exact, g)).unwrap_or(0);
+    let group = |s: &Style| {
+        groups
+            .iter()
+            .position(|&g| s.size <= g.0 + 1e-3 && near(s.size, s.exact, g))
+            .unwrap_or(0)
+    };
     let key = |s: &Style| (group(s), !s.bold, s.depth);
     let mut distinct: Vec<(usize, bool, usize)> = styles.iter().map(key).collect();
     distinct.sort();
@@ -201,7 +268,10 @@ mod tests {
 
     #[test]
     fn list_markers() {
-        assert_eq!(list_marker("• Expand to new markets").map(|m| (m.len, m.ordered)), Some((4, false)));
+        assert_eq!(
+            list_marker("• Expand to new markets").map(|m| (m.len, m.ordered)),
+            Some((4, false))
+        );
         assert_eq!(list_marker("1. First step").and_then(|m| m.number), Some(1));
         assert_eq!(list_marker("(b) second").and_then(|m| m.number), Some(2));
         assert_eq!(list_marker("iv) fourth").and_then(|m| m.number), Some(4));
@@ -230,8 +300,14 @@ mod tests {
     #[test]
     fn running_headers_recur_page_numbers_change() {
         let margins = vec![
-            vec![(true, signature("Horizon Quarterly Report")), (false, signature("Page 1 of 2"))],
-            vec![(true, signature("Horizon Quarterly Report")), (false, signature("Page 2 of 2"))],
+            vec![
+                (true, signature("Horizon Quarterly Report")),
+                (false, signature("Page 1 of 2")),
+            ],
+            vec![
+                (true, signature("Horizon Quarterly Report")),
+                (false, signature("Page 2 of 2")),
+            ],
             vec![(true, signature("Annual Report 2026"))],
         ];
         let r = repeated(&margins);
@@ -242,12 +318,32 @@ mod tests {
 
     #[test]
     fn heading_levels_by_size_weight_and_numbering() {
-        let s = |size, bold, depth| Style { size, bold, depth, exact: true };
-        let ocr = |size, bold, depth| Style { size, bold, depth, exact: false };
-        let styles = [s(24.0, true, 0), s(16.0, true, 1), s(13.0, true, 2), s(16.0, true, 1), s(11.0, true, 1), s(11.0, true, 2)];
+        let s = |size, bold, depth| Style {
+            size,
+            bold,
+            depth,
+            exact: true,
+        };
+        let ocr = |size, bold, depth| Style {
+            size,
+            bold,
+            depth,
+            exact: false,
+        };
+        let styles = [
+            s(24.0, true, 0),
+            s(16.0, true, 1),
+            s(13.0, true, 2),
+            s(16.0, true, 1),
+            s(11.0, true, 1),
+            s(11.0, true, 2),
+        ];
         assert_eq!(levels(&styles), vec![1, 2, 3, 2, 4, 5]);
         // Sizes a little apart are one size when OCR measured them, two in a text layer.
-        assert_eq!(levels(&[s(18.0, true, 1), ocr(16.5, true, 1), s(11.0, true, 1)]), vec![1, 1, 2]);
+        assert_eq!(
+            levels(&[s(18.0, true, 1), ocr(16.5, true, 1), s(11.0, true, 1)]),
+            vec![1, 1, 2]
+        );
         assert_eq!(levels(&[s(12.0, true, 1), s(11.0, true, 1)]), vec![1, 2]);
         assert_eq!(section_depth("2.1 Countries"), Some(2));
         assert_eq!(section_depth("3 Outlook"), Some(1));

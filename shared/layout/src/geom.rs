@@ -11,7 +11,12 @@ pub fn height(b: &BBox) -> f32 {
 }
 
 pub fn union(a: &BBox, b: &BBox) -> BBox {
-    [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 /// The smallest rectangle around all of them (`None` for none).

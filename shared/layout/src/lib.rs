@@ -30,6 +30,9 @@ use lines::{is_cjk, Segment};
 /// The share of a page's height at its top and bottom where running headers and footers sit.
 const MARGIN: f32 = 0.1;
 
+/// Labels around a figure (its axes' ticks) sit within this many font sizes of its drawing.
+const FIGURE_MARGIN: f32 = 1.5;
+
 /// Analyses a document's pages.
 pub fn analyse(pages: &[PageInput]) -> Document {
     // Per page: tables from rules, then the other words into segments.
@@ -38,7 +41,12 @@ pub fn analyse(pages: &[PageInput]) -> Document {
     let margins: Vec<Vec<(bool, String)>> = pages
         .iter()
         .zip(&prepared)
-        .map(|(page, p)| p.segments.iter().filter_map(|s| margin(page, s).map(|top| (top, signature(&s.text())))).collect())
+        .map(|(page, p)| {
+            p.segments
+                .iter()
+                .filter_map(|s| margin(page, s).map(|top| (top, signature(&s.text()))))
+                .collect()
+        })
         .collect();
     let repeated = classify::repeated(&margins);
     let mut drafts: Vec<Vec<Draft>> = Vec::new();
@@ -61,13 +69,50 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 None => body.push(s.clone()),
             }
         }
+        // Short labels inside a figure (not a box around paragraphs, not a panel's caption such
+        // as "(a) ...") are the figure's.
+        let mut figures: Vec<Vec<Segment>> = Vec::new();
+        for region in &page.figures {
+            let inside = |s: &Segment| {
+                let (cx, cy) = geom::center(&s.bbox);
+                geom::contains(region, cx, cy, FIGURE_MARGIN * p.em)
+            };
+            let texts: Vec<usize> = body
+                .iter()
+                .filter(|s| inside(s))
+                .map(Segment::chars)
+                .collect();
+            if texts.is_empty() || median(texts.iter().map(|&n| n as f32).collect()) > 40.0 {
+                continue;
+            }
+            let label = |s: &Segment| {
+                let t = s.text();
+                s.chars() <= 30 && !classify::is_caption(&t) && !t.starts_with('(')
+            };
+            let (taken, rest): (Vec<Segment>, Vec<Segment>) =
+                body.into_iter().partition(|s| inside(s) && label(s));
+            body = rest;
+            figures.push(taken);
+        }
         // Reading order over the body's segments and the ruled tables.
         let mut atoms: Vec<order::Atom> = body
             .iter()
             .enumerate()
-            .map(|(i, s)| order::Atom { bbox: s.bbox, size: s.size, chars: s.chars(), numeric: s.is_numeric(), order: (page.source == Source::Text).then_some(i) })
+            .map(|(i, s)| order::Atom {
+                bbox: s.bbox,
+                size: s.size,
+                chars: s.chars(),
+                numeric: s.is_numeric(),
+                order: (page.source == Source::Text).then_some(i),
+            })
             .collect();
-        atoms.extend(p.tables.iter().map(|t| order::Atom { bbox: t.bbox, size: p.em, chars: 1000, numeric: false, order: None }));
+        atoms.extend(p.tables.iter().map(|t| order::Atom {
+            bbox: t.bbox,
+            size: p.em,
+            chars: 1000,
+            numeric: false,
+            order: None,
+        }));
         let stream = page.source == Source::Text;
         let mut leaves = order::leaves(&atoms);
         if stream {
@@ -77,7 +122,12 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             let mut keyed: Vec<(f32, Vec<usize>)> = Vec::new();
             let mut last = -1.0f32;
             for leaf in leaves {
-                let key = leaf.iter().filter(|&&i| i < body.len()).min().map(|&i| i as f32).unwrap_or(last + 0.5);
+                let key = leaf
+                    .iter()
+                    .filter(|&&i| i < body.len())
+                    .min()
+                    .map(|&i| i as f32)
+                    .unwrap_or(last + 0.5);
                 last = key;
                 keyed.push((key, leaf));
             }
@@ -87,23 +137,74 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         if std::env::var_os("LAYOUT_DEBUG").is_some() {
             for (k, leaf) in leaves.iter().enumerate() {
                 let b = geom::union_all(leaf.iter().map(|&i| &atoms[i].bbox)).unwrap_or_default();
-                let first = leaf.iter().find(|&&i| i < body.len()).map(|&i| body[i].text()).unwrap_or_default();
-                eprintln!("leaf {k}: {} atoms {:?} {:?}", leaf.len(), b.map(|v| v as i32), first.chars().take(50).collect::<String>());
+                let first = leaf
+                    .iter()
+                    .find(|&&i| i < body.len())
+                    .map(|&i| body[i].text())
+                    .unwrap_or_default();
+                eprintln!(
+                    "leaf {k}: {} atoms {:?} {:?}",
+                    leaf.len(),
+                    b.map(|v| v as i32),
+                    first.chars().take(50).collect::<String>()
+                );
+                if std::env::var("LAYOUT_DEBUG").as_deref() == Ok("2") {
+                    for &i in leaf {
+                        let t = if i < body.len() {
+                            body[i].text()
+                        } else {
+                            "<table>".into()
+                        };
+                        eprintln!(
+                            "    {:?} {:?}",
+                            atoms[i].bbox.map(|v| v as i32),
+                            t.chars().take(40).collect::<String>()
+                        );
+                    }
+                }
             }
         }
         let mut page_drafts = Vec::new();
-        let mut tops: Vec<&(Kind, &Segment)> = furniture.iter().filter(|(k, s)| *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)).collect();
+        let mut tops: Vec<&(Kind, &Segment)> = furniture
+            .iter()
+            .filter(|(k, s)| {
+                *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)
+            })
+            .collect();
         tops.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
-        let mut bottoms: Vec<&(Kind, &Segment)> = furniture.iter().filter(|f| !tops.contains(f)).collect();
-        bottoms.sort_by(|a, b| (a.1.bbox[1], a.1.bbox[0]).partial_cmp(&(b.1.bbox[1], b.1.bbox[0])).unwrap_or(std::cmp::Ordering::Equal));
-        let furniture_draft = |(kind, s): &(Kind, &Segment)| Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)]);
+        let mut bottoms: Vec<&(Kind, &Segment)> =
+            furniture.iter().filter(|f| !tops.contains(f)).collect();
+        bottoms.sort_by(|a, b| {
+            (a.1.bbox[1], a.1.bbox[0])
+                .partial_cmp(&(b.1.bbox[1], b.1.bbox[0]))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let furniture_draft = |(kind, s): &(Kind, &Segment)| {
+            Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)])
+        };
         page_drafts.extend(tops.into_iter().map(furniture_draft));
         page_drafts.extend(blocks::page_blocks(&body, p.tables, &leaves, stream));
+        for segments in figures.iter().filter(|f| !f.is_empty()) {
+            let lines = lines::stream_rows(segments, &(0..segments.len()).collect::<Vec<_>>())
+                .iter()
+                .map(|row| {
+                    blocks::Line::of(
+                        &row.iter().map(|&i| &segments[i]).collect::<Vec<_>>(),
+                        usize::MAX,
+                    )
+                })
+                .collect();
+            page_drafts.push(Draft::of_lines(Kind::Figure, lines));
+        }
         page_drafts.extend(bottoms.into_iter().map(furniture_draft));
         drafts.push(page_drafts);
     }
     headings(&mut drafts, pages);
-    let vocabulary = text::Vocabulary::of(pages.iter().flat_map(|p| p.words.iter().map(|w| w.text.as_str())));
+    let vocabulary = text::Vocabulary::of(
+        pages
+            .iter()
+            .flat_map(|p| p.words.iter().map(|w| w.text.as_str())),
+    );
     Document {
         pages: pages
             .iter()
@@ -114,7 +215,11 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 height: page.height,
                 unit: page.unit,
                 source: page.source,
-                blocks: drafts.into_iter().map(|d| settle(d, &vocabulary)).filter(|b| !b.text.is_empty()).collect(),
+                blocks: drafts
+                    .into_iter()
+                    .map(|d| settle(d, &vocabulary))
+                    .filter(|b| !b.text.is_empty())
+                    .collect(),
             })
             .collect(),
     }
@@ -129,8 +234,18 @@ struct Prepared {
 fn prepare(page: &PageInput) -> Prepared {
     let em = median(page.words.iter().map(|w| w.size).collect()).max(1e-3);
     let (tables, used) = tables::ruled(&page.rules, &page.words, em);
-    let rest: Vec<Word> = page.words.iter().zip(&used).filter(|(_, u)| !**u).map(|(w, _)| w.clone()).collect();
-    Prepared { em, tables, segments: lines::segments(&rest) }
+    let rest: Vec<Word> = page
+        .words
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(w, _)| w.clone())
+        .collect();
+    Prepared {
+        em,
+        tables,
+        segments: lines::segments(&rest),
+    }
 }
 
 /// `Some(true)` for a piece in the page's top margin, `Some(false)` in its bottom margin.
@@ -157,11 +272,17 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
         for d in ds.iter().filter(|d| d.kind == Kind::Paragraph) {
             for l in &d.lines {
                 let n: usize = l.words.iter().map(|w| w.text.chars().count()).sum();
-                *weight.entry((l.size / quantum(page)).round() as i64).or_default() += n;
+                *weight
+                    .entry((l.size / quantum(page)).round() as i64)
+                    .or_default() += n;
             }
         }
     }
-    let Some(body_key) = weight.iter().max_by_key(|(k, n)| (**n, -**k)).map(|(k, _)| *k) else {
+    let Some(body_key) = weight
+        .iter()
+        .max_by_key(|(k, n)| (**n, -**k))
+        .map(|(k, _)| *k)
+    else {
         return;
     };
     let mut found: Vec<(usize, usize, Style)> = Vec::new();
@@ -175,17 +296,37 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
             let text = d.raw_text();
             let words = text.split_whitespace().count();
             let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-            if letters < 2 || text.chars().count() > 200 || text.trim_end().ends_with([',', ';']) || (text.trim_end().ends_with('.') && words > 6) {
+            if letters < 2
+                || text.chars().count() > 200
+                || text.trim_end().ends_with([',', ';'])
+                || (text.trim_end().ends_with('.') && words > 6)
+            {
                 continue;
             }
             let size = d.size();
             let larger = size >= body * if ocr { 1.25 } else { 1.15 };
             let bold = d.bold() && size >= body * 0.95;
-            let caps = d.lines.len() == 1 && words <= 6 && letters >= 4 && text.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) && size >= body * 0.95;
+            let caps = d.lines.len() == 1
+                && words <= 6
+                && letters >= 4
+                && text
+                    .chars()
+                    .filter(|c| c.is_alphabetic())
+                    .all(char::is_uppercase)
+                && size >= body * 0.95;
             let list_like = d.kind == Kind::List && !(bold || larger);
             if (larger || bold || caps) && !list_like {
                 let depth = classify::section_depth(&text).unwrap_or(1);
-                found.push((p, i, Style { size, bold: d.bold() || caps, depth, exact: !ocr }));
+                found.push((
+                    p,
+                    i,
+                    Style {
+                        size,
+                        bold: d.bold() || caps,
+                        depth,
+                        exact: !ocr,
+                    },
+                ));
             }
         }
     }
@@ -200,9 +341,19 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
 /// The block users get: its text cleaned (words broken across lines joined where the document
 /// says so, normalised, lines of a paragraph run together), its list items and table cells.
 fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
-    let clean = |raw: &str| join_lines(&text::normalise(&text::dehyphenate(&mark_hyphens(raw), vocabulary)));
+    let clean = |raw: &str| {
+        join_lines(&text::normalise(&text::dehyphenate(
+            &mark_hyphens(raw),
+            vocabulary,
+        )))
+    };
     let confidence = {
-        let scored: Vec<(f32, usize)> = d.lines.iter().flat_map(|l| &l.words).filter_map(|w| w.confidence.map(|c| (c, w.text.chars().count()))).collect();
+        let scored: Vec<(f32, usize)> = d
+            .lines
+            .iter()
+            .flat_map(|l| &l.words)
+            .filter_map(|w| w.confidence.map(|c| (c, w.text.chars().count())))
+            .collect();
         let n: usize = scored.iter().map(|s| s.1).sum();
         (n > 0).then(|| scored.iter().map(|(c, k)| c * *k as f32).sum::<f32>() / n as f32)
     };
@@ -222,14 +373,23 @@ fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
             for c in &mut table.cells {
                 c.text = clean(&c.text);
             }
-            block.text = table.grid().iter().map(|r| r.join("\t")).collect::<Vec<_>>().join("\n");
+            block.text = table
+                .grid()
+                .iter()
+                .map(|r| r.join("\t"))
+                .collect::<Vec<_>>()
+                .join("\n");
             block.table = Some(table);
         }
         Kind::List => {
             let mut starts = d.item_starts.clone();
             starts.push(d.lines.len());
             for w in starts.windows(2) {
-                let raw = d.lines[w[0]..w[1]].iter().map(blocks::Line::text).collect::<Vec<_>>().join("\n");
+                let raw = d.lines[w[0]..w[1]]
+                    .iter()
+                    .map(blocks::Line::text)
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let marker = classify::list_marker(&raw).map(|m| m.len).unwrap_or(0);
                 block.items.push(clean(&raw[marker..]));
                 if !block.text.is_empty() {
@@ -249,9 +409,16 @@ fn mark_hyphens(raw: &str) -> String {
     let lines: Vec<&str> = raw.split('\n').collect();
     let mut out = String::with_capacity(raw.len());
     for (i, line) in lines.iter().enumerate() {
-        let next_lower = lines.get(i + 1).and_then(|n| n.chars().next()).is_some_and(char::is_lowercase);
+        let next_lower = lines
+            .get(i + 1)
+            .and_then(|n| n.chars().next())
+            .is_some_and(char::is_lowercase);
         let before = line.trim_end_matches('-').chars().last();
-        if next_lower && line.ends_with('-') && !line.ends_with("--") && before.is_some_and(char::is_alphabetic) {
+        if next_lower
+            && line.ends_with('-')
+            && !line.ends_with("--")
+            && before.is_some_and(char::is_alphabetic)
+        {
             out.push_str(&line[..line.len() - 1]);
             out.push('\u{FFFE}');
         } else {

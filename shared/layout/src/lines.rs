@@ -47,7 +47,11 @@ impl Segment {
     }
 
     pub fn chars(&self) -> usize {
-        self.words.iter().map(|w| w.text.chars().count()).sum::<usize>() + self.words.len()
+        self.words
+            .iter()
+            .map(|w| w.text.chars().count())
+            .sum::<usize>()
+            + self.words.len()
             - 1.min(self.words.len())
     }
 
@@ -58,8 +62,12 @@ impl Segment {
         let digits = t.chars().filter(char::is_ascii_digit).count();
         let letters = t.chars().filter(|c| c.is_alphabetic()).count();
         // A dash stands for nothing (zero) in a column of figures.
-        let sign = !t.is_empty() && t.chars().all(|c| "$€£¥%—–-".contains(c) || c.is_whitespace());
-        sign || (digits > 0 && letters <= 1 && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count())
+        let sign = !t.is_empty()
+            && t.chars()
+                .all(|c| "$€£¥%—–-".contains(c) || c.is_whitespace());
+        sign || (digits > 0
+            && letters <= 1
+            && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count())
     }
 }
 
@@ -97,7 +105,9 @@ pub fn segments(words: &[Word]) -> Vec<Segment> {
         if let Some(last) = run.last() {
             let size = last.size.max(word.size).max(1e-3);
             let gap = word.bbox[0] - last.bbox[2];
-            let same_line = !last.line_end && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5 && gap > -0.5 * size;
+            let same_line = !last.line_end
+                && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5
+                && gap > -0.5 * size;
             if !same_line {
                 split_run(std::mem::take(&mut run), &mut out);
             }
@@ -115,7 +125,10 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
     if run.is_empty() {
         return;
     }
-    let gaps: Vec<f32> = run.windows(2).map(|w| w[1].bbox[0] - w[0].bbox[2]).collect();
+    let gaps: Vec<f32> = run
+        .windows(2)
+        .map(|w| w[1].bbox[0] - w[0].bbox[2])
+        .collect();
     let size = median(run.iter().map(|w| w.size).collect()).max(1e-3);
     // The line's word spacing: its usual gap among those that could be spaces.
     let spacing = median(gaps.iter().copied().filter(|g| *g < 1.5 * size).collect());
@@ -125,14 +138,18 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
             let gap = gaps[i - 1];
             // A list marker is followed by its item's indent; a currency sign in a table stands
             // apart from its amount.
-            let marker = current.len() == 1 && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
-            let currency = current.len() == 1 && matches!(last.text.as_str(), "$" | "€" | "£" | "¥");
+            let marker = current.len() == 1
+                && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
+            let currency =
+                current.len() == 1 && matches!(last.text.as_str(), "$" | "€" | "£" | "¥");
             let widest = if currency {
                 CURRENCY_GAP * size
             } else if marker {
                 MARKER_GAP * size
             } else {
-                (SEGMENT_GAP * size).max(2.5 * spacing).min(COLUMN_GAP * size)
+                (SEGMENT_GAP * size)
+                    .max(2.5 * spacing)
+                    .min(COLUMN_GAP * size)
             };
             if gap > widest {
                 out.push(Segment::of(std::mem::take(&mut current)));
@@ -150,7 +167,10 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
 pub fn rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {
     let mut sorted: Vec<usize> = ids.to_vec();
     sorted.sort_by(|&a, &b| {
-        let (ca, cb) = (geom::center(&segments[a].bbox).1, geom::center(&segments[b].bbox).1);
+        let (ca, cb) = (
+            geom::center(&segments[a].bbox).1,
+            geom::center(&segments[b].bbox).1,
+        );
         ca.total_cmp(&cb)
     });
     let mut rows: Vec<(BBox, Vec<usize>)> = Vec::new();
@@ -173,6 +193,30 @@ pub fn rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {
             members
         })
         .collect()
+}
+
+/// Groups segments into rows as the source runs: consecutive segments (by index, the source's
+/// order) on the same line, left to right, are a row. For a text layer, whose order keeps
+/// formulas and sub- and superscripts as written.
+pub fn stream_rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    for id in sorted {
+        let b = &segments[id].bbox;
+        match rows.last_mut() {
+            Some(row)
+                if row.last().is_some_and(|&l| {
+                    v_overlap_ratio(&segments[l].bbox, b) >= 0.5
+                        && b[0] >= segments[l].bbox[2] - 0.5 * segments[l].size
+                }) =>
+            {
+                row.push(id)
+            }
+            _ => rows.push(vec![id]),
+        }
+    }
+    rows
 }
 
 #[cfg(test)]

@@ -24,7 +24,11 @@ pub fn document(doc: &Document) -> String {
 /// One block.
 pub fn block(b: &Block) -> String {
     match b.kind {
-        Kind::Heading => format!("{} {}", "#".repeat(b.level.unwrap_or(2).clamp(1, 6) as usize), inline(&b.text)),
+        Kind::Heading => format!(
+            "{} {}",
+            "#".repeat(b.level.unwrap_or(2).clamp(1, 6) as usize),
+            inline(&b.text)
+        ),
         Kind::List => list(&b.items, b.ordered, 1),
         Kind::Table => b.table.as_ref().map(table).unwrap_or_default(),
         Kind::Code => {
@@ -34,6 +38,7 @@ pub fn block(b: &Block) -> String {
         Kind::Header => comment("header", &b.text),
         Kind::Footer => comment("footer", &b.text),
         Kind::PageNumber => comment("page number", &b.text),
+        Kind::Figure => comment("figure", &b.text),
         Kind::Caption | Kind::Paragraph => paragraph(&b.text),
     }
 }
@@ -43,7 +48,13 @@ pub fn list(items: &[String], ordered: bool, first: usize) -> String {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| if ordered { format!("{}. {}", first + i, inline(item)) } else { format!("- {}", inline(item)) })
+        .map(|(i, item)| {
+            if ordered {
+                format!("{}. {}", first + i, inline(item))
+            } else {
+                format!("- {}", inline(item))
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -54,8 +65,20 @@ pub fn table(t: &Table) -> String {
     if grid.is_empty() || t.cols == 0 {
         return String::new();
     }
-    let row = |cells: &Vec<String>| format!("| {} |", cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
-    let mut lines = vec![row(&grid[0]), format!("|{}", " --- |".repeat(t.cols as usize))];
+    let row = |cells: &Vec<String>| {
+        format!(
+            "| {} |",
+            cells
+                .iter()
+                .map(|c| cell(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    let mut lines = vec![
+        row(&grid[0]),
+        format!("|{}", " --- |".repeat(t.cols as usize)),
+    ];
     lines.extend(grid[1..].iter().map(row));
     lines.join("\n")
 }
@@ -65,7 +88,10 @@ fn cell(text: &str) -> String {
 }
 
 fn comment(what: &str, text: &str) -> String {
-    format!("<!-- {what}: {} -->", text.replace("--", "- -").replace('>', "&gt;"))
+    format!(
+        "<!-- {what}: {} -->",
+        text.replace("--", "- -").replace('>', "&gt;")
+    )
 }
 
 /// A paragraph, with what would read as Markdown at its start escaped.
@@ -99,7 +125,16 @@ mod tests {
     use crate::model::Cell;
 
     fn b(kind: Kind, text: &str) -> Block {
-        Block { kind, text: text.into(), bbox: [0.0; 4], level: None, items: Vec::new(), ordered: false, table: None, confidence: None }
+        Block {
+            kind,
+            text: text.into(),
+            bbox: [0.0; 4],
+            level: None,
+            items: Vec::new(),
+            ordered: false,
+            table: None,
+            confidence: None,
+        }
     }
 
     #[test]
@@ -113,13 +148,36 @@ mod tests {
         l.ordered = true;
         assert_eq!(block(&l), "1. a\n2. b\\*");
         assert_eq!(block(&b(Kind::Paragraph, "- not a list")), "\\- not a list");
-        assert_eq!(block(&b(Kind::Footer, "Page 1 of 2 -->")), "<!-- footer: Page 1 of 2 - -&gt; -->");
+        assert_eq!(
+            block(&b(Kind::Footer, "Page 1 of 2 -->")),
+            "<!-- footer: Page 1 of 2 - -&gt; -->"
+        );
     }
 
     #[test]
     fn tables_are_pipe_tables_with_a_header_row() {
-        let cell = |row, col, text: &str| Cell { row, col, row_span: 1, col_span: 1, text: text.into(), header: row == 0 };
-        let t = Table { rows: 2, cols: 2, header_rows: 1, cells: vec![cell(0, 0, "Item"), cell(0, 1, "Amount"), cell(1, 0, "Paper | A4"), cell(1, 1, "12")] };
-        assert_eq!(table(&t), "| Item | Amount |\n| --- | --- |\n| Paper \\| A4 | 12 |");
+        let cell = |row, col, text: &str| Cell {
+            row,
+            col,
+            row_span: 1,
+            col_span: 1,
+            text: text.into(),
+            header: row == 0,
+        };
+        let t = Table {
+            rows: 2,
+            cols: 2,
+            header_rows: 1,
+            cells: vec![
+                cell(0, 0, "Item"),
+                cell(0, 1, "Amount"),
+                cell(1, 0, "Paper | A4"),
+                cell(1, 1, "12"),
+            ],
+        };
+        assert_eq!(
+            table(&t),
+            "| Item | Amount |\n| --- | --- |\n| Paper \\| A4 | 12 |"
+        );
     }
 }

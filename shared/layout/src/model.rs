@@ -69,6 +69,9 @@ pub struct PageInput {
     pub words: Vec<Word>,
     #[serde(default)]
     pub rules: Vec<BBox>,
+    /// Regions drawn as figures (pictures, charts): short text inside them is the figure's.
+    #[serde(default)]
+    pub figures: Vec<BBox>,
 }
 
 /// What a block is.
@@ -86,6 +89,8 @@ pub enum Kind {
     /// A running footer at the bottom of the page.
     Footer,
     PageNumber,
+    /// Text inside a figure: axis labels, legends, the words of a diagram.
+    Figure,
 }
 
 impl Kind {
@@ -100,6 +105,7 @@ impl Kind {
             Kind::Header => "header",
             Kind::Footer => "footer",
             Kind::PageNumber => "page_number",
+            Kind::Figure => "figure",
         }
     }
 
@@ -236,14 +242,15 @@ pub struct Document {
 }
 
 impl Document {
-    /// The running text of the document: every block's text in reading order, pages apart by
-    /// a blank line.
+    /// The running text of the document: every block's text in reading order but the text
+    /// inside figures, pages apart by a blank line.
     pub fn text(&self) -> String {
         self.pages
             .iter()
             .map(|p| {
                 p.blocks
                     .iter()
+                    .filter(|b| b.kind != Kind::Figure)
                     .map(|b| b.text.as_str())
                     .collect::<Vec<_>>()
                     .join("\n")

@@ -29,9 +29,19 @@ const MIN_GUTTER: f32 = 0.5;
 /// they are read first, each a leaf of its own.
 pub fn leaves(atoms: &[Atom]) -> Vec<Vec<usize>> {
     let em = median(atoms.iter().map(|a| a.size).collect()).max(1e-3);
-    let vertical = |a: &Atom| geom::height(&a.bbox) > 3.0 * geom::width(&a.bbox) && geom::height(&a.bbox) > 8.0 * em;
-    let mut out: Vec<Vec<usize>> = (0..atoms.len()).filter(|&i| vertical(&atoms[i])).map(|i| vec![i]).collect();
-    cut(atoms, (0..atoms.len()).filter(|&i| !vertical(&atoms[i])).collect(), &mut out, 0);
+    let vertical = |a: &Atom| {
+        geom::height(&a.bbox) > 3.0 * geom::width(&a.bbox) && geom::height(&a.bbox) > 8.0 * em
+    };
+    let mut out: Vec<Vec<usize>> = (0..atoms.len())
+        .filter(|&i| vertical(&atoms[i]))
+        .map(|i| vec![i])
+        .collect();
+    cut(
+        atoms,
+        (0..atoms.len()).filter(|&i| !vertical(&atoms[i])).collect(),
+        &mut out,
+        0,
+    );
     out
 }
 
@@ -44,8 +54,24 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
     }
     let em = median(ids.iter().map(|&i| atoms[i].size).collect()).max(1e-3);
     let min_gap = MIN_GUTTER * em;
-    let x0 = ids.iter().map(|&i| atoms[i].bbox[0]).fold(f32::MAX, f32::min);
-    let x1 = ids.iter().map(|&i| atoms[i].bbox[2]).fold(f32::MIN, f32::max);
+    let x0 = ids
+        .iter()
+        .map(|&i| atoms[i].bbox[0])
+        .fold(f32::MAX, f32::min);
+    let x1 = ids
+        .iter()
+        .map(|&i| atoms[i].bbox[2])
+        .fold(f32::MIN, f32::max);
+
+    // A gap that runs down the whole region splits it into columns at once.
+    let whole: Vec<(f32, f32)> = free_intervals(atoms, &ids, x0, x1, min_gap)
+        .into_iter()
+        .filter(|&(a, b)| a > x0 && b < x1)
+        .filter(|&g| !keeps_rows(atoms, &ids, g))
+        .collect();
+    if !whole.is_empty() {
+        return columns(atoms, ids, &whole, out, depth);
+    }
 
     // Horizontal bands: nothing crosses the line between two bands.
     let mut sorted = ids.clone();
@@ -97,8 +123,14 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
         return;
     };
     // The gutters with text on both sides that are not the gaps of a table.
-    let lo = members.iter().map(|&i| atoms[i].bbox[0]).fold(f32::MAX, f32::min);
-    let hi = members.iter().map(|&i| atoms[i].bbox[2]).fold(f32::MIN, f32::max);
+    let lo = members
+        .iter()
+        .map(|&i| atoms[i].bbox[0])
+        .fold(f32::MAX, f32::min);
+    let hi = members
+        .iter()
+        .map(|&i| atoms[i].bbox[2])
+        .fold(f32::MIN, f32::max);
     let cuts: Vec<(f32, f32)> = gutters
         .into_iter()
         .filter(|&(a, b)| a > lo && b < hi)
@@ -108,8 +140,19 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
         out.push(members);
         return;
     }
+    columns(atoms, members, &cuts, out, depth);
+}
+
+/// Splits the atoms at the gutters `cuts` and reads each column, left to right.
+fn columns(
+    atoms: &[Atom],
+    ids: Vec<usize>,
+    cuts: &[(f32, f32)],
+    out: &mut Vec<Vec<usize>>,
+    depth: u32,
+) {
     let mut columns: Vec<Vec<usize>> = vec![Vec::new(); cuts.len() + 1];
-    for id in members {
+    for id in ids {
         let cx = geom::center(&atoms[id].bbox).0;
         let col = cuts.iter().filter(|&&(a, _)| cx > a).count();
         columns[col].push(id);
@@ -120,8 +163,17 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
 }
 
 /// The stretches of [x0, x1] that no atom of the band covers, at least `min_gap` wide.
-fn free_intervals(atoms: &[Atom], band: &[usize], x0: f32, x1: f32, min_gap: f32) -> Vec<(f32, f32)> {
-    let mut spans: Vec<(f32, f32)> = band.iter().map(|&i| (atoms[i].bbox[0], atoms[i].bbox[2])).collect();
+fn free_intervals(
+    atoms: &[Atom],
+    band: &[usize],
+    x0: f32,
+    x1: f32,
+    min_gap: f32,
+) -> Vec<(f32, f32)> {
+    let mut spans: Vec<(f32, f32)> = band
+        .iter()
+        .map(|&i| (atoms[i].bbox[0], atoms[i].bbox[2]))
+        .collect();
     spans.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut free = Vec::new();
     let mut at = x0;
@@ -140,7 +192,8 @@ fn free_intervals(atoms: &[Atom], band: &[usize], x0: f32, x1: f32, min_gap: f32
 /// Whether some free interval has atoms of the band on both sides.
 fn has_inner(atoms: &[Atom], band: &[usize], free: &[(f32, f32)]) -> bool {
     free.iter().any(|&(a, b)| {
-        band.iter().any(|&i| atoms[i].bbox[2] <= a + 1e-3) && band.iter().any(|&i| atoms[i].bbox[0] >= b - 1e-3)
+        band.iter().any(|&i| atoms[i].bbox[2] <= a + 1e-3)
+            && band.iter().any(|&i| atoms[i].bbox[0] >= b - 1e-3)
     })
 }
 
@@ -157,9 +210,12 @@ fn intersect(a: &[(f32, f32)], b: &[(f32, f32)], min_gap: f32) -> Vec<(f32, f32)
     out
 }
 
-/// How the pieces on the two sides of a gap pair up, line by line.
+/// How the pieces on the two sides of a gap pair up, line by line. The counts of kinds of pairs
+/// are weighted by the pairs' characters, so that a few long lines of text outweigh many tick
+/// labels of a chart.
 struct Pairing {
     pairs: usize,
+    weight: usize,
     /// Both sides shorter than 20 characters.
     short: usize,
     /// At least one side shorter than 20 characters.
@@ -173,8 +229,9 @@ struct Pairing {
 }
 
 impl Pairing {
+    /// Whether pairs of a kind (their weight `n`) are most of them.
     fn most(&self, n: usize) -> bool {
-        self.pairs >= 2 && n * 10 >= self.pairs * 6
+        self.pairs >= 2 && n * 10 >= self.weight * 6
     }
 
     /// The source runs down each side: columns of text, a two-column index.
@@ -205,23 +262,44 @@ pub fn keeps_rows(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> bool {
 }
 
 fn pairing(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> Pairing {
-    let left: Vec<&Atom> = members.iter().map(|&i| &atoms[i]).filter(|a| a.bbox[2] <= g.0 + 1e-3).collect();
-    let right: Vec<&Atom> = members.iter().map(|&i| &atoms[i]).filter(|a| a.bbox[0] >= g.1 - 1e-3).collect();
-    let mut p = Pairing { pairs: 0, short: 0, one_short: 0, numeric: 0, ordered: 0, across: 0 };
+    let left: Vec<&Atom> = members
+        .iter()
+        .map(|&i| &atoms[i])
+        .filter(|a| a.bbox[2] <= g.0 + 1e-3)
+        .collect();
+    let right: Vec<&Atom> = members
+        .iter()
+        .map(|&i| &atoms[i])
+        .filter(|a| a.bbox[0] >= g.1 - 1e-3)
+        .collect();
+    let mut p = Pairing {
+        pairs: 0,
+        weight: 0,
+        short: 0,
+        one_short: 0,
+        numeric: 0,
+        ordered: 0,
+        across: 0,
+    };
     for l in &left {
         // The pieces to its right on the same line, nearest first.
-        let mut row: Vec<&&Atom> = right.iter().filter(|r| geom::v_overlap_ratio(&l.bbox, &r.bbox) >= 0.5).collect();
+        let mut row: Vec<&&Atom> = right
+            .iter()
+            .filter(|r| geom::v_overlap_ratio(&l.bbox, &r.bbox) >= 0.5)
+            .collect();
         row.sort_by(|a, b| a.bbox[0].total_cmp(&b.bbox[0]));
         if let Some(r) = row.first() {
+            let w = l.chars + r.chars;
             p.pairs += 1;
+            p.weight += w;
             if l.chars < 20 && r.chars < 20 {
-                p.short += 1;
+                p.short += w;
             }
             if l.chars < 20 || r.chars < 20 {
-                p.one_short += 1;
+                p.one_short += w;
             }
             if row.iter().any(|r| r.numeric) {
-                p.numeric += 1;
+                p.numeric += w;
             }
             if let (Some(a), Some(b)) = (l.order, r.order) {
                 p.ordered += 1;
@@ -309,7 +387,13 @@ mod tests {
 
     #[test]
     fn a_stamp_up_the_margin_does_not_block_the_columns() {
-        let mut atoms = vec![Atom { bbox: [14.0, 60.0, 30.0, 400.0], size: 30.0, chars: 40, numeric: false, order: None }];
+        let mut atoms = vec![Atom {
+            bbox: [14.0, 60.0, 30.0, 400.0],
+            size: 30.0,
+            chars: 40,
+            numeric: false,
+            order: None,
+        }];
         atoms.push(atom(40.0, 50.0, 540.0, 80));
         for i in 0..5 {
             let y = 80.0 + 14.0 * i as f32;

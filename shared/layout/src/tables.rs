@@ -37,9 +37,17 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
     for r in rules {
         let (w, h) = (geom::width(r), geom::height(r));
         if h <= thick && w >= 1.5 * em {
-            hs.push(Rule { at: (r[1] + r[3]) / 2.0, from: r[0], to: r[2] });
+            hs.push(Rule {
+                at: (r[1] + r[3]) / 2.0,
+                from: r[0],
+                to: r[2],
+            });
         } else if w <= thick && h >= 0.6 * em {
-            vs.push(Rule { at: (r[0] + r[2]) / 2.0, from: r[1], to: r[3] });
+            vs.push(Rule {
+                at: (r[0] + r[2]) / 2.0,
+                from: r[1],
+                to: r[3],
+            });
         }
     }
     let hs = merge_collinear(hs, tol);
@@ -58,12 +66,21 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
             let cuts = |x: f32| l.bbox[0] < x - tol && l.bbox[2] > x + tol;
             cuts(b[0]) || cuts(b[2])
         };
-        let inside: Vec<&Segment> = lines.iter().filter(|l| level(l) && l.bbox[0] >= b[0] - tol && l.bbox[2] <= b[2] + tol).collect();
+        let inside: Vec<&Segment> = lines
+            .iter()
+            .filter(|l| level(l) && l.bbox[0] >= b[0] - tol && l.bbox[2] <= b[2] + tol)
+            .collect();
         let beside = inside
             .iter()
-            .filter(|i| lines.iter().any(|o| (o.bbox[2] < b[0] - tol || o.bbox[0] > b[2] + tol) && geom::v_overlap_ratio(&i.bbox, &o.bbox) >= 0.5))
+            .filter(|i| {
+                lines.iter().any(|o| {
+                    (o.bbox[2] < b[0] - tol || o.bbox[0] > b[2] + tol)
+                        && geom::v_overlap_ratio(&i.bbox, &o.bbox) >= 0.5
+                })
+            })
             .count();
-        lines.iter().any(|l| level(l) && across(l)) || (!inside.is_empty() && beside * 2 > inside.len())
+        lines.iter().any(|l| level(l) && across(l))
+            || (!inside.is_empty() && beside * 2 > inside.len())
     };
 
     // Connected groups of rules: a horizontal and a vertical rule are connected where they cross
@@ -80,7 +97,11 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
     }
     for (i, h) in hs.iter().enumerate() {
         for (j, v) in vs.iter().enumerate() {
-            if v.at >= h.from - tol && v.at <= h.to + tol && h.at >= v.from - tol && h.at <= v.to + tol {
+            if v.at >= h.from - tol
+                && v.at <= h.to + tol
+                && h.at >= v.from - tol
+                && h.at <= v.to + tol
+            {
                 let (a, b) = (find(&mut parent, i), find(&mut parent, hs.len() + j));
                 parent[a] = b;
             }
@@ -119,7 +140,11 @@ fn merge_collinear(mut rules: Vec<Rule>, tol: f32) -> Vec<Rule> {
     rules.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.from.total_cmp(&b.from)));
     let mut out: Vec<Rule> = Vec::new();
     for r in rules {
-        if let Some(last) = out.iter_mut().rev().find(|l| (l.at - r.at).abs() <= tol && r.from <= l.to + tol && r.to >= l.from - tol) {
+        if let Some(last) = out
+            .iter_mut()
+            .rev()
+            .find(|l| (l.at - r.at).abs() <= tol && r.from <= l.to + tol && r.to >= l.from - tol)
+        {
             last.from = last.from.min(r.from);
             last.to = last.to.max(r.to);
             continue;
@@ -144,12 +169,25 @@ fn cluster(mut values: Vec<f32>, tol: f32) -> Vec<f32> {
 
 /// A table from a grid of rules: its rows and columns lie between the rules; a cell spans
 /// neighbouring grid cells where the rule between them is missing.
-fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &[bool], tol: f32, em: f32) -> Option<Found> {
+fn grid(
+    hs: &[Rule],
+    vs: &[Rule],
+    words: &[Word],
+    used: &[bool],
+    tol: f32,
+    em: f32,
+) -> Option<Found> {
     let mut ys = cluster(hs.iter().map(|h| h.at).collect(), tol);
     let mut xs = cluster(vs.iter().map(|v| v.at).collect(), tol);
     // The outer border may be missing on a side: the rules' ends close the grid.
-    let (left, right) = (hs.iter().map(|h| h.from).fold(f32::MAX, f32::min), hs.iter().map(|h| h.to).fold(f32::MIN, f32::max));
-    let (top, bottom) = (vs.iter().map(|v| v.from).fold(f32::MAX, f32::min), vs.iter().map(|v| v.to).fold(f32::MIN, f32::max));
+    let (left, right) = (
+        hs.iter().map(|h| h.from).fold(f32::MAX, f32::min),
+        hs.iter().map(|h| h.to).fold(f32::MIN, f32::max),
+    );
+    let (top, bottom) = (
+        vs.iter().map(|v| v.from).fold(f32::MAX, f32::min),
+        vs.iter().map(|v| v.to).fold(f32::MIN, f32::max),
+    );
     if xs.first().is_some_and(|&x| x - left > em) {
         xs.insert(0, left);
     }
@@ -188,11 +226,18 @@ fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &[bool], tol: f32, em: f
                 continue;
             }
             let mut cs = 1;
-            while c + cs < cols && owner[r][c + cs] == usize::MAX && !covers(vs, xs[c + cs], ys[r], ys[r + 1]) {
+            while c + cs < cols
+                && owner[r][c + cs] == usize::MAX
+                && !covers(vs, xs[c + cs], ys[r], ys[r + 1])
+            {
                 cs += 1;
             }
             let mut rs = 1;
-            while r + rs < rows && (c..c + cs).all(|k| owner[r + rs][k] == usize::MAX && !covers(hs, ys[r + rs], xs[k], xs[k + 1])) {
+            while r + rs < rows
+                && (c..c + cs).all(|k| {
+                    owner[r + rs][k] == usize::MAX && !covers(hs, ys[r + rs], xs[k], xs[k + 1])
+                })
+            {
                 rs += 1;
             }
             for row in owner.iter_mut().skip(r).take(rs) {
@@ -250,7 +295,13 @@ fn grid(hs: &[Rule], vs: &[Rule], words: &[Word], used: &[bool], tol: f32, em: f
 
 /// Tables ruled by horizontal lines only (a top rule, a rule under the header, a bottom rule):
 /// the region between rules of the same extent, when what lies between is tabular.
-fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, crossed: &dyn Fn(&BBox) -> bool) -> Vec<Found> {
+fn booktabs(
+    mut hs: Vec<Rule>,
+    words: &[Word],
+    used: &mut [bool],
+    tol: f32,
+    crossed: &dyn Fn(&BBox) -> bool,
+) -> Vec<Found> {
     hs.sort_by(|a, b| a.at.total_cmp(&b.at));
     let mut out = Vec::new();
     let mut taken = vec![false; hs.len()];
@@ -260,7 +311,11 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, cros
         }
         // Rules below this one with about the same extent.
         let same: Vec<usize> = (i..hs.len())
-            .filter(|&j| !taken[j] && geom::overlap(hs[i].from, hs[i].to, hs[j].from, hs[j].to) >= 0.85 * (hs[i].to - hs[i].from).max(hs[j].to - hs[j].from))
+            .filter(|&j| {
+                !taken[j]
+                    && geom::overlap(hs[i].from, hs[i].to, hs[j].from, hs[j].to)
+                        >= 0.85 * (hs[i].to - hs[i].from).max(hs[j].to - hs[j].from)
+            })
             .collect();
         if same.len() < 2 {
             continue;
@@ -271,15 +326,18 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, cros
             continue;
         }
         let inside: Vec<usize> = (0..words.len())
-            .filter(|&k| !used[k] && {
-                let (cx, cy) = geom::center(&words[k].bbox);
-                geom::contains(&bbox, cx, cy, 0.0)
+            .filter(|&k| {
+                !used[k] && {
+                    let (cx, cy) = geom::center(&words[k].bbox);
+                    geom::contains(&bbox, cx, cy, 0.0)
+                }
             })
             .collect();
         if inside.is_empty() {
             continue;
         }
-        let segments = crate::lines::segments(&inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>());
+        let segments =
+            crate::lines::segments(&inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>());
         let ids: Vec<usize> = (0..segments.len()).collect();
         let rows = crate::lines::rows(&segments, &ids);
         let Some(mut table) = aligned(&segments, &rows, true, false) else {
@@ -303,7 +361,10 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, cros
         for &j in &same {
             taken[j] = true;
         }
-        out.push(Found { bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom], table });
+        out.push(Found {
+            bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom],
+            table,
+        });
     }
     out
 }
@@ -311,29 +372,53 @@ fn booktabs(mut hs: Vec<Rule>, words: &[Word], used: &mut [bool], tol: f32, cros
 /// A header cell set on several lines gives several rows; they are one row when they come before
 /// any figure, sit close together and fill the same columns.
 fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
-    let numeric = |t: &str| t.chars().any(|c| c.is_ascii_digit()) && t.chars().filter(|c| c.is_alphabetic()).count() <= 1;
+    let numeric = |t: &str| {
+        t.chars().any(|c| c.is_ascii_digit())
+            && t.chars().filter(|c| c.is_alphabetic()).count() <= 1
+    };
     let layout = |r: u32| {
-        let mut cols: Vec<(u32, u32)> = table.cells.iter().filter(|c| c.row == r).map(|c| (c.col, c.col_span)).collect();
+        let mut cols: Vec<(u32, u32)> = table
+            .cells
+            .iter()
+            .filter(|c| c.row == r)
+            .map(|c| (c.col, c.col_span))
+            .collect();
         cols.sort();
         cols
     };
     let mut r = 0;
     while r + 1 < table.rows {
-        let plain = |row: u32| table.cells.iter().filter(|c| c.row == row).all(|c| !numeric(&c.text));
+        let plain = |row: u32| {
+            table
+                .cells
+                .iter()
+                .filter(|c| c.row == row)
+                .all(|c| !numeric(&c.text))
+        };
         if !plain(r) || !plain(r + 1) {
             break;
         }
-        let gap = extents.get(r as usize + 1).map_or(f32::MAX, |e| e.0) - extents.get(r as usize).map_or(0.0, |e| e.1);
+        let gap = extents.get(r as usize + 1).map_or(f32::MAX, |e| e.0)
+            - extents.get(r as usize).map_or(0.0, |e| e.1);
         let below = layout(r + 1);
         if gap > 0.6 * size || below.iter().any(|c| !layout(r).contains(c)) {
             r += 1;
             continue;
         }
         // Row r + 1's text joins row r's, cell by cell; the rows below move up.
-        let moved: Vec<Cell> = table.cells.iter().filter(|c| c.row == r + 1).cloned().collect();
+        let moved: Vec<Cell> = table
+            .cells
+            .iter()
+            .filter(|c| c.row == r + 1)
+            .cloned()
+            .collect();
         table.cells.retain(|c| c.row != r + 1);
         for m in moved {
-            if let Some(c) = table.cells.iter_mut().find(|c| c.row == r && c.col == m.col) {
+            if let Some(c) = table
+                .cells
+                .iter_mut()
+                .find(|c| c.row == r && c.col == m.col)
+            {
                 c.text = format!("{} {}", c.text, m.text);
             }
         }
@@ -354,7 +439,13 @@ fn cell_text(words: &[Word], ids: &[usize]) -> String {
     let mut lines: Vec<Vec<Word>> = Vec::new();
     for w in ws {
         match lines.last_mut() {
-            Some(line) if line.last().is_some_and(|l| geom::v_overlap_ratio(&l.bbox, &w.bbox) >= 0.5) => line.push(w.clone()),
+            Some(line)
+                if line
+                    .last()
+                    .is_some_and(|l| geom::v_overlap_ratio(&l.bbox, &w.bbox) >= 0.5) =>
+            {
+                line.push(w.clone())
+            }
             _ => lines.push(vec![w.clone()]),
         }
     }
@@ -370,7 +461,13 @@ fn cell_text(words: &[Word], ids: &[usize]) -> String {
 
 fn drop_empty_rows(table: &mut Table) {
     let empty: Vec<u32> = (0..table.rows)
-        .filter(|&r| table.cells.iter().filter(|c| c.row == r).all(|c| c.text.is_empty() && c.row_span == 1))
+        .filter(|&r| {
+            table
+                .cells
+                .iter()
+                .filter(|c| c.row == r)
+                .all(|c| c.text.is_empty() && c.row_span == 1)
+        })
         .collect();
     if empty.is_empty() || empty.len() as u32 == table.rows {
         return;
@@ -386,13 +483,16 @@ fn drop_empty_rows(table: &mut Table) {
 fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
     // A value: digits with separators, signs and units, no words.
     let numeric = |t: &str| {
-        t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || c.is_whitespace() || ",.%$€£¥()+-–—/".contains(c))
+        t.chars().any(|c| c.is_ascii_digit())
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c.is_whitespace() || ",.%$€£¥()+-–—/".contains(c))
     };
     let first: Vec<&Cell> = table.cells.iter().filter(|c| c.row == 0).collect();
     let body: Vec<&Cell> = table.cells.iter().filter(|c| c.row > 0).collect();
     let body_numbers = body.iter().filter(|c| numeric(&c.text)).count();
     let header = table.rows > 1
-        && (bold_row(0) || (first.iter().all(|c| !numeric(&c.text)) && body_numbers * 3 >= body.len().max(1)));
+        && (bold_row(0)
+            || (first.iter().all(|c| !numeric(&c.text)) && body_numbers * 3 >= body.len().max(1)));
     if header {
         table.header_rows = 1;
         for c in &mut table.cells {
@@ -404,7 +504,12 @@ fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
 /// A table from rows of segments that line up in columns (`force`: the region is known to be a
 /// table, so fewer rows do). `None` when they do not make one.
 /// `stream`: `segments` are in the source's order, which tells rows (across) from columns (down).
-pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool, stream: bool) -> Option<Table> {
+pub fn aligned(
+    segments: &[Segment],
+    rows: &[Vec<usize>],
+    force: bool,
+    stream: bool,
+) -> Option<Table> {
     let multi: Vec<&Vec<usize>> = rows.iter().filter(|r| r.len() >= 2).collect();
     if multi.is_empty() {
         return None;
@@ -415,11 +520,18 @@ pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool, stream: b
     for r in &multi {
         *counts.entry(r.len()).or_insert(0) += 1;
     }
-    let mode = counts.iter().max_by_key(|(n, c)| (**c, **n)).map(|(n, _)| *n).unwrap_or(2);
+    let mode = counts
+        .iter()
+        .max_by_key(|(n, c)| (**c, **n))
+        .map(|(n, _)| *n)
+        .unwrap_or(2);
     let mut spans: Vec<(f32, f32)> = multi
         .iter()
         .filter(|r| r.len() == mode)
-        .flat_map(|r| r.iter().map(|&s| (segments[s].bbox[0], segments[s].bbox[2])))
+        .flat_map(|r| {
+            r.iter()
+                .map(|&s| (segments[s].bbox[0], segments[s].bbox[2]))
+        })
         .collect();
     spans.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut columns: Vec<(f32, f32)> = Vec::new();
@@ -475,7 +587,9 @@ pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool, stream: b
                     let cx = geom::center(&b).0;
                     let nearest = (0..columns.len())
                         .min_by(|&a, &c| {
-                            let d = |k: usize| (geom::center(&[columns[k].0, 0.0, columns[k].1, 0.0]).0 - cx).abs();
+                            let d = |k: usize| {
+                                (geom::center(&[columns[k].0, 0.0, columns[k].1, 0.0]).0 - cx).abs()
+                            };
                             d(a).total_cmp(&d(c))
                         })
                         .unwrap_or(0);
@@ -499,11 +613,22 @@ pub fn aligned(segments: &[Segment], rows: &[Vec<usize>], force: bool, stream: b
         }
         table.cells.extend(cells);
     }
-    let bold_first = rows.first().is_some_and(|r| r.iter().all(|&s| segments[s].bold));
+    let bold_first = rows
+        .first()
+        .is_some_and(|r| r.iter().all(|&s| segments[s].bold));
     let size = crate::geom::median(rows.iter().flatten().map(|&s| segments[s].size).collect());
     let tops: Vec<(f32, f32)> = rows
         .iter()
-        .map(|r| (r.iter().map(|&s| segments[s].bbox[1]).fold(f32::MAX, f32::min), r.iter().map(|&s| segments[s].bbox[3]).fold(f32::MIN, f32::max)))
+        .map(|r| {
+            (
+                r.iter()
+                    .map(|&s| segments[s].bbox[1])
+                    .fold(f32::MAX, f32::min),
+                r.iter()
+                    .map(|&s| segments[s].bbox[3])
+                    .fold(f32::MIN, f32::max),
+            )
+        })
         .collect();
     merge_header_lines(&mut table, &tops, size);
     mark_header(&mut table, |row| row == 0 && bold_first);
@@ -525,7 +650,11 @@ mod tests {
 
     #[test]
     fn a_full_grid_gives_rows_and_cells_whatever_the_order_of_the_words() {
-        let data = [["Country", "Capital"], ["Indonesia", "Jakarta"], ["Germany", "Berlin"]];
+        let data = [
+            ["Country", "Capital"],
+            ["Indonesia", "Jakarta"],
+            ["Germany", "Berlin"],
+        ];
         let mut rules = Vec::new();
         for r in 0..=3 {
             rules.push(hline(72.0, 372.0, 100.0 + 20.0 * r as f32));
@@ -537,7 +666,12 @@ mod tests {
         let mut words = Vec::new();
         for c in 0..2 {
             for (r, row) in data.iter().enumerate() {
-                words.extend(line(row[c], 80.0 + 150.0 * c as f32, 105.0 + 20.0 * r as f32, 10.0));
+                words.extend(line(
+                    row[c],
+                    80.0 + 150.0 * c as f32,
+                    105.0 + 20.0 * r as f32,
+                    10.0,
+                ));
             }
         }
         for w in words.iter_mut().take(1) {
@@ -549,12 +683,23 @@ mod tests {
         assert!(used.iter().all(|u| *u));
         let t = &found[0].table;
         assert_eq!((t.rows, t.cols, t.header_rows), (3, 2, 1));
-        assert_eq!(t.grid(), vec![vec!["Country", "Capital"], vec!["Indonesia", "Jakarta"], vec!["Germany", "Berlin"]]);
+        assert_eq!(
+            t.grid(),
+            vec![
+                vec!["Country", "Capital"],
+                vec!["Indonesia", "Jakarta"],
+                vec!["Germany", "Berlin"]
+            ]
+        );
     }
 
     #[test]
     fn a_missing_inner_rule_makes_a_spanning_cell() {
-        let mut rules = vec![hline(0.0, 300.0, 0.0), hline(0.0, 300.0, 20.0), hline(0.0, 300.0, 40.0)];
+        let mut rules = vec![
+            hline(0.0, 300.0, 0.0),
+            hline(0.0, 300.0, 20.0),
+            hline(0.0, 300.0, 40.0),
+        ];
         rules.push(vline(0.0, 0.0, 40.0));
         rules.push(vline(300.0, 0.0, 40.0));
         rules.push(vline(150.0, 20.0, 40.0)); // only in the second row
@@ -570,7 +715,12 @@ mod tests {
 
     #[test]
     fn a_box_around_a_paragraph_is_not_a_table() {
-        let rules = vec![hline(0.0, 300.0, 0.0), hline(0.0, 300.0, 40.0), vline(0.0, 0.0, 40.0), vline(300.0, 0.0, 40.0)];
+        let rules = vec![
+            hline(0.0, 300.0, 0.0),
+            hline(0.0, 300.0, 40.0),
+            vline(0.0, 0.0, 40.0),
+            vline(300.0, 0.0, 40.0),
+        ];
         let words = line("Just a note in a box.", 10.0, 10.0, 10.0);
         assert!(ruled(&rules, &words, 10.0).0.is_empty());
     }
@@ -578,10 +728,20 @@ mod tests {
     #[test]
     fn whitespace_columns_of_numbers_are_a_table_text_columns_are_not() {
         let mut words = Vec::new();
-        let data = [["Region", "Q1", "Q2"], ["North", "1,200", "1,450"], ["Europe", "980", "1,010"], ["Asia", "640", "720"]];
+        let data = [
+            ["Region", "Q1", "Q2"],
+            ["North", "1,200", "1,450"],
+            ["Europe", "980", "1,010"],
+            ["Asia", "640", "720"],
+        ];
         for (r, row) in data.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
-                words.extend(line(cell, 72.0 + 150.0 * c as f32, 100.0 + 14.0 * r as f32, 10.0));
+                words.extend(line(
+                    cell,
+                    72.0 + 150.0 * c as f32,
+                    100.0 + 14.0 * r as f32,
+                    10.0,
+                ));
             }
         }
         let segs = crate::lines::segments(&words);
@@ -593,8 +753,18 @@ mod tests {
 
         let mut words = Vec::new();
         for r in 0..4 {
-            words.extend(line("running text that goes on and on in the left column", 72.0, 100.0 + 14.0 * r as f32, 10.0));
-            words.extend(line("and more running text in the right column of the page", 330.0, 100.0 + 14.0 * r as f32, 10.0));
+            words.extend(line(
+                "running text that goes on and on in the left column",
+                72.0,
+                100.0 + 14.0 * r as f32,
+                10.0,
+            ));
+            words.extend(line(
+                "and more running text in the right column of the page",
+                330.0,
+                100.0 + 14.0 * r as f32,
+                10.0,
+            ));
         }
         let segs = crate::lines::segments(&words);
         let ids: Vec<usize> = (0..segs.len()).collect();
@@ -605,24 +775,49 @@ mod tests {
     #[test]
     fn rules_under_words_of_running_text_make_no_table() {
         // Underlined blanks in a form: the rules' stretch is crossed by lines of text.
-        let rules = vec![hline(250.0, 360.0, 112.0), hline(250.0, 360.0, 140.0), hline(250.0, 360.0, 168.0)];
+        let rules = vec![
+            hline(250.0, 360.0, 112.0),
+            hline(250.0, 360.0, 140.0),
+            hline(250.0, 360.0, 168.0),
+        ];
         let mut words = Vec::new();
         for (i, y) in [100.0, 128.0, 156.0].into_iter().enumerate() {
             words.extend(line("For the quarterly period ended", 72.0, y, 10.0));
-            words.extend(line(if i == 0 { "June 25, 2022" } else { "to" }, 260.0, y, 10.0));
+            words.extend(line(
+                if i == 0 { "June 25, 2022" } else { "to" },
+                260.0,
+                y,
+                10.0,
+            ));
             words.extend(line("and more words after the blank", 370.0, y, 10.0));
         }
         // ... and a run of text crosses it.
-        words.extend(line("a long line of text that runs right across the underlined blanks", 72.0, 132.0, 10.0));
+        words.extend(line(
+            "a long line of text that runs right across the underlined blanks",
+            72.0,
+            132.0,
+            10.0,
+        ));
         assert!(ruled(&rules, &words, 10.0).0.is_empty());
     }
 
     #[test]
     fn booktabs_rules_bound_a_table() {
-        let rules = vec![hline(72.0, 400.0, 90.0), hline(72.0, 400.0, 112.0), hline(72.0, 400.0, 150.0)];
+        let rules = vec![
+            hline(72.0, 400.0, 90.0),
+            hline(72.0, 400.0, 112.0),
+            hline(72.0, 400.0, 150.0),
+        ];
         let mut words = Vec::new();
-        for (r, row) in [["Model", "Score"], ["Alpha", "0.91"], ["Beta", "0.87"]].iter().enumerate() {
-            let y = if r == 0 { 95.0 } else { 105.0 + 18.0 * r as f32 };
+        for (r, row) in [["Model", "Score"], ["Alpha", "0.91"], ["Beta", "0.87"]]
+            .iter()
+            .enumerate()
+        {
+            let y = if r == 0 {
+                95.0
+            } else {
+                105.0 + 18.0 * r as f32
+            };
             words.extend(line(row[0], 80.0, y, 10.0));
             words.extend(line(row[1], 300.0, y, 10.0));
         }

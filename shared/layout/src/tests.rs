@@ -4,7 +4,16 @@ use super::*;
 use crate::lines::tests::line;
 
 fn page(number: u32, words: Vec<Word>, rules: Vec<BBox>) -> PageInput {
-    PageInput { number, width: 612.0, height: 792.0, unit: Unit::Points, source: Source::Text, words, rules }
+    PageInput {
+        number,
+        width: 612.0,
+        height: 792.0,
+        unit: Unit::Points,
+        source: Source::Text,
+        words,
+        rules,
+        figures: Vec::new(),
+    }
 }
 
 fn bold(mut words: Vec<Word>) -> Vec<Word> {
@@ -15,7 +24,10 @@ fn bold(mut words: Vec<Word>) -> Vec<Word> {
 }
 
 fn kinds(doc: &Document) -> Vec<(Kind, String)> {
-    doc.pages.iter().flat_map(|p| p.blocks.iter().map(|b| (b.kind, b.text.clone()))).collect()
+    doc.pages
+        .iter()
+        .flat_map(|p| p.blocks.iter().map(|b| (b.kind, b.text.clone())))
+        .collect()
 }
 
 /// A report page: running header and footer, a title, headings at two levels, paragraphs, a
@@ -27,12 +39,27 @@ fn report_page(n: u32) -> PageInput {
         w.extend(bold(line("Annual Report 2026", 72.0, 80.0, 24.0)));
     }
     w.extend(bold(line("1 Introduction", 72.0, 130.0, 16.0)));
-    w.extend(line("The first paragraph of the report tells what", 72.0, 160.0, 11.0));
-    w.extend(line("happened this year in a few short lines.", 72.0, 174.0, 11.0));
+    w.extend(line(
+        "The first paragraph of the report tells what",
+        72.0,
+        160.0,
+        11.0,
+    ));
+    w.extend(line(
+        "happened this year in a few short lines.",
+        72.0,
+        174.0,
+        11.0,
+    ));
     w.extend(bold(line("1.1 Scope", 72.0, 200.0, 13.0)));
     w.extend(line("• Expand to three new markets.", 72.0, 225.0, 11.0));
     w.extend(line("• Hire a second team.", 72.0, 240.0, 11.0));
-    w.extend(line("Table 1: Countries and their capitals.", 72.0, 270.0, 10.0));
+    w.extend(line(
+        "Table 1: Countries and their capitals.",
+        72.0,
+        270.0,
+        10.0,
+    ));
     w.extend(line(&format!("Page {n} of 2"), 280.0, 760.0, 9.0));
     page(n, w, Vec::new())
 }
@@ -40,7 +67,9 @@ fn report_page(n: u32) -> PageInput {
 #[test]
 fn a_report_gives_typed_blocks_in_order() {
     let doc = analyse(&[report_page(1), report_page(2)]);
-    let p1 = kinds(&Document { pages: vec![doc.pages[0].clone()] });
+    let p1 = kinds(&Document {
+        pages: vec![doc.pages[0].clone()],
+    });
     assert_eq!(
         p1,
         vec![
@@ -54,19 +83,40 @@ fn a_report_gives_typed_blocks_in_order() {
             (Kind::PageNumber, "Page 1 of 2".into()),
         ]
     );
-    let levels: Vec<Option<u8>> = doc.pages[0].blocks.iter().filter(|b| b.kind == Kind::Heading).map(|b| b.level).collect();
+    let levels: Vec<Option<u8>> = doc.pages[0]
+        .blocks
+        .iter()
+        .filter(|b| b.kind == Kind::Heading)
+        .map(|b| b.level)
+        .collect();
     assert_eq!(levels, vec![Some(1), Some(2), Some(3)]);
     let list = &doc.pages[0].blocks[5];
-    assert_eq!(list.items, vec!["Expand to three new markets.", "Hire a second team."]);
+    assert_eq!(
+        list.items,
+        vec!["Expand to three new markets.", "Hire a second team."]
+    );
     assert!(!list.ordered);
 }
 
 #[test]
 fn two_columns_written_across_are_read_down() {
     let mut w = Vec::new();
-    w.extend(bold(line("Reading Order in Two Columns", 150.0, 60.0, 20.0)));
-    let left = ["Alpha begins the left column", "and runs on for a while in", "the left column of the page."];
-    let right = ["Bravo begins the right column", "and runs on for a while in", "the right column of the page."];
+    w.extend(bold(line(
+        "Reading Order in Two Columns",
+        150.0,
+        60.0,
+        20.0,
+    )));
+    let left = [
+        "Alpha begins the left column",
+        "and runs on for a while in",
+        "the left column of the page.",
+    ];
+    let right = [
+        "Bravo begins the right column",
+        "and runs on for a while in",
+        "the right column of the page.",
+    ];
     for i in 0..3 {
         let y = 120.0 + 13.0 * i as f32;
         w.extend(line(left[i], 72.0, y, 10.0));
@@ -76,17 +126,29 @@ fn two_columns_written_across_are_read_down() {
     let text = doc.text();
     let alpha = text.find("Alpha").unwrap();
     let bravo = text.find("Bravo").unwrap();
-    assert!(alpha < bravo && text.contains("in the left column of the page."), "{text}");
+    assert!(
+        alpha < bravo && text.contains("in the left column of the page."),
+        "{text}"
+    );
     assert_eq!(doc.pages[0].blocks.len(), 3, "{:?}", kinds(&doc));
 }
 
 #[test]
 fn a_ruled_table_is_one_block_with_its_cells() {
-    let rows = [["Country", "Capital"], ["Indonesia", "Jakarta"], ["Germany", "Berlin"]];
+    let rows = [
+        ["Country", "Capital"],
+        ["Indonesia", "Jakarta"],
+        ["Germany", "Berlin"],
+    ];
     let mut words = line("Before the table.", 72.0, 80.0, 11.0);
     for c in 0..2 {
         for (r, row) in rows.iter().enumerate() {
-            words.extend(line(row[c], 80.0 + 150.0 * c as f32, 105.0 + 20.0 * r as f32, 10.0));
+            words.extend(line(
+                row[c],
+                80.0 + 150.0 * c as f32,
+                105.0 + 20.0 * r as f32,
+                10.0,
+            ));
         }
     }
     words.extend(line("After the table.", 72.0, 180.0, 11.0));
@@ -101,10 +163,19 @@ fn a_ruled_table_is_one_block_with_its_cells() {
     let doc = analyse(&[page(1, words, rules)]);
     let k = kinds(&doc);
     assert_eq!(k[0].1, "Before the table.");
-    assert_eq!(k[1], (Kind::Table, "Country\tCapital\nIndonesia\tJakarta\nGermany\tBerlin".to_string()));
+    assert_eq!(
+        k[1],
+        (
+            Kind::Table,
+            "Country\tCapital\nIndonesia\tJakarta\nGermany\tBerlin".to_string()
+        )
+    );
     assert_eq!(k[2].1, "After the table.");
     let md = markdown::document(&doc);
-    assert!(md.contains("| Country | Capital |\n| --- | --- |\n| Indonesia | Jakarta |"), "{md}");
+    assert!(
+        md.contains("| Country | Capital |\n| --- | --- |\n| Indonesia | Jakarta |"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -112,5 +183,8 @@ fn a_line_end_hyphen_joins_the_word() {
     let mut w = line("We learn from experi-", 72.0, 100.0, 11.0);
     w.extend(line("ence every day.", 72.0, 114.0, 11.0));
     let doc = analyse(&[page(1, w, Vec::new())]);
-    assert_eq!(doc.pages[0].blocks[0].text, "We learn from experience every day.");
+    assert_eq!(
+        doc.pages[0].blocks[0].text,
+        "We learn from experience every day."
+    );
 }

@@ -44,19 +44,26 @@ pub fn detect(session: &mut Session, image: &GrayImage) -> Result<Vec<TextBox>, 
     }
     let mut scale = (MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
     if (w.min(h) as f32 * scale) < MIN_SIDE as f32 {
-        scale = (MIN_SIDE as f32 / w.min(h) as f32).min(4.0).min(2.0 * MAX_SIDE as f32 / w.max(h) as f32);
+        scale = (MIN_SIDE as f32 / w.min(h) as f32)
+            .min(4.0)
+            .min(2.0 * MAX_SIDE as f32 / w.max(h) as f32);
     }
     let rw = ((w as f32 * scale / 32.0).round() as u32).max(1) * 32;
     let rh = ((h as f32 * scale / 32.0).round() as u32).max(1) * 32;
     let small = imageops::resize(image, rw, rh, imageops::FilterType::Triangle);
-    let plane: Vec<f32> = small.as_raw().iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+    let plane: Vec<f32> = small
+        .as_raw()
+        .iter()
+        .map(|&p| p as f32 / 127.5 - 1.0)
+        .collect();
     drop(small);
     let mut data = Vec::with_capacity(plane.len() * 3);
     for _ in 0..3 {
         data.extend_from_slice(&plane);
     }
     drop(plane);
-    let input = TensorRef::from_array_view(([1usize, 3, rh as usize, rw as usize], &*data)).map_err(fail)?;
+    let input = TensorRef::from_array_view(([1usize, 3, rh as usize, rw as usize], &*data))
+        .map_err(fail)?;
     let outputs = session.run(ort::inputs![input]).map_err(fail)?;
     let (shape, prob) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
     if shape.len() != 4 {
@@ -78,7 +85,11 @@ pub fn detect(session: &mut Session, image: &GrayImage) -> Result<Vec<TextBox>, 
         })
         .filter(|b| b.bbox[2] - b.bbox[0] >= 4.0 && b.bbox[3] - b.bbox[1] >= 4.0)
         .collect();
-    out.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]).then(a.bbox[0].total_cmp(&b.bbox[0])));
+    out.sort_by(|a, b| {
+        a.bbox[1]
+            .total_cmp(&b.bbox[1])
+            .then(a.bbox[0].total_cmp(&b.bbox[0]))
+    });
     Ok(out)
 }
 
@@ -91,7 +102,10 @@ fn regions(prob: &[f32], w: usize, h: usize) -> Vec<TextBox> {
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
-            bit[i] = on(i) || (x > 0 && on(i - 1)) || (y > 0 && on(i - w)) || (x > 0 && y > 0 && on(i - w - 1));
+            bit[i] = on(i)
+                || (x > 0 && on(i - 1))
+                || (y > 0 && on(i - w))
+                || (x > 0 && y > 0 && on(i - w - 1));
         }
     }
     let mut seen = vec![false; w * h];
@@ -151,11 +165,18 @@ fn regions(prob: &[f32], w: usize, h: usize) -> Vec<TextBox> {
         let theta = 0.5 * (2.0 * cxy).atan2(cxx - cyy);
         let spread = ((cxx - cyy).powi(2) + 4.0 * cxy * cxy).sqrt();
         let major = (((cxx + cyy + spread) / 2.0).max(0.0) * 12.0).sqrt() as f32;
-        let minor = (((cxx + cyy - spread) / 2.0).max(0.0) * 12.0).sqrt().max(1.0) as f32;
+        let minor = (((cxx + cyy - spread) / 2.0).max(0.0) * 12.0)
+            .sqrt()
+            .max(1.0) as f32;
         // Grow the core back by area × ratio ÷ perimeter of its rectangle.
         let d = bw * bh * UNCLIP / (2.0 * (bw + bh));
         out.push(TextBox {
-            bbox: [x0 as f32 - d, y0 as f32 - d, x1 as f32 + 1.0 + d, y1 as f32 + 1.0 + d],
+            bbox: [
+                x0 as f32 - d,
+                y0 as f32 - d,
+                x1 as f32 + 1.0 + d,
+                y1 as f32 + 1.0 + d,
+            ],
             score,
             angle: theta.to_degrees() as f32,
             elongation: major / minor,

@@ -47,7 +47,8 @@ pub fn crop(image: &GrayImage, b: [f32; 4]) -> GrayImage {
     let y0 = (b[1].max(0.0) as u32).min(h.saturating_sub(1));
     let x1 = (b[2].ceil().max(0.0) as u32).clamp(x0 + 1, w.max(x0 + 1));
     let y1 = (b[3].ceil().max(0.0) as u32).clamp(y0 + 1, h.max(y0 + 1));
-    image::imageops::crop_imm(image, x0, y0, (x1 - x0).min(w - x0), (y1 - y0).min(h - y0)).to_image()
+    image::imageops::crop_imm(image, x0, y0, (x1 - x0).min(w - x0), (y1 - y0).min(h - y0))
+        .to_image()
 }
 
 #[cfg(test)]
@@ -64,7 +65,14 @@ mod tests {
             }
         }
         let level = rotate(&img, 3.0);
-        let rows: Vec<u32> = (0..100).filter(|&y| (30..170).filter(|&x| level.get_pixel(x, y).0[0] < 128).count() > 100).collect();
+        let rows: Vec<u32> = (0..100)
+            .filter(|&y| {
+                (30..170)
+                    .filter(|&x| level.get_pixel(x, y).0[0] < 128)
+                    .count()
+                    > 100
+            })
+            .collect();
         assert!(!rows.is_empty() && rows.len() <= 4, "{rows:?}");
     }
 

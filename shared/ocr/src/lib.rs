@@ -90,7 +90,12 @@ const RECHECK_BELOW: f32 = 0.93;
 impl Engine {
     /// Loads the runtime (once per process) and the models.
     pub fn load(setup: &Setup) -> Result<Engine, Unavailable> {
-        let missing = |p: &Path| Unavailable(format!("{} is missing; run scripts/install-ocr (or set HORIZON_OCR_DIR)", p.display()));
+        let missing = |p: &Path| {
+            Unavailable(format!(
+                "{} is missing; run scripts/install-ocr (or set HORIZON_OCR_DIR)",
+                p.display()
+            ))
+        };
         for p in [&setup.runtime, &setup.det, &setup.rec] {
             if !p.exists() {
                 return Err(missing(p));
@@ -113,7 +118,9 @@ impl Engine {
                 .map_err(|e| fail(e.to_string()))?
                 // No memory arena: a page's tensors are freed after each run, so that the process
                 // stays small between pages.
-                .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+                .with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(false)
+                    .build()])
                 .map_err(|e| fail(e.to_string()))?
                 .with_memory_pattern(false)
                 .map_err(|e| fail(e.to_string()))?
@@ -125,8 +132,13 @@ impl Engine {
             let listed = session.metadata().ok().and_then(|m| m.custom("character"));
             let listed = match listed {
                 Some(l) => l,
-                None => std::fs::read_to_string(path.with_extension("txt"))
-                    .map_err(|e| Unavailable(format!("the characters of {} (in its metadata or {}): {e}", path.display(), path.with_extension("txt").display())))?,
+                None => std::fs::read_to_string(path.with_extension("txt")).map_err(|e| {
+                    Unavailable(format!(
+                        "the characters of {} (in its metadata or {}): {e}",
+                        path.display(),
+                        path.with_extension("txt").display()
+                    ))
+                })?,
             };
             let mut chars = vec![String::new()];
             chars.extend(listed.lines().map(str::to_owned));
@@ -152,21 +164,34 @@ impl Engine {
         }
         let mut lines = recognize::recognize(&mut self.rec, &page, &found)?;
         if let Some(accurate) = self.accurate.as_mut() {
-            let unsure: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].confidence < RECHECK_BELOW).collect();
+            let unsure: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].confidence < RECHECK_BELOW)
+                .collect();
             if !unsure.is_empty() {
-                let boxes: Vec<detect::TextBox> = unsure.iter().map(|&i| found[lines[i].source]).collect();
+                let boxes: Vec<detect::TextBox> =
+                    unsure.iter().map(|&i| found[lines[i].source]).collect();
                 let again = recognize::recognize(accurate, &page, &boxes)?;
                 for (k, line) in again.into_iter().enumerate() {
                     let i = unsure[k];
                     if line.confidence > lines[i].confidence {
-                        lines[i] = recognize::Read { source: lines[i].source, ..line };
+                        lines[i] = recognize::Read {
+                            source: lines[i].source,
+                            ..line
+                        };
                     }
                 }
             }
         }
-        let mut lines: Vec<recognize::Read> = lines.into_iter().filter(|l| !l.text.trim().is_empty() && l.confidence >= 0.5).collect();
+        let mut lines: Vec<recognize::Read> = lines
+            .into_iter()
+            .filter(|l| !l.text.trim().is_empty() && l.confidence >= 0.5)
+            .collect();
         // Bold lines have strokes markedly heavier than the page's usual ones.
-        let mut strokes: Vec<f32> = lines.iter().filter(|l| l.text.chars().count() >= 10 && l.stroke > 0.0).map(|l| l.stroke).collect();
+        let mut strokes: Vec<f32> = lines
+            .iter()
+            .filter(|l| l.text.chars().count() >= 10 && l.stroke > 0.0)
+            .map(|l| l.stroke)
+            .collect();
         strokes.sort_by(f32::total_cmp);
         if let Some(&usual) = strokes.get(strokes.len() / 2) {
             for l in lines.iter_mut().filter(|l| l.stroke >= BOLD_STROKE * usual) {
@@ -175,19 +200,32 @@ impl Engine {
                 }
             }
         }
-        Ok((lines.into_iter().map(recognize::Read::into_line).collect(), page))
+        Ok((
+            lines.into_iter().map(recognize::Read::into_line).collect(),
+            page,
+        ))
     }
 
     /// A page of words for the layout analysis: the image's lines and words, and its ruling
     /// lines, in the image's pixels scaled by `scale` (1 for images; points per pixel for a
     /// rendered PDF page, so that boxes are in points).
-    pub fn page(&mut self, image: &GrayImage, number: u32, scale: f32, unit: Unit) -> Result<PageInput, Unavailable> {
+    pub fn page(
+        &mut self,
+        image: &GrayImage,
+        number: u32,
+        scale: f32,
+        unit: Unit,
+    ) -> Result<PageInput, Unavailable> {
         let (lines, straight) = self.lines(image)?;
         let s = |b: BBox| [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
         let words = lines
             .into_iter()
             .flat_map(|l| l.words)
-            .map(|w| Word { bbox: s(w.bbox), size: w.size * scale, ..w })
+            .map(|w| Word {
+                bbox: s(w.bbox),
+                size: w.size * scale,
+                ..w
+            })
             .collect();
         Ok(PageInput {
             number,
@@ -197,6 +235,7 @@ impl Engine {
             source: Source::Ocr,
             words,
             rules: rules::find(&straight).into_iter().map(s).collect(),
+            figures: Vec::new(),
         })
     }
 }

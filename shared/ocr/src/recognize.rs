@@ -33,7 +33,12 @@ pub struct Read {
 
 impl Read {
     pub fn into_line(self) -> Line {
-        Line { bbox: self.bbox, text: self.text, confidence: self.confidence, words: self.words }
+        Line {
+            bbox: self.bbox,
+            text: self.text,
+            confidence: self.confidence,
+            words: self.words,
+        }
     }
 }
 
@@ -42,7 +47,11 @@ fn fail(e: impl std::fmt::Display) -> Unavailable {
 }
 
 /// Reads the boxes' lines in `image`.
-pub fn recognize(model: &mut Recognizer, image: &GrayImage, boxes: &[TextBox]) -> Result<Vec<Read>, Unavailable> {
+pub fn recognize(
+    model: &mut Recognizer,
+    image: &GrayImage,
+    boxes: &[TextBox],
+) -> Result<Vec<Read>, Unavailable> {
     // Cut out and scale each line; a box much taller than wide holds vertical text, turned to
     // read left to right.
     let crops: Vec<(GrayImage, bool, (f32, f32))> = boxes
@@ -50,17 +59,34 @@ pub fn recognize(model: &mut Recognizer, image: &GrayImage, boxes: &[TextBox]) -
         .map(|b| {
             let c = crop(image, b.bbox);
             let x_height = x_height(&c);
-            let vertical = c.height() as f32 > 1.5 * c.width() as f32 && c.height() > 2 * HEIGHT as u32 / 3;
+            let vertical =
+                c.height() as f32 > 1.5 * c.width() as f32 && c.height() > 2 * HEIGHT as u32 / 3;
             let c = if vertical { imageops::rotate270(&c) } else { c };
-            let width = ((HEIGHT as f32 * c.width() as f32 / c.height().max(1) as f32).ceil() as usize).clamp(1, MAX_WIDTH);
-            (imageops::resize(&c, width as u32, HEIGHT as u32, imageops::FilterType::Triangle), vertical, x_height)
+            let width = ((HEIGHT as f32 * c.width() as f32 / c.height().max(1) as f32).ceil()
+                as usize)
+                .clamp(1, MAX_WIDTH);
+            (
+                imageops::resize(
+                    &c,
+                    width as u32,
+                    HEIGHT as u32,
+                    imageops::FilterType::Triangle,
+                ),
+                vertical,
+                x_height,
+            )
         })
         .collect();
     let mut order: Vec<usize> = (0..crops.len()).collect();
     order.sort_by_key(|&i| crops[i].0.width());
     let mut reads: Vec<Option<Read>> = vec![None; boxes.len()];
     for batch in order.chunks(BATCH) {
-        let width = batch.iter().map(|&i| crops[i].0.width() as usize).max().unwrap_or(1).max(HEIGHT * 320 / 48);
+        let width = batch
+            .iter()
+            .map(|&i| crops[i].0.width() as usize)
+            .max()
+            .unwrap_or(1)
+            .max(HEIGHT * 320 / 48);
         let mut data = vec![0f32; batch.len() * 3 * HEIGHT * width];
         for (k, &i) in batch.iter().enumerate() {
             let c = &crops[i].0;
@@ -74,7 +100,8 @@ pub fn recognize(model: &mut Recognizer, image: &GrayImage, boxes: &[TextBox]) -
                 }
             }
         }
-        let input = TensorRef::from_array_view(([batch.len(), 3, HEIGHT, width], &*data)).map_err(fail)?;
+        let input =
+            TensorRef::from_array_view(([batch.len(), 3, HEIGHT, width], &*data)).map_err(fail)?;
         let outputs = model.session.run(ort::inputs![input]).map_err(fail)?;
         let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
         if shape.len() != 3 {
@@ -92,7 +119,11 @@ pub fn recognize(model: &mut Recognizer, image: &GrayImage, boxes: &[TextBox]) -
             let to_x = |t: f32| b[0] + (t * per_step).min(scaled) / scaled * (b[2] - b[0]);
             let (x_height, stroke) = crops[i].2;
             let mut read = line(i, b, x_height / X_HEIGHT_PER_EM, &chars, vertical, to_x);
-            read.stroke = if x_height > 0.0 { stroke / x_height } else { 0.0 };
+            read.stroke = if x_height > 0.0 {
+                stroke / x_height
+            } else {
+                0.0
+            };
             reads[i] = Some(read);
         }
     }
@@ -107,7 +138,9 @@ fn x_height(line: &GrayImage) -> (f32, f32) {
         return (0.0, 0.0);
     }
     let raw = line.as_raw();
-    let (lo, hi) = raw.iter().fold((255u8, 0u8), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    let (lo, hi) = raw
+        .iter()
+        .fold((255u8, 0u8), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     if hi.saturating_sub(lo) < 40 {
         return (0.0, 0.0);
     }
@@ -147,19 +180,33 @@ fn x_height(line: &GrayImage) -> (f32, f32) {
         }
     }
     runs.sort_unstable();
-    let middle = &runs[runs.len() / 4..(runs.len() * 3 / 4).max(runs.len() / 4 + 1).min(runs.len())];
-    let stroke = if middle.is_empty() { 0.0 } else { middle.iter().sum::<usize>() as f32 / middle.len() as f32 };
+    let middle =
+        &runs[runs.len() / 4..(runs.len() * 3 / 4).max(runs.len() / 4 + 1).min(runs.len())];
+    let stroke = if middle.is_empty() {
+        0.0
+    } else {
+        middle.iter().sum::<usize>() as f32 / middle.len() as f32
+    };
     (x_height as f32, stroke)
 }
 
 /// Greedy CTC: the best class at each step; repeats and blanks dropped. Each character with its
 /// step and probability.
-fn decode(rows: &[f32], steps: usize, classes: usize, chars: &[String]) -> Vec<(String, usize, f32)> {
+fn decode(
+    rows: &[f32],
+    steps: usize,
+    classes: usize,
+    chars: &[String],
+) -> Vec<(String, usize, f32)> {
     let mut out = Vec::new();
     let mut previous = 0usize;
     for t in 0..steps {
         let row = &rows[t * classes..(t + 1) * classes];
-        let (best, p) = row.iter().enumerate().fold((0usize, f32::MIN), |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc });
+        let (best, p) =
+            row.iter().enumerate().fold(
+                (0usize, f32::MIN),
+                |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc },
+            );
         if best != 0 && best != previous {
             if let Some(c) = chars.get(best) {
                 out.push((c.clone(), t, p));
@@ -171,14 +218,39 @@ fn decode(rows: &[f32], steps: usize, classes: usize, chars: &[String]) -> Vec<(
 }
 
 /// A line's text and words from its characters.
-fn line(source: usize, b: [f32; 4], em: f32, chars: &[(String, usize, f32)], vertical: bool, to_x: impl Fn(f32) -> f32) -> Read {
-    let text: String = chars.iter().map(|c| c.0.as_str()).collect::<String>().trim().to_owned();
-    let confidence = if chars.is_empty() { 0.0 } else { chars.iter().map(|c| c.2).sum::<f32>() / chars.len() as f32 };
+fn line(
+    source: usize,
+    b: [f32; 4],
+    em: f32,
+    chars: &[(String, usize, f32)],
+    vertical: bool,
+    to_x: impl Fn(f32) -> f32,
+) -> Read {
+    let text: String = chars
+        .iter()
+        .map(|c| c.0.as_str())
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    let confidence = if chars.is_empty() {
+        0.0
+    } else {
+        chars.iter().map(|c| c.2).sum::<f32>() / chars.len() as f32
+    };
     let size = em.max(1.0);
     let cy = (b[1] + b[3]) / 2.0;
     let word = |text: String, x0: f32, x1: f32, conf: f32, last: bool| Word {
         text,
-        bbox: if vertical { b } else { [x0.max(b[0]), cy - 0.55 * size, x1.min(b[2]).max(x0 + 1.0), cy + 0.55 * size] },
+        bbox: if vertical {
+            b
+        } else {
+            [
+                x0.max(b[0]),
+                cy - 0.55 * size,
+                x1.min(b[2]).max(x0 + 1.0),
+                cy + 0.55 * size,
+            ]
+        },
         size,
         bold: false,
         italic: false,
@@ -214,10 +286,23 @@ fn line(source: usize, b: [f32; 4], em: f32, chars: &[(String, usize, f32)], ver
             let first = g.first().map(|c| c.1).unwrap_or(0) as f32;
             let last = g.last().map(|c| c.1).unwrap_or(0) as f32;
             let conf = g.iter().map(|c| c.2).sum::<f32>() / g.len().max(1) as f32;
-            words.push(word(text, to_x((first - 0.5).max(0.0)), to_x(last + 1.5), conf, k + 1 == n));
+            words.push(word(
+                text,
+                to_x((first - 0.5).max(0.0)),
+                to_x(last + 1.5),
+                conf,
+                k + 1 == n,
+            ));
         }
     }
-    Read { source, bbox: b, text, confidence, words, stroke: 0.0 }
+    Read {
+        source,
+        bbox: b,
+        text,
+        confidence,
+        words,
+        stroke: 0.0,
+    }
 }
 
 #[cfg(test)]
@@ -237,7 +322,10 @@ mod tests {
         let text: String = d.iter().map(|c| c.0.as_str()).collect();
         assert_eq!(text, "ab a");
         let r = line(0, [0.0, 0.0, 80.0, 20.0], 15.0, &d, false, |t| t * 10.0);
-        assert_eq!(r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["ab", "a"]);
+        assert_eq!(
+            r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(),
+            ["ab", "a"]
+        );
         assert!(r.words[0].bbox[2] <= r.words[1].bbox[0] + 10.0);
         assert!(r.words[1].line_end && !r.words[0].line_end);
         assert!((r.confidence - 0.9).abs() < 1e-6);

@@ -34,7 +34,9 @@ pub fn find(image: &GrayImage) -> Vec<[f32; 4]> {
                 while x < w && (dark(x, y) || dark(x, y - 1) || dark(x, y + 1)) {
                     x += 1;
                 }
-                if x - start >= min_h && (start..x).filter(|&i| dark(i, y)).count() * 10 >= (x - start) * 8 {
+                if x - start >= min_h
+                    && (start..x).filter(|&i| dark(i, y)).count() * 10 >= (x - start) * 8
+                {
                     runs.push((y, start, x));
                 }
             } else {
@@ -42,7 +44,11 @@ pub fn find(image: &GrayImage) -> Vec<[f32; 4]> {
             }
         }
     }
-    out.extend(merge(runs, max_thick).into_iter().map(|(a, b, from, to)| [from as f32, a as f32, to as f32, b as f32 + 1.0]));
+    out.extend(
+        merge(runs, max_thick)
+            .into_iter()
+            .map(|(a, b, from, to)| [from as f32, a as f32, to as f32, b as f32 + 1.0]),
+    );
     // Vertical: the same down each column.
     let min_v = ((h as f32 * MIN_V) as usize).max(MIN_PIXELS);
     let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // x, y0, y1
@@ -54,7 +60,9 @@ pub fn find(image: &GrayImage) -> Vec<[f32; 4]> {
                 while y < h && (dark(x, y) || dark(x - 1, y) || dark(x + 1, y)) {
                     y += 1;
                 }
-                if y - start >= min_v && (start..y).filter(|&i| dark(x, i)).count() * 10 >= (y - start) * 8 {
+                if y - start >= min_v
+                    && (start..y).filter(|&i| dark(x, i)).count() * 10 >= (y - start) * 8
+                {
                     runs.push((x, start, y));
                 }
             } else {
@@ -62,7 +70,11 @@ pub fn find(image: &GrayImage) -> Vec<[f32; 4]> {
             }
         }
     }
-    out.extend(merge(runs, max_thick).into_iter().map(|(a, b, from, to)| [a as f32, from as f32, b as f32 + 1.0, to as f32]));
+    out.extend(
+        merge(runs, max_thick)
+            .into_iter()
+            .map(|(a, b, from, to)| [a as f32, from as f32, b as f32 + 1.0, to as f32]),
+    );
     out
 }
 
@@ -101,7 +113,11 @@ fn otsu(image: &GrayImage) -> u8 {
         hist[*p as usize] += 1;
     }
     let total: u64 = hist.iter().sum();
-    let sum: f64 = hist.iter().enumerate().map(|(i, &n)| i as f64 * n as f64).sum();
+    let sum: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| i as f64 * n as f64)
+        .sum();
     let (mut sum_b, mut w_b, mut best, mut best_t) = (0f64, 0u64, 0f64, 128u8);
     for (t, &n) in hist.iter().enumerate() {
         w_b += n;
@@ -152,6 +168,9 @@ mod tests {
         let h = rules.iter().filter(|r| r[2] - r[0] > 400.0).count();
         let v = rules.iter().filter(|r| r[3] - r[1] > 90.0).count();
         assert_eq!((h, v), (3, 3), "{rules:?}");
-        assert!(rules.iter().all(|r| r[1] < 250.0), "no rule among the letters: {rules:?}");
+        assert!(
+            rules.iter().all(|r| r[1] < 250.0),
+            "no rule among the letters: {rules:?}"
+        );
     }
 }

@@ -30,6 +30,9 @@ const MAX_RENDER_PIXELS: f32 = 16_000_000.0;
 /// At most this many drawing objects of a page are looked at for rules.
 const MAX_PATHS: usize = 20_000;
 
+/// A rule is at least this long (points); shorter marks belong to figures.
+const MIN_RULE: f32 = 6.0;
+
 static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
 
 /// The PDFium library, bound once per process. `hint` is the configured path
@@ -158,7 +161,10 @@ pub fn open<'a>(pdfium: &'a Pdfium, bytes: &'a [u8], limits: Limits) -> Result<P
     if count > limits.max_pages {
         return Err(Failure::new(
             "too_many_pages",
-            format!("the PDF has {count} pages; the limit is {}", limits.max_pages),
+            format!(
+                "the PDF has {count} pages; the limit is {}",
+                limits.max_pages
+            ),
         ));
     }
     Ok(Pdf { doc, warnings })
@@ -185,9 +191,9 @@ impl Pdf<'_> {
     pub fn text_layer(&self, number: u32) -> Result<TextLayer, Failure> {
         let page = self.page(number)?;
         let view = View::of(&page);
-        let text = page
-            .text()
-            .map_err(|e| Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})")))?;
+        let text = page.text().map_err(|e| {
+            Failure::new("invalid_pdf", format!("page {number} cannot be read ({e})"))
+        })?;
         let mut words = Vec::new();
         let mut builder = WordBuilder::default();
         let (mut chars, mut unmappable) = (0, 0);
@@ -233,7 +239,8 @@ impl Pdf<'_> {
             }
             if builder.text.is_empty() {
                 let rotation = ch.get_rotation_counter_clockwise_degrees();
-                let rotated = (rotation.rem_euclid(180.0) - 0.0).abs() > 10.0 && (rotation.rem_euclid(180.0) - 180.0).abs() > 10.0;
+                let rotated = (rotation.rem_euclid(180.0) - 0.0).abs() > 10.0
+                    && (rotation.rem_euclid(180.0) - 180.0).abs() > 10.0;
                 let name = ch.font_name();
                 let style = Style::of(&name, ch.font_weight(), ch.font_is_italic());
                 builder.start(size, style, rotated);
@@ -251,7 +258,7 @@ impl Pdf<'_> {
         }
         builder.finish(&mut words, true);
         let (width, height) = (page.width().value, page.height().value);
-        let (rules, image_cover) = drawings(&page, &view);
+        let (rules, figures, image_cover) = drawings(&page, &view);
         Ok(TextLayer {
             page: PageInput {
                 number,
@@ -261,6 +268,7 @@ impl Pdf<'_> {
                 source: Source::Text,
                 words,
                 rules,
+                figures,
             },
             chars,
             unmappable,
@@ -285,10 +293,16 @@ impl Pdf<'_> {
             .set_reverse_byte_order(false)
             .render_annotations(true)
             .render_form_data(true);
-        let bitmap = page
-            .render_with_config(&config)
-            .map_err(|e| Failure::new("invalid_pdf", format!("page {number} cannot be rendered ({e})")))?;
-        let (bw, bh) = (bitmap.width().max(0) as usize, bitmap.height().max(0) as usize);
+        let bitmap = page.render_with_config(&config).map_err(|e| {
+            Failure::new(
+                "invalid_pdf",
+                format!("page {number} cannot be rendered ({e})"),
+            )
+        })?;
+        let (bw, bh) = (
+            bitmap.width().max(0) as usize,
+            bitmap.height().max(0) as usize,
+        );
         let raw = bitmap.as_raw_bytes();
         drop(bitmap);
         let stride = if bh == 0 { 0 } else { raw.len() / bh };
@@ -299,8 +313,12 @@ impl Pdf<'_> {
                 ((29 * p[0] as u32 + 150 * p[1] as u32 + 77 * p[2] as u32) >> 8) as u8
             }));
         }
-        let image = GrayImage::from_raw(bw as u32, bh as u32, pixels)
-            .ok_or_else(|| Failure::new("invalid_pdf", format!("page {number} rendered to an unexpected bitmap")))?;
+        let image = GrayImage::from_raw(bw as u32, bh as u32, pixels).ok_or_else(|| {
+            Failure::new(
+                "invalid_pdf",
+                format!("page {number} rendered to an unexpected bitmap"),
+            )
+        })?;
         Ok((image, scale))
     }
 }
@@ -328,14 +346,31 @@ impl Style {
     fn of(name: &str, weight: Option<PdfFontWeight>, italic: bool) -> Style {
         let base = name.rsplit('+').next().unwrap_or(name).to_lowercase();
         let heavy = weight.is_some_and(|w| match w {
-            PdfFontWeight::Weight600 | PdfFontWeight::Weight700Bold | PdfFontWeight::Weight800 | PdfFontWeight::Weight900 => true,
+            PdfFontWeight::Weight600
+            | PdfFontWeight::Weight700Bold
+            | PdfFontWeight::Weight800
+            | PdfFontWeight::Weight900 => true,
             PdfFontWeight::Custom(n) => n >= 600,
             _ => false,
         });
         Style {
-            bold: heavy || ["bold", "black", "heavy", "semibold", "demi", ".b", "-b"].iter().any(|k| base.contains(k)) || base.ends_with("bd"),
+            bold: heavy
+                || ["bold", "black", "heavy", "semibold", "demi", ".b", "-b"]
+                    .iter()
+                    .any(|k| base.contains(k))
+                || base.ends_with("bd"),
             italic: italic || base.contains("italic") || base.contains("oblique"),
-            mono: ["mono", "courier", "consolas", "menlo", "typewriter", "cmtt", "inconsolata"].iter().any(|k| base.contains(k)),
+            mono: [
+                "mono",
+                "courier",
+                "consolas",
+                "menlo",
+                "typewriter",
+                "cmtt",
+                "inconsolata",
+            ]
+            .iter()
+            .any(|k| base.contains(k)),
         }
     }
 }
@@ -361,7 +396,12 @@ impl WordBuilder {
         self.text.push(c);
         self.bbox = Some(match self.bbox {
             None => b,
-            Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+            Some(a) => [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ],
         });
     }
 
@@ -374,7 +414,11 @@ impl WordBuilder {
                 text,
                 bbox,
                 // Rotated text stands on its own; its "size" across the line is its width.
-                size: if self.rotated { (bbox[2] - bbox[0]).max(1.0) } else { self.size.max(1.0) },
+                size: if self.rotated {
+                    (bbox[2] - bbox[0]).max(1.0)
+                } else {
+                    self.size.max(1.0)
+                },
                 bold: self.style.bold,
                 italic: self.style.italic,
                 mono: self.style.mono,
@@ -411,13 +455,28 @@ impl View {
         let rotation = page.rotation().unwrap_or(PdfPageRenderRotation::None);
         let b = page.boundaries().bounding().map(|b| b.bounds).ok();
         let (left, bottom, right, top) = match b {
-            Some(r) => (r.left().value, r.bottom().value, r.right().value, r.top().value),
+            Some(r) => (
+                r.left().value,
+                r.bottom().value,
+                r.right().value,
+                r.top().value,
+            ),
             None => match rotation {
-                PdfPageRenderRotation::Degrees90 | PdfPageRenderRotation::Degrees270 => (0.0, 0.0, height, width),
+                PdfPageRenderRotation::Degrees90 | PdfPageRenderRotation::Degrees270 => {
+                    (0.0, 0.0, height, width)
+                }
                 _ => (0.0, 0.0, width, height),
             },
         };
-        View { left, bottom, right, top, rotation, width, height }
+        View {
+            left,
+            bottom,
+            right,
+            top,
+            rotation,
+            width,
+            height,
+        }
     }
 
     fn point(&self, x: f32, y: f32) -> (f32, f32) {
@@ -441,24 +500,80 @@ impl View {
     }
 }
 
-/// The page's straight rules (as thin rectangles) and the share of it covered by images.
-fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, f32) {
+/// The page's straight rules (as thin rectangles), its figures (regions drawn with pictures,
+/// curves or slanted lines) and the share of it covered by images.
+fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, Vec<BBox>, f32) {
     let mut found = Drawings::default();
     for object in page.objects().iter() {
         found.visit(&object, PdfMatrix::IDENTITY, view, 0);
     }
     let area = (view.width * view.height).max(1.0);
-    (found.rules, (found.image_area / area).min(1.0))
+    let figures = regions(found.graphics, view);
+    (found.rules, figures, (found.image_area / area).min(1.0))
+}
+
+/// Graphics close together (4 points) are one figure; a figure is at least 40 points each way
+/// and smaller than most of the page (a background or a scanned page is no figure).
+fn regions(mut boxes: Vec<BBox>, view: &View) -> Vec<BBox> {
+    // The boxes come merged as they were drawn; merge what has grown together since.
+    let mut merged = true;
+    while merged {
+        merged = false;
+        let mut out: Vec<BBox> = Vec::with_capacity(boxes.len());
+        for b in boxes {
+            if let Some(o) = out.iter_mut().find(|o| near(o, &b)) {
+                *o = [
+                    o[0].min(b[0]),
+                    o[1].min(b[1]),
+                    o[2].max(b[2]),
+                    o[3].max(b[3]),
+                ];
+                merged = true;
+            } else {
+                out.push(b);
+            }
+        }
+        boxes = out;
+    }
+    let page = view.width * view.height;
+    boxes
+        .into_iter()
+        .filter(|b| {
+            b[2] - b[0] >= 40.0 && b[3] - b[1] >= 40.0 && (b[2] - b[0]) * (b[3] - b[1]) < 0.6 * page
+        })
+        .collect()
+}
+
+/// Whether two boxes touch or lie within 4 points of each other.
+fn near(a: &BBox, b: &BBox) -> bool {
+    const NEAR: f32 = 4.0;
+    a[0] <= b[2] + NEAR && b[0] <= a[2] + NEAR && a[1] <= b[3] + NEAR && b[1] <= a[3] + NEAR
 }
 
 #[derive(Default)]
 struct Drawings {
     rules: Vec<BBox>,
+    graphics: Vec<BBox>,
     image_area: f32,
     seen: usize,
 }
 
 impl Drawings {
+    /// Adds a graphic, to the region it touches if there is one.
+    fn graphic(&mut self, b: BBox) {
+        match self.graphics.iter_mut().find(|g| near(g, &b)) {
+            Some(g) => {
+                *g = [
+                    g[0].min(b[0]),
+                    g[1].min(b[1]),
+                    g[2].max(b[2]),
+                    g[3].max(b[3]),
+                ]
+            }
+            None => self.graphics.push(b),
+        }
+    }
+
     /// Looks at one object (`outer`: the matrices of the forms it sits in), and into forms.
     fn visit(&mut self, object: &PdfPageObject, outer: PdfMatrix, view: &View, depth: u32) {
         self.seen += 1;
@@ -481,6 +596,7 @@ impl Drawings {
                 let w = (b[2].min(view.width) - b[0].max(0.0)).max(0.0);
                 let h = (b[3].min(view.height) - b[1].max(0.0)).max(0.0);
                 self.image_area += w * h;
+                self.graphic(b);
             }
             return;
         }
@@ -489,10 +605,14 @@ impl Drawings {
         }
     }
 
-    /// Straight, axis-aligned edges of a stroked path, or a filled path that is a thin bar.
+    /// Straight, axis-aligned edges of a stroked path, or a filled path that is a thin bar, are
+    /// rules; a path with curves or slanted lines is part of a figure.
     fn path(&mut self, path: &PdfPagePathObject, outer: PdfMatrix, view: &View) {
         let stroked = path.is_stroked().unwrap_or(false);
-        let filled = path.fill_mode().map(|m| m != PdfPathFillMode::None).unwrap_or(false);
+        let filled = path
+            .fill_mode()
+            .map(|m| m != PdfPathFillMode::None)
+            .unwrap_or(false);
         if !stroked && !filled {
             return;
         }
@@ -500,7 +620,9 @@ impl Drawings {
             return;
         };
         let width = if stroked {
-            let scale = (matrix.a() * matrix.d() - matrix.b() * matrix.c()).abs().sqrt();
+            let scale = (matrix.a() * matrix.d() - matrix.b() * matrix.c())
+                .abs()
+                .sqrt();
             (path.stroke_width().map(|w| w.value).unwrap_or(1.0) * scale).max(0.25)
         } else {
             0.0
@@ -509,6 +631,7 @@ impl Drawings {
         let mut points: Vec<(f32, f32)> = Vec::new();
         let mut edges: Vec<((f32, f32), (f32, f32))> = Vec::new();
         let mut start: Option<(f32, f32)> = None;
+        let mut curved = false;
         for s in segments.iter() {
             let (x, y) = s.point();
             let (x, y) = outer.apply_to_points(x, y);
@@ -520,7 +643,7 @@ impl Drawings {
                         edges.push((*prev, p));
                     }
                 }
-                _ => return, // curves draw no rules
+                _ => curved = true,
             }
             points.push(p);
             if s.is_close() {
@@ -540,19 +663,31 @@ impl Drawings {
             xs.fold(f32::MIN, f32::max),
             ys.fold(f32::MIN, f32::max),
         ];
+        let slanted = edges
+            .iter()
+            .filter(|((x0, y0), (x1, y1))| (x1 - x0).abs() >= 0.5 && (y1 - y0).abs() >= 0.5)
+            .count();
+        let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
+        // Curves, slanted lines and small marks (a chart's markers) draw figures.
+        if curved || slanted >= 1 || w.max(h) < MIN_RULE {
+            self.graphic(bbox);
+            return;
+        }
         if filled && !stroked {
             // A filled shape is a rule only when it is a thin bar.
-            if (bbox[2] - bbox[0]).min(bbox[3] - bbox[1]) <= 3.0 {
+            if w.min(h) <= 3.0 {
                 self.rules.push(bbox);
             }
             return;
         }
         let half = width / 2.0;
         for ((x0, y0), (x1, y1)) in edges {
-            if (y1 - y0).abs() < 0.5 && (x1 - x0).abs() >= 2.0 {
-                self.rules.push([x0.min(x1), y0 - half, x0.max(x1), y0 + half]);
-            } else if (x1 - x0).abs() < 0.5 && (y1 - y0).abs() >= 2.0 {
-                self.rules.push([x0 - half, y0.min(y1), x0 + half, y0.max(y1)]);
+            if (y1 - y0).abs() < 0.5 && (x1 - x0).abs() >= MIN_RULE {
+                self.rules
+                    .push([x0.min(x1), y0 - half, x0.max(x1), y0 + half]);
+            } else if (x1 - x0).abs() < 0.5 && (y1 - y0).abs() >= MIN_RULE {
+                self.rules
+                    .push([x0 - half, y0.min(y1), x0 + half, y0.max(y1)]);
             }
         }
     }
@@ -581,7 +716,13 @@ mod tests {
     const LIMITS: Limits = Limits { max_pages: 100 };
 
     fn text(layer: &TextLayer) -> String {
-        layer.page.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+        layer
+            .page
+            .words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
@@ -592,13 +733,30 @@ mod tests {
         let layer = pdf.text_layer(1).unwrap();
         let t = text(&layer);
         assert!(t.contains("Annual Report 2026"), "{t}");
-        let title = layer.page.words.iter().find(|w| w.text == "Annual").unwrap();
+        let title = layer
+            .page
+            .words
+            .iter()
+            .find(|w| w.text == "Annual")
+            .unwrap();
         assert!((title.size - 24.0).abs() < 0.5, "{title:?}");
         assert!(title.bold);
-        let header = layer.page.words.iter().find(|w| w.text == "Horizon").unwrap();
-        assert!(header.bbox[1] < 60.0, "the header is at the top: {header:?}");
+        let header = layer
+            .page
+            .words
+            .iter()
+            .find(|w| w.text == "Horizon")
+            .unwrap();
+        assert!(
+            header.bbox[1] < 60.0,
+            "the header is at the top: {header:?}"
+        );
         assert!(!header.bold);
-        assert!(layer.page.rules.len() >= 8, "the table's rules: {}", layer.page.rules.len());
+        assert!(
+            layer.page.rules.len() >= 8,
+            "the table's rules: {}",
+            layer.page.rules.len()
+        );
         assert_eq!(layer.mappable(), 1.0);
         assert!(layer.image_cover < 0.01);
     }
@@ -617,7 +775,10 @@ mod tests {
         let pdf = open(engine(), &bytes, LIMITS).unwrap();
         assert!(text(&pdf.text_layer(1).unwrap()).contains("Opened without a password"));
         let bytes = fixture("encrypted-user-password.pdf");
-        assert_eq!(open(engine(), &bytes, LIMITS).err().unwrap().code, "encrypted");
+        assert_eq!(
+            open(engine(), &bytes, LIMITS).err().unwrap().code,
+            "encrypted"
+        );
     }
 
     #[test]
@@ -654,7 +815,9 @@ mod tests {
     #[test]
     fn page_limit_is_enforced() {
         let bytes = fixture("two-pages.pdf");
-        let e = open(engine(), &bytes, Limits { max_pages: 1 }).err().unwrap();
+        let e = open(engine(), &bytes, Limits { max_pages: 1 })
+            .err()
+            .unwrap();
         assert_eq!(e.code, "too_many_pages");
         assert!(e.message.contains("2 pages"), "{}", e.message);
     }
