@@ -4,6 +4,7 @@
 
 mod cli;
 mod dashboard;
+mod documents;
 mod events;
 mod jobs;
 mod lambda;

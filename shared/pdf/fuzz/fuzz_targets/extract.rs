@@ -1,36 +1,38 @@
-//! Fuzzes the extraction entry point: arbitrary bytes as a PDF (open, repair, extract, clean up,
-//! chunk), and the same bytes as text through the clean-up and the chunker, whose invariants are
-//! checked: no chunk over the limit, no word lost or cut.
+//! Fuzzes the PDF reading and the layout: arbitrary bytes as a PDF (open, repair, each page's
+//! text layer, layout analysis, Markdown, chunks), and the same bytes as text through the
+//! clean-up and the splitter, whose invariants are checked: no piece over the limit, no word lost
+//! or cut.
 #![no_main]
 
-use horizon_pdf::chunk::{chunk_pages, PageText};
-use horizon_pdf::{extract, pdfium, repair, Limits, Plan};
+use horizon_layout::text::{chunk_text, normalise};
+use horizon_pdf::{open, pdfium, repair, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let lib = std::env::var("PDFIUM_LIB_PATH").ok();
     let pdfium = pdfium(lib.as_deref()).expect("PDFium: set PDFIUM_LIB_PATH");
-    if let Ok(x) = extract(pdfium, data, Limits { max_pages: 50 }, &Plan::default()) {
-        let _ = chunk_pages(&x.pages, 200);
+    if let Ok(pdf) = open(pdfium, data, Limits { max_pages: 50 }) {
+        let pages: Vec<_> = (1..=pdf.page_count())
+            .filter_map(|n| pdf.text_layer(n).ok().map(|l| l.page))
+            .collect();
+        let doc = horizon_layout::analyse(&pages);
+        let _ = horizon_layout::markdown::document(&doc);
+        let _ = horizon_layout::chunk::chunks(&doc, 200);
     }
     let _ = repair::repair(data);
 
     if let Ok(text) = std::str::from_utf8(data) {
         let max = 40;
-        let pages = [PageText {
-            number: 1,
-            text: text.to_owned(),
-        }];
-        let chunks = chunk_pages(&pages, max);
-        for c in &chunks {
-            assert!(c.text.chars().count() <= max, "chunk over the limit: {:?}", c.text);
-            assert!(!c.text.is_empty());
+        let clean = normalise(text);
+        let pieces = chunk_text(&clean, max);
+        for p in &pieces {
+            assert!(p.chars().count() <= max, "piece over the limit: {p:?}");
+            assert!(!p.is_empty());
         }
-        // Every word of the cleaned text is in the chunks, in order (only over-long words may
+        // Every word of the cleaned text is in the pieces, in order (only over-long words may
         // be cut, and then their pieces concatenate back).
-        let clean = horizon_pdf::chunk::clean_pages(&pages).concat();
         let words: String = clean.split_whitespace().collect();
-        let got: String = chunks.iter().flat_map(|c| c.text.split_whitespace()).collect();
+        let got: String = pieces.iter().flat_map(|p| p.split_whitespace()).collect();
         assert_eq!(got, words, "words lost or reordered");
     }
 });
