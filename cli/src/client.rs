@@ -36,6 +36,24 @@ impl Client {
         self.send(self.request(reqwest::Method::GET, path)).await
     }
 
+    /// A text body (Markdown, say), following a redirect to where it is stored.
+    pub async fn get_text(&self, path: &str) -> Result<String, Failure> {
+        let resp = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, e))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| Failure::Unavailable(format!("the response broke off: {e}")))?;
+        match status {
+            200..=299 => Ok(text),
+            _ => self.fail(status, text),
+        }
+    }
+
     pub async fn get_query(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
         let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), query)
             .map_err(|e| Failure::File(format!("not a URL: {e}")))?;
@@ -107,19 +125,31 @@ impl Client {
             .text()
             .await
             .map_err(|e| Failure::Unavailable(format!("the response broke off: {e}")))?;
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
         match status {
-            200..=299 => Ok(body),
-            400..=499 => Err(Failure::Refused {
+            200..=299 => Ok(json(text)),
+            _ => self.fail(status, text),
+        }
+    }
+
+    /// A non-2xx answer as a failure, with the API's problem+json.
+    fn fail<T>(&self, status: u16, text: String) -> Result<T, Failure> {
+        let body = json(text);
+        Err(match status {
+            400..=499 => Failure::Refused {
                 status,
                 problem: body,
-            }),
-            _ => Err(Failure::Unavailable(crate::output::problem(status, &body))),
-        }
+            },
+            _ => Failure::Unavailable(crate::output::problem(status, &body)),
+        })
+    }
+}
+
+/// A body as JSON (a string when it is not JSON; null when empty).
+fn json(text: String) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 }
 

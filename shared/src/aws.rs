@@ -479,33 +479,40 @@ impl JobStore for DynamoStore {
         expires_at: OffsetDateTime,
     ) -> Result<Option<IdempotencyRecord>> {
         let pk = Self::idempotency_pk(account, key);
-        let item: Item = HashMap::from([
-            ("pk".to_owned(), s(pk.clone())),
-            ("sk".to_owned(), s("IDEM")),
-            ("requestHash".to_owned(), s(request_hash)),
-            ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
-        ]);
-        let now = n(OffsetDateTime::now_utc().unix_timestamp());
-        match self
-            .put_item(
-                item,
-                Some("attribute_not_exists(pk) OR expiresAt < :now"),
-                vec![(":now", now)],
-            )
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(Error::Conflict(_)) => {
-                let item = self.get_item(pk, "IDEM").await?.ok_or_else(|| {
-                    Error::Unavailable("the idempotency record vanished; retry".into())
-                })?;
-                Ok(Some(IdempotencyRecord {
-                    request_hash: str_attr(&item, "requestHash")?.to_owned(),
-                    job_id: opt_str(&item, "jobId").map(JobId::from_str).transpose()?,
-                }))
+        // A record released between our failed claim and our read (the request that held it
+        // failed) is claimed again.
+        for _ in 0..3 {
+            let item: Item = HashMap::from([
+                ("pk".to_owned(), s(pk.clone())),
+                ("sk".to_owned(), s("IDEM")),
+                ("requestHash".to_owned(), s(request_hash)),
+                ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
+            ]);
+            let now = n(OffsetDateTime::now_utc().unix_timestamp());
+            match self
+                .put_item(
+                    item,
+                    Some("attribute_not_exists(pk) OR expiresAt < :now"),
+                    vec![(":now", now)],
+                )
+                .await
+            {
+                Ok(_) => return Ok(None),
+                Err(Error::Conflict(_)) => {
+                    let Some(item) = self.get_item(pk.clone(), "IDEM").await? else {
+                        continue;
+                    };
+                    return Ok(Some(IdempotencyRecord {
+                        request_hash: str_attr(&item, "requestHash")?.to_owned(),
+                        job_id: opt_str(&item, "jobId").map(JobId::from_str).transpose()?,
+                    }));
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        Err(Error::Unavailable(
+            "the idempotency record kept changing; retry".into(),
+        ))
     }
 
     async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()> {

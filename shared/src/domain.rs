@@ -215,14 +215,14 @@ pub struct Chunk {
     pub markdown: String,
     /// `[x0, y0, x1, y1]`, origin top-left: page points for PDFs, pixels for images.
     #[serde(default)]
-    pub bbox: [f32; 4],
+    pub bbox: [f64; 4],
     /// `text` (the PDF's text layer) or `ocr`.
     #[serde(default = "text_source")]
     #[schema(example = "text")]
     pub source: String,
     /// OCR only: the mean recognition confidence of its characters, 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
+    pub confidence: Option<f64>,
     /// The headings of the sections it sits in, outermost first.
     #[serde(default)]
     pub headings: Vec<String>,

@@ -214,8 +214,14 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
         .as_str()
         .unwrap()
         .ends_with(&format!("/v1/jobs/{job_id}")));
-    data["statusUrl"] = Value::Null;
-    current["statusUrl"] = Value::Null;
+    assert!(data["result"]["markdownUrl"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v1/jobs/{job_id}/markdown")));
+    for v in [&mut data, &mut current] {
+        v["statusUrl"] = Value::Null;
+        v["result"]["markdownUrl"] = Value::Null;
+    }
     assert_eq!(data, current);
 
     // Tampered bytes, or a timestamp over 5 minutes old, are refused by the library.

@@ -493,9 +493,9 @@ fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
         segment_index: c.segment_index,
         kind: c.kind.as_str().to_owned(),
         markdown: c.markdown,
-        bbox: c.bbox.map(|v| (v * 100.0).round() / 100.0),
+        bbox: c.bbox.map(|v| (v as f64 * 100.0).round() / 100.0),
         source: c.source.as_str().to_owned(),
-        confidence: c.confidence.map(|v| (v * 1000.0).round() / 1000.0),
+        confidence: c.confidence.map(|v| (v as f64 * 1000.0).round() / 1000.0),
         headings: c.headings,
         level: c.level,
         cells: c

@@ -141,10 +141,13 @@ impl JobsApi {
                     "must be 1 to 255 characters",
                 ));
             }
-            // The fingerprint of the request: its JSON, keys sorted, whitespace ignored.
+            // The fingerprint of the request: its route and its JSON, keys sorted, whitespace
+            // ignored.
             let value: serde_json::Value = serde_json::from_slice(req.body().as_ref())
                 .map_err(|e| Error::field("body", e.to_string()))?;
-            let fingerprint = hex::encode(Sha256::digest(value.to_string().as_bytes()));
+            let fingerprint = hex::encode(Sha256::digest(
+                format!("{}\n{value}", job_type.as_str()).as_bytes(),
+            ));
             let now = self.services.clock.now();
             let expires = now + time::Duration::hours(IDEMPOTENCY_HOURS);
             if let Some(earlier) = self

@@ -288,7 +288,7 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                     || (gap > 0.8 * size && !runs_on)
                     || (pitch.is_some_and(|p| step > 1.45 * p && (line.size - p).abs() < p)
                         && !runs_on)
-                    || (line.size - prev.size).abs() > 0.15 * size
+                    || (line.size - prev.size).abs() > size_change(&prev) * size
                     || line.bold != prev.bold
                     || line.mono != prev.mono
                     || (in_item && marker.is_none() && line.bbox[0] < text_x - 0.6 * size)
@@ -318,6 +318,16 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
     }
     flush(&mut current, &mut out);
     merge_lists(out)
+}
+
+/// How much the type size may change within a block: little in a text layer, which states it;
+/// more when OCR measured it on a short line.
+fn size_change(line: &Line) -> f32 {
+    if line.words.first().is_some_and(|w| w.confidence.is_some()) {
+        0.3
+    } else {
+        0.15
+    }
 }
 
 /// Where an item's text starts after its marker.
