@@ -369,7 +369,10 @@ async fn extract(client: &Client, args: &ExtractArgs, json: bool, out: &mut dyn 
     let upload = upload(client, &args.file).await?;
     let upload_id = upload["id"].as_str().unwrap_or_default();
     // Images have their own route; the service would name it if we asked the other.
-    let route = if upload["contentType"].as_str().is_some_and(|t| t.starts_with("image/")) {
+    let route = if upload["contentType"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("image/"))
+    {
         "/v1/extract/image"
     } else {
         "/v1/extract/pdf"
@@ -415,7 +418,9 @@ async fn extract(client: &Client, args: &ExtractArgs, json: bool, out: &mut dyn 
     }
     match format {
         Format::Markdown => {
-            let markdown = client.get_text(&format!("/v1/jobs/{}/markdown", segment(&job_id))).await?;
+            let markdown = client
+                .get_text(&format!("/v1/jobs/{}/markdown", segment(&job_id)))
+                .await?;
             emit(out, &markdown)
         }
         Format::Json => {

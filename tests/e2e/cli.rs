@@ -109,15 +109,41 @@ async fn the_cli_uploads_extracts_and_manages_jobs_webhooks_and_keys() {
 
     // --format markdown: the whole document; an image goes to the image route by itself.
     let image = fixture_path("scan.jpg");
-    let run = horizon(&endpoint, Some(&key), &["extract", &image, "--wait", "--format", "markdown"]).await;
+    let run = horizon(
+        &endpoint,
+        Some(&key),
+        &["extract", &image, "--wait", "--format", "markdown"],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("<!-- page 1 -->\n\n# Image Formats\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("<!-- page 1 -->\n\n# Image Formats\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("JPEG"), "{}", run.stdout);
     let report = fixture_path("report.pdf");
-    let run = horizon(&endpoint, Some(&key), &["extract", &report, "--wait", "--format", "markdown", "--ocr", "never"]).await;
+    let run = horizon(
+        &endpoint,
+        Some(&key),
+        &[
+            "extract", &report, "--wait", "--format", "markdown", "--ocr", "never",
+        ],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("| Indonesia | Asia | Jakarta |"), "{}", run.stdout);
-    let run = horizon(&endpoint, Some(&key), &["extract", &report, "--ocr", "sometimes"]).await;
+    assert!(
+        run.stdout.contains("| Indonesia | Asia | Jakarta |"),
+        "{}",
+        run.stdout
+    );
+    let run = horizon(
+        &endpoint,
+        Some(&key),
+        &["extract", &report, "--ocr", "sometimes"],
+    )
+    .await;
     assert_eq!(run.code, 2, "a wrong command line: {}", run.stderr);
 
     // A PDF that cannot be read: exit 3, the job's error on stderr.

@@ -20,9 +20,17 @@ async fn run(api: &Api, fixture_name: &str, route: &str, options: &str) -> Value
     let resp = api.upload_raw(fixture(fixture_name), content_type).await;
     assert_eq!(resp.status(), 201, "{fixture_name}");
     let upload: Value = resp.json().await.unwrap();
-    let body = format!(r#"{{"uploadId":"{}","options":{{{options}}}}}"#, upload["id"].as_str().unwrap());
+    let body = format!(
+        r#"{{"uploadId":"{}","options":{{{options}}}}}"#,
+        upload["id"].as_str().unwrap()
+    );
     let resp = api.post_json(&format!("/v1/extract/{route}"), &body).await;
-    assert_eq!(resp.status(), 202, "{fixture_name}: {}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status(),
+        202,
+        "{fixture_name}: {}",
+        resp.text().await.unwrap_or_default()
+    );
     let job: Value = resp.json().await.unwrap();
     assert_eq!(job["jobType"], format!("extract/{route}"));
     let v = api.wait_terminal(job["jobId"].as_str().unwrap()).await;
@@ -36,7 +44,11 @@ fn chunks(v: &Value) -> Vec<Value> {
 
 /// The chunks' text in order, one chunk a line.
 fn text(v: &Value) -> String {
-    chunks(v).iter().map(|c| c["text"].as_str().unwrap().to_owned()).collect::<Vec<_>>().join("\n")
+    chunks(v)
+        .iter()
+        .map(|c| c["text"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn of_type<'a>(chunks: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -46,11 +58,22 @@ fn of_type<'a>(chunks: &'a [Value], kind: &str) -> Vec<&'a Value> {
 /// The table cells of a chunk as rows of text.
 fn grid(chunk: &Value) -> Vec<Vec<String>> {
     let cells = chunk["cells"].as_array().unwrap();
-    let rows = cells.iter().map(|c| c["row"].as_u64().unwrap()).max().unwrap() + 1;
-    let cols = cells.iter().map(|c| c["col"].as_u64().unwrap()).max().unwrap() + 1;
+    let rows = cells
+        .iter()
+        .map(|c| c["row"].as_u64().unwrap())
+        .max()
+        .unwrap()
+        + 1;
+    let cols = cells
+        .iter()
+        .map(|c| c["col"].as_u64().unwrap())
+        .max()
+        .unwrap()
+        + 1;
     let mut g = vec![vec![String::new(); cols as usize]; rows as usize];
     for c in cells {
-        g[c["row"].as_u64().unwrap() as usize][c["col"].as_u64().unwrap() as usize] = c["text"].as_str().unwrap().to_owned();
+        g[c["row"].as_u64().unwrap() as usize][c["col"].as_u64().unwrap() as usize] =
+            c["text"].as_str().unwrap().to_owned();
     }
     g
 }
@@ -66,40 +89,83 @@ async fn scans_and_images_are_read_with_ocr() {
     let v = run(&api, "scan.pdf", "pdf", "").await;
     assert_eq!(v["result"]["ocrPages"], serde_json::json!([1]), "{v}");
     let c = chunks(&v);
-    assert!(c.iter().all(|c| c["source"] == "ocr" && c["confidence"].as_f64().unwrap() > 0.6), "{v}");
+    assert!(
+        c.iter()
+            .all(|c| c["source"] == "ocr" && c["confidence"].as_f64().unwrap() > 0.6),
+        "{v}"
+    );
     let heading = of_type(&c, "heading");
     assert_eq!(heading[0]["text"], "Scanned Letter", "{v}");
     let t = text(&v);
-    for phrase in ["thank you for your letter", "checked the delivery records", "will bring the parcel on Friday morning"] {
+    for phrase in [
+        "thank you for your letter",
+        "checked the delivery records",
+        "will bring the parcel on Friday morning",
+    ] {
         assert!(t.contains(phrase), "{phrase:?} in {t}");
     }
     let list = of_type(&c, "list");
     assert_eq!(list.len(), 1, "{t}");
-    assert!(list[0]["markdown"].as_str().unwrap().contains("- One blue garden chair"), "{}", list[0]);
+    assert!(
+        list[0]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("- One blue garden chair"),
+        "{}",
+        list[0]
+    );
     let b = c[0]["bbox"].as_array().unwrap();
-    assert!(b[2].as_f64().unwrap() <= 612.5 && b[0].as_f64().unwrap() >= 0.0, "page points: {b:?}");
+    assert!(
+        b[2].as_f64().unwrap() <= 612.5 && b[0].as_f64().unwrap() >= 0.0,
+        "page points: {b:?}"
+    );
 
     // A photograph of a page, as a PNG: an image job, boxes in pixels.
     let v = run(&api, "photo.png", "image", "").await;
     assert_eq!(v["result"]["ocrPages"], serde_json::json!([1]));
     let t = text(&v);
-    assert!(t.contains("Field Notes") && t.contains("Total: 42 units") && t.contains("counted the birds on both banks"), "{t}");
+    assert!(
+        t.contains("Field Notes")
+            && t.contains("Total: 42 units")
+            && t.contains("counted the birds on both banks"),
+        "{t}"
+    );
     let c = chunks(&v);
     assert_eq!(of_type(&c, "heading")[0]["text"], "Field Notes");
-    assert!(c.iter().any(|c| c["bbox"][2].as_f64().unwrap() > 700.0), "pixel boxes: {v}");
+    assert!(
+        c.iter().any(|c| c["bbox"][2].as_f64().unwrap() > 700.0),
+        "pixel boxes: {v}"
+    );
 
     // JPEG, WebP, and a TIFF of two pages.
     for (name, word) in [("scan.jpg", "JPEG"), ("scan.webp", "WebP")] {
         let v = run(&api, name, "image", "").await;
         let t = text(&v);
-        assert!(t.contains("Image Formats") && t.contains(word), "{name}: {t}");
+        assert!(
+            t.contains("Image Formats") && t.contains(word),
+            "{name}: {t}"
+        );
     }
     let v = run(&api, "scan-2pages.tiff", "image", "").await;
     assert_eq!(v["result"]["pages"], 2);
     assert_eq!(v["result"]["ocrPages"], serde_json::json!([1, 2]));
     let c = chunks(&v);
-    assert!(c.iter().any(|c| c["page"] == 1 && c["text"].as_str().unwrap().contains("first page of a TIFF file")), "{v}");
-    assert!(c.iter().any(|c| c["page"] == 2 && c["text"].as_str().unwrap().contains("sits on the second page")), "{v}");
+    assert!(
+        c.iter().any(|c| c["page"] == 1
+            && c["text"]
+                .as_str()
+                .unwrap()
+                .contains("first page of a TIFF file")),
+        "{v}"
+    );
+    assert!(
+        c.iter().any(|c| c["page"] == 2
+            && c["text"]
+                .as_str()
+                .unwrap()
+                .contains("sits on the second page")),
+        "{v}"
+    );
 
     // A text layer made of glyphs that map to no letters is read with OCR (auto) ...
     let v = run(&api, "garbled-text-layer.pdf", "pdf", "").await;
@@ -107,7 +173,12 @@ async fn scans_and_images_are_read_with_ocr() {
     assert!(text(&v).contains("Glyphs without Unicode"), "{v}");
     // ... and not when OCR is turned off.
     let v = run(&api, "garbled-text-layer.pdf", "pdf", r#""ocr":"never""#).await;
-    assert!(v["result"].get("ocrPages").is_none_or(|p| p.as_array().is_some_and(Vec::is_empty)), "{v}");
+    assert!(
+        v["result"]
+            .get("ocrPages")
+            .is_none_or(|p| p.as_array().is_some_and(Vec::is_empty)),
+        "{v}"
+    );
     assert!(!text(&v).contains("Glyphs without Unicode"));
 
     // A PDF that mixes text pages with a scanned one: only the scan is read with OCR, and its
@@ -115,18 +186,37 @@ async fn scans_and_images_are_read_with_ocr() {
     let v = run(&api, "mixed.pdf", "pdf", "").await;
     assert_eq!(v["result"]["ocrPages"], serde_json::json!([2]), "{v}");
     let c = chunks(&v);
-    assert!(c.iter().filter(|c| c["page"] != 2).all(|c| c["source"] == "text"));
-    assert!(c.iter().filter(|c| c["page"] == 2).all(|c| c["source"] == "ocr"));
+    assert!(c
+        .iter()
+        .filter(|c| c["page"] != 2)
+        .all(|c| c["source"] == "text"));
+    assert!(c
+        .iter()
+        .filter(|c| c["page"] == 2)
+        .all(|c| c["source"] == "ocr"));
     let table = of_type(&c, "table");
     assert_eq!(table.len(), 1, "{v}");
-    assert_eq!(grid(table[0]), vec![vec!["Item", "Amount"], vec!["Paper", "12"], vec!["Ink", "7"]]);
-    let headings: Vec<&str> = of_type(&c, "heading").iter().map(|h| h["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        grid(table[0]),
+        vec![
+            vec!["Item", "Amount"],
+            vec!["Paper", "12"],
+            vec!["Ink", "7"]
+        ]
+    );
+    let headings: Vec<&str> = of_type(&c, "heading")
+        .iter()
+        .map(|h| h["text"].as_str().unwrap())
+        .collect();
     assert_eq!(headings, ["Part One", "Part Two", "Part Three"]);
 
     // Every page always read with OCR, on request: a born-digital page reads the same.
     let v = run(&api, "two-pages.pdf", "pdf", r#""ocr":"always""#).await;
     assert_eq!(v["result"]["ocrPages"], serde_json::json!([1, 2]));
-    assert!(text(&v).contains("The second page has its own text."), "{v}");
+    assert!(
+        text(&v).contains("The second page has its own text."),
+        "{v}"
+    );
     running.shutdown().await;
 }
 
@@ -140,9 +230,23 @@ async fn layout_gives_headings_lists_tables_and_reading_order() {
     // A report: running header, page numbers, headings at three levels, a ruled table whose
     // text the PDF writes column by column, a caption, lists.
     let v = run(&api, "report.pdf", "pdf", "").await;
-    assert!(v["result"].get("ocrPages").is_none_or(|p| p.as_array().is_some_and(Vec::is_empty)), "{v}");
+    assert!(
+        v["result"]
+            .get("ocrPages")
+            .is_none_or(|p| p.as_array().is_some_and(Vec::is_empty)),
+        "{v}"
+    );
     let c = chunks(&v);
-    let kinds: Vec<(String, String)> = c.iter().filter(|c| c["page"] == 1).map(|c| (c["type"].as_str().unwrap().to_owned(), c["text"].as_str().unwrap().chars().take(24).collect())).collect();
+    let kinds: Vec<(String, String)> = c
+        .iter()
+        .filter(|c| c["page"] == 1)
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap().to_owned(),
+                c["text"].as_str().unwrap().chars().take(24).collect(),
+            )
+        })
+        .collect();
     let expected: Vec<(&str, &str)> = vec![
         ("header", "Horizon Quarterly Report"),
         ("heading", "Annual Report 2026"),
@@ -155,9 +259,22 @@ async fn layout_gives_headings_lists_tables_and_reading_order() {
         ("caption", "Table 1: Countries and t"),
         ("page_number", "Page 1 of 2"),
     ];
-    assert_eq!(kinds, expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>());
+    assert_eq!(
+        kinds,
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
     let level = |t: &str| c.iter().find(|c| c["text"] == t).unwrap()["level"].clone();
-    assert_eq!((level("Annual Report 2026"), level("1 Introduction"), level("2.1 Countries")), (1.into(), 2.into(), 3.into()));
+    assert_eq!(
+        (
+            level("Annual Report 2026"),
+            level("1 Introduction"),
+            level("2.1 Countries")
+        ),
+        (1.into(), 2.into(), 3.into())
+    );
     let table = of_type(&c, "table")[0];
     assert_eq!(
         grid(table),
@@ -170,25 +287,69 @@ async fn layout_gives_headings_lists_tables_and_reading_order() {
             vec!["Vatican", "Europe", "Vatican City"],
         ]
     );
-    assert!(table["cells"].as_array().unwrap().iter().filter(|c| c["row"] == 0).all(|c| c["header"] == true));
-    assert!(table["markdown"].as_str().unwrap().starts_with("| Country | Continent | Capital |\n| --- | --- | --- |\n| Indonesia | Asia | Jakarta |"));
-    assert_eq!(table["headings"], serde_json::json!(["Annual Report 2026", "2 Results", "2.1 Countries"]));
+    assert!(table["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["row"] == 0)
+        .all(|c| c["header"] == true));
+    assert!(table["markdown"].as_str().unwrap().starts_with(
+        "| Country | Continent | Capital |\n| --- | --- | --- |\n| Indonesia | Asia | Jakarta |"
+    ));
+    assert_eq!(
+        table["headings"],
+        serde_json::json!(["Annual Report 2026", "2 Results", "2.1 Countries"])
+    );
     let lists = of_type(&c, "list");
     assert_eq!(lists.len(), 2, "{v}");
     assert_eq!(lists[0]["markdown"], "- Expand to three new markets.\n- Hire twelve more engineers for the data team.\n- Open a second office in Lisbon.");
-    assert!(lists[1]["markdown"].as_str().unwrap().starts_with("1. First, review the results"));
-    assert_eq!(lists[1]["headings"], serde_json::json!(["Annual Report 2026", "3 Outlook"]));
-    assert_eq!(of_type(&c, "header").len(), 2, "one running header per page");
+    assert!(lists[1]["markdown"]
+        .as_str()
+        .unwrap()
+        .starts_with("1. First, review the results"));
+    assert_eq!(
+        lists[1]["headings"],
+        serde_json::json!(["Annual Report 2026", "3 Outlook"])
+    );
+    assert_eq!(
+        of_type(&c, "header").len(),
+        2,
+        "one running header per page"
+    );
 
     // The whole document as Markdown.
-    let resp = api.get(&format!("/v1/jobs/{}/markdown", v["jobId"].as_str().unwrap())).await;
+    let resp = api
+        .get(&format!(
+            "/v1/jobs/{}/markdown",
+            v["jobId"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "text/markdown; charset=utf-8");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
     let md = resp.text().await.unwrap();
-    for part in ["<!-- page 1 -->", "# Annual Report 2026", "## 1 Introduction", "### 2.1 Countries", "| Vatican | Europe | Vatican City |", "<!-- page 2 -->", "## 3 Outlook", "<!-- header: Horizon Quarterly Report -->"] {
+    for part in [
+        "<!-- page 1 -->",
+        "# Annual Report 2026",
+        "## 1 Introduction",
+        "### 2.1 Countries",
+        "| Vatican | Europe | Vatican City |",
+        "<!-- page 2 -->",
+        "## 3 Outlook",
+        "<!-- header: Horizon Quarterly Report -->",
+    ] {
         assert!(md.contains(part), "{part:?} in\n{md}");
     }
-    assert_eq!(v["result"]["markdownUrl"].as_str().unwrap(), format!("{}/v1/jobs/{}/markdown", api.base, v["jobId"].as_str().unwrap()));
+    assert_eq!(
+        v["result"]["markdownUrl"].as_str().unwrap(),
+        format!(
+            "{}/v1/jobs/{}/markdown",
+            api.base,
+            v["jobId"].as_str().unwrap()
+        )
+    );
 
     // Two columns whose lines the PDF writes across the page: read down each column, the
     // paragraph that breaks at the foot of the left column whole.
@@ -197,9 +358,24 @@ async fn layout_gives_headings_lists_tables_and_reading_order() {
     let at = |w: &str| t.find(w).unwrap_or_else(|| panic!("{w} in {t}"));
     let order = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"].map(at);
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{t}");
-    assert!(t.contains("Headings are found by their larger and bolder type"), "{t}");
-    let headings: Vec<String> = of_type(&chunks(&v), "heading").iter().map(|h| format!("{} {}", h["level"], h["text"].as_str().unwrap())).collect();
-    assert_eq!(headings, ["1 Reading Order in Two Columns", "2 1 Introduction", "2 2 Method", "2 3 Results", "2 4 Conclusion"]);
+    assert!(
+        t.contains("Headings are found by their larger and bolder type"),
+        "{t}"
+    );
+    let headings: Vec<String> = of_type(&chunks(&v), "heading")
+        .iter()
+        .map(|h| format!("{} {}", h["level"], h["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "1 Reading Order in Two Columns",
+            "2 1 Introduction",
+            "2 2 Method",
+            "2 3 Results",
+            "2 4 Conclusion"
+        ]
+    );
 
     // A table aligned by white space only.
     let v = run(&api, "table-whitespace.pdf", "pdf", "").await;
@@ -217,7 +393,10 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let services = services().await;
     let mut config = (*services.config).clone();
     config.max_response_bytes = 200; // so that the report's Markdown is sent through S3
-    let small = horizon_shared::Services { config: std::sync::Arc::new(config), ..services.clone() };
+    let small = horizon_shared::Services {
+        config: std::sync::Arc::new(config),
+        ..services.clone()
+    };
     let key = new_account(&services).await;
     let http = horizon_local::start_http(small).await.unwrap();
     let api = Api::new(http.addr, &key);
@@ -232,31 +411,63 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let png = upload(fixture("photo.png"), "image/png").await;
 
     // Each route names the other for the wrong kind of upload.
-    let resp = api.post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{pdf}"}}"#)).await;
+    let resp = api
+        .post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{pdf}"}}"#))
+        .await;
     assert_eq!(resp.status(), 400);
     let p: Value = resp.json().await.unwrap();
     assert!(p.to_string().contains("/v1/extract/pdf"), "{p}");
-    let resp = api.post_json("/v1/extract/pdf", &format!(r#"{{"uploadId":"{png}"}}"#)).await;
+    let resp = api
+        .post_json("/v1/extract/pdf", &format!(r#"{{"uploadId":"{png}"}}"#))
+        .await;
     assert_eq!(resp.status(), 400);
     let p: Value = resp.json().await.unwrap();
     assert!(p.to_string().contains("/v1/extract/image"), "{p}");
     // Options are checked.
-    let resp = api.post_json("/v1/extract/pdf", &format!(r#"{{"uploadId":"{pdf}","options":{{"ocr":"sometimes"}}}}"#)).await;
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &format!(r#"{{"uploadId":"{pdf}","options":{{"ocr":"sometimes"}}}}"#),
+        )
+        .await;
     assert_eq!(resp.status(), 400);
-    let resp = api.post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{png}","options":{{"ocr":"never"}}}}"#)).await;
+    let resp = api
+        .post_json(
+            "/v1/extract/image",
+            &format!(r#"{{"uploadId":"{png}","options":{{"ocr":"never"}}}}"#),
+        )
+        .await;
     assert_eq!(resp.status(), 400);
 
     // No worker runs here: the job stays queued, and its Markdown is a 404 that says why.
-    let resp = api.post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{png}"}}"#)).await;
+    let resp = api
+        .post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{png}"}}"#))
+        .await;
     assert_eq!(resp.status(), 202);
     let job: Value = resp.json().await.unwrap();
     assert_eq!(job["jobType"], "extract/image");
-    let resp = api.get(&format!("/v1/jobs/{}/markdown", job["jobId"].as_str().unwrap())).await;
+    let resp = api
+        .get(&format!(
+            "/v1/jobs/{}/markdown",
+            job["jobId"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let p: Value = resp.json().await.unwrap();
-    assert!(p["detail"].as_str().unwrap().contains("once it is completed"), "{p}");
-    let listed: Value = api.get("/v1/jobs?jobType=extract/image").await.json().await.unwrap();
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("once it is completed"),
+        "{p}"
+    );
+    let listed: Value = api
+        .get("/v1/jobs?jobType=extract/image")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{listed}");
     http.shutdown().await;
 
@@ -264,15 +475,27 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let _queues = QUEUES.lock().await;
     let mut config = (*services.config).clone();
     config.max_response_bytes = 200;
-    let small = horizon_shared::Services { config: std::sync::Arc::new(config), ..services.clone() };
+    let small = horizon_shared::Services {
+        config: std::sync::Arc::new(config),
+        ..services.clone()
+    };
     let running = horizon_local::start(small).await.unwrap();
     let api = Api::new(running.addr, &key);
     let v = run(&api, "report.pdf", "pdf", "").await;
-    let resp = api.get(&format!("/v1/jobs/{}/markdown", v["jobId"].as_str().unwrap())).await;
+    let resp = api
+        .get(&format!(
+            "/v1/jobs/{}/markdown",
+            v["jobId"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(resp.status(), 307);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let direct = reqwest::get(&location).await.unwrap();
     assert_eq!(direct.status(), 200);
-    assert!(direct.text().await.unwrap().contains("# Annual Report 2026"));
+    assert!(direct
+        .text()
+        .await
+        .unwrap()
+        .contains("# Annual Report 2026"));
     running.shutdown().await;
 }

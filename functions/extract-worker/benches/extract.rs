@@ -671,7 +671,10 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         "  {:<34} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "page", "ours sim", "ours F1", "ours s", "tess sim", "tess F1", "tess s"
     );
-    let (mut s_o, mut f_o, mut s_t, mut f_t, mut w) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    // Sums of (similarity, F1) × length for ours and Tesseract: all pages, and Latin-script
+    // pages only (Debian's Tesseract here reads English only).
+    let mut all = [0.0f64; 5];
+    let mut latin = [0.0f64; 5];
     let mut peak: f64 = 0.0;
     let mut busy = 0.0;
     for (k, (_, reference, label)) in pages.iter().enumerate() {
@@ -696,16 +699,30 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
             ft,
             tt.as_secs_f64()
         );
-        s_o += so * weight;
-        f_o += fo * weight;
-        s_t += st * weight;
-        f_t += ft * weight;
-        w += weight;
+        let cjk = r
+            .chars()
+            .filter(|&c| horizon_layout::lines::is_cjk(c))
+            .count() as f64;
+        for (sums, include) in [(&mut all, true), (&mut latin, cjk < 0.2 * weight)] {
+            if include {
+                for (k, v) in [so, fo, st, ft, 1.0].into_iter().enumerate() {
+                    sums[k] += v * weight;
+                }
+            }
+        }
         peak = peak.max(*op);
         busy += ot.as_secs_f64();
     }
     let n = pages.len().max(1) as f64;
-    println!("  similarity (weighted by length): ours {:.4}, tesseract {:.4}; word F1: ours {:.4}, tesseract {:.4}", s_o / w, s_t / w, f_o / w, f_t / w);
+    for (what, v) in [("all pages", all), ("Latin-script pages", latin)] {
+        println!(
+            "  {what}: similarity (weighted by length) ours {:.4}, tesseract {:.4}; word F1 ours {:.4}, tesseract {:.4}",
+            v[0] / v[4],
+            v[2] / v[4],
+            v[1] / v[4],
+            v[3] / v[4]
+        );
+    }
     println!(
         "  pages/s on 2 cores (2 workers x 1 thread): ours {:.3}, tesseract {:.3} (ratio {:.2})",
         n / ours_wall.as_secs_f64(),

@@ -268,11 +268,10 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                 let same_place = line.leaf == prev.leaf || below || runs_on;
                 let item_start = d.item_starts.last().map(|&i| &d.lines[i]);
                 let in_item = item_start.is_some();
-                let text_x = item_start.map(|l| item_text_x(l)).unwrap_or(0.0);
+                let text_x = item_start.map(item_text_x).unwrap_or(0.0);
                 let first = &d.lines[0];
                 let indent = !in_item
                     && (prev.bbox[0] - first.bbox[0]).abs() < 0.5 * size
-                    && d.lines.len() >= 1
                     && line.bbox[0] > prev.bbox[0] + 0.8 * size
                     && line.bbox[0] < prev.bbox[0] + 4.0 * size;
                 let ended = justified_right.is_some_and(|right| {

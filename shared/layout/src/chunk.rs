@@ -237,7 +237,7 @@ fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
         if end == start + 1 && text.chars().count() > max_chars {
             for piece in chunk_text(&text, max_chars) {
                 out.push(Chunk {
-                    markdown: markdown::list(&[piece.clone()], b.ordered, start + 1),
+                    markdown: markdown::list(std::slice::from_ref(&piece), b.ordered, start + 1),
                     text: piece,
                     ..base.clone()
                 });

@@ -134,36 +134,6 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
             leaves = keyed.into_iter().map(|k| k.1).collect();
         }
-        if std::env::var_os("LAYOUT_DEBUG").is_some() {
-            for (k, leaf) in leaves.iter().enumerate() {
-                let b = geom::union_all(leaf.iter().map(|&i| &atoms[i].bbox)).unwrap_or_default();
-                let first = leaf
-                    .iter()
-                    .find(|&&i| i < body.len())
-                    .map(|&i| body[i].text())
-                    .unwrap_or_default();
-                eprintln!(
-                    "leaf {k}: {} atoms {:?} {:?}",
-                    leaf.len(),
-                    b.map(|v| v as i32),
-                    first.chars().take(50).collect::<String>()
-                );
-                if std::env::var("LAYOUT_DEBUG").as_deref() == Ok("2") {
-                    for &i in leaf {
-                        let t = if i < body.len() {
-                            body[i].text()
-                        } else {
-                            "<table>".into()
-                        };
-                        eprintln!(
-                            "    {:?} {:?}",
-                            atoms[i].bbox.map(|v| v as i32),
-                            t.chars().take(40).collect::<String>()
-                        );
-                    }
-                }
-            }
-        }
         let mut page_drafts = Vec::new();
         let mut tops: Vec<&(Kind, &Segment)> = furniture
             .iter()

@@ -88,7 +88,9 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
     }
 
     // Consecutive bands that share a gutter run on as columns.
-    let mut groups: Vec<(Vec<usize>, Vec<(f32, f32)>)> = Vec::new();
+    // Each group: its atoms and the gutters its bands share.
+    type Group = (Vec<usize>, Vec<(f32, f32)>);
+    let mut groups: Vec<Group> = Vec::new();
     for band in bands {
         let free = free_intervals(atoms, &band, x0, x1, min_gap);
         let inner = has_inner(atoms, &band, &free);

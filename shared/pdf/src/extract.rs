@@ -305,7 +305,7 @@ impl Pdf<'_> {
         );
         let raw = bitmap.as_raw_bytes();
         drop(bitmap);
-        let stride = if bh == 0 { 0 } else { raw.len() / bh };
+        let stride = raw.len().checked_div(bh).unwrap_or(0);
         let mut pixels = Vec::with_capacity(bw * bh);
         for row in raw.chunks(stride.max(1)).take(bh) {
             pixels.extend(row.chunks_exact(4).take(bw).map(|p| {
