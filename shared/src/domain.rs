@@ -206,7 +206,7 @@ pub struct Chunk {
     pub page: u32,
     pub segment_index: u32,
     /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
-    /// `page_number`.
+    /// `page_number`, `figure` (the words inside a chart or diagram).
     #[serde(rename = "type", default = "paragraph")]
     #[schema(example = "paragraph")]
     pub kind: String,

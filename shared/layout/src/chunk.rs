@@ -90,7 +90,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                         headings: headings(&path),
                         ..base
                     };
-                    for piece in split_text(&base, max_chars) {
+                    for piece in split_text(&base, b, max_chars) {
                         push(&mut out, piece);
                     }
                     path.push((level, b.text.clone()));
@@ -106,7 +106,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                     }
                 }
                 _ => {
-                    for piece in split_text(&base, max_chars) {
+                    for piece in split_text(&base, b, max_chars) {
                         push(&mut out, piece);
                     }
                 }
@@ -192,24 +192,40 @@ fn paragraph(text: &str) -> Block {
 }
 
 /// A block's text in pieces that fit.
-fn split_text(base: &Chunk, max_chars: usize) -> Vec<Chunk> {
-    let pieces = chunk_text(&base.text, max_chars);
-    if pieces.len() <= 1 {
+/// A block's text in pieces that fit, each rendered as the block is (a heading, a comment, ...);
+/// code keeps its lines.
+fn split_text(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
+    if base.text.chars().count() <= max_chars {
         return vec![base.clone()];
     }
+    let pieces = if b.kind == Kind::Code {
+        let mut pieces: Vec<String> = Vec::new();
+        for line in b.text.split('\n') {
+            match pieces.last_mut() {
+                Some(p) if p.chars().count() + 1 + line.chars().count() <= max_chars => {
+                    p.push('\n');
+                    p.push_str(line);
+                }
+                _ => pieces.extend(
+                    chunk_text(line, max_chars)
+                        .into_iter()
+                        .chain(line.is_empty().then(String::new)),
+                ),
+            }
+        }
+        pieces
+    } else {
+        chunk_text(&base.text, max_chars)
+    };
     pieces
         .into_iter()
-        .map(|text| {
-            let markdown = if base.kind == Kind::Heading {
-                format!("{} {text}", "#".repeat(base.level.unwrap_or(2) as usize))
-            } else {
-                markdown::block(&paragraph(&text))
-            };
-            Chunk {
-                text,
-                markdown,
-                ..base.clone()
-            }
+        .map(|text| Chunk {
+            markdown: markdown::block(&Block {
+                text: text.clone(),
+                ..b.clone()
+            }),
+            text,
+            ..base.clone()
         })
         .collect()
 }
@@ -235,7 +251,8 @@ fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
         }
         let text = lines[start.min(lines.len())..end.min(lines.len())].join("\n");
         if end == start + 1 && text.chars().count() > max_chars {
-            for piece in chunk_text(&text, max_chars) {
+            // One item too long on its own: its text (without its marker) in pieces.
+            for piece in chunk_text(&b.items[start], max_chars) {
                 out.push(Chunk {
                     markdown: markdown::list(std::slice::from_ref(&piece), b.ordered, start + 1),
                     text: piece,

@@ -40,7 +40,8 @@ pub fn list_marker(text: &str) -> Option<Marker> {
         }
         return None;
     }
-    // An enumerator: optional "(", a number, one or two letters, or a roman numeral, then "." or ")".
+    // An enumerator: optional "(", a number of one or two digits, one letter, or a roman
+    // numeral, then "." or ")".
     let token_end = text.find(char::is_whitespace)?;
     let token = &text[..token_end];
     let rest = text[token_end..].trim_start();

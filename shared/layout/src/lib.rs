@@ -104,6 +104,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 chars: s.chars(),
                 numeric: s.is_numeric(),
                 order: (page.source == Source::Text).then_some(i),
+                table: false,
             })
             .collect();
         atoms.extend(p.tables.iter().map(|t| order::Atom {
@@ -112,6 +113,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             chars: 1000,
             numeric: false,
             order: None,
+            table: true,
         }));
         let stream = page.source == Source::Text;
         let mut leaves = order::leaves(&atoms);
@@ -145,9 +147,9 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         let mut bottoms: Vec<&(Kind, &Segment)> =
             furniture.iter().filter(|f| !tops.contains(f)).collect();
         bottoms.sort_by(|a, b| {
-            (a.1.bbox[1], a.1.bbox[0])
-                .partial_cmp(&(b.1.bbox[1], b.1.bbox[0]))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            a.1.bbox[1]
+                .total_cmp(&b.1.bbox[1])
+                .then(a.1.bbox[0].total_cmp(&b.1.bbox[0]))
         });
         let furniture_draft = |(kind, s): &(Kind, &Segment)| {
             Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)])
@@ -367,6 +369,15 @@ fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
                 }
                 block.text.push_str(&clean(&raw));
             }
+        }
+        // Code keeps its lines.
+        Kind::Code => {
+            block.text = d
+                .lines
+                .iter()
+                .map(|l| text::normalise(&l.text()))
+                .collect::<Vec<_>>()
+                .join("\n")
         }
         _ => block.text = clean(&d.raw_text()),
     }

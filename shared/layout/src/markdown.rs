@@ -32,7 +32,9 @@ pub fn block(b: &Block) -> String {
         Kind::List => list(&b.items, b.ordered, 1),
         Kind::Table => b.table.as_ref().map(table).unwrap_or_default(),
         Kind::Code => {
-            let fence = if b.text.contains("```") { "~~~" } else { "```" };
+            // A fence longer than any run of backticks inside.
+            let longest = b.text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
             format!("{fence}\n{}\n{fence}", b.text)
         }
         Kind::Header => comment("header", &b.text),
@@ -90,21 +92,24 @@ fn cell(text: &str) -> String {
 fn comment(what: &str, text: &str) -> String {
     format!(
         "<!-- {what}: {} -->",
-        text.replace("--", "- -").replace('>', "&gt;")
+        text.replace('-', "&#45;").replace('>', "&gt;")
     )
 }
 
 /// A paragraph, with what would read as Markdown at its start escaped.
 fn paragraph(text: &str) -> String {
     let t = inline(text);
-    let starts_block = t.starts_with(['#', '>', '-', '+', '=', '|', '~'])
-        || crate::classify::list_marker(&t).is_some_and(|m| m.ordered)
-        || t.starts_with("```");
-    if starts_block {
-        format!("\\{t}")
-    } else {
-        t
+    if t.starts_with(['#', '>', '-', '+', '=', '|', '~']) {
+        return format!("\\{t}");
     }
+    // "1. " would open a numbered list: its delimiter is escaped ("1\. ").
+    if let Some(m) = crate::classify::list_marker(&t).filter(|m| m.ordered) {
+        let marker = t[..m.len].trim_end();
+        if let Some(delimiter) = marker.rfind(['.', ')']) {
+            return format!("{}\\{}", &t[..delimiter], &t[delimiter..]);
+        }
+    }
+    t
 }
 
 /// Characters that would start emphasis, code or a link are escaped.
@@ -150,7 +155,11 @@ mod tests {
         assert_eq!(block(&b(Kind::Paragraph, "- not a list")), "\\- not a list");
         assert_eq!(
             block(&b(Kind::Footer, "Page 1 of 2 -->")),
-            "<!-- footer: Page 1 of 2 - -&gt; -->"
+            "<!-- footer: Page 1 of 2 &#45;&#45;&gt; -->"
+        );
+        assert_eq!(
+            block(&b(Kind::Paragraph, "1. not a list item")),
+            "1\\. not a list item"
         );
     }
 

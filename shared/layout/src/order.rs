@@ -19,6 +19,8 @@ pub struct Atom {
     pub numeric: bool,
     /// Its place in the source's order, where the source has one (a PDF's text layer).
     pub order: Option<usize>,
+    /// A table found from rules (never a stamp up the margin, however narrow).
+    pub table: bool,
 }
 
 /// A gutter narrower than this many font sizes is not one.
@@ -30,7 +32,9 @@ const MIN_GUTTER: f32 = 0.5;
 pub fn leaves(atoms: &[Atom]) -> Vec<Vec<usize>> {
     let em = median(atoms.iter().map(|a| a.size).collect()).max(1e-3);
     let vertical = |a: &Atom| {
-        geom::height(&a.bbox) > 3.0 * geom::width(&a.bbox) && geom::height(&a.bbox) > 8.0 * em
+        !a.table
+            && geom::height(&a.bbox) > 3.0 * geom::width(&a.bbox)
+            && geom::height(&a.bbox) > 8.0 * em
     };
     let mut out: Vec<Vec<usize>> = (0..atoms.len())
         .filter(|&i| vertical(&atoms[i]))
@@ -325,6 +329,7 @@ mod tests {
             chars,
             numeric: false,
             order: None,
+            table: false,
         }
     }
 
@@ -395,6 +400,7 @@ mod tests {
             chars: 40,
             numeric: false,
             order: None,
+            table: false,
         }];
         atoms.push(atom(40.0, 50.0, 540.0, 80));
         for i in 0..5 {

@@ -204,7 +204,8 @@ fn grid(
         return None;
     }
     let (rows, cols) = (ys.len() - 1, xs.len() - 1);
-    if rows * cols < 2 {
+    // A grid of tens of thousands of cells is a drawing, not a table.
+    if rows * cols < 2 || rows * cols > 10_000 {
         return None;
     }
     let covers = |rules: &[Rule], at: f32, from: f32, to: f32| {
@@ -280,15 +281,21 @@ fn grid(
             })
             .collect(),
     };
-    drop_empty_rows(&mut table);
+    // Which grid rows are set in bold, before empty rows go.
+    let bold: Vec<bool> = (0..rows)
+        .map(|row| {
+            let ids: Vec<usize> = spans
+                .iter()
+                .zip(&texts)
+                .filter(|((r, ..), _)| *r == row)
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect();
+            !ids.is_empty() && ids.iter().all(|&i| words[i].bold)
+        })
+        .collect();
+    let kept = drop_empty_rows(&mut table);
     mark_header(&mut table, |row| {
-        let ids: Vec<usize> = spans
-            .iter()
-            .zip(&texts)
-            .filter(|((r, ..), _)| *r == row)
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        !ids.is_empty() && ids.iter().all(|&i| words[i].bold)
+        kept.get(row).is_some_and(|&r| bold[r as usize])
     });
     Some(Found { bbox, table })
 }
@@ -349,7 +356,19 @@ fn booktabs(
             .iter()
             .take_while(|r| r.iter().all(|&s| segments[s].bbox[3] <= second + tol))
             .count();
-        if same.len() >= 3 && header < rows.len() {
+        // Header lines may have been merged into one row: no more header rows than the rows
+        // before the first with figures.
+        let plain = (0..table.rows)
+            .take_while(|&r| {
+                table
+                    .cells
+                    .iter()
+                    .filter(|c| c.row == r)
+                    .all(|c| !c.text.chars().any(|ch| ch.is_ascii_digit()))
+            })
+            .count();
+        let header = header.min(plain.max(1));
+        if same.len() >= 3 && header > 0 && header < table.rows as usize {
             table.header_rows = header as u32;
             for c in &mut table.cells {
                 c.header = c.row < table.header_rows;
@@ -369,14 +388,25 @@ fn booktabs(
     out
 }
 
-/// A header cell set on several lines gives several rows; they are one row when they come before
-/// any figure, sit close together and fill the same columns.
+/// A header cell set on several lines gives several rows; they are one row when they lead a
+/// table of figures (before its first row with a figure), sit close together and fill the same
+/// columns.
 fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
     let numeric = |t: &str| {
         t.chars().any(|c| c.is_ascii_digit())
             && t.chars().filter(|c| c.is_alphabetic()).count() <= 1
     };
-    let layout = |r: u32| {
+    let plain = |table: &Table, row: u32| {
+        table
+            .cells
+            .iter()
+            .filter(|c| c.row == row)
+            .all(|c| !numeric(&c.text))
+    };
+    let Some(first_figures) = (0..table.rows).find(|&r| !plain(table, r)) else {
+        return; // a table of text: its rows are its own
+    };
+    let layout = |table: &Table, r: u32| {
         let mut cols: Vec<(u32, u32)> = table
             .cells
             .iter()
@@ -386,22 +416,13 @@ fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
         cols.sort();
         cols
     };
+    let mut extents = extents.to_vec();
+    let mut limit = first_figures;
     let mut r = 0;
-    while r + 1 < table.rows {
-        let plain = |row: u32| {
-            table
-                .cells
-                .iter()
-                .filter(|c| c.row == row)
-                .all(|c| !numeric(&c.text))
-        };
-        if !plain(r) || !plain(r + 1) {
-            break;
-        }
-        let gap = extents.get(r as usize + 1).map_or(f32::MAX, |e| e.0)
-            - extents.get(r as usize).map_or(0.0, |e| e.1);
-        let below = layout(r + 1);
-        if gap > 0.6 * size || below.iter().any(|c| !layout(r).contains(c)) {
+    while r + 1 < limit && (r as usize + 1) < extents.len() {
+        let gap = extents[r as usize + 1].0 - extents[r as usize].1;
+        let below = layout(table, r + 1);
+        if gap > 0.6 * size || below.iter().any(|c| !layout(table, r).contains(c)) {
             r += 1;
             continue;
         }
@@ -426,9 +447,9 @@ fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
             c.row -= 1;
         }
         table.rows -= 1;
-        let mut rest: Vec<(f32, f32)> = extents.to_vec();
-        rest.remove(r as usize + 1);
-        return merge_header_lines(table, &rest, size);
+        extents[r as usize].1 = extents[r as usize].1.max(extents[r as usize + 1].1);
+        extents.remove(r as usize + 1);
+        limit -= 1;
     }
 }
 
@@ -459,24 +480,36 @@ fn cell_text(words: &[Word], ids: &[usize]) -> String {
         .join("\n")
 }
 
-fn drop_empty_rows(table: &mut Table) {
+/// Drops the rows that hold no text and that no cell spans into (the thin rows between double
+/// rules); gives the rows kept, by their former numbers.
+fn drop_empty_rows(table: &mut Table) -> Vec<u32> {
+    let covered = |r: u32| {
+        table
+            .cells
+            .iter()
+            .any(|c| c.row < r && r < c.row + c.row_span)
+    };
     let empty: Vec<u32> = (0..table.rows)
         .filter(|&r| {
-            table
-                .cells
-                .iter()
-                .filter(|c| c.row == r)
-                .all(|c| c.text.is_empty() && c.row_span == 1)
+            !covered(r)
+                && table
+                    .cells
+                    .iter()
+                    .filter(|c| c.row == r)
+                    .all(|c| c.text.is_empty() && c.row_span == 1)
         })
         .collect();
     if empty.is_empty() || empty.len() as u32 == table.rows {
-        return;
+        return (0..table.rows).collect();
     }
     table.cells.retain(|c| !empty.contains(&c.row));
     for c in &mut table.cells {
         c.row -= empty.iter().filter(|&&r| r < c.row).count() as u32;
     }
     table.rows -= empty.len() as u32;
+    (0..table.rows + empty.len() as u32)
+        .filter(|r| !empty.contains(r))
+        .collect()
 }
 
 /// The first row is a header when it is bold, or when it has no numbers while the body does.
@@ -559,6 +592,7 @@ pub fn aligned(
                 chars: segments[s].chars(),
                 numeric: segments[s].is_numeric(),
                 order: stream.then_some(s),
+                table: false,
             })
             .collect();
         let ids: Vec<usize> = (0..atoms.len()).collect();

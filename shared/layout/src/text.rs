@@ -185,8 +185,7 @@ pub fn chunk_text(text: &str, max_chars: usize) -> Vec<String> {
             }
         }
     }
-    // Pack: consecutive pieces share a chunk while they fit; paragraphs stay apart by a blank line
-    // only when they were whole paragraphs, sentences by a space.
+    // Pack: consecutive pieces share a chunk while they fit, a space apart.
     let mut chunks: Vec<String> = Vec::new();
     let mut current = String::new();
     for piece in pieces {

@@ -4,7 +4,7 @@
 //! installed by `scripts/install-ocr`). Also the page's ruling lines, found in its pixels, so
 //! that scanned tables keep their grid. No AWS, no network.
 //!
-//! [`Engine::read`] gives the words of a page image as [`horizon_layout::Word`]s (in the image's
+//! [`Engine::page`] gives the words of a page image as [`horizon_layout::Word`]s (in the image's
 //! pixels, with recognition confidences), ready for the layout analysis.
 
 mod detect;

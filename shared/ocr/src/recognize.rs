@@ -237,7 +237,9 @@ fn line(
     } else {
         chars.iter().map(|c| c.2).sum::<f32>() / chars.len() as f32
     };
-    let size = em.max(1.0);
+    // Where the x-height could not be measured (too faint), the box's height stands in.
+    let box_height = if vertical { b[2] - b[0] } else { b[3] - b[1] };
+    let size = if em >= 2.0 { em } else { 0.7 * box_height }.max(1.0);
     let cy = (b[1] + b[3]) / 2.0;
     let word = |text: String, x0: f32, x1: f32, conf: f32, last: bool| Word {
         text,

@@ -27,8 +27,12 @@ pub struct Limits {
 /// At most this many pixels are rendered for one page, whatever its size.
 const MAX_RENDER_PIXELS: f32 = 16_000_000.0;
 
-/// At most this many drawing objects of a page are looked at for rules.
+/// At most this many drawing objects (paths, pictures) of a page are looked at.
 const MAX_PATHS: usize = 20_000;
+
+/// At most this many rules of a page are kept (a drawing of a million line segments is no
+/// table).
+const MAX_RULES: usize = 5_000;
 
 /// A rule is at least this long (points); shorter marks belong to figures.
 const MIN_RULE: f32 = 6.0;
@@ -410,21 +414,27 @@ impl WordBuilder {
         let bbox = self.bbox.take();
         let text = text.trim_end().to_owned();
         match bbox {
-            Some(bbox) if !text.is_empty() => words.push(Word {
-                text,
-                bbox,
-                // Rotated text stands on its own; its "size" across the line is its width.
-                size: if self.rotated {
-                    (bbox[2] - bbox[0]).max(1.0)
-                } else {
-                    self.size.max(1.0)
-                },
-                bold: self.style.bold,
-                italic: self.style.italic,
-                mono: self.style.mono,
-                confidence: None,
-                line_end: line_end || self.rotated,
-            }),
+            Some(bbox)
+                if !text.is_empty()
+                    && bbox.iter().all(|v| v.is_finite())
+                    && self.size.is_finite() =>
+            {
+                words.push(Word {
+                    text,
+                    bbox,
+                    // Rotated text stands on its own; its "size" across the line is its width.
+                    size: if self.rotated {
+                        (bbox[2] - bbox[0]).max(1.0)
+                    } else {
+                        self.size.max(1.0)
+                    },
+                    bold: self.style.bold,
+                    italic: self.style.italic,
+                    mono: self.style.mono,
+                    confidence: None,
+                    line_end: line_end || self.rotated,
+                })
+            }
             _ => {
                 if line_end {
                     if let Some(last) = words.last_mut() {
@@ -561,6 +571,9 @@ struct Drawings {
 impl Drawings {
     /// Adds a graphic, to the region it touches if there is one.
     fn graphic(&mut self, b: BBox) {
+        if !b.iter().all(|v| v.is_finite()) {
+            return;
+        }
         match self.graphics.iter_mut().find(|g| near(g, &b)) {
             Some(g) => {
                 *g = [
@@ -576,8 +589,7 @@ impl Drawings {
 
     /// Looks at one object (`outer`: the matrices of the forms it sits in), and into forms.
     fn visit(&mut self, object: &PdfPageObject, outer: PdfMatrix, view: &View, depth: u32) {
-        self.seen += 1;
-        if self.seen > MAX_PATHS || depth > 8 {
+        if self.seen > MAX_PATHS || self.rules.len() > MAX_RULES || depth > 8 {
             return;
         }
         if let Some(form) = object.as_x_object_form_object() {
@@ -588,6 +600,7 @@ impl Drawings {
             return;
         }
         if object.object_type() == PdfPageObjectType::Image {
+            self.seen += 1;
             if let Ok(q) = object.bounds() {
                 let r = q.to_rect();
                 let (x0, y0) = outer.apply_to_points(r.left(), r.bottom());
@@ -601,6 +614,7 @@ impl Drawings {
             return;
         }
         if let Some(path) = object.as_path_object() {
+            self.seen += 1;
             self.path(path, outer, view);
         }
     }
@@ -653,6 +667,9 @@ impl Drawings {
             }
         }
         if points.is_empty() {
+            return;
+        }
+        if points.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()) {
             return;
         }
         let xs = points.iter().map(|p| p.0);
