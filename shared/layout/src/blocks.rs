@@ -288,7 +288,7 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                     || (pitch.is_some_and(|p| step > 1.45 * p && (line.size - p).abs() < p)
                         && !runs_on)
                     || (line.size - prev.size).abs() > size_change(&prev) * size
-                    || line.bold != prev.bold
+                    || (line.bold != prev.bold && weight_counts(&prev, &line))
                     || line.mono != prev.mono
                     || (in_item && marker.is_none() && line.bbox[0] < text_x - 0.6 * size)
                     || (indent && !runs_on)
@@ -327,6 +327,16 @@ fn size_change(line: &Line) -> f32 {
     } else {
         0.15
     }
+}
+
+/// Whether a change of weight between two lines starts a block: always in a text layer; from
+/// OCR, which measures weight roughly, only where the bolder line is also short (a heading
+/// rather than a line of the paragraph).
+fn weight_counts(prev: &Line, line: &Line) -> bool {
+    let ocr = line.words.first().is_some_and(|w| w.confidence.is_some());
+    let bolder = if line.bold { line } else { prev };
+    let other = if line.bold { prev } else { line };
+    !ocr || geom::width(&bolder.bbox) < 0.7 * geom::width(&other.bbox)
 }
 
 /// Where an item's text starts after its marker.

@@ -287,7 +287,15 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
                     .all(char::is_uppercase)
                 && size >= body * 0.95;
             let list_like = d.kind == Kind::List && !(bold || larger);
-            if (larger || bold || caps) && !list_like {
+            // OCR measures size and weight roughly: a long line is a heading only when it is
+            // set much larger.
+            let rough = ocr && text.chars().count() > 50 && size < body * 1.5;
+            // Text set up a margin is no heading, however large it measures.
+            let upright = geom::height(&d.bbox) <= 2.0 * geom::width(&d.bbox);
+            if !upright {
+                continue;
+            }
+            if (larger || bold || caps) && !list_like && !rough {
                 let depth = classify::section_depth(&text).unwrap_or(1);
                 found.push((
                     p,

@@ -80,8 +80,35 @@ pub struct Line {
     pub words: Vec<Word>,
 }
 
+/// Reads the lines `which` again (with another model, or turned the other way) and keeps the
+/// reading with the higher confidence.
+fn reread(
+    model: &mut Recognizer,
+    page: &GrayImage,
+    found: &[detect::TextBox],
+    lines: &mut [recognize::Read],
+    which: &[usize],
+    upward: bool,
+) -> Result<(), Unavailable> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let boxes: Vec<detect::TextBox> = which.iter().map(|&i| found[lines[i].source]).collect();
+    let again = recognize::recognize(model, page, &boxes, upward)?;
+    for (k, line) in again.into_iter().enumerate() {
+        let i = which[k];
+        if line.confidence > lines[i].confidence {
+            lines[i] = recognize::Read {
+                source: lines[i].source,
+                ..line
+            };
+        }
+    }
+    Ok(())
+}
+
 /// A line whose strokes are this much heavier than the page's usual ones is bold.
-const BOLD_STROKE: f32 = 1.25;
+const BOLD_STROKE: f32 = 1.3;
 
 /// A line whose characters are read with less confidence than this is read again with the
 /// accurate model, when there is one; the better reading is kept.
@@ -162,24 +189,19 @@ impl Engine {
             page = image_ops::rotate(image, angle);
             found = detect::detect(&mut self.det, &page)?;
         }
-        let mut lines = recognize::recognize(&mut self.rec, &page, &found)?;
+        let mut lines = recognize::recognize(&mut self.rec, &page, &found, false)?;
+        // A vertical line reads top to bottom (CJK) or bottom to top (a Latin stamp up a
+        // margin): the other way is tried where the first reads poorly.
+        let turned: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].vertical && lines[i].confidence < RECHECK_BELOW)
+            .collect();
+        reread(&mut self.rec, &page, &found, &mut lines, &turned, true)?;
         if let Some(accurate) = self.accurate.as_mut() {
-            let unsure: Vec<usize> = (0..lines.len())
-                .filter(|&i| lines[i].confidence < RECHECK_BELOW)
-                .collect();
-            if !unsure.is_empty() {
-                let boxes: Vec<detect::TextBox> =
-                    unsure.iter().map(|&i| found[lines[i].source]).collect();
-                let again = recognize::recognize(accurate, &page, &boxes)?;
-                for (k, line) in again.into_iter().enumerate() {
-                    let i = unsure[k];
-                    if line.confidence > lines[i].confidence {
-                        lines[i] = recognize::Read {
-                            source: lines[i].source,
-                            ..line
-                        };
-                    }
-                }
+            for upward in [false, true] {
+                let unsure: Vec<usize> = (0..lines.len())
+                    .filter(|&i| lines[i].confidence < RECHECK_BELOW && lines[i].upward == upward)
+                    .collect();
+                reread(accurate, &page, &found, &mut lines, &unsure, upward)?;
             }
         }
         let mut lines: Vec<recognize::Read> = lines

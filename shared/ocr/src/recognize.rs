@@ -29,6 +29,9 @@ pub struct Read {
     pub words: Vec<Word>,
     /// The width of its strokes ÷ its x-height: larger in bold type.
     pub stroke: f32,
+    /// Set vertically (read turned), and which way it was turned.
+    pub vertical: bool,
+    pub upward: bool,
 }
 
 impl Read {
@@ -46,11 +49,13 @@ fn fail(e: impl std::fmt::Display) -> Unavailable {
     Unavailable(format!("text recognition: {e}"))
 }
 
-/// Reads the boxes' lines in `image`.
+/// Reads the boxes' lines in `image`. A vertical line is turned counter-clockwise to read (the
+/// way CJK columns run, top to bottom), or clockwise with `upward` (Latin text set up a margin).
 pub fn recognize(
     model: &mut Recognizer,
     image: &GrayImage,
     boxes: &[TextBox],
+    upward: bool,
 ) -> Result<Vec<Read>, Unavailable> {
     // Cut out and scale each line; a box much taller than wide holds vertical text, turned to
     // read left to right.
@@ -58,10 +63,14 @@ pub fn recognize(
         .iter()
         .map(|b| {
             let c = crop(image, b.bbox);
-            let x_height = x_height(&c);
             let vertical =
                 c.height() as f32 > 1.5 * c.width() as f32 && c.height() > 2 * HEIGHT as u32 / 3;
-            let c = if vertical { imageops::rotate270(&c) } else { c };
+            let c = match (vertical, upward) {
+                (false, _) => c,
+                (true, false) => imageops::rotate270(&c),
+                (true, true) => imageops::rotate90(&c),
+            };
+            let x_height = x_height(&c);
             let width = ((HEIGHT as f32 * c.width() as f32 / c.height().max(1) as f32).ceil()
                 as usize)
                 .clamp(1, MAX_WIDTH);
@@ -119,6 +128,7 @@ pub fn recognize(
             let to_x = |t: f32| b[0] + (t * per_step).min(scaled) / scaled * (b[2] - b[0]);
             let (x_height, stroke) = crops[i].2;
             let mut read = line(i, b, x_height / X_HEIGHT_PER_EM, &chars, vertical, to_x);
+            read.upward = vertical && upward;
             read.stroke = if x_height > 0.0 {
                 stroke / x_height
             } else {
@@ -304,6 +314,8 @@ fn line(
         confidence,
         words,
         stroke: 0.0,
+        vertical,
+        upward: false,
     }
 }
 
