@@ -38,20 +38,8 @@ impl Client {
 
     /// A text body (Markdown, say), following a redirect to where it is stored.
     pub async fn get_text(&self, path: &str) -> Result<String, Failure> {
-        let resp = self
-            .request(reqwest::Method::GET, path)
-            .send()
+        self.send_text(self.request(reqwest::Method::GET, path))
             .await
-            .map_err(|e| unreachable(&self.base, e))?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| Failure::Unavailable(format!("the response broke off: {e}")))?;
-        match status {
-            200..=299 => Ok(text),
-            _ => self.fail(status, text),
-        }
     }
 
     pub async fn get_query(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
@@ -119,6 +107,11 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        self.send_text(req).await.map(json)
+    }
+
+    /// The body of a 2xx answer as text; any other answer as a failure.
+    async fn send_text(&self, req: reqwest::RequestBuilder) -> Result<String, Failure> {
         let resp = req.send().await.map_err(|e| unreachable(&self.base, e))?;
         let status = resp.status().as_u16();
         let text = resp
@@ -126,7 +119,7 @@ impl Client {
             .await
             .map_err(|e| Failure::Unavailable(format!("the response broke off: {e}")))?;
         match status {
-            200..=299 => Ok(json(text)),
+            200..=299 => Ok(text),
             _ => self.fail(status, text),
         }
     }

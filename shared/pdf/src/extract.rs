@@ -12,6 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use horizon_layout::geom::union;
 use horizon_layout::{BBox, PageInput, Source, Unit, Word};
 use image::GrayImage;
 use pdfium_render::prelude::*;
@@ -400,12 +401,7 @@ impl WordBuilder {
         self.text.push(c);
         self.bbox = Some(match self.bbox {
             None => b,
-            Some(a) => [
-                a[0].min(b[0]),
-                a[1].min(b[1]),
-                a[2].max(b[2]),
-                a[3].max(b[3]),
-            ],
+            Some(a) => union(&a, &b),
         });
     }
 
@@ -532,12 +528,7 @@ fn regions(mut boxes: Vec<BBox>, view: &View) -> Vec<BBox> {
         let mut out: Vec<BBox> = Vec::with_capacity(boxes.len());
         for b in boxes {
             if let Some(o) = out.iter_mut().find(|o| near(o, &b)) {
-                *o = [
-                    o[0].min(b[0]),
-                    o[1].min(b[1]),
-                    o[2].max(b[2]),
-                    o[3].max(b[3]),
-                ];
+                *o = union(o, &b);
                 merged = true;
             } else {
                 out.push(b);
@@ -575,14 +566,7 @@ impl Drawings {
             return;
         }
         match self.graphics.iter_mut().find(|g| near(g, &b)) {
-            Some(g) => {
-                *g = [
-                    g[0].min(b[0]),
-                    g[1].min(b[1]),
-                    g[2].max(b[2]),
-                    g[3].max(b[3]),
-                ]
-            }
+            Some(g) => *g = union(g, &b),
             None => self.graphics.push(b),
         }
     }
