@@ -18,6 +18,8 @@ pub struct Line {
     pub mono: bool,
     /// The leaf of the reading order it comes from.
     pub leaf: usize,
+    /// Its first piece's place among the page's pieces in the source (`usize::MAX`: unknown).
+    pub first: usize,
 }
 
 impl Line {
@@ -35,6 +37,7 @@ impl Line {
             mono: segments.iter().all(|s| s.mono),
             words,
             leaf,
+            first: usize::MAX,
         }
     }
 
@@ -192,7 +195,8 @@ pub fn page_blocks(
                 }
             }
             let row: Vec<&Segment> = rows[r].iter().map(|&s| &segments[s]).collect();
-            let line = Line::of(&row, leaf);
+            let mut line = Line::of(&row, leaf);
+            line.first = rows[r].iter().copied().min().unwrap_or(usize::MAX);
             here.push((key(&rows[r]), Item::Line(line)));
             r += 1;
         }

@@ -189,8 +189,10 @@ pub fn signature(text: &str) -> String {
 
 /// Which pieces in a page's margins are running headers or footers: `margins[p]` holds the
 /// signatures of the pieces in page p's top (`true`) or bottom margin. A signature is furniture
-/// when it recurs in the same margin of at least one other page.
+/// when it recurs in the same margin of another page, and of a third where the document has
+/// more than four pages (two pages alike, such as two certificates, do not make it running).
 pub fn repeated(margins: &[Vec<(bool, String)>]) -> HashSet<(bool, String)> {
+    let least = if margins.len() > 4 { 3 } else { 2 };
     let mut pages_of: HashMap<(bool, String), HashSet<usize>> = HashMap::new();
     for (p, items) in margins.iter().enumerate() {
         for item in items {
@@ -199,7 +201,7 @@ pub fn repeated(margins: &[Vec<(bool, String)>]) -> HashSet<(bool, String)> {
     }
     pages_of
         .into_iter()
-        .filter(|(key, pages)| pages.len() >= 2 && key.1.chars().any(char::is_alphanumeric))
+        .filter(|(key, pages)| pages.len() >= least && key.1.chars().any(char::is_alphanumeric))
         .map(|(key, _)| key)
         .collect()
 }

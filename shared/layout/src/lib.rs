@@ -51,19 +51,26 @@ pub fn analyse(pages: &[PageInput]) -> Document {
     let repeated = classify::repeated(&margins);
     let mut drafts: Vec<Vec<Draft>> = Vec::new();
     for (page, p) in pages.iter().zip(prepared) {
+        let mut kinds: Vec<Option<Kind>> = p
+            .segments
+            .iter()
+            .map(|s| {
+                margin(page, s).and_then(|top| {
+                    let text = s.text();
+                    if is_page_number(&text) {
+                        Some(Kind::PageNumber)
+                    } else if repeated.contains(&(top, signature(&text))) {
+                        Some(if top { Kind::Header } else { Kind::Footer })
+                    } else {
+                        None
+                    }
+                })
+            })
+            .collect();
+        attach_to_body(&p.segments, &mut kinds);
         let mut furniture: Vec<(Kind, &Segment)> = Vec::new();
         let mut body: Vec<Segment> = Vec::new();
-        for s in &p.segments {
-            let kind = margin(page, s).and_then(|top| {
-                let text = s.text();
-                if is_page_number(&text) {
-                    Some(Kind::PageNumber)
-                } else if repeated.contains(&(top, signature(&text))) {
-                    Some(if top { Kind::Header } else { Kind::Footer })
-                } else {
-                    None
-                }
-            });
+        for (s, kind) in p.segments.iter().zip(kinds) {
             match kind {
                 Some(k) => furniture.push((k, s)),
                 None => body.push(s.clone()),
@@ -71,7 +78,9 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         }
         // Short labels inside a figure (not a box around paragraphs, not a panel's caption such
         // as "(a) ...") are the figure's.
-        let mut figures: Vec<Vec<Segment>> = Vec::new();
+        // Each figure's text, with where it came in the source: before how many body pieces.
+        let mut figures: Vec<(usize, Vec<Segment>)> = Vec::new();
+        let mut source: Vec<usize> = (0..body.len()).collect(); // each body piece's first place
         for region in &page.figures {
             let inside = |s: &Segment| {
                 let (cx, cy) = geom::center(&s.bbox);
@@ -89,11 +98,23 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 let t = s.text();
                 s.chars() <= 30 && !classify::is_caption(&t) && !t.starts_with('(')
             };
-            let (taken, rest): (Vec<Segment>, Vec<Segment>) =
-                body.into_iter().partition(|s| inside(s) && label(s));
+            let take = |s: &Segment| inside(s) && label(s);
+            let first = body.iter().position(take).map_or(usize::MAX, |i| source[i]);
+            source = source
+                .into_iter()
+                .zip(&body)
+                .filter(|(_, s)| !take(s))
+                .map(|(i, _)| i)
+                .collect();
+            let (taken, rest): (Vec<Segment>, Vec<Segment>) = body.into_iter().partition(take);
             body = rest;
-            figures.push(taken);
+            figures.push((first, taken));
         }
+        // Where each figure's first piece came, counted in the pieces left in the body.
+        for figure in &mut figures {
+            figure.0 = source.partition_point(|&i| i < figure.0);
+        }
+        figures.sort_by_key(|f| f.0);
         // Reading order over the body's segments and the ruled tables.
         let mut atoms: Vec<order::Atom> = body
             .iter()
@@ -143,7 +164,21 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)
             })
             .collect();
-        tops.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
+        // Line by line, each left to right.
+        tops.sort_by(|a, b| a.1.bbox[1].total_cmp(&b.1.bbox[1]));
+        let mut rows: Vec<Vec<&(Kind, &Segment)>> = Vec::new();
+        for top in tops {
+            match rows.last_mut() {
+                Some(row) if geom::v_overlap_ratio(&row[0].1.bbox, &top.1.bbox) >= 0.5 => {
+                    row.push(top)
+                }
+                _ => rows.push(vec![top]),
+            }
+        }
+        for row in &mut rows {
+            row.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
+        }
+        let tops: Vec<&(Kind, &Segment)> = rows.into_iter().flatten().collect();
         let mut bottoms: Vec<&(Kind, &Segment)> =
             furniture.iter().filter(|f| !tops.contains(f)).collect();
         bottoms.sort_by(|a, b| {
@@ -155,9 +190,11 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             Draft::of_lines(*kind, vec![blocks::Line::of(&[s], usize::MAX)])
         };
         page_drafts.extend(tops.into_iter().map(furniture_draft));
-        page_drafts.extend(blocks::page_blocks(&body, p.tables, &leaves, stream));
-        for segments in figures.iter().filter(|f| !f.is_empty()) {
-            let lines = lines::stream_rows(segments, &(0..segments.len()).collect::<Vec<_>>())
+        let mut body_drafts = blocks::page_blocks(&body, p.tables, &leaves, stream);
+        // Figures: on a text layer where the source has them (its author's place, next to the
+        // text that refers to them), else after the body.
+        for (first, segments) in figures.into_iter().rev().filter(|f| !f.1.is_empty()) {
+            let lines = lines::stream_rows(&segments, &(0..segments.len()).collect::<Vec<_>>())
                 .iter()
                 .map(|row| {
                     blocks::Line::of(
@@ -166,8 +203,22 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                     )
                 })
                 .collect();
-            page_drafts.push(Draft::of_lines(Kind::Figure, lines));
+            let draft = Draft::of_lines(Kind::Figure, lines);
+            let at = if stream {
+                body_drafts
+                    .iter()
+                    .position(|d| {
+                        d.lines
+                            .iter()
+                            .any(|l| l.first >= first && l.first != usize::MAX)
+                    })
+                    .unwrap_or(body_drafts.len())
+            } else {
+                body_drafts.len()
+            };
+            body_drafts.insert(at, draft);
         }
+        page_drafts.extend(body_drafts);
         page_drafts.extend(bottoms.into_iter().map(furniture_draft));
         drafts.push(page_drafts);
     }
@@ -221,6 +272,30 @@ fn prepare(page: &PageInput) -> Prepared {
 }
 
 /// `Some(true)` for a piece in the page's top margin, `Some(false)` in its bottom margin.
+/// A repeated header or footer line set as close to the body's text as its own lines are to
+/// each other (within 0.8 of its size) is part of it: the column heads of a table that starts
+/// each page, not a running header, which stands apart. Page numbers stay what they are.
+fn attach_to_body(segments: &[Segment], kinds: &mut [Option<Kind>]) {
+    let near = |a: &Segment, b: &Segment| {
+        let gap = (a.bbox[1] - b.bbox[3]).max(b.bbox[1] - a.bbox[3]);
+        gap <= 0.8 * a.size.max(b.size)
+    };
+    loop {
+        let attached: Vec<usize> = (0..segments.len())
+            .filter(|&i| matches!(kinds[i], Some(Kind::Header | Kind::Footer)))
+            .filter(|&i| {
+                (0..segments.len()).any(|j| kinds[j].is_none() && near(&segments[i], &segments[j]))
+            })
+            .collect();
+        if attached.is_empty() {
+            return;
+        }
+        for i in attached {
+            kinds[i] = None;
+        }
+    }
+}
+
 fn margin(page: &PageInput, s: &Segment) -> Option<bool> {
     let (_, cy) = geom::center(&s.bbox);
     if s.chars() > 150 {

@@ -287,12 +287,17 @@ fn pairing(atoms: &[Atom], members: &[usize], g: (f32, f32)) -> Pairing {
         ordered: 0,
         across: 0,
     };
+    let same_line = |a: &Atom, b: &Atom| geom::v_overlap_ratio(&a.bbox, &b.bbox) >= 0.5;
     for l in &left {
-        // The pieces to its right on the same line, nearest first.
-        let mut row: Vec<&&Atom> = right
+        // Only the piece next to the gap pairs across it: not one further left on its line.
+        if left
             .iter()
-            .filter(|r| geom::v_overlap_ratio(&l.bbox, &r.bbox) >= 0.5)
-            .collect();
+            .any(|k| k.bbox[2] > l.bbox[2] && same_line(k, l))
+        {
+            continue;
+        }
+        // The pieces to its right on the same line, nearest first.
+        let mut row: Vec<&&Atom> = right.iter().filter(|r| same_line(l, r)).collect();
         row.sort_by(|a, b| a.bbox[0].total_cmp(&b.bbox[0]));
         if let Some(r) = row.first() {
             let w = l.chars + r.chars;

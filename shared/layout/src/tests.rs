@@ -188,3 +188,87 @@ fn a_line_end_hyphen_joins_the_word() {
         "We learn from experience every day."
     );
 }
+
+/// Pages of a statement whose table starts at the top of each: a running header, then the
+/// table's column heads set close above its rows.
+fn statement_page(n: u32) -> PageInput {
+    let mut w = Vec::new();
+    w.extend(line("Contoso Ltd. Quarterly Report", 72.0, 20.0, 8.0));
+    w.extend(line("Three Months Ended", 300.0, 52.0, 8.0));
+    w.extend(line("Total", 72.0, 62.0, 8.0));
+    w.extend(line("2026", 300.0, 62.0, 8.0));
+    for r in 0..20 {
+        let y = 72.0 + 10.0 * r as f32;
+        w.extend(line(&format!("Item number {n}.{r}"), 72.0, y, 8.0));
+        w.extend(line(&format!("{},{:03}", n + r, 7 * r), 300.0, y, 8.0));
+    }
+    page(n, w, Vec::new())
+}
+
+#[test]
+fn column_heads_at_the_top_of_every_page_are_the_table_s_not_a_running_header() {
+    let pages: Vec<PageInput> = (1..=6).map(statement_page).collect();
+    let doc = analyse(&pages);
+    let k = kinds(&Document {
+        pages: vec![doc.pages[2].clone()],
+    });
+    assert_eq!(
+        k[0],
+        (Kind::Header, "Contoso Ltd. Quarterly Report".to_string())
+    );
+    let heads = k
+        .iter()
+        .find(|(_, t)| t.contains("Three Months Ended"))
+        .expect("the column heads are kept");
+    assert!(!heads.0.is_furniture(), "{k:?}");
+}
+
+#[test]
+fn a_line_atop_two_pages_of_six_is_no_running_header() {
+    let mut pages: Vec<PageInput> = (1..=6)
+        .map(|n| {
+            let mut w = Vec::new();
+            if n >= 5 {
+                // Two certificates alike, each headed the same.
+                w.extend(line("CERTIFICATION OF THE OFFICER", 200.0, 40.0, 10.0));
+            }
+            w.extend(line("Body text of this page goes here.", 72.0, 300.0, 10.0));
+            page(n, w, Vec::new())
+        })
+        .collect();
+    pages[0].words.extend(line("Title", 72.0, 100.0, 20.0));
+    let doc = analyse(&pages);
+    let k = kinds(&Document {
+        pages: vec![doc.pages[4].clone()],
+    });
+    assert!(
+        k.iter()
+            .any(|(kind, t)| t == "CERTIFICATION OF THE OFFICER" && !kind.is_furniture()),
+        "{k:?}"
+    );
+}
+
+#[test]
+fn a_table_with_a_long_last_column_is_read_row_by_row() {
+    let mut w = Vec::new();
+    for (r, note) in [
+        "1.000% Notes due 2022",
+        "1.375% Notes due 2024",
+        "0.875% Notes due 2025",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let y = 100.0 + 12.0 * r as f32;
+        w.extend(line(note, 60.0, y, 9.0));
+        w.extend(line("—", 280.0, y, 9.0));
+        w.extend(line("The Nasdaq Stock Market LLC", 400.0, y, 9.0));
+    }
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let text = doc.text();
+    assert!(
+        text.contains("1.000% Notes due 2022\t—\tThe Nasdaq Stock Market LLC")
+            || text.contains("1.000% Notes due 2022 — The Nasdaq Stock Market LLC"),
+        "{text}"
+    );
+}

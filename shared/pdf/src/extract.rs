@@ -210,6 +210,12 @@ impl Pdf<'_> {
                 builder.finish(&mut words, true);
                 continue;
             }
+            if generated && !builder.rotated && !builder.text.is_empty() {
+                // PDFium guesses a space where letters stand apart; a gap narrower than any
+                // word space (letter-spaced capitals, a superscript and its comma) is none.
+                builder.space_pending = true;
+                continue;
+            }
             if generated || c.is_whitespace() {
                 if builder.rotated {
                     builder.text.push(' ');
@@ -227,9 +233,11 @@ impl Pdf<'_> {
                 .unwrap_or_else(|_| ch.unscaled_font_size().value)
                 .abs();
             let mut bbox = view.rect(&bounds);
+            // The glyph's own box (the loose one adds bearings): where letters stand apart.
+            let tight = ch.tight_bounds().ok().map(|t| view.rect(&t));
             if bbox[3] - bbox[1] > 2.5 * size.max(1.0) {
-                if let Ok(tight) = ch.tight_bounds() {
-                    bbox = view.rect(&tight);
+                if let Some(tight) = tight {
+                    bbox = tight;
                 }
             }
             if !view.shows(&bbox) {
@@ -240,6 +248,13 @@ impl Pdf<'_> {
                 chars += 1;
                 if is_unmappable(code) {
                     unmappable += 1;
+                }
+            }
+            if builder.space_pending {
+                builder.space_pending = false;
+                let gap = tight.unwrap_or(bbox)[0] - builder.last_right;
+                if !(-0.05 * size..NO_SPACE_BELOW * size).contains(&gap) {
+                    builder.finish(&mut words, false);
                 }
             }
             if builder.text.is_empty() {
@@ -260,6 +275,7 @@ impl Pdf<'_> {
             } else {
                 builder.push(c, bbox);
             }
+            builder.last_right = tight.unwrap_or(bbox)[2];
         }
         builder.finish(&mut words, true);
         let (width, height) = (page.width().value, page.height().value);
@@ -388,7 +404,16 @@ struct WordBuilder {
     size: f32,
     style: Style,
     rotated: bool,
+    /// PDFium put a space of its own after the last character.
+    space_pending: bool,
+    /// The right edge of the last character's glyph.
+    last_right: f32,
 }
+
+/// A gap between glyphs narrower than this many font sizes separates no words (word spaces
+/// are a quarter of the size or more, 0.22 at their tightest in justified text, and the
+/// glyphs' side bearings add to them).
+const NO_SPACE_BELOW: f32 = 0.12;
 
 impl WordBuilder {
     fn start(&mut self, size: f32, style: Style, rotated: bool) {
@@ -440,6 +465,7 @@ impl WordBuilder {
             }
         }
         self.rotated = false;
+        self.space_pending = false;
     }
 }
 
