@@ -17,14 +17,14 @@ use aws_sdk_sqs::Client as SqsClient;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use crate::auth::ApiKey;
 use crate::config::Config;
+use crate::deliveries::{Attempt, DeliveryMessage};
 use crate::domain::{
     AccountId, Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload,
     UploadId,
 };
 use crate::error::{Error, Result};
-use crate::events::{Attempt, DeliveryMessage};
+use crate::keys::ApiKey;
 use crate::ports::{
     AccountStore, Blob, BlobStore, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
     JobStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
@@ -326,7 +326,7 @@ impl DynamoStore {
     }
 
     fn idempotency_pk(account: &AccountId, key: &str) -> String {
-        format!("IDEM#{account}#{}", crate::auth::hash(key))
+        format!("IDEM#{account}#{}", crate::keys::hash(key))
     }
 }
 

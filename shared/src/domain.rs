@@ -171,8 +171,8 @@ impl JobStatus {
             Ok(next)
         } else {
             Err(Error::IllegalTransition {
-                from: self,
-                to: next,
+                from: self.as_str(),
+                to: next.as_str(),
             })
         }
     }
@@ -753,7 +753,7 @@ mod tests {
                     Ok(next) => assert!(expected && next == to, "{from} -> {to} accepted"),
                     Err(Error::IllegalTransition { from: f, to: t }) => {
                         assert!(!expected, "{from} -> {to} refused");
-                        assert_eq!((f, t), (from, to));
+                        assert_eq!((f, t), (from.as_str(), to.as_str()));
                     }
                     Err(other) => panic!("unexpected error {other:?}"),
                 }

@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use crate::domain::JobStatus;
-
 /// A field-level complaint inside a `400` problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -44,7 +42,10 @@ pub enum Error {
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("illegal status transition {from} -> {to}")]
-    IllegalTransition { from: JobStatus, to: JobStatus },
+    IllegalTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     /// A dependency (DynamoDB, SQS, S3) failed or is throttled: worth retrying.
     #[error("dependency unavailable: {0}")]
     Unavailable(String),

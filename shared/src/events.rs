@@ -3,71 +3,13 @@
 //! S3) and is the same bytes on every attempt; deliveries are signed per Standard Webhooks.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::domain::{rfc3339, AccountId, EventType, Job, JobStatus};
+use crate::domain::{rfc3339, Job};
 use crate::error::Result;
+use crate::services::Services;
 use crate::views::{ChunkPage, JobView};
-use crate::Services;
 
-/// Where a subscription lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    Job,
-    Account,
-}
-
-/// One delivery of one event to one subscription, as queued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryMessage {
-    /// `msg_<ULID>`: the `webhook-id`, the same on every attempt.
-    pub delivery_id: String,
-    pub job_id: String,
-    pub account: String,
-    pub subscription_id: String,
-    pub scope: Scope,
-    pub event: EventType,
-    /// Where the body is.
-    pub body_key: String,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    /// Unix seconds before which it must not be sent (waits longer than SQS's 15 minutes).
-    pub not_before: i64,
-}
-
-/// One attempt in a job's delivery log (`GET /v1/jobs/{jobId}/webhooks`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Attempt {
-    pub delivery_id: String,
-    pub subscription_id: String,
-    pub url: String,
-    pub event: EventType,
-    pub attempt: u32,
-    pub at: String,
-    /// The receiver's HTTP status, when it answered.
-    pub status_code: Option<u16>,
-    pub latency_ms: u64,
-    pub error: Option<String>,
-    /// `delivered`, `retrying`, `dead_lettered` or `disabled` (the receiver answered 410).
-    pub outcome: String,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub message: Option<DeliveryMessage>,
-}
-
-/// The event a job's new status stands for, if any.
-pub fn event_for(status: JobStatus) -> Option<EventType> {
-    match status {
-        JobStatus::Processing => Some(EventType::Processing),
-        JobStatus::Completed => Some(EventType::Completed),
-        JobStatus::Failed => Some(EventType::Failed),
-        JobStatus::Queued => None,
-    }
-}
+pub use crate::deliveries::{account_of, event_for, sign, Attempt, DeliveryMessage, Scope};
 
 /// Queues the deliveries of `job`'s current status to its subscribers (the job's own and its
 /// account's). The body is `{type, timestamp, data}` where `data` is exactly what
@@ -140,46 +82,5 @@ pub async fn emit(services: &Services, job: &Job) -> Result<usize> {
 pub async fn emit_logged(services: &Services, job: &Job) {
     if let Err(e) = emit(services, job).await {
         tracing::error!(job_id = %job.id, error = %e, "webhook deliveries not queued");
-    }
-}
-
-/// The `webhook-signature` header value: `v1,` + base64 of HMAC-SHA256 over
-/// `{id}.{timestamp}.{body}` with the key that the `whsec_` secret encodes.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-    use base64::Engine;
-    use hmac::{Mac, SimpleHmac};
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64.decode(secret.strip_prefix("whsec_")?).ok()?;
-    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(&key).ok()?;
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
-}
-
-/// The account a delivery message names.
-pub fn account_of(message: &DeliveryMessage) -> AccountId {
-    AccountId(message.account.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_follow_standard_webhooks() {
-        // The example of the Standard Webhooks specification's reference libraries.
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let sig = sign(
-            secret,
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1614265330,
-            br#"{"test": 2432232314}"#,
-        )
-        .unwrap();
-        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-        assert!(sign("not-a-secret", "x", 1, b"").is_none());
     }
 }

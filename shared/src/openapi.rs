@@ -7,9 +7,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::deliveries::Attempt;
 use crate::domain::{Chunk, EventType, JobError, JobStatus, JobType, OcrMode, Progress, TableCell};
 use crate::error::{FieldError, Problem};
-use crate::events::Attempt;
 use crate::views::{
     ApiKeyView, ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView,
     PresignRequest, PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
@@ -20,11 +20,6 @@ use crate::webhooks::WebhookInput;
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(Vec<u8>);
-
-/// A job tag.
-#[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/-]{1,64}$")]
-pub struct Tag(String);
 
 /// `multipart/form-data` upload: the `file` part, and optionally a `filename` text part that
 /// overrides the file part's own name (1–255 printable characters). (The text part is not typed

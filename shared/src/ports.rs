@@ -6,11 +6,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::auth::ApiKey;
 use crate::domain::{
     AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
 };
 use crate::error::Result;
+use crate::keys::ApiKey;
 
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
 #[async_trait]
@@ -140,19 +140,19 @@ pub trait DeliveryQueue: Send + Sync {
     /// are re-queued by the dispatcher until `not_before`).
     async fn send(
         &self,
-        message: &crate::events::DeliveryMessage,
+        message: &crate::deliveries::DeliveryMessage,
         delay: std::time::Duration,
     ) -> Result<()>;
     /// Puts a delivery that will not be tried again on the dead-letter queue, for people to see.
-    async fn dead_letter(&self, message: &crate::events::DeliveryMessage) -> Result<()>;
+    async fn dead_letter(&self, message: &crate::deliveries::DeliveryMessage) -> Result<()>;
 }
 
 /// Each delivery attempt of a job's webhooks, for its owner to read.
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
-    async fn record(&self, job: &JobId, attempt: &crate::events::Attempt) -> Result<()>;
+    async fn record(&self, job: &JobId, attempt: &crate::deliveries::Attempt) -> Result<()>;
     /// Oldest first.
-    async fn attempts(&self, job: &JobId) -> Result<Vec<crate::events::Attempt>>;
+    async fn attempts(&self, job: &JobId) -> Result<Vec<crate::deliveries::Attempt>>;
 }
 
 /// One finished job, as the dashboard's metrics count it.
@@ -182,9 +182,9 @@ pub trait DashboardStore: Send + Sync {
     /// whether more follow.
     async fn list(
         &self,
-        list: crate::dashboard::ListName,
+        list: crate::monitoring::ListName,
         since_ms: Option<i64>,
-        filter: &crate::dashboard::Search,
+        filter: &crate::monitoring::Search,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(Job, String)>, bool)>;
@@ -192,36 +192,36 @@ pub trait DashboardStore: Send + Sync {
     /// reads the matching window).
     async fn count(
         &self,
-        list: crate::dashboard::ListName,
+        list: crate::monitoring::ListName,
         since_ms: Option<i64>,
-        filter: &crate::dashboard::Search,
+        filter: &crate::monitoring::Search,
     ) -> Result<u64>;
     /// The sum of the time buckets of `width` from bucket `first` on.
     async fn tallies(
         &self,
-        width: crate::dashboard::Width,
+        width: crate::monitoring::Width,
         first: i64,
-    ) -> Result<crate::dashboard::Tally>;
+    ) -> Result<crate::monitoring::Tally>;
     /// Jobs queued or processing now.
     async fn pending_count(&self) -> Result<i64>;
     /// The metric counters since the last snapshot.
-    async fn counters(&self) -> Result<Vec<crate::dashboard::Counter>>;
+    async fn counters(&self) -> Result<Vec<crate::monitoring::Counter>>;
     /// The kept snapshots of one metric, oldest first.
     async fn snapshots(
         &self,
-        metric: &crate::dashboard::MetricId,
-    ) -> Result<Vec<crate::dashboard::Snapshot>>;
+        metric: &crate::monitoring::MetricId,
+    ) -> Result<Vec<crate::monitoring::Snapshot>>;
     /// The metrics that have snapshots or counters.
-    async fn metric_names(&self, kind: crate::dashboard::MetricKind) -> Result<Vec<String>>;
+    async fn metric_names(&self, kind: crate::monitoring::MetricKind) -> Result<Vec<String>>;
     /// Takes the snapshot of interval `slot`, unless another instance already took it: reads
     /// and resets every counter in one step each and appends a snapshot, keeping `keep`.
     /// `false` when this slot was taken already.
     async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool>;
     /// When the last snapshot was taken (unix ms), if ever.
     async fn last_snapshot_at(&self) -> Result<Option<i64>>;
-    async fn beat(&self, heartbeat: &crate::dashboard::Heartbeat) -> Result<()>;
+    async fn beat(&self, heartbeat: &crate::monitoring::Heartbeat) -> Result<()>;
     /// Heartbeats seen since `since_ms`.
-    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<crate::dashboard::Heartbeat>>;
+    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<crate::monitoring::Heartbeat>>;
     /// Monitored tags with when monitoring began (unix ms).
     async fn monitored(&self) -> Result<Vec<(String, i64)>>;
     async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()>;
@@ -267,7 +267,7 @@ pub trait QueueInfo: Send + Sync {
 /// queues; and pausing a queue's consumption.
 #[async_trait]
 pub trait Fleet: Send + Sync {
-    async fn supervisors(&self) -> Result<Vec<crate::dashboard::Supervisor>>;
+    async fn supervisors(&self) -> Result<Vec<crate::monitoring::Supervisor>>;
     async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
 }
 

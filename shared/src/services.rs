@@ -1,16 +1,18 @@
 //! Everything a handler needs, built once at start-up (a Lambda's init, or the local runner's) and
 //! shared by every request.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use crate::aws::{self, DynamoStore, S3Blobs, SqsDeliveryQueue, SqsWorkQueue};
 use crate::config::Config;
+use crate::domain::{Upload, UploadId};
 use crate::error::Result;
+use crate::keys::KeyCache;
 use crate::ports::{
     AccountStore, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet, JobStore,
     MetricsStore, QueueInfo, ResultStore, SystemClock, UploadStore, WorkQueue,
 };
-use crate::uploads::UploadCache;
 
 #[derive(Clone)]
 pub struct Services {
@@ -28,10 +30,10 @@ pub struct Services {
     pub queue: Arc<dyn WorkQueue>,
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
-    /// Records of ready uploads, which never change (see [`crate::uploads::UploadCache`]).
+    /// Records of ready uploads, which never change (see [`UploadCache`]).
     pub upload_cache: Arc<UploadCache>,
-    /// API keys found valid recently (see [`crate::auth::KeyCache`]).
-    pub key_cache: Arc<crate::auth::KeyCache>,
+    /// API keys found valid recently (see [`KeyCache`]).
+    pub key_cache: Arc<KeyCache>,
 }
 
 impl Services {
@@ -89,8 +91,45 @@ impl Services {
             blobs: s3,
             clock: Arc::new(SystemClock),
             upload_cache: Arc::new(UploadCache::new(10_000)),
-            key_cache: Arc::new(crate::auth::KeyCache::new(config.key_cache_ttl)),
+            key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
             config,
+        }
+    }
+}
+
+/// Ready uploads never change under their id, so their records can be kept in memory: a bounded
+/// cache that saves a DynamoDB read on repeated use (a warm Lambda instance keeps it between
+/// requests). Entries are checked for their owner and expiry on every hit.
+pub struct UploadCache {
+    capacity: usize,
+    inner: Mutex<(HashMap<UploadId, Upload>, VecDeque<UploadId>)>,
+}
+
+impl UploadCache {
+    pub fn new(capacity: usize) -> Self {
+        UploadCache {
+            capacity,
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    pub(crate) fn get(&self, id: &UploadId) -> Option<Upload> {
+        let inner = self.inner.lock().ok()?;
+        inner.0.get(id).cloned()
+    }
+
+    pub(crate) fn put(&self, upload: &Upload) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let (map, order) = &mut *inner;
+        if map.insert(upload.id.clone(), upload.clone()).is_none() {
+            order.push_back(upload.id.clone());
+        }
+        while order.len() > self.capacity {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
         }
     }
 }

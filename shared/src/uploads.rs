@@ -1,8 +1,5 @@
 //! Uploads as the rest of the system uses them: an id that belongs to the caller, checked.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -10,7 +7,9 @@ use time::OffsetDateTime;
 use crate::domain::{AccountId, Upload, UploadId};
 use crate::error::{Error, Result};
 use crate::media::{self, Inspection};
-use crate::Services;
+use crate::services::Services;
+
+pub use crate::services::UploadCache;
 
 /// A ready upload record for `bytes`, already inspected.
 pub fn ready(
@@ -56,43 +55,6 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
                 "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
             ))
         })
-}
-
-/// Ready uploads never change under their id, so their records can be kept in memory: a bounded
-/// cache that saves a DynamoDB read on repeated use (a warm Lambda instance keeps it between
-/// requests). Entries are checked for their owner and expiry on every hit.
-pub struct UploadCache {
-    capacity: usize,
-    inner: Mutex<(HashMap<UploadId, Upload>, VecDeque<UploadId>)>,
-}
-
-impl UploadCache {
-    pub fn new(capacity: usize) -> Self {
-        UploadCache {
-            capacity,
-            inner: Mutex::new((HashMap::new(), VecDeque::new())),
-        }
-    }
-
-    fn get(&self, id: &UploadId) -> Option<Upload> {
-        let inner = self.inner.lock().ok()?;
-        inner.0.get(id).cloned()
-    }
-
-    fn put(&self, upload: &Upload) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        let (map, order) = &mut *inner;
-        if map.insert(upload.id.clone(), upload.clone()).is_none() {
-            order.push_back(upload.id.clone());
-        }
-        while order.len() > self.capacity {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
-            }
-        }
-    }
 }
 
 /// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like

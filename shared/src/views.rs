@@ -4,8 +4,16 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{rfc3339, Chunk, EventType, Job, JobError, JobStatus, JobType, Progress};
+use crate::domain::{
+    rfc3339, Chunk, EventType, Job, JobError, JobStatus, JobType, Progress, Subscription,
+};
 use crate::error::{Error, Result};
+
+/// A job tag (a schema only: requests carry tags as strings).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/-]{1,64}$")]
+pub struct Tag(String);
 
 /// `GET /v1/jobs/{jobId}`: the seed's names (`jobId, jobType, status, createdAt, updatedAt,
 /// statusUrl, webhookUrl, result, error, events`) with RFC 3339 UTC timestamps, plus `progress`
@@ -136,7 +144,7 @@ pub fn job_path(job: &Job) -> String {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryLogView {
     pub subscriptions: Vec<SubscriptionView>,
-    pub deliveries: Vec<crate::events::Attempt>,
+    pub deliveries: Vec<crate::deliveries::Attempt>,
 }
 
 /// `GET /v1/webhooks`.
@@ -190,6 +198,20 @@ pub struct SubscriptionView {
     pub secret: Option<String>,
 }
 
+impl SubscriptionView {
+    /// The subscription as the API shows it: without its secret, unless `generated` is that
+    /// secret.
+    pub fn of(sub: &Subscription, generated: Option<String>) -> SubscriptionView {
+        SubscriptionView {
+            id: sub.id.clone(),
+            url: sub.url.clone(),
+            events: sub.events.clone(),
+            created_at: sub.created_at.clone(),
+            secret: generated,
+        }
+    }
+}
+
 /// `POST /v1/extract/pdf`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -202,7 +224,7 @@ pub struct ExtractRequest {
     pub upload_id: String,
     /// Up to 20 tags, each 1–64 characters of letters, digits and `_ - . : /`.
     #[serde(default)]
-    #[schema(max_items = 20, inline, value_type = Vec<crate::openapi::Tag>)]
+    #[schema(max_items = 20, inline, value_type = Vec<Tag>)]
     pub tags: Vec<String>,
     /// Any JSON object up to 4 KB, returned with the job.
     #[schema(value_type = Option<Object>)]

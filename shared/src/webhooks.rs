@@ -3,11 +3,10 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::random_bytes;
 use crate::domain::{rfc3339, EventType, Subscription};
 use crate::error::{Error, Result};
+use crate::keys::random_bytes;
 use crate::net::{check_webhook_url, Cidr};
-use crate::views::SubscriptionView;
 
 /// A subscription as a client sends it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -92,17 +91,6 @@ pub fn check_secret(secret: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The subscription as the API shows it: without its secret, unless `generated` is that secret.
-pub fn view(sub: &Subscription, generated: Option<String>) -> SubscriptionView {
-    SubscriptionView {
-        id: sub.id.clone(),
-        url: sub.url.clone(),
-        events: sub.events.clone(),
-        created_at: sub.created_at.clone(),
-        secret: generated,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +127,9 @@ mod tests {
         let secret = generated.unwrap();
         assert_eq!(sub.secret, secret);
         assert!(check_secret(&secret).is_ok());
-        assert!(view(&sub, None).secret.is_none());
+        assert!(crate::views::SubscriptionView::of(&sub, None)
+            .secret
+            .is_none());
         let (_, none) = subscribe(
             input(
                 "https://example.com/h",

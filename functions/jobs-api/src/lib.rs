@@ -530,7 +530,7 @@ impl JobsApi {
                 .replace(&job.with_webhook(sub.clone(), now))
                 .await
             {
-                Ok(()) => return Ok(http::json(202, &webhooks::view(&sub, generated))),
+                Ok(()) => return Ok(http::json(202, &SubscriptionView::of(&sub, generated))),
                 Err(Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
@@ -548,7 +548,7 @@ impl JobsApi {
                 subscriptions: job
                     .webhooks
                     .iter()
-                    .map(|s| webhooks::view(s, None))
+                    .map(|s| SubscriptionView::of(s, None))
                     .collect(),
                 deliveries: attempts,
             },
@@ -595,7 +595,7 @@ impl JobsApi {
         let (sub, generated) =
             webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
         self.services.accounts.put_webhook(account, &sub).await?;
-        let mut resp = http::json(201, &webhooks::view(&sub, generated));
+        let mut resp = http::json(201, &SubscriptionView::of(&sub, generated));
         http::set_header(&mut resp, "location", &format!("/v1/webhooks/{}", sub.id));
         Ok(resp)
     }
@@ -603,7 +603,7 @@ impl JobsApi {
     async fn list_account_webhooks(&self, account: &AccountId) -> Result<Response<Body>> {
         let subs = self.services.accounts.webhooks(account).await?;
         let webhooks: Vec<SubscriptionView> =
-            subs.iter().map(|s| webhooks::view(s, None)).collect();
+            subs.iter().map(|s| SubscriptionView::of(s, None)).collect();
         Ok(http::json(200, &WebhookList { webhooks }))
     }
 

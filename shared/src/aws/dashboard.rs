@@ -21,12 +21,12 @@ use time::OffsetDateTime;
 
 use super::{from_json, millis, n, opt_num, opt_str, s, to_json, unavailable, DynamoStore, Item};
 use crate::config::Config;
-use crate::dashboard::{
+use crate::domain::{Job, JobId, JobStatus};
+use crate::error::{Error, Result};
+use crate::monitoring::{
     self, Counter, Heartbeat, ListName, MetricId, MetricKind, Search, Snapshot, Supervisor, Tally,
     Width,
 };
-use crate::domain::{Job, JobId, JobStatus};
-use crate::error::{Error, Result};
 use crate::ports::{DashboardStore, Fleet, JobMeasure, MetricsStore, QueueDepth, QueueInfo};
 
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
@@ -47,7 +47,7 @@ pub(super) fn index_job(item: &mut Item, job: &Job) -> Result<()> {
     };
     item.insert("gsi3pk".into(), s(format!("DASH#{list}")));
     item.insert("gsi3sk".into(), s(sk));
-    item.insert("allTags".into(), AttributeValue::Ss(dashboard::tags(job)));
+    item.insert("allTags".into(), AttributeValue::Ss(monitoring::tags(job)));
     if let Some(e) = &job.error {
         item.insert(
             "searchText".into(),
@@ -580,7 +580,7 @@ impl DashboardStore for DynamoStore {
                 continue;
             };
             let kept = self.snapshots(&taken.metric).await?;
-            let kept = dashboard::rotate(kept, taken.snapshot(now), keep);
+            let kept = monitoring::rotate(kept, taken.snapshot(now), keep);
             let item: Item = HashMap::from([
                 ("pk".to_owned(), s("METRICS")),
                 ("sk".to_owned(), s(snaps_key(&taken.metric))),
@@ -907,7 +907,7 @@ impl Fleet for LocalFleet {
         Ok(worker_queues(c)
             .into_iter()
             .map(|(name, url, _)| {
-                let queue = dashboard::queue_name(&url).to_owned();
+                let queue = monitoring::queue_name(&url).to_owned();
                 let extract = name == "extract-worker";
                 Supervisor {
                     name: name.to_owned(),
@@ -916,14 +916,14 @@ impl Fleet for LocalFleet {
                     queue_url: url,
                     max_processes: c.local_workers as u64,
                     min_processes: c.local_workers as u64,
-                    batch_size: dashboard::LOCAL_BATCH_SIZE as u64,
+                    batch_size: monitoring::LOCAL_BATCH_SIZE as u64,
                     timeout: if extract {
                         c.job_deadline.as_secs()
                     } else {
                         c.webhook_timeout.as_secs()
                     },
                     memory: if extract { c.extract_memory_mb } else { 0 },
-                    sleep: dashboard::LOCAL_POLL_WAIT_SECONDS as u64,
+                    sleep: monitoring::LOCAL_POLL_WAIT_SECONDS as u64,
                 }
             })
             .collect())
@@ -974,7 +974,7 @@ impl Fleet for LambdaFleet {
         let mut out = Vec::new();
         for (name, url, function) in worker_queues(&self.config) {
             let Some(function) = function else { continue };
-            let queue = dashboard::queue_name(&url).to_owned();
+            let queue = monitoring::queue_name(&url).to_owned();
             let mapping = self.mapping(&function, &queue).await?;
             let conf = self
                 .lambda
@@ -1009,7 +1009,7 @@ impl Fleet for LambdaFleet {
     async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
         for (_, url, function) in worker_queues(&self.config) {
             let Some(function) = function else { continue };
-            if dashboard::queue_name(&url) != queue {
+            if monitoring::queue_name(&url) != queue {
                 continue;
             }
             let mapping = self
