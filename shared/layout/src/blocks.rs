@@ -230,6 +230,12 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
         .collect();
     let pitch = typical_pitch(&lines);
     let justified_right = justified_edge(&lines);
+    // Each leaf's left and right edges.
+    let mut edges: std::collections::HashMap<usize, (f32, f32)> = Default::default();
+    for l in &lines {
+        let e = edges.entry(l.leaf).or_insert((l.bbox[0], l.bbox[2]));
+        *e = (e.0.min(l.bbox[0]), e.1.max(l.bbox[2]));
+    }
     let mut out: Vec<Draft> = Vec::new();
     let mut current: Option<Draft> = None;
     let flush = |current: &mut Option<Draft>, out: &mut Vec<Draft>| {
@@ -287,7 +293,19 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                             .and_then(|w| w.text.chars().next())
                             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
                 });
+                // A line centred over text that fills its column: a heading or a title.
+                let centred = d.lines.len() == 1
+                    && line.leaf == prev.leaf
+                    && edges.get(&line.leaf).is_some_and(|&(left, right)| {
+                        let (l, r) = (prev.bbox[0] - left, right - prev.bbox[2]);
+                        l > 2.0 * size
+                            && r > 2.0 * size
+                            && (l - r).abs() < 1.5 * size
+                            && line.bbox[0] < prev.bbox[0] - 2.0 * size
+                            && line.bbox[2] > right - 2.0 * size
+                    });
                 let new_block = !same_place
+                    || centred
                     || (gap > 0.8 * size && !runs_on)
                     || (pitch.is_some_and(|p| step > 1.45 * p && (line.size - p).abs() < p)
                         && !runs_on)

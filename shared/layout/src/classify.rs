@@ -206,6 +206,22 @@ pub fn repeated(margins: &[Vec<(bool, String)>]) -> HashSet<(bool, String)> {
         .collect()
 }
 
+/// Whether the text holds a word: three letters in a row, or a CJK character (each one is a
+/// word). The labels of a chart's axes ("β(r)", "Z [Z⊙]", "c c") hold none.
+pub fn has_word(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        if crate::text::is_cjk(c) {
+            return true;
+        }
+        run = if c.is_alphabetic() { run + 1 } else { 0 };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
 /// The depth of a section number that opens a heading: "2" → 1, "2.1" → 2, "A.3.1" → 3.
 pub fn section_depth(text: &str) -> Option<usize> {
     let token = text.split_whitespace().next()?;
@@ -268,6 +284,16 @@ pub fn levels(styles: &[Style]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_labels_of_a_chart_hold_no_word() {
+        for label in ["β(r)", "Z [Z⊙]", "c c", "σr(r)"] {
+            assert!(!has_word(label), "{label}");
+        }
+        for heading in ["1. Introduction", "Abstract", "概述", "II. Data"] {
+            assert!(has_word(heading), "{heading}");
+        }
+    }
 
     #[test]
     fn list_markers() {

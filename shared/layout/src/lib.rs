@@ -25,7 +25,8 @@ pub use model::*;
 use blocks::Draft;
 use classify::{is_page_number, signature, Style};
 use geom::median;
-use lines::{is_cjk, Segment};
+use lines::Segment;
+use text::is_cjk;
 
 /// The share of a page's height at its top and bottom where running headers and footers sit.
 const MARGIN: f32 = 0.1;
@@ -344,6 +345,7 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
             let words = text.split_whitespace().count();
             let letters = text.chars().filter(|c| c.is_alphabetic()).count();
             if letters < 2
+                || !classify::has_word(&text)
                 || text.chars().count() > 200
                 || text.trim_end().ends_with([',', ';'])
                 || (text.trim_end().ends_with('.') && words > 6)
@@ -360,8 +362,9 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
                     .chars()
                     .filter(|c| c.is_alphabetic())
                     .all(char::is_uppercase)
-                && size >= body * 0.95;
-            let list_like = d.kind == Kind::List && !(bold || larger);
+                && size >= body * 0.85;
+            // "1. INTRODUCTION" is numbered like a list item, and a heading.
+            let list_like = d.kind == Kind::List && !(bold || larger || caps);
             // OCR measures size and weight roughly: a long line is a heading only when it is
             // set much larger.
             let rough = ocr && text.chars().count() > 50 && size < body * 1.5;

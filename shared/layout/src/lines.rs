@@ -3,6 +3,7 @@
 
 use crate::geom::{self, median, v_overlap_ratio};
 use crate::model::{BBox, Word};
+use crate::text::is_cjk;
 
 /// A gap between two words wider than this many font sizes ends a segment: ordinary (even
 /// justified) word spacing stays well below it; table columns and page columns are wider.
@@ -83,12 +84,6 @@ pub fn join_words(words: &[Word]) -> String {
         out.push_str(&w.text);
     }
     out
-}
-
-/// Han, kana, hangul and CJK punctuation: scripts written without spaces between words.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
 }
 
 /// Splits the page's words, in the source's order, into segments. Words run on while the

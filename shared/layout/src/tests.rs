@@ -272,3 +272,27 @@ fn a_table_with_a_long_last_column_is_read_row_by_row() {
         "{text}"
     );
 }
+
+#[test]
+fn a_centred_heading_in_small_capitals_starts_its_section() {
+    let mut w = Vec::new();
+    // Set in capitals a little smaller than the text, centred over the column, numbered.
+    w.extend(line("1. INTRODUCTION", 130.0, 100.0, 9.0));
+    let body = [
+        "Semantic segmentation is the task of clustering parts",
+        "of images together which belong to the same object",
+        "class, and it is a form of pixel-level prediction.",
+    ];
+    for (i, text) in body.iter().enumerate() {
+        let x = if i == 0 { 82.0 } else { 72.0 };
+        w.extend(line(text, x, 113.0 + 12.0 * i as f32, 10.0));
+    }
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let k = kinds(&doc);
+    assert_eq!(
+        k[0],
+        (Kind::Heading, "1. INTRODUCTION".to_string()),
+        "{k:?}"
+    );
+    assert!(k[1].1.starts_with("Semantic segmentation"), "{k:?}");
+}

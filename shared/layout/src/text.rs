@@ -264,6 +264,12 @@ fn split_words(text: &str, max_chars: usize) -> Vec<String> {
     out
 }
 
+/// Han, kana, hangul and CJK punctuation: scripts written without spaces between words.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -366,20 +366,32 @@ impl Style {
     /// comes from the font descriptor's stem width and is absent for the standard fonts.
     fn of(name: &str, weight: Option<PdfFontWeight>, italic: bool) -> Style {
         let base = name.rsplit('+').next().unwrap_or(name).to_lowercase();
-        let heavy = weight.is_some_and(|w| match w {
-            PdfFontWeight::Weight600
-            | PdfFontWeight::Weight700Bold
-            | PdfFontWeight::Weight800
-            | PdfFontWeight::Weight900 => true,
-            PdfFontWeight::Custom(n) => n >= 600,
-            _ => false,
+        // The weight PDFium gives comes from the stem width the font declares, which is often
+        // wrong: a name that says regular wins over it.
+        let regular = ["regu", "roma", "book", "light", "thin"].iter().any(|k| {
+            base.rsplit(['-', ','])
+                .next()
+                .is_some_and(|style| style.contains(k))
         });
+        let heavy = !regular
+            && weight.is_some_and(|w| match w {
+                PdfFontWeight::Weight600
+                | PdfFontWeight::Weight700Bold
+                | PdfFontWeight::Weight800
+                | PdfFontWeight::Weight900 => true,
+                PdfFontWeight::Custom(n) => n >= 600,
+                _ => false,
+            });
         Style {
             bold: heavy
-                || ["bold", "black", "heavy", "semibold", "demi", ".b", "-b"]
+                || ["bold", "black", "heavy", "semibold", "demi", "-medi", ".b", "-b"]
                     .iter()
                     .any(|k| base.contains(k))
-                || base.ends_with("bd"),
+                || base.ends_with("bd")
+                // TeX's bold extended faces: CMBX10, SFBX1200, ECBX1000, CMSSBX10.
+                || ["cmbx", "sfbx", "ecbx", "cmssbx", "cmb10"]
+                    .iter()
+                    .any(|k| base.starts_with(k)),
             italic: italic || base.contains("italic") || base.contains("oblique"),
             mono: [
                 "mono",
@@ -723,6 +735,20 @@ impl Drawings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_font_is_bold_by_its_name_before_its_declared_weight() {
+        let heavy = Some(PdfFontWeight::Custom(695));
+        // URW's Palladio and Times clones declare stems that read as bold.
+        assert!(!Style::of("ABCDEF+URWPalladioL-Roma", heavy, false).bold);
+        assert!(!Style::of("NimbusRomNo9L-Regu", heavy, false).bold);
+        assert!(Style::of("NimbusRomNo9L-Medi", None, false).bold);
+        assert!(Style::of("Arial,Bold", None, false).bold);
+        // TeX's bold extended faces say so only in their names.
+        assert!(Style::of("XYZABC+CMBX10", Some(PdfFontWeight::Custom(570)), false).bold);
+        assert!(!Style::of("CMR10", Some(PdfFontWeight::Custom(345)), false).bold);
+        assert!(Style::of("Helvetica", heavy, false).bold);
+    }
 
     /// PDFium as the test scripts install it (`scripts/install-pdfium` sets PDFIUM_LIB_PATH).
     fn engine() -> &'static Pdfium {
