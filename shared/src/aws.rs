@@ -354,7 +354,11 @@ impl JobStore for DynamoStore {
         let item = self.job_item(job)?;
         let old = self
             .put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
-            .await?;
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(why) => Error::Stale(why),
+                other => other,
+            })?;
         let before = old
             .as_ref()
             .and_then(|o| opt_str(o, "status"))

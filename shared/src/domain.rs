@@ -657,6 +657,18 @@ impl Job {
         next
     }
 
+    /// The job with one of its webhook subscriptions disabled (its receiver answered 410 Gone;
+    /// not a status change).
+    pub fn without_webhook(&self, subscription: &str, now: OffsetDateTime) -> Job {
+        let mut next = self.clone();
+        for s in next.webhooks.iter_mut().filter(|s| s.id == subscription) {
+            s.disabled = true;
+        }
+        next.updated_at = now;
+        next.version = self.version + 1;
+        next
+    }
+
     fn advanced(&self, status: JobStatus, now: OffsetDateTime) -> Result<Job, Error> {
         let mut next = self.clone();
         next.status = self.status.transition(status)?;

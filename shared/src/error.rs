@@ -33,8 +33,13 @@ pub enum Error {
     /// The resource exists but not for this method; carries the methods it allows (`GET, POST`).
     #[error("method not allowed; allowed: {0}")]
     MethodNotAllowed(String),
+    /// The request conflicts with the resource's state (a client's `409`).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A versioned write lost the race: someone wrote since the read. The writer reads again and
+    /// decides again (see `jobs::update`); a client that meets it retries (`503`).
+    #[error("stale write: {0}")]
+    Stale(String),
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
     #[error("range not satisfiable: {0}")]
@@ -85,7 +90,7 @@ impl Error {
     /// Whether trying again later may succeed (throttling, a dependency down), as opposed to a
     /// fault in the request or the data.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
+        matches!(self, Error::Unavailable(_) | Error::Stale(_))
     }
 
     pub fn status(&self) -> u16 {
@@ -100,7 +105,7 @@ impl Error {
             Error::Unprocessable { .. } => 422,
             Error::UnsupportedMediaType(_) => 415,
             Error::RangeNotSatisfiable(_) => 416,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::Stale(_) => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -117,7 +122,7 @@ impl Error {
             Error::Unprocessable { .. } => ("unprocessable", "Unprocessable Content"),
             Error::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported Media Type"),
             Error::RangeNotSatisfiable(_) => ("range-not-satisfiable", "Range Not Satisfiable"),
-            Error::Unavailable(_) => ("unavailable", "Service Unavailable"),
+            Error::Unavailable(_) | Error::Stale(_) => ("unavailable", "Service Unavailable"),
             Error::Internal(_) => ("internal", "Internal Server Error"),
         }
     }
@@ -131,6 +136,7 @@ impl Error {
             Error::Unavailable(_) => {
                 "a storage dependency is unavailable; retry in a few seconds".to_owned()
             }
+            Error::Stale(_) => "the resource changed meanwhile; retry".to_owned(),
             Error::BadRequest { detail, .. } | Error::Unprocessable { detail, .. } => {
                 detail.clone()
             }

@@ -20,7 +20,8 @@ pub trait JobStore: Send + Sync {
     /// The job as last written (strongly consistent), or `None` when unknown or expired.
     async fn get(&self, id: &JobId) -> Result<Option<Job>>;
     /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
-    /// `Conflict` otherwise (someone else wrote in between: re-read and decide again).
+    /// `Stale` otherwise (someone else wrote in between: re-read and decide again). Only
+    /// `jobs::update` calls it.
     async fn replace(&self, job: &Job) -> Result<()>;
     /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
     /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.

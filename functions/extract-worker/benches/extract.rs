@@ -701,7 +701,7 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         );
         let cjk = r
             .chars()
-            .filter(|&c| horizon_layout::lines::is_cjk(c))
+            .filter(|&c| horizon_layout::text::is_cjk(c))
             .count() as f64;
         for (sums, include) in [(&mut all, true), (&mut latin, cjk < 0.2 * weight)] {
             if include {

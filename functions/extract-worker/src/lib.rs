@@ -16,8 +16,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use horizon_shared::domain::{
     Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell,
 };
+use horizon_shared::jobs::{self, Step};
 use horizon_shared::lambda::SqsHandler;
-use horizon_shared::ports::{JobMeasure, WorkMessage};
+use horizon_shared::ports::WorkMessage;
 use horizon_shared::{Error, Result, Services};
 use tracing::Instrument;
 
@@ -184,23 +185,19 @@ impl ExtractWorker {
         }
         horizon_shared::telemetry::record_account(&job.account);
         let started = std::time::Instant::now();
-        let claimed_at = self.services.clock.now();
-        if job.attempts == 1 {
-            horizon_shared::events::emit_logged(&self.services, &job).await;
-        }
-        let extract_started = std::time::Instant::now();
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return Ok(Outcome::Done), // cancelled, or taken over: nothing to write
             Err(e) => {
                 // Hand the job back so the retry need not wait for the lease to run out.
-                if let Ok(released) = job.requeued(self.services.clock.now()) {
-                    let _ = self.services.jobs.replace(&released).await;
+                let released = self.write_own(&job, |j, now| j.requeued(now)).await;
+                if let Err(r) = released {
+                    tracing::warn!(job_id = %id, error = %r, "job not handed back; it returns when its lease ends");
                 }
                 return Err(e);
             }
         };
-        let extract_ms = extract_started.elapsed().as_millis() as u64;
+        let extract_ms = started.elapsed().as_millis() as u64;
         let next = match outcome {
             Ok(Finished {
                 result,
@@ -226,11 +223,6 @@ impl ExtractWorker {
             tracing::warn!(job_id = %id, "the job was cancelled or taken over while running; result discarded");
             return Ok(Outcome::Done);
         };
-        let measure = JobMeasure {
-            failed: next.status == JobStatus::Failed,
-            runtime_ms: started.elapsed().as_millis() as u64,
-            wait_ms: millis_between(job.created_at, claimed_at),
-        };
         // The job's summary: one line with what it was and where its time went (queued, then
         // extracting, then storing the chunks and the record).
         tracing::info!(
@@ -239,14 +231,12 @@ impl ExtractWorker {
             attempt = next.attempts,
             pages = next.result.as_ref().map(|r| r.pages),
             chunks = next.result.as_ref().map(|r| r.chunk_count),
-            wait_ms = measure.wait_ms,
+            wait_ms = job.started_at.map(|s| millis_between(job.created_at, s)),
             extract_ms,
-            store_ms = measure.runtime_ms.saturating_sub(extract_ms),
+            store_ms = (started.elapsed().as_millis() as u64).saturating_sub(extract_ms),
             total_ms = millis_between(job.created_at, self.services.clock.now()),
             "job finished"
         );
-        self.record(&next, measure).await;
-        horizon_shared::events::emit_logged(&self.services, &next).await;
         Ok(Outcome::Done)
     }
 
@@ -259,51 +249,46 @@ impl ExtractWorker {
         mine: &Job,
         change: impl Fn(&Job, time::OffsetDateTime) -> Result<Job>,
     ) -> Result<Option<Job>> {
-        let mut base = mine.clone();
-        for _ in 0..5 {
-            let next = change(&base, self.services.clock.now())?;
-            match self.services.jobs.replace(&next).await {
-                Ok(()) => return Ok(Some(next)),
-                Err(Error::Conflict(_)) => {
-                    let Some(current) = self.services.jobs.get(&mine.id).await? else {
-                        return Ok(None);
-                    };
-                    if current.status != JobStatus::Processing || current.attempts != mine.attempts
-                    {
-                        return Ok(None);
-                    }
-                    base = current;
+        jobs::update(
+            &self.services,
+            &mine.id,
+            Some(mine.clone()),
+            |current, now| match current
+                .filter(|c| c.status == JobStatus::Processing && c.attempts == mine.attempts)
+            {
+                Some(ours) => {
+                    let next = change(ours, now)?;
+                    Ok(Step::Write(next.clone(), Some(next)))
                 }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Unavailable(
-            "the job kept changing while being written".into(),
-        ))
+                None => Ok(Step::Stop(None)),
+            },
+        )
+        .await
     }
 
     async fn claim(&self, id: &JobId) -> Result<Claim> {
-        for _ in 0..3 {
-            let Some(job) = self.services.jobs.get(id).await? else {
+        let lease = duration(self.services.config.lease);
+        let claim = jobs::update(&self.services, id, None, |current, now| {
+            let Some(job) = current else {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
-                return Ok(Claim::Nothing);
+                return Ok(Step::Stop(Claim::Nothing));
             };
             if job.status.is_terminal() {
                 tracing::info!(job_id = %id, status = %job.status, "already finished; redelivery acknowledged");
-                return Ok(Claim::Nothing);
+                return Ok(Step::Stop(Claim::Nothing));
             }
-            let now = self.services.clock.now();
             if !job.claimable(now) {
-                return Ok(Claim::Busy(job.lease_until.unwrap_or(now)));
+                return Ok(Step::Stop(Claim::Busy(job.lease_until.unwrap_or(now))));
             }
-            let claimed = job.claimed(now, duration(self.services.config.lease))?;
-            match self.services.jobs.replace(&claimed).await {
-                Ok(()) => return Ok(Claim::Got(Box::new(claimed))),
-                Err(Error::Conflict(_)) => continue, // someone wrote first: look again
-                Err(e) => return Err(e),
-            }
+            let claimed = job.claimed(now, lease)?;
+            Ok(Step::Write(claimed.clone(), Claim::Got(Box::new(claimed))))
+        })
+        .await;
+        match claim {
+            // Others kept writing first: look again a little later.
+            Err(Error::Stale(_)) => Ok(Claim::Busy(self.services.clock.now())),
+            other => other,
         }
-        Ok(Claim::Busy(self.services.clock.now()))
     }
 
     /// The delay before the `receive_count`-th retry: the base, doubling, at most 15 minutes.
@@ -313,54 +298,15 @@ impl ExtractWorker {
             .min(std::time::Duration::from_secs(900))
     }
 
-    /// Adds the finished job to the dashboard's counters (per job type and per queue). Best
-    /// effort: a lost count must not fail or repeat the job.
-    async fn record(&self, job: &Job, measure: JobMeasure) {
-        let queue = self
-            .services
-            .config
-            .extract_queue_url
-            .rsplit('/')
-            .next()
-            .unwrap_or("extract");
-        if let Err(e) = self
-            .services
-            .metrics
-            .record(job.job_type.as_str(), queue, measure)
-            .await
-        {
-            tracing::warn!(job_id = %job.id, error = %e, "metrics not recorded");
-        }
-    }
-
     /// Marks the job failed unless it already finished.
     async fn fail(&self, id: &JobId, error: JobError) -> Result<()> {
-        for _ in 0..3 {
-            let Some(job) = self.services.jobs.get(id).await? else {
-                return Ok(());
-            };
-            if job.status.is_terminal() {
-                return Ok(());
+        jobs::update(&self.services, id, None, |current, now| {
+            match current.filter(|j| !j.status.is_terminal()) {
+                Some(job) => Ok(Step::Write(job.failed(error.clone(), now)?, ())),
+                None => Ok(Step::Stop(())),
             }
-            let failed = job.failed(error.clone(), self.services.clock.now())?;
-            match self.services.jobs.replace(&failed).await {
-                Err(Error::Conflict(_)) => continue,
-                Ok(()) => {
-                    let measure = JobMeasure {
-                        failed: true,
-                        runtime_ms: 0,
-                        wait_ms: millis_between(job.created_at, self.services.clock.now()),
-                    };
-                    self.record(&failed, measure).await;
-                    horizon_shared::events::emit_logged(&self.services, &failed).await;
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Unavailable(
-            "the job kept changing while being failed".into(),
-        ))
+        })
+        .await
     }
 
     /// Runs the extraction, writing progress as it goes. The outer `Result` is for transient

@@ -5,8 +5,9 @@
 //! that turns out to be a duplicate is harmless: claims are conditional writes.
 
 use horizon_shared::domain::{JobError, JobStatus};
+use horizon_shared::jobs::{self, Step};
 use horizon_shared::ports::WorkMessage;
-use horizon_shared::{Error, Result, Services};
+use horizon_shared::{Result, Services};
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -20,16 +21,15 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
     let mut reaped = Reaped::default();
     let grace = time::Duration::try_from(services.config.queued_grace).unwrap_or_default();
     let now = services.clock.now();
+    let max_tries = services.config.max_tries;
     for id in services.jobs.overdue(now - grace, now, 100).await? {
         // The index lags the table a little: decide on the job as it is now.
-        let Some(job) = services.jobs.get(&id).await? else {
-            continue;
-        };
-        if job.overdue_at(grace).is_none_or(|at| at > now) {
-            continue;
-        }
-        let next =
-            if job.status == JobStatus::Processing && job.attempts >= services.config.max_tries {
+        let reaped_one = jobs::update(services, &id, None, |current, now| {
+            let Some(job) = current.filter(|j| j.overdue_at(grace).is_some_and(|at| at <= now))
+            else {
+                return Ok(Step::Stop(None));
+            };
+            let next = if job.status == JobStatus::Processing && job.attempts >= max_tries {
                 let error = JobError::new(
                     "max_tries_exceeded",
                     format!(
@@ -43,14 +43,14 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
             } else {
                 job.touched(now)
             };
-        match services.jobs.replace(&next).await {
-            Ok(()) => {}
-            Err(Error::Conflict(_)) => continue, // it moved meanwhile: not ours to touch
-            Err(e) => return Err(e),
-        }
+            Ok(Step::Write(next.clone(), Some((job.status, next))))
+        })
+        .await?;
+        let Some((was, next)) = reaped_one else {
+            continue;
+        };
         if next.status == JobStatus::Failed {
-            tracing::warn!(job_id = %id, attempts = job.attempts, "reaper: job failed after its tries");
-            horizon_shared::events::emit_logged(services, &next).await;
+            tracing::warn!(job_id = %id, attempts = next.attempts, "reaper: job failed after its tries");
             reaped.failed += 1;
         } else {
             services
@@ -59,7 +59,7 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
                     job_id: id.to_string(),
                 })
                 .await?;
-            tracing::warn!(job_id = %id, was = %job.status, "reaper: job queued again");
+            tracing::warn!(job_id = %id, %was, "reaper: job queued again");
             reaped.requeued += 1;
         }
     }

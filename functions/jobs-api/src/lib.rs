@@ -11,6 +11,7 @@ use horizon_shared::domain::{
     UploadId,
 };
 use horizon_shared::http::{self, header, limit_param, parse_json, query, query_param, segments};
+use horizon_shared::jobs::{self, Step};
 use horizon_shared::lambda::HttpHandler;
 use horizon_shared::ports::{JobFilter, MARKDOWN};
 use horizon_shared::views::{
@@ -317,17 +318,18 @@ impl JobsApi {
 
     /// The caller's job, or a 404 that says it may have expired.
     async fn own_job(&self, account: &AccountId, id: &JobId) -> Result<Job> {
-        self.services
-            .jobs
-            .get(id)
-            .await?
-            .filter(|j| &j.account == account)
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no job {id}; jobs are kept for {} hours, so it may have expired",
-                    self.services.config.retention.as_secs() / 3600
-                ))
-            })
+        let job = self.services.jobs.get(id).await?;
+        self.owned(job.as_ref(), account, id).cloned()
+    }
+
+    /// The job if it is the account's; "not found" otherwise, exactly like an unknown one.
+    fn owned<'a>(&self, job: Option<&'a Job>, account: &AccountId, id: &JobId) -> Result<&'a Job> {
+        job.filter(|j| &j.account == account).ok_or_else(|| {
+            Error::NotFound(format!(
+                "no job {id}; jobs are kept for {} hours, so it may have expired",
+                self.services.config.retention.as_secs() / 3600
+            ))
+        })
     }
 
     async fn get_job(
@@ -479,8 +481,8 @@ impl JobsApi {
 
     async fn cancel(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
         let id = JobId::from_str(id)?;
-        for _ in 0..5 {
-            let job = self.own_job(account, &id).await?;
+        let cancelled = jobs::update(&self.services, &id, None, |current, now| {
+            let job = self.owned(current, account, &id)?;
             if job.status.is_terminal() {
                 return Err(Error::Conflict(format!(
                     "job {id} is already {}",
@@ -488,21 +490,13 @@ impl JobsApi {
                 )));
             }
             let error = JobError::new("cancelled", "the job was cancelled by its owner");
-            let cancelled = job.failed(error, self.services.clock.now())?;
-            match self.services.jobs.replace(&cancelled).await {
-                Ok(()) => {
-                    tracing::info!(job_id = %id, "job cancelled");
-                    horizon_shared::events::emit_logged(&self.services, &cancelled).await;
-                    let base = http::base_url(req, &self.services.config);
-                    return Ok(http::json(200, &JobView::of(&cancelled, &base, None)));
-                }
-                Err(Error::Conflict(_)) => continue, // a worker wrote in between: look again
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Unavailable(
-            "the job kept changing; retry the cancel".into(),
-        ))
+            let cancelled = job.failed(error, now)?;
+            Ok(Step::Write(cancelled.clone(), cancelled))
+        })
+        .await?;
+        tracing::info!(job_id = %id, "job cancelled");
+        let base = http::base_url(req, &self.services.config);
+        Ok(http::json(200, &JobView::of(&cancelled, &base, None)))
     }
 
     async fn add_job_webhook(
@@ -516,26 +510,18 @@ impl JobsApi {
         let now = self.services.clock.now();
         let (sub, generated) =
             webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
-        for _ in 0..5 {
-            let job = self.own_job(account, &id).await?;
+        jobs::update(&self.services, &id, None, |current, now| {
+            let job = self.owned(current, account, &id)?;
             if job.status.is_terminal() {
                 return Err(Error::Conflict(format!(
                     "job {id} is already {}; it will send no more events",
                     job.status
                 )));
             }
-            match self
-                .services
-                .jobs
-                .replace(&job.with_webhook(sub.clone(), now))
-                .await
-            {
-                Ok(()) => return Ok(http::json(202, &SubscriptionView::of(&sub, generated))),
-                Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Unavailable("the job kept changing; retry".into()))
+            Ok(Step::Write(job.with_webhook(sub.clone(), now), ()))
+        })
+        .await?;
+        Ok(http::json(202, &SubscriptionView::of(&sub, generated)))
     }
 
     /// The job's subscriptions (without secrets) and every delivery attempt.

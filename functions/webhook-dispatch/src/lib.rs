@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use horizon_shared::domain::{rfc3339, JobId, Subscription};
 use horizon_shared::events::{sign, Attempt, DeliveryMessage, Scope};
+use horizon_shared::jobs::{self, Step};
 use horizon_shared::lambda::SqsHandler;
 use horizon_shared::net::{is_allowed, Cidr};
 use horizon_shared::{Error, Result, Services};
@@ -327,25 +328,13 @@ impl WebhookDispatcher {
                 let Ok(id) = d.job_id.parse::<JobId>() else {
                     return Ok(());
                 };
-                for _ in 0..5 {
-                    let Some(job) = self.services.jobs.get(&id).await? else {
-                        return Ok(());
-                    };
-                    let mut next = job.clone();
-                    for s in next
-                        .webhooks
-                        .iter_mut()
-                        .filter(|s| s.id == d.subscription_id)
-                    {
-                        s.disabled = true;
-                    }
-                    next.version += 1;
-                    match self.services.jobs.replace(&next).await {
-                        Err(Error::Conflict(_)) => continue,
-                        other => return other,
-                    }
-                }
-                Err(Error::Unavailable("the job kept changing".into()))
+                jobs::update(&self.services, &id, None, |current, now| {
+                    Ok(match current {
+                        Some(job) => Step::Write(job.without_webhook(&d.subscription_id, now), ()),
+                        None => Step::Stop(()),
+                    })
+                })
+                .await
             }
             Scope::Account => {
                 let account = horizon_shared::events::account_of(d);
