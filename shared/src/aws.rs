@@ -20,14 +20,13 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::deliveries::{Attempt, DeliveryMessage};
 use crate::domain::{
-    AccountId, Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload,
-    UploadId,
+    AccountId, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload, UploadId,
 };
 use crate::error::{Error, Result};
 use crate::keys::ApiKey;
 use crate::ports::{
     AccountStore, Blob, BlobStore, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
-    JobStore, ResultStore, UploadStore, WorkMessage, WorkQueue,
+    JobStore, UploadStore, WorkMessage, WorkQueue,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -1002,62 +1001,6 @@ impl S3Blobs {
             bytes,
             content_type,
         }))
-    }
-}
-
-/// Chunks are stored in S3 in segments of this many, one JSON array each, so that a page of
-/// chunks costs one or two small reads however large the result.
-const SEGMENT: u32 = 500;
-
-fn segment_key(job: &JobId, segment: u32) -> String {
-    format!("results/{job}/{segment:05}.json")
-}
-
-#[async_trait]
-impl ResultStore for S3Blobs {
-    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()> {
-        for (i, segment) in chunks.chunks(SEGMENT as usize).enumerate() {
-            let json = to_json(&segment)?;
-            self.put(
-                &segment_key(job, i as u32),
-                Bytes::from(json),
-                "application/json",
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>> {
-        let end = offset.saturating_add(limit).min(total);
-        let mut out = Vec::new();
-        if offset >= end {
-            return Ok(out);
-        }
-        for segment in offset / SEGMENT..=(end - 1) / SEGMENT {
-            let key = segment_key(job, segment);
-            let blob = self
-                .get(&key)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("result segment {key} is missing")))?;
-            let chunks: Vec<Chunk> = serde_json::from_slice(&blob.bytes)
-                .map_err(|e| Error::Internal(format!("result segment {key}: {e}")))?;
-            let base = segment * SEGMENT;
-            out.extend(chunks.into_iter().enumerate().filter_map(|(i, c)| {
-                let index = base + i as u32;
-                (index >= offset && index < end).then_some(c)
-            }));
-        }
-        Ok(out)
-    }
-
-    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()> {
-        self.put(
-            &crate::ports::markdown_key(job),
-            Bytes::from(markdown),
-            crate::ports::MARKDOWN,
-        )
-        .await
     }
 }
 

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lambda;
 pub mod media;
+pub mod memory;
 pub mod monitoring;
 pub mod net;
 pub mod openapi;

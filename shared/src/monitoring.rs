@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::domain::Job;
+use crate::domain::{Job, JobId};
 
 /// The dashboard's job lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,24 @@ pub enum ListName {
     /// By when they finished.
     Completed,
     Failed,
+}
+
+/// The smallest job id made at or after `ms`: ids sort by creation.
+pub fn first_id_at(ms: i64) -> String {
+    format!(
+        "{}{}",
+        JobId::PREFIX,
+        ulid::Ulid::from_parts(ms.max(0) as u64, 0)
+    )
+}
+
+/// The lower bound of a list's sort key for jobs since `ms` (lists by creation sort by job
+/// id, lists by finish by the finishing time in milliseconds, 13 digits, then the id).
+pub fn list_lower_bound(list: ListName, ms: i64) -> String {
+    match list {
+        ListName::Recent | ListName::Pending => first_id_at(ms),
+        ListName::Completed | ListName::Failed => format!("{ms:013}"),
+    }
 }
 
 /// A search of a list (failed jobs): by tag, job type, or text of the error.

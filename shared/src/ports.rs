@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::domain::{
     AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::ApiKey;
 
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
@@ -97,6 +97,60 @@ pub trait ResultStore: Send + Sync {
     async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>>;
     /// Stores the whole document as Markdown, under [`markdown_key`] in the blob store.
     async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()>;
+}
+
+/// Chunks are kept in segments of this many, one JSON array each, so that a page of chunks
+/// costs one or two small reads however large the result.
+const SEGMENT: u32 = 500;
+
+fn segment_key(job: &JobId, segment: u32) -> String {
+    format!("results/{job}/{segment:05}.json")
+}
+
+/// Results live in the blob store (S3, or memory in tests), the same way in each.
+#[async_trait]
+impl<B: BlobStore + ?Sized> ResultStore for B {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()> {
+        for (i, segment) in chunks.chunks(SEGMENT as usize).enumerate() {
+            let json = serde_json::to_vec(&segment)
+                .map_err(|e| Error::Internal(format!("serialising chunks: {e}")))?;
+            self.put(
+                &segment_key(job, i as u32),
+                Bytes::from(json),
+                "application/json",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>> {
+        let end = offset.saturating_add(limit).min(total);
+        let mut out = Vec::new();
+        if offset >= end {
+            return Ok(out);
+        }
+        for segment in offset / SEGMENT..=(end - 1) / SEGMENT {
+            let key = segment_key(job, segment);
+            let blob = self
+                .get(&key)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("result segment {key} is missing")))?;
+            let chunks: Vec<Chunk> = serde_json::from_slice(&blob.bytes)
+                .map_err(|e| Error::Internal(format!("result segment {key}: {e}")))?;
+            let base = segment * SEGMENT;
+            out.extend(chunks.into_iter().enumerate().filter_map(|(i, c)| {
+                let index = base + i as u32;
+                (index >= offset && index < end).then_some(c)
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()> {
+        self.put(&markdown_key(job), Bytes::from(markdown), MARKDOWN)
+            .await
+    }
 }
 
 /// Where a job's Markdown is kept in the blob store.

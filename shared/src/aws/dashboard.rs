@@ -24,8 +24,8 @@ use crate::config::Config;
 use crate::domain::{Job, JobId, JobStatus};
 use crate::error::{Error, Result};
 use crate::monitoring::{
-    self, Counter, Heartbeat, ListName, MetricId, MetricKind, Search, Snapshot, Supervisor, Tally,
-    Width,
+    self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
+    Search, Snapshot, Supervisor, Tally, Width,
 };
 use crate::ports::{DashboardStore, Fleet, JobMeasure, MetricsStore, QueueDepth, QueueInfo};
 
@@ -75,23 +75,6 @@ fn list_index(list: ListName) -> (&'static str, &'static str, &'static str, &'st
         ListName::Pending => ("gsi3", "gsi3pk", "gsi3sk", "DASH#pending"),
         ListName::Completed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#completed"),
         ListName::Failed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#failed"),
-    }
-}
-
-/// The smallest job id made at or after `ms`: ids sort by creation.
-fn first_id_at(ms: i64) -> String {
-    format!(
-        "{}{}",
-        JobId::PREFIX,
-        ulid::Ulid::from_parts(ms.max(0) as u64, 0)
-    )
-}
-
-/// The lower bound of a list's sort key for jobs since `ms`.
-fn list_lower_bound(list: ListName, ms: i64) -> String {
-    match list {
-        ListName::Recent | ListName::Pending => first_id_at(ms),
-        ListName::Completed | ListName::Failed => format!("{ms:013}"),
     }
 }
 
