@@ -689,3 +689,146 @@ fn check_tags(tags: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The API's logic over in-memory adapters: no AWS, no network (the end-to-end tests in
+/// `tests/e2e` drive the same handler through LocalStack).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use horizon_shared::media::Inspection;
+    use horizon_shared::memory::{test_config, Memory};
+    use horizon_shared::ports::{AccountStore, DashboardStore, UploadStore};
+
+    const KEY: &str = "hzn_unit_test_key_that_is_long_enough_0000000000";
+
+    /// The API over fresh in-memory services, an account with a key, and a ready PDF upload.
+    async fn api() -> (JobsApi, Memory, String) {
+        let memory = Services::in_memory(test_config().unwrap());
+        let now = memory.services.clock.now();
+        let account = AccountId("acct_unit".into());
+        let key = auth::key_record(KEY, account.clone(), now);
+        memory.store.put_key(&key).await.unwrap();
+        let inspection = Inspection {
+            content_type: "application/pdf",
+            width: None,
+            height: None,
+            pages: Some(1),
+        };
+        let upload = uploads::ready(
+            UploadId::new(now),
+            account,
+            b"%PDF-1.7",
+            &inspection,
+            None,
+            now,
+            std::time::Duration::from_secs(3600),
+        );
+        memory.store.put(&upload).await.unwrap();
+        (
+            JobsApi::new(memory.services.clone()),
+            memory,
+            upload.id.to_string(),
+        )
+    }
+
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        let mut req = Request::new(Body::Text(body.to_owned()));
+        *req.method_mut() = method.parse().unwrap();
+        *req.uri_mut() = path.parse().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {KEY}").parse().unwrap());
+        req.headers_mut()
+            .insert("host", "127.0.0.1:3000".parse().unwrap());
+        req
+    }
+
+    fn json(resp: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(resp.body().as_ref()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_is_created_queued_read_and_cancelled_once() {
+        let (api, memory, upload) = api().await;
+        let body = format!(r#"{{"uploadId": "{upload}", "tags": ["batch:7"]}}"#);
+        let created = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+        assert_eq!(created.status(), 202, "{:?}", created.body());
+        let job = json(&created);
+        let id = job["jobId"].as_str().unwrap().to_owned();
+        assert_eq!(job["status"], "queued");
+        let queued = memory.queue.work().unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].job_id, id);
+
+        let read = api
+            .handle(request("GET", &format!("/v1/jobs/{id}"), ""))
+            .await;
+        assert_eq!(read.status(), 200);
+        assert_eq!(json(&read)["tags"][0], "batch:7");
+
+        let cancelled = api
+            .handle(request("POST", &format!("/v1/jobs/{id}/cancel"), ""))
+            .await;
+        assert_eq!(cancelled.status(), 200);
+        assert_eq!(json(&cancelled)["status"], "failed");
+        assert_eq!(json(&cancelled)["error"]["code"], "cancelled");
+        // The cancel went through the one write path: the failure is counted.
+        let counters = memory.store.counters().await.unwrap();
+        assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");
+
+        let again = api
+            .handle(request("POST", &format!("/v1/jobs/{id}/cancel"), ""))
+            .await;
+        assert_eq!(again.status(), 409);
+    }
+
+    #[tokio::test]
+    async fn a_cancel_that_loses_races_reads_again_and_lands() {
+        let (api, memory, upload) = api().await;
+        let body = format!(r#"{{"uploadId": "{upload}"}}"#);
+        let created = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+        let id = json(&created)["jobId"].as_str().unwrap().to_owned();
+        memory.store.fail_next_replaces(2).unwrap();
+        let cancelled = api
+            .handle(request("POST", &format!("/v1/jobs/{id}/cancel"), ""))
+            .await;
+        assert_eq!(cancelled.status(), 200);
+        assert_eq!(json(&cancelled)["status"], "failed");
+    }
+
+    #[tokio::test]
+    async fn routes_methods_and_keys_answer_problems() {
+        let (api, _memory, _) = api().await;
+        let missing = api.handle(request("GET", "/v1/nothing", "")).await;
+        assert_eq!(missing.status(), 404);
+        assert_eq!(
+            missing.headers()["content-type"],
+            horizon_shared::http::PROBLEM_JSON
+        );
+        let wrong = api.handle(request("DELETE", "/v1/jobs", "")).await;
+        assert_eq!(wrong.status(), 405);
+        assert_eq!(wrong.headers()["allow"], "GET");
+        let mut anonymous = request("GET", "/v1/jobs", "");
+        anonymous.headers_mut().remove("authorization");
+        assert_eq!(api.handle(anonymous).await.status(), 401);
+        let image_route = api
+            .handle(request(
+                "POST",
+                "/v1/extract/image",
+                r#"{"uploadId": "upl_01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#,
+            ))
+            .await;
+        assert_eq!(
+            image_route.status(),
+            422,
+            "an unknown upload cannot be extracted"
+        );
+        assert!(
+            json(&image_route)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("upl_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            "{:?}",
+            image_route.body()
+        );
+    }
+}
