@@ -669,6 +669,21 @@ impl Job {
         next
     }
 
+    /// The tags the service gives the job itself, in the reserved namespaces: its type,
+    /// upload and account, and the job it retries.
+    pub fn auto_tags(&self) -> Vec<String> {
+        let [account, upload, kind, retry_of] = RESERVED_TAG_PREFIXES;
+        let mut tags = vec![
+            format!("{kind}{}", self.job_type.as_str()),
+            format!("{upload}{}", self.upload_id),
+            format!("{account}{}", self.account),
+        ];
+        if let Some(of) = &self.retry_of {
+            tags.push(format!("{retry_of}{of}"));
+        }
+        tags
+    }
+
     fn advanced(&self, status: JobStatus, now: OffsetDateTime) -> Result<Job, Error> {
         let mut next = self.clone();
         next.status = self.status.transition(status)?;
@@ -710,6 +725,39 @@ impl Upload {
 
 pub fn upload_blob_key(id: &UploadId) -> String {
     format!("uploads/{id}")
+}
+
+/// The one rule for a tag, wherever one is written (a job's tags, a list's filter, a monitored
+/// tag): 1 to 64 characters of ASCII letters, digits and `_ - . : / @`. The OpenAPI document's
+/// pattern for a tag says the same (`views::Tag`, checked by a test).
+pub const TAG_PATTERN: &str = r"^[A-Za-z0-9_.:/@-]{1,64}$";
+
+/// The namespaces of the tags the service gives every job itself (see [`Job::auto_tags`]): a
+/// client's tag may not use them, so that another account cannot pose as one of them.
+pub const RESERVED_TAG_PREFIXES: [&str; 4] = ["account:", "upload:", "type:", "retry_of:"];
+
+/// Checks a tag against [`TAG_PATTERN`]; the error says what a tag may hold.
+pub fn check_tag(tag: &str) -> Result<(), &'static str> {
+    let ok = (1..=64).contains(&tag.len())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:/@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of letters, digits and _ - . : / @")
+    }
+}
+
+/// Checks a tag a client gives a job: the rule, outside the reserved namespaces.
+pub fn check_client_tag(tag: &str) -> Result<(), String> {
+    check_tag(tag).map_err(str::to_owned)?;
+    match RESERVED_TAG_PREFIXES.iter().find(|p| tag.starts_with(*p)) {
+        Some(prefix) => Err(format!(
+            "must not start with {prefix:?}: the service gives every job its own tags there"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// RFC 3339 in UTC with second precision, as the API shows every timestamp.

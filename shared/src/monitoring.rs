@@ -231,17 +231,10 @@ pub fn queue_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-/// The tags the dashboard files a job under: the client's, and automatic ones for its type,
-/// upload and account.
+/// The tags the dashboard files a job under: the automatic ones (its type, upload, account and
+/// the job it retries), then the client's.
 pub fn tags(job: &Job) -> Vec<String> {
-    let mut tags = vec![
-        format!("type:{}", job.job_type.as_str()),
-        format!("upload:{}", job.upload_id),
-        format!("account:{}", job.account),
-    ];
-    if let Some(of) = &job.retry_of {
-        tags.push(format!("retry_of:{of}"));
-    }
+    let mut tags = job.auto_tags();
     for tag in &job.tags {
         if !tags.contains(tag) {
             tags.push(tag.clone());

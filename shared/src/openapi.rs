@@ -356,6 +356,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_document_states_the_one_tag_rule() {
+        let text = document().to_string();
+        let pattern = serde_json::to_string(crate::domain::TAG_PATTERN).unwrap();
+        assert!(text.contains(&pattern), "the tag pattern is not {pattern}");
+    }
+
+    #[test]
     fn the_document_is_openapi_3_1_with_every_operation() {
         let doc = document();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));

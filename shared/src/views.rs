@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// A job tag (a schema only: requests carry tags as strings).
 #[derive(ToSchema)]
 #[allow(dead_code)]
-#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/-]{1,64}$")]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/@-]{1,64}$")]
 pub struct Tag(String);
 
 /// `GET /v1/jobs/{jobId}`: the seed's names (`jobId, jobType, status, createdAt, updatedAt,

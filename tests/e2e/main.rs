@@ -420,7 +420,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => wins += 1,
-            Err(Error::Conflict(_)) => {}
+            Err(Error::Stale(_)) => {} // lost the version check
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -434,7 +434,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
         .unwrap();
     assert!(matches!(
         services.jobs.replace(&stale).await,
-        Err(Error::Conflict(_))
+        Err(Error::Stale(_))
     ));
 }
 

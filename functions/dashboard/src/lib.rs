@@ -707,18 +707,7 @@ fn starting_at(params: &[(String, String)]) -> Result<Option<String>> {
 }
 
 fn check_tag(tag: &str) -> Result<()> {
-    let ok = (1..=128).contains(&tag.len())
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.:/@".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::field(
-            "tag",
-            "must be 1 to 128 characters of letters, digits and _ - . : / @",
-        ))
-    }
+    horizon_shared::domain::check_tag(tag).map_err(|why| Error::field("tag", why))
 }
 
 /// A path segment with its `%XX` escapes decoded (tags may contain `/` and `:`).

@@ -676,16 +676,8 @@ fn check_tags(tags: &[String]) -> Result<()> {
         return Err(Error::field("tags", "at most 20 tags"));
     }
     for (i, tag) in tags.iter().enumerate() {
-        let ok = (1..=64).contains(&tag.len())
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
-        if !ok {
-            return Err(Error::field(
-                format!("tags[{i}]"),
-                "must be 1 to 64 characters of letters, digits and _ - . : /",
-            ));
-        }
+        horizon_shared::domain::check_client_tag(tag)
+            .map_err(|why| Error::field(format!("tags[{i}]"), why))?;
     }
     Ok(())
 }
@@ -779,6 +771,23 @@ mod tests {
             .handle(request("POST", &format!("/v1/jobs/{id}/cancel"), ""))
             .await;
         assert_eq!(again.status(), 409);
+    }
+
+    #[tokio::test]
+    async fn a_client_may_not_write_the_service_s_own_tags() {
+        let (api, _memory, upload) = api().await;
+        for (tag, status) in [
+            ("account:acct_other", 400),
+            ("type:extract/pdf", 400),
+            ("team@example.com", 202),
+        ] {
+            let body = format!(r#"{{"uploadId": "{upload}", "tags": ["{tag}"]}}"#);
+            let resp = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+            assert_eq!(resp.status(), status, "{tag}: {:?}", resp.body());
+            if status == 400 {
+                assert_eq!(json(&resp)["errors"][0]["field"], "tags[0]");
+            }
+        }
     }
 
     #[tokio::test]
