@@ -470,3 +470,64 @@ fn millis_between(from: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {
 fn duration(d: std::time::Duration) -> time::Duration {
     time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
 }
+
+/// Messages the worker settles without extracting, over in-memory services (the end-to-end
+/// tests extract real documents through LocalStack).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use horizon_shared::domain::{AccountId, UploadId};
+    use horizon_shared::memory::test_config;
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_owned());
+        m.body = Some(body.to_owned());
+        m.attributes
+            .insert("ApproximateReceiveCount".into(), "1".into());
+        m
+    }
+
+    #[tokio::test]
+    async fn unknown_and_finished_jobs_are_acknowledged_malformed_messages_kept() {
+        let memory = Services::in_memory(test_config().unwrap());
+        let now = memory.services.clock.now();
+        let job = Job::new_queued(
+            JobId::new(now),
+            JobType::ExtractPdf,
+            AccountId("acct_unit".into()),
+            UploadId::new(now),
+            now,
+            time::Duration::days(1),
+        );
+        memory.services.jobs.create(&job).await.unwrap();
+        let done = job
+            .failed(JobError::new("cancelled", "by its owner"), now)
+            .unwrap();
+        memory.services.jobs.replace(&done).await.unwrap();
+        let worker = ExtractWorker::new(memory.services.clone());
+        let unknown = JobId::new(now);
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("m1", &format!(r#"{{"jobId":"{unknown}"}}"#)),
+            message("m2", &format!(r#"{{"jobId":"{}"}}"#, job.id)),
+            message("m3", "not json"),
+        ];
+        let response = worker.handle(event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["m3"],
+            "only the malformed message stays on the queue"
+        );
+        let stored = memory.services.jobs.get(&job.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.version, done.version,
+            "a finished job is not written again"
+        );
+    }
+}

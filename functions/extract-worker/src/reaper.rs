@@ -65,3 +65,65 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
     }
     Ok(reaped)
 }
+
+/// The reaper's decisions over in-memory services (the end-to-end tests run it on LocalStack).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use horizon_shared::domain::{AccountId, Job, JobId, JobType, UploadId};
+    use horizon_shared::memory::{test_config, Memory};
+
+    async fn claimed_job(memory: &Memory, attempts: u32) -> Job {
+        let now = memory.services.clock.now();
+        let mut job = Job::new_queued(
+            JobId::new(now),
+            JobType::ExtractPdf,
+            AccountId("acct_unit".into()),
+            UploadId::new(now),
+            now,
+            time::Duration::days(1),
+        );
+        memory.services.jobs.create(&job).await.unwrap();
+        for _ in 0..attempts {
+            let claimed = job.claimed(now, time::Duration::seconds(30)).unwrap();
+            memory.services.jobs.replace(&claimed).await.unwrap();
+            job = claimed;
+            if job.attempts < attempts {
+                let back = job.requeued(now).unwrap();
+                memory.services.jobs.replace(&back).await.unwrap();
+                job = back;
+            }
+        }
+        job
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_worker_died_is_queued_again_then_failed_after_its_tries() {
+        let memory = Services::in_memory(test_config().unwrap());
+        let max = memory.services.config.max_tries;
+        let once = claimed_job(&memory, 1).await;
+        let spent = claimed_job(&memory, max).await;
+        // Nothing is overdue while the leases hold.
+        assert_eq!(reap(&memory.services).await.unwrap(), Reaped::default());
+        memory.clock.advance(time::Duration::minutes(5));
+        let reaped = reap(&memory.services).await.unwrap();
+        assert_eq!(
+            reaped,
+            Reaped {
+                requeued: 1,
+                failed: 1
+            }
+        );
+        let again = memory.services.jobs.get(&once.id).await.unwrap().unwrap();
+        assert_eq!(again.status, JobStatus::Queued);
+        let work = memory.queue.work().unwrap();
+        assert_eq!(work.len(), 1);
+        assert_eq!(work[0].job_id, once.id.to_string());
+        let failed = memory.services.jobs.get(&spent.id).await.unwrap().unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.error.unwrap().code, "max_tries_exceeded");
+        // Failing it went through the one write path: the dashboard counts it.
+        let counters = memory.services.dashboard.counters().await.unwrap();
+        assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");
+    }
+}
