@@ -132,7 +132,7 @@ async fn serve(services: Services) -> Result<(), String> {
     // The development account accepts HORIZON_DEV_API_KEY, or a key made now.
     let now = services.clock.now();
     let (key, made) = match &services.config.dev_api_key {
-        Some(key) => (key.clone(), false),
+        Some(key) => (key.to_string(), false),
         None => (
             auth::new_key(AccountId(DEV_ACCOUNT.into()), now)
                 .map_err(|e| e.to_string())?

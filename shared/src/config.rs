@@ -6,6 +6,29 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+/// A setting that must not show in logs: `{:?}` prints `Secret(..)`; the text is `&*secret`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Secret {
+        Secret(text.to_owned())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// DynamoDB table holding jobs, uploads and (later) accounts and metrics. `HORIZON_TABLE`.
@@ -103,7 +126,7 @@ pub struct Config {
     pub local_port: u16,
     /// Local runner only: the development account's API key (`HORIZON_DEV_API_KEY`); the runner
     /// generates and prints one when it is unset.
-    pub dev_api_key: Option<String>,
+    pub dev_api_key: Option<Secret>,
     /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
     pub local_workers: usize,
     /// The dashboard's name for this deployment (Horizon's master): `HORIZON_MASTER`, else
@@ -123,7 +146,7 @@ pub struct Config {
     /// The dashboard's admin key (`HORIZON_ADMIN_KEY`): as a bearer token, or exchanged for a
     /// signed session cookie at `/horizon/login`. Unset: the dashboard is closed (403), except
     /// when `dashboard_open`.
-    pub admin_key: Option<String>,
+    pub admin_key: Option<Secret>,
     /// Set by the local runner only, when it binds to a loopback address: the dashboard needs no
     /// credentials. Never read from the environment.
     pub dashboard_open: bool,
@@ -234,7 +257,7 @@ impl Config {
             local_port: u16::try_from(number("PORT", 3000)?)
                 .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
             local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
-            dev_api_key: get("HORIZON_DEV_API_KEY"),
+            dev_api_key: get("HORIZON_DEV_API_KEY").map(Secret),
             master: match (get("HORIZON_MASTER"), get("AWS_LAMBDA_FUNCTION_NAME")) {
                 (Some(m), _) => m,
                 (None, Some(_)) => format!(
@@ -255,7 +278,7 @@ impl Config {
             monitored_minutes: number("HORIZON_MONITORED_MINUTES", 10_080)?.max(1) as i64,
             snapshot_interval: Duration::from_secs(number("HORIZON_SNAPSHOT_SECONDS", 300)?.max(1)),
             snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
-            admin_key: get("HORIZON_ADMIN_KEY"),
+            admin_key: get("HORIZON_ADMIN_KEY").map(Secret),
             dashboard_open: false,
             extract_function: get("HORIZON_EXTRACT_FUNCTION"),
             webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
@@ -286,6 +309,20 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let mut vars = BASE.to_vec();
+        vars.push(("HORIZON_ADMIN_KEY", "admin-key-that-must-not-leak"));
+        vars.push(("HORIZON_DEV_API_KEY", "hzn_dev_key_that_must_not_leak"));
+        let c = Config::from_lookup(env(&vars)).unwrap();
+        assert_eq!(c.admin_key.as_deref(), Some("admin-key-that-must-not-leak"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("must-not-leak") && !shown.contains("must_not_leak"),
+            "{shown}"
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let m: HashMap<String, String> = pairs
