@@ -68,6 +68,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 })
             })
             .collect();
+        beside_page_numbers(page, &p.segments, &mut kinds);
         attach_to_body(&p.segments, &mut kinds);
         let mut furniture: Vec<(Kind, &Segment)> = Vec::new();
         let mut body: Vec<Segment> = Vec::new();
@@ -273,6 +274,28 @@ fn prepare(page: &PageInput) -> Prepared {
 }
 
 /// `Some(true)` for a piece in the page's top margin, `Some(false)` in its bottom margin.
+/// A line in a margin beside the page number (a book's running section title, on one or two
+/// pages only) is a header or footer too.
+fn beside_page_numbers(page: &PageInput, segments: &[Segment], kinds: &mut [Option<Kind>]) {
+    let numbers: Vec<usize> = (0..segments.len())
+        .filter(|&i| kinds[i] == Some(Kind::PageNumber))
+        .collect();
+    for i in 0..segments.len() {
+        if kinds[i].is_some() {
+            continue;
+        }
+        let Some(top) = margin(page, &segments[i]) else {
+            continue;
+        };
+        let beside = numbers
+            .iter()
+            .any(|&n| geom::v_overlap_ratio(&segments[n].bbox, &segments[i].bbox) >= 0.5);
+        if beside {
+            kinds[i] = Some(if top { Kind::Header } else { Kind::Footer });
+        }
+    }
+}
+
 /// A repeated header or footer line set as close to the body's text as its own lines are to
 /// each other (within 0.8 of its size) is part of it: the column heads of a table that starts
 /// each page, not a running header, which stands apart. Page numbers stay what they are.

@@ -296,3 +296,28 @@ fn a_centred_heading_in_small_capitals_starts_its_section() {
     );
     assert!(k[1].1.starts_with("Semantic segmentation"), "{k:?}");
 }
+
+#[test]
+fn a_running_section_title_beside_the_page_number_is_a_header() {
+    let pages: Vec<PageInput> = (1..=6)
+        .map(|n| {
+            let mut w = Vec::new();
+            w.extend(line(&n.to_string(), 90.0, 26.0, 9.0));
+            // Each section spans a page or two: no title recurs three times.
+            w.extend(line(&format!("{}.1. SECTION {n}", n / 2), 460.0, 26.0, 9.0));
+            w.extend(line(
+                "The text of the page, long enough to be body.",
+                90.0,
+                300.0,
+                10.0,
+            ));
+            page(n, w, Vec::new())
+        })
+        .collect();
+    let doc = analyse(&pages);
+    let k = kinds(&Document {
+        pages: vec![doc.pages[3].clone()],
+    });
+    assert_eq!(k[0].0, Kind::PageNumber, "{k:?}");
+    assert_eq!(k[1], (Kind::Header, "2.1. SECTION 4".to_string()), "{k:?}");
+}
