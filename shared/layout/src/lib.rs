@@ -396,6 +396,20 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
             if !upright {
                 continue;
             }
+            // OCR may measure one line of a paragraph large: a line set close under a
+            // paragraph that has not ended goes on with it.
+            let continues = ocr
+                && i > 0
+                && ds[i - 1].kind == Kind::Paragraph
+                && !ds[i - 1]
+                    .raw_text()
+                    .trim_end()
+                    .ends_with(['.', '!', '?', ':'])
+                && geom::h_overlap_ratio(&ds[i - 1].bbox, &d.bbox) > 0.5
+                && d.bbox[1] - ds[i - 1].bbox[3] < 0.5 * body;
+            if continues && !d.bold() {
+                continue;
+            }
             if (larger || bold || caps) && !list_like && !rough {
                 let depth = classify::section_depth(&text).unwrap_or(1);
                 found.push((

@@ -9,6 +9,11 @@ use crate::text::is_cjk;
 /// justified) word spacing stays well below it; table columns and page columns are wider.
 pub const SEGMENT_GAP: f32 = 0.9;
 
+/// The same where OCR placed the words: its boxes are rough (a short word's box may miss a
+/// letter's width), so only a wider gap ends a segment by itself; narrower columns are found by
+/// the white running through the lines around (see [`split_at_gutters`]).
+pub const OCR_SEGMENT_GAP: f32 = 1.5;
+
 /// ... but a list marker ("•", "1.") and its item's text may be this far apart.
 pub const MARKER_GAP: f32 = 3.0;
 
@@ -110,7 +115,70 @@ pub fn segments(words: &[Word]) -> Vec<Segment> {
         run.push(word.clone());
     }
     split_run(run, &mut out);
+    split_at_gutters(out)
+}
+
+/// A gap narrower than this many sizes is never taken for a gutter.
+const GUTTER_MIN: f32 = 0.5;
+/// How far above and below a line (in its sizes) a gutter must run clear.
+const GUTTER_REACH: f32 = 8.0;
+
+/// Splits a segment OCR read across a narrow gutter (it finds one line where two columns' lines
+/// happen to meet) where a gap in it lines up with a column of white running through the lines
+/// above and below: no word within [`GUTTER_REACH`] sizes covers the gap's middle, and words
+/// end just left of it and start just right of it on at least two other lines each (the rows
+/// of a small table).
+fn split_at_gutters(segments: Vec<Segment>) -> Vec<Segment> {
+    let boxes: Vec<BBox> = segments
+        .iter()
+        .flat_map(|s| s.words.iter().map(|w| w.bbox))
+        .collect();
+    let mut out = Vec::with_capacity(segments.len());
+    for seg in segments {
+        let size = seg.size.max(1e-3);
+        // A text layer says where its lines end; only OCR guesses.
+        let ocr = seg.words.iter().any(|w| w.confidence.is_some());
+        let cuts: Vec<usize> = (1..seg.words.len())
+            .filter(|_| ocr)
+            .filter(|&i| {
+                let (a, b) = (seg.words[i - 1].bbox[2], seg.words[i].bbox[0]);
+                b - a >= GUTTER_MIN * size && is_gutter(&boxes, (a + b) / 2.0, &seg.bbox, size)
+            })
+            .collect();
+        if cuts.is_empty() {
+            out.push(seg);
+            continue;
+        }
+        let mut words = seg.words;
+        for &cut in cuts.iter().rev() {
+            let tail = words.split_off(cut);
+            out.push(Segment::of(tail));
+        }
+        out.push(Segment::of(words));
+        let n = out.len();
+        out[n - cuts.len() - 1..].reverse();
+    }
     out
+}
+
+fn is_gutter(boxes: &[BBox], m: f32, line: &BBox, size: f32) -> bool {
+    let (top, bottom) = (line[1] - GUTTER_REACH * size, line[3] + GUTTER_REACH * size);
+    let near = boxes
+        .iter()
+        .filter(|b| b[3] > top && b[1] < bottom && v_overlap_ratio(b, line) < 0.5);
+    let (mut left, mut right) = (0, 0);
+    for b in near {
+        if b[0] < m - 0.5 && b[2] > m + 0.5 {
+            return false;
+        }
+        if b[2] <= m && b[2] >= m - 3.0 * size {
+            left += 1;
+        }
+        if b[0] >= m && b[0] <= m + 3.0 * size {
+            right += 1;
+        }
+    }
+    left >= 2 && right >= 2
 }
 
 /// A gap this many font sizes wide always ends a segment.
@@ -125,6 +193,11 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
         .map(|w| w[1].bbox[0] - w[0].bbox[2])
         .collect();
     let size = median(run.iter().map(|w| w.size).collect()).max(1e-3);
+    let segment_gap = if run.iter().any(|w| w.confidence.is_some()) {
+        OCR_SEGMENT_GAP
+    } else {
+        SEGMENT_GAP
+    };
     // The line's word spacing: its usual gap among those that could be spaces.
     let spacing = median(gaps.iter().copied().filter(|g| *g < 1.5 * size).collect());
     let mut current: Vec<Word> = Vec::new();
@@ -142,7 +215,7 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
             } else if marker {
                 MARKER_GAP * size
             } else {
-                (SEGMENT_GAP * size)
+                (segment_gap * size)
                     .max(2.5 * spacing)
                     .min(COLUMN_GAP * size)
             };
@@ -245,6 +318,62 @@ pub(crate) mod tests {
             last.line_end = true;
         }
         out
+    }
+
+    /// OCR read as one line where two columns' lines meet across a narrow gutter.
+    #[test]
+    fn a_line_read_across_a_narrow_gutter_is_split_at_the_gutter() {
+        let mut words = Vec::new();
+        let ocr = |mut ws: Vec<Word>| {
+            for w in &mut ws {
+                w.confidence = Some(0.95);
+            }
+            ws
+        };
+        for i in 0..6 {
+            let y = 100.0 + 12.0 * i as f32;
+            // Left column ends by x = 195, right starts at 203: a gap of 0.8 sizes.
+            let mut left = ocr(line("left text runs on here ok", 100.0, y, 10.0));
+            let shift = 195.0 - left.last().unwrap().bbox[2];
+            for w in &mut left {
+                w.bbox[0] += shift;
+                w.bbox[2] += shift;
+            }
+            let right = ocr(line("right text goes on", 203.0, y, 10.0));
+            if i == 3 {
+                left.last_mut().unwrap().line_end = false; // one line across both
+            }
+            words.extend(left);
+            words.extend(right);
+        }
+        let segs = segments(&words);
+        assert_eq!(
+            segs.len(),
+            12,
+            "{:?}",
+            segs.iter().map(Segment::text).collect::<Vec<_>>()
+        );
+        assert!(segs
+            .iter()
+            .all(|s| s.bbox[2] <= 196.0 || s.bbox[0] >= 202.0));
+        // A gap as wide inside one column of text is a word space, not a gutter.
+        let mut para = Vec::new();
+        for i in 0..6 {
+            let mut l = ocr(line(
+                "some words of a paragraph set in a column",
+                100.0,
+                300.0 + 12.0 * i as f32,
+                10.0,
+            ));
+            if i == 2 {
+                for w in l.iter_mut().skip(3) {
+                    w.bbox[0] += 5.0;
+                    w.bbox[2] += 5.0;
+                }
+            }
+            para.extend(l);
+        }
+        assert_eq!(segments(&para).len(), 6);
     }
 
     #[test]

@@ -112,10 +112,14 @@ fn cut(atoms: &[Atom], ids: Vec<usize>, out: &mut Vec<Vec<usize>>, depth: u32) {
                 } else if single {
                     members.extend(band);
                 } else {
-                    groups.push((band, if inner { free } else { Vec::new() }));
+                    let gutters = sided_only(atoms, &band, free);
+                    groups.push((band, gutters));
                 }
             }
-            None => groups.push((band, if inner { free } else { Vec::new() })),
+            None => {
+                let gutters = sided_only(atoms, &band, free);
+                groups.push((band, gutters));
+            }
         }
     }
 
@@ -197,10 +201,22 @@ fn free_intervals(
 
 /// Whether some free interval has atoms of the band on both sides.
 fn has_inner(atoms: &[Atom], band: &[usize], free: &[(f32, f32)]) -> bool {
-    free.iter().any(|&(a, b)| {
-        band.iter().any(|&i| atoms[i].bbox[2] <= a + 1e-3)
-            && band.iter().any(|&i| atoms[i].bbox[0] >= b - 1e-3)
-    })
+    free.iter().any(|&g| sided(atoms, band, g))
+}
+
+/// The free intervals of a band with atoms on both sides: the gutters it can share. A margin
+/// (text on one side only) is none, or a line in the margin (a stray mark) would let a
+/// full-width title share a "gutter" with the columns under it.
+fn sided_only(atoms: &[Atom], band: &[usize], free: Vec<(f32, f32)>) -> Vec<(f32, f32)> {
+    free.into_iter()
+        .filter(|&g| sided(atoms, band, g))
+        .collect()
+}
+
+/// Whether atoms of `ids` lie on both sides of the gap `g`.
+fn sided(atoms: &[Atom], ids: &[usize], (a, b): (f32, f32)) -> bool {
+    ids.iter().any(|&i| atoms[i].bbox[2] <= a + 1e-3)
+        && ids.iter().any(|&i| atoms[i].bbox[0] >= b - 1e-3)
 }
 
 fn intersect(a: &[(f32, f32)], b: &[(f32, f32)], min_gap: f32) -> Vec<(f32, f32)> {
@@ -361,6 +377,33 @@ mod tests {
         }
         let order: Vec<usize> = leaves(&atoms).concat();
         assert_eq!(order, vec![0, 2, 4, 6, 1, 3, 5, 7]);
+    }
+
+    /// A speck in the margin (OCR's reading of a stray mark) beside the upper half of the
+    /// columns makes no column of its own: the columns still read down whole.
+    #[test]
+    fn a_speck_in_the_margin_does_not_split_the_columns_in_two() {
+        let mut atoms = vec![
+            atom(72.0, 20.0, 250.0, 30),
+            atom(450.0, 20.0, 540.0, 9),
+            atom(90.0, 50.0, 520.0, 40),
+            atom(40.0, 120.0, 44.0, 1),
+        ];
+        for i in 0..8 {
+            let y = 80.0 + 14.0 * i as f32;
+            // The lower half of the left column starts a little further left.
+            let x = if i < 4 { 72.0 } else { 50.0 };
+            atoms.push(atom(x, y, 290.0, 45));
+            atoms.push(atom(300.0, y + 3.0, 540.0, 45));
+        }
+        let order: Vec<usize> = leaves(&atoms).concat();
+        let left: Vec<usize> = (0..8).map(|i| 4 + 2 * i).collect();
+        let right: Vec<usize> = (0..8).map(|i| 5 + 2 * i).collect();
+        let pos = |id: usize| order.iter().position(|&o| o == id).unwrap();
+        assert!(
+            left.iter().all(|&l| right.iter().all(|&r| pos(l) < pos(r))),
+            "{order:?}"
+        );
     }
 
     #[test]
