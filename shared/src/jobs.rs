@@ -218,18 +218,9 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccountId, JobResult, JobType, Progress, UploadId};
+    use crate::domain::{JobResult, Progress};
 
-    fn queued(now: OffsetDateTime) -> Job {
-        Job::new_queued(
-            JobId::new(now),
-            JobType::ExtractPdf,
-            AccountId("acct_a".into()),
-            UploadId::new(now),
-            now,
-            time::Duration::days(1),
-        )
-    }
+    use crate::memory::queued_job as queued;
 
     #[test]
     fn each_transition_names_its_events_and_each_event_its_listeners() {

@@ -77,6 +77,20 @@ pub fn test_config() -> Result<Config> {
     })
 }
 
+/// A new queued PDF job of account `acct_a`, made at `now` and kept for a day: what a unit test
+/// starts from.
+pub fn queued_job(now: OffsetDateTime) -> Job {
+    use crate::domain::JobType;
+    Job::new_queued(
+        JobId::new(now),
+        JobType::ExtractPdf,
+        AccountId("acct_a".into()),
+        UploadId::new(now),
+        now,
+        time::Duration::days(1),
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Services
 
@@ -1155,7 +1169,7 @@ impl Fleet for MemoryFleet {
 mod tests {
     use super::*;
     use crate::deliveries::Scope;
-    use crate::domain::{rfc3339, EventType, JobError, JobResult, JobType};
+    use crate::domain::{rfc3339, EventType, JobError, JobResult};
     use crate::jobs::{self, Step};
 
     fn memory() -> Memory {
@@ -1163,15 +1177,7 @@ mod tests {
     }
 
     fn new_job(m: &Memory) -> Job {
-        let now = m.clock.now();
-        Job::new_queued(
-            JobId::new(now),
-            JobType::ExtractPdf,
-            AccountId("acct_a".into()),
-            UploadId::new(now),
-            now,
-            time::Duration::days(1),
-        )
+        queued_job(m.clock.now())
     }
 
     fn subscription(m: &Memory, events: Vec<EventType>) -> Subscription {

@@ -476,8 +476,7 @@ fn duration(d: std::time::Duration) -> time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use horizon_shared::domain::{AccountId, UploadId};
-    use horizon_shared::memory::test_config;
+    use horizon_shared::memory::{queued_job, test_config};
 
     fn message(id: &str, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -492,14 +491,7 @@ mod tests {
     async fn unknown_and_finished_jobs_are_acknowledged_malformed_messages_kept() {
         let memory = Services::in_memory(test_config().unwrap());
         let now = memory.services.clock.now();
-        let job = Job::new_queued(
-            JobId::new(now),
-            JobType::ExtractPdf,
-            AccountId("acct_unit".into()),
-            UploadId::new(now),
-            now,
-            time::Duration::days(1),
-        );
+        let job = queued_job(now);
         memory.services.jobs.create(&job).await.unwrap();
         let done = job
             .failed(JobError::new("cancelled", "by its owner"), now)

@@ -70,19 +70,12 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use horizon_shared::domain::{AccountId, Job, JobId, JobType, UploadId};
-    use horizon_shared::memory::{test_config, Memory};
+    use horizon_shared::domain::Job;
+    use horizon_shared::memory::{queued_job, test_config, Memory};
 
     async fn claimed_job(memory: &Memory, attempts: u32) -> Job {
         let now = memory.services.clock.now();
-        let mut job = Job::new_queued(
-            JobId::new(now),
-            JobType::ExtractPdf,
-            AccountId("acct_unit".into()),
-            UploadId::new(now),
-            now,
-            time::Duration::days(1),
-        );
+        let mut job = queued_job(now);
         memory.services.jobs.create(&job).await.unwrap();
         for _ in 0..attempts {
             let claimed = job.claimed(now, time::Duration::seconds(30)).unwrap();
