@@ -6,6 +6,7 @@ mod faulty;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +26,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::keys::ApiKey;
 use crate::ports::{
-    AccountStore, Blob, BlobStore, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
+    AccountStore, Blob, BlobStore, Clock, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
     JobStore, UploadStore, WorkMessage, WorkQueue,
 };
 
@@ -133,16 +134,19 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: DynamoClient,
     table: String,
+    /// What "now" is for expiry (the service's clock, as everywhere else).
+    clock: Arc<dyn Clock>,
 }
 
 /// The active-job index is spread over this many partitions, so no one partition is hot.
 const ACTIVE_SHARDS: u32 = 8;
 
 impl DynamoStore {
-    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
+    pub fn new(client: DynamoClient, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
+            clock,
         }
     }
 
@@ -160,7 +164,7 @@ impl DynamoStore {
         // Expired items linger until DynamoDB's sweep removes them: treat them as gone already.
         Ok(out.item.filter(|item| {
             num::<i64>(item, "expiresAt")
-                .map(|exp| exp > OffsetDateTime::now_utc().unix_timestamp())
+                .map(|exp| exp > self.clock.now().unix_timestamp())
                 .unwrap_or(true)
         }))
     }
@@ -377,7 +381,7 @@ impl JobStore for DynamoStore {
         let mut conditions = vec!["expiresAt > :now"];
         let mut values: Vec<(&str, AttributeValue)> = vec![
             (":p", s(gsi1pk.clone())),
-            (":now", n(OffsetDateTime::now_utc().unix_timestamp())),
+            (":now", n(self.clock.now().unix_timestamp())),
         ];
         if let Some(status) = filter.status {
             conditions.push("#status = :status");
@@ -491,7 +495,7 @@ impl JobStore for DynamoStore {
                 ("requestHash".to_owned(), s(request_hash)),
                 ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
             ]);
-            let now = n(OffsetDateTime::now_utc().unix_timestamp());
+            let now = n(self.clock.now().unix_timestamp());
             match self
                 .put_item(
                     item,
@@ -558,7 +562,7 @@ impl DeliveryLog for DynamoStore {
             ("attempt".to_owned(), s(to_json(attempt)?)),
             (
                 "expiresAt".to_owned(),
-                n((OffsetDateTime::now_utc() + time::Duration::days(3)).unix_timestamp()),
+                n((self.clock.now() + time::Duration::days(3)).unix_timestamp()),
             ),
         ]);
         if let Some(message) = &attempt.message {

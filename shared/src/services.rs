@@ -53,7 +53,12 @@ impl Services {
     pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         let sdk = sdk.clone();
         let s3 = Arc::new(S3Blobs::new(aws::s3_client(&sdk, &config), &config.bucket));
-        let store = Arc::new(DynamoStore::new(aws::dynamodb_client(&sdk), &config.table));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(DynamoStore::new(
+            aws::dynamodb_client(&sdk),
+            &config.table,
+            clock.clone(),
+        ));
         let queue = Arc::new(SqsWorkQueue::new(
             aws::sqs_client(&sdk),
             &config.extract_queue_url,
@@ -89,7 +94,7 @@ impl Services {
             results: s3.clone(),
             queue,
             blobs: s3,
-            clock: Arc::new(SystemClock),
+            clock,
             upload_cache: Arc::new(UploadCache::new(10_000)),
             key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
             config,

@@ -95,7 +95,11 @@ async fn main() {
     });
     config.local_port = 0;
     let sdk = aws::sdk_config().await;
-    let store = std::sync::Arc::new(DynamoStore::new(aws::dynamodb_client(&sdk), &config.table));
+    let store = std::sync::Arc::new(DynamoStore::new(
+        aws::dynamodb_client(&sdk),
+        &config.table,
+        std::sync::Arc::new(horizon_shared::ports::SystemClock),
+    ));
     let services = Services::aws(config).await;
     let running = horizon_local::start_http(services)
         .await

@@ -182,7 +182,7 @@ impl DynamoStore {
             .expression_attribute_values(":failed", n(u8::from(m.failed)))
             .expression_attribute_values(":runtime", n(m.runtime_ms))
             .expression_attribute_values(":wait", n(m.wait_ms))
-            .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())))
+            .expression_attribute_values(":now", n(millis(self.clock.now())))
             .expression_attribute_values(":kind", s(metric.kind.as_str()))
             .expression_attribute_values(":name", s(metric.name))
             .send()
@@ -274,8 +274,7 @@ impl DynamoStore {
             None => req.key_condition_expression("#pk = :p"),
         };
         let mut filters = vec!["expiresAt > :now"];
-        req =
-            req.expression_attribute_values(":now", n(OffsetDateTime::now_utc().unix_timestamp()));
+        req = req.expression_attribute_values(":now", n(self.clock.now().unix_timestamp()));
         if let Some(tag) = &search.tag {
             filters.push("contains(allTags, :tag)");
             req = req.expression_attribute_values(":tag", s(tag.clone()));
@@ -771,7 +770,7 @@ impl DashboardStore for DynamoStore {
                     .filter(|k| !k.keys.is_empty());
             }
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         Ok(ids
             .iter()
             .filter_map(|id| found.remove(id.as_str()))
