@@ -281,25 +281,21 @@ impl State {
     /// What `DynamoStore::count_transition` counts: a job's arrival, or its move from active to
     /// finished, in the time buckets and the pending gauge.
     fn count_transition(&mut self, before: Option<JobStatus>, job: &Job) {
-        let arrived = before.is_none();
-        let finished = before.is_some_and(|b| !b.is_terminal()) && job.status.is_terminal();
-        if !arrived && !finished {
+        let Some((field, gauge)) = monitoring::counted(before, job) else {
             return;
-        }
+        };
         for width in [Width::Minute, Width::Hour] {
             let tally = self
                 .tallies
                 .entry((width, width.bucket(job.updated_at)))
                 .or_default();
-            if arrived {
-                tally.pushed += 1;
-            } else if job.status == JobStatus::Completed {
-                tally.completed += 1;
-            } else {
-                tally.failed += 1;
+            match field {
+                "pushed" => tally.pushed += 1,
+                "completed" => tally.completed += 1,
+                _ => tally.failed += 1,
             }
         }
-        self.pending += if arrived { 1 } else { -1 };
+        self.pending += gauge;
     }
 }
 

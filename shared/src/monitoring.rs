@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::domain::{Job, JobId};
+use crate::domain::{Job, JobId, JobStatus};
 
 /// The dashboard's job lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +224,17 @@ pub struct Supervisor {
     pub sleep: u64,
     /// `false` while the queue is paused.
     pub enabled: bool,
+}
+
+/// What a job's write adds to the dashboard's counts: its arrival (`pushed`, the pending gauge
+/// up one), or its move from active to finished (`completed` or `failed`, the gauge down one);
+/// nothing otherwise. `before` is the status it had, `None` for a new job.
+pub fn counted(before: Option<JobStatus>, job: &Job) -> Option<(&'static str, i64)> {
+    match (before, job.status) {
+        (None, _) => Some(("pushed", 1)),
+        (Some(b), after) if !b.is_terminal() && after.is_terminal() => Some((after.as_str(), -1)),
+        _ => None,
+    }
 }
 
 /// The queue name at the end of an SQS queue URL.

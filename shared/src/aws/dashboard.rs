@@ -114,10 +114,8 @@ impl DynamoStore {
     /// Counts a job's arrival, or its move from active to finished, in the time buckets and the
     /// pending gauge. Best effort: a count lost to an outage must not fail the job's own write.
     pub(super) async fn count_transition(&self, before: Option<JobStatus>, job: &Job) {
-        let (field, gauge) = match (before, job.status) {
-            (None, _) => ("pushed", 1),
-            (Some(b), after) if !b.is_terminal() && after.is_terminal() => (after.as_str(), -1),
-            _ => return,
+        let Some((field, gauge)) = monitoring::counted(before, job) else {
+            return;
         };
         let at = job.updated_at;
         let (a, b, c) = tokio::join!(
