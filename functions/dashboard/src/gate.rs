@@ -4,14 +4,15 @@
 use hmac::{Hmac, Mac};
 use horizon_shared::auth::constant_time_eq;
 use horizon_shared::http::{self, header};
-use horizon_shared::{Config, Error, Result};
+use horizon_shared::{Error, Result, Services};
 use lambda_http::{Body, Request, Response};
 use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
 const SESSION_SECONDS: i64 = 8 * 3600;
 
-pub fn check(config: &Config, req: &Request) -> Result<()> {
+pub fn check(services: &Services, req: &Request) -> Result<()> {
+    let config = &services.config;
     if config.dashboard_open {
         return Ok(());
     }
@@ -24,7 +25,7 @@ pub fn check(config: &Config, req: &Request) -> Result<()> {
     if bearer.is_some_and(|b| constant_time_eq(b.trim().as_bytes(), admin.as_bytes())) {
         return Ok(());
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = services.clock.now().unix_timestamp();
     if session_cookie(req).is_some_and(|token| valid_session(admin, token, now)) {
         return Ok(());
     }
@@ -66,7 +67,8 @@ pub fn valid_session(admin: &str, token: &str, now: i64) -> bool {
 }
 
 /// `GET /horizon/login` shows the form; `POST` with `key=<admin key>` sets the session cookie.
-pub fn login(config: &Config, req: &Request) -> Result<Response<Body>> {
+pub fn login(services: &Services, req: &Request) -> Result<Response<Body>> {
+    let config = &services.config;
     match req.method().as_str() {
         "GET" => Ok(login_page(200, None)),
         "POST" => {
@@ -84,7 +86,7 @@ pub fn login(config: &Config, req: &Request) -> Result<Response<Body>> {
             if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
                 return Ok(login_page(403, Some("That is not the admin key.")));
             }
-            let expires = time::OffsetDateTime::now_utc().unix_timestamp() + SESSION_SECONDS;
+            let expires = services.clock.now().unix_timestamp() + SESSION_SECONDS;
             let secure = if http::header(req, "x-forwarded-proto") == Some("https") {
                 "; Secure"
             } else {

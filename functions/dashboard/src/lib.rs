@@ -95,12 +95,12 @@ impl Dashboard {
         let method = req.method().as_str();
         let segs = http::segments(req);
         match segs.as_slice() {
-            ["horizon", "login"] => return gate::login(&self.services.config, req),
+            ["horizon", "login"] => return gate::login(&self.services, req),
             ["horizon", "assets", name] => return views::asset(name),
             ["horizon", "api", ..] => {}
             ["horizon", ..] => {
                 return match method {
-                    "GET" | "HEAD" => Ok(match gate::check(&self.services.config, req) {
+                    "GET" | "HEAD" => Ok(match gate::check(&self.services, req) {
                         Ok(()) => views::page(),
                         Err(_) => gate::login_page(403, None),
                     }),
@@ -114,7 +114,7 @@ impl Dashboard {
                 )))
             }
         }
-        gate::check(&self.services.config, req)?;
+        gate::check(&self.services, req)?;
         let api: Vec<String> = req
             .uri()
             .path()
