@@ -773,6 +773,47 @@ mod tests {
         assert_eq!(again.status(), 409);
     }
 
+    /// The OpenAPI document and the handler agree: on every documented path of this function,
+    /// each documented method is served and every other method is refused with `405`.
+    #[tokio::test]
+    async fn every_documented_operation_is_served_and_no_other_method_is() {
+        let (api, _memory, upload) = api().await;
+        let body = format!(r#"{{"uploadId": "{upload}"}}"#);
+        let created = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+        let job = json(&created)["jobId"].as_str().unwrap().to_owned();
+        let doc = openapi::document();
+        let mut checked = 0;
+        for (template, item) in doc["paths"].as_object().unwrap() {
+            if !template.starts_with("/v1/") {
+                continue; // `/api/...` is the uploads function's
+            }
+            let path = template
+                .replace("{jobId}", &job)
+                .replace("{deliveryId}", "msg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+                .replace("{webhookId}", "wh_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+                .replace("{keyId}", "key_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+            let documented: Vec<String> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|m| m.to_uppercase())
+                .collect();
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                let resp = api.handle(request(method, &path, "{}")).await;
+                let status = resp.status().as_u16();
+                let detail = json(&resp)["detail"].as_str().unwrap_or("").to_owned();
+                let unrouted = status == 405 || detail.starts_with("no route");
+                assert_eq!(
+                    unrouted,
+                    !documented.iter().any(|d| d == method),
+                    "{method} {template}: {status} {detail}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5 * 14, "{checked} checks");
+    }
+
     #[tokio::test]
     async fn a_client_may_not_write_the_service_s_own_tags() {
         let (api, _memory, upload) = api().await;
