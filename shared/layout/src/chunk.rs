@@ -147,7 +147,7 @@ fn pack(
             id: String::new(),
             markdown: texts
                 .iter()
-                .map(|t| markdown::block(&paragraph(t)))
+                .map(|t| markdown::block(&Block::text_only(Kind::Paragraph, *t)))
                 .collect::<Vec<_>>()
                 .join("\n\n"),
             text,
@@ -176,19 +176,6 @@ fn pack(
     }
     flush(&mut group, &mut out);
     out
-}
-
-fn paragraph(text: &str) -> Block {
-    Block {
-        kind: Kind::Paragraph,
-        text: text.into(),
-        bbox: [0.0; 4],
-        level: None,
-        items: Vec::new(),
-        ordered: false,
-        table: None,
-        confidence: None,
-    }
 }
 
 /// A block's text in pieces that fit.

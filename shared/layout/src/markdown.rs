@@ -130,16 +130,7 @@ mod tests {
     use crate::model::Cell;
 
     fn b(kind: Kind, text: &str) -> Block {
-        Block {
-            kind,
-            text: text.into(),
-            bbox: [0.0; 4],
-            level: None,
-            items: Vec::new(),
-            ordered: false,
-            table: None,
-            confidence: None,
-        }
+        Block::text_only(kind, text)
     }
 
     #[test]

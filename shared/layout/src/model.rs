@@ -223,6 +223,22 @@ pub struct Block {
     pub confidence: Option<f32>,
 }
 
+impl Block {
+    /// A block of `kind` with only its text: no box, level, items or table.
+    pub fn text_only(kind: Kind, text: impl Into<String>) -> Block {
+        Block {
+            kind,
+            text: text.into(),
+            bbox: [0.0; 4],
+            level: None,
+            items: Vec::new(),
+            ordered: false,
+            table: None,
+            confidence: None,
+        }
+    }
+}
+
 /// A page as analysed: its blocks in reading order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
