@@ -11,47 +11,21 @@
 //!   Each poller sends a heartbeat while it runs, and stops receiving while its queue is paused.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use bytes::Bytes;
-use horizon_dashboard::Dashboard;
 use horizon_extract_worker::ExtractWorker;
-use horizon_jobs_api::JobsApi;
-use horizon_shared::http::problem;
-use horizon_shared::lambda::{HttpHandler, SqsHandler};
-use horizon_shared::{Error, Services};
-use horizon_uploads::UploadsApi;
+use horizon_shared::lambda::SqsHandler;
+use horizon_shared::Services;
 use horizon_webhook_dispatch::WebhookDispatcher;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// API Gateway's HTTP API refuses request bodies over 10 MB; so does the runner.
-const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 use horizon_shared::dashboard::{LOCAL_BATCH_SIZE as BATCH_SIZE, LOCAL_POLL_WAIT_SECONDS};
-
-/// HTTP routes: a path prefix and the function that serves it.
-#[derive(Clone)]
-struct Router {
-    routes: Arc<Vec<(&'static str, Arc<dyn HttpHandler>)>>,
-}
-
-impl Router {
-    fn handler_for(&self, path: &str) -> Option<&Arc<dyn HttpHandler>> {
-        self.routes
-            .iter()
-            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
-            .map(|(_, h)| h)
-    }
-}
 
 /// A running local service; dropping it does not stop it, [`Running::shutdown`] does.
 pub struct Running {
@@ -102,20 +76,26 @@ async fn start_parts(
     let mut tasks = Vec::new();
     let mut addr = SocketAddr::from((config.local_bind, 0));
     if http {
-        let router = Router {
-            routes: Arc::new(vec![
-                (
-                    "/v1",
-                    Arc::new(JobsApi::new(services.clone())) as Arc<dyn HttpHandler>,
-                ),
-                ("/api", Arc::new(UploadsApi::new(services.clone()))),
-                ("/docs", Arc::new(JobsApi::new(services.clone()))),
-                ("/horizon", Arc::new(Dashboard::new(services.clone()))),
-            ]),
-        };
+        // The three HTTP functions' routes, as API Gateway puts them behind one address.
+        let app = horizon_shared::http::service(
+            horizon_jobs_api::routes(services.clone())
+                .merge(horizon_uploads::routes(services.clone()))
+                .merge(horizon_dashboard::routes(services.clone())),
+        );
         let listener = TcpListener::bind((config.local_bind, config.local_port)).await?;
         addr = listener.local_addr()?;
-        tasks.push(tokio::spawn(serve(listener, router, stopped.clone())));
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        }));
     }
     if workers {
         // Metered like every client: the pollers stand in for Lambda's event source mapping,
@@ -190,73 +170,6 @@ async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) 
             tracing::warn!(error = %e, "metrics snapshot failed; the next interval takes one");
         }
     }
-}
-
-async fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = stopped.changed() => return,
-        };
-        let router = router.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let router = router.clone();
-                async move { Ok::<_, Infallible>(dispatch(&router, req).await) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-}
-
-/// Turns a hyper request into the `lambda_http::Request` API Gateway would hand the function,
-/// and the function's response back into a hyper response.
-async fn dispatch(router: &Router, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    let path = req.uri().path().to_owned();
-    let (parts, body) = req.into_parts();
-    let resp = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Err(_) => problem(
-            &Error::PayloadTooLarge(format!(
-                "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
-            )),
-            &path,
-        ),
-        Ok(collected) => {
-            let bytes = collected.to_bytes();
-            let body = if bytes.is_empty() {
-                lambda_http::Body::Empty
-            } else {
-                lambda_http::Body::Binary(bytes.to_vec())
-            };
-            let req = lambda_http::Request::from_parts(parts, body);
-            match router.handler_for(&path) {
-                Some(handler) => {
-                    let request_id = ulid::Ulid::new().to_string();
-                    horizon_shared::lambda::handle_logged(&**handler, req, &request_id).await
-                }
-                None => problem(&Error::NotFound(format!("no route for {path}")), &path),
-            }
-        }
-    };
-    let (parts, body) = resp.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Empty => Bytes::new(),
-        lambda_http::Body::Text(t) => Bytes::from(t),
-        lambda_http::Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
-    };
-    hyper::Response::from_parts(parts, Full::new(bytes))
 }
 
 /// One polling loop of a worker (one of Horizon's processes).

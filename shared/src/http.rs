@@ -163,6 +163,172 @@ pub fn segments(req: &Request) -> Vec<&str> {
         .collect()
 }
 
+/// API Gateway's HTTP API refuses request bodies over 10 MB; so does every router here.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// A function's routes made into its service: a path no route declares is a `404`, a declared
+/// path asked with another method a `405` naming the methods it has, every error a problem+json
+/// response about the request's path (rendered here, once), and one log line per request inside
+/// its `request` span. Lambda runs it with `lambda_http::run`; the local runner serves the same
+/// routers, merged, with `axum::serve`.
+pub fn service(routes: axum::Router) -> axum::Router {
+    use tower::Layer;
+    // Around the router, not inside it (`Router::layer` would wrap each route, before the
+    // method router adds its `Allow` header).
+    let answered = axum::middleware::from_fn(problems).layer(routes.fallback(no_route));
+    axum::Router::new()
+        .fallback_service(answered)
+        .layer(axum::middleware::from_fn(logged))
+}
+
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Error {
+    Error::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// An [`Error`] on its way out of a handler, until [`problems`] renders it with the path.
+#[derive(Clone)]
+struct Failure(std::sync::Arc<Error>);
+
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::new(axum::body::Body::empty());
+        resp.extensions_mut()
+            .insert(Failure(std::sync::Arc::new(self)));
+        resp
+    }
+}
+
+/// Renders handler errors, and axum's own `405` (with its `Allow` list), as problem+json.
+async fn problems(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let error = match resp.extensions().get::<Failure>() {
+        Some(Failure(e)) => e.clone(),
+        None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = resp
+                .headers()
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(',')
+                .collect::<Vec<_>>()
+                .join(", ");
+            std::sync::Arc::new(Error::MethodNotAllowed(allowed))
+        }
+        None => return resp,
+    };
+    problem(&error, &path).map(axum::body::Body::new)
+}
+
+/// The request's span (with Lambda's request id, or a fresh one locally) and its log line.
+async fn logged(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use lambda_http::RequestExt;
+    use tracing::Instrument;
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let span = crate::telemetry::request_span(&request_id, req.method().as_str(), req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            millis = started.elapsed().as_millis() as u64,
+            "request"
+        )
+    });
+    resp
+}
+
+/// Answers one request in-process with a router made by [`service`], the response body
+/// collected: how the tests and the fixture-event checks call a function without a server.
+pub async fn call(app: &axum::Router, req: Request) -> Response<Body> {
+    use tower::ServiceExt;
+    let resp = match app.clone().oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let (parts, body) = resp.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) if bytes.is_empty() => Response::from_parts(parts, Body::Empty),
+        Ok(bytes) => Response::from_parts(parts, Body::Binary(bytes.to_vec())),
+        Err(e) => problem(&Error::Internal(format!("reading a response: {e}")), ""),
+    }
+}
+
+/// The whole request as the handlers read it: method, URI, headers and body (at most
+/// [`MAX_REQUEST_BYTES`]; more is a `413`).
+pub struct Req(pub Request);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+            .await
+            .map_err(|_| {
+                Error::PayloadTooLarge(format!(
+                    "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
+                ))
+            })?;
+        let body = if bytes.is_empty() {
+            Body::Empty
+        } else {
+            Body::Binary(bytes.to_vec())
+        };
+        Ok(Req(Request::from_parts(parts, body)))
+    }
+}
+
+/// The account behind the request's API key (`Authorization: Bearer <key>`); `401` without one.
+pub struct Account(pub crate::domain::AccountId);
+
+impl<S> axum::extract::FromRequestParts<S> for Account
+where
+    S: Send + Sync,
+    crate::Services: axum::extract::FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let services = <crate::Services as axum::extract::FromRef<S>>::from_ref(state);
+        let authorization = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        crate::auth::authenticate(&services, authorization)
+            .await
+            .map(Account)
+    }
+}
+
+/// One path parameter, percent-decoded; a segment that is not UTF-8 once decoded is a `400`.
+pub struct Param<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Param<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        use axum::extract::Path;
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| Param(v))
+            .map_err(|e| Error::field("path", e.body_text()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use horizon_shared::lambda::{HttpHandler, SqsHandler};
+use horizon_shared::lambda::SqsHandler;
 use horizon_shared::{Config, Services};
 use lambda_http::Body;
 use serde_json::Value;
@@ -46,10 +46,12 @@ async fn offline() -> Services {
     Services::with_sdk(config, &sdk)
 }
 
-async fn http(handler: &dyn HttpHandler, name: &str) -> (u16, String, String) {
+/// The function's routes as Lambda runs them, on one fixture event.
+async fn http(routes: &axum::Router, name: &str) -> (u16, String, String) {
     let req = lambda_http::request::from_str(&event(name))
         .unwrap_or_else(|e| panic!("{name} is not an API Gateway request: {e}"));
-    let resp = handler.handle(req).await;
+    let app = horizon_shared::http::service(routes.clone());
+    let resp = horizon_shared::http::call(&app, req).await;
     let content_type = resp
         .headers()
         .get("content-type")
@@ -67,7 +69,7 @@ async fn http(handler: &dyn HttpHandler, name: &str) -> (u16, String, String) {
 #[tokio::test]
 async fn every_handler_answers_its_fixture_events_without_the_network() {
     let services = offline().await;
-    let jobs = horizon_jobs_api::JobsApi::new(services.clone());
+    let jobs = horizon_jobs_api::routes(services.clone());
 
     let (status, ct, body) = http(&jobs, "jobs-api-openapi.json").await;
     assert_eq!((status, ct.as_str()), (200, "application/json"));
@@ -92,11 +94,11 @@ async fn every_handler_answers_its_fixture_events_without_the_network() {
         "{status} {body}"
     );
 
-    let uploads = horizon_uploads::UploadsApi::new(services.clone());
+    let uploads = horizon_uploads::routes(services.clone());
     let (status, ct, _) = http(&uploads, "uploads-get-image-no-key.json").await;
     assert_eq!((status, ct.as_str()), (401, "application/problem+json"));
 
-    let dashboard = horizon_dashboard::Dashboard::new(services.clone());
+    let dashboard = horizon_dashboard::routes(services.clone());
     let (status, _, body) = http(&dashboard, "dashboard-stats-no-key.json").await;
     assert_eq!(
         status, 403,

@@ -5,13 +5,15 @@ use hmac::{Hmac, Mac};
 use horizon_shared::auth::constant_time_eq;
 use horizon_shared::http::{self, header};
 use horizon_shared::{Error, Result, Services};
+use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
 const SESSION_SECONDS: i64 = 8 * 3600;
 
-pub fn check(services: &Services, req: &Request) -> Result<()> {
+/// Whether the request (its headers) may see the dashboard; `403` otherwise.
+pub fn check(services: &Services, headers: &HeaderMap) -> Result<()> {
     let config = &services.config;
     if config.dashboard_open {
         return Ok(());
@@ -21,12 +23,15 @@ pub fn check(services: &Services, req: &Request) -> Result<()> {
             "the dashboard is closed: no admin key is configured (HORIZON_ADMIN_KEY)".into(),
         ));
     };
-    let bearer = header(req, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     if bearer.is_some_and(|b| constant_time_eq(b.trim().as_bytes(), admin.as_bytes())) {
         return Ok(());
     }
     let now = services.clock.now().unix_timestamp();
-    if session_cookie(req).is_some_and(|token| valid_session(admin, token, now)) {
+    if session_cookie(headers).is_some_and(|token| valid_session(admin, token, now)) {
         return Ok(());
     }
     Err(Error::Forbidden(
@@ -34,8 +39,8 @@ pub fn check(services: &Services, req: &Request) -> Result<()> {
     ))
 }
 
-fn session_cookie(req: &Request) -> Option<&str> {
-    req.headers()
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -66,62 +71,38 @@ pub fn valid_session(admin: &str, token: &str, now: i64) -> bool {
     expires > now && constant_time_eq(sig.as_bytes(), signature(admin, expires).as_bytes())
 }
 
-/// `GET /horizon/login` shows the form; `POST` with `key=<admin key>` sets the session cookie.
-pub fn login(services: &Services, req: &Request) -> Result<Response<Body>> {
-    let config = &services.config;
-    match req.method().as_str() {
-        "GET" => Ok(login_page(200, None)),
-        "POST" => {
-            let form: Vec<(String, String)> = url_decode_form(req.body().as_ref());
-            let given = form
-                .iter()
-                .find(|(k, _)| k == "key")
-                .map(|(_, v)| v.as_str());
-            let Some(admin) = &config.admin_key else {
-                return Ok(login_page(
-                    403,
-                    Some("No admin key is configured (HORIZON_ADMIN_KEY)."),
-                ));
-            };
-            if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
-                return Ok(login_page(403, Some("That is not the admin key.")));
-            }
-            let expires = services.clock.now().unix_timestamp() + SESSION_SECONDS;
-            let secure = if http::header(req, "x-forwarded-proto") == Some("https") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let mut resp = http::with_body(
-                303,
-                "text/plain; charset=utf-8",
-                Body::Text("signed in".into()),
-            );
-            http::set_header(&mut resp, "location", "/horizon");
-            http::set_header(
-                &mut resp,
-                "set-cookie",
-                &format!(
-                    "{COOKIE}={}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}",
-                    session_token(admin, expires)
-                ),
-            );
-            Ok(resp)
-        }
-        _ => Err(Error::MethodNotAllowed("GET, POST".into())),
+/// `POST /horizon/login` with `key=<admin key>` (the form of `GET`) sets the session cookie.
+pub fn login(services: &Services, req: &Request) -> Response<Body> {
+    let given = url::form_urlencoded::parse(req.body().as_ref())
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.into_owned());
+    let Some(admin) = &services.config.admin_key else {
+        return login_page(403, Some("No admin key is configured (HORIZON_ADMIN_KEY)."));
+    };
+    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
+        return login_page(403, Some("That is not the admin key."));
     }
-}
-
-/// An `application/x-www-form-urlencoded` body, as a browser's form sends it.
-fn url_decode_form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| crate::percent_decode(&s.replace('+', " ")).ok();
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            Some((decode(k)?, decode(v)?))
-        })
-        .collect()
+    let expires = services.clock.now().unix_timestamp() + SESSION_SECONDS;
+    let secure = if header(req, "x-forwarded-proto") == Some("https") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let mut resp = http::with_body(
+        303,
+        "text/plain; charset=utf-8",
+        Body::Text("signed in".into()),
+    );
+    http::set_header(&mut resp, "location", "/horizon");
+    http::set_header(
+        &mut resp,
+        "set-cookie",
+        &format!(
+            "{COOKIE}={}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}",
+            session_token(admin, expires)
+        ),
+    );
+    resp
 }
 
 pub fn login_page(status: u16, message: Option<&str>) -> Response<Body> {
@@ -169,9 +150,35 @@ mod tests {
         assert!(!valid_session("admin-key-0123456789", "junk", 1_000));
     }
 
-    #[test]
-    fn forms_decode() {
-        let form = url_decode_form(b"key=a%2Bb+c&x=1");
-        assert_eq!(form[0], ("key".to_owned(), "a+b c".to_owned()));
+    /// The login form's body is form-encoded: `+` is a space, `%2B` a plus; only the admin
+    /// key signs in, and its session cookie then opens the dashboard's API.
+    #[tokio::test]
+    async fn the_login_form_signs_in_with_the_admin_key_only() {
+        use horizon_shared::config::Secret;
+        let mut config = horizon_shared::memory::test_config().unwrap();
+        config.admin_key = Some(Secret("admin key+with plus 0123".into()));
+        let memory = Services::in_memory(config);
+        let app = http::service(crate::routes(memory.services.clone()));
+        let post = |body: &str| {
+            let mut req = Request::new(Body::Text(body.to_owned()));
+            *req.method_mut() = lambda_http::http::Method::POST;
+            *req.uri_mut() = "/horizon/login".parse().unwrap();
+            req
+        };
+        let wrong = http::call(&app, post("key=admin+key%2Bwith+plus+0124")).await;
+        assert_eq!(wrong.status(), 403);
+        let right = http::call(&app, post("key=admin+key%2Bwith+plus+0123&x=1")).await;
+        assert_eq!(right.status(), 303);
+        let cookie = right.headers()["set-cookie"].to_str().unwrap();
+        let session = cookie.split(';').next().unwrap().to_owned();
+        let mut stats = Request::new(Body::Empty);
+        *stats.uri_mut() = "/horizon/api/stats".parse().unwrap();
+        assert_eq!(http::call(&app, stats).await.status(), 403);
+        let mut stats = Request::new(Body::Empty);
+        *stats.uri_mut() = "/horizon/api/nothing".parse().unwrap();
+        stats
+            .headers_mut()
+            .insert("cookie", session.parse().unwrap());
+        assert_eq!(http::call(&app, stats).await.status(), 404);
     }
 }

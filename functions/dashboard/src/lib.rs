@@ -12,10 +12,14 @@ mod views;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post, MethodRouter};
 use horizon_shared::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
 use horizon_shared::domain::{Job, JobId, JobStatus};
-use horizon_shared::http::{self, query, query_param};
-use horizon_shared::lambda::HttpHandler;
+use horizon_shared::http::{self, query, query_param, Param, Req};
 use horizon_shared::ports::QueueDepth;
 use horizon_shared::{jobs, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
@@ -30,6 +34,7 @@ const TAG_PAGE: usize = 25;
 /// At most this many failed jobs are retried by one bulk retry.
 const BULK_RETRY_MAX: usize = 500;
 
+#[derive(Clone)]
 pub struct Dashboard {
     services: Services,
 }
@@ -40,19 +45,117 @@ impl Dashboard {
     }
 }
 
-#[async_trait::async_trait]
-impl HttpHandler for Dashboard {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.route(&req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                if matches!(e, Error::Internal(_)) {
-                    tracing::error!(error = %e, path = req.uri().path(), "dashboard request failed");
-                }
-                http::problem(&e, req.uri().path())
-            }
-        }
+impl axum::extract::FromRef<Dashboard> for Services {
+    fn from_ref(dashboard: &Dashboard) -> Services {
+        dashboard.services.clone()
     }
+}
+
+type Dash = State<Dashboard>;
+
+/// The dashboard's routes: the single-page app, its assets and login page, and Horizon's API
+/// (behind the gate; an unknown API path is a `404` there too).
+pub fn routes(services: Services) -> axum::Router {
+    let api = axum::Router::new()
+        .route("/horizon/api/stats", get(|State(d): Dash| async move { d.stats().await }))
+        .route("/horizon/api/workload", get(|State(d): Dash| async move { d.workload().await }))
+        .route("/horizon/api/masters", get(|State(d): Dash| async move { d.masters().await }))
+        .route(
+            "/horizon/api/monitoring",
+            get(|State(d): Dash| async move { d.monitoring().await })
+                .post(|State(d): Dash, Req(r): Req| async move { d.monitor(&r).await }),
+        )
+        .route(
+            "/horizon/api/monitoring/{tag}",
+            get(|State(d): Dash, Param(tag): Param<String>, Req(r): Req| async move {
+                d.monitored_jobs(&r, &tag).await
+            })
+            .delete(|State(d): Dash, Param(tag): Param<String>| async move {
+                d.unmonitor(&tag).await
+            }),
+        )
+        .route(
+            "/horizon/api/metrics/{kind}",
+            get(|State(d): Dash, Param(kind): Param<String>| async move {
+                d.metric_names(&kind).await
+            }),
+        )
+        .route(
+            "/horizon/api/metrics/{kind}/{name}",
+            get(|State(d): Dash, Param((kind, name)): Param<(String, String)>| async move {
+                d.metric(&kind, &name).await
+            }),
+        )
+        .route("/horizon/api/jobs/recent", list(ListName::Recent))
+        .route("/horizon/api/jobs/pending", list(ListName::Pending))
+        .route("/horizon/api/jobs/completed", list(ListName::Completed))
+        .route("/horizon/api/jobs/failed", list(ListName::Failed))
+        .route(
+            "/horizon/api/jobs/failed/{id}",
+            get(|State(d): Dash, Param(id): Param<String>| async move { d.failed_job(&id).await }),
+        )
+        .route(
+            "/horizon/api/jobs/retry",
+            post(|State(d): Dash, Req(r): Req| async move { d.retry_matching(&r).await }),
+        )
+        .route(
+            "/horizon/api/jobs/retry/{id}",
+            post(|State(d): Dash, Param(id): Param<String>| async move { d.retry(&id).await }),
+        )
+        .route(
+            "/horizon/api/jobs/{id}",
+            get(|State(d): Dash, Param(id): Param<String>| async move { d.job(&id).await }),
+        )
+        .route(
+            "/horizon/api/queues/{queue}/pause",
+            post(|State(d): Dash, Param(q): Param<String>| async move { d.pause(&q, true).await }),
+        )
+        .route(
+            "/horizon/api/queues/{queue}/continue",
+            post(|State(d): Dash, Param(q): Param<String>| async move { d.pause(&q, false).await }),
+        )
+        .route(
+            "/horizon/api/{*rest}",
+            any(|method: Method, uri: Uri| async move {
+                Error::NotFound(format!("no dashboard API route for {method} {}", uri.path()))
+            }),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            |State(s): State<Services>, req: axum::extract::Request, next: Next| async move {
+                match gate::check(&s, req.headers()) {
+                    Ok(()) => next.run(req).await,
+                    Err(e) => e.into_response(),
+                }
+            },
+        ));
+    axum::Router::new()
+        .route(
+            "/horizon/login",
+            get(|| async { gate::login_page(200, None) })
+                .post(|State(d): Dash, Req(r): Req| async move { gate::login(&d.services, &r) }),
+        )
+        .route(
+            "/horizon/assets/{name}",
+            get(|Param(name): Param<String>| async move { views::asset(&name) }),
+        )
+        .route("/horizon", get(page))
+        .route("/horizon/{*view}", get(page))
+        .merge(api)
+        .with_state(Dashboard::new(services))
+}
+
+/// A page of the app (any view: the app routes in the browser), or the login page.
+async fn page(State(d): Dash, headers: HeaderMap) -> Response<Body> {
+    match gate::check(&d.services, &headers) {
+        Ok(()) => views::page(),
+        Err(_) => gate::login_page(403, None),
+    }
+}
+
+/// One of Horizon's job lists.
+fn list(name: ListName) -> MethodRouter<Dashboard> {
+    get(move |State(d): Dash, Req(r): Req| async move { d.list(&r, name).await })
 }
 
 /// The live workers, queues and their configuration, read once per request.
@@ -91,71 +194,6 @@ impl Fleet {
 }
 
 impl Dashboard {
-    async fn route(&self, req: &Request) -> Result<Response<Body>> {
-        let method = req.method().as_str();
-        let segs = http::segments(req);
-        match segs.as_slice() {
-            ["horizon", "login"] => return gate::login(&self.services, req),
-            ["horizon", "assets", name] => return views::asset(name),
-            ["horizon", "api", ..] => {}
-            ["horizon", ..] => {
-                return match method {
-                    "GET" | "HEAD" => Ok(match gate::check(&self.services, req) {
-                        Ok(()) => views::page(),
-                        Err(_) => gate::login_page(403, None),
-                    }),
-                    _ => Err(Error::MethodNotAllowed("GET".into())),
-                }
-            }
-            _ => {
-                return Err(Error::NotFound(format!(
-                    "no route for {}",
-                    req.uri().path()
-                )))
-            }
-        }
-        gate::check(&self.services, req)?;
-        let api: Vec<String> = req
-            .uri()
-            .path()
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .skip(2)
-            .map(percent_decode)
-            .collect::<Result<_>>()?;
-        let api: Vec<&str> = api.iter().map(String::as_str).collect();
-        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(allowed.to_owned()));
-        match (api.as_slice(), method) {
-            (["stats"], "GET") => self.stats().await,
-            (["workload"], "GET") => self.workload().await,
-            (["masters"], "GET") => self.masters().await,
-            (["monitoring"], "GET") => self.monitoring().await,
-            (["monitoring"], "POST") => self.monitor(req).await,
-            (["monitoring"], _) => wrong("GET, POST"),
-            (["monitoring", tag], "GET") => self.monitored_jobs(req, tag).await,
-            (["monitoring", tag], "DELETE") => self.unmonitor(tag).await,
-            (["monitoring", _], _) => wrong("GET, DELETE"),
-            (["metrics", kind], "GET") => self.metric_names(kind).await,
-            (["metrics", kind, name], "GET") => self.metric(kind, name).await,
-            (["jobs", "recent"], "GET") => self.list(req, ListName::Recent).await,
-            (["jobs", "pending"], "GET") => self.list(req, ListName::Pending).await,
-            (["jobs", "completed"], "GET") => self.list(req, ListName::Completed).await,
-            (["jobs", "failed"], "GET") => self.list(req, ListName::Failed).await,
-            (["jobs", "failed", id], "GET") => self.failed_job(id).await,
-            (["jobs", "retry"], "POST") => self.retry_matching(req).await,
-            (["jobs", "retry", id], "POST") => self.retry(id).await,
-            (["jobs", "retry", ..], _) => wrong("POST"),
-            (["jobs", id], "GET") => self.job(id).await,
-            (["queues", queue, "pause"], "POST") => self.pause(queue, true).await,
-            (["queues", queue, "continue"], "POST") => self.pause(queue, false).await,
-            (_, "GET") | (_, "POST") | (_, "DELETE") => Err(Error::NotFound(format!(
-                "no dashboard API route for {method} {}",
-                req.uri().path()
-            ))),
-            _ => wrong("GET, POST, DELETE"),
-        }
-    }
-
     fn now_ms(&self) -> i64 {
         (self.services.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
@@ -710,42 +748,9 @@ fn check_tag(tag: &str) -> Result<()> {
     horizon_shared::domain::check_tag(tag).map_err(|why| Error::field("tag", why))
 }
 
-/// A path segment with its `%XX` escapes decoded (tags may contain `/` and `:`).
-fn percent_decode(segment: &str) -> Result<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::field("path", "has a malformed %-escape"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::field("path", "is not UTF-8 once decoded"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_decode() {
-        assert_eq!(
-            percent_decode("type%3Aextract%2Fpdf").unwrap(),
-            "type:extract/pdf"
-        );
-        assert_eq!(percent_decode("plain").unwrap(), "plain");
-        assert!(percent_decode("bad%2").is_err());
-        assert!(percent_decode("bad%zz").is_err());
-        assert!(percent_decode("%ff").is_err());
-    }
 
     #[test]
     fn tags_are_checked() {

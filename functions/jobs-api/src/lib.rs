@@ -5,29 +5,39 @@
 
 use std::str::FromStr;
 
+use axum::extract::State;
+use axum::routing::get;
 use horizon_shared::auth;
 use horizon_shared::domain::{
     AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, OcrMode, PageSelection,
     UploadId,
 };
-use horizon_shared::http::{self, header, limit_param, parse_json, query, query_param, segments};
+use horizon_shared::error::Problem;
+use horizon_shared::http::{
+    self, header, limit_param, parse_json, query, query_param, Account, Param, Req,
+};
 use horizon_shared::jobs::{self, Step};
-use horizon_shared::lambda::HttpHandler;
 use horizon_shared::ports::{JobFilter, MARKDOWN};
 use horizon_shared::views::{
     decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
     JobList, JobView, SubscriptionView, WebhookList,
 };
 use horizon_shared::webhooks::{self, WebhookInput};
-use horizon_shared::{openapi, uploads, Error, Result, Services};
+use horizon_shared::{uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub mod docs;
+pub mod openapi;
 
 /// Chunks in a job's `result`; the rest come from `/v1/jobs/{jobId}/chunks`.
 const FIRST_PAGE: u32 = 100;
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_HOURS: i64 = 24;
 
+#[derive(Clone)]
 pub struct JobsApi {
     services: Services,
 }
@@ -38,95 +48,340 @@ impl JobsApi {
     }
 }
 
-#[async_trait::async_trait]
-impl HttpHandler for JobsApi {
-    /// Answers one request; errors become problem+json responses here.
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.route(&req).await {
-            Ok(resp) => resp,
-            Err(e) => http::problem(&e, req.uri().path()),
-        }
+impl axum::extract::FromRef<JobsApi> for Services {
+    fn from_ref(api: &JobsApi) -> Services {
+        api.services.clone()
     }
 }
 
-impl JobsApi {
-    async fn route(&self, req: &Request) -> Result<Response<Body>> {
-        let method = req.method().as_str();
-        let segs = segments(req);
-        // The API reference, open like the document it is made from.
-        if segs == ["docs"] || segs == ["docs", "collection.json"] {
-            if method != "GET" {
-                return Err(Error::MethodNotAllowed("GET".into()));
-            }
-            let doc = openapi::document();
-            return Ok(if segs.len() == 1 {
-                http::with_body(
-                    200,
-                    "text/html; charset=utf-8",
-                    Body::Text(horizon_shared::docs::html(&doc)),
-                )
-            } else {
-                let base = http::base_url(req, &self.services.config);
-                http::json(200, &horizon_shared::docs::postman(&doc, &base))
-            });
-        }
-        if segs == ["v1", "openapi.json"] {
-            return match method {
-                "GET" => Ok(http::json(200, &openapi::document())),
-                _ => Err(Error::MethodNotAllowed("GET".into())),
-            };
-        }
-        if !is_route(&segs) {
-            return Err(Error::NotFound(format!(
-                "no route for {method} {}",
-                req.uri().path()
-            )));
-        }
-        let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
-        let wrong = |allowed: &str| Err(Error::MethodNotAllowed(allowed.to_owned()));
-        match (segs.as_slice(), method) {
-            (["v1", "extract", "pdf"], "POST") => {
-                self.create_job(req, &account, JobType::ExtractPdf).await
-            }
-            (["v1", "extract", "image"], "POST") => {
-                self.create_job(req, &account, JobType::ExtractImage).await
-            }
-            (["v1", "extract", _], _) => wrong("POST"),
-            (["v1", "jobs"], "GET") => self.list_jobs(req, &account).await,
-            (["v1", "jobs"], _) => wrong("GET"),
-            (["v1", "jobs", id], "GET") => self.get_job(req, &account, id).await,
-            (["v1", "jobs", _], _) => wrong("GET"),
-            (["v1", "jobs", id, "chunks"], "GET") => self.chunks(req, &account, id).await,
-            (["v1", "jobs", id, "markdown"], "GET") => self.markdown(&account, id).await,
-            (["v1", "jobs", _, "markdown"], _) => wrong("GET"),
-            (["v1", "jobs", id, "cancel"], "POST") => self.cancel(req, &account, id).await,
-            (["v1", "jobs", id, "webhooks"], "POST") => {
-                self.add_job_webhook(req, &account, id).await
-            }
-            (["v1", "jobs", id, "webhooks"], "GET") => self.deliveries(&account, id).await,
-            (["v1", "jobs", _, "webhooks"], _) => wrong("GET, POST"),
-            (["v1", "jobs", id, "webhooks", "deliveries", delivery, "replay"], "POST") => {
-                self.replay_delivery(&account, id, delivery).await
-            }
-            (["v1", "jobs", _, "webhooks", "deliveries", _, "replay"], _) => wrong("POST"),
-            (["v1", "jobs", _, "chunks"], _) => wrong("GET"),
-            (["v1", "jobs", _, _], _) => wrong("POST"),
-            (["v1", "webhooks"], "POST") => self.add_account_webhook(req, &account).await,
-            (["v1", "webhooks"], "GET") => self.list_account_webhooks(&account).await,
-            (["v1", "webhooks"], _) => wrong("GET, POST"),
-            (["v1", "webhooks", id], "DELETE") => self.delete_account_webhook(&account, id).await,
-            (["v1", "webhooks", _], _) => wrong("DELETE"),
-            (["v1", "keys"], "POST") => self.create_key(&account).await,
-            (["v1", "keys"], _) => wrong("POST"),
-            (["v1", "keys", id], "DELETE") => self.revoke_key(&account, id).await,
-            (["v1", "keys", _], _) => wrong("DELETE"),
-            _ => Err(Error::NotFound(format!(
-                "no route for {method} {}",
-                req.uri().path()
-            ))),
-        }
-    }
+/// The function's routes: the API's, each declared once by its handler's `#[utoipa::path]`,
+/// and the reference for people at `/docs`, made from the same document.
+pub fn routes(services: Services) -> axum::Router {
+    let (router, _) = api().split_for_parts();
+    router
+        .route("/docs", get(docs_page))
+        .route("/docs/collection.json", get(docs_collection))
+        .with_state(JobsApi::new(services))
+}
 
+/// The API's routes with their OpenAPI operations (see [`openapi::document`]).
+pub fn api() -> OpenApiRouter<JobsApi> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(extract_pdf))
+        .routes(routes!(extract_image))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(get_chunks))
+        .routes(routes!(get_markdown))
+        .routes(routes!(cancel_job))
+        .routes(routes!(add_job_webhook, job_deliveries))
+        .routes(routes!(replay_delivery))
+        .routes(routes!(add_webhook, list_webhooks))
+        .routes(routes!(delete_webhook))
+        .routes(routes!(create_key))
+        .routes(routes!(revoke_key))
+        .routes(routes!(openapi_json))
+}
+
+/// The API reference, open like the document it is made from.
+async fn docs_page() -> Response<Body> {
+    http::with_body(
+        200,
+        "text/html; charset=utf-8",
+        Body::Text(docs::html(openapi::document())),
+    )
+}
+
+/// The Postman collection of every operation, aimed at the address it was fetched from.
+async fn docs_collection(State(api): State<JobsApi>, Req(req): Req) -> Response<Body> {
+    let base = http::base_url(&req, &api.services.config);
+    http::json(200, &docs::postman(openapi::document(), &base))
+}
+
+const PROBLEM: &str = http::PROBLEM_JSON;
+
+#[utoipa::path(post, path = "/v1/extract/pdf", tag = "jobs",
+    request_body = ExtractRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat a request safely: the same key and body return the same job for 24 hours")),
+    responses(
+        (status = 202, description = "Queued", body = JobView,
+            headers(("Location" = String, description = "The job's status resource"),
+                    ("Retry-After" = String, description = "Seconds before polling"))),
+        (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
+        (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+/// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
+/// upload is a 400 that names `/v1/extract/image`.
+async fn extract_pdf(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.create_job(&req, &account, JobType::ExtractPdf).await
+}
+#[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
+    request_body = ExtractRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat a request safely: the same key and body return the same job for 24 hours")),
+    responses(
+        (status = 202, description = "Queued", body = JobView,
+            headers(("Location" = String, description = "The job's status resource"),
+                    ("Retry-After" = String, description = "Seconds before polling"))),
+        (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
+        (status = 400, description = "Malformed request, or a PDF upload (which goes to /v1/extract/pdf)", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+/// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
+/// page). Boxes are in the image's pixels.
+async fn extract_image(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.create_job(&req, &account, JobType::ExtractImage).await
+}
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+    params(
+        ("status" = Option<JobStatus>, Query, description = "Only jobs in this status"),
+        ("jobType" = Option<JobType>, Query, description = "Only jobs of this type"),
+        ("tag" = Option<String>, Query, description = "Only jobs with this tag"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "The caller's jobs, newest first", body = JobList),
+        (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn list_jobs(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.list_jobs(&req, &account).await
+}
+#[utoipa::path(get, path = "/v1/jobs/{jobId}", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The job; `result` carries the first page of chunks", body = JobView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn get_job(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.get_job(&req, &account, &id).await
+}
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/chunks", tag = "jobs",
+    params(
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "A page of the job's chunks", body = ChunkPage),
+        (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The job has not completed", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn get_chunks(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.chunks(&req, &account, &id).await
+}
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/markdown", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The whole document as Markdown: headings as `#`, tables as pipe tables, \
+            `<!-- page N -->` before each page, page headers, footers and numbers as HTML comments",
+            content_type = "text/markdown; charset=utf-8", body = String),
+        (status = 307, description = "Too large for a function response: a short-lived presigned URL",
+            headers(("Location" = String))),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, expired, or not completed yet", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn get_markdown(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+) -> Result<Response<Body>> {
+    api.markdown(&account, &id).await
+}
+#[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "Cancelled: failed with error.code = cancelled", body = JobView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "Already completed or failed", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn cancel_job(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.cancel(&req, &account, &id).await
+}
+#[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body = WebhookInput,
+    responses(
+        (status = 202, description = "Subscribed", body = SubscriptionView),
+        (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The job has finished", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn add_job_webhook(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.add_job_webhook(&req, &account, &id).await
+}
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The job's subscriptions and every delivery attempt: time, status code, latency, error", body = DeliveryLogView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn job_deliveries(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+) -> Result<Response<Body>> {
+    api.deliveries(&account, &id).await
+}
+#[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay", tag = "jobs",
+    params(
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("deliveryId" = String, Path, description = "msg_<ULID>, the webhook-id"),
+    ),
+    responses(
+        (status = 202, description = "Queued again, with the same webhook-id", body = Object),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such job or delivery", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn replay_delivery(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param((id, delivery)): Param<(String, String)>,
+) -> Result<Response<Body>> {
+    api.replay_delivery(&account, &id, &delivery).await
+}
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
+    request_body = WebhookInput,
+    responses(
+        (status = 201, description = "Subscribed to all the account's jobs", body = SubscriptionView),
+        (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn add_webhook(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.add_account_webhook(&req, &account).await
+}
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "The account's webhooks (secrets are never shown)", body = WebhookList),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn list_webhooks(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+) -> Result<Response<Body>> {
+    api.list_account_webhooks(&account).await
+}
+#[utoipa::path(delete, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
+    params(("webhookId" = String, Path, description = "wh_<ULID>", pattern = r"^wh_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such webhook in this account", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn delete_webhook(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+) -> Result<Response<Body>> {
+    api.delete_account_webhook(&account, &id).await
+}
+#[utoipa::path(post, path = "/v1/keys", tag = "keys",
+    responses(
+        (status = 201, description = "A new key of the caller's account; `key` is shown only now", body = ApiKeyView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn create_key(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+) -> Result<Response<Body>> {
+    api.create_key(&account).await
+}
+#[utoipa::path(delete, path = "/v1/keys/{keyId}", tag = "keys",
+    params(("keyId" = String, Path, description = "key_<ULID>", pattern = r"^key_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 204, description = "Revoked (within the key cache's 30 s everywhere)"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn revoke_key(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+) -> Result<Response<Body>> {
+    api.revoke_key(&account, &id).await
+}
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "jobs", security(()),
+    responses((status = 200, description = "This document", body = Object)))]
+async fn openapi_json() -> Result<Response<Body>> {
+    Ok(http::json(200, openapi::document()))
+}
+
+impl JobsApi {
     async fn create_job(
         &self,
         req: &Request,
@@ -650,27 +905,6 @@ fn check_id(id: &str, prefix: &str, what: &str) -> Result<()> {
     }
 }
 
-/// Whether the path is one of ours (so that unknown paths are 404 before any authentication).
-fn is_route(segs: &[&str]) -> bool {
-    matches!(
-        segs,
-        ["v1", "extract", "pdf" | "image"]
-            | ["v1", "jobs"]
-            | ["v1", "jobs", _]
-            | [
-                "v1",
-                "jobs",
-                _,
-                "chunks" | "markdown" | "cancel" | "webhooks"
-            ]
-            | ["v1", "jobs", _, "webhooks", "deliveries", _, "replay"]
-            | ["v1", "webhooks"]
-            | ["v1", "webhooks", _]
-            | ["v1", "keys"]
-            | ["v1", "keys", _]
-    )
-}
-
 fn check_tags(tags: &[String]) -> Result<()> {
     if tags.len() > 20 {
         return Err(Error::field("tags", "at most 20 tags"));
@@ -693,8 +927,17 @@ mod tests {
 
     const KEY: &str = "hzn_unit_test_key_that_is_long_enough_0000000000";
 
+    /// The function as Lambda runs it (its routes as one service), answering in-process.
+    struct App(axum::Router);
+
+    impl App {
+        async fn handle(&self, req: Request) -> Response<Body> {
+            http::call(&self.0, req).await
+        }
+    }
+
     /// The API over fresh in-memory services, an account with a key, and a ready PDF upload.
-    async fn api() -> (JobsApi, Memory, String) {
+    async fn api() -> (App, Memory, String) {
         let memory = Services::in_memory(test_config().unwrap());
         let now = memory.services.clock.now();
         let account = AccountId("acct_unit".into());
@@ -717,7 +960,7 @@ mod tests {
         );
         memory.store.put(&upload).await.unwrap();
         (
-            JobsApi::new(memory.services.clone()),
+            App(http::service(routes(memory.services.clone()))),
             memory,
             upload.id.to_string(),
         )
@@ -856,7 +1099,11 @@ mod tests {
         );
         let wrong = api.handle(request("DELETE", "/v1/jobs", "")).await;
         assert_eq!(wrong.status(), 405);
-        assert_eq!(wrong.headers()["allow"], "GET");
+        assert_eq!(wrong.headers()["allow"], "GET, HEAD");
+        assert_eq!(
+            wrong.headers()["content-type"],
+            horizon_shared::http::PROBLEM_JSON
+        );
         let mut anonymous = request("GET", "/v1/jobs", "");
         anonymous.headers_mut().remove("authorization");
         assert_eq!(api.handle(anonymous).await.status(), 401);

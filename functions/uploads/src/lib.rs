@@ -15,17 +15,20 @@ pub mod thumbs;
 
 use std::str::FromStr;
 
+use axum::extract::State;
 use bytes::Bytes;
-use horizon_shared::auth;
 use horizon_shared::domain::{rfc3339, AccountId, Upload, UploadId};
-use horizon_shared::http::{self, header, parse_json, segments};
-use horizon_shared::lambda::HttpHandler;
+use horizon_shared::error::Problem;
+use horizon_shared::http::{self, header, parse_json, Account, Param, Req};
 use horizon_shared::views::{PresignRequest, PresignView, UploadView};
 use horizon_shared::{media, uploads, Error, Result, Services};
 use lambda_http::{Body, Request, Response};
 
 use range::RangeRequest;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+#[derive(Clone)]
 pub struct UploadsApi {
     services: Services,
 }
@@ -43,39 +46,128 @@ impl UploadsApi {
     }
 }
 
-#[async_trait::async_trait]
-impl HttpHandler for UploadsApi {
-    async fn handle(&self, req: Request) -> Response<Body> {
-        match self.route(&req).await {
-            Ok(resp) => resp,
-            Err(e) => http::problem(&e, req.uri().path()),
-        }
+impl axum::extract::FromRef<UploadsApi> for Services {
+    fn from_ref(api: &UploadsApi) -> Services {
+        api.services.clone()
     }
 }
 
-impl UploadsApi {
-    async fn route(&self, req: &Request) -> Result<Response<Body>> {
-        let method = req.method().as_str();
-        let segs = segments(req);
-        if !matches!(
-            segs.as_slice(),
-            ["api", "upload" | "uploads"] | ["api", "images", _]
-        ) {
-            return Err(Error::NotFound(format!(
-                "no route for {method} {}",
-                req.uri().path()
-            )));
-        }
-        let account = auth::authenticate(&self.services, header(req, "authorization")).await?;
-        match (segs.as_slice(), method) {
-            (["api", "upload"], "POST") => self.upload(req, account).await,
-            (["api", "uploads"], "POST") => self.presign(req, account).await,
-            (["api", "images", id], "GET" | "HEAD") => self.image(req, &account, id).await,
-            (["api", "images", _], _) => Err(Error::MethodNotAllowed("GET, HEAD".into())),
-            _ => Err(Error::MethodNotAllowed("POST".into())),
-        }
-    }
+/// The function's routes, each declared once by its handler's `#[utoipa::path]`.
+pub fn routes(services: Services) -> axum::Router {
+    let (router, _) = api().split_for_parts();
+    router.with_state(UploadsApi::new(services))
+}
 
+/// The routes with their OpenAPI operations.
+pub fn api() -> OpenApiRouter<UploadsApi> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(presign))
+        .routes(routes!(image))
+}
+
+/// The same operations for the job API's document, without linking the handlers into the job
+/// API (a test checks they are exactly [`api`]'s).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload, presign, image))]
+pub struct UploadsDoc;
+
+/// A file's bytes.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema, never built
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(Vec<u8>);
+
+/// `multipart/form-data` upload: the `file` part, and optionally a `filename` text part that
+/// overrides the file part's own name (1–255 printable characters). (The text part is not typed
+/// here: every multipart field is text, so a schema type could not be checked.)
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema, never built
+pub struct UploadForm {
+    /// The file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+const PROBLEM: &str = http::PROBLEM_JSON;
+
+#[utoipa::path(post, path = "/api/upload", tag = "uploads",
+    request_body(content(
+        (Binary = "application/pdf"), (Binary = "image/png"), (Binary = "image/jpeg"),
+        (Binary = "image/webp"), (Binary = "image/gif"), (Binary = "image/tiff"),
+        (Binary = "application/octet-stream"), (UploadForm = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "Stored", body = UploadView,
+            headers(("Location" = String, description = "Where to read it back"))),
+        (status = 400, description = "Malformed multipart body", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "Larger than this endpoint takes: use POST /api/uploads", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "Not an accepted type, or the declared type contradicts the bytes", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn upload(
+    State(api): State<UploadsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.upload(&req, account).await
+}
+
+#[utoipa::path(post, path = "/api/uploads", tag = "uploads",
+    request_body(content = Option<PresignRequest>, description = "Optional", content_type = "application/json"),
+    responses(
+        (status = 201, description = "A presigned PUT URL for the file", body = PresignView),
+        (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn presign(
+    State(api): State<UploadsApi>,
+    Account(account): Account,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.presign(&req, account).await
+}
+
+#[utoipa::path(get, path = "/api/images/{id}", tag = "uploads",
+    params(
+        ("id" = String, Path, description = "upl_<ULID>", pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("w" = Option<u32>, Query, description = "Thumbnail width, 1 to 2048", minimum = 1, maximum = 2048),
+        ("h" = Option<u32>, Query, description = "Thumbnail height, 1 to 2048", minimum = 1, maximum = 2048),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds"),
+    ),
+    responses(
+        (status = 200, description = "The bytes, with the upload's type",
+            content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "image/jpeg"),
+                (Binary = "image/webp"), (Binary = "image/gif"), (Binary = "image/tiff")),
+            headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
+        (status = 206, description = "The requested range",
+            content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "image/jpeg"),
+                (Binary = "image/webp"), (Binary = "image/gif"), (Binary = "image/tiff")),
+            headers(("Content-Range" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 307, description = "Too large for a function response: a short-lived presigned URL",
+            headers(("Location" = String))),
+        (status = 400, description = "Malformed id or thumbnail size", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, expired, or not yet PUT", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "The presigned upload is larger than allowed", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "The presigned upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
+        (status = 416, description = "The range lies beyond the end", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn image(
+    State(api): State<UploadsApi>,
+    Account(account): Account,
+    Param(id): Param<String>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.image(&req, &account, &id).await
+}
+
+impl UploadsApi {
     async fn upload(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
         let config = &self.services.config;
         let limit = config.max_upload_bytes;
@@ -419,5 +511,21 @@ mod tests {
     fn http_dates_are_imf_fixdate() {
         let t = time::macros::datetime!(2026-11-23 08:00:05 UTC);
         assert_eq!(http_date(t), "Mon, 23 Nov 2026 08:00:05 GMT");
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use utoipa::OpenApi;
+
+    /// The job API serves the uploads' operations from [`super::UploadsDoc`]: they must be
+    /// exactly the routes this function serves, operation for operation.
+    #[test]
+    fn the_document_s_upload_operations_are_the_served_routes() {
+        let (_, served) = super::api().split_for_parts();
+        let documented = super::UploadsDoc::openapi();
+        let json = |doc: &utoipa::openapi::OpenApi| serde_json::to_value(&doc.paths).unwrap();
+        assert_eq!(json(&documented), json(&served));
+        assert_eq!(served.paths.paths.len(), 3);
     }
 }

@@ -340,10 +340,10 @@ mod tests {
     #[test]
     fn the_page_and_the_collection_cover_every_operation() {
         let doc = crate::openapi::document();
-        let ops = operations(&doc);
+        let ops = operations(doc);
         assert!(ops.len() >= 12, "{} operations", ops.len());
-        let page = html(&doc);
-        let collection = postman(&doc, "https://api.example.com");
+        let page = html(doc);
+        let collection = postman(doc, "https://api.example.com");
         let requests: Vec<&Value> = collection["item"]
             .as_array()
             .unwrap()
