@@ -3,6 +3,8 @@
 
 pub mod dashboard;
 mod faulty;
+#[cfg(feature = "lambda-fleet")]
+pub mod lambda;
 
 use std::collections::HashMap;
 use std::str::FromStr;

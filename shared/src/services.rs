@@ -64,19 +64,7 @@ impl Services {
             &config.extract_queue_url,
         ));
         let config = Arc::new(config);
-        let fleet: Arc<dyn Fleet> =
-            if config.extract_function.is_some() || config.webhook_function.is_some() {
-                Arc::new(aws::dashboard::LambdaFleet {
-                    config: config.clone(),
-                    store: store.clone(),
-                    lambda: aws::dashboard::lambda_client(&sdk),
-                })
-            } else {
-                Arc::new(aws::dashboard::LocalFleet {
-                    config: config.clone(),
-                    store: store.clone(),
-                })
-            };
+        let fleet = fleet(&config, &store, &sdk);
         Services {
             fleet,
             queues: Arc::new(aws::dashboard::SqsQueues::new(aws::sqs_client(&sdk))),
@@ -100,6 +88,29 @@ impl Services {
             config,
         }
     }
+}
+
+/// The worker fleet the dashboard shows: Lambda's event source mappings when the worker
+/// functions are named (in AWS; feature `lambda-fleet`, the dashboard's), else the local runner's
+/// pollers, seen through their heartbeats.
+fn fleet(
+    config: &Arc<Config>,
+    store: &Arc<DynamoStore>,
+    sdk: &aws_config::SdkConfig,
+) -> Arc<dyn Fleet> {
+    #[cfg(feature = "lambda-fleet")]
+    if config.extract_function.is_some() || config.webhook_function.is_some() {
+        return Arc::new(aws::lambda::LambdaFleet {
+            config: config.clone(),
+            store: store.clone(),
+            lambda: aws::lambda::lambda_client(sdk),
+        });
+    }
+    let _ = sdk;
+    Arc::new(aws::dashboard::LocalFleet {
+        config: config.clone(),
+        store: store.clone(),
+    })
 }
 
 /// Ready uploads never change under their id, so their records can be kept in memory: a bounded

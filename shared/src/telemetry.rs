@@ -10,21 +10,33 @@ use std::fmt::Display;
 
 use aws_lambda_events::sqs::SqsEvent;
 use tracing::field::Empty;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // `RUST_LOG` as `level` or `target=level,...` (a plain list of targets: no regex engine in
+    // every function for a filter nobody writes as a pattern).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder
+        let json = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(false)
             .with_span_list(true)
             .with_ansi(false)
-            .without_time() // CloudWatch stamps every line
+            .without_time(); // CloudWatch stamps every line
+        tracing_subscriber::registry()
+            .with(json.with_filter(filter))
             .try_init()
     } else {
-        builder.with_target(false).try_init()
+        let text = tracing_subscriber::fmt::layer().with_target(false);
+        tracing_subscriber::registry()
+            .with(text.with_filter(filter))
+            .try_init()
     };
     // A second init (tests, the local runner embedding several handlers) keeps the first one.
     let _ = result;
