@@ -2,7 +2,12 @@
 //! dashboard's in [`dashboard`].
 
 pub mod dashboard;
+#[cfg(feature = "test-support")]
 mod faulty;
+#[cfg(feature = "test-support")]
+mod meter;
+#[cfg(feature = "test-support")]
+pub use meter::request_counts;
 #[cfg(feature = "lambda-fleet")]
 pub mod lambda;
 
@@ -36,79 +41,58 @@ use crate::ports::{
 /// LocalStack) from the environment. Loading it makes no network call.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
         .load()
         .await
 }
 
-/// [`sdk_config`], with `faults` injected into its HTTP client when any are switched on. Faults
-/// are for the local stack, so that client speaks plain HTTP.
+/// The SDK's HTTP client: hyper with rustls over ring (the SDK's default would link aws-lc, a
+/// megabyte more in every function and a C library to build).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// [`sdk_config`], with `faults` injected into its HTTP client when any are switched on (only in
+/// a build with `test-support`). Faults are for the local stack, so that client speaks plain HTTP.
 pub async fn sdk_config_with(faults: crate::faults::Faults) -> aws_config::SdkConfig {
     let sdk = sdk_config().await;
-    if !faults.any() {
-        return sdk;
+    #[cfg(not(feature = "test-support"))]
+    let _ = faults;
+    #[cfg(feature = "test-support")]
+    if faults.any() {
+        let inner = sdk
+            .http_client()
+            .unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
+        return sdk
+            .into_builder()
+            .http_client(faulty::FaultyClient { inner, faults })
+            .build();
     }
-    let inner = sdk
-        .http_client()
-        .unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
-    sdk.into_builder()
-        .http_client(faulty::FaultyClient { inner, faults })
-        .build()
-}
-
-/// Counts every request sent to AWS, each attempt as AWS bills it, by service and operation:
-/// the cost model's raw material (`request_counts`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestMeter;
-
-static REQUESTS: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>> =
-    std::sync::Mutex::new(std::collections::BTreeMap::new());
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestMeter {
-    fn name(&self) -> &'static str {
-        "horizon-request-meter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if let Some(m) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
-            if let Ok(mut counts) = REQUESTS.lock() {
-                *counts
-                    .entry((m.service().to_owned(), m.name().to_owned()))
-                    .or_default() += 1;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Requests sent by this process so far, by (service, operation).
-pub fn request_counts() -> std::collections::BTreeMap<(String, String), u64> {
-    REQUESTS.lock().map(|c| c.clone()).unwrap_or_default()
+    sdk
 }
 
 pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> DynamoClient {
-    DynamoClient::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(RequestMeter)
-            .build(),
-    )
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk);
+    #[cfg(feature = "test-support")]
+    let conf = conf.interceptor(meter::RequestMeter);
+    DynamoClient::from_conf(conf.build())
 }
 
 pub fn sqs_client(sdk: &aws_config::SdkConfig) -> SqsClient {
-    SqsClient::from_conf(
-        aws_sdk_sqs::config::Builder::from(sdk)
-            .interceptor(RequestMeter)
-            .build(),
-    )
+    let conf = aws_sdk_sqs::config::Builder::from(sdk);
+    #[cfg(feature = "test-support")]
+    let conf = conf.interceptor(meter::RequestMeter);
+    SqsClient::from_conf(conf.build())
 }
 
 pub fn s3_client(sdk: &aws_config::SdkConfig, config: &Config) -> S3Client {
-    let conf = aws_sdk_s3::config::Builder::from(sdk)
-        .interceptor(RequestMeter)
+    let conf = aws_sdk_s3::config::Builder::from(sdk);
+    #[cfg(feature = "test-support")]
+    let conf = conf.interceptor(meter::RequestMeter);
+    let conf = conf
         .force_path_style(config.s3_path_style)
         // Checksums only where S3 requires them: a presigned PUT must not expect a checksum
         // header that a plain HTTP client will not send.

@@ -1,6 +1,7 @@
 //! Fault injection for the reliability tests and the load run's fault mode. Never read from the
 //! environment: only code that builds its own [`crate::Config`] (a test, a benchmark) can switch it
-//! on, so a deployed function cannot. Each fault is a probability, rolled per occasion, and
+//! on, and only in a build with the feature `test-support` (the tests and the local runner): in
+//! a Lambda artefact no fault can strike, and the code that injects them is not there. Each fault is a probability, rolled per occasion, and
 //! counted when it fires so that a run can say how many it survived.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,14 @@ impl Faults {
         *self != Faults::default()
     }
 
+    /// Whether `fault` strikes this time; counted when it does. Never without `test-support`.
+    #[cfg(not(feature = "test-support"))]
+    pub fn strikes(&self, _fault: Fault) -> bool {
+        false
+    }
+
     /// Whether `fault` strikes this time; counted when it does.
+    #[cfg(feature = "test-support")]
     pub fn strikes(&self, fault: Fault) -> bool {
         let p = match fault {
             Fault::Kill => self.kill_after_claim,
@@ -59,7 +67,7 @@ pub fn fired(fault: Fault) -> u64 {
     FIRED[fault as usize].load(Ordering::Relaxed)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "test-support"))]
 mod tests {
     use super::*;
 

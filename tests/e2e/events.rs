@@ -36,6 +36,7 @@ async fn offline() -> Services {
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             aws_sdk_sqs::config::Credentials::for_tests(),
         ))
+        .http_client(horizon_shared::aws::https_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()

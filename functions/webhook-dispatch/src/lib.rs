@@ -74,6 +74,8 @@ enum Sent {
 impl WebhookDispatcher {
     pub fn new(services: Services) -> Self {
         let config = &services.config;
+        // TLS with ring (the process's default provider; a second install keeps the first).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.webhook_timeout)

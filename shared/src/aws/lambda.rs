@@ -109,9 +109,8 @@ impl Fleet for LambdaFleet {
 
 /// The Lambda client, metered like the others.
 pub fn lambda_client(sdk: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
-    aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::config::Builder::from(sdk)
-            .interceptor(super::RequestMeter)
-            .build(),
-    )
+    let conf = aws_sdk_lambda::config::Builder::from(sdk);
+    #[cfg(feature = "test-support")]
+    let conf = conf.interceptor(super::meter::RequestMeter);
+    aws_sdk_lambda::Client::from_conf(conf.build())
 }
