@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{AccountId, EventType, JobStatus};
+use crate::domain::{AccountId, EventType, JobId, JobStatus};
 
 /// Where a subscription lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,29 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
     Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
+/// The id of the delivery of `event` of a job (made at `job_created`, claimed `attempts` times)
+/// to one subscription: `msg_` + a ULID whose time is the job's creation and whose rest is a
+/// hash of (job, event, attempts, subscription). The same transition emitted again (a message
+/// redelivered, an emission retried) gets the same id, so that receivers that keep `webhook-id`s
+/// see a repeat, not a new event.
+pub fn delivery_id(
+    job: &JobId,
+    job_created: time::OffsetDateTime,
+    event: EventType,
+    attempts: u32,
+    subscription: &str,
+) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(
+        format!("{job}\n{}\n{attempts}\n{subscription}", event.as_str()).as_bytes(),
+    );
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]); // ULIDs carry 80 random bits
+    let millis = (job_created.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    let ulid = ulid::Ulid::from_parts(millis, u128::from_be_bytes(random));
+    format!("msg_{ulid}")
+}
+
 /// The account a delivery message names.
 pub fn account_of(message: &DeliveryMessage) -> AccountId {
     AccountId(message.account.clone())
@@ -88,6 +111,27 @@ pub fn account_of(message: &DeliveryMessage) -> AccountId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_id_is_the_same_for_the_same_transition_and_subscription_only() {
+        let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let job = JobId::new(at);
+        let id = |event, attempts, sub| delivery_id(&job, at, event, attempts, sub);
+        let first = id(EventType::Completed, 1, "wh_a");
+        assert_eq!(first, id(EventType::Completed, 1, "wh_a"));
+        assert!(first.starts_with("msg_") && first.len() == 30, "{first}");
+        assert_ne!(first, id(EventType::Completed, 1, "wh_b"));
+        assert_ne!(first, id(EventType::Failed, 1, "wh_a"));
+        assert_ne!(
+            id(EventType::Processing, 1, "wh_a"),
+            id(EventType::Processing, 2, "wh_a")
+        );
+        let other = JobId::new(at);
+        assert_ne!(
+            first,
+            delivery_id(&other, at, EventType::Completed, 1, "wh_a")
+        );
+    }
 
     #[test]
     fn signatures_follow_standard_webhooks() {

@@ -9,7 +9,9 @@ use crate::error::Result;
 use crate::services::Services;
 use crate::views::{ChunkPage, JobView};
 
-pub use crate::deliveries::{account_of, event_for, sign, Attempt, DeliveryMessage, Scope};
+pub use crate::deliveries::{
+    account_of, delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope,
+};
 
 /// Queues the deliveries of `job`'s current status to its subscribers (the job's own and its
 /// account's). The body is `{type, timestamp, data}` where `data` is exactly what
@@ -26,6 +28,31 @@ pub async fn emit(services: &Services, job: &Job) -> Result<usize> {
         .chain(account_subs.iter().map(|s| (Scope::Account, s)))
         .filter(|(_, s)| !s.disabled && s.events.contains(&event))
         .collect();
+    deliver(services, job, event, &targets).await
+}
+
+/// A subscription added to a job that has already finished: the job's terminal event goes to
+/// it alone, at once, like any other delivery (signed, retried, in the delivery log).
+pub async fn emit_to(
+    services: &Services,
+    job: &Job,
+    subscription: &crate::domain::Subscription,
+) -> Result<usize> {
+    match event_for(job.status) {
+        Some(event) if !subscription.disabled && subscription.events.contains(&event) => {
+            deliver(services, job, event, &[(Scope::Job, subscription)]).await
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Writes the event's body once and queues one delivery per target.
+async fn deliver(
+    services: &Services,
+    job: &Job,
+    event: crate::domain::EventType,
+    targets: &[(Scope, &crate::domain::Subscription)],
+) -> Result<usize> {
     if targets.is_empty() {
         return Ok(0);
     }
@@ -56,9 +83,9 @@ pub async fn emit(services: &Services, job: &Job) -> Result<usize> {
         .blobs
         .put(&body_key, Bytes::from(body.to_string()), "application/json")
         .await?;
-    for (scope, sub) in &targets {
+    for (scope, sub) in targets {
         let message = DeliveryMessage {
-            delivery_id: format!("msg_{}", ulid::Ulid::from_datetime(now.into())),
+            delivery_id: delivery_id(&job.id, job.created_at, event, job.attempts, &sub.id),
             job_id: job.id.to_string(),
             account: job.account.to_string(),
             subscription_id: sub.id.clone(),

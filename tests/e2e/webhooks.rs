@@ -254,6 +254,44 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
     running.shutdown().await;
 }
 
+/// A client that registers its callback after the job has finished (a small PDF completes in
+/// well under a second) still gets `job.completed`: `202`, then the event, signed and verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
+    let _queues = QUEUES.lock().await;
+    let receiver = Receiver::start();
+    let services = webhook_services(&services().await, &[1, 1], 5);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &json!({ "uploadId": upload }).to_string(),
+        )
+        .await;
+    let job_id = resp.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_terminal(&job_id).await;
+    let resp = api
+        .post_json(
+            &format!("/v1/jobs/{job_id}/webhooks"),
+            &json!({"url": receiver.url("/late"), "events": ["job.completed"], "secret": SECRET})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let got = receiver.wait_for(1, 30).await;
+    running.shutdown().await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["verified"], true, "{got:#?}");
+    let body: Value = serde_json::from_str(got[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["type"], "job.completed");
+    assert_eq!(body["data"]["jobId"], job_id.as_str());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_retried_with_the_same_id_and_410_disables() {
     let _queues = QUEUES.lock().await;

@@ -126,6 +126,7 @@ async fn extract_pdf(
 ) -> Result<Response<Body>> {
     api.create_job(&req, &account, JobType::ExtractPdf).await
 }
+
 #[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
     request_body = ExtractRequest,
     params(("Idempotency-Key" = Option<String>, Header,
@@ -152,6 +153,7 @@ async fn extract_image(
 ) -> Result<Response<Body>> {
     api.create_job(&req, &account, JobType::ExtractImage).await
 }
+
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
     params(
         ("status" = Option<JobStatus>, Query, description = "Only jobs in this status"),
@@ -173,6 +175,7 @@ async fn list_jobs(
 ) -> Result<Response<Body>> {
     api.list_jobs(&req, &account).await
 }
+
 #[utoipa::path(get, path = "/v1/jobs/{jobId}", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -190,6 +193,7 @@ async fn get_job(
 ) -> Result<Response<Body>> {
     api.get_job(&req, &account, &id).await
 }
+
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/chunks", tag = "jobs",
     params(
         ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
@@ -212,6 +216,7 @@ async fn get_chunks(
 ) -> Result<Response<Body>> {
     api.chunks(&req, &account, &id).await
 }
+
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/markdown", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -232,6 +237,7 @@ async fn get_markdown(
 ) -> Result<Response<Body>> {
     api.markdown(&account, &id).await
 }
+
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -250,15 +256,16 @@ async fn cancel_job(
 ) -> Result<Response<Body>> {
     api.cancel(&req, &account, &id).await
 }
+
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     request_body = WebhookInput,
     responses(
-        (status = 202, description = "Subscribed", body = SubscriptionView),
+        (status = 202, description = "Subscribed; on a job that has finished, its terminal event \
+            (job.completed or job.failed) is delivered to this subscription at once", body = SubscriptionView),
         (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
         (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
-        (status = 409, description = "The job has finished", body = Problem, content_type = PROBLEM),
         (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
     ))]
 async fn add_job_webhook(
@@ -269,6 +276,7 @@ async fn add_job_webhook(
 ) -> Result<Response<Body>> {
     api.add_job_webhook(&req, &account, &id).await
 }
+
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
     params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -285,6 +293,7 @@ async fn job_deliveries(
 ) -> Result<Response<Body>> {
     api.deliveries(&account, &id).await
 }
+
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay", tag = "jobs",
     params(
         ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
@@ -304,6 +313,7 @@ async fn replay_delivery(
 ) -> Result<Response<Body>> {
     api.replay_delivery(&account, &id, &delivery).await
 }
+
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
     request_body = WebhookInput,
     responses(
@@ -319,6 +329,7 @@ async fn add_webhook(
 ) -> Result<Response<Body>> {
     api.add_account_webhook(&req, &account).await
 }
+
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
     responses(
         (status = 200, description = "The account's webhooks (secrets are never shown)", body = WebhookList),
@@ -331,6 +342,7 @@ async fn list_webhooks(
 ) -> Result<Response<Body>> {
     api.list_account_webhooks(&account).await
 }
+
 #[utoipa::path(delete, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
     params(("webhookId" = String, Path, description = "wh_<ULID>", pattern = r"^wh_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -347,6 +359,7 @@ async fn delete_webhook(
 ) -> Result<Response<Body>> {
     api.delete_account_webhook(&account, &id).await
 }
+
 #[utoipa::path(post, path = "/v1/keys", tag = "keys",
     responses(
         (status = 201, description = "A new key of the caller's account; `key` is shown only now", body = ApiKeyView),
@@ -359,6 +372,7 @@ async fn create_key(
 ) -> Result<Response<Body>> {
     api.create_key(&account).await
 }
+
 #[utoipa::path(delete, path = "/v1/keys/{keyId}", tag = "keys",
     params(("keyId" = String, Path, description = "key_<ULID>", pattern = r"^key_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses(
@@ -375,6 +389,7 @@ async fn revoke_key(
 ) -> Result<Response<Body>> {
     api.revoke_key(&account, &id).await
 }
+
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "jobs", security(()),
     responses((status = 200, description = "This document", body = Object)))]
 async fn openapi_json() -> Result<Response<Body>> {
@@ -765,17 +780,18 @@ impl JobsApi {
         let now = self.services.clock.now();
         let (sub, generated) =
             webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
-        jobs::update(&self.services, &id, None, |current, now| {
-            let job = self.owned(current, account, &id)?;
-            if job.status.is_terminal() {
-                return Err(Error::Conflict(format!(
-                    "job {id} is already {}; it will send no more events",
-                    job.status
-                )));
-            }
-            Ok(Step::Write(job.with_webhook(sub.clone(), now), ()))
+        let job = jobs::update(&self.services, &id, None, |current, now| {
+            let job = self
+                .owned(current, account, &id)?
+                .with_webhook(sub.clone(), now);
+            Ok(Step::Write(job.clone(), job))
         })
         .await?;
+        // A job that has already finished sends its terminal event to the new subscription now:
+        // a client that registers its callback just after creating a job does not miss it.
+        if job.status.is_terminal() {
+            horizon_shared::events::emit_to(&self.services, &job, &sub).await?;
+        }
         Ok(http::json(202, &SubscriptionView::of(&sub, generated)))
     }
 
@@ -1055,6 +1071,40 @@ mod tests {
             }
         }
         assert!(checked >= 5 * 14, "{checked} checks");
+    }
+
+    /// A callback registered after the job has finished still hears how it ended: `202`, and
+    /// the terminal event queued for that subscription alone, under a stable `webhook-id`.
+    #[tokio::test]
+    async fn a_webhook_added_to_a_finished_job_gets_its_terminal_event_at_once() {
+        let (api, memory, upload) = api().await;
+        let body = format!(r#"{{"uploadId": "{upload}"}}"#);
+        let created = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+        let id = json(&created)["jobId"].as_str().unwrap().to_owned();
+        let cancelled = api
+            .handle(request("POST", &format!("/v1/jobs/{id}/cancel"), ""))
+            .await;
+        assert_eq!(json(&cancelled)["status"], "failed");
+        assert!(memory.queue.deliveries().unwrap().is_empty());
+
+        let hook = r#"{"url": "https://hooks.example.com/horizon", "events": ["job.completed", "job.failed"]}"#;
+        let added = api
+            .handle(request("POST", &format!("/v1/jobs/{id}/webhooks"), hook))
+            .await;
+        assert_eq!(added.status(), 202, "{:?}", added.body());
+        let sub = json(&added)["id"].as_str().unwrap().to_owned();
+        let queued = memory.queue.deliveries().unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        let (delivery, delay) = &queued[0];
+        assert_eq!(delivery.job_id, id);
+        assert_eq!(delivery.subscription_id, sub);
+        assert_eq!(delivery.event.as_str(), "job.failed");
+        assert_eq!(*delay, std::time::Duration::ZERO);
+        // The delivery log lists the new subscription beside the job's others.
+        let log = api
+            .handle(request("GET", &format!("/v1/jobs/{id}/webhooks"), ""))
+            .await;
+        assert_eq!(json(&log)["subscriptions"][0]["id"], sub.as_str());
     }
 
     #[tokio::test]
