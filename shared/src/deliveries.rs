@@ -39,6 +39,7 @@ pub struct DeliveryMessage {
 pub struct Attempt {
     pub delivery_id: String,
     pub subscription_id: String,
+    /// The receiver, without its path and query (where tokens live): `https://host/…`.
     pub url: String,
     pub event: EventType,
     pub attempt: u32,

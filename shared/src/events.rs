@@ -62,12 +62,7 @@ async fn deliver(
                 .results
                 .chunks(&job.id, r.chunk_count, 0, 100)
                 .await?;
-            let end = chunks.len() as u32;
-            Some(ChunkPage {
-                chunks,
-                next_cursor: (end < r.chunk_count)
-                    .then(|| crate::views::encode_cursor(&format!("chunks:{end}"))),
-            })
+            Some(ChunkPage::of(chunks, 0, r.chunk_count))
         }
         None => None,
     };

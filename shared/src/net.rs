@@ -78,6 +78,8 @@ const BLOCKED_V6: &[(&str, u8)] = &[
     ("::1", 128),
     ("fc00::", 7),
     ("fe80::", 10),
+    ("fec0::", 10),      // site-local (deprecated, still routed by some stacks)
+    ("64:ff9b:1::", 48), // local-use NAT64 (RFC 8215): any IPv4 inside, at any position
     ("ff00::", 8),
     ("2001:db8::", 32),
 ];
@@ -101,16 +103,41 @@ pub fn is_blocked(ip: IpAddr) -> bool {
     match canonical(ip) {
         IpAddr::V4(v4) => v4 == Ipv4Addr::BROADCAST || in_list(BLOCKED_V4, IpAddr::V4(v4)),
         IpAddr::V6(v6) => {
-            // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) embed an IPv4 address: judge that.
+            // NAT64 (64:ff9b::/96), IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0/96)
+            // addresses end in an IPv4 address, 6to4 (2002::/16) carries one after its prefix:
+            // judge that address.
             let segs = v6.segments();
             let embedded = Ipv4Addr::from((u128::from(v6) & 0xffff_ffff) as u32);
             if segs[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segs[..6] == [0, 0, 0, 0, 0xffff, 0]
                 || (segs[..6] == [0; 6] && v6 != Ipv6Addr::LOCALHOST && v6 != Ipv6Addr::UNSPECIFIED)
             {
                 return is_blocked(IpAddr::V4(embedded));
             }
+            if segs[0] == 0x2002 {
+                let six_to_four = Ipv4Addr::from((u32::from(segs[1]) << 16) | u32::from(segs[2]));
+                return is_blocked(IpAddr::V4(six_to_four));
+            }
             in_list(BLOCKED_V6, IpAddr::V6(v6))
         }
+    }
+}
+
+/// A URL as logs and delivery logs show it: scheme, host and port only, `/…` for a path or
+/// query (where receivers put their tokens).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("");
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if url.path() != "/" || url.query().is_some() {
+                "/…"
+            } else {
+                "/"
+            };
+            format!("{}://{host}{port}{rest}", url.scheme())
+        }
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -181,6 +208,13 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
             "2001:db8::1",
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1:a9fe:a9fe::",
+            "2002:a9fe:a9fe::1",
+            "2002:0a00:0001::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "fec0::1",
         ] {
             assert!(is_blocked(ip(s)), "{s} should be blocked");
         }
@@ -190,9 +224,23 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "2002:0808:0808::1",
         ] {
             assert!(!is_blocked(ip(s)), "{s} should be allowed");
         }
+    }
+
+    #[test]
+    fn urls_are_logged_without_their_path_and_query() {
+        assert_eq!(
+            redact_url("https://hooks.example.com:8443/t/SECRET?token=x"),
+            "https://hooks.example.com:8443/…"
+        );
+        assert_eq!(
+            redact_url("https://hooks.example.com/"),
+            "https://hooks.example.com/"
+        );
+        assert_eq!(redact_url("::"), "(not a URL)");
     }
 
     #[test]

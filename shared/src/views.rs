@@ -77,6 +77,32 @@ pub struct ChunkPage {
     pub next_cursor: Option<String>,
 }
 
+/// A page's chunks stop at about this many bytes of JSON, whatever the `limit`: a function's
+/// response (and a webhook body) must stay under Lambda's 6 MB.
+pub const CHUNK_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+impl ChunkPage {
+    /// The page of `chunks` read from `offset` of a result of `total` chunks: cut where it
+    /// would pass [`CHUNK_PAGE_BYTES`] (always at least one chunk), with the cursor of the next.
+    pub fn of(mut chunks: Vec<Chunk>, offset: u32, total: u32) -> ChunkPage {
+        let mut bytes = 0;
+        let keep = chunks
+            .iter()
+            .take_while(|c| {
+                let first = bytes == 0;
+                bytes += serde_json::to_vec(c).map(|v| v.len()).unwrap_or(0);
+                first || bytes <= CHUNK_PAGE_BYTES
+            })
+            .count();
+        chunks.truncate(keep);
+        let end = offset + chunks.len() as u32;
+        ChunkPage {
+            chunks,
+            next_cursor: (end < total).then(|| encode_cursor(&format!("chunks:{end}"))),
+        }
+    }
+}
+
 /// A page of jobs, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -293,6 +319,31 @@ pub struct PresignView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunk(n: usize, text_bytes: usize) -> Chunk {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("c{n}"), "text": "x".repeat(text_bytes), "page": 1, "segmentIndex": n
+        }))
+        .unwrap()
+    }
+
+    /// A page of big chunks stops before Lambda's response limit, and its cursor goes on from
+    /// where it stopped; a single chunk larger than the budget still comes alone.
+    #[test]
+    fn a_chunk_page_stays_under_the_response_limit() {
+        let mb = 1024 * 1024;
+        let chunks: Vec<Chunk> = (0..5).map(|n| chunk(n, 3 * mb / 2)).collect();
+        let page = ChunkPage::of(chunks, 10, 40);
+        assert_eq!(page.chunks.len(), 2);
+        assert!(serde_json::to_vec(&page).unwrap().len() < 6 * mb);
+        let cursor = decode_cursor(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(cursor, "chunks:12");
+        let alone = ChunkPage::of(vec![chunk(0, 5 * mb)], 0, 1);
+        assert_eq!(alone.chunks.len(), 1);
+        assert!(alone.next_cursor.is_none());
+        let small: Vec<Chunk> = (0..100).map(|n| chunk(n, 100)).collect();
+        assert_eq!(ChunkPage::of(small, 0, 100).chunks.len(), 100);
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_junk() {

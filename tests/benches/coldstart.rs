@@ -7,7 +7,8 @@
 //! process's start, its first `GET /runtime/invocation/next` (the end of init) and its answer to
 //! one fixture event that needs no AWS call. AWS itself is an address that only counts
 //! connections: a function that reaches for the network during init is caught.
-//! Targets: init ≤ 10 ms (p50), ≤ 8 MB per function.
+//! Target: init ≤ 10 ms (p50). Sizes printed here are the x86_64 host build's; the 8 MB budget
+//! is the arm64 artefacts', checked by `scripts/build-lambdas`.
 //!
 //! The arm64 artefacts CI builds (`cargo lambda build --release --arm64`) cannot run on this
 //! x86_64 machine; their sizes are printed by `scripts/build-lambdas`.
@@ -49,7 +50,6 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
 ];
 
 const INIT_TARGET_MS: f64 = 10.0;
-const SIZE_TARGET_MB: f64 = 8.0;
 
 /// Connections to the stand-in for AWS, over the whole run.
 static AWS_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
@@ -110,7 +110,7 @@ async fn main() {
     println!(
         "{:<18} {:>8} {:>12} {:>12} {:>16} {:>14} {:>16}",
         "function",
-        "size MB",
+        "x86 MB",
         "init p50 ms",
         "init max ms",
         "answer p50 ms",
@@ -144,9 +144,6 @@ async fn main() {
         if p50 > INIT_TARGET_MS {
             misses.push(format!("{bin}: init p50 {p50:.2} ms > {INIT_TARGET_MS} ms"));
         }
-        if size_mb > SIZE_TARGET_MB {
-            misses.push(format!("{bin}: {size_mb:.2} MB > {SIZE_TARGET_MB} MB"));
-        }
         if in_init > 0 {
             misses.push(format!(
                 "{bin}: {in_init} connection(s) to AWS during init in {runs} starts"
@@ -159,7 +156,7 @@ async fn main() {
          here). x86_64 host build, binaries in the page cache."
     );
     if misses.is_empty() {
-        println!("targets (init ≤ {INIT_TARGET_MS} ms, ≤ {SIZE_TARGET_MB} MB, no AWS connection): all met");
+        println!("targets (init ≤ {INIT_TARGET_MS} ms, no AWS connection): all met");
     } else {
         println!("targets missed:");
         for m in misses {

@@ -11,6 +11,31 @@ use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
 const SESSION_SECONDS: i64 = 8 * 3600;
+/// Failed sign-ins an instance takes per minute; after that every sign-in waits for the minute
+/// to end (`429`), so that guessing the admin key costs at least a minute per ten tries.
+const FAILED_SIGN_INS_PER_MINUTE: u32 = 10;
+
+/// This instance's failed sign-ins: (the minute they fell in, how many).
+static FAILED_SIGN_INS: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+
+/// Seconds to wait before another sign-in may be tried, if this minute's failures are used up.
+fn sign_in_wait(now: i64) -> Option<i64> {
+    let failed = FAILED_SIGN_INS
+        .lock()
+        .map(|f| *f)
+        .unwrap_or((now / 60, u32::MAX));
+    (failed.0 == now / 60 && failed.1 >= FAILED_SIGN_INS_PER_MINUTE).then(|| 60 - now % 60)
+}
+
+fn count_failed_sign_in(now: i64) {
+    if let Ok(mut failed) = FAILED_SIGN_INS.lock() {
+        *failed = if failed.0 == now / 60 {
+            (failed.0, failed.1.saturating_add(1))
+        } else {
+            (now / 60, 1)
+        };
+    }
+}
 
 /// Whether the request (its headers) may see the dashboard; `403` otherwise.
 pub fn check(services: &Services, headers: &HeaderMap) -> Result<()> {
@@ -73,6 +98,15 @@ pub fn valid_session(admin: &str, token: &str, now: i64) -> bool {
 
 /// `POST /horizon/login` with `key=<admin key>` (the form of `GET`) sets the session cookie.
 pub fn login(services: &Services, req: &Request) -> Response<Body> {
+    let now = services.clock.now().unix_timestamp();
+    if let Some(wait) = sign_in_wait(now) {
+        let mut resp = login_page(
+            429,
+            Some("Too many failed sign-ins: try again in a minute."),
+        );
+        http::set_header(&mut resp, "retry-after", &wait.to_string());
+        return resp;
+    }
     let given = url::form_urlencoded::parse(req.body().as_ref())
         .find(|(k, _)| k == "key")
         .map(|(_, v)| v.into_owned());
@@ -80,9 +114,10 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
         return login_page(403, Some("No admin key is configured (HORIZON_ADMIN_KEY)."));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
+        count_failed_sign_in(now);
         return login_page(403, Some("That is not the admin key."));
     }
-    let expires = services.clock.now().unix_timestamp() + SESSION_SECONDS;
+    let expires = now + SESSION_SECONDS;
     let secure = if header(req, "x-forwarded-proto") == Some("https") {
         "; Secure"
     } else {
@@ -180,5 +215,18 @@ mod tests {
             .headers_mut()
             .insert("cookie", session.parse().unwrap());
         assert_eq!(http::call(&app, stats).await.status(), 404);
+
+        // Guessing is slowed down: past ten failures in a minute even the right key waits.
+        for _ in 0..FAILED_SIGN_INS_PER_MINUTE {
+            http::call(&app, post("key=guess")).await;
+        }
+        let limited = http::call(&app, post("key=admin+key%2Bwith+plus+0123")).await;
+        assert_eq!(limited.status(), 429);
+        let wait: i64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
     }
 }

@@ -198,7 +198,7 @@ async fn get_job(
     params(
         ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100; a page also ends before 4 MB of chunks (follow nextCursor)", minimum = 1, maximum = 1000),
     ),
     responses(
         (status = 200, description = "A page of the job's chunks", body = ChunkPage),
@@ -632,11 +632,7 @@ impl JobsApi {
             .results
             .chunks(&job.id, total, offset, limit)
             .await?;
-        let end = offset + chunks.len() as u32;
-        Ok(ChunkPage {
-            chunks,
-            next_cursor: (end < total).then(|| encode_cursor(&format!("chunks:{end}"))),
-        })
+        Ok(ChunkPage::of(chunks, offset, total))
     }
 
     async fn chunks(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {

@@ -17,7 +17,9 @@ use horizon_shared::{Error, Result, Services};
 
 pub struct WebhookDispatcher {
     services: Services,
-    http: reqwest::Client,
+    /// The guarded client, or why it could not start (then every send fails, and is retried):
+    /// never an unguarded fallback.
+    http: std::result::Result<reqwest::Client, String>,
 }
 
 /// Resolves names for the HTTP client, keeping only the addresses the SSRF policy allows, so
@@ -85,11 +87,11 @@ impl WebhookDispatcher {
                 allow: config.webhook_allow_cidrs.clone(),
             }))
             .build()
-            .unwrap_or_else(|e| {
+            .map_err(|e| {
                 // Only a TLS back-end that cannot start gets here; every send will then fail
                 // and be retried, which the delivery log shows.
                 tracing::error!(error = %e, "webhook HTTP client");
-                reqwest::Client::new()
+                format!("the webhook HTTP client could not start: {e}")
             });
         WebhookDispatcher { services, http }
     }
@@ -149,7 +151,7 @@ impl WebhookDispatcher {
         let mut attempt = Attempt {
             delivery_id: delivery.delivery_id.clone(),
             subscription_id: sub.id.clone(),
-            url: sub.url.clone(),
+            url: horizon_shared::net::redact_url(&sub.url),
             event: delivery.event,
             attempt: delivery.attempt,
             at: rfc3339(self.services.clock.now()),
@@ -193,7 +195,7 @@ impl WebhookDispatcher {
         if let Some(retry) = retry {
             let next_wait = match retry {
                 Retry::After(at_least) => schedule
-                    .get(delivery.attempt as usize - 1)
+                    .get((delivery.attempt as usize).saturating_sub(1))
                     .map(|&wait| jitter(wait).max(at_least)),
                 Retry::Never => None,
             };
@@ -287,8 +289,16 @@ impl WebhookDispatcher {
                 }
             }
         }
-        let result = self
-            .http
+        let http = match &self.http {
+            Ok(http) => http,
+            Err(error) => {
+                return Sent::Failed {
+                    error: error.clone(),
+                    blocked: false,
+                }
+            }
+        };
+        let result = http
             .post(&sub.url)
             .header("content-type", "application/json")
             .header("webhook-id", &d.delivery_id)
@@ -307,6 +317,9 @@ impl WebhookDispatcher {
                     .and_then(|v| v.trim().parse().ok()),
             },
             Err(e) => {
+                // Without the URL: its path and query may hold the receiver's token, and this
+                // text goes to the log and the delivery log.
+                let e = e.without_url();
                 let text = error_chain(&e);
                 Sent::Failed {
                     blocked: text.contains("blocked:"),
