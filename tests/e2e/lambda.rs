@@ -167,11 +167,18 @@ async fn every_function_answers_its_fixture_events_through_cargo_lambda() {
     let resp = watch
         .invoke("extract-worker", "extract-worker-reaper.json")
         .await;
-    assert!(resp.is_object(), "the reaper reports what it did: {resp}");
+    // The reaper reports what it did: how many jobs it queued again and how many it failed.
+    assert!(
+        resp["requeued"].is_u64() && resp["failed"].is_u64(),
+        "the reaper reports what it did: {resp}"
+    );
     let resp = watch
         .invoke("extract-worker", "extract-worker-snapshot.json")
         .await;
-    assert!(resp.is_object(), "{resp}");
+    assert!(
+        resp["snapshotTaken"].is_boolean(),
+        "the snapshot says whether it took this interval's: {resp}"
+    );
 
     // The dispatcher: a delivery whose subscription does not exist is dropped; a malformed one
     // stays.

@@ -80,6 +80,9 @@ impl WebhookDispatcher {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Straight to the receiver: through a proxy, the guarded resolver would check the
+            // proxy's address instead of the receiver's.
+            .no_proxy()
             .timeout(config.webhook_timeout)
             .connect_timeout(config.webhook_timeout)
             .user_agent("Horizon-Webhooks/1")
