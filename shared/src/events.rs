@@ -100,9 +100,23 @@ async fn deliver(
 }
 
 /// Emits, logging instead of failing: an event that cannot be queued must not undo the job's
-/// state change (its owner can still poll, and read the delivery log).
+/// state change (its owner can still poll, and read the delivery log). A transient failure (a
+/// throttle, a dependency briefly away) is tried again twice, 0.2 s and 0.8 s later: the
+/// deliveries already queued keep their ids, so a receiver sees them repeated, not new.
 pub async fn emit_logged(services: &Services, job: &Job) {
-    if let Err(e) = emit(services, job).await {
-        tracing::error!(job_id = %job.id, error = %e, "webhook deliveries not queued");
+    let mut wait = std::time::Duration::from_millis(200);
+    for tries_left in (0..3).rev() {
+        match emit(services, job).await {
+            Ok(_) => return,
+            Err(e) if e.is_transient() && tries_left > 0 => {
+                tracing::warn!(job_id = %job.id, error = %e, "webhook deliveries not queued; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+            Err(e) => {
+                tracing::error!(job_id = %job.id, error = %e, "webhook deliveries not queued");
+                return;
+            }
+        }
     }
 }
