@@ -1,4 +1,5 @@
-//! The code's shape: no crate of the workspace has an import cycle between its modules.
+//! The code's shape: the crates depend one way, in layers, and no crate of the workspace has an
+//! import cycle between its modules.
 //!
 //! Each crate's top-level modules are the nodes; a module depends on another when its code
 //! (tests aside) names it through `crate::`, directly or through a name the crate root
@@ -191,6 +192,86 @@ fn no_crate_has_an_import_cycle_between_its_modules() {
         }
     }
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+/// The workspace's crates, bottom up: a crate may depend only on crates of lower layers. The
+/// domain knows no other Horizon crate; the application knows no AWS; the AWS adapters know no
+/// HTTP; no shared crate knows a function.
+const LAYERS: &[&[&str]] = &[
+    &["horizon-layout"],
+    &["horizon-pdf", "horizon-ocr"],
+    &["horizon-domain"],
+    &["horizon-api"],
+    &["horizon-app"],
+    &["horizon-aws"],
+    &["horizon-runtime"],
+    &[
+        "horizon-uploads",
+        "horizon-extract-worker",
+        "horizon-webhook-dispatch",
+        "horizon-dashboard",
+    ],
+    // The job API's OpenAPI document includes the uploads routes (`horizon_uploads::UploadsDoc`).
+    &["horizon-jobs-api"],
+    &["horizon-local"],
+    &["horizon-cli", "horizon-tests"],
+];
+
+/// A manifest's package name and the Horizon crates it depends on (tests and benchmarks too).
+fn horizon_dependencies(manifest: &str) -> (String, BTreeSet<String>) {
+    let mut name = String::new();
+    let mut deps = BTreeSet::new();
+    let mut section = "";
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let key = line.split(['=', '.', ' ']).next().unwrap_or("");
+        if section == "[package]" && key == "name" {
+            name = line.split('"').nth(1).unwrap_or("").to_owned();
+        } else if section.ends_with("dependencies]") && key.starts_with("horizon-") {
+            deps.insert(key.to_owned());
+        }
+    }
+    (name, deps)
+}
+
+#[test]
+fn crates_depend_only_on_lower_layers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let layer = |name: &str| LAYERS.iter().position(|l| l.contains(&name));
+    let mut wrong = Vec::new();
+    for src in crate_sources(&root) {
+        let manifest = std::fs::read_to_string(src.join("../Cargo.toml")).expect("manifest");
+        let (name, deps) = horizon_dependencies(&manifest);
+        let Some(own) = layer(&name) else {
+            wrong.push(format!("{name} is in no layer"));
+            continue;
+        };
+        for dep in deps {
+            if layer(&dep).is_none_or(|l| l >= own) {
+                wrong.push(format!("{name} -> {dep}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against the layers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn a_dependency_on_a_higher_layer_is_read_from_the_manifest() {
+    let (name, deps) = horizon_dependencies(
+        "[package]\nname = \"horizon-app\"\n\n[dependencies]\nhorizon-domain.workspace = true\nhorizon-aws = { workspace = true }\nserde = \"1\"\n\n[dev-dependencies]\nhorizon-runtime.workspace = true\n",
+    );
+    assert_eq!(name, "horizon-app");
+    assert_eq!(
+        deps.into_iter().collect::<Vec<_>>(),
+        ["horizon-aws", "horizon-domain", "horizon-runtime"]
+    );
 }
 
 #[test]

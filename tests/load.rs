@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use horizon_shared::{Config, Services};
+use horizon_app::Config;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -190,15 +190,15 @@ pub const FIXTURES: [&str; 4] = [
 /// what a client saw. The runner is shut down before returning.
 pub async fn run(mut config: Config, options: &Options) -> Report {
     config.local_port = 0;
-    config.webhook_allow_cidrs = horizon_shared::net::parse_cidrs("127.0.0.1/32").expect("cidr");
-    let services = Services::aws(config).await;
+    config.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").expect("cidr");
+    let services = horizon_aws::services::from_config(config).await;
     let now = services.clock.now();
-    let account = horizon_shared::domain::AccountId(format!(
+    let account = horizon_domain::AccountId(format!(
         "acct_load{}{}",
         now.unix_timestamp(),
         now.nanosecond()
     ));
-    let (key, record) = horizon_shared::auth::new_key(account, now).expect("key");
+    let (key, record) = horizon_runtime::auth::new_key(account, now).expect("key");
     services
         .accounts
         .put_key(&record)

@@ -10,6 +10,8 @@
 //!   back after the queue's visibility timeout, exactly as Lambda's event source mapping behaves.
 //!   Each poller sends a heartbeat while it runs, and stops receiving while its queue is paused.
 
+pub mod fleet;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,15 +19,15 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use horizon_app::Services;
 use horizon_extract_worker::ExtractWorker;
-use horizon_shared::lambda::SqsHandler;
-use horizon_shared::Services;
+use horizon_runtime::lambda::SqsHandler;
 use horizon_webhook_dispatch::WebhookDispatcher;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use horizon_shared::dashboard::{LOCAL_BATCH_SIZE as BATCH_SIZE, LOCAL_POLL_WAIT_SECONDS};
+use horizon_app::dashboard::{LOCAL_BATCH_SIZE as BATCH_SIZE, LOCAL_POLL_WAIT_SECONDS};
 
 /// A running local service; dropping it does not stop it, [`Running::shutdown`] does.
 pub struct Running {
@@ -59,11 +61,8 @@ pub async fn start_workers(services: Services) -> std::io::Result<Running> {
     start_parts(services, false, true).await
 }
 
-async fn start_parts(
-    mut services: Services,
-    http: bool,
-    workers: bool,
-) -> std::io::Result<Running> {
+async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::Result<Running> {
+    let mut services = fleet::with_local_fleet(services);
     // The dashboard is open without credentials only on loopback (like Horizon's local
     // environment); anywhere else it needs the admin key.
     if services.config.local_bind.is_loopback() && !services.config.dashboard_open {
@@ -77,7 +76,7 @@ async fn start_parts(
     let mut addr = SocketAddr::from((config.local_bind, 0));
     if http {
         // The three HTTP functions' routes, as API Gateway puts them behind one address.
-        let app = horizon_shared::http::service(
+        let app = horizon_runtime::http::service(
             horizon_jobs_api::routes(services.clone())
                 .merge(horizon_uploads::routes(services.clone()))
                 .merge(horizon_dashboard::routes(services.clone())),
@@ -100,7 +99,7 @@ async fn start_parts(
     if workers {
         // Metered like every client: the pollers stand in for Lambda's event source mapping,
         // whose requests are billed too.
-        let sqs = horizon_shared::aws::sqs_client(&horizon_shared::aws::sdk_config().await);
+        let sqs = horizon_aws::sqs_client(&horizon_aws::sdk_config().await);
         let queues: [(&str, &str, Arc<dyn SqsHandler>); 2] = [
             (
                 "extract-worker",
@@ -166,7 +165,7 @@ async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) 
             _ = timer.tick() => {}
             _ = stopped.changed() => return,
         }
-        if let Err(e) = horizon_shared::dashboard::snapshot(&services).await {
+        if let Err(e) = horizon_app::dashboard::snapshot(&services).await {
             tracing::warn!(error = %e, "metrics snapshot failed; the next interval takes one");
         }
     }
@@ -199,7 +198,7 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
     let queue_name = queue_url.rsplit('/').next().unwrap_or("").to_owned();
     let mut paused = (false, std::time::Instant::now() - Duration::from_secs(60));
     while !*stopped.borrow() {
-        horizon_shared::dashboard::beat(&services, supervisor, &queue_name, &instance).await;
+        horizon_app::dashboard::beat(&services, supervisor, &queue_name, &instance).await;
         if paused.1.elapsed() >= Duration::from_secs(2) {
             let now_paused = match services.dashboard.paused().await {
                 Ok(list) => list.contains(&queue_name),
@@ -245,7 +244,7 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             if services
                 .config
                 .faults
-                .strikes(horizon_shared::faults::Fault::Duplicate)
+                .strikes(horizon_app::faults::Fault::Duplicate)
             {
                 let (h, mut twin) = (handler.clone(), SqsEvent::default());
                 twin.records = vec![record.clone()];
@@ -256,7 +255,7 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
         let h = handler.clone();
         let request_id = ulid::Ulid::new().to_string();
         let failed: HashSet<String> = match tokio::spawn(async move {
-            horizon_shared::lambda::handle_batch(&*h, event, &request_id).await
+            horizon_runtime::lambda::handle_batch(&*h, event, &request_id).await
         })
         .await
         {

@@ -11,9 +11,9 @@
 
 use std::process::ExitCode;
 
-use horizon_shared::auth;
-use horizon_shared::domain::AccountId;
-use horizon_shared::Services;
+use horizon_app::Services;
+use horizon_domain::AccountId;
+use horizon_runtime::auth;
 
 /// The account the local runner's development key belongs to.
 const DEV_ACCOUNT: &str = "acct_dev";
@@ -22,7 +22,7 @@ const DEV_ACCOUNT: &str = "acct_dev";
 async fn main() -> ExitCode {
     // The worker runs each extraction in a child process: this same executable.
     horizon_extract_worker::child::serve_if_child();
-    horizon_shared::telemetry::init();
+    horizon_runtime::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("read") {
         return match read(&args[1..]) {
@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let services = match Services::from_env().await {
+    let services = match horizon_aws::services::from_env().await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("horizon-local: {e}");
@@ -88,7 +88,7 @@ fn read(args: &[String]) -> Result<(), String> {
         "HORIZON_EXTRACT_QUEUE_URL",
         "HORIZON_WEBHOOK_QUEUE_URL",
     ];
-    let config = horizon_shared::Config::from_lookup(|k| {
+    let config = horizon_app::Config::from_lookup(|k| {
         std::env::var(k)
             .ok()
             .filter(|v| !v.trim().is_empty())

@@ -10,9 +10,9 @@
 
 use std::time::Instant;
 
-use horizon_shared::aws::{self, DynamoStore};
-use horizon_shared::domain::{AccountId, Job, JobError, JobId, JobResult, JobType, UploadId};
-use horizon_shared::{Config, Services};
+use horizon_app::Config;
+use horizon_aws::DynamoStore;
+use horizon_domain::{AccountId, Job, JobError, JobId, JobResult, JobType, UploadId};
 
 const ROUNDS: usize = 60;
 const ENDPOINTS: [&str; 3] = ["stats", "workload", "jobs/recent"];
@@ -94,13 +94,13 @@ async fn main() {
         std::process::exit(2);
     });
     config.local_port = 0;
-    let sdk = aws::sdk_config().await;
+    let sdk = horizon_aws::sdk_config().await;
     let store = std::sync::Arc::new(DynamoStore::new(
-        aws::dynamodb_client(&sdk),
+        horizon_aws::dynamodb_client(&sdk),
         &config.table,
-        std::sync::Arc::new(horizon_shared::ports::SystemClock),
+        std::sync::Arc::new(horizon_app::ports::SystemClock),
     ));
-    let services = Services::aws(config).await;
+    let services = horizon_aws::services::from_config(config).await;
     let running = horizon_local::start_http(services)
         .await
         .expect("start the runner");

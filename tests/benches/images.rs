@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use horizon_shared::{Config, Services};
+use horizon_app::Config;
 
 const ROUNDS: usize = 200;
 const WARMUP: usize = 20;
@@ -44,14 +44,14 @@ async fn main() {
         std::process::exit(2);
     });
     config.local_port = 0;
-    let services = Services::aws(config).await;
+    let services = horizon_aws::services::from_config(config).await;
     let bucket = services.config.bucket.clone();
     let running = horizon_local::start_http(services.clone())
         .await
         .expect("start the runner");
     let base = format!("http://{}", running.addr);
-    let (key, record) = horizon_shared::auth::new_key(
-        horizon_shared::domain::AccountId("acct_bench".into()),
+    let (key, record) = horizon_runtime::auth::new_key(
+        horizon_domain::AccountId("acct_bench".into()),
         services.clock.now(),
     )
     .expect("a key");
@@ -84,15 +84,14 @@ async fn main() {
     let url = format!("{base}/api/images/{id}");
     let key = format!("uploads/{id}");
 
-    let sdk = horizon_shared::aws::sdk_config().await;
-    let s3 = horizon_shared::aws::s3_client(&sdk, &services.config);
+    let sdk = horizon_aws::sdk_config().await;
+    let s3 = horizon_aws::s3_client(&sdk, &services.config);
 
     // A second runner whose caches (upload records, API keys) hold nothing: every GET reads
     // DynamoDB twice, as the first request on a cold Lambda instance does.
     let mut uncached_services = services.clone();
-    uncached_services.upload_cache =
-        std::sync::Arc::new(horizon_shared::uploads::UploadCache::new(0));
-    uncached_services.key_cache = std::sync::Arc::new(horizon_shared::auth::KeyCache::new(
+    uncached_services.upload_cache = std::sync::Arc::new(horizon_app::uploads::UploadCache::new(0));
+    uncached_services.key_cache = std::sync::Arc::new(horizon_runtime::auth::KeyCache::new(
         std::time::Duration::ZERO,
     ));
     let uncached = horizon_local::start_http(uncached_services)

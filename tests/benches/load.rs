@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
-use horizon_shared::faults::{fired, Fault, Faults};
-use horizon_shared::{Config, Services};
+use horizon_app::faults::{fired, Fault, Faults};
+use horizon_app::{Config, Services};
 use horizon_tests::load::{self, Options};
 
 #[tokio::main]
@@ -62,10 +62,11 @@ async fn main() {
             options.webhook_down
         );
     }
-    let runtime_before = worker_runtime_ms(&Services::aws(config.clone()).await).await;
-    let requests_before = horizon_shared::aws::request_counts();
+    let runtime_before =
+        worker_runtime_ms(&horizon_aws::services::from_config(config.clone()).await).await;
+    let requests_before = horizon_aws::request_counts();
     let report = load::run(config.clone(), &options).await;
-    let requests_after = horizon_shared::aws::request_counts();
+    let requests_after = horizon_aws::request_counts();
     report.print();
     if with_faults {
         println!(
@@ -87,7 +88,8 @@ async fn main() {
         }
         return;
     }
-    let runtime_ms = worker_runtime_ms(&Services::aws(config).await).await - runtime_before;
+    let runtime_ms =
+        worker_runtime_ms(&horizon_aws::services::from_config(config).await).await - runtime_before;
     cost_model(
         &requests_before,
         &requests_after,
@@ -115,7 +117,7 @@ async fn worker_runtime_ms(services: &Services) -> u64 {
         .await
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.metric.kind == horizon_shared::dashboard::MetricKind::Job)
+        .filter(|c| c.metric.kind == horizon_app::dashboard::MetricKind::Job)
         .map(|c| c.runtime_ms)
         .sum()
 }

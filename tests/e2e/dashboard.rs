@@ -5,9 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use horizon_shared::dashboard::MetricKind;
-use horizon_shared::ports::JobMeasure;
-use horizon_shared::Services;
+use horizon_app::dashboard::MetricKind;
+use horizon_app::ports::JobMeasure;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -179,7 +178,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     services
         .fleet
         .set_paused(
-            horizon_shared::dashboard::queue_name(&services.config.extract_queue_url),
+            horizon_app::dashboard::queue_name(&services.config.extract_queue_url),
             true,
         )
         .await
@@ -187,7 +186,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let horizon = Horizon::new(running.addr);
-    let queue = horizon_shared::dashboard::queue_name(&services.config.extract_queue_url);
+    let queue = horizon_app::dashboard::queue_name(&services.config.extract_queue_url);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let mut jobs = Vec::new();
     for _ in 0..5 {
@@ -316,7 +315,7 @@ async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
     let mut config = config();
     config.local_bind = std::net::IpAddr::from([0, 0, 0, 0]);
     config.admin_key = Some("admin-key-for-the-gate-test".into());
-    let services = Services::aws(config).await;
+    let services = horizon_aws::services::from_config(config).await;
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let base = format!("http://127.0.0.1:{}", running.addr.port());
     let client = reqwest::Client::builder()

@@ -393,7 +393,7 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let services = services().await;
     let mut config = (*services.config).clone();
     config.max_response_bytes = 200; // so that the report's Markdown is sent through S3
-    let small = horizon_shared::Services {
+    let small = horizon_app::Services {
         config: std::sync::Arc::new(config),
         ..services.clone()
     };
@@ -475,7 +475,7 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let _queues = QUEUES.lock().await;
     let mut config = (*services.config).clone();
     config.max_response_bytes = 200;
-    let small = horizon_shared::Services {
+    let small = horizon_app::Services {
         config: std::sync::Arc::new(config),
         ..services.clone()
     };

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use horizon_shared::lambda::SqsHandler;
-use horizon_shared::{Config, Services};
+use horizon_app::{Config, Services};
+use horizon_runtime::lambda::EventHandler;
+use horizon_runtime::lambda::SqsHandler;
 use lambda_http::Body;
 use serde_json::Value;
 
@@ -36,7 +37,7 @@ async fn offline() -> Services {
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             aws_sdk_sqs::config::Credentials::for_tests(),
         ))
-        .http_client(horizon_shared::aws::https_client())
+        .http_client(horizon_aws::https_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
@@ -44,15 +45,15 @@ async fn offline() -> Services {
                 .build(),
         )
         .build();
-    Services::with_sdk(config, &sdk)
+    horizon_aws::services::with_sdk(config, &sdk)
 }
 
 /// The function's routes as Lambda runs them, on one fixture event.
 async fn http(routes: &axum::Router, name: &str) -> (u16, String, String) {
     let req = lambda_http::request::from_str(&event(name))
         .unwrap_or_else(|e| panic!("{name} is not an API Gateway request: {e}"));
-    let app = horizon_shared::http::service(routes.clone());
-    let resp = horizon_shared::http::call(&app, req).await;
+    let app = horizon_runtime::http::service(routes.clone());
+    let resp = horizon_runtime::http::call(&app, req).await;
     let content_type = resp
         .headers()
         .get("content-type")

@@ -97,8 +97,8 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
     let base = owner.base.clone();
 
     // A revoked key.
-    let (revoked, record) = horizon_shared::auth::new_key(
-        horizon_shared::domain::AccountId("acct_revoked".into()),
+    let (revoked, record) = horizon_runtime::auth::new_key(
+        horizon_domain::AccountId("acct_revoked".into()),
         services.clock.now(),
     )
     .unwrap();
@@ -413,7 +413,7 @@ async fn cancel_ends_queued_and_processing_jobs_and_refuses_finished_ones() {
     // Processing: a worker holds it (claimed through the real store), then the owner cancels;
     // the worker's own write then fails its version check, so the cancel stands.
     let job = api.start_job(&upload).await;
-    let id: horizon_shared::domain::JobId = job.parse().unwrap();
+    let id: horizon_domain::JobId = job.parse().unwrap();
     let stored = services.jobs.get(&id).await.unwrap().unwrap();
     let claimed = stored
         .claimed(services.clock.now(), time::Duration::minutes(1))
@@ -429,10 +429,7 @@ async fn cancel_ends_queued_and_processing_jobs_and_refuses_finished_ones() {
     let resp = api.post_json(&format!("/v1/jobs/{job}/cancel"), "").await;
     assert_eq!(resp.status(), 200);
     let finished = claimed
-        .completed(
-            horizon_shared::domain::JobResult::default(),
-            services.clock.now(),
-        )
+        .completed(horizon_domain::JobResult::default(), services.clock.now())
         .unwrap();
     assert!(
         services.jobs.replace(&finished).await.is_err(),
@@ -624,7 +621,7 @@ async fn webhook_subscriptions_are_checked_and_secrets_shown_once() {
     // Loopback is allowed only when HORIZON_WEBHOOK_ALLOW_CIDRS says so.
     let mut services = support::services().await;
     let mut config = (*services.config).clone();
-    config.webhook_allow_cidrs = horizon_shared::net::parse_cidrs("127.0.0.1/32").unwrap();
+    config.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
     services.config = std::sync::Arc::new(config);
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
-use horizon_shared::domain::{AccountId, Job, JobId, JobStatus, JobType, UploadId};
-use horizon_shared::lambda::SqsHandler;
-use horizon_shared::Error;
+use horizon_domain::Error;
+use horizon_domain::{AccountId, Job, JobId, JobStatus, JobType, UploadId};
+use horizon_runtime::lambda::SqsHandler;
 use serde_json::Value;
 use support::*;
 
@@ -430,7 +430,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
     assert_eq!(stored.version, 2);
     // A write from the stale first read is refused too.
     let stale = read
-        .failed(horizon_shared::domain::JobError::new("x", "y"), now)
+        .failed(horizon_domain::JobError::new("x", "y"), now)
         .unwrap();
     assert!(matches!(
         services.jobs.replace(&stale).await,

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use horizon_shared::faults::{fired, Fault, Faults};
+use horizon_app::faults::{fired, Fault, Faults};
 use horizon_tests::load::{self, Options};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use horizon_shared::{Config, Services};
+use horizon_app::{Config, Services};
 use serde_json::Value;
 
 /// Tests that start queue pollers share the stack's queues: they take this lock so that one
@@ -23,9 +23,9 @@ pub fn config() -> Config {
 
 pub async fn services() -> Services {
     // Logs as the service writes them, at RUST_LOG's level (shown with --no-capture).
-    horizon_shared::telemetry::init();
+    horizon_runtime::telemetry::init();
     let config = config();
-    let services = Services::aws(config).await;
+    let services = horizon_aws::services::from_config(config).await;
     // Fail with the reason when LocalStack is not answering, rather than with a timeout later.
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     let health = format!("{endpoint}/_localstack/health");
@@ -38,7 +38,7 @@ pub async fn services() -> Services {
 }
 
 pub async fn sdk() -> aws_config::SdkConfig {
-    horizon_shared::aws::sdk_config().await
+    horizon_aws::sdk_config().await
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -49,14 +49,14 @@ pub fn fixture(name: &str) -> Vec<u8> {
 /// A new account with one API key; returns the key.
 pub async fn new_account(services: &Services) -> String {
     let now = services.clock.now();
-    let account = horizon_shared::domain::AccountId(format!("acct_t{}", ulid_now()));
-    let (key, record) = horizon_shared::auth::new_key(account, now).unwrap();
+    let account = horizon_domain::AccountId(format!("acct_t{}", ulid_now()));
+    let (key, record) = horizon_runtime::auth::new_key(account, now).unwrap();
     services.accounts.put_key(&record).await.unwrap();
     key
 }
 
 fn ulid_now() -> String {
-    horizon_shared::domain::JobId::new(time::OffsetDateTime::now_utc())
+    horizon_domain::JobId::new(time::OffsetDateTime::now_utc())
         .as_str()
         .trim_start_matches("job_")
         .to_lowercase()
@@ -255,7 +255,7 @@ impl Api {
 /// for tests that count: nothing else writes to it. The stack is left for scripts/test's
 /// LocalStack to discard.
 pub async fn isolated_services(prefix: &str) -> Services {
-    horizon_shared::telemetry::init();
+    horizon_runtime::telemetry::init();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let out = std::process::Command::new("bash")
         .arg("-c")
@@ -281,7 +281,7 @@ pub async fn isolated_services(prefix: &str) -> Services {
     let mut config =
         Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap();
     config.local_port = 0;
-    Services::aws(config).await
+    horizon_aws::services::from_config(config).await
 }
 
 /// A unique, valid stack prefix for a test.

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use horizon_shared::Services;
+use horizon_app::Services;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -78,7 +78,7 @@ impl Drop for Receiver {
 }
 
 fn ulid_like() -> String {
-    horizon_shared::domain::JobId::new(time::OffsetDateTime::now_utc()).to_string()
+    horizon_domain::JobId::new(time::OffsetDateTime::now_utc()).to_string()
 }
 
 /// Asks the reference library whether it accepts `headers` and `body`.
@@ -105,7 +105,7 @@ fn library_accepts(headers: &Value, body: &str) -> bool {
 fn webhook_services(base: &Services, schedule: &[u64], timeout: u64) -> Services {
     let mut s = base.clone();
     let mut c = (*s.config).clone();
-    c.webhook_allow_cidrs = horizon_shared::net::parse_cidrs("127.0.0.1/32").unwrap();
+    c.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
     c.webhook_schedule = schedule.to_vec();
     c.webhook_timeout = Duration::from_secs(timeout);
     c.webhook_dlq_url = std::env::var("HORIZON_WEBHOOK_DLQ_URL").ok();
@@ -237,7 +237,7 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
     let mut stale = headers.clone();
     stale["webhook-timestamp"] = json!(old.to_string());
     stale["webhook-signature"] =
-        json!(horizon_shared::events::sign(SECRET, id, old, raw.as_bytes()).unwrap());
+        json!(horizon_app::events::sign(SECRET, id, old, raw.as_bytes()).unwrap());
     assert!(
         !library_accepts(&stale, raw),
         "a 6-minute-old delivery was accepted"
@@ -433,7 +433,7 @@ async fn a_url_resolving_to_a_private_address_is_never_contacted() {
         !resolved.is_empty()
             && resolved
                 .iter()
-                .all(|ip| horizon_shared::net::is_blocked(*ip)),
+                .all(|ip| horizon_domain::net::is_blocked(*ip)),
         "precondition: {host} should resolve to internal addresses only, got {resolved:?}"
     );
     // No allow-list: loopback is as refused as any private address.

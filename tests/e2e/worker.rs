@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use horizon_shared::dashboard::MetricKind;
-use horizon_shared::domain::JobId;
-use horizon_shared::Services;
+use horizon_app::dashboard::MetricKind;
+use horizon_app::Services;
+use horizon_domain::JobId;
 use serde_json::Value;
 
 use crate::support::*;
@@ -40,7 +40,7 @@ async fn wait_for(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-fn with_config(services: &Services, change: impl FnOnce(&mut horizon_shared::Config)) -> Services {
+fn with_config(services: &Services, change: impl FnOnce(&mut horizon_app::Config)) -> Services {
     let mut s = services.clone();
     let mut config = (*s.config).clone();
     change(&mut config);
@@ -404,7 +404,7 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
                 .await
                 .unwrap()
                 .unwrap();
-            if j.status == horizon_shared::domain::JobStatus::Processing {
+            if j.status == horizon_domain::JobStatus::Processing {
                 open += 1;
             }
         }

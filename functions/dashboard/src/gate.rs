@@ -2,9 +2,10 @@
 //! it (set by `/horizon/login`); everyone when the local runner binds to loopback.
 
 use hmac::{Hmac, Mac};
-use horizon_shared::auth::constant_time_eq;
-use horizon_shared::http::{self, header};
-use horizon_shared::{Error, Result, Services};
+use horizon_app::Services;
+use horizon_domain::{Error, Result};
+use horizon_runtime::auth::constant_time_eq;
+use horizon_runtime::http::{self, header};
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 use sha2::Sha256;
@@ -189,8 +190,8 @@ mod tests {
     /// key signs in, and its session cookie then opens the dashboard's API.
     #[tokio::test]
     async fn the_login_form_signs_in_with_the_admin_key_only() {
-        use horizon_shared::config::Secret;
-        let mut config = horizon_shared::memory::test_config().unwrap();
+        use horizon_app::config::Secret;
+        let mut config = horizon_app::memory::test_config().unwrap();
         config.admin_key = Some(Secret("admin key+with plus 0123".into()));
         let memory = Services::in_memory(config);
         let app = http::service(crate::routes(memory.services.clone()));

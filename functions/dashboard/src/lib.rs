@@ -17,11 +17,12 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post, MethodRouter};
-use horizon_shared::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
-use horizon_shared::domain::{Job, JobId, JobStatus};
-use horizon_shared::http::{self, query, query_param, Param, Req};
-use horizon_shared::ports::QueueDepth;
-use horizon_shared::{jobs, Error, Result, Services};
+use horizon_app::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
+use horizon_app::ports::QueueDepth;
+use horizon_app::{jobs, Services};
+use horizon_domain::{Error, Result};
+use horizon_domain::{Job, JobId, JobStatus};
+use horizon_runtime::http::{self, query, query_param, Param, Req};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
@@ -745,7 +746,7 @@ fn starting_at(params: &[(String, String)]) -> Result<Option<String>> {
 }
 
 fn check_tag(tag: &str) -> Result<()> {
-    horizon_shared::domain::check_tag(tag).map_err(|why| Error::field("tag", why))
+    horizon_domain::check_tag(tag).map_err(|why| Error::field("tag", why))
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! What the dashboard shows: the single-page app's files, embedded in the function, and jobs in
 //! Horizon's shape.
 
-use horizon_shared::domain::{Job, JobStatus};
-use horizon_shared::http;
-use horizon_shared::{dashboard, Error, Result};
+use horizon_app::dashboard;
+use horizon_domain::{Error, Result};
+use horizon_domain::{Job, JobStatus};
+use horizon_runtime::http;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use time::OffsetDateTime;

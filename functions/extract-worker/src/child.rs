@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use horizon_shared::domain::{JobError, PageSelection, Progress};
-use horizon_shared::Error;
+use horizon_domain::Error;
+use horizon_domain::{JobError, PageSelection, Progress};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

@@ -20,7 +20,7 @@ pub enum Input {
 }
 
 /// When PDF pages are read with OCR (see the API's `options.ocr`).
-pub use horizon_shared::domain::OcrMode as Ocr;
+pub use horizon_domain::OcrMode as Ocr;
 
 /// How the engine is set up for one document.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub fn extract(
 ) -> Result<Extraction, Failure> {
     let selection = match options.wanted.as_deref() {
         Some(w) => Some(
-            w.parse::<horizon_shared::domain::PageSelection>()
+            w.parse::<horizon_domain::PageSelection>()
                 .map_err(|e| Failure::new("internal", format!("the page selection: {e}")))?,
         ),
         None => None,

@@ -13,14 +13,22 @@ pub mod reaper;
 use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{
+use horizon_app::jobs::{self, Step};
+use horizon_app::ports::WorkMessage;
+use horizon_app::Services;
+use horizon_domain::{
     Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell,
 };
-use horizon_shared::jobs::{self, Step};
-use horizon_shared::lambda::SqsHandler;
-use horizon_shared::ports::WorkMessage;
-use horizon_shared::{Error, Result, Services};
+use horizon_domain::{Error, Result};
+use horizon_runtime::lambda::{EventHandler, SqsHandler};
 use tracing::Instrument;
+
+/// Runs the worker in Lambda; started as an extraction child (see [`child`]), the same executable
+/// extracts one document instead.
+pub async fn run() -> std::result::Result<(), lambda_runtime::Error> {
+    child::serve_if_child();
+    horizon_runtime::lambda::run_events(ExtractWorker::new).await
+}
 
 pub struct ExtractWorker {
     services: Services,
@@ -51,11 +59,14 @@ impl ExtractWorker {
     pub fn new(services: Services) -> Self {
         ExtractWorker { services }
     }
+}
 
+#[async_trait::async_trait]
+impl EventHandler for ExtractWorker {
     /// The Lambda entry's dispatch: an SQS batch; the metrics snapshot's EventBridge schedule
     /// (its input is `{"task": "snapshot"}`); or the reaper's schedule (any other event).
     /// `request_id` is the invocation's, for the logs.
-    pub async fn handle_event(
+    async fn handle_event(
         &self,
         event: serde_json::Value,
         request_id: &str,
@@ -63,12 +74,11 @@ impl ExtractWorker {
         let json = |e: serde_json::Error| Error::Internal(format!("event: {e}"));
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(json)?;
-            horizon_shared::dashboard::beat_for_event(&self.services, "extract-worker", &batch)
-                .await;
-            let response = horizon_shared::lambda::handle_batch(self, batch, request_id).await;
+            horizon_app::dashboard::beat_for_event(&self.services, "extract-worker", &batch).await;
+            let response = horizon_runtime::lambda::handle_batch(self, batch, request_id).await;
             serde_json::to_value(response).map_err(json)
         } else if event.get("task").and_then(|t| t.as_str()) == Some("snapshot") {
-            let taken = horizon_shared::dashboard::snapshot(&self.services).await?;
+            let taken = horizon_app::dashboard::snapshot(&self.services).await?;
             tracing::info!(taken, "metrics snapshot");
             Ok(serde_json::json!({ "snapshotTaken": taken }))
         } else {
@@ -132,7 +142,7 @@ impl ExtractWorker {
                 return Outcome::Retry(self.backoff(receive_count));
             }
         };
-        let span = horizon_shared::telemetry::job_span(&id);
+        let span = horizon_runtime::telemetry::job_span(&id);
         match self.run(&id).instrument(span).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
@@ -178,12 +188,12 @@ impl ExtractWorker {
             .services
             .config
             .faults
-            .strikes(horizon_shared::faults::Fault::Kill)
+            .strikes(horizon_app::faults::Fault::Kill)
         {
             tracing::warn!(job_id = %id, "fault injected: the worker dies after its claim");
             return Ok(Outcome::Abandon);
         }
-        horizon_shared::telemetry::record_account(&job.account);
+        horizon_runtime::telemetry::record_account(&job.account);
         let started = std::time::Instant::now();
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
@@ -476,7 +486,7 @@ fn duration(d: std::time::Duration) -> time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use horizon_shared::memory::{queued_job, test_config};
+    use horizon_app::memory::{queued_job, test_config};
 
     fn message(id: &str, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();

@@ -4,10 +4,11 @@
 //! had its tries; a queued job whose message may have been lost is queued again. A message
 //! that turns out to be a duplicate is harmless: claims are conditional writes.
 
-use horizon_shared::domain::{JobError, JobStatus};
-use horizon_shared::jobs::{self, Step};
-use horizon_shared::ports::WorkMessage;
-use horizon_shared::{Result, Services};
+use horizon_app::jobs::{self, Step};
+use horizon_app::ports::WorkMessage;
+use horizon_app::Services;
+use horizon_domain::Result;
+use horizon_domain::{JobError, JobStatus};
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -70,8 +71,8 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use horizon_shared::domain::Job;
-    use horizon_shared::memory::{queued_job, test_config, Memory};
+    use horizon_app::memory::{queued_job, test_config, Memory};
+    use horizon_domain::Job;
 
     async fn claimed_job(memory: &Memory, attempts: u32) -> Job {
         let now = memory.services.clock.now();

@@ -7,23 +7,24 @@ use std::str::FromStr;
 
 use axum::extract::State;
 use axum::routing::get;
-use horizon_shared::auth;
-use horizon_shared::domain::{
-    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, OcrMode, PageSelection,
-    UploadId,
-};
-use horizon_shared::error::Problem;
-use horizon_shared::http::{
-    self, header, limit_param, parse_json, query, query_param, Account, Param, Req,
-};
-use horizon_shared::jobs::{self, Step};
-use horizon_shared::ports::{JobFilter, MARKDOWN};
-use horizon_shared::views::{
+use horizon_api::views::{
     decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
     JobList, JobView, SubscriptionView, WebhookList,
 };
-use horizon_shared::webhooks::{self, WebhookInput};
-use horizon_shared::{uploads, Error, Result, Services};
+use horizon_api::webhooks::{self, WebhookInput};
+use horizon_app::jobs::{self, Step};
+use horizon_app::ports::{JobFilter, MARKDOWN};
+use horizon_app::{uploads, Services};
+use horizon_domain::error::Problem;
+use horizon_domain::{
+    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, OcrMode, PageSelection,
+    UploadId,
+};
+use horizon_domain::{Error, Result};
+use horizon_runtime::auth;
+use horizon_runtime::http::{
+    self, header, limit_param, parse_json, query, query_param, Account, Param, Req,
+};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
@@ -458,7 +459,7 @@ impl JobsApi {
         req: &Request,
         account: &AccountId,
         fingerprint: &str,
-        earlier: horizon_shared::ports::IdempotencyRecord,
+        earlier: horizon_app::ports::IdempotencyRecord,
     ) -> Result<Response<Body>> {
         if earlier.request_hash != fingerprint {
             return Err(Error::unprocessable(
@@ -581,7 +582,7 @@ impl JobsApi {
             job.webhooks.push(sub);
             generated = secret;
         }
-        horizon_shared::jobs::submit(&self.services, &job).await?;
+        horizon_app::jobs::submit(&self.services, &job).await?;
         tracing::info!(job_id = %job.id, upload_id = %job.upload_id, account = %account, path = req.uri().path(), "job queued");
         Ok((job, generated))
     }
@@ -674,7 +675,7 @@ impl JobsApi {
                 job.id
             )));
         };
-        let key = horizon_shared::ports::markdown_key(&job.id);
+        let key = horizon_app::ports::markdown_key(&job.id);
         let blobs = &self.services.blobs;
         if size > self.services.config.max_response_bytes {
             let url = blobs
@@ -786,7 +787,7 @@ impl JobsApi {
         // A job that has already finished sends its terminal event to the new subscription now:
         // a client that registers its callback just after creating a job does not miss it.
         if job.status.is_terminal() {
-            horizon_shared::events::emit_to(&self.services, &job, &sub).await?;
+            horizon_app::events::emit_to(&self.services, &job, &sub).await?;
         }
         Ok(http::json(202, &SubscriptionView::of(&sub, generated)))
     }
@@ -823,7 +824,7 @@ impl JobsApi {
             .filter(|a| a.delivery_id == delivery)
             .find_map(|a| a.message.clone())
             .ok_or_else(|| Error::NotFound(format!("no delivery {delivery} of job {}", job.id)))?;
-        let replay = horizon_shared::events::DeliveryMessage {
+        let replay = horizon_app::events::DeliveryMessage {
             attempt: 1,
             not_before: self.services.clock.now().unix_timestamp(),
             ..message
@@ -887,7 +888,7 @@ impl JobsApi {
                 id: record.id,
                 key,
                 account: account.to_string(),
-                created_at: horizon_shared::domain::rfc3339(record.created_at),
+                created_at: horizon_domain::rfc3339(record.created_at),
             },
         ))
     }
@@ -922,7 +923,7 @@ fn check_tags(tags: &[String]) -> Result<()> {
         return Err(Error::field("tags", "at most 20 tags"));
     }
     for (i, tag) in tags.iter().enumerate() {
-        horizon_shared::domain::check_client_tag(tag)
+        horizon_domain::check_client_tag(tag)
             .map_err(|why| Error::field(format!("tags[{i}]"), why))?;
     }
     Ok(())
@@ -933,9 +934,9 @@ fn check_tags(tags: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use horizon_shared::media::Inspection;
-    use horizon_shared::memory::{test_config, Memory};
-    use horizon_shared::ports::{AccountStore, DashboardStore, UploadStore};
+    use horizon_app::media::Inspection;
+    use horizon_app::memory::{test_config, Memory};
+    use horizon_app::ports::{AccountStore, DashboardStore, UploadStore};
 
     const KEY: &str = "hzn_unit_test_key_that_is_long_enough_0000000000";
 
@@ -1141,14 +1142,14 @@ mod tests {
         assert_eq!(missing.status(), 404);
         assert_eq!(
             missing.headers()["content-type"],
-            horizon_shared::http::PROBLEM_JSON
+            horizon_runtime::http::PROBLEM_JSON
         );
         let wrong = api.handle(request("DELETE", "/v1/jobs", "")).await;
         assert_eq!(wrong.status(), 405);
         assert_eq!(wrong.headers()["allow"], "GET, HEAD");
         assert_eq!(
             wrong.headers()["content-type"],
-            horizon_shared::http::PROBLEM_JSON
+            horizon_runtime::http::PROBLEM_JSON
         );
         let mut anonymous = request("GET", "/v1/jobs", "");
         anonymous.headers_mut().remove("authorization");

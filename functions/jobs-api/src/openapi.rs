@@ -7,16 +7,16 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use horizon_shared::deliveries::Attempt;
-use horizon_shared::domain::{
-    Chunk, EventType, JobError, JobStatus, JobType, OcrMode, Progress, TableCell,
-};
-use horizon_shared::error::{FieldError, Problem};
-use horizon_shared::views::{
+use horizon_api::views::{
     ApiKeyView, ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView,
     PresignRequest, PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
 };
-use horizon_shared::webhooks::WebhookInput;
+use horizon_api::webhooks::WebhookInput;
+use horizon_domain::deliveries::Attempt;
+use horizon_domain::error::{FieldError, Problem};
+use horizon_domain::{
+    Chunk, EventType, JobError, JobStatus, JobType, OcrMode, Progress, TableCell,
+};
 use horizon_uploads::{Binary, UploadForm, UploadsDoc};
 
 #[derive(OpenApi)]
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn the_document_states_the_one_tag_rule() {
         let text = document().to_string();
-        let pattern = serde_json::to_string(horizon_shared::domain::TAG_PATTERN).unwrap();
+        let pattern = serde_json::to_string(horizon_domain::TAG_PATTERN).unwrap();
         assert!(text.contains(&pattern), "the tag pattern is not {pattern}");
     }
 

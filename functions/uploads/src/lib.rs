@@ -17,11 +17,12 @@ use std::str::FromStr;
 
 use axum::extract::State;
 use bytes::Bytes;
-use horizon_shared::domain::{rfc3339, AccountId, Upload, UploadId};
-use horizon_shared::error::Problem;
-use horizon_shared::http::{self, header, parse_json, Account, Param, Req};
-use horizon_shared::views::{PresignRequest, PresignView, UploadView};
-use horizon_shared::{media, uploads, Error, Result, Services};
+use horizon_api::views::{PresignRequest, PresignView, UploadView};
+use horizon_app::{media, uploads, Services};
+use horizon_domain::error::Problem;
+use horizon_domain::{rfc3339, AccountId, Upload, UploadId};
+use horizon_domain::{Error, Result};
+use horizon_runtime::http::{self, header, parse_json, Account, Param, Req};
 use lambda_http::{Body, Request, Response};
 
 use range::RangeRequest;

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    horizon_shared::lambda::run_http(horizon_uploads::routes).await
+    horizon_runtime::lambda::run_http(horizon_uploads::routes).await
 }

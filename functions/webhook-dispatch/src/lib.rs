@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_shared::domain::{rfc3339, JobId, Subscription};
-use horizon_shared::events::{sign, Attempt, DeliveryMessage, Scope};
-use horizon_shared::jobs::{self, Step};
-use horizon_shared::lambda::SqsHandler;
-use horizon_shared::net::{is_allowed, Cidr};
-use horizon_shared::{Error, Result, Services};
+use horizon_app::events::{sign, Attempt, DeliveryMessage, Scope};
+use horizon_app::jobs::{self, Step};
+use horizon_app::Services;
+use horizon_domain::net::{is_allowed, Cidr};
+use horizon_domain::{rfc3339, JobId, Subscription};
+use horizon_domain::{Error, Result};
+use horizon_runtime::lambda::SqsHandler;
 
 pub struct WebhookDispatcher {
     services: Services,
@@ -126,7 +127,7 @@ impl WebhookDispatcher {
             tracing::error!(message_id = ?message.message_id, "malformed delivery message; it will go to the dead-letter queue");
             return Err(Error::Internal("malformed delivery message".into()));
         };
-        let span = horizon_shared::telemetry::job_span(&delivery.job_id);
+        let span = horizon_runtime::telemetry::job_span(&delivery.job_id);
         span.record("account", tracing::field::display(&delivery.account));
         tracing::Instrument::instrument(self.deliver(delivery), span).await
     }
@@ -154,7 +155,7 @@ impl WebhookDispatcher {
         let mut attempt = Attempt {
             delivery_id: delivery.delivery_id.clone(),
             subscription_id: sub.id.clone(),
-            url: horizon_shared::net::redact_url(&sub.url),
+            url: horizon_domain::net::redact_url(&sub.url),
             event: delivery.event,
             attempt: delivery.attempt,
             at: rfc3339(self.services.clock.now()),
@@ -251,7 +252,7 @@ impl WebhookDispatcher {
                 }
             }
             Scope::Account => {
-                let account = horizon_shared::events::account_of(d);
+                let account = horizon_app::events::account_of(d);
                 self.services.accounts.webhooks(&account).await?
             }
         };
@@ -355,7 +356,7 @@ impl WebhookDispatcher {
                 .await
             }
             Scope::Account => {
-                let account = horizon_shared::events::account_of(d);
+                let account = horizon_app::events::account_of(d);
                 let subs = self.services.accounts.webhooks(&account).await?;
                 if let Some(mut sub) = subs.into_iter().find(|s| s.id == d.subscription_id) {
                     sub.disabled = true;
@@ -372,7 +373,7 @@ impl WebhookDispatcher {
 
 /// `seconds` ± 10%.
 fn jitter(seconds: u64) -> u64 {
-    let r = horizon_shared::auth::random_bytes(2)
+    let r = horizon_runtime::auth::random_bytes(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
         .unwrap_or(32_768) as f64
         / 65_535.0;

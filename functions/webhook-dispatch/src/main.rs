@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    horizon_shared::lambda::run_sqs(
+    horizon_runtime::lambda::run_sqs(
         "webhook-dispatch",
         horizon_webhook_dispatch::WebhookDispatcher::new,
     )

@@ -1,0 +1,357 @@
+//! What clients see: the JSON shapes of the API (and of webhook payloads, which carry the job's
+//! view). Each derives its OpenAPI schema, so the document cannot drift from the responses.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use horizon_domain::error::{Error, Result};
+use horizon_domain::{
+    rfc3339, Chunk, EventType, Job, JobError, JobStatus, JobType, Progress, Subscription,
+};
+
+/// A job tag (a schema only: requests carry tags as strings).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.:/@-]{1,64}$")]
+pub struct Tag(String);
+
+/// `GET /v1/jobs/{jobId}`: the seed's names (`jobId, jobType, status, createdAt, updatedAt,
+/// statusUrl, webhookUrl, result, error, events`) with RFC 3339 UTC timestamps, plus `progress`
+/// while the job is processing, and `tags`/`metadata` when the client gave them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    #[schema(example = "job_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
+    pub job_id: String,
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    /// This job's status resource: poll it until `status` is `completed` or `failed`.
+    pub status_url: String,
+    /// Where the job's webhook deliveries go, or null.
+    pub webhook_url: Option<String>,
+    pub result: Option<ResultView>,
+    pub error: Option<JobError>,
+    /// The webhook events subscribed to for this job.
+    pub events: Vec<EventType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Only in the response that created the job, when the server generated its webhook's secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// A completed job's result: the first page of chunks, and a cursor to the rest
+/// (`GET /v1/jobs/{jobId}/chunks?cursor=`). In job lists, only the counts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultView {
+    pub pages: u32,
+    pub chunk_count: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The pages read with OCR (all of an image's).
+    pub ocr_pages: Vec<u32>,
+    /// The whole document as Markdown (`GET /v1/jobs/{jobId}/markdown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markdown_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<Chunk>>,
+    /// Where the chunks continue; null when `chunks` holds the last of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Option<String>>,
+}
+
+/// A page of chunks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkPage {
+    pub chunks: Vec<Chunk>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page's chunks stop at about this many bytes of JSON, whatever the `limit`: a function's
+/// response (and a webhook body) must stay under Lambda's 6 MB.
+pub const CHUNK_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+impl ChunkPage {
+    /// The page of `chunks` read from `offset` of a result of `total` chunks: cut where it
+    /// would pass [`CHUNK_PAGE_BYTES`] (always at least one chunk), with the cursor of the next.
+    pub fn of(mut chunks: Vec<Chunk>, offset: u32, total: u32) -> ChunkPage {
+        let mut bytes = 0;
+        let keep = chunks
+            .iter()
+            .take_while(|c| {
+                let first = bytes == 0;
+                bytes += serde_json::to_vec(c).map(|v| v.len()).unwrap_or(0);
+                first || bytes <= CHUNK_PAGE_BYTES
+            })
+            .count();
+        chunks.truncate(keep);
+        let end = offset + chunks.len() as u32;
+        ChunkPage {
+            chunks,
+            next_cursor: (end < total).then(|| encode_cursor(&format!("chunks:{end}"))),
+        }
+    }
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    pub next_cursor: Option<String>,
+}
+
+impl JobView {
+    /// The view of `job`, with links under `base_url` (scheme and host, no trailing slash) and,
+    /// for a completed job, the first page of its chunks.
+    pub fn of(job: &Job, base_url: &str, first_page: Option<ChunkPage>) -> Self {
+        let mut events: Vec<EventType> = job
+            .webhooks
+            .iter()
+            .flat_map(|s| s.events.iter().copied())
+            .collect();
+        events.sort();
+        events.dedup();
+        JobView {
+            job_id: job.id.to_string(),
+            job_type: job.job_type,
+            status: job.status,
+            created_at: rfc3339(job.created_at),
+            updated_at: rfc3339(job.updated_at),
+            status_url: format!("{base_url}{}", job_path(job)),
+            webhook_url: job.webhooks.last().map(|s| s.url.clone()),
+            result: job.result.as_ref().map(|r| {
+                let (chunks, next_cursor) = match first_page {
+                    Some(page) => (Some(page.chunks), Some(page.next_cursor)),
+                    None => (None, None),
+                };
+                ResultView {
+                    pages: r.pages,
+                    chunk_count: r.chunk_count,
+                    warnings: r.warnings.clone(),
+                    ocr_pages: r.ocr_pages.clone(),
+                    markdown_url: r
+                        .markdown_bytes
+                        .map(|_| format!("{base_url}{}/markdown", job_path(job))),
+                    chunks,
+                    next_cursor,
+                }
+            }),
+            error: job.error.clone(),
+            events,
+            progress: if job.status == JobStatus::Processing {
+                job.progress
+            } else {
+                None
+            },
+            tags: job.tags.clone(),
+            metadata: job.metadata.clone(),
+            webhook_secret: None,
+        }
+    }
+}
+
+/// The job's status resource path.
+pub fn job_path(job: &Job) -> String {
+    format!("/v1/jobs/{}", job.id)
+}
+
+/// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and every delivery attempt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryLogView {
+    pub subscriptions: Vec<SubscriptionView>,
+    pub deliveries: Vec<horizon_domain::deliveries::Attempt>,
+}
+
+/// `GET /v1/webhooks`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<SubscriptionView>,
+}
+
+/// `POST /v1/keys`: a new API key of the caller's account. `key` is shown only in this
+/// response (only its hash is stored).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    #[schema(example = "key_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
+    pub id: String,
+    pub key: String,
+    pub account: String,
+    pub created_at: String,
+}
+
+/// Opaque pagination cursors: URL-safe base64 of what the server needs to continue.
+pub fn encode_cursor(state: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(state)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String> {
+    use base64::Engine;
+    let bad = || Error::field("cursor", "is not a cursor this API gave out");
+    if cursor.len() > 200 {
+        return Err(bad());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes).map_err(|_| bad())
+}
+
+/// The account-level or job-level subscription as shown: never the secret, except once, when the
+/// server generated it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub created_at: String,
+    /// Present only in the response that created the subscription, and only when the server
+    /// generated the secret: store it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl SubscriptionView {
+    /// The subscription as the API shows it: without its secret, unless `generated` is that
+    /// secret.
+    pub fn of(sub: &Subscription, generated: Option<String>) -> SubscriptionView {
+        SubscriptionView {
+            id: sub.id.clone(),
+            url: sub.url.clone(),
+            events: sub.events.clone(),
+            created_at: sub.created_at.clone(),
+            secret: generated,
+        }
+    }
+}
+
+/// `POST /v1/extract/pdf`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtractRequest {
+    /// An upload id from `POST /api/upload` or `POST /api/uploads`.
+    #[schema(
+        example = "upl_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD",
+        pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+    )]
+    pub upload_id: String,
+    /// Up to 20 tags, each 1–64 characters of letters, digits and `_ - . : /`.
+    #[serde(default)]
+    #[schema(max_items = 20, inline, value_type = Vec<Tag>)]
+    pub tags: Vec<String>,
+    /// Any JSON object up to 4 KB, returned with the job.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// A webhook for this job's events.
+    pub webhook: Option<crate::webhooks::WebhookInput>,
+    pub options: Option<ExtractOptions>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtractOptions {
+    /// Upper bound of a chunk's length in characters (100–20000; default 1500).
+    #[schema(minimum = 100, maximum = 20000)]
+    pub max_chunk_chars: Option<u32>,
+    /// Pages to extract, e.g. `"1-3,7,10-"`; all when absent.
+    #[schema(
+        example = "1-3,7",
+        pattern = r"^[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?(,[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?)*$"
+    )]
+    pub pages: Option<String>,
+    /// PDFs: when pages are read with OCR: `auto` (default) the pages without a usable text
+    /// layer, `always`, `never`. Images are always read with OCR.
+    pub ocr: Option<horizon_domain::OcrMode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+/// An upload (`POST /api/upload`): what was stored, decided from its bytes.
+pub struct UploadView {
+    pub id: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub filename: Option<String>,
+    pub created_at: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `POST /api/uploads`: ask for a presigned upload URL.
+pub struct PresignRequest {
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")]
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+/// A presigned upload: PUT the file to `uploadUrl` before `expiresAt`.
+pub struct PresignView {
+    pub id: String,
+    pub upload_url: String,
+    #[schema(value_type = String, example = "PUT")]
+    pub method: &'static str,
+    pub expires_at: String,
+    pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(n: usize, text_bytes: usize) -> Chunk {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("c{n}"), "text": "x".repeat(text_bytes), "page": 1, "segmentIndex": n
+        }))
+        .unwrap()
+    }
+
+    /// A page of big chunks stops before Lambda's response limit, and its cursor goes on from
+    /// where it stopped; a single chunk larger than the budget still comes alone.
+    #[test]
+    fn a_chunk_page_stays_under_the_response_limit() {
+        let mb = 1024 * 1024;
+        let chunks: Vec<Chunk> = (0..5).map(|n| chunk(n, 3 * mb / 2)).collect();
+        let page = ChunkPage::of(chunks, 10, 40);
+        assert_eq!(page.chunks.len(), 2);
+        assert!(serde_json::to_vec(&page).unwrap().len() < 6 * mb);
+        let cursor = decode_cursor(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(cursor, "chunks:12");
+        let alone = ChunkPage::of(vec![chunk(0, 5 * mb)], 0, 1);
+        assert_eq!(alone.chunks.len(), 1);
+        assert!(alone.next_cursor.is_none());
+        let small: Vec<Chunk> = (0..100).map(|n| chunk(n, 100)).collect();
+        assert_eq!(ChunkPage::of(small, 0, 100).chunks.len(), 100);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        assert_eq!(
+            decode_cursor(&encode_cursor("chunks:500")).unwrap(),
+            "chunks:500"
+        );
+        assert!(decode_cursor("!!!").is_err());
+        assert!(decode_cursor(&"A".repeat(500)).is_err());
+    }
+}

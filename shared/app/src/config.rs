@@ -1,0 +1,385 @@
+//! Configuration: read once from the environment into one struct, with the reason when a value is
+//! missing or malformed. Every function and the local runner use this, and nothing else reads the
+//! environment for settings.
+
+use std::time::Duration;
+
+use horizon_domain::error::Error;
+
+/// A setting that must not show in logs: `{:?}` prints `Secret(..)`; the text is `&*secret`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Secret {
+        Secret(text.to_owned())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// DynamoDB table holding jobs, uploads and (later) accounts and metrics. `HORIZON_TABLE`.
+    pub table: String,
+    /// S3 bucket for uploads and large results. `HORIZON_BUCKET`.
+    pub bucket: String,
+    /// SQS queue the extraction workers consume. `HORIZON_EXTRACT_QUEUE_URL`.
+    pub extract_queue_url: String,
+    /// SQS queue the webhook dispatcher consumes. `HORIZON_WEBHOOK_QUEUE_URL`.
+    pub webhook_queue_url: String,
+    /// Public base URL for links in responses (`statusUrl`, `Location`); when unset, taken from the
+    /// request's `Host` and `X-Forwarded-Proto`. `HORIZON_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// How long jobs and their results are kept (DynamoDB TTL). `HORIZON_RETENTION_HOURS`, default 24.
+    pub retention: Duration,
+    /// How long uploads are kept (DynamoDB TTL on the record; the bucket's lifecycle rule,
+    /// `RetentionDays` in infra/resources.yaml, removes the bytes). `HORIZON_UPLOAD_RETENTION_HOURS`,
+    /// default 48: longer than jobs, so a job started late in an upload's life can still read it.
+    pub upload_retention: Duration,
+    /// Lifetime of a presigned upload (PUT) URL. `HORIZON_PRESIGN_SECONDS`, default 900.
+    pub presign_ttl: Duration,
+    /// Largest body `GET /api/images/{id}` returns itself; larger ones are redirected to a presigned
+    /// S3 URL (Lambda responses stop at 6 MB, and binary bodies grow by a third in base64).
+    /// `HORIZON_MAX_RESPONSE_BYTES`, default 4,500,000.
+    pub max_response_bytes: u64,
+    /// Lifetime of the presigned GET URL such a redirect points to. `HORIZON_REDIRECT_SECONDS`,
+    /// default 300.
+    pub redirect_ttl: Duration,
+    /// How long a worker's claim on a job holds before another worker may take over.
+    /// `HORIZON_LEASE_SECONDS`, default 90; keep it above the job deadline.
+    pub lease: Duration,
+    /// How long extraction may go without finishing a page (a hang, a runaway file) before the
+    /// job fails with `timeout`. `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
+    pub job_deadline: Duration,
+    /// How long one job's extraction may take in all, safely shorter than the worker's (Lambda)
+    /// timeout. `HORIZON_JOB_MAX_SECONDS`, default 600.
+    pub job_max: Duration,
+    /// A queued job whose message may have been lost is put on the queue again after this long.
+    /// `HORIZON_QUEUED_GRACE_SECONDS`, default 900.
+    pub queued_grace: Duration,
+    /// Local runner only: how often the reaper runs. `HORIZON_REAPER_SECONDS`, default 60.
+    pub reaper_interval: Duration,
+    /// Least time between two progress writes of a running job (bounded writes).
+    /// `HORIZON_PROGRESS_SECONDS`, default 2.
+    pub progress_interval: Duration,
+    /// First delay before a transiently failed message is tried again; it doubles with every
+    /// receive. `HORIZON_RETRY_BASE_SECONDS`, default 10.
+    pub retry_base: Duration,
+    /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
+    /// `HORIZON_MAX_TRIES`, default 3.
+    pub max_tries: u32,
+    /// Largest body `POST /api/upload` takes. `HORIZON_MAX_UPLOAD_BYTES`, default 4.5 MiB (API
+    /// Gateway's 6 MB Lambda payload limit, less base64's growth).
+    pub max_upload_bytes: u64,
+    /// Largest PDF the worker opens. `HORIZON_MAX_PDF_BYTES`, default 100 MiB.
+    pub max_pdf_bytes: u64,
+    /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 5000.
+    pub max_pages: u32,
+    /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
+    pub max_chunk_chars: usize,
+    /// The executable that extraction child processes run (see the worker's `child` module):
+    /// `HORIZON_EXTRACTOR`; by default the running executable itself.
+    pub extractor: Option<std::path::PathBuf>,
+    /// Data memory an extraction child may use, in MB. `HORIZON_EXTRACT_MEMORY_MB`, default 1024.
+    pub extract_memory_mb: u64,
+    /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
+    /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
+    pub pdfium_lib_path: Option<String>,
+    /// Where ONNX Runtime (`lib/libonnxruntime.so`) and the OCR models (`models/`) are:
+    /// `HORIZON_OCR_DIR`, default `/opt` (the Lambda layer); `scripts/install-ocr` prints it.
+    pub ocr_dir: std::path::PathBuf,
+    /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available (one in
+    /// Lambda at 1,769 MB).
+    pub ocr_threads: usize,
+    /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
+    /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
+    pub s3_path_style: bool,
+    /// Waits before each webhook retry, in seconds, jittered ±10%; after the last, the delivery is
+    /// dead-lettered. `HORIZON_WEBHOOK_SCHEDULE`, default `5,300,1800,7200,18000,36000,36000`
+    /// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts in all).
+    pub webhook_schedule: Vec<u64>,
+    /// How long a receiver has to answer. `HORIZON_WEBHOOK_TIMEOUT_SECONDS`, default 15.
+    pub webhook_timeout: Duration,
+    /// Where dead-lettered deliveries go (the webhook queue's DLQ). `HORIZON_WEBHOOK_DLQ_URL`.
+    pub webhook_dlq_url: Option<String>,
+    /// Networks webhooks may reach although they are internal (local development, tests):
+    /// `HORIZON_WEBHOOK_ALLOW_CIDRS`, comma-separated, e.g. `127.0.0.1/32`. Empty by default.
+    pub webhook_allow_cidrs: Vec<horizon_domain::net::Cidr>,
+    /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
+    /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
+    pub key_cache_ttl: Duration,
+    /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
+    /// `PORT` (default 3000; 0 picks a free port).
+    pub local_bind: std::net::IpAddr,
+    pub local_port: u16,
+    /// Local runner only: the development account's API key (`HORIZON_DEV_API_KEY`); the runner
+    /// generates and prints one when it is unset.
+    pub dev_api_key: Option<Secret>,
+    /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
+    pub local_workers: usize,
+    /// The dashboard's name for this deployment (Horizon's master): `HORIZON_MASTER`, else
+    /// `<HORIZON_STAGE>:<AWS_REGION>` in Lambda, else `local:<hostname>`.
+    pub master: String,
+    /// The dashboard's periods, in minutes: recent, pending and completed jobs
+    /// (`HORIZON_RECENT_MINUTES`, 60), failed jobs (`HORIZON_FAILED_MINUTES`, 10,080 but at most
+    /// the job retention), monitored tags' job lists (`HORIZON_MONITORED_MINUTES`, 10,080).
+    pub recent_minutes: i64,
+    pub failed_minutes: i64,
+    pub monitored_minutes: i64,
+    /// How often metric counters are snapshot (`HORIZON_SNAPSHOT_SECONDS`, 300: EventBridge's
+    /// `rate(5 minutes)` in AWS, a timer in the local runner) and how many snapshots each metric
+    /// keeps (`HORIZON_SNAPSHOTS_KEPT`, 24).
+    pub snapshot_interval: Duration,
+    pub snapshots_kept: usize,
+    /// The dashboard's admin key (`HORIZON_ADMIN_KEY`): as a bearer token, or exchanged for a
+    /// signed session cookie at `/horizon/login`. Unset: the dashboard is closed (403), except
+    /// when `dashboard_open`.
+    pub admin_key: Option<Secret>,
+    /// Set by the local runner only, when it binds to a loopback address: the dashboard needs no
+    /// credentials. Never read from the environment.
+    pub dashboard_open: bool,
+    /// In AWS: the worker functions' names (`HORIZON_EXTRACT_FUNCTION`,
+    /// `HORIZON_WEBHOOK_FUNCTION`), whose event source mappings the dashboard reads and pauses.
+    /// Unset: the local runner's pollers are the workers.
+    pub extract_function: Option<String>,
+    pub webhook_function: Option<String>,
+    /// Faults to inject (tests and the load run's fault mode only). Never read from the
+    /// environment.
+    pub faults: crate::faults::Faults,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `get`, so tests can pass their own values.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let required = |k: &str| {
+            get(k).ok_or_else(|| {
+                Error::Internal(format!(
+                    "configuration: {k} is not set (the local runner sets it from the stack; in AWS the template does)"
+                ))
+            })
+        };
+        let number = |k: &str, default: u64| -> Result<u64, Error> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                    Error::Internal(format!("configuration: {k}={v:?} is not a whole number"))
+                }),
+            }
+        };
+        let config = Config {
+            table: required("HORIZON_TABLE")?,
+            bucket: required("HORIZON_BUCKET")?,
+            extract_queue_url: required("HORIZON_EXTRACT_QUEUE_URL")?,
+            webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
+            public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
+            // In days where the bucket's lifecycle rule (which counts in days) must agree.
+            upload_retention: Duration::from_secs(match get("HORIZON_UPLOAD_RETENTION_DAYS") {
+                Some(_) => number("HORIZON_UPLOAD_RETENTION_DAYS", 2)? * 86_400,
+                None => number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
+            }),
+            presign_ttl: Duration::from_secs(number("HORIZON_PRESIGN_SECONDS", 900)?),
+            max_response_bytes: number("HORIZON_MAX_RESPONSE_BYTES", 4_500_000)?,
+            redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
+            lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
+            job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
+            job_max: Duration::from_secs(number("HORIZON_JOB_MAX_SECONDS", 600)?),
+            progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
+            queued_grace: Duration::from_secs(number("HORIZON_QUEUED_GRACE_SECONDS", 900)?),
+            reaper_interval: Duration::from_secs(number("HORIZON_REAPER_SECONDS", 60)?.max(1)),
+            retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
+            max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
+            max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
+            max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
+            max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
+            max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
+            pdfium_lib_path: get("PDFIUM_LIB_PATH"),
+            ocr_dir: get("HORIZON_OCR_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "/opt".into()),
+            ocr_threads: match get("HORIZON_OCR_THREADS") {
+                Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
+                None => std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1),
+            },
+            extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
+            extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
+            s3_path_style: get("AWS_ENDPOINT_URL").is_some()
+                || get("AWS_ENDPOINT_URL_S3").is_some(),
+            webhook_schedule: get("HORIZON_WEBHOOK_SCHEDULE")
+                .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000".into())
+                .split(',')
+                .map(|v| v.trim().parse::<u64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    Error::Internal(
+                        "configuration: HORIZON_WEBHOOK_SCHEDULE must be seconds, comma-separated"
+                            .into(),
+                    )
+                })?,
+            webhook_timeout: Duration::from_secs(
+                number("HORIZON_WEBHOOK_TIMEOUT_SECONDS", 15)?.max(1),
+            ),
+            webhook_dlq_url: get("HORIZON_WEBHOOK_DLQ_URL"),
+            webhook_allow_cidrs: horizon_domain::net::parse_cidrs(
+                &get("HORIZON_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
+            )
+            .map_err(|e| {
+                Error::Internal(format!("configuration: HORIZON_WEBHOOK_ALLOW_CIDRS: {e}"))
+            })?,
+            key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
+            local_bind: match get("HORIZON_BIND") {
+                None => std::net::IpAddr::from([127, 0, 0, 1]),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    Error::Internal(format!(
+                        "configuration: HORIZON_BIND={v:?} is not an IP address"
+                    ))
+                })?,
+            },
+            local_port: u16::try_from(number("PORT", 3000)?)
+                .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
+            local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
+            dev_api_key: get("HORIZON_DEV_API_KEY").map(Secret),
+            master: match (get("HORIZON_MASTER"), get("AWS_LAMBDA_FUNCTION_NAME")) {
+                (Some(m), _) => m,
+                (None, Some(_)) => format!(
+                    "{}:{}",
+                    get("HORIZON_STAGE").unwrap_or_else(|| "prod".into()),
+                    get("AWS_REGION").unwrap_or_else(|| "unknown-region".into())
+                ),
+                (None, None) => format!(
+                    "local:{}",
+                    std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| "localhost".into())
+                ),
+            },
+            recent_minutes: number("HORIZON_RECENT_MINUTES", 60)?.clamp(1, 1440) as i64,
+            failed_minutes: (number("HORIZON_FAILED_MINUTES", 10_080)?.max(1) as i64)
+                .min((number("HORIZON_RETENTION_HOURS", 24)? as i64 * 60).max(1)),
+            monitored_minutes: number("HORIZON_MONITORED_MINUTES", 10_080)?.max(1) as i64,
+            snapshot_interval: Duration::from_secs(number("HORIZON_SNAPSHOT_SECONDS", 300)?.max(1)),
+            snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
+            admin_key: get("HORIZON_ADMIN_KEY").map(Secret),
+            dashboard_open: false,
+            extract_function: get("HORIZON_EXTRACT_FUNCTION"),
+            webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
+            faults: Default::default(),
+        };
+        if config.admin_key.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(Error::Internal(
+                "configuration: HORIZON_ADMIN_KEY must be at least 16 characters".into(),
+            ));
+        }
+        if config.lease <= config.job_deadline {
+            return Err(Error::Internal(format!(
+                "configuration: HORIZON_LEASE_SECONDS ({}) must exceed HORIZON_JOB_DEADLINE_SECONDS ({})",
+                config.lease.as_secs(),
+                config.job_deadline.as_secs()
+            )));
+        }
+        if config.max_tries == 0 || config.max_chunk_chars < 100 {
+            return Err(Error::Internal(
+                "configuration: HORIZON_MAX_TRIES must be at least 1 and HORIZON_MAX_CHUNK_CHARS at least 100".into(),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let mut vars = BASE.to_vec();
+        vars.push(("HORIZON_ADMIN_KEY", "admin-key-that-must-not-leak"));
+        vars.push(("HORIZON_DEV_API_KEY", "hzn_dev_key_that_must_not_leak"));
+        let c = Config::from_lookup(env(&vars)).unwrap();
+        assert_eq!(c.admin_key.as_deref(), Some("admin-key-that-must-not-leak"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("must-not-leak") && !shown.contains("must_not_leak"),
+            "{shown}"
+        );
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("HORIZON_TABLE", "t"),
+        ("HORIZON_BUCKET", "b"),
+        ("HORIZON_EXTRACT_QUEUE_URL", "http://q/extract"),
+        ("HORIZON_WEBHOOK_QUEUE_URL", "http://q/webhooks"),
+    ];
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(env(&BASE)).unwrap();
+        assert_eq!(c.retention, Duration::from_secs(24 * 3600));
+        assert_eq!(c.max_tries, 3);
+        assert_eq!(c.max_chunk_chars, 1500);
+        assert!(!c.s3_path_style);
+        assert_eq!((c.recent_minutes, c.failed_minutes), (60, 24 * 60));
+        assert_eq!(c.snapshot_interval, Duration::from_secs(300));
+        assert_eq!(c.snapshots_kept, 24);
+        assert!(c.master.starts_with("local:"), "{}", c.master);
+        assert!(!c.dashboard_open && c.admin_key.is_none());
+    }
+
+    #[test]
+    fn lambda_masters_are_named_by_stage_and_region() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AWS_LAMBDA_FUNCTION_NAME", "f"));
+        pairs.push(("HORIZON_STAGE", "staging"));
+        pairs.push(("AWS_REGION", "eu-west-1"));
+        let c = Config::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(c.master, "staging:eu-west-1");
+        pairs.push(("HORIZON_ADMIN_KEY", "short"));
+        assert!(Config::from_lookup(env(&pairs)).is_err());
+    }
+
+    #[test]
+    fn missing_and_malformed_values_are_named() {
+        let e = Config::from_lookup(env(&BASE[1..])).unwrap_err();
+        assert!(e.to_string().contains("HORIZON_TABLE"), "{e}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("HORIZON_MAX_TRIES", "three"));
+        let e = Config::from_lookup(env(&pairs)).unwrap_err();
+        assert!(e.to_string().contains("HORIZON_MAX_TRIES"), "{e}");
+    }
+
+    #[test]
+    fn lease_must_outlast_the_deadline() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("HORIZON_LEASE_SECONDS", "30"));
+        pairs.push(("HORIZON_JOB_DEADLINE_SECONDS", "60"));
+        assert!(Config::from_lookup(env(&pairs)).is_err());
+    }
+}

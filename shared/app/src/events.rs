@@ -1,0 +1,122 @@
+//! Job events for webhooks: when a job reaches a state with subscribers, one delivery per
+//! matching subscription goes on the dispatch queue. The body of an event is written once (to
+//! S3) and is the same bytes on every attempt; deliveries are signed per Standard Webhooks.
+
+use bytes::Bytes;
+
+use crate::services::Services;
+use horizon_api::views::{ChunkPage, JobView};
+use horizon_domain::error::Result;
+use horizon_domain::{rfc3339, Job};
+
+pub use horizon_domain::deliveries::{
+    account_of, delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope,
+};
+
+/// Queues the deliveries of `job`'s current status to its subscribers (the job's own and its
+/// account's). The body is `{type, timestamp, data}` where `data` is exactly what
+/// `GET /v1/jobs/{jobId}` returns at this moment.
+pub async fn emit(services: &Services, job: &Job) -> Result<usize> {
+    let Some(event) = event_for(job.status) else {
+        return Ok(0);
+    };
+    let account_subs = services.accounts.webhooks(&job.account).await?;
+    let targets: Vec<(Scope, &horizon_domain::Subscription)> = job
+        .webhooks
+        .iter()
+        .map(|s| (Scope::Job, s))
+        .chain(account_subs.iter().map(|s| (Scope::Account, s)))
+        .filter(|(_, s)| !s.disabled && s.events.contains(&event))
+        .collect();
+    deliver(services, job, event, &targets).await
+}
+
+/// A subscription added to a job that has already finished: the job's terminal event goes to
+/// it alone, at once, like any other delivery (signed, retried, in the delivery log).
+pub async fn emit_to(
+    services: &Services,
+    job: &Job,
+    subscription: &horizon_domain::Subscription,
+) -> Result<usize> {
+    match event_for(job.status) {
+        Some(event) if !subscription.disabled && subscription.events.contains(&event) => {
+            deliver(services, job, event, &[(Scope::Job, subscription)]).await
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Writes the event's body once and queues one delivery per target.
+async fn deliver(
+    services: &Services,
+    job: &Job,
+    event: horizon_domain::EventType,
+    targets: &[(Scope, &horizon_domain::Subscription)],
+) -> Result<usize> {
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let first_page = match &job.result {
+        Some(r) => {
+            let chunks = services
+                .results
+                .chunks(&job.id, r.chunk_count, 0, 100)
+                .await?;
+            Some(ChunkPage::of(chunks, 0, r.chunk_count))
+        }
+        None => None,
+    };
+    let base = services.config.public_url.clone().unwrap_or_default();
+    let now = services.clock.now();
+    let body = serde_json::json!({
+        "type": event.as_str(),
+        "timestamp": rfc3339(now),
+        "data": JobView::of(job, &base, first_page),
+    });
+    let body_key = format!("events/{}/{}-{}.json", job.id, event.as_str(), job.version);
+    services
+        .blobs
+        .put(&body_key, Bytes::from(body.to_string()), "application/json")
+        .await?;
+    for (scope, sub) in targets {
+        let message = DeliveryMessage {
+            delivery_id: delivery_id(&job.id, job.created_at, event, job.attempts, &sub.id),
+            job_id: job.id.to_string(),
+            account: job.account.to_string(),
+            subscription_id: sub.id.clone(),
+            scope: *scope,
+            event,
+            body_key: body_key.clone(),
+            attempt: 1,
+            not_before: now.unix_timestamp(),
+        };
+        services
+            .deliveries
+            .send(&message, std::time::Duration::ZERO)
+            .await?;
+    }
+    tracing::info!(job_id = %job.id, event = event.as_str(), deliveries = targets.len(), "webhook deliveries queued");
+    Ok(targets.len())
+}
+
+/// Emits, logging instead of failing: an event that cannot be queued must not undo the job's
+/// state change (its owner can still poll, and read the delivery log). A transient failure (a
+/// throttle, a dependency briefly away) is tried again twice, 0.2 s and 0.8 s later: the
+/// deliveries already queued keep their ids, so a receiver sees them repeated, not new.
+pub async fn emit_logged(services: &Services, job: &Job) {
+    let mut wait = std::time::Duration::from_millis(200);
+    for tries_left in (0..3).rev() {
+        match emit(services, job).await {
+            Ok(_) => return,
+            Err(e) if e.is_transient() && tries_left > 0 => {
+                tracing::warn!(job_id = %job.id, error = %e, "webhook deliveries not queued; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+            Err(e) => {
+                tracing::error!(job_id = %job.id, error = %e, "webhook deliveries not queued");
+                return;
+            }
+        }
+    }
+}

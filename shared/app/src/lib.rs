@@ -1,0 +1,18 @@
+//! The application: the ports (traits every adapter implements), the use cases built on them
+//! (the job write path and its event table, uploads, webhook emission, the dashboard's reads),
+//! configuration, and in-memory adapters behind every port for fast tests ([`memory`]). It knows
+//! no AWS: `horizon-aws` implements the ports, `horizon-runtime` serves them.
+
+pub mod config;
+pub mod dashboard;
+pub mod events;
+pub mod faults;
+pub mod jobs;
+pub mod media;
+pub mod memory;
+pub mod ports;
+pub mod services;
+pub mod uploads;
+
+pub use config::Config;
+pub use services::Services;

@@ -1,0 +1,380 @@
+//! Ports: what the handlers need from the outside world, as small traits. The AWS adapters in
+//! `horizon_aws` implement them; handlers depend only on these.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use horizon_domain::error::{Error, Result};
+use horizon_domain::keys::ApiKey;
+use horizon_domain::{
+    AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
+};
+
+/// Durable job state. Every write of an existing job is conditional on the version that was read.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job; `Conflict` if the id exists.
+    async fn create(&self, job: &Job) -> Result<()>;
+    /// The job as last written (strongly consistent), or `None` when unknown or expired.
+    async fn get(&self, id: &JobId) -> Result<Option<Job>>;
+    /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
+    /// `Stale` otherwise (someone else wrote in between: re-read and decide again). Only
+    /// `jobs::update` calls it.
+    async fn replace(&self, job: &Job) -> Result<()>;
+    /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
+    /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.
+    async fn list(
+        &self,
+        account: &AccountId,
+        filter: &JobFilter,
+        after: Option<&JobId>,
+        limit: usize,
+    ) -> Result<(Vec<Job>, Option<JobId>)>;
+    /// Claims an idempotency key for a request with fingerprint `request_hash`, kept until
+    /// `expires_at`. `None` when the key is new (the caller goes on and later calls
+    /// [`JobStore::idempotent_done`]); otherwise what the first request recorded.
+    async fn idempotency_claim(
+        &self,
+        account: &AccountId,
+        key: &str,
+        request_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>>;
+    /// Records the job the request with this key created.
+    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()>;
+    /// Active jobs that look abandoned, from the sparse index of active jobs: processing ones whose
+    /// lease ended before `leased_before`, queued ones last written before `queued_before`; at
+    /// most `limit`.
+    async fn overdue(
+        &self,
+        queued_before: OffsetDateTime,
+        leased_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<JobId>>;
+    /// Releases a key whose request failed before creating a job, so a retry may use it.
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()>;
+}
+
+/// Filters for [`JobStore::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub job_type: Option<JobType>,
+    pub tag: Option<String>,
+}
+
+/// What an earlier request with the same idempotency key left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    /// `None` while that request is still running.
+    pub job_id: Option<JobId>,
+}
+
+/// Accounts' API keys and account-level webhooks.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn put_key(&self, key: &ApiKey) -> Result<()>;
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+    /// Revokes the key with this id; `false` when there is none (or, given an `owner`, none of
+    /// that account's).
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool>;
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
+    /// Replaces an existing subscription (to disable it, say).
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
+    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>>;
+    /// Deletes one; `false` when the account has none with this id.
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool>;
+}
+
+/// A finished job's chunks, stored apart from the job record and read a page at a time.
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()>;
+    /// Chunks `offset .. offset + limit` of the `total` the job has.
+    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>>;
+    /// Stores the whole document as Markdown, under [`markdown_key`] in the blob store.
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()>;
+}
+
+/// Chunks are kept in segments of this many, one JSON array each, so that a page of chunks
+/// costs one or two small reads however large the result.
+const SEGMENT: u32 = 500;
+
+fn segment_key(job: &JobId, segment: u32) -> String {
+    format!("results/{job}/{segment:05}.json")
+}
+
+/// Results live in the blob store (S3, or memory in tests), the same way in each.
+#[async_trait]
+impl<B: BlobStore + ?Sized> ResultStore for B {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()> {
+        for (i, segment) in chunks.chunks(SEGMENT as usize).enumerate() {
+            let json = serde_json::to_vec(&segment)
+                .map_err(|e| Error::Internal(format!("serialising chunks: {e}")))?;
+            self.put(
+                &segment_key(job, i as u32),
+                Bytes::from(json),
+                "application/json",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>> {
+        let end = offset.saturating_add(limit).min(total);
+        let mut out = Vec::new();
+        if offset >= end {
+            return Ok(out);
+        }
+        for segment in offset / SEGMENT..=(end - 1) / SEGMENT {
+            let key = segment_key(job, segment);
+            let blob = self
+                .get(&key)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("result segment {key} is missing")))?;
+            let chunks: Vec<Chunk> = serde_json::from_slice(&blob.bytes)
+                .map_err(|e| Error::Internal(format!("result segment {key}: {e}")))?;
+            let base = segment * SEGMENT;
+            out.extend(chunks.into_iter().enumerate().filter_map(|(i, c)| {
+                let index = base + i as u32;
+                (index >= offset && index < end).then_some(c)
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()> {
+        self.put(&markdown_key(job), Bytes::from(markdown), MARKDOWN)
+            .await
+    }
+}
+
+/// Where a job's Markdown is kept in the blob store.
+pub fn markdown_key(job: &JobId) -> String {
+    format!("results/{job}/document.md")
+}
+
+/// The content type of a job's Markdown.
+pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
+
+/// Upload records (the bytes are in the [`BlobStore`]).
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// Stores a new upload record; `Conflict` if the id exists.
+    async fn put(&self, upload: &Upload) -> Result<()>;
+    async fn get(&self, id: &UploadId) -> Result<Option<Upload>>;
+    /// Replaces a pending upload with its checked, ready form; `Conflict` when it is no longer
+    /// pending (another request completed it first).
+    async fn complete(&self, upload: &Upload) -> Result<()>;
+}
+
+/// The message that asks a worker to run a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkMessage {
+    pub job_id: String,
+}
+
+/// The queue of work for the extraction workers.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn enqueue(&self, message: &WorkMessage) -> Result<()>;
+    /// Makes a received message (by its receipt handle) visible again after `delay`: the retry's
+    /// back-off, instead of the queue's whole visibility timeout.
+    async fn retry_later(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<()>;
+}
+
+/// The queue of webhook deliveries.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Queues a delivery, visible after `delay` (SQS allows at most 15 minutes; longer waits
+    /// are re-queued by the dispatcher until `not_before`).
+    async fn send(
+        &self,
+        message: &horizon_domain::deliveries::DeliveryMessage,
+        delay: std::time::Duration,
+    ) -> Result<()>;
+    /// Puts a delivery that will not be tried again on the dead-letter queue, for people to see.
+    async fn dead_letter(
+        &self,
+        message: &horizon_domain::deliveries::DeliveryMessage,
+    ) -> Result<()>;
+}
+
+/// Each delivery attempt of a job's webhooks, for its owner to read.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    async fn record(
+        &self,
+        job: &JobId,
+        attempt: &horizon_domain::deliveries::Attempt,
+    ) -> Result<()>;
+    /// Oldest first.
+    async fn attempts(&self, job: &JobId) -> Result<Vec<horizon_domain::deliveries::Attempt>>;
+}
+
+/// One finished job, as the dashboard's metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobMeasure {
+    pub failed: bool,
+    /// From claim to finish.
+    pub runtime_ms: u64,
+    /// From creation to the first claim.
+    pub wait_ms: u64,
+}
+
+/// Counters per job type and per queue, added to atomically.
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> Result<()>;
+}
+
+/// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,
+/// metric counters and their snapshots, worker heartbeats, monitored tags, paused queues. None
+/// of it reads more than a window at the top of an index or a handful of counter items, so its
+/// cost does not grow with the number of jobs stored.
+#[async_trait]
+pub trait DashboardStore: Send + Sync {
+    /// A page of `list`, newest first, no older than `since` (unix ms), after the cursor `after`;
+    /// `filter` narrows it (failed-job search). Returns the jobs with each one's cursor, and
+    /// whether more follow.
+    async fn list(
+        &self,
+        list: horizon_domain::monitoring::ListName,
+        since_ms: Option<i64>,
+        filter: &horizon_domain::monitoring::Search,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(Job, String)>, bool)>;
+    /// How many jobs of `list` match `filter` since `since_ms` (failed-job search only: it
+    /// reads the matching window).
+    async fn count(
+        &self,
+        list: horizon_domain::monitoring::ListName,
+        since_ms: Option<i64>,
+        filter: &horizon_domain::monitoring::Search,
+    ) -> Result<u64>;
+    /// The sum of the time buckets of `width` from bucket `first` on.
+    async fn tallies(
+        &self,
+        width: horizon_domain::monitoring::Width,
+        first: i64,
+    ) -> Result<horizon_domain::monitoring::Tally>;
+    /// Jobs queued or processing now.
+    async fn pending_count(&self) -> Result<i64>;
+    /// The metric counters since the last snapshot.
+    async fn counters(&self) -> Result<Vec<horizon_domain::monitoring::Counter>>;
+    /// The kept snapshots of one metric, oldest first.
+    async fn snapshots(
+        &self,
+        metric: &horizon_domain::monitoring::MetricId,
+    ) -> Result<Vec<horizon_domain::monitoring::Snapshot>>;
+    /// The metrics that have snapshots or counters.
+    async fn metric_names(
+        &self,
+        kind: horizon_domain::monitoring::MetricKind,
+    ) -> Result<Vec<String>>;
+    /// Takes the snapshot of interval `slot`, unless another instance already took it: reads
+    /// and resets every counter in one step each and appends a snapshot, keeping `keep`.
+    /// `false` when this slot was taken already.
+    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool>;
+    /// When the last snapshot was taken (unix ms), if ever.
+    async fn last_snapshot_at(&self) -> Result<Option<i64>>;
+    async fn beat(&self, heartbeat: &horizon_domain::monitoring::Heartbeat) -> Result<()>;
+    /// Heartbeats seen since `since_ms`.
+    async fn heartbeats(&self, since_ms: i64)
+        -> Result<Vec<horizon_domain::monitoring::Heartbeat>>;
+    /// Monitored tags with when monitoring began (unix ms).
+    async fn monitored(&self) -> Result<Vec<(String, i64)>>;
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()>;
+    /// `false` when the tag was not monitored.
+    async fn unmonitor(&self, tag: &str) -> Result<bool>;
+    /// Adds a job to a monitored tag's list, kept until `expires_at`.
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()>;
+    /// A page of a monitored tag's jobs, newest first, created since `since_ms`, after `after`.
+    async fn tagged(
+        &self,
+        tag: &str,
+        since_ms: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<JobId>, bool)>;
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64>;
+    /// The jobs that still exist among `ids`, in the order given.
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+    /// The names of the paused queues.
+    async fn paused(&self) -> Result<Vec<String>>;
+}
+
+/// A queue's depth, as SQS reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet deleted (being worked on, or waiting for a retry).
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// The queues' own state.
+#[async_trait]
+pub trait QueueInfo: Send + Sync {
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth>;
+    /// The redrive policy's `maxReceiveCount`, when the queue has one.
+    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>>;
+}
+
+/// The worker functions (Horizon's supervisors) and how they are configured to consume their
+/// queues; and pausing a queue's consumption.
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    async fn supervisors(&self) -> Result<Vec<horizon_domain::monitoring::Supervisor>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+}
+
+/// A stored object.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+/// Object storage for uploads and large results.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
+    /// The object, or `None` when there is none under `key`.
+    async fn get(&self, key: &str) -> Result<Option<Blob>>;
+    /// Bytes `first..=last` of the object (`last` beyond the end is clipped).
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>>;
+    /// A URL through which a plain HTTP client can PUT the object, valid for `ttl`.
+    async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> Result<String>;
+    /// A URL through which a plain HTTP client can GET the object, valid for `ttl`.
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String>;
+}
+
+/// The time, behind a trait so tests can hold it still.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Now, to the millisecond: the precision timestamps are stored with.
+    fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now)
+    }
+}

@@ -1,0 +1,109 @@
+//! Uploads as the rest of the system uses them: an id that belongs to the caller, checked.
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::media::{self, Inspection};
+use crate::services::Services;
+use horizon_domain::error::{Error, Result};
+use horizon_domain::{AccountId, Upload, UploadId};
+
+pub use crate::services::UploadCache;
+
+/// A ready upload record for `bytes`, already inspected.
+pub fn ready(
+    id: UploadId,
+    account: AccountId,
+    bytes: &[u8],
+    inspection: &Inspection,
+    filename: Option<String>,
+    now: OffsetDateTime,
+    retention: std::time::Duration,
+) -> Upload {
+    Upload {
+        id,
+        account,
+        pending: false,
+        content_type: inspection.content_type.to_owned(),
+        size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        filename,
+        width: inspection.width,
+        height: inspection.height,
+        pages: inspection.pages,
+        created_at: now,
+        expires_at: expiry(now, retention),
+    }
+}
+
+/// The instant a record made at `now` expires, in whole seconds (DynamoDB's TTL unit).
+pub fn expiry(now: OffsetDateTime, retention: std::time::Duration) -> OffsetDateTime {
+    let at = now + time::Duration::try_from(retention).unwrap_or(time::Duration::days(2));
+    at.replace_nanosecond(0).unwrap_or(at)
+}
+
+/// Inspects bytes off the async threads (a PDF's page count asks PDFium); `415` when the type is
+/// not one we accept.
+pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
+    let hint = services.config.pdfium_lib_path.clone();
+    tokio::task::spawn_blocking(move || media::inspect(&bytes, hint.as_deref()))
+        .await
+        .map_err(|e| Error::Internal(format!("inspecting an upload: {e}")))?
+        .map_err(|seen| {
+            Error::UnsupportedMediaType(format!(
+                "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
+            ))
+        })
+}
+
+/// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like
+/// an unknown one. A presigned upload is checked on its first use: its type is decided from the
+/// bytes the client PUT, and the record completed.
+pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) -> Result<Upload> {
+    let not_found = || Error::NotFound(format!("no upload {id} (it may have expired)"));
+    let now = services.clock.now();
+    let cached = services.upload_cache.get(id);
+    let upload = match cached {
+        Some(u) => Some(u),
+        None => services.uploads.get(id).await?,
+    }
+    .filter(|u| &u.account == account && u.expires_at > now)
+    .ok_or_else(not_found)?;
+    if !upload.pending {
+        services.upload_cache.put(&upload);
+        return Ok(upload);
+    }
+    let blob = services
+        .blobs
+        .get(&upload.blob_key())
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "upload {id} has no content yet: PUT the file to its uploadUrl first"
+            ))
+        })?;
+    let limit = services.config.max_pdf_bytes;
+    if blob.bytes.len() as u64 > limit {
+        return Err(Error::PayloadTooLarge(format!(
+            "upload {id} has {} bytes; the limit is {limit}",
+            blob.bytes.len()
+        )));
+    }
+    let inspection = inspect(services, blob.bytes.clone()).await?;
+    let done = ready(
+        upload.id.clone(),
+        upload.account.clone(),
+        &blob.bytes,
+        &inspection,
+        upload.filename.clone(),
+        upload.created_at,
+        services.config.upload_retention,
+    );
+    match services.uploads.complete(&done).await {
+        Ok(()) => Ok(done),
+        // Another request completed it first: theirs is the same answer.
+        Err(Error::Conflict(_)) => services.uploads.get(id).await?.ok_or_else(not_found),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,871 @@
+//! The dashboard's adapters: its DynamoDB items (in the one table), SQS queue attributes, and
+//! the worker fleet (the local runner's pollers, or Lambda's event source mappings).
+//!
+//! Items, besides the job records' index attributes (`gsi3*`, `gsi4*`, `allTags`):
+//! - `TALLY` / `m#<minute>`, `h#<hour>`: jobs pushed, completed, failed in that bucket;
+//!   `TALLY` / `gauge`: jobs pending now.
+//! - `METRICS` / `counter#<kind>#<name>`: counters since the last snapshot;
+//!   `snaps#<kind>#<name>`: the kept snapshots; `lock#<slot>`: who took a slot's snapshot;
+//!   `state`: when the last snapshot was taken.
+//! - `HEARTBEAT` / `<master>#<supervisor>#<queue>#<instance>`: a live worker (TTL).
+//! - `MONITOR` / `<tag>`: a monitored tag; `TAGGED#<tag>` / `<jobId>`: its jobs (TTL).
+//! - `QUEUE` / `<name>`: whether the queue is paused.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Select};
+use time::OffsetDateTime;
+
+use super::{from_json, millis, n, opt_num, opt_str, s, to_json, unavailable, DynamoStore, Item};
+use horizon_app::ports::{DashboardStore, JobMeasure, MetricsStore, QueueDepth, QueueInfo};
+use horizon_domain::error::{Error, Result};
+use horizon_domain::monitoring::{
+    self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
+    Search, Snapshot, Tally, Width,
+};
+use horizon_domain::{Job, JobId, JobStatus};
+
+/// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
+pub(super) fn index_job(item: &mut Item, job: &Job) -> Result<()> {
+    item.insert("gsi4pk".into(), s("DASH#recent"));
+    item.insert("gsi4sk".into(), s(job.id.to_string()));
+    let finished = || {
+        format!(
+            "{:013}#{}",
+            millis(job.finished_at.unwrap_or(job.updated_at)),
+            job.id
+        )
+    };
+    let (list, sk) = match job.status {
+        JobStatus::Queued | JobStatus::Processing => ("pending", job.id.to_string()),
+        JobStatus::Completed => ("completed", finished()),
+        JobStatus::Failed => ("failed", finished()),
+    };
+    item.insert("gsi3pk".into(), s(format!("DASH#{list}")));
+    item.insert("gsi3sk".into(), s(sk));
+    item.insert("allTags".into(), AttributeValue::Ss(monitoring::tags(job)));
+    if let Some(e) = &job.error {
+        item.insert(
+            "searchText".into(),
+            s(format!("{} {}", e.code, e.message).to_lowercase()),
+        );
+    }
+    if let Some(t) = job.started_at {
+        item.insert("startedAt".into(), n(millis(t)));
+    }
+    if let Some(t) = job.finished_at {
+        item.insert("finishedAt".into(), n(millis(t)));
+    }
+    if let Some(of) = &job.retry_of {
+        item.insert("retryOf".into(), s(of.to_string()));
+    }
+    if !job.retried_by.is_empty() {
+        item.insert("retriedBy".into(), s(to_json(&job.retried_by)?));
+    }
+    Ok(())
+}
+
+fn list_index(list: ListName) -> (&'static str, &'static str, &'static str, &'static str) {
+    match list {
+        ListName::Recent => ("gsi4", "gsi4pk", "gsi4sk", "DASH#recent"),
+        ListName::Pending => ("gsi3", "gsi3pk", "gsi3sk", "DASH#pending"),
+        ListName::Completed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#completed"),
+        ListName::Failed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#failed"),
+    }
+}
+
+fn bucket_key(width: Width, bucket: i64) -> String {
+    let w = match width {
+        Width::Minute => 'm',
+        Width::Hour => 'h',
+    };
+    format!("{w}#{bucket:012}")
+}
+
+/// The counters' attribute names, as placeholders (several are DynamoDB reserved words).
+fn counter_names() -> HashMap<String, String> {
+    [
+        ("#processed", "processed"),
+        ("#failed", "failed"),
+        ("#runtime", "runtimeMs"),
+        ("#wait", "waitMs"),
+        ("#since", "since"),
+        ("#kind", "metricKind"),
+        ("#name", "metricName"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn counter_key(metric: &MetricId) -> String {
+    format!("counter#{}#{}", metric.kind.as_str(), metric.name)
+}
+
+fn snaps_key(metric: &MetricId) -> String {
+    format!("snaps#{}#{}", metric.kind.as_str(), metric.name)
+}
+
+impl DynamoStore {
+    /// Counts a job's arrival, or its move from active to finished, in the time buckets and the
+    /// pending gauge. Best effort: a count lost to an outage must not fail the job's own write.
+    pub(super) async fn count_transition(&self, before: Option<JobStatus>, job: &Job) {
+        let Some((field, gauge)) = monitoring::counted(before, job) else {
+            return;
+        };
+        let at = job.updated_at;
+        let (a, b, c) = tokio::join!(
+            self.add_tally(Width::Minute, at, field),
+            self.add_tally(Width::Hour, at, field),
+            self.add("TALLY", "gauge", "pending", gauge),
+        );
+        for r in [a, b, c] {
+            if let Err(e) = r {
+                tracing::warn!(job_id = %job.id, error = %e, "dashboard count not recorded");
+            }
+        }
+    }
+
+    async fn add_tally(&self, width: Width, at: OffsetDateTime, field: &str) -> Result<()> {
+        let bucket = width.bucket(at);
+        // Kept a day past the longest period a bucket can be summed in (the failed period is at
+        // most the job retention, and in hours).
+        let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("TALLY"))
+            .key("sk", s(bucket_key(width, bucket)))
+            .update_expression("ADD #f :one SET expiresAt = :exp")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n(expires))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn add(&self, pk: &str, sk: &str, field: &str, by: i64) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("ADD #f :by")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":by", n(by))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn add_counter(&self, metric: MetricId, m: JobMeasure) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("METRICS"))
+            .key("sk", s(counter_key(&metric)))
+            .update_expression(
+                "ADD #processed :one, #failed :failed, #runtime :runtime, #wait :wait \
+                 SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
+            )
+            .set_expression_attribute_names(Some(counter_names()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":failed", n(u8::from(m.failed)))
+            .expression_attribute_values(":runtime", n(m.runtime_ms))
+            .expression_attribute_values(":wait", n(m.wait_ms))
+            .expression_attribute_values(":now", n(millis(self.clock.now())))
+            .expression_attribute_values(":kind", s(metric.kind.as_str()))
+            .expression_attribute_values(":name", s(metric.name))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(())
+    }
+
+    fn counter_from(item: &Item) -> Option<Counter> {
+        let kind = match opt_str(item, "metricKind")? {
+            "job" => MetricKind::Job,
+            "queue" => MetricKind::Queue,
+            _ => return None,
+        };
+        Some(Counter {
+            metric: MetricId {
+                kind,
+                name: opt_str(item, "metricName")?.to_owned(),
+            },
+            processed: opt_num(item, "processed").unwrap_or(0),
+            failed: opt_num(item, "failed").unwrap_or(0),
+            runtime_ms: opt_num(item, "runtimeMs").unwrap_or(0),
+            wait_ms: opt_num(item, "waitMs").unwrap_or(0),
+            since_ms: opt_num(item, "since").unwrap_or(0),
+        })
+    }
+
+    /// Every item of partition `pk` whose sort key meets `key` (a condition and its values),
+    /// when given, and that passes `filter`.
+    async fn query_all(
+        &self,
+        pk: &str,
+        key: Option<(&str, Vec<(&str, AttributeValue)>)>,
+        filter: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":p", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            req = match &key {
+                Some((cond, _)) => req.key_condition_expression(format!("pk = :p AND {cond}")),
+                None => req.key_condition_expression("pk = :p"),
+            };
+            if let Some((expr, _)) = &filter {
+                req = req.filter_expression(*expr);
+            }
+            for (k, v) in key.iter().chain(filter.iter()).flat_map(|(_, vals)| vals) {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// A query of a dashboard list's index: key condition, optional lower bound, and search.
+    fn list_query(
+        &self,
+        list: ListName,
+        since_ms: Option<i64>,
+        search: &Search,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (index, pk_attr, sk_attr, pk) = list_index(list);
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":p", s(pk))
+            .scan_index_forward(false);
+        req = match since_ms {
+            Some(ms) => req
+                .key_condition_expression("#pk = :p AND #sk >= :from")
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":from", s(list_lower_bound(list, ms))),
+            None => req.key_condition_expression("#pk = :p"),
+        };
+        let mut filters = vec!["expiresAt > :now"];
+        req = req.expression_attribute_values(":now", n(self.clock.now().unix_timestamp()));
+        if let Some(tag) = &search.tag {
+            filters.push("contains(allTags, :tag)");
+            req = req.expression_attribute_values(":tag", s(tag.clone()));
+        }
+        if let Some(t) = &search.job_type {
+            filters.push("jobType = :type");
+            req = req.expression_attribute_values(":type", s(t.clone()));
+        }
+        if let Some(text) = &search.text {
+            filters.push("contains(searchText, :text)");
+            req = req.expression_attribute_values(":text", s(text.to_lowercase()));
+        }
+        req.filter_expression(filters.join(" AND "))
+    }
+}
+
+impl DynamoStore {
+    /// Writes many job records at once (BatchWriteItem) and counts them in the time buckets and
+    /// the pending gauge: for benchmarks and imports, not the job path (it skips the conditional
+    /// write that keeps ids unique).
+    pub async fn import(&self, jobs: &[Job]) -> Result<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for batch in jobs.chunks(25) {
+            let mut requests: Vec<WriteRequest> = batch
+                .iter()
+                .map(|job| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(self.job_item(job)?))
+                        .build()
+                        .map_err(|e| Error::Internal(format!("import: {e}")))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_>>()?;
+            for attempt in 0..20 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+        }
+        let mut counts: HashMap<(Width, i64, &str), i64> = HashMap::new();
+        let mut pending = 0;
+        for job in jobs {
+            let mut count = |field| {
+                for width in [Width::Minute, Width::Hour] {
+                    *counts
+                        .entry((width, width.bucket(job.created_at), field))
+                        .or_default() += 1;
+                }
+            };
+            count("pushed");
+            match job.status {
+                JobStatus::Completed => count("completed"),
+                JobStatus::Failed => count("failed"),
+                JobStatus::Queued | JobStatus::Processing => pending += 1,
+            }
+        }
+        for ((width, bucket, field), by) in counts {
+            self.add("TALLY", &bucket_key(width, bucket), field, by)
+                .await?;
+        }
+        self.add("TALLY", "gauge", "pending", pending).await
+    }
+}
+
+impl DynamoStore {
+    /// How many items `query` matches, across DynamoDB's pages.
+    async fn count_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            total += out.count.max(0) as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl MetricsStore for DynamoStore {
+    /// Adds to the job type's and the queue's counters (each an atomic ADD).
+    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
+        let (a, b) = tokio::join!(
+            self.add_counter(
+                MetricId {
+                    kind: MetricKind::Job,
+                    name: job_type.to_owned()
+                },
+                m
+            ),
+            self.add_counter(
+                MetricId {
+                    kind: MetricKind::Queue,
+                    name: queue.to_owned()
+                },
+                m
+            ),
+        );
+        a.and(b)
+    }
+}
+
+#[async_trait]
+impl DashboardStore for DynamoStore {
+    async fn list(
+        &self,
+        list: ListName,
+        since_ms: Option<i64>,
+        search: &Search,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(Job, String)>, bool)> {
+        let (_, pk_attr, sk_attr, pk) = list_index(list);
+        let mut start: Option<Item> = match after {
+            Some(cursor) => {
+                let id = JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor))
+                    .map_err(|_| Error::field("starting_at", "is not a cursor from this list"))?;
+                Some(HashMap::from([
+                    ("pk".to_owned(), s(format!("JOB#{id}"))),
+                    ("sk".to_owned(), s("JOB")),
+                    (pk_attr.to_owned(), s(pk)),
+                    (sk_attr.to_owned(), s(cursor)),
+                ]))
+            }
+            None => None,
+        };
+        let mut jobs = Vec::new();
+        let mut more = false;
+        // Filters apply after DynamoDB's page limit: keep reading (boundedly) until the page fills.
+        for _ in 0..20 {
+            let out = self
+                .list_query(list, since_ms, search)
+                .limit((limit + 1).min(1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let cursor = opt_str(&item, sk_attr).unwrap_or_default().to_owned();
+                jobs.push((Self::job_from_item(&item)?, cursor));
+            }
+            start = out.last_evaluated_key;
+            more = jobs.len() > limit || start.is_some();
+            if jobs.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        jobs.truncate(limit);
+        Ok((jobs, more))
+    }
+
+    async fn count(&self, list: ListName, since_ms: Option<i64>, search: &Search) -> Result<u64> {
+        self.count_all(self.list_query(list, since_ms, search))
+            .await
+    }
+
+    async fn tallies(&self, width: Width, first: i64) -> Result<Tally> {
+        let items = self
+            .query_all(
+                "TALLY",
+                Some((
+                    "sk BETWEEN :from AND :to",
+                    vec![
+                        (":from", s(bucket_key(width, first))),
+                        (":to", s(bucket_key(width, 999_999_999_999))),
+                    ],
+                )),
+                None,
+            )
+            .await?;
+        let mut tally = Tally::default();
+        for item in &items {
+            tally.pushed += opt_num::<u64>(item, "pushed").unwrap_or(0);
+            tally.completed += opt_num::<u64>(item, "completed").unwrap_or(0);
+            tally.failed += opt_num::<u64>(item, "failed").unwrap_or(0);
+        }
+        Ok(tally)
+    }
+
+    async fn pending_count(&self) -> Result<i64> {
+        Ok(self
+            .get_item("TALLY".into(), "gauge")
+            .await?
+            .and_then(|i| opt_num::<i64>(&i, "pending"))
+            .unwrap_or(0)
+            .max(0))
+    }
+
+    async fn counters(&self) -> Result<Vec<Counter>> {
+        let items = self
+            .query_all(
+                "METRICS",
+                Some(("begins_with(sk, :prefix)", vec![(":prefix", s("counter#"))])),
+                None,
+            )
+            .await?;
+        Ok(items.iter().filter_map(Self::counter_from).collect())
+    }
+
+    async fn snapshots(&self, metric: &MetricId) -> Result<Vec<Snapshot>> {
+        match self.get_item("METRICS".into(), &snaps_key(metric)).await? {
+            Some(item) => from_json(opt_str(&item, "snapshots").unwrap_or("[]")),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn metric_names(&self, kind: MetricKind) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .counters()
+            .await?
+            .into_iter()
+            .filter(|c| c.metric.kind == kind)
+            .map(|c| c.metric.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool> {
+        let lock: Item = HashMap::from([
+            ("pk".to_owned(), s("METRICS")),
+            ("sk".to_owned(), s(format!("lock#{slot}"))),
+            ("takenAt".to_owned(), n(millis(now))),
+            (
+                "expiresAt".to_owned(),
+                n(now.unix_timestamp() + 2 * 24 * 3600),
+            ),
+        ]);
+        match self
+            .put_item(lock, Some("attribute_not_exists(pk)"), vec![])
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::Conflict(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        for counter in self.counters().await? {
+            // Read and reset in one step: a job counted meanwhile lands in the next interval.
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s("METRICS"))
+                .key("sk", s(counter_key(&counter.metric)))
+                .update_expression(
+                    "SET #processed = :zero, #failed = :zero, #runtime = :zero, #wait = :zero, #since = :now",
+                )
+                .set_expression_attribute_names(Some(
+                    counter_names()
+                        .into_iter()
+                        .filter(|(k, _)| k != "#kind" && k != "#name")
+                        .collect(),
+                ))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":now", n(millis(now)))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+            let Some(taken) = out.attributes.as_ref().and_then(Self::counter_from) else {
+                continue;
+            };
+            let kept = self.snapshots(&taken.metric).await?;
+            let kept = monitoring::rotate(kept, taken.snapshot(now), keep);
+            let item: Item = HashMap::from([
+                ("pk".to_owned(), s("METRICS")),
+                ("sk".to_owned(), s(snaps_key(&taken.metric))),
+                ("snapshots".to_owned(), s(to_json(&kept)?)),
+            ]);
+            self.put_item(item, None, vec![]).await?;
+        }
+        let state: Item = HashMap::from([
+            ("pk".to_owned(), s("METRICS")),
+            ("sk".to_owned(), s("state")),
+            ("lastSnapshotAt".to_owned(), n(millis(now))),
+        ]);
+        self.put_item(state, None, vec![]).await?;
+        Ok(true)
+    }
+
+    async fn last_snapshot_at(&self) -> Result<Option<i64>> {
+        Ok(self
+            .get_item("METRICS".into(), "state")
+            .await?
+            .and_then(|i| opt_num(&i, "lastSnapshotAt")))
+    }
+
+    async fn beat(&self, hb: &Heartbeat) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s("HEARTBEAT")),
+            (
+                "sk".to_owned(),
+                s(format!(
+                    "{}#{}#{}#{}",
+                    hb.master, hb.supervisor, hb.queue, hb.instance
+                )),
+            ),
+            ("master".to_owned(), s(hb.master.clone())),
+            ("supervisor".to_owned(), s(hb.supervisor.clone())),
+            ("queue".to_owned(), s(hb.queue.clone())),
+            ("instance".to_owned(), s(hb.instance.clone())),
+            ("pid".to_owned(), n(hb.pid)),
+            ("seenAt".to_owned(), n(hb.seen_at_ms)),
+            ("expiresAt".to_owned(), n(hb.seen_at_ms / 1000 + 300)),
+        ]);
+        self.put_item(item, None, vec![]).await.map(|_| ())
+    }
+
+    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<Heartbeat>> {
+        let items = self
+            .query_all(
+                "HEARTBEAT",
+                None,
+                Some(("seenAt >= :since", vec![(":since", n(since_ms))])),
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                Some(Heartbeat {
+                    master: opt_str(i, "master")?.to_owned(),
+                    supervisor: opt_str(i, "supervisor")?.to_owned(),
+                    queue: opt_str(i, "queue")?.to_owned(),
+                    instance: opt_str(i, "instance")?.to_owned(),
+                    pid: opt_num(i, "pid").unwrap_or(0),
+                    seen_at_ms: opt_num(i, "seenAt")?,
+                })
+            })
+            .collect())
+    }
+
+    async fn monitored(&self) -> Result<Vec<(String, i64)>> {
+        let items = self.query_all("MONITOR", None, None).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| Some((opt_str(i, "sk")?.to_owned(), opt_num(i, "since")?)))
+            .collect())
+    }
+
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s("MONITOR")),
+            ("sk".to_owned(), s(tag)),
+            ("since".to_owned(), n(millis(now))),
+        ]);
+        match self
+            .put_item(item, Some("attribute_not_exists(pk)"), vec![])
+            .await
+        {
+            Ok(_) | Err(Error::Conflict(_)) => Ok(()), // already monitored: unchanged
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn unmonitor(&self, tag: &str) -> Result<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s("MONITOR"))
+            .key("sk", s(tag))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(format!("TAGGED#{tag}"))),
+            ("sk".to_owned(), s(job.to_string())),
+            ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
+        ]);
+        self.put_item(item, None, vec![]).await.map(|_| ())
+    }
+
+    async fn tagged(
+        &self,
+        tag: &str,
+        since_ms: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<JobId>, bool)> {
+        let pk = format!("TAGGED#{tag}");
+        let start = match after {
+            Some(cursor) => {
+                let id = JobId::from_str(cursor)
+                    .map_err(|_| Error::field("starting_at", "is not a job id from this list"))?;
+                Some(HashMap::from([
+                    ("pk".to_owned(), s(pk.clone())),
+                    ("sk".to_owned(), s(id.to_string())),
+                ]))
+            }
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND sk >= :from")
+            .expression_attribute_values(":p", s(pk))
+            .expression_attribute_values(":from", s(first_id_at(since_ms)))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB Query", e))?;
+        let ids = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| opt_str(i, "sk").and_then(|id| JobId::from_str(id).ok()))
+            .collect();
+        Ok((ids, out.last_evaluated_key.is_some()))
+    }
+
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND sk >= :from")
+            .expression_attribute_values(":p", s(format!("TAGGED#{tag}")))
+            .expression_attribute_values(":from", s(first_id_at(since_ms)));
+        self.count_all(query).await
+    }
+
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>> {
+        let mut found: HashMap<String, Job> = HashMap::new();
+        for batch in ids.chunks(100) {
+            let keys: Vec<Item> = batch
+                .iter()
+                .map(|id| {
+                    HashMap::from([
+                        ("pk".to_owned(), s(format!("JOB#{id}"))),
+                        ("sk".to_owned(), s("JOB")),
+                    ])
+                })
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| Error::Internal(format!("batch get: {e}")))?,
+            );
+            for _ in 0..10 {
+                let Some(req) = request.take() else { break };
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB BatchGetItem", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let job = Self::job_from_item(&item)?;
+                    found.insert(job.id.to_string(), job);
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+        }
+        let now = self.clock.now();
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id.as_str()))
+            .filter(|j| j.expires_at > now)
+            .collect())
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s("QUEUE")),
+            ("sk".to_owned(), s(queue)),
+            ("paused".to_owned(), AttributeValue::Bool(paused)),
+        ]);
+        self.put_item(item, None, vec![]).await.map(|_| ())
+    }
+
+    async fn paused(&self) -> Result<Vec<String>> {
+        let items = self.query_all("QUEUE", None, None).await?;
+        Ok(items
+            .iter()
+            .filter(|i| i.get("paused").and_then(|v| v.as_bool().ok()) == Some(&true))
+            .filter_map(|i| opt_str(i, "sk").map(str::to_owned))
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS queue attributes
+
+pub struct SqsQueues {
+    client: aws_sdk_sqs::Client,
+}
+
+impl SqsQueues {
+    pub fn new(client: aws_sdk_sqs::Client) -> Self {
+        SqsQueues { client }
+    }
+}
+
+#[async_trait]
+impl QueueInfo for SqsQueues {
+    async fn depth(&self, queue_url: &str) -> Result<QueueDepth> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| unavailable("SQS GetQueueAttributes", e))?;
+        let attrs = out.attributes.unwrap_or_default();
+        let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(QueueDepth {
+            visible: get(A::ApproximateNumberOfMessages),
+            in_flight: get(A::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(A::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+
+    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| unavailable("SQS GetQueueAttributes", e))?;
+        let policy = out.attributes.unwrap_or_default().remove(&A::RedrivePolicy);
+        Ok(policy
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+            .and_then(|v| match &v["maxReceiveCount"] {
+                serde_json::Value::Number(n) => n.as_u64(),
+                serde_json::Value::String(s) => s.parse().ok(),
+                _ => None,
+            })
+            .map(|n| n as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_keys_order_as_time() {
+        assert!(bucket_key(Width::Minute, 9) < bucket_key(Width::Minute, 10));
+        assert!(list_lower_bound(ListName::Failed, 999) < list_lower_bound(ListName::Failed, 1000));
+        // Every id made at or after an instant sorts at or after the bound; earlier ones before.
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let bound = first_id_at(1_700_000_000_000);
+        for _ in 0..100 {
+            assert!(JobId::new(at).as_str() >= bound.as_str());
+            let before = JobId::new(at - time::Duration::milliseconds(1));
+            assert!(before.as_str() < bound.as_str());
+        }
+    }
+}

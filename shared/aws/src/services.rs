@@ -1,0 +1,105 @@
+//! A function's wiring: the AWS adapters behind every port of [`Services`], built once at
+//! start-up (a Lambda's init, or the local runner's).
+
+use std::sync::Arc;
+
+use horizon_app::config::Config;
+use horizon_app::ports::{Clock, Fleet, SystemClock};
+use horizon_app::services::{Services, UploadCache};
+use horizon_domain::keys::KeyCache;
+use horizon_domain::Result;
+
+use crate::{DynamoStore, S3Blobs, SqsDeliveryQueue, SqsWorkQueue};
+
+/// Configuration from the environment, AWS adapters behind every port.
+pub async fn from_env() -> Result<Services> {
+    Ok(from_config(Config::from_env()?).await)
+}
+
+/// AWS adapters for `config`. No network call happens here: clients connect on first use.
+pub async fn from_config(config: Config) -> Services {
+    let sdk = crate::sdk_config_with(config.faults).await;
+    with_sdk(config, &sdk)
+}
+
+/// AWS adapters for `config` on the SDK configuration `sdk` (its endpoint, credentials and
+/// HTTP client).
+pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
+    let sdk = sdk.clone();
+    let s3 = Arc::new(S3Blobs::new(
+        crate::s3_client(&sdk, &config),
+        &config.bucket,
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(DynamoStore::new(
+        crate::dynamodb_client(&sdk),
+        &config.table,
+        clock.clone(),
+    ));
+    let queue = Arc::new(SqsWorkQueue::new(
+        crate::sqs_client(&sdk),
+        &config.extract_queue_url,
+    ));
+    let config = Arc::new(config);
+    let fleet = fleet(&config, &store, &sdk);
+    Services {
+        fleet,
+        queues: Arc::new(crate::dashboard::SqsQueues::new(crate::sqs_client(&sdk))),
+        dashboard: store.clone(),
+        jobs: store.clone(),
+        uploads: store.clone(),
+        accounts: store.clone(),
+        metrics: store.clone(),
+        delivery_log: store,
+        deliveries: Arc::new(SqsDeliveryQueue::new(
+            crate::sqs_client(&sdk),
+            &config.webhook_queue_url,
+            config.webhook_dlq_url.clone(),
+        )),
+        results: s3.clone(),
+        queue,
+        blobs: s3,
+        clock,
+        upload_cache: Arc::new(UploadCache::new(10_000)),
+        key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
+        config,
+    }
+}
+
+/// The worker fleet the dashboard shows: Lambda's event source mappings when the worker
+/// functions are named (in AWS; feature `lambda-fleet`, the dashboard's). The local runner puts
+/// its own pollers there (`horizon_local::LocalFleet`); other functions never read it.
+fn fleet(
+    config: &Arc<Config>,
+    store: &Arc<DynamoStore>,
+    sdk: &aws_config::SdkConfig,
+) -> Arc<dyn Fleet> {
+    #[cfg(feature = "lambda-fleet")]
+    if config.extract_function.is_some() || config.webhook_function.is_some() {
+        return Arc::new(crate::lambda::LambdaFleet {
+            config: config.clone(),
+            store: store.clone(),
+            lambda: crate::lambda::lambda_client(sdk),
+        });
+    }
+    let _ = (config, sdk);
+    Arc::new(Unnamed(store.clone()))
+}
+
+/// The fleet of a function that does not know its workers (none of the Lambda functions but the
+/// dashboard asks): pausing still records the flag the workers read; listing them is an error
+/// that says what to configure.
+struct Unnamed(Arc<DynamoStore>);
+
+#[async_trait::async_trait]
+impl Fleet for Unnamed {
+    async fn supervisors(&self) -> Result<Vec<horizon_domain::monitoring::Supervisor>> {
+        Err(horizon_domain::Error::Internal(
+            "the worker functions are not named: set HORIZON_EXTRACT_FUNCTION and HORIZON_WEBHOOK_FUNCTION (in a build with the feature lambda-fleet)".into(),
+        ))
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+        horizon_app::ports::DashboardStore::set_paused(&*self.0, queue, paused).await
+    }
+}

@@ -1,0 +1,372 @@
+//! HTTP helpers shared by the API functions: JSON in and out, problem+json errors, links.
+
+use lambda_http::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use horizon_app::config::Config;
+use horizon_domain::error::{Error, Failure, Result};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A response with `status` and `body` serialised as JSON.
+pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => with_body(status, "application/json", Body::Text(text)),
+        Err(e) => problem(&Error::Internal(format!("serialising a response: {e}")), ""),
+    }
+}
+
+/// A response with the given status, content type and body.
+pub fn with_body(status: u16, content_type: &str, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// Adds a header; values that are not valid header text are skipped (and logged), never a panic.
+pub fn set_header(resp: &mut Response<Body>, name: &'static str, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            resp.headers_mut().insert(HeaderName::from_static(name), v);
+        }
+        Err(_) => tracing::warn!(header = name, "skipping a header value that is not valid"),
+    }
+}
+
+/// The error as an RFC 9457 `application/problem+json` response about `instance` (the request
+/// path). Server-side errors are logged here, once, with their detail.
+pub fn problem(err: &Error, instance: &str) -> Response<Body> {
+    let p = err.problem(instance);
+    if p.status >= 500 {
+        tracing::error!(error = %err, path = instance, "request failed");
+    }
+    let text = serde_json::to_string(&p).unwrap_or_else(|_| {
+        format!(
+            r#"{{"title":"Internal Server Error","status":{}}}"#,
+            p.status
+        )
+    });
+    let mut resp = with_body(p.status, PROBLEM_JSON, Body::Text(text));
+    if p.status == 503 {
+        set_header(&mut resp, "retry-after", "5");
+    }
+    if let Error::MethodNotAllowed(allowed) = err {
+        set_header(&mut resp, "allow", allowed);
+    }
+    if p.status == 401 {
+        set_header(&mut resp, "www-authenticate", r#"Bearer realm="horizon""#);
+    }
+    resp
+}
+
+/// The request body parsed as JSON into `T`; a malformed body is a `400` naming the field.
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::field("body", "is empty; a JSON object is expected"));
+    }
+    // Every request body of this API is an object; serde would also read a struct from an
+    // array, by position, which no client means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::field("body", "must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        // "missing field `uploadId` at line 1 column 2": the field is named in the message.
+        let field = match msg.split('`').nth(1) {
+            Some(name) if msg.starts_with("missing field") => name.to_owned(),
+            _ if inner.is_syntax() || inner.is_eof() => "body".to_owned(),
+            _ if path == "." || path == "?" || path.is_empty() => "body".to_owned(),
+            _ => path,
+        };
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("is not valid JSON ({inner})")
+        } else {
+            strip_position(&msg).to_owned()
+        };
+        Error::field(field, message)
+    })
+}
+
+fn strip_position(msg: &str) -> &str {
+    msg.split(" at line ").next().unwrap_or(msg)
+}
+
+/// A request header as text, when present and readable.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The base URL clients use to reach us: the configured public URL, else the request's own host
+/// (and `X-Forwarded-Proto`, set by API Gateway and proxies).
+pub fn base_url(req: &Request, config: &Config) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    let host = header(req, "host").unwrap_or("localhost");
+    let proto = header(req, "x-forwarded-proto").unwrap_or(
+        if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
+            "http"
+        } else {
+            "https"
+        },
+    );
+    format!("{proto}://{host}")
+}
+
+/// The query string's parameters, percent-decoded, in order.
+pub fn query(req: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// One query parameter; a parameter given twice is a `400`.
+pub fn query_param(params: &[(String, String)], name: &str) -> Result<Option<String>> {
+    let mut found = params.iter().filter(|(k, _)| k == name);
+    let first = found.next().map(|(_, v)| v.clone());
+    if found.next().is_some() {
+        return Err(Error::field(name, "is given more than once"));
+    }
+    Ok(first)
+}
+
+/// A numeric `limit` parameter in `1..=max`, `default` when absent.
+pub fn limit_param(params: &[(String, String)], default: u32, max: u32) -> Result<u32> {
+    match query_param(params, "limit")? {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Error::field("limit", format!("must be a whole number from 1 to {max}"))
+            }),
+    }
+}
+
+/// The request path split into its non-empty segments.
+pub fn segments(req: &Request) -> Vec<&str> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// API Gateway's HTTP API refuses request bodies over 10 MB; so does every router here.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// A function's routes made into its service: a path no route declares is a `404`, a declared
+/// path asked with another method a `405` naming the methods it has, every error a problem+json
+/// response about the request's path (rendered here, once), and one log line per request inside
+/// its `request` span. Lambda runs it with `lambda_http::run`; the local runner serves the same
+/// routers, merged, with `axum::serve`.
+pub fn service(routes: axum::Router) -> axum::Router {
+    use tower::Layer;
+    // Around the router, not inside it (`Router::layer` would wrap each route, before the
+    // method router adds its `Allow` header).
+    let answered = axum::middleware::from_fn(problems).layer(routes.fallback(no_route));
+    axum::Router::new()
+        .fallback_service(answered)
+        .layer(axum::middleware::from_fn(logged))
+}
+
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Error {
+    Error::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// Renders handler errors, and axum's own `405` (with its `Allow` list), as problem+json.
+async fn problems(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let error = match resp.extensions().get::<Failure>() {
+        Some(Failure(e)) => e.clone(),
+        None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = resp
+                .headers()
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(',')
+                .collect::<Vec<_>>()
+                .join(", ");
+            std::sync::Arc::new(Error::MethodNotAllowed(allowed))
+        }
+        None => return resp,
+    };
+    problem(&error, &path).map(axum::body::Body::new)
+}
+
+/// The request's span (with Lambda's request id, or a fresh one locally) and its log line.
+async fn logged(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use lambda_http::RequestExt;
+    use tracing::Instrument;
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let span = crate::telemetry::request_span(&request_id, req.method().as_str(), req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            millis = started.elapsed().as_millis() as u64,
+            "request"
+        )
+    });
+    resp
+}
+
+/// Answers one request in-process with a router made by [`service`], the response body
+/// collected: how the tests and the fixture-event checks call a function without a server.
+pub async fn call(app: &axum::Router, req: Request) -> Response<Body> {
+    use tower::ServiceExt;
+    let resp = match app.clone().oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let (parts, body) = resp.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) if bytes.is_empty() => Response::from_parts(parts, Body::Empty),
+        Ok(bytes) => Response::from_parts(parts, Body::Binary(bytes.to_vec())),
+        Err(e) => problem(&Error::Internal(format!("reading a response: {e}")), ""),
+    }
+}
+
+/// The whole request as the handlers read it: method, URI, headers and body (at most
+/// [`MAX_REQUEST_BYTES`]; more is a `413`).
+pub struct Req(pub Request);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+            .await
+            .map_err(|_| {
+                Error::PayloadTooLarge(format!(
+                    "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
+                ))
+            })?;
+        let body = if bytes.is_empty() {
+            Body::Empty
+        } else {
+            Body::Binary(bytes.to_vec())
+        };
+        Ok(Req(Request::from_parts(parts, body)))
+    }
+}
+
+/// The account behind the request's API key (`Authorization: Bearer <key>`); `401` without one.
+pub struct Account(pub horizon_domain::AccountId);
+
+impl<S> axum::extract::FromRequestParts<S> for Account
+where
+    S: Send + Sync,
+    horizon_app::Services: axum::extract::FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
+        let authorization = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        crate::auth::authenticate(&services, authorization)
+            .await
+            .map(Account)
+    }
+}
+
+/// One path parameter, percent-decoded; a segment that is not UTF-8 once decoded is a `400`.
+pub struct Param<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Param<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        use axum::extract::Path;
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| Param(v))
+            .map_err(|e| Error::field("path", e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body1 {
+        upload_id: String,
+        options: Option<Opts>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Opts {
+        max_chunk_chars: u32,
+    }
+
+    fn req(body: &str) -> Request {
+        let mut r = Request::new(Body::Text(body.to_owned()));
+        *r.uri_mut() = "/v1/extract/pdf".parse().unwrap();
+        r
+    }
+
+    fn field_of(body: &str) -> String {
+        match parse_json::<Body1>(&req(body)).unwrap_err() {
+            Error::BadRequest { errors, .. } => errors[0].field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_field() {
+        assert_eq!(field_of("{}"), "uploadId");
+        assert_eq!(field_of(r#"{"uploadId": 5}"#), "uploadId");
+        assert_eq!(
+            field_of(r#"{"uploadId": "u", "options": {"maxChunkChars": "x"}}"#),
+            "options.maxChunkChars"
+        );
+        assert_eq!(field_of("{not json"), "body");
+        assert_eq!(field_of(""), "body");
+        assert_eq!(field_of("[]"), "body");
+        assert_eq!(field_of(r#"["upl_x", null]"#), "body");
+        assert_eq!(field_of("[null]"), "body");
+    }
+
+    #[test]
+    fn problems_are_problem_json() {
+        let r = problem(&Error::NotFound("no such job".into()), "/v1/jobs/x");
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM_JSON);
+    }
+}
