@@ -1,2 +1,5 @@
-//! The end-to-end tests live in `e2e/`; this library holds the load run that a benchmark and a test share.
+//! The end-to-end tests live in `e2e/`; this library holds what several test binaries share: the
+//! adapters' contract (run against the in-memory and the AWS adapters) and the load run (a
+//! benchmark and a test).
+pub mod contract;
 pub mod load;

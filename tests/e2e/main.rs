@@ -3,6 +3,7 @@
 //! Run them with `scripts/test`, which starts and provisions the stack.
 
 mod cli;
+mod contracts;
 mod dashboard;
 mod documents;
 mod events;
