@@ -51,7 +51,6 @@ fn fixture_path(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_uploads_extracts_and_manages_jobs_webhooks_and_keys() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let endpoint = format!("http://{}", running.addr);

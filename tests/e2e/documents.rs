@@ -80,7 +80,6 @@ fn grid(chunk: &Value) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scans_and_images_are_read_with_ocr() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -222,7 +221,6 @@ async fn scans_and_images_are_read_with_ocr() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn layout_gives_headings_lists_tables_and_reading_order() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -472,7 +470,6 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     http.shutdown().await;
 
     // Completed, with Markdown larger than a response may be: a redirect to S3.
-    let _queues = QUEUES.lock().await;
     let mut config = (*services.config).clone();
     config.max_response_bytes = 200;
     let small = horizon_app::Services {

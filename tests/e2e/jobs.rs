@@ -333,7 +333,6 @@ async fn job_lists_are_newest_first_paginated_and_filtered() {
 /// the cursor, every chunk exactly once, in order.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_3000_page_result_pages_through_every_chunk() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::QUEUES;
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -118,7 +116,6 @@ fn failures(resp: &Value) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_function_answers_its_fixture_events_through_cargo_lambda() {
     // The reaper's run must not meet another test's jobs half-way.
-    let _queues = QUEUES.lock().await;
     let watch = Watch::start();
 
     let resp = watch.invoke("jobs-api", "jobs-api-openapi.json").await;

@@ -29,7 +29,6 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pdf_travels_the_whole_way() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let sdk = sdk().await;
     let pdf = fixture("two-pages.pdf");
@@ -192,7 +191,6 @@ async fn a_pdf_travels_the_whole_way() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_pdf_ends_failed_with_its_reason() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -315,11 +313,10 @@ impl SqsHandler for FailFirstTime {
 /// the queue's visibility timeout), the others are deleted after one delivery.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
-    let _queues = QUEUES.lock().await;
-    let config = config();
+    let config = own_queues(config()).await;
     let sdk = sdk().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    // The webhook queue: nothing else consumes it while we hold the lock.
+    // The test's own webhook queue: nothing else consumes it.
     let queue = config.webhook_queue_url.clone();
     let tag = JobId::new(time::OffsetDateTime::now_utc()).to_string();
     let bodies: Vec<String> = ["a", "b", "c"]

@@ -16,9 +16,8 @@ use crate::support::*;
 /// webhook is delivered or dead-lettered.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_job_is_lost_or_duplicated_under_injected_faults() {
-    let _queues = QUEUES.lock().await;
     let _ = services().await; // fails early, with the reason, if the stack is not there
-    let mut config = config();
+    let mut config = own_queues(config()).await;
     config.faults = Faults {
         kill_after_claim: 0.2,
         duplicate_delivery: 0.3,
@@ -110,7 +109,6 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
 /// deadline, and the worker goes on serving.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_pdfs_end_cleanly_within_their_deadline() {
-    let _queues = QUEUES.lock().await;
     let mut cases: Vec<(String, Vec<u8>)> = generated_hostile_pdfs();
     // The corpus's damaged and hostile files too, when it is here (a clone has no corpus).
     let corpus = std::env::var("HORIZON_CORPUS")

@@ -5,10 +5,6 @@ use std::time::{Duration, Instant};
 use horizon_app::{Config, Services};
 use serde_json::Value;
 
-/// Tests that start queue pollers share the stack's queues: they take this lock so that one
-/// test's pollers never consume another's messages (nextest also runs this binary serially).
-pub static QUEUES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The configuration of the provisioned local stack, or a failure that says how to get one.
 pub fn config() -> Config {
     let mut config = Config::from_env().unwrap_or_else(|e| {
@@ -21,10 +17,11 @@ pub fn config() -> Config {
     config
 }
 
+/// Services on the local stack, with queues of the test's own ([`own_queues`]).
 pub async fn services() -> Services {
     // Logs as the service writes them, at RUST_LOG's level (shown with --no-capture).
     horizon_runtime::telemetry::init();
-    let config = config();
+    let config = own_queues(config()).await;
     let services = horizon_aws::services::from_config(config).await;
     // Fail with the reason when LocalStack is not answering, rather than with a timeout later.
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -35,6 +32,77 @@ pub async fn services() -> Services {
         }
     }
     services
+}
+
+/// `config` with queues of its own: an extraction and a webhook queue, each with a dead-letter
+/// queue, set up like the stack's (visibility timeout, receive count). No other test's pollers
+/// take their messages, and a test that fails leaves nothing in them for the next one.
+pub async fn own_queues(mut config: Config) -> Config {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let name = format!("t{}", &ulid_now()[4..]).to_lowercase();
+    let like = |stack: String, suffix: &'static str| {
+        let sqs = sqs.clone();
+        let name = format!("{name}-{suffix}");
+        async move {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&stack)
+                .attribute_names(A::All)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("the stack's queue {stack}: {e:?}"));
+            let attrs = attrs.attributes().cloned().unwrap_or_default();
+            let dlq = sqs
+                .create_queue()
+                .queue_name(format!("{name}-dlq"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("creating {name}-dlq: {e:?}"));
+            let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
+            let dlq_arn = sqs
+                .get_queue_attributes()
+                .queue_url(&dlq_url)
+                .attribute_names(A::QueueArn)
+                .send()
+                .await
+                .ok()
+                .and_then(|a| a.attributes()?.get(&A::QueueArn).cloned())
+                .unwrap_or_else(|| panic!("{name}-dlq has no ARN"));
+            let receives: Value = attrs
+                .get(&A::RedrivePolicy)
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
+            let redrive = serde_json::json!({
+                "deadLetterTargetArn": dlq_arn,
+                "maxReceiveCount": receives["maxReceiveCount"].as_u64().unwrap_or(3),
+            });
+            let mut create = sqs
+                .create_queue()
+                .queue_name(&name)
+                .attributes(A::RedrivePolicy, redrive.to_string());
+            if let Some(v) = attrs.get(&A::VisibilityTimeout) {
+                create = create.attributes(A::VisibilityTimeout, v);
+            }
+            let queue = create
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("creating {name}: {e:?}"));
+            (queue.queue_url().unwrap_or_default().to_owned(), dlq_url)
+        }
+    };
+    let (extract, extract_dlq) = like(config.extract_queue_url.clone(), "extract").await;
+    assert_eq!(extract_dlq, dead_letter_queue(&extract));
+    let (webhooks, webhook_dlq) = like(config.webhook_queue_url.clone(), "webhooks").await;
+    config.extract_queue_url = extract;
+    config.webhook_queue_url = webhooks;
+    config.webhook_dlq_url = Some(webhook_dlq);
+    config
+}
+
+/// The dead-letter queue of a queue made by the stack or by [`own_queues`]: its name with `-dlq`.
+pub fn dead_letter_queue(queue_url: &str) -> String {
+    format!("{queue_url}-dlq")
 }
 
 pub async fn sdk() -> aws_config::SdkConfig {

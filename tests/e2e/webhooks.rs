@@ -108,7 +108,6 @@ fn webhook_services(base: &Services, schedule: &[u64], timeout: u64) -> Services
     c.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
     c.webhook_schedule = schedule.to_vec();
     c.webhook_timeout = Duration::from_secs(timeout);
-    c.webhook_dlq_url = std::env::var("HORIZON_WEBHOOK_DLQ_URL").ok();
     s.config = std::sync::Arc::new(c);
     s
 }
@@ -138,7 +137,6 @@ async fn deliveries(api: &Api, job: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
-    let _queues = QUEUES.lock().await;
     let receiver = Receiver::start();
     let services = webhook_services(&services().await, &[1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
@@ -258,7 +256,6 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
 /// well under a second) still gets `job.completed`: `202`, then the event, signed and verified.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
-    let _queues = QUEUES.lock().await;
     let receiver = Receiver::start();
     let services = webhook_services(&services().await, &[1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
@@ -294,7 +291,6 @@ async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_retried_with_the_same_id_and_410_disables() {
-    let _queues = QUEUES.lock().await;
     let receiver = Receiver::start();
     let services = webhook_services(&services().await, &[1, 1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
@@ -360,7 +356,6 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
-    let _queues = QUEUES.lock().await;
     let receiver = Receiver::start();
     // A 1 s timeout against a receiver that takes 3 s; one retry, then the dead-letter queue.
     let services = webhook_services(&services().await, &[1], 1);
@@ -392,7 +387,7 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     assert_eq!(attempts[1]["outcome"], "dead_lettered");
     // Visible on the dead-letter queue.
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
-    let dlq = std::env::var("HORIZON_WEBHOOK_DLQ_URL").unwrap();
+    let dlq = services.config.webhook_dlq_url.clone().unwrap();
     let mut found = false;
     for _ in 0..10 {
         let out = sqs
@@ -418,7 +413,6 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_resolving_to_a_private_address_is_never_contacted() {
-    let _queues = QUEUES.lock().await;
     let receiver = Receiver::start();
     // This machine's own name resolves to an internal address (checked here), so the URL passes
     // the literal check when subscribing and must be refused after DNS, at delivery.

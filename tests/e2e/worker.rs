@@ -50,7 +50,6 @@ fn with_config(services: &Services, change: impl FnOnce(&mut horizon_app::Config
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redelivery_of_a_finished_job_does_no_work() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -85,7 +84,6 @@ async fn redelivery_of_a_finished_job_does_no_work() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let http = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(http.addr, &new_account(&services).await);
@@ -129,7 +127,6 @@ async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
-    let _queues = QUEUES.lock().await;
     // A worker whose every try fails for a transient reason (its engine cannot load), retrying
     // after 1, 2 and 4 s.
     let services = with_config(&services().await, |c| {
@@ -154,8 +151,7 @@ async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "max_tries_exceeded", "{done}");
 
-    let dlq =
-        std::env::var("HORIZON_EXTRACT_DLQ_URL").expect("HORIZON_EXTRACT_DLQ_URL from the stack");
+    let dlq = dead_letter_queue(&services.config.extract_queue_url);
     let mut found = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while found.len() < 2 && Instant::now() < deadline {
@@ -200,7 +196,6 @@ async fn counters(services: &Services, kind: MetricKind, name: &str) -> (u64, u6
 
 #[tokio::test(flavor = "multi_thread")]
 async fn finished_jobs_are_counted_per_job_type_and_queue() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let queue = services
         .config
@@ -234,7 +229,6 @@ async fn finished_jobs_are_counted_per_job_type_and_queue() {
 /// Real PDFs of several kinds, end to end: what a client gets back.
 #[tokio::test(flavor = "multi_thread")]
 async fn pdfs_of_every_kind_end_as_the_client_expects() {
-    let _queues = QUEUES.lock().await;
     let services = services().await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -298,7 +292,6 @@ async fn pdfs_of_every_kind_end_as_the_client_expects() {
 /// `engine_crashed`) while the worker keeps serving: extraction runs in a child process.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
-    let _queues = QUEUES.lock().await;
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("horizon-engines-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -335,7 +328,6 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
 /// reaper: queued again (and then finished by a worker), or failed once they had their tries.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
-    let _queues = QUEUES.lock().await;
     let services = with_config(&services().await, |c| c.queued_grace = Duration::ZERO);
     let http = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(http.addr, &new_account(&services).await);
