@@ -8,14 +8,13 @@
 
 use bytes::Bytes;
 use horizon_app::ports::{
-    AccountStore, BlobStore, DashboardStore, JobFilter, JobStore, UploadStore,
+    AccountStore, BlobStore, DashboardStore, JobFilter, JobStore, StoreError, UploadStore,
 };
 use horizon_app::Services;
 use horizon_domain::keys::new_key;
 use horizon_domain::{
     AccountId, EventType, Job, JobError, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
 };
-use horizon_domain::{Error, Result};
 use time::{Duration, OffsetDateTime};
 
 /// Every check, on the adapters behind `services`.
@@ -44,7 +43,7 @@ fn job(account: &AccountId, now: OffsetDateTime, job_type: JobType) -> Job {
     )
 }
 
-fn ok<T>(what: &str, r: Result<T>) -> T {
+fn ok<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
@@ -61,7 +60,7 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         "a created job reads back as written"
     );
     assert!(
-        matches!(jobs.create(&first).await, Err(Error::Conflict(_))),
+        matches!(jobs.create(&first).await, Err(StoreError::Conflict(_))),
         "creating an existing id is a Conflict"
     );
     assert_eq!(ok("get unknown", jobs.get(&JobId::new(now)).await), None);
@@ -72,7 +71,7 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     ok("replace", jobs.replace(&claimed).await);
     assert_eq!(ok("get", jobs.get(&first.id).await), Some(claimed.clone()));
     assert!(
-        matches!(jobs.replace(&claimed).await, Err(Error::Stale(_))),
+        matches!(jobs.replace(&claimed).await, Err(StoreError::Stale(_))),
         "a second write over the same version is Stale"
     );
     let failed = ok(
@@ -305,6 +304,13 @@ pub async fn blob_store(blobs: &dyn BlobStore) {
     assert_eq!(blob.content_type.as_deref(), Some("text/plain"));
     let part = ok("range", blobs.get_range(&key, 2, 5).await).expect("the range");
     assert_eq!(&part.bytes[..], b"2345", "ranges include both ends");
+    assert!(
+        matches!(
+            blobs.get_range(&key, 10, 12).await,
+            Err(StoreError::Range(_))
+        ),
+        "a range that starts past the end is refused"
+    );
     assert!(ok("missing", blobs.get(&format!("{key}-none")).await).is_none());
     assert!(ok(
         "missing range",

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use horizon_app::config::Config;
 use horizon_app::dashboard::{self as monitoring, worker_queues, Supervisor};
-use horizon_app::ports::{DashboardStore, Fleet};
+use horizon_app::ports::{DashboardStore, Fleet, StoreResult};
 use horizon_app::Services;
-use horizon_domain::Result;
 
 /// `services` with the local pollers as their fleet, unless the worker functions are named (then
 /// the dashboard reads Lambda's mappings, as in AWS).
@@ -32,7 +31,7 @@ pub struct LocalFleet {
 
 #[async_trait]
 impl Fleet for LocalFleet {
-    async fn supervisors(&self) -> Result<Vec<Supervisor>> {
+    async fn supervisors(&self) -> StoreResult<Vec<Supervisor>> {
         let paused = self.store.paused().await?;
         let c = &self.config;
         Ok(worker_queues(c)
@@ -60,7 +59,7 @@ impl Fleet for LocalFleet {
             .collect())
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         self.store.set_paused(queue, paused).await
     }
 }

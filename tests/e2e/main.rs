@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
-use horizon_domain::Error;
+use horizon_app::ports::StoreError;
 use horizon_domain::{AccountId, Job, JobId, JobStatus, JobType, UploadId};
 use horizon_runtime::lambda::SqsHandler;
 use serde_json::Value;
@@ -404,7 +404,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
     services.jobs.create(&job).await.unwrap();
     assert!(matches!(
         services.jobs.create(&job).await,
-        Err(Error::Conflict(_))
+        Err(StoreError::Conflict(_))
     ));
     let read = services.jobs.get(&job.id).await.unwrap().unwrap();
     assert_eq!(read, job);
@@ -418,7 +418,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(()) => wins += 1,
-            Err(Error::Stale(_)) => {} // lost the version check
+            Err(StoreError::Stale(_)) => {} // lost the version check
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -432,7 +432,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
         .unwrap();
     assert!(matches!(
         services.jobs.replace(&stale).await,
-        Err(Error::Stale(_))
+        Err(StoreError::Stale(_))
     ));
 }
 

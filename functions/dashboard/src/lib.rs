@@ -253,13 +253,16 @@ impl Dashboard {
         let c = &s.config;
         let (rw, rfirst, _) = Width::window(c.recent_minutes, now);
         let (fw, ffirst, _) = Width::window(c.failed_minutes, now);
-        let (recent, failed, counters, last_snapshot, fleet) = tokio::try_join!(
-            s.dashboard.tallies(rw, rfirst),
-            s.dashboard.tallies(fw, ffirst),
-            s.dashboard.counters(),
-            s.dashboard.last_snapshot_at(),
-            self.fleet(),
-        )?;
+        let stored = async {
+            Ok::<_, Error>(tokio::try_join!(
+                s.dashboard.tallies(rw, rfirst),
+                s.dashboard.tallies(fw, ffirst),
+                s.dashboard.counters(),
+                s.dashboard.last_snapshot_at(),
+            )?)
+        };
+        let ((recent, failed, counters, last_snapshot), fleet) =
+            tokio::try_join!(stored, self.fleet())?;
         // Jobs processed since the last snapshot, per minute since then (at least one minute).
         let job_counters: Vec<_> = counters
             .iter()

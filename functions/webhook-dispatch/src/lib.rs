@@ -138,7 +138,7 @@ impl WebhookDispatcher {
         if delivery.not_before > now {
             // A wait longer than SQS's 15-minute delay: queue it again.
             let wait = Duration::from_secs((delivery.not_before - now) as u64);
-            return self.services.deliveries.send(&delivery, wait).await;
+            return Ok(self.services.deliveries.send(&delivery, wait).await?);
         }
         let Some(sub) = self.subscription(&delivery).await? else {
             tracing::info!(delivery_id = %delivery.delivery_id, "subscription gone or disabled; delivery dropped");
@@ -236,7 +236,7 @@ impl WebhookDispatcher {
             .job_id
             .parse()
             .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
-        self.services.delivery_log.record(&job, &attempt).await
+        Ok(self.services.delivery_log.record(&job, &attempt).await?)
     }
 
     async fn subscription(&self, d: &DeliveryMessage) -> Result<Option<Subscription>> {

@@ -41,10 +41,10 @@ pub async fn snapshot(services: &Services) -> horizon_domain::Result<bool> {
     let now = services.clock.now();
     let interval = services.config.snapshot_interval.as_secs().max(1) as i64;
     let slot = now.unix_timestamp().div_euclid(interval);
-    services
+    Ok(services
         .dashboard
         .take_snapshot(slot, now, services.config.snapshots_kept)
-        .await
+        .await?)
 }
 
 /// Sends the heartbeat of a Lambda invocation for each queue its SQS batch came from.

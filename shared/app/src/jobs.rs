@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 
 use crate::dashboard;
-use crate::ports::{JobMeasure, WorkMessage};
+use crate::ports::{JobMeasure, StoreError, WorkMessage};
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::{Job, JobError, JobId, JobStatus};
@@ -54,8 +54,8 @@ pub async fn update<T>(
                     }
                     return Ok(answer);
                 }
-                Err(Error::Stale(_)) => continue, // someone wrote in between: read, decide again
-                Err(e) => return Err(e),
+                Err(StoreError::Stale(_)) => continue, // someone wrote in between: read, decide again
+                Err(e) => return Err(e.into()),
             },
         }
     }
@@ -163,7 +163,7 @@ pub async fn submit(services: &Services, job: &Job) -> Result<()> {
         if let Err(f) = failed {
             tracing::warn!(job_id = %job.id, error = %f, "a job that could not be queued is not marked failed");
         }
-        return Err(e);
+        return Err(e.into());
     }
     Ok(())
 }

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Every piece of state sits behind a `std::sync::Mutex`; a lock poisoned by a panicking thread
-//! is reported as `Error::Internal`, never unwrapped.
+//! is reported as `StoreError::Internal`, never unwrapped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
@@ -34,11 +34,10 @@ use crate::config::Config;
 use crate::ports::{
     AccountStore, Blob, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet,
     IdempotencyRecord, JobFilter, JobMeasure, JobStore, MetricsStore, QueueDepth, QueueInfo,
-    SystemClock, UploadStore, WorkMessage, WorkQueue,
+    StoreError, StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
-use horizon_domain::error::{Error, Result};
 use horizon_domain::keys::{ApiKey, KeyCache};
 use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
@@ -47,9 +46,9 @@ use horizon_domain::monitoring::{
 use horizon_domain::{AccountId, Job, JobId, JobStatus, Subscription, Upload, UploadId};
 
 /// Locks `mutex`, turning a poisoned lock (a thread panicked while holding it) into an error.
-fn lock<'a, T>(mutex: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
+fn lock<'a, T>(mutex: &'a Mutex<T>, what: &str) -> StoreResult<MutexGuard<'a, T>> {
     mutex.lock().map_err(|_| {
-        Error::Internal(format!(
+        StoreError::Internal(format!(
             "in-memory {what}: a thread panicked while holding its lock"
         ))
     })
@@ -62,7 +61,7 @@ fn millis(t: OffsetDateTime) -> i64 {
 
 /// A configuration for in-memory services: fixed local names for the table, bucket and queues,
 /// every other setting at its default. Reads no environment variable.
-pub fn test_config() -> Result<Config> {
+pub fn test_config() -> horizon_domain::Result<Config> {
     Config::from_lookup(|name| {
         let value = match name {
             "HORIZON_TABLE" => "horizon-memory",
@@ -251,19 +250,19 @@ impl MemoryStore {
         }
     }
 
-    /// Makes the next `n` calls of [`JobStore::replace`] fail with `Error::Stale`, as if another
+    /// Makes the next `n` calls of [`JobStore::replace`] fail with `StoreError::Stale`, as if another
     /// writer had won each race (the stored job is left as it is): to test retries.
-    pub fn fail_next_replaces(&self, n: usize) -> Result<()> {
+    pub fn fail_next_replaces(&self, n: usize) -> StoreResult<()> {
         self.state()?.stale_replaces = n;
         Ok(())
     }
 
     /// Every job stored, expired or not, oldest first: for assertions.
-    pub fn all_jobs(&self) -> Result<Vec<Job>> {
+    pub fn all_jobs(&self) -> StoreResult<Vec<Job>> {
         Ok(self.state()?.jobs.values().cloned().collect())
     }
 
-    fn state(&self) -> Result<MutexGuard<'_, State>> {
+    fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
         lock(&self.state, "store")
     }
 
@@ -301,28 +300,31 @@ impl State {
 
 #[async_trait]
 impl JobStore for MemoryStore {
-    async fn create(&self, job: &Job) -> Result<()> {
+    async fn create(&self, job: &Job) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         if state.live_job(&job.id, now).is_some() {
-            return Err(Error::Conflict(format!("job {} exists already", job.id)));
+            return Err(StoreError::Conflict(format!(
+                "job {} exists already",
+                job.id
+            )));
         }
         state.jobs.insert(job.id.clone(), job.clone());
         state.count_transition(None, job);
         Ok(())
     }
 
-    async fn get(&self, id: &JobId) -> Result<Option<Job>> {
+    async fn get(&self, id: &JobId) -> StoreResult<Option<Job>> {
         let now = self.now();
         Ok(self.state()?.live_job(id, now).cloned())
     }
 
-    async fn replace(&self, job: &Job) -> Result<()> {
+    async fn replace(&self, job: &Job) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         if state.stale_replaces > 0 {
             state.stale_replaces -= 1;
-            return Err(Error::Stale(format!(
+            return Err(StoreError::Stale(format!(
                 "job {} (an injected lost race)",
                 job.id
             )));
@@ -330,14 +332,14 @@ impl JobStore for MemoryStore {
         let before = match state.live_job(&job.id, now) {
             Some(stored) if stored.version + 1 == job.version => stored.status,
             Some(stored) => {
-                return Err(Error::Stale(format!(
+                return Err(StoreError::Stale(format!(
                     "job {} is at version {}, not {}",
                     job.id,
                     stored.version,
                     job.version.saturating_sub(1)
                 )))
             }
-            None => return Err(Error::Stale(format!("job {} is gone", job.id))),
+            None => return Err(StoreError::Stale(format!("job {} is gone", job.id))),
         };
         state.jobs.insert(job.id.clone(), job.clone());
         state.count_transition(Some(before), job);
@@ -350,7 +352,7 @@ impl JobStore for MemoryStore {
         filter: &JobFilter,
         after: Option<&JobId>,
         limit: usize,
-    ) -> Result<(Vec<Job>, Option<JobId>)> {
+    ) -> StoreResult<(Vec<Job>, Option<JobId>)> {
         let now = self.now();
         let state = self.state()?;
         let mut page: Vec<Job> = state
@@ -381,7 +383,7 @@ impl JobStore for MemoryStore {
         key: &str,
         request_hash: &str,
         expires_at: OffsetDateTime,
-    ) -> Result<Option<IdempotencyRecord>> {
+    ) -> StoreResult<Option<IdempotencyRecord>> {
         let now = self.now();
         let mut state = self.state()?;
         let slot = (account.clone(), key.to_owned());
@@ -403,7 +405,12 @@ impl JobStore for MemoryStore {
 
     /// Records the job on the key's claim. A key with no claim is left unclaimed (DynamoDB's
     /// update would make a record without a request hash, which no caller can use).
-    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()> {
+    async fn idempotent_done(
+        &self,
+        account: &AccountId,
+        key: &str,
+        job: &JobId,
+    ) -> StoreResult<()> {
         let mut state = self.state()?;
         if let Some(claim) = state
             .idempotency
@@ -421,7 +428,7 @@ impl JobStore for MemoryStore {
         queued_before: OffsetDateTime,
         leased_before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<JobId>> {
+    ) -> StoreResult<Vec<JobId>> {
         let now = self.now();
         let state = self.state()?;
         let mut ids = Vec::new();
@@ -449,7 +456,7 @@ impl JobStore for MemoryStore {
         Ok(ids)
     }
 
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()> {
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()> {
         self.state()?
             .idempotency
             .remove(&(account.clone(), key.to_owned()));
@@ -459,7 +466,7 @@ impl JobStore for MemoryStore {
 
 #[async_trait]
 impl UploadStore for MemoryStore {
-    async fn put(&self, upload: &Upload) -> Result<()> {
+    async fn put(&self, upload: &Upload) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         if state
@@ -467,7 +474,7 @@ impl UploadStore for MemoryStore {
             .get(&upload.id)
             .is_some_and(|u| u.expires_at > now)
         {
-            return Err(Error::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "upload {} exists already",
                 upload.id
             )));
@@ -476,7 +483,7 @@ impl UploadStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, id: &UploadId) -> Result<Option<Upload>> {
+    async fn get(&self, id: &UploadId) -> StoreResult<Option<Upload>> {
         let now = self.now();
         Ok(self
             .state()?
@@ -486,7 +493,7 @@ impl UploadStore for MemoryStore {
             .cloned())
     }
 
-    async fn complete(&self, upload: &Upload) -> Result<()> {
+    async fn complete(&self, upload: &Upload) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         match state.uploads.get(&upload.id) {
@@ -494,7 +501,7 @@ impl UploadStore for MemoryStore {
                 state.uploads.insert(upload.id.clone(), upload.clone());
                 Ok(())
             }
-            _ => Err(Error::Conflict(format!(
+            _ => Err(StoreError::Conflict(format!(
                 "upload {} is no longer pending",
                 upload.id
             ))),
@@ -504,16 +511,16 @@ impl UploadStore for MemoryStore {
 
 #[async_trait]
 impl AccountStore for MemoryStore {
-    async fn put_key(&self, key: &ApiKey) -> Result<()> {
+    async fn put_key(&self, key: &ApiKey) -> StoreResult<()> {
         self.state()?.keys.insert(key.hash.clone(), key.clone());
         Ok(())
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
         Ok(self.state()?.keys.get(hash).cloned())
     }
 
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool> {
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool> {
         let mut state = self.state()?;
         let Some(key) = state.keys.values_mut().find(|k| k.id == key_id) else {
             return Ok(false);
@@ -525,11 +532,11 @@ impl AccountStore for MemoryStore {
         Ok(true)
     }
 
-    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()> {
         let mut state = self.state()?;
         let subs = state.webhooks.entry(account.clone()).or_default();
         if subs.contains_key(&sub.id) {
-            return Err(Error::Conflict(format!(
+            return Err(StoreError::Conflict(format!(
                 "webhook {} exists already",
                 sub.id
             )));
@@ -538,7 +545,7 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 
-    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()> {
         let mut state = self.state()?;
         match state
             .webhooks
@@ -549,12 +556,15 @@ impl AccountStore for MemoryStore {
                 *stored = sub.clone();
                 Ok(())
             }
-            None => Err(Error::Conflict(format!("no webhook {} to update", sub.id))),
+            None => Err(StoreError::Conflict(format!(
+                "no webhook {} to update",
+                sub.id
+            ))),
         }
     }
 
     /// By subscription id, as DynamoDB returns them.
-    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
+    async fn webhooks(&self, account: &AccountId) -> StoreResult<Vec<Subscription>> {
         Ok(self
             .state()?
             .webhooks
@@ -563,7 +573,7 @@ impl AccountStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool> {
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool> {
         Ok(self
             .state()?
             .webhooks
@@ -574,7 +584,7 @@ impl AccountStore for MemoryStore {
 
 #[async_trait]
 impl DeliveryLog for MemoryStore {
-    async fn record(&self, job: &JobId, attempt: &Attempt) -> Result<()> {
+    async fn record(&self, job: &JobId, attempt: &Attempt) -> StoreResult<()> {
         let sort_key = format!(
             "{}#{}#{:03}",
             attempt.at, attempt.delivery_id, attempt.attempt
@@ -587,7 +597,7 @@ impl DeliveryLog for MemoryStore {
         Ok(())
     }
 
-    async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
+    async fn attempts(&self, job: &JobId) -> StoreResult<Vec<Attempt>> {
         Ok(self
             .state()?
             .attempts
@@ -600,7 +610,7 @@ impl DeliveryLog for MemoryStore {
 #[async_trait]
 impl MetricsStore for MemoryStore {
     /// Adds to the job type's and the queue's counters.
-    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
+    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> StoreResult<()> {
         let now_ms = millis(self.now());
         let mut state = self.state()?;
         for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
@@ -676,7 +686,7 @@ impl MemoryStore {
         list: ListName,
         since_ms: Option<i64>,
         search: &Search,
-    ) -> Result<Vec<(Job, String)>> {
+    ) -> StoreResult<Vec<(Job, String)>> {
         let now = self.now();
         let lower = since_ms.map(|ms| list_lower_bound(list, ms));
         let state = self.state()?;
@@ -705,10 +715,11 @@ impl DashboardStore for MemoryStore {
         filter: &Search,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(Job, String)>, bool)> {
+    ) -> StoreResult<(Vec<(Job, String)>, bool)> {
         if let Some(cursor) = after {
-            JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor))
-                .map_err(|_| Error::field("starting_at", "is not a cursor from this list"))?;
+            JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor)).map_err(|_| {
+                StoreError::invalid("starting_at", "is not a cursor from this list")
+            })?;
         }
         let mut page: Vec<(Job, String)> = self
             .list_entries(list, since_ms, filter)?
@@ -721,11 +732,16 @@ impl DashboardStore for MemoryStore {
         Ok((page, more))
     }
 
-    async fn count(&self, list: ListName, since_ms: Option<i64>, filter: &Search) -> Result<u64> {
+    async fn count(
+        &self,
+        list: ListName,
+        since_ms: Option<i64>,
+        filter: &Search,
+    ) -> StoreResult<u64> {
         Ok(self.list_entries(list, since_ms, filter)?.len() as u64)
     }
 
-    async fn tallies(&self, width: Width, first: i64) -> Result<Tally> {
+    async fn tallies(&self, width: Width, first: i64) -> StoreResult<Tally> {
         let state = self.state()?;
         let mut sum = Tally::default();
         for ((w, bucket), tally) in &state.tallies {
@@ -738,15 +754,15 @@ impl DashboardStore for MemoryStore {
         Ok(sum)
     }
 
-    async fn pending_count(&self) -> Result<i64> {
+    async fn pending_count(&self) -> StoreResult<i64> {
         Ok(self.state()?.pending.max(0))
     }
 
-    async fn counters(&self) -> Result<Vec<Counter>> {
+    async fn counters(&self) -> StoreResult<Vec<Counter>> {
         Ok(self.state()?.counters.values().cloned().collect())
     }
 
-    async fn snapshots(&self, metric: &MetricId) -> Result<Vec<Snapshot>> {
+    async fn snapshots(&self, metric: &MetricId) -> StoreResult<Vec<Snapshot>> {
         Ok(self
             .state()?
             .snapshots
@@ -755,7 +771,7 @@ impl DashboardStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn metric_names(&self, kind: MetricKind) -> Result<Vec<String>> {
+    async fn metric_names(&self, kind: MetricKind) -> StoreResult<Vec<String>> {
         let state = self.state()?;
         let names: BTreeSet<String> = state
             .counters
@@ -767,7 +783,12 @@ impl DashboardStore for MemoryStore {
         Ok(names.into_iter().collect())
     }
 
-    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool> {
+    async fn take_snapshot(
+        &self,
+        slot: i64,
+        now: OffsetDateTime,
+        keep: usize,
+    ) -> StoreResult<bool> {
         let mut state = self.state()?;
         if !state.snapshot_slots.insert(slot) {
             return Ok(false);
@@ -794,11 +815,11 @@ impl DashboardStore for MemoryStore {
         Ok(true)
     }
 
-    async fn last_snapshot_at(&self) -> Result<Option<i64>> {
+    async fn last_snapshot_at(&self) -> StoreResult<Option<i64>> {
         Ok(self.state()?.last_snapshot_ms)
     }
 
-    async fn beat(&self, hb: &Heartbeat) -> Result<()> {
+    async fn beat(&self, hb: &Heartbeat) -> StoreResult<()> {
         let key = format!(
             "{}#{}#{}#{}",
             hb.master, hb.supervisor, hb.queue, hb.instance
@@ -807,7 +828,7 @@ impl DashboardStore for MemoryStore {
         Ok(())
     }
 
-    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<Heartbeat>> {
+    async fn heartbeats(&self, since_ms: i64) -> StoreResult<Vec<Heartbeat>> {
         Ok(self
             .state()?
             .heartbeats
@@ -817,7 +838,7 @@ impl DashboardStore for MemoryStore {
             .collect())
     }
 
-    async fn monitored(&self) -> Result<Vec<(String, i64)>> {
+    async fn monitored(&self) -> StoreResult<Vec<(String, i64)>> {
         Ok(self
             .state()?
             .monitored
@@ -827,7 +848,7 @@ impl DashboardStore for MemoryStore {
     }
 
     /// Already monitored: unchanged (it keeps its first `since`).
-    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()> {
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> StoreResult<()> {
         self.state()?
             .monitored
             .entry(tag.to_owned())
@@ -835,11 +856,11 @@ impl DashboardStore for MemoryStore {
         Ok(())
     }
 
-    async fn unmonitor(&self, tag: &str) -> Result<bool> {
+    async fn unmonitor(&self, tag: &str) -> StoreResult<bool> {
         Ok(self.state()?.monitored.remove(tag).is_some())
     }
 
-    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()> {
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> StoreResult<()> {
         self.state()?
             .tagged
             .entry(tag.to_owned())
@@ -854,11 +875,12 @@ impl DashboardStore for MemoryStore {
         since_ms: i64,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<JobId>, bool)> {
+    ) -> StoreResult<(Vec<JobId>, bool)> {
         let after = after
             .map(|cursor| {
-                JobId::from_str(cursor)
-                    .map_err(|_| Error::field("starting_at", "is not a job id from this list"))
+                JobId::from_str(cursor).map_err(|_| {
+                    StoreError::invalid("starting_at", "is not a job id from this list")
+                })
             })
             .transpose()?;
         let now = self.now();
@@ -880,7 +902,7 @@ impl DashboardStore for MemoryStore {
         Ok((ids, more))
     }
 
-    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64> {
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> StoreResult<u64> {
         let now = self.now();
         let lower = first_id_at(since_ms);
         Ok(self
@@ -895,7 +917,7 @@ impl DashboardStore for MemoryStore {
             .unwrap_or(0))
     }
 
-    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>> {
+    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
         let now = self.now();
         let state = self.state()?;
         Ok(ids
@@ -904,12 +926,12 @@ impl DashboardStore for MemoryStore {
             .collect())
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         self.state()?.paused.insert(queue.to_owned(), paused);
         Ok(())
     }
 
-    async fn paused(&self) -> Result<Vec<String>> {
+    async fn paused(&self) -> StoreResult<Vec<String>> {
         Ok(self
             .state()?
             .paused
@@ -938,18 +960,18 @@ impl MemoryBlobs {
     }
 
     /// The keys stored, in order: for assertions.
-    pub fn keys(&self) -> Result<Vec<String>> {
+    pub fn keys(&self) -> StoreResult<Vec<String>> {
         Ok(self.objects()?.keys().cloned().collect())
     }
 
-    fn objects(&self) -> Result<MutexGuard<'_, BTreeMap<String, Blob>>> {
+    fn objects(&self) -> StoreResult<MutexGuard<'_, BTreeMap<String, Blob>>> {
         lock(&self.objects, "blob store")
     }
 }
 
 #[async_trait]
 impl BlobStore for MemoryBlobs {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()> {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StoreResult<()> {
         self.objects()?.insert(
             key.to_owned(),
             Blob {
@@ -960,19 +982,19 @@ impl BlobStore for MemoryBlobs {
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Blob>> {
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         Ok(self.objects()?.get(key).cloned())
     }
 
     /// `RangeNotSatisfiable` when `first` is past the end or after `last` (S3 answers 416 to
     /// the former; callers check ranges before asking).
-    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>> {
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
         let Some(blob) = self.objects()?.get(key).cloned() else {
             return Ok(None);
         };
         let len = blob.bytes.len() as u64;
         if first >= len || first > last {
-            return Err(Error::RangeNotSatisfiable(format!(
+            return Err(StoreError::Range(format!(
                 "bytes {first}-{last} of {key} ({len} bytes)"
             )));
         }
@@ -983,14 +1005,19 @@ impl BlobStore for MemoryBlobs {
         }))
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String> {
+    async fn presign_put(&self, key: &str, ttl: Duration) -> StoreResult<String> {
         Ok(format!(
             "memory://blobs/{key}?method=PUT&expires-in={}",
             ttl.as_secs()
         ))
     }
 
-    async fn presign_get(&self, key: &str, _content_type: &str, ttl: Duration) -> Result<String> {
+    async fn presign_get(
+        &self,
+        key: &str,
+        _content_type: &str,
+        ttl: Duration,
+    ) -> StoreResult<String> {
         Ok(format!(
             "memory://blobs/{key}?method=GET&expires-in={}",
             ttl.as_secs()
@@ -1023,38 +1050,38 @@ impl MemoryQueue {
     }
 
     /// The work messages enqueued, oldest first.
-    pub fn work(&self) -> Result<Vec<WorkMessage>> {
+    pub fn work(&self) -> StoreResult<Vec<WorkMessage>> {
         Ok(self.sent()?.work.clone())
     }
 
     /// The receipt handles made visible again, with their delays.
-    pub fn retried(&self) -> Result<Vec<(String, Duration)>> {
+    pub fn retried(&self) -> StoreResult<Vec<(String, Duration)>> {
         Ok(self.sent()?.retried.clone())
     }
 
     /// The webhook deliveries queued, with their delays, oldest first.
-    pub fn deliveries(&self) -> Result<Vec<(DeliveryMessage, Duration)>> {
+    pub fn deliveries(&self) -> StoreResult<Vec<(DeliveryMessage, Duration)>> {
         Ok(self.sent()?.deliveries.clone())
     }
 
     /// The deliveries dead-lettered, oldest first.
-    pub fn dead_letters(&self) -> Result<Vec<DeliveryMessage>> {
+    pub fn dead_letters(&self) -> StoreResult<Vec<DeliveryMessage>> {
         Ok(self.sent()?.dead_letters.clone())
     }
 
-    fn sent(&self) -> Result<MutexGuard<'_, Sent>> {
+    fn sent(&self) -> StoreResult<MutexGuard<'_, Sent>> {
         lock(&self.sent, "queue")
     }
 }
 
 #[async_trait]
 impl WorkQueue for MemoryQueue {
-    async fn enqueue(&self, message: &WorkMessage) -> Result<()> {
+    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()> {
         self.sent()?.work.push(message.clone());
         Ok(())
     }
 
-    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<()> {
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> StoreResult<()> {
         self.sent()?
             .retried
             .push((receipt_handle.to_owned(), delay));
@@ -1064,12 +1091,12 @@ impl WorkQueue for MemoryQueue {
 
 #[async_trait]
 impl DeliveryQueue for MemoryQueue {
-    async fn send(&self, message: &DeliveryMessage, delay: Duration) -> Result<()> {
+    async fn send(&self, message: &DeliveryMessage, delay: Duration) -> StoreResult<()> {
         self.sent()?.deliveries.push((message.clone(), delay));
         Ok(())
     }
 
-    async fn dead_letter(&self, message: &DeliveryMessage) -> Result<()> {
+    async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
         self.sent()?.dead_letters.push(message.clone());
         Ok(())
     }
@@ -1088,7 +1115,7 @@ impl MemoryQueues {
         Self::default()
     }
 
-    pub fn set_depth(&self, queue_url: &str, depth: QueueDepth) -> Result<()> {
+    pub fn set_depth(&self, queue_url: &str, depth: QueueDepth) -> StoreResult<()> {
         lock(&self.queues, "queue attributes")?
             .entry(queue_url.to_owned())
             .or_default()
@@ -1096,7 +1123,7 @@ impl MemoryQueues {
         Ok(())
     }
 
-    pub fn set_max_receive_count(&self, queue_url: &str, count: Option<u32>) -> Result<()> {
+    pub fn set_max_receive_count(&self, queue_url: &str, count: Option<u32>) -> StoreResult<()> {
         lock(&self.queues, "queue attributes")?
             .entry(queue_url.to_owned())
             .or_default()
@@ -1107,14 +1134,14 @@ impl MemoryQueues {
 
 #[async_trait]
 impl QueueInfo for MemoryQueues {
-    async fn depth(&self, queue_url: &str) -> Result<QueueDepth> {
+    async fn depth(&self, queue_url: &str) -> StoreResult<QueueDepth> {
         Ok(lock(&self.queues, "queue attributes")?
             .get(queue_url)
             .map(|q| q.0)
             .unwrap_or_default())
     }
 
-    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>> {
+    async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>> {
         Ok(lock(&self.queues, "queue attributes")?
             .get(queue_url)
             .and_then(|q| q.1))
@@ -1137,7 +1164,7 @@ impl MemoryFleet {
         }
     }
 
-    pub fn set_supervisors(&self, supervisors: Vec<Supervisor>) -> Result<()> {
+    pub fn set_supervisors(&self, supervisors: Vec<Supervisor>) -> StoreResult<()> {
         *lock(&self.supervisors, "fleet")? = supervisors;
         Ok(())
     }
@@ -1145,7 +1172,7 @@ impl MemoryFleet {
 
 #[async_trait]
 impl Fleet for MemoryFleet {
-    async fn supervisors(&self) -> Result<Vec<Supervisor>> {
+    async fn supervisors(&self) -> StoreResult<Vec<Supervisor>> {
         let paused = self.store.paused().await?;
         let mut supervisors = lock(&self.supervisors, "fleet")?.clone();
         for s in &mut supervisors {
@@ -1154,7 +1181,7 @@ impl Fleet for MemoryFleet {
         Ok(supervisors)
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         self.store.set_paused(queue, paused).await
     }
 }
@@ -1166,6 +1193,7 @@ mod tests {
     use super::*;
     use crate::jobs::{self, Step};
     use horizon_domain::deliveries::Scope;
+    use horizon_domain::Error;
     use horizon_domain::{rfc3339, EventType, JobError, JobResult};
 
     fn memory() -> Memory {
@@ -1419,7 +1447,7 @@ mod tests {
         let first = &made[0];
         assert!(matches!(
             s.jobs.create(first).await,
-            Err(Error::Conflict(_))
+            Err(StoreError::Conflict(_))
         ));
         assert_eq!(s.jobs.get(&JobId::new(m.clock.now())).await.unwrap(), None);
 
@@ -1427,12 +1455,12 @@ mod tests {
         let skipped = first.touched(m.clock.now()).touched(m.clock.now());
         assert!(matches!(
             s.jobs.replace(&skipped).await,
-            Err(Error::Stale(_))
+            Err(StoreError::Stale(_))
         ));
         s.jobs.replace(&first.touched(m.clock.now())).await.unwrap();
         assert!(matches!(
             s.jobs.replace(&first.touched(m.clock.now())).await,
-            Err(Error::Stale(_))
+            Err(StoreError::Stale(_))
         ));
 
         // Newest first, a page at a time.

@@ -6,23 +6,85 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use horizon_domain::error::{Error, Result};
+use horizon_domain::error::Error;
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{
     AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
 };
 
+/// What an adapter behind a port fails with: the storage's and the queues' own errors, not the
+/// API's. A use case handles some (a lost version check is read again; a create that finds its
+/// item is the idempotent path) and passes the rest on, turned into an API [`Error`] by `?`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, timed out or down: trying again later may succeed.
+    #[error("dependency unavailable: {0}")]
+    Unavailable(String),
+    /// A version-checked write lost the race: someone wrote since the read.
+    #[error("stale write: {0}")]
+    Stale(String),
+    /// A conditional write found the item in another state: it exists already, or no longer is
+    /// what the write expects.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The item or resource the operation needs is not there.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A request the store cannot serve as asked: a cursor that is not from this list.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// A byte range past the end of an object.
+    #[error("range not satisfiable: {0}")]
+    Range(String),
+    /// A bug, or stored data that does not read back.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+impl StoreError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::Unavailable(m) => Error::Unavailable(m),
+            StoreError::Stale(m) => Error::Stale(m),
+            StoreError::Conflict(m) => Error::Conflict(m),
+            StoreError::NotFound(m) => Error::NotFound(m),
+            StoreError::Invalid { field, message } => Error::field(field, message),
+            StoreError::Range(m) => Error::RangeNotSatisfiable(m),
+            StoreError::Internal(m) => Error::Internal(m),
+        }
+    }
+}
+
+/// Stored data that a domain rule refuses (an id, a status, a timestamp that does not parse)
+/// means the store is corrupt: an internal error, whatever the rule said.
+impl From<Error> for StoreError {
+    fn from(e: Error) -> StoreError {
+        StoreError::Internal(e.to_string())
+    }
+}
+
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Stores a new job; `Conflict` if the id exists.
-    async fn create(&self, job: &Job) -> Result<()>;
+    async fn create(&self, job: &Job) -> StoreResult<()>;
     /// The job as last written (strongly consistent), or `None` when unknown or expired.
-    async fn get(&self, id: &JobId) -> Result<Option<Job>>;
+    async fn get(&self, id: &JobId) -> StoreResult<Option<Job>>;
     /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
     /// `Stale` otherwise (someone else wrote in between: re-read and decide again). Only
     /// `jobs::update` calls it.
-    async fn replace(&self, job: &Job) -> Result<()>;
+    async fn replace(&self, job: &Job) -> StoreResult<()>;
     /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
     /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.
     async fn list(
@@ -31,7 +93,7 @@ pub trait JobStore: Send + Sync {
         filter: &JobFilter,
         after: Option<&JobId>,
         limit: usize,
-    ) -> Result<(Vec<Job>, Option<JobId>)>;
+    ) -> StoreResult<(Vec<Job>, Option<JobId>)>;
     /// Claims an idempotency key for a request with fingerprint `request_hash`, kept until
     /// `expires_at`. `None` when the key is new (the caller goes on and later calls
     /// [`JobStore::idempotent_done`]); otherwise what the first request recorded.
@@ -41,9 +103,10 @@ pub trait JobStore: Send + Sync {
         key: &str,
         request_hash: &str,
         expires_at: OffsetDateTime,
-    ) -> Result<Option<IdempotencyRecord>>;
+    ) -> StoreResult<Option<IdempotencyRecord>>;
     /// Records the job the request with this key created.
-    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()>;
+    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId)
+        -> StoreResult<()>;
     /// Active jobs that look abandoned, from the sparse index of active jobs: processing ones whose
     /// lease ended before `leased_before`, queued ones last written before `queued_before`; at
     /// most `limit`.
@@ -52,9 +115,9 @@ pub trait JobStore: Send + Sync {
         queued_before: OffsetDateTime,
         leased_before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<JobId>>;
+    ) -> StoreResult<Vec<JobId>>;
     /// Releases a key whose request failed before creating a job, so a retry may use it.
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()>;
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()>;
 }
 
 /// Filters for [`JobStore::list`].
@@ -76,27 +139,33 @@ pub struct IdempotencyRecord {
 /// Accounts' API keys and account-level webhooks.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    async fn put_key(&self, key: &ApiKey) -> Result<()>;
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+    async fn put_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the key with this id; `false` when there is none (or, given an `owner`, none of
     /// that account's).
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool>;
-    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool>;
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()>;
     /// Replaces an existing subscription (to disable it, say).
-    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()>;
-    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>>;
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()>;
+    async fn webhooks(&self, account: &AccountId) -> StoreResult<Vec<Subscription>>;
     /// Deletes one; `false` when the account has none with this id.
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool>;
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool>;
 }
 
 /// A finished job's chunks, stored apart from the job record and read a page at a time.
 #[async_trait]
 pub trait ResultStore: Send + Sync {
-    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()>;
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> StoreResult<()>;
     /// Chunks `offset .. offset + limit` of the `total` the job has.
-    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>>;
+    async fn chunks(
+        &self,
+        job: &JobId,
+        total: u32,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Chunk>>;
     /// Stores the whole document as Markdown, under [`markdown_key`] in the blob store.
-    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()>;
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> StoreResult<()>;
 }
 
 /// Chunks are kept in segments of this many, one JSON array each, so that a page of chunks
@@ -110,10 +179,10 @@ fn segment_key(job: &JobId, segment: u32) -> String {
 /// Results live in the blob store (S3, or memory in tests), the same way in each.
 #[async_trait]
 impl<B: BlobStore + ?Sized> ResultStore for B {
-    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> Result<()> {
+    async fn put_chunks(&self, job: &JobId, chunks: &[Chunk]) -> StoreResult<()> {
         for (i, segment) in chunks.chunks(SEGMENT as usize).enumerate() {
             let json = serde_json::to_vec(&segment)
-                .map_err(|e| Error::Internal(format!("serialising chunks: {e}")))?;
+                .map_err(|e| StoreError::Internal(format!("serialising chunks: {e}")))?;
             self.put(
                 &segment_key(job, i as u32),
                 Bytes::from(json),
@@ -124,7 +193,13 @@ impl<B: BlobStore + ?Sized> ResultStore for B {
         Ok(())
     }
 
-    async fn chunks(&self, job: &JobId, total: u32, offset: u32, limit: u32) -> Result<Vec<Chunk>> {
+    async fn chunks(
+        &self,
+        job: &JobId,
+        total: u32,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Chunk>> {
         let end = offset.saturating_add(limit).min(total);
         let mut out = Vec::new();
         if offset >= end {
@@ -135,9 +210,9 @@ impl<B: BlobStore + ?Sized> ResultStore for B {
             let blob = self
                 .get(&key)
                 .await?
-                .ok_or_else(|| Error::Internal(format!("result segment {key} is missing")))?;
+                .ok_or_else(|| StoreError::Internal(format!("result segment {key} is missing")))?;
             let chunks: Vec<Chunk> = serde_json::from_slice(&blob.bytes)
-                .map_err(|e| Error::Internal(format!("result segment {key}: {e}")))?;
+                .map_err(|e| StoreError::Internal(format!("result segment {key}: {e}")))?;
             let base = segment * SEGMENT;
             out.extend(chunks.into_iter().enumerate().filter_map(|(i, c)| {
                 let index = base + i as u32;
@@ -147,7 +222,7 @@ impl<B: BlobStore + ?Sized> ResultStore for B {
         Ok(out)
     }
 
-    async fn put_markdown(&self, job: &JobId, markdown: String) -> Result<()> {
+    async fn put_markdown(&self, job: &JobId, markdown: String) -> StoreResult<()> {
         self.put(&markdown_key(job), Bytes::from(markdown), MARKDOWN)
             .await
     }
@@ -165,11 +240,11 @@ pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
 #[async_trait]
 pub trait UploadStore: Send + Sync {
     /// Stores a new upload record; `Conflict` if the id exists.
-    async fn put(&self, upload: &Upload) -> Result<()>;
-    async fn get(&self, id: &UploadId) -> Result<Option<Upload>>;
+    async fn put(&self, upload: &Upload) -> StoreResult<()>;
+    async fn get(&self, id: &UploadId) -> StoreResult<Option<Upload>>;
     /// Replaces a pending upload with its checked, ready form; `Conflict` when it is no longer
     /// pending (another request completed it first).
-    async fn complete(&self, upload: &Upload) -> Result<()>;
+    async fn complete(&self, upload: &Upload) -> StoreResult<()>;
 }
 
 /// The message that asks a worker to run a job.
@@ -182,10 +257,14 @@ pub struct WorkMessage {
 /// The queue of work for the extraction workers.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
-    async fn enqueue(&self, message: &WorkMessage) -> Result<()>;
+    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()>;
     /// Makes a received message (by its receipt handle) visible again after `delay`: the retry's
     /// back-off, instead of the queue's whole visibility timeout.
-    async fn retry_later(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<()>;
+    async fn retry_later(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> StoreResult<()>;
 }
 
 /// The queue of webhook deliveries.
@@ -197,12 +276,12 @@ pub trait DeliveryQueue: Send + Sync {
         &self,
         message: &horizon_domain::deliveries::DeliveryMessage,
         delay: std::time::Duration,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// Puts a delivery that will not be tried again on the dead-letter queue, for people to see.
     async fn dead_letter(
         &self,
         message: &horizon_domain::deliveries::DeliveryMessage,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
 }
 
 /// Each delivery attempt of a job's webhooks, for its owner to read.
@@ -212,9 +291,9 @@ pub trait DeliveryLog: Send + Sync {
         &self,
         job: &JobId,
         attempt: &horizon_domain::deliveries::Attempt,
-    ) -> Result<()>;
+    ) -> StoreResult<()>;
     /// Oldest first.
-    async fn attempts(&self, job: &JobId) -> Result<Vec<horizon_domain::deliveries::Attempt>>;
+    async fn attempts(&self, job: &JobId) -> StoreResult<Vec<horizon_domain::deliveries::Attempt>>;
 }
 
 /// One finished job, as the dashboard's metrics count it.
@@ -230,7 +309,7 @@ pub struct JobMeasure {
 /// Counters per job type and per queue, added to atomically.
 #[async_trait]
 pub trait MetricsStore: Send + Sync {
-    async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> Result<()>;
+    async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> StoreResult<()>;
 }
 
 /// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,
@@ -249,7 +328,7 @@ pub trait DashboardStore: Send + Sync {
         filter: &horizon_domain::monitoring::Search,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(Job, String)>, bool)>;
+    ) -> StoreResult<(Vec<(Job, String)>, bool)>;
     /// How many jobs of `list` match `filter` since `since_ms` (failed-job search only: it
     /// reads the matching window).
     async fn count(
@@ -257,44 +336,47 @@ pub trait DashboardStore: Send + Sync {
         list: horizon_domain::monitoring::ListName,
         since_ms: Option<i64>,
         filter: &horizon_domain::monitoring::Search,
-    ) -> Result<u64>;
+    ) -> StoreResult<u64>;
     /// The sum of the time buckets of `width` from bucket `first` on.
     async fn tallies(
         &self,
         width: horizon_domain::monitoring::Width,
         first: i64,
-    ) -> Result<horizon_domain::monitoring::Tally>;
+    ) -> StoreResult<horizon_domain::monitoring::Tally>;
     /// Jobs queued or processing now.
-    async fn pending_count(&self) -> Result<i64>;
+    async fn pending_count(&self) -> StoreResult<i64>;
     /// The metric counters since the last snapshot.
-    async fn counters(&self) -> Result<Vec<horizon_domain::monitoring::Counter>>;
+    async fn counters(&self) -> StoreResult<Vec<horizon_domain::monitoring::Counter>>;
     /// The kept snapshots of one metric, oldest first.
     async fn snapshots(
         &self,
         metric: &horizon_domain::monitoring::MetricId,
-    ) -> Result<Vec<horizon_domain::monitoring::Snapshot>>;
+    ) -> StoreResult<Vec<horizon_domain::monitoring::Snapshot>>;
     /// The metrics that have snapshots or counters.
     async fn metric_names(
         &self,
         kind: horizon_domain::monitoring::MetricKind,
-    ) -> Result<Vec<String>>;
+    ) -> StoreResult<Vec<String>>;
     /// Takes the snapshot of interval `slot`, unless another instance already took it: reads
     /// and resets every counter in one step each and appends a snapshot, keeping `keep`.
     /// `false` when this slot was taken already.
-    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool>;
+    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize)
+        -> StoreResult<bool>;
     /// When the last snapshot was taken (unix ms), if ever.
-    async fn last_snapshot_at(&self) -> Result<Option<i64>>;
-    async fn beat(&self, heartbeat: &horizon_domain::monitoring::Heartbeat) -> Result<()>;
+    async fn last_snapshot_at(&self) -> StoreResult<Option<i64>>;
+    async fn beat(&self, heartbeat: &horizon_domain::monitoring::Heartbeat) -> StoreResult<()>;
     /// Heartbeats seen since `since_ms`.
-    async fn heartbeats(&self, since_ms: i64)
-        -> Result<Vec<horizon_domain::monitoring::Heartbeat>>;
+    async fn heartbeats(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<Vec<horizon_domain::monitoring::Heartbeat>>;
     /// Monitored tags with when monitoring began (unix ms).
-    async fn monitored(&self) -> Result<Vec<(String, i64)>>;
-    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()>;
+    async fn monitored(&self) -> StoreResult<Vec<(String, i64)>>;
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> StoreResult<()>;
     /// `false` when the tag was not monitored.
-    async fn unmonitor(&self, tag: &str) -> Result<bool>;
+    async fn unmonitor(&self, tag: &str) -> StoreResult<bool>;
     /// Adds a job to a monitored tag's list, kept until `expires_at`.
-    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()>;
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> StoreResult<()>;
     /// A page of a monitored tag's jobs, newest first, created since `since_ms`, after `after`.
     async fn tagged(
         &self,
@@ -302,13 +384,13 @@ pub trait DashboardStore: Send + Sync {
         since_ms: i64,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<JobId>, bool)>;
-    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64>;
+    ) -> StoreResult<(Vec<JobId>, bool)>;
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> StoreResult<u64>;
     /// The jobs that still exist among `ids`, in the order given.
-    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>>;
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()>;
     /// The names of the paused queues.
-    async fn paused(&self) -> Result<Vec<String>>;
+    async fn paused(&self) -> StoreResult<Vec<String>>;
 }
 
 /// A queue's depth, as SQS reports it.
@@ -324,17 +406,17 @@ pub struct QueueDepth {
 /// The queues' own state.
 #[async_trait]
 pub trait QueueInfo: Send + Sync {
-    async fn depth(&self, queue_url: &str) -> Result<QueueDepth>;
+    async fn depth(&self, queue_url: &str) -> StoreResult<QueueDepth>;
     /// The redrive policy's `maxReceiveCount`, when the queue has one.
-    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>>;
+    async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>>;
 }
 
 /// The worker functions (Horizon's supervisors) and how they are configured to consume their
 /// queues; and pausing a queue's consumption.
 #[async_trait]
 pub trait Fleet: Send + Sync {
-    async fn supervisors(&self) -> Result<Vec<horizon_domain::monitoring::Supervisor>>;
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()>;
+    async fn supervisors(&self) -> StoreResult<Vec<horizon_domain::monitoring::Supervisor>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()>;
 }
 
 /// A stored object.
@@ -347,20 +429,20 @@ pub struct Blob {
 /// Object storage for uploads and large results.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StoreResult<()>;
     /// The object, or `None` when there is none under `key`.
-    async fn get(&self, key: &str) -> Result<Option<Blob>>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>>;
     /// Bytes `first..=last` of the object (`last` beyond the end is clipped).
-    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>>;
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>>;
     /// A URL through which a plain HTTP client can PUT the object, valid for `ttl`.
-    async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> Result<String>;
+    async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> StoreResult<String>;
     /// A URL through which a plain HTTP client can GET the object, valid for `ttl`.
     async fn presign_get(
         &self,
         key: &str,
         content_type: &str,
         ttl: std::time::Duration,
-    ) -> Result<String>;
+    ) -> StoreResult<String>;
 }
 
 /// The time, behind a trait so tests can hold it still.

@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::media::{self, Inspection};
+use crate::ports::StoreError;
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::{AccountId, Upload, UploadId};
@@ -103,7 +104,7 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
     match services.uploads.complete(&done).await {
         Ok(()) => Ok(done),
         // Another request completed it first: theirs is the same answer.
-        Err(Error::Conflict(_)) => services.uploads.get(id).await?.ok_or_else(not_found),
-        Err(e) => Err(e),
+        Err(StoreError::Conflict(_)) => services.uploads.get(id).await?.ok_or_else(not_found),
+        Err(e) => Err(e.into()),
     }
 }

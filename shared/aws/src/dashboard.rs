@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::{from_json, millis, n, opt_num, opt_str, s, to_json, unavailable, DynamoStore, Item};
 use horizon_app::ports::{DashboardStore, JobMeasure, MetricsStore, QueueDepth, QueueInfo};
-use horizon_domain::error::{Error, Result};
+use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
     Search, Snapshot, Tally, Width,
@@ -28,7 +28,7 @@ use horizon_domain::monitoring::{
 use horizon_domain::{Job, JobId, JobStatus};
 
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
-pub(super) fn index_job(item: &mut Item, job: &Job) -> Result<()> {
+pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
     item.insert("gsi4pk".into(), s("DASH#recent"));
     item.insert("gsi4sk".into(), s(job.id.to_string()));
     let finished = || {
@@ -128,7 +128,7 @@ impl DynamoStore {
         }
     }
 
-    async fn add_tally(&self, width: Width, at: OffsetDateTime, field: &str) -> Result<()> {
+    async fn add_tally(&self, width: Width, at: OffsetDateTime, field: &str) -> StoreResult<()> {
         let bucket = width.bucket(at);
         // Kept a day past the longest period a bucket can be summed in (the failed period is at
         // most the job retention, and in hours).
@@ -148,7 +148,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn add(&self, pk: &str, sk: &str, field: &str, by: i64) -> Result<()> {
+    async fn add(&self, pk: &str, sk: &str, field: &str, by: i64) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -163,7 +163,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn add_counter(&self, metric: MetricId, m: JobMeasure) -> Result<()> {
+    async fn add_counter(&self, metric: MetricId, m: JobMeasure) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -213,7 +213,7 @@ impl DynamoStore {
         pk: &str,
         key: Option<(&str, Vec<(&str, AttributeValue)>)>,
         filter: Option<(&str, Vec<(&str, AttributeValue)>)>,
-    ) -> Result<Vec<Item>> {
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -291,7 +291,7 @@ impl DynamoStore {
     /// Writes many job records at once (BatchWriteItem) and counts them in the time buckets and
     /// the pending gauge: for benchmarks and imports, not the job path (it skips the conditional
     /// write that keeps ids unique).
-    pub async fn import(&self, jobs: &[Job]) -> Result<()> {
+    pub async fn import(&self, jobs: &[Job]) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         for batch in jobs.chunks(25) {
             let mut requests: Vec<WriteRequest> = batch
@@ -300,10 +300,10 @@ impl DynamoStore {
                     let put = PutRequest::builder()
                         .set_item(Some(self.job_item(job)?))
                         .build()
-                        .map_err(|e| Error::Internal(format!("import: {e}")))?;
+                        .map_err(|e| StoreError::Internal(format!("import: {e}")))?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
-                .collect::<Result<_>>()?;
+                .collect::<StoreResult<_>>()?;
             for attempt in 0..20 {
                 let out = self
                     .client
@@ -352,7 +352,7 @@ impl DynamoStore {
     async fn count_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> Result<u64> {
+    ) -> StoreResult<u64> {
         let mut total = 0u64;
         let mut start = None;
         loop {
@@ -375,7 +375,7 @@ impl DynamoStore {
 #[async_trait]
 impl MetricsStore for DynamoStore {
     /// Adds to the job type's and the queue's counters (each an atomic ADD).
-    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> Result<()> {
+    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> StoreResult<()> {
         let (a, b) = tokio::join!(
             self.add_counter(
                 MetricId {
@@ -405,12 +405,14 @@ impl DashboardStore for DynamoStore {
         search: &Search,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(Job, String)>, bool)> {
+    ) -> StoreResult<(Vec<(Job, String)>, bool)> {
         let (_, pk_attr, sk_attr, pk) = list_index(list);
         let mut start: Option<Item> = match after {
             Some(cursor) => {
-                let id = JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor))
-                    .map_err(|_| Error::field("starting_at", "is not a cursor from this list"))?;
+                let id =
+                    JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor)).map_err(|_| {
+                        StoreError::invalid("starting_at", "is not a cursor from this list")
+                    })?;
                 Some(HashMap::from([
                     ("pk".to_owned(), s(format!("JOB#{id}"))),
                     ("sk".to_owned(), s("JOB")),
@@ -445,12 +447,17 @@ impl DashboardStore for DynamoStore {
         Ok((jobs, more))
     }
 
-    async fn count(&self, list: ListName, since_ms: Option<i64>, search: &Search) -> Result<u64> {
+    async fn count(
+        &self,
+        list: ListName,
+        since_ms: Option<i64>,
+        search: &Search,
+    ) -> StoreResult<u64> {
         self.count_all(self.list_query(list, since_ms, search))
             .await
     }
 
-    async fn tallies(&self, width: Width, first: i64) -> Result<Tally> {
+    async fn tallies(&self, width: Width, first: i64) -> StoreResult<Tally> {
         let items = self
             .query_all(
                 "TALLY",
@@ -473,7 +480,7 @@ impl DashboardStore for DynamoStore {
         Ok(tally)
     }
 
-    async fn pending_count(&self) -> Result<i64> {
+    async fn pending_count(&self) -> StoreResult<i64> {
         Ok(self
             .get_item("TALLY".into(), "gauge")
             .await?
@@ -482,7 +489,7 @@ impl DashboardStore for DynamoStore {
             .max(0))
     }
 
-    async fn counters(&self) -> Result<Vec<Counter>> {
+    async fn counters(&self) -> StoreResult<Vec<Counter>> {
         let items = self
             .query_all(
                 "METRICS",
@@ -493,14 +500,14 @@ impl DashboardStore for DynamoStore {
         Ok(items.iter().filter_map(Self::counter_from).collect())
     }
 
-    async fn snapshots(&self, metric: &MetricId) -> Result<Vec<Snapshot>> {
+    async fn snapshots(&self, metric: &MetricId) -> StoreResult<Vec<Snapshot>> {
         match self.get_item("METRICS".into(), &snaps_key(metric)).await? {
             Some(item) => from_json(opt_str(&item, "snapshots").unwrap_or("[]")),
             None => Ok(Vec::new()),
         }
     }
 
-    async fn metric_names(&self, kind: MetricKind) -> Result<Vec<String>> {
+    async fn metric_names(&self, kind: MetricKind) -> StoreResult<Vec<String>> {
         let mut names: Vec<String> = self
             .counters()
             .await?
@@ -513,7 +520,12 @@ impl DashboardStore for DynamoStore {
         Ok(names)
     }
 
-    async fn take_snapshot(&self, slot: i64, now: OffsetDateTime, keep: usize) -> Result<bool> {
+    async fn take_snapshot(
+        &self,
+        slot: i64,
+        now: OffsetDateTime,
+        keep: usize,
+    ) -> StoreResult<bool> {
         let lock: Item = HashMap::from([
             ("pk".to_owned(), s("METRICS")),
             ("sk".to_owned(), s(format!("lock#{slot}"))),
@@ -528,7 +540,7 @@ impl DashboardStore for DynamoStore {
             .await
         {
             Ok(_) => {}
-            Err(Error::Conflict(_)) => return Ok(false),
+            Err(StoreError::Conflict(_)) => return Ok(false),
             Err(e) => return Err(e),
         }
         for counter in self.counters().await? {
@@ -575,14 +587,14 @@ impl DashboardStore for DynamoStore {
         Ok(true)
     }
 
-    async fn last_snapshot_at(&self) -> Result<Option<i64>> {
+    async fn last_snapshot_at(&self) -> StoreResult<Option<i64>> {
         Ok(self
             .get_item("METRICS".into(), "state")
             .await?
             .and_then(|i| opt_num(&i, "lastSnapshotAt")))
     }
 
-    async fn beat(&self, hb: &Heartbeat) -> Result<()> {
+    async fn beat(&self, hb: &Heartbeat) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s("HEARTBEAT")),
             (
@@ -603,7 +615,7 @@ impl DashboardStore for DynamoStore {
         self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
-    async fn heartbeats(&self, since_ms: i64) -> Result<Vec<Heartbeat>> {
+    async fn heartbeats(&self, since_ms: i64) -> StoreResult<Vec<Heartbeat>> {
         let items = self
             .query_all(
                 "HEARTBEAT",
@@ -626,7 +638,7 @@ impl DashboardStore for DynamoStore {
             .collect())
     }
 
-    async fn monitored(&self) -> Result<Vec<(String, i64)>> {
+    async fn monitored(&self) -> StoreResult<Vec<(String, i64)>> {
         let items = self.query_all("MONITOR", None, None).await?;
         Ok(items
             .iter()
@@ -634,7 +646,7 @@ impl DashboardStore for DynamoStore {
             .collect())
     }
 
-    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> Result<()> {
+    async fn monitor(&self, tag: &str, now: OffsetDateTime) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s("MONITOR")),
             ("sk".to_owned(), s(tag)),
@@ -644,12 +656,12 @@ impl DashboardStore for DynamoStore {
             .put_item(item, Some("attribute_not_exists(pk)"), vec![])
             .await
         {
-            Ok(_) | Err(Error::Conflict(_)) => Ok(()), // already monitored: unchanged
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()), // already monitored: unchanged
             Err(e) => Err(e),
         }
     }
 
-    async fn unmonitor(&self, tag: &str) -> Result<bool> {
+    async fn unmonitor(&self, tag: &str) -> StoreResult<bool> {
         let out = self
             .client
             .delete_item()
@@ -663,7 +675,7 @@ impl DashboardStore for DynamoStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
-    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> Result<()> {
+    async fn tag_job(&self, tag: &str, job: &JobId, expires_at: OffsetDateTime) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s(format!("TAGGED#{tag}"))),
             ("sk".to_owned(), s(job.to_string())),
@@ -678,12 +690,13 @@ impl DashboardStore for DynamoStore {
         since_ms: i64,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<JobId>, bool)> {
+    ) -> StoreResult<(Vec<JobId>, bool)> {
         let pk = format!("TAGGED#{tag}");
         let start = match after {
             Some(cursor) => {
-                let id = JobId::from_str(cursor)
-                    .map_err(|_| Error::field("starting_at", "is not a job id from this list"))?;
+                let id = JobId::from_str(cursor).map_err(|_| {
+                    StoreError::invalid("starting_at", "is not a job id from this list")
+                })?;
                 Some(HashMap::from([
                     ("pk".to_owned(), s(pk.clone())),
                     ("sk".to_owned(), s(id.to_string())),
@@ -713,7 +726,7 @@ impl DashboardStore for DynamoStore {
         Ok((ids, out.last_evaluated_key.is_some()))
     }
 
-    async fn tagged_count(&self, tag: &str, since_ms: i64) -> Result<u64> {
+    async fn tagged_count(&self, tag: &str, since_ms: i64) -> StoreResult<u64> {
         let query = self
             .client
             .query()
@@ -724,7 +737,7 @@ impl DashboardStore for DynamoStore {
         self.count_all(query).await
     }
 
-    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Job>> {
+    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
         let mut found: HashMap<String, Job> = HashMap::new();
         for batch in ids.chunks(100) {
             let keys: Vec<Item> = batch
@@ -741,7 +754,7 @@ impl DashboardStore for DynamoStore {
                     .set_keys(Some(keys))
                     .consistent_read(true)
                     .build()
-                    .map_err(|e| Error::Internal(format!("batch get: {e}")))?,
+                    .map_err(|e| StoreError::Internal(format!("batch get: {e}")))?,
             );
             for _ in 0..10 {
                 let Some(req) = request.take() else { break };
@@ -774,7 +787,7 @@ impl DashboardStore for DynamoStore {
             .collect())
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s("QUEUE")),
             ("sk".to_owned(), s(queue)),
@@ -783,7 +796,7 @@ impl DashboardStore for DynamoStore {
         self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
-    async fn paused(&self) -> Result<Vec<String>> {
+    async fn paused(&self) -> StoreResult<Vec<String>> {
         let items = self.query_all("QUEUE", None, None).await?;
         Ok(items
             .iter()
@@ -808,7 +821,7 @@ impl SqsQueues {
 
 #[async_trait]
 impl QueueInfo for SqsQueues {
-    async fn depth(&self, queue_url: &str) -> Result<QueueDepth> {
+    async fn depth(&self, queue_url: &str) -> StoreResult<QueueDepth> {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let out = self
             .client
@@ -829,7 +842,7 @@ impl QueueInfo for SqsQueues {
         })
     }
 
-    async fn max_receive_count(&self, queue_url: &str) -> Result<Option<u32>> {
+    async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>> {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let out = self
             .client

@@ -10,7 +10,7 @@ use super::unavailable;
 use horizon_app::config::Config;
 use horizon_app::dashboard::worker_queues;
 use horizon_app::ports::{DashboardStore, Fleet};
-use horizon_domain::error::{Error, Result};
+use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::monitoring;
 use horizon_domain::monitoring::Supervisor;
 
@@ -27,7 +27,7 @@ impl LambdaFleet {
         &self,
         function: &str,
         queue: &str,
-    ) -> Result<Option<aws_sdk_lambda::types::EventSourceMappingConfiguration>> {
+    ) -> StoreResult<Option<aws_sdk_lambda::types::EventSourceMappingConfiguration>> {
         let out = self
             .lambda
             .list_event_source_mappings()
@@ -49,7 +49,7 @@ impl LambdaFleet {
 
 #[async_trait]
 impl Fleet for LambdaFleet {
-    async fn supervisors(&self) -> Result<Vec<Supervisor>> {
+    async fn supervisors(&self) -> StoreResult<Vec<Supervisor>> {
         let mut out = Vec::new();
         for (name, url, function) in worker_queues(&self.config) {
             let Some(function) = function else { continue };
@@ -85,16 +85,15 @@ impl Fleet for LambdaFleet {
         Ok(out)
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         for (_, url, function) in worker_queues(&self.config) {
             let Some(function) = function else { continue };
             if monitoring::queue_name(&url) != queue {
                 continue;
             }
-            let mapping = self
-                .mapping(&function, queue)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no event source mapping reads {queue}")))?;
+            let mapping = self.mapping(&function, queue).await?.ok_or_else(|| {
+                StoreError::NotFound(format!("no event source mapping reads {queue}"))
+            })?;
             self.lambda
                 .update_event_source_mapping()
                 .set_uuid(mapping.uuid)

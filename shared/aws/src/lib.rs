@@ -31,8 +31,8 @@ use horizon_app::ports::{
     AccountStore, Blob, BlobStore, Clock, DeliveryLog, DeliveryQueue, IdempotencyRecord, JobFilter,
     JobStore, UploadStore, WorkMessage, WorkQueue,
 };
+use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
-use horizon_domain::error::{Error, Result};
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{
     AccountId, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload, UploadId,
@@ -103,11 +103,11 @@ pub fn s3_client(sdk: &aws_config::SdkConfig, config: &Config) -> S3Client {
 }
 
 /// An SDK failure as our error: a dependency problem, with its whole cause chain for the log.
-fn unavailable<E>(what: &str, err: E) -> Error
+fn unavailable<E>(what: &str, err: E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    Error::Unavailable(format!(
+    StoreError::Unavailable(format!(
         "{what}: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(err)
     ))
@@ -137,7 +137,7 @@ impl DynamoStore {
         }
     }
 
-    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>> {
+    async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -163,7 +163,7 @@ impl DynamoStore {
         item: Item,
         condition: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
-    ) -> Result<Option<Item>> {
+    ) -> StoreResult<Option<Item>> {
         let mut req = self
             .client
             .put_item()
@@ -180,7 +180,7 @@ impl DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Err(Error::Conflict(format!(
+                Err(StoreError::Conflict(format!(
                     "the record changed since it was read ({} no longer holds)",
                     condition.unwrap_or_default()
                 )))
@@ -189,7 +189,7 @@ impl DynamoStore {
         }
     }
 
-    fn job_item(&self, job: &Job) -> Result<Item> {
+    fn job_item(&self, job: &Job) -> StoreResult<Item> {
         let mut item: Item = HashMap::new();
         item.insert("pk".into(), s(format!("JOB#{}", job.id)));
         item.insert("sk".into(), s("JOB"));
@@ -251,8 +251,8 @@ impl DynamoStore {
         Ok(item)
     }
 
-    fn job_from_item(item: &Item) -> Result<Job> {
-        fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>> {
+    fn job_from_item(item: &Item) -> StoreResult<Job> {
+        fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> StoreResult<Option<T>> {
             opt_str(item, name).map(from_json::<T>).transpose()
         }
         Ok(Job {
@@ -281,7 +281,7 @@ impl DynamoStore {
             result: json::<JobResult>(item, "result")?,
             error: json::<JobError>(item, "error")?,
             expires_at: OffsetDateTime::from_unix_timestamp(num(item, "expiresAt")?)
-                .map_err(|e| Error::Internal(format!("expiresAt out of range: {e}")))?,
+                .map_err(|e| StoreError::Internal(format!("expiresAt out of range: {e}")))?,
             started_at: opt_num(item, "startedAt").map(from_millis).transpose()?,
             finished_at: opt_num(item, "finishedAt").map(from_millis).transpose()?,
             retry_of: opt_str(item, "retryOf").map(JobId::from_str).transpose()?,
@@ -291,7 +291,7 @@ impl DynamoStore {
 
     /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
     /// DynamoDB's pages (strongly consistent).
-    async fn items_under(&self, pk: String, prefix: &str) -> Result<Vec<Item>> {
+    async fn items_under(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -322,7 +322,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl JobStore for DynamoStore {
-    async fn create(&self, job: &Job) -> Result<()> {
+    async fn create(&self, job: &Job) -> StoreResult<()> {
         self.put_item(
             self.job_item(job)?,
             Some("attribute_not_exists(pk)"),
@@ -333,20 +333,20 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, id: &JobId) -> Result<Option<Job>> {
+    async fn get(&self, id: &JobId) -> StoreResult<Option<Job>> {
         match self.get_item(format!("JOB#{id}"), "JOB").await? {
             Some(item) => Ok(Some(Self::job_from_item(&item)?)),
             None => Ok(None),
         }
     }
 
-    async fn replace(&self, job: &Job) -> Result<()> {
+    async fn replace(&self, job: &Job) -> StoreResult<()> {
         let item = self.job_item(job)?;
         let old = self
             .put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
             .await
             .map_err(|e| match e {
-                Error::Conflict(why) => Error::Stale(why),
+                StoreError::Conflict(why) => StoreError::Stale(why),
                 other => other,
             })?;
         let before = old
@@ -363,7 +363,7 @@ impl JobStore for DynamoStore {
         filter: &JobFilter,
         after: Option<&JobId>,
         limit: usize,
-    ) -> Result<(Vec<Job>, Option<JobId>)> {
+    ) -> StoreResult<(Vec<Job>, Option<JobId>)> {
         let gsi1pk = format!("ACCT#{account}#JOBS");
         let mut conditions = vec!["expiresAt > :now"];
         let mut values: Vec<(&str, AttributeValue)> = vec![
@@ -436,7 +436,7 @@ impl JobStore for DynamoStore {
         queued_before: OffsetDateTime,
         leased_before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<JobId>> {
+    ) -> StoreResult<Vec<JobId>> {
         let mut ids = Vec::new();
         for (state, before) in [("PROCESSING", leased_before), ("QUEUED", queued_before)] {
             for shard in 0..ACTIVE_SHARDS {
@@ -471,7 +471,7 @@ impl JobStore for DynamoStore {
         key: &str,
         request_hash: &str,
         expires_at: OffsetDateTime,
-    ) -> Result<Option<IdempotencyRecord>> {
+    ) -> StoreResult<Option<IdempotencyRecord>> {
         let pk = Self::idempotency_pk(account, key);
         // A record released between our failed claim and our read (the request that held it
         // failed) is claimed again.
@@ -492,7 +492,7 @@ impl JobStore for DynamoStore {
                 .await
             {
                 Ok(_) => return Ok(None),
-                Err(Error::Conflict(_)) => {
+                Err(StoreError::Conflict(_)) => {
                     let Some(item) = self.get_item(pk.clone(), "IDEM").await? else {
                         continue;
                     };
@@ -504,12 +504,17 @@ impl JobStore for DynamoStore {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Unavailable(
+        Err(StoreError::Unavailable(
             "the idempotency record kept changing; retry".into(),
         ))
     }
 
-    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId) -> Result<()> {
+    async fn idempotent_done(
+        &self,
+        account: &AccountId,
+        key: &str,
+        job: &JobId,
+    ) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -523,7 +528,7 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> Result<()> {
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -538,7 +543,7 @@ impl JobStore for DynamoStore {
 
 #[async_trait]
 impl DeliveryLog for DynamoStore {
-    async fn record(&self, job: &JobId, attempt: &Attempt) -> Result<()> {
+    async fn record(&self, job: &JobId, attempt: &Attempt) -> StoreResult<()> {
         let sk = format!(
             "DELIVERY#{}#{}#{:03}",
             attempt.at, attempt.delivery_id, attempt.attempt
@@ -558,7 +563,7 @@ impl DeliveryLog for DynamoStore {
         self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
-    async fn attempts(&self, job: &JobId) -> Result<Vec<Attempt>> {
+    async fn attempts(&self, job: &JobId) -> StoreResult<Vec<Attempt>> {
         self.items_under(format!("JOB#{job}"), "DELIVERY#")
             .await?
             .iter()
@@ -573,7 +578,7 @@ impl DeliveryLog for DynamoStore {
 
 #[async_trait]
 impl AccountStore for DynamoStore {
-    async fn put_key(&self, key: &ApiKey) -> Result<()> {
+    async fn put_key(&self, key: &ApiKey) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s(format!("APIKEY#{}", key.hash))),
             ("sk".to_owned(), s("APIKEY")),
@@ -588,7 +593,7 @@ impl AccountStore for DynamoStore {
         self.put_item(item, None, vec![]).await.map(|_| ())
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
         let Some(item) = self.get_item(format!("APIKEY#{hash}"), "APIKEY").await? else {
             return Ok(None);
         };
@@ -605,7 +610,7 @@ impl AccountStore for DynamoStore {
         }))
     }
 
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> Result<bool> {
+    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool> {
         let out = self
             .client
             .query()
@@ -635,7 +640,7 @@ impl AccountStore for DynamoStore {
         Ok(true)
     }
 
-    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+    async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s(format!("ACCT#{account}"))),
             ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
@@ -646,7 +651,7 @@ impl AccountStore for DynamoStore {
             .map(|_| ())
     }
 
-    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> Result<()> {
+    async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()> {
         let item: Item = HashMap::from([
             ("pk".to_owned(), s(format!("ACCT#{account}"))),
             ("sk".to_owned(), s(format!("WEBHOOK#{}", sub.id))),
@@ -657,7 +662,7 @@ impl AccountStore for DynamoStore {
             .map(|_| ())
     }
 
-    async fn webhooks(&self, account: &AccountId) -> Result<Vec<Subscription>> {
+    async fn webhooks(&self, account: &AccountId) -> StoreResult<Vec<Subscription>> {
         self.items_under(format!("ACCT#{account}"), "WEBHOOK#")
             .await?
             .iter()
@@ -665,7 +670,7 @@ impl AccountStore for DynamoStore {
             .collect()
     }
 
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> Result<bool> {
+    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool> {
         let out = self
             .client
             .delete_item()
@@ -711,7 +716,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl UploadStore for DynamoStore {
-    async fn put(&self, upload: &Upload) -> Result<()> {
+    async fn put(&self, upload: &Upload) -> StoreResult<()> {
         self.put_item(
             Self::upload_item(upload),
             Some("attribute_not_exists(pk)"),
@@ -721,7 +726,7 @@ impl UploadStore for DynamoStore {
         .map(|_| ())
     }
 
-    async fn complete(&self, upload: &Upload) -> Result<()> {
+    async fn complete(&self, upload: &Upload) -> StoreResult<()> {
         let item = Self::upload_item(upload);
         self.put_item(
             item,
@@ -732,7 +737,7 @@ impl UploadStore for DynamoStore {
         .map(|_| ())
     }
 
-    async fn get(&self, id: &UploadId) -> Result<Option<Upload>> {
+    async fn get(&self, id: &UploadId) -> StoreResult<Option<Upload>> {
         let Some(item) = self.get_item(format!("UPLOAD#{id}"), "UPLOAD").await? else {
             return Ok(None);
         };
@@ -754,7 +759,7 @@ impl UploadStore for DynamoStore {
             pages: opt_num("pages"),
             created_at: from_millis(num(&item, "createdAt")?)?,
             expires_at: OffsetDateTime::from_unix_timestamp(num(&item, "expiresAt")?)
-                .map_err(|e| Error::Internal(format!("expiresAt out of range: {e}")))?,
+                .map_err(|e| StoreError::Internal(format!("expiresAt out of range: {e}")))?,
         }))
     }
 }
@@ -771,13 +776,13 @@ fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn from_millis(ms: i64) -> Result<OffsetDateTime> {
+fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .map_err(|e| Error::Internal(format!("timestamp {ms} out of range: {e}")))
+        .map_err(|e| StoreError::Internal(format!("timestamp {ms} out of range: {e}")))
 }
 
-fn str_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str> {
-    opt_str(item, name).ok_or_else(|| Error::Internal(format!("stored item lacks {name}")))
+fn str_attr<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
+    opt_str(item, name).ok_or_else(|| StoreError::Internal(format!("stored item lacks {name}")))
 }
 
 fn opt_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -792,19 +797,19 @@ fn opt_num<T: FromStr>(item: &Item, name: &str) -> Option<T> {
         .and_then(|v| v.parse().ok())
 }
 
-fn num<T: FromStr>(item: &Item, name: &str) -> Result<T> {
+fn num<T: FromStr>(item: &Item, name: &str) -> StoreResult<T> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::Internal(format!("stored item lacks a numeric {name}")))
+        .ok_or_else(|| StoreError::Internal(format!("stored item lacks a numeric {name}")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Internal(format!("serialising: {e}")))
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("serialising: {e}")))
 }
 
-fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored JSON: {e}")))
+fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> StoreResult<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -826,7 +831,7 @@ impl SqsWorkQueue {
 
 #[async_trait]
 impl WorkQueue for SqsWorkQueue {
-    async fn enqueue(&self, message: &WorkMessage) -> Result<()> {
+    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()> {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -837,7 +842,7 @@ impl WorkQueue for SqsWorkQueue {
         Ok(())
     }
 
-    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<()> {
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> StoreResult<()> {
         // SQS allows 0 to 43,200 seconds.
         let seconds = delay.as_secs().min(43_200) as i32;
         self.client
@@ -871,7 +876,7 @@ impl SqsDeliveryQueue {
 
 #[async_trait]
 impl DeliveryQueue for SqsDeliveryQueue {
-    async fn send(&self, message: &DeliveryMessage, delay: Duration) -> Result<()> {
+    async fn send(&self, message: &DeliveryMessage, delay: Duration) -> StoreResult<()> {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -883,9 +888,9 @@ impl DeliveryQueue for SqsDeliveryQueue {
         Ok(())
     }
 
-    async fn dead_letter(&self, message: &DeliveryMessage) -> Result<()> {
+    async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
         let Some(dlq) = &self.dlq_url else {
-            return Err(Error::Internal(
+            return Err(StoreError::Internal(
                 "HORIZON_WEBHOOK_DLQ_URL is not set: cannot dead-letter".into(),
             ));
         };
@@ -919,7 +924,7 @@ impl S3Blobs {
 
 #[async_trait]
 impl BlobStore for S3Blobs {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()> {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StoreResult<()> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -932,15 +937,15 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Blob>> {
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         self.fetch(key, None).await
     }
 
-    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Blob>> {
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
         self.fetch(key, Some(format!("bytes={first}-{last}"))).await
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String> {
+    async fn presign_put(&self, key: &str, ttl: Duration) -> StoreResult<String> {
         let req = self
             .client
             .put_object()
@@ -952,7 +957,12 @@ impl BlobStore for S3Blobs {
         Ok(req.uri().to_owned())
     }
 
-    async fn presign_get(&self, key: &str, content_type: &str, ttl: Duration) -> Result<String> {
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> StoreResult<String> {
         let req = self
             .client
             .get_object()
@@ -967,18 +977,24 @@ impl BlobStore for S3Blobs {
 }
 
 impl S3Blobs {
-    async fn fetch(&self, key: &str, range: Option<String>) -> Result<Option<Blob>> {
+    async fn fetch(&self, key: &str, range: Option<String>) -> StoreResult<Option<Blob>> {
         let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .set_range(range)
+            .set_range(range.clone())
             .send()
             .await
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return Err(StoreError::Range(format!(
+                    "{} of {key}",
+                    range.unwrap_or_default()
+                )))
+            }
             Err(e) => return Err(unavailable("S3 GetObject", e)),
         };
         let content_type = out.content_type.clone();
@@ -995,7 +1011,7 @@ impl S3Blobs {
     }
 }
 
-fn presigning(ttl: Duration) -> Result<aws_sdk_s3::presigning::PresigningConfig> {
+fn presigning(ttl: Duration) -> StoreResult<aws_sdk_s3::presigning::PresigningConfig> {
     aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
-        .map_err(|e| Error::Internal(format!("presigning for {ttl:?}: {e}")))
+        .map_err(|e| StoreError::Internal(format!("presigning for {ttl:?}: {e}")))
 }

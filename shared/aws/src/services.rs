@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use horizon_app::config::Config;
-use horizon_app::ports::{Clock, Fleet, SystemClock};
+use horizon_app::ports::{Clock, Fleet, StoreError, StoreResult, SystemClock};
 use horizon_app::services::{Services, UploadCache};
 use horizon_domain::keys::KeyCache;
 use horizon_domain::Result;
@@ -93,13 +93,13 @@ struct Unnamed(Arc<DynamoStore>);
 
 #[async_trait::async_trait]
 impl Fleet for Unnamed {
-    async fn supervisors(&self) -> Result<Vec<horizon_domain::monitoring::Supervisor>> {
-        Err(horizon_domain::Error::Internal(
+    async fn supervisors(&self) -> StoreResult<Vec<horizon_domain::monitoring::Supervisor>> {
+        Err(StoreError::Internal(
             "the worker functions are not named: set HORIZON_EXTRACT_FUNCTION and HORIZON_WEBHOOK_FUNCTION (in a build with the feature lambda-fleet)".into(),
         ))
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<()> {
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
         horizon_app::ports::DashboardStore::set_paused(&*self.0, queue, paused).await
     }
 }
