@@ -53,7 +53,7 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     let account = fresh_account();
     let first = job(&account, now, JobType::ExtractPdf);
     ok("create", jobs.create(&first).await);
-    let read = ok("get", jobs.get(&first.id).await);
+    let read = ok("get", jobs.get(first.id()).await);
     assert_eq!(
         read.as_ref(),
         Some(&first),
@@ -67,9 +67,9 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
 
     // Replace: only over the version it read, and only once per version.
     let claimed = ok("claim", first.claimed(now, Duration::seconds(90)));
-    assert_eq!(claimed.version, first.version + 1);
+    assert_eq!(claimed.version(), first.version() + 1);
     ok("replace", jobs.replace(&claimed).await);
-    assert_eq!(ok("get", jobs.get(&first.id).await), Some(claimed.clone()));
+    assert_eq!(ok("get", jobs.get(first.id()).await), Some(claimed.clone()));
     assert!(
         matches!(jobs.replace(&claimed).await, Err(StoreError::Stale(_))),
         "a second write over the same version is Stale"
@@ -79,17 +79,22 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         claimed.failed(JobError::new("contract", "a test failure"), now),
     );
     ok("replace again", jobs.replace(&failed).await);
-    let stored = ok("get", jobs.get(&first.id).await).expect("the job");
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = ok("get", jobs.get(first.id()).await).expect("the job");
+    assert_eq!(stored.status(), JobStatus::Failed);
     assert_eq!(
-        stored.error, failed.error,
+        stored.error(),
+        failed.error(),
         "the error is stored with the job"
     );
 
     // List: newest first, only the account's, filtered, in pages that join up.
     let later = now + Duration::milliseconds(5);
-    let mut second = job(&account, later, JobType::ExtractImage);
-    second.tags = vec!["contract".to_owned()];
+    let second = job(&account, later, JobType::ExtractImage).as_requested(
+        vec!["contract".to_owned()],
+        None,
+        Default::default(),
+        Vec::new(),
+    );
     ok("create second", jobs.create(&second).await);
     ok(
         "another account's job",
@@ -98,10 +103,10 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     );
     let all = JobFilter::default();
     let (page, next) = ok("list", jobs.list(&account, &all, None, 10).await);
-    let ids: Vec<&JobId> = page.iter().map(|j| &j.id).collect();
+    let ids: Vec<&JobId> = page.iter().map(|j| j.id()).collect();
     assert_eq!(
         ids,
-        [&second.id, &first.id],
+        [second.id(), first.id()],
         "the account's jobs, newest first"
     );
     assert_eq!(next, None, "no next page after the last");
@@ -113,8 +118,8 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         jobs.list(&account, &all, Some(&next), 1).await,
     );
     assert_eq!(
-        rest.first().map(|j| &j.id),
-        Some(&first.id),
+        rest.first().map(|j| j.id()),
+        Some(first.id()),
         "pages join up"
     );
     for (filter, want) in [
@@ -123,28 +128,28 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
                 status: Some(JobStatus::Failed),
                 ..JobFilter::default()
             },
-            &first.id,
+            first.id(),
         ),
         (
             JobFilter {
                 job_type: Some(JobType::ExtractImage),
                 ..JobFilter::default()
             },
-            &second.id,
+            second.id(),
         ),
         (
             JobFilter {
                 tag: Some("contract".to_owned()),
                 ..JobFilter::default()
             },
-            &second.id,
+            second.id(),
         ),
     ] {
         let (page, _) = ok(
             "filtered list",
             jobs.list(&account, &filter, None, 10).await,
         );
-        let ids: Vec<&JobId> = page.iter().map(|j| &j.id).collect();
+        let ids: Vec<&JobId> = page.iter().map(|j| j.id()).collect();
         assert_eq!(ids, [want], "{filter:?}");
     }
 
@@ -166,13 +171,13 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     assert_eq!((seen.request_hash.as_str(), seen.job_id), ("h1", None));
     ok(
         "done",
-        jobs.idempotent_done(&account, "k1", &first.id).await,
+        jobs.idempotent_done(&account, "k1", first.id()).await,
     );
     let seen = ok(
         "claim after done",
         jobs.idempotency_claim(&account, "k1", "h1", until).await,
     );
-    assert_eq!(seen.and_then(|r| r.job_id), Some(first.id.clone()));
+    assert_eq!(seen.and_then(|r| r.job_id), Some(first.id().clone()));
     let other = fresh_account();
     assert_eq!(
         ok(
@@ -335,7 +340,7 @@ pub async fn dashboard_store(
     ok(
         "tag job",
         dashboard
-            .tag_job(&tag, &tagged.id, now + Duration::hours(1))
+            .tag_job(&tag, tagged.id(), now + Duration::hours(1))
             .await,
     );
     let since = (now - Duration::minutes(1)).unix_timestamp() * 1000;
@@ -344,7 +349,7 @@ pub async fn dashboard_store(
         1
     );
     let (ids, more) = ok("tagged", dashboard.tagged(&tag, since, None, 10).await);
-    assert_eq!((ids, more), (vec![tagged.id.clone()], false));
+    assert_eq!((ids, more), (vec![tagged.id().clone()], false));
     let later = (now + Duration::minutes(1)).unix_timestamp() * 1000;
     assert_eq!(
         ok(
@@ -356,9 +361,12 @@ pub async fn dashboard_store(
     );
     let read = ok(
         "jobs",
-        dashboard.jobs(std::slice::from_ref(&tagged.id)).await,
+        dashboard.jobs(std::slice::from_ref(tagged.id())).await,
     );
-    assert_eq!(read.iter().map(|j| &j.id).collect::<Vec<_>>(), [&tagged.id]);
+    assert_eq!(
+        read.iter().map(|j| j.id()).collect::<Vec<_>>(),
+        [tagged.id()]
+    );
     assert!(ok("unmonitor", dashboard.unmonitor(&tag).await));
     let monitored = ok("monitored", dashboard.monitored().await);
     assert!(!monitored.iter().any(|(t, _)| *t == tag), "{monitored:?}");

@@ -406,7 +406,7 @@ async fn concurrent_claims_have_exactly_one_winner() {
         services.jobs.create(&job).await,
         Err(StoreError::Conflict(_))
     ));
-    let read = services.jobs.get(&job.id).await.unwrap().unwrap();
+    let read = services.jobs.get(job.id()).await.unwrap().unwrap();
     assert_eq!(read, job);
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -423,9 +423,9 @@ async fn concurrent_claims_have_exactly_one_winner() {
         }
     }
     assert_eq!(wins, 1);
-    let stored = services.jobs.get(&job.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, JobStatus::Processing);
-    assert_eq!(stored.version, 2);
+    let stored = services.jobs.get(job.id()).await.unwrap().unwrap();
+    assert_eq!(stored.status(), JobStatus::Processing);
+    assert_eq!(stored.version(), 2);
     // A write from the stale first read is refused too.
     let stale = read
         .failed(horizon_domain::JobError::new("x", "y"), now)

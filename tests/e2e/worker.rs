@@ -106,7 +106,8 @@ async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let during = services.jobs.get(&id).await.unwrap().unwrap();
     assert_eq!(
-        during.version, claimed.version,
+        during.version(),
+        claimed.version(),
         "a live lease was not respected"
     );
     // After it, another worker takes the job over and finishes it.
@@ -120,7 +121,8 @@ async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
     assert_eq!(done["status"], "completed", "{done}");
     let stored = services.jobs.get(&id).await.unwrap().unwrap();
     assert_eq!(
-        stored.attempts, 2,
+        stored.attempts(),
+        2,
         "the second worker's claim is the second attempt"
     );
 }
@@ -367,16 +369,20 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     let now = services.clock.now();
     for (job, attempts) in [(&dead, 1), (&spent, services.config.max_tries)] {
         let id: JobId = job.parse().unwrap();
-        let mut j = services
-            .jobs
-            .get(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .claimed(now, time::Duration::seconds(1))
-            .unwrap();
-        j.attempts = attempts;
-        services.jobs.replace(&j).await.unwrap();
+        // Claimed `attempts` times, 2 s apart, each claim's 1-second lease run out by the next;
+        // the last one's ends a second from now.
+        for i in (0..attempts).rev() {
+            let at = now - time::Duration::seconds(2 * i64::from(i));
+            let j = services
+                .jobs
+                .get(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .claimed(at, time::Duration::seconds(1))
+                .unwrap();
+            services.jobs.replace(&j).await.unwrap();
+        }
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
@@ -396,7 +402,7 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
                 .await
                 .unwrap()
                 .unwrap();
-            if j.status == horizon_domain::JobStatus::Processing {
+            if j.status() == horizon_domain::JobStatus::Processing {
                 open += 1;
             }
         }

@@ -500,7 +500,7 @@ impl Dashboard {
             tokio::try_join!(s.dashboard.jobs(&ids), s.dashboard.tagged_count(tag, since))?;
         let views: Vec<Value> = jobs
             .iter()
-            .map(|j| job_view(j, &self.queue_of(j), j.id.as_str()))
+            .map(|j| job_view(j, &self.queue_of(j), j.id().as_str()))
             .collect();
         Ok(http::json(200, &json!({ "jobs": views, "total": total })))
     }
@@ -610,17 +610,17 @@ impl Dashboard {
 
     async fn job(&self, id: &str) -> Result<Response<Body>> {
         let job = self.find(id).await?;
-        let mut view = job_view(&job, &self.queue_of(&job), job.id.as_str());
+        let mut view = job_view(&job, &self.queue_of(&job), job.id().as_str());
         view["retried_by"] = self.retries(&job).await?;
         Ok(http::json(200, &view))
     }
 
     async fn failed_job(&self, id: &str) -> Result<Response<Body>> {
         let job = self.find(id).await?;
-        if job.status != JobStatus::Failed {
+        if job.status() != JobStatus::Failed {
             return Err(Error::NotFound(format!(
                 "job {id} is {}, not failed",
-                job.status
+                job.status()
             )));
         }
         self.job(id).await
@@ -630,19 +630,19 @@ impl Dashboard {
     /// retry itself has expired).
     async fn retries(&self, job: &Job) -> Result<Value> {
         let ids: Vec<JobId> = job
-            .retried_by
+            .retried_by()
             .iter()
             .filter_map(|r| JobId::from_str(&r.id).ok())
             .collect();
         let current = self.services.dashboard.jobs(&ids).await?;
         let mut out: Vec<Value> = job
-            .retried_by
+            .retried_by()
             .iter()
             .map(|r| {
                 let status = current
                     .iter()
-                    .find(|j| j.id.as_str() == r.id)
-                    .map(|j| j.status)
+                    .find(|j| j.id().as_str() == r.id)
+                    .map(|j| j.status())
                     .unwrap_or(r.status);
                 json!({ "id": r.id, "status": views::horizon_status(status), "retried_at": r.retried_at })
             })
@@ -656,7 +656,7 @@ impl Dashboard {
         let retry = jobs::retry(&self.services, &id).await?;
         Ok(http::json(
             200,
-            &json!({ "id": retry.id, "retry_of": id, "status": views::horizon_status(retry.status) }),
+            &json!({ "id": retry.id(), "retry_of": id, "status": views::horizon_status(retry.status()) }),
         ))
     }
 
@@ -687,15 +687,15 @@ impl Dashboard {
                 .await?;
             for (job, cursor) in &page {
                 after = Some(cursor.clone());
-                if !job.retried_by.is_empty() {
+                if !job.retried_by().is_empty() {
                     skipped += 1;
                     continue;
                 }
                 if retried.len() >= BULK_RETRY_MAX {
                     break 'pages;
                 }
-                let retry = jobs::retry(&self.services, &job.id).await?;
-                retried.push(json!({ "id": retry.id, "retry_of": job.id }));
+                let retry = jobs::retry(&self.services, job.id()).await?;
+                retried.push(json!({ "id": retry.id(), "retry_of": job.id() }));
             }
             if !more || page.is_empty() {
                 break;

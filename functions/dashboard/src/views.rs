@@ -49,46 +49,46 @@ fn seconds(t: OffsetDateTime) -> f64 {
 /// One job as Horizon's API shows it; `index` is the cursor for the next page
 /// (`starting_at`).
 pub fn job_view(job: &Job, queue: &str, index: &str) -> Value {
-    let failed = job.status == JobStatus::Failed;
+    let failed = job.status() == JobStatus::Failed;
     json!({
-        "id": job.id,
+        "id": job.id(),
         "index": index,
         "connection": "sqs",
         "queue": queue,
-        "name": job.job_type.as_str(),
-        "status": horizon_status(job.status),
-        "account": job.account.0,
+        "name": job.job_type().as_str(),
+        "status": horizon_status(job.status()),
+        "account": job.account().0,
         "payload": {
-            "displayName": job.job_type.as_str(),
+            "displayName": job.job_type().as_str(),
             "tags": dashboard::tags(job),
-            "pushedAt": seconds(job.created_at),
-            "attempts": job.attempts,
+            "pushedAt": seconds(job.created_at()),
+            "attempts": job.attempts(),
             "maxTries": null,
-            "retry_of": job.retry_of,
+            "retry_of": job.retry_of(),
             "data": {
-                "uploadId": job.upload_id,
-                "account": job.account.0,
-                "tags": job.tags,
-                "metadata": job.metadata,
-                "options": job.options,
+                "uploadId": job.upload_id(),
+                "account": job.account().0,
+                "tags": job.tags(),
+                "metadata": job.metadata(),
+                "options": job.options(),
             },
         },
-        "progress": job.progress,
-        "result": job.result,
-        "error": job.error,
-        "exception": job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)),
+        "progress": job.progress(),
+        "result": job.result(),
+        "error": job.error(),
+        "exception": job.error().as_ref().map(|e| format!("{}: {}", e.code, e.message)),
         "context": failed.then(|| json!({
-            "attempts": job.attempts,
-            "uploadId": job.upload_id,
-            "account": job.account.0,
-            "code": job.error.as_ref().map(|e| e.code.clone()),
+            "attempts": job.attempts(),
+            "uploadId": job.upload_id(),
+            "account": job.account().0,
+            "code": job.error().as_ref().map(|e| e.code.clone()),
         })),
-        "reserved_at": job.started_at.map(seconds),
-        "completed_at": (job.status == JobStatus::Completed).then(|| job.finished_at.map(seconds)).flatten(),
-        "failed_at": failed.then(|| job.finished_at.map(seconds)).flatten(),
-        "retried_by": job.retried_by.iter().rev().map(|r| json!({
+        "reserved_at": job.started_at().map(seconds),
+        "completed_at": (job.status() == JobStatus::Completed).then(|| job.finished_at().map(seconds)).flatten(),
+        "failed_at": failed.then(|| job.finished_at().map(seconds)).flatten(),
+        "retried_by": job.retried_by().iter().rev().map(|r| json!({
             "id": r.id, "status": horizon_status(r.status), "retried_at": r.retried_at
         })).collect::<Vec<_>>(),
-        "retry_of": job.retry_of,
+        "retry_of": job.retry_of(),
     })
 }

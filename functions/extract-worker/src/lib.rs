@@ -193,7 +193,7 @@ impl ExtractWorker {
             tracing::warn!(job_id = %id, "fault injected: the worker dies after its claim");
             return Ok(Outcome::Abandon);
         }
-        horizon_runtime::telemetry::record_account(&job.account);
+        horizon_runtime::telemetry::record_account(job.account());
         let started = std::time::Instant::now();
         let outcome = match self.extract(&mut job).await {
             Ok(Some(outcome)) => outcome,
@@ -216,10 +216,10 @@ impl ExtractWorker {
             }) => {
                 // The chunks and the Markdown first: a completed job never points at results
                 // that are not there.
-                self.services.results.put_chunks(&job.id, &chunks).await?;
+                self.services.results.put_chunks(job.id(), &chunks).await?;
                 self.services
                     .results
-                    .put_markdown(&job.id, markdown)
+                    .put_markdown(job.id(), markdown)
                     .await?;
                 self.write_own(&job, |j, now| j.completed(result.clone(), now))
                     .await?
@@ -236,15 +236,15 @@ impl ExtractWorker {
         // The job's summary: one line with what it was and where its time went (queued, then
         // extracting, then storing the chunks and the record).
         tracing::info!(
-            status = %next.status,
-            error_code = next.error.as_ref().map(|e| e.code.as_str()),
-            attempt = next.attempts,
-            pages = next.result.as_ref().map(|r| r.pages),
-            chunks = next.result.as_ref().map(|r| r.chunk_count),
-            wait_ms = job.started_at.map(|s| millis_between(job.created_at, s)),
+            status = %next.status(),
+            error_code = next.error().as_ref().map(|e| e.code.as_str()),
+            attempt = next.attempts(),
+            pages = next.result().as_ref().map(|r| r.pages),
+            chunks = next.result().as_ref().map(|r| r.chunk_count),
+            wait_ms = job.started_at().map(|s| millis_between(job.created_at(), s)),
             extract_ms,
             store_ms = (started.elapsed().as_millis() as u64).saturating_sub(extract_ms),
-            total_ms = millis_between(job.created_at, self.services.clock.now()),
+            total_ms = millis_between(job.created_at(), self.services.clock.now()),
             "job finished"
         );
         Ok(Outcome::Done)
@@ -261,10 +261,10 @@ impl ExtractWorker {
     ) -> Result<Option<Job>> {
         jobs::update(
             &self.services,
-            &mine.id,
+            mine.id(),
             Some(mine.clone()),
             |current, now| match current
-                .filter(|c| c.status == JobStatus::Processing && c.attempts == mine.attempts)
+                .filter(|c| c.status() == JobStatus::Processing && c.attempts() == mine.attempts())
             {
                 Some(ours) => {
                     let next = change(ours, now)?;
@@ -283,12 +283,12 @@ impl ExtractWorker {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
                 return Ok(Step::Stop(Claim::Nothing));
             };
-            if job.status.is_terminal() {
-                tracing::info!(job_id = %id, status = %job.status, "already finished; redelivery acknowledged");
+            if job.status().is_terminal() {
+                tracing::info!(job_id = %id, status = %job.status(), "already finished; redelivery acknowledged");
                 return Ok(Step::Stop(Claim::Nothing));
             }
             if !job.claimable(now) {
-                return Ok(Step::Stop(Claim::Busy(job.lease_until.unwrap_or(now))));
+                return Ok(Step::Stop(Claim::Busy(job.lease_until().unwrap_or(now))));
             }
             let claimed = job.claimed(now, lease)?;
             Ok(Step::Write(claimed.clone(), Claim::Got(Box::new(claimed))))
@@ -311,7 +311,7 @@ impl ExtractWorker {
     /// Marks the job failed unless it already finished.
     async fn fail(&self, id: &JobId, error: JobError) -> Result<()> {
         jobs::update(&self.services, id, None, |current, now| {
-            match current.filter(|j| !j.status.is_terminal()) {
+            match current.filter(|j| !j.status().is_terminal()) {
                 Some(job) => Ok(Step::Write(job.failed(error.clone(), now)?, ())),
                 None => Ok(Step::Stop(())),
             }
@@ -329,11 +329,11 @@ impl ExtractWorker {
                 "upload_missing",
                 format!(
                     "upload {} no longer exists (it may have expired)",
-                    job.upload_id
+                    job.upload_id()
                 ),
             ))))
         };
-        let Some(upload) = self.services.uploads.get(&job.upload_id).await? else {
+        let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
             return missing();
         };
         let Some(blob) = self.services.blobs.get(&upload.blob_key()).await? else {
@@ -355,16 +355,16 @@ impl ExtractWorker {
                 None => std::env::current_exe()
                     .map_err(|e| Error::Internal(format!("locating the worker executable: {e}")))?,
             },
-            input: match job.job_type {
+            input: match job.job_type() {
                 JobType::ExtractPdf => engine::Input::Pdf,
                 JobType::ExtractImage => engine::Input::Image,
             },
-            ocr: job.options.ocr.unwrap_or_default(),
+            ocr: job.options().ocr.unwrap_or_default(),
             pdfium: config.pdfium_lib_path.clone(),
             ocr_dir: config.ocr_dir.clone(),
             ocr_threads: config.ocr_threads,
             max_pages: config.max_pages,
-            pages: job.options.pages.clone(),
+            pages: job.options().pages.clone(),
             deadline: config.job_deadline,
             max_total: config.job_max,
             memory_mb: config.extract_memory_mb,
@@ -383,7 +383,7 @@ impl ExtractWorker {
                 joined = &mut task => break joined,
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
-                    if let Some(p) = latest.filter(|p| Some(*p) != job.progress) {
+                    if let Some(p) = latest.filter(|p| job.progress() != Some(p)) {
                         let lease = duration(config.lease);
                         match self.write_own(job, |j, now| Ok(j.with_progress(p, now, lease))).await {
                             Ok(Some(next)) => *job = next,
@@ -394,7 +394,7 @@ impl ExtractWorker {
                                 return Ok(None);
                             }
                             // Progress is best effort: a failed write must not fail the job.
-                            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "progress not recorded"),
+                            Err(e) => tracing::warn!(job_id = %job.id(), error = %e, "progress not recorded"),
                         }
                     }
                 }
@@ -407,9 +407,9 @@ impl ExtractWorker {
             Err(e) => return Ok(Some(Err(e))),
             Ok(x) => x,
         };
-        tracing::debug!(job_id = %job.id, peak_rss_kb = outcome.peak_rss_kb, "extraction process finished");
+        tracing::debug!(job_id = %job.id(), peak_rss_kb = outcome.peak_rss_kb, "extraction process finished");
         let max_chars = job
-            .options
+            .options()
             .max_chunk_chars
             .map(|n| n as usize)
             .unwrap_or(config.max_chunk_chars);
@@ -512,7 +512,7 @@ mod tests {
         let mut event = SqsEvent::default();
         event.records = vec![
             message("m1", &format!(r#"{{"jobId":"{unknown}"}}"#)),
-            message("m2", &format!(r#"{{"jobId":"{}"}}"#, job.id)),
+            message("m2", &format!(r#"{{"jobId":"{}"}}"#, job.id())),
             message("m3", "not json"),
         ];
         let response = worker.handle(event).await;
@@ -526,9 +526,10 @@ mod tests {
             ["m3"],
             "only the malformed message stays on the queue"
         );
-        let stored = memory.services.jobs.get(&job.id).await.unwrap().unwrap();
+        let stored = memory.services.jobs.get(job.id()).await.unwrap().unwrap();
         assert_eq!(
-            stored.version, done.version,
+            stored.version(),
+            done.version(),
             "a finished job is not written again"
         );
     }

@@ -30,28 +30,28 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
             else {
                 return Ok(Step::Stop(None));
             };
-            let next = if job.status == JobStatus::Processing && job.attempts >= max_tries {
+            let next = if job.status() == JobStatus::Processing && job.attempts() >= max_tries {
                 let error = JobError::new(
                     "max_tries_exceeded",
                     format!(
                         "the job's worker stopped {} times without finishing it",
-                        job.attempts
+                        job.attempts()
                     ),
                 );
                 job.failed(error, now)?
-            } else if job.status == JobStatus::Processing {
+            } else if job.status() == JobStatus::Processing {
                 job.requeued(now)?
             } else {
                 job.touched(now)
             };
-            Ok(Step::Write(next.clone(), Some((job.status, next))))
+            Ok(Step::Write(next.clone(), Some((job.status(), next))))
         })
         .await?;
         let Some((was, next)) = reaped_one else {
             continue;
         };
-        if next.status == JobStatus::Failed {
-            tracing::warn!(job_id = %id, attempts = next.attempts, "reaper: job failed after its tries");
+        if next.status() == JobStatus::Failed {
+            tracing::warn!(job_id = %id, attempts = next.attempts(), "reaper: job failed after its tries");
             reaped.failed += 1;
         } else {
             services
@@ -82,7 +82,7 @@ mod tests {
             let claimed = job.claimed(now, time::Duration::seconds(30)).unwrap();
             memory.services.jobs.replace(&claimed).await.unwrap();
             job = claimed;
-            if job.attempts < attempts {
+            if job.attempts() < attempts {
                 let back = job.requeued(now).unwrap();
                 memory.services.jobs.replace(&back).await.unwrap();
                 job = back;
@@ -108,14 +108,14 @@ mod tests {
                 failed: 1
             }
         );
-        let again = memory.services.jobs.get(&once.id).await.unwrap().unwrap();
-        assert_eq!(again.status, JobStatus::Queued);
+        let again = memory.services.jobs.get(once.id()).await.unwrap().unwrap();
+        assert_eq!(again.status(), JobStatus::Queued);
         let work = memory.queue.work().unwrap();
         assert_eq!(work.len(), 1);
-        assert_eq!(work[0].job_id, once.id.to_string());
-        let failed = memory.services.jobs.get(&spent.id).await.unwrap().unwrap();
-        assert_eq!(failed.status, JobStatus::Failed);
-        assert_eq!(failed.error.unwrap().code, "max_tries_exceeded");
+        assert_eq!(work[0].job_id, once.id().to_string());
+        let failed = memory.services.jobs.get(spent.id()).await.unwrap().unwrap();
+        assert_eq!(failed.status(), JobStatus::Failed);
+        assert_eq!(failed.error().unwrap().code, "max_tries_exceeded");
         // Failing it went through the one write path: the dashboard counts it.
         let counters = memory.services.dashboard.counters().await.unwrap();
         assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");

@@ -437,7 +437,7 @@ impl JobsApi {
                 Ok((job, _)) => {
                     self.services
                         .jobs
-                        .idempotent_done(account, key, &job.id)
+                        .idempotent_done(account, key, job.id())
                         .await?
                 }
                 Err(_) => self.services.jobs.idempotency_release(account, key).await?,
@@ -566,24 +566,21 @@ impl JobsApi {
         }
         let retention = time::Duration::try_from(self.services.config.retention)
             .unwrap_or(time::Duration::days(1));
-        let mut job = Job::new_queued(
+        let (webhooks, generated) = match webhook {
+            Some((sub, secret)) => (vec![sub], secret),
+            None => (Vec::new(), None),
+        };
+        let job = Job::new_queued(
             JobId::new(now),
             job_type,
             account.clone(),
             upload_id,
             now,
             retention,
-        );
-        job.tags = body.tags;
-        job.metadata = body.metadata;
-        job.options = options;
-        let mut generated = None;
-        if let Some((sub, secret)) = webhook {
-            job.webhooks.push(sub);
-            generated = secret;
-        }
+        )
+        .as_requested(body.tags, body.metadata, options, webhooks);
         horizon_app::jobs::submit(&self.services, &job).await?;
-        tracing::info!(job_id = %job.id, upload_id = %job.upload_id, account = %account, path = req.uri().path(), "job queued");
+        tracing::info!(job_id = %job.id(), upload_id = %job.upload_id(), account = %account, path = req.uri().path(), "job queued");
         Ok((job, generated))
     }
 
@@ -595,7 +592,7 @@ impl JobsApi {
 
     /// The job if it is the account's; "not found" otherwise, exactly like an unknown one.
     fn owned<'a>(&self, job: Option<&'a Job>, account: &AccountId, id: &JobId) -> Result<&'a Job> {
-        job.filter(|j| &j.account == account).ok_or_else(|| {
+        job.filter(|j| j.account() == account).ok_or_else(|| {
             Error::NotFound(format!(
                 "no job {id}; jobs are kept for {} hours, so it may have expired",
                 self.services.config.retention.as_secs() / 3600
@@ -610,7 +607,7 @@ impl JobsApi {
         id: &str,
     ) -> Result<Response<Body>> {
         let job = self.own_job(account, &JobId::from_str(id)?).await?;
-        let first = match &job.result {
+        let first = match &job.result() {
             Some(result) => Some(
                 self.chunk_page(&job, result.chunk_count, 0, FIRST_PAGE)
                     .await?,
@@ -631,7 +628,7 @@ impl JobsApi {
         let chunks = self
             .services
             .results
-            .chunks(&job.id, total, offset, limit)
+            .chunks(job.id(), total, offset, limit)
             .await?;
         Ok(ChunkPage::of(chunks, offset, total))
     }
@@ -647,10 +644,11 @@ impl JobsApi {
                 .ok_or_else(|| Error::field("cursor", "is not a cursor of this job's chunks"))?,
         };
         let job = self.own_job(account, &JobId::from_str(id)?).await?;
-        let Some(result) = &job.result else {
+        let Some(result) = &job.result() else {
             return Err(Error::Conflict(format!(
                 "job {} is {}; chunks exist once it is completed",
-                job.id, job.status
+                job.id(),
+                job.status()
             )));
         };
         let page = self
@@ -663,19 +661,20 @@ impl JobsApi {
     /// S3 link when it is too large for one response.
     async fn markdown(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
         let job = self.own_job(account, &JobId::from_str(id)?).await?;
-        let Some(result) = &job.result else {
+        let Some(result) = &job.result() else {
             return Err(Error::NotFound(format!(
                 "job {} is {}; its Markdown exists once it is completed",
-                job.id, job.status
+                job.id(),
+                job.status()
             )));
         };
         let Some(size) = result.markdown_bytes else {
             return Err(Error::NotFound(format!(
                 "job {} has no Markdown: it was completed before Markdown was produced",
-                job.id
+                job.id()
             )));
         };
-        let key = horizon_app::ports::markdown_key(&job.id);
+        let key = horizon_app::ports::markdown_key(job.id());
         let blobs = &self.services.blobs;
         if size > self.services.config.max_response_bytes {
             let url = blobs
@@ -687,10 +686,10 @@ impl JobsApi {
             return Ok(resp);
         }
         let blob = blobs.get(&key).await?.ok_or_else(|| {
-            Error::NotFound(format!("the Markdown of job {} has expired", job.id))
+            Error::NotFound(format!("the Markdown of job {} has expired", job.id()))
         })?;
         let text = String::from_utf8(Vec::from(blob.bytes))
-            .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id)))?;
+            .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id())))?;
         Ok(http::with_body(200, MARKDOWN, Body::Text(text)))
     }
 
@@ -750,10 +749,10 @@ impl JobsApi {
         let id = JobId::from_str(id)?;
         let cancelled = jobs::update(&self.services, &id, None, |current, now| {
             let job = self.owned(current, account, &id)?;
-            if job.status.is_terminal() {
+            if job.status().is_terminal() {
                 return Err(Error::Conflict(format!(
                     "job {id} is already {}",
-                    job.status
+                    job.status()
                 )));
             }
             let error = JobError::new("cancelled", "the job was cancelled by its owner");
@@ -786,7 +785,7 @@ impl JobsApi {
         .await?;
         // A job that has already finished sends its terminal event to the new subscription now:
         // a client that registers its callback just after creating a job does not miss it.
-        if job.status.is_terminal() {
+        if job.status().is_terminal() {
             horizon_app::events::emit_to(&self.services, &job, &sub).await?;
         }
         Ok(http::json(202, &SubscriptionView::of(&sub, generated)))
@@ -795,12 +794,12 @@ impl JobsApi {
     /// The job's subscriptions (without secrets) and every delivery attempt.
     async fn deliveries(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
         let job = self.own_job(account, &JobId::from_str(id)?).await?;
-        let attempts = self.services.delivery_log.attempts(&job.id).await?;
+        let attempts = self.services.delivery_log.attempts(job.id()).await?;
         Ok(http::json(
             200,
             &DeliveryLogView {
                 subscriptions: job
-                    .webhooks
+                    .webhooks()
                     .iter()
                     .map(|s| SubscriptionView::of(s, None))
                     .collect(),
@@ -817,13 +816,15 @@ impl JobsApi {
         delivery: &str,
     ) -> Result<Response<Body>> {
         let job = self.own_job(account, &JobId::from_str(id)?).await?;
-        let attempts = self.services.delivery_log.attempts(&job.id).await?;
+        let attempts = self.services.delivery_log.attempts(job.id()).await?;
         let message = attempts
             .iter()
             .rev()
             .filter(|a| a.delivery_id == delivery)
             .find_map(|a| a.message.clone())
-            .ok_or_else(|| Error::NotFound(format!("no delivery {delivery} of job {}", job.id)))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("no delivery {delivery} of job {}", job.id()))
+            })?;
         let replay = horizon_app::events::DeliveryMessage {
             attempt: 1,
             not_before: self.services.clock.now().unix_timestamp(),

@@ -247,7 +247,7 @@ impl WebhookDispatcher {
                     .parse()
                     .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
                 match self.services.jobs.get(&id).await? {
-                    Some(job) => job.webhooks,
+                    Some(job) => job.webhooks().to_vec(),
                     None => return Ok(None),
                 }
             }

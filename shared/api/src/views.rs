@@ -116,21 +116,21 @@ impl JobView {
     /// for a completed job, the first page of its chunks.
     pub fn of(job: &Job, base_url: &str, first_page: Option<ChunkPage>) -> Self {
         let mut events: Vec<EventType> = job
-            .webhooks
+            .webhooks()
             .iter()
             .flat_map(|s| s.events.iter().copied())
             .collect();
         events.sort();
         events.dedup();
         JobView {
-            job_id: job.id.to_string(),
-            job_type: job.job_type,
-            status: job.status,
-            created_at: rfc3339(job.created_at),
-            updated_at: rfc3339(job.updated_at),
+            job_id: job.id().to_string(),
+            job_type: job.job_type(),
+            status: job.status(),
+            created_at: rfc3339(job.created_at()),
+            updated_at: rfc3339(job.updated_at()),
             status_url: format!("{base_url}{}", job_path(job)),
-            webhook_url: job.webhooks.last().map(|s| s.url.clone()),
-            result: job.result.as_ref().map(|r| {
+            webhook_url: job.webhooks().last().map(|s| s.url.clone()),
+            result: job.result().as_ref().map(|r| {
                 let (chunks, next_cursor) = match first_page {
                     Some(page) => (Some(page.chunks), Some(page.next_cursor)),
                     None => (None, None),
@@ -147,15 +147,15 @@ impl JobView {
                     next_cursor,
                 }
             }),
-            error: job.error.clone(),
+            error: job.error().cloned(),
             events,
-            progress: if job.status == JobStatus::Processing {
-                job.progress
+            progress: if job.status() == JobStatus::Processing {
+                job.progress().cloned()
             } else {
                 None
             },
-            tags: job.tags.clone(),
-            metadata: job.metadata.clone(),
+            tags: job.tags().to_vec(),
+            metadata: job.metadata().cloned(),
             webhook_secret: None,
         }
     }
@@ -163,7 +163,7 @@ impl JobView {
 
 /// The job's status resource path.
 pub fn job_path(job: &Job) -> String {
-    format!("/v1/jobs/{}", job.id)
+    format!("/v1/jobs/{}", job.id())
 }
 
 /// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and every delivery attempt.

@@ -17,12 +17,12 @@ pub use horizon_domain::deliveries::{
 /// account's). The body is `{type, timestamp, data}` where `data` is exactly what
 /// `GET /v1/jobs/{jobId}` returns at this moment.
 pub async fn emit(services: &Services, job: &Job) -> Result<usize> {
-    let Some(event) = event_for(job.status) else {
+    let Some(event) = event_for(job.status()) else {
         return Ok(0);
     };
-    let account_subs = services.accounts.webhooks(&job.account).await?;
+    let account_subs = services.accounts.webhooks(job.account()).await?;
     let targets: Vec<(Scope, &horizon_domain::Subscription)> = job
-        .webhooks
+        .webhooks()
         .iter()
         .map(|s| (Scope::Job, s))
         .chain(account_subs.iter().map(|s| (Scope::Account, s)))
@@ -38,7 +38,7 @@ pub async fn emit_to(
     job: &Job,
     subscription: &horizon_domain::Subscription,
 ) -> Result<usize> {
-    match event_for(job.status) {
+    match event_for(job.status()) {
         Some(event) if !subscription.disabled && subscription.events.contains(&event) => {
             deliver(services, job, event, &[(Scope::Job, subscription)]).await
         }
@@ -56,11 +56,11 @@ async fn deliver(
     if targets.is_empty() {
         return Ok(0);
     }
-    let first_page = match &job.result {
+    let first_page = match &job.result() {
         Some(r) => {
             let chunks = services
                 .results
-                .chunks(&job.id, r.chunk_count, 0, 100)
+                .chunks(job.id(), r.chunk_count, 0, 100)
                 .await?;
             Some(ChunkPage::of(chunks, 0, r.chunk_count))
         }
@@ -73,16 +73,21 @@ async fn deliver(
         "timestamp": rfc3339(now),
         "data": JobView::of(job, &base, first_page),
     });
-    let body_key = format!("events/{}/{}-{}.json", job.id, event.as_str(), job.version);
+    let body_key = format!(
+        "events/{}/{}-{}.json",
+        job.id(),
+        event.as_str(),
+        job.version()
+    );
     services
         .blobs
         .put(&body_key, Bytes::from(body.to_string()), "application/json")
         .await?;
     for (scope, sub) in targets {
         let message = DeliveryMessage {
-            delivery_id: delivery_id(&job.id, job.created_at, event, job.attempts, &sub.id),
-            job_id: job.id.to_string(),
-            account: job.account.to_string(),
+            delivery_id: delivery_id(job.id(), job.created_at(), event, job.attempts(), &sub.id),
+            job_id: job.id().to_string(),
+            account: job.account().to_string(),
             subscription_id: sub.id.clone(),
             scope: *scope,
             event,
@@ -95,7 +100,7 @@ async fn deliver(
             .send(&message, std::time::Duration::ZERO)
             .await?;
     }
-    tracing::info!(job_id = %job.id, event = event.as_str(), deliveries = targets.len(), "webhook deliveries queued");
+    tracing::info!(job_id = %job.id(), event = event.as_str(), deliveries = targets.len(), "webhook deliveries queued");
     Ok(targets.len())
 }
 
@@ -109,12 +114,12 @@ pub async fn emit_logged(services: &Services, job: &Job) {
         match emit(services, job).await {
             Ok(_) => return,
             Err(e) if e.is_transient() && tries_left > 0 => {
-                tracing::warn!(job_id = %job.id, error = %e, "webhook deliveries not queued; trying again");
+                tracing::warn!(job_id = %job.id(), error = %e, "webhook deliveries not queued; trying again");
                 tokio::time::sleep(wait).await;
                 wait *= 4;
             }
             Err(e) => {
-                tracing::error!(job_id = %job.id, error = %e, "webhook deliveries not queued");
+                tracing::error!(job_id = %job.id(), error = %e, "webhook deliveries not queued");
                 return;
             }
         }

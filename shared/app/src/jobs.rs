@@ -75,11 +75,11 @@ pub enum Event {
 
 /// The events of the change from `before` to `after`.
 pub fn events(before: &Job, after: &Job) -> Vec<Event> {
-    if before.status == after.status {
+    if before.status() == after.status() {
         return Vec::new();
     }
-    match after.status {
-        JobStatus::Processing if after.attempts == 1 => vec![Event::Started],
+    match after.status() {
+        JobStatus::Processing if after.attempts() == 1 => vec![Event::Started],
         JobStatus::Completed => vec![Event::Completed],
         JobStatus::Failed => vec![Event::Failed],
         JobStatus::Processing | JobStatus::Queued => Vec::new(),
@@ -120,19 +120,19 @@ async fn record(services: &Services, job: &Job) {
     let ms = |from: OffsetDateTime, to: OffsetDateTime| {
         u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
     };
-    let finished = job.finished_at.unwrap_or(job.updated_at);
+    let finished = job.finished_at().unwrap_or(job.updated_at());
     let measure = JobMeasure {
-        failed: job.status == JobStatus::Failed,
-        runtime_ms: job.started_at.map(|s| ms(s, finished)).unwrap_or(0),
-        wait_ms: ms(job.created_at, job.started_at.unwrap_or(finished)),
+        failed: job.status() == JobStatus::Failed,
+        runtime_ms: job.started_at().map(|s| ms(s, finished)).unwrap_or(0),
+        wait_ms: ms(job.created_at(), job.started_at().unwrap_or(finished)),
     };
     let queue = dashboard::queue_name(&services.config.extract_queue_url);
     if let Err(e) = services
         .metrics
-        .record(job.job_type.as_str(), queue, measure)
+        .record(job.job_type().as_str(), queue, measure)
         .await
     {
-        tracing::warn!(job_id = %job.id, error = %e, "metrics not recorded");
+        tracing::warn!(job_id = %job.id(), error = %e, "metrics not recorded");
     }
 }
 
@@ -143,7 +143,7 @@ pub async fn submit(services: &Services, job: &Job) -> Result<()> {
     services.jobs.create(job).await?;
     file_under_monitored_tags(services, job).await;
     let message = WorkMessage {
-        job_id: job.id.to_string(),
+        job_id: job.id().to_string(),
     };
     if let Err(e) = services.queue.enqueue(&message).await {
         let error = JobError::new(
@@ -152,16 +152,16 @@ pub async fn submit(services: &Services, job: &Job) -> Result<()> {
         );
         let failed = update(
             services,
-            &job.id,
+            job.id(),
             Some(job.clone()),
-            |current, now| match current.filter(|j| !j.status.is_terminal()) {
+            |current, now| match current.filter(|j| !j.status().is_terminal()) {
                 Some(j) => Ok(Step::Write(j.failed(error.clone(), now)?, ())),
                 None => Ok(Step::Stop(())),
             },
         )
         .await;
         if let Err(f) = failed {
-            tracing::warn!(job_id = %job.id, error = %f, "a job that could not be queued is not marked failed");
+            tracing::warn!(job_id = %job.id(), error = %f, "a job that could not be queued is not marked failed");
         }
         return Err(e.into());
     }
@@ -173,7 +173,7 @@ async fn file_under_monitored_tags(services: &Services, job: &Job) {
     let monitored = match services.dashboard.monitored().await {
         Ok(m) => m,
         Err(e) => {
-            tracing::warn!(job_id = %job.id, error = %e, "monitored tags not read; job not filed under them");
+            tracing::warn!(job_id = %job.id(), error = %e, "monitored tags not read; job not filed under them");
             return;
         }
     };
@@ -181,8 +181,8 @@ async fn file_under_monitored_tags(services: &Services, job: &Job) {
     let keep_until =
         services.clock.now() + time::Duration::minutes(services.config.monitored_minutes);
     for (tag, _) in monitored.iter().filter(|(t, _)| tags.contains(t)) {
-        if let Err(e) = services.dashboard.tag_job(tag, &job.id, keep_until).await {
-            tracing::warn!(job_id = %job.id, tag, error = %e, "job not filed under a monitored tag");
+        if let Err(e) = services.dashboard.tag_job(tag, job.id(), keep_until).await {
+            tracing::warn!(job_id = %job.id(), tag, error = %e, "job not filed under a monitored tag");
         }
     }
 }
@@ -202,16 +202,16 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
     submit(services, &retry).await?;
     let noted = update(services, id, Some(original), |current, now| {
         Ok(match current {
-            Some(j) => Step::Write(j.retried_by(&retry, now), ()),
+            Some(j) => Step::Write(j.retried_as(&retry, now), ()),
             None => Step::Stop(()),
         })
     })
     .await;
     if let Err(e) = noted {
         // The retry runs and names its original (`retry_of`); only the back-link is lost.
-        tracing::warn!(job_id = %id, retry = %retry.id, error = %e, "retry not noted on the original");
+        tracing::warn!(job_id = %id, retry = %retry.id(), error = %e, "retry not noted on the original");
     }
-    tracing::info!(job_id = %id, retry = %retry.id, "failed job retried");
+    tracing::info!(job_id = %id, retry = %retry.id(), "failed job retried");
     Ok(retry)
 }
 

@@ -274,7 +274,7 @@ impl MemoryStore {
 impl State {
     /// A job as stored, unless it has expired.
     fn live_job(&self, id: &JobId, now: OffsetDateTime) -> Option<&Job> {
-        self.jobs.get(id).filter(|j| j.expires_at > now)
+        self.jobs.get(id).filter(|j| j.expires_at() > now)
     }
 
     /// What `DynamoStore::count_transition` counts: a job's arrival, or its move from active to
@@ -286,7 +286,7 @@ impl State {
         for width in [Width::Minute, Width::Hour] {
             let tally = self
                 .tallies
-                .entry((width, width.bucket(job.updated_at)))
+                .entry((width, width.bucket(job.updated_at())))
                 .or_default();
             match field {
                 "pushed" => tally.pushed += 1,
@@ -303,13 +303,13 @@ impl JobStore for MemoryStore {
     async fn create(&self, job: &Job) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
-        if state.live_job(&job.id, now).is_some() {
+        if state.live_job(job.id(), now).is_some() {
             return Err(StoreError::Conflict(format!(
                 "job {} exists already",
-                job.id
+                job.id()
             )));
         }
-        state.jobs.insert(job.id.clone(), job.clone());
+        state.jobs.insert(job.id().clone(), job.clone());
         state.count_transition(None, job);
         Ok(())
     }
@@ -326,22 +326,22 @@ impl JobStore for MemoryStore {
             state.stale_replaces -= 1;
             return Err(StoreError::Stale(format!(
                 "job {} (an injected lost race)",
-                job.id
+                job.id()
             )));
         }
-        let before = match state.live_job(&job.id, now) {
-            Some(stored) if stored.version + 1 == job.version => stored.status,
+        let before = match state.live_job(job.id(), now) {
+            Some(stored) if stored.version() + 1 == job.version() => stored.status(),
             Some(stored) => {
                 return Err(StoreError::Stale(format!(
                     "job {} is at version {}, not {}",
-                    job.id,
-                    stored.version,
-                    job.version.saturating_sub(1)
+                    job.id(),
+                    stored.version(),
+                    job.version().saturating_sub(1)
                 )))
             }
-            None => return Err(StoreError::Stale(format!("job {} is gone", job.id))),
+            None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
         };
-        state.jobs.insert(job.id.clone(), job.clone());
+        state.jobs.insert(job.id().clone(), job.clone());
         state.count_transition(Some(before), job);
         Ok(())
     }
@@ -359,18 +359,18 @@ impl JobStore for MemoryStore {
             .jobs
             .values()
             .rev()
-            .filter(|j| after.is_none_or(|after| j.id < *after))
-            .filter(|j| j.account == *account && j.expires_at > now)
-            .filter(|j| filter.status.is_none_or(|s| j.status == s))
-            .filter(|j| filter.job_type.is_none_or(|t| j.job_type == t))
-            .filter(|j| filter.tag.as_ref().is_none_or(|t| j.tags.contains(t)))
+            .filter(|j| after.is_none_or(|after| j.id() < after))
+            .filter(|j| j.account() == account && j.expires_at() > now)
+            .filter(|j| filter.status.is_none_or(|s| j.status() == s))
+            .filter(|j| filter.job_type.is_none_or(|t| j.job_type() == t))
+            .filter(|j| filter.tag.as_ref().is_none_or(|t| j.tags().contains(t)))
             .take(limit.saturating_add(1))
             .cloned()
             .collect();
         let more = page.len() > limit;
         page.truncate(limit);
         let next = if more {
-            page.last().map(|j| j.id.clone())
+            page.last().map(|j| j.id().clone())
         } else {
             None
         };
@@ -439,13 +439,13 @@ impl JobStore for MemoryStore {
             let mut due: Vec<(OffsetDateTime, &JobId)> = state
                 .jobs
                 .values()
-                .filter(|j| j.status == status && j.expires_at > now)
+                .filter(|j| j.status() == status && j.expires_at() > now)
                 .map(|j| {
                     let at = match status {
-                        JobStatus::Processing => j.lease_until.unwrap_or(j.updated_at),
-                        _ => j.updated_at,
+                        JobStatus::Processing => j.lease_until().unwrap_or(j.updated_at()),
+                        _ => j.updated_at(),
                     };
-                    (at, &j.id)
+                    (at, j.id())
                 })
                 .filter(|(at, _)| *at <= before)
                 .collect();
@@ -644,13 +644,13 @@ fn list_key(list: ListName, job: &Job) -> Option<String> {
     let by_finish = || {
         format!(
             "{:013}#{}",
-            millis(job.finished_at.unwrap_or(job.updated_at)),
-            job.id
+            millis(job.finished_at().unwrap_or(job.updated_at())),
+            job.id()
         )
     };
-    match (list, job.status) {
-        (ListName::Recent, _) => Some(job.id.to_string()),
-        (ListName::Pending, s) if !s.is_terminal() => Some(job.id.to_string()),
+    match (list, job.status()) {
+        (ListName::Recent, _) => Some(job.id().to_string()),
+        (ListName::Pending, s) if !s.is_terminal() => Some(job.id().to_string()),
         (ListName::Completed, JobStatus::Completed) | (ListName::Failed, JobStatus::Failed) => {
             Some(by_finish())
         }
@@ -668,9 +668,9 @@ fn passes(search: &Search, job: &Job) -> bool {
         && search
             .job_type
             .as_ref()
-            .is_none_or(|t| job.job_type.as_str() == t)
+            .is_none_or(|t| job.job_type().as_str() == t)
         && search.text.as_ref().is_none_or(|text| {
-            job.error.as_ref().is_some_and(|e| {
+            job.error().as_ref().is_some_and(|e| {
                 format!("{} {}", e.code, e.message)
                     .to_lowercase()
                     .contains(&text.to_lowercase())
@@ -693,7 +693,7 @@ impl MemoryStore {
         let mut entries: Vec<(Job, String)> = state
             .jobs
             .values()
-            .filter(|j| j.expires_at > now && passes(search, j))
+            .filter(|j| j.expires_at() > now && passes(search, j))
             .filter_map(|j| list_key(list, j).map(|key| (j, key)))
             .filter(|(_, key)| lower.as_ref().is_none_or(|lower| key >= lower))
             .map(|(j, key)| (j.clone(), key))
@@ -1261,11 +1261,11 @@ mod tests {
         let job = new_job(&m);
         jobs::submit(s, &job).await.unwrap();
 
-        assert_eq!(s.jobs.get(&job.id).await.unwrap(), Some(job.clone()));
+        assert_eq!(s.jobs.get(job.id()).await.unwrap(), Some(job.clone()));
         assert_eq!(
             m.queue.work().unwrap(),
             [WorkMessage {
-                job_id: job.id.to_string()
+                job_id: job.id().to_string()
             }]
         );
         let (tagged, more) = s
@@ -1273,7 +1273,7 @@ mod tests {
             .tagged("type:extract/pdf", 0, None, 10)
             .await
             .unwrap();
-        assert_eq!((tagged, more), (vec![job.id.clone()], false));
+        assert_eq!((tagged, more), (vec![job.id().clone()], false));
         assert_eq!(s.dashboard.pending_count().await.unwrap(), 1);
 
         // The same id again is refused, and nothing more is queued.
@@ -1292,18 +1292,18 @@ mod tests {
         m.store.fail_next_replaces(2).unwrap();
 
         let mut decided = 0;
-        let written = jobs::update(&m.services, &job.id, None, |current, now| {
+        let written = jobs::update(&m.services, job.id(), None, |current, now| {
             decided += 1;
             let job = current.ok_or_else(|| Error::NotFound("job".into()))?;
-            Ok(Step::Write(job.touched(now), job.version))
+            Ok(Step::Write(job.touched(now), job.version()))
         })
         .await
         .unwrap();
 
         assert_eq!(decided, 3, "two lost races, then the write");
         assert_eq!(written, 1, "each try decided on the stored version");
-        let stored = m.services.jobs.get(&job.id).await.unwrap().unwrap();
-        assert_eq!(stored.version, job.version + 1);
+        let stored = m.services.jobs.get(job.id()).await.unwrap().unwrap();
+        assert_eq!(stored.version(), job.version() + 1);
     }
 
     #[tokio::test]
@@ -1314,7 +1314,7 @@ mod tests {
         m.store.fail_next_replaces(100).unwrap();
 
         let mut decided = 0;
-        let outcome = jobs::update(&m.services, &job.id, None, |current, now| {
+        let outcome = jobs::update(&m.services, job.id(), None, |current, now| {
             decided += 1;
             let job = current.ok_or_else(|| Error::NotFound("job".into()))?;
             Ok(Step::Write(job.touched(now), ()))
@@ -1323,7 +1323,7 @@ mod tests {
 
         assert!(matches!(outcome, Err(Error::Stale(_))), "{outcome:?}");
         assert!(decided > 1, "it tried again before giving up");
-        let stored = m.services.jobs.get(&job.id).await.unwrap().unwrap();
+        let stored = m.services.jobs.get(job.id()).await.unwrap().unwrap();
         assert_eq!(stored, job, "nothing was written");
     }
 
@@ -1334,13 +1334,13 @@ mod tests {
         let job =
             new_job(&m).with_webhook(subscription(&m, vec![EventType::Completed]), m.clock.now());
         jobs::submit(s, &job).await.unwrap();
-        claim(&m, &job.id).await;
+        claim(&m, job.id()).await;
         // Not subscribed to `job.processing`: the claim queued nothing.
         assert!(m.queue.deliveries().unwrap().is_empty());
 
         m.clock.advance(time::Duration::seconds(2));
-        let done = finish(&m, &job.id, None).await;
-        assert_eq!(done.status, JobStatus::Completed);
+        let done = finish(&m, job.id(), None).await;
+        assert_eq!(done.status(), JobStatus::Completed);
 
         let counters = s.dashboard.counters().await.unwrap();
         let of = |kind, name: &str| {
@@ -1359,7 +1359,7 @@ mod tests {
         assert_eq!(deliveries.len(), 1);
         let (message, delay) = &deliveries[0];
         assert_eq!(*delay, Duration::ZERO);
-        assert_eq!(message.job_id, job.id.to_string());
+        assert_eq!(message.job_id, job.id().to_string());
         assert_eq!(message.subscription_id, "wh_01");
         assert_eq!(
             (message.scope, message.event),
@@ -1378,7 +1378,7 @@ mod tests {
         let body = s.blobs.get(&message.body_key).await.unwrap().unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body.bytes).unwrap();
         assert_eq!(body["type"], "job.completed");
-        assert_eq!(body["data"]["jobId"], job.id.to_string());
+        assert_eq!(body["data"]["jobId"], job.id().to_string());
         assert_eq!(body["data"]["status"], "completed");
 
         // The store's own dashboard counts followed the writes.
@@ -1398,17 +1398,17 @@ mod tests {
         let s = &m.services;
         let job = new_job(&m);
         jobs::submit(s, &job).await.unwrap();
-        claim(&m, &job.id).await;
-        let failed = finish(&m, &job.id, Some(JobError::new("timeout", "too slow"))).await;
-        assert_eq!(failed.status, JobStatus::Failed);
+        claim(&m, job.id()).await;
+        let failed = finish(&m, job.id(), Some(JobError::new("timeout", "too slow"))).await;
+        assert_eq!(failed.status(), JobStatus::Failed);
 
         m.clock.advance(time::Duration::seconds(1));
-        let retry = jobs::retry(s, &job.id).await.unwrap();
+        let retry = jobs::retry(s, job.id()).await.unwrap();
 
-        assert_ne!(retry.id, job.id);
-        assert_eq!(retry.retry_of, Some(job.id.clone()));
-        assert_eq!(retry.status, JobStatus::Queued);
-        assert_eq!(s.jobs.get(&retry.id).await.unwrap(), Some(retry.clone()));
+        assert_ne!(retry.id(), job.id());
+        assert_eq!(retry.retry_of(), Some(job.id()));
+        assert_eq!(retry.status(), JobStatus::Queued);
+        assert_eq!(s.jobs.get(retry.id()).await.unwrap(), Some(retry.clone()));
         let queued: Vec<String> = m
             .queue
             .work()
@@ -1416,18 +1416,18 @@ mod tests {
             .into_iter()
             .map(|w| w.job_id)
             .collect();
-        assert_eq!(queued, [job.id.to_string(), retry.id.to_string()]);
+        assert_eq!(queued, [job.id().to_string(), retry.id().to_string()]);
 
-        let original = s.jobs.get(&job.id).await.unwrap().unwrap();
-        assert_eq!(original.status, JobStatus::Failed);
-        assert_eq!(original.version, failed.version + 1);
-        assert_eq!(original.retried_by.len(), 1);
-        assert_eq!(original.retried_by[0].id, retry.id.to_string());
-        assert_eq!(original.retried_by[0].status, JobStatus::Queued);
+        let original = s.jobs.get(job.id()).await.unwrap().unwrap();
+        assert_eq!(original.status(), JobStatus::Failed);
+        assert_eq!(original.version(), failed.version() + 1);
+        assert_eq!(original.retried_by().len(), 1);
+        assert_eq!(original.retried_by()[0].id, retry.id().to_string());
+        assert_eq!(original.retried_by()[0].status, JobStatus::Queued);
 
         // Only failed jobs are retried.
         assert!(matches!(
-            jobs::retry(s, &retry.id).await,
+            jobs::retry(s, retry.id()).await,
             Err(Error::Conflict(_))
         ));
     }
@@ -1466,16 +1466,16 @@ mod tests {
         // Newest first, a page at a time.
         let filter = JobFilter::default();
         let (page, next) = s.jobs.list(&account, &filter, None, 2).await.unwrap();
-        let ids: Vec<&JobId> = page.iter().map(|j| &j.id).collect();
-        assert_eq!(ids, [&made[2].id, &made[1].id]);
-        assert_eq!(next.as_ref(), Some(&made[1].id));
+        let ids: Vec<&JobId> = page.iter().map(|j| j.id()).collect();
+        assert_eq!(ids, [made[2].id(), made[1].id()]);
+        assert_eq!(next.as_ref(), Some(made[1].id()));
         let (page, next) = s
             .jobs
             .list(&account, &filter, next.as_ref(), 2)
             .await
             .unwrap();
         assert_eq!(page.len(), 1);
-        assert_eq!(page[0].id, first.id);
+        assert_eq!(page[0].id(), first.id());
         assert_eq!(next, None);
         let other = AccountId("acct_b".into());
         assert!(s
@@ -1497,19 +1497,19 @@ mod tests {
             ("h1", None)
         );
         s.jobs
-            .idempotent_done(&account, "k1", &first.id)
+            .idempotent_done(&account, "k1", first.id())
             .await
             .unwrap();
         assert_eq!(
             claim_key("h1").await.unwrap().unwrap().job_id,
-            Some(first.id.clone())
+            Some(first.id().clone())
         );
         s.jobs.idempotency_release(&account, "k1").await.unwrap();
         assert_eq!(claim_key("h3").await.unwrap(), None);
 
         // Past their retention, jobs read as gone.
         m.clock.advance(time::Duration::days(2));
-        assert_eq!(s.jobs.get(&first.id).await.unwrap(), None);
+        assert_eq!(s.jobs.get(first.id()).await.unwrap(), None);
         assert!(s
             .jobs
             .list(&account, &filter, None, 10)

@@ -30,39 +30,39 @@ use horizon_domain::{Job, JobId, JobStatus};
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
 pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
     item.insert("gsi4pk".into(), s("DASH#recent"));
-    item.insert("gsi4sk".into(), s(job.id.to_string()));
+    item.insert("gsi4sk".into(), s(job.id().to_string()));
     let finished = || {
         format!(
             "{:013}#{}",
-            millis(job.finished_at.unwrap_or(job.updated_at)),
-            job.id
+            millis(job.finished_at().unwrap_or(job.updated_at())),
+            job.id()
         )
     };
-    let (list, sk) = match job.status {
-        JobStatus::Queued | JobStatus::Processing => ("pending", job.id.to_string()),
+    let (list, sk) = match job.status() {
+        JobStatus::Queued | JobStatus::Processing => ("pending", job.id().to_string()),
         JobStatus::Completed => ("completed", finished()),
         JobStatus::Failed => ("failed", finished()),
     };
     item.insert("gsi3pk".into(), s(format!("DASH#{list}")));
     item.insert("gsi3sk".into(), s(sk));
     item.insert("allTags".into(), AttributeValue::Ss(monitoring::tags(job)));
-    if let Some(e) = &job.error {
+    if let Some(e) = &job.error() {
         item.insert(
             "searchText".into(),
             s(format!("{} {}", e.code, e.message).to_lowercase()),
         );
     }
-    if let Some(t) = job.started_at {
+    if let Some(t) = job.started_at() {
         item.insert("startedAt".into(), n(millis(t)));
     }
-    if let Some(t) = job.finished_at {
+    if let Some(t) = job.finished_at() {
         item.insert("finishedAt".into(), n(millis(t)));
     }
-    if let Some(of) = &job.retry_of {
+    if let Some(of) = &job.retry_of() {
         item.insert("retryOf".into(), s(of.to_string()));
     }
-    if !job.retried_by.is_empty() {
-        item.insert("retriedBy".into(), s(to_json(&job.retried_by)?));
+    if !job.retried_by().is_empty() {
+        item.insert("retriedBy".into(), s(to_json(job.retried_by())?));
     }
     Ok(())
 }
@@ -115,7 +115,7 @@ impl DynamoStore {
         let Some((field, gauge)) = monitoring::counted(before, job) else {
             return;
         };
-        let at = job.updated_at;
+        let at = job.updated_at();
         let (a, b, c) = tokio::join!(
             self.add_tally(Width::Minute, at, field),
             self.add_tally(Width::Hour, at, field),
@@ -123,7 +123,7 @@ impl DynamoStore {
         );
         for r in [a, b, c] {
             if let Err(e) = r {
-                tracing::warn!(job_id = %job.id, error = %e, "dashboard count not recorded");
+                tracing::warn!(job_id = %job.id(), error = %e, "dashboard count not recorded");
             }
         }
     }
@@ -328,12 +328,12 @@ impl DynamoStore {
             let mut count = |field| {
                 for width in [Width::Minute, Width::Hour] {
                     *counts
-                        .entry((width, width.bucket(job.created_at), field))
+                        .entry((width, width.bucket(job.created_at()), field))
                         .or_default() += 1;
                 }
             };
             count("pushed");
-            match job.status {
+            match job.status() {
                 JobStatus::Completed => count("completed"),
                 JobStatus::Failed => count("failed"),
                 JobStatus::Queued | JobStatus::Processing => pending += 1,
@@ -771,7 +771,7 @@ impl DashboardStore for DynamoStore {
                     .unwrap_or_default()
                 {
                     let job = Self::job_from_item(&item)?;
-                    found.insert(job.id.to_string(), job);
+                    found.insert(job.id().to_string(), job);
                 }
                 request = out
                     .unprocessed_keys
@@ -783,7 +783,7 @@ impl DashboardStore for DynamoStore {
         Ok(ids
             .iter()
             .filter_map(|id| found.remove(id.as_str()))
-            .filter(|j| j.expires_at > now)
+            .filter(|j| j.expires_at() > now)
             .collect())
     }
 

@@ -35,7 +35,8 @@ use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{
-    AccountId, Job, JobError, JobId, JobResult, JobStatus, JobType, Subscription, Upload, UploadId,
+    AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, Subscription,
+    Upload, UploadId,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -191,33 +192,33 @@ impl DynamoStore {
 
     fn job_item(&self, job: &Job) -> StoreResult<Item> {
         let mut item: Item = HashMap::new();
-        item.insert("pk".into(), s(format!("JOB#{}", job.id)));
+        item.insert("pk".into(), s(format!("JOB#{}", job.id())));
         item.insert("sk".into(), s("JOB"));
-        item.insert("gsi1pk".into(), s(format!("ACCT#{}#JOBS", job.account)));
-        item.insert("gsi1sk".into(), s(job.id.to_string()));
-        item.insert("jobId".into(), s(job.id.to_string()));
-        item.insert("jobType".into(), s(job.job_type.as_str()));
-        item.insert("accountId".into(), s(job.account.to_string()));
-        item.insert("uploadId".into(), s(job.upload_id.to_string()));
-        item.insert("status".into(), s(job.status.as_str()));
-        item.insert("createdAt".into(), n(millis(job.created_at)));
-        item.insert("updatedAt".into(), n(millis(job.updated_at)));
-        item.insert("version".into(), n(job.version));
-        item.insert("attempts".into(), n(job.attempts));
-        item.insert("expiresAt".into(), n(job.expires_at.unix_timestamp()));
-        item.insert("options".into(), s(to_json(&job.options)?));
+        item.insert("gsi1pk".into(), s(format!("ACCT#{}#JOBS", job.account())));
+        item.insert("gsi1sk".into(), s(job.id().to_string()));
+        item.insert("jobId".into(), s(job.id().to_string()));
+        item.insert("jobType".into(), s(job.job_type().as_str()));
+        item.insert("accountId".into(), s(job.account().to_string()));
+        item.insert("uploadId".into(), s(job.upload_id().to_string()));
+        item.insert("status".into(), s(job.status().as_str()));
+        item.insert("createdAt".into(), n(millis(job.created_at())));
+        item.insert("updatedAt".into(), n(millis(job.updated_at())));
+        item.insert("version".into(), n(job.version()));
+        item.insert("attempts".into(), n(job.attempts()));
+        item.insert("expiresAt".into(), n(job.expires_at().unix_timestamp()));
+        item.insert("options".into(), s(to_json(job.options())?));
         // In the sparse index of active jobs while queued (by last write) or processing (by the
         // end of its lease); the reaper reads the overdue ends of both.
-        let active = match job.status {
-            JobStatus::Queued => Some(("QUEUED", job.updated_at)),
+        let active = match job.status() {
+            JobStatus::Queued => Some(("QUEUED", job.updated_at())),
             JobStatus::Processing => {
-                Some(("PROCESSING", job.lease_until.unwrap_or(job.updated_at)))
+                Some(("PROCESSING", job.lease_until().unwrap_or(job.updated_at())))
             }
             JobStatus::Completed | JobStatus::Failed => None,
         };
         if let Some((state, at)) = active {
             let shard = job
-                .id
+                .id()
                 .as_str()
                 .bytes()
                 .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
@@ -225,27 +226,27 @@ impl DynamoStore {
             item.insert("gsi2pk".into(), s(format!("{state}#{shard}")));
             item.insert("gsi2sk".into(), n(millis(at)));
         }
-        if !job.tags.is_empty() {
+        if !job.tags().is_empty() {
             // A string set, so that listing can filter with contains().
-            item.insert("tags".into(), AttributeValue::Ss(job.tags.clone()));
+            item.insert("tags".into(), AttributeValue::Ss(job.tags().to_vec()));
         }
         dashboard::index_job(&mut item, job)?;
-        if let Some(until) = job.lease_until {
+        if let Some(until) = job.lease_until() {
             item.insert("leaseUntil".into(), n(millis(until)));
         }
-        if let Some(metadata) = &job.metadata {
+        if let Some(metadata) = &job.metadata() {
             item.insert("metadata".into(), s(to_json(metadata)?));
         }
-        if !job.webhooks.is_empty() {
-            item.insert("webhooks".into(), s(to_json(&job.webhooks)?));
+        if !job.webhooks().is_empty() {
+            item.insert("webhooks".into(), s(to_json(job.webhooks())?));
         }
-        if let Some(progress) = &job.progress {
+        if let Some(progress) = &job.progress() {
             item.insert("progress".into(), s(to_json(progress)?));
         }
-        if let Some(result) = &job.result {
+        if let Some(result) = &job.result() {
             item.insert("result".into(), s(to_json(result)?));
         }
-        if let Some(err) = &job.error {
+        if let Some(err) = &job.error() {
             item.insert("error".into(), s(to_json(err)?));
         }
         Ok(item)
@@ -255,7 +256,7 @@ impl DynamoStore {
         fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> StoreResult<Option<T>> {
             opt_str(item, name).map(from_json::<T>).transpose()
         }
-        Ok(Job {
+        Ok(Job::from(JobRecord {
             id: JobId::from_str(str_attr(item, "jobId")?)?,
             job_type: JobType::from_str(str_attr(item, "jobType")?)?,
             account: AccountId(str_attr(item, "accountId")?.to_owned()),
@@ -286,7 +287,7 @@ impl DynamoStore {
             finished_at: opt_num(item, "finishedAt").map(from_millis).transpose()?,
             retry_of: opt_str(item, "retryOf").map(JobId::from_str).transpose()?,
             retried_by: json(item, "retriedBy")?.unwrap_or_default(),
-        })
+        }))
     }
 
     /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
@@ -343,7 +344,11 @@ impl JobStore for DynamoStore {
     async fn replace(&self, job: &Job) -> StoreResult<()> {
         let item = self.job_item(job)?;
         let old = self
-            .put_item(item, Some("version = :v"), vec![(":v", n(job.version - 1))])
+            .put_item(
+                item,
+                Some("version = :v"),
+                vec![(":v", n(job.version() - 1))],
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(why) => StoreError::Stale(why),
@@ -424,7 +429,7 @@ impl JobStore for DynamoStore {
         let more = jobs.len() > limit || start.is_some();
         jobs.truncate(limit);
         let next = if more {
-            jobs.last().map(|j| j.id.clone())
+            jobs.last().map(|j| j.id().clone())
         } else {
             None
         };
@@ -804,7 +809,7 @@ fn num<T: FromStr>(item: &Item, name: &str) -> StoreResult<T> {
         .ok_or_else(|| StoreError::Internal(format!("stored item lacks a numeric {name}")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("serialising: {e}")))
 }
 

@@ -444,6 +444,45 @@ impl JobError {
 /// version it read, so concurrent writers cannot lose each other's updates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
+    id: JobId,
+    job_type: JobType,
+    account: AccountId,
+    upload_id: UploadId,
+    status: JobStatus,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    version: u64,
+    /// How many times a worker has claimed the job.
+    attempts: u32,
+    /// While `processing`: the claim holds until this instant; after it another worker may take over.
+    lease_until: Option<OffsetDateTime>,
+    /// The client's tags (the dashboard adds automatic ones).
+    tags: Vec<String>,
+    /// The client's metadata, returned as given.
+    metadata: Option<serde_json::Value>,
+    options: JobOptions,
+    /// Job-level webhook subscriptions.
+    webhooks: Vec<Subscription>,
+    progress: Option<Progress>,
+    result: Option<JobResult>,
+    error: Option<JobError>,
+    /// The job's record disappears after this instant (DynamoDB TTL).
+    expires_at: OffsetDateTime,
+    /// When a worker last claimed it.
+    started_at: Option<OffsetDateTime>,
+    /// When it became `completed` or `failed`.
+    finished_at: Option<OffsetDateTime>,
+    /// The failed job this one retries (the dashboard's retry).
+    retry_of: Option<JobId>,
+    /// The retries made of this job, oldest first.
+    retried_by: Vec<Retry>,
+}
+
+/// A job's fields as a store keeps them: what an adapter reads back and restores with
+/// `Job::from(record)`. Nothing else builds a job from its parts; changes go through the
+/// transitions of [`Job`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
     pub id: JobId,
     pub job_type: JobType,
     pub account: AccountId,
@@ -478,6 +517,35 @@ pub struct Job {
     pub retried_by: Vec<Retry>,
 }
 
+impl From<JobRecord> for Job {
+    fn from(r: JobRecord) -> Job {
+        Job {
+            id: r.id,
+            job_type: r.job_type,
+            account: r.account,
+            upload_id: r.upload_id,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+            attempts: r.attempts,
+            lease_until: r.lease_until,
+            tags: r.tags,
+            metadata: r.metadata,
+            options: r.options,
+            webhooks: r.webhooks,
+            progress: r.progress,
+            result: r.result,
+            error: r.error,
+            expires_at: r.expires_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            retry_of: r.retry_of,
+            retried_by: r.retried_by,
+        }
+    }
+}
+
 /// One retry of a failed job: the new job, its status when last seen, and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retry {
@@ -488,6 +556,105 @@ pub struct Retry {
 }
 
 impl Job {
+    // Reading a job: its fields are private, so that only the transitions below change it.
+    pub fn id(&self) -> &JobId {
+        &self.id
+    }
+
+    pub fn job_type(&self) -> JobType {
+        self.job_type
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn upload_id(&self) -> &UploadId {
+        &self.upload_id
+    }
+
+    pub fn status(&self) -> JobStatus {
+        self.status
+    }
+
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+
+    pub fn updated_at(&self) -> OffsetDateTime {
+        self.updated_at
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// How many times a worker has claimed the job.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// While `processing`: the claim holds until this instant; after it another worker may take over.
+    pub fn lease_until(&self) -> Option<OffsetDateTime> {
+        self.lease_until
+    }
+
+    /// The client's tags (the dashboard adds automatic ones).
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The client's metadata, returned as given.
+    pub fn metadata(&self) -> Option<&serde_json::Value> {
+        self.metadata.as_ref()
+    }
+
+    pub fn options(&self) -> &JobOptions {
+        &self.options
+    }
+
+    /// Job-level webhook subscriptions.
+    pub fn webhooks(&self) -> &[Subscription] {
+        &self.webhooks
+    }
+
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
+    pub fn result(&self) -> Option<&JobResult> {
+        self.result.as_ref()
+    }
+
+    pub fn error(&self) -> Option<&JobError> {
+        self.error.as_ref()
+    }
+
+    /// The job's record disappears after this instant (DynamoDB TTL).
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
+    }
+
+    /// When a worker last claimed it.
+    pub fn started_at(&self) -> Option<OffsetDateTime> {
+        self.started_at
+    }
+
+    /// When it became `completed` or `failed`.
+    pub fn finished_at(&self) -> Option<OffsetDateTime> {
+        self.finished_at
+    }
+
+    /// The failed job this one retries (the dashboard's retry).
+    pub fn retry_of(&self) -> Option<&JobId> {
+        self.retry_of.as_ref()
+    }
+
+    /// The retries made of this job, oldest first.
+    pub fn retried_by(&self) -> &[Retry] {
+        &self.retried_by
+    }
+
     pub fn new_queued(
         id: JobId,
         job_type: JobType,
@@ -523,6 +690,21 @@ impl Job {
             retry_of: None,
             retried_by: Vec::new(),
         }
+    }
+
+    /// The new job as its client asked for it: its tags, metadata, options and own webhooks.
+    pub fn as_requested(
+        mut self,
+        tags: Vec<String>,
+        metadata: Option<serde_json::Value>,
+        options: JobOptions,
+        webhooks: Vec<Subscription>,
+    ) -> Job {
+        self.tags = tags;
+        self.metadata = metadata;
+        self.options = options;
+        self.webhooks = webhooks;
+        self
     }
 
     /// When the job looks abandoned if it is still active: a processing job at the end of its
@@ -624,7 +806,7 @@ impl Job {
     }
 
     /// This failed job, noting that `retry` now runs it again (not a status change).
-    pub fn retried_by(&self, retry: &Job, now: OffsetDateTime) -> Job {
+    pub fn retried_as(&self, retry: &Job, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
         next.retried_by.push(Retry {
             id: retry.id.to_string(),
@@ -930,7 +1112,7 @@ mod tests {
         assert_eq!(retry.tags, failed.tags);
         assert_eq!(retry.metadata, failed.metadata);
         assert_eq!(retry.upload_id, failed.upload_id);
-        let noted = failed.retried_by(&retry, now);
+        let noted = failed.retried_as(&retry, now);
         assert_eq!(noted.status, JobStatus::Failed);
         assert_eq!(noted.version, failed.version + 1);
         assert_eq!(noted.retried_by.len(), 1);
