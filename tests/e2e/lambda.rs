@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::{isolated_env, stack_prefix};
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -19,7 +21,8 @@ struct Watch {
 }
 
 impl Watch {
-    fn start() -> Watch {
+    /// `cargo lambda watch` with `env` (the stack the functions use).
+    fn start(env: std::collections::HashMap<String, String>) -> Watch {
         use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -40,6 +43,7 @@ impl Watch {
             .arg(port.to_string())
             .current_dir(root())
             // The functions log text at info: enough to see what went wrong in the log file.
+            .envs(env)
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -115,8 +119,8 @@ fn failures(resp: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_function_answers_its_fixture_events_through_cargo_lambda() {
-    // The reaper's run must not meet another test's jobs half-way.
-    let watch = Watch::start();
+    // A stack of its own: the reaper's run must not meet another test's jobs half-way.
+    let watch = Watch::start(isolated_env(&stack_prefix("lambda")));
 
     let resp = watch.invoke("jobs-api", "jobs-api-openapi.json").await;
     assert_eq!(status(&resp), 200, "{resp}");

@@ -17,7 +17,8 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn no_job_is_lost_or_duplicated_under_injected_faults() {
     let _ = services().await; // fails early, with the reason, if the stack is not there
-    let mut config = own_queues(config()).await;
+                              // A stack of its own: its reaper runs every second over the whole table.
+    let mut config = isolated_config(&stack_prefix("faults"));
     config.faults = Faults {
         kill_after_claim: 0.2,
         duplicate_delivery: 0.3,

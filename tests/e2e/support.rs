@@ -14,6 +14,9 @@ pub fn config() -> Config {
         )
     });
     config.local_port = 0; // a free port per runner
+    // The stack's table is shared by the tests running beside this one: a runner's reaper must
+    // not take their jobs. Tests of the reaper run it on a stack of their own.
+    config.reaper_interval = std::time::Duration::from_secs(3600);
     config
 }
 
@@ -319,11 +322,11 @@ impl Api {
     }
 }
 
-/// Services on a stack of their own (provisioned now from infra/resources.yaml under `prefix`),
-/// for tests that count: nothing else writes to it. The stack is left for scripts/test's
-/// LocalStack to discard.
-pub async fn isolated_services(prefix: &str) -> Services {
-    horizon_runtime::telemetry::init();
+/// The environment of a stack of its own, provisioned now from infra/resources.yaml under
+/// `prefix`: this process's environment with the stack's settings. For tests that count or that
+/// run the reaper (which scans the whole table): nothing else writes to it. The stack is left for
+/// scripts/test's LocalStack to discard.
+pub fn isolated_env(prefix: &str) -> std::collections::HashMap<String, String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let out = std::process::Command::new("bash")
         .arg("-c")
@@ -337,19 +340,29 @@ pub async fn isolated_services(prefix: &str) -> Services {
         "provisioning {prefix} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let vars: std::collections::HashMap<String, String> = out
-        .stdout
+    out.stdout
         .split(|b| *b == 0)
         .filter_map(|kv| {
             let kv = String::from_utf8_lossy(kv);
             let (k, v) = kv.split_once('=')?;
             Some((k.to_owned(), v.to_owned()))
         })
-        .collect();
+        .collect()
+}
+
+/// The configuration of a stack of its own (see [`isolated_env`]).
+pub fn isolated_config(prefix: &str) -> Config {
+    let vars = isolated_env(prefix);
     let mut config =
         Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap();
     config.local_port = 0;
-    horizon_aws::services::from_config(config).await
+    config
+}
+
+/// Services on a stack of their own (see [`isolated_env`]).
+pub async fn isolated_services(prefix: &str) -> Services {
+    horizon_runtime::telemetry::init();
+    horizon_aws::services::from_config(isolated_config(prefix)).await
 }
 
 /// A unique, valid stack prefix for a test.

@@ -198,7 +198,8 @@ async fn counters(services: &Services, kind: MetricKind, name: &str) -> (u64, u6
 
 #[tokio::test(flavor = "multi_thread")]
 async fn finished_jobs_are_counted_per_job_type_and_queue() {
-    let services = services().await;
+    // A stack of its own: the job type's counters are the whole table's.
+    let services = isolated_services(&stack_prefix("counted")).await;
     let queue = services
         .config
         .extract_queue_url
@@ -330,7 +331,10 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
 /// reaper: queued again (and then finished by a worker), or failed once they had their tries.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
-    let services = with_config(&services().await, |c| c.queued_grace = Duration::ZERO);
+    // A stack of its own: the reaper scans the whole table.
+    let services = with_config(&isolated_services(&stack_prefix("reaper")).await, |c| {
+        c.queued_grace = Duration::ZERO
+    });
     let http = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(http.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
