@@ -13,7 +13,8 @@ use horizon_app::ports::{
 use horizon_app::Services;
 use horizon_domain::keys::new_key;
 use horizon_domain::{
-    AccountId, EventType, Job, JobError, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
+    AccountId, EventType, Job, JobError, JobId, JobStatus, JobType, KeyId, Subscription, Upload,
+    UploadId, WebhookId,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -222,11 +223,11 @@ pub async fn account_store(accounts: &dyn AccountStore, now: OffsetDateTime) {
     assert!(revoked.revoked, "a revoked key reads as revoked");
     assert!(!ok(
         "revoke unknown",
-        accounts.revoke_key("key_none", None).await
+        accounts.revoke_key(&KeyId::new(now), None).await
     ));
 
     let sub = Subscription {
-        id: format!("wh_{}", ulid::Ulid::new()),
+        id: WebhookId::new(now),
         url: "https://example.com/hook".to_owned(),
         events: vec![EventType::Completed],
         secret: "whsec_contract".to_owned(),

@@ -188,7 +188,10 @@ async fn create_key(services: &Services, account: &str) -> Result<(), String> {
 }
 
 async fn revoke_key(services: &Services, key_id: &str) -> Result<(), String> {
-    match services.accounts.revoke_key(key_id, None).await {
+    let id: horizon_domain::KeyId = key_id
+        .parse()
+        .map_err(|e: horizon_domain::Error| e.to_string())?;
+    match services.accounts.revoke_key(&id, None).await {
         Ok(true) => {
             println!("revoked {key_id}");
             Ok(())

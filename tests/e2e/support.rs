@@ -14,8 +14,8 @@ pub fn config() -> Config {
         )
     });
     config.local_port = 0; // a free port per runner
-    // The stack's table is shared by the tests running beside this one: a runner's reaper must
-    // not take their jobs. Tests of the reaper run it on a stack of their own.
+                           // The stack's table is shared by the tests running beside this one: a runner's reaper must
+                           // not take their jobs. Tests of the reaper run it on a stack of their own.
     config.reaper_interval = std::time::Duration::from_secs(3600);
     config
 }

@@ -22,7 +22,7 @@ use horizon_app::ports::QueueDepth;
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, Result};
 use horizon_domain::{Job, JobId, JobStatus};
-use horizon_runtime::http::{self, query, query_param, Param, Req};
+use horizon_runtime::http::{self, query, query_param, Id, Param, Req};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
@@ -93,7 +93,7 @@ pub fn routes(services: Services) -> axum::Router {
         .route("/horizon/api/jobs/failed", list(ListName::Failed))
         .route(
             "/horizon/api/jobs/failed/{id}",
-            get(|State(d): Dash, Param(id): Param<String>| async move { d.failed_job(&id).await }),
+            get(|State(d): Dash, Id(id): Id<JobId>| async move { d.failed_job(&id).await }),
         )
         .route(
             "/horizon/api/jobs/retry",
@@ -101,11 +101,11 @@ pub fn routes(services: Services) -> axum::Router {
         )
         .route(
             "/horizon/api/jobs/retry/{id}",
-            post(|State(d): Dash, Param(id): Param<String>| async move { d.retry(&id).await }),
+            post(|State(d): Dash, Id(id): Id<JobId>| async move { d.retry(&id).await }),
         )
         .route(
             "/horizon/api/jobs/{id}",
-            get(|State(d): Dash, Param(id): Param<String>| async move { d.job(&id).await }),
+            get(|State(d): Dash, Id(id): Id<JobId>| async move { d.job(&id).await }),
         )
         .route(
             "/horizon/api/queues/{queue}/pause",
@@ -599,23 +599,22 @@ impl Dashboard {
         Ok(http::json(200, &json!({ "jobs": views, "total": total })))
     }
 
-    async fn find(&self, id: &str) -> Result<Job> {
-        let id = JobId::from_str(id)?;
+    async fn find(&self, id: &JobId) -> Result<Job> {
         self.services
             .jobs
-            .get(&id)
+            .get(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no job {id} (it may have expired)")))
     }
 
-    async fn job(&self, id: &str) -> Result<Response<Body>> {
+    async fn job(&self, id: &JobId) -> Result<Response<Body>> {
         let job = self.find(id).await?;
         let mut view = job_view(&job, &self.queue_of(&job), job.id().as_str());
         view["retried_by"] = self.retries(&job).await?;
         Ok(http::json(200, &view))
     }
 
-    async fn failed_job(&self, id: &str) -> Result<Response<Body>> {
+    async fn failed_job(&self, id: &JobId) -> Result<Response<Body>> {
         let job = self.find(id).await?;
         if job.status() != JobStatus::Failed {
             return Err(Error::NotFound(format!(
@@ -651,9 +650,8 @@ impl Dashboard {
         Ok(Value::Array(out))
     }
 
-    async fn retry(&self, id: &str) -> Result<Response<Body>> {
-        let id = JobId::from_str(id)?;
-        let retry = jobs::retry(&self.services, &id).await?;
+    async fn retry(&self, id: &JobId) -> Result<Response<Body>> {
+        let retry = jobs::retry(&self.services, id).await?;
         Ok(http::json(
             200,
             &json!({ "id": retry.id(), "retry_of": id, "status": views::horizon_status(retry.status()) }),

@@ -17,13 +17,13 @@ use horizon_app::ports::{JobFilter, MARKDOWN};
 use horizon_app::{uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{
-    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, OcrMode, PageSelection,
-    UploadId,
+    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, KeyId, OcrMode, PageSelection,
+    UploadId, WebhookId,
 };
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth;
 use horizon_runtime::http::{
-    self, header, limit_param, parse_json, query, query_param, Account, Param, Req,
+    self, header, limit_param, parse_json, query, query_param, Account, Id, Param, Req,
 };
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
@@ -189,7 +189,7 @@ async fn list_jobs(
 async fn get_job(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.get_job(&req, &account, &id).await
@@ -212,7 +212,7 @@ async fn get_job(
 async fn get_chunks(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.chunks(&req, &account, &id).await
@@ -234,7 +234,7 @@ async fn get_chunks(
 async fn get_markdown(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
 ) -> Result<Response<Body>> {
     api.markdown(&account, &id).await
 }
@@ -252,7 +252,7 @@ async fn get_markdown(
 async fn cancel_job(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.cancel(&req, &account, &id).await
@@ -272,7 +272,7 @@ async fn cancel_job(
 async fn add_job_webhook(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.add_job_webhook(&req, &account, &id).await
@@ -290,7 +290,7 @@ async fn add_job_webhook(
 async fn job_deliveries(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<JobId>,
 ) -> Result<Response<Body>> {
     api.deliveries(&account, &id).await
 }
@@ -312,7 +312,7 @@ async fn replay_delivery(
     Account(account): Account,
     Param((id, delivery)): Param<(String, String)>,
 ) -> Result<Response<Body>> {
-    api.replay_delivery(&account, &id, &delivery).await
+    api.replay_delivery(&account, &id.parse()?, &delivery).await
 }
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
@@ -356,7 +356,7 @@ async fn list_webhooks(
 async fn delete_webhook(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<WebhookId>,
 ) -> Result<Response<Body>> {
     api.delete_account_webhook(&account, &id).await
 }
@@ -386,7 +386,7 @@ async fn create_key(
 async fn revoke_key(
     State(api): State<JobsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<KeyId>,
 ) -> Result<Response<Body>> {
     api.revoke_key(&account, &id).await
 }
@@ -604,9 +604,9 @@ impl JobsApi {
         &self,
         req: &Request,
         account: &AccountId,
-        id: &str,
+        id: &JobId,
     ) -> Result<Response<Body>> {
-        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let job = self.own_job(account, id).await?;
         let first = match &job.result() {
             Some(result) => Some(
                 self.chunk_page(&job, result.chunk_count, 0, FIRST_PAGE)
@@ -633,7 +633,12 @@ impl JobsApi {
         Ok(ChunkPage::of(chunks, offset, total))
     }
 
-    async fn chunks(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
+    async fn chunks(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &JobId,
+    ) -> Result<Response<Body>> {
         let params = query(req);
         let limit = limit_param(&params, FIRST_PAGE, 1000)?;
         let offset = match query_param(&params, "cursor")? {
@@ -643,7 +648,7 @@ impl JobsApi {
                 .and_then(|n| n.parse::<u32>().ok())
                 .ok_or_else(|| Error::field("cursor", "is not a cursor of this job's chunks"))?,
         };
-        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let job = self.own_job(account, id).await?;
         let Some(result) = &job.result() else {
             return Err(Error::Conflict(format!(
                 "job {} is {}; chunks exist once it is completed",
@@ -659,8 +664,8 @@ impl JobsApi {
 
     /// The whole document as Markdown: from the job's result in S3, or through a short-lived
     /// S3 link when it is too large for one response.
-    async fn markdown(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+    async fn markdown(&self, account: &AccountId, id: &JobId) -> Result<Response<Body>> {
+        let job = self.own_job(account, id).await?;
         let Some(result) = &job.result() else {
             return Err(Error::NotFound(format!(
                 "job {} is {}; its Markdown exists once it is completed",
@@ -745,10 +750,14 @@ impl JobsApi {
         ))
     }
 
-    async fn cancel(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        let id = JobId::from_str(id)?;
-        let cancelled = jobs::update(&self.services, &id, None, |current, now| {
-            let job = self.owned(current, account, &id)?;
+    async fn cancel(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &JobId,
+    ) -> Result<Response<Body>> {
+        let cancelled = jobs::update(&self.services, id, None, |current, now| {
+            let job = self.owned(current, account, id)?;
             if job.status().is_terminal() {
                 return Err(Error::Conflict(format!(
                     "job {id} is already {}",
@@ -769,16 +778,15 @@ impl JobsApi {
         &self,
         req: &Request,
         account: &AccountId,
-        id: &str,
+        id: &JobId,
     ) -> Result<Response<Body>> {
         let input: WebhookInput = parse_json(req)?;
-        let id = JobId::from_str(id)?;
         let now = self.services.clock.now();
         let (sub, generated) =
             webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
-        let job = jobs::update(&self.services, &id, None, |current, now| {
+        let job = jobs::update(&self.services, id, None, |current, now| {
             let job = self
-                .owned(current, account, &id)?
+                .owned(current, account, id)?
                 .with_webhook(sub.clone(), now);
             Ok(Step::Write(job.clone(), job))
         })
@@ -792,8 +800,8 @@ impl JobsApi {
     }
 
     /// The job's subscriptions (without secrets) and every delivery attempt.
-    async fn deliveries(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+    async fn deliveries(&self, account: &AccountId, id: &JobId) -> Result<Response<Body>> {
+        let job = self.own_job(account, id).await?;
         let attempts = self.services.delivery_log.attempts(job.id()).await?;
         Ok(http::json(
             200,
@@ -812,10 +820,10 @@ impl JobsApi {
     async fn replay_delivery(
         &self,
         account: &AccountId,
-        id: &str,
+        id: &JobId,
         delivery: &str,
     ) -> Result<Response<Body>> {
-        let job = self.own_job(account, &JobId::from_str(id)?).await?;
+        let job = self.own_job(account, id).await?;
         let attempts = self.services.delivery_log.attempts(job.id()).await?;
         let message = attempts
             .iter()
@@ -865,9 +873,8 @@ impl JobsApi {
     async fn delete_account_webhook(
         &self,
         account: &AccountId,
-        id: &str,
+        id: &WebhookId,
     ) -> Result<Response<Body>> {
-        check_id(id, "wh_", "webhook id")?;
         if self.services.accounts.delete_webhook(account, id).await? {
             Ok(http::with_body(204, "application/json", Body::Empty))
         } else {
@@ -886,7 +893,7 @@ impl JobsApi {
         Ok(http::json(
             201,
             &ApiKeyView {
-                id: record.id,
+                id: record.id.to_string(),
                 key,
                 account: account.to_string(),
                 created_at: horizon_domain::rfc3339(record.created_at),
@@ -895,27 +902,13 @@ impl JobsApi {
     }
 
     /// Revokes one of the caller's account's keys (possibly the one in use).
-    async fn revoke_key(&self, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        check_id(id, "key_", "key id")?;
+    async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<Response<Body>> {
         if self.services.accounts.revoke_key(id, Some(account)).await? {
             tracing::info!(key_id = %id, account = %account, "API key revoked");
             Ok(http::with_body(204, "application/json", Body::Empty))
         } else {
             Err(Error::NotFound(format!("no key {id}")))
         }
-    }
-}
-
-/// `prefix` + a 26-character ULID, or a 400 naming `what`.
-fn check_id(id: &str, prefix: &str, what: &str) -> Result<()> {
-    let ok = id.len() == prefix.len() + 26
-        && id
-            .strip_prefix(prefix)
-            .is_some_and(|u| u.chars().all(|c| c.is_ascii_alphanumeric()));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_id(what, id))
     }
 }
 
@@ -1094,8 +1087,8 @@ mod tests {
         let queued = memory.queue.deliveries().unwrap();
         assert_eq!(queued.len(), 1, "{queued:?}");
         let (delivery, delay) = &queued[0];
-        assert_eq!(delivery.job_id, id);
-        assert_eq!(delivery.subscription_id, sub);
+        assert_eq!(delivery.job_id.as_str(), id);
+        assert_eq!(delivery.subscription_id.as_str(), sub);
         assert_eq!(delivery.event.as_str(), "job.failed");
         assert_eq!(*delay, std::time::Duration::ZERO);
         // The delivery log lists the new subscription beside the job's others.

@@ -13,8 +13,6 @@
 pub mod range;
 pub mod thumbs;
 
-use std::str::FromStr;
-
 use axum::extract::State;
 use bytes::Bytes;
 use horizon_api::views::{PresignRequest, PresignView, UploadView};
@@ -22,7 +20,7 @@ use horizon_app::{media, uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{rfc3339, AccountId, Upload, UploadId};
 use horizon_domain::{Error, Result};
-use horizon_runtime::http::{self, header, parse_json, Account, Param, Req};
+use horizon_runtime::http::{self, header, parse_json, Account, Id, Req};
 use lambda_http::{Body, Request, Response};
 
 use range::RangeRequest;
@@ -162,7 +160,7 @@ async fn presign(
 async fn image(
     State(api): State<UploadsApi>,
     Account(account): Account,
-    Param(id): Param<String>,
+    Id(id): Id<UploadId>,
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.image(&req, &account, &id).await
@@ -270,11 +268,15 @@ impl UploadsApi {
         Ok(resp)
     }
 
-    async fn image(&self, req: &Request, account: &AccountId, id: &str) -> Result<Response<Body>> {
-        let id = UploadId::from_str(id)?;
+    async fn image(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &UploadId,
+    ) -> Result<Response<Body>> {
         let size = thumbs::Size::from_query(req.uri().query().unwrap_or(""))
             .map_err(|(name, msg)| Error::field(name, msg))?;
-        let upload = uploads::resolve(&self.services, &id, account).await?;
+        let upload = uploads::resolve(&self.services, id, account).await?;
         match size {
             None => self.original(req, &upload).await,
             Some(size) => self.thumbnail(req, &upload, size).await,

@@ -12,7 +12,7 @@ use horizon_app::events::{sign, Attempt, DeliveryMessage, Scope};
 use horizon_app::jobs::{self, Step};
 use horizon_app::Services;
 use horizon_domain::net::{is_allowed, Cidr};
-use horizon_domain::{rfc3339, JobId, Subscription};
+use horizon_domain::{rfc3339, Subscription};
 use horizon_domain::{Error, Result};
 use horizon_runtime::lambda::SqsHandler;
 
@@ -153,8 +153,8 @@ impl WebhookDispatcher {
         let latency_ms = started.elapsed().as_millis() as u64;
         let schedule = &self.services.config.webhook_schedule;
         let mut attempt = Attempt {
-            delivery_id: delivery.delivery_id.clone(),
-            subscription_id: sub.id.clone(),
+            delivery_id: delivery.delivery_id.to_string(),
+            subscription_id: sub.id.to_string(),
             url: horizon_domain::net::redact_url(&sub.url),
             event: delivery.event,
             attempt: delivery.attempt,
@@ -232,29 +232,20 @@ impl WebhookDispatcher {
             latency_ms,
             "webhook attempt"
         );
-        let job: JobId = delivery
-            .job_id
-            .parse()
-            .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
-        Ok(self.services.delivery_log.record(&job, &attempt).await?)
+        Ok(self
+            .services
+            .delivery_log
+            .record(&delivery.job_id, &attempt)
+            .await?)
     }
 
     async fn subscription(&self, d: &DeliveryMessage) -> Result<Option<Subscription>> {
         let subs = match d.scope {
-            Scope::Job => {
-                let id: JobId = d
-                    .job_id
-                    .parse()
-                    .map_err(|_| Error::Internal("delivery names a malformed job id".into()))?;
-                match self.services.jobs.get(&id).await? {
-                    Some(job) => job.webhooks().to_vec(),
-                    None => return Ok(None),
-                }
-            }
-            Scope::Account => {
-                let account = horizon_app::events::account_of(d);
-                self.services.accounts.webhooks(&account).await?
-            }
+            Scope::Job => match self.services.jobs.get(&d.job_id).await? {
+                Some(job) => job.webhooks().to_vec(),
+                None => return Ok(None),
+            },
+            Scope::Account => self.services.accounts.webhooks(&d.account).await?,
         };
         Ok(subs
             .into_iter()
@@ -263,7 +254,7 @@ impl WebhookDispatcher {
 
     /// Sends one attempt: the exact bytes signed are the bytes sent.
     async fn send(&self, sub: &Subscription, d: &DeliveryMessage, ts: i64, body: Vec<u8>) -> Sent {
-        let Some(signature) = sign(&sub.secret, &d.delivery_id, ts, &body) else {
+        let Some(signature) = sign(&sub.secret, d.delivery_id.as_str(), ts, &body) else {
             return Sent::Failed {
                 error: "the subscription's secret is not a whsec_ key".into(),
                 blocked: true,
@@ -305,7 +296,7 @@ impl WebhookDispatcher {
         let result = http
             .post(&sub.url)
             .header("content-type", "application/json")
-            .header("webhook-id", &d.delivery_id)
+            .header("webhook-id", d.delivery_id.as_str())
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", signature)
             .body(body)
@@ -344,10 +335,7 @@ impl WebhookDispatcher {
     async fn disable(&self, d: &DeliveryMessage) -> Result<()> {
         match d.scope {
             Scope::Job => {
-                let Ok(id) = d.job_id.parse::<JobId>() else {
-                    return Ok(());
-                };
-                jobs::update(&self.services, &id, None, |current, now| {
+                jobs::update(&self.services, &d.job_id, None, |current, now| {
                     Ok(match current {
                         Some(job) => Step::Write(job.without_webhook(&d.subscription_id, now), ()),
                         None => Step::Stop(()),
@@ -356,14 +344,11 @@ impl WebhookDispatcher {
                 .await
             }
             Scope::Account => {
-                let account = horizon_app::events::account_of(d);
-                let subs = self.services.accounts.webhooks(&account).await?;
+                let account = &d.account;
+                let subs = self.services.accounts.webhooks(account).await?;
                 if let Some(mut sub) = subs.into_iter().find(|s| s.id == d.subscription_id) {
                     sub.disabled = true;
-                    self.services
-                        .accounts
-                        .update_webhook(&account, &sub)
-                        .await?;
+                    self.services.accounts.update_webhook(account, &sub).await?;
                 }
                 Ok(())
             }

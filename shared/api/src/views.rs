@@ -229,7 +229,7 @@ impl SubscriptionView {
     /// secret.
     pub fn of(sub: &Subscription, generated: Option<String>) -> SubscriptionView {
         SubscriptionView {
-            id: sub.id.clone(),
+            id: sub.id.to_string(),
             url: sub.url.clone(),
             events: sub.events.clone(),
             created_at: sub.created_at.clone(),

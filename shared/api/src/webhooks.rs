@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::keys::random_bytes;
 use horizon_domain::net::{check_webhook_url, Cidr};
-use horizon_domain::{rfc3339, EventType, Subscription};
+use horizon_domain::{rfc3339, EventType, Subscription, WebhookId};
 
 /// A subscription as a client sends it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -65,7 +65,7 @@ pub fn subscribe(
     };
     Ok((
         Subscription {
-            id: format!("wh_{}", ulid::Ulid::from_datetime(now.into())),
+            id: WebhookId::new(now),
             url: input.url,
             events,
             secret,

@@ -10,7 +10,7 @@ use horizon_domain::error::Result;
 use horizon_domain::{rfc3339, Job};
 
 pub use horizon_domain::deliveries::{
-    account_of, delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope,
+    delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope,
 };
 
 /// Queues the deliveries of `job`'s current status to its subscribers (the job's own and its
@@ -86,8 +86,8 @@ async fn deliver(
     for (scope, sub) in targets {
         let message = DeliveryMessage {
             delivery_id: delivery_id(job.id(), job.created_at(), event, job.attempts(), &sub.id),
-            job_id: job.id().to_string(),
-            account: job.account().to_string(),
+            job_id: job.id().clone(),
+            account: job.account().clone(),
             subscription_id: sub.id.clone(),
             scope: *scope,
             event,

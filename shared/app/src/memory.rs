@@ -43,7 +43,9 @@ use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
     Search, Snapshot, Supervisor, Tally, Width,
 };
-use horizon_domain::{AccountId, Job, JobId, JobStatus, Subscription, Upload, UploadId};
+use horizon_domain::{
+    AccountId, Job, JobId, JobStatus, KeyId, Subscription, Upload, UploadId, WebhookId,
+};
 
 /// Locks `mutex`, turning a poisoned lock (a thread panicked while holding it) into an error.
 fn lock<'a, T>(mutex: &'a Mutex<T>, what: &str) -> StoreResult<MutexGuard<'a, T>> {
@@ -217,7 +219,7 @@ struct State {
     /// API keys by hash.
     keys: HashMap<String, ApiKey>,
     /// Each account's webhooks, by subscription id.
-    webhooks: HashMap<AccountId, BTreeMap<String, Subscription>>,
+    webhooks: HashMap<AccountId, BTreeMap<WebhookId, Subscription>>,
     /// Each job's delivery attempts, by the sort key DynamoDB gives them (time, delivery,
     /// attempt), so they read oldest first.
     attempts: HashMap<JobId, BTreeMap<String, Attempt>>,
@@ -520,9 +522,9 @@ impl AccountStore for MemoryStore {
         Ok(self.state()?.keys.get(hash).cloned())
     }
 
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool> {
+    async fn revoke_key(&self, key_id: &KeyId, owner: Option<&AccountId>) -> StoreResult<bool> {
         let mut state = self.state()?;
-        let Some(key) = state.keys.values_mut().find(|k| k.id == key_id) else {
+        let Some(key) = state.keys.values_mut().find(|k| k.id == *key_id) else {
             return Ok(false);
         };
         if owner.is_some_and(|owner| key.account != *owner) {
@@ -573,7 +575,7 @@ impl AccountStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool> {
+    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool> {
         Ok(self
             .state()?
             .webhooks
@@ -1206,7 +1208,7 @@ mod tests {
 
     fn subscription(m: &Memory, events: Vec<EventType>) -> Subscription {
         Subscription {
-            id: "wh_01".into(),
+            id: WebhookId::new(m.clock.now()),
             url: "https://hooks.example.com/horizon".into(),
             events,
             secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
@@ -1359,8 +1361,8 @@ mod tests {
         assert_eq!(deliveries.len(), 1);
         let (message, delay) = &deliveries[0];
         assert_eq!(*delay, Duration::ZERO);
-        assert_eq!(message.job_id, job.id().to_string());
-        assert_eq!(message.subscription_id, "wh_01");
+        assert_eq!(message.job_id, *job.id());
+        assert_eq!(message.subscription_id, job.webhooks()[0].id);
         assert_eq!(
             (message.scope, message.event),
             (Scope::Job, EventType::Completed)

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use horizon_domain::error::Error;
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{
-    AccountId, Chunk, Job, JobId, JobStatus, JobType, Subscription, Upload, UploadId,
+    AccountId, Chunk, Job, JobId, JobStatus, JobType, KeyId, Subscription, Upload, UploadId,
+    WebhookId,
 };
 
 /// What an adapter behind a port fails with: the storage's and the queues' own errors, not the
@@ -143,13 +144,13 @@ pub trait AccountStore: Send + Sync {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the key with this id; `false` when there is none (or, given an `owner`, none of
     /// that account's).
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool>;
+    async fn revoke_key(&self, key_id: &KeyId, owner: Option<&AccountId>) -> StoreResult<bool>;
     async fn put_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()>;
     /// Replaces an existing subscription (to disable it, say).
     async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()>;
     async fn webhooks(&self, account: &AccountId) -> StoreResult<Vec<Subscription>>;
     /// Deletes one; `false` when the account has none with this id.
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool>;
+    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool>;
 }
 
 /// A finished job's chunks, stored apart from the job record and read a page at a time.

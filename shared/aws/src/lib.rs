@@ -35,8 +35,8 @@ use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{
-    AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, Subscription,
-    Upload, UploadId,
+    AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, KeyId, Subscription,
+    Upload, UploadId, WebhookId,
 };
 
 /// The shared SDK configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL` points it at
@@ -589,7 +589,7 @@ impl AccountStore for DynamoStore {
             ("sk".to_owned(), s("APIKEY")),
             ("gsi1pk".to_owned(), s(format!("KEYID#{}", key.id))),
             ("gsi1sk".to_owned(), s("KEY")),
-            ("keyId".to_owned(), s(key.id.clone())),
+            ("keyId".to_owned(), s(key.id.to_string())),
             ("hash".to_owned(), s(key.hash.clone())),
             ("accountId".to_owned(), s(key.account.to_string())),
             ("createdAt".to_owned(), n(millis(key.created_at))),
@@ -603,7 +603,7 @@ impl AccountStore for DynamoStore {
             return Ok(None);
         };
         Ok(Some(ApiKey {
-            id: str_attr(&item, "keyId")?.to_owned(),
+            id: KeyId::from_str(str_attr(&item, "keyId")?)?,
             account: AccountId(str_attr(&item, "accountId")?.to_owned()),
             hash: str_attr(&item, "hash")?.to_owned(),
             created_at: from_millis(num(&item, "createdAt")?)?,
@@ -615,7 +615,7 @@ impl AccountStore for DynamoStore {
         }))
     }
 
-    async fn revoke_key(&self, key_id: &str, owner: Option<&AccountId>) -> StoreResult<bool> {
+    async fn revoke_key(&self, key_id: &KeyId, owner: Option<&AccountId>) -> StoreResult<bool> {
         let out = self
             .client
             .query()
@@ -675,7 +675,7 @@ impl AccountStore for DynamoStore {
             .collect()
     }
 
-    async fn delete_webhook(&self, account: &AccountId, id: &str) -> StoreResult<bool> {
+    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool> {
         let out = self
             .client
             .delete_item()

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{AccountId, EventType, JobId, JobStatus};
+use crate::{AccountId, DeliveryId, EventType, JobId, JobStatus, WebhookId};
 
 /// Where a subscription lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,10 +19,10 @@ pub enum Scope {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryMessage {
     /// `msg_<ULID>`: the `webhook-id`, the same on every attempt.
-    pub delivery_id: String,
-    pub job_id: String,
-    pub account: String,
-    pub subscription_id: String,
+    pub delivery_id: DeliveryId,
+    pub job_id: JobId,
+    pub account: AccountId,
+    pub subscription_id: WebhookId,
     pub scope: Scope,
     pub event: EventType,
     /// Where the body is.
@@ -91,8 +91,8 @@ pub fn delivery_id(
     job_created: time::OffsetDateTime,
     event: EventType,
     attempts: u32,
-    subscription: &str,
-) -> String {
+    subscription: &WebhookId,
+) -> DeliveryId {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(
         format!("{job}\n{}\n{attempts}\n{subscription}", event.as_str()).as_bytes(),
@@ -101,12 +101,7 @@ pub fn delivery_id(
     random[6..].copy_from_slice(&digest[..10]); // ULIDs carry 80 random bits
     let millis = (job_created.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
     let ulid = ulid::Ulid::from_parts(millis, u128::from_be_bytes(random));
-    format!("msg_{ulid}")
-}
-
-/// The account a delivery message names.
-pub fn account_of(message: &DeliveryMessage) -> AccountId {
-    AccountId(message.account.clone())
+    DeliveryId(format!("msg_{ulid}"))
 }
 
 #[cfg(test)]
@@ -117,21 +112,21 @@ mod tests {
     fn a_delivery_id_is_the_same_for_the_same_transition_and_subscription_only() {
         let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         let job = JobId::new(at);
+        let (a, b) = (WebhookId::new(at), WebhookId::new(at));
         let id = |event, attempts, sub| delivery_id(&job, at, event, attempts, sub);
-        let first = id(EventType::Completed, 1, "wh_a");
-        assert_eq!(first, id(EventType::Completed, 1, "wh_a"));
-        assert!(first.starts_with("msg_") && first.len() == 30, "{first}");
-        assert_ne!(first, id(EventType::Completed, 1, "wh_b"));
-        assert_ne!(first, id(EventType::Failed, 1, "wh_a"));
+        let first = id(EventType::Completed, 1, &a);
+        assert_eq!(first, id(EventType::Completed, 1, &a));
+        assert!(first.as_str().parse::<DeliveryId>().is_ok(), "{first}");
+        // Its ULID carries the job's creation time, so ids sort with their jobs.
+        assert_eq!(&first.as_str()[4..14], &job.as_str()[4..14]);
+        assert_ne!(first, id(EventType::Completed, 1, &b));
+        assert_ne!(first, id(EventType::Failed, 1, &a));
         assert_ne!(
-            id(EventType::Processing, 1, "wh_a"),
-            id(EventType::Processing, 2, "wh_a")
+            id(EventType::Processing, 1, &a),
+            id(EventType::Processing, 2, &a)
         );
         let other = JobId::new(at);
-        assert_ne!(
-            first,
-            delivery_id(&other, at, EventType::Completed, 1, "wh_a")
-        );
+        assert_ne!(first, delivery_id(&other, at, EventType::Completed, 1, &a));
     }
 
     #[test]

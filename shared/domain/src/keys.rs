@@ -6,13 +6,13 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::AccountId;
+use crate::{AccountId, KeyId};
 
 /// A stored API key: never the key itself, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     /// `key_<ULID>`: names the key for revocation and logs, says nothing about its value.
-    pub id: String,
+    pub id: KeyId,
     pub account: AccountId,
     pub hash: String,
     pub created_at: OffsetDateTime,
@@ -29,7 +29,7 @@ pub fn new_key(account: AccountId, now: OffsetDateTime) -> Result<(String, ApiKe
 /// The stored form of a given key (the local runner registers `HORIZON_DEV_API_KEY` this way).
 pub fn key_record(key: &str, account: AccountId, now: OffsetDateTime) -> ApiKey {
     ApiKey {
-        id: format!("key_{}", ulid::Ulid::from_datetime(now.into())),
+        id: KeyId::new(now),
         account,
         hash: hash(key),
         created_at: now,
@@ -111,7 +111,7 @@ mod tests {
         assert!(a.starts_with("hzn_") && a.len() == 4 + 43, "{a}");
         assert_eq!(rec_a.hash, hash(&a));
         assert!(!rec_a.hash.contains(&a[4..]));
-        assert!(rec_a.id.starts_with("key_"));
+        assert!(rec_a.id.as_str().starts_with("key_"));
     }
 
     #[test]

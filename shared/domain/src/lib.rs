@@ -69,14 +69,25 @@ macro_rules! prefixed_id {
                 s.serialize_str(&self.0)
             }
         }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
 prefixed_id!(JobId, "job_", "job id");
 prefixed_id!(UploadId, "upl_", "upload id");
+prefixed_id!(WebhookId, "wh_", "webhook id");
+prefixed_id!(KeyId, "key_", "key id");
+prefixed_id!(DeliveryId, "msg_", "delivery id");
 
 /// The account that owns jobs and uploads. Until API keys exist every caller is the default one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AccountId(pub String);
 
 impl AccountId {
@@ -414,7 +425,7 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
-    pub id: String,
+    pub id: WebhookId,
     pub url: String,
     pub events: Vec<EventType>,
     pub secret: String,
@@ -848,9 +859,9 @@ impl Job {
 
     /// The job with one of its webhook subscriptions disabled (its receiver answered 410 Gone;
     /// not a status change).
-    pub fn without_webhook(&self, subscription: &str, now: OffsetDateTime) -> Job {
+    pub fn without_webhook(&self, subscription: &WebhookId, now: OffsetDateTime) -> Job {
         let mut next = self.clone();
-        for s in next.webhooks.iter_mut().filter(|s| s.id == subscription) {
+        for s in next.webhooks.iter_mut().filter(|s| s.id == *subscription) {
             s.disabled = true;
         }
         next.updated_at = now;

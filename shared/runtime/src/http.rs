@@ -316,6 +316,23 @@ where
     }
 }
 
+/// A typed id from the path (`JobId`, `WebhookId`, …): percent-decoded like [`Param`], then
+/// parsed, so that a malformed id is its type's own `400` before any storage call.
+pub struct Id<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Id<T>
+where
+    S: Send + Sync,
+    T: std::str::FromStr<Err = Error> + Send,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let Param(raw) = Param::<String>::from_request_parts(parts, state).await?;
+        raw.parse().map(Id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
