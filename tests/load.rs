@@ -189,8 +189,8 @@ pub const FIXTURES: [&str; 4] = [
 /// Runs the load through a local runner started on `config` (whose `faults` apply) and reports
 /// what a client saw. The runner is shut down before returning.
 pub async fn run(mut config: Config, options: &Options) -> Report {
-    config.local_port = 0;
-    config.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").expect("cidr");
+    config.local.port = 0;
+    config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").expect("cidr");
     let services = horizon_aws::services::from_config(config).await;
     let now = services.clock.now();
     let account = horizon_domain::AccountId(format!(

@@ -13,7 +13,7 @@ use horizon_app::Services;
 /// the dashboard reads Lambda's mappings, as in AWS).
 pub fn with_local_fleet(mut services: Services) -> Services {
     let c = &services.config;
-    if c.extract_function.is_none() && c.webhook_function.is_none() {
+    if c.stack.extract_function.is_none() && c.stack.webhook_function.is_none() {
         services.fleet = Arc::new(LocalFleet {
             config: c.clone(),
             store: services.dashboard.clone(),
@@ -44,15 +44,15 @@ impl Fleet for LocalFleet {
                     enabled: !paused.contains(&queue),
                     queue,
                     queue_url: url,
-                    max_processes: c.local_workers as u64,
-                    min_processes: c.local_workers as u64,
+                    max_processes: c.local.workers as u64,
+                    min_processes: c.local.workers as u64,
                     batch_size: monitoring::LOCAL_BATCH_SIZE as u64,
                     timeout: if extract {
-                        c.job_deadline.as_secs()
+                        c.jobs.deadline.as_secs()
                     } else {
-                        c.webhook_timeout.as_secs()
+                        c.webhooks.timeout.as_secs()
                     },
-                    memory: if extract { c.extract_memory_mb } else { 0 },
+                    memory: if extract { c.extraction.memory_mb } else { 0 },
                     sleep: monitoring::LOCAL_POLL_WAIT_SECONDS as u64,
                 }
             })

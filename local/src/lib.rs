@@ -56,7 +56,7 @@ pub async fn start_http(services: Services) -> std::io::Result<Running> {
     start_parts(services, true, false).await
 }
 
-/// Starts only the queue pollers, `config.local_workers` per queue.
+/// Starts only the queue pollers, `config.local.workers` per queue.
 pub async fn start_workers(services: Services) -> std::io::Result<Running> {
     start_parts(services, false, true).await
 }
@@ -65,15 +65,15 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
     let mut services = fleet::with_local_fleet(services);
     // The dashboard is open without credentials only on loopback (like Horizon's local
     // environment); anywhere else it needs the admin key.
-    if services.config.local_bind.is_loopback() && !services.config.dashboard_open {
+    if services.config.local.bind.is_loopback() && !services.config.dashboard.open {
         let mut config = (*services.config).clone();
-        config.dashboard_open = true;
+        config.dashboard.open = true;
         services.config = Arc::new(config);
     }
     let config = services.config.clone();
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut addr = SocketAddr::from((config.local_bind, 0));
+    let mut addr = SocketAddr::from((config.local.bind, 0));
     if http {
         // The three HTTP functions' routes, as API Gateway puts them behind one address.
         let app = horizon_runtime::http::service(
@@ -81,7 +81,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                 .merge(horizon_uploads::routes(services.clone()))
                 .merge(horizon_dashboard::routes(services.clone())),
         );
-        let listener = TcpListener::bind((config.local_bind, config.local_port)).await?;
+        let listener = TcpListener::bind((config.local.bind, config.local.port)).await?;
         addr = listener.local_addr()?;
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
@@ -103,12 +103,12 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
         let queues: [(&str, &str, Arc<dyn SqsHandler>); 2] = [
             (
                 "extract-worker",
-                &config.extract_queue_url,
+                &config.stack.extract_queue_url,
                 Arc::new(ExtractWorker::new(services.clone())),
             ),
             (
                 "webhook-dispatch",
-                &config.webhook_queue_url,
+                &config.stack.webhook_queue_url,
                 Arc::new(WebhookDispatcher::new(services.clone())),
             ),
         ];
@@ -118,7 +118,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
             stopped.clone(),
         )));
         for (supervisor, url, handler) in queues {
-            for n in 0..config.local_workers {
+            for n in 0..config.local.workers {
                 tasks.push(tokio::spawn(poll_queue(
                     Poller {
                         sqs: sqs.clone(),
@@ -138,7 +138,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
 
 /// The reaper on a timer, as EventBridge runs it in AWS.
 async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
-    let mut timer = tokio::time::interval(services.config.reaper_interval);
+    let mut timer = tokio::time::interval(services.config.jobs.reaper_interval);
     timer.tick().await; // not at start-up
     loop {
         tokio::select! {
@@ -158,7 +158,7 @@ async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
 /// The metrics snapshot on a timer (`HORIZON_SNAPSHOT_SECONDS`), as EventBridge's
 /// `rate(5 minutes)` runs it in AWS; several runners take each interval's snapshot once.
 async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) {
-    let mut timer = tokio::time::interval(services.config.snapshot_interval);
+    let mut timer = tokio::time::interval(services.config.dashboard.snapshot_interval);
     timer.tick().await; // not at start-up
     loop {
         tokio::select! {

@@ -103,11 +103,11 @@ fn read(args: &[String]) -> Result<(), String> {
     let options = engine::Options {
         input,
         ocr,
-        max_pages: config.max_pages,
+        max_pages: config.extraction.max_pages,
         wanted: None,
-        pdfium: config.pdfium_lib_path.clone(),
-        ocr_dir: config.ocr_dir.clone(),
-        threads: config.ocr_threads,
+        pdfium: config.extraction.pdfium_lib_path.clone(),
+        ocr_dir: config.extraction.ocr_dir.clone(),
+        threads: config.extraction.ocr_threads,
     };
     let x = engine::extract(&bytes, &options, &|_, _| {})
         .map_err(|f| format!("{}: {}", f.code, f.message))?;
@@ -131,7 +131,7 @@ fn read(args: &[String]) -> Result<(), String> {
 async fn serve(services: Services) -> Result<(), String> {
     // The development account accepts HORIZON_DEV_API_KEY, or a key made now.
     let now = services.clock.now();
-    let (key, made) = match &services.config.dev_api_key {
+    let (key, made) = match &services.config.local.dev_api_key {
         Some(key) => (key.to_string(), false),
         None => (
             auth::new_key(AccountId(DEV_ACCOUNT.into()), now)
@@ -146,7 +146,7 @@ async fn serve(services: Services) -> Result<(), String> {
         .put_key(&record)
         .await
         .map_err(|e| format!("registering the development key: {e}"))?;
-    let workers = services.config.local_workers;
+    let workers = services.config.local.workers;
     let running = horizon_local::start(services)
         .await
         .map_err(|e| format!("cannot listen: {e}"))?;

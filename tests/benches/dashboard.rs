@@ -93,11 +93,11 @@ async fn main() {
         );
         std::process::exit(2);
     });
-    config.local_port = 0;
+    config.local.port = 0;
     let sdk = horizon_aws::sdk_config().await;
     let store = std::sync::Arc::new(DynamoStore::new(
         horizon_aws::dynamodb_client(&sdk),
-        &config.table,
+        &config.stack.table,
         std::sync::Arc::new(horizon_app::ports::SystemClock),
     ));
     let services = horizon_aws::services::from_config(config).await;

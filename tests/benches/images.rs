@@ -43,9 +43,9 @@ async fn main() {
         );
         std::process::exit(2);
     });
-    config.local_port = 0;
+    config.local.port = 0;
     let services = horizon_aws::services::from_config(config).await;
-    let bucket = services.config.bucket.clone();
+    let bucket = services.config.stack.bucket.clone();
     let running = horizon_local::start_http(services.clone())
         .await
         .expect("start the runner");

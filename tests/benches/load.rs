@@ -31,7 +31,7 @@ async fn main() {
         std::process::exit(2);
     });
     if std::env::var("HORIZON_LOCAL_WORKERS").is_err() {
-        config.local_workers = 4;
+        config.local.workers = 4;
     }
     let mut options = Options {
         jobs,
@@ -42,15 +42,15 @@ async fn main() {
         config.faults = faults();
         // A killed worker's job is taken back by the reaper once its lease ends: short leases
         // and a frequent reaper keep the run short. Webhook retries start after 2 s.
-        config.job_deadline = Duration::from_secs(20);
-        config.lease = Duration::from_secs(25);
-        config.reaper_interval = Duration::from_secs(5);
-        config.retry_base = Duration::from_secs(2);
-        config.webhook_schedule = vec![2, 5, 10, 20, 30, 60];
+        config.jobs.deadline = Duration::from_secs(20);
+        config.jobs.lease = Duration::from_secs(25);
+        config.jobs.reaper_interval = Duration::from_secs(5);
+        config.jobs.retry_base = Duration::from_secs(2);
+        config.webhooks.schedule = vec![2, 5, 10, 20, 30, 60];
         options.webhook_down = Duration::from_secs(20);
         options.patience = Duration::from_secs(120);
     }
-    let workers = config.local_workers;
+    let workers = config.local.workers;
     println!(
         "load run: {jobs} jobs, {workers} worker(s) per queue{}",
         if with_faults { ", faults injected" } else { "" }

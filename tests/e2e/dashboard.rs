@@ -178,7 +178,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     services
         .fleet
         .set_paused(
-            horizon_app::dashboard::queue_name(&services.config.extract_queue_url),
+            horizon_app::dashboard::queue_name(&services.config.stack.extract_queue_url),
             true,
         )
         .await
@@ -186,7 +186,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let horizon = Horizon::new(running.addr);
-    let queue = horizon_app::dashboard::queue_name(&services.config.extract_queue_url);
+    let queue = horizon_app::dashboard::queue_name(&services.config.stack.extract_queue_url);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let mut jobs = Vec::new();
     for _ in 0..5 {
@@ -248,7 +248,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
 async fn snapshots_are_taken_once_per_interval_and_rotate() {
     let mut services = isolated_services(&stack_prefix("snaps")).await;
     let mut config = (*services.config).clone();
-    config.snapshots_kept = 3;
+    config.dashboard.snapshots_kept = 3;
     services.config = std::sync::Arc::new(config);
     let store = services.dashboard.clone();
     let now = services.clock.now();
@@ -313,8 +313,8 @@ async fn snapshots_are_taken_once_per_interval_and_rotate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
     let mut config = config();
-    config.local_bind = std::net::IpAddr::from([0, 0, 0, 0]);
-    config.admin_key = Some("admin-key-for-the-gate-test".into());
+    config.local.bind = std::net::IpAddr::from([0, 0, 0, 0]);
+    config.dashboard.admin_key = Some("admin-key-for-the-gate-test".into());
     let services = horizon_aws::services::from_config(config).await;
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let base = format!("http://127.0.0.1:{}", running.addr.port());

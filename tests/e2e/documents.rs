@@ -390,7 +390,7 @@ async fn layout_gives_headings_lists_tables_and_reading_order() {
 async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
     let services = services().await;
     let mut config = (*services.config).clone();
-    config.max_response_bytes = 200; // so that the report's Markdown is sent through S3
+    config.api.max_response_bytes = 200; // so that the report's Markdown is sent through S3
     let small = horizon_app::Services {
         config: std::sync::Arc::new(config),
         ..services.clone()
@@ -471,7 +471,7 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
 
     // Completed, with Markdown larger than a response may be: a redirect to S3.
     let mut config = (*services.config).clone();
-    config.max_response_bytes = 200;
+    config.api.max_response_bytes = 200;
     let small = horizon_app::Services {
         config: std::sync::Arc::new(config),
         ..services.clone()

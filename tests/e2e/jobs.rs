@@ -450,7 +450,7 @@ async fn expired_jobs_are_404_and_swept_by_ttl() {
     let mut config = (*services.config).clone();
     // Expiry is kept in whole seconds (DynamoDB's TTL unit), so a job may have as little as
     // two seconds: enough for the first read even on a loaded machine.
-    config.retention = Duration::from_secs(3);
+    config.jobs.retention = Duration::from_secs(3);
     services.config = std::sync::Arc::new(config);
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -488,7 +488,7 @@ async fn expired_jobs_are_404_and_swept_by_ttl() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
     let item = dynamo
         .get_item()
-        .table_name(&services.config.table)
+        .table_name(&services.config.stack.table)
         .key(
             "pk",
             aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{job}")),
@@ -630,7 +630,7 @@ async fn webhook_subscriptions_are_checked_and_secrets_shown_once() {
     // Loopback is allowed only when HORIZON_WEBHOOK_ALLOW_CIDRS says so.
     let mut services = support::services().await;
     let mut config = (*services.config).clone();
-    config.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
+    config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
     services.config = std::sync::Arc::new(config);
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);

@@ -53,7 +53,7 @@ async fn a_pdf_travels_the_whole_way() {
     );
     let stored = s3
         .get_object()
-        .bucket(&services.config.bucket)
+        .bucket(&services.config.stack.bucket)
         .key(format!("uploads/{upload_id}"))
         .send()
         .await
@@ -101,7 +101,7 @@ async fn a_pdf_travels_the_whole_way() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let item = dynamo
         .get_item()
-        .table_name(&services.config.table)
+        .table_name(&services.config.stack.table)
         .key("pk", AttributeValue::S(format!("JOB#{job_id}")))
         .key("sk", AttributeValue::S("JOB".into()))
         .consistent_read(true)
@@ -114,7 +114,7 @@ async fn a_pdf_travels_the_whole_way() {
     assert!(item.contains_key("expiresAt"), "the job has a TTL");
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue = &services.config.extract_queue_url;
+    let queue = &services.config.stack.extract_queue_url;
     let message = receive_until(&sqs, queue, |body| body.contains(&job_id)).await;
     // Put it back at once, for the worker.
     sqs.change_message_visibility()
@@ -317,7 +317,7 @@ async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
     let sdk = sdk().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     // The test's own webhook queue: nothing else consumes it.
-    let queue = config.webhook_queue_url.clone();
+    let queue = config.stack.webhook_queue_url.clone();
     let tag = JobId::new(time::OffsetDateTime::now_utc()).to_string();
     let bodies: Vec<String> = ["a", "b", "c"]
         .iter()

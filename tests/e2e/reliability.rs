@@ -26,12 +26,12 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
         throttle: 0.05,
     };
     // A killed worker's job comes back through the reaper once its lease ends.
-    config.job_deadline = Duration::from_secs(8);
-    config.lease = Duration::from_secs(10);
-    config.reaper_interval = Duration::from_secs(1);
-    config.retry_base = Duration::from_secs(1);
-    config.webhook_schedule = vec![1, 2, 3, 5, 8, 8, 8];
-    config.local_workers = 3;
+    config.jobs.deadline = Duration::from_secs(8);
+    config.jobs.lease = Duration::from_secs(10);
+    config.jobs.reaper_interval = Duration::from_secs(1);
+    config.jobs.retry_base = Duration::from_secs(1);
+    config.webhooks.schedule = vec![1, 2, 3, 5, 8, 8, 8];
+    config.local.workers = 3;
     let before: Vec<u64> = [
         Fault::Kill,
         Fault::Duplicate,
@@ -55,7 +55,10 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
     // visibility timeout (3 minutes) before it comes back to be dropped: purge the queues so the
     // next test starts with empty ones.
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
-    for url in [&config.extract_queue_url, &config.webhook_queue_url] {
+    for url in [
+        &config.stack.extract_queue_url,
+        &config.stack.webhook_queue_url,
+    ] {
         sqs.purge_queue().queue_url(url).send().await.unwrap();
     }
     let struck: Vec<u64> = [
@@ -138,8 +141,8 @@ async fn hostile_pdfs_end_cleanly_within_their_deadline() {
     let base = services().await;
     let mut services = base.clone();
     let mut config = (*base.config).clone();
-    config.job_deadline = deadline;
-    config.lease = deadline + Duration::from_secs(10);
+    config.jobs.deadline = deadline;
+    config.jobs.lease = deadline + Duration::from_secs(10);
     services.config = std::sync::Arc::new(config);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);

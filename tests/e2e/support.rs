@@ -13,10 +13,10 @@ pub fn config() -> Config {
              Run the tests with scripts/test: it starts LocalStack, provisions a stack and sets the environment."
         )
     });
-    config.local_port = 0; // a free port per runner
+    config.local.port = 0; // a free port per runner
                            // The stack's table is shared by the tests running beside this one: a runner's reaper must
                            // not take their jobs. Tests of the reaper run it on a stack of their own.
-    config.reaper_interval = std::time::Duration::from_secs(3600);
+    config.jobs.reaper_interval = std::time::Duration::from_secs(3600);
     config
 }
 
@@ -94,12 +94,12 @@ pub async fn own_queues(mut config: Config) -> Config {
             (queue.queue_url().unwrap_or_default().to_owned(), dlq_url)
         }
     };
-    let (extract, extract_dlq) = like(config.extract_queue_url.clone(), "extract").await;
+    let (extract, extract_dlq) = like(config.stack.extract_queue_url.clone(), "extract").await;
     assert_eq!(extract_dlq, dead_letter_queue(&extract));
-    let (webhooks, webhook_dlq) = like(config.webhook_queue_url.clone(), "webhooks").await;
-    config.extract_queue_url = extract;
-    config.webhook_queue_url = webhooks;
-    config.webhook_dlq_url = Some(webhook_dlq);
+    let (webhooks, webhook_dlq) = like(config.stack.webhook_queue_url.clone(), "webhooks").await;
+    config.stack.extract_queue_url = extract;
+    config.stack.webhook_queue_url = webhooks;
+    config.stack.webhook_dlq_url = Some(webhook_dlq);
     config
 }
 
@@ -355,7 +355,7 @@ pub fn isolated_config(prefix: &str) -> Config {
     let vars = isolated_env(prefix);
     let mut config =
         Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap();
-    config.local_port = 0;
+    config.local.port = 0;
     config
 }
 

@@ -150,8 +150,8 @@ async fn conditional_and_range_requests() {
 async fn oversize_bodies_are_413_and_large_objects_redirect() {
     let mut services = services().await;
     let mut config = (*services.config).clone();
-    config.max_upload_bytes = 1_000_000;
-    config.max_response_bytes = 1_000;
+    config.api.max_upload_bytes = 1_000_000;
+    config.api.max_response_bytes = 1_000;
     services.config = std::sync::Arc::new(config);
     let key = new_account(&services).await;
     let running = horizon_local::start_http(services).await.unwrap();
@@ -253,7 +253,7 @@ async fn presigned_uploads_work_everywhere_and_expire() {
     // An expired URL is refused by S3.
     let mut services = support::services().await;
     let mut config = (*services.config).clone();
-    config.presign_ttl = Duration::from_secs(1);
+    config.api.presign_ttl = Duration::from_secs(1);
     services.config = std::sync::Arc::new(config);
     let key = new_account(&services).await;
     let running = horizon_local::start_http(services).await.unwrap();

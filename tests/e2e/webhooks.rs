@@ -105,9 +105,9 @@ fn library_accepts(headers: &Value, body: &str) -> bool {
 fn webhook_services(base: &Services, schedule: &[u64], timeout: u64) -> Services {
     let mut s = base.clone();
     let mut c = (*s.config).clone();
-    c.webhook_allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
-    c.webhook_schedule = schedule.to_vec();
-    c.webhook_timeout = Duration::from_secs(timeout);
+    c.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
+    c.webhooks.schedule = schedule.to_vec();
+    c.webhooks.timeout = Duration::from_secs(timeout);
     s.config = std::sync::Arc::new(c);
     s
 }
@@ -387,7 +387,7 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     assert_eq!(attempts[1]["outcome"], "dead_lettered");
     // Visible on the dead-letter queue.
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
-    let dlq = services.config.webhook_dlq_url.clone().unwrap();
+    let dlq = services.config.stack.webhook_dlq_url.clone().unwrap();
     let mut found = false;
     for _ in 0..10 {
         let out = sqs
@@ -433,7 +433,7 @@ async fn a_url_resolving_to_a_private_address_is_never_contacted() {
     // No allow-list: loopback is as refused as any private address.
     let mut s = webhook_services(&services().await, &[1], 2);
     let mut c = (*s.config).clone();
-    c.webhook_allow_cidrs = Vec::new();
+    c.webhooks.allow_cidrs = Vec::new();
     s.config = std::sync::Arc::new(c);
     let running = horizon_local::start(s.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&s).await);

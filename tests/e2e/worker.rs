@@ -64,13 +64,13 @@ async fn redelivery_of_a_finished_job_does_no_work() {
     let sqs = sqs(&sdk);
     for _ in 0..2 {
         sqs.send_message()
-            .queue_url(&services.config.extract_queue_url)
+            .queue_url(&services.config.stack.extract_queue_url)
             .message_body(format!(r#"{{"jobId":"{job_id}"}}"#))
             .send()
             .await
             .unwrap();
     }
-    let url = services.config.extract_queue_url.clone();
+    let url = services.config.stack.extract_queue_url.clone();
     wait_for(
         "the redelivered messages to be acknowledged",
         30,
@@ -132,8 +132,8 @@ async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     // A worker whose every try fails for a transient reason (its engine cannot load), retrying
     // after 1, 2 and 4 s.
     let services = with_config(&services().await, |c| {
-        c.pdfium_lib_path = Some("/nonexistent/libpdfium.so".into());
-        c.retry_base = Duration::from_secs(1);
+        c.extraction.pdfium_lib_path = Some("/nonexistent/libpdfium.so".into());
+        c.jobs.retry_base = Duration::from_secs(1);
     });
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
@@ -143,7 +143,7 @@ async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     let sdk = sdk().await;
     let sqs = sqs(&sdk);
     sqs.send_message()
-        .queue_url(&services.config.extract_queue_url)
+        .queue_url(&services.config.stack.extract_queue_url)
         .message_body("this is not a work message")
         .send()
         .await
@@ -153,7 +153,7 @@ async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "max_tries_exceeded", "{done}");
 
-    let dlq = dead_letter_queue(&services.config.extract_queue_url);
+    let dlq = dead_letter_queue(&services.config.stack.extract_queue_url);
     let mut found = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while found.len() < 2 && Instant::now() < deadline {
@@ -202,6 +202,7 @@ async fn finished_jobs_are_counted_per_job_type_and_queue() {
     let services = isolated_services(&stack_prefix("counted")).await;
     let queue = services
         .config
+        .stack
         .extract_queue_url
         .rsplit('/')
         .next()
@@ -309,8 +310,8 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
     let base = services().await;
     for (engine, code) in [(hang, "timeout"), (crash, "engine_crashed")] {
         let services = with_config(&base, |c| {
-            c.extractor = Some(engine.clone());
-            c.job_deadline = Duration::from_secs(2);
+            c.extraction.extractor = Some(engine.clone());
+            c.jobs.deadline = Duration::from_secs(2);
         });
         let running = horizon_local::start(services.clone()).await.unwrap();
         let api = Api::new(running.addr, &new_account(&services).await);
@@ -333,7 +334,7 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
 async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     // A stack of its own: the reaper scans the whole table.
     let services = with_config(&isolated_services(&stack_prefix("reaper")).await, |c| {
-        c.queued_grace = Duration::ZERO
+        c.jobs.queued_grace = Duration::ZERO
     });
     let http = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(http.addr, &new_account(&services).await);
@@ -346,7 +347,7 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     // Every message is lost.
     let sdk = sdk().await;
     let sqs = sqs(&sdk);
-    let url = services.config.extract_queue_url.clone();
+    let url = services.config.stack.extract_queue_url.clone();
     loop {
         let out = sqs
             .receive_message()
@@ -371,7 +372,7 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     }
     // Two of them were claimed by workers that died: one on its first try, one on its last.
     let now = services.clock.now();
-    for (job, attempts) in [(&dead, 1), (&spent, services.config.max_tries)] {
+    for (job, attempts) in [(&dead, 1), (&spent, services.config.jobs.max_tries)] {
         let id: JobId = job.parse().unwrap();
         // Claimed `attempts` times, 2 s apart, each claim's 1-second lease run out by the next;
         // the last one's ends a second from now.

@@ -41,10 +41,10 @@ fn count_failed_sign_in(now: i64) {
 /// Whether the request (its headers) may see the dashboard; `403` otherwise.
 pub fn check(services: &Services, headers: &HeaderMap) -> Result<()> {
     let config = &services.config;
-    if config.dashboard_open {
+    if config.dashboard.open {
         return Ok(());
     }
-    let Some(admin) = &config.admin_key else {
+    let Some(admin) = &config.dashboard.admin_key else {
         return Err(Error::Forbidden(
             "the dashboard is closed: no admin key is configured (HORIZON_ADMIN_KEY)".into(),
         ));
@@ -111,7 +111,7 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
     let given = url::form_urlencoded::parse(req.body().as_ref())
         .find(|(k, _)| k == "key")
         .map(|(_, v)| v.into_owned());
-    let Some(admin) = &services.config.admin_key else {
+    let Some(admin) = &services.config.dashboard.admin_key else {
         return login_page(403, Some("No admin key is configured (HORIZON_ADMIN_KEY)."));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
@@ -192,7 +192,7 @@ mod tests {
     async fn the_login_form_signs_in_with_the_admin_key_only() {
         use horizon_app::config::Secret;
         let mut config = horizon_app::memory::test_config().unwrap();
-        config.admin_key = Some(Secret("admin key+with plus 0123".into()));
+        config.dashboard.admin_key = Some(Secret("admin key+with plus 0123".into()));
         let memory = Services::in_memory(config);
         let app = http::service(crate::routes(memory.services.clone()));
         let post = |body: &str| {

@@ -251,8 +251,8 @@ impl Dashboard {
         let s = &self.services;
         let now = s.clock.now();
         let c = &s.config;
-        let (rw, rfirst, _) = Width::window(c.recent_minutes, now);
-        let (fw, ffirst, _) = Width::window(c.failed_minutes, now);
+        let (rw, rfirst, _) = Width::window(c.dashboard.recent_minutes, now);
+        let (fw, ffirst, _) = Width::window(c.dashboard.failed_minutes, now);
         let stored = async {
             Ok::<_, Error>(tokio::try_join!(
                 s.dashboard.tallies(rw, rfirst),
@@ -324,7 +324,7 @@ impl Dashboard {
                 "recentlyFailed": failed.failed,
                 "status": status,
                 "wait": worst.map(|(q, w)| json!({ q: w })).unwrap_or_else(|| json!({})),
-                "periods": { "recentJobs": c.recent_minutes, "failedJobs": c.failed_minutes },
+                "periods": { "recentJobs": c.dashboard.recent_minutes, "failedJobs": c.dashboard.failed_minutes },
                 "pausedMasters": u8::from(status == "paused"),
             }),
         ))
@@ -354,7 +354,7 @@ impl Dashboard {
         let fleet = self.fleet().await?;
         let config = &self.services.config;
         let mut names: Vec<String> = fleet.heartbeats.iter().map(|h| h.master.clone()).collect();
-        names.push(config.master.clone());
+        names.push(config.dashboard.master.clone());
         names.sort();
         names.dedup();
         let mut masters = BTreeMap::new();
@@ -367,7 +367,7 @@ impl Dashboard {
             // This deployment's supervisors come from its configuration; another deployment's
             // only from its heartbeats.
             let mut supervisors = Vec::new();
-            let own = master == config.master;
+            let own = master == config.dashboard.master;
             for sup in fleet.supervisors.iter().filter(|_| own) {
                 let live = beats.iter().filter(|h| h.supervisor == sup.name).count();
                 supervisors.push(json!({
@@ -379,7 +379,7 @@ impl Dashboard {
                     "options": {
                         "queue": sup.queue,
                         "connection": "sqs",
-                        "balance": if config.extract_function.is_some() { "lambda" } else { "local-pollers" },
+                        "balance": if config.stack.extract_function.is_some() { "lambda" } else { "local-pollers" },
                         "maxProcesses": sup.max_processes,
                         "minProcesses": sup.min_processes,
                         "maxTries": fleet.max_tries.get(&sup.queue).copied().flatten(),
@@ -442,7 +442,8 @@ impl Dashboard {
 
     /// A monitored tag's list starts when monitoring began, and keeps the monitored period.
     fn tag_since(&self, monitored_since: i64) -> i64 {
-        monitored_since.max(self.now_ms() - self.services.config.monitored_minutes * 60_000)
+        monitored_since
+            .max(self.now_ms() - self.services.config.dashboard.monitored_minutes * 60_000)
     }
 
     async fn monitor(&self, req: &Request) -> Result<Response<Body>> {
@@ -527,7 +528,7 @@ impl Dashboard {
 
     fn queue_of(&self, _job: &Job) -> String {
         // One job type, one queue today.
-        dashboard::queue_name(&self.services.config.extract_queue_url).to_owned()
+        dashboard::queue_name(&self.services.config.stack.extract_queue_url).to_owned()
     }
 
     /// Where a list starts: recent, pending (all of them) and completed keep the recent period,
@@ -537,8 +538,10 @@ impl Dashboard {
         let now = self.services.clock.now();
         match list {
             ListName::Pending => None,
-            ListName::Recent | ListName::Completed => Some(Width::window(c.recent_minutes, now).2),
-            ListName::Failed => Some(Width::window(c.failed_minutes, now).2),
+            ListName::Recent | ListName::Completed => {
+                Some(Width::window(c.dashboard.recent_minutes, now).2)
+            }
+            ListName::Failed => Some(Width::window(c.dashboard.failed_minutes, now).2),
         }
     }
 
@@ -577,7 +580,7 @@ impl Dashboard {
             Ok(match list {
                 ListName::Pending => s.dashboard.pending_count().await?.max(0) as u64,
                 ListName::Recent | ListName::Completed => {
-                    let (w, first, _) = Width::window(c.recent_minutes, now);
+                    let (w, first, _) = Width::window(c.dashboard.recent_minutes, now);
                     let t = s.dashboard.tallies(w, first).await?;
                     if list == ListName::Recent {
                         t.pushed
@@ -586,7 +589,7 @@ impl Dashboard {
                     }
                 }
                 ListName::Failed => {
-                    let (w, first, _) = Width::window(c.failed_minutes, now);
+                    let (w, first, _) = Width::window(c.dashboard.failed_minutes, now);
                     s.dashboard.tallies(w, first).await?.failed
                 }
             })

@@ -146,7 +146,7 @@ impl ExtractWorker {
         match self.run(&id).instrument(span).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
-                if receive_count >= self.services.config.max_tries {
+                if receive_count >= self.services.config.jobs.max_tries {
                     tracing::error!(job_id = %id, error = %e, receive_count, "giving up: last try failed");
                     let error = JobError::new(
                         "max_tries_exceeded",
@@ -277,7 +277,7 @@ impl ExtractWorker {
     }
 
     async fn claim(&self, id: &JobId) -> Result<Claim> {
-        let lease = duration(self.services.config.lease);
+        let lease = duration(self.services.config.jobs.lease);
         let claim = jobs::update(&self.services, id, None, |current, now| {
             let Some(job) = current else {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
@@ -303,7 +303,7 @@ impl ExtractWorker {
 
     /// The delay before the `receive_count`-th retry: the base, doubling, at most 15 minutes.
     fn backoff(&self, receive_count: u32) -> std::time::Duration {
-        let base = self.services.config.retry_base;
+        let base = self.services.config.jobs.retry_base;
         base.saturating_mul(1 << receive_count.saturating_sub(1).min(10))
             .min(std::time::Duration::from_secs(900))
     }
@@ -339,18 +339,18 @@ impl ExtractWorker {
         let Some(blob) = self.services.blobs.get(&upload.blob_key()).await? else {
             return missing();
         };
-        if blob.bytes.len() as u64 > config.max_pdf_bytes {
+        if blob.bytes.len() as u64 > config.extraction.max_pdf_bytes {
             return Ok(Some(Err(JobError::new(
                 "too_large",
                 format!(
                     "the document has {} bytes; the limit is {}",
                     blob.bytes.len(),
-                    config.max_pdf_bytes
+                    config.extraction.max_pdf_bytes
                 ),
             ))));
         }
         let request = child::Request {
-            program: match &config.extractor {
+            program: match &config.extraction.extractor {
                 Some(p) => p.clone(),
                 None => std::env::current_exe()
                     .map_err(|e| Error::Internal(format!("locating the worker executable: {e}")))?,
@@ -360,14 +360,14 @@ impl ExtractWorker {
                 JobType::ExtractImage => engine::Input::Image,
             },
             ocr: job.options().ocr.unwrap_or_default(),
-            pdfium: config.pdfium_lib_path.clone(),
-            ocr_dir: config.ocr_dir.clone(),
-            ocr_threads: config.ocr_threads,
-            max_pages: config.max_pages,
+            pdfium: config.extraction.pdfium_lib_path.clone(),
+            ocr_dir: config.extraction.ocr_dir.clone(),
+            ocr_threads: config.extraction.ocr_threads,
+            max_pages: config.extraction.max_pages,
             pages: job.options().pages.clone(),
-            deadline: config.job_deadline,
-            max_total: config.job_max,
-            memory_mb: config.extract_memory_mb,
+            deadline: config.jobs.deadline,
+            max_total: config.jobs.max_run,
+            memory_mb: config.extraction.memory_mb,
         };
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
         let mut task = tokio::spawn(async move {
@@ -376,7 +376,7 @@ impl ExtractWorker {
             })
             .await
         });
-        let mut ticker = tokio::time::interval(config.progress_interval);
+        let mut ticker = tokio::time::interval(config.jobs.progress_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let joined = loop {
             tokio::select! {
@@ -384,7 +384,7 @@ impl ExtractWorker {
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
                     if let Some(p) = latest.filter(|p| job.progress() != Some(p)) {
-                        let lease = duration(config.lease);
+                        let lease = duration(config.jobs.lease);
                         match self.write_own(job, |j, now| Ok(j.with_progress(p, now, lease))).await {
                             Ok(Some(next)) => *job = next,
                             // Cancelled or taken over: stop here (dropping the task kills the
@@ -412,7 +412,7 @@ impl ExtractWorker {
             .options()
             .max_chunk_chars
             .map(|n| n as usize)
-            .unwrap_or(config.max_chunk_chars);
+            .unwrap_or(config.extraction.max_chunk_chars);
         let chunks: Vec<Chunk> = horizon_layout::chunk::chunks(&extraction.document, max_chars)
             .into_iter()
             .map(api_chunk)

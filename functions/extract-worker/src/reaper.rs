@@ -20,9 +20,9 @@ pub struct Reaped {
 /// Looks at up to 100 overdue jobs.
 pub async fn reap(services: &Services) -> Result<Reaped> {
     let mut reaped = Reaped::default();
-    let grace = time::Duration::try_from(services.config.queued_grace).unwrap_or_default();
+    let grace = time::Duration::try_from(services.config.jobs.queued_grace).unwrap_or_default();
     let now = services.clock.now();
-    let max_tries = services.config.max_tries;
+    let max_tries = services.config.jobs.max_tries;
     for id in services.jobs.overdue(now - grace, now, 100).await? {
         // The index lags the table a little: decide on the job as it is now.
         let reaped_one = jobs::update(services, &id, None, |current, now| {
@@ -94,7 +94,7 @@ mod tests {
     #[tokio::test]
     async fn a_job_whose_worker_died_is_queued_again_then_failed_after_its_tries() {
         let memory = Services::in_memory(test_config().unwrap());
-        let max = memory.services.config.max_tries;
+        let max = memory.services.config.jobs.max_tries;
         let once = claimed_job(&memory, 1).await;
         let spent = claimed_job(&memory, max).await;
         // Nothing is overdue while the leases hold.

@@ -533,7 +533,7 @@ impl JobsApi {
             .map(|w| {
                 webhooks::subscribe(
                     w,
-                    &self.services.config.webhook_allow_cidrs,
+                    &self.services.config.webhooks.allow_cidrs,
                     now,
                     "webhook.",
                 )
@@ -564,7 +564,7 @@ impl JobsApi {
             }
             _ => {}
         }
-        let retention = time::Duration::try_from(self.services.config.retention)
+        let retention = time::Duration::try_from(self.services.config.jobs.retention)
             .unwrap_or(time::Duration::days(1));
         let (webhooks, generated) = match webhook {
             Some((sub, secret)) => (vec![sub], secret),
@@ -595,7 +595,7 @@ impl JobsApi {
         job.filter(|j| j.account() == account).ok_or_else(|| {
             Error::NotFound(format!(
                 "no job {id}; jobs are kept for {} hours, so it may have expired",
-                self.services.config.retention.as_secs() / 3600
+                self.services.config.jobs.retention.as_secs() / 3600
             ))
         })
     }
@@ -681,9 +681,9 @@ impl JobsApi {
         };
         let key = horizon_app::ports::markdown_key(job.id());
         let blobs = &self.services.blobs;
-        if size > self.services.config.max_response_bytes {
+        if size > self.services.config.api.max_response_bytes {
             let url = blobs
-                .presign_get(&key, MARKDOWN, self.services.config.redirect_ttl)
+                .presign_get(&key, MARKDOWN, self.services.config.api.redirect_ttl)
                 .await?;
             let mut resp = http::with_body(307, "text/plain", Body::Empty);
             http::set_header(&mut resp, "location", &url);
@@ -783,7 +783,7 @@ impl JobsApi {
         let input: WebhookInput = parse_json(req)?;
         let now = self.services.clock.now();
         let (sub, generated) =
-            webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
+            webhooks::subscribe(input, &self.services.config.webhooks.allow_cidrs, now, "")?;
         let job = jobs::update(&self.services, id, None, |current, now| {
             let job = self
                 .owned(current, account, id)?
@@ -856,7 +856,7 @@ impl JobsApi {
         let input: WebhookInput = parse_json(req)?;
         let now = self.services.clock.now();
         let (sub, generated) =
-            webhooks::subscribe(input, &self.services.config.webhook_allow_cidrs, now, "")?;
+            webhooks::subscribe(input, &self.services.config.webhooks.allow_cidrs, now, "")?;
         self.services.accounts.put_webhook(account, &sub).await?;
         let mut resp = http::json(201, &SubscriptionView::of(&sub, generated));
         http::set_header(&mut resp, "location", &format!("/v1/webhooks/{}", sub.id));

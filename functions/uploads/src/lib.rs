@@ -169,7 +169,7 @@ async fn image(
 impl UploadsApi {
     async fn upload(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
         let config = &self.services.config;
-        let limit = config.max_upload_bytes;
+        let limit = config.api.max_upload_bytes;
         let body: &[u8] = req.body().as_ref();
         if body.len() as u64 > limit {
             return Err(Error::PayloadTooLarge(format!(
@@ -205,7 +205,7 @@ impl UploadsApi {
             &inspection,
             incoming.filename,
             now,
-            config.upload_retention,
+            config.api.upload_retention,
         );
         // Bytes first: a record never points at bytes that are not there.
         self.services
@@ -244,16 +244,16 @@ impl UploadsApi {
             height: None,
             pages: None,
             created_at: now,
-            expires_at: uploads::expiry(now, config.upload_retention),
+            expires_at: uploads::expiry(now, config.api.upload_retention),
         };
         let upload_url = self
             .services
             .blobs
-            .presign_put(&upload.blob_key(), config.presign_ttl)
+            .presign_put(&upload.blob_key(), config.api.presign_ttl)
             .await?;
         self.services.uploads.put(&upload).await?;
         let base = http::base_url(req, config);
-        let expires = now + time::Duration::try_from(config.presign_ttl).unwrap_or_default();
+        let expires = now + time::Duration::try_from(config.api.presign_ttl).unwrap_or_default();
         let mut resp = http::json(
             201,
             &PresignView {
@@ -289,7 +289,7 @@ impl UploadsApi {
             return Ok(resp);
         }
         let key = upload.blob_key();
-        let max = self.services.config.max_response_bytes;
+        let max = self.services.config.api.max_response_bytes;
         let head = req.method() == "HEAD";
         let (status, first, last) = match range::parse(header(req, "range"), upload.size) {
             RangeRequest::Unsatisfiable => {
@@ -320,7 +320,7 @@ impl UploadsApi {
                 .presign_get(
                     &key,
                     &upload.content_type,
-                    self.services.config.redirect_ttl,
+                    self.services.config.api.redirect_ttl,
                 )
                 .await?;
             let mut resp = http::with_body(307, "text/plain", Body::Empty);

@@ -84,11 +84,11 @@ impl WebhookDispatcher {
             // Straight to the receiver: through a proxy, the guarded resolver would check the
             // proxy's address instead of the receiver's.
             .no_proxy()
-            .timeout(config.webhook_timeout)
-            .connect_timeout(config.webhook_timeout)
+            .timeout(config.webhooks.timeout)
+            .connect_timeout(config.webhooks.timeout)
             .user_agent("Horizon-Webhooks/1")
             .dns_resolver(Arc::new(GuardedResolver {
-                allow: config.webhook_allow_cidrs.clone(),
+                allow: config.webhooks.allow_cidrs.clone(),
             }))
             .build()
             .map_err(|e| {
@@ -151,7 +151,7 @@ impl WebhookDispatcher {
         let started = Instant::now();
         let sent = self.send(&sub, &delivery, now, blob.bytes.to_vec()).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let schedule = &self.services.config.webhook_schedule;
+        let schedule = &self.services.config.webhooks.schedule;
         let mut attempt = Attempt {
             delivery_id: delivery.delivery_id.to_string(),
             subscription_id: sub.id.to_string(),
@@ -269,7 +269,7 @@ impl WebhookDispatcher {
                     _ => None,
                 };
                 if let Some(ip) = literal {
-                    if !is_allowed(ip, &self.services.config.webhook_allow_cidrs) {
+                    if !is_allowed(ip, &self.services.config.webhooks.allow_cidrs) {
                         return Sent::Failed {
                             error: format!("blocked: {ip} is an internal address"),
                             blocked: true,
@@ -321,7 +321,7 @@ impl WebhookDispatcher {
                     error: if e.is_timeout() {
                         format!(
                             "no answer within {} s",
-                            self.services.config.webhook_timeout.as_secs()
+                            self.services.config.webhooks.timeout.as_secs()
                         )
                     } else {
                         text

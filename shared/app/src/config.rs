@@ -1,6 +1,7 @@
-//! Configuration: read once from the environment into one struct, with the reason when a value is
-//! missing or malformed. Every function and the local runner use this, and nothing else reads the
-//! environment for settings.
+//! Configuration: read once from the environment, with the reason when a value is missing or
+//! malformed, into one struct grouped by concern (the stack's resources, the API, a job's life,
+//! extraction, webhooks, the dashboard, the local runner). Every function and the local runner use
+//! this, and nothing else reads the environment for settings.
 
 use std::time::Duration;
 
@@ -31,6 +32,21 @@ impl From<&str> for Secret {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    pub stack: Stack,
+    pub api: Api,
+    pub jobs: Jobs,
+    pub extraction: Extraction,
+    pub webhooks: Webhooks,
+    pub dashboard: Dashboard,
+    pub local: Local,
+    /// Faults to inject (tests and the load run's fault mode only). Never read from the
+    /// environment.
+    pub faults: crate::faults::Faults,
+}
+
+/// The stack's resources: where state, bytes and work live, and the functions that read the queues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
     /// DynamoDB table holding jobs, uploads and (later) accounts and metrics. `HORIZON_TABLE`.
     pub table: String,
     /// S3 bucket for uploads and large results. `HORIZON_BUCKET`.
@@ -39,11 +55,24 @@ pub struct Config {
     pub extract_queue_url: String,
     /// SQS queue the webhook dispatcher consumes. `HORIZON_WEBHOOK_QUEUE_URL`.
     pub webhook_queue_url: String,
+    /// Where dead-lettered deliveries go (the webhook queue's DLQ). `HORIZON_WEBHOOK_DLQ_URL`.
+    pub webhook_dlq_url: Option<String>,
+    /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
+    /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
+    pub s3_path_style: bool,
+    /// In AWS: the worker functions' names (`HORIZON_EXTRACT_FUNCTION`,
+    /// `HORIZON_WEBHOOK_FUNCTION`), whose event source mappings the dashboard reads and pauses.
+    /// Unset: the local runner's pollers are the workers.
+    pub extract_function: Option<String>,
+    pub webhook_function: Option<String>,
+}
+
+/// What the HTTP API promises its clients: links, upload and response sizes, URL lifetimes, key caching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Api {
     /// Public base URL for links in responses (`statusUrl`, `Location`); when unset, taken from the
     /// request's `Host` and `X-Forwarded-Proto`. `HORIZON_PUBLIC_URL`.
     pub public_url: Option<String>,
-    /// How long jobs and their results are kept (DynamoDB TTL). `HORIZON_RETENTION_HOURS`, default 24.
-    pub retention: Duration,
     /// How long uploads are kept (DynamoDB TTL on the record; the bucket's lifecycle rule,
     /// `RetentionDays` in infra/resources.yaml, removes the bytes). `HORIZON_UPLOAD_RETENTION_HOURS`,
     /// default 48: longer than jobs, so a job started late in an upload's life can still read it.
@@ -57,15 +86,28 @@ pub struct Config {
     /// Lifetime of the presigned GET URL such a redirect points to. `HORIZON_REDIRECT_SECONDS`,
     /// default 300.
     pub redirect_ttl: Duration,
+    /// Largest body `POST /api/upload` takes. `HORIZON_MAX_UPLOAD_BYTES`, default 4.5 MiB (API
+    /// Gateway's 6 MB Lambda payload limit, less base64's growth).
+    pub max_upload_bytes: u64,
+    /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
+    /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
+    pub key_cache_ttl: Duration,
+}
+
+/// A job's life: how long it is kept, leased, given, retried and reaped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jobs {
+    /// How long jobs and their results are kept (DynamoDB TTL). `HORIZON_RETENTION_HOURS`, default 24.
+    pub retention: Duration,
     /// How long a worker's claim on a job holds before another worker may take over.
     /// `HORIZON_LEASE_SECONDS`, default 90; keep it above the job deadline.
     pub lease: Duration,
     /// How long extraction may go without finishing a page (a hang, a runaway file) before the
     /// job fails with `timeout`. `HORIZON_JOB_DEADLINE_SECONDS`, default 60.
-    pub job_deadline: Duration,
+    pub deadline: Duration,
     /// How long one job's extraction may take in all, safely shorter than the worker's (Lambda)
     /// timeout. `HORIZON_JOB_MAX_SECONDS`, default 600.
-    pub job_max: Duration,
+    pub max_run: Duration,
     /// A queued job whose message may have been lost is put on the queue again after this long.
     /// `HORIZON_QUEUED_GRACE_SECONDS`, default 900.
     pub queued_grace: Duration,
@@ -80,9 +122,11 @@ pub struct Config {
     /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
     /// `HORIZON_MAX_TRIES`, default 3.
     pub max_tries: u32,
-    /// Largest body `POST /api/upload` takes. `HORIZON_MAX_UPLOAD_BYTES`, default 4.5 MiB (API
-    /// Gateway's 6 MB Lambda payload limit, less base64's growth).
-    pub max_upload_bytes: u64,
+}
+
+/// The extraction engine: its limits, its child process, PDFium and OCR.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extraction {
     /// Largest PDF the worker opens. `HORIZON_MAX_PDF_BYTES`, default 100 MiB.
     pub max_pdf_bytes: u64,
     /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 5000.
@@ -93,7 +137,7 @@ pub struct Config {
     /// `HORIZON_EXTRACTOR`; by default the running executable itself.
     pub extractor: Option<std::path::PathBuf>,
     /// Data memory an extraction child may use, in MB. `HORIZON_EXTRACT_MEMORY_MB`, default 1024.
-    pub extract_memory_mb: u64,
+    pub memory_mb: u64,
     /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
     /// in `/opt/lib` (a Lambda layer) and in the local cache that `scripts/install-pdfium` fills.
     pub pdfium_lib_path: Option<String>,
@@ -103,32 +147,25 @@ pub struct Config {
     /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available (one in
     /// Lambda at 1,769 MB).
     pub ocr_threads: usize,
-    /// Use path-style S3 addresses (needed offline, where bucket host names do not resolve); on
-    /// whenever an endpoint override (`AWS_ENDPOINT_URL[_S3]`) is set.
-    pub s3_path_style: bool,
+}
+
+/// Webhook delivery: the retry schedule, the receiver's time, the networks allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhooks {
     /// Waits before each webhook retry, in seconds, jittered ±10%; after the last, the delivery is
     /// dead-lettered. `HORIZON_WEBHOOK_SCHEDULE`, default `5,300,1800,7200,18000,36000,36000`
     /// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts in all).
-    pub webhook_schedule: Vec<u64>,
+    pub schedule: Vec<u64>,
     /// How long a receiver has to answer. `HORIZON_WEBHOOK_TIMEOUT_SECONDS`, default 15.
-    pub webhook_timeout: Duration,
-    /// Where dead-lettered deliveries go (the webhook queue's DLQ). `HORIZON_WEBHOOK_DLQ_URL`.
-    pub webhook_dlq_url: Option<String>,
+    pub timeout: Duration,
     /// Networks webhooks may reach although they are internal (local development, tests):
     /// `HORIZON_WEBHOOK_ALLOW_CIDRS`, comma-separated, e.g. `127.0.0.1/32`. Empty by default.
-    pub webhook_allow_cidrs: Vec<horizon_domain::net::Cidr>,
-    /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
-    /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
-    pub key_cache_ttl: Duration,
-    /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
-    /// `PORT` (default 3000; 0 picks a free port).
-    pub local_bind: std::net::IpAddr,
-    pub local_port: u16,
-    /// Local runner only: the development account's API key (`HORIZON_DEV_API_KEY`); the runner
-    /// generates and prints one when it is unset.
-    pub dev_api_key: Option<Secret>,
-    /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
-    pub local_workers: usize,
+    pub allow_cidrs: Vec<horizon_domain::net::Cidr>,
+}
+
+/// The dashboard: its name for this deployment, its periods, snapshots and admin key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
     /// The dashboard's name for this deployment (Horizon's master): `HORIZON_MASTER`, else
     /// `<HORIZON_STAGE>:<AWS_REGION>` in Lambda, else `local:<hostname>`.
     pub master: String,
@@ -149,15 +186,21 @@ pub struct Config {
     pub admin_key: Option<Secret>,
     /// Set by the local runner only, when it binds to a loopback address: the dashboard needs no
     /// credentials. Never read from the environment.
-    pub dashboard_open: bool,
-    /// In AWS: the worker functions' names (`HORIZON_EXTRACT_FUNCTION`,
-    /// `HORIZON_WEBHOOK_FUNCTION`), whose event source mappings the dashboard reads and pauses.
-    /// Unset: the local runner's pollers are the workers.
-    pub extract_function: Option<String>,
-    pub webhook_function: Option<String>,
-    /// Faults to inject (tests and the load run's fault mode only). Never read from the
-    /// environment.
-    pub faults: crate::faults::Faults,
+    pub open: bool,
+}
+
+/// The local runner only: where it serves, its development key, its pollers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    /// Local runner only: the address it serves HTTP on. `HORIZON_BIND` (default 127.0.0.1) and
+    /// `PORT` (default 3000; 0 picks a free port).
+    pub bind: std::net::IpAddr,
+    pub port: u16,
+    /// Local runner only: the development account's API key (`HORIZON_DEV_API_KEY`); the runner
+    /// generates and prints one when it is unset.
+    pub dev_api_key: Option<Secret>,
+    /// Local runner only: concurrent pollers (workers) per queue. `HORIZON_LOCAL_WORKERS`, default 2.
+    pub workers: usize,
 }
 
 impl Config {
@@ -184,119 +227,141 @@ impl Config {
             }
         };
         let config = Config {
-            table: required("HORIZON_TABLE")?,
-            bucket: required("HORIZON_BUCKET")?,
-            extract_queue_url: required("HORIZON_EXTRACT_QUEUE_URL")?,
-            webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
-            public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
-            retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
-            // In days where the bucket's lifecycle rule (which counts in days) must agree.
-            upload_retention: Duration::from_secs(match get("HORIZON_UPLOAD_RETENTION_DAYS") {
-                Some(_) => number("HORIZON_UPLOAD_RETENTION_DAYS", 2)? * 86_400,
-                None => number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
-            }),
-            presign_ttl: Duration::from_secs(number("HORIZON_PRESIGN_SECONDS", 900)?),
-            max_response_bytes: number("HORIZON_MAX_RESPONSE_BYTES", 4_500_000)?,
-            redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
-            lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
-            job_deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
-            job_max: Duration::from_secs(number("HORIZON_JOB_MAX_SECONDS", 600)?),
-            progress_interval: Duration::from_secs(number("HORIZON_PROGRESS_SECONDS", 2)?.max(1)),
-            queued_grace: Duration::from_secs(number("HORIZON_QUEUED_GRACE_SECONDS", 900)?),
-            reaper_interval: Duration::from_secs(number("HORIZON_REAPER_SECONDS", 60)?.max(1)),
-            retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
-            max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
-            max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
-            max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
-            max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
-            max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
-            pdfium_lib_path: get("PDFIUM_LIB_PATH"),
-            ocr_dir: get("HORIZON_OCR_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| "/opt".into()),
-            ocr_threads: match get("HORIZON_OCR_THREADS") {
-                Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
-                None => std::thread::available_parallelism()
-                    .map(usize::from)
-                    .unwrap_or(1),
+            stack: Stack {
+                table: required("HORIZON_TABLE")?,
+                bucket: required("HORIZON_BUCKET")?,
+                extract_queue_url: required("HORIZON_EXTRACT_QUEUE_URL")?,
+                webhook_queue_url: required("HORIZON_WEBHOOK_QUEUE_URL")?,
+                webhook_dlq_url: get("HORIZON_WEBHOOK_DLQ_URL"),
+                s3_path_style: get("AWS_ENDPOINT_URL").is_some()
+                    || get("AWS_ENDPOINT_URL_S3").is_some(),
+                extract_function: get("HORIZON_EXTRACT_FUNCTION"),
+                webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
             },
-            extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
-            extract_memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
-            s3_path_style: get("AWS_ENDPOINT_URL").is_some()
-                || get("AWS_ENDPOINT_URL_S3").is_some(),
-            webhook_schedule: get("HORIZON_WEBHOOK_SCHEDULE")
-                .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000".into())
-                .split(',')
-                .map(|v| v.trim().parse::<u64>())
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    Error::Internal(
+            api: Api {
+                public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+                // In days where the bucket's lifecycle rule (which counts in days) must agree.
+                upload_retention: Duration::from_secs(match get("HORIZON_UPLOAD_RETENTION_DAYS") {
+                    Some(_) => number("HORIZON_UPLOAD_RETENTION_DAYS", 2)? * 86_400,
+                    None => number("HORIZON_UPLOAD_RETENTION_HOURS", 48)? * 3600,
+                }),
+                presign_ttl: Duration::from_secs(number("HORIZON_PRESIGN_SECONDS", 900)?),
+                max_response_bytes: number("HORIZON_MAX_RESPONSE_BYTES", 4_500_000)?,
+                redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
+                max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
+                key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
+            },
+            jobs: Jobs {
+                retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),
+                lease: Duration::from_secs(number("HORIZON_LEASE_SECONDS", 90)?),
+                deadline: Duration::from_secs(number("HORIZON_JOB_DEADLINE_SECONDS", 60)?),
+                max_run: Duration::from_secs(number("HORIZON_JOB_MAX_SECONDS", 600)?),
+                queued_grace: Duration::from_secs(number("HORIZON_QUEUED_GRACE_SECONDS", 900)?),
+                reaper_interval: Duration::from_secs(number("HORIZON_REAPER_SECONDS", 60)?.max(1)),
+                progress_interval: Duration::from_secs(
+                    number("HORIZON_PROGRESS_SECONDS", 2)?.max(1),
+                ),
+                retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
+                max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
+            },
+            extraction: Extraction {
+                max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
+                max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
+                max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
+                extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
+                memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
+                pdfium_lib_path: get("PDFIUM_LIB_PATH"),
+                ocr_dir: get("HORIZON_OCR_DIR")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| "/opt".into()),
+                ocr_threads: match get("HORIZON_OCR_THREADS") {
+                    Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
+                    None => std::thread::available_parallelism()
+                        .map(usize::from)
+                        .unwrap_or(1),
+                },
+            },
+            webhooks: Webhooks {
+                schedule: get("HORIZON_WEBHOOK_SCHEDULE")
+                    .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000".into())
+                    .split(',')
+                    .map(|v| v.trim().parse::<u64>())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|_| {
+                        Error::Internal(
                         "configuration: HORIZON_WEBHOOK_SCHEDULE must be seconds, comma-separated"
                             .into(),
                     )
-                })?,
-            webhook_timeout: Duration::from_secs(
-                number("HORIZON_WEBHOOK_TIMEOUT_SECONDS", 15)?.max(1),
-            ),
-            webhook_dlq_url: get("HORIZON_WEBHOOK_DLQ_URL"),
-            webhook_allow_cidrs: horizon_domain::net::parse_cidrs(
-                &get("HORIZON_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
-            )
-            .map_err(|e| {
-                Error::Internal(format!("configuration: HORIZON_WEBHOOK_ALLOW_CIDRS: {e}"))
-            })?,
-            key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
-            local_bind: match get("HORIZON_BIND") {
-                None => std::net::IpAddr::from([127, 0, 0, 1]),
-                Some(v) => v.trim().parse().map_err(|_| {
-                    Error::Internal(format!(
-                        "configuration: HORIZON_BIND={v:?} is not an IP address"
-                    ))
+                    })?,
+                timeout: Duration::from_secs(number("HORIZON_WEBHOOK_TIMEOUT_SECONDS", 15)?.max(1)),
+                allow_cidrs: horizon_domain::net::parse_cidrs(
+                    &get("HORIZON_WEBHOOK_ALLOW_CIDRS").unwrap_or_default(),
+                )
+                .map_err(|e| {
+                    Error::Internal(format!("configuration: HORIZON_WEBHOOK_ALLOW_CIDRS: {e}"))
                 })?,
             },
-            local_port: u16::try_from(number("PORT", 3000)?)
-                .map_err(|_| Error::Internal("configuration: PORT must be below 65536".into()))?,
-            local_workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
-            dev_api_key: get("HORIZON_DEV_API_KEY").map(Secret),
-            master: match (get("HORIZON_MASTER"), get("AWS_LAMBDA_FUNCTION_NAME")) {
-                (Some(m), _) => m,
-                (None, Some(_)) => format!(
-                    "{}:{}",
-                    get("HORIZON_STAGE").unwrap_or_else(|| "prod".into()),
-                    get("AWS_REGION").unwrap_or_else(|| "unknown-region".into())
+            dashboard: Dashboard {
+                master: match (get("HORIZON_MASTER"), get("AWS_LAMBDA_FUNCTION_NAME")) {
+                    (Some(m), _) => m,
+                    (None, Some(_)) => format!(
+                        "{}:{}",
+                        get("HORIZON_STAGE").unwrap_or_else(|| "prod".into()),
+                        get("AWS_REGION").unwrap_or_else(|| "unknown-region".into())
+                    ),
+                    (None, None) => format!(
+                        "local:{}",
+                        std::fs::read_to_string("/proc/sys/kernel/hostname")
+                            .map(|h| h.trim().to_owned())
+                            .unwrap_or_else(|_| "localhost".into())
+                    ),
+                },
+                recent_minutes: number("HORIZON_RECENT_MINUTES", 60)?.clamp(1, 1440) as i64,
+                failed_minutes: (number("HORIZON_FAILED_MINUTES", 10_080)?.max(1) as i64)
+                    .min((number("HORIZON_RETENTION_HOURS", 24)? as i64 * 60).max(1)),
+                monitored_minutes: number("HORIZON_MONITORED_MINUTES", 10_080)?.max(1) as i64,
+                snapshot_interval: Duration::from_secs(
+                    number("HORIZON_SNAPSHOT_SECONDS", 300)?.max(1),
                 ),
-                (None, None) => format!(
-                    "local:{}",
-                    std::fs::read_to_string("/proc/sys/kernel/hostname")
-                        .map(|h| h.trim().to_owned())
-                        .unwrap_or_else(|_| "localhost".into())
-                ),
+                snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
+                admin_key: get("HORIZON_ADMIN_KEY").map(Secret),
+                open: false,
             },
-            recent_minutes: number("HORIZON_RECENT_MINUTES", 60)?.clamp(1, 1440) as i64,
-            failed_minutes: (number("HORIZON_FAILED_MINUTES", 10_080)?.max(1) as i64)
-                .min((number("HORIZON_RETENTION_HOURS", 24)? as i64 * 60).max(1)),
-            monitored_minutes: number("HORIZON_MONITORED_MINUTES", 10_080)?.max(1) as i64,
-            snapshot_interval: Duration::from_secs(number("HORIZON_SNAPSHOT_SECONDS", 300)?.max(1)),
-            snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
-            admin_key: get("HORIZON_ADMIN_KEY").map(Secret),
-            dashboard_open: false,
-            extract_function: get("HORIZON_EXTRACT_FUNCTION"),
-            webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
+            local: Local {
+                bind: match get("HORIZON_BIND") {
+                    None => std::net::IpAddr::from([127, 0, 0, 1]),
+                    Some(v) => v.trim().parse().map_err(|_| {
+                        Error::Internal(format!(
+                            "configuration: HORIZON_BIND={v:?} is not an IP address"
+                        ))
+                    })?,
+                },
+                port: u16::try_from(number("PORT", 3000)?).map_err(|_| {
+                    Error::Internal("configuration: PORT must be below 65536".into())
+                })?,
+                dev_api_key: get("HORIZON_DEV_API_KEY").map(Secret),
+                workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
+            },
             faults: Default::default(),
         };
-        if config.admin_key.as_ref().is_some_and(|k| k.len() < 16) {
+        if config
+            .dashboard
+            .admin_key
+            .as_ref()
+            .is_some_and(|k| k.len() < 16)
+        {
             return Err(Error::Internal(
                 "configuration: HORIZON_ADMIN_KEY must be at least 16 characters".into(),
             ));
         }
-        if config.lease <= config.job_deadline {
+        if config.jobs.lease <= config.jobs.deadline {
             return Err(Error::Internal(format!(
                 "configuration: HORIZON_LEASE_SECONDS ({}) must exceed HORIZON_JOB_DEADLINE_SECONDS ({})",
-                config.lease.as_secs(),
-                config.job_deadline.as_secs()
+                config.jobs.lease.as_secs(),
+                config.jobs.deadline.as_secs()
             )));
         }
-        if config.max_tries == 0 || config.max_chunk_chars < 100 {
+        if config.jobs.max_tries == 0 || config.extraction.max_chunk_chars < 100 {
             return Err(Error::Internal(
                 "configuration: HORIZON_MAX_TRIES must be at least 1 and HORIZON_MAX_CHUNK_CHARS at least 100".into(),
             ));
@@ -316,7 +381,10 @@ mod tests {
         vars.push(("HORIZON_ADMIN_KEY", "admin-key-that-must-not-leak"));
         vars.push(("HORIZON_DEV_API_KEY", "hzn_dev_key_that_must_not_leak"));
         let c = Config::from_lookup(env(&vars)).unwrap();
-        assert_eq!(c.admin_key.as_deref(), Some("admin-key-that-must-not-leak"));
+        assert_eq!(
+            c.dashboard.admin_key.as_deref(),
+            Some("admin-key-that-must-not-leak")
+        );
         let shown = format!("{c:?}");
         assert!(
             !shown.contains("must-not-leak") && !shown.contains("must_not_leak"),
@@ -342,15 +410,22 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let c = Config::from_lookup(env(&BASE)).unwrap();
-        assert_eq!(c.retention, Duration::from_secs(24 * 3600));
-        assert_eq!(c.max_tries, 3);
-        assert_eq!(c.max_chunk_chars, 1500);
-        assert!(!c.s3_path_style);
-        assert_eq!((c.recent_minutes, c.failed_minutes), (60, 24 * 60));
-        assert_eq!(c.snapshot_interval, Duration::from_secs(300));
-        assert_eq!(c.snapshots_kept, 24);
-        assert!(c.master.starts_with("local:"), "{}", c.master);
-        assert!(!c.dashboard_open && c.admin_key.is_none());
+        assert_eq!(c.jobs.retention, Duration::from_secs(24 * 3600));
+        assert_eq!(c.jobs.max_tries, 3);
+        assert_eq!(c.extraction.max_chunk_chars, 1500);
+        assert!(!c.stack.s3_path_style);
+        assert_eq!(
+            (c.dashboard.recent_minutes, c.dashboard.failed_minutes),
+            (60, 24 * 60)
+        );
+        assert_eq!(c.dashboard.snapshot_interval, Duration::from_secs(300));
+        assert_eq!(c.dashboard.snapshots_kept, 24);
+        assert!(
+            c.dashboard.master.starts_with("local:"),
+            "{}",
+            c.dashboard.master
+        );
+        assert!(!c.dashboard.open && c.dashboard.admin_key.is_none());
     }
 
     #[test]
@@ -360,7 +435,7 @@ mod tests {
         pairs.push(("HORIZON_STAGE", "staging"));
         pairs.push(("AWS_REGION", "eu-west-1"));
         let c = Config::from_lookup(env(&pairs)).unwrap();
-        assert_eq!(c.master, "staging:eu-west-1");
+        assert_eq!(c.dashboard.master, "staging:eu-west-1");
         pairs.push(("HORIZON_ADMIN_KEY", "short"));
         assert!(Config::from_lookup(env(&pairs)).is_err());
     }

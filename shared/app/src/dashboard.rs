@@ -23,7 +23,7 @@ pub async fn beat(services: &Services, supervisor: &str, queue: &str, instance: 
     }
     let now = services.clock.now();
     let heartbeat = Heartbeat {
-        master: services.config.master.clone(),
+        master: services.config.dashboard.master.clone(),
         supervisor: supervisor.to_owned(),
         queue: queue.to_owned(),
         instance: instance.to_owned(),
@@ -39,11 +39,11 @@ pub async fn beat(services: &Services, supervisor: &str, queue: &str, instance: 
 /// AWS, a timer in the local runner). `true` when this call took it.
 pub async fn snapshot(services: &Services) -> horizon_domain::Result<bool> {
     let now = services.clock.now();
-    let interval = services.config.snapshot_interval.as_secs().max(1) as i64;
+    let interval = services.config.dashboard.snapshot_interval.as_secs().max(1) as i64;
     let slot = now.unix_timestamp().div_euclid(interval);
     Ok(services
         .dashboard
-        .take_snapshot(slot, now, services.config.snapshots_kept)
+        .take_snapshot(slot, now, services.config.dashboard.snapshots_kept)
         .await?)
 }
 
@@ -71,13 +71,13 @@ pub fn worker_queues(config: &crate::Config) -> [(&'static str, String, Option<S
     [
         (
             "extract-worker",
-            config.extract_queue_url.clone(),
-            config.extract_function.clone(),
+            config.stack.extract_queue_url.clone(),
+            config.stack.extract_function.clone(),
         ),
         (
             "webhook-dispatch",
-            config.webhook_queue_url.clone(),
-            config.webhook_function.clone(),
+            config.stack.webhook_queue_url.clone(),
+            config.stack.webhook_function.clone(),
         ),
     ]
 }

@@ -66,7 +66,7 @@ async fn deliver(
         }
         None => None,
     };
-    let base = services.config.public_url.clone().unwrap_or_default();
+    let base = services.config.api.public_url.clone().unwrap_or_default();
     let now = services.clock.now();
     let body = serde_json::json!({
         "type": event.as_str(),

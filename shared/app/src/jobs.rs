@@ -126,7 +126,7 @@ async fn record(services: &Services, job: &Job) {
         runtime_ms: job.started_at().map(|s| ms(s, finished)).unwrap_or(0),
         wait_ms: ms(job.created_at(), job.started_at().unwrap_or(finished)),
     };
-    let queue = dashboard::queue_name(&services.config.extract_queue_url);
+    let queue = dashboard::queue_name(&services.config.stack.extract_queue_url);
     if let Err(e) = services
         .metrics
         .record(job.job_type().as_str(), queue, measure)
@@ -179,7 +179,7 @@ async fn file_under_monitored_tags(services: &Services, job: &Job) {
     };
     let tags = dashboard::tags(job);
     let keep_until =
-        services.clock.now() + time::Duration::minutes(services.config.monitored_minutes);
+        services.clock.now() + time::Duration::minutes(services.config.dashboard.monitored_minutes);
     for (tag, _) in monitored.iter().filter(|(t, _)| tags.contains(t)) {
         if let Err(e) = services.dashboard.tag_job(tag, job.id(), keep_until).await {
             tracing::warn!(job_id = %job.id(), tag, error = %e, "job not filed under a monitored tag");
@@ -197,7 +197,7 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
         .ok_or_else(|| Error::NotFound(format!("no job {id} (it may have expired)")))?;
     let now = services.clock.now();
     let retention =
-        time::Duration::try_from(services.config.retention).unwrap_or(time::Duration::days(1));
+        time::Duration::try_from(services.config.jobs.retention).unwrap_or(time::Duration::days(1));
     let retry = original.retry(JobId::new(now), now, retention)?;
     submit(services, &retry).await?;
     let noted = update(services, id, Some(original), |current, now| {

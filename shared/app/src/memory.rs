@@ -137,7 +137,7 @@ impl Services {
             fleet: fleet.clone(),
             clock: clock.clone(),
             upload_cache: Arc::new(UploadCache::new(10_000)),
-            key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
+            key_cache: Arc::new(KeyCache::new(config.api.key_cache_ttl)),
             config: Arc::new(config),
         };
         Memory {

@@ -47,7 +47,7 @@ pub fn expiry(now: OffsetDateTime, retention: std::time::Duration) -> OffsetDate
 /// Inspects bytes off the async threads (a PDF's page count asks PDFium); `415` when the type is
 /// not one we accept.
 pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
-    let hint = services.config.pdfium_lib_path.clone();
+    let hint = services.config.extraction.pdfium_lib_path.clone();
     tokio::task::spawn_blocking(move || media::inspect(&bytes, hint.as_deref()))
         .await
         .map_err(|e| Error::Internal(format!("inspecting an upload: {e}")))?
@@ -84,7 +84,7 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
                 "upload {id} has no content yet: PUT the file to its uploadUrl first"
             ))
         })?;
-    let limit = services.config.max_pdf_bytes;
+    let limit = services.config.extraction.max_pdf_bytes;
     if blob.bytes.len() as u64 > limit {
         return Err(Error::PayloadTooLarge(format!(
             "upload {id} has {} bytes; the limit is {limit}",
@@ -99,7 +99,7 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
         &inspection,
         upload.filename.clone(),
         upload.created_at,
-        services.config.upload_retention,
+        services.config.api.upload_retention,
     );
     match services.uploads.complete(&done).await {
         Ok(()) => Ok(done),

@@ -95,7 +95,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig, config: &Config) -> S3Client {
     #[cfg(feature = "test-support")]
     let conf = conf.interceptor(meter::RequestMeter);
     let conf = conf
-        .force_path_style(config.s3_path_style)
+        .force_path_style(config.stack.s3_path_style)
         // Checksums only where S3 requires them: a presigned PUT must not expect a checksum
         // header that a plain HTTP client will not send.
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)

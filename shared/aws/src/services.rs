@@ -28,17 +28,17 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
     let sdk = sdk.clone();
     let s3 = Arc::new(S3Blobs::new(
         crate::s3_client(&sdk, &config),
-        &config.bucket,
+        &config.stack.bucket,
     ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(DynamoStore::new(
         crate::dynamodb_client(&sdk),
-        &config.table,
+        &config.stack.table,
         clock.clone(),
     ));
     let queue = Arc::new(SqsWorkQueue::new(
         crate::sqs_client(&sdk),
-        &config.extract_queue_url,
+        &config.stack.extract_queue_url,
     ));
     let config = Arc::new(config);
     let fleet = fleet(&config, &store, &sdk);
@@ -53,15 +53,15 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         delivery_log: store,
         deliveries: Arc::new(SqsDeliveryQueue::new(
             crate::sqs_client(&sdk),
-            &config.webhook_queue_url,
-            config.webhook_dlq_url.clone(),
+            &config.stack.webhook_queue_url,
+            config.stack.webhook_dlq_url.clone(),
         )),
         results: s3.clone(),
         queue,
         blobs: s3,
         clock,
         upload_cache: Arc::new(UploadCache::new(10_000)),
-        key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
+        key_cache: Arc::new(KeyCache::new(config.api.key_cache_ttl)),
         config,
     }
 }
@@ -75,7 +75,7 @@ fn fleet(
     sdk: &aws_config::SdkConfig,
 ) -> Arc<dyn Fleet> {
     #[cfg(feature = "lambda-fleet")]
-    if config.extract_function.is_some() || config.webhook_function.is_some() {
+    if config.stack.extract_function.is_some() || config.stack.webhook_function.is_some() {
         return Arc::new(crate::lambda::LambdaFleet {
             config: config.clone(),
             store: store.clone(),

@@ -109,7 +109,7 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// The base URL clients use to reach us: the configured public URL, else the request's own host
 /// (and `X-Forwarded-Proto`, set by API Gateway and proxies).
 pub fn base_url(req: &Request, config: &Config) -> String {
-    if let Some(url) = &config.public_url {
+    if let Some(url) = &config.api.public_url {
         return url.clone();
     }
     let host = header(req, "host").unwrap_or("localhost");
