@@ -18,8 +18,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Select};
 use time::OffsetDateTime;
 
-use super::{from_json, millis, n, opt_num, opt_str, s, to_json, unavailable, DynamoStore, Item};
-use horizon_app::ports::{DashboardStore, JobMeasure, MetricsStore, QueueDepth, QueueInfo};
+use crate::clients::unavailable;
+use crate::dynamo::{from_json, millis, n, opt_num, opt_str, s, to_json, DynamoStore, Item};
+use horizon_app::ports::{DashboardStore, JobMeasure, MetricsStore};
 use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
@@ -803,64 +804,6 @@ impl DashboardStore for DynamoStore {
             .filter(|i| i.get("paused").and_then(|v| v.as_bool().ok()) == Some(&true))
             .filter_map(|i| opt_str(i, "sk").map(str::to_owned))
             .collect())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// SQS queue attributes
-
-pub struct SqsQueues {
-    client: aws_sdk_sqs::Client,
-}
-
-impl SqsQueues {
-    pub fn new(client: aws_sdk_sqs::Client) -> Self {
-        SqsQueues { client }
-    }
-}
-
-#[async_trait]
-impl QueueInfo for SqsQueues {
-    async fn depth(&self, queue_url: &str) -> StoreResult<QueueDepth> {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .client
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .map_err(|e| unavailable("SQS GetQueueAttributes", e))?;
-        let attrs = out.attributes.unwrap_or_default();
-        let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
-        Ok(QueueDepth {
-            visible: get(A::ApproximateNumberOfMessages),
-            in_flight: get(A::ApproximateNumberOfMessagesNotVisible),
-            delayed: get(A::ApproximateNumberOfMessagesDelayed),
-        })
-    }
-
-    async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>> {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .client
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(A::RedrivePolicy)
-            .send()
-            .await
-            .map_err(|e| unavailable("SQS GetQueueAttributes", e))?;
-        let policy = out.attributes.unwrap_or_default().remove(&A::RedrivePolicy);
-        Ok(policy
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-            .and_then(|v| match &v["maxReceiveCount"] {
-                serde_json::Value::Number(n) => n.as_u64(),
-                serde_json::Value::String(s) => s.parse().ok(),
-                _ => None,
-            })
-            .map(|n| n as u32))
     }
 }
 

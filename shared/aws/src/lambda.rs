@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::unavailable;
+use crate::clients::unavailable;
 use horizon_app::config::Config;
 use horizon_app::dashboard::worker_queues;
 use horizon_app::ports::{DashboardStore, Fleet};

@@ -44,7 +44,7 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
     let fleet = fleet(&config, &store, &sdk);
     Services {
         fleet,
-        queues: Arc::new(crate::dashboard::SqsQueues::new(crate::sqs_client(&sdk))),
+        queues: Arc::new(crate::SqsQueues::new(crate::sqs_client(&sdk))),
         dashboard: store.clone(),
         jobs: store.clone(),
         uploads: store.clone(),

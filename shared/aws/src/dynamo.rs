@@ -1,0 +1,160 @@
+//! The one DynamoDB table: the store, its item helpers and a job's item (`pk` + `sk`; `gsi1` lists
+//! an account's items newest first, `gsi2` the active jobs the reaper reads). The ports it serves
+//! are in `jobs`, `deliveries`, `accounts`, `uploads` and `dashboard`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use time::OffsetDateTime;
+
+use crate::clients::unavailable;
+use horizon_app::ports::Clock;
+use horizon_app::ports::{StoreError, StoreResult};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    pub(crate) client: DynamoClient,
+    pub(crate) table: String,
+    /// What "now" is for expiry (the service's clock, as everywhere else).
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl DynamoStore {
+    pub fn new(client: DynamoClient, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    pub(crate) async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB GetItem", e))?;
+        // Expired items linger until DynamoDB's sweep removes them: treat them as gone already.
+        Ok(out.item.filter(|item| {
+            num::<i64>(item, "expiresAt")
+                .map(|exp| exp > self.clock.now().unix_timestamp())
+                .unwrap_or(true)
+        }))
+    }
+
+    /// Writes `item`, if `condition` (when given) holds with `values` bound in it; `Conflict`
+    /// when it does not. Returns the item it replaced, if any (at no extra cost).
+    pub(crate) async fn put_item(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> StoreResult<Option<Item>> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .set_condition_expression(condition.map(str::to_owned));
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
+        }
+        match req.send().await {
+            Ok(out) => Ok(out.attributes.filter(|a| !a.is_empty())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "the record changed since it was read ({} no longer holds)",
+                    condition.unwrap_or_default()
+                )))
+            }
+            Err(e) => Err(unavailable("DynamoDB PutItem", e)),
+        }
+    }
+
+    /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
+    /// DynamoDB's pages (strongly consistent).
+    pub(crate) async fn items_under(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":p", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(crate) fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .map_err(|e| StoreError::Internal(format!("timestamp {ms} out of range: {e}")))
+}
+
+pub(crate) fn str_attr<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
+    opt_str(item, name).ok_or_else(|| StoreError::Internal(format!("stored item lacks {name}")))
+}
+
+pub(crate) fn opt_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+pub(crate) fn opt_num<T: FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+pub(crate) fn num<T: FromStr>(item: &Item, name: &str) -> StoreResult<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Internal(format!("stored item lacks a numeric {name}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Internal(format!("serialising: {e}")))
+}
+
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> StoreResult<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
+}

@@ -1,0 +1,353 @@
+//! Jobs in the table: the version-checked store, listing, idempotency keys, the active index.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use crate::clients::unavailable;
+use crate::dynamo::{
+    from_json, from_millis, millis, n, num, opt_num, opt_str, s, str_attr, to_json, DynamoStore,
+    Item,
+};
+use horizon_app::ports::{IdempotencyRecord, JobFilter, JobStore};
+use horizon_app::ports::{StoreError, StoreResult};
+use horizon_domain::{
+    AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, UploadId,
+};
+
+/// The active-job index is spread over this many partitions, so no one partition is hot.
+pub(crate) const ACTIVE_SHARDS: u32 = 8;
+
+/// A job as an item, and back.
+impl DynamoStore {
+    pub(crate) fn job_item(&self, job: &Job) -> StoreResult<Item> {
+        let mut item: Item = HashMap::new();
+        item.insert("pk".into(), s(format!("JOB#{}", job.id())));
+        item.insert("sk".into(), s("JOB"));
+        item.insert("gsi1pk".into(), s(format!("ACCT#{}#JOBS", job.account())));
+        item.insert("gsi1sk".into(), s(job.id().to_string()));
+        item.insert("jobId".into(), s(job.id().to_string()));
+        item.insert("jobType".into(), s(job.job_type().as_str()));
+        item.insert("accountId".into(), s(job.account().to_string()));
+        item.insert("uploadId".into(), s(job.upload_id().to_string()));
+        item.insert("status".into(), s(job.status().as_str()));
+        item.insert("createdAt".into(), n(millis(job.created_at())));
+        item.insert("updatedAt".into(), n(millis(job.updated_at())));
+        item.insert("version".into(), n(job.version()));
+        item.insert("attempts".into(), n(job.attempts()));
+        item.insert("expiresAt".into(), n(job.expires_at().unix_timestamp()));
+        item.insert("options".into(), s(to_json(job.options())?));
+        // In the sparse index of active jobs while queued (by last write) or processing (by the
+        // end of its lease); the reaper reads the overdue ends of both.
+        let active = match job.status() {
+            JobStatus::Queued => Some(("QUEUED", job.updated_at())),
+            JobStatus::Processing => {
+                Some(("PROCESSING", job.lease_until().unwrap_or(job.updated_at())))
+            }
+            JobStatus::Completed | JobStatus::Failed => None,
+        };
+        if let Some((state, at)) = active {
+            let shard = job
+                .id()
+                .as_str()
+                .bytes()
+                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+                % ACTIVE_SHARDS;
+            item.insert("gsi2pk".into(), s(format!("{state}#{shard}")));
+            item.insert("gsi2sk".into(), n(millis(at)));
+        }
+        if !job.tags().is_empty() {
+            // A string set, so that listing can filter with contains().
+            item.insert("tags".into(), AttributeValue::Ss(job.tags().to_vec()));
+        }
+        crate::dashboard::index_job(&mut item, job)?;
+        if let Some(until) = job.lease_until() {
+            item.insert("leaseUntil".into(), n(millis(until)));
+        }
+        if let Some(metadata) = &job.metadata() {
+            item.insert("metadata".into(), s(to_json(metadata)?));
+        }
+        if !job.webhooks().is_empty() {
+            item.insert("webhooks".into(), s(to_json(job.webhooks())?));
+        }
+        if let Some(progress) = &job.progress() {
+            item.insert("progress".into(), s(to_json(progress)?));
+        }
+        if let Some(result) = &job.result() {
+            item.insert("result".into(), s(to_json(result)?));
+        }
+        if let Some(err) = &job.error() {
+            item.insert("error".into(), s(to_json(err)?));
+        }
+        Ok(item)
+    }
+
+    pub(crate) fn job_from_item(item: &Item) -> StoreResult<Job> {
+        fn json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> StoreResult<Option<T>> {
+            opt_str(item, name).map(from_json::<T>).transpose()
+        }
+        Ok(Job::from(JobRecord {
+            id: JobId::from_str(str_attr(item, "jobId")?)?,
+            job_type: JobType::from_str(str_attr(item, "jobType")?)?,
+            account: AccountId(str_attr(item, "accountId")?.to_owned()),
+            upload_id: UploadId::from_str(str_attr(item, "uploadId")?)?,
+            status: JobStatus::from_str(str_attr(item, "status")?)?,
+            created_at: from_millis(num(item, "createdAt")?)?,
+            updated_at: from_millis(num(item, "updatedAt")?)?,
+            version: num(item, "version")?,
+            attempts: num(item, "attempts")?,
+            lease_until: match item.get("leaseUntil") {
+                Some(_) => Some(from_millis(num(item, "leaseUntil")?)?),
+                None => None,
+            },
+            tags: item
+                .get("tags")
+                .and_then(|v| v.as_ss().ok())
+                .cloned()
+                .unwrap_or_default(),
+            metadata: json(item, "metadata")?,
+            options: json(item, "options")?.unwrap_or_default(),
+            webhooks: json(item, "webhooks")?.unwrap_or_default(),
+            progress: json(item, "progress")?,
+            result: json::<JobResult>(item, "result")?,
+            error: json::<JobError>(item, "error")?,
+            expires_at: OffsetDateTime::from_unix_timestamp(num(item, "expiresAt")?)
+                .map_err(|e| StoreError::Internal(format!("expiresAt out of range: {e}")))?,
+            started_at: opt_num(item, "startedAt").map(from_millis).transpose()?,
+            finished_at: opt_num(item, "finishedAt").map(from_millis).transpose()?,
+            retry_of: opt_str(item, "retryOf").map(JobId::from_str).transpose()?,
+            retried_by: json(item, "retriedBy")?.unwrap_or_default(),
+        }))
+    }
+    pub(crate) fn idempotency_pk(account: &AccountId, key: &str) -> String {
+        format!("IDEM#{account}#{}", horizon_domain::keys::hash(key))
+    }
+}
+
+#[async_trait]
+impl JobStore for DynamoStore {
+    async fn create(&self, job: &Job) -> StoreResult<()> {
+        self.put_item(
+            self.job_item(job)?,
+            Some("attribute_not_exists(pk)"),
+            vec![],
+        )
+        .await?;
+        self.count_transition(None, job).await;
+        Ok(())
+    }
+
+    async fn get(&self, id: &JobId) -> StoreResult<Option<Job>> {
+        match self.get_item(format!("JOB#{id}"), "JOB").await? {
+            Some(item) => Ok(Some(Self::job_from_item(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn replace(&self, job: &Job) -> StoreResult<()> {
+        let item = self.job_item(job)?;
+        let old = self
+            .put_item(
+                item,
+                Some("version = :v"),
+                vec![(":v", n(job.version() - 1))],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(why) => StoreError::Stale(why),
+                other => other,
+            })?;
+        let before = old
+            .as_ref()
+            .and_then(|o| opt_str(o, "status"))
+            .and_then(|st| JobStatus::from_str(st).ok());
+        self.count_transition(before, job).await;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        account: &AccountId,
+        filter: &JobFilter,
+        after: Option<&JobId>,
+        limit: usize,
+    ) -> StoreResult<(Vec<Job>, Option<JobId>)> {
+        let gsi1pk = format!("ACCT#{account}#JOBS");
+        let mut conditions = vec!["expiresAt > :now"];
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":p", s(gsi1pk.clone())),
+            (":now", n(self.clock.now().unix_timestamp())),
+        ];
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            values.push((":status", s(status.as_str())));
+        }
+        if let Some(job_type) = filter.job_type {
+            conditions.push("jobType = :type");
+            values.push((":type", s(job_type.as_str())));
+        }
+        if let Some(tag) = &filter.tag {
+            conditions.push("contains(tags, :tag)");
+            values.push((":tag", s(tag.clone())));
+        }
+        let mut start: Option<Item> = after.map(|id| {
+            HashMap::from([
+                ("pk".to_owned(), s(format!("JOB#{id}"))),
+                ("sk".to_owned(), s("JOB")),
+                ("gsi1pk".to_owned(), s(gsi1pk.clone())),
+                ("gsi1sk".to_owned(), s(id.to_string())),
+            ])
+        });
+        let mut jobs = Vec::new();
+        // Filters apply after DynamoDB's page limit: keep reading (boundedly) until the page fills.
+        for _ in 0..20 {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :p")
+                .filter_expression(conditions.join(" AND "))
+                .scan_index_forward(false)
+                .limit((limit + 1).min(1000) as i32)
+                .set_exclusive_start_key(start.take());
+            if filter.status.is_some() {
+                req = req.expression_attribute_names("#status", "status");
+            }
+            for (k, v) in &values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                jobs.push(Self::job_from_item(&item)?);
+            }
+            start = out.last_evaluated_key;
+            if jobs.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let more = jobs.len() > limit || start.is_some();
+        jobs.truncate(limit);
+        let next = if more {
+            jobs.last().map(|j| j.id().clone())
+        } else {
+            None
+        };
+        Ok((jobs, next))
+    }
+
+    async fn overdue(
+        &self,
+        queued_before: OffsetDateTime,
+        leased_before: OffsetDateTime,
+        limit: usize,
+    ) -> StoreResult<Vec<JobId>> {
+        let mut ids = Vec::new();
+        for (state, before) in [("PROCESSING", leased_before), ("QUEUED", queued_before)] {
+            for shard in 0..ACTIVE_SHARDS {
+                if ids.len() >= limit {
+                    return Ok(ids);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi2")
+                    .key_condition_expression("gsi2pk = :p AND gsi2sk <= :before")
+                    .expression_attribute_values(":p", s(format!("{state}#{shard}")))
+                    .expression_attribute_values(":before", n(millis(before)))
+                    .limit((limit - ids.len()) as i32)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB Query", e))?;
+                for item in out.items.unwrap_or_default() {
+                    if let Some(id) = opt_str(&item, "pk").and_then(|pk| pk.strip_prefix("JOB#")) {
+                        ids.push(JobId::from_str(id)?);
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn idempotency_claim(
+        &self,
+        account: &AccountId,
+        key: &str,
+        request_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let pk = Self::idempotency_pk(account, key);
+        // A record released between our failed claim and our read (the request that held it
+        // failed) is claimed again.
+        for _ in 0..3 {
+            let item: Item = HashMap::from([
+                ("pk".to_owned(), s(pk.clone())),
+                ("sk".to_owned(), s("IDEM")),
+                ("requestHash".to_owned(), s(request_hash)),
+                ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
+            ]);
+            let now = n(self.clock.now().unix_timestamp());
+            match self
+                .put_item(
+                    item,
+                    Some("attribute_not_exists(pk) OR expiresAt < :now"),
+                    vec![(":now", now)],
+                )
+                .await
+            {
+                Ok(_) => return Ok(None),
+                Err(StoreError::Conflict(_)) => {
+                    let Some(item) = self.get_item(pk.clone(), "IDEM").await? else {
+                        continue;
+                    };
+                    return Ok(Some(IdempotencyRecord {
+                        request_hash: str_attr(&item, "requestHash")?.to_owned(),
+                        job_id: opt_str(&item, "jobId").map(JobId::from_str).transpose()?,
+                    }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the idempotency record kept changing; retry".into(),
+        ))
+    }
+
+    async fn idempotent_done(
+        &self,
+        account: &AccountId,
+        key: &str,
+        job: &JobId,
+    ) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::idempotency_pk(account, key)))
+            .key("sk", s("IDEM"))
+            .update_expression("SET jobId = :j")
+            .expression_attribute_values(":j", s(job.to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::idempotency_pk(account, key)))
+            .key("sk", s("IDEM"))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! S3: uploads, thumbnails and results, whole or by range, and presigned URLs.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client as S3Client;
+use bytes::Bytes;
+
+use crate::clients::unavailable;
+use horizon_app::ports::{Blob, BlobStore};
+use horizon_app::ports::{StoreError, StoreResult};
+
+pub struct S3Blobs {
+    client: S3Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(client: S3Client, bucket: impl Into<String>) -> Self {
+        S3Blobs {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StoreResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| unavailable("S3 PutObject", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        self.fetch(key, None).await
+    }
+
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
+        self.fetch(key, Some(format!("bytes={first}-{last}"))).await
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration) -> StoreResult<String> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| unavailable("S3 presign PutObject", e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> StoreResult<String> {
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type(content_type)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| unavailable("S3 presign GetObject", e))?;
+        Ok(req.uri().to_owned())
+    }
+}
+
+impl S3Blobs {
+    async fn fetch(&self, key: &str, range: Option<String>) -> StoreResult<Option<Blob>> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range.clone())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return Err(StoreError::Range(format!(
+                    "{} of {key}",
+                    range.unwrap_or_default()
+                )))
+            }
+            Err(e) => return Err(unavailable("S3 GetObject", e)),
+        };
+        let content_type = out.content_type.clone();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| unavailable("S3 GetObject body", e))?
+            .into_bytes();
+        Ok(Some(Blob {
+            bytes,
+            content_type,
+        }))
+    }
+}
+
+fn presigning(ttl: Duration) -> StoreResult<aws_sdk_s3::presigning::PresigningConfig> {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+        .map_err(|e| StoreError::Internal(format!("presigning for {ttl:?}: {e}")))
+}
