@@ -179,6 +179,20 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         jobs.idempotency_claim(&account, "k1", "h1", until).await,
     );
     assert_eq!(seen.and_then(|r| r.job_id), Some(first.id().clone()));
+
+    // Deleting: gone at once, from reads and lists, and deleting again is no error.
+    ok("delete", jobs.delete(second.id()).await);
+    assert_eq!(ok("get deleted", jobs.get(second.id()).await), None);
+    ok("delete again", jobs.delete(second.id()).await);
+    let (page, _) = ok(
+        "list after delete",
+        jobs.list(&account, &all, None, 10).await,
+    );
+    assert_eq!(
+        page.iter().map(|j| j.id()).collect::<Vec<_>>(),
+        [first.id()]
+    );
+
     let other = fresh_account();
     assert_eq!(
         ok(
@@ -298,6 +312,9 @@ pub async fn upload_store(uploads: &dyn UploadStore, now: OffsetDateTime) {
         ok("get unknown", uploads.get(&UploadId::new(now)).await),
         None
     );
+    ok("delete", uploads.delete(&pending.id).await);
+    assert_eq!(ok("get deleted", uploads.get(&pending.id).await), None);
+    ok("delete again", uploads.delete(&pending.id).await);
 }
 
 /// Objects by key, whole or by inclusive byte range, with their content type.
@@ -318,6 +335,20 @@ pub async fn blob_store(blobs: &dyn BlobStore) {
         "a range that starts past the end is refused"
     );
     assert!(ok("missing", blobs.get(&format!("{key}-none")).await).is_none());
+    // Deleting by prefix takes what is under it, and only that.
+    let dir = format!("contract/{}/", ulid::Ulid::new());
+    for name in ["a", "b", "c/d"] {
+        ok(
+            "put",
+            blobs
+                .put(&format!("{dir}{name}"), bytes.clone(), "text/plain")
+                .await,
+        );
+    }
+    assert_eq!(ok("delete prefix", blobs.delete_prefix(&dir).await), 3);
+    assert!(ok("deleted", blobs.get(&format!("{dir}a")).await).is_none());
+    assert_eq!(ok("nothing left", blobs.delete_prefix(&dir).await), 0);
+    assert!(ok("others kept", blobs.get(&key).await).is_some());
     assert!(ok(
         "missing range",
         blobs.get_range(&format!("{key}-none"), 0, 1).await

@@ -58,9 +58,12 @@ pub enum Command {
     /// Upload a PDF or an image and start an extraction job; with --wait, print what was read
     /// when it is done (text, Markdown or JSON).
     Extract(ExtractArgs),
-    /// Look at, list and cancel jobs.
+    /// Look at, list, cancel and delete jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Delete uploads.
+    #[command(subcommand)]
+    Uploads(UploadsCommand),
     /// The account's webhooks (every job's events).
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
@@ -127,6 +130,14 @@ pub enum JobsCommand {
     },
     /// Cancel a queued or processing job.
     Cancel { job_id: String },
+    /// Delete a finished job now: its record, chunks, Markdown and delivery log.
+    Rm { job_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UploadsCommand {
+    /// Delete an upload now: its bytes, thumbnails and record (its jobs keep their results).
+    Rm { upload_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +271,20 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Outcome {
             let list = client.get("/v1/webhooks").await?;
             let text = output::webhook_list(&list);
             (list, text)
+        }
+        Command::Jobs(JobsCommand::Rm { job_id }) => {
+            client
+                .delete(&format!("/v1/jobs/{}", segment(&job_id)))
+                .await?;
+            let text = format!("deleted {job_id}\n");
+            (json!({ "deleted": job_id }), text)
+        }
+        Command::Uploads(UploadsCommand::Rm { upload_id }) => {
+            client
+                .delete(&format!("/api/uploads/{}", segment(&upload_id)))
+                .await?;
+            let text = format!("deleted {upload_id}\n");
+            (json!({ "deleted": upload_id }), text)
         }
         Command::Webhooks(WebhooksCommand::Rm { webhook_id }) => {
             client

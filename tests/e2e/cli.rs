@@ -240,6 +240,14 @@ async fn the_cli_uploads_extracts_and_manages_jobs_webhooks_and_keys() {
     assert_eq!(run.code, 0, "a created key works: {}", run.stderr);
     assert!(run.stdout.contains(&job_id), "and sees its account's jobs");
 
+    // jobs rm: a finished job is deleted; afterwards it is not found.
+    let run = horizon(&endpoint, Some(&key), &["jobs", "rm", &job_id]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("deleted {job_id}\n"));
+    let run = horizon(&endpoint, Some(&key), &["jobs", "get", &job_id]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("HTTP 404"), "{}", run.stderr);
+
     // Without a key, with no service, with a wrong command line.
     let run = horizon(&endpoint, None, &["jobs", "list"]).await;
     assert_eq!(run.code, 1);

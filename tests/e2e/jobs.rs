@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use horizon_app::Services;
 use serde_json::{json, Value};
 
 use crate::support::{self, *};
@@ -707,4 +708,164 @@ async fn the_api_reference_and_postman_collection_are_served() {
     let resp = http.post(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
     running.shutdown().await;
+}
+
+/// The number of objects under `prefix` in the stack's bucket.
+async fn objects_under(services: &Services, prefix: &str) -> usize {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk().await)
+            .force_path_style(true)
+            .build(),
+    )
+    .list_objects_v2()
+    .bucket(&services.config.stack.bucket)
+    .prefix(prefix)
+    .send()
+    .await
+    .unwrap()
+    .key_count()
+    .unwrap_or(0) as usize
+}
+
+/// A tenant deletes a finished job and an upload: each is gone at once, with everything stored
+/// for it; a job still running must be cancelled first; another account cannot delete them.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_job_or_an_upload_removes_it_and_what_it_left_at_once() {
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let stranger = Api::new(running.addr, &new_account(&services).await);
+
+    // A completed job with a webhook: chunks, Markdown, an event body and a delivery log.
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let resp = api
+        .post_json(
+            "/v1/extract/pdf",
+            &format!(
+                r#"{{"uploadId":"{upload}","webhook":{{"url":"https://hooks.example.com/x","events":["job.completed"]}}}}"#
+            ),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let job: String = resp.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.wait_terminal(&job).await["status"], "completed");
+    let id: horizon_domain::JobId = job.parse().unwrap();
+    let results = horizon_app::ports::results_prefix(&id);
+    let bodies = horizon_app::events::bodies_prefix(&id);
+    assert!(
+        objects_under(&services, &results).await >= 2,
+        "chunks and Markdown stored"
+    );
+    assert!(
+        objects_under(&services, &bodies).await >= 1,
+        "an event body stored"
+    );
+
+    assert_eq!(
+        stranger.delete(&format!("/v1/jobs/{job}")).await.status(),
+        404,
+        "another account's job is not found"
+    );
+    let resp = api.delete(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(api.get(&format!("/v1/jobs/{job}")).await.status(), 404);
+    assert_eq!(
+        api.get(&format!("/v1/jobs/{job}/chunks")).await.status(),
+        404
+    );
+    assert_eq!(objects_under(&services, &results).await, 0, "results left");
+    assert_eq!(
+        objects_under(&services, &bodies).await,
+        0,
+        "event bodies left"
+    );
+    assert!(services
+        .delivery_log
+        .attempts(&id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(api.delete(&format!("/v1/jobs/{job}")).await.status(), 404);
+    // The upload it was made from is still there, and serves another job.
+    let again = api.start_job(&upload).await;
+    assert_eq!(api.wait_terminal(&again).await["status"], "completed");
+    running.shutdown().await;
+
+    // A job still queued (no workers run now) is refused until it is cancelled.
+    let http = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(http.addr, &api.key);
+    let stranger = Api::new(http.addr, &stranger.key);
+    let queued = api.start_job(&upload).await;
+    let resp = api.delete(&format!("/v1/jobs/{queued}")).await;
+    assert_eq!(resp.status(), 409);
+    let problem: Value = resp.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cancel it first"),
+        "{problem}"
+    );
+    assert_eq!(
+        api.post_json(&format!("/v1/jobs/{queued}/cancel"), "")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        api.delete(&format!("/v1/jobs/{queued}")).await.status(),
+        204
+    );
+
+    // An image upload with a thumbnail: bytes, thumbnail and record go.
+    let resp = api.upload_raw(fixture("scan.jpg"), "image/jpeg").await;
+    assert_eq!(resp.status(), 201);
+    let image: String = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        api.get(&format!("/api/images/{image}?w=64")).await.status(),
+        200
+    );
+    let image_id: horizon_domain::UploadId = image.parse().unwrap();
+    let thumbs = horizon_domain::thumbnails_prefix(&image_id);
+    assert_eq!(
+        objects_under(&services, &thumbs).await,
+        1,
+        "a thumbnail stored"
+    );
+    assert_eq!(
+        stranger
+            .delete(&format!("/api/uploads/{image}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        api.delete(&format!("/api/uploads/{image}")).await.status(),
+        204
+    );
+    assert_eq!(api.get(&format!("/api/images/{image}")).await.status(), 404);
+    let resp = api
+        .post_json("/v1/extract/image", &format!(r#"{{"uploadId":"{image}"}}"#))
+        .await;
+    assert_eq!(
+        resp.status(),
+        422,
+        "a deleted upload starts no job (as an unknown one)"
+    );
+    assert_eq!(
+        objects_under(&services, &thumbs).await,
+        0,
+        "thumbnails left"
+    );
+    assert_eq!(
+        objects_under(&services, &format!("uploads/{image}")).await,
+        0
+    );
+    http.shutdown().await;
 }

@@ -278,6 +278,14 @@ impl Api {
             .expect("GET")
     }
 
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
     /// Uploads `bytes` and returns the upload id.
     pub async fn upload_id(&self, bytes: Vec<u8>) -> String {
         let resp = self.upload_raw(bytes, "application/pdf").await;

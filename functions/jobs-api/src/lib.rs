@@ -71,7 +71,7 @@ pub fn api() -> OpenApiRouter<JobsApi> {
         .routes(routes!(extract_pdf))
         .routes(routes!(extract_image))
         .routes(routes!(list_jobs))
-        .routes(routes!(get_job))
+        .routes(routes!(get_job, delete_job))
         .routes(routes!(get_chunks))
         .routes(routes!(get_markdown))
         .routes(routes!(cancel_job))
@@ -193,6 +193,27 @@ async fn get_job(
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.get_job(&req, &account, &id).await
+}
+
+#[utoipa::path(delete, path = "/v1/jobs/{jobId}", tag = "jobs",
+    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 204, description = "Deleted at once: the job, its chunks, Markdown, event bodies and delivery log"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, expired or deleted", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "Still queued or processing: cancel it first", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn delete_job(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Id(id): Id<JobId>,
+) -> Result<Response<Body>> {
+    let job = api.own_job(&account, &id).await?;
+    jobs::delete(&api.services, &job).await?;
+    tracing::info!(job_id = %id, account = %account, "job deleted");
+    Ok(http::with_body(204, "application/json", Body::Empty))
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/chunks", tag = "jobs",

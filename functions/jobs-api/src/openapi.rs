@@ -119,6 +119,8 @@ mod tests {
             "POST /api/upload",
             "POST /api/uploads",
             "GET /api/images/{id}",
+            "DELETE /api/uploads/{id}",
+            "DELETE /v1/jobs/{jobId}",
         ];
         expected.sort();
         assert_eq!(ops, expected);

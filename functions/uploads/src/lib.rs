@@ -63,12 +63,13 @@ pub fn api() -> OpenApiRouter<UploadsApi> {
         .routes(routes!(upload))
         .routes(routes!(presign))
         .routes(routes!(image))
+        .routes(routes!(delete_upload))
 }
 
 /// The same operations for the job API's document, without linking the handlers into the job
 /// API (a test checks they are exactly [`api`]'s).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(upload, presign, image))]
+#[openapi(paths(upload, presign, image, delete_upload))]
 pub struct UploadsDoc;
 
 /// A file's bytes.
@@ -127,6 +128,25 @@ async fn presign(
     Req(req): Req,
 ) -> Result<Response<Body>> {
     api.presign(&req, account).await
+}
+
+#[utoipa::path(delete, path = "/api/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "upl_<ULID>", pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 204, description = "Deleted at once: the bytes, the thumbnails and the record. Jobs made from it keep their results"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, expired or deleted", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+    ))]
+async fn delete_upload(
+    State(api): State<UploadsApi>,
+    Account(account): Account,
+    Id(id): Id<UploadId>,
+) -> Result<Response<Body>> {
+    uploads::delete(&api.services, &id, &account).await?;
+    tracing::info!(upload_id = %id, account = %account, "upload deleted");
+    Ok(http::with_body(204, "application/json", Body::Empty))
 }
 
 #[utoipa::path(get, path = "/api/images/{id}", tag = "uploads",
@@ -372,7 +392,11 @@ impl UploadsApi {
         if let Some(resp) = not_modified(req, &etag, upload) {
             return Ok(resp);
         }
-        let key = format!("thumbs/{}/{}", upload.id, size.key());
+        let key = format!(
+            "{}{}",
+            horizon_domain::thumbnails_prefix(&upload.id),
+            size.key()
+        );
         let bytes = match self.services.blobs.get(&key).await? {
             Some(cached) => cached.bytes,
             None => {
@@ -529,6 +553,6 @@ mod doc_tests {
         let documented = super::UploadsDoc::openapi();
         let json = |doc: &utoipa::openapi::OpenApi| serde_json::to_value(&doc.paths).unwrap();
         assert_eq!(json(&documented), json(&served));
-        assert_eq!(served.paths.paths.len(), 3);
+        assert_eq!(served.paths.paths.len(), 4);
     }
 }

@@ -74,8 +74,8 @@ async fn deliver(
         "data": JobView::of(job, &base, first_page),
     });
     let body_key = format!(
-        "events/{}/{}-{}.json",
-        job.id(),
+        "{}{}-{}.json",
+        bodies_prefix(job.id()),
         event.as_str(),
         job.version()
     );
@@ -124,4 +124,9 @@ pub async fn emit_logged(services: &Services, job: &Job) {
             }
         }
     }
+}
+
+/// Where the bodies of a job's events are kept in the blob store.
+pub fn bodies_prefix(job: &horizon_domain::JobId) -> String {
+    format!("events/{job}/")
 }

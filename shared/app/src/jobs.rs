@@ -187,6 +187,30 @@ async fn file_under_monitored_tags(services: &Services, job: &Job) {
     }
 }
 
+/// Removes a finished job at once: its results and event bodies, then its record and delivery
+/// log (in that order, so that a failure half-way can be tried again). A job still queued or
+/// processing is refused: a worker would write its results after them.
+pub async fn delete(services: &Services, job: &Job) -> Result<()> {
+    if !job.status().is_terminal() {
+        return Err(Error::Conflict(format!(
+            "job {} is {}: cancel it first (POST /v1/jobs/{}/cancel), then delete it",
+            job.id(),
+            job.status(),
+            job.id()
+        )));
+    }
+    services
+        .blobs
+        .delete_prefix(&crate::ports::results_prefix(job.id()))
+        .await?;
+    services
+        .blobs
+        .delete_prefix(&crate::events::bodies_prefix(job.id()))
+        .await?;
+    services.jobs.delete(job.id()).await?;
+    Ok(())
+}
+
 /// Runs a failed job again as a new job (`retry_of` the original), and notes the retry in the
 /// original's `retried_by`. Returns the new job.
 pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {

@@ -464,6 +464,13 @@ impl JobStore for MemoryStore {
             .remove(&(account.clone(), key.to_owned()));
         Ok(())
     }
+
+    async fn delete(&self, id: &JobId) -> StoreResult<()> {
+        let mut state = self.state()?;
+        state.jobs.remove(id);
+        state.attempts.remove(id);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -508,6 +515,11 @@ impl UploadStore for MemoryStore {
                 upload.id
             ))),
         }
+    }
+
+    async fn delete(&self, id: &UploadId) -> StoreResult<()> {
+        self.state()?.uploads.remove(id);
+        Ok(())
     }
 }
 
@@ -973,6 +985,13 @@ impl MemoryBlobs {
 
 #[async_trait]
 impl BlobStore for MemoryBlobs {
+    async fn delete_prefix(&self, prefix: &str) -> StoreResult<usize> {
+        let mut objects = self.objects()?;
+        let before = objects.len();
+        objects.retain(|key, _| !key.starts_with(prefix));
+        Ok(before - objects.len())
+    }
+
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StoreResult<()> {
         self.objects()?.insert(
             key.to_owned(),

@@ -119,6 +119,8 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Vec<JobId>>;
     /// Releases a key whose request failed before creating a job, so a retry may use it.
     async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()>;
+    /// Removes the job's record and its delivery log. Removing what is not there is no error.
+    async fn delete(&self, id: &JobId) -> StoreResult<()>;
 }
 
 /// Filters for [`JobStore::list`].
@@ -173,8 +175,13 @@ pub trait ResultStore: Send + Sync {
 /// costs one or two small reads however large the result.
 const SEGMENT: u32 = 500;
 
+/// Where everything a job's result left in the blob store is kept: its chunks and Markdown.
+pub fn results_prefix(job: &JobId) -> String {
+    format!("results/{job}/")
+}
+
 fn segment_key(job: &JobId, segment: u32) -> String {
-    format!("results/{job}/{segment:05}.json")
+    format!("{}{segment:05}.json", results_prefix(job))
 }
 
 /// Results live in the blob store (S3, or memory in tests), the same way in each.
@@ -231,7 +238,7 @@ impl<B: BlobStore + ?Sized> ResultStore for B {
 
 /// Where a job's Markdown is kept in the blob store.
 pub fn markdown_key(job: &JobId) -> String {
-    format!("results/{job}/document.md")
+    format!("{}document.md", results_prefix(job))
 }
 
 /// The content type of a job's Markdown.
@@ -246,6 +253,8 @@ pub trait UploadStore: Send + Sync {
     /// Replaces a pending upload with its checked, ready form; `Conflict` when it is no longer
     /// pending (another request completed it first).
     async fn complete(&self, upload: &Upload) -> StoreResult<()>;
+    /// Removes the upload's record. Removing what is not there is no error.
+    async fn delete(&self, id: &UploadId) -> StoreResult<()>;
 }
 
 /// The message that asks a worker to run a job.
@@ -435,6 +444,8 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>>;
     /// Bytes `first..=last` of the object (`last` beyond the end is clipped).
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>>;
+    /// Removes every object whose key starts with `prefix`; how many there were.
+    async fn delete_prefix(&self, prefix: &str) -> StoreResult<usize>;
     /// A URL through which a plain HTTP client can PUT the object, valid for `ttl`.
     async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> StoreResult<String>;
     /// A URL through which a plain HTTP client can GET the object, valid for `ttl`.

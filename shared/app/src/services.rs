@@ -57,6 +57,14 @@ impl UploadCache {
         inner.0.get(id).cloned()
     }
 
+    pub(crate) fn remove(&self, id: &UploadId) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let (map, order) = &mut *inner;
+            map.remove(id);
+            order.retain(|o| o != id);
+        }
+    }
+
     pub(crate) fn put(&self, upload: &Upload) {
         let Ok(mut inner) = self.inner.lock() else {
             return;

@@ -58,6 +58,26 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
         })
 }
 
+/// Removes the caller's upload `id` at once: its bytes and thumbnails, then its record (in that
+/// order, so that a failure half-way can be tried again). Jobs made from it keep their results.
+/// Another account's upload is "not found", exactly like an unknown one.
+pub async fn delete(services: &Services, id: &UploadId, account: &AccountId) -> Result<()> {
+    let upload = services
+        .uploads
+        .get(id)
+        .await?
+        .filter(|u| &u.account == account)
+        .ok_or_else(|| Error::NotFound(format!("no upload {id} (it may have expired)")))?;
+    services.upload_cache.remove(id);
+    services.blobs.delete_prefix(&upload.blob_key()).await?;
+    services
+        .blobs
+        .delete_prefix(&horizon_domain::thumbnails_prefix(id))
+        .await?;
+    services.uploads.delete(id).await?;
+    Ok(())
+}
+
 /// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like
 /// an unknown one. A presigned upload is checked on its first use: its type is decided from the
 /// bytes the client PUT, and the record completed.

@@ -84,6 +84,19 @@ impl DynamoStore {
         }
     }
 
+    /// Removes one item; an item that is not there is no error.
+    pub(crate) async fn delete_item(&self, pk: String, sk: String) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(())
+    }
+
     /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
     /// DynamoDB's pages (strongly consistent).
     pub(crate) async fn items_under(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
@@ -94,9 +107,17 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":p", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .key_condition_expression(if prefix.is_empty() {
+                    "pk = :p"
+                } else {
+                    "pk = :p AND begins_with(sk, :prefix)"
+                })
+                .set_expression_attribute_values(Some(
+                    [(":p".to_owned(), s(pk.clone()))]
+                        .into_iter()
+                        .chain((!prefix.is_empty()).then(|| (":prefix".to_owned(), s(prefix))))
+                        .collect(),
+                ))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

@@ -350,4 +350,14 @@ impl JobStore for DynamoStore {
             .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
         Ok(())
     }
+
+    /// The job's partition holds its record and its delivery log: every item goes.
+    async fn delete(&self, id: &JobId) -> StoreResult<()> {
+        let pk = format!("JOB#{id}");
+        for item in self.items_under(pk.clone(), "").await? {
+            self.delete_item(pk.clone(), str_attr(&item, "sk")?.to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -89,4 +89,9 @@ impl UploadStore for DynamoStore {
                 .map_err(|e| StoreError::Internal(format!("expiresAt out of range: {e}")))?,
         }))
     }
+
+    async fn delete(&self, id: &UploadId) -> StoreResult<()> {
+        self.delete_item(format!("UPLOAD#{id}"), "UPLOAD".into())
+            .await
+    }
 }

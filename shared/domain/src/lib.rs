@@ -927,6 +927,11 @@ pub fn upload_blob_key(id: &UploadId) -> String {
     format!("uploads/{id}")
 }
 
+/// Where an upload's thumbnails are kept, one object per size.
+pub fn thumbnails_prefix(id: &UploadId) -> String {
+    format!("thumbs/{id}/")
+}
+
 /// The one rule for a tag, wherever one is written (a job's tags, a list's filter, a monitored
 /// tag): 1 to 64 characters of ASCII letters, digits and `_ - . : / @`. The OpenAPI document's
 /// pattern for a tag says the same (`views::Tag`, checked by a test).
