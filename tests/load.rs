@@ -416,13 +416,23 @@ async fn dead_lettered(http: &reqwest::Client, base: &str, auth: &str, id: &str)
 }
 
 /// Sends the request built by `make` until the answer is neither a 5xx nor a 429 (up to 20
-/// times, a short pause between): returns the status and the JSON body (`null` if none).
+/// times, a short pause between, at least a 429's `Retry-After`): returns the status and the
+/// JSON body (`null` if none).
 async fn send_until_answered(mut make: impl FnMut() -> reqwest::RequestBuilder) -> (u16, Value) {
     let mut last = (0, Value::Null);
     for attempt in 0..20u64 {
+        let mut pause = Duration::from_millis(100 * (attempt + 1));
         match make().send().await {
             Ok(r) => {
                 let status = r.status().as_u16();
+                if let Some(wait) = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .filter(|_| status == 429)
+                {
+                    pause = pause.max(Duration::from_secs(wait.min(60)));
+                }
                 let v = r.json::<Value>().await.unwrap_or(Value::Null);
                 if status < 500 && status != 429 {
                     return (status, v);
@@ -431,7 +441,7 @@ async fn send_until_answered(mut make: impl FnMut() -> reqwest::RequestBuilder) 
             }
             Err(e) => last = (0, json!({ "error": e.to_string() })),
         }
-        tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
+        tokio::time::sleep(pause).await;
     }
     last
 }

@@ -110,9 +110,36 @@ impl Client {
         self.send_text(req).await.map(json)
     }
 
-    /// The body of a 2xx answer as text; any other answer as a failure.
+    /// The body of a 2xx answer as text; any other answer as a failure. A `429` (this account
+    /// sent too many requests) is tried again after its `Retry-After`, a few times.
     async fn send_text(&self, req: reqwest::RequestBuilder) -> Result<String, Failure> {
-        let resp = req.send().await.map_err(|e| unreachable(&self.base, e))?;
+        let mut resp = None;
+        for _ in 0..5 {
+            // A request whose body cannot be cloned (a streamed file) is sent once.
+            let Some(attempt) = req.try_clone() else {
+                break;
+            };
+            let answer = attempt
+                .send()
+                .await
+                .map_err(|e| unreachable(&self.base, e))?;
+            if answer.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                resp = Some(answer);
+                break;
+            }
+            let wait = answer
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1)
+                .clamp(1, 60);
+            eprintln!("rate limited: trying again in {wait} s");
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        }
+        let resp = match resp {
+            Some(resp) => resp,
+            None => req.send().await.map_err(|e| unreachable(&self.base, e))?,
+        };
         let status = resp.status().as_u16();
         let text = resp
             .text()

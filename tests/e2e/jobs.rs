@@ -869,3 +869,47 @@ async fn deleting_a_job_or_an_upload_removes_it_and_what_it_left_at_once() {
     );
     http.shutdown().await;
 }
+
+/// A burst from one account meets `429` with `Retry-After` once its allowance is spent; other
+/// accounts go on; after the wait it is served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
+    let mut services = services().await;
+    // Two a second, bursts of five (HORIZON_RATE_PER_SECOND, HORIZON_RATE_BURST).
+    services.rate_limits = std::sync::Arc::new(horizon_app::limits::RateLimits::new(2, 5));
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let other = Api::new(running.addr, &new_account(&services).await);
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..12 {
+        let resp = api.get("/v1/jobs").await;
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 && limited.is_none() {
+            let wait: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(resp.headers()["content-type"], "application/problem+json");
+            let problem: Value = resp.json().await.unwrap();
+            assert_eq!(problem["status"], 429);
+            limited = Some(wait);
+        }
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "the burst passes: {statuses:?}");
+    let wait = limited.unwrap_or_else(|| panic!("never limited: {statuses:?}"));
+    assert!((1..=5).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        other.get("/v1/jobs").await.status(),
+        200,
+        "another account goes on"
+    );
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(
+        api.get("/v1/jobs").await.status(),
+        200,
+        "served again after the wait"
+    );
+    running.shutdown().await;
+}

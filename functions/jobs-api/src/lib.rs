@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use axum::extract::State;
 use axum::routing::get;
+use horizon_api::refusals::Refusals;
 use horizon_api::views::{
     decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
     JobList, JobView, SubscriptionView, WebhookList,
@@ -111,12 +112,11 @@ const PROBLEM: &str = http::PROBLEM_JSON;
                     ("Retry-After" = String, description = "Seconds before polling"))),
         (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
         (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 /// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
 /// upload is a 400 that names `/v1/extract/image`.
@@ -138,12 +138,11 @@ async fn extract_pdf(
                     ("Retry-After" = String, description = "Seconds before polling"))),
         (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
         (status = 400, description = "Malformed request, or a PDF upload (which goes to /v1/extract/pdf)", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 /// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
 /// page). Boxes are in the image's pixels.
@@ -166,8 +165,7 @@ async fn extract_image(
     responses(
         (status = 200, description = "The caller's jobs, newest first", body = JobList),
         (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn list_jobs(
     State(api): State<JobsApi>,
@@ -182,9 +180,8 @@ async fn list_jobs(
     responses(
         (status = 200, description = "The job; `result` carries the first page of chunks", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn get_job(
     State(api): State<JobsApi>,
@@ -200,10 +197,9 @@ async fn get_job(
     responses(
         (status = 204, description = "Deleted at once: the job, its chunks, Markdown, event bodies and delivery log"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, expired or deleted", body = Problem, content_type = PROBLEM),
         (status = 409, description = "Still queued or processing: cancel it first", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn delete_job(
     State(api): State<JobsApi>,
@@ -225,10 +221,9 @@ async fn delete_job(
     responses(
         (status = 200, description = "A page of the job's chunks", body = ChunkPage),
         (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
         (status = 409, description = "The job has not completed", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn get_chunks(
     State(api): State<JobsApi>,
@@ -248,9 +243,8 @@ async fn get_chunks(
         (status = 307, description = "Too large for a function response: a short-lived presigned URL",
             headers(("Location" = String))),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, expired, or not completed yet", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn get_markdown(
     State(api): State<JobsApi>,
@@ -265,10 +259,9 @@ async fn get_markdown(
     responses(
         (status = 200, description = "Cancelled: failed with error.code = cancelled", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
         (status = 409, description = "Already completed or failed", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn cancel_job(
     State(api): State<JobsApi>,
@@ -286,9 +279,8 @@ async fn cancel_job(
         (status = 202, description = "Subscribed; on a job that has finished, its terminal event \
             (job.completed or job.failed) is delivered to this subscription at once", body = SubscriptionView),
         (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn add_job_webhook(
     State(api): State<JobsApi>,
@@ -304,9 +296,8 @@ async fn add_job_webhook(
     responses(
         (status = 200, description = "The job's subscriptions and every delivery attempt: time, status code, latency, error", body = DeliveryLogView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn job_deliveries(
     State(api): State<JobsApi>,
@@ -324,9 +315,8 @@ async fn job_deliveries(
     responses(
         (status = 202, description = "Queued again, with the same webhook-id", body = Object),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such job or delivery", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn replay_delivery(
     State(api): State<JobsApi>,
@@ -341,8 +331,7 @@ async fn replay_delivery(
     responses(
         (status = 201, description = "Subscribed to all the account's jobs", body = SubscriptionView),
         (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn add_webhook(
     State(api): State<JobsApi>,
@@ -355,8 +344,7 @@ async fn add_webhook(
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
     responses(
         (status = 200, description = "The account's webhooks (secrets are never shown)", body = WebhookList),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn list_webhooks(
     State(api): State<JobsApi>,
@@ -370,9 +358,8 @@ async fn list_webhooks(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such webhook in this account", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn delete_webhook(
     State(api): State<JobsApi>,
@@ -385,8 +372,7 @@ async fn delete_webhook(
 #[utoipa::path(post, path = "/v1/keys", tag = "keys",
     responses(
         (status = 201, description = "A new key of the caller's account; `key` is shown only now", body = ApiKeyView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn create_key(
     State(api): State<JobsApi>,
@@ -400,9 +386,8 @@ async fn create_key(
     responses(
         (status = 204, description = "Revoked (within the key cache's 30 s everywhere)"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such key in this account", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn revoke_key(
     State(api): State<JobsApi>,

@@ -15,6 +15,7 @@ pub mod thumbs;
 
 use axum::extract::State;
 use bytes::Bytes;
+use horizon_api::refusals::Refusals;
 use horizon_api::views::{PresignRequest, PresignView, UploadView};
 use horizon_app::{media, uploads, Services};
 use horizon_domain::error::Problem;
@@ -101,10 +102,9 @@ const PROBLEM: &str = http::PROBLEM_JSON;
         (status = 201, description = "Stored", body = UploadView,
             headers(("Location" = String, description = "Where to read it back"))),
         (status = 400, description = "Malformed multipart body", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 413, description = "Larger than this endpoint takes: use POST /api/uploads", body = Problem, content_type = PROBLEM),
         (status = 415, description = "Not an accepted type, or the declared type contradicts the bytes", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn upload(
     State(api): State<UploadsApi>,
@@ -119,8 +119,7 @@ async fn upload(
     responses(
         (status = 201, description = "A presigned PUT URL for the file", body = PresignView),
         (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn presign(
     State(api): State<UploadsApi>,
@@ -135,9 +134,8 @@ async fn presign(
     responses(
         (status = 204, description = "Deleted at once: the bytes, the thumbnails and the record. Jobs made from it keep their results"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, expired or deleted", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn delete_upload(
     State(api): State<UploadsApi>,
@@ -170,12 +168,11 @@ async fn delete_upload(
         (status = 307, description = "Too large for a function response: a short-lived presigned URL",
             headers(("Location" = String))),
         (status = 400, description = "Malformed id or thumbnail size", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No valid API key", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, expired, or not yet PUT", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The presigned upload is larger than allowed", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The presigned upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
         (status = 416, description = "The range lies beyond the end", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A dependency is unavailable; retry", body = Problem, content_type = PROBLEM),
+        Refusals,
     ))]
 async fn image(
     State(api): State<UploadsApi>,

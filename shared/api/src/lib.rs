@@ -2,5 +2,6 @@
 //! reads (job views, chunk pages, webhook subscriptions and their payloads). Built on the domain;
 //! no I/O.
 
+pub mod refusals;
 pub mod views;
 pub mod webhooks;

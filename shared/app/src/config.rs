@@ -92,6 +92,11 @@ pub struct Api {
     /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
     /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
     pub key_cache_ttl: Duration,
+    /// Requests an account may send, per second and in a burst, to each instance of the API
+    /// functions (`429` with `Retry-After` above). `HORIZON_RATE_PER_SECOND`, default 50 (0 turns
+    /// the limit off), and `HORIZON_RATE_BURST`, default 200.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
 }
 
 /// A job's life: how long it is kept, leased, given, retried and reaped.
@@ -250,6 +255,8 @@ impl Config {
                 redirect_ttl: Duration::from_secs(number("HORIZON_REDIRECT_SECONDS", 300)?),
                 max_upload_bytes: number("HORIZON_MAX_UPLOAD_BYTES", 4_718_592)?,
                 key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
+                rate_per_second: number("HORIZON_RATE_PER_SECOND", 50)?.min(1_000_000) as u32,
+                rate_burst: number("HORIZON_RATE_BURST", 200)?.clamp(1, 1_000_000) as u32,
             },
             jobs: Jobs {
                 retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),

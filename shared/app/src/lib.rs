@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod events;
 pub mod faults;
 pub mod jobs;
+pub mod limits;
 pub mod media;
 pub mod memory;
 pub mod ports;

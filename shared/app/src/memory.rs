@@ -31,6 +31,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::config::Config;
+use crate::limits::RateLimits;
 use crate::ports::{
     AccountStore, Blob, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet,
     IdempotencyRecord, JobFilter, JobMeasure, JobStore, MetricsStore, QueueDepth, QueueInfo,
@@ -138,6 +139,10 @@ impl Services {
             clock: clock.clone(),
             upload_cache: Arc::new(UploadCache::new(10_000)),
             key_cache: Arc::new(KeyCache::new(config.api.key_cache_ttl)),
+            rate_limits: Arc::new(RateLimits::new(
+                config.api.rate_per_second,
+                config.api.rate_burst,
+            )),
             config: Arc::new(config),
         };
         Memory {

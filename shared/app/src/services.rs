@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
+use crate::limits::RateLimits;
 use horizon_domain::{Upload, UploadId};
 
 use crate::ports::{
@@ -34,6 +35,8 @@ pub struct Services {
     pub upload_cache: Arc<UploadCache>,
     /// API keys found valid recently (see [`KeyCache`]).
     pub key_cache: Arc<KeyCache>,
+    /// Each account's requests to this instance (see [`RateLimits`]).
+    pub rate_limits: Arc<RateLimits>,
 }
 
 /// Ready uploads never change under their id, so their records can be kept in memory: a bounded

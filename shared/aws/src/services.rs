@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use horizon_app::config::Config;
+use horizon_app::limits::RateLimits;
 use horizon_app::ports::{Clock, Fleet, StoreError, StoreResult, SystemClock};
 use horizon_app::services::{Services, UploadCache};
 use horizon_domain::keys::KeyCache;
@@ -62,6 +63,10 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         clock,
         upload_cache: Arc::new(UploadCache::new(10_000)),
         key_cache: Arc::new(KeyCache::new(config.api.key_cache_ttl)),
+        rate_limits: Arc::new(RateLimits::new(
+            config.api.rate_per_second,
+            config.api.rate_burst,
+        )),
         config,
     }
 }

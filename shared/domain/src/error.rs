@@ -44,6 +44,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("range not satisfiable: {0}")]
     RangeNotSatisfiable(String),
+    /// The caller sent more requests than its account may: try again after `retry_after` seconds.
+    #[error("too many requests: {detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("illegal status transition {from} -> {to}")]
@@ -105,6 +108,7 @@ impl Error {
             Error::Unprocessable { .. } => 422,
             Error::UnsupportedMediaType(_) => 415,
             Error::RangeNotSatisfiable(_) => 416,
+            Error::TooManyRequests { .. } => 429,
             Error::Unavailable(_) | Error::Stale(_) => 503,
             Error::Internal(_) => 500,
         }
@@ -122,6 +126,7 @@ impl Error {
             Error::Unprocessable { .. } => ("unprocessable", "Unprocessable Content"),
             Error::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported Media Type"),
             Error::RangeNotSatisfiable(_) => ("range-not-satisfiable", "Range Not Satisfiable"),
+            Error::TooManyRequests { .. } => ("too-many-requests", "Too Many Requests"),
             Error::Unavailable(_) | Error::Stale(_) => ("unavailable", "Service Unavailable"),
             Error::Internal(_) => ("internal", "Internal Server Error"),
         }
@@ -147,7 +152,8 @@ impl Error {
             | Error::Conflict(d)
             | Error::PayloadTooLarge(d)
             | Error::RangeNotSatisfiable(d)
-            | Error::UnsupportedMediaType(d) => d.clone(),
+            | Error::UnsupportedMediaType(d)
+            | Error::TooManyRequests { detail: d, .. } => d.clone(),
             other => other.to_string(),
         };
         Problem {

@@ -53,8 +53,12 @@ pub fn problem(err: &Error, instance: &str) -> Response<Body> {
         )
     });
     let mut resp = with_body(p.status, PROBLEM_JSON, Body::Text(text));
-    if p.status == 503 {
-        set_header(&mut resp, "retry-after", "5");
+    match err {
+        Error::TooManyRequests { retry_after, .. } => {
+            set_header(&mut resp, "retry-after", &retry_after.to_string())
+        }
+        _ if p.status == 503 => set_header(&mut resp, "retry-after", "5"),
+        _ => {}
     }
     if let Error::MethodNotAllowed(allowed) = err {
         set_header(&mut resp, "allow", allowed);
@@ -291,9 +295,9 @@ where
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        crate::auth::authenticate(&services, authorization)
-            .await
-            .map(Account)
+        let account = crate::auth::authenticate(&services, authorization).await?;
+        services.rate_limits.take(&account, services.clock.now())?;
+        Ok(Account(account))
     }
 }
 
