@@ -294,16 +294,18 @@ async fn thumbnails_have_the_requested_width_and_are_bounded() {
         let path = format!("/api/images/{}", up["id"].as_str().unwrap());
         for _ in 0..2 {
             // The second time it comes from the cache in S3; the answer is the same.
-            let resp = api.get(&format!("{path}?w=100")).await;
+            let resp = api.get(&format!("{path}?w=128")).await;
             assert_eq!(resp.status(), 200);
             assert_eq!(resp.headers()["content-type"], mime);
             let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
-            assert_eq!((img.width(), img.height()), (100, 50));
+            assert_eq!((img.width(), img.height()), (128, 64));
         }
-        let resp = api.get(&format!("{path}?w=300&h=50")).await;
+        let resp = api.get(&format!("{path}?w=256&h=32")).await;
         let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
-        assert_eq!((img.width(), img.height()), (100, 50), "fits inside 300×50");
-        for bad in ["w=0", "w=2049", "h=-1", "w=big"] {
+        assert_eq!((img.width(), img.height()), (64, 32), "fits inside 256×32");
+        // A handful of sizes only: any other side is refused, so one image cannot be made
+        // into millions of stored variants.
+        for bad in ["w=0", "w=2049", "h=-1", "w=big", "w=100", "h=300"] {
             assert_eq!(
                 api.get(&format!("{path}?{bad}")).await.status(),
                 400,
@@ -311,6 +313,24 @@ async fn thumbnails_have_the_requested_width_and_are_bounded() {
             );
         }
     }
+    // A TIFF's thumbnail is a compressed PNG, not a raw TIFF.
+    let tiff: Value = api
+        .upload_raw(image_bytes(ImageFormat::Tiff, 400, 200), "image/tiff")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = api
+        .get(&format!(
+            "/api/images/{}?w=128",
+            tiff["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let png = resp.bytes().await.unwrap();
+    assert_eq!(image::guess_format(&png).unwrap(), ImageFormat::Png);
+    assert_eq!(image::load_from_memory(&png).unwrap().width(), 128);
     let pdf: Value = api
         .upload_raw(fixture("two-pages.pdf"), "application/pdf")
         .await
@@ -319,7 +339,7 @@ async fn thumbnails_have_the_requested_width_and_are_bounded() {
         .unwrap();
     let resp = api
         .get(&format!(
-            "/api/images/{}?w=100",
+            "/api/images/{}?w=128",
             pdf["id"].as_str().unwrap()
         ))
         .await;

@@ -150,8 +150,8 @@ async fn delete_upload(
 #[utoipa::path(get, path = "/api/images/{id}", tag = "uploads",
     params(
         ("id" = String, Path, description = "upl_<ULID>", pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("w" = Option<u32>, Query, description = "Thumbnail width, 1 to 2048", minimum = 1, maximum = 2048),
-        ("h" = Option<u32>, Query, description = "Thumbnail height, 1 to 2048", minimum = 1, maximum = 2048),
+        ("w" = Option<u32>, Query, description = "Thumbnail width: 32, 64, 128, 256, 512, 1024 or 2048 (an image's thumbnails are JPEG for a JPEG, PNG otherwise)", minimum = 32, maximum = 2048),
+        ("h" = Option<u32>, Query, description = "Thumbnail height: 32, 64, 128, 256, 512, 1024 or 2048", minimum = 32, maximum = 2048),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1023"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag the client holds"),
     ),
@@ -330,20 +330,7 @@ impl UploadsApi {
             last - first + 1
         };
         if len > max && !head {
-            // Too big for a Lambda response: send the client to S3 directly, briefly.
-            let url = self
-                .services
-                .blobs
-                .presign_get(
-                    &key,
-                    &upload.content_type,
-                    self.services.config.api.redirect_ttl,
-                )
-                .await?;
-            let mut resp = http::with_body(307, "text/plain", Body::Empty);
-            http::set_header(&mut resp, "location", &url);
-            http::set_header(&mut resp, "cache-control", "no-store");
-            return Ok(resp);
+            return self.redirect(&key, &upload.content_type).await;
         }
         let body = if head || len == 0 {
             Body::Empty
@@ -367,6 +354,19 @@ impl UploadsApi {
                 &format!("bytes {first}-{last}/{}", upload.size),
             );
         }
+        Ok(resp)
+    }
+
+    /// Too big for a Lambda response: the client is sent to S3 directly, briefly.
+    async fn redirect(&self, key: &str, content_type: &str) -> Result<Response<Body>> {
+        let url = self
+            .services
+            .blobs
+            .presign_get(key, content_type, self.services.config.api.redirect_ttl)
+            .await?;
+        let mut resp = http::with_body(307, "text/plain", Body::Empty);
+        http::set_header(&mut resp, "location", &url);
+        http::set_header(&mut resp, "cache-control", "no-store");
         Ok(resp)
     }
 
@@ -394,8 +394,13 @@ impl UploadsApi {
             horizon_domain::thumbnails_prefix(&upload.id),
             size.key()
         );
-        let bytes = match self.services.blobs.get(&key).await? {
-            Some(cached) => cached.bytes,
+        let (bytes, mime) = match self.services.blobs.get(&key).await? {
+            Some(cached) => (
+                cached.bytes,
+                cached
+                    .content_type
+                    .unwrap_or_else(|| upload.content_type.clone()),
+            ),
             None => {
                 let original = self
                     .services
@@ -403,25 +408,26 @@ impl UploadsApi {
                     .get(&upload.blob_key())
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("no upload {}", upload.id)))?;
-                let made = tokio::task::spawn_blocking(move || thumbs::make(&original.bytes, size))
-                    .await
-                    .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?
-                    .map_err(Error::UnsupportedMediaType)?;
+                let (made, mime) =
+                    tokio::task::spawn_blocking(move || thumbs::make(&original.bytes, size))
+                        .await
+                        .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?
+                        .map_err(Error::UnsupportedMediaType)?;
                 let made = Bytes::from(made);
-                self.services
-                    .blobs
-                    .put(&key, made.clone(), &upload.content_type)
-                    .await?;
-                made
+                self.services.blobs.put(&key, made.clone(), mime).await?;
+                (made, mime.to_owned())
             }
         };
         let len = bytes.len();
+        if len as u64 > self.services.config.api.max_response_bytes && req.method() != "HEAD" {
+            return self.redirect(&key, &mime).await;
+        }
         let body = if req.method() == "HEAD" {
             Body::Empty
         } else {
             Body::Binary(Vec::from(bytes))
         };
-        let mut resp = http::with_body(200, &upload.content_type, body);
+        let mut resp = http::with_body(200, &mime, body);
         caching_headers(&mut resp, &etag, upload);
         http::set_header(&mut resp, "content-length", &len.to_string());
         Ok(resp)

@@ -1,13 +1,16 @@
-//! Thumbnails: an image resized to fit `w`×`h` (either may be absent), in its own format.
+//! Thumbnails: an image resized to fit `w`×`h` (either may be absent, each one of [`SIDES`]),
+//! as JPEG when the image is a JPEG and as PNG otherwise (compressed, whatever the source: a TIFF
+//! is often stored raw).
 
 use std::io::Cursor;
 
 use image::{ImageFormat, ImageReader, Limits};
 
-/// The largest thumbnail side we make.
-pub const MAX_SIDE: u32 = 2048;
+/// The sides a thumbnail may be asked for: a handful, so that one image has at most
+/// (7 + 1)² − 1 = 63 thumbnails, not millions.
+pub const SIDES: [u32; 7] = [32, 64, 128, 256, 512, 1024, 2048];
 
-/// A requested size: at least one side, each 1..=2048.
+/// A requested size: at least one side, each one of [`SIDES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size {
     pub width: Option<u32>,
@@ -30,13 +33,8 @@ impl Size {
                 _ => continue,
             };
             match value.parse::<u32>() {
-                Ok(v) if (1..=MAX_SIDE).contains(&v) => *slot = Some(v),
-                _ => {
-                    return Err((
-                        name,
-                        format!("must be a whole number from 1 to {MAX_SIDE}, not {value:?}"),
-                    ))
-                }
+                Ok(v) if SIDES.contains(&v) => *slot = Some(v),
+                _ => return Err((name, format!("must be one of {SIDES:?}, not {value:?}"))),
             }
         }
         Ok((size.width.is_some() || size.height.is_some()).then_some(size))
@@ -48,9 +46,10 @@ impl Size {
     }
 }
 
-/// Decodes `bytes`, resizes to fit `size` (never enlarging), and encodes in the same format.
-/// Decoding is bounded, so a decompression bomb is refused instead of exhausting memory.
-pub fn make(bytes: &[u8], size: Size) -> Result<Vec<u8>, String> {
+/// Decodes `bytes`, resizes to fit `size` (never enlarging), and encodes it: the bytes and their
+/// content type. Decoding is bounded (128 MiB, a quarter of the uploads function's memory), so a
+/// decompression bomb is refused instead of exhausting memory.
+pub fn make(bytes: &[u8], size: Size) -> Result<(Vec<u8>, &'static str), String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
@@ -58,7 +57,7 @@ pub fn make(bytes: &[u8], size: Size) -> Result<Vec<u8>, String> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(16_384);
     limits.max_image_height = Some(16_384);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(128 * 1024 * 1024);
     reader.limits(limits);
     let img = reader
         .decode()
@@ -76,14 +75,18 @@ pub fn make(bytes: &[u8], size: Size) -> Result<Vec<u8>, String> {
         img.resize_exact(tw, th, image::imageops::FilterType::Triangle)
     };
     let mut buf = Cursor::new(Vec::new());
-    let out = match format {
+    let (out, format, mime) = match format {
         // JPEG has no alpha channel.
-        ImageFormat::Jpeg => image::DynamicImage::ImageRgb8(out.to_rgb8()),
-        _ => out,
+        ImageFormat::Jpeg => (
+            image::DynamicImage::ImageRgb8(out.to_rgb8()),
+            ImageFormat::Jpeg,
+            "image/jpeg",
+        ),
+        _ => (out, ImageFormat::Png, "image/png"),
     };
     out.write_to(&mut buf, format)
         .map_err(|e| format!("cannot encode the thumbnail: {e}"))?;
-    Ok(buf.into_inner())
+    Ok((buf.into_inner(), mime))
 }
 
 #[cfg(test)]
@@ -95,13 +98,14 @@ mod tests {
         assert_eq!(Size::from_query(""), Ok(None));
         assert_eq!(Size::from_query("x=1"), Ok(None));
         assert_eq!(
-            Size::from_query("w=100"),
+            Size::from_query("w=128"),
             Ok(Some(Size {
-                width: Some(100),
+                width: Some(128),
                 height: None
             }))
         );
         assert_eq!(Size::from_query("w=0").unwrap_err().0, "w");
+        assert_eq!(Size::from_query("w=100").unwrap_err().0, "w");
         assert_eq!(Size::from_query("h=2049").unwrap_err().0, "h");
         assert_eq!(Size::from_query("w=abc").unwrap_err().0, "w");
         assert_eq!(Size::from_query("w=-5").unwrap_err().0, "w");
@@ -116,27 +120,39 @@ mod tests {
 
     #[test]
     fn resizes_to_the_width_keeping_aspect_and_format() {
-        let out = make(
-            &png(400, 200),
-            Size {
-                width: Some(100),
-                height: None,
-            },
-        )
-        .unwrap();
+        let size = Size {
+            width: Some(128),
+            height: None,
+        };
+        let (out, mime) = make(&png(512, 256), size).unwrap();
         let img = image::load_from_memory(&out).unwrap();
-        assert_eq!((img.width(), img.height()), (100, 50));
+        assert_eq!((img.width(), img.height()), (128, 64));
         assert_eq!(image::guess_format(&out).unwrap(), ImageFormat::Png);
+        assert_eq!(mime, "image/png");
         // Never enlarged.
-        let out = make(
-            &png(40, 20),
-            Size {
-                width: Some(100),
-                height: None,
-            },
-        )
-        .unwrap();
+        let (out, _) = make(&png(40, 20), size).unwrap();
         assert_eq!(image::load_from_memory(&out).unwrap().width(), 40);
+    }
+
+    #[test]
+    fn a_tiff_thumbnail_is_a_compressed_png() {
+        // Noise-free but not flat: a raw TIFF of this is 16 MiB at 2048², the PNG a few KiB.
+        let img = image::RgbaImage::from_fn(2048, 2048, |x, y| {
+            image::Rgba([(x / 8) as u8, (y / 8) as u8, 128, 255])
+        });
+        let mut tiff = Cursor::new(Vec::new());
+        img.write_to(&mut tiff, ImageFormat::Tiff).unwrap();
+        let size = Size {
+            width: Some(2048),
+            height: None,
+        };
+        let (out, mime) = make(tiff.get_ref(), size).unwrap();
+        assert_eq!(
+            (mime, image::guess_format(&out).unwrap()),
+            ("image/png", ImageFormat::Png)
+        );
+        assert!(out.len() < tiff.get_ref().len() / 10, "{} bytes", out.len());
+        assert_eq!(image::load_from_memory(&out).unwrap().width(), 2048);
     }
 
     #[test]
