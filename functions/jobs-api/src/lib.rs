@@ -19,7 +19,7 @@ use horizon_app::{uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{
     AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, KeyId, OcrMode, PageSelection,
-    UploadId, WebhookId,
+    UploadId, WebhookId, MAX_ACCOUNT_WEBHOOKS,
 };
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth;
@@ -280,6 +280,7 @@ async fn cancel_job(
             (job.completed or job.failed) is delivered to this subscription at once", body = SubscriptionView),
         (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The job has 10 webhooks already, the most it may have", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
 async fn add_job_webhook(
@@ -331,6 +332,7 @@ async fn replay_delivery(
     responses(
         (status = 201, description = "Subscribed to all the account's jobs", body = SubscriptionView),
         (status = 400, description = "Malformed request or refused URL", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The account has 25 webhooks already, the most it may have", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
 async fn add_webhook(
@@ -793,7 +795,7 @@ impl JobsApi {
         let job = jobs::update(&self.services, id, None, |current, now| {
             let job = self
                 .owned(current, account, id)?
-                .with_webhook(sub.clone(), now);
+                .with_webhook(sub.clone(), now)?;
             Ok(Step::Write(job.clone(), job))
         })
         .await?;
@@ -863,6 +865,13 @@ impl JobsApi {
         let now = self.services.clock.now();
         let (sub, generated) =
             webhooks::subscribe(input, &self.services.config.webhooks.allow_cidrs, now, "")?;
+        let existing = self.services.accounts.webhooks(account).await?.len();
+        if existing >= MAX_ACCOUNT_WEBHOOKS {
+            return Err(Error::Conflict(format!(
+                "this account has {existing} webhooks, the most an account may have \
+                 ({MAX_ACCOUNT_WEBHOOKS}); delete one first"
+            )));
+        }
         self.services.accounts.put_webhook(account, &sub).await?;
         let mut resp = http::json(201, &SubscriptionView::of(&sub, generated));
         http::set_header(&mut resp, "location", &format!("/v1/webhooks/{}", sub.id));
@@ -937,6 +946,7 @@ mod tests {
     use horizon_app::media::Inspection;
     use horizon_app::memory::{test_config, Memory};
     use horizon_app::ports::{AccountStore, DashboardStore, UploadStore};
+    use horizon_domain::MAX_JOB_WEBHOOKS;
 
     const KEY: &str = "hzn_unit_test_key_that_is_long_enough_0000000000";
 
@@ -1068,6 +1078,37 @@ mod tests {
             }
         }
         assert!(checked >= 5 * 14, "{checked} checks");
+    }
+
+    /// One tenant cannot make an event fan out without bound: a job takes ten webhooks, an
+    /// account twenty-five; the next is a `409` that says so.
+    #[tokio::test]
+    async fn webhooks_per_job_and_per_account_are_capped() {
+        let (api, _memory, upload) = api().await;
+        let body = format!(r#"{{"uploadId": "{upload}"}}"#);
+        let created = api.handle(request("POST", "/v1/extract/pdf", &body)).await;
+        let id = json(&created)["jobId"].as_str().unwrap().to_owned();
+        let hook = r#"{"url": "https://hooks.example.com/horizon", "events": ["job.completed"]}"#;
+        let path = format!("/v1/jobs/{id}/webhooks");
+        for _ in 0..MAX_JOB_WEBHOOKS {
+            assert_eq!(api.handle(request("POST", &path, hook)).await.status(), 202);
+        }
+        let refused = api.handle(request("POST", &path, hook)).await;
+        assert_eq!(refused.status(), 409);
+        assert!(json(&refused)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("10 webhooks"));
+        for _ in 0..MAX_ACCOUNT_WEBHOOKS {
+            let added = api.handle(request("POST", "/v1/webhooks", hook)).await;
+            assert_eq!(added.status(), 201);
+        }
+        let refused = api.handle(request("POST", "/v1/webhooks", hook)).await;
+        assert_eq!(refused.status(), 409);
+        assert!(json(&refused)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("delete one first"));
     }
 
     /// A callback registered after the job has finished still hears how it ended: `202`, and

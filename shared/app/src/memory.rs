@@ -1357,8 +1357,9 @@ mod tests {
     async fn completing_a_job_counts_it_and_queues_its_webhook() {
         let m = memory();
         let s = &m.services;
-        let job =
-            new_job(&m).with_webhook(subscription(&m, vec![EventType::Completed]), m.clock.now());
+        let job = new_job(&m)
+            .with_webhook(subscription(&m, vec![EventType::Completed]), m.clock.now())
+            .unwrap();
         jobs::submit(s, &job).await.unwrap();
         claim(&m, job.id()).await;
         // Not subscribed to `job.processing`: the claim queued nothing.

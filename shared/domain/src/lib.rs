@@ -451,6 +451,11 @@ impl JobError {
     }
 }
 
+/// The most webhook subscriptions one job may have, and one account (every event fans out to
+/// each, with retries: the caps bound what one tenant can make the dispatchers do).
+pub const MAX_JOB_WEBHOOKS: usize = 10;
+pub const MAX_ACCOUNT_WEBHOOKS: usize = 25;
+
 /// A job as stored. `version` increases with every write; every write is conditional on the
 /// version it read, so concurrent writers cannot lose each other's updates.
 #[derive(Debug, Clone, PartialEq)]
@@ -849,12 +854,19 @@ impl Job {
     }
 
     /// The job with one more webhook subscription (not a status change).
-    pub fn with_webhook(&self, sub: Subscription, now: OffsetDateTime) -> Job {
+    /// `Conflict` when the job has [`MAX_JOB_WEBHOOKS`] already: every event fans out to each.
+    pub fn with_webhook(&self, sub: Subscription, now: OffsetDateTime) -> Result<Job, Error> {
+        if self.webhooks.len() >= MAX_JOB_WEBHOOKS {
+            return Err(Error::Conflict(format!(
+                "job {} has {MAX_JOB_WEBHOOKS} webhooks, the most a job may have",
+                self.id
+            )));
+        }
         let mut next = self.clone();
         next.webhooks.push(sub);
         next.updated_at = now;
         next.version = self.version + 1;
-        next
+        Ok(next)
     }
 
     /// The job with one of its webhook subscriptions disabled (its receiver answered 410 Gone;
