@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use horizon_app::Services;
 use serde_json::{json, Value};
 
 use crate::support::{self, *};
@@ -708,23 +707,6 @@ async fn the_api_reference_and_postman_collection_are_served() {
     let resp = http.post(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
     running.shutdown().await;
-}
-
-/// The number of objects under `prefix` in the stack's bucket.
-async fn objects_under(services: &Services, prefix: &str) -> usize {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk().await)
-            .force_path_style(true)
-            .build(),
-    )
-    .list_objects_v2()
-    .bucket(&services.config.stack.bucket)
-    .prefix(prefix)
-    .send()
-    .await
-    .unwrap()
-    .key_count()
-    .unwrap_or(0) as usize
 }
 
 /// A tenant deletes a finished job and an upload: each is gone at once, with everything stored

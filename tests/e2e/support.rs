@@ -427,3 +427,20 @@ impl Horizon {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
+
+/// The number of objects under `prefix` in the stack's bucket.
+pub async fn objects_under(services: &Services, prefix: &str) -> usize {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk().await)
+            .force_path_style(true)
+            .build(),
+    )
+    .list_objects_v2()
+    .bucket(&services.config.stack.bucket)
+    .prefix(prefix)
+    .send()
+    .await
+    .unwrap()
+    .key_count()
+    .unwrap_or(0) as usize
+}

@@ -303,6 +303,10 @@ async fn thumbnails_have_the_requested_width_and_are_bounded() {
         let resp = api.get(&format!("{path}?w=256&h=32")).await;
         let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
         assert_eq!((img.width(), img.height()), (64, 32), "fits inside 256×32");
+        // Each size is made once and kept: two sizes asked, two objects stored.
+        let id: horizon_domain::UploadId = up["id"].as_str().unwrap().parse().unwrap();
+        let thumbs = horizon_domain::thumbnails_prefix(&id);
+        assert_eq!(objects_under(&services, &thumbs).await, 2);
         // A handful of sizes only: any other side is refused, so one image cannot be made
         // into millions of stored variants.
         for bad in ["w=0", "w=2049", "h=-1", "w=big", "w=100", "h=300"] {
@@ -313,6 +317,36 @@ async fn thumbnails_have_the_requested_width_and_are_bounded() {
             );
         }
     }
+    // A decompression bomb: a small file whose pixels would take 147 MB. Its upload is taken
+    // (only its header is read), its thumbnail refused at once, and the function goes on.
+    let mut bomb = Cursor::new(Vec::new());
+    image::RgbImage::new(7000, 7000)
+        .write_to(&mut bomb, ImageFormat::Png)
+        .unwrap();
+    let bomb = bomb.into_inner();
+    assert!(bomb.len() < 1_000_000, "{} bytes", bomb.len());
+    let up: Value = api
+        .upload_raw(bomb, "image/png")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let resp = api
+        .get(&format!("/api/images/{}?w=128", up["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(resp.status(), 415);
+    let problem: Value = resp.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("decode"),
+        "{problem}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
     // A TIFF's thumbnail is a compressed PNG, not a raw TIFF.
     let tiff: Value = api
         .upload_raw(image_bytes(ImageFormat::Tiff, 400, 200), "image/tiff")
