@@ -293,10 +293,14 @@ async fn add_job_webhook(
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 500; a page also ends before 4 MB (follow nextCursor)", minimum = 1, maximum = 1000),
+    ),
     responses(
-        (status = 200, description = "The job's subscriptions and every delivery attempt: time, status code, latency, error", body = DeliveryLogView),
-        (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
+        (status = 200, description = "The job's subscriptions and a page of its delivery attempts, oldest first: time, status code, latency, error", body = DeliveryLogView),
+        (status = 400, description = "Malformed id, cursor or limit", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
@@ -304,8 +308,9 @@ async fn job_deliveries(
     State(api): State<JobsApi>,
     Account(account): Account,
     Id(id): Id<JobId>,
+    Req(req): Req,
 ) -> Result<Response<Body>> {
-    api.deliveries(&account, &id).await
+    api.deliveries(&req, &account, &id).await
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay", tag = "jobs",
@@ -808,19 +813,31 @@ impl JobsApi {
     }
 
     /// The job's subscriptions (without secrets) and every delivery attempt.
-    async fn deliveries(&self, account: &AccountId, id: &JobId) -> Result<Response<Body>> {
+    async fn deliveries(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &JobId,
+    ) -> Result<Response<Body>> {
+        let params = query(req);
+        let limit = limit_param(&params, 500, 1000)?;
+        let offset = match query_param(&params, "cursor")? {
+            None => 0,
+            Some(c) => decode_cursor(&c)?
+                .strip_prefix("deliveries:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| Error::field("cursor", "is not a cursor of this delivery log"))?,
+        };
         let job = self.own_job(account, id).await?;
         let attempts = self.services.delivery_log.attempts(job.id()).await?;
+        let subscriptions = job
+            .webhooks()
+            .iter()
+            .map(|s| SubscriptionView::of(s, None))
+            .collect();
         Ok(http::json(
             200,
-            &DeliveryLogView {
-                subscriptions: job
-                    .webhooks()
-                    .iter()
-                    .map(|s| SubscriptionView::of(s, None))
-                    .collect(),
-                deliveries: attempts,
-            },
+            &DeliveryLogView::page(subscriptions, attempts, offset, limit as usize),
         ))
     }
 

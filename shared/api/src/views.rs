@@ -85,22 +85,28 @@ impl ChunkPage {
     /// The page of `chunks` read from `offset` of a result of `total` chunks: cut where it
     /// would pass [`CHUNK_PAGE_BYTES`] (always at least one chunk), with the cursor of the next.
     pub fn of(mut chunks: Vec<Chunk>, offset: u32, total: u32) -> ChunkPage {
-        let mut bytes = 0;
-        let keep = chunks
-            .iter()
-            .take_while(|c| {
-                let first = bytes == 0;
-                bytes += serde_json::to_vec(c).map(|v| v.len()).unwrap_or(0);
-                first || bytes <= CHUNK_PAGE_BYTES
-            })
-            .count();
-        chunks.truncate(keep);
+        cut_at_page_bytes(&mut chunks);
         let end = offset + chunks.len() as u32;
         ChunkPage {
             chunks,
             next_cursor: (end < total).then(|| encode_cursor(&format!("chunks:{end}"))),
         }
     }
+}
+
+/// Cuts `items` where their JSON would pass [`CHUNK_PAGE_BYTES`], keeping at least one: what
+/// keeps a page (and a Lambda response) under its limit whatever the items' sizes.
+pub fn cut_at_page_bytes<T: Serialize>(items: &mut Vec<T>) {
+    let mut bytes = 0;
+    let keep = items
+        .iter()
+        .take_while(|item| {
+            let first = bytes == 0;
+            bytes += serde_json::to_vec(item).map(|v| v.len()).unwrap_or(0);
+            first || bytes <= CHUNK_PAGE_BYTES
+        })
+        .count();
+    items.truncate(keep);
 }
 
 /// A page of jobs, newest first.
@@ -166,11 +172,35 @@ pub fn job_path(job: &Job) -> String {
     format!("/v1/jobs/{}", job.id())
 }
 
-/// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and every delivery attempt.
+/// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and a page of its delivery
+/// attempts, oldest first; `nextCursor` continues the log.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DeliveryLogView {
     pub subscriptions: Vec<SubscriptionView>,
     pub deliveries: Vec<horizon_domain::deliveries::Attempt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl DeliveryLogView {
+    /// At most `limit` of `attempts` from `offset`, cut before [`CHUNK_PAGE_BYTES`].
+    pub fn page(
+        subscriptions: Vec<SubscriptionView>,
+        attempts: Vec<horizon_domain::deliveries::Attempt>,
+        offset: usize,
+        limit: usize,
+    ) -> DeliveryLogView {
+        let total = attempts.len();
+        let mut deliveries: Vec<_> = attempts.into_iter().skip(offset).take(limit).collect();
+        cut_at_page_bytes(&mut deliveries);
+        let end = offset + deliveries.len();
+        DeliveryLogView {
+            subscriptions,
+            deliveries,
+            next_cursor: (end < total).then(|| encode_cursor(&format!("deliveries:{end}"))),
+        }
+    }
 }
 
 /// `GET /v1/webhooks`.
@@ -325,6 +355,40 @@ mod tests {
             "id": format!("c{n}"), "text": "x".repeat(text_bytes), "page": 1, "segmentIndex": n
         }))
         .unwrap()
+    }
+
+    fn attempt(n: usize, error_bytes: usize) -> horizon_domain::deliveries::Attempt {
+        horizon_domain::deliveries::Attempt {
+            delivery_id: format!("msg_{n}"),
+            subscription_id: "wh_1".into(),
+            url: "https://hooks.example.com/…".into(),
+            event: horizon_domain::EventType::Completed,
+            attempt: 1,
+            at: "2026-11-30T00:00:00Z".into(),
+            status_code: Some(500),
+            latency_ms: 3,
+            error: Some("x".repeat(error_bytes)),
+            outcome: "retrying".into(),
+            message: None,
+        }
+    }
+
+    /// The delivery log comes in pages that join up, by count and before 4 MB.
+    #[test]
+    fn delivery_log_pages_by_count_and_by_bytes() {
+        let all: Vec<_> = (0..5).map(|n| attempt(n, 10)).collect();
+        let first = DeliveryLogView::page(vec![], all.clone(), 0, 2);
+        assert_eq!(first.deliveries.len(), 2);
+        let cursor = decode_cursor(first.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(cursor, "deliveries:2");
+        let last = DeliveryLogView::page(vec![], all, 4, 2);
+        assert_eq!(last.deliveries[0].delivery_id, "msg_4");
+        assert!(last.next_cursor.is_none());
+        let big: Vec<_> = (0..10).map(|n| attempt(n, 1024 * 1024)).collect();
+        let page = DeliveryLogView::page(vec![], big, 0, 1000);
+        assert!((1..=4).contains(&page.deliveries.len()), "{}", page.deliveries.len());
+        assert!(serde_json::to_vec(&page).unwrap().len() < 6_000_000);
+        assert!(page.next_cursor.is_some());
     }
 
     /// A page of big chunks stops before Lambda's response limit, and its cursor goes on from
