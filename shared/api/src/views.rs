@@ -386,7 +386,11 @@ mod tests {
         assert!(last.next_cursor.is_none());
         let big: Vec<_> = (0..10).map(|n| attempt(n, 1024 * 1024)).collect();
         let page = DeliveryLogView::page(vec![], big, 0, 1000);
-        assert!((1..=4).contains(&page.deliveries.len()), "{}", page.deliveries.len());
+        assert!(
+            (1..=4).contains(&page.deliveries.len()),
+            "{}",
+            page.deliveries.len()
+        );
         assert!(serde_json::to_vec(&page).unwrap().len() < 6_000_000);
         assert!(page.next_cursor.is_some());
     }

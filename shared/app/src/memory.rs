@@ -362,7 +362,7 @@ impl JobStore for MemoryStore {
     ) -> StoreResult<(Vec<Job>, Option<JobId>)> {
         let now = self.now();
         let state = self.state()?;
-        let mut page: Vec<Job> = state
+        let page: Vec<Job> = state
             .jobs
             .values()
             .rev()
@@ -374,14 +374,7 @@ impl JobStore for MemoryStore {
             .take(limit.saturating_add(1))
             .cloned()
             .collect();
-        let more = page.len() > limit;
-        page.truncate(limit);
-        let next = if more {
-            page.last().map(|j| j.id().clone())
-        } else {
-            None
-        };
-        Ok((page, next))
+        Ok(crate::ports::job_page(page, limit, false))
     }
 
     async fn idempotency_claim(

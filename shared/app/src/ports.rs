@@ -123,6 +123,19 @@ pub trait JobStore: Send + Sync {
     async fn delete(&self, id: &JobId) -> StoreResult<()>;
 }
 
+/// A page of [`JobStore::list`]: `jobs` cut at `limit`, with the cursor of the next page (the
+/// last job's id) when more remain: `more` says so, as does a job past `limit`.
+pub fn job_page(mut jobs: Vec<Job>, limit: usize, more: bool) -> (Vec<Job>, Option<JobId>) {
+    let more = more || jobs.len() > limit;
+    jobs.truncate(limit);
+    let next = if more {
+        jobs.last().map(|j| j.id().clone())
+    } else {
+        None
+    };
+    (jobs, next)
+}
+
 /// Filters for [`JobStore::list`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {

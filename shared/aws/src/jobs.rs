@@ -232,14 +232,7 @@ impl JobStore for DynamoStore {
                 break;
             }
         }
-        let more = jobs.len() > limit || start.is_some();
-        jobs.truncate(limit);
-        let next = if more {
-            jobs.last().map(|j| j.id().clone())
-        } else {
-            None
-        };
-        Ok((jobs, next))
+        Ok(horizon_app::ports::job_page(jobs, limit, start.is_some()))
     }
 
     async fn overdue(
