@@ -654,13 +654,7 @@ impl JobsApi {
     ) -> Result<Response<Body>> {
         let params = query(req);
         let limit = limit_param(&params, FIRST_PAGE, 1000)?;
-        let offset = match query_param(&params, "cursor")? {
-            None => 0,
-            Some(c) => decode_cursor(&c)?
-                .strip_prefix("chunks:")
-                .and_then(|n| n.parse::<u32>().ok())
-                .ok_or_else(|| Error::field("cursor", "is not a cursor of this job's chunks"))?,
-        };
+        let offset = cursor_offset(&params, "chunks", "this job's chunks")?;
         let job = self.own_job(account, id).await?;
         let Some(result) = &job.result() else {
             return Err(Error::Conflict(format!(
@@ -821,13 +815,7 @@ impl JobsApi {
     ) -> Result<Response<Body>> {
         let params = query(req);
         let limit = limit_param(&params, 500, 1000)?;
-        let offset = match query_param(&params, "cursor")? {
-            None => 0,
-            Some(c) => decode_cursor(&c)?
-                .strip_prefix("deliveries:")
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| Error::field("cursor", "is not a cursor of this delivery log"))?,
-        };
+        let offset = cursor_offset(&params, "deliveries", "this delivery log")?;
         let job = self.own_job(account, id).await?;
         let attempts = self.services.delivery_log.attempts(job.id()).await?;
         let subscriptions = job
@@ -837,7 +825,7 @@ impl JobsApi {
             .collect();
         Ok(http::json(
             200,
-            &DeliveryLogView::page(subscriptions, attempts, offset, limit as usize),
+            &DeliveryLogView::page(subscriptions, attempts, offset as usize, limit as usize),
         ))
     }
 
@@ -957,6 +945,19 @@ fn check_tags(tags: &[String]) -> Result<()> {
 
 /// The API's logic over in-memory adapters: no AWS, no network (the end-to-end tests in
 /// `tests/e2e` drive the same handler through LocalStack).
+/// The position a page's `cursor` carries (`<kind>:<n>`, as [`encode_cursor`] wrote it); 0
+/// without one, and a `400` naming `what` for a cursor of something else.
+fn cursor_offset(params: &[(String, String)], kind: &str, what: &str) -> Result<u32> {
+    match query_param(params, "cursor")? {
+        None => Ok(0),
+        Some(c) => decode_cursor(&c)?
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(|| Error::field("cursor", format!("is not a cursor of {what}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
