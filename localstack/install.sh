@@ -109,3 +109,19 @@ JAVA
   fi
   rm -rf "$tmp"
 fi
+
+# 5. kinesis-local backs DynamoDB Streams (the job table's stream is the outbox). LocalStack
+# would `npm install` it on first use; placed here, nothing is fetched while the service runs.
+kinesis="$LS_LIB/kinesis-local/0.4.13"
+if [ ! -f "$kinesis/node_modules/kinesis-local/main.js" ]; then
+  command -v npm >/dev/null || {
+    say "DynamoDB Streams need Node.js and npm (for kinesis-local): install them"
+    exit 1
+  }
+  say "installing kinesis-local 0.4.13 (npm) for DynamoDB Streams"
+  rm -rf "$kinesis.partial"
+  mkdir -p "$kinesis.partial"
+  npm install --silent --no-audit --no-fund --prefix "$kinesis.partial" kinesis-local@0.4.13 >&2
+  rm -rf "$kinesis"
+  mv "$kinesis.partial" "$kinesis"
+fi

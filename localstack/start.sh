@@ -64,15 +64,18 @@ fi
 if ! ours_running; then
   say "starting LocalStack ${LS_VERSION} (host mode) on 127.0.0.1:${LS_PORT}; log: $LS_LOG"
   mkdir -p "$LS_FS/tmp" "$LS_FS/var/lib/localstack"
+  # KINESIS_LATENCY=0: a table's stream is live when the table is (kinesis-local otherwise takes
+  # 0.5 s to make the stream behind it, and LocalStack drops the records written meanwhile).
   # Its own session (setsid) so that stop.sh can end LocalStack and its DynamoDB Local child together.
   (
     cd "$LS_HOME"
     export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$LS_FS" \
       GATEWAY_LISTEN="127.0.0.1:${LS_PORT}" LOCALSTACK_HOST="127.0.0.1:${LS_PORT}" \
-      SERVICES=sqs,s3,dynamodb,cloudformation,sts,iam EAGER_SERVICE_LOADING=0 \
+      SERVICES=sqs,s3,dynamodb,dynamodbstreams,kinesis,cloudformation,sts,iam EAGER_SERVICE_LOADING=0 \
       SQS_ENDPOINT_STRATEGY=path DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
       DYNAMODB_LOCAL_PORT="$LS_DYNAMODB_PORT" DYNAMODB_IN_MEMORY=1 DYNAMODB_REMOVE_EXPIRED_ITEMS=1 \
-      S3_SKIP_SIGNATURE_VALIDATION=0 LOCALSTACK_TELEMETRY_DISABLED=1 DISABLE_CORS_CHECKS=1
+      S3_SKIP_SIGNATURE_VALIDATION=0 LOCALSTACK_TELEMETRY_DISABLED=1 DISABLE_CORS_CHECKS=1 \
+      KINESIS_LATENCY=0
     exec setsid "$LS_VENV/bin/python" -m localstack.runtime.main >"$LS_LOG" 2>&1 </dev/null
   ) &
   echo $! >"$LS_PIDFILE"

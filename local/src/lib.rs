@@ -9,8 +9,11 @@
 //!   `SqsEvent`s, deleting only the messages not listed in `batchItemFailures`; the others come
 //!   back after the queue's visibility timeout, exactly as Lambda's event source mapping behaves.
 //!   Each poller sends a heartbeat while it runs, and stops receiving while its queue is paused.
+//! - The job table's stream: read as Lambda's DynamoDB event source mapping reads it, handed to
+//!   the job-events handler (every side effect of a job's write), see [`stream`].
 
 pub mod fleet;
+pub mod stream;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -112,6 +115,10 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                 Arc::new(WebhookDispatcher::new(services.clone())),
             ),
         ];
+        tasks.push(tokio::spawn(stream::poll_stream(
+            services.clone(),
+            stopped.clone(),
+        )));
         tasks.push(tokio::spawn(reap_every(services.clone(), stopped.clone())));
         tasks.push(tokio::spawn(snapshot_every(
             services.clone(),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use horizon_app::dashboard::MetricKind;
-use horizon_app::ports::JobMeasure;
+use horizon_app::ports::{Counts, JobMeasure};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -257,13 +257,22 @@ async fn snapshots_are_taken_once_per_interval_and_rotate() {
         runtime_ms,
         wait_ms: 1000,
     };
+    let mut version = 0;
     for slot in 0..5i64 {
         for _ in 0..=slot {
-            services
-                .metrics
-                .record("extract/pdf", "q-snaps", measure(200 * (slot as u64 + 1)))
-                .await
-                .unwrap();
+            version += 1;
+            let counts = Counts {
+                job: horizon_domain::JobId::new(now),
+                version,
+                keep_until: now + time::Duration::hours(1),
+                tally: None,
+                measure: Some((
+                    "extract/pdf".into(),
+                    "q-snaps".into(),
+                    measure(200 * (slot as u64 + 1)),
+                )),
+            };
+            assert!(services.metrics.apply(&counts).await.unwrap());
         }
         let at = now + time::Duration::seconds(slot);
         // Two instances on the same interval: only one takes its snapshot.

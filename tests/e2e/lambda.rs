@@ -191,4 +191,19 @@ async fn every_function_answers_its_fixture_events_through_cargo_lambda() {
         .invoke("webhook-dispatch", "webhook-dispatch-malformed.json")
         .await;
     assert_eq!(failures(&resp).len(), 1, "{resp}");
+
+    // The outbox's consumer: a job's write from the table's stream is applied (twice is
+    // harmless); a record whose image is not a job fails, and the batch stops there.
+    for _ in 0..2 {
+        let resp = watch.invoke("job-events", "job-events-stream.json").await;
+        assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    }
+    let resp = watch
+        .invoke("job-events", "job-events-malformed.json")
+        .await;
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "100000000000000000002"}]),
+        "{resp}"
+    );
 }

@@ -68,9 +68,11 @@ async fn deliver(
     };
     let base = services.config.api.public_url.clone().unwrap_or_default();
     let now = services.clock.now();
+    // The body is a function of the job's version (its time is the write's), so that an event
+    // emitted again from the same write is the same bytes under the same delivery ids.
     let body = serde_json::json!({
         "type": event.as_str(),
-        "timestamp": rfc3339(now),
+        "timestamp": rfc3339(job.updated_at()),
         "data": JobView::of(job, &base, first_page),
     });
     let body_key = format!(
@@ -102,28 +104,6 @@ async fn deliver(
     }
     tracing::info!(job_id = %job.id(), event = event.as_str(), deliveries = targets.len(), "webhook deliveries queued");
     Ok(targets.len())
-}
-
-/// Emits, logging instead of failing: an event that cannot be queued must not undo the job's
-/// state change (its owner can still poll, and read the delivery log). A transient failure (a
-/// throttle, a dependency briefly away) is tried again twice, 0.2 s and 0.8 s later: the
-/// deliveries already queued keep their ids, so a receiver sees them repeated, not new.
-pub async fn emit_logged(services: &Services, job: &Job) {
-    let mut wait = std::time::Duration::from_millis(200);
-    for tries_left in (0..3).rev() {
-        match emit(services, job).await {
-            Ok(_) => return,
-            Err(e) if e.is_transient() && tries_left > 0 => {
-                tracing::warn!(job_id = %job.id(), error = %e, "webhook deliveries not queued; trying again");
-                tokio::time::sleep(wait).await;
-                wait *= 4;
-            }
-            Err(e) => {
-                tracing::error!(job_id = %job.id(), error = %e, "webhook deliveries not queued");
-                return;
-            }
-        }
-    }
 }
 
 /// Where the bodies of a job's events are kept in the blob store.

@@ -1,16 +1,15 @@
 //! A job's lifecycle, written in one place. A new job takes one path ([`submit`]), whether the
-//! API creates it or the dashboard retries a failed one: stored, filed under its monitored tags,
-//! queued. Every later change goes through [`update`], which owns the version-checked
-//! read-modify-write and then runs the listeners of the events the change caused ([`Event`],
-//! [`listeners`]): a new side effect of a transition is one line in that table.
+//! API creates it or the dashboard retries a failed one: stored, then queued. Every later change
+//! goes through [`update`], which owns the version-checked read-modify-write. Neither does
+//! anything else: the side effects of a job's write follow from the write, through the table's
+//! stream ([`crate::outbox`]).
 
 use time::OffsetDateTime;
 
-use crate::dashboard;
-use crate::ports::{JobMeasure, StoreError, WorkMessage};
+use crate::ports::{StoreError, WorkMessage};
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
-use horizon_domain::{Job, JobError, JobId, JobStatus};
+use horizon_domain::{Job, JobError, JobId};
 
 /// How often [`update`] reads again after losing a race before it gives up (`503`, retry).
 const TRIES: usize = 5;
@@ -27,8 +26,8 @@ pub enum Step<T> {
 /// The one read-modify-write of a job. `decide` sees the job as stored (`None`: unknown or
 /// expired) and the time, and says what to write; the write holds only if nobody wrote since
 /// the read (`Error::Stale` otherwise), and then `decide` is asked again about the fresh job.
-/// `start` is a job already in hand, decided on before any read. After a write, the listeners
-/// of the events it caused run. Gives up with `Stale` after a few lost races.
+/// `start` is a job already in hand, decided on before any read. Gives up with `Stale` after a
+/// few lost races.
 pub async fn update<T>(
     services: &Services,
     id: &JobId,
@@ -44,16 +43,7 @@ pub async fn update<T>(
         match decide(job.as_ref(), services.clock.now())? {
             Step::Stop(answer) => return Ok(answer),
             Step::Write(next, answer) => match services.jobs.replace(&next).await {
-                Ok(()) => {
-                    if let Some(before) = &job {
-                        for event in events(before, &next) {
-                            for listener in listeners(event) {
-                                listener.run(services, &next).await;
-                            }
-                        }
-                    }
-                    return Ok(answer);
-                }
+                Ok(()) => return Ok(answer),
                 Err(StoreError::Stale(_)) => continue, // someone wrote in between: read, decide again
                 Err(e) => return Err(e.into()),
             },
@@ -64,84 +54,11 @@ pub async fn update<T>(
     )))
 }
 
-/// What a write of a job did, as far as anything else cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// A worker took the job up for the first time.
-    Started,
-    Completed,
-    Failed,
-}
-
-/// The events of the change from `before` to `after`.
-pub fn events(before: &Job, after: &Job) -> Vec<Event> {
-    if before.status() == after.status() {
-        return Vec::new();
-    }
-    match after.status() {
-        JobStatus::Processing if after.attempts() == 1 => vec![Event::Started],
-        JobStatus::Completed => vec![Event::Completed],
-        JobStatus::Failed => vec![Event::Failed],
-        JobStatus::Processing | JobStatus::Queued => Vec::new(),
-    }
-}
-
-/// Something that happens because of an event, best effort: the job's change stands whatever
-/// becomes of it (its errors are logged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    /// Queue the webhook deliveries of the job's new state.
-    Webhooks,
-    /// Count the finished job in the dashboard's metrics (per job type and per queue).
-    Metrics,
-}
-
-/// Which listeners each event has (Laravel Horizon's `EventMap`). The dashboard's lists and
-/// tallies follow every write in the job store itself.
-pub fn listeners(event: Event) -> &'static [Listener] {
-    match event {
-        Event::Started => &[Listener::Webhooks],
-        Event::Completed | Event::Failed => &[Listener::Metrics, Listener::Webhooks],
-    }
-}
-
-impl Listener {
-    async fn run(self, services: &Services, job: &Job) {
-        match self {
-            Listener::Webhooks => crate::events::emit_logged(services, job).await,
-            Listener::Metrics => record(services, job).await,
-        }
-    }
-}
-
-/// Adds a finished job to the dashboard's counters: its wait (created to last claimed) and its
-/// runtime (last claimed to finished; nothing when no worker ever held it).
-async fn record(services: &Services, job: &Job) {
-    let ms = |from: OffsetDateTime, to: OffsetDateTime| {
-        u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
-    };
-    let finished = job.finished_at().unwrap_or(job.updated_at());
-    let measure = JobMeasure {
-        failed: job.status() == JobStatus::Failed,
-        runtime_ms: job.started_at().map(|s| ms(s, finished)).unwrap_or(0),
-        wait_ms: ms(job.created_at(), job.started_at().unwrap_or(finished)),
-    };
-    let queue = dashboard::queue_name(&services.config.stack.extract_queue_url);
-    if let Err(e) = services
-        .metrics
-        .record(job.job_type().as_str(), queue, measure)
-        .await
-    {
-        tracing::warn!(job_id = %job.id(), error = %e, "metrics not recorded");
-    }
-}
-
-/// Stores the new job, files it under the monitored tags it carries, and queues it. If it
+/// Stores the new job and queues it. If it
 /// cannot be queued the job is failed (never left queued where no worker will see it) and the
 /// error returned.
 pub async fn submit(services: &Services, job: &Job) -> Result<()> {
     services.jobs.create(job).await?;
-    file_under_monitored_tags(services, job).await;
     let message = WorkMessage {
         job_id: job.id().to_string(),
     };
@@ -166,25 +83,6 @@ pub async fn submit(services: &Services, job: &Job) -> Result<()> {
         return Err(e.into());
     }
     Ok(())
-}
-
-/// Best effort: a job missing from a monitored tag's list is a smaller harm than a job refused.
-async fn file_under_monitored_tags(services: &Services, job: &Job) {
-    let monitored = match services.dashboard.monitored().await {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(job_id = %job.id(), error = %e, "monitored tags not read; job not filed under them");
-            return;
-        }
-    };
-    let tags = dashboard::tags(job);
-    let keep_until =
-        services.clock.now() + time::Duration::minutes(services.config.dashboard.monitored_minutes);
-    for (tag, _) in monitored.iter().filter(|(t, _)| tags.contains(t)) {
-        if let Err(e) = services.dashboard.tag_job(tag, job.id(), keep_until).await {
-            tracing::warn!(job_id = %job.id(), tag, error = %e, "job not filed under a monitored tag");
-        }
-    }
 }
 
 /// Removes a finished job at once: its results and event bodies, then its record and delivery
@@ -237,48 +135,4 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
     }
     tracing::info!(job_id = %id, retry = %retry.id(), "failed job retried");
     Ok(retry)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use horizon_domain::{JobResult, Progress};
-
-    use crate::memory::queued_job as queued;
-
-    #[test]
-    fn each_transition_names_its_events_and_each_event_its_listeners() {
-        let now = OffsetDateTime::now_utc();
-        let lease = time::Duration::minutes(5);
-        let job = queued(now);
-        let first = job.claimed(now, lease).unwrap();
-        assert_eq!(events(&job, &first), [Event::Started]);
-        let progressed = first.with_progress(
-            Progress {
-                pages_done: 1,
-                pages_total: 2,
-            },
-            now,
-            lease,
-        );
-        assert!(events(&first, &progressed).is_empty());
-        let back = first.requeued(now).unwrap();
-        assert!(events(&first, &back).is_empty());
-        // A second claim starts nothing new: the client heard `processing` once.
-        let second = back.claimed(now, lease).unwrap();
-        assert!(events(&back, &second).is_empty());
-        let done = second.completed(JobResult::default(), now).unwrap();
-        assert_eq!(events(&second, &done), [Event::Completed]);
-        let failed = second
-            .failed(JobError::new("cancelled", "by its owner"), now)
-            .unwrap();
-        assert_eq!(events(&second, &failed), [Event::Failed]);
-        assert!(events(&done, &done.touched(now)).is_empty());
-
-        assert_eq!(listeners(Event::Started), [Listener::Webhooks]);
-        for end in [Event::Completed, Event::Failed] {
-            assert!(listeners(end).contains(&Listener::Metrics));
-            assert!(listeners(end).contains(&Listener::Webhooks));
-        }
-    }
 }

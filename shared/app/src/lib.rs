@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod limits;
 pub mod media;
 pub mod memory;
+pub mod outbox;
 pub mod ports;
 pub mod services;
 pub mod uploads;

@@ -33,9 +33,9 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::ports::{
-    AccountStore, Blob, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet,
-    IdempotencyRecord, JobFilter, JobMeasure, JobStore, MetricsStore, QueueDepth, QueueInfo,
-    StoreError, StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
+    AccountStore, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog, DeliveryQueue,
+    Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, QueueDepth, QueueInfo, StoreError,
+    StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
@@ -157,6 +157,26 @@ impl Services {
     }
 }
 
+impl Memory {
+    /// Processes the store's stream as the table's stream is processed: the effects of every job
+    /// write so far ([`crate::outbox::apply`]), oldest first. Returns how many writes it read.
+    pub async fn pump(&self) -> horizon_domain::Result<usize> {
+        let mut read = 0;
+        loop {
+            let batch = std::mem::take(&mut self.store.state()?.stream);
+            if batch.is_empty() {
+                return Ok(read);
+            }
+            for (before, after) in &batch {
+                if let Some(after) = after {
+                    crate::outbox::apply(&self.services, before.as_ref(), after).await?;
+                }
+            }
+            read += batch.len();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Clock
 
@@ -241,6 +261,10 @@ struct State {
     /// A monitored tag's jobs, with when each entry expires.
     tagged: HashMap<String, BTreeMap<JobId, OffsetDateTime>>,
     paused: BTreeMap<String, bool>,
+    /// The table's stream: each job's write (before, after), oldest first, until pumped.
+    stream: Vec<(Option<Job>, Option<Job>)>,
+    /// The writes whose effects were applied (job, version).
+    applied: BTreeSet<(JobId, u64)>,
 }
 
 struct Claim {
@@ -283,26 +307,6 @@ impl State {
     fn live_job(&self, id: &JobId, now: OffsetDateTime) -> Option<&Job> {
         self.jobs.get(id).filter(|j| j.expires_at() > now)
     }
-
-    /// What `DynamoStore::count_transition` counts: a job's arrival, or its move from active to
-    /// finished, in the time buckets and the pending gauge.
-    fn count_transition(&mut self, before: Option<JobStatus>, job: &Job) {
-        let Some((field, gauge)) = monitoring::counted(before, job) else {
-            return;
-        };
-        for width in [Width::Minute, Width::Hour] {
-            let tally = self
-                .tallies
-                .entry((width, width.bucket(job.updated_at())))
-                .or_default();
-            match field {
-                "pushed" => tally.pushed += 1,
-                "completed" => tally.completed += 1,
-                _ => tally.failed += 1,
-            }
-        }
-        self.pending += gauge;
-    }
 }
 
 #[async_trait]
@@ -317,7 +321,7 @@ impl JobStore for MemoryStore {
             )));
         }
         state.jobs.insert(job.id().clone(), job.clone());
-        state.count_transition(None, job);
+        state.stream.push((None, Some(job.clone())));
         Ok(())
     }
 
@@ -337,7 +341,7 @@ impl JobStore for MemoryStore {
             )));
         }
         let before = match state.live_job(job.id(), now) {
-            Some(stored) if stored.version() + 1 == job.version() => stored.status(),
+            Some(stored) if stored.version() + 1 == job.version() => stored.clone(),
             Some(stored) => {
                 return Err(StoreError::Stale(format!(
                     "job {} is at version {}, not {}",
@@ -349,7 +353,7 @@ impl JobStore for MemoryStore {
             None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
         };
         state.jobs.insert(job.id().clone(), job.clone());
-        state.count_transition(Some(before), job);
+        state.stream.push((Some(before), Some(job.clone())));
         Ok(())
     }
 
@@ -465,8 +469,11 @@ impl JobStore for MemoryStore {
 
     async fn delete(&self, id: &JobId) -> StoreResult<()> {
         let mut state = self.state()?;
-        state.jobs.remove(id);
+        if let Some(job) = state.jobs.remove(id) {
+            state.stream.push((Some(job), None));
+        }
         state.attempts.remove(id);
+        state.applied.retain(|(job, _)| job != id);
         Ok(())
     }
 }
@@ -621,10 +628,31 @@ impl DeliveryLog for MemoryStore {
 
 #[async_trait]
 impl MetricsStore for MemoryStore {
-    /// Adds to the job type's and the queue's counters.
-    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> StoreResult<()> {
+    async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool> {
+        Ok(self.state()?.applied.contains(&(job.clone(), version)))
+    }
+
+    /// Adds to the time buckets, the pending gauge and the job type's and queue's counters.
+    async fn apply(&self, counts: &Counts) -> StoreResult<bool> {
         let now_ms = millis(self.now());
         let mut state = self.state()?;
+        if !state.applied.insert((counts.job.clone(), counts.version)) {
+            return Ok(false);
+        }
+        if let Some((field, at, gauge)) = counts.tally {
+            for width in [Width::Minute, Width::Hour] {
+                let tally = state.tallies.entry((width, width.bucket(at))).or_default();
+                match field {
+                    "pushed" => tally.pushed += 1,
+                    "completed" => tally.completed += 1,
+                    _ => tally.failed += 1,
+                }
+            }
+            state.pending += gauge;
+        }
+        let Some((job_type, queue, m)) = &counts.measure else {
+            return Ok(true);
+        };
         for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
             let metric = MetricId {
                 kind,
@@ -646,7 +674,7 @@ impl MetricsStore for MemoryStore {
             counter.runtime_ms += m.runtime_ms;
             counter.wait_ms += m.wait_ms;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -1279,6 +1307,9 @@ mod tests {
             .unwrap();
         let job = new_job(&m);
         jobs::submit(s, &job).await.unwrap();
+        // The job's side effects follow from its write, through the stream.
+        assert_eq!(s.dashboard.pending_count().await.unwrap(), 0);
+        assert_eq!(m.pump().await.unwrap(), 1);
 
         assert_eq!(s.jobs.get(job.id()).await.unwrap(), Some(job.clone()));
         assert_eq!(
@@ -1355,12 +1386,18 @@ mod tests {
             .unwrap();
         jobs::submit(s, &job).await.unwrap();
         claim(&m, job.id()).await;
+        m.pump().await.unwrap();
         // Not subscribed to `job.processing`: the claim queued nothing.
         assert!(m.queue.deliveries().unwrap().is_empty());
 
         m.clock.advance(time::Duration::seconds(2));
         let done = finish(&m, job.id(), None).await;
         assert_eq!(done.status(), JobStatus::Completed);
+        assert!(
+            m.queue.deliveries().unwrap().is_empty(),
+            "not before the stream is read"
+        );
+        m.pump().await.unwrap();
 
         let counters = s.dashboard.counters().await.unwrap();
         let of = |kind, name: &str| {

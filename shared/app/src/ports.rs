@@ -329,10 +329,31 @@ pub struct JobMeasure {
     pub wait_ms: u64,
 }
 
-/// Counters per job type and per queue, added to atomically.
+/// What one write of a job adds to the dashboard's counts. A write is named by its job and the
+/// version it made, and is counted once however often its stream record is processed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counts {
+    pub job: JobId,
+    /// The version the write made.
+    pub version: u64,
+    /// Until when the write is remembered as applied (the job's own expiry).
+    pub keep_until: OffsetDateTime,
+    /// The time buckets' field (`pushed`, `completed` or `failed`), the bucket time, and the
+    /// pending gauge's change.
+    pub tally: Option<(&'static str, OffsetDateTime, i64)>,
+    /// A finished job's measure, for its job type and its queue (in that order).
+    pub measure: Option<(String, String, JobMeasure)>,
+}
+
+/// The counters per job type and per queue, the time buckets and the pending gauge, changed only
+/// through [`MetricsStore::apply`]: once per write of a job, never twice.
 #[async_trait]
 pub trait MetricsStore: Send + Sync {
-    async fn record(&self, job_type: &str, queue: &str, measure: JobMeasure) -> StoreResult<()>;
+    /// Whether the write of `job` that made `version` has had its effects applied.
+    async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool>;
+    /// Adds `counts` and marks their write applied, in one step (one DynamoDB transaction).
+    /// `false`, changing nothing, when that write was applied already.
+    async fn apply(&self, counts: &Counts) -> StoreResult<bool>;
 }
 
 /// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,

@@ -15,12 +15,15 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Select};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update,
+};
 use time::OffsetDateTime;
 
 use crate::clients::unavailable;
 use crate::dynamo::{from_json, millis, n, opt_num, opt_str, s, to_json, DynamoStore, Item};
-use horizon_app::ports::{DashboardStore, JobMeasure, MetricsStore};
+use horizon_app::ports::{Counts, DashboardStore, MetricsStore};
 use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
@@ -110,82 +113,27 @@ fn snaps_key(metric: &MetricId) -> String {
 }
 
 impl DynamoStore {
-    /// Counts a job's arrival, or its move from active to finished, in the time buckets and the
-    /// pending gauge. Best effort: a count lost to an outage must not fail the job's own write.
-    pub(super) async fn count_transition(&self, before: Option<JobStatus>, job: &Job) {
-        let Some((field, gauge)) = monitoring::counted(before, job) else {
-            return;
-        };
-        let at = job.updated_at();
-        let (a, b, c) = tokio::join!(
-            self.add_tally(Width::Minute, at, field),
-            self.add_tally(Width::Hour, at, field),
-            self.add("TALLY", "gauge", "pending", gauge),
-        );
-        for r in [a, b, c] {
-            if let Err(e) = r {
-                tracing::warn!(job_id = %job.id(), error = %e, "dashboard count not recorded");
-            }
-        }
-    }
-
-    async fn add_tally(&self, width: Width, at: OffsetDateTime, field: &str) -> StoreResult<()> {
-        let bucket = width.bucket(at);
-        // Kept a day past the longest period a bucket can be summed in (the failed period is at
-        // most the job retention, and in hours).
-        let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s("TALLY"))
-            .key("sk", s(bucket_key(width, bucket)))
-            .update_expression("ADD #f :one SET expiresAt = :exp")
-            .expression_attribute_names("#f", field)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":exp", n(expires))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
-        Ok(())
-    }
-
-    async fn add(&self, pk: &str, sk: &str, field: &str, by: i64) -> StoreResult<()> {
-        self.client
-            .update_item()
+    /// One `ADD` to a counter item, as a part of a transaction.
+    fn add(
+        &self,
+        pk: &str,
+        sk: String,
+        expression: &str,
+        names: HashMap<String, String>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> StoreResult<TransactWriteItem> {
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression("ADD #f :by")
-            .expression_attribute_names("#f", field)
-            .expression_attribute_values(":by", n(by))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
-        Ok(())
-    }
-
-    async fn add_counter(&self, metric: MetricId, m: JobMeasure) -> StoreResult<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s("METRICS"))
-            .key("sk", s(counter_key(&metric)))
-            .update_expression(
-                "ADD #processed :one, #failed :failed, #runtime :runtime, #wait :wait \
-                 SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
-            )
-            .set_expression_attribute_names(Some(counter_names()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":failed", n(u8::from(m.failed)))
-            .expression_attribute_values(":runtime", n(m.runtime_ms))
-            .expression_attribute_values(":wait", n(m.wait_ms))
-            .expression_attribute_values(":now", n(millis(self.clock.now())))
-            .expression_attribute_values(":kind", s(metric.kind.as_str()))
-            .expression_attribute_values(":name", s(metric.name))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
-        Ok(())
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(
+                values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            ))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("a counter update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     fn counter_from(item: &Item) -> Option<Counter> {
@@ -340,11 +288,29 @@ impl DynamoStore {
                 JobStatus::Queued | JobStatus::Processing => pending += 1,
             }
         }
-        for ((width, bucket, field), by) in counts {
-            self.add("TALLY", &bucket_key(width, bucket), field, by)
-                .await?;
+        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
+        let mut adds = Vec::new();
+        for ((width, bucket, name), by) in counts {
+            let sk = bucket_key(width, bucket);
+            adds.push(self.add("TALLY", sk, "ADD #f :by", field(name), vec![(":by", n(by))])?);
         }
-        self.add("TALLY", "gauge", "pending", pending).await
+        let gauge = vec![(":by", n(pending))];
+        adds.push(self.add(
+            "TALLY",
+            "gauge".into(),
+            "ADD #f :by",
+            field("pending"),
+            gauge,
+        )?);
+        for chunk in adds.chunks(100) {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB TransactWriteItems", e))?;
+        }
+        Ok(())
     }
 }
 
@@ -373,27 +339,103 @@ impl DynamoStore {
     }
 }
 
+/// The mark that the write of a job that made `version` was applied, in the job's partition
+/// (deleted with the job, expiring with it).
+fn applied_key(version: u64) -> String {
+    format!("APPLIED#{version:010}")
+}
+
 #[async_trait]
 impl MetricsStore for DynamoStore {
-    /// Adds to the job type's and the queue's counters (each an atomic ADD).
-    async fn record(&self, job_type: &str, queue: &str, m: JobMeasure) -> StoreResult<()> {
-        let (a, b) = tokio::join!(
-            self.add_counter(
-                MetricId {
-                    kind: MetricKind::Job,
-                    name: job_type.to_owned()
-                },
-                m
-            ),
-            self.add_counter(
-                MetricId {
-                    kind: MetricKind::Queue,
-                    name: queue.to_owned()
-                },
-                m
-            ),
-        );
-        a.and(b)
+    async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool> {
+        Ok(self
+            .get_item(format!("JOB#{job}"), &applied_key(version))
+            .await?
+            .is_some())
+    }
+
+    /// One transaction: the mark (on the condition that it is new), the time buckets and the
+    /// pending gauge, and the job type's and the queue's counters.
+    async fn apply(&self, counts: &Counts) -> StoreResult<bool> {
+        let mark = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("JOB#{}", counts.job)))
+            .item("sk", s(applied_key(counts.version)))
+            .item("expiresAt", n(counts.keep_until.unix_timestamp()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(format!("the applied mark: {e}")))?;
+        let mut writes = vec![TransactWriteItem::builder().put(mark).build()];
+        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
+        if let Some((name, at, gauge)) = counts.tally {
+            for width in [Width::Minute, Width::Hour] {
+                let bucket = width.bucket(at);
+                // Kept a day past the longest period a bucket can be summed in (the failed
+                // period is at most the job retention, and in hours).
+                let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
+                writes.push(self.add(
+                    "TALLY",
+                    bucket_key(width, bucket),
+                    "ADD #f :one SET expiresAt = :exp",
+                    field(name),
+                    vec![(":one", n(1)), (":exp", n(expires))],
+                )?);
+            }
+            writes.push(self.add(
+                "TALLY",
+                "gauge".into(),
+                "ADD #f :by",
+                field("pending"),
+                vec![(":by", n(gauge))],
+            )?);
+        }
+        if let Some((job_type, queue, m)) = &counts.measure {
+            for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
+                let metric = MetricId {
+                    kind,
+                    name: name.clone(),
+                };
+                writes.push(self.add(
+                    "METRICS",
+                    counter_key(&metric),
+                    "ADD #processed :one, #failed :failed, #runtime :runtime, #wait :wait \
+                     SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
+                    counter_names(),
+                    vec![
+                        (":one", n(1)),
+                        (":failed", n(u8::from(m.failed))),
+                        (":runtime", n(m.runtime_ms)),
+                        (":wait", n(m.wait_ms)),
+                        (":now", n(millis(self.clock.now()))),
+                        (":kind", s(metric.kind.as_str())),
+                        (":name", s(metric.name.clone())),
+                    ],
+                )?);
+            }
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if already_applied(&e) => Ok(false),
+            Err(e) => Err(unavailable("DynamoDB TransactWriteItems", e)),
+        }
+    }
+}
+
+/// Whether a transaction was refused because its first write, the applied mark, exists.
+fn already_applied<R>(e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+            .cancellation_reasons()
+            .first()
+            .and_then(|r| r.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed"),
+        _ => false,
     }
 }
 

@@ -16,6 +16,7 @@ use horizon_app::ports::{StoreError, StoreResult};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+#[derive(Clone)]
 pub struct DynamoStore {
     pub(crate) client: DynamoClient,
     pub(crate) table: String,

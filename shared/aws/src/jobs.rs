@@ -136,7 +136,6 @@ impl JobStore for DynamoStore {
             vec![],
         )
         .await?;
-        self.count_transition(None, job).await;
         Ok(())
     }
 
@@ -149,22 +148,16 @@ impl JobStore for DynamoStore {
 
     async fn replace(&self, job: &Job) -> StoreResult<()> {
         let item = self.job_item(job)?;
-        let old = self
-            .put_item(
-                item,
-                Some("version = :v"),
-                vec![(":v", n(job.version() - 1))],
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(why) => StoreError::Stale(why),
-                other => other,
-            })?;
-        let before = old
-            .as_ref()
-            .and_then(|o| opt_str(o, "status"))
-            .and_then(|st| JobStatus::from_str(st).ok());
-        self.count_transition(before, job).await;
+        self.put_item(
+            item,
+            Some("version = :v"),
+            vec![(":v", n(job.version() - 1))],
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(why) => StoreError::Stale(why),
+            other => other,
+        })?;
         Ok(())
     }
 

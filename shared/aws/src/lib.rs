@@ -13,6 +13,8 @@ pub mod services;
 pub use meter::request_counts;
 #[cfg(feature = "lambda-fleet")]
 pub mod lambda;
+#[cfg(feature = "stream")]
+pub mod stream;
 
 mod accounts;
 mod clients;

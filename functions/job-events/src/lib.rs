@@ -1,0 +1,107 @@
+//! The job-events function: the job table's stream is the outbox, and this is its one consumer.
+//! Each record is one write of a job (its old and new images); [`horizon_app::outbox::apply`]
+//! applies everything that write causes (webhook deliveries, the dashboard's counts and lists).
+//! Records are handled in order; at the first that fails, the batch stops and reports it in
+//! `batchItemFailures`, so the event source mapping retries from there (the records before it
+//! are done, and a record handled twice is applied once). The local runner calls the same
+//! handler with the batches it reads from the stream.
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use horizon_app::Services;
+use horizon_domain::{Error, Result};
+
+pub struct JobEvents {
+    services: Services,
+}
+
+impl JobEvents {
+    pub fn new(services: Services) -> Self {
+        JobEvents { services }
+    }
+
+    /// One batch of stream records, in order.
+    pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            if let Err(e) = self.process(record).await {
+                let seq = record.change.sequence_number.clone();
+                tracing::warn!(error = %e, sequence_number = ?seq, "stream record not applied; it will be retried");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = seq;
+                response.batch_item_failures.push(failure);
+                break;
+            }
+        }
+        response
+    }
+
+    async fn process(&self, record: &EventRecord) -> Result<()> {
+        let change = horizon_aws::stream::job_change(record)
+            .map_err(|e| Error::Internal(format!("a stream record that is not a job: {e}")))?;
+        let Some((before, Some(after))) = change else {
+            return Ok(()); // another item, or a job deleted: no effects
+        };
+        let span = horizon_runtime::telemetry::job_span(after.id());
+        span.record("account", tracing::field::display(after.account()));
+        let applied = tracing::Instrument::instrument(
+            horizon_app::outbox::apply(&self.services, before.as_ref(), &after),
+            span,
+        )
+        .await?;
+        if applied {
+            tracing::debug!(job_id = %after.id(), version = after.version(), "job write applied");
+        }
+        Ok(())
+    }
+}
+
+/// Runs the function in Lambda: logging, configuration and clients once, then one call per batch.
+pub async fn run() -> std::result::Result<(), lambda_runtime::Error> {
+    horizon_runtime::telemetry::init();
+    let handler = std::sync::Arc::new(JobEvents::new(horizon_aws::services::from_env().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Event>| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(event.payload).await) }
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Event {
+        let path = format!(
+            "{}/../../tests/fixtures/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_applies_each_write_once_and_stops_at_a_record_it_cannot_read() {
+        let memory = Services::in_memory(horizon_app::memory::test_config().unwrap());
+        let handler = JobEvents::new(memory.services.clone());
+        for _ in 0..2 {
+            let response = handler.handle(fixture("job-events-stream.json")).await;
+            assert!(response.batch_item_failures.is_empty());
+        }
+        // The job failed after a second of work: counted once, under its type and its queue.
+        let counters = memory.services.dashboard.counters().await.unwrap();
+        assert_eq!(counters.len(), 2, "{counters:?}");
+        assert!(counters
+            .iter()
+            .all(|c| (c.processed, c.failed, c.runtime_ms) == (1, 1, 1000)));
+
+        let response = handler.handle(fixture("job-events-malformed.json")).await;
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, [Some("100000000000000000002".to_owned())]);
+    }
+}

@@ -1,0 +1,149 @@
+//! The job table's stream, read as Lambda's DynamoDB event source mapping reads it for the
+//! job-events function: shard by shard, in order, in batches; records of other items filtered
+//! out (the mapping's filter); a batch's failure retried from the failed record; a record that
+//! keeps failing given up after [`TRIES`] (in AWS: the on-failure destination). Where it got to
+//! in each shard is kept in the table after every batch with a job in it, so a runner killed
+//! and started again goes on from there.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lambda_events::dynamodb::Event;
+use horizon_app::Services;
+use horizon_aws::stream::{passes_filter, StreamReader};
+use horizon_job_events::JobEvents;
+use tokio::sync::watch;
+
+/// Records per batch (the mapping's `BatchSize`).
+const BATCH_SIZE: i32 = 100;
+/// How often a failing record is tried before it is given up (`MaximumRetryAttempts` + 1).
+const TRIES: u32 = 10;
+/// Between reads of a shard with nothing new.
+const IDLE: Duration = Duration::from_millis(200);
+
+/// Reads the stream until `stopped` turns true; a batch in hand is finished first.
+pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>) {
+    let sdk = horizon_aws::sdk_config().await;
+    // Not metered: in AWS the event source mapping's reads and checkpoints are Lambda's own.
+    let store = horizon_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        services.config.stack.table.clone(),
+        services.clock.clone(),
+    );
+    let reader = loop {
+        match StreamReader::open(&sdk, store.clone()).await {
+            Ok(reader) => break reader,
+            Err(e) => {
+                tracing::error!(error = %e, "the job table's stream cannot be read; job side effects wait");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        }
+    };
+    let handler = JobEvents::new(services);
+    // Per shard: the iterator to read next (`None`: closed and read to its end), and how often
+    // the record it points at has failed.
+    let mut shards: HashMap<String, (Option<String>, u32)> = HashMap::new();
+    let mut listed = std::time::Instant::now() - Duration::from_secs(60);
+    while !*stopped.borrow() {
+        if listed.elapsed() >= Duration::from_secs(10) {
+            match reader.shards().await {
+                Ok(ids) => {
+                    for id in ids {
+                        if !shards.contains_key(&id) {
+                            match reader.start(&id).await {
+                                Ok(it) => {
+                                    shards.insert(id, (Some(it), 0));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(shard = %id, error = %e, "shard not opened; trying again")
+                                }
+                            }
+                        }
+                    }
+                    listed = std::time::Instant::now();
+                }
+                Err(e) => tracing::warn!(error = %e, "stream shards not listed; trying again"),
+            }
+        }
+        let mut read_any = false;
+        for (shard, (iterator, failures)) in shards.iter_mut() {
+            let Some(it) = iterator.take() else {
+                continue;
+            };
+            match read_shard(&reader, &handler, shard, it, failures).await {
+                Ok((next, n)) => {
+                    *iterator = next;
+                    read_any |= n > 0;
+                }
+                Err(e) => {
+                    tracing::warn!(shard = %shard, error = %e, "stream read failed; reading again from the checkpoint");
+                    *iterator = reader.start(shard).await.ok();
+                }
+            }
+        }
+        if !read_any {
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+}
+
+/// One batch of one shard: read, filter, handle, checkpoint. Returns the iterator to go on
+/// with and how many records were read.
+async fn read_shard(
+    reader: &StreamReader,
+    handler: &JobEvents,
+    shard: &str,
+    iterator: String,
+    failures: &mut u32,
+) -> horizon_app::ports::StoreResult<(Option<String>, usize)> {
+    let batch = reader.read(iterator, BATCH_SIZE).await?;
+    let read = batch.records.len();
+    let last = batch
+        .records
+        .last()
+        .and_then(|r| r.change.sequence_number.clone());
+    let mut event = Event::default();
+    event.records = batch.records.into_iter().filter(passes_filter).collect();
+    if event.records.is_empty() {
+        // Nothing to hand over. No checkpoint either: it would be a record of its own, read
+        // next time, and so on for ever; on a restart these few records are read and skipped.
+        return Ok((batch.next, read));
+    }
+    let handled: Vec<Option<String>> = event
+        .records
+        .iter()
+        .map(|r| r.change.sequence_number.clone())
+        .collect();
+    let response = handler.handle(event).await;
+    let failed = response
+        .batch_item_failures
+        .into_iter()
+        .find_map(|f| f.item_identifier);
+    let Some(failed) = failed else {
+        *failures = 0;
+        if let Some(seq) = &last {
+            reader.checkpoint(shard, seq).await?;
+        }
+        return Ok((batch.next, read));
+    };
+    *failures += 1;
+    // The records before the failed one are done.
+    let position = handled.iter().position(|s| s.as_deref() == Some(&failed));
+    if let Some(Some(done)) = position.and_then(|p| p.checked_sub(1)).map(|p| &handled[p]) {
+        reader.checkpoint(shard, done).await?;
+    }
+    if *failures >= TRIES {
+        tracing::error!(shard, sequence_number = %failed, tries = TRIES, "a stream record kept failing; it is given up");
+        *failures = 0;
+        reader.checkpoint(shard, &failed).await?;
+        return Ok((Some(reader.start(shard).await?), read));
+    }
+    tokio::time::sleep(Duration::from_millis(100 << (*failures).min(5))).await;
+    Ok((Some(reader.at(shard, &failed).await?), read))
+}

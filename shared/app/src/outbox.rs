@@ -1,0 +1,243 @@
+//! The job table's stream is the outbox. Requests and workers write a job and nothing else;
+//! every side effect of that write follows from the write itself (the job before and after it,
+//! as the table's stream delivers them), here and only here: webhook deliveries, the dashboard's
+//! time buckets and pending gauge, the metric counters, and the lists of monitored tags. A crash
+//! right after a job's write loses nothing: its stream record is still to be processed.
+//!
+//! In AWS a stream-triggered function calls [`apply`] (`functions/job-events`); locally the
+//! runner reads the table's stream and calls the same function; the in-memory store keeps a
+//! stream of its own ([`crate::memory::Memory::pump`]).
+//!
+//! A stream delivers each record at least once, so every effect is idempotent. Delivery ids and
+//! event bodies are derived from the job, its version and the subscription: a second run queues
+//! the same deliveries under the same ids. The counts are added in one transaction with the mark
+//! that the write was applied; a write found marked is skipped whole, and a second transaction
+//! for it changes nothing.
+
+use time::OffsetDateTime;
+
+use crate::dashboard;
+use crate::ports::{Counts, JobMeasure};
+use crate::services::Services;
+use horizon_domain::error::Result;
+use horizon_domain::{monitoring, Job, JobStatus};
+
+/// What a write of a job did, as far as a client cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A worker took the job up for the first time.
+    Started,
+    Completed,
+    Failed,
+}
+
+/// The event of the change from `before` to `after`, if any (a new job has none: the client
+/// that made it knows).
+pub fn event(before: &Job, after: &Job) -> Option<Event> {
+    if before.status() == after.status() {
+        return None;
+    }
+    match after.status() {
+        JobStatus::Processing if after.attempts() == 1 => Some(Event::Started),
+        JobStatus::Completed => Some(Event::Completed),
+        JobStatus::Failed => Some(Event::Failed),
+        JobStatus::Processing | JobStatus::Queued => None,
+    }
+}
+
+/// Everything one write of a job causes besides itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effects {
+    /// A new job: file it under the monitored tags it carries.
+    pub file_under_tags: bool,
+    /// Queue the webhook deliveries of the job's new state.
+    pub webhooks: bool,
+    /// What the write adds to the dashboard's counts (and the mark that it was applied).
+    pub counts: Counts,
+}
+
+/// The effects of the write that turned `before` (`None`: nothing, a new job) into `after`;
+/// `None` when it has none (a progress report, a lease renewed, a job requeued). `queue` is the
+/// name of the queue the job's type runs on, for its metric.
+pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects> {
+    let event = before.and_then(|b| event(b, after));
+    let tally = monitoring::counted(before.map(Job::status), after)
+        .map(|(field, gauge)| (field, after.updated_at(), gauge));
+    let measure = matches!(event, Some(Event::Completed | Event::Failed)).then(|| {
+        (
+            after.job_type().as_str().to_owned(),
+            queue.to_owned(),
+            measure(after),
+        )
+    });
+    let file_under_tags = before.is_none();
+    if event.is_none() && tally.is_none() && !file_under_tags {
+        return None;
+    }
+    Some(Effects {
+        file_under_tags,
+        webhooks: event.is_some(),
+        counts: Counts {
+            job: after.id().clone(),
+            version: after.version(),
+            keep_until: after.expires_at(),
+            tally,
+            measure,
+        },
+    })
+}
+
+/// A finished job's wait (created to last claimed) and runtime (last claimed to finished;
+/// nothing when no worker ever held it).
+fn measure(job: &Job) -> JobMeasure {
+    let ms = |from: OffsetDateTime, to: OffsetDateTime| {
+        u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
+    };
+    let finished = job.finished_at().unwrap_or(job.updated_at());
+    JobMeasure {
+        failed: job.status() == JobStatus::Failed,
+        runtime_ms: job.started_at().map(|s| ms(s, finished)).unwrap_or(0),
+        wait_ms: ms(job.created_at(), job.started_at().unwrap_or(finished)),
+    }
+}
+
+/// Applies the effects of one write (one stream record: the job before and after it). `Ok(true)`
+/// when this call applied them, `Ok(false)` when there were none or they had been applied. An
+/// error leaves the record to be processed again: everything done so far is done again the same
+/// way, and the counts are added once.
+pub async fn apply(services: &Services, before: Option<&Job>, after: &Job) -> Result<bool> {
+    let queue = dashboard::queue_name(&services.config.stack.extract_queue_url);
+    let Some(effects) = effects(before, after, queue) else {
+        return Ok(false);
+    };
+    if services
+        .metrics
+        .applied(after.id(), after.version())
+        .await?
+    {
+        return Ok(false);
+    }
+    if effects.file_under_tags {
+        file_under_monitored_tags(services, after).await?;
+    }
+    if effects.webhooks {
+        crate::events::emit(services, after).await?;
+    }
+    Ok(services.metrics.apply(&effects.counts).await?)
+}
+
+/// Files a new job under the monitored tags it carries (each entry kept for the monitoring
+/// window; writing one twice changes nothing).
+async fn file_under_monitored_tags(services: &Services, job: &Job) -> Result<()> {
+    let monitored = services.dashboard.monitored().await?;
+    let tags = dashboard::tags(job);
+    let keep_until =
+        job.created_at() + time::Duration::minutes(services.config.dashboard.monitored_minutes);
+    for (tag, _) in monitored.iter().filter(|(t, _)| tags.contains(t)) {
+        services
+            .dashboard
+            .tag_job(tag, job.id(), keep_until)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use horizon_domain::{JobError, JobResult, Progress};
+
+    use crate::memory::queued_job as queued;
+
+    #[test]
+    fn each_write_names_its_effects() {
+        let now = OffsetDateTime::now_utc();
+        let lease = time::Duration::minutes(5);
+        let job = queued(now);
+        let new = effects(None, &job, "q").unwrap();
+        assert!(new.file_under_tags && !new.webhooks);
+        assert_eq!(new.counts.tally, Some(("pushed", job.updated_at(), 1)));
+        assert_eq!(new.counts.measure, None);
+
+        let first = job.claimed(now, lease).unwrap();
+        assert_eq!(event(&job, &first), Some(Event::Started));
+        let started = effects(Some(&job), &first, "q").unwrap();
+        assert!(started.webhooks && !started.file_under_tags);
+        assert_eq!((started.counts.tally, started.counts.measure), (None, None));
+        assert_eq!(started.counts.version, first.version());
+
+        let progress = Progress {
+            pages_done: 1,
+            pages_total: 2,
+        };
+        let progressed = first.with_progress(progress, now, lease);
+        assert_eq!(effects(Some(&first), &progressed, "q"), None);
+        let back = first.requeued(now).unwrap();
+        assert_eq!(effects(Some(&first), &back, "q"), None);
+        // A second claim starts nothing new: the client heard `processing` once.
+        let second = back.claimed(now, lease).unwrap();
+        assert_eq!(effects(Some(&back), &second, "q"), None);
+
+        let done = second.completed(JobResult::default(), now).unwrap();
+        let finished = effects(Some(&second), &done, "q").unwrap();
+        assert!(finished.webhooks);
+        assert_eq!(
+            finished.counts.tally,
+            Some(("completed", done.updated_at(), -1))
+        );
+        let (job_type, queue, m) = finished.counts.measure.unwrap();
+        assert_eq!(
+            (job_type.as_str(), queue.as_str(), m.failed),
+            ("extract/pdf", "q", false)
+        );
+
+        let failed = second
+            .failed(JobError::new("cancelled", "by its owner"), now)
+            .unwrap();
+        let fx = effects(Some(&second), &failed, "q").unwrap();
+        assert_eq!(fx.counts.tally.map(|t| (t.0, t.2)), Some(("failed", -1)));
+        assert!(fx.counts.measure.unwrap().2.failed);
+        assert_eq!(effects(Some(&done), &done.touched(now), "q"), None);
+    }
+
+    #[tokio::test]
+    async fn a_write_processed_twice_is_counted_and_delivered_once() {
+        let memory = crate::Services::in_memory(crate::memory::test_config().unwrap());
+        let services = &memory.services;
+        let now = services.clock.now();
+        let hook = horizon_domain::Subscription {
+            id: horizon_domain::WebhookId::new(now),
+            url: "https://hooks.example.com/horizon".into(),
+            events: vec![horizon_domain::EventType::Completed],
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            created_at: horizon_domain::rfc3339(now),
+            disabled: false,
+        };
+        let job = queued(now).with_webhook(hook, now).unwrap();
+        assert!(apply(services, None, &job).await.unwrap());
+        assert!(!apply(services, None, &job).await.unwrap());
+        assert_eq!(services.dashboard.pending_count().await.unwrap(), 1);
+        let lease = time::Duration::minutes(5);
+        let claimed = job.claimed(now, lease).unwrap();
+        let done = claimed.completed(JobResult::default(), now).unwrap();
+        for _ in 0..2 {
+            apply(services, Some(&claimed), &done).await.unwrap();
+        }
+        assert_eq!(services.dashboard.pending_count().await.unwrap(), 0);
+        assert_eq!(memory.queue.deliveries().unwrap().len(), 1);
+        // Even when the mark is lost (a crash before it), the delivery comes again under the
+        // same id, and the counts are added once.
+        let first = memory.queue.deliveries().unwrap()[0].0.clone();
+        let again = effects(Some(&claimed), &done, "q").unwrap();
+        assert!(!services.metrics.apply(&again.counts).await.unwrap());
+        crate::events::emit(services, &done).await.unwrap();
+        let again = &memory.queue.deliveries().unwrap()[1].0;
+        assert_eq!(
+            (&again.delivery_id, &again.body_key),
+            (&first.delivery_id, &first.body_key)
+        );
+        let counters = services.dashboard.counters().await.unwrap();
+        assert!(counters.iter().all(|c| c.processed == 1), "{counters:?}");
+        assert_eq!(counters.len(), 2, "one per job type and one per queue");
+    }
+}
