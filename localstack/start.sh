@@ -66,6 +66,8 @@ if ! ours_running; then
   mkdir -p "$LS_FS/tmp" "$LS_FS/var/lib/localstack"
   # KINESIS_LATENCY=0: a table's stream is live when the table is (kinesis-local otherwise takes
   # 0.5 s to make the stream behind it, and LocalStack drops the records written meanwhile).
+  # Every table's stream is a Kinesis shard there: the tests make a table each, past the default
+  # limit of 100 shards.
   # Its own session (setsid) so that stop.sh can end LocalStack and its DynamoDB Local child together.
   (
     cd "$LS_HOME"
@@ -75,7 +77,7 @@ if ! ours_running; then
       SQS_ENDPOINT_STRATEGY=path DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
       DYNAMODB_LOCAL_PORT="$LS_DYNAMODB_PORT" DYNAMODB_IN_MEMORY=1 DYNAMODB_REMOVE_EXPIRED_ITEMS=1 \
       S3_SKIP_SIGNATURE_VALIDATION=0 LOCALSTACK_TELEMETRY_DISABLED=1 DISABLE_CORS_CHECKS=1 \
-      KINESIS_LATENCY=0
+      KINESIS_LATENCY=0 KINESIS_SHARD_LIMIT=100000 KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT=100000
     exec setsid "$LS_VENV/bin/python" -m localstack.runtime.main >"$LS_LOG" 2>&1 </dev/null
   ) &
   echo $! >"$LS_PIDFILE"

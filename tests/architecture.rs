@@ -210,6 +210,7 @@ const LAYERS: &[&[&str]] = &[
         "horizon-extract-worker",
         "horizon-webhook-dispatch",
         "horizon-dashboard",
+        "horizon-job-events",
     ],
     // The job API's OpenAPI document includes the uploads routes (`horizon_uploads::UploadsDoc`).
     &["horizon-jobs-api"],

@@ -64,6 +64,12 @@ async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
 
     let (good, bad) = run_jobs(&api, 4, 1, "batch-7").await;
 
+    // The counts follow the jobs' writes through the table's stream: within moments.
+    wait_until("the counts catch up with the jobs", 10, async || {
+        let stats = horizon.get("/stats").await;
+        stats["recentJobs"] == 5 && stats["failedJobs"] == 1
+    })
+    .await;
     let stats = horizon.get("/stats").await;
     assert_eq!(stats["recentJobs"], 5, "{stats}");
     assert_eq!(stats["failedJobs"], 1, "{stats}");
@@ -161,7 +167,12 @@ async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
     let noted = horizon.get(&format!("/jobs/failed/{original}")).await;
     assert_eq!(noted["retried_by"][0]["id"], retry_id.as_str());
     assert_eq!(noted["retried_by"][0]["status"], "failed");
-    assert_eq!(horizon.get("/jobs/failed").await["total"], 2);
+    wait_until(
+        "the failed count follows, from the stream",
+        10,
+        async || horizon.get("/jobs/failed").await["total"] == 2,
+    )
+    .await;
     // Bulk retry skips jobs already retried: only the retry itself is retried now.
     let bulk = horizon.post("/jobs/retry?tag=batch-7", None).await;
     assert_eq!(bulk["retried"], 1, "{bulk}");
@@ -218,7 +229,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     assert_eq!(sup["status"], "paused");
     assert_eq!(sup["options"]["maxTries"], 3, "the queue's redrive policy");
     assert_eq!(sup["options"]["maxProcesses"], 2);
-    assert_eq!(sup["processes"][format!("sqs:{queue}")], 2);
+    assert_eq!(sup["processes"][format!("sqs:{queue}")], 2, "{masters}");
 
     assert_eq!(
         horizon
@@ -233,7 +244,12 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
         row(&horizon.get("/workload").await)["length"] == 0
     })
     .await;
-    assert_eq!(horizon.get("/jobs/pending").await["total"], 0);
+    wait_until(
+        "the pending count follows, from the stream",
+        10,
+        async || horizon.get("/jobs/pending").await["total"] == 0,
+    )
+    .await;
     assert_eq!(horizon.get("/jobs/completed").await["total"], 5);
     assert_eq!(
         horizon

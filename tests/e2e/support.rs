@@ -121,7 +121,8 @@ pub async fn own_table(mut config: Config) -> Config {
         .unwrap_or_else(|e| panic!("the stack's table {}: {e:?}", config.stack.table))
         .table
         .expect("a table description");
-    let name = format!("t{}-jobs", &ulid_now()[4..]).to_lowercase();
+    // Named after the stack's table: scripts/test removes them with the stack.
+    let name = format!("{}-{}", config.stack.table, ulid_now());
     let indexes = stack.global_secondary_indexes().iter().map(|g| {
         GlobalSecondaryIndex::builder()
             .set_index_name(g.index_name.clone())
@@ -130,7 +131,8 @@ pub async fn own_table(mut config: Config) -> Config {
             .build()
             .unwrap()
     });
-    ddb.create_table()
+    let made = ddb
+        .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(stack.attribute_definitions.clone())
@@ -144,8 +146,14 @@ pub async fn own_table(mut config: Config) -> Config {
                 .unwrap(),
         )
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("creating table {name}: {e:?}"));
+        .await;
+    // The SDK retries a request that timed out: a table it made the first time is ours.
+    if let Err(e) = made {
+        let exists = e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_in_use_exception());
+        assert!(exists, "creating table {name}: {e:?}");
+    }
     ddb.update_time_to_live()
         .table_name(&name)
         .time_to_live_specification(

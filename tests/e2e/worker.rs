@@ -219,6 +219,13 @@ async fn finished_jobs_are_counted_per_job_type_and_queue() {
     let b = api.start_job(&bad).await;
     api.wait_terminal(&a).await;
     api.wait_terminal(&b).await;
+    // The counters follow the jobs' writes through the table's stream: within moments.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counters(&services, MetricKind::Job, "extract/pdf").await.0 < jobs_before + 2
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     running.shutdown().await;
 
     let (jobs_after, failed_after, runtime) =

@@ -116,7 +116,8 @@ mod tests {
         let failed = memory.services.jobs.get(spent.id()).await.unwrap().unwrap();
         assert_eq!(failed.status(), JobStatus::Failed);
         assert_eq!(failed.error().unwrap().code, "max_tries_exceeded");
-        // Failing it went through the one write path: the dashboard counts it.
+        // Failing it went through the one write path: the dashboard counts it, from the stream.
+        memory.pump().await.unwrap();
         let counters = memory.services.dashboard.counters().await.unwrap();
         assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");
     }

@@ -1,15 +1,18 @@
 //! The job-events function: the job table's stream is the outbox, and this is its one consumer.
 //! Each record is one write of a job (its old and new images); [`horizon_app::outbox::apply`]
 //! applies everything that write causes (webhook deliveries, the dashboard's counts and lists).
-//! Records are handled in order; at the first that fails, the batch stops and reports it in
-//! `batchItemFailures`, so the event source mapping retries from there (the records before it
-//! are done, and a record handled twice is applied once). The local runner calls the same
+//! Each job's records are handled in order (different jobs side by side); the earliest record
+//! that fails is reported in `batchItemFailures`, so the event source mapping retries from there
+//! (a record handled twice is applied once). The local runner calls the same
 //! handler with the batches it reads from the stream.
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
+
+/// How many jobs' records are applied at once.
+const CONCURRENCY: usize = 16;
 
 pub struct JobEvents {
     services: Services,
@@ -20,18 +23,44 @@ impl JobEvents {
         JobEvents { services }
     }
 
-    /// One batch of stream records, in order.
+    /// One batch of stream records: each job's records in order, different jobs side by side
+    /// (at most [`CONCURRENCY`] at once). A job whose record fails stops there; the earliest
+    /// failed record of the batch is reported, and the stream gives it and everything after it
+    /// again (the records already applied are then skipped at the cost of one read).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
-            if let Err(e) = self.process(record).await {
-                let seq = record.change.sequence_number.clone();
-                tracing::warn!(error = %e, sequence_number = ?seq, "stream record not applied; it will be retried");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = seq;
-                response.batch_item_failures.push(failure);
-                break;
+        use futures_util::StreamExt;
+        let mut jobs: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, record) in event.records.iter().enumerate() {
+            let key = match record.change.keys.get("pk") {
+                Some(serde_dynamo::AttributeValue::S(pk)) => pk.clone(),
+                _ => format!("#{i}"),
+            };
+            match jobs.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, records)) => records.push(i),
+                None => jobs.push((key, vec![i])),
             }
+        }
+        let records = &event.records;
+        let failed = futures_util::stream::iter(jobs)
+            .map(|(_, indexes)| async move {
+                for i in indexes {
+                    if let Err(e) = self.process(&records[i]).await {
+                        return Some((i, e));
+                    }
+                }
+                None
+            })
+            .buffer_unordered(CONCURRENCY)
+            .filter_map(|failed| async move { failed })
+            .collect::<Vec<_>>()
+            .await;
+        let mut response = DynamoDbEventResponse::default();
+        if let Some((i, e)) = failed.into_iter().min_by_key(|(i, _)| *i) {
+            let seq = records[i].change.sequence_number.clone();
+            tracing::warn!(error = %e, sequence_number = ?seq, "stream record not applied; it will be retried");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = seq;
+            response.batch_item_failures.push(failure);
         }
         response
     }
@@ -50,7 +79,9 @@ impl JobEvents {
         )
         .await?;
         if applied {
-            tracing::debug!(job_id = %after.id(), version = after.version(), "job write applied");
+            // How long the write's effects waited: the outbox's lag.
+            let lag = self.services.clock.now() - after.updated_at();
+            tracing::info!(job_id = %after.id(), version = after.version(), status = %after.status(), lag_ms = lag.whole_milliseconds() as i64, "job write applied");
         }
         Ok(())
     }

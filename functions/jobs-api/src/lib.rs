@@ -1047,7 +1047,8 @@ mod tests {
         assert_eq!(cancelled.status(), 200);
         assert_eq!(json(&cancelled)["status"], "failed");
         assert_eq!(json(&cancelled)["error"]["code"], "cancelled");
-        // The cancel went through the one write path: the failure is counted.
+        // The cancel went through the one write path: the failure is counted, from the stream.
+        memory.pump().await.unwrap();
         let counters = memory.store.counters().await.unwrap();
         assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");
 
