@@ -51,15 +51,13 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
         if listed.elapsed() >= Duration::from_secs(10) {
             match reader.shards().await {
                 Ok(ids) => {
-                    for id in ids {
-                        if !shards.contains_key(&id) {
-                            match reader.start(&id).await {
-                                Ok(it) => {
-                                    shards.insert(id, (Some(it), 0));
-                                }
-                                Err(e) => {
-                                    tracing::warn!(shard = %id, error = %e, "shard not opened; trying again")
-                                }
+                    for id in ids.into_iter().filter(|id| !shards.contains_key(id)) {
+                        match reader.start(&id).await {
+                            Ok(it) => {
+                                shards.insert(id, (Some(it), 0));
+                            }
+                            Err(e) => {
+                                tracing::warn!(shard = %id, error = %e, "shard not opened; trying again")
                             }
                         }
                     }
