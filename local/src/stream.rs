@@ -51,7 +51,11 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
         if listed.elapsed() >= Duration::from_secs(10) {
             match reader.shards().await {
                 Ok(ids) => {
-                    for id in ids.into_iter().filter(|id| !shards.contains_key(id)) {
+                    let new: Vec<String> = ids
+                        .into_iter()
+                        .filter(|id| !shards.contains_key(id))
+                        .collect();
+                    for id in new {
                         match reader.start(&id).await {
                             Ok(it) => {
                                 shards.insert(id, (Some(it), 0));
