@@ -469,3 +469,166 @@ async fn a_url_resolving_to_a_private_address_is_never_contacted() {
     );
     assert_eq!(first["outcome"], "dead_lettered", "{log}");
 }
+
+/// The local service as a process of its own (the runner's executable, `HORIZON_EXTRACTOR`),
+/// in its own process group, on `config`'s table and queues, serving `port`.
+fn spawn_service(config: &horizon_app::Config, port: u16) -> Child {
+    use std::os::unix::process::CommandExt;
+    let binary = std::env::var("HORIZON_EXTRACTOR")
+        .expect("HORIZON_EXTRACTOR (the local runner's executable): scripts/test sets it");
+    let log =
+        std::fs::File::create(std::env::temp_dir().join(format!("horizon-killed-{port}.log")))
+            .unwrap();
+    let mut command = Command::new(binary);
+    command
+        .env("HORIZON_TABLE", &config.stack.table)
+        .env("HORIZON_EXTRACT_QUEUE_URL", &config.stack.extract_queue_url)
+        .env("HORIZON_WEBHOOK_QUEUE_URL", &config.stack.webhook_queue_url)
+        .env(
+            "HORIZON_WEBHOOK_DLQ_URL",
+            config.stack.webhook_dlq_url.clone().unwrap_or_default(),
+        )
+        .env("PORT", port.to_string())
+        .env("HORIZON_WEBHOOK_ALLOW_CIDRS", "127.0.0.1/32")
+        .env("HORIZON_WEBHOOK_SCHEDULE", "1,1,2,3,5,8,8")
+        // A killed worker's job comes back through the reaper once its lease ends.
+        .env("HORIZON_LEASE_SECONDS", "10")
+        .env("HORIZON_JOB_DEADLINE_SECONDS", "8")
+        .env("HORIZON_REAPER_SECONDS", "1")
+        // A killed worker's message stays invisible for the queue's visibility timeout (3 min);
+        // the reaper queues a job that waited this long again.
+        .env("HORIZON_QUEUED_GRACE_SECONDS", "5")
+        .env("HORIZON_RETRY_BASE_SECONDS", "1")
+        .env("HORIZON_RATE_PER_SECOND", "0")
+        .env_remove("HORIZON_DEV_API_KEY")
+        .env("RUST_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0);
+    // Killed with the test, should the test end first (a failure, a timeout).
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command.spawn().expect("start the local service")
+}
+
+/// SIGKILL to the service's whole process group (the runner and its extraction children).
+fn kill_service(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let killed = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -KILL -- {group}");
+    let _ = child.wait();
+}
+
+async fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the service listens on {port}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The whole local service killed with SIGKILL three times while jobs with webhooks are in flight,
+/// and started again each time: afterwards every job is terminal and its terminal event has
+/// arrived, verified by the reference library, under one webhook id (a redelivery repeats it;
+/// no second event is made).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_killed_mid_flight_loses_no_job_and_no_event() {
+    const JOBS: usize = 30;
+    let receiver = Receiver::start();
+    let services = services().await;
+    let key = new_account(&services).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut service = spawn_service(&services.config, port);
+    wait_listening(port).await;
+    let api = Api::new(std::net::SocketAddr::from(([127, 0, 0, 1], port)), &key);
+    let resp = api
+        .post_json(
+            "/v1/webhooks",
+            &json!({"url": receiver.url("/ok"), "events": ["job.completed", "job.failed"], "secret": SECRET})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let mut jobs = Vec::new();
+    for round in 0..3 {
+        for _ in 0..JOBS / 3 {
+            jobs.push(api.start_job(&upload).await);
+        }
+        // Mid-flight: some jobs queued, some being extracted, events being applied and sent.
+        tokio::time::sleep(Duration::from_millis(400 + 300 * round)).await;
+        kill_service(&mut service);
+        service = spawn_service(&services.config, port);
+        wait_listening(port).await;
+    }
+    let terminal_ids = |entries: &[Value]| {
+        let mut ids: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for e in entries.iter().filter(|e| e["status"] == 200) {
+            let body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+            let id = e["headers"]["webhook-id"].as_str().unwrap().to_owned();
+            ids.entry(body["data"]["jobId"].as_str().unwrap().to_owned())
+                .or_default()
+                .insert(id);
+        }
+        ids
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let entries = loop {
+        let entries = receiver.entries();
+        let ids = terminal_ids(&entries);
+        if jobs.iter().all(|j| ids.contains_key(j)) || Instant::now() > deadline {
+            break entries;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut unfinished = Vec::new();
+    for job in &jobs {
+        let status = api
+            .get(&format!("/v1/jobs/{job}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["status"]
+            .clone();
+        if status != "completed" && status != "failed" {
+            unfinished.push(format!("{job}: {status}"));
+        }
+    }
+    kill_service(&mut service);
+    let log = std::env::temp_dir().join(format!("horizon-killed-{port}.log"));
+    assert!(
+        unfinished.is_empty(),
+        "jobs not terminal: {unfinished:?} (service log: {})",
+        log.display()
+    );
+    assert!(
+        entries.iter().all(|e| e["verified"] == true),
+        "the reference library refused a delivery"
+    );
+    let ids = terminal_ids(&entries);
+    let missing: Vec<&String> = jobs.iter().filter(|j| !ids.contains_key(*j)).collect();
+    assert!(
+        missing.is_empty(),
+        "terminal events never delivered: {missing:?}"
+    );
+    let twice: Vec<_> = ids.iter().filter(|(_, set)| set.len() > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "events sent twice under different ids: {twice:?}"
+    );
+}

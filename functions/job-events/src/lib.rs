@@ -81,7 +81,7 @@ impl JobEvents {
         if applied {
             // How long the write's effects waited: the outbox's lag.
             let lag = self.services.clock.now() - after.updated_at();
-            tracing::info!(job_id = %after.id(), version = after.version(), status = %after.status(), lag_ms = lag.whole_milliseconds() as i64, "job write applied");
+            tracing::debug!(job_id = %after.id(), version = after.version(), status = %after.status(), lag_ms = lag.whole_milliseconds() as i64, "job write applied");
         }
         Ok(())
     }
