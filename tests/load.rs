@@ -56,17 +56,16 @@ pub struct Report {
     pub elapsed: Duration,
     /// Submit to terminal (the job's `updatedAt`), per terminal job, sorted.
     pub latencies: Vec<Duration>,
+    /// The job's terminal write (`updatedAt`) to its terminal event's first arrival, per job
+    /// whose event arrived, sorted.
+    pub event_waits: Vec<Duration>,
     /// Failed jobs by error code.
     pub failures: HashMap<String, usize>,
 }
 
 impl Report {
     pub fn percentile(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[i].as_secs_f64()
+        percentile(&self.latencies, p)
     }
 
     pub fn print(&self) {
@@ -110,13 +109,30 @@ impl Report {
             self.percentile(0.5),
             self.percentile(0.99)
         );
+        println!(
+            "terminal write to its event's arrival: p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+            percentile(&self.event_waits, 0.5),
+            percentile(&self.event_waits, 0.99),
+            percentile(&self.event_waits, 1.0)
+        );
     }
 }
 
-/// Received webhooks: per job, (webhook-id, event type); and the count refused.
+/// The `p` quantile of sorted durations, in seconds (NaN when there are none).
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64()
+}
+
+/// Received webhooks: per job, (webhook-id, event type) and when the first arrived; and the
+/// count refused.
 #[derive(Default)]
 struct Received {
     by_job: HashMap<String, Vec<(String, String)>>,
+    first_at: HashMap<String, OffsetDateTime>,
     refused: usize,
 }
 
@@ -160,6 +176,9 @@ async fn receiver(received: Arc<Mutex<Received>>, down_until: Instant) -> u16 {
                             } else if let Ok(v) = serde_json::from_slice::<Value>(&body) {
                                 let job = v["data"]["jobId"].as_str().unwrap_or("").to_owned();
                                 let kind = v["type"].as_str().unwrap_or("").to_owned();
+                                r.first_at
+                                    .entry(job.clone())
+                                    .or_insert_with(OffsetDateTime::now_utc);
                                 r.by_job.entry(job).or_default().push((id, kind));
                             }
                             let mut resp = hyper::Response::new(Full::new(Bytes::new()));
@@ -374,6 +393,11 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
             report
                 .latencies
                 .push(Duration::try_from(done - *at).unwrap_or_default());
+            if let Some(arrived) = received.first_at.get(id) {
+                report
+                    .event_waits
+                    .push(Duration::try_from(*arrived - done).unwrap_or_default());
+            }
         }
         match received.by_job.get(id) {
             Some(events) => {
@@ -400,6 +424,7 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
     }
     running.shutdown().await;
     report.latencies.sort();
+    report.event_waits.sort();
     report
 }
 

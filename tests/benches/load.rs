@@ -152,7 +152,10 @@ fn cost_model(before: &Counts, after: &Counts, jobs: usize, pages: u64, worker_m
         }
         let unit = match (service.as_str(), op.as_str()) {
             ("DynamoDB", "GetItem" | "Query" | "Scan" | "BatchGetItem") => DDB_READ,
-            ("DynamoDB", "TransactWriteItems") => 4.0 * DDB_WRITE, // two items, twice the units
+            // Twice the units of its items. The outbox's transactions (one per write with
+            // effects: a job's creation, start and end) hold 4, 1 and 6 items: 22 units per job
+            // over 3 transactions.
+            ("DynamoDB", "TransactWriteItems") => 22.0 / 3.0 * DDB_WRITE,
             ("DynamoDB", _) => DDB_WRITE,
             ("SQS", _) => SQS,
             ("S3", "GetObject" | "HeadObject") => S3_GET,
@@ -168,12 +171,14 @@ fn cost_model(before: &Counts, after: &Counts, jobs: usize, pages: u64, worker_m
     }
     let worker_gb_s = worker_ms as f64 / 1000.0 * WORKER_GB;
     // Per job: one worker invocation (an upper bound: batches share one), two API calls (submit
-    // and one status read), one webhook dispatch invocation.
+    // and one status read), one webhook dispatch invocation, and one job-events invocation (an
+    // upper bound: a batch of the stream holds up to 100 writes; its reads of the stream are
+    // free for Lambda, and records of other items are filtered out unbilled).
     let lambda = worker_gb_s * LAMBDA_GB_S
         + jobs_f
-            * (3.0 * LAMBDA_REQUEST
+            * (4.0 * LAMBDA_REQUEST
                 + 2.0 * (HTTP_API + API_GB_S * LAMBDA_GB_S)
-                + 0.256 * 0.02 * LAMBDA_GB_S);
+                + 2.0 * 0.256 * 0.02 * LAMBDA_GB_S);
     let total = dollars + lambda;
     let pages = pages.max(1) as f64;
     println!(
