@@ -8,7 +8,8 @@
 
 use bytes::Bytes;
 use horizon_app::ports::{
-    AccountStore, BlobStore, DashboardStore, JobFilter, JobStore, StoreError, UploadStore,
+    AccountStore, Along, BlobStore, DashboardStore, IdempotencyKey, JobFilter, JobStore,
+    StoreError, UploadStore,
 };
 use horizon_app::Services;
 use horizon_domain::keys::new_key;
@@ -53,7 +54,7 @@ fn ok<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> T {
 pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     let account = fresh_account();
     let first = job(&account, now, JobType::ExtractPdf);
-    ok("create", jobs.create(&first).await);
+    ok("create", jobs.create(&first, Along::Nothing).await);
     let read = ok("get", jobs.get(first.id()).await);
     assert_eq!(
         read.as_ref(),
@@ -61,7 +62,10 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         "a created job reads back as written"
     );
     assert!(
-        matches!(jobs.create(&first).await, Err(StoreError::Conflict(_))),
+        matches!(
+            jobs.create(&first, Along::Nothing).await,
+            Err(StoreError::Conflict(_))
+        ),
         "creating an existing id is a Conflict"
     );
     assert_eq!(ok("get unknown", jobs.get(&JobId::new(now)).await), None);
@@ -96,11 +100,14 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         Default::default(),
         Vec::new(),
     );
-    ok("create second", jobs.create(&second).await);
+    ok("create second", jobs.create(&second, Along::Nothing).await);
     ok(
         "another account's job",
-        jobs.create(&job(&fresh_account(), later, JobType::ExtractPdf))
-            .await,
+        jobs.create(
+            &job(&fresh_account(), later, JobType::ExtractPdf),
+            Along::Nothing,
+        )
+        .await,
     );
     let all = JobFilter::default();
     let (page, next) = ok("list", jobs.list(&account, &all, None, 10).await);
@@ -154,31 +161,53 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
         assert_eq!(ids, [want], "{filter:?}");
     }
 
-    // Idempotency: the first claim wins; the second sees its request and, later, its job;
-    // a released key may be claimed again.
+    // Idempotency: a key is written with the job its request made, in one transaction; a second
+    // job under a live key is refused and nothing of it is written.
     let until = now + Duration::hours(1);
-    assert_eq!(
-        ok(
-            "claim",
-            jobs.idempotency_claim(&account, "k1", "h1", until).await
-        ),
-        None
-    );
-    let seen = ok(
-        "claim again",
-        jobs.idempotency_claim(&account, "k1", "h2", until).await,
-    )
-    .expect("the first request's record");
-    assert_eq!((seen.request_hash.as_str(), seen.job_id), ("h1", None));
+    let owner = fresh_account(); // its own: the listing below counts the first account's jobs
+    assert_eq!(ok("no key yet", jobs.idempotency(&owner, "k1").await), None);
+    let keyed = job(&owner, now, JobType::ExtractPdf);
+    let key = IdempotencyKey {
+        account: owner.clone(),
+        key: "k1".into(),
+        request_hash: "h1".into(),
+        expires_at: until,
+    };
     ok(
-        "done",
-        jobs.idempotent_done(&account, "k1", first.id()).await,
+        "create with key",
+        jobs.create(&keyed, Along::Key(&key)).await,
     );
-    let seen = ok(
-        "claim after done",
-        jobs.idempotency_claim(&account, "k1", "h1", until).await,
+    let seen = ok("the key", jobs.idempotency(&owner, "k1").await).expect("its record");
+    assert_eq!(
+        (seen.request_hash.as_str(), &seen.job_id),
+        ("h1", keyed.id())
     );
-    assert_eq!(seen.and_then(|r| r.job_id), Some(first.id().clone()));
+    let refused = job(&owner, now, JobType::ExtractPdf);
+    assert!(matches!(
+        jobs.create(&refused, Along::Key(&key)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(ok("refused job", jobs.get(refused.id()).await), None);
+    let elsewhere = IdempotencyKey {
+        account: fresh_account(),
+        ..key.clone()
+    };
+    ok(
+        "the same key in another account",
+        jobs.create(&refused, Along::Key(&elsewhere)).await,
+    );
+    // A retry and its original's note land together, or neither does.
+    let original = ok("read", jobs.get(keyed.id()).await).expect("the keyed job");
+    let retry = job(&owner, now, JobType::ExtractPdf);
+    let noted = original.touched(now);
+    ok("retry", jobs.create(&retry, Along::Replacing(&noted)).await);
+    assert_eq!(ok("noted", jobs.get(keyed.id()).await), Some(noted.clone()));
+    let late = job(&owner, now, JobType::ExtractPdf);
+    assert!(matches!(
+        jobs.create(&late, Along::Replacing(&noted)).await,
+        Err(StoreError::Stale(_))
+    ));
+    assert_eq!(ok("late retry", jobs.get(late.id()).await), None);
 
     // Deleting: gone at once, from reads and lists, and deleting again is no error.
     ok("delete", jobs.delete(second.id()).await);
@@ -191,24 +220,6 @@ pub async fn job_store(jobs: &dyn JobStore, now: OffsetDateTime) {
     assert_eq!(
         page.iter().map(|j| j.id()).collect::<Vec<_>>(),
         [first.id()]
-    );
-
-    let other = fresh_account();
-    assert_eq!(
-        ok(
-            "another account's key",
-            jobs.idempotency_claim(&other, "k1", "h1", until).await
-        ),
-        None,
-        "keys are per account"
-    );
-    ok("release", jobs.idempotency_release(&other, "k1").await);
-    assert_eq!(
-        ok(
-            "claim after release",
-            jobs.idempotency_claim(&other, "k1", "h3", until).await
-        ),
-        None
     );
 }
 
@@ -368,7 +379,7 @@ pub async fn dashboard_store(
     assert!(monitored.iter().any(|(t, _)| *t == tag), "{monitored:?}");
     let account = fresh_account();
     let tagged = job(&account, now, JobType::ExtractPdf);
-    ok("create", jobs.create(&tagged).await);
+    ok("create", jobs.create(&tagged, Along::Nothing).await);
     ok(
         "tag job",
         dashboard

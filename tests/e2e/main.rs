@@ -401,9 +401,16 @@ async fn concurrent_claims_have_exactly_one_winner() {
         now,
         time::Duration::hours(1),
     );
-    services.jobs.create(&job).await.unwrap();
+    services
+        .jobs
+        .create(&job, horizon_app::ports::Along::Nothing)
+        .await
+        .unwrap();
     assert!(matches!(
-        services.jobs.create(&job).await,
+        services
+            .jobs
+            .create(&job, horizon_app::ports::Along::Nothing)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let read = services.jobs.get(job.id()).await.unwrap().unwrap();

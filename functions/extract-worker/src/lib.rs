@@ -502,7 +502,12 @@ mod tests {
         let memory = Services::in_memory(test_config().unwrap());
         let now = memory.services.clock.now();
         let job = queued_job(now);
-        memory.services.jobs.create(&job).await.unwrap();
+        memory
+            .services
+            .jobs
+            .create(&job, horizon_app::ports::Along::Nothing)
+            .await
+            .unwrap();
         let done = job
             .failed(JobError::new("cancelled", "by its owner"), now)
             .unwrap();

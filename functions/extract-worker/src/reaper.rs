@@ -77,7 +77,12 @@ mod tests {
     async fn claimed_job(memory: &Memory, attempts: u32) -> Job {
         let now = memory.services.clock.now();
         let mut job = queued_job(now);
-        memory.services.jobs.create(&job).await.unwrap();
+        memory
+            .services
+            .jobs
+            .create(&job, horizon_app::ports::Along::Nothing)
+            .await
+            .unwrap();
         for _ in 0..attempts {
             let claimed = job.claimed(now, time::Duration::seconds(30)).unwrap();
             memory.services.jobs.replace(&claimed).await.unwrap();

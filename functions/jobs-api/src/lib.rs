@@ -14,7 +14,7 @@ use horizon_api::views::{
 };
 use horizon_api::webhooks::{self, WebhookInput};
 use horizon_app::jobs::{self, Step};
-use horizon_app::ports::{JobFilter, MARKDOWN};
+use horizon_app::ports::{Along, IdempotencyKey, JobFilter, MARKDOWN};
 use horizon_app::{uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{
@@ -112,7 +112,6 @@ const PROBLEM: &str = http::PROBLEM_JSON;
                     ("Retry-After" = String, description = "Seconds before polling"))),
         (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
         (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
@@ -138,7 +137,6 @@ async fn extract_pdf(
                     ("Retry-After" = String, description = "Seconds before polling"))),
         (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
         (status = 400, description = "Malformed request, or a PDF upload (which goes to /v1/extract/pdf)", body = Problem, content_type = PROBLEM),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem, content_type = PROBLEM),
         (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
         (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
         (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
@@ -418,8 +416,7 @@ impl JobsApi {
         job_type: JobType,
     ) -> Result<Response<Body>> {
         let body: ExtractRequest = parse_json(req)?;
-        let idempotency_key = header(req, "idempotency-key").map(str::to_owned);
-        if let Some(key) = &idempotency_key {
+        let idempotency = if let Some(key) = header(req, "idempotency-key").map(str::to_owned) {
             if key.is_empty() || key.len() > 255 {
                 return Err(Error::field(
                     "Idempotency-Key",
@@ -433,27 +430,26 @@ impl JobsApi {
             let fingerprint = hex::encode(Sha256::digest(
                 format!("{}\n{value}", job_type.as_str()).as_bytes(),
             ));
-            let now = self.services.clock.now();
-            let expires = now + time::Duration::hours(IDEMPOTENCY_HOURS);
-            if let Some(earlier) = self
-                .services
-                .jobs
-                .idempotency_claim(account, key, &fingerprint, expires)
-                .await?
-            {
+            if let Some(earlier) = self.services.jobs.idempotency(account, &key).await? {
                 return self.replay(req, account, &fingerprint, earlier).await;
             }
-        }
-        let created = self.create_job_from(req, account, body, job_type).await;
-        if let Some(key) = &idempotency_key {
-            match &created {
-                Ok((job, _)) => {
-                    self.services
-                        .jobs
-                        .idempotent_done(account, key, job.id())
-                        .await?
-                }
-                Err(_) => self.services.jobs.idempotency_release(account, key).await?,
+            let now = self.services.clock.now();
+            Some(IdempotencyKey {
+                account: account.clone(),
+                key: key.clone(),
+                request_hash: fingerprint,
+                expires_at: now + time::Duration::hours(IDEMPOTENCY_HOURS),
+            })
+        } else {
+            None
+        };
+        let created = self
+            .create_job_from(req, account, body, job_type, idempotency.as_ref())
+            .await;
+        if let (Err(Error::Conflict(_)), Some(key)) = (&created, &idempotency) {
+            // Another request with this key made its job first: answer with that job.
+            if let Some(earlier) = self.services.jobs.idempotency(account, &key.key).await? {
+                return self.replay(req, account, &key.request_hash, earlier).await;
             }
         }
         let (job, generated_secret) = created?;
@@ -480,15 +476,7 @@ impl JobsApi {
                 "was used with a different request body within the last 24 hours",
             ));
         }
-        let Some(job_id) = earlier.job_id else {
-            let mut resp = http::problem(
-                &Error::Conflict("a request with this Idempotency-Key is still in progress".into()),
-                req.uri().path(),
-            );
-            http::set_header(&mut resp, "retry-after", "1");
-            return Ok(resp);
-        };
-        let job = self.own_job(account, &job_id).await?;
+        let job = self.own_job(account, &earlier.job_id).await?;
         let base = http::base_url(req, &self.services.config);
         let mut resp = http::json(200, &JobView::of(&job, &base, None));
         http::set_header(&mut resp, "location", &job_path(&job));
@@ -502,6 +490,7 @@ impl JobsApi {
         account: &AccountId,
         body: ExtractRequest,
         job_type: JobType,
+        idempotency: Option<&IdempotencyKey>,
     ) -> Result<(Job, Option<String>)> {
         let upload_id = UploadId::from_str(&body.upload_id)
             .map_err(|_| Error::field("uploadId", "is not a well-formed upload id (upl_...)"))?;
@@ -592,7 +581,8 @@ impl JobsApi {
             retention,
         )
         .as_requested(body.tags, body.metadata, options, webhooks);
-        horizon_app::jobs::submit(&self.services, &job).await?;
+        let along = idempotency.map_or(Along::Nothing, Along::Key);
+        horizon_app::jobs::submit(&self.services, &job, along).await?;
         tracing::info!(job_id = %job.id(), upload_id = %job.upload_id(), account = %account, path = req.uri().path(), "job queued");
         Ok((job, generated))
     }

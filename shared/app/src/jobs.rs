@@ -6,7 +6,7 @@
 
 use time::OffsetDateTime;
 
-use crate::ports::{StoreError, WorkMessage};
+use crate::ports::{Along, StoreError, WorkMessage};
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::{Job, JobError, JobId};
@@ -54,11 +54,11 @@ pub async fn update<T>(
     )))
 }
 
-/// Stores the new job and queues it. If it
+/// Stores the new job, with what goes `along` with it in the same transaction, and queues it. If it
 /// cannot be queued the job is failed (never left queued where no worker will see it) and the
 /// error returned.
-pub async fn submit(services: &Services, job: &Job) -> Result<()> {
-    services.jobs.create(job).await?;
+pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<()> {
+    services.jobs.create(job, along).await?;
     let message = WorkMessage {
         job_id: job.id().to_string(),
     };
@@ -109,30 +109,29 @@ pub async fn delete(services: &Services, job: &Job) -> Result<()> {
     Ok(())
 }
 
-/// Runs a failed job again as a new job (`retry_of` the original), and notes the retry in the
-/// original's `retried_by`. Returns the new job.
+/// Runs a failed job again as a new job (`retry_of` the original), noted in the original's
+/// `retried_by` in the same transaction (so two retries of one job cannot both land). Returns
+/// the new job.
 pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
-    let original = services
-        .jobs
-        .get(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no job {id} (it may have expired)")))?;
-    let now = services.clock.now();
     let retention =
         time::Duration::try_from(services.config.jobs.retention).unwrap_or(time::Duration::days(1));
-    let retry = original.retry(JobId::new(now), now, retention)?;
-    submit(services, &retry).await?;
-    let noted = update(services, id, Some(original), |current, now| {
-        Ok(match current {
-            Some(j) => Step::Write(j.retried_as(&retry, now), ()),
-            None => Step::Stop(()),
-        })
-    })
-    .await;
-    if let Err(e) = noted {
-        // The retry runs and names its original (`retry_of`); only the back-link is lost.
-        tracing::warn!(job_id = %id, retry = %retry.id(), error = %e, "retry not noted on the original");
-    }
+    let mut tries = 0;
+    let retry = loop {
+        let original = services
+            .jobs
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} (it may have expired)")))?;
+        let now = services.clock.now();
+        let retry = original.retry(JobId::new(now), now, retention)?;
+        let noted = original.retried_as(&retry, now);
+        match submit(services, &retry, Along::Replacing(&noted)).await {
+            Ok(()) => break retry,
+            // The original changed since it was read: read it and decide again.
+            Err(Error::Stale(_)) if tries < TRIES => tries += 1,
+            Err(e) => return Err(e),
+        }
+    };
     tracing::info!(job_id = %id, retry = %retry.id(), "failed job retried");
     Ok(retry)
 }

@@ -33,9 +33,9 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::ports::{
-    AccountStore, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog, DeliveryQueue,
-    Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, QueueDepth, QueueInfo, StoreError,
-    StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
+    AccountStore, Along, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog,
+    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, QueueDepth,
+    QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage};
@@ -311,7 +311,7 @@ impl State {
 
 #[async_trait]
 impl JobStore for MemoryStore {
-    async fn create(&self, job: &Job) -> StoreResult<()> {
+    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         if state.live_job(job.id(), now).is_some() {
@@ -319,6 +319,43 @@ impl JobStore for MemoryStore {
                 "job {} exists already",
                 job.id()
             )));
+        }
+        // Every condition is checked before anything is written: one transaction.
+        match along {
+            Along::Nothing => {}
+            Along::Key(key) => {
+                let slot = (key.account.clone(), key.key.clone());
+                if state
+                    .idempotency
+                    .get(&slot)
+                    .is_some_and(|c| c.expires_at > now)
+                {
+                    return Err(StoreError::Conflict(
+                        "the idempotency key names another job".into(),
+                    ));
+                }
+                state.idempotency.insert(
+                    slot,
+                    Claim {
+                        record: IdempotencyRecord {
+                            request_hash: key.request_hash.clone(),
+                            job_id: job.id().clone(),
+                        },
+                        expires_at: key.expires_at,
+                    },
+                );
+            }
+            Along::Replacing(other) => {
+                let stored = state.live_job(other.id(), now).map(Job::version);
+                if stored.map(|v| v + 1) != Some(other.version()) {
+                    return Err(StoreError::Stale(format!(
+                        "job {} changed since it was read",
+                        other.id()
+                    )));
+                }
+                let before = state.jobs.insert(other.id().clone(), other.clone());
+                state.stream.push((before, Some(other.clone())));
+            }
         }
         state.jobs.insert(job.id().clone(), job.clone());
         state.stream.push((None, Some(job.clone())));
@@ -381,48 +418,18 @@ impl JobStore for MemoryStore {
         Ok(crate::ports::job_page(page, limit, false))
     }
 
-    async fn idempotency_claim(
+    async fn idempotency(
         &self,
         account: &AccountId,
         key: &str,
-        request_hash: &str,
-        expires_at: OffsetDateTime,
     ) -> StoreResult<Option<IdempotencyRecord>> {
         let now = self.now();
-        let mut state = self.state()?;
-        let slot = (account.clone(), key.to_owned());
-        if let Some(claim) = state.idempotency.get(&slot).filter(|c| c.expires_at > now) {
-            return Ok(Some(claim.record.clone()));
-        }
-        state.idempotency.insert(
-            slot,
-            Claim {
-                record: IdempotencyRecord {
-                    request_hash: request_hash.to_owned(),
-                    job_id: None,
-                },
-                expires_at,
-            },
-        );
-        Ok(None)
-    }
-
-    /// Records the job on the key's claim. A key with no claim is left unclaimed (DynamoDB's
-    /// update would make a record without a request hash, which no caller can use).
-    async fn idempotent_done(
-        &self,
-        account: &AccountId,
-        key: &str,
-        job: &JobId,
-    ) -> StoreResult<()> {
-        let mut state = self.state()?;
-        if let Some(claim) = state
+        Ok(self
+            .state()?
             .idempotency
-            .get_mut(&(account.clone(), key.to_owned()))
-        {
-            claim.record.job_id = Some(job.clone());
-        }
-        Ok(())
+            .get(&(account.clone(), key.to_owned()))
+            .filter(|c| c.expires_at > now)
+            .map(|c| c.record.clone()))
     }
 
     /// Processing jobs whose lease ended by `leased_before` (then queued ones last written by
@@ -458,13 +465,6 @@ impl JobStore for MemoryStore {
         }
         ids.truncate(limit);
         Ok(ids)
-    }
-
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()> {
-        self.state()?
-            .idempotency
-            .remove(&(account.clone(), key.to_owned()));
-        Ok(())
     }
 
     async fn delete(&self, id: &JobId) -> StoreResult<()> {
@@ -1306,7 +1306,7 @@ mod tests {
             .await
             .unwrap();
         let job = new_job(&m);
-        jobs::submit(s, &job).await.unwrap();
+        jobs::submit(s, &job, Along::Nothing).await.unwrap();
         // The job's side effects follow from its write, through the stream.
         assert_eq!(s.dashboard.pending_count().await.unwrap(), 0);
         assert_eq!(m.pump().await.unwrap(), 1);
@@ -1328,7 +1328,7 @@ mod tests {
 
         // The same id again is refused, and nothing more is queued.
         assert!(matches!(
-            jobs::submit(s, &job).await,
+            jobs::submit(s, &job, Along::Nothing).await,
             Err(Error::Conflict(_))
         ));
         assert_eq!(m.queue.work().unwrap().len(), 1);
@@ -1338,7 +1338,9 @@ mod tests {
     async fn update_reads_again_after_a_lost_race() {
         let m = memory();
         let job = new_job(&m);
-        jobs::submit(&m.services, &job).await.unwrap();
+        jobs::submit(&m.services, &job, Along::Nothing)
+            .await
+            .unwrap();
         m.store.fail_next_replaces(2).unwrap();
 
         let mut decided = 0;
@@ -1360,7 +1362,9 @@ mod tests {
     async fn update_gives_up_when_every_try_loses() {
         let m = memory();
         let job = new_job(&m);
-        jobs::submit(&m.services, &job).await.unwrap();
+        jobs::submit(&m.services, &job, Along::Nothing)
+            .await
+            .unwrap();
         m.store.fail_next_replaces(100).unwrap();
 
         let mut decided = 0;
@@ -1384,7 +1388,7 @@ mod tests {
         let job = new_job(&m)
             .with_webhook(subscription(&m, vec![EventType::Completed]), m.clock.now())
             .unwrap();
-        jobs::submit(s, &job).await.unwrap();
+        jobs::submit(s, &job, Along::Nothing).await.unwrap();
         claim(&m, job.id()).await;
         m.pump().await.unwrap();
         // Not subscribed to `job.processing`: the claim queued nothing.
@@ -1454,7 +1458,7 @@ mod tests {
         let m = memory();
         let s = &m.services;
         let job = new_job(&m);
-        jobs::submit(s, &job).await.unwrap();
+        jobs::submit(s, &job, Along::Nothing).await.unwrap();
         claim(&m, job.id()).await;
         let failed = finish(&m, job.id(), Some(JobError::new("timeout", "too slow"))).await;
         assert_eq!(failed.status(), JobStatus::Failed);
@@ -1497,13 +1501,13 @@ mod tests {
         let mut made = Vec::new();
         for _ in 0..3 {
             let job = new_job(&m);
-            s.jobs.create(&job).await.unwrap();
+            s.jobs.create(&job, Along::Nothing).await.unwrap();
             made.push(job);
             m.clock.advance(time::Duration::milliseconds(5));
         }
         let first = &made[0];
         assert!(matches!(
-            s.jobs.create(first).await,
+            s.jobs.create(first, Along::Nothing).await,
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(s.jobs.get(&JobId::new(m.clock.now())).await.unwrap(), None);
@@ -1543,26 +1547,8 @@ mod tests {
             .0
             .is_empty());
 
-        // Idempotency: the first claim wins until released; the job is recorded on it.
-        let expires = m.clock.now() + time::Duration::hours(24);
-        let claim_key =
-            |hash: &'static str| s.jobs.idempotency_claim(&account, "k1", hash, expires);
-        assert_eq!(claim_key("h1").await.unwrap(), None);
-        let earlier = claim_key("h2").await.unwrap().unwrap();
-        assert_eq!(
-            (earlier.request_hash.as_str(), earlier.job_id),
-            ("h1", None)
-        );
-        s.jobs
-            .idempotent_done(&account, "k1", first.id())
-            .await
-            .unwrap();
-        assert_eq!(
-            claim_key("h1").await.unwrap().unwrap().job_id,
-            Some(first.id().clone())
-        );
-        s.jobs.idempotency_release(&account, "k1").await.unwrap();
-        assert_eq!(claim_key("h3").await.unwrap(), None);
+        // Idempotency keys and retries written with their job: tests/contract.rs, which runs
+        // on these adapters too (tests/contracts.rs).
 
         // Past their retention, jobs read as gone.
         m.clock.advance(time::Duration::days(2));

@@ -78,8 +78,10 @@ impl From<Error> for StoreError {
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Stores a new job; `Conflict` if the id exists.
-    async fn create(&self, job: &Job) -> StoreResult<()>;
+    /// Stores a new job and what goes `along` with it, in one transaction: all or nothing.
+    /// `Conflict` if the id exists or the idempotency key is taken; `Stale` if the replaced job
+    /// changed since it was read.
+    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()>;
     /// The job as last written (strongly consistent), or `None` when unknown or expired.
     async fn get(&self, id: &JobId) -> StoreResult<Option<Job>>;
     /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;
@@ -95,19 +97,12 @@ pub trait JobStore: Send + Sync {
         after: Option<&JobId>,
         limit: usize,
     ) -> StoreResult<(Vec<Job>, Option<JobId>)>;
-    /// Claims an idempotency key for a request with fingerprint `request_hash`, kept until
-    /// `expires_at`. `None` when the key is new (the caller goes on and later calls
-    /// [`JobStore::idempotent_done`]); otherwise what the first request recorded.
-    async fn idempotency_claim(
+    /// What the request that first sent this idempotency key made (until the key expires).
+    async fn idempotency(
         &self,
         account: &AccountId,
         key: &str,
-        request_hash: &str,
-        expires_at: OffsetDateTime,
     ) -> StoreResult<Option<IdempotencyRecord>>;
-    /// Records the job the request with this key created.
-    async fn idempotent_done(&self, account: &AccountId, key: &str, job: &JobId)
-        -> StoreResult<()>;
     /// Active jobs that look abandoned, from the sparse index of active jobs: processing ones whose
     /// lease ended before `leased_before`, queued ones last written before `queued_before`; at
     /// most `limit`.
@@ -117,8 +112,6 @@ pub trait JobStore: Send + Sync {
         leased_before: OffsetDateTime,
         limit: usize,
     ) -> StoreResult<Vec<JobId>>;
-    /// Releases a key whose request failed before creating a job, so a retry may use it.
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()>;
     /// Removes the job's record and its delivery log. Removing what is not there is no error.
     async fn delete(&self, id: &JobId) -> StoreResult<()>;
 }
@@ -144,12 +137,34 @@ pub struct JobFilter {
     pub tag: Option<String>,
 }
 
-/// What an earlier request with the same idempotency key left.
+/// What an earlier request with the same idempotency key made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
     pub request_hash: String,
-    /// `None` while that request is still running.
-    pub job_id: Option<JobId>,
+    pub job_id: JobId,
+}
+
+/// An idempotency key as a request sent it: kept with the job the request made, until
+/// `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub account: AccountId,
+    pub key: String,
+    /// The request's fingerprint: the same key with another request is refused.
+    pub request_hash: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What is written in one transaction with a new job.
+#[derive(Debug, Clone, Copy)]
+pub enum Along<'a> {
+    Nothing,
+    /// The idempotency key of the request that made the job (with the job's id): a crash
+    /// cannot leave a key without its job, or a job its key does not name.
+    Key(&'a IdempotencyKey),
+    /// Another job's next version: a retry's original, noting the retry (`retried_by`). Two
+    /// retries of one job cannot both land.
+    Replacing(&'a Job),
 }
 
 /// Accounts' API keys and account-level webhooks.

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update,
 };
@@ -413,29 +412,8 @@ impl MetricsStore for DynamoStore {
                 )?);
             }
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if already_applied(&e) => Ok(false),
-            Err(e) => Err(unavailable("DynamoDB TransactWriteItems", e)),
-        }
-    }
-}
-
-/// Whether a transaction was refused because its first write, the applied mark, exists.
-fn already_applied<R>(e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
-    match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
-            .cancellation_reasons()
-            .first()
-            .and_then(|r| r.code())
-            .is_some_and(|code| code == "ConditionalCheckFailed"),
-        _ => false,
+        // Refused only when the mark (the first write) exists: the write was applied.
+        Ok(self.transact(writes).await?.is_none())
     }
 }
 

@@ -85,6 +85,38 @@ impl DynamoStore {
         }
     }
 
+    /// Writes `items` in one transaction. `Ok(None)` when it landed; `Ok(Some(i))` when it was
+    /// refused because the condition of the `i`-th write did not hold (nothing was written).
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> StoreResult<Option<usize>> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
+                    e.as_service_error()
+                {
+                    let refused = t
+                        .cancellation_reasons()
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if refused.is_some() {
+                        return Ok(refused);
+                    }
+                }
+                Err(unavailable("DynamoDB TransactWriteItems", e))
+            }
+        }
+    }
+
     /// Removes one item; an item that is not there is no error.
     pub(crate) async fn delete_item(&self, pk: String, sk: String) -> StoreResult<()> {
         self.client

@@ -12,7 +12,8 @@ use crate::dynamo::{
     from_json, from_millis, millis, n, num, opt_num, opt_str, s, str_attr, to_json, DynamoStore,
     Item,
 };
-use horizon_app::ports::{IdempotencyRecord, JobFilter, JobStore};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use horizon_app::ports::{Along, IdempotencyRecord, JobFilter, JobStore};
 use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::{
     AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, UploadId,
@@ -129,14 +130,71 @@ impl DynamoStore {
 
 #[async_trait]
 impl JobStore for DynamoStore {
-    async fn create(&self, job: &Job) -> StoreResult<()> {
-        self.put_item(
-            self.job_item(job)?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )
-        .await?;
-        Ok(())
+    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()> {
+        let put = |item: Item, condition: &str, values: Vec<(&str, AttributeValue)>| {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_values(
+                    (!values.is_empty())
+                        .then(|| values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+                )
+                .build()
+                .map_err(|e| StoreError::Internal(format!("a transaction's write: {e}")))?;
+            Ok::<_, StoreError>(TransactWriteItem::builder().put(put).build())
+        };
+        let new = put(self.job_item(job)?, "attribute_not_exists(pk)", vec![])?;
+        let (second, refused) = match along {
+            Along::Nothing => {
+                self.put_item(
+                    self.job_item(job)?,
+                    Some("attribute_not_exists(pk)"),
+                    vec![],
+                )
+                .await?;
+                return Ok(());
+            }
+            Along::Key(key) => {
+                let item: Item = HashMap::from([
+                    (
+                        "pk".to_owned(),
+                        s(Self::idempotency_pk(&key.account, &key.key)),
+                    ),
+                    ("sk".to_owned(), s("IDEM")),
+                    ("requestHash".to_owned(), s(key.request_hash.clone())),
+                    ("jobId".to_owned(), s(job.id().to_string())),
+                    ("expiresAt".to_owned(), n(key.expires_at.unix_timestamp())),
+                ]);
+                let now = n(self.clock.now().unix_timestamp());
+                let write = put(
+                    item,
+                    "attribute_not_exists(pk) OR expiresAt < :now",
+                    vec![(":now", now)],
+                )?;
+                let refused =
+                    StoreError::Conflict("the idempotency key names another job".to_owned());
+                (write, refused)
+            }
+            Along::Replacing(other) => {
+                let write = put(
+                    self.job_item(other)?,
+                    "version = :v",
+                    vec![(":v", n(other.version() - 1))],
+                )?;
+                let refused =
+                    StoreError::Stale(format!("job {} changed since it was read", other.id()));
+                (write, refused)
+            }
+        };
+        match self.transact(vec![new, second]).await? {
+            None => Ok(()),
+            Some(0) => Err(StoreError::Conflict(format!(
+                "job {} exists already",
+                job.id()
+            ))),
+            Some(_) => Err(refused),
+        }
     }
 
     async fn get(&self, id: &JobId) -> StoreResult<Option<Job>> {
@@ -262,79 +320,25 @@ impl JobStore for DynamoStore {
         Ok(ids)
     }
 
-    async fn idempotency_claim(
+    async fn idempotency(
         &self,
         account: &AccountId,
         key: &str,
-        request_hash: &str,
-        expires_at: OffsetDateTime,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        let pk = Self::idempotency_pk(account, key);
-        // A record released between our failed claim and our read (the request that held it
-        // failed) is claimed again.
-        for _ in 0..3 {
-            let item: Item = HashMap::from([
-                ("pk".to_owned(), s(pk.clone())),
-                ("sk".to_owned(), s("IDEM")),
-                ("requestHash".to_owned(), s(request_hash)),
-                ("expiresAt".to_owned(), n(expires_at.unix_timestamp())),
-            ]);
-            let now = n(self.clock.now().unix_timestamp());
-            match self
-                .put_item(
-                    item,
-                    Some("attribute_not_exists(pk) OR expiresAt < :now"),
-                    vec![(":now", now)],
-                )
-                .await
-            {
-                Ok(_) => return Ok(None),
-                Err(StoreError::Conflict(_)) => {
-                    let Some(item) = self.get_item(pk.clone(), "IDEM").await? else {
-                        continue;
-                    };
-                    return Ok(Some(IdempotencyRecord {
-                        request_hash: str_attr(&item, "requestHash")?.to_owned(),
-                        job_id: opt_str(&item, "jobId").map(JobId::from_str).transpose()?,
-                    }));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the idempotency record kept changing; retry".into(),
-        ))
-    }
-
-    async fn idempotent_done(
-        &self,
-        account: &AccountId,
-        key: &str,
-        job: &JobId,
-    ) -> StoreResult<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(Self::idempotency_pk(account, key)))
-            .key("sk", s("IDEM"))
-            .update_expression("SET jobId = :j")
-            .expression_attribute_values(":j", s(job.to_string()))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
-        Ok(())
-    }
-
-    async fn idempotency_release(&self, account: &AccountId, key: &str) -> StoreResult<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(Self::idempotency_pk(account, key)))
-            .key("sk", s("IDEM"))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
-        Ok(())
+        let Some(item) = self
+            .get_item(Self::idempotency_pk(account, key), "IDEM")
+            .await?
+        else {
+            return Ok(None);
+        };
+        // A record from before keys were written with their job (it has no job id) is past.
+        let Some(job_id) = opt_str(&item, "jobId") else {
+            return Ok(None);
+        };
+        Ok(Some(IdempotencyRecord {
+            request_hash: str_attr(&item, "requestHash")?.to_owned(),
+            job_id: JobId::from_str(job_id)?,
+        }))
     }
 
     /// The job's partition holds its record and its delivery log: every item goes.
