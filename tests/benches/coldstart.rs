@@ -47,6 +47,11 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
         "horizon-webhook-dispatch",
         "webhook-dispatch-malformed.json",
     ),
+    (
+        "job-events",
+        "horizon-job-events",
+        "job-events-malformed.json",
+    ),
 ];
 
 const INIT_TARGET_MS: f64 = 10.0;

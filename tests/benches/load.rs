@@ -19,6 +19,8 @@ use horizon_tests::load::{self, Options};
 
 #[tokio::main]
 async fn main() {
+    // The service's warnings and errors (RUST_LOG, scripts/bench sets `warn`).
+    horizon_runtime::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let jobs: usize = args
         .iter()

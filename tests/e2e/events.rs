@@ -130,6 +130,15 @@ async fn every_handler_answers_its_fixture_events_without_the_network() {
         assert!(worker.handle_event(e, "fixture").await.is_err(), "{name}");
     }
 
+    // The outbox's consumer: a job's write it cannot apply is reported, and comes again.
+    let job_events = horizon_job_events::JobEvents::new(services.clone());
+    let batch: aws_lambda_events::dynamodb::Event =
+        serde_json::from_str(&event("job-events-stream.json")).unwrap();
+    let seq = batch.records[0].change.sequence_number.clone();
+    let resp = job_events.handle(batch).await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    assert_eq!(resp.batch_item_failures[0].item_identifier, seq);
+
     let dispatcher = horizon_webhook_dispatch::WebhookDispatcher::new(services);
     let batch: aws_lambda_events::sqs::SqsEvent =
         serde_json::from_str(&event("webhook-dispatch-sqs.json")).unwrap();

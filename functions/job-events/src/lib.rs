@@ -8,6 +8,8 @@
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use horizon_app::outbox;
+use horizon_app::ports::Counts;
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
 
@@ -23,10 +25,12 @@ impl JobEvents {
         JobEvents { services }
     }
 
-    /// One batch of stream records: each job's records in order, different jobs side by side
-    /// (at most [`CONCURRENCY`] at once). A job whose record fails stops there; the earliest
-    /// failed record of the batch is reported, and the stream gives it and everything after it
-    /// again (the records already applied are then skipped at the cost of one read).
+    /// One batch of stream records. The effects that may run side by side (webhook deliveries,
+    /// monitored tags) run for each job's records in order, different jobs at once (at most
+    /// [`CONCURRENCY`]); then each write's counts are committed one at a time, in the stream's
+    /// order (they share a few counter items). The earliest record that failed is reported; the
+    /// stream gives it and everything after it again (a write already applied is skipped at the
+    /// cost of one read).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
         use futures_util::StreamExt;
         let mut jobs: Vec<(String, Vec<usize>)> = Vec::new();
@@ -41,21 +45,39 @@ impl JobEvents {
             }
         }
         let records = &event.records;
-        let failed = futures_util::stream::iter(jobs)
+        let prepared = futures_util::stream::iter(jobs)
             .map(|(_, indexes)| async move {
+                let mut out = Vec::new();
                 for i in indexes {
-                    if let Err(e) = self.process(&records[i]).await {
-                        return Some((i, e));
+                    let result = self.prepare(&records[i]).await;
+                    let failed = result.is_err();
+                    out.push((i, result));
+                    if failed {
+                        break;
                     }
                 }
-                None
+                out
             })
             .buffer_unordered(CONCURRENCY)
-            .filter_map(|failed| async move { failed })
             .collect::<Vec<_>>()
             .await;
+        let mut prepared: Vec<(usize, Result<Option<Counts>>)> =
+            prepared.into_iter().flatten().collect();
+        prepared.sort_by_key(|(i, _)| *i);
+        let mut failed = None;
+        for (i, result) in prepared {
+            let done = match result {
+                Ok(Some(counts)) => outbox::commit(&self.services, &counts).await.map(|_| ()),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                failed = Some((i, e));
+                break;
+            }
+        }
         let mut response = DynamoDbEventResponse::default();
-        if let Some((i, e)) = failed.into_iter().min_by_key(|(i, _)| *i) {
+        if let Some((i, e)) = failed {
             let seq = records[i].change.sequence_number.clone();
             tracing::warn!(error = %e, sequence_number = ?seq, "stream record not applied; it will be retried");
             let mut failure = DynamoDbBatchItemFailure::default();
@@ -65,25 +87,25 @@ impl JobEvents {
         response
     }
 
-    async fn process(&self, record: &EventRecord) -> Result<()> {
+    /// A record's effects that may run beside other jobs'; the counts still to commit.
+    async fn prepare(&self, record: &EventRecord) -> Result<Option<Counts>> {
         let change = horizon_aws::stream::job_change(record)
             .map_err(|e| Error::Internal(format!("a stream record that is not a job: {e}")))?;
         let Some((before, Some(after))) = change else {
-            return Ok(()); // another item, or a job deleted: no effects
+            return Ok(None); // another item, or a job deleted: no effects
         };
         let span = horizon_runtime::telemetry::job_span(after.id());
         span.record("account", tracing::field::display(after.account()));
-        let applied = tracing::Instrument::instrument(
-            horizon_app::outbox::apply(&self.services, before.as_ref(), &after),
+        if let Ok(lag) =
+            u64::try_from((self.services.clock.now() - after.updated_at()).whole_milliseconds())
+        {
+            tracing::debug!(parent: &span, version = after.version(), status = %after.status(), lag_ms = lag, "job write read from the stream");
+        }
+        tracing::Instrument::instrument(
+            outbox::prepare(&self.services, before.as_ref(), &after),
             span,
         )
-        .await?;
-        if applied {
-            // How long the write's effects waited: the outbox's lag.
-            let lag = self.services.clock.now() - after.updated_at();
-            tracing::debug!(job_id = %after.id(), version = after.version(), status = %after.status(), lag_ms = lag.whole_milliseconds() as i64, "job write applied");
-        }
-        Ok(())
+        .await
     }
 }
 

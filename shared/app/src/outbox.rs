@@ -104,18 +104,32 @@ fn measure(job: &Job) -> JobMeasure {
 /// Applies the effects of one write (one stream record: the job before and after it). `Ok(true)`
 /// when this call applied them, `Ok(false)` when there were none or they had been applied. An
 /// error leaves the record to be processed again: everything done so far is done again the same
-/// way, and the counts are added once.
+/// way, and the counts are added once. ([`prepare`], then [`commit`].)
 pub async fn apply(services: &Services, before: Option<&Job>, after: &Job) -> Result<bool> {
+    match prepare(services, before, after).await? {
+        Some(counts) => commit(services, &counts).await,
+        None => Ok(false),
+    }
+}
+
+/// The effects of one write that may run beside other jobs' (monitored tags, webhook
+/// deliveries: each idempotent), unless the write was applied already; returns the counts still
+/// to [`commit`], `None` when there is nothing left to do.
+pub async fn prepare(
+    services: &Services,
+    before: Option<&Job>,
+    after: &Job,
+) -> Result<Option<Counts>> {
     let queue = dashboard::queue_name(&services.config.stack.extract_queue_url);
     let Some(effects) = effects(before, after, queue) else {
-        return Ok(false);
+        return Ok(None);
     };
     if services
         .metrics
         .applied(after.id(), after.version())
         .await?
     {
-        return Ok(false);
+        return Ok(None);
     }
     if effects.file_under_tags {
         file_under_monitored_tags(services, after).await?;
@@ -123,7 +137,25 @@ pub async fn apply(services: &Services, before: Option<&Job>, after: &Job) -> Re
     if effects.webhooks {
         crate::events::emit(services, after).await?;
     }
-    Ok(services.metrics.apply(&effects.counts).await?)
+    Ok(Some(effects.counts))
+}
+
+/// Adds a write's counts and marks it applied, in one transaction (`false` if it was already).
+/// The counters are few and shared by every job: commit one write at a time, in the stream's
+/// order, so that transactions do not contend for them. A contended transaction is tried again.
+pub async fn commit(services: &Services, counts: &Counts) -> Result<bool> {
+    let mut wait = std::time::Duration::from_millis(20);
+    for _ in 0..4 {
+        match services.metrics.apply(counts).await {
+            Err(crate::ports::StoreError::Unavailable(why)) => {
+                tracing::debug!(job_id = %counts.job, %why, "counts not committed; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+            other => return Ok(other?),
+        }
+    }
+    Ok(services.metrics.apply(counts).await?)
 }
 
 /// Files a new job under the monitored tags it carries (each entry kept for the monitoring

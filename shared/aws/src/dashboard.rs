@@ -564,40 +564,56 @@ impl DashboardStore for DynamoStore {
             Err(StoreError::Conflict(_)) => return Ok(false),
             Err(e) => return Err(e),
         }
-        for counter in self.counters().await? {
-            // Read and reset in one step: a job counted meanwhile lands in the next interval.
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s("METRICS"))
-                .key("sk", s(counter_key(&counter.metric)))
-                .update_expression(
-                    "SET #processed = :zero, #failed = :zero, #runtime = :zero, #wait = :zero, #since = :now",
-                )
-                .set_expression_attribute_names(Some(
-                    counter_names()
-                        .into_iter()
-                        .filter(|(k, _)| k != "#kind" && k != "#name")
-                        .collect(),
-                ))
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":now", n(millis(now)))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
-            let Some(taken) = out.attributes.as_ref().and_then(Self::counter_from) else {
-                continue;
-            };
-            let kept = self.snapshots(&taken.metric).await?;
-            let kept = monitoring::rotate(kept, taken.snapshot(now), keep);
-            let item: Item = HashMap::from([
-                ("pk".to_owned(), s("METRICS")),
-                ("sk".to_owned(), s(snaps_key(&taken.metric))),
-                ("snapshots".to_owned(), s(to_json(&kept)?)),
-            ]);
-            self.put_item(item, None, vec![]).await?;
+        for mut counter in self.counters().await? {
+            // The counter as read is reset and kept as a snapshot in one transaction, on the
+            // condition that nothing was counted since the read (else it is read again): a
+            // crash loses no count, and a job counted meanwhile lands in the next interval.
+            for _ in 0..5 {
+                let kept = self.snapshots(&counter.metric).await?;
+                let kept = monitoring::rotate(kept, counter.snapshot(now), keep);
+                let reset = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s("METRICS"))
+                    .key("sk", s(counter_key(&counter.metric)))
+                    .update_expression(
+                        "SET #processed = :zero, #failed = :zero, #runtime = :zero, #wait = :zero, #since = :now",
+                    )
+                    .condition_expression("#processed = :p AND #failed = :f AND #runtime = :r")
+                    .set_expression_attribute_names(Some(
+                        counter_names()
+                            .into_iter()
+                            .filter(|(k, _)| k != "#kind" && k != "#name")
+                            .collect(),
+                    ))
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":now", n(millis(now)))
+                    .expression_attribute_values(":p", n(counter.processed))
+                    .expression_attribute_values(":f", n(counter.failed))
+                    .expression_attribute_values(":r", n(counter.runtime_ms))
+                    .build()
+                    .map_err(|e| StoreError::Internal(format!("a counter reset: {e}")))?;
+                let snaps = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s("METRICS"))
+                    .item("sk", s(snaps_key(&counter.metric)))
+                    .item("snapshots", s(to_json(&kept)?))
+                    .build()
+                    .map_err(|e| StoreError::Internal(format!("the snapshots: {e}")))?;
+                let writes = vec![
+                    TransactWriteItem::builder().update(reset).build(),
+                    TransactWriteItem::builder().put(snaps).build(),
+                ];
+                if self.transact(writes).await?.is_none() {
+                    break;
+                }
+                let read = self
+                    .get_item("METRICS".into(), &counter_key(&counter.metric))
+                    .await?;
+                match read.as_ref().and_then(Self::counter_from) {
+                    Some(again) => counter = again,
+                    None => break,
+                }
+            }
         }
         let state: Item = HashMap::from([
             ("pk".to_owned(), s("METRICS")),
