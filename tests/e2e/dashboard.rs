@@ -288,7 +288,7 @@ async fn snapshots_are_taken_once_per_interval_and_rotate() {
                     measure(200 * (slot as u64 + 1)),
                 )),
             };
-            assert!(services.metrics.apply(&counts).await.unwrap());
+            assert_eq!(services.metrics.apply(&[counts]).await.unwrap(), 1);
         }
         let at = now + time::Duration::seconds(slot);
         // Two instances on the same interval: only one takes its snapshot.

@@ -27,8 +27,8 @@ impl JobEvents {
 
     /// One batch of stream records. The effects that may run side by side (webhook deliveries,
     /// monitored tags) run for each job's records in order, different jobs at once (at most
-    /// [`CONCURRENCY`]); then each write's counts are committed one at a time, in the stream's
-    /// order (they share a few counter items). The earliest record that failed is reported; the
+    /// [`CONCURRENCY`]); then the writes' counts are committed together (they share a few
+    /// counter items). The earliest record that failed is reported; the
     /// stream gives it and everything after it again (a write already applied is skipped at the
     /// cost of one read).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
@@ -64,16 +64,23 @@ impl JobEvents {
         let mut prepared: Vec<(usize, Result<Option<Counts>>)> =
             prepared.into_iter().flatten().collect();
         prepared.sort_by_key(|(i, _)| *i);
+        // The counts of every write before the first failure, committed together.
         let mut failed = None;
+        let mut writes: Vec<(usize, Counts)> = Vec::new();
         for (i, result) in prepared {
-            let done = match result {
-                Ok(Some(counts)) => outbox::commit(&self.services, &counts).await.map(|_| ()),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = done {
-                failed = Some((i, e));
-                break;
+            match result {
+                Ok(Some(counts)) => writes.push((i, counts)),
+                Ok(None) => {}
+                Err(e) => {
+                    failed = Some((i, e));
+                    break;
+                }
+            }
+        }
+        if let Some((first, _)) = writes.first() {
+            let counts: Vec<Counts> = writes.iter().map(|(_, c)| c.clone()).collect();
+            if let Err(e) = outbox::commit(&self.services, &counts).await {
+                failed = Some((*first, e));
             }
         }
         let mut response = DynamoDbEventResponse::default();

@@ -633,7 +633,17 @@ impl MetricsStore for MemoryStore {
     }
 
     /// Adds to the time buckets, the pending gauge and the job type's and queue's counters.
-    async fn apply(&self, counts: &Counts) -> StoreResult<bool> {
+    async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
+        let mut applied = 0;
+        for counts in writes {
+            applied += usize::from(self.apply_one(counts)?);
+        }
+        Ok(applied)
+    }
+}
+
+impl MemoryStore {
+    fn apply_one(&self, counts: &Counts) -> StoreResult<bool> {
         let now_ms = millis(self.now());
         let mut state = self.state()?;
         if !state.applied.insert((counts.job.clone(), counts.version)) {

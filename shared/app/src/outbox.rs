@@ -107,7 +107,7 @@ fn measure(job: &Job) -> JobMeasure {
 /// way, and the counts are added once. ([`prepare`], then [`commit`].)
 pub async fn apply(services: &Services, before: Option<&Job>, after: &Job) -> Result<bool> {
     match prepare(services, before, after).await? {
-        Some(counts) => commit(services, &counts).await,
+        Some(counts) => Ok(commit(services, &[counts]).await? > 0),
         None => Ok(false),
     }
 }
@@ -140,22 +140,23 @@ pub async fn prepare(
     Ok(Some(effects.counts))
 }
 
-/// Adds a write's counts and marks it applied, in one transaction (`false` if it was already).
-/// The counters are few and shared by every job: commit one write at a time, in the stream's
-/// order, so that transactions do not contend for them. A contended transaction is tried again.
-pub async fn commit(services: &Services, counts: &Counts) -> Result<bool> {
+/// Adds the counts of writes and marks them applied, in transactions that hold both (a write
+/// applied already is left out); returns how many it applied. The counters are few and shared by
+/// every job: a consumer commits a batch's writes together, in the stream's order, rather than
+/// one transaction per write contending for them. A refused transaction is tried again.
+pub async fn commit(services: &Services, writes: &[Counts]) -> Result<usize> {
     let mut wait = std::time::Duration::from_millis(20);
     for _ in 0..4 {
-        match services.metrics.apply(counts).await {
+        match services.metrics.apply(writes).await {
             Err(crate::ports::StoreError::Unavailable(why)) => {
-                tracing::debug!(job_id = %counts.job, %why, "counts not committed; trying again");
+                tracing::debug!(%why, "counts not committed; trying again");
                 tokio::time::sleep(wait).await;
                 wait *= 4;
             }
             other => return Ok(other?),
         }
     }
-    Ok(services.metrics.apply(counts).await?)
+    Ok(services.metrics.apply(writes).await?)
 }
 
 /// Files a new job under the monitored tags it carries (each entry kept for the monitoring
@@ -261,7 +262,7 @@ mod tests {
         // same id, and the counts are added once.
         let first = memory.queue.deliveries().unwrap()[0].0.clone();
         let again = effects(Some(&claimed), &done, "q").unwrap();
-        assert!(!services.metrics.apply(&again.counts).await.unwrap());
+        assert_eq!(services.metrics.apply(&[again.counts]).await.unwrap(), 0);
         crate::events::emit(services, &done).await.unwrap();
         let again = &memory.queue.deliveries().unwrap()[1].0;
         assert_eq!(

@@ -366,9 +366,10 @@ pub struct Counts {
 pub trait MetricsStore: Send + Sync {
     /// Whether the write of `job` that made `version` has had its effects applied.
     async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool>;
-    /// Adds `counts` and marks their write applied, in one step (one DynamoDB transaction).
-    /// `false`, changing nothing, when that write was applied already.
-    async fn apply(&self, counts: &Counts) -> StoreResult<bool>;
+    /// Adds the counts of `writes` and marks each applied, in one step (DynamoDB transactions
+    /// that hold the marks and the sums): a write applied already is left out. Returns how many
+    /// this call applied.
+    async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
 }
 
 /// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,

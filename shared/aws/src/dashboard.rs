@@ -11,7 +11,7 @@
 //! - `MONITOR` / `<tag>`: a monitored tag; `TAGGED#<tag>` / `<jobId>`: its jobs (TTL).
 //! - `QUEUE` / `<name>`: whether the queue is paused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -353,34 +353,100 @@ impl MetricsStore for DynamoStore {
             .is_some())
     }
 
-    /// One transaction: the mark (on the condition that it is new), the time buckets and the
-    /// pending gauge, and the job type's and the queue's counters.
-    async fn apply(&self, counts: &Counts) -> StoreResult<bool> {
-        let mark = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(format!("JOB#{}", counts.job)))
-            .item("sk", s(applied_key(counts.version)))
-            .item("expiresAt", n(counts.keep_until.unix_timestamp()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Internal(format!("the applied mark: {e}")))?;
-        let mut writes = vec![TransactWriteItem::builder().put(mark).build()];
-        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
-        if let Some((name, at, gauge)) = counts.tally {
-            for width in [Width::Minute, Width::Hour] {
-                let bucket = width.bucket(at);
-                // Kept a day past the longest period a bucket can be summed in (the failed
-                // period is at most the job retention, and in hours).
-                let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
-                writes.push(self.add(
-                    "TALLY",
-                    bucket_key(width, bucket),
-                    "ADD #f :one SET expiresAt = :exp",
-                    field(name),
-                    vec![(":one", n(1)), (":exp", n(expires))],
-                )?);
+    /// Per transaction, up to [`MARKS_PER_TRANSACTION`] writes: their marks (each on the
+    /// condition that it is new), then what they add together to the time buckets, the pending
+    /// gauge and the counters, one update per item. A mark found to exist is a write applied
+    /// already: it is left out and the transaction tried again without it.
+    async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
+        let mut applied = 0;
+        let mut unique: Vec<&Counts> = Vec::new();
+        for w in writes {
+            if !unique
+                .iter()
+                .any(|u| u.job == w.job && u.version == w.version)
+            {
+                unique.push(w);
             }
-            writes.push(self.add(
+        }
+        for chunk in unique.chunks(MARKS_PER_TRANSACTION) {
+            let mut pending: Vec<&Counts> = chunk.to_vec();
+            while !pending.is_empty() {
+                match self.transact(self.count_items(&pending)?).await? {
+                    None => {
+                        applied += pending.len();
+                        break;
+                    }
+                    Some(i) if i < pending.len() => {
+                        pending.remove(i);
+                    }
+                    Some(_) => {
+                        return Err(StoreError::Internal(
+                            "a counter's update was refused".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+}
+
+/// Writes whose counts go in one transaction (DynamoDB takes 100 items: the marks, and the
+/// buckets and counters they add to).
+const MARKS_PER_TRANSACTION: usize = 40;
+
+impl DynamoStore {
+    /// The items of one transaction of [`MetricsStore::apply`]: the marks first, in order.
+    fn count_items(&self, writes: &[&Counts]) -> StoreResult<Vec<TransactWriteItem>> {
+        let mut items = Vec::new();
+        let mut tallies: HashMap<(Width, i64, &str), i64> = HashMap::new();
+        let mut gauge = 0;
+        let mut counters: BTreeMap<MetricId, [u64; 4]> = BTreeMap::new();
+        for counts in writes {
+            let mark = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("JOB#{}", counts.job)))
+                .item("sk", s(applied_key(counts.version)))
+                .item("expiresAt", n(counts.keep_until.unix_timestamp()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Internal(format!("the applied mark: {e}")))?;
+            items.push(TransactWriteItem::builder().put(mark).build());
+            if let Some((name, at, by)) = counts.tally {
+                for width in [Width::Minute, Width::Hour] {
+                    *tallies.entry((width, width.bucket(at), name)).or_default() += 1;
+                }
+                gauge += by;
+            }
+            if let Some((job_type, queue, m)) = &counts.measure {
+                for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
+                    let metric = MetricId {
+                        kind,
+                        name: name.clone(),
+                    };
+                    let sums = counters.entry(metric).or_default();
+                    sums[0] += 1;
+                    sums[1] += u64::from(m.failed);
+                    sums[2] += m.runtime_ms;
+                    sums[3] += m.wait_ms;
+                }
+            }
+        }
+        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
+        for ((width, bucket, name), by) in tallies {
+            // Kept a day past the longest period a bucket can be summed in (the failed period
+            // is at most the job retention, and in hours).
+            let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
+            items.push(self.add(
+                "TALLY",
+                bucket_key(width, bucket),
+                "ADD #f :by SET expiresAt = :exp",
+                field(name),
+                vec![(":by", n(by)), (":exp", n(expires))],
+            )?);
+        }
+        if gauge != 0 {
+            items.push(self.add(
                 "TALLY",
                 "gauge".into(),
                 "ADD #f :by",
@@ -388,32 +454,25 @@ impl MetricsStore for DynamoStore {
                 vec![(":by", n(gauge))],
             )?);
         }
-        if let Some((job_type, queue, m)) = &counts.measure {
-            for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
-                let metric = MetricId {
-                    kind,
-                    name: name.clone(),
-                };
-                writes.push(self.add(
-                    "METRICS",
-                    counter_key(&metric),
-                    "ADD #processed :one, #failed :failed, #runtime :runtime, #wait :wait \
-                     SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
-                    counter_names(),
-                    vec![
-                        (":one", n(1)),
-                        (":failed", n(u8::from(m.failed))),
-                        (":runtime", n(m.runtime_ms)),
-                        (":wait", n(m.wait_ms)),
-                        (":now", n(millis(self.clock.now()))),
-                        (":kind", s(metric.kind.as_str())),
-                        (":name", s(metric.name.clone())),
-                    ],
-                )?);
-            }
+        for (metric, [processed, failed, runtime, wait]) in counters {
+            items.push(self.add(
+                "METRICS",
+                counter_key(&metric),
+                "ADD #processed :processed, #failed :failed, #runtime :runtime, #wait :wait \
+                 SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
+                counter_names(),
+                vec![
+                    (":processed", n(processed)),
+                    (":failed", n(failed)),
+                    (":runtime", n(runtime)),
+                    (":wait", n(wait)),
+                    (":now", n(millis(self.clock.now()))),
+                    (":kind", s(metric.kind.as_str())),
+                    (":name", s(metric.name.clone())),
+                ],
+            )?);
         }
-        // Refused only when the mark (the first write) exists: the write was applied.
-        Ok(self.transact(writes).await?.is_none())
+        Ok(items)
     }
 }
 
