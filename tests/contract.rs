@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 use horizon_app::ports::{
-    AccountStore, Along, BlobStore, DashboardStore, IdempotencyKey, JobFilter, JobStore,
-    StoreError, UploadStore,
+    AccountStore, Along, BlobStore, Counts, DashboardStore, IdempotencyKey, JobFilter, JobMeasure,
+    JobStore, MetricsStore, StoreError, UploadStore,
 };
 use horizon_app::Services;
 use horizon_domain::keys::new_key;
@@ -27,6 +27,58 @@ pub async fn all(services: &Services) {
     upload_store(&*services.uploads, now).await;
     blob_store(&*services.blobs).await;
     dashboard_store(&*services.dashboard, &*services.jobs, now).await;
+    metrics_store(&*services.metrics, &*services.dashboard, now).await;
+}
+
+/// Counts are added once per write, however often and in whatever company they come: a batch
+/// may hold writes that add to the same time bucket (an arrival and a finish) and a write
+/// applied already.
+pub async fn metrics_store(
+    metrics: &dyn MetricsStore,
+    dashboard: &dyn DashboardStore,
+    now: OffsetDateTime,
+) {
+    let kind = format!("contract{}", ulid::Ulid::new()).to_lowercase();
+    let write = |version: u64, tally: Option<(&'static str, i64)>, failed: bool| Counts {
+        job: JobId::new(now),
+        version,
+        keep_until: now + Duration::hours(1),
+        tally: tally.map(|(field, gauge)| (field, now, gauge)),
+        measure: Some((
+            kind.clone(),
+            format!("{kind}-queue"),
+            JobMeasure {
+                failed,
+                runtime_ms: 100,
+                wait_ms: 10,
+            },
+        )),
+    };
+    let arrived = write(1, Some(("pushed", 1)), false);
+    let finished = write(3, Some(("completed", -1)), false);
+    let failed = write(3, Some(("failed", -1)), true);
+    let batch = [
+        arrived.clone(),
+        finished.clone(),
+        failed.clone(),
+        arrived.clone(),
+    ];
+    assert_eq!(ok("apply a batch", metrics.apply(&batch).await), 3);
+    assert_eq!(ok("apply it again", metrics.apply(&batch).await), 0);
+    let later = write(2, None, false);
+    assert_eq!(
+        ok(
+            "apply with one applied",
+            metrics.apply(&[finished, later]).await
+        ),
+        1
+    );
+    let counters = ok("counters", dashboard.counters().await);
+    let mine = counters
+        .iter()
+        .find(|c| c.metric.name == kind)
+        .expect("the job type's counter");
+    assert_eq!((mine.processed, mine.failed, mine.runtime_ms), (4, 1, 400));
 }
 
 /// An account no other test uses.

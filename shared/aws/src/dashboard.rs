@@ -399,7 +399,9 @@ impl DynamoStore {
     /// The items of one transaction of [`MetricsStore::apply`]: the marks first, in order.
     fn count_items(&self, writes: &[&Counts]) -> StoreResult<Vec<TransactWriteItem>> {
         let mut items = Vec::new();
-        let mut tallies: HashMap<(Width, i64, &str), i64> = HashMap::new();
+        // Per bucket item, the fields it adds to (one update per item: a transaction may not
+        // touch an item twice).
+        let mut tallies: HashMap<(Width, i64), BTreeMap<&str, i64>> = HashMap::new();
         let mut gauge = 0;
         let mut counters: BTreeMap<MetricId, [u64; 4]> = BTreeMap::new();
         for counts in writes {
@@ -414,7 +416,11 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().put(mark).build());
             if let Some((name, at, by)) = counts.tally {
                 for width in [Width::Minute, Width::Hour] {
-                    *tallies.entry((width, width.bucket(at), name)).or_default() += 1;
+                    *tallies
+                        .entry((width, width.bucket(at)))
+                        .or_default()
+                        .entry(name)
+                        .or_default() += 1;
                 }
                 gauge += by;
             }
@@ -433,16 +439,26 @@ impl DynamoStore {
             }
         }
         let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
-        for ((width, bucket, name), by) in tallies {
+        for ((width, bucket), fields) in tallies {
             // Kept a day past the longest period a bucket can be summed in (the failed period
             // is at most the job retention, and in hours).
             let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
+            let mut names = HashMap::new();
+            let mut values = vec![(":exp", n(expires))];
+            let mut adds = Vec::new();
+            for (i, (name, by)) in fields.into_iter().enumerate() {
+                let (placeholder, value) = ([":a", ":b", ":c"][i.min(2)], n(by));
+                names.insert(format!("#f{i}"), name.to_owned());
+                adds.push(format!("#f{i} {placeholder}"));
+                values.push((placeholder, value));
+            }
+            let expression = format!("ADD {} SET expiresAt = :exp", adds.join(", "));
             items.push(self.add(
                 "TALLY",
                 bucket_key(width, bucket),
-                "ADD #f :by SET expiresAt = :exp",
-                field(name),
-                vec![(":by", n(by)), (":exp", n(expires))],
+                &expression,
+                names,
+                values,
             )?);
         }
         if gauge != 0 {
