@@ -45,7 +45,8 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
         config.clone(),
         &Options {
             jobs: 40,
-            webhook_down: Duration::from_secs(6),
+            // Long enough that some jobs finish (and their events are sent) while it is down.
+            webhook_down: Duration::from_secs(15),
             patience: Duration::from_secs(90),
         },
     )
