@@ -392,7 +392,6 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    running.shutdown().await;
     let attempts = log["deliveries"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{log}");
     assert!(
@@ -404,7 +403,8 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     );
     assert_eq!(attempts[0]["outcome"], "retrying");
     assert_eq!(attempts[1]["outcome"], "dead_lettered");
-    // Visible on the dead-letter queue.
+    // Visible on the dead-letter queue (sent from the last attempt's record, through the
+    // table's stream: the service runs until it is there).
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
     let dlq = services.config.stack.webhook_dlq_url.clone().unwrap();
     let mut found = false;
@@ -427,6 +427,7 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
             break;
         }
     }
+    running.shutdown().await;
     assert!(found, "the dead-lettered delivery is not on the DLQ");
 }
 

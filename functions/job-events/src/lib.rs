@@ -1,6 +1,8 @@
 //! The job-events function: the job table's stream is the outbox, and this is its one consumer.
-//! Each record is one write of a job (its old and new images); [`horizon_app::outbox::apply`]
-//! applies everything that write causes (webhook deliveries, the dashboard's counts and lists).
+//! A record is one write of a job (its old and new images): [`horizon_app::outbox::apply`]
+//! applies everything that write causes (webhook deliveries, the dashboard's counts and lists);
+//! or a webhook delivery attempt's record: [`horizon_app::outbox::follow`] queues the next
+//! attempt or dead-letters the message.
 //! Each job's records are handled in order (different jobs side by side); the earliest record
 //! that fails is reported in `batchItemFailures`, so the event source mapping retries from there
 //! (a record handled twice is applied once). The local runner calls the same
@@ -96,10 +98,16 @@ impl JobEvents {
 
     /// A record's effects that may run beside other jobs'; the counts still to commit.
     async fn prepare(&self, record: &EventRecord) -> Result<Option<Counts>> {
-        let change = horizon_aws::stream::job_change(record)
-            .map_err(|e| Error::Internal(format!("a stream record that is not a job: {e}")))?;
-        let Some((before, Some(after))) = change else {
-            return Ok(None); // another item, or a job deleted: no effects
+        use horizon_aws::stream::Change;
+        let change = horizon_aws::stream::change(record)
+            .map_err(|e| Error::Internal(format!("a stream record that cannot be read: {e}")))?;
+        let (before, after) = match change {
+            Change::Job(before, Some(after)) => (before, after),
+            Change::Attempt(then) => {
+                outbox::follow(&self.services, &then).await?;
+                return Ok(None);
+            }
+            Change::Job(_, None) | Change::Other => return Ok(None), // no effects
         };
         let span = horizon_runtime::telemetry::job_span(after.id());
         span.record("account", tracing::field::display(after.account()));

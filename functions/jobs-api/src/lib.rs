@@ -836,9 +836,17 @@ impl JobsApi {
             .ok_or_else(|| {
                 Error::NotFound(format!("no delivery {delivery} of job {}", job.id()))
             })?;
+        // A new round of attempts, logged apart from the earlier ones.
+        let rounds = attempts
+            .iter()
+            .filter(|a| a.delivery_id == delivery)
+            .map(|a| a.replay)
+            .max()
+            .unwrap_or(0);
         let replay = horizon_app::events::DeliveryMessage {
             attempt: 1,
             not_before: self.services.clock.now().unix_timestamp(),
+            replay: rounds + 1,
             ..message
         };
         self.services

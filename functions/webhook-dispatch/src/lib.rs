@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use horizon_app::events::{sign, Attempt, DeliveryMessage, Scope};
+use horizon_app::events::{sign, Attempt, DeliveryMessage, Scope, Then};
 use horizon_app::jobs::{self, Step};
 use horizon_app::Services;
 use horizon_domain::net::{is_allowed, Cidr};
@@ -140,6 +140,12 @@ impl WebhookDispatcher {
             let wait = Duration::from_secs((delivery.not_before - now) as u64);
             return Ok(self.services.deliveries.send(&delivery, wait).await?);
         }
+        if self.services.delivery_log.recorded(&delivery).await? {
+            // A message that came again (SQS, or the outbox queuing a sequel twice): this
+            // attempt was made and what follows it is recorded.
+            tracing::info!(delivery_id = %delivery.delivery_id, attempt = delivery.attempt, "attempt made already; message dropped");
+            return Ok(());
+        }
         let Some(sub) = self.subscription(&delivery).await? else {
             tracing::info!(delivery_id = %delivery.delivery_id, "subscription gone or disabled; delivery dropped");
             return Ok(());
@@ -158,12 +164,14 @@ impl WebhookDispatcher {
             url: horizon_domain::net::redact_url(&sub.url),
             event: delivery.event,
             attempt: delivery.attempt,
+            replay: delivery.replay,
             at: rfc3339(self.services.clock.now()),
             status_code: None,
             latency_ms,
             error: None,
             outcome: String::new(),
             message: Some(delivery.clone()),
+            then: None,
         };
         // None: finished; Some(Retry::After(..)): retry on schedule; Some(Retry::Never): dead-letter.
         let retry = match sent {
@@ -196,6 +204,9 @@ impl WebhookDispatcher {
                 })
             }
         };
+        // The next attempt (or the dead letter) is written with this one, in its record: the
+        // outbox carries it out. A crash before the record means the message comes back and
+        // the attempt is made again (same webhook-id); after it, nothing is lost or forked.
         if let Some(retry) = retry {
             let next_wait = match retry {
                 Retry::After(at_least) => schedule
@@ -203,24 +214,25 @@ impl WebhookDispatcher {
                     .map(|&wait| jitter(wait).max(at_least)),
                 Retry::Never => None,
             };
-            match next_wait {
+            attempt.then = Some(match next_wait {
                 Some(wait) => {
-                    let next = DeliveryMessage {
-                        attempt: delivery.attempt + 1,
-                        not_before: now + wait as i64,
-                        ..delivery.clone()
-                    };
-                    self.services
-                        .deliveries
-                        .send(&next, Duration::from_secs(wait))
-                        .await?;
                     attempt.outcome = "retrying".into();
+                    Then::Retry {
+                        message: DeliveryMessage {
+                            attempt: delivery.attempt + 1,
+                            not_before: now + wait as i64,
+                            ..delivery.clone()
+                        },
+                        delay_seconds: wait,
+                    }
                 }
                 None => {
-                    self.services.deliveries.dead_letter(&delivery).await?;
                     attempt.outcome = "dead_lettered".into();
+                    Then::DeadLetter {
+                        message: delivery.clone(),
+                    }
                 }
-            }
+            });
         }
         tracing::info!(
             delivery_id = %attempt.delivery_id,
@@ -232,11 +244,15 @@ impl WebhookDispatcher {
             latency_ms,
             "webhook attempt"
         );
-        Ok(self
+        if !self
             .services
             .delivery_log
             .record(&delivery.job_id, &attempt)
-            .await?)
+            .await?
+        {
+            tracing::info!(delivery_id = %attempt.delivery_id, attempt = attempt.attempt, "a second copy of the message made this attempt too; the first one's record stands");
+        }
+        Ok(())
     }
 
     async fn subscription(&self, d: &DeliveryMessage) -> Result<Option<Subscription>> {
@@ -374,4 +390,99 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsMessage;
+    use horizon_app::memory::{queued_job, Memory};
+    use horizon_app::ports::Along;
+    use horizon_domain::{EventType, WebhookId};
+
+    /// A job whose start is subscribed to at `url`, stored; its delivery's first message.
+    async fn started_job(memory: &Memory, url: &str) -> DeliveryMessage {
+        let now = memory.services.clock.now();
+        let sub = Subscription {
+            id: WebhookId::new(now),
+            url: url.into(),
+            events: vec![EventType::Processing],
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            created_at: rfc3339(now),
+            disabled: false,
+        };
+        let job = queued_job(now)
+            .with_webhook(sub, now)
+            .unwrap()
+            .claimed(now, time::Duration::minutes(5))
+            .unwrap();
+        memory
+            .services
+            .jobs
+            .create(&job, Along::Nothing)
+            .await
+            .unwrap();
+        horizon_app::events::emit(&memory.services, &job)
+            .await
+            .unwrap();
+        let queued = memory.queue.deliveries().unwrap();
+        assert_eq!(queued.len(), 1);
+        queued[0].0.clone()
+    }
+
+    fn event(message: &DeliveryMessage) -> SqsEvent {
+        let mut record = SqsMessage::default();
+        record.message_id = Some("m-1".into());
+        record.body = Some(serde_json::to_string(message).unwrap());
+        let mut event = SqsEvent::default();
+        event.records = vec![record];
+        event
+    }
+
+    /// A message that comes twice (SQS redelivers; the outbox queues a sequel twice) makes one
+    /// attempt, logged once, and its sequel is queued once: the retry chain does not fork. The
+    /// sequel is queued only from the attempt's record (the stream), never beside it.
+    #[tokio::test]
+    async fn an_attempt_and_what_follows_it_are_one_record() {
+        let mut config = horizon_app::memory::test_config().unwrap();
+        config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
+        config.webhooks.schedule = vec![7];
+        let memory = Services::in_memory(config);
+        let dispatcher = WebhookDispatcher::new(memory.services.clone());
+        // Nothing listens on port 1: every attempt fails, and is retried once.
+        let first = started_job(&memory, "http://127.0.0.1:1/hook").await;
+        memory.pump().await.unwrap(); // the job's own write: its counts
+
+        for _ in 0..2 {
+            let response = dispatcher.handle(event(&first)).await;
+            assert!(response.batch_item_failures.is_empty());
+        }
+        let log = memory.services.delivery_log.attempts(&first.job_id).await;
+        let log = log.unwrap();
+        assert_eq!(log.len(), 1, "{log:#?}");
+        assert_eq!(log[0].outcome, "retrying");
+        // Not queued by the dispatcher: only once its record is read from the stream.
+        assert_eq!(memory.queue.deliveries().unwrap().len(), 1);
+        memory.pump().await.unwrap();
+        let queued = memory.queue.deliveries().unwrap();
+        assert_eq!(queued.len(), 2, "{queued:#?}");
+        let (second, delay) = &queued[1];
+        assert_eq!(
+            (second.attempt, second.delivery_id.clone()),
+            (2, first.delivery_id.clone())
+        );
+        assert!((6..=8).contains(&delay.as_secs()), "{delay:?}");
+
+        // The last attempt fails too: it is dead-lettered, once, from its record.
+        memory.clock.advance(time::Duration::seconds(8));
+        for _ in 0..2 {
+            dispatcher.handle(event(second)).await;
+        }
+        memory.pump().await.unwrap();
+        assert_eq!(memory.queue.dead_letters().unwrap(), vec![second.clone()]);
+        let log = memory.services.delivery_log.attempts(&first.job_id).await;
+        let outcomes: Vec<String> = log.unwrap().into_iter().map(|a| a.outcome).collect();
+        assert_eq!(outcomes, ["retrying", "dead_lettered"]);
+        assert_eq!(memory.queue.deliveries().unwrap().len(), 2);
+    }
 }

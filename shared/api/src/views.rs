@@ -364,12 +364,14 @@ mod tests {
             url: "https://hooks.example.com/…".into(),
             event: horizon_domain::EventType::Completed,
             attempt: 1,
+            replay: 0,
             at: "2026-11-30T00:00:00Z".into(),
             status_code: Some(500),
             latency_ms: 3,
             error: Some("x".repeat(error_bytes)),
             outcome: "retrying".into(),
             message: None,
+            then: None,
         }
     }
 

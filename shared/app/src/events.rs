@@ -10,7 +10,7 @@ use horizon_domain::error::Result;
 use horizon_domain::{rfc3339, Job};
 
 pub use horizon_domain::deliveries::{
-    delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope,
+    delivery_id, event_for, sign, Attempt, DeliveryMessage, Scope, Then,
 };
 
 /// Queues the deliveries of `job`'s current status to its subscribers (the job's own and its
@@ -96,6 +96,7 @@ async fn deliver(
             body_key: body_key.clone(),
             attempt: 1,
             not_before: now.unix_timestamp(),
+            replay: 0,
         };
         services
             .deliveries

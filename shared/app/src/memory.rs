@@ -38,7 +38,7 @@ use crate::ports::{
     QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
 };
 use crate::services::{Services, UploadCache};
-use horizon_domain::deliveries::{Attempt, DeliveryMessage};
+use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
 use horizon_domain::keys::{ApiKey, KeyCache};
 use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
@@ -159,7 +159,8 @@ impl Services {
 
 impl Memory {
     /// Processes the store's stream as the table's stream is processed: the effects of every job
-    /// write so far ([`crate::outbox::apply`]), oldest first. Returns how many writes it read.
+    /// write so far ([`crate::outbox::apply`]) and what follows each delivery attempt recorded
+    /// ([`crate::outbox::follow`]), oldest first. Returns how many records it read.
     pub async fn pump(&self) -> horizon_domain::Result<usize> {
         let mut read = 0;
         loop {
@@ -167,9 +168,13 @@ impl Memory {
             if batch.is_empty() {
                 return Ok(read);
             }
-            for (before, after) in &batch {
-                if let Some(after) = after {
-                    crate::outbox::apply(&self.services, before.as_ref(), after).await?;
+            for written in &batch {
+                match written {
+                    Written::Job(before, Some(after)) => {
+                        crate::outbox::apply(&self.services, before.as_ref(), after).await?;
+                    }
+                    Written::Job(_, None) => {}
+                    Written::Attempt(then) => crate::outbox::follow(&self.services, then).await?,
                 }
             }
             read += batch.len();
@@ -261,10 +266,20 @@ struct State {
     /// A monitored tag's jobs, with when each entry expires.
     tagged: HashMap<String, BTreeMap<JobId, OffsetDateTime>>,
     paused: BTreeMap<String, bool>,
-    /// The table's stream: each job's write (before, after), oldest first, until pumped.
-    stream: Vec<(Option<Job>, Option<Job>)>,
+    /// The table's stream: each job's write and each delivery attempt's record, oldest first,
+    /// until pumped.
+    stream: Vec<Written>,
     /// The writes whose effects were applied (job, version).
     applied: BTreeSet<(JobId, u64)>,
+}
+
+/// One record of the store's stream, as the table's stream has one for each item written.
+#[allow(clippy::large_enum_variant)] // short-lived, one at a time: boxing buys nothing
+enum Written {
+    /// A job's write: the job before and after it.
+    Job(Option<Job>, Option<Job>),
+    /// A delivery attempt's record, and what follows it.
+    Attempt(Then),
 }
 
 struct Claim {
@@ -354,11 +369,11 @@ impl JobStore for MemoryStore {
                     )));
                 }
                 let before = state.jobs.insert(other.id().clone(), other.clone());
-                state.stream.push((before, Some(other.clone())));
+                state.stream.push(Written::Job(before, Some(other.clone())));
             }
         }
         state.jobs.insert(job.id().clone(), job.clone());
-        state.stream.push((None, Some(job.clone())));
+        state.stream.push(Written::Job(None, Some(job.clone())));
         Ok(())
     }
 
@@ -390,7 +405,9 @@ impl JobStore for MemoryStore {
             None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
         };
         state.jobs.insert(job.id().clone(), job.clone());
-        state.stream.push((Some(before), Some(job.clone())));
+        state
+            .stream
+            .push(Written::Job(Some(before), Some(job.clone())));
         Ok(())
     }
 
@@ -470,7 +487,7 @@ impl JobStore for MemoryStore {
     async fn delete(&self, id: &JobId) -> StoreResult<()> {
         let mut state = self.state()?;
         if let Some(job) = state.jobs.remove(id) {
-            state.stream.push((Some(job), None));
+            state.stream.push(Written::Job(Some(job), None));
         }
         state.attempts.remove(id);
         state.applied.retain(|(job, _)| job != id);
@@ -603,26 +620,36 @@ impl AccountStore for MemoryStore {
 
 #[async_trait]
 impl DeliveryLog for MemoryStore {
-    async fn record(&self, job: &JobId, attempt: &Attempt) -> StoreResult<()> {
-        let sort_key = format!(
-            "{}#{}#{:03}",
-            attempt.at, attempt.delivery_id, attempt.attempt
-        );
-        self.state()?
+    async fn record(&self, job: &JobId, attempt: &Attempt) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let log = state.attempts.entry(job.clone()).or_default();
+        if log.contains_key(&attempt.log_key()) {
+            return Ok(false);
+        }
+        log.insert(attempt.log_key(), attempt.clone());
+        if let Some(then) = &attempt.then {
+            state.stream.push(Written::Attempt(then.clone()));
+        }
+        Ok(true)
+    }
+
+    async fn recorded(&self, message: &DeliveryMessage) -> StoreResult<bool> {
+        Ok(self
+            .state()?
             .attempts
-            .entry(job.clone())
-            .or_default()
-            .insert(sort_key, attempt.clone());
-        Ok(())
+            .get(&message.job_id)
+            .is_some_and(|log| log.contains_key(&message.log_key())))
     }
 
     async fn attempts(&self, job: &JobId) -> StoreResult<Vec<Attempt>> {
-        Ok(self
+        let mut attempts: Vec<Attempt> = self
             .state()?
             .attempts
             .get(job)
             .map(|a| a.values().cloned().collect())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        attempts.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(attempts)
     }
 }
 

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use crate::dashboard;
 use crate::ports::{Counts, JobMeasure};
 use crate::services::Services;
+use horizon_domain::deliveries::Then;
 use horizon_domain::error::Result;
 use horizon_domain::{monitoring, Job, JobStatus};
 
@@ -157,6 +158,26 @@ pub async fn commit(services: &Services, writes: &[Counts]) -> Result<usize> {
         }
     }
     Ok(services.metrics.apply(writes).await?)
+}
+
+/// Carries out what follows a delivery attempt, as its record in the delivery log says (the
+/// record's stream delivers it): the next attempt queued with its delay, or the message
+/// dead-lettered. A record handled twice queues its sequel twice under one log key; the
+/// dispatcher drops an attempt already recorded.
+pub async fn follow(services: &Services, then: &Then) -> Result<()> {
+    match then {
+        Then::Retry {
+            message,
+            delay_seconds,
+        } => {
+            services
+                .deliveries
+                .send(message, std::time::Duration::from_secs(*delay_seconds))
+                .await?
+        }
+        Then::DeadLetter { message } => services.deliveries.dead_letter(message).await?,
+    }
+    Ok(())
 }
 
 /// Files a new job under the monitored tags it carries (each entry kept for the monitoring

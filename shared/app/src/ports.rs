@@ -322,14 +322,22 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> StoreResult<()>;
 }
 
-/// Each delivery attempt of a job's webhooks, for its owner to read.
+/// Each delivery attempt of a job's webhooks, for its owner to read; each record also carries
+/// what follows the attempt ([`horizon_domain::deliveries::Then`]), which the outbox carries out.
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
+    /// Records an attempt unless it is recorded already (one record per attempt, under
+    /// [`horizon_domain::deliveries::Attempt::log_key`]): `false` when it was.
     async fn record(
         &self,
         job: &JobId,
         attempt: &horizon_domain::deliveries::Attempt,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
+    /// Whether the attempt this message stands for is recorded (it was made already).
+    async fn recorded(
+        &self,
+        message: &horizon_domain::deliveries::DeliveryMessage,
+    ) -> StoreResult<bool>;
     /// Oldest first.
     async fn attempts(&self, job: &JobId) -> StoreResult<Vec<horizon_domain::deliveries::Attempt>>;
 }

@@ -1,44 +1,65 @@
 //! The job table's stream (new and old images), the outbox of every job's side effects: its
 //! records as Lambda hands them to the job-events function (`DynamoDbEvent` batches), and, for
 //! the local runner, a reader of the stream through the DynamoDB Streams API that hands over
-//! the same batches (see `local`), with its place in each shard kept in the table.
+//! the same batches (see `local`), with its place in each shard kept in the table. Two kinds of
+//! record have effects: a job's writes, and a webhook delivery attempt's record that says what
+//! follows it.
 
 use aws_lambda_events::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue as Image;
 
 use crate::dynamo::{DynamoStore, Item};
 use horizon_app::ports::StoreResult;
+use horizon_domain::deliveries::Then;
 use horizon_domain::Job;
 
-/// A record's change of a job: the job before and after the write (`None` before a creation and
-/// after a deletion). `Ok(None)` for a record of any other item of the table.
-pub fn job_change(record: &EventRecord) -> StoreResult<Option<(Option<Job>, Option<Job>)>> {
-    if !is_job(&record.change.keys) {
-        return Ok(None);
-    }
-    let image = |image: &serde_dynamo::Item| -> StoreResult<Option<Job>> {
-        if image.is_empty() {
-            return Ok(None);
-        }
-        let item: Item = image.clone().into();
-        DynamoStore::job_from_item(&item).map(Some)
+/// What one record of the table's stream stands for, as far as the outbox is concerned.
+#[allow(clippy::large_enum_variant)] // short-lived, one at a time: boxing buys nothing
+pub enum Change {
+    /// A write of a job: the job before and after it (`None` before a creation and after a
+    /// deletion).
+    Job(Option<Job>, Option<Job>),
+    /// A delivery attempt's record, with what follows it.
+    Attempt(Then),
+    /// Any other item (counters, marks, checkpoints), or an attempt with no sequel.
+    Other,
+}
+
+/// The change a stream record stands for.
+pub fn change(record: &EventRecord) -> StoreResult<Change> {
+    let image = |image: &serde_dynamo::Item| -> Option<Item> {
+        (!image.is_empty()).then(|| image.clone().into())
     };
-    Ok(Some((
-        image(&record.change.old_image)?,
-        image(&record.change.new_image)?,
-    )))
+    if is_job(&record.change.keys) {
+        let job = |i: &serde_dynamo::Item| image(i).map(|i| DynamoStore::job_from_item(&i));
+        return Ok(Change::Job(
+            job(&record.change.old_image).transpose()?,
+            job(&record.change.new_image).transpose()?,
+        ));
+    }
+    if record.event_name == "INSERT" {
+        if let Some(then) = image(&record.change.new_image)
+            .map(|i| crate::deliveries::then_of(&i))
+            .transpose()?
+            .flatten()
+        {
+            return Ok(Change::Attempt(then));
+        }
+    }
+    Ok(Change::Other)
 }
 
 /// Whether the keys are a job's record (`sk` = `JOB`); the job's partition also holds its
-/// delivery log and its applied marks, which have no effects.
+/// delivery log and its applied marks.
 fn is_job(keys: &serde_dynamo::Item) -> bool {
     matches!(keys.get("sk"), Some(Image::S(sk)) if sk == "JOB")
 }
 
 /// The event source mapping's filter in AWS (`infra/template.yaml`), as the local reader
-/// applies it: only records of jobs reach the handler.
+/// applies it: records of jobs, and new delivery attempts that have a sequel (`then`).
 pub fn passes_filter(record: &EventRecord) -> bool {
     is_job(&record.change.keys)
+        || (record.event_name == "INSERT" && record.change.new_image.contains_key("then"))
 }
 
 #[cfg(feature = "stream-reader")]

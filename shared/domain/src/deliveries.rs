@@ -31,6 +31,37 @@ pub struct DeliveryMessage {
     pub attempt: u32,
     /// Unix seconds before which it must not be sent (waits longer than SQS's 15 minutes).
     pub not_before: i64,
+    /// 0 for the delivery the job's write queued; `n` for its `n`th replay by its owner.
+    #[serde(default)]
+    pub replay: u32,
+}
+
+impl DeliveryMessage {
+    /// The key of this attempt's record in the delivery log: one record per attempt, however
+    /// often its message arrives.
+    pub fn log_key(&self) -> String {
+        log_key(self.delivery_id.as_str(), self.replay, self.attempt)
+    }
+}
+
+fn log_key(delivery: &str, replay: u32, attempt: u32) -> String {
+    format!("{delivery}#{replay:03}#{attempt:03}")
+}
+
+/// What follows an attempt that did not deliver. It is written in the attempt's record, and the
+/// record's stream (the outbox) carries it out: an attempt and its sequel are one write, so a
+/// dispatcher that crashes in between neither loses the retry nor forks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "then", rename_all = "camelCase")]
+pub enum Then {
+    /// Queue the next attempt, to be sent after `delay_seconds`.
+    #[serde(rename_all = "camelCase")]
+    Retry {
+        message: DeliveryMessage,
+        delay_seconds: u64,
+    },
+    /// No more attempts: the message goes to the dead-letter queue.
+    DeadLetter { message: DeliveryMessage },
 }
 
 /// One attempt in a job's delivery log (`GET /v1/jobs/{jobId}/webhooks`).
@@ -43,6 +74,9 @@ pub struct Attempt {
     pub url: String,
     pub event: EventType,
     pub attempt: u32,
+    /// 0 for the delivery the job's write queued; `n` for its `n`th replay.
+    #[serde(default)]
+    pub replay: u32,
     pub at: String,
     /// The receiver's HTTP status, when it answered.
     pub status_code: Option<u16>,
@@ -53,6 +87,17 @@ pub struct Attempt {
     #[serde(skip)]
     #[schema(ignore)]
     pub message: Option<DeliveryMessage>,
+    /// What follows this attempt (carried out from the log's stream).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub then: Option<Then>,
+}
+
+impl Attempt {
+    /// The key of its record in the delivery log (see [`DeliveryMessage::log_key`]).
+    pub fn log_key(&self) -> String {
+        log_key(&self.delivery_id, self.replay, self.attempt)
+    }
 }
 
 /// The event a job's new status stands for, if any.
