@@ -140,6 +140,11 @@ pub async fn run() -> std::result::Result<(), lambda_runtime::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use horizon_app::events::DeliveryMessage;
+    use horizon_app::ports::{DeliveryQueue, MetricsStore, StoreError, StoreResult};
+    use horizon_domain::{rfc3339, AccountId, EventType, JobId, Subscription, WebhookId};
+    use std::sync::Arc;
+    use std::time::Duration;
 
     fn fixture(name: &str) -> Event {
         let path = format!(
@@ -171,5 +176,103 @@ mod tests {
             .map(|f| f.item_identifier.clone())
             .collect();
         assert_eq!(failed, [Some("100000000000000000002".to_owned())]);
+    }
+
+    /// Stands in for the queue and the counters, and crashes once where a test says.
+    struct Crashing {
+        inner: Services,
+        deliveries: std::sync::atomic::AtomicBool,
+        counts: std::sync::atomic::AtomicBool,
+    }
+
+    impl Crashing {
+        fn strikes(flag: &std::sync::atomic::AtomicBool) -> StoreResult<()> {
+            match flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                true => Err(StoreError::Internal("crash injected".into())),
+                false => Ok(()),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl DeliveryQueue for Crashing {
+        async fn send(&self, message: &DeliveryMessage, delay: Duration) -> StoreResult<()> {
+            Crashing::strikes(&self.deliveries)?;
+            self.inner.deliveries.send(message, delay).await
+        }
+        async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
+            Crashing::strikes(&self.deliveries)?;
+            self.inner.deliveries.dead_letter(message).await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MetricsStore for Crashing {
+        async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool> {
+            self.inner.metrics.applied(job, version).await
+        }
+        async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
+            Crashing::strikes(&self.counts)?;
+            self.inner.metrics.apply(writes).await
+        }
+    }
+
+    /// A consumer that crashes after the job's write and before each of its effects (the
+    /// webhook delivery, the counts) reports the record, which comes again; the second time each
+    /// effect is there once: one delivery id, the job counted once.
+    #[tokio::test]
+    async fn a_crash_before_each_effect_leaves_the_write_to_be_applied_once() {
+        use std::sync::atomic::AtomicBool;
+        for (deliveries, counts) in [(true, false), (false, true)] {
+            let memory = Services::in_memory(horizon_app::memory::test_config().unwrap());
+            let now = memory.services.clock.now();
+            let hook = Subscription {
+                id: WebhookId::new(now),
+                url: "https://hooks.example.com/horizon".into(),
+                events: vec![EventType::Failed],
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+                created_at: rfc3339(now),
+                disabled: false,
+            };
+            let account = AccountId("acct_fixture".into());
+            memory
+                .services
+                .accounts
+                .put_webhook(&account, &hook)
+                .await
+                .unwrap();
+            let crashing = Arc::new(Crashing {
+                inner: memory.services.clone(),
+                deliveries: AtomicBool::new(deliveries),
+                counts: AtomicBool::new(counts),
+            });
+            let mut services = memory.services.clone();
+            services.deliveries = crashing.clone();
+            services.metrics = crashing.clone();
+            let handler = JobEvents::new(services);
+
+            let crashed = handler.handle(fixture("job-events-stream.json")).await;
+            assert_eq!(
+                crashed.batch_item_failures.len(),
+                1,
+                "{deliveries} {counts}"
+            );
+            let again = handler.handle(fixture("job-events-stream.json")).await;
+            assert!(again.batch_item_failures.is_empty());
+
+            let ids: std::collections::BTreeSet<_> = memory
+                .queue
+                .deliveries()
+                .unwrap()
+                .into_iter()
+                .map(|(m, _)| m.delivery_id)
+                .collect();
+            assert_eq!(ids.len(), 1, "{deliveries} {counts}: {ids:?}");
+            let counters = memory.services.dashboard.counters().await.unwrap();
+            assert!(
+                counters.iter().all(|c| c.processed == 1),
+                "{deliveries} {counts}: {counters:?}"
+            );
+        }
     }
 }
