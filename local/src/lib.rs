@@ -80,9 +80,15 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
     if http {
         // The three HTTP functions' routes, as API Gateway puts them behind one address.
         let app = horizon_runtime::http::service(
-            horizon_jobs_api::routes(services.clone())
-                .merge(horizon_uploads::routes(services.clone()))
-                .merge(horizon_dashboard::routes(services.clone())),
+            as_function("jobs-api", horizon_jobs_api::routes(services.clone()))
+                .merge(as_function(
+                    "uploads",
+                    horizon_uploads::routes(services.clone()),
+                ))
+                .merge(as_function(
+                    "dashboard",
+                    horizon_dashboard::routes(services.clone()),
+                )),
         );
         let listener = TcpListener::bind((config.local.bind, config.local.port)).await?;
         addr = listener.local_addr()?;
@@ -143,7 +149,16 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
     Ok(Running { addr, stop, tasks })
 }
 
-/// The reaper on a timer, as EventBridge runs it in AWS.
+/// A function's routes, whose AWS requests are written down as that function's (the IAM test).
+fn as_function(name: &'static str, routes: axum::Router) -> axum::Router {
+    routes.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            horizon_aws::meter::as_function(name, next.run(request))
+        },
+    ))
+}
+
+/// The reaper on a timer, as EventBridge runs it in AWS (the extract worker's schedule).
 async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
     let mut timer = tokio::time::interval(services.config.jobs.reaper_interval);
     timer.tick().await; // not at start-up
@@ -152,7 +167,11 @@ async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
             _ = timer.tick() => {}
             _ = stopped.changed() => return,
         }
-        match horizon_extract_worker::reaper::reap(&services).await {
+        let reaped = horizon_aws::meter::as_function(
+            "extract-worker",
+            horizon_extract_worker::reaper::reap(&services),
+        );
+        match reaped.await {
             Ok(r) if r.requeued + r.failed > 0 => {
                 tracing::info!(requeued = r.requeued, failed = r.failed, "reaper ran")
             }
@@ -172,7 +191,11 @@ async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) 
             _ = timer.tick() => {}
             _ = stopped.changed() => return,
         }
-        if let Err(e) = horizon_app::dashboard::snapshot(&services).await {
+        let snapshot = horizon_aws::meter::as_function(
+            "extract-worker",
+            horizon_app::dashboard::snapshot(&services),
+        );
+        if let Err(e) = snapshot.await {
             tracing::warn!(error = %e, "metrics snapshot failed; the next interval takes one");
         }
     }
@@ -255,15 +278,18 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             {
                 let (h, mut twin) = (handler.clone(), SqsEvent::default());
                 twin.records = vec![record.clone()];
-                tokio::spawn(async move { h.handle(twin).await });
+                tokio::spawn(horizon_aws::meter::as_function(supervisor, async move {
+                    h.handle(twin).await
+                }));
             }
         }
         // Like a Lambda invocation, a handler that panics fails the whole batch.
         let h = handler.clone();
         let request_id = ulid::Ulid::new().to_string();
-        let failed: HashSet<String> = match tokio::spawn(async move {
-            horizon_runtime::lambda::handle_batch(&*h, event, &request_id).await
-        })
+        let failed: HashSet<String> = match tokio::spawn(horizon_aws::meter::as_function(
+            supervisor,
+            async move { horizon_runtime::lambda::handle_batch(&*h, event, &request_id).await },
+        ))
         .await
         {
             Ok(resp) => resp

@@ -122,7 +122,7 @@ async fn read_shard(
         .iter()
         .map(|r| r.change.sequence_number.clone())
         .collect();
-    let response = handler.handle(event).await;
+    let response = horizon_aws::meter::as_function("job-events", handler.handle(event)).await;
     let failed = response
         .batch_item_failures
         .into_iter()

@@ -231,6 +231,33 @@ async fn presigned_uploads_work_everywhere_and_expire() {
         .await;
     assert_eq!(resp.status(), 202);
 
+    // A presigned upload whose first use is a job: the job API checks its bytes itself (and
+    // its role may read them: the IAM test sees this request).
+    let grant: Value = api
+        .post_json("/api/uploads", r#"{"filename": "direct.pdf"}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let put = api
+        .http
+        .put(grant["uploadUrl"].as_str().unwrap())
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let direct = grant["id"].as_str().unwrap();
+    let resp = api
+        .post_json("/v1/extract/pdf", &format!(r#"{{"uploadId":"{direct}"}}"#))
+        .await;
+    assert_eq!(
+        resp.status(),
+        202,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+
     // Bytes of the wrong kind are refused on first use.
     let grant: Value = api
         .post_json("/api/uploads", "")

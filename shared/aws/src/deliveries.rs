@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::dynamo::{from_json, n, opt_str, s, str_attr, to_json, DynamoStore, Item};
 use horizon_app::ports::DeliveryLog;
 use horizon_app::ports::{StoreError, StoreResult};
-use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
+use horizon_domain::deliveries::{Attempt, DeliveryMessage};
 use horizon_domain::JobId;
 
 #[async_trait]
@@ -71,6 +71,6 @@ impl DeliveryLog for DynamoStore {
 /// What follows the attempt a stream record of the table wrote, when it is a delivery attempt's
 /// record that has a sequel.
 #[cfg(feature = "stream")]
-pub(crate) fn then_of(image: &Item) -> StoreResult<Option<Then>> {
+pub(crate) fn then_of(image: &Item) -> StoreResult<Option<horizon_domain::deliveries::Then>> {
     opt_str(image, "then").map(from_json).transpose()
 }

@@ -7,7 +7,7 @@ pub mod dashboard;
 #[cfg(feature = "test-support")]
 mod faulty;
 #[cfg(feature = "test-support")]
-mod meter;
+pub mod meter;
 pub mod services;
 #[cfg(feature = "test-support")]
 pub use meter::request_counts;
