@@ -39,6 +39,7 @@ pub async fn metrics_store(
     now: OffsetDateTime,
 ) {
     let kind = format!("contract{}", ulid::Ulid::new()).to_lowercase();
+    let account = fresh_account();
     let write = |version: u64, tally: Option<(&'static str, i64)>, failed: bool| Counts {
         job: JobId::new(now),
         version,
@@ -53,6 +54,7 @@ pub async fn metrics_store(
                 wait_ms: 10,
             },
         )),
+        active: tally.map(|(_, gauge)| (account.clone(), gauge)),
     };
     let arrived = write(1, Some(("pushed", 1)), false);
     let finished = write(3, Some(("completed", -1)), false);
@@ -79,6 +81,8 @@ pub async fn metrics_store(
         .find(|c| c.metric.name == kind)
         .expect("the job type's counter");
     assert_eq!((mine.processed, mine.failed, mine.runtime_ms), (4, 1, 400));
+    // The account's active jobs: one arrived, two finished (each applied once).
+    assert_eq!(ok("active jobs", metrics.active_jobs(&account).await), -1);
 }
 
 /// An account no other test uses.

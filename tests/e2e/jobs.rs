@@ -1,7 +1,7 @@
 //! The `/v1` contract against the local stack: keys and accounts on every route, idempotency,
 //! listing, chunk pages, cancel, retention, webhook subscriptions.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -742,10 +742,10 @@ async fn deleting_a_job_or_an_upload_removes_it_and_what_it_left_at_once() {
         "chunks and Markdown stored"
     );
     // The event follows the job's write through the table's stream: within moments.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
     while objects_under(&services, &bodies).await == 0 {
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "an event body stored within 10 s"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -898,5 +898,81 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
         200,
         "served again after the wait"
     );
+    running.shutdown().await;
+}
+
+/// An account with its limit of jobs queued or processing gets `429` problem+json with
+/// `Retry-After` for the next one (no job is made); once one of its jobs ends, it is let in.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_at_its_active_job_limit_waits_for_one_to_finish() {
+    let services = services().await;
+    let mut config = (*services.config).clone();
+    config.jobs.max_active = 2;
+    config.local.workers = 0; // nothing takes the jobs up: they stay queued
+    let services = horizon_app::Services {
+        config: std::sync::Arc::new(config),
+        ..services
+    };
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let body = format!(r#"{{"uploadId":"{upload}"}}"#);
+    // The count follows the table's stream: a burst may pass the limit by the stream's lag, so
+    // submit until refused.
+    let mut made = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        let resp = api.post_json("/v1/extract/pdf", &body).await;
+        if resp.status() == 429 {
+            break resp;
+        }
+        assert_eq!(resp.status(), 202);
+        let job: Value = resp.json().await.unwrap();
+        made.push(job["jobId"].as_str().unwrap().to_owned());
+        assert!(
+            Instant::now() < deadline,
+            "never refused after {} jobs",
+            made.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(made.len() >= 2, "refused before the limit: {made:?}");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("limit is 2"),
+        "{problem}"
+    );
+    let listed: Value = api.get("/v1/jobs").await.json().await.unwrap();
+    assert_eq!(
+        listed["jobs"].as_array().unwrap().len(),
+        made.len(),
+        "a refused job was made"
+    );
+
+    // Cancelling every job but one makes room.
+    for id in &made[1..] {
+        let resp = api.post_json(&format!("/v1/jobs/{id}/cancel"), "").await;
+        assert_eq!(resp.status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = api.post_json("/v1/extract/pdf", &body).await;
+        if resp.status() == 202 {
+            break;
+        }
+        assert_eq!(resp.status(), 429);
+        assert!(Instant::now() < deadline, "still refused after the cancels");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     running.shutdown().await;
 }

@@ -211,6 +211,9 @@ mod tests {
         async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool> {
             self.inner.metrics.applied(job, version).await
         }
+        async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+            self.inner.metrics.active_jobs(account).await
+        }
         async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
             Crashing::strikes(&self.counts)?;
             self.inner.metrics.apply(writes).await

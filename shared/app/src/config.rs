@@ -127,6 +127,9 @@ pub struct Jobs {
     /// Receives of one message before it goes to the DLQ (the queue's redrive `maxReceiveCount`).
     /// `HORIZON_MAX_TRIES`, default 3.
     pub max_tries: u32,
+    /// Jobs an account may have queued or processing at once; a new one above it is a `429`
+    /// with `Retry-After`. `HORIZON_MAX_ACTIVE_JOBS`, default 1000; 0 turns the limit off.
+    pub max_active: u32,
 }
 
 /// The extraction engine: its limits, its child process, PDFium and OCR.
@@ -270,6 +273,7 @@ impl Config {
                 ),
                 retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
                 max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
+                max_active: number("HORIZON_MAX_ACTIVE_JOBS", 1000)?.min(u32::MAX.into()) as u32,
             },
             extraction: Extraction {
                 max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,

@@ -58,6 +58,10 @@ pub async fn update<T>(
 /// cannot be queued the job is failed (never left queued where no worker will see it) and the
 /// error returned.
 pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<()> {
+    // An operator's retry is not the tenant's request: only new jobs count against the quota.
+    if !matches!(along, Along::Replacing(_)) {
+        admit(services, job.account()).await?;
+    }
     services.jobs.create(job, along).await?;
     let message = WorkMessage {
         job_id: job.id().to_string(),
@@ -81,6 +85,28 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
             tracing::warn!(job_id = %job.id(), error = %f, "a job that could not be queued is not marked failed");
         }
         return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Refuses a new job while its account has `max_active` jobs queued or processing. The count
+/// follows the table's stream (the outbox adds a new job and takes away a finished one), so it
+/// trails the writes by the stream's lag: a burst faster than that can pass the limit by what
+/// arrives within it.
+async fn admit(services: &Services, account: &horizon_domain::AccountId) -> Result<()> {
+    let max = services.config.jobs.max_active;
+    if max == 0 {
+        return Ok(());
+    }
+    let active = services.metrics.active_jobs(account).await?;
+    if active >= i64::from(max) {
+        return Err(Error::TooManyRequests {
+            detail: format!(
+                "this account has {active} jobs queued or processing, and its limit is {max}: \
+                 submit more as they finish"
+            ),
+            retry_after: 5,
+        });
     }
     Ok(())
 }

@@ -255,6 +255,8 @@ struct State {
     attempts: HashMap<JobId, BTreeMap<String, Attempt>>,
     tallies: HashMap<(Width, i64), Tally>,
     pending: i64,
+    /// Each account's active jobs (queued or processing), as applied writes count them.
+    active: HashMap<AccountId, i64>,
     counters: BTreeMap<MetricId, Counter>,
     snapshots: BTreeMap<MetricId, Vec<Snapshot>>,
     snapshot_slots: BTreeSet<i64>,
@@ -659,6 +661,10 @@ impl MetricsStore for MemoryStore {
         Ok(self.state()?.applied.contains(&(job.clone(), version)))
     }
 
+    async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+        Ok(self.state()?.active.get(account).copied().unwrap_or(0))
+    }
+
     /// Adds to the time buckets, the pending gauge and the job type's and queue's counters.
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
         let mut applied = 0;
@@ -686,6 +692,9 @@ impl MemoryStore {
                 }
             }
             state.pending += gauge;
+        }
+        if let Some((account, by)) = &counts.active {
+            *state.active.entry(account.clone()).or_default() += by;
         }
         let Some((job_type, queue, m)) = &counts.measure else {
             return Ok(true);
@@ -1369,6 +1378,55 @@ mod tests {
             Err(Error::Conflict(_))
         ));
         assert_eq!(m.queue.work().unwrap().len(), 1);
+    }
+
+    /// An account at its limit of active jobs gets a 429 for the next one, until one finishes;
+    /// another account, and an operator's retry, are not held back.
+    #[tokio::test]
+    async fn new_jobs_wait_while_the_account_has_its_limit_active() {
+        let mut config = test_config().unwrap();
+        config.jobs.max_active = 2;
+        let m = Services::in_memory(config);
+        let s = &m.services;
+        let (first, second) = (new_job(&m), new_job(&m));
+        for job in [&first, &second] {
+            jobs::submit(s, job, Along::Nothing).await.unwrap();
+        }
+        m.pump().await.unwrap();
+        let third = new_job(&m);
+        match jobs::submit(s, &third, Along::Nothing).await {
+            Err(Error::TooManyRequests {
+                detail,
+                retry_after,
+            }) => {
+                assert!(detail.contains("2 jobs queued or processing"), "{detail}");
+                assert!(retry_after > 0);
+            }
+            other => panic!("a third active job was let in: {other:?}"),
+        }
+        assert_eq!(s.jobs.get(third.id()).await.unwrap(), None);
+        let elsewhere = Job::new_queued(
+            JobId::new(m.clock.now()),
+            horizon_domain::JobType::ExtractPdf,
+            AccountId("acct_b".into()),
+            UploadId::new(m.clock.now()),
+            m.clock.now(),
+            time::Duration::days(1),
+        );
+        jobs::submit(s, &elsewhere, Along::Nothing).await.unwrap();
+
+        // One finishes (failed: it is also retried): room for one more, counted once however
+        // often its write is read.
+        jobs::update(s, first.id(), None, |current, now| {
+            let job = current.ok_or_else(|| Error::NotFound("job".into()))?;
+            Ok(Step::Write(job.failed(JobError::new("x", "y"), now)?, ()))
+        })
+        .await
+        .unwrap();
+        m.pump().await.unwrap();
+        assert_eq!(s.metrics.active_jobs(first.account()).await.unwrap(), 1);
+        jobs::retry(s, first.id()).await.unwrap();
+        jobs::submit(s, &third, Along::Nothing).await.unwrap();
     }
 
     #[tokio::test]

@@ -72,7 +72,11 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         )
     });
     let file_under_tags = before.is_none();
-    if event.is_none() && tally.is_none() && !file_under_tags {
+    let live = |job: &Job| i64::from(!job.status().is_terminal());
+    let active = Some(live(after) - before.map_or(0, live))
+        .filter(|by| *by != 0)
+        .map(|by| (after.account().clone(), by));
+    if event.is_none() && tally.is_none() && !file_under_tags && active.is_none() {
         return None;
     }
     Some(Effects {
@@ -84,6 +88,7 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
             keep_until: after.expires_at(),
             tally,
             measure,
+            active,
         },
     })
 }

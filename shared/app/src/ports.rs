@@ -366,6 +366,9 @@ pub struct Counts {
     pub tally: Option<(&'static str, OffsetDateTime, i64)>,
     /// A finished job's measure, for its job type and its queue (in that order).
     pub measure: Option<(String, String, JobMeasure)>,
+    /// The change in its account's active jobs (queued or processing): +1 for a new job, -1
+    /// when it finishes.
+    pub active: Option<(AccountId, i64)>,
 }
 
 /// The counters per job type and per queue, the time buckets and the pending gauge, changed only
@@ -374,6 +377,9 @@ pub struct Counts {
 pub trait MetricsStore: Send + Sync {
     /// Whether the write of `job` that made `version` has had its effects applied.
     async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool>;
+    /// How many of the account's jobs are queued or processing, as the writes applied so far
+    /// say (the concurrent-job quota).
+    async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64>;
     /// Adds the counts of `writes` and marks each applied, in one step (DynamoDB transactions
     /// that hold the marks and the sums): a write applied already is left out. Returns how many
     /// this call applied.

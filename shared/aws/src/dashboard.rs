@@ -28,6 +28,7 @@ use horizon_domain::monitoring::{
     self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
     Search, Snapshot, Tally, Width,
 };
+use horizon_domain::AccountId;
 use horizon_domain::{Job, JobId, JobStatus};
 
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
@@ -357,6 +358,14 @@ impl MetricsStore for DynamoStore {
     /// condition that it is new), then what they add together to the time buckets, the pending
     /// gauge and the counters, one update per item. A mark found to exist is a write applied
     /// already: it is left out and the transaction tried again without it.
+    async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+        Ok(self
+            .get_item(format!("ACCT#{account}"), "ACTIVE")
+            .await?
+            .and_then(|item| opt_num(&item, "jobs"))
+            .unwrap_or(0))
+    }
+
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
         let mut applied = 0;
         let mut unique: Vec<&Counts> = Vec::new();
@@ -392,8 +401,8 @@ impl MetricsStore for DynamoStore {
 }
 
 /// Writes whose counts go in one transaction (DynamoDB takes 100 items: the marks, and the
-/// buckets and counters they add to).
-const MARKS_PER_TRANSACTION: usize = 40;
+/// buckets, counters and accounts they add to).
+const MARKS_PER_TRANSACTION: usize = 30;
 
 impl DynamoStore {
     /// The items of one transaction of [`MetricsStore::apply`]: the marks first, in order.
@@ -404,7 +413,11 @@ impl DynamoStore {
         let mut tallies: HashMap<(Width, i64), BTreeMap<&str, i64>> = HashMap::new();
         let mut gauge = 0;
         let mut counters: BTreeMap<MetricId, [u64; 4]> = BTreeMap::new();
+        let mut accounts: BTreeMap<&str, i64> = BTreeMap::new();
         for counts in writes {
+            if let Some((account, by)) = &counts.active {
+                *accounts.entry(account.0.as_str()).or_default() += by;
+            }
             let mark = Put::builder()
                 .table_name(&self.table)
                 .item("pk", s(format!("JOB#{}", counts.job)))
@@ -468,6 +481,15 @@ impl DynamoStore {
                 "ADD #f :by",
                 field("pending"),
                 vec![(":by", n(gauge))],
+            )?);
+        }
+        for (account, by) in accounts.into_iter().filter(|(_, by)| *by != 0) {
+            items.push(self.add(
+                &format!("ACCT#{account}"),
+                "ACTIVE".into(),
+                "ADD #f :by",
+                field("jobs"),
+                vec![(":by", n(by))],
             )?);
         }
         for (metric, [processed, failed, runtime, wait]) in counters {
