@@ -77,10 +77,17 @@ impl Client {
     }
 
     /// PUTs the bytes to a presigned URL (no key: the URL is the permission).
-    pub async fn put_presigned(&self, url: &str, bytes: Vec<u8>) -> Result<(), Failure> {
-        let resp = self
-            .http
-            .put(url)
+    pub async fn put_presigned(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        bytes: Vec<u8>,
+    ) -> Result<(), Failure> {
+        let mut put = self.http.put(url);
+        for (name, value) in headers {
+            put = put.header(name, value);
+        }
+        let resp = put
             .body(bytes)
             .send()
             .await

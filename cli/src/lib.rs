@@ -353,12 +353,22 @@ async fn upload(client: &Client, file: &Path) -> Result<Value, Failure> {
             .await;
     }
     let presigned = client
-        .post_json("/api/uploads", &json!({ "filename": filename }))
+        .post_json(
+            "/api/uploads",
+            &json!({ "filename": filename, "size": bytes_len, "contentType": content_type }),
+        )
         .await?;
     let url = presigned["uploadUrl"]
         .as_str()
         .ok_or_else(|| Failure::Unavailable("the presigned upload has no uploadUrl".into()))?;
-    client.put_presigned(url, bytes).await?;
+    // The URL takes exactly these bytes, with the headers it was signed with.
+    let headers: Vec<(String, String)> = presigned["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    client.put_presigned(url, &headers, bytes).await?;
     Ok(json!({
         "id": presigned["id"],
         "contentType": content_type,

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use image::ImageFormat;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::support::{self, *};
@@ -189,6 +189,15 @@ async fn oversize_bodies_are_413_and_large_objects_redirect() {
     running.shutdown().await;
 }
 
+/// A plain HTTP client's PUT to a presigned upload, with the headers the grant names.
+async fn signed_put(api: &Api, grant: &Value, body: Vec<u8>) -> reqwest::Response {
+    let mut put = api.http.put(grant["uploadUrl"].as_str().unwrap());
+    for (name, value) in grant["headers"].as_object().into_iter().flatten() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    put.body(body).send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn presigned_uploads_work_everywhere_and_expire() {
     let services = services().await;
@@ -197,7 +206,10 @@ async fn presigned_uploads_work_everywhere_and_expire() {
     let pdf = fixture("two-pages.pdf");
 
     let resp = api
-        .post_json("/api/uploads", r#"{"filename": "big.pdf"}"#)
+        .post_json(
+            "/api/uploads",
+            &json!({"filename": "big.pdf", "size": pdf.len()}).to_string(),
+        )
         .await;
     assert_eq!(resp.status(), 201);
     let grant: Value = resp.json().await.unwrap();
@@ -234,18 +246,16 @@ async fn presigned_uploads_work_everywhere_and_expire() {
     // A presigned upload whose first use is a job: the job API checks its bytes itself (and
     // its role may read them: the IAM test sees this request).
     let grant: Value = api
-        .post_json("/api/uploads", r#"{"filename": "direct.pdf"}"#)
+        .post_json(
+            "/api/uploads",
+            &json!({"filename": "direct.pdf", "size": pdf.len(), "contentType": "application/pdf"})
+                .to_string(),
+        )
         .await
         .json()
         .await
         .unwrap();
-    let put = api
-        .http
-        .put(grant["uploadUrl"].as_str().unwrap())
-        .body(pdf.clone())
-        .send()
-        .await
-        .unwrap();
+    let put = signed_put(&api, &grant, pdf.clone()).await;
     assert_eq!(put.status(), 200);
     let direct = grant["id"].as_str().unwrap();
     let resp = api
@@ -258,19 +268,71 @@ async fn presigned_uploads_work_everywhere_and_expire() {
         resp.text().await.unwrap_or_default()
     );
 
+    // The URL takes the declared size and type only (signed headers: S3 refuses the rest).
+    let longer = [pdf.as_slice(), b"\n%%junk"].concat();
+    assert_eq!(
+        signed_put(&api, &grant, longer).await.status(),
+        403,
+        "more bytes than declared"
+    );
+    let mut other_type = grant.clone();
+    other_type["headers"]["content-type"] = json!("image/png");
+    assert_eq!(
+        signed_put(&api, &other_type, pdf.clone()).await.status(),
+        403,
+        "another type than declared"
+    );
+
+    // What was checked is what is read: bytes PUT again through the still valid URL, after
+    // the check, are never served or extracted.
+    let mut tampered = pdf.clone();
+    let at = tampered.len() - 10;
+    tampered[at] ^= 0x20;
+    assert_eq!(signed_put(&api, &grant, tampered).await.status(), 200);
+    let served = api.get(&format!("/api/images/{direct}")).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Refused at the grant: no size, a size over the limit, a type we do not take.
+    let resp = api.post_json("/api/uploads", "").await;
+    assert_eq!(resp.status(), 400);
+    let too_big = services.config.extraction.max_pdf_bytes + 1;
+    let resp = api
+        .post_json("/api/uploads", &json!({"size": too_big}).to_string())
+        .await;
+    assert_eq!(resp.status(), 413);
+    let resp = api
+        .post_json(
+            "/api/uploads",
+            &json!({"size": 10, "contentType": "application/x-msdownload"}).to_string(),
+        )
+        .await;
+    assert_eq!(resp.status(), 415);
+
     // Bytes of the wrong kind are refused on first use.
+    let elf = b"\x7FELF\x02\x01\x01\0 not a document".to_vec();
     let grant: Value = api
-        .post_json("/api/uploads", "")
+        .post_json("/api/uploads", &json!({"size": elf.len()}).to_string())
         .await
         .json()
         .await
         .unwrap();
-    api.http
-        .put(grant["uploadUrl"].as_str().unwrap())
-        .body(b"\x7FELF\x02\x01\x01\0 not a document".to_vec())
-        .send()
+    assert_eq!(signed_put(&api, &grant, elf).await.status(), 200);
+    let resp = api
+        .get(&format!("/api/images/{}", grant["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(resp.status(), 415);
+    // And bytes of another type than declared.
+    let grant: Value = api
+        .post_json(
+            "/api/uploads",
+            &json!({"size": pdf.len(), "contentType": "image/png"}).to_string(),
+        )
+        .await
+        .json()
         .await
         .unwrap();
+    assert_eq!(signed_put(&api, &grant, pdf.clone()).await.status(), 200);
     let resp = api
         .get(&format!("/api/images/{}", grant["id"].as_str().unwrap()))
         .await;
@@ -286,19 +348,13 @@ async fn presigned_uploads_work_everywhere_and_expire() {
     let running = horizon_local::start_http(services).await.unwrap();
     let api = Api::new(running.addr, &key);
     let grant: Value = api
-        .post_json("/api/uploads", "")
+        .post_json("/api/uploads", &json!({"size": pdf.len()}).to_string())
         .await
         .json()
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let put = api
-        .http
-        .put(grant["uploadUrl"].as_str().unwrap())
-        .body(pdf)
-        .send()
-        .await
-        .unwrap();
+    let put = signed_put(&api, &grant, pdf).await;
     assert_eq!(put.status(), 403, "an expired presigned URL was accepted");
     running.shutdown().await;
 }

@@ -238,23 +238,47 @@ impl UploadsApi {
     }
 
     async fn presign(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
-        let body: PresignRequest = if req.body().is_empty() {
-            PresignRequest::default()
-        } else {
-            parse_json(req)?
-        };
+        if req.body().is_empty() {
+            return Err(Error::field(
+                "size",
+                "the file's size in bytes is required: the URL takes exactly that many",
+            ));
+        }
+        let body: PresignRequest = parse_json(req)?;
         if let Some(name) = &body.filename {
             check_filename(name)?;
         }
         let config = &self.services.config;
+        let limit = config.extraction.max_pdf_bytes;
+        if body.size == 0 {
+            return Err(Error::field("size", "an empty file cannot be extracted"));
+        }
+        if body.size > limit {
+            return Err(Error::PayloadTooLarge(format!(
+                "{} bytes is over the limit of {limit}",
+                body.size
+            )));
+        }
+        if let Some(declared) = &body.content_type {
+            if !horizon_app::media::ACCEPTED_TYPES.contains(&declared.as_str()) {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "contentType {declared} is not accepted: accepted are {}",
+                    horizon_app::media::ACCEPTED_TYPES.join(", ")
+                )));
+            }
+        }
         let now = self.services.clock.now();
         let id = UploadId::new(now);
         let upload = Upload {
             id: id.clone(),
             account,
             pending: true,
-            content_type: "application/octet-stream".to_owned(),
-            size: 0,
+            // Declared, until the bytes are checked.
+            content_type: body
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+            size: body.size,
             sha256: String::new(),
             filename: body.filename,
             width: None,
@@ -263,10 +287,15 @@ impl UploadsApi {
             created_at: now,
             expires_at: uploads::expiry(now, config.api.upload_retention),
         };
-        let upload_url = self
+        let put = self
             .services
             .blobs
-            .presign_put(&upload.blob_key(), config.api.presign_ttl)
+            .presign_put(
+                &upload.incoming_key(),
+                config.api.presign_ttl,
+                body.size,
+                body.content_type.as_deref(),
+            )
             .await?;
         self.services.uploads.put(&upload).await?;
         let base = http::base_url(req, config);
@@ -275,8 +304,14 @@ impl UploadsApi {
             201,
             &PresignView {
                 id: id.to_string(),
-                upload_url,
+                upload_url: put.url,
                 method: "PUT",
+                // The length is the client's own: an HTTP client sets it from the body.
+                headers: put
+                    .headers
+                    .into_iter()
+                    .filter(|(name, _)| name != "content-length")
+                    .collect(),
                 expires_at: rfc3339(expires),
                 url: format!("{base}{}", image_path(&id)),
             },

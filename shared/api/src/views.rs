@@ -326,12 +326,19 @@ pub struct UploadView {
     pub pages: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 /// `POST /api/uploads`: ask for a presigned upload URL.
 pub struct PresignRequest {
     #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")]
     pub filename: Option<String>,
+    /// The file's size in bytes: the URL takes exactly this many.
+    #[schema(minimum = 1)]
+    pub size: u64,
+    /// The file's type, when the client knows it: the URL then takes only this type (send it as
+    /// `Content-Type`), and bytes of another type are refused when the upload is first used.
+    #[schema(example = "application/pdf")]
+    pub content_type: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -342,6 +349,9 @@ pub struct PresignView {
     pub upload_url: String,
     #[schema(value_type = String, example = "PUT")]
     pub method: &'static str,
+    /// Headers to send with the PUT, as they are (they are signed), besides a `Content-Length`
+    /// of exactly `size`.
+    pub headers: std::collections::BTreeMap<String, String>,
     pub expires_at: String,
     pub url: String,
 }

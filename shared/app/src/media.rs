@@ -2,6 +2,16 @@
 //! and what can be read from the bytes cheaply (image dimensions, PDF page counts).
 
 /// The media type of `bytes` when it is one we accept: PDF, PNG, JPEG, WebP, GIF, TIFF.
+/// The types accepted as documents (what [`accepted_type`] can find).
+pub const ACCEPTED_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+];
+
 pub fn accepted_type(bytes: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
     if pdf_header(bytes) {
@@ -112,6 +122,13 @@ mod tests {
         assert_eq!(accepted_type(b"GIF89a...."), Some("image/gif"));
         assert_eq!(accepted_type(b"II*\0...."), Some("image/tiff"));
         assert_eq!(accepted_type(b"MM\0*...."), Some("image/tiff"));
+        for found in [
+            b"%PDF-1.7".as_slice(),
+            b"GIF89a....",
+            b"RIFF\x10\0\0\0WEBPVP8 ",
+        ] {
+            assert!(ACCEPTED_TYPES.contains(&accepted_type(found).unwrap()));
+        }
     }
 
     #[test]

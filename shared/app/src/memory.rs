@@ -34,8 +34,9 @@ use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::ports::{
     AccountStore, Along, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog,
-    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, QueueDepth,
-    QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue,
+    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, PresignedPut,
+    QueueDepth, QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage,
+    WorkQueue,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
@@ -1068,6 +1069,7 @@ impl BlobStore for MemoryBlobs {
         self.objects()?.insert(
             key.to_owned(),
             Blob {
+                etag: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))),
                 bytes,
                 content_type: Some(content_type.to_owned()),
             },
@@ -1095,14 +1097,47 @@ impl BlobStore for MemoryBlobs {
         Ok(Some(Blob {
             bytes: blob.bytes.slice(first as usize..end as usize),
             content_type: blob.content_type,
+            etag: blob.etag,
         }))
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration) -> StoreResult<String> {
-        Ok(format!(
-            "memory://blobs/{key}?method=PUT&expires-in={}",
-            ttl.as_secs()
-        ))
+    async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>> {
+        match self.objects()?.get(key) {
+            Some(blob) if blob.bytes.len() as u64 > limit => Err(StoreError::TooLarge(format!(
+                "{key} has {} bytes; the limit is {limit}",
+                blob.bytes.len()
+            ))),
+            found => Ok(found.cloned()),
+        }
+    }
+
+    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool> {
+        let mut objects = self.objects()?;
+        match objects.get(from).cloned() {
+            Some(blob) if blob.etag.as_deref() == Some(etag) => {
+                objects.insert(to.to_owned(), blob);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        size: u64,
+        content_type: Option<&str>,
+    ) -> StoreResult<PresignedPut> {
+        let mut headers = vec![("content-length".to_owned(), size.to_string())];
+        headers.extend(content_type.map(|t| ("content-type".to_owned(), t.to_owned())));
+        Ok(PresignedPut {
+            url: format!(
+                "memory://blobs/{key}?method=PUT&expires-in={}",
+                ttl.as_secs()
+            ),
+            headers,
+        })
     }
 
     async fn presign_get(

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A byte range past the end of an object.
     #[error("range not satisfiable: {0}")]
     Range(String),
+    /// An object larger than the reader takes (found before its body was read).
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// A bug, or stored data that does not read back.
     #[error("storage error: {0}")]
     Internal(String),
@@ -62,6 +65,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound(m) => Error::NotFound(m),
             StoreError::Invalid { field, message } => Error::field(field, message),
             StoreError::Range(m) => Error::RangeNotSatisfiable(m),
+            StoreError::TooLarge(m) => Error::PayloadTooLarge(m),
             StoreError::Internal(m) => Error::Internal(m),
         }
     }
@@ -498,6 +502,15 @@ pub trait Fleet: Send + Sync {
 pub struct Blob {
     pub bytes: Bytes,
     pub content_type: Option<String>,
+    /// Names these bytes: an object written again has another.
+    pub etag: Option<String>,
+}
+
+/// A presigned PUT: the URL, and the headers the client must send with it (they are signed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Object storage for uploads and large results.
@@ -510,8 +523,21 @@ pub trait BlobStore: Send + Sync {
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>>;
     /// Removes every object whose key starts with `prefix`; how many there were.
     async fn delete_prefix(&self, prefix: &str) -> StoreResult<usize>;
-    /// A URL through which a plain HTTP client can PUT the object, valid for `ttl`.
-    async fn presign_put(&self, key: &str, ttl: std::time::Duration) -> StoreResult<String>;
+    /// The object, unless it has more than `limit` bytes: then [`StoreError::TooLarge`], found
+    /// before its body is read.
+    async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>>;
+    /// Copies `from` to `to` if `from` still holds the bytes named `etag`; `false` if it does
+    /// not (it was written again since).
+    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool>;
+    /// A URL through which a plain HTTP client can PUT exactly `size` bytes (and, when given,
+    /// of `content_type`) to the object, valid for `ttl`.
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+        size: u64,
+        content_type: Option<&str>,
+    ) -> StoreResult<PresignedPut>;
     /// A URL through which a plain HTTP client can GET the object, valid for `ttl`.
     async fn presign_get(
         &self,

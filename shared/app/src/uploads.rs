@@ -79,8 +79,10 @@ pub async fn delete(services: &Services, id: &UploadId, account: &AccountId) -> 
 }
 
 /// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like
-/// an unknown one. A presigned upload is checked on its first use: its type is decided from the
-/// bytes the client PUT, and the record completed.
+/// an unknown one. A presigned upload is checked on its first use: its size before its bytes are
+/// read, then its type from the bytes (against the declared size and type), and the bytes checked
+/// are pinned: copied to the upload's own key on the condition that they are still the ones read
+/// (the client's URL stays valid, but nothing reads what it writes from then on).
 pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) -> Result<Upload> {
     let not_found = || Error::NotFound(format!("no upload {id} (it may have expired)"));
     let now = services.clock.now();
@@ -95,23 +97,53 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
         services.upload_cache.put(&upload);
         return Ok(upload);
     }
+    let limit = services.config.extraction.max_pdf_bytes;
     let blob = services
         .blobs
-        .get(&upload.blob_key())
-        .await?
+        .get_limited(&upload.incoming_key(), limit)
+        .await
+        .map_err(|e| match e {
+            StoreError::TooLarge(_) => Error::PayloadTooLarge(format!(
+                "upload {id} is larger than the limit of {limit} bytes"
+            )),
+            other => other.into(),
+        })?
         .ok_or_else(|| {
             Error::NotFound(format!(
                 "upload {id} has no content yet: PUT the file to its uploadUrl first"
             ))
         })?;
-    let limit = services.config.extraction.max_pdf_bytes;
-    if blob.bytes.len() as u64 > limit {
-        return Err(Error::PayloadTooLarge(format!(
-            "upload {id} has {} bytes; the limit is {limit}",
-            blob.bytes.len()
-        )));
+    let size = blob.bytes.len() as u64;
+    if upload.size > 0 && size != upload.size {
+        return Err(Error::unprocessable(
+            "uploadId",
+            format!(
+                "upload {id} has {size} bytes, but {} were declared",
+                upload.size
+            ),
+        ));
     }
     let inspection = inspect(services, blob.bytes.clone()).await?;
+    // A presigned upload's record holds the declared type (`application/octet-stream` if none).
+    if !media::declared_agrees(Some(&upload.content_type), inspection.content_type) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "upload {id} was declared {}, but its bytes are {}",
+            upload.content_type, inspection.content_type
+        )));
+    }
+    let etag = blob
+        .etag
+        .ok_or_else(|| Error::Internal(format!("upload {id}: the store gave no ETag")))?;
+    if !services
+        .blobs
+        .copy_if_unchanged(&upload.incoming_key(), &upload.blob_key(), &etag)
+        .await?
+    {
+        return Err(Error::Conflict(format!(
+            "upload {id} was written again while it was being checked: use it again to have \
+             the new bytes checked"
+        )));
+    }
     let done = ready(
         upload.id.clone(),
         upload.account.clone(),

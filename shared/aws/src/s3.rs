@@ -8,7 +8,7 @@ use aws_sdk_s3::Client as S3Client;
 use bytes::Bytes;
 
 use crate::clients::unavailable;
-use horizon_app::ports::{Blob, BlobStore};
+use horizon_app::ports::{Blob, BlobStore, PresignedPut};
 use horizon_app::ports::{StoreError, StoreResult};
 
 pub struct S3Blobs {
@@ -72,23 +72,62 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
-        self.fetch(key, None).await
+        self.fetch(key, None, None).await
+    }
+
+    async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>> {
+        self.fetch(key, None, Some(limit)).await
+    }
+
+    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool> {
+        match self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .copy_source_if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(unavailable("S3 CopyObject", e)),
+        }
     }
 
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
-        self.fetch(key, Some(format!("bytes={first}-{last}"))).await
+        self.fetch(key, Some(format!("bytes={first}-{last}")), None)
+            .await
     }
 
-    async fn presign_put(&self, key: &str, ttl: Duration) -> StoreResult<String> {
+    /// The length (and the type, when given) are signed headers: S3 refuses a PUT of any other
+    /// size or type.
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        size: u64,
+        content_type: Option<&str>,
+    ) -> StoreResult<PresignedPut> {
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .set_content_type(content_type.map(str::to_owned))
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| unavailable("S3 presign PutObject", e))?;
-        Ok(req.uri().to_owned())
+        Ok(PresignedPut {
+            url: req.uri().to_owned(),
+            headers: req
+                .headers()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+                .map(|(name, value)| (name.to_lowercase(), value.to_owned()))
+                .collect(),
+        })
     }
 
     async fn presign_get(
@@ -111,7 +150,12 @@ impl BlobStore for S3Blobs {
 }
 
 impl S3Blobs {
-    async fn fetch(&self, key: &str, range: Option<String>) -> StoreResult<Option<Blob>> {
+    async fn fetch(
+        &self,
+        key: &str,
+        range: Option<String>,
+        limit: Option<u64>,
+    ) -> StoreResult<Option<Blob>> {
         let out = match self
             .client
             .get_object()
@@ -132,6 +176,16 @@ impl S3Blobs {
             Err(e) => return Err(unavailable("S3 GetObject", e)),
         };
         let content_type = out.content_type.clone();
+        let etag = out.e_tag.clone();
+        if let Some(limit) = limit {
+            let size = out.content_length.unwrap_or(0).max(0) as u64;
+            if size > limit {
+                // Dropped unread: the connection is closed, the body never loaded.
+                return Err(StoreError::TooLarge(format!(
+                    "{key} has {size} bytes; the limit is {limit}"
+                )));
+            }
+        }
         let bytes = out
             .body
             .collect()
@@ -141,6 +195,7 @@ impl S3Blobs {
         Ok(Some(Blob {
             bytes,
             content_type,
+            etag,
         }))
     }
 }

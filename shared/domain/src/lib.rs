@@ -933,6 +933,13 @@ impl Upload {
     pub fn blob_key(&self) -> String {
         upload_blob_key(&self.id)
     }
+
+    /// Where a presigned upload's client PUTs its bytes. They are read from there once, checked,
+    /// and copied to [`Upload::blob_key`] (if unchanged since the read): nothing a client can
+    /// write is read after the check.
+    pub fn incoming_key(&self) -> String {
+        format!("{}.incoming", upload_blob_key(&self.id))
+    }
 }
 
 pub fn upload_blob_key(id: &UploadId) -> String {
