@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use horizon_app::jobs::{self, Step};
-use horizon_app::ports::WorkMessage;
+use horizon_app::ports::{StoreError, WorkMessage};
 use horizon_app::Services;
 use horizon_domain::{
     Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell,
@@ -336,19 +336,24 @@ impl ExtractWorker {
         let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
             return missing();
         };
-        let Some(blob) = self.services.blobs.get(&upload.blob_key()).await? else {
-            return missing();
+        // Its size is checked before its bytes are read.
+        let limit = config.extraction.max_pdf_bytes;
+        let blob = match self
+            .services
+            .blobs
+            .get_limited(&upload.blob_key(), limit)
+            .await
+        {
+            Ok(Some(blob)) => blob,
+            Ok(None) => return missing(),
+            Err(StoreError::TooLarge(_)) => {
+                return Ok(Some(Err(JobError::new(
+                    "too_large",
+                    format!("the document is larger than the limit of {limit} bytes"),
+                ))))
+            }
+            Err(e) => return Err(e.into()),
         };
-        if blob.bytes.len() as u64 > config.extraction.max_pdf_bytes {
-            return Ok(Some(Err(JobError::new(
-                "too_large",
-                format!(
-                    "the document has {} bytes; the limit is {}",
-                    blob.bytes.len(),
-                    config.extraction.max_pdf_bytes
-                ),
-            ))));
-        }
         let request = child::Request {
             program: match &config.extraction.extractor {
                 Some(p) => p.clone(),
@@ -537,5 +542,46 @@ mod tests {
             done.version(),
             "a finished job is not written again"
         );
+    }
+    /// A document over the size limit fails the job, `too_large`, before its bytes are read.
+    #[tokio::test]
+    async fn a_document_over_the_limit_fails_its_job() {
+        let mut config = test_config().unwrap();
+        config.extraction.max_pdf_bytes = 1000;
+        let memory = Services::in_memory(config);
+        let now = memory.services.clock.now();
+        let job = queued_job(now);
+        let upload = horizon_domain::Upload {
+            id: job.upload_id().clone(),
+            account: job.account().clone(),
+            pending: false,
+            content_type: "application/pdf".into(),
+            size: 1001,
+            sha256: String::new(),
+            filename: None,
+            width: None,
+            height: None,
+            pages: Some(1),
+            created_at: now,
+            expires_at: job.expires_at(),
+        };
+        let s = &memory.services;
+        s.uploads.put(&upload).await.unwrap();
+        let bytes = bytes::Bytes::from(vec![b'%'; 1001]);
+        s.blobs
+            .put(&upload.blob_key(), bytes, "application/pdf")
+            .await
+            .unwrap();
+        s.jobs
+            .create(&job, horizon_app::ports::Along::Nothing)
+            .await
+            .unwrap();
+        let worker = ExtractWorker::new(s.clone());
+        let mut event = SqsEvent::default();
+        event.records = vec![message("m1", &format!(r#"{{"jobId":"{}"}}"#, job.id()))];
+        assert!(worker.handle(event).await.batch_item_failures.is_empty());
+        let stored = s.jobs.get(job.id()).await.unwrap().unwrap();
+        assert_eq!(stored.status(), JobStatus::Failed);
+        assert_eq!(stored.error().map(|e| e.code.as_str()), Some("too_large"));
     }
 }
