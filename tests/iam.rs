@@ -83,6 +83,8 @@ fn resolve(value: &Value) -> Vec<String> {
                             "AWS::Region" => "REGION".to_owned(),
                             "AWS::AccountId" => "ACCOUNT".to_owned(),
                             "Stage" => "STAGE".to_owned(),
+                            // A name given at deploy time: any.
+                            "AdminKeyParameter" => "/*".to_owned(),
                             other => output(other)
                                 .unwrap_or_else(|| panic!("the test does not know ${{{other}}}")),
                         };
@@ -176,6 +178,7 @@ fn need_arn(action: &str, resource: &str) -> String {
             format!("arn:aws:dynamodb:REGION:ACCOUNT:table/{table}{index}")
         }
         "sqs" => format!("arn:aws:sqs:REGION:ACCOUNT:{}", placeholder(resource)),
+        "ssm" => format!("arn:aws:ssm:REGION:ACCOUNT:{resource}"),
         "s3" => {
             let (bucket, key) = resource.split_once('/').unwrap_or((resource, ""));
             let bucket = if bucket.contains("-data-") {

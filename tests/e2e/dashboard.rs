@@ -451,3 +451,52 @@ async fn the_dashboard_shows_real_numbers_and_retries_in_a_browser() {
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
     running.shutdown().await;
 }
+
+/// In AWS the admin key lives in SSM Parameter Store, not in the template or the environment:
+/// the dashboard reads the SecureString when it starts, and does not start with a key that is
+/// missing or too short.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_key_is_read_from_parameter_store() {
+    use aws_sdk_ssm::types::ParameterType;
+    let sdk = sdk().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let prefix = format!("/horizon/t{}", ulid::Ulid::new()).to_lowercase();
+    let put = |name: String, value: &'static str| {
+        let ssm = ssm.clone();
+        async move {
+            ssm.put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(ParameterType::SecureString)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    put(
+        format!("{prefix}/admin-key"),
+        "an admin key kept in SSM, long enough",
+    )
+    .await;
+    put(format!("{prefix}/short"), "too short").await;
+    let mut config = (*services().await.config).clone();
+    config.dashboard.admin_key = None;
+    let read = |name: String| {
+        let mut config = config.clone();
+        config.dashboard.admin_key_parameter = Some(name);
+        let sdk = sdk.clone();
+        // As the dashboard function does when it starts (the IAM test sees the request).
+        horizon_aws::meter::as_function("dashboard", async move {
+            horizon_aws::services::with_secrets(config, &sdk).await
+        })
+    };
+    let config = read(format!("{prefix}/admin-key")).await.unwrap();
+    assert_eq!(
+        config.dashboard.admin_key.map(|k| k.0),
+        Some("an admin key kept in SSM, long enough".to_owned())
+    );
+    let short = read(format!("{prefix}/short")).await.unwrap_err();
+    assert!(short.to_string().contains("at least 16"), "{short}");
+    let missing = read(format!("{prefix}/none")).await.unwrap_err();
+    assert!(missing.to_string().contains("cannot be read"), "{missing}");
+}

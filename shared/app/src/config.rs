@@ -192,6 +192,10 @@ pub struct Dashboard {
     /// signed session cookie at `/horizon/login`. Unset: the dashboard is closed (403), except
     /// when `dashboard_open`.
     pub admin_key: Option<Secret>,
+    /// Where the admin key is kept instead, in AWS: the name of an SSM Parameter Store
+    /// `SecureString` (`HORIZON_ADMIN_KEY_PARAMETER`), read once when the function starts
+    /// (`horizon_aws::services::from_env`), so the key is in no environment and no template.
+    pub admin_key_parameter: Option<String>,
     /// Set by the local runner only, when it binds to a loopback address: the dashboard needs no
     /// credentials. Never read from the environment.
     pub open: bool,
@@ -212,6 +216,18 @@ pub struct Local {
 }
 
 impl Config {
+    /// An admin key, wherever it came from, is at least 16 characters.
+    pub fn check_admin_key(&self) -> Result<(), Error> {
+        match &self.dashboard.admin_key {
+            Some(key) if key.len() < 16 => Err(Error::Internal(
+                "configuration: the admin key (HORIZON_ADMIN_KEY or HORIZON_ADMIN_KEY_PARAMETER) \
+                 must be at least 16 characters"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, Error> {
         Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
@@ -336,6 +352,7 @@ impl Config {
                 ),
                 snapshots_kept: number("HORIZON_SNAPSHOTS_KEPT", 24)?.clamp(1, 1000) as usize,
                 admin_key: get("HORIZON_ADMIN_KEY").map(Secret),
+                admin_key_parameter: get("HORIZON_ADMIN_KEY_PARAMETER"),
                 open: false,
             },
             local: Local {
@@ -355,16 +372,7 @@ impl Config {
             },
             faults: Default::default(),
         };
-        if config
-            .dashboard
-            .admin_key
-            .as_ref()
-            .is_some_and(|k| k.len() < 16)
-        {
-            return Err(Error::Internal(
-                "configuration: HORIZON_ADMIN_KEY must be at least 16 characters".into(),
-            ));
-        }
+        config.check_admin_key()?;
         if config.jobs.lease <= config.jobs.deadline {
             return Err(Error::Internal(format!(
                 "configuration: HORIZON_LEASE_SECONDS ({}) must exceed HORIZON_JOB_DEADLINE_SECONDS ({})",

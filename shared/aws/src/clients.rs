@@ -52,6 +52,14 @@ pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> DynamoClient {
     DynamoClient::from_conf(conf.build())
 }
 
+#[cfg(feature = "ssm")]
+pub fn ssm_client(sdk: &aws_config::SdkConfig) -> aws_sdk_ssm::Client {
+    let conf = aws_sdk_ssm::config::Builder::from(sdk);
+    #[cfg(feature = "test-support")]
+    let conf = conf.interceptor(crate::meter::RequestMeter);
+    aws_sdk_ssm::Client::from_conf(conf.build())
+}
+
 pub fn sqs_client(sdk: &aws_config::SdkConfig) -> SqsClient {
     let conf = aws_sdk_sqs::config::Builder::from(sdk);
     #[cfg(feature = "test-support")]

@@ -25,6 +25,8 @@ mod s3;
 mod sqs;
 mod uploads;
 
+#[cfg(feature = "ssm")]
+pub use clients::ssm_client;
 pub use clients::{
     dynamodb_client, https_client, s3_client, sdk_config, sdk_config_with, sqs_client,
 };

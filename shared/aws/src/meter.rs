@@ -156,6 +156,10 @@ fn needs(
             let action = operation.strip_suffix("Batch").unwrap_or(operation);
             one(format!("sqs:{action}"), queue)
         }
+        "SSM" => one(
+            format!("ssm:{operation}"),
+            format!("parameter{}", body["Name"].as_str().unwrap_or("?")),
+        ),
         "S3" => {
             // Path-style (locally): /<bucket>/<key>?<query>.
             let uri = request.uri();

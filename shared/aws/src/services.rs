@@ -12,9 +12,49 @@ use horizon_domain::Result;
 
 use crate::{DynamoStore, S3Blobs, SqsDeliveryQueue, SqsWorkQueue};
 
-/// Configuration from the environment, AWS adapters behind every port.
+/// Configuration from the environment (and the admin key from SSM, when it is kept there), AWS
+/// adapters behind every port.
 pub async fn from_env() -> Result<Services> {
-    Ok(from_config(Config::from_env()?).await)
+    let config = Config::from_env()?;
+    let sdk = crate::sdk_config_with(config.faults).await;
+    let config = with_secrets(config, &sdk).await?;
+    Ok(with_sdk(config, &sdk))
+}
+
+/// `config` with the admin key read from SSM Parameter Store when `admin_key_parameter` names
+/// it (a `SecureString`, decrypted); the function fails to start if it cannot be read.
+pub async fn with_secrets(mut config: Config, sdk: &aws_config::SdkConfig) -> Result<Config> {
+    let Some(name) = config.dashboard.admin_key_parameter.clone() else {
+        return Ok(config);
+    };
+    #[cfg(feature = "ssm")]
+    {
+        let ssm = crate::ssm_client(sdk);
+        let out = ssm
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                horizon_domain::Error::Internal(format!(
+                    "configuration: the admin key's parameter {name} cannot be read: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ))
+            })?;
+        let value = out.parameter.and_then(|p| p.value).unwrap_or_default();
+        config.dashboard.admin_key = Some(horizon_app::config::Secret(value));
+        config.check_admin_key()?;
+        Ok(config)
+    }
+    #[cfg(not(feature = "ssm"))]
+    {
+        let _ = sdk;
+        Err(horizon_domain::Error::Internal(format!(
+            "configuration: HORIZON_ADMIN_KEY_PARAMETER ({name}) is set, but this function \
+             cannot read SSM (built without the `ssm` feature)"
+        )))
+    }
 }
 
 /// AWS adapters for `config`. No network call happens here: clients connect on first use.
