@@ -10,7 +10,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use horizon_domain::Error;
@@ -149,9 +148,8 @@ pub async fn extract(
     document: bytes::Bytes,
     progress: impl Fn(Progress),
 ) -> Result<Outcome, Error> {
-    let mut cmd = tokio::process::Command::new(&req.program);
-    cmd.env_clear()
-        .env(CHILD_ENV, "1")
+    let mut cmd = horizon_pdf::sandbox::command(&req.program, req.memory_mb);
+    cmd.env(CHILD_ENV, "1")
         .env("HORIZON_EXTRACT_INPUT", as_setting(&req.input))
         .env("HORIZON_OCR", as_setting(&req.ocr))
         .env("HORIZON_OCR_DIR", &req.ocr_dir)
@@ -160,31 +158,9 @@ pub async fn extract(
         .env(
             "HORIZON_EXTRACT_PAGES",
             req.pages.as_ref().map(|p| p.as_str()).unwrap_or(""),
-        )
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        );
     if let Some(lib) = &req.pdfium {
         cmd.env("PDFIUM_LIB_PATH", lib);
-    }
-    let memory = req.memory_mb.saturating_mul(1024 * 1024);
-    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: memory as libc::rlim_t,
-                rlim_max: memory as libc::rlim_t,
-            };
-            libc::setrlimit(libc::RLIMIT_DATA, &limit);
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            Ok(())
-        });
     }
     let mut child = cmd.spawn().map_err(|e| {
         Error::Unavailable(format!(

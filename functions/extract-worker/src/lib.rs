@@ -355,11 +355,7 @@ impl ExtractWorker {
             Err(e) => return Err(e.into()),
         };
         let request = child::Request {
-            program: match &config.extraction.extractor {
-                Some(p) => p.clone(),
-                None => std::env::current_exe()
-                    .map_err(|e| Error::Internal(format!("locating the worker executable: {e}")))?,
-            },
+            program: config.extraction.child_program()?,
             input: match job.job_type() {
                 JobType::ExtractPdf => engine::Input::Pdf,
                 JobType::ExtractImage => engine::Input::Image,

@@ -141,9 +141,13 @@ pub struct Extraction {
     pub max_pages: u32,
     /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
     pub max_chunk_chars: usize,
-    /// The executable that extraction child processes run (see the worker's `child` module):
-    /// `HORIZON_EXTRACTOR`; by default the running executable itself.
+    /// The executable that child processes reading PDFs run (the worker's extraction, an
+    /// upload's page count: see `horizon_pdf::sandbox`): `HORIZON_EXTRACTOR`; by default the
+    /// running executable itself ([`Extraction::child_program`]).
     pub extractor: Option<std::path::PathBuf>,
+    /// How long an upload's check may take to count a PDF's pages (in a child process) before
+    /// the upload is taken without a page count. `HORIZON_INSPECT_SECONDS`, default 10.
+    pub inspect_timeout: Duration,
     /// Data memory an extraction child may use, in MB. `HORIZON_EXTRACT_MEMORY_MB`, default 1024.
     pub memory_mb: u64,
     /// Path of `libpdfium.so`. `PDFIUM_LIB_PATH`; when unset, the worker looks beside its binary,
@@ -155,6 +159,18 @@ pub struct Extraction {
     /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available (one in
     /// Lambda at 1,769 MB).
     pub ocr_threads: usize,
+}
+
+impl Extraction {
+    /// The executable a child process that reads a PDF runs: [`Extraction::extractor`], else
+    /// this one.
+    pub fn child_program(&self) -> Result<std::path::PathBuf, Error> {
+        match &self.extractor {
+            Some(p) => Ok(p.clone()),
+            None => std::env::current_exe()
+                .map_err(|e| Error::Internal(format!("locating this executable: {e}"))),
+        }
+    }
 }
 
 /// Webhook delivery: the retry schedule, the receiver's time, the networks allowed.
@@ -296,6 +312,7 @@ impl Config {
                 max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
                 max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
                 extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
+                inspect_timeout: Duration::from_secs(number("HORIZON_INSPECT_SECONDS", 10)?.max(1)),
                 memory_mb: number("HORIZON_EXTRACT_MEMORY_MB", 1024)?,
                 pdfium_lib_path: get("PDFIUM_LIB_PATH"),
                 ocr_dir: get("HORIZON_OCR_DIR")

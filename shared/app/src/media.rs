@@ -90,7 +90,10 @@ pub struct Inspection {
 /// Inspects `bytes`: `Err` with a description of what was seen when the type is not accepted.
 /// Dimensions come from the image header; a PDF's pages from PDFium (`pdfium_hint` is
 /// `PDFIUM_LIB_PATH`), `None` when it cannot say (a damaged file is refused later, by the job).
-pub fn inspect(bytes: &[u8], pdfium_hint: Option<&str>) -> Result<Inspection, String> {
+/// The type and, for an image, its dimensions (from its header). A PDF's page count is not read
+/// here: that takes PDFium, which reads untrusted bytes only in a child process
+/// ([`crate::uploads::inspect`]).
+pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
     let Some(content_type) = accepted_type(bytes) else {
         return Err(describe(bytes));
     };
@@ -101,7 +104,7 @@ pub fn inspect(bytes: &[u8], pdfium_hint: Option<&str>) -> Result<Inspection, St
         pages: None,
     };
     if content_type == "application/pdf" {
-        out.pages = horizon_pdf::page_count(bytes, pdfium_hint);
+        // Counted apart (see above).
     } else if let Ok(size) = imagesize::blob_size(bytes) {
         out.width = u32::try_from(size.width).ok();
         out.height = u32::try_from(size.height).ok();

@@ -44,19 +44,38 @@ pub fn expiry(now: OffsetDateTime, retention: std::time::Duration) -> OffsetDate
     at.replace_nanosecond(0).unwrap_or(at)
 }
 
-/// Inspects bytes off the async threads (a PDF's page count asks PDFium); `415` when the type is
-/// not one we accept.
+/// What an upload is; `415` when the type is not one we accept. A PDF's pages are counted by
+/// PDFium in a child process (`horizon_pdf::sandbox`), so that no file can crash or hold up this
+/// process; a PDF it cannot open or count in time is taken without a page count (its job will
+/// say what is wrong with it).
 pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
-    let hint = services.config.extraction.pdfium_lib_path.clone();
-    tokio::task::spawn_blocking(move || media::inspect(&bytes, hint.as_deref()))
-        .await
-        .map_err(|e| Error::Internal(format!("inspecting an upload: {e}")))?
-        .map_err(|seen| {
-            Error::UnsupportedMediaType(format!(
-                "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
-            ))
-        })
+    let mut inspection = media::inspect(&bytes).map_err(|seen| {
+        Error::UnsupportedMediaType(format!(
+            "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
+        ))
+    })?;
+    if inspection.content_type == "application/pdf" {
+        let config = &services.config.extraction;
+        let program = config.child_program()?;
+        let how = horizon_pdf::sandbox::Counting {
+            program: &program,
+            pdfium: config.pdfium_lib_path.as_deref(),
+            timeout: config.inspect_timeout,
+            memory_mb: config.memory_mb,
+        };
+        inspection.pages = horizon_pdf::sandbox::page_count(&how, &bytes)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "a PDF upload's pages were not counted");
+                None
+            });
+    }
+    Ok(inspection)
 }
+
+/// Serves the page count of [`inspect`] when this process was started as its child: every
+/// binary that checks uploads calls it first thing in `main`.
+pub use horizon_pdf::sandbox::serve_if_counting;
 
 /// Removes the caller's upload `id` at once: its bytes and thumbnails, then its record (in that
 /// order, so that a failure half-way can be tried again). Jobs made from it keep their results.

@@ -23,12 +23,13 @@ pub async fn from_env() -> Result<Services> {
 
 /// `config` with the admin key read from SSM Parameter Store when `admin_key_parameter` names
 /// it (a `SecureString`, decrypted); the function fails to start if it cannot be read.
-pub async fn with_secrets(mut config: Config, sdk: &aws_config::SdkConfig) -> Result<Config> {
+pub async fn with_secrets(config: Config, sdk: &aws_config::SdkConfig) -> Result<Config> {
     let Some(name) = config.dashboard.admin_key_parameter.clone() else {
         return Ok(config);
     };
     #[cfg(feature = "ssm")]
     {
+        let mut config = config;
         let ssm = crate::ssm_client(sdk);
         let out = ssm
             .get_parameter()

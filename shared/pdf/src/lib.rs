@@ -4,6 +4,7 @@
 
 pub mod extract;
 pub mod repair;
+pub mod sandbox;
 
 use serde::{Deserialize, Serialize};
 
