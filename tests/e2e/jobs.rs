@@ -30,7 +30,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/keys", ""),
     ("DELETE", "/v1/keys/{key}", ""),
     ("POST", "/api/upload", "%PDF-1.4\n"),
-    ("POST", "/api/uploads", ""),
+    ("POST", "/api/uploads", r#"{"size":10}"#),
     ("GET", "/api/images/{upload}", ""),
 ];
 

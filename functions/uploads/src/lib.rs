@@ -28,6 +28,9 @@ use range::RangeRequest;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+/// The largest `size` the document allows (1 TiB); above the service's limit is a `413`.
+const MAX_DECLARED_SIZE: u64 = 1 << 40;
+
 #[derive(Clone)]
 pub struct UploadsApi {
     services: Services,
@@ -115,10 +118,12 @@ async fn upload(
 }
 
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads",
-    request_body(content = Option<PresignRequest>, description = "Optional", content_type = "application/json"),
+    request_body(content = PresignRequest, description = "The file's size (and type)", content_type = "application/json"),
     responses(
-        (status = 201, description = "A presigned PUT URL for the file", body = PresignView),
-        (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
+        (status = 201, description = "A presigned PUT URL for exactly `size` bytes (and `contentType`, when given)", body = PresignView),
+        (status = 400, description = "Malformed request, or no size", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "The size is over the limit (HORIZON_MAX_PDF_BYTES)", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "The declared type is not one accepted", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
 async fn presign(
@@ -250,8 +255,11 @@ impl UploadsApi {
         }
         let config = &self.services.config;
         let limit = config.extraction.max_pdf_bytes;
-        if body.size == 0 {
-            return Err(Error::field("size", "an empty file cannot be extracted"));
+        if body.size == 0 || body.size > MAX_DECLARED_SIZE {
+            return Err(Error::field(
+                "size",
+                format!("a size from 1 to {MAX_DECLARED_SIZE} bytes is required"),
+            ));
         }
         if body.size > limit {
             return Err(Error::PayloadTooLarge(format!(
