@@ -321,6 +321,17 @@ pub async fn account_store(accounts: &dyn AccountStore, now: OffsetDateTime) {
         std::slice::from_ref(&sub)
     );
     assert!(ok("others'", accounts.webhooks(&fresh_account()).await).is_empty());
+    assert_eq!(
+        ok("one webhook", accounts.webhook(&account, &sub.id).await),
+        Some(sub.clone())
+    );
+    assert_eq!(
+        ok(
+            "another's",
+            accounts.webhook(&fresh_account(), &sub.id).await
+        ),
+        None
+    );
     let disabled = Subscription {
         disabled: true,
         ..sub.clone()
@@ -339,6 +350,7 @@ pub async fn account_store(accounts: &dyn AccountStore, now: OffsetDateTime) {
         accounts.delete_webhook(&account, &sub.id).await
     ));
     assert!(ok("webhooks", accounts.webhooks(&account).await).is_empty());
+    assert_eq!(ok("gone", accounts.webhook(&account, &sub.id).await), None);
 }
 
 /// Upload records: pending until completed with what the bytes turned out to be.

@@ -21,6 +21,10 @@ pub struct WebhookDispatcher {
     /// The guarded client, or why it could not start (then every send fails, and is retried):
     /// never an unguarded fallback.
     http: std::result::Result<reqwest::Client, String>,
+    /// Receivers (scheme, host and port) that lately gave no answer or could not be reached,
+    /// and until when their deliveries wait: one tenant's hanging receiver holds a dispatcher
+    /// once per cool-off, not once per delivery, and the others' deliveries go on.
+    cooling: std::sync::Mutex<std::collections::HashMap<String, time::OffsetDateTime>>,
 }
 
 /// Resolves names for the HTTP client, keeping only the addresses the SSRF policy allows, so
@@ -97,7 +101,11 @@ impl WebhookDispatcher {
                 tracing::error!(error = %e, "webhook HTTP client");
                 format!("the webhook HTTP client could not start: {e}")
             });
-        WebhookDispatcher { services, http }
+        WebhookDispatcher {
+            services,
+            http,
+            cooling: Default::default(),
+        }
     }
 }
 
@@ -150,6 +158,21 @@ impl WebhookDispatcher {
             tracing::info!(delivery_id = %delivery.delivery_id, "subscription gone or disabled; delivery dropped");
             return Ok(());
         };
+        let receiver = receiver_of(&sub.url);
+        if let Some(wait) = self.cooling_for(&receiver) {
+            // Not an attempt: the message waits out the receiver's cool-off, then comes back.
+            let wait = wait.as_secs().max(1);
+            let later = DeliveryMessage {
+                not_before: now + wait as i64,
+                ..delivery.clone()
+            };
+            tracing::info!(delivery_id = %delivery.delivery_id, %receiver, wait_s = wait, "receiver cooling off after no answer; delivery deferred");
+            return Ok(self
+                .services
+                .deliveries
+                .send(&later, Duration::from_secs(wait))
+                .await?);
+        }
         let Some(blob) = self.services.blobs.get(&delivery.body_key).await? else {
             tracing::error!(delivery_id = %delivery.delivery_id, key = %delivery.body_key, "event body missing");
             return Ok(());
@@ -196,6 +219,9 @@ impl WebhookDispatcher {
             }
             // An address that is not allowed stays not allowed: no retries.
             Sent::Failed { error, blocked } => {
+                if !blocked {
+                    self.cool(receiver);
+                }
                 attempt.error = Some(error);
                 Some(if blocked {
                     Retry::Never
@@ -255,13 +281,39 @@ impl WebhookDispatcher {
         Ok(())
     }
 
+    /// How long deliveries to `receiver` still wait, if it is cooling off.
+    fn cooling_for(&self, receiver: &str) -> Option<Duration> {
+        let mut cooling = self.cooling.lock().ok()?;
+        let now = self.services.clock.now();
+        cooling.retain(|_, until| *until > now);
+        cooling
+            .get(receiver)
+            .and_then(|until| Duration::try_from(*until - now).ok())
+    }
+
+    /// `receiver` gave no answer or could not be reached: its deliveries wait twice the
+    /// receiver's time limit before this dispatcher tries it again.
+    fn cool(&self, receiver: String) {
+        let off = self.services.config.webhooks.timeout * 2;
+        let until = self.services.clock.now() + off;
+        if let Ok(mut cooling) = self.cooling.lock() {
+            cooling.insert(receiver, until);
+        }
+    }
+
     async fn subscription(&self, d: &DeliveryMessage) -> Result<Option<Subscription>> {
         let subs = match d.scope {
             Scope::Job => match self.services.jobs.get(&d.job_id).await? {
                 Some(job) => job.webhooks().to_vec(),
                 None => return Ok(None),
             },
-            Scope::Account => self.services.accounts.webhooks(&d.account).await?,
+            Scope::Account => self
+                .services
+                .accounts
+                .webhook(&d.account, &d.subscription_id)
+                .await?
+                .into_iter()
+                .collect(),
         };
         Ok(subs
             .into_iter()
@@ -361,14 +413,31 @@ impl WebhookDispatcher {
             }
             Scope::Account => {
                 let account = &d.account;
-                let subs = self.services.accounts.webhooks(account).await?;
-                if let Some(mut sub) = subs.into_iter().find(|s| s.id == d.subscription_id) {
+                let sub = self
+                    .services
+                    .accounts
+                    .webhook(account, &d.subscription_id)
+                    .await?;
+                if let Some(mut sub) = sub {
                     sub.disabled = true;
                     self.services.accounts.update_webhook(account, &sub).await?;
                 }
                 Ok(())
             }
         }
+    }
+}
+
+/// Who answers a URL: its scheme, host and port (its path and query are the tenant's to vary).
+fn receiver_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
     }
 }
 
@@ -447,6 +516,7 @@ mod tests {
         let mut config = horizon_app::memory::test_config().unwrap();
         config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
         config.webhooks.schedule = vec![7];
+        config.webhooks.timeout = Duration::from_secs(2); // a cool-off of 4 s
         let memory = Services::in_memory(config);
         let dispatcher = WebhookDispatcher::new(memory.services.clone());
         // Nothing listens on port 1: every attempt fails, and is retried once.
@@ -484,5 +554,69 @@ mod tests {
         let outcomes: Vec<String> = log.unwrap().into_iter().map(|a| a.outcome).collect();
         assert_eq!(outcomes, ["retrying", "dead_lettered"]);
         assert_eq!(memory.queue.deliveries().unwrap().len(), 2);
+    }
+
+    /// A receiver that accepts connections and never answers holds a dispatcher for its time
+    /// limit once; the next deliveries to it wait out a cool-off without being attempted, so
+    /// they hold no dispatcher, and a message to another receiver goes at once.
+    #[tokio::test]
+    async fn a_hanging_receiver_holds_a_dispatcher_once_per_cool_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket); // never answered
+            }
+        });
+        let mut config = horizon_app::memory::test_config().unwrap();
+        config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
+        config.webhooks.timeout = Duration::from_secs(1);
+        let memory = Services::in_memory(config);
+        let dispatcher = WebhookDispatcher::new(memory.services.clone());
+        let url = format!("http://127.0.0.1:{port}/hook");
+        let first = started_job(&memory, &url).await;
+        let took = Instant::now();
+        dispatcher.handle(event(&first)).await;
+        assert!(took.elapsed() >= Duration::from_secs(1));
+
+        // Another job's event to the same receiver: deferred, not attempted, at once.
+        let second = DeliveryMessage {
+            delivery_id: "msg_01JQZZZZZZZZZZZZZZZZZZZZZZ".parse().unwrap(),
+            ..first.clone()
+        };
+        let took = Instant::now();
+        assert!(dispatcher
+            .handle(event(&second))
+            .await
+            .batch_item_failures
+            .is_empty());
+        assert!(
+            took.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            took.elapsed()
+        );
+        assert!(!memory
+            .services
+            .delivery_log
+            .recorded(&second)
+            .await
+            .unwrap());
+        let (deferred, delay) = memory.queue.deliveries().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            (deferred.delivery_id, deferred.attempt),
+            (second.delivery_id.clone(), 1)
+        );
+        assert!((1..=2).contains(&delay.as_secs()), "{delay:?}");
+
+        // After the cool-off it is attempted.
+        memory.clock.advance(time::Duration::seconds(3));
+        dispatcher.handle(event(&second)).await;
+        assert!(memory
+            .services
+            .delivery_log
+            .recorded(&second)
+            .await
+            .unwrap());
     }
 }

@@ -612,6 +612,18 @@ impl AccountStore for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> StoreResult<Option<Subscription>> {
+        Ok(self
+            .state()?
+            .webhooks
+            .get(account)
+            .and_then(|subs| subs.get(id).cloned()))
+    }
+
     async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool> {
         Ok(self
             .state()?

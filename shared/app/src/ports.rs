@@ -183,6 +183,12 @@ pub trait AccountStore: Send + Sync {
     /// Replaces an existing subscription (to disable it, say).
     async fn update_webhook(&self, account: &AccountId, sub: &Subscription) -> StoreResult<()>;
     async fn webhooks(&self, account: &AccountId) -> StoreResult<Vec<Subscription>>;
+    /// One of the account's webhooks (one read, whatever the account has).
+    async fn webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> StoreResult<Option<Subscription>>;
     /// Deletes one; `false` when the account has none with this id.
     async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool>;
 }

@@ -109,6 +109,17 @@ impl AccountStore for DynamoStore {
             .collect()
     }
 
+    async fn webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+    ) -> StoreResult<Option<Subscription>> {
+        self.get_item(format!("ACCT#{account}"), &format!("WEBHOOK#{id}"))
+            .await?
+            .map(|item| from_json(str_attr(&item, "subscription")?))
+            .transpose()
+    }
+
     async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool> {
         let out = self
             .client
