@@ -1081,7 +1081,6 @@ impl BlobStore for MemoryBlobs {
         self.objects()?.insert(
             key.to_owned(),
             Blob {
-                etag: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))),
                 bytes,
                 content_type: Some(content_type.to_owned()),
             },
@@ -1109,7 +1108,6 @@ impl BlobStore for MemoryBlobs {
         Ok(Some(Blob {
             bytes: blob.bytes.slice(first as usize..end as usize),
             content_type: blob.content_type,
-            etag: blob.etag,
         }))
     }
 
@@ -1120,17 +1118,6 @@ impl BlobStore for MemoryBlobs {
                 blob.bytes.len()
             ))),
             found => Ok(found.cloned()),
-        }
-    }
-
-    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool> {
-        let mut objects = self.objects()?;
-        match objects.get(from).cloned() {
-            Some(blob) if blob.etag.as_deref() == Some(etag) => {
-                objects.insert(to.to_owned(), blob);
-                Ok(true)
-            }
-            _ => Ok(false),
         }
     }
 

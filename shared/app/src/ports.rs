@@ -508,8 +508,6 @@ pub trait Fleet: Send + Sync {
 pub struct Blob {
     pub bytes: Bytes,
     pub content_type: Option<String>,
-    /// Names these bytes: an object written again has another.
-    pub etag: Option<String>,
 }
 
 /// A presigned PUT: the URL, and the headers the client must send with it (they are signed).
@@ -532,9 +530,6 @@ pub trait BlobStore: Send + Sync {
     /// The object, unless it has more than `limit` bytes: then [`StoreError::TooLarge`], found
     /// before its body is read.
     async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>>;
-    /// Copies `from` to `to` if `from` still holds the bytes named `etag`; `false` if it does
-    /// not (it was written again since).
-    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool>;
     /// A URL through which a plain HTTP client can PUT exactly `size` bytes (and, when given,
     /// of `content_type`) to the object, valid for `ttl`.
     async fn presign_put(

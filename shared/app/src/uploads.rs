@@ -100,8 +100,8 @@ pub async fn delete(services: &Services, id: &UploadId, account: &AccountId) -> 
 /// The caller's upload `id`, ready to use. Another account's upload is "not found", exactly like
 /// an unknown one. A presigned upload is checked on its first use: its size before its bytes are
 /// read, then its type from the bytes (against the declared size and type), and the bytes checked
-/// are pinned: copied to the upload's own key on the condition that they are still the ones read
-/// (the client's URL stays valid, but nothing reads what it writes from then on).
+/// are pinned: written to the upload's own key, which no URL can write (the client's URL stays
+/// valid, but nothing reads what it writes from then on).
 pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) -> Result<Upload> {
     let not_found = || Error::NotFound(format!("no upload {id} (it may have expired)"));
     let now = services.clock.now();
@@ -150,19 +150,15 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
             upload.content_type, inspection.content_type
         )));
     }
-    let etag = blob
-        .etag
-        .ok_or_else(|| Error::Internal(format!("upload {id}: the store gave no ETag")))?;
-    if !services
+    // Pinned: the bytes checked, and no others, are the upload's from now on.
+    services
         .blobs
-        .copy_if_unchanged(&upload.incoming_key(), &upload.blob_key(), &etag)
-        .await?
-    {
-        return Err(Error::Conflict(format!(
-            "upload {id} was written again while it was being checked: use it again to have \
-             the new bytes checked"
-        )));
-    }
+        .put(
+            &upload.blob_key(),
+            blob.bytes.clone(),
+            inspection.content_type,
+        )
+        .await?;
     let done = ready(
         upload.id.clone(),
         upload.account.clone(),

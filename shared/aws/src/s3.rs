@@ -79,23 +79,6 @@ impl BlobStore for S3Blobs {
         self.fetch(key, None, Some(limit)).await
     }
 
-    async fn copy_if_unchanged(&self, from: &str, to: &str, etag: &str) -> StoreResult<bool> {
-        match self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(format!("{}/{from}", self.bucket))
-            .copy_source_if_match(etag)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
-            Err(e) => Err(unavailable("S3 CopyObject", e)),
-        }
-    }
-
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
         self.fetch(key, Some(format!("bytes={first}-{last}")), None)
             .await
@@ -176,7 +159,6 @@ impl S3Blobs {
             Err(e) => return Err(unavailable("S3 GetObject", e)),
         };
         let content_type = out.content_type.clone();
-        let etag = out.e_tag.clone();
         if let Some(limit) = limit {
             let size = out.content_length.unwrap_or(0).max(0) as u64;
             if size > limit {
@@ -195,7 +177,6 @@ impl S3Blobs {
         Ok(Some(Blob {
             bytes,
             content_type,
-            etag,
         }))
     }
 }

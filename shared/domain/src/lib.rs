@@ -935,8 +935,8 @@ impl Upload {
     }
 
     /// Where a presigned upload's client PUTs its bytes. They are read from there once, checked,
-    /// and copied to [`Upload::blob_key`] (if unchanged since the read): nothing a client can
-    /// write is read after the check.
+    /// and the bytes checked written to [`Upload::blob_key`]: nothing a client can write is read
+    /// after the check.
     pub fn incoming_key(&self) -> String {
         format!("{}.incoming", upload_blob_key(&self.id))
     }
