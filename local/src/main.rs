@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
     // The worker runs each extraction in a child process: this same executable.
     horizon_extract_worker::child::serve_if_child();
     // And an upload's check counts a PDF's pages in one.
-    horizon_app::uploads::serve_if_counting();
+    horizon_app::pages::serve_if_child();
     horizon_runtime::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("read") {

@@ -500,3 +500,218 @@ async fn the_admin_key_is_read_from_parameter_store() {
     let missing = read(format!("{prefix}/none")).await.unwrap_err();
     assert!(missing.to_string().contains("cannot be read"), "{missing}");
 }
+
+/// Every list filters by tag, status, queue, job type, account, error text and time window; a
+/// job's page has its timeline (with the worker), chunks and pages drawn for the document view;
+/// failed jobs are deleted one by one or by filter (and leave the failed count); a purge fails
+/// the jobs waiting in the queue and empties it.
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
+    let services = isolated_services(&stack_prefix("operators")).await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let horizon = Horizon::new(running.addr);
+    let queue = horizon_app::dashboard::queue_name(&services.config.stack.extract_queue_url);
+    let before = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let (good, bad) = run_jobs(&api, 2, 3, "ops-a").await;
+    let (other, _) = run_jobs(&api, 1, 0, "ops-b").await;
+    let total = |page: &Value| page["total"].as_u64().unwrap();
+
+    // Filters, on every list, from the query string.
+    let tagged = horizon.get("/jobs/recent?tag=ops-a").await;
+    assert_eq!(total(&tagged), 5, "{tagged}");
+    assert_eq!(ids(&tagged).len(), 5);
+    assert_eq!(
+        total(&horizon.get("/jobs/recent?tag=ops-a&status=failed").await),
+        3
+    );
+    assert_eq!(
+        total(&horizon.get("/jobs/recent?status=completed").await),
+        3
+    );
+    assert_eq!(
+        ids(&horizon.get("/jobs/completed?tag=ops-b").await),
+        vec![other[0].clone()]
+    );
+    assert_eq!(
+        total(
+            &horizon
+                .get("/jobs/failed?q=invalid_pdf&type=extract/pdf")
+                .await
+        ),
+        3
+    );
+    let account_id = horizon.get(&format!("/jobs/{}", good[0])).await["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        total(
+            &horizon
+                .get(&format!("/jobs/recent?account={account_id}"))
+                .await
+        ),
+        6
+    );
+    assert_eq!(
+        total(&horizon.get("/jobs/recent?account=acct_nobody").await),
+        0
+    );
+    assert_eq!(
+        total(&horizon.get(&format!("/jobs/recent?queue={queue}")).await),
+        6
+    );
+    assert_eq!(total(&horizon.get("/jobs/recent?queue=another").await), 0);
+    let later = before + 3_600_000;
+    assert_eq!(
+        total(&horizon.get(&format!("/jobs/recent?from={later}")).await),
+        0
+    );
+    assert_eq!(
+        total(
+            &horizon
+                .get(&format!("/jobs/recent?from={before}&until={later}"))
+                .await
+        ),
+        6
+    );
+    assert_eq!(total(&horizon.get("/jobs/pending?status=failed").await), 0);
+    assert_eq!(
+        horizon
+            .status(Method::GET, "/jobs/recent?status=lost")
+            .await,
+        400
+    );
+    assert_eq!(
+        horizon
+            .status(Method::GET, "/jobs/recent?from=yesterday")
+            .await,
+        400
+    );
+
+    // A job's page: its timeline, with the worker that took it; its chunks; its pages drawn.
+    let job = horizon.get(&format!("/jobs/{}", good[0])).await;
+    let steps: Vec<&str> = job["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["pending", "reserved", "completed"], "{job}");
+    assert!(
+        job["history"][1]["worker"].as_str().unwrap().contains(':'),
+        "{job}"
+    );
+    let chunks = horizon.get(&format!("/jobs/{}/chunks", good[0])).await;
+    assert_eq!(chunks["total"], job["result"]["chunkCount"]);
+    assert!(!chunks["chunks"].as_array().unwrap().is_empty());
+    let page = reqwest::get(format!("{}/jobs/{}/pages/1?w=400", horizon.base, good[0]))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "image/jpeg");
+    let size = page.headers()["horizon-page-size"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let jpeg = page.bytes().await.unwrap();
+    assert!(jpeg.starts_with(b"\xFF\xD8"));
+    // The page's size is in the units of the chunks' boxes, which sit inside it.
+    let (w, h) = size.split_once(' ').unwrap();
+    let (w, h): (f64, f64) = (w.parse().unwrap(), h.parse().unwrap());
+    for c in chunks["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["page"] == 1)
+    {
+        let b: Vec<f64> = serde_json::from_value(c["bbox"].clone()).unwrap();
+        assert!(
+            b[0] >= 0.0 && b[2] <= w + 0.5 && b[1] >= 0.0 && b[3] <= h + 0.5,
+            "{c} in {size}"
+        );
+    }
+    let tenant = api
+        .get(&format!("/v1/jobs/{}/pages/2?w=800", good[0]))
+        .await;
+    assert_eq!(tenant.status(), 200);
+    assert_eq!(tenant.headers()["horizon-page-size"], size.as_str());
+    assert_eq!(
+        api.get(&format!("/v1/jobs/{}/pages/3", good[0]))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        api.get(&format!("/v1/jobs/{}/pages/1?w=500", good[0]))
+            .await
+            .status(),
+        400
+    );
+    let stranger = Api::new(running.addr, &new_account(&services).await);
+    assert_eq!(
+        stranger
+            .get(&format!("/v1/jobs/{}/pages/1", good[0]))
+            .await
+            .status(),
+        404
+    );
+
+    // Deleting: one failed job, then every failed job matching a filter.
+    assert_eq!(
+        horizon.delete(&format!("/jobs/failed/{}", good[0])).await.0,
+        409
+    );
+    let (status, one) = horizon.delete(&format!("/jobs/failed/{}", bad[0])).await;
+    assert_eq!((status, one["deleted"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        horizon.delete("/jobs/failed").await.0,
+        400,
+        "a filter or all=true"
+    );
+    let (status, some) = horizon.delete("/jobs/failed?tag=ops-a").await;
+    assert_eq!((status, some["deleted"].as_u64()), (200, Some(2)), "{some}");
+    for id in &bad {
+        assert_eq!(api.get(&format!("/v1/jobs/{id}")).await.status(), 404);
+    }
+    wait_until("the failed count follows the deletes", 15, async || {
+        total(&horizon.get("/jobs/failed").await) == 0
+            && horizon.get("/stats").await["failedJobs"] == 0
+    })
+    .await;
+
+    // Purging: the jobs waiting in the queue fail as purged, and the queue empties.
+    services.fleet.set_paused(queue, true).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // pollers see the pause
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        waiting.push(api.start_job(&upload).await);
+    }
+    let length = async || {
+        horizon
+            .get("/workload")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == queue)
+            .unwrap()["length"]
+            .as_u64()
+            .unwrap()
+    };
+    wait_until("three messages wait", 15, async || length().await == 3).await;
+    let purged = horizon.post(&format!("/queues/{queue}/purge"), None).await;
+    assert_eq!(
+        (purged["messages"].as_u64(), purged["jobsFailed"].as_u64()),
+        (Some(3), Some(3)),
+        "{purged}"
+    );
+    for id in &waiting {
+        let job = api.wait_terminal(id).await;
+        assert_eq!(job["error"]["code"], "purged", "{job}");
+    }
+    wait_until("the queue is empty", 15, async || length().await == 0).await;
+    services.fleet.set_paused(queue, false).await.unwrap();
+    running.shutdown().await;
+}

@@ -482,6 +482,18 @@ impl Horizon {
             .as_u16()
     }
 
+    /// DELETE `path`: the status and the body.
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("DELETE");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post(&self, path: &str, body: Option<Value>) -> Value {
         let mut req = self.http.post(format!("{}{path}", self.base));
         if let Some(b) = body {

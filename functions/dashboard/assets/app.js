@@ -1,24 +1,30 @@
 // Horizon's dashboard: a small single-page app over /horizon/api. Views are chosen by the path
-// (/horizon/{view?}); each view renders from the API and polls it (overview every 5 s, lists 3 s).
-"use strict";
+// (/horizon/{view?}) and a list's filters by the query string, so that any view can be shared
+// and survives a reload. Each view renders from the API and polls it (overview every 5 s, lists
+// 3 s); the header's status is polled on every view.
+import { esc, renderDocument, pageSize, allChunks } from "./document.js";
 
 const API = "/horizon/api";
 const view = document.getElementById("view");
 const errorBox = document.getElementById("error");
 let timer = null;
 
-const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const when = (s) => (s ? new Date(s * 1000).toLocaleString() : "");
 const enc = encodeURIComponent;
+const secs = (s) => (s == null ? "" : s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${s.toFixed(s < 10 ? 2 : 1)} s` : `${(s / 60).toFixed(1)} min`);
+const WAIT_HELP = "Wait: how long the jobs waiting in this queue would take to clear — its length times the average runtime of its recent jobs, shared among the workers reading it.";
+
+async function call(path, options = {}) {
+  const resp = await fetch(API + path, { credentials: "same-origin", headers: { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}) }, ...options });
+  if (resp.status === 403) location.href = "/horizon/login";
+  return resp;
+}
 
 async function api(path, options = {}) {
-  const resp = await fetch(API + path, { credentials: "same-origin", headers: { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}) }, ...options });
+  const resp = await call(path, options);
   const text = await resp.text();
-  const body = text ? JSON.parse(text) : null;
-  if (!resp.ok) {
-    if (resp.status === 403) location.href = "/horizon/login";
-    throw new Error((body && (body.detail || body.title)) || resp.statusText);
-  }
+  const body = text && resp.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+  if (!resp.ok) throw new Error((body && (body.detail || body.title)) || resp.statusText);
   return body;
 }
 
@@ -55,12 +61,33 @@ function go(path) {
 
 document.addEventListener("click", (e) => {
   const a = e.target.closest("a[data-link]");
-  if (a && !e.metaKey && !e.ctrlKey) {
+  if (a && !e.metaKey && !e.ctrlKey && !e.shiftKey) {
     e.preventDefault();
     go(a.getAttribute("href"));
   }
 });
 window.addEventListener("popstate", route);
+
+// A confirmation that says what will happen; resolves true when confirmed.
+function confirmDialog(message, action) {
+  const dialog = document.getElementById("confirm");
+  dialog.querySelector("[data-message]").textContent = message;
+  dialog.querySelector("[data-confirm]").textContent = action;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true }));
+}
+
+// The header's status, live on every view.
+async function headerStatus() {
+  try {
+    const stats = await api("/stats");
+    const status = document.getElementById("status");
+    status.textContent = stats.status;
+    status.className = `badge ${stats.status}`;
+  } catch { /* the view shows errors */ }
+  setTimeout(headerStatus, 5000);
+}
 
 function route() {
   view.dataset.frame = "";
@@ -68,27 +95,28 @@ function route() {
   const [first, second, third] = parts;
   let nav = "dashboard";
   if (!first || first === "dashboard") poll(overview, 5000);
-  else if (first === "monitoring" && second) (nav = "monitoring"), poll(() => tagJobs(second), 3000);
+  else if (first === "monitoring" && second) (nav = "monitoring"), poll(() => jobList({ tag: second }), 3000);
   else if (first === "monitoring") (nav = "monitoring"), poll(monitoring, 3000);
-  else if (first === "metrics" && second && third) (nav = "metrics"), poll(() => metricChart(second, third), 5000);
-  else if (first === "metrics") (nav = "metrics"), poll(metrics, 5000);
-  else if (first === "failed" && second) (nav = "failed"), poll(() => jobDetail(second, true), 3000);
-  else if (first === "failed") (nav = "failed"), poll(failedJobs, 3000);
-  else if (first === "jobs" && ["recent", "pending", "completed"].includes(second)) (nav = second), poll(() => jobList(second), 3000);
-  else if (first === "jobs" && second) (nav = "recent"), poll(() => jobDetail(second, false), 3000);
+  else if (first === "metrics") (nav = "metrics"), poll(() => metrics(second, third), 10000);
+  else if (first === "failed" && second) (nav = "failed"), poll(() => jobDetail(second), 3000);
+  else if (first === "failed") (nav = "failed"), poll(() => jobList({ list: "failed" }), 3000);
+  else if (first === "jobs" && ["recent", "pending", "completed"].includes(second)) (nav = second), poll(() => jobList({ list: second }), 3000);
+  else if (first === "jobs" && second) (nav = "recent"), poll(() => jobDetail(second), 3000);
   else view.innerHTML = `<p>No view ${esc(first)}.</p>`;
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === nav));
+  document.querySelectorAll("nav a").forEach((a) => {
+    a.classList.toggle("active", a.dataset.nav === nav);
+    if (a.dataset.nav === nav) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
 }
 
-function card(label, value, key) {
-  return `<div class="card"><small>${esc(label)}</small><strong data-stat="${esc(key)}">${esc(value)}</strong></div>`;
+function card(label, value, key, help) {
+  return `<div class="card"${help ? ` title="${esc(help)}"` : ""}><small>${esc(label)}${help ? ' <span class="help" aria-hidden="true">?</span>' : ""}</small><strong data-stat="${esc(key)}">${esc(value)}</strong></div>`;
 }
+
+const scroll = (table) => `<div class="scroll">${table}</div>`;
 
 async function overview() {
   const [stats, workload, masters] = await Promise.all([api("/stats"), api("/workload"), api("/masters")]);
-  const status = document.getElementById("status");
-  status.textContent = stats.status;
-  status.className = `badge ${stats.status}`;
   const wait = Object.entries(stats.wait || {})[0];
   let html = `<h2>Overview</h2><div class="cards">
     ${card("Jobs per minute", stats.jobsPerMinute, "jobsPerMinute")}
@@ -96,107 +124,309 @@ async function overview() {
     ${card(`Failed past ${stats.periods.failedJobs} min`, stats.failedJobs, "failedJobs")}
     ${card("Status", stats.status, "status")}
     ${card("Total processes", stats.processes, "processes")}
-    ${card(wait ? `Max wait (${wait[0].replace(/^sqs:/, "")})` : "Max wait", wait ? `${wait[1]} s` : "-", "wait")}
+    ${card(wait ? `Max wait (${wait[0].replace(/^sqs:/, "")})` : "Max wait", wait ? `${wait[1]} s` : "-", "wait", WAIT_HELP)}
     ${card("Max runtime", stats.queueWithMaxRuntime || "-", "queueWithMaxRuntime")}
     ${card("Max throughput", stats.queueWithMaxThroughput || "-", "queueWithMaxThroughput")}
   </div>
   <h2>Current workload</h2>
-  <table data-table="workload"><thead><tr><th>Queue</th><th>Jobs</th><th>Processes</th><th>Wait</th><th></th></tr></thead><tbody>
+  ${scroll(`<table data-table="workload"><thead><tr><th>Queue</th><th>Jobs</th><th>Processes</th><th><abbr title="${esc(WAIT_HELP)}">Wait</abbr></th><th></th></tr></thead><tbody>
   ${workload.map((q) => `<tr data-queue="${esc(q.name)}"><td>${esc(q.name)} ${q.paused ? '<span class="badge paused">paused</span>' : ""}</td>
     <td class="num" data-field="length">${q.length}</td><td class="num" data-field="processes">${q.processes}</td><td class="num">${q.wait} s</td>
-    <td><button class="secondary" data-pause="${esc(q.name)}" data-paused="${q.paused}">${q.paused ? "Continue" : "Pause"}</button></td></tr>`).join("")}
-  </tbody></table>`;
+    <td class="actions"><button class="secondary" data-pause="${esc(q.name)}" data-paused="${q.paused}">${q.paused ? "Continue" : "Pause"}</button>
+      <button class="danger" data-purge="${esc(q.name)}" data-length="${q.length}">Purge</button></td></tr>`).join("")}
+  </tbody></table>`)}
+  <p class="muted">${esc(WAIT_HELP)}</p>`;
   for (const master of Object.values(masters || {})) {
     html += `<h2>${esc(master.name)} <span class="badge ${esc(master.status)}">${esc(master.status)}</span></h2>
-    <table><thead><tr><th>Supervisor</th><th>Queue</th><th>Processes</th><th>Max processes</th><th>Tries</th><th>Timeout</th><th>Memory</th><th>Status</th></tr></thead><tbody>
+    ${scroll(`<table><thead><tr><th>Supervisor</th><th>Queue</th><th>Processes</th><th>Max processes</th><th>Tries</th><th>Timeout</th><th>Memory</th><th>Status</th></tr></thead><tbody>
     ${master.supervisors.map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.options.queue)}</td>
       <td class="num">${Object.values(s.processes).reduce((a, b) => a + b, 0)}</td><td class="num">${esc(s.options.maxProcesses ?? "")}</td>
       <td class="num">${esc(s.options.maxTries ?? "")}</td><td class="num">${esc(s.options.timeout ?? "")} s</td><td class="num">${esc(s.options.memory ?? "")} MB</td>
       <td><span class="badge ${esc(s.status)}">${esc(s.status)}</span></td></tr>`).join("")}
-    </tbody></table>`;
+    </tbody></table>`)}`;
   }
+  if (document.querySelector("dialog[open]")) return; // do not redraw under a confirmation
   view.innerHTML = html;
   view.querySelectorAll("button[data-pause]").forEach((b) =>
     b.addEventListener("click", async () => {
       await api(`/queues/${enc(b.dataset.pause)}/${b.dataset.paused === "true" ? "continue" : "pause"}`, { method: "POST" });
       overview();
     }));
+  view.querySelectorAll("button[data-purge]").forEach((b) =>
+    b.addEventListener("click", async () => {
+      const queue = b.dataset.purge;
+      const [q] = (await api("/workload")).filter((w) => w.name === queue);
+      const n = q ? q.length : Number(b.dataset.length);
+      const ok = await confirmDialog(`Purge queue ${queue}? ${n} message${n === 1 ? "" : "s"} will be deleted; the jobs still waiting in it fail as "purged" (their clients are told). Jobs already running finish.`, `Purge ${n} message${n === 1 ? "" : "s"}`);
+      if (!ok) return;
+      const r = await api(`/queues/${enc(queue)}/purge`, { method: "POST" });
+      flash(`Purged ${r.queue}: ${r.messages} messages deleted, ${r.jobsFailed} waiting jobs failed as purged.`);
+      overview();
+    }));
 }
 
-function jobsTable(jobs, detailBase) {
+function flash(text) {
+  const box = document.getElementById("flash");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists and their filters (in the URL's query string)
+
+const FILTERS = [
+  ["tag", "tag", "text"], ["status", "status", "select"], ["queue", "queue", "text"], ["type", "job type", "select"],
+  ["account", "account", "text"], ["q", "error text", "text"], ["from", "from", "datetime-local"], ["until", "until", "datetime-local"],
+];
+const STATUSES = ["", "pending", "reserved", "completed", "failed"];
+const TYPES = ["", "extract/pdf", "extract/image"];
+
+function filtersFromUrl() {
+  const p = new URLSearchParams(location.search);
+  return Object.fromEntries(FILTERS.map(([k]) => [k, p.get(k) || ""]));
+}
+
+// The API's query: times from the form's local date-times to unix ms.
+function apiQuery(filters) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) {
+    if (!v) continue;
+    q.set(k, k === "from" || k === "until" ? String(new Date(v).getTime()) : v);
+  }
+  return q;
+}
+
+function filterForm(filters, omit = []) {
+  const field = ([k, label, kind]) => {
+    if (omit.includes(k)) return "";
+    const id = `f-${k}`;
+    if (kind === "select") {
+      const options = k === "status" ? STATUSES : TYPES;
+      return `<label for="${id}">${esc(label)}<select id="${id}" name="${k}">${options.map((o) => `<option value="${esc(o)}"${o === filters[k] ? " selected" : ""}>${esc(o || "any")}</option>`).join("")}</select></label>`;
+    }
+    return `<label for="${id}">${esc(label)}<input id="${id}" name="${k}" type="${kind}" value="${esc(filters[k])}"${kind === "text" ? ` placeholder="${esc(label)}"` : ""}></label>`;
+  };
+  return `<form class="filters" id="search" role="search">${FILTERS.map(field).join("")}
+    <span class="buttons"><button type="submit">Filter</button><button type="reset" class="secondary" id="clear">Clear</button></span></form>`;
+}
+
+function jobsTable(jobs, { selectable } = {}) {
   if (!jobs.length) return `<p class="muted" data-empty>No jobs.</p>`;
-  return `<table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Tags</th><th>Queued</th><th>Status</th><th>Runtime</th></tr></thead><tbody>
+  return scroll(`<table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Tags</th><th>Queued</th><th>Status</th><th>Runtime</th>${selectable ? "<th></th>" : ""}</tr></thead><tbody>
   ${jobs.map((j) => {
     const end = j.completed_at || j.failed_at;
-    const runtime = end && j.reserved_at ? `${(end - j.reserved_at).toFixed(2)} s` : "";
-    return `<tr data-job="${esc(j.id)}"><td><a href="${detailBase}/${esc(j.id)}" data-link>${esc(j.id)}</a>${j.retry_of ? ` <span class="muted">retry of ${esc(j.retry_of)}</span>` : ""}</td>
+    const runtime = end && j.reserved_at ? secs(end - j.reserved_at) : "";
+    const base = j.status === "failed" ? "/horizon/failed" : "/horizon/jobs";
+    return `<tr data-job="${esc(j.id)}"><td><a href="${base}/${esc(j.id)}" data-link>${esc(j.id)}</a>${j.retry_of ? ` <span class="muted">retry of ${esc(j.retry_of)}</span>` : ""}</td>
       <td>${esc(j.name)}</td><td>${j.payload.tags.map((t) => `<span class="badge">${esc(t)}</span>`).join(" ")}</td>
-      <td>${when(j.payload.pushedAt)}</td><td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${runtime}</td></tr>`;
-  }).join("")}</tbody></table>`;
+      <td>${when(j.payload.pushedAt)}</td><td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${runtime}</td>
+      ${selectable ? `<td class="actions"><button class="secondary" data-retry-one="${esc(j.id)}">Retry</button><button class="danger" data-delete-one="${esc(j.id)}">Delete</button></td>` : ""}</tr>`;
+  }).join("")}</tbody></table>`);
 }
 
-async function jobList(which) {
-  const page = await api(`/jobs/${which}`);
-  view.innerHTML = `<h2>${which[0].toUpperCase() + which.slice(1)} jobs <span class="muted" data-total>${page.total}</span></h2>${jobsTable(page.jobs, "/horizon/jobs")}`;
-}
+const TITLES = { recent: "Recent jobs", pending: "Pending jobs", completed: "Completed jobs", failed: "Failed jobs" };
 
-const failedSearch = { tag: "", type: "", q: "" };
-
-async function failedJobs() {
-  const params = new URLSearchParams(Object.entries(failedSearch).filter(([, v]) => v));
-  const page = await api(`/jobs/failed?${params}`);
-  if (frame("failed", `<h2>Failed jobs <span class="muted" data-total></span></h2>
-  <form class="inline" id="search"><input name="tag" placeholder="tag" value="${esc(failedSearch.tag)}">
-    <input name="type" placeholder="job type" value="${esc(failedSearch.type)}">
-    <input name="q" placeholder="error text" value="${esc(failedSearch.q)}">
-    <button type="submit">Search</button><button type="button" class="secondary" id="retry-all">Retry all matching</button></form>
-  <p id="bulk" class="muted"></p><div id="results"></div>`)) {
+// A list (`list`) or a monitored tag's jobs (`tag`), filtered by the URL's query.
+async function jobList({ list, tag }) {
+  const filters = filtersFromUrl();
+  const key = `${list || "tag:" + tag}?${location.search}`;
+  const failed = list === "failed";
+  const q = apiQuery(filters);
+  const path = tag ? `/monitoring/${enc(tag)}?${q}` : `/jobs/${list}?${q}`;
+  if (frame(key, `<h2>${esc(tag ? `Tag ${tag}` : TITLES[list])} <span class="muted" data-total></span></h2>
+    ${filterForm(filters, tag ? ["tag"] : [])}
+    ${failed ? `<p class="bulk"><button type="button" class="secondary" id="retry-all">Retry all matching</button>
+      <button type="button" class="danger" id="delete-all">Delete all matching</button></p>` : ""}
+    <p id="bulk" class="muted" aria-live="polite"></p><div id="results"></div>
+    <p><button type="button" class="secondary" id="more" hidden>Load more</button></p>
+    ${tag ? `<h2>Failed with this tag <span class="muted" data-failed-total></span></h2><div id="failed-results"></div>` : ""}`)) {
     const form = document.getElementById("search");
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      for (const k of Object.keys(failedSearch)) failedSearch[k] = form.elements[k].value.trim();
-      failedJobs();
+      const next = new URLSearchParams();
+      for (const [k] of FILTERS) {
+        const el = form.elements[k];
+        if (el && el.value.trim()) next.set(k, el.value.trim());
+      }
+      go(`${location.pathname}${next.toString() ? `?${next}` : ""}`);
     });
-    document.getElementById("retry-all").addEventListener("click", async () => {
-      const chosen = new URLSearchParams(Object.entries(failedSearch).filter(([, v]) => v));
-      const all = !chosen.toString();
-      if (all && !confirm("Retry every failed job?")) return;
-      const r = await api(`/jobs/retry?${all ? "all=true" : chosen}`, { method: "POST" });
-      document.getElementById("bulk").textContent = `Retried ${r.retried}; ${r.skippedAlreadyRetried} already retried.`;
+    form.addEventListener("reset", (e) => { e.preventDefault(); go(location.pathname); });
+    if (failed) {
+      const chosen = () => { const c = apiQuery(filtersFromUrl()); return c.toString() ? c : new URLSearchParams({ all: "true" }); };
+      const scope = () => (apiQuery(filtersFromUrl()).toString() ? "that match this filter" : "— every failed job");
+      document.getElementById("retry-all").addEventListener("click", async () => {
+        const total = view.querySelector("[data-total]").textContent;
+        if (!(await confirmDialog(`Retry the ${total} failed jobs ${scope()}? Jobs retried already are skipped.`, "Retry them"))) return;
+        const r = await api(`/jobs/retry?${chosen()}`, { method: "POST" });
+        document.getElementById("bulk").textContent = `Retried ${r.retried}; ${r.skippedAlreadyRetried} already retried${r.more ? "; more match: run it again" : ""}.`;
+      });
+      document.getElementById("delete-all").addEventListener("click", async () => {
+        const total = view.querySelector("[data-total]").textContent;
+        if (!(await confirmDialog(`Delete the ${total} failed jobs ${scope()}? Their results and delivery logs go too; this cannot be undone.`, `Delete ${total} jobs`))) return;
+        const r = await api(`/jobs/failed?${chosen()}`, { method: "DELETE" });
+        document.getElementById("bulk").textContent = `Deleted ${r.deleted} failed job${r.deleted === 1 ? "" : "s"}${r.more ? "; more match: run it again" : ""}.`;
+        jobList({ list, tag });
+      });
+    }
+    view.addEventListener("click", async (e) => {
+      const del = e.target.closest("[data-delete-one]");
+      const retry = e.target.closest("[data-retry-one]");
+      if (del && (await confirmDialog(`Delete failed job ${del.dataset.deleteOne}? This cannot be undone.`, "Delete it"))) {
+        await api(`/jobs/failed/${enc(del.dataset.deleteOne)}`, { method: "DELETE" });
+        document.getElementById("bulk").textContent = `Deleted ${del.dataset.deleteOne}.`;
+        jobList({ list, tag });
+      } else if (retry) {
+        const r = await api(`/jobs/retry/${enc(retry.dataset.retryOne)}`, { method: "POST" });
+        document.getElementById("bulk").textContent = `Retried as ${r.id}.`;
+      }
+    });
+    document.getElementById("more").addEventListener("click", async () => {
+      const rows = view.querySelectorAll("#results tr[data-index]");
+      const last = rows[rows.length - 1];
+      const page = await api(`${path}&starting_at=${enc(last ? last.dataset.index : "-1")}`);
+      view.querySelector("#results tbody").insertAdjacentHTML("beforeend", rowsOf(page.jobs, failed));
+      document.getElementById("more").hidden = !page.more;
+      view.dataset.extra = "true"; // polling leaves a list that was extended by hand alone
     });
   }
-  view.querySelector("[data-total]").textContent = page.total;
-  document.getElementById("results").innerHTML = jobsTable(page.jobs, "/horizon/failed");
+  if (view.dataset.extra === "true") return;
+  const page = await api(path);
+  view.querySelector("[data-total]").textContent = `${page.total}${page.totalExact === false ? "+" : ""}`;
+  const results = document.getElementById("results");
+  results.innerHTML = jobsTable(page.jobs, { selectable: failed });
+  results.querySelectorAll("tr[data-job]").forEach((tr, i) => { tr.dataset.index = page.jobs[i].index; });
+  document.getElementById("more").hidden = !page.more;
+  if (tag) {
+    const failedPage = await api(`/monitoring/${enc("failed:" + tag)}?${q}`);
+    view.querySelector("[data-failed-total]").textContent = failedPage.total;
+    document.getElementById("failed-results").innerHTML = jobsTable(failedPage.jobs);
+  }
 }
 
-async function jobDetail(id, failed) {
-  const job = await api(failed ? `/jobs/failed/${enc(id)}` : `/jobs/${enc(id)}`);
-  const rows = [["ID", job.id], ["Type", job.name], ["Queue", job.queue], ["Status", job.status], ["Account", job.account],
-    ["Tags", job.payload.tags.join(", ")], ["Attempts", job.payload.attempts], ["Queued at", when(job.payload.pushedAt)],
-    ["Started at", when(job.reserved_at)], ["Completed at", when(job.completed_at)], ["Failed at", when(job.failed_at)],
-    ["Retry of", job.retry_of || ""]];
-  view.innerHTML = `<h2>Job ${esc(job.id)} <span class="badge ${esc(job.status)}" data-job-status>${esc(job.status)}</span>
-    ${job.status === "failed" ? `<button id="retry" data-retry="${esc(job.id)}">Retry</button>` : ""}</h2>
-  <table><tbody>${rows.filter(([, v]) => v !== "" && v != null).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</tbody></table>
-  ${job.exception ? `<h2>Exception</h2><pre data-exception>${esc(job.exception)}</pre>` : ""}
-  ${job.context ? `<h2>Context</h2><pre>${esc(JSON.stringify(job.context, null, 2))}</pre>` : ""}
-  <h2>Data</h2><pre>${esc(JSON.stringify(job.payload.data, null, 2))}</pre>
-  ${job.result ? `<h2>Result</h2><pre>${esc(JSON.stringify(job.result, null, 2))}</pre>` : ""}
-  <h2>Recent retries</h2>${job.retried_by.length ? `<table data-table="retries"><thead><tr><th>Job</th><th>Status</th><th>Retried at</th></tr></thead><tbody>
-    ${job.retried_by.map((r) => `<tr data-retry-row="${esc(r.id)}"><td><a href="/horizon/jobs/${esc(r.id)}" data-link>${esc(r.id)}</a></td>
-      <td><span class="badge ${esc(r.status)}">${esc(r.status)}</span></td><td>${when(r.retried_at)}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">None.</p>`}`;
-  const button = document.getElementById("retry");
-  if (button) button.addEventListener("click", async () => {
-    button.disabled = true;
-    await api(`/jobs/retry/${enc(job.id)}`, { method: "POST" });
-    jobDetail(id, failed);
-  });
+function rowsOf(jobs, failed) {
+  const html = jobsTable(jobs, { selectable: failed });
+  const t = document.createElement("template");
+  t.innerHTML = html;
+  t.content.querySelectorAll("tr[data-job]").forEach((tr, i) => { tr.dataset.index = jobs[i].index; });
+  return Array.from(t.content.querySelectorAll("tbody tr")).map((tr) => tr.outerHTML).join("");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A job: its fields, timeline, lineage, deliveries and document
+
+function timeline(job) {
+  const steps = job.history || [];
+  if (!steps.length) return `<p class="muted">No timeline was kept for this job.</p>`;
+  const first = steps[0].at;
+  const firstClaim = steps.find((s) => s.status === "reserved");
+  const waited = firstClaim ? firstClaim.at - first : null;
+  return `<ol class="timeline" data-timeline>${steps.map((s, i) => {
+    const next = steps[i + 1];
+    const label = { pending: i === 0 ? "queued" : "back in the queue", reserved: `processing (attempt ${s.attempt})`, completed: "completed", failed: "failed" }[s.status] || s.status;
+    return `<li class="step ${esc(s.status)}" data-step="${esc(s.status)}"><span class="dot"></span><strong>${esc(label)}</strong>
+      <time datetime="${new Date(s.at * 1000).toISOString()}">${when(s.at)}</time> <span class="muted">+${secs(s.at - first)}</span>
+      ${s.worker ? `<span class="muted">by worker ${esc(s.worker)}</span>` : ""}${next ? ` <span class="muted">· ${secs(next.at - s.at)} until the next step</span>` : ""}</li>`;
+  }).join("")}</ol>
+  ${waited != null ? `<p class="muted" data-wait>Waited ${secs(waited)} in the queue: from when it was queued to when a worker first took it (the "wait" the overview averages per queue).</p>` : ""}`;
+}
+
+function lineage(job) {
+  const back = job.lineage || [];
+  const forward = job.retried_by || [];
+  if (!back.length && !forward.length) return `<p class="muted">Not a retry, and not retried.</p>`;
+  const link = (r, here) => `<li${here ? ' aria-current="true"' : ""}>${here ? `<strong>${esc(r.id)}</strong> (this job)` : `<a href="/horizon/jobs/${esc(r.id)}" data-link>${esc(r.id)}</a>`}
+    <span class="badge ${esc(r.status)}">${esc(r.status)}</span>${r.retried_at ? ` <span class="muted">retried ${when(r.retried_at)}</span>` : ""}</li>`;
+  return `<ol class="lineage" data-lineage>${back.map((r) => link(r)).join("")}${link({ id: job.id, status: job.status }, true)}</ol>
+    ${forward.length ? `<h3>Retries of this job</h3>${scroll(`<table data-table="retries"><thead><tr><th>Job</th><th>Status</th><th>Retried at</th></tr></thead><tbody>
+    ${forward.map((r) => `<tr data-retry-row="${esc(r.id)}"><td><a href="/horizon/jobs/${esc(r.id)}" data-link>${esc(r.id)}</a></td>
+      <td><span class="badge ${esc(r.status)}">${esc(r.status)}</span></td><td>${when(r.retried_at)}</td></tr>`).join("")}</tbody></table>`)}` : ""}`;
+}
+
+function deliveries(log) {
+  const attempts = log.deliveries || log.attempts || [];
+  const subs = log.subscriptions || [];
+  if (!subs.length && !attempts.length) return `<p class="muted">No webhooks: neither the job nor its account subscribed.</p>`;
+  return `${subs.length ? `<p class="muted">Subscribed: ${subs.map((s) => esc(s.url)).join(", ")}</p>` : ""}
+  ${attempts.length ? scroll(`<table data-table="deliveries"><thead><tr><th>Delivery</th><th>Event</th><th>Attempt</th><th>At</th><th>Result</th><th>Latency</th><th></th></tr></thead><tbody>
+  ${attempts.map((a) => `<tr data-delivery="${esc(a.deliveryId)}"><td><code>${esc(a.deliveryId)}</code>${a.replay ? ` <span class="badge">replay ${a.replay}</span>` : ""}</td>
+    <td>${esc(a.event || a.eventType || "")}</td><td class="num">${esc(a.attempt)}</td><td>${esc(a.at || a.attemptedAt || "")}</td>
+    <td>${a.statusCode ? `<span class="badge ${a.statusCode < 300 ? "completed" : "failed"}">${esc(a.statusCode)}</span>` : ""} ${esc(a.error || "")}</td>
+    <td class="num">${a.latencyMs != null ? `${a.latencyMs} ms` : ""}</td>
+    <td><button class="secondary" data-replay="${esc(a.deliveryId)}">Replay</button></td></tr>`).join("")}</tbody></table>`) : `<p class="muted">No attempts yet.</p>`}`;
+}
+
+async function jobDetail(id) {
+  const job = await api(`/jobs/${enc(id)}`);
+  const done = job.status === "completed";
+  const key = `job:${id}:${job.status}:${(job.retried_by || []).length}`;
+  const rows = [["ID", job.id], ["Type", job.name], ["Queue", job.queue], ["Status", job.status], ["Account", job.account],
+    ["Upload", job.payload.data.uploadId], ["Tags", job.payload.tags.join(", ")], ["Attempts", job.payload.attempts],
+    ["Queued at", when(job.payload.pushedAt)], ["Started at", when(job.reserved_at)], ["Completed at", when(job.completed_at)],
+    ["Failed at", when(job.failed_at)], ["Progress", job.progress ? `${job.progress.pagesDone} of ${job.progress.pagesTotal} pages` : ""],
+    ["Pages", job.result ? `${job.result.pages}${job.result.ocrPages?.length ? ` (OCR: ${job.result.ocrPages.join(", ")})` : ""}` : ""],
+    ["Chunks", job.result ? job.result.chunkCount : ""]];
+  const fresh = frame(key, `<h2>Job ${esc(job.id)} <span class="badge ${esc(job.status)}" data-job-status>${esc(job.status)}</span>
+    ${job.status === "failed" ? `<button id="retry" data-retry="${esc(job.id)}">Retry</button> <button id="delete" class="danger">Delete</button>` : ""}</h2>
+  <div class="jobgrid"><div>${scroll(`<table><tbody>${rows.filter(([, v]) => v !== "" && v != null).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</tbody></table>`)}</div>
+  <div><h2>Timeline</h2><div id="timeline"></div></div></div>
+  ${job.exception ? `<h2>Exception</h2><pre data-exception>${esc(job.exception)}</pre>` : ""}
+  <h2>Retry lineage</h2><div id="lineage"></div>
+  <h2>Webhook deliveries</h2><div id="deliveries"></div>
+  ${done ? `<h2>Document <a class="small" href="${API}/jobs/${esc(job.id)}/markdown" target="_blank" rel="noopener">Markdown</a></h2><div id="document"></div>` : ""}
+  <details><summary>Data</summary><pre>${esc(JSON.stringify(job.payload.data, null, 2))}</pre>
+  ${job.result ? `<h3>Result</h3><pre>${esc(JSON.stringify(job.result, null, 2))}</pre>` : ""}</details>`);
+  document.getElementById("timeline").innerHTML = timeline(job);
+  document.getElementById("lineage").innerHTML = lineage(job);
+  const log = await api(`/jobs/${enc(id)}/deliveries`);
+  if (!document.querySelector("#deliveries [data-busy]")) document.getElementById("deliveries").innerHTML = deliveries(log);
+  if (!fresh) return;
+  const retry = document.getElementById("retry");
+  if (retry) retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    await api(`/jobs/retry/${enc(job.id)}`, { method: "POST" });
+    jobDetail(id);
+  });
+  const del = document.getElementById("delete");
+  if (del) del.addEventListener("click", async () => {
+    if (!(await confirmDialog(`Delete failed job ${job.id}? This cannot be undone.`, "Delete it"))) return;
+    await api(`/jobs/failed/${enc(job.id)}`, { method: "DELETE" });
+    go("/horizon/failed");
+  });
+  document.getElementById("deliveries").addEventListener("click", async (e) => {
+    const b = e.target.closest("[data-replay]");
+    if (!b) return;
+    b.disabled = true;
+    await api(`/jobs/${enc(job.id)}/deliveries/${enc(b.dataset.replay)}/replay`, { method: "POST" });
+    b.textContent = "Replay queued";
+  });
+  if (done) {
+    const chunks = await allChunks(async (cursor) => {
+      const offset = cursor || 0;
+      const page = await api(`/jobs/${enc(id)}/chunks?offset=${offset}&limit=1000`);
+      const next = offset + page.chunks.length;
+      return { chunks: page.chunks, cursor: next < page.total && page.chunks.length ? next : null };
+    });
+    const width = Math.min(1600, Math.max(400, Math.ceil((window.devicePixelRatio || 1) * 700 / 400) * 400));
+    renderDocument(document.getElementById("document"), {
+      pages: job.result.pages,
+      chunks,
+      pageImage: async (n) => {
+        const resp = await call(`/jobs/${enc(id)}/pages/${n}?w=${width}`);
+        if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+        const size = pageSize(resp);
+        return { url: URL.createObjectURL(await resp.blob()), ...size };
+      },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring and metrics
 
 async function monitoring() {
   const tags = await api("/monitoring");
   if (frame("monitoring", `<h2>Monitored tags</h2>
-  <form class="inline" id="monitor"><input name="tag" placeholder="tag, e.g. type:extract/pdf" required><button type="submit">Monitor</button></form>
+  <form class="inline" id="monitor"><label for="tag-input" class="sr-only">Tag</label><input id="tag-input" name="tag" placeholder="tag, e.g. type:extract/pdf" required><button type="submit">Monitor</button></form>
   <div id="results"></div>`)) {
     document.getElementById("monitor").addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -206,42 +436,55 @@ async function monitoring() {
     });
   }
   const results = document.getElementById("results");
-  results.innerHTML = tags.length ? `<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
+  results.innerHTML = tags.length ? scroll(`<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
   ${tags.map((t) => `<tr data-tag="${esc(t.tag)}"><td><a href="/horizon/monitoring/${enc(t.tag)}" data-link>${esc(t.tag)}</a></td><td class="num">${t.count}</td>
-    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>` : `<p class="muted">No tags are monitored.</p>`;
+    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>`) : `<p class="muted">No tags are monitored.</p>`;
   results.querySelectorAll("button[data-stop]").forEach((b) => b.addEventListener("click", async () => {
     await api(`/monitoring/${enc(b.dataset.stop)}`, { method: "DELETE" });
     monitoring();
   }));
 }
 
-async function tagJobs(tag) {
-  const [all, failed] = await Promise.all([api(`/monitoring/${enc(tag)}`), api(`/monitoring/${enc("failed:" + tag)}`)]);
-  view.innerHTML = `<h2>Tag ${esc(tag)}: ${all.total} jobs</h2>${jobsTable(all.jobs, "/horizon/jobs")}
-  <h2>Failed with this tag: ${failed.total}</h2>${jobsTable(failed.jobs, "/horizon/failed")}`;
-}
+const nice = (v) => (v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100);
 
-async function metrics() {
-  const [jobs, queues] = await Promise.all([api("/metrics/jobs"), api("/metrics/queues")]);
-  const list = (kind, names) => names.length ? `<ul>${names.map((n) => `<li><a href="/horizon/metrics/${kind}/${enc(n)}" data-link>${esc(n)}</a></li>`).join("")}</ul>` : `<p class="muted">None yet.</p>`;
-  view.innerHTML = `<h2>Jobs</h2>${list("jobs", jobs)}<h2>Queues</h2>${list("queues", queues)}`;
-}
-
-function chart(points, key, label) {
+// A line chart with a labelled y axis (0, half, max), times along x, and each value on hover.
+function chart(points, key, label, unit) {
   if (!points.length) return `<p class="muted">No snapshots yet: one is taken every interval.</p>`;
   const values = points.map((p) => p[key] ?? 0);
-  const max = Math.max(...values, 1e-9);
-  const w = 340, h = 120, pad = 20;
-  const xy = values.map((v, i) => `${pad + (i * (w - 2 * pad)) / Math.max(values.length - 1, 1)},${h - pad - (v / max) * (h - 2 * pad)}`);
-  return `<svg class="chart" viewBox="0 0 ${w} ${h + 20}" role="img" aria-label="${esc(label)}"><text x="4" y="12">${esc(label)} (max ${max})</text>
-    <polyline points="${xy.join(" ")}"></polyline><text x="${pad}" y="${h + 12}">${new Date(points[0].time * 1000).toLocaleTimeString()}</text>
-    <text x="${w - 80}" y="${h + 12}">${new Date(points[points.length - 1].time * 1000).toLocaleTimeString()}</text></svg>`;
+  const max = Math.max(...values) || 1;
+  const w = 420, h = 170, left = 44, right = 10, top = 24, bottom = 28;
+  const x = (i) => left + (i * (w - left - right)) / Math.max(values.length - 1, 1);
+  const y = (v) => top + (h - top - bottom) * (1 - v / max);
+  const time = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const xs = [...new Set([0, Math.floor((values.length - 1) / 2), values.length - 1])];
+  const last = values[values.length - 1];
+  return `<figure class="chart" data-chart="${esc(key)}"><figcaption>${esc(label)} <span class="muted">latest ${nice(last)}${unit}, max ${nice(max)}${unit}</span></figcaption>
+    <svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}: latest ${nice(last)}${unit}, highest ${nice(max)}${unit}">
+    ${[0, 0.5, 1].map((f) => `<line class="grid" x1="${left}" x2="${w - right}" y1="${y(max * f)}" y2="${y(max * f)}"></line><text class="axis" x="${left - 4}" y="${y(max * f) + 3}" text-anchor="end">${nice(max * f)}</text>`).join("")}
+    ${xs.map((i) => `<text class="axis" x="${x(i)}" y="${h - 8}" text-anchor="middle">${time(points[i].time)}</text>`).join("")}
+    <polyline points="${values.map((v, i) => `${x(i)},${y(v)}`).join(" ")}"></polyline>
+    ${values.map((v, i) => `<circle cx="${x(i)}" cy="${y(v)}" r="3"><title>${time(points[i].time)}: ${nice(v)}${unit}</title></circle>`).join("")}
+    </svg></figure>`;
 }
 
-async function metricChart(kind, name) {
-  const snaps = await api(`/metrics/${kind}/${enc(name)}`);
-  view.innerHTML = `<h2>${esc(name)}</h2><div class="charts">${chart(snaps, "throughput", "Throughput (jobs per interval)")}
-    ${chart(snaps, "runtime", "Average runtime (s)")}${kind === "queues" ? chart(snaps, "wait", "Average wait (s)") : ""}</div>`;
+function charts(kind, snaps) {
+  return `${chart(snaps, "throughput", "Throughput (jobs per interval)", "")}${chart(snaps, "runtime", "Average runtime", " s")}${kind === "queues" ? chart(snaps, "wait", "Average wait", " s") : ""}`;
 }
 
+// Every job type's and queue's charts, or one metric's when the path names it.
+async function metrics(kind, name) {
+  const chosen = kind && name ? [[kind, [name]]] : [["jobs", await api("/metrics/jobs")], ["queues", await api("/metrics/queues")]];
+  let html = "";
+  for (const [k, names] of chosen) {
+    html += `<h2>${k === "jobs" ? "Job types" : "Queues"}</h2>`;
+    if (!names.length) html += `<p class="muted">None yet.</p>`;
+    for (const n of names) {
+      const snaps = await api(`/metrics/${k}/${enc(n)}`);
+      html += `<h3><a href="/horizon/metrics/${k}/${enc(n)}" data-link>${esc(n)}</a></h3><div class="charts" data-metric="${esc(k)}:${esc(n)}">${charts(k, snaps)}</div>`;
+    }
+  }
+  view.innerHTML = html;
+}
+
+headerStatus();
 route();

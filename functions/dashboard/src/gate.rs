@@ -1,5 +1,6 @@
 //! Who may see the dashboard: the admin key as a bearer token, or a session cookie signed with
-//! it (set by `/horizon/login`); everyone when the local runner binds to loopback.
+//! it (set by `/horizon/login`, carrying the name the operator signed in under, which the audit
+//! log records); everyone when the local runner binds to loopback.
 
 use hmac::{Hmac, Mac};
 use horizon_app::Services;
@@ -39,10 +40,15 @@ fn count_failed_sign_in(now: i64) {
 }
 
 /// Whether the request (its headers) may see the dashboard; `403` otherwise.
-pub fn check(services: &Services, headers: &HeaderMap) -> Result<()> {
+/// Who is acting: the name a session was signed in under, `admin key` for the bearer token, or
+/// `local` on the loopback runner. The audit log's `actor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator(pub String);
+
+pub fn check(services: &Services, headers: &HeaderMap) -> Result<Operator> {
     let config = &services.config;
     if config.dashboard.open {
-        return Ok(());
+        return Ok(Operator("local".into()));
     }
     let Some(admin) = &config.dashboard.admin_key else {
         return Err(Error::Forbidden(
@@ -54,11 +60,11 @@ pub fn check(services: &Services, headers: &HeaderMap) -> Result<()> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if bearer.is_some_and(|b| constant_time_eq(b.trim().as_bytes(), admin.as_bytes())) {
-        return Ok(());
+        return Ok(Operator("admin key".into()));
     }
     let now = services.clock.now().unix_timestamp();
-    if session_cookie(headers).is_some_and(|token| valid_session(admin, token, now)) {
-        return Ok(());
+    if let Some(name) = session_cookie(headers).and_then(|token| valid_session(admin, token, now)) {
+        return Ok(Operator(name));
     }
     Err(Error::Forbidden(
         "the dashboard needs the admin key (Authorization: Bearer <key>) or a session from /horizon/login".into(),
@@ -75,29 +81,51 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .next()
 }
 
-fn signature(admin: &str, expires: i64) -> String {
+fn signature(admin: &str, expires: i64, name: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(admin.as_bytes())
         .expect("HMAC accepts keys of any length");
-    mac.update(format!("horizon-session:{expires}").as_bytes());
+    mac.update(format!("horizon-session:{expires}:{name}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A session token valid until `expires` (unix seconds).
-pub fn session_token(admin: &str, expires: i64) -> String {
-    format!("{expires}.{}", signature(admin, expires))
+/// A session for `name` until `expires` (unix seconds): `expires.hex(name).signature`.
+pub fn session_token(admin: &str, expires: i64, name: &str) -> String {
+    format!(
+        "{expires}.{}.{}",
+        hex::encode(name),
+        signature(admin, expires, name)
+    )
 }
 
-pub fn valid_session(admin: &str, token: &str, now: i64) -> bool {
-    let Some((expires, sig)) = token.split_once('.') else {
-        return false;
-    };
-    let Ok(expires) = expires.parse::<i64>() else {
-        return false;
-    };
-    expires > now && constant_time_eq(sig.as_bytes(), signature(admin, expires).as_bytes())
+/// The operator's name when `token` is a session signed with `admin` that has not expired.
+pub fn valid_session(admin: &str, token: &str, now: i64) -> Option<String> {
+    let mut parts = token.split('.');
+    let (expires, name, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let expires = expires.parse::<i64>().ok()?;
+    let name = String::from_utf8(hex::decode(name).ok()?).ok()?;
+    (parts.next().is_none()
+        && expires > now
+        && constant_time_eq(sig.as_bytes(), signature(admin, expires, &name).as_bytes()))
+    .then_some(name)
 }
 
-/// `POST /horizon/login` with `key=<admin key>` (the form of `GET`) sets the session cookie.
+/// The name an operator signs in under: trimmed, at most 64 characters, printable; `operator`
+/// when none is given.
+fn operator_name(given: Option<String>) -> String {
+    let name: String = given
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "operator".into()
+    } else {
+        name
+    }
+}
+
 pub fn login(services: &Services, req: &Request) -> Response<Body> {
     let now = services.clock.now().unix_timestamp();
     if let Some(wait) = sign_in_wait(now) {
@@ -108,9 +136,12 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
         http::set_header(&mut resp, "retry-after", &wait.to_string());
         return resp;
     }
-    let given = url::form_urlencoded::parse(req.body().as_ref())
-        .find(|(k, _)| k == "key")
-        .map(|(_, v)| v.into_owned());
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(req.body().as_ref())
+        .into_owned()
+        .collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let given = field("key");
+    let name = operator_name(field("name"));
     let Some(admin) = &services.config.dashboard.admin_key else {
         return login_page(403, Some("No admin key is configured (HORIZON_ADMIN_KEY)."));
     };
@@ -130,12 +161,13 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
         Body::Text("signed in".into()),
     );
     http::set_header(&mut resp, "location", "/horizon");
+    tracing::info!(target: "horizon::audit", actor = %name, action = "sign-in", "an operator signed in");
     http::set_header(
         &mut resp,
         "set-cookie",
         &format!(
             "{COOKIE}={}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}",
-            session_token(admin, expires)
+            session_token(admin, expires, &name)
         ),
     );
     resp
@@ -149,6 +181,7 @@ pub fn login_page(status: u16, message: Option<&str>) -> Response<Body> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Horizon: sign in</title>\
          <link rel=\"stylesheet\" href=\"/horizon/assets/app.css\"></head><body class=\"login\">\
          <form method=\"post\" action=\"/horizon/login\"><h1>Horizon</h1>{message}\
+         <label>Your name (for the audit log) <input name=\"name\" autocomplete=\"username\" maxlength=\"64\"></label>\
          <label>Admin key <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required></label>\
          <button type=\"submit\">Sign in</button></form></body></html>"
     );
@@ -168,22 +201,22 @@ mod tests {
 
     #[test]
     fn sessions_expire_and_cannot_be_forged() {
-        let token = session_token("admin-key-0123456789", 2_000);
-        assert!(valid_session("admin-key-0123456789", &token, 1_999));
-        assert!(
-            !valid_session("admin-key-0123456789", &token, 2_000),
-            "expired"
-        );
-        assert!(
-            !valid_session("another-key-0123456789", &token, 1_000),
+        let key = "admin-key-0123456789";
+        let token = session_token(key, 2_000, "Ada");
+        assert_eq!(valid_session(key, &token, 1_999).as_deref(), Some("Ada"));
+        assert_eq!(valid_session(key, &token, 2_000), None, "expired");
+        assert_eq!(
+            valid_session("another-key-0123456789", &token, 1_000),
+            None,
             "other key"
         );
         let forged = token.replacen("2000", "9999", 1);
-        assert!(
-            !valid_session("admin-key-0123456789", &forged, 1_000),
-            "extended"
-        );
-        assert!(!valid_session("admin-key-0123456789", "junk", 1_000));
+        assert_eq!(valid_session(key, &forged, 1_000), None, "extended");
+        let renamed = token.replacen(&hex::encode("Ada"), &hex::encode("Bob"), 1);
+        assert_eq!(valid_session(key, &renamed, 1_000), None, "renamed");
+        assert_eq!(valid_session(key, "junk", 1_000), None);
+        assert_eq!(operator_name(Some("  \u{7}Grace ".into())), "Grace");
+        assert_eq!(operator_name(None), "operator");
     }
 
     /// The login form's body is form-encoded: `+` is a space, `%2B` a plus; only the admin

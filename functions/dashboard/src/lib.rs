@@ -17,23 +17,27 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post, MethodRouter};
+use axum::Extension;
 use horizon_app::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
 use horizon_app::ports::QueueDepth;
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, Result};
-use horizon_domain::{Job, JobId, JobStatus};
+use horizon_domain::{Job, JobError, JobId, JobStatus};
+use horizon_runtime::documents;
 use horizon_runtime::http::{self, query, query_param, Id, Param, Req};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+pub use gate::Operator;
 pub use views::job_view;
 
 /// Jobs per page of a list, as Horizon's.
 const PAGE: usize = 50;
 /// Jobs per page of a monitored tag.
 const TAG_PAGE: usize = 25;
-/// At most this many failed jobs are retried by one bulk retry.
-const BULK_RETRY_MAX: usize = 500;
+/// At most this many jobs are retried, deleted or cancelled by one bulk action (the response
+/// says when more match: the operator repeats it).
+const BULK_MAX: usize = 500;
 
 #[derive(Clone)]
 pub struct Dashboard {
@@ -53,6 +57,7 @@ impl axum::extract::FromRef<Dashboard> for Services {
 }
 
 type Dash = State<Dashboard>;
+type Op = Extension<Operator>;
 
 /// The dashboard's routes: the single-page app, its assets and login page, and Horizon's API
 /// (behind the gate; an unknown API path is a `404` there too).
@@ -92,28 +97,80 @@ pub fn routes(services: Services) -> axum::Router {
         .route("/horizon/api/jobs/completed", list(ListName::Completed))
         .route("/horizon/api/jobs/failed", list(ListName::Failed))
         .route(
+            "/horizon/api/jobs/failed",
+            axum::routing::delete(|State(d): Dash, Extension(op): Op, Req(r): Req| async move {
+                d.delete_matching(&op, &r).await
+            }),
+        )
+        .route(
             "/horizon/api/jobs/failed/{id}",
-            get(|State(d): Dash, Id(id): Id<JobId>| async move { d.failed_job(&id).await }),
+            get(|State(d): Dash, Id(id): Id<JobId>| async move { d.failed_job(&id).await })
+                .delete(|State(d): Dash, Extension(op): Op, Id(id): Id<JobId>| async move {
+                    d.delete_failed(&op, &id).await
+                }),
         )
         .route(
             "/horizon/api/jobs/retry",
-            post(|State(d): Dash, Req(r): Req| async move { d.retry_matching(&r).await }),
+            post(|State(d): Dash, Extension(op): Op, Req(r): Req| async move {
+                d.retry_matching(&op, &r).await
+            }),
         )
         .route(
             "/horizon/api/jobs/retry/{id}",
-            post(|State(d): Dash, Id(id): Id<JobId>| async move { d.retry(&id).await }),
+            post(|State(d): Dash, Extension(op): Op, Id(id): Id<JobId>| async move {
+                d.retry(&op, &id).await
+            }),
         )
         .route(
             "/horizon/api/jobs/{id}",
             get(|State(d): Dash, Id(id): Id<JobId>| async move { d.job(&id).await }),
         )
         .route(
+            "/horizon/api/jobs/{id}/chunks",
+            get(|State(d): Dash, Id(id): Id<JobId>, Req(r): Req| async move {
+                d.chunks(&id, &r).await
+            }),
+        )
+        .route(
+            "/horizon/api/jobs/{id}/markdown",
+            get(|State(d): Dash, Id(id): Id<JobId>| async move {
+                documents::markdown(&d.services, &d.find(&id).await?).await
+            }),
+        )
+        .route(
+            "/horizon/api/jobs/{id}/pages/{page}",
+            get(|State(d): Dash, Param((id, page)): Param<(String, u32)>, Req(r): Req| async move {
+                let job = d.find(&JobId::from_str(&id)?).await?;
+                documents::page(&d.services, &job, page, &query(&r)).await
+            }),
+        )
+        .route(
+            "/horizon/api/jobs/{id}/deliveries",
+            get(|State(d): Dash, Id(id): Id<JobId>| async move { d.deliveries(&id).await }),
+        )
+        .route(
+            "/horizon/api/jobs/{id}/deliveries/{delivery}/replay",
+            post(|State(d): Dash, Extension(op): Op, Param((id, delivery)): Param<(String, String)>| async move {
+                d.replay(&op, &JobId::from_str(&id)?, &delivery).await
+            }),
+        )
+        .route(
             "/horizon/api/queues/{queue}/pause",
-            post(|State(d): Dash, Param(q): Param<String>| async move { d.pause(&q, true).await }),
+            post(|State(d): Dash, Extension(op): Op, Param(q): Param<String>| async move {
+                d.pause(&op, &q, true).await
+            }),
         )
         .route(
             "/horizon/api/queues/{queue}/continue",
-            post(|State(d): Dash, Param(q): Param<String>| async move { d.pause(&q, false).await }),
+            post(|State(d): Dash, Extension(op): Op, Param(q): Param<String>| async move {
+                d.pause(&op, &q, false).await
+            }),
+        )
+        .route(
+            "/horizon/api/queues/{queue}/purge",
+            post(|State(d): Dash, Extension(op): Op, Param(q): Param<String>| async move {
+                d.purge(&op, &q).await
+            }),
         )
         .route(
             "/horizon/api/{*rest}",
@@ -123,9 +180,12 @@ pub fn routes(services: Services) -> axum::Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             services.clone(),
-            |State(s): State<Services>, req: axum::extract::Request, next: Next| async move {
+            |State(s): State<Services>, mut req: axum::extract::Request, next: Next| async move {
                 match gate::check(&s, req.headers()) {
-                    Ok(()) => next.run(req).await,
+                    Ok(operator) => {
+                        req.extensions_mut().insert(operator);
+                        next.run(req).await
+                    }
                     Err(e) => e.into_response(),
                 }
             },
@@ -140,6 +200,11 @@ pub fn routes(services: Services) -> axum::Router {
             "/horizon/assets/{name}",
             get(|Param(name): Param<String>| async move { views::asset(&name) }),
         )
+        .route("/playground", get(|| async { views::playground() }))
+        .route(
+            "/playground/assets/{name}",
+            get(|Param(name): Param<String>| async move { views::asset(&name) }),
+        )
         .route("/horizon", get(page))
         .route("/horizon/{*view}", get(page))
         .merge(api)
@@ -149,7 +214,7 @@ pub fn routes(services: Services) -> axum::Router {
 /// A page of the app (any view: the app routes in the browser), or the login page.
 async fn page(State(d): Dash, headers: HeaderMap) -> Response<Body> {
     match gate::check(&d.services, &headers) {
-        Ok(()) => views::page(),
+        Ok(_) => views::page(),
         Err(_) => gate::login_page(403, None),
     }
 }
@@ -475,14 +540,16 @@ impl Dashboard {
         let params = query(req);
         let after = starting_at(&params)?;
         let limit = http::limit_param(&params, TAG_PAGE as u32, 100)? as usize;
+        let (mut search, queue) = self.search(&params)?;
+        if !self.on_queue(queue.as_deref()) {
+            return Ok(no_jobs());
+        }
         // The dashboard's failed tab of a tag: the failed jobs carrying it.
         if let Some(tag) = tag.strip_prefix("failed:") {
-            let search = Search {
-                tag: Some(tag.to_owned()),
-                ..Search::default()
-            };
+            search.tag = Some(tag.to_owned());
+            let since = self.list_since(ListName::Failed);
             return self
-                .list_page(ListName::Failed, &search, after.as_deref(), limit)
+                .list_page(ListName::Failed, since, &search, after.as_deref(), limit)
                 .await;
         }
         let since = s
@@ -493,7 +560,20 @@ impl Dashboard {
             .find(|(t, _)| t == tag)
             .map(|(_, since)| self.tag_since(since))
             .ok_or_else(|| Error::NotFound(format!("tag {tag:?} is not monitored")))?;
-        let (ids, _) = s
+        if !search.is_empty() {
+            // Filtered: the recent jobs carrying the tag, read from the dashboard's index.
+            search.tag = Some(tag.to_owned());
+            return self
+                .list_page(
+                    ListName::Recent,
+                    Some(since),
+                    &search,
+                    after.as_deref(),
+                    limit,
+                )
+                .await;
+        }
+        let (ids, more) = s
             .dashboard
             .tagged(tag, since, after.as_deref(), limit)
             .await?;
@@ -503,7 +583,10 @@ impl Dashboard {
             .iter()
             .map(|j| job_view(j, &self.queue_of(j), j.id().as_str()))
             .collect();
-        Ok(http::json(200, &json!({ "jobs": views, "total": total })))
+        Ok(http::json(
+            200,
+            &json!({ "jobs": views, "total": total, "totalExact": true, "more": more }),
+        ))
     }
 
     async fn metric_names(&self, kind: &str) -> Result<Response<Body>> {
@@ -549,27 +632,76 @@ impl Dashboard {
         let params = query(req);
         let after = starting_at(&params)?;
         let limit = http::limit_param(&params, PAGE as u32, 200)? as usize;
-        let search = if list == ListName::Failed {
-            Search {
-                tag: query_param(&params, "tag")?.filter(|t| !t.is_empty()),
-                job_type: query_param(&params, "type")?.filter(|t| !t.is_empty()),
-                text: query_param(&params, "q")?.filter(|t| !t.trim().is_empty()),
-            }
-        } else {
-            Search::default()
+        let (search, queue) = self.search(&params)?;
+        if !self.on_queue(queue.as_deref()) {
+            return Ok(no_jobs());
+        }
+        self.list_page(
+            list,
+            self.list_since(list),
+            &search,
+            after.as_deref(),
+            limit,
+        )
+        .await
+    }
+
+    /// A list's filters from the query: `tag`, `type`, `status` (ours or Horizon's names),
+    /// `queue`, `account`, `q` (error text), `from` and `until` (unix ms). The queue is given
+    /// apart: a job's queue follows from its type.
+    fn search(&self, params: &[(String, String)]) -> Result<(Search, Option<String>)> {
+        let text = |name: &str| -> Result<Option<String>> {
+            Ok(query_param(params, name)?
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()))
         };
-        self.list_page(list, &search, after.as_deref(), limit).await
+        let ms = |name: &'static str| -> Result<Option<i64>> {
+            text(name)?
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| Error::field(name, "must be a time in unix milliseconds"))
+                })
+                .transpose()
+        };
+        let status = text("status")?
+            .map(|v| match v.as_str() {
+                "pending" => Ok(JobStatus::Queued),
+                "reserved" => Ok(JobStatus::Processing),
+                other => JobStatus::from_str(other).map_err(|_| {
+                    Error::field(
+                        "status",
+                        "must be queued (pending), processing (reserved), completed or failed",
+                    )
+                }),
+            })
+            .transpose()?;
+        let search = Search {
+            tag: text("tag")?,
+            job_type: text("type")?,
+            status,
+            account: text("account")?,
+            text: text("q")?,
+            from_ms: ms("from")?,
+            until_ms: ms("until")?,
+        };
+        Ok((search, text("queue")?))
+    }
+
+    /// Whether jobs of this deployment run on `queue` (any, when none is asked for).
+    fn on_queue(&self, queue: Option<&str>) -> bool {
+        let ours = dashboard::queue_name(&self.services.config.stack.extract_queue_url);
+        queue.is_none_or(|q| q == ours)
     }
 
     async fn list_page(
         &self,
         list: ListName,
+        since: Option<i64>,
         search: &Search,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Response<Body>> {
         let s = &self.services;
-        let since = self.list_since(list);
         let page = s.dashboard.list(list, since, search, after, limit);
         let total = async {
             let c = &s.config;
@@ -577,29 +709,35 @@ impl Dashboard {
             if !search.is_empty() {
                 return s.dashboard.count(list, since, search).await;
             }
-            Ok(match list {
-                ListName::Pending => s.dashboard.pending_count().await?.max(0) as u64,
-                ListName::Recent | ListName::Completed => {
-                    let (w, first, _) = Width::window(c.dashboard.recent_minutes, now);
-                    let t = s.dashboard.tallies(w, first).await?;
-                    if list == ListName::Recent {
-                        t.pushed
-                    } else {
-                        t.completed
+            Ok((
+                match list {
+                    ListName::Pending => s.dashboard.pending_count().await?.max(0) as u64,
+                    ListName::Recent | ListName::Completed => {
+                        let (w, first, _) = Width::window(c.dashboard.recent_minutes, now);
+                        let t = s.dashboard.tallies(w, first).await?;
+                        if list == ListName::Recent {
+                            t.pushed
+                        } else {
+                            t.completed
+                        }
                     }
-                }
-                ListName::Failed => {
-                    let (w, first, _) = Width::window(c.dashboard.failed_minutes, now);
-                    s.dashboard.tallies(w, first).await?.failed
-                }
-            })
+                    ListName::Failed => {
+                        let (w, first, _) = Width::window(c.dashboard.failed_minutes, now);
+                        s.dashboard.tallies(w, first).await?.failed
+                    }
+                },
+                true,
+            ))
         };
-        let ((jobs, _more), total) = tokio::try_join!(page, total)?;
+        let ((jobs, more), (total, exact)) = tokio::try_join!(page, total)?;
         let views: Vec<Value> = jobs
             .iter()
             .map(|(j, cursor)| job_view(j, &self.queue_of(j), cursor))
             .collect();
-        Ok(http::json(200, &json!({ "jobs": views, "total": total })))
+        Ok(http::json(
+            200,
+            &json!({ "jobs": views, "total": total, "totalExact": exact, "more": more }),
+        ))
     }
 
     async fn find(&self, id: &JobId) -> Result<Job> {
@@ -614,6 +752,7 @@ impl Dashboard {
         let job = self.find(id).await?;
         let mut view = job_view(&job, &self.queue_of(&job), job.id().as_str());
         view["retried_by"] = self.retries(&job).await?;
+        view["lineage"] = self.lineage(&job).await?;
         Ok(http::json(200, &view))
     }
 
@@ -653,62 +792,270 @@ impl Dashboard {
         Ok(Value::Array(out))
     }
 
-    async fn retry(&self, id: &JobId) -> Result<Response<Body>> {
+    /// The failed jobs this job retries, oldest first, up to [`LINEAGE_MAX`] (each with its
+    /// status; one that has expired ends the line).
+    async fn lineage(&self, job: &Job) -> Result<Value> {
+        let mut line = Vec::new();
+        let mut next = job.retry_of().cloned();
+        while let Some(id) = next.take() {
+            if line.len() >= LINEAGE_MAX {
+                break;
+            }
+            match self.services.jobs.get(&id).await? {
+                Some(j) => {
+                    line.push(json!({ "id": j.id(), "status": views::horizon_status(j.status()) }));
+                    next = j.retry_of().cloned();
+                }
+                None => line.push(json!({ "id": id, "status": "expired" })),
+            }
+        }
+        line.reverse();
+        Ok(Value::Array(line))
+    }
+
+    async fn retry(&self, op: &Operator, id: &JobId) -> Result<Response<Body>> {
         let retry = jobs::retry(&self.services, id).await?;
+        audit(op, "retry", json!({ "job": id, "retry": retry.id() }));
         Ok(http::json(
             200,
             &json!({ "id": retry.id(), "retry_of": id, "status": views::horizon_status(retry.status()) }),
         ))
     }
 
-    /// Retries every failed job matching the search (`tag`, `type`, `q`) that has not been
-    /// retried yet, newest first, at most [`BULK_RETRY_MAX`].
-    async fn retry_matching(&self, req: &Request) -> Result<Response<Body>> {
-        let params = query(req);
-        let search = Search {
-            tag: query_param(&params, "tag")?.filter(|t| !t.is_empty()),
-            job_type: query_param(&params, "type")?.filter(|t| !t.is_empty()),
-            text: query_param(&params, "q")?.filter(|t| !t.trim().is_empty()),
-        };
-        if search.is_empty() && query_param(&params, "all")?.as_deref() != Some("true") {
+    /// The failed jobs a bulk action applies to: those matching the query's filters (see
+    /// [`Dashboard::search`]), or every one with `all=true`; `None` when the queue asked for
+    /// has none.
+    fn matching(&self, params: &[(String, String)], action: &str) -> Result<Option<Search>> {
+        let (search, queue) = self.search(params)?;
+        if search.is_empty()
+            && queue.is_none()
+            && query_param(params, "all")?.as_deref() != Some("true")
+        {
             return Err(Error::field(
                 "tag",
-                "give tag, type or q to choose the failed jobs to retry (or all=true for every one)",
+                format!(
+                    "give a filter (tag, type, account, q, from, until) to choose the failed jobs \
+                     to {action} (or all=true for every one)"
+                ),
             ));
         }
+        Ok(self.on_queue(queue.as_deref()).then_some(search))
+    }
+
+    /// Calls `act` on each failed job matching `search`, newest first, at most [`BULK_MAX`]
+    /// times; returns what it gave for the jobs it acted on, how many it skipped (`None`), and
+    /// whether more remain.
+    async fn each_failed<F, Fut>(&self, search: &Search, act: F) -> Result<(Vec<Value>, u64, bool)>
+    where
+        F: Fn(Job) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Value>>>,
+    {
         let since = self.list_since(ListName::Failed);
         let mut after: Option<String> = None;
-        let mut retried = Vec::new();
-        let mut skipped = 0u64;
-        'pages: loop {
+        let (mut done, mut skipped) = (Vec::new(), 0u64);
+        loop {
             let (page, more) = self
                 .services
                 .dashboard
-                .list(ListName::Failed, since, &search, after.as_deref(), 100)
+                .list(ListName::Failed, since, search, after.as_deref(), 100)
                 .await?;
-            for (job, cursor) in &page {
-                after = Some(cursor.clone());
-                if !job.retried_by().is_empty() {
-                    skipped += 1;
-                    continue;
+            for (job, cursor) in page.iter().cloned() {
+                if done.len() >= BULK_MAX {
+                    return Ok((done, skipped, true));
                 }
-                if retried.len() >= BULK_RETRY_MAX {
-                    break 'pages;
+                after = Some(cursor);
+                match act(job).await? {
+                    Some(record) => done.push(record),
+                    None => skipped += 1,
                 }
-                let retry = jobs::retry(&self.services, job.id()).await?;
-                retried.push(json!({ "id": retry.id(), "retry_of": job.id() }));
             }
             if !more || page.is_empty() {
-                break;
+                return Ok((done, skipped, false));
             }
         }
+    }
+
+    /// Retries every failed job matching the filters that has not been retried yet, newest
+    /// first, at most [`BULK_MAX`].
+    async fn retry_matching(&self, op: &Operator, req: &Request) -> Result<Response<Body>> {
+        let Some(search) = self.matching(&query(req), "retry")? else {
+            return Ok(http::json(
+                200,
+                &json!({ "retried": 0, "skippedAlreadyRetried": 0, "jobs": [] }),
+            ));
+        };
+        let (retried, skipped, more) = self
+            .each_failed(&search, |job| {
+                let services = self.services.clone();
+                async move {
+                    if !job.retried_by().is_empty() {
+                        return Ok(None);
+                    }
+                    let retry = jobs::retry(&services, job.id()).await?;
+                    Ok(Some(json!({ "id": retry.id(), "retry_of": job.id() })))
+                }
+            })
+            .await?;
+        audit(
+            op,
+            "retry-matching",
+            json!({ "filter": format!("{search:?}"), "retried": retried.len() }),
+        );
         Ok(http::json(
             200,
-            &json!({ "retried": retried.len(), "skippedAlreadyRetried": skipped, "jobs": retried }),
+            &json!({ "retried": retried.len(), "skippedAlreadyRetried": skipped, "more": more, "jobs": retried }),
         ))
     }
 
-    async fn pause(&self, queue: &str, paused: bool) -> Result<Response<Body>> {
+    async fn delete_failed(&self, op: &Operator, id: &JobId) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        if job.status() != JobStatus::Failed {
+            return Err(Error::Conflict(format!(
+                "job {id} is {}; only failed jobs are deleted here",
+                job.status()
+            )));
+        }
+        jobs::delete(&self.services, &job).await?;
+        audit(op, "delete", json!({ "job": id }));
+        Ok(http::json(200, &json!({ "deleted": 1, "jobs": [id] })))
+    }
+
+    /// Deletes every failed job matching the filters, newest first, at most [`BULK_MAX`].
+    async fn delete_matching(&self, op: &Operator, req: &Request) -> Result<Response<Body>> {
+        let Some(search) = self.matching(&query(req), "delete")? else {
+            return Ok(http::json(
+                200,
+                &json!({ "deleted": 0, "more": false, "jobs": [] }),
+            ));
+        };
+        let (deleted, _, more) = self
+            .each_failed(&search, |job| {
+                let services = self.services.clone();
+                async move {
+                    jobs::delete(&services, &job).await?;
+                    Ok(Some(json!(job.id())))
+                }
+            })
+            .await?;
+        audit(
+            op,
+            "delete-matching",
+            json!({ "filter": format!("{search:?}"), "deleted": deleted.len() }),
+        );
+        Ok(http::json(
+            200,
+            &json!({ "deleted": deleted.len(), "more": more, "jobs": deleted }),
+        ))
+    }
+
+    /// Empties a queue: its jobs still queued fail as `purged` (their clients hear of it), then
+    /// every message goes (SQS's PurgeQueue). Jobs already processing finish.
+    async fn purge(&self, op: &Operator, queue: &str) -> Result<Response<Body>> {
+        let s = &self.services;
+        let sup = s
+            .fleet
+            .supervisors()
+            .await?
+            .into_iter()
+            .find(|sup| sup.queue == queue)
+            .ok_or_else(|| Error::NotFound(format!("no worker reads a queue {queue:?}")))?;
+        let depth = s.queues.depth(&sup.queue_url).await?;
+        let messages = depth.visible + depth.delayed;
+        let mut cancelled = 0usize;
+        if sup.queue_url == s.config.stack.extract_queue_url {
+            let waiting = Search {
+                status: Some(JobStatus::Queued),
+                ..Search::default()
+            };
+            loop {
+                let (page, _) = s
+                    .dashboard
+                    .list(ListName::Pending, None, &waiting, None, 100)
+                    .await?;
+                if page.is_empty() || cancelled >= BULK_MAX * 20 {
+                    break;
+                }
+                for (job, _) in page {
+                    let error = JobError::new(
+                        "purged",
+                        format!("the queue {queue} was purged by an operator before the job ran"),
+                    );
+                    match jobs::cancel(s, job.id(), error, |j| {
+                        j.ok_or_else(|| Error::NotFound("gone".into()))
+                    })
+                    .await
+                    {
+                        Ok(_) => cancelled += 1,
+                        // It started, finished or went meanwhile: nothing to purge.
+                        Err(Error::Conflict(_) | Error::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        s.queues.purge(&sup.queue_url).await?;
+        audit(
+            op,
+            "purge",
+            json!({ "queue": queue, "messages": messages, "jobsFailed": cancelled }),
+        );
+        Ok(http::json(
+            200,
+            &json!({ "queue": queue, "messages": messages, "jobsFailed": cancelled }),
+        ))
+    }
+
+    async fn chunks(&self, id: &JobId, req: &Request) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        let params = query(req);
+        let limit = http::limit_param(&params, 500, 1000)?;
+        let offset = match query_param(&params, "offset")? {
+            Some(o) => o
+                .parse::<u32>()
+                .map_err(|_| Error::field("offset", "must be a whole number"))?,
+            None => 0,
+        };
+        let total = job.result().as_ref().map_or(0, |r| r.chunk_count);
+        let chunks = self
+            .services
+            .results
+            .chunks(job.id(), total, offset, limit)
+            .await?;
+        Ok(http::json(
+            200,
+            &json!({ "chunks": chunks, "total": total, "offset": offset }),
+        ))
+    }
+
+    async fn deliveries(&self, id: &JobId) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        let attempts = self.services.delivery_log.attempts(job.id()).await?;
+        let subscriptions: Vec<_> = job
+            .webhooks()
+            .iter()
+            .map(|s| horizon_api::views::SubscriptionView::of(s, None))
+            .collect();
+        Ok(http::json(
+            200,
+            &horizon_api::views::DeliveryLogView::page(subscriptions, attempts, 0, 1000),
+        ))
+    }
+
+    async fn replay(&self, op: &Operator, id: &JobId, delivery: &str) -> Result<Response<Body>> {
+        let job = self.find(id).await?;
+        horizon_app::events::replay(&self.services, &job, delivery).await?;
+        audit(
+            op,
+            "replay-delivery",
+            json!({ "job": id, "delivery": delivery }),
+        );
+        Ok(http::json(
+            202,
+            &json!({ "deliveryId": delivery, "status": "queued" }),
+        ))
+    }
+
+    async fn pause(&self, op: &Operator, queue: &str, paused: bool) -> Result<Response<Body>> {
         let known = self
             .services
             .fleet
@@ -722,16 +1069,33 @@ impl Dashboard {
             )));
         }
         self.services.fleet.set_paused(queue, paused).await?;
-        tracing::info!(
-            queue,
-            paused,
-            "queue paused or continued from the dashboard"
+        audit(
+            op,
+            if paused { "pause" } else { "continue" },
+            json!({ "queue": queue }),
         );
         Ok(http::json(
             200,
             &json!({ "queue": queue, "paused": paused }),
         ))
     }
+}
+
+/// The longest retry lineage a job's page shows.
+const LINEAGE_MAX: usize = 20;
+
+/// An empty page of a list.
+fn no_jobs() -> Response<Body> {
+    http::json(
+        200,
+        &json!({ "jobs": [], "total": 0, "totalExact": true, "more": false }),
+    )
+}
+
+/// Writes down an operator's action in the audit log (target `horizon::audit`): who, what, on
+/// what.
+fn audit(op: &Operator, action: &str, detail: Value) {
+    tracing::info!(target: "horizon::audit", actor = %op.0, action, detail = %detail, "operator action");
 }
 
 fn metric_kind(kind: &str) -> Result<MetricKind> {

@@ -2,5 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    // Pages of documents are drawn by this executable, started again as a child.
+    horizon_app::pages::serve_if_child();
     horizon_runtime::lambda::run_http(horizon_dashboard::routes).await
 }

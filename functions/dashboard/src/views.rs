@@ -12,11 +12,31 @@ use time::OffsetDateTime;
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const DOCUMENT_JS: &str = include_str!("../assets/document.js");
+const PLAYGROUND: &str = include_str!("../assets/playground.html");
+const PLAYGROUND_JS: &str = include_str!("../assets/playground.js");
 
 /// The app: every view path serves the same page.
 pub fn page() -> Response<Body> {
-    let mut resp = http::with_body(200, "text/html; charset=utf-8", Body::Text(INDEX.into()));
+    html(INDEX)
+}
+
+/// The playground for API users: open to all (it asks for an API key, and speaks only the
+/// public API with it).
+pub fn playground() -> Response<Body> {
+    html(PLAYGROUND)
+}
+
+fn html(page: &'static str) -> Response<Body> {
+    let mut resp = http::with_body(200, "text/html; charset=utf-8", Body::Text(page.into()));
     http::set_header(&mut resp, "cache-control", "no-store");
+    // Scripts and styles of this origin only; pictures may be blob URLs (pages drawn from the API).
+    http::set_header(
+        &mut resp,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; \
+         connect-src 'self' https: http:; frame-ancestors 'none'",
+    );
     resp
 }
 
@@ -24,6 +44,8 @@ pub fn asset(name: &str) -> Result<Response<Body>> {
     let (body, content_type) = match name {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        "document.js" => (DOCUMENT_JS, "text/javascript; charset=utf-8"),
+        "playground.js" => (PLAYGROUND_JS, "text/javascript; charset=utf-8"),
         other => return Err(Error::NotFound(format!("no asset {other:?}"))),
     };
     let mut resp = http::with_body(200, content_type, Body::Text(body.into()));
@@ -90,5 +112,11 @@ pub fn job_view(job: &Job, queue: &str, index: &str) -> Value {
             "id": r.id, "status": horizon_status(r.status), "retried_at": r.retried_at
         })).collect::<Vec<_>>(),
         "retry_of": job.retry_of(),
+        "history": job.history().iter().map(|h| json!({
+            "status": horizon_status(h.status),
+            "at": h.at as f64 / 1000.0,
+            "attempt": h.attempt,
+            "worker": h.worker,
+        })).collect::<Vec<_>>(),
     })
 }

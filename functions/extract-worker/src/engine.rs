@@ -2,13 +2,13 @@
 //! that is missing or unusable (or when asked), from OCR of the rendered page; an image's pages
 //! (a multi-page TIFF has several) from OCR; then the layout analysis of the whole document.
 
-use std::io::Cursor;
 use std::path::PathBuf;
 
 use horizon_layout::{Document, PageInput, Unit};
 use horizon_ocr::{Engine, Setup};
+use horizon_pdf::images::ImagePages;
 use horizon_pdf::{Failure, Limits, TextLayer};
-use image::{GrayImage, ImageReader};
+use image::GrayImage;
 use serde::{Deserialize, Serialize};
 
 /// What a job gives the engine.
@@ -52,10 +52,6 @@ pub struct Extraction {
 pub const OCR_DPI: f32 = 200.0;
 /// A text layer with less than this share of real characters is not used.
 const MIN_MAPPABLE: f32 = 0.5;
-/// Images larger than this are read at a reduced size (their boxes stay in their own pixels).
-const MAX_IMAGE_PIXELS: u64 = 24_000_000;
-/// Images with more pixels than this are refused.
-const MAX_DECODE_PIXELS: u64 = 150_000_000;
 
 /// Reads a document. `progress(done, total)` is told as pages are read. Errors carry the job's
 /// `error.code`.
@@ -214,230 +210,5 @@ impl LazyOcr<'_> {
         engine
             .page(image, number, scale, unit)
             .map_err(|e| Failure::new("ocr_failed", format!("page {number}: {e}")))
-    }
-}
-
-/// The pages of an image file (PNG, JPEG, WebP, GIF, TIFF with any number of pages), read one at
-/// a time, in grey, each with the factor from the pixels read to the file's own (1 unless it was
-/// reduced).
-pub struct ImagePages<'a> {
-    bytes: &'a [u8],
-    format: image::ImageFormat,
-    tiff: Option<tiff::decoder::Decoder<Cursor<&'a [u8]>>>,
-    /// How many pages the file has.
-    pub count: u32,
-    read: u32,
-}
-
-fn bad(e: impl std::fmt::Display) -> Failure {
-    Failure::new("invalid_image", format!("the image cannot be read ({e})"))
-}
-
-impl<'a> ImagePages<'a> {
-    pub fn open(bytes: &'a [u8], max_pages: u32) -> Result<ImagePages<'a>, Failure> {
-        let format = image::guess_format(bytes).map_err(bad)?;
-        let (tiff, count) = if format == image::ImageFormat::Tiff {
-            // Count the pages from their directories, without decoding any.
-            let mut counter = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(bad)?;
-            let mut count = 1u32;
-            while counter.more_images() {
-                if count >= max_pages {
-                    return Err(Failure::new(
-                        "too_many_pages",
-                        format!(
-                            "the image has more than {max_pages} pages; the limit is {max_pages}"
-                        ),
-                    ));
-                }
-                counter.next_image().map_err(bad)?;
-                count += 1;
-            }
-            (
-                Some(tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(bad)?),
-                count,
-            )
-        } else {
-            (None, 1)
-        };
-        Ok(ImagePages {
-            bytes,
-            format,
-            tiff,
-            count,
-            read: 0,
-        })
-    }
-
-    /// The next page's number and, when `wanted` says so, its pixels; `None` after the last.
-    #[allow(clippy::type_complexity)]
-    pub fn next(
-        &mut self,
-        wanted: &dyn Fn(u32) -> bool,
-    ) -> Result<Option<(u32, Option<(GrayImage, f32)>)>, Failure> {
-        if self.read >= self.count {
-            return Ok(None);
-        }
-        self.read += 1;
-        let n = self.read;
-        if let Some(decoder) = self.tiff.as_mut() {
-            if n > 1 {
-                decoder.next_image().map_err(bad)?;
-            }
-            return Ok(Some((
-                n,
-                if wanted(n) {
-                    Some(reduce(tiff_page(decoder).map_err(bad)?))
-                } else {
-                    None
-                },
-            )));
-        }
-        if !wanted(n) {
-            return Ok(Some((n, None)));
-        }
-        let reader = || {
-            let mut reader = ImageReader::with_format(Cursor::new(self.bytes), self.format);
-            let mut limits = image::Limits::default();
-            limits.max_alloc = Some(1 << 30);
-            reader.limits(limits);
-            reader
-        };
-        let (w, h) = reader().into_dimensions().map_err(bad)?;
-        too_big(w, h)?;
-        let image = reader().decode().map_err(bad)?;
-        Ok(Some((n, Some(reduce(image.to_luma8())))))
-    }
-}
-
-fn too_big(w: u32, h: u32) -> Result<(), Failure> {
-    if w as u64 * h as u64 > MAX_DECODE_PIXELS {
-        return Err(Failure::new(
-            "too_large",
-            format!("the image has {w}×{h} pixels; the limit is {MAX_DECODE_PIXELS} pixels"),
-        ));
-    }
-    Ok(())
-}
-
-/// A page no larger than [`MAX_IMAGE_PIXELS`], with the factor back to the original pixels.
-fn reduce(image: GrayImage) -> (GrayImage, f32) {
-    let (w, h) = image.dimensions();
-    let pixels = w as u64 * h as u64;
-    if pixels <= MAX_IMAGE_PIXELS {
-        return (image, 1.0);
-    }
-    let f = (MAX_IMAGE_PIXELS as f64 / pixels as f64).sqrt();
-    let (nw, nh) = (
-        ((w as f64 * f) as u32).max(1),
-        ((h as f64 * f) as u32).max(1),
-    );
-    (
-        image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle),
-        w as f32 / nw as f32,
-    )
-}
-
-/// The current page of a TIFF in grey: bilevel or 8- and 16-bit grey, RGB(A) or CMYK with
-/// their samples interleaved; other layouts are refused.
-fn tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<GrayImage, String> {
-    use tiff::decoder::DecodingResult;
-    use tiff::ColorType;
-    let (w, h) = decoder.dimensions().map_err(|e| e.to_string())?;
-    too_big(w, h).map_err(|f| f.message)?;
-    let color = decoder.colortype().map_err(|e| e.to_string())?;
-    let white_is_zero = decoder
-        .get_tag_u32(tiff::tags::Tag::PhotometricInterpretation)
-        .map(|p| p == 0)
-        .unwrap_or(false);
-    let data = decoder.read_image().map_err(|e| e.to_string())?;
-    let (w, h) = (w as usize, h as usize);
-    let samples: Vec<u8> = match data {
-        DecodingResult::U8(v) => v,
-        DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
-        _ => return Err(format!("unsupported TIFF sample format ({color:?})")),
-    };
-    let short = || "the TIFF's pixel data is shorter than its size".to_owned();
-    let mut out = vec![0u8; w * h];
-    match color {
-        ColorType::Gray(1) => {
-            let stride = w.div_ceil(8);
-            if samples.len() < stride * h {
-                return Err(short());
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let bit = (samples[y * stride + x / 8] >> (7 - x % 8)) & 1;
-                    out[y * w + x] = if bit == 1 { 255 } else { 0 };
-                }
-            }
-        }
-        ColorType::Gray(8) | ColorType::Gray(16) => {
-            out.copy_from_slice(samples.get(..w * h).ok_or_else(short)?)
-        }
-        ColorType::RGB(8 | 16) | ColorType::RGBA(8 | 16) | ColorType::CMYK(8 | 16) => {
-            let n = match color {
-                ColorType::RGB(_) => 3,
-                _ => 4,
-            };
-            if samples.len() < w * h * n {
-                return Err("planar TIFF colour (one plane per colour) is not supported".into());
-            }
-            for (i, px) in samples.chunks_exact(n).take(w * h).enumerate() {
-                out[i] = match color {
-                    ColorType::CMYK(_) => {
-                        255 - px.iter().map(|&v| v as u32).max().unwrap_or(0) as u8
-                    }
-                    _ => ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) >> 8) as u8,
-                };
-            }
-        }
-        other => return Err(format!("unsupported TIFF colour type {other:?}")),
-    }
-    if white_is_zero {
-        for p in &mut out {
-            *p = 255 - *p;
-        }
-    }
-    GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(|| "TIFF size mismatch".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    #[test]
-    fn image_pages_are_counted_and_only_the_wanted_ones_decoded() {
-        let bytes = fixture("scan-2pages.tiff");
-        let mut pages = ImagePages::open(&bytes, 10).unwrap();
-        assert_eq!(pages.count, 2);
-        let first = pages.next(&|n| n == 2).unwrap().unwrap();
-        assert_eq!(first.0, 1);
-        assert!(first.1.is_none(), "page 1 is not wanted: not decoded");
-        let (n, image) = pages.next(&|n| n == 2).unwrap().unwrap();
-        assert_eq!(n, 2);
-        let (image, scale) = image.unwrap();
-        assert_eq!((image.width(), image.height(), scale), (1700, 2200, 1.0));
-        // Ink on paper: the bilevel page reads black on white.
-        let dark = image.pixels().filter(|p| p.0[0] < 128).count();
-        assert!(dark > 0 && dark < image.pixels().count() / 4, "{dark}");
-        assert!(pages.next(&|_| true).unwrap().is_none());
-
-        assert_eq!(
-            ImagePages::open(&bytes, 1).err().unwrap().code,
-            "too_many_pages"
-        );
-        assert_eq!(
-            ImagePages::open(b"not an image", 1).err().unwrap().code,
-            "invalid_image"
-        );
-        let png = fixture("photo.png");
-        let mut one = ImagePages::open(&png, 10).unwrap();
-        assert_eq!(one.count, 1);
-        assert!(one.next(&|_| true).unwrap().unwrap().1.is_some());
     }
 }

@@ -278,6 +278,11 @@ impl ExtractWorker {
 
     async fn claim(&self, id: &JobId) -> Result<Claim> {
         let lease = duration(self.services.config.jobs.lease);
+        let worker = format!(
+            "{}:{}",
+            self.services.config.dashboard.master,
+            horizon_app::dashboard::instance_id()
+        );
         let claim = jobs::update(&self.services, id, None, |current, now| {
             let Some(job) = current else {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
@@ -290,7 +295,7 @@ impl ExtractWorker {
             if !job.claimable(now) {
                 return Ok(Step::Stop(Claim::Busy(job.lease_until().unwrap_or(now))));
             }
-            let claimed = job.claimed(now, lease)?;
+            let claimed = job.claimed_by(now, lease, &worker)?;
             Ok(Step::Write(claimed.clone(), Claim::Got(Box::new(claimed))))
         })
         .await;

@@ -107,7 +107,11 @@ impl JobEvents {
                 outbox::follow(&self.services, &then).await?;
                 return Ok(None);
             }
-            Change::Job(_, None) | Change::Other => return Ok(None), // no effects
+            Change::Job(Some(before), None) => {
+                // Removed, by a delete or by its expiry: either way it leaves the lists.
+                return Ok(outbox::removal(&before));
+            }
+            Change::Job(None, None) | Change::Other => return Ok(None), // no effects
         };
         let span = horizon_runtime::telemetry::job_span(after.id());
         span.record("account", tracing::field::display(after.account()));

@@ -14,7 +14,7 @@ use horizon_api::views::{
 };
 use horizon_api::webhooks::{self, WebhookInput};
 use horizon_app::jobs::{self, Step};
-use horizon_app::ports::{Along, IdempotencyKey, JobFilter, MARKDOWN};
+use horizon_app::ports::{Along, IdempotencyKey, JobFilter};
 use horizon_app::{uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{
@@ -75,6 +75,7 @@ pub fn api() -> OpenApiRouter<JobsApi> {
         .routes(routes!(get_job, delete_job))
         .routes(routes!(get_chunks))
         .routes(routes!(get_markdown))
+        .routes(routes!(get_page))
         .routes(routes!(cancel_job))
         .routes(routes!(add_job_webhook, job_deliveries))
         .routes(routes!(replay_delivery))
@@ -250,6 +251,34 @@ async fn get_markdown(
     Id(id): Id<JobId>,
 ) -> Result<Response<Body>> {
     api.markdown(&account, &id).await
+}
+
+#[utoipa::path(get, path = "/v1/jobs/{jobId}/pages/{page}", tag = "jobs",
+    params(
+        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        ("page" = u32, Path, description = "The page, from 1", minimum = 1),
+        ("w" = Option<u32>, Query, description = "Width in pixels: 400, 800, 1200 (default) or 1600", minimum = 400, maximum = 1600),
+    ),
+    responses(
+        (status = 200, description = "The page as a grey JPEG, drawn from the job's upload on first request and kept \
+            with the job's results. The `Horizon-Page-Size` header gives the page's width and height in the units of \
+            its chunks' `bbox` (points for a PDF, the image's pixels for an image), so that boxes can be drawn over it",
+            content_type = "image/jpeg", body = Vec<u8>,
+            headers(("Horizon-Page-Size" = String, description = "`<width> <height>` in bbox units"))),
+        (status = 400, description = "Malformed id, page or width", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's or expired job; a page the document does not have; \
+            or an upload that was deleted (pages are drawn from it)", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "The document cannot be drawn", body = Problem, content_type = PROBLEM),
+        Refusals,
+    ))]
+/// One page of the job's document as a picture, to show the chunks' boxes over.
+async fn get_page(
+    State(api): State<JobsApi>,
+    Account(account): Account,
+    Param((id, page)): Param<(String, u32)>,
+    Req(req): Req,
+) -> Result<Response<Body>> {
+    api.page(&req, &account, &id, page).await
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
@@ -663,36 +692,19 @@ impl JobsApi {
     /// S3 link when it is too large for one response.
     async fn markdown(&self, account: &AccountId, id: &JobId) -> Result<Response<Body>> {
         let job = self.own_job(account, id).await?;
-        let Some(result) = &job.result() else {
-            return Err(Error::NotFound(format!(
-                "job {} is {}; its Markdown exists once it is completed",
-                job.id(),
-                job.status()
-            )));
-        };
-        let Some(size) = result.markdown_bytes else {
-            return Err(Error::NotFound(format!(
-                "job {} has no Markdown: it was completed before Markdown was produced",
-                job.id()
-            )));
-        };
-        let key = horizon_app::ports::markdown_key(job.id());
-        let blobs = &self.services.blobs;
-        if size > self.services.config.api.max_response_bytes {
-            let url = blobs
-                .presign_get(&key, MARKDOWN, self.services.config.api.redirect_ttl)
-                .await?;
-            let mut resp = http::with_body(307, "text/plain", Body::Empty);
-            http::set_header(&mut resp, "location", &url);
-            http::set_header(&mut resp, "cache-control", "no-store");
-            return Ok(resp);
-        }
-        let blob = blobs.get(&key).await?.ok_or_else(|| {
-            Error::NotFound(format!("the Markdown of job {} has expired", job.id()))
-        })?;
-        let text = String::from_utf8(Vec::from(blob.bytes))
-            .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id())))?;
-        Ok(http::with_body(200, MARKDOWN, Body::Text(text)))
+        horizon_runtime::documents::markdown(&self.services, &job).await
+    }
+
+    async fn page(
+        &self,
+        req: &Request,
+        account: &AccountId,
+        id: &str,
+        page: u32,
+    ) -> Result<Response<Body>> {
+        let id = JobId::from_str(id)?;
+        let job = self.own_job(account, &id).await?;
+        horizon_runtime::documents::page(&self.services, &job, page, &query(req)).await
     }
 
     async fn list_jobs(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
@@ -753,17 +765,9 @@ impl JobsApi {
         account: &AccountId,
         id: &JobId,
     ) -> Result<Response<Body>> {
-        let cancelled = jobs::update(&self.services, id, None, |current, now| {
-            let job = self.owned(current, account, id)?;
-            if job.status().is_terminal() {
-                return Err(Error::Conflict(format!(
-                    "job {id} is already {}",
-                    job.status()
-                )));
-            }
-            let error = JobError::new("cancelled", "the job was cancelled by its owner");
-            let cancelled = job.failed(error, now)?;
-            Ok(Step::Write(cancelled.clone(), cancelled))
+        let error = JobError::new("cancelled", "the job was cancelled by its owner");
+        let cancelled = jobs::cancel(&self.services, id, error, |current| {
+            self.owned(current, account, id)
         })
         .await?;
         tracing::info!(job_id = %id, "job cancelled");
@@ -827,32 +831,7 @@ impl JobsApi {
         delivery: &str,
     ) -> Result<Response<Body>> {
         let job = self.own_job(account, id).await?;
-        let attempts = self.services.delivery_log.attempts(job.id()).await?;
-        let message = attempts
-            .iter()
-            .rev()
-            .filter(|a| a.delivery_id == delivery)
-            .find_map(|a| a.message.clone())
-            .ok_or_else(|| {
-                Error::NotFound(format!("no delivery {delivery} of job {}", job.id()))
-            })?;
-        // A new round of attempts, logged apart from the earlier ones.
-        let rounds = attempts
-            .iter()
-            .filter(|a| a.delivery_id == delivery)
-            .map(|a| a.replay)
-            .max()
-            .unwrap_or(0);
-        let replay = horizon_app::events::DeliveryMessage {
-            attempt: 1,
-            not_before: self.services.clock.now().unix_timestamp(),
-            replay: rounds + 1,
-            ..message
-        };
-        self.services
-            .deliveries
-            .send(&replay, std::time::Duration::ZERO)
-            .await?;
+        horizon_app::events::replay(&self.services, &job, delivery).await?;
         Ok(http::json(
             202,
             &serde_json::json!({ "deliveryId": delivery, "status": "queued" }),

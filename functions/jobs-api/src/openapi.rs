@@ -103,6 +103,7 @@ mod tests {
             "POST /v1/extract/pdf",
             "POST /v1/extract/image",
             "GET /v1/jobs/{jobId}/markdown",
+            "GET /v1/jobs/{jobId}/pages/{page}",
             "GET /v1/jobs",
             "GET /v1/jobs/{jobId}",
             "GET /v1/jobs/{jobId}/chunks",

@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // An upload's PDF pages are counted by this executable, started again as a child.
-    horizon_app::uploads::serve_if_counting();
+    horizon_app::pages::serve_if_child();
     horizon_runtime::lambda::run_http(horizon_uploads::routes).await
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::services::Services;
 use horizon_api::views::{ChunkPage, JobView};
-use horizon_domain::error::Result;
+use horizon_domain::error::{Error, Result};
 use horizon_domain::{rfc3339, Job};
 
 pub use horizon_domain::deliveries::{
@@ -110,4 +110,34 @@ async fn deliver(
 /// Where the bodies of a job's events are kept in the blob store.
 pub fn bodies_prefix(job: &horizon_domain::JobId) -> String {
     format!("events/{job}/")
+}
+
+/// Sends delivery `delivery` of `job` again, as a new first attempt with the same `webhook-id`,
+/// in a new round of attempts logged apart from the earlier ones. `404` for a delivery the job
+/// never had.
+pub async fn replay(services: &Services, job: &Job, delivery: &str) -> Result<()> {
+    let attempts = services.delivery_log.attempts(job.id()).await?;
+    let message = attempts
+        .iter()
+        .rev()
+        .filter(|a| a.delivery_id == delivery)
+        .find_map(|a| a.message.clone())
+        .ok_or_else(|| Error::NotFound(format!("no delivery {delivery} of job {}", job.id())))?;
+    let rounds = attempts
+        .iter()
+        .filter(|a| a.delivery_id == delivery)
+        .map(|a| a.replay)
+        .max()
+        .unwrap_or(0);
+    let replay = DeliveryMessage {
+        attempt: 1,
+        not_before: services.clock.now().unix_timestamp(),
+        replay: rounds + 1,
+        ..message
+    };
+    services
+        .deliveries
+        .send(&replay, std::time::Duration::ZERO)
+        .await?;
+    Ok(())
 }

@@ -135,6 +135,29 @@ pub async fn delete(services: &Services, job: &Job) -> Result<()> {
     Ok(())
 }
 
+/// Ends a queued or processing job as `failed` with `error` (a tenant's cancel, an operator's
+/// purge of its queue); `mine` decides whether the caller may (an unknown or another account's
+/// job is its error). A finished job is a `Conflict`.
+pub async fn cancel(
+    services: &Services,
+    id: &JobId,
+    error: JobError,
+    mine: impl for<'a> Fn(Option<&'a Job>) -> Result<&'a Job>,
+) -> Result<Job> {
+    update(services, id, None, |current, now| {
+        let job = mine(current)?;
+        if job.status().is_terminal() {
+            return Err(Error::Conflict(format!(
+                "job {id} is already {}",
+                job.status()
+            )));
+        }
+        let cancelled = job.failed(error.clone(), now)?;
+        Ok(Step::Write(cancelled.clone(), cancelled))
+    })
+    .await
+}
+
 /// Runs a failed job again as a new job (`retry_of` the original), noted in the original's
 /// `retried_by` in the same transaction (so two retries of one job cannot both land). Returns
 /// the new job.

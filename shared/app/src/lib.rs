@@ -12,6 +12,7 @@ pub mod limits;
 pub mod media;
 pub mod memory;
 pub mod outbox;
+pub mod pages;
 pub mod ports;
 pub mod services;
 pub mod uploads;

@@ -36,14 +36,14 @@ use crate::ports::{
     AccountStore, Along, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog,
     DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, PresignedPut,
     QueueDepth, QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage,
-    WorkQueue,
+    WorkQueue, COUNT_SCAN_CAP,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
 use horizon_domain::keys::{ApiKey, KeyCache};
 use horizon_domain::monitoring::{
-    self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
-    Search, Snapshot, Supervisor, Tally, Width,
+    self, first_id_at, Counter, Heartbeat, ListName, MetricId, MetricKind, Search, Snapshot,
+    Supervisor, Tally, Width,
 };
 use horizon_domain::{
     AccountId, Job, JobId, JobStatus, KeyId, Subscription, Upload, UploadId, WebhookId,
@@ -174,7 +174,12 @@ impl Memory {
                     Written::Job(before, Some(after)) => {
                         crate::outbox::apply(&self.services, before.as_ref(), after).await?;
                     }
-                    Written::Job(_, None) => {}
+                    Written::Job(Some(before), None) => {
+                        if let Some(counts) = crate::outbox::removal(before) {
+                            crate::outbox::commit(&self.services, &[counts]).await?;
+                        }
+                    }
+                    Written::Job(None, None) => {}
                     Written::Attempt(then) => crate::outbox::follow(&self.services, then).await?,
                 }
             }
@@ -701,6 +706,8 @@ impl MemoryStore {
                 match field {
                     "pushed" => tally.pushed += 1,
                     "completed" => tally.completed += 1,
+                    // A failed job deleted: out of the failed count it was in.
+                    "deleted" => tally.failed = tally.failed.saturating_sub(1),
                     _ => tally.failed += 1,
                 }
             }
@@ -759,24 +766,6 @@ fn list_key(list: ListName, job: &Job) -> Option<String> {
 
 /// Whether `job` passes a dashboard search (tags include the automatic ones; the text is
 /// matched against the error's code and message, so jobs without an error never match it).
-fn passes(search: &Search, job: &Job) -> bool {
-    search
-        .tag
-        .as_ref()
-        .is_none_or(|t| monitoring::tags(job).contains(t))
-        && search
-            .job_type
-            .as_ref()
-            .is_none_or(|t| job.job_type().as_str() == t)
-        && search.text.as_ref().is_none_or(|text| {
-            job.error().as_ref().is_some_and(|e| {
-                format!("{} {}", e.code, e.message)
-                    .to_lowercase()
-                    .contains(&text.to_lowercase())
-            })
-        })
-}
-
 impl MemoryStore {
     /// Every live job of `list` since `since_ms` that passes `search`, with its sort key,
     /// newest first.
@@ -787,14 +776,15 @@ impl MemoryStore {
         search: &Search,
     ) -> StoreResult<Vec<(Job, String)>> {
         let now = self.now();
-        let lower = since_ms.map(|ms| list_lower_bound(list, ms));
+        let (lower, upper) = search.key_range(list, since_ms);
         let state = self.state()?;
         let mut entries: Vec<(Job, String)> = state
             .jobs
             .values()
-            .filter(|j| j.expires_at() > now && passes(search, j))
+            .filter(|j| j.expires_at() > now && search.matches(j))
             .filter_map(|j| list_key(list, j).map(|key| (j, key)))
             .filter(|(_, key)| lower.as_ref().is_none_or(|lower| key >= lower))
+            .filter(|(_, key)| upper.as_ref().is_none_or(|upper| key < upper))
             .map(|(j, key)| (j.clone(), key))
             .collect();
         entries.sort_by(|a, b| b.1.cmp(&a.1));
@@ -836,8 +826,23 @@ impl DashboardStore for MemoryStore {
         list: ListName,
         since_ms: Option<i64>,
         filter: &Search,
-    ) -> StoreResult<u64> {
-        Ok(self.list_entries(list, since_ms, filter)?.len() as u64)
+    ) -> StoreResult<(u64, bool)> {
+        // Every job is read here; the cap applies to what is read, as in DynamoDB.
+        let (lower, upper) = filter.key_range(list, since_ms);
+        let window = self
+            .list_entries(list, since_ms, &Search::default())?
+            .into_iter()
+            .filter(|(_, key)| lower.as_ref().is_none_or(|l| key >= l))
+            .filter(|(_, key)| upper.as_ref().is_none_or(|u| key < u))
+            .take(COUNT_SCAN_CAP as usize + 1)
+            .collect::<Vec<_>>();
+        let complete = window.len() as u64 <= COUNT_SCAN_CAP;
+        let matched = window
+            .iter()
+            .take(COUNT_SCAN_CAP as usize)
+            .filter(|(j, _)| filter.matches(j))
+            .count() as u64;
+        Ok((matched, complete))
     }
 
     async fn tallies(&self, width: Width, first: i64) -> StoreResult<Tally> {
@@ -1272,6 +1277,13 @@ impl QueueInfo for MemoryQueues {
         Ok(lock(&self.queues, "queue attributes")?
             .get(queue_url)
             .and_then(|q| q.1))
+    }
+
+    async fn purge(&self, queue_url: &str) -> StoreResult<()> {
+        if let Some(q) = lock(&self.queues, "queue attributes")?.get_mut(queue_url) {
+            q.0 = QueueDepth::default();
+        }
+        Ok(())
     }
 }
 

@@ -93,6 +93,25 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
     })
 }
 
+/// What removing a job takes from the dashboard's counts: a failed job deleted (by its tenant or
+/// an operator) leaves the failed count of the bucket it was counted in; other jobs leave the
+/// counts as they are (they record what happened). Counted once, as the write after the job's
+/// last version.
+pub fn removal(before: &Job) -> Option<Counts> {
+    (before.status() == JobStatus::Failed).then(|| Counts {
+        job: before.id().clone(),
+        version: before.version() + 1,
+        keep_until: before.expires_at(),
+        tally: Some((
+            "deleted",
+            before.finished_at().unwrap_or(before.updated_at()),
+            0,
+        )),
+        measure: None,
+        active: None,
+    })
+}
+
 /// A finished job's wait (created to last claimed) and runtime (last claimed to finished;
 /// nothing when no worker ever held it).
 fn measure(job: &Job) -> JobMeasure {

@@ -396,6 +396,9 @@ pub trait MetricsStore: Send + Sync {
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
 }
 
+/// The most jobs a filtered count reads (see [`DashboardStore::count`]).
+pub const COUNT_SCAN_CAP: u64 = 20_000;
+
 /// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,
 /// metric counters and their snapshots, worker heartbeats, monitored tags, paused queues. None
 /// of it reads more than a window at the top of an index or a handful of counter items, so its
@@ -413,14 +416,15 @@ pub trait DashboardStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<(Vec<(Job, String)>, bool)>;
-    /// How many jobs of `list` match `filter` since `since_ms` (failed-job search only: it
-    /// reads the matching window).
+    /// How many jobs of `list` match `filter` since `since_ms`, reading at most
+    /// [`COUNT_SCAN_CAP`] jobs of the window: the count, and `false` when the cap cut it short
+    /// (the count is then a lower bound).
     async fn count(
         &self,
         list: horizon_domain::monitoring::ListName,
         since_ms: Option<i64>,
         filter: &horizon_domain::monitoring::Search,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<(u64, bool)>;
     /// The sum of the time buckets of `width` from bucket `first` on.
     async fn tallies(
         &self,
@@ -493,6 +497,9 @@ pub trait QueueInfo: Send + Sync {
     async fn depth(&self, queue_url: &str) -> StoreResult<QueueDepth>;
     /// The redrive policy's `maxReceiveCount`, when the queue has one.
     async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>>;
+    /// Deletes every message in the queue (SQS allows one purge a minute per queue: a second
+    /// one sooner is a `Conflict`).
+    async fn purge(&self, queue_url: &str) -> StoreResult<()>;
 }
 
 /// The worker functions (Horizon's supervisors) and how they are configured to consume their

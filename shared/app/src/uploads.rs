@@ -57,7 +57,7 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
     if inspection.content_type == "application/pdf" {
         let config = &services.config.extraction;
         let program = config.child_program()?;
-        let how = horizon_pdf::sandbox::Counting {
+        let how = horizon_pdf::sandbox::Child {
             program: &program,
             pdfium: config.pdfium_lib_path.as_deref(),
             timeout: config.inspect_timeout,
@@ -72,10 +72,6 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
     }
     Ok(inspection)
 }
-
-/// Serves the page count of [`inspect`] when this process was started as its child: every
-/// binary that checks uploads calls it first thing in `main`.
-pub use horizon_pdf::sandbox::serve_if_counting;
 
 /// Removes the caller's upload `id` at once: its bytes and thumbnails, then its record (in that
 /// order, so that a failure half-way can be tried again). Jobs made from it keep their results.

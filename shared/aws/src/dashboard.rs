@@ -22,11 +22,11 @@ use time::OffsetDateTime;
 
 use crate::clients::unavailable;
 use crate::dynamo::{from_json, millis, n, opt_num, opt_str, s, to_json, DynamoStore, Item};
-use horizon_app::ports::{Counts, DashboardStore, MetricsStore};
+use horizon_app::ports::{Counts, DashboardStore, MetricsStore, COUNT_SCAN_CAP};
 use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::monitoring::{
-    self, first_id_at, list_lower_bound, Counter, Heartbeat, ListName, MetricId, MetricKind,
-    Search, Snapshot, Tally, Width,
+    self, first_id_at, Counter, Heartbeat, ListName, MetricId, MetricKind, Search, Snapshot, Tally,
+    Width,
 };
 use horizon_domain::AccountId;
 use horizon_domain::{Job, JobId, JobStatus};
@@ -53,7 +53,7 @@ pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
     if let Some(e) = &job.error() {
         item.insert(
             "searchText".into(),
-            s(format!("{} {}", e.code, e.message).to_lowercase()),
+            s(monitoring::search_text(&e.code, &e.message)),
         );
     }
     if let Some(t) = job.started_at() {
@@ -211,12 +211,21 @@ impl DynamoStore {
             .expression_attribute_names("#pk", pk_attr)
             .expression_attribute_values(":p", s(pk))
             .scan_index_forward(false);
-        req = match since_ms {
-            Some(ms) => req
+        req = match search.key_range(list, since_ms) {
+            (Some(from), Some(to)) => req
+                .key_condition_expression("#pk = :p AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to)),
+            (Some(from), None) => req
                 .key_condition_expression("#pk = :p AND #sk >= :from")
                 .expression_attribute_names("#sk", sk_attr)
-                .expression_attribute_values(":from", s(list_lower_bound(list, ms))),
-            None => req.key_condition_expression("#pk = :p"),
+                .expression_attribute_values(":from", s(from)),
+            (None, Some(to)) => req
+                .key_condition_expression("#pk = :p AND #sk < :to")
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":to", s(to)),
+            (None, None) => req.key_condition_expression("#pk = :p"),
         };
         let mut filters = vec!["expiresAt > :now"];
         req = req.expression_attribute_values(":now", n(self.clock.now().unix_timestamp()));
@@ -227,6 +236,16 @@ impl DynamoStore {
         if let Some(t) = &search.job_type {
             filters.push("jobType = :type");
             req = req.expression_attribute_values(":type", s(t.clone()));
+        }
+        if let Some(status) = search.status {
+            filters.push("#status = :status");
+            req = req
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if let Some(account) = &search.account {
+            filters.push("accountId = :account");
+            req = req.expression_attribute_values(":account", s(account.clone()));
         }
         if let Some(text) = &search.text {
             filters.push("contains(searchText, :text)");
@@ -570,9 +589,29 @@ impl DashboardStore for DynamoStore {
         list: ListName,
         since_ms: Option<i64>,
         search: &Search,
-    ) -> StoreResult<u64> {
-        self.count_all(self.list_query(list, since_ms, search))
-            .await
+    ) -> StoreResult<(u64, bool)> {
+        let query = self.list_query(list, since_ms, search);
+        let (mut matched, mut scanned) = (0u64, 0u64);
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .select(Select::Count)
+                .limit(1000)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB Query", e))?;
+            matched += out.count.max(0) as u64;
+            scanned += out.scanned_count.max(0) as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok((matched, true));
+            }
+            if scanned >= COUNT_SCAN_CAP {
+                return Ok((matched, false));
+            }
+        }
     }
 
     async fn tallies(&self, width: Width, first: i64) -> StoreResult<Tally> {
@@ -593,7 +632,10 @@ impl DashboardStore for DynamoStore {
         for item in &items {
             tally.pushed += opt_num::<u64>(item, "pushed").unwrap_or(0);
             tally.completed += opt_num::<u64>(item, "completed").unwrap_or(0);
-            tally.failed += opt_num::<u64>(item, "failed").unwrap_or(0);
+            // Failed jobs deleted since are out of the count they were in.
+            tally.failed += opt_num::<u64>(item, "failed")
+                .unwrap_or(0)
+                .saturating_sub(opt_num::<u64>(item, "deleted").unwrap_or(0));
         }
         Ok(tally)
     }
@@ -943,6 +985,7 @@ impl DashboardStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use horizon_domain::monitoring::list_lower_bound;
 
     #[test]
     fn sort_keys_order_as_time() {

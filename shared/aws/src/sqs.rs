@@ -139,6 +139,25 @@ impl QueueInfo for SqsQueues {
         })
     }
 
+    async fn purge(&self, queue_url: &str) -> StoreResult<()> {
+        use aws_sdk_sqs::operation::purge_queue::PurgeQueueError;
+        match self.client.purge_queue().queue_url(queue_url).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PurgeQueueError::PurgeQueueInProgress(_))
+                ) =>
+            {
+                Err(StoreError::Conflict(
+                    "this queue was purged less than a minute ago; SQS allows one purge a minute"
+                        .into(),
+                ))
+            }
+            Err(e) => Err(unavailable("SQS PurgeQueue", e)),
+        }
+    }
+
     async fn max_receive_count(&self, queue_url: &str) -> StoreResult<Option<u32>> {
         use aws_sdk_sqs::types::QueueAttributeName as A;
         let out = self

@@ -492,6 +492,27 @@ pub struct Job {
     retry_of: Option<JobId>,
     /// The retries made of this job, oldest first.
     retried_by: Vec<Retry>,
+    /// Its changes of status, oldest first (at most [`HISTORY_MAX`]: the first, then the latest).
+    history: Vec<HistoryStep>,
+}
+
+fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The most steps a job's history keeps: the first one and the latest ones.
+pub const HISTORY_MAX: usize = 40;
+
+/// One change of a job's status: to what, when, on which attempt, and (a claim) by which worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HistoryStep {
+    pub status: JobStatus,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub attempt: u32,
+    /// The worker that claimed it (a Lambda execution environment, or the local runner's pid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 /// A job's fields as a store keeps them: what an adapter reads back and restores with
@@ -531,6 +552,7 @@ pub struct JobRecord {
     pub retry_of: Option<JobId>,
     /// The retries made of this job, oldest first.
     pub retried_by: Vec<Retry>,
+    pub history: Vec<HistoryStep>,
 }
 
 impl From<JobRecord> for Job {
@@ -558,6 +580,7 @@ impl From<JobRecord> for Job {
             finished_at: r.finished_at,
             retry_of: r.retry_of,
             retried_by: r.retried_by,
+            history: r.history,
         }
     }
 }
@@ -671,6 +694,10 @@ impl Job {
         &self.retried_by
     }
 
+    pub fn history(&self) -> &[HistoryStep] {
+        &self.history
+    }
+
     pub fn new_queued(
         id: JobId,
         job_type: JobType,
@@ -705,6 +732,12 @@ impl Job {
             finished_at: None,
             retry_of: None,
             retried_by: Vec::new(),
+            history: vec![HistoryStep {
+                status: JobStatus::Queued,
+                at: millis(now),
+                attempt: 0,
+                worker: None,
+            }],
         }
     }
 
@@ -754,6 +787,20 @@ impl Job {
         next.attempts += 1;
         next.lease_until = Some(now + lease);
         next.started_at = Some(now);
+        Ok(next)
+    }
+
+    /// [`Job::claimed`] by the worker named `worker`, which its history keeps.
+    pub fn claimed_by(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        worker: &str,
+    ) -> Result<Job, Error> {
+        let mut next = self.claimed(now, lease)?;
+        if let Some(step) = next.history.last_mut() {
+            step.worker = Some(worker.to_owned());
+        }
         Ok(next)
     }
 
@@ -901,6 +948,15 @@ impl Job {
         next.status = self.status.transition(status)?;
         next.updated_at = now;
         next.version = self.version + 1;
+        next.history.push(HistoryStep {
+            status,
+            at: millis(now),
+            attempt: next.attempts + u32::from(status == JobStatus::Processing),
+            worker: None,
+        });
+        if next.history.len() > HISTORY_MAX {
+            next.history.remove(1);
+        }
         Ok(next)
     }
 }

@@ -39,19 +39,75 @@ pub fn list_lower_bound(list: ListName, ms: i64) -> String {
     }
 }
 
-/// A search of a list (failed jobs): by tag, job type, or text of the error.
+/// A search of a dashboard list: every field given must match. `tag`, `job_type`, `status`,
+/// `account` and `text` are checked on each job of the list's window (a bounded read per page,
+/// see `DashboardStore::list`); `from_ms`/`until_ms` narrow the window itself (the index's sort
+/// key: by creation for recent and pending jobs, by finish for completed and failed ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Search {
     pub tag: Option<String>,
     pub job_type: Option<String>,
+    pub status: Option<JobStatus>,
+    pub account: Option<String>,
     /// Matched case-insensitively against the error's code and message.
     pub text: Option<String>,
+    /// Unix ms, inclusive.
+    pub from_ms: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until_ms: Option<i64>,
 }
 
 impl Search {
     pub fn is_empty(&self) -> bool {
-        self.tag.is_none() && self.job_type.is_none() && self.text.is_none()
+        *self == Search::default()
     }
+
+    /// Whether a search reads the list's window job by job (anything but the time window).
+    pub fn filters_jobs(&self) -> bool {
+        self.tag.is_some()
+            || self.job_type.is_some()
+            || self.status.is_some()
+            || self.account.is_some()
+            || self.text.is_some()
+    }
+
+    /// Whether `job` passes the per-job filters (the time window is the store's key range).
+    pub fn matches(&self, job: &Job) -> bool {
+        self.tag.as_ref().is_none_or(|t| tags(job).contains(t))
+            && self
+                .job_type
+                .as_ref()
+                .is_none_or(|t| job.job_type().as_str() == t)
+            && self.status.is_none_or(|s| job.status() == s)
+            && self.account.as_ref().is_none_or(|a| job.account().0 == *a)
+            && self.text.as_ref().is_none_or(|text| {
+                job.error().as_ref().is_some_and(|e| {
+                    search_text(&e.code, &e.message).contains(&text.to_lowercase())
+                })
+            })
+    }
+
+    /// The list's sort-key range for this search's window, as `[lower, upper)`; `since_ms` is
+    /// the list's own period.
+    pub fn key_range(
+        &self,
+        list: ListName,
+        since_ms: Option<i64>,
+    ) -> (Option<String>, Option<String>) {
+        let from = match (since_ms, self.from_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        (
+            from.map(|ms| list_lower_bound(list, ms)),
+            self.until_ms.map(|ms| list_lower_bound(list, ms)),
+        )
+    }
+}
+
+/// The text an error is searched by: its code and message, lower case.
+pub fn search_text(code: &str, message: &str) -> String {
+    format!("{code} {message}").to_lowercase()
 }
 
 /// The widths of the time buckets jobs are counted in.

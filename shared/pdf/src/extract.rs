@@ -297,6 +297,12 @@ impl Pdf<'_> {
         })
     }
 
+    /// Page `number`'s width and height in points, as its text layer's boxes measure it.
+    pub fn page_size(&self, number: u32) -> Result<(f32, f32), Failure> {
+        let page = self.page(number)?;
+        Ok((page.width().value.max(1.0), page.height().value.max(1.0)))
+    }
+
     /// Page `number` rendered in grey at `dpi` (less for a page so large that it would exceed
     /// 16 million pixels), with the scale used (pixels per point).
     pub fn render(&self, number: u32, dpi: f32) -> Result<(GrayImage, f32), Failure> {

@@ -3,6 +3,8 @@
 //! boxes, its rules, its pixels), repair of damaged files ([`repair`]).
 
 pub mod extract;
+pub mod images;
+pub mod preview;
 pub mod repair;
 pub mod sandbox;
 

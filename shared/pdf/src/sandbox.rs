@@ -6,7 +6,8 @@
 //! a cap on its data memory and no core dumps.
 //!
 //! Here: [`command`], the child's process set up that way (the extraction worker's child uses it),
-//! and the page count of an upload's check ([`page_count`], [`serve_if_counting`]).
+//! the page count of an upload's check ([`page_count`]) and page previews ([`preview`]), both
+//! served by [`serve_if_child`].
 
 use std::path::Path;
 use std::process::Stdio;
@@ -14,9 +15,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The child's one argument: a flag no other program takes (a test harness started by mistake
-/// refuses it and exits, instead of running its tests).
+use crate::preview::Preview;
+use crate::Failure;
+
+/// The child's first argument: a flag no other program takes (a test harness started by
+/// mistake refuses it and exits, instead of running its tests).
 const COUNT_FLAG: &str = "--horizon-count-pdf-pages";
+/// A page preview: the flag, then the page number and the width.
+const PREVIEW_FLAG: &str = "--horizon-preview-page";
 
 /// `program` as a sandboxed child: an empty environment but `RUST_LOG=off` (callers add their
 /// settings), `RLIMIT_DATA` at `memory_mb`, no core dumps, stdin and stdout piped, stderr
@@ -49,26 +55,43 @@ pub fn command(program: &Path, memory_mb: u64) -> tokio::process::Command {
     cmd
 }
 
-/// When this process was started as a page-counting child: reads a PDF from stdin, writes its
-/// page count (or nothing, when PDFium cannot open it) to stdout, and exits.
-pub fn serve_if_counting() {
-    if std::env::args_os().nth(1).as_deref() != Some(std::ffi::OsStr::new(COUNT_FLAG)) {
+/// When this process was started as one of the children here: reads a document from stdin,
+/// writes what was asked to stdout (a PDF's page count, or a page's [`Preview`] as
+/// [`Preview::to_bytes`]; nothing when the document cannot be read), and exits. Every binary that
+/// checks uploads or shows pages calls it first thing in `main`.
+pub fn serve_if_child() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(flag) = args
+        .first()
+        .filter(|f| [COUNT_FLAG, PREVIEW_FLAG].contains(&f.as_str()))
+    else {
         return;
-    }
+    };
     let mut bytes = Vec::new();
     if std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).is_ok() {
         let pdfium = std::env::var("PDFIUM_LIB_PATH").ok();
-        if let Some(n) = crate::page_count(&bytes, pdfium.as_deref()) {
-            print!("{n}");
+        if flag == COUNT_FLAG {
+            if let Some(n) = crate::page_count(&bytes, pdfium.as_deref()) {
+                print!("{n}");
+            }
+        } else {
+            let number = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(0);
+            let width = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+            let out = match crate::preview::page(&bytes, number, width, pdfium.as_deref()) {
+                Ok(preview) => preview.to_bytes(),
+                // A failure as one line of JSON, which no preview starts with.
+                Err(f) => serde_json::to_vec(&f).unwrap_or_default(),
+            };
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &out);
         }
     }
     std::process::exit(0);
 }
 
-/// Where and how the page count runs.
+/// Where and how a child runs.
 #[derive(Debug, Clone)]
-pub struct Counting<'a> {
-    /// The executable to start (one that calls [`serve_if_counting`]).
+pub struct Child<'a> {
+    /// The executable to start (one that calls [`serve_if_child`]).
     pub program: &'a Path,
     pub pdfium: Option<&'a str>,
     pub timeout: Duration,
@@ -78,15 +101,52 @@ pub struct Counting<'a> {
 /// A PDF's page count, read by PDFium in a child process. `Ok(None)` when PDFium cannot open
 /// the file or the child died on it; `Err` when it took longer than `timeout` (the child is
 /// killed) or could not be started.
-pub async fn page_count(how: &Counting<'_>, bytes: &[u8]) -> Result<Option<u32>, String> {
+pub async fn page_count(how: &Child<'_>, bytes: &[u8]) -> Result<Option<u32>, String> {
+    let out = run(how, &[COUNT_FLAG], bytes).await?;
+    Ok(std::str::from_utf8(&out)
+        .ok()
+        .and_then(|o| o.trim().parse().ok()))
+}
+
+/// Page `number` of a PDF or an image as a [`Preview`] `width` pixels wide, made in a child
+/// process. `Err` says why not: the document's own failure (`no_such_page`, `invalid_pdf`, …),
+/// or the child's (it died, took longer than `timeout`, or could not be started:
+/// `preview_failed`).
+pub async fn preview(
+    how: &Child<'_>,
+    bytes: &[u8],
+    number: u32,
+    width: u32,
+) -> Result<Preview, Failure> {
+    let out = run(
+        how,
+        &[PREVIEW_FLAG, &number.to_string(), &width.to_string()],
+        bytes,
+    )
+    .await
+    .map_err(|e| Failure::new("preview_failed", e))?;
+    if let Some(preview) = Preview::from_bytes(&out) {
+        return Ok(preview);
+    }
+    Err(serde_json::from_slice::<Failure>(&out).unwrap_or_else(|_| {
+        Failure::new(
+            "preview_failed",
+            format!("page {number} could not be drawn (the process reading it stopped)"),
+        )
+    }))
+}
+
+/// Runs the child with `args`, feeding it `bytes`; its output. `Err` when it took longer than
+/// `timeout` (it is killed) or could not be started.
+async fn run(how: &Child<'_>, args: &[&str], bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut cmd = command(how.program, how.memory_mb);
-    cmd.arg(COUNT_FLAG);
+    cmd.args(args);
     if let Some(lib) = how.pdfium {
         cmd.env("PDFIUM_LIB_PATH", lib);
     }
     let mut child = cmd.spawn().map_err(|e| {
         format!(
-            "cannot start the PDF checking process {}: {e}",
+            "cannot start the document-reading process {}: {e}",
             how.program.display()
         )
     })?;
@@ -94,7 +154,7 @@ pub async fn page_count(how: &Counting<'_>, bytes: &[u8]) -> Result<Option<u32>,
     let mut stdout = child
         .stdout
         .take()
-        .ok_or_else(|| "the PDF checking process has no stdout".to_owned())?;
+        .ok_or_else(|| "the document-reading process has no stdout".to_owned())?;
     let run = async {
         // Fed while it runs, so that neither side waits on a full pipe.
         let feed = async {
@@ -104,20 +164,20 @@ pub async fn page_count(how: &Counting<'_>, bytes: &[u8]) -> Result<Option<u32>,
             }
             drop(stdin.take());
         };
-        let mut out = String::new();
-        let read = stdout.read_to_string(&mut out);
+        let mut out = Vec::new();
+        let read = stdout.read_to_end(&mut out);
         let (_, read) = tokio::join!(feed, read);
         read.map(|_| out)
     };
     match tokio::time::timeout(how.timeout, run).await {
         Ok(out) => {
             let _ = child.wait().await;
-            Ok(out.ok().and_then(|o| o.trim().parse().ok()))
+            Ok(out.unwrap_or_default())
         }
         Err(_) => {
             let _ = child.kill().await;
             Err(format!(
-                "the PDF could not be read within {} s",
+                "the document could not be read within {} s",
                 how.timeout.as_secs()
             ))
         }
@@ -137,8 +197,8 @@ mod tests {
         path
     }
 
-    fn counting(program: &Path) -> Counting<'_> {
-        Counting {
+    fn counting(program: &Path) -> Child<'_> {
+        Child {
             program,
             pdfium: None,
             timeout: Duration::from_secs(1),

@@ -3,6 +3,7 @@
 //! entry points that build the AWS adapters once and hand them to a function's routes or handler.
 
 pub mod auth;
+pub mod documents;
 pub mod http;
 pub mod lambda;
 pub mod telemetry;

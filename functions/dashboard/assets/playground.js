@@ -1,0 +1,212 @@
+// The playground: an API user's view of Horizon, through the public API only (/api and /v1,
+// with the API key as a bearer token), so that it is also their living example. Sign in, drop a
+// file (uploaded, then an extraction job started), watch its progress, then read the document:
+// its pages with the blocks found on them, its Markdown (copy, download) and its JSON.
+import { esc, renderDocument, pageSize, allChunks } from "./document.js";
+
+const KEY = "horizon.apiKey";
+const $ = (id) => document.getElementById(id);
+const enc = encodeURIComponent;
+const DIRECT_UPLOAD_MAX = 4.5 * 1024 * 1024; // POST /api/upload; larger files go to a presigned URL
+
+function key() {
+  return sessionStorage.getItem(KEY);
+}
+
+async function call(path, options = {}) {
+  const headers = { authorization: `Bearer ${key()}`, ...(options.headers || {}) };
+  const resp = await fetch(path, { ...options, headers });
+  if (resp.status === 401) {
+    signOut("That API key was not accepted.");
+    throw new Error("not signed in");
+  }
+  return resp;
+}
+
+async function json(path, options) {
+  const resp = await call(path, options);
+  const body = await resp.json().catch(() => null);
+  if (!resp.ok) throw new Error((body && (body.detail || body.title)) || `${resp.status} ${resp.statusText}`);
+  return body;
+}
+
+function fail(e) {
+  $("error").textContent = e.message;
+  $("error").hidden = false;
+}
+
+function signOut(why) {
+  sessionStorage.removeItem(KEY);
+  $("signin").hidden = false;
+  $("work").hidden = true;
+  $("sign-out").hidden = true;
+  if (why) fail(new Error(why));
+}
+
+async function signedIn() {
+  $("signin").hidden = true;
+  $("work").hidden = false;
+  $("sign-out").hidden = false;
+  $("error").hidden = true;
+  await recentJobs();
+  const shown = new URLSearchParams(location.hash.slice(1)).get("job");
+  if (shown) await follow(shown);
+}
+
+$("key-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(KEY, e.target.elements.key.value.trim());
+  e.target.reset();
+  try {
+    await json("/v1/jobs?limit=1");
+    await signedIn();
+  } catch (err) {
+    if (key()) fail(err);
+  }
+});
+$("sign-out").addEventListener("click", () => signOut());
+
+// ---------------------------------------------------------------------------------------------
+// Upload, start, follow
+
+async function upload(file) {
+  if (file.size <= DIRECT_UPLOAD_MAX) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    form.append("filename", file.name);
+    return json("/api/upload", { method: "POST", body: form });
+  }
+  const grant = await json("/api/uploads", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ size: file.size, ...(file.type ? { contentType: file.type } : {}) }),
+  });
+  const put = await fetch(grant.uploadUrl, { method: grant.method || "PUT", headers: grant.headers, body: file });
+  if (!put.ok) throw new Error(`the upload to storage failed: ${put.status}`);
+  return { id: grant.id, contentType: file.type };
+}
+
+async function start(file) {
+  $("error").hidden = true;
+  $("result").innerHTML = "";
+  progress(`Uploading ${file.name} (${(file.size / 1024).toFixed(0)} KB)…`, null);
+  const up = await upload(file);
+  const route = (up.contentType || file.type) === "application/pdf" ? "/v1/extract/pdf" : "/v1/extract/image";
+  const job = await json(route, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ uploadId: up.id, tags: ["playground"], options: { ocr: $("ocr").value } }),
+  });
+  location.hash = `job=${job.jobId}`;
+  await follow(job.jobId);
+}
+
+function progress(text, fraction) {
+  $("progress-box").hidden = false;
+  $("progress-text").textContent = text;
+  const bar = $("progress");
+  if (fraction == null) bar.removeAttribute("value");
+  else bar.value = fraction;
+}
+
+async function follow(id) {
+  for (;;) {
+    const job = await json(`/v1/jobs/${enc(id)}`);
+    const p = job.progress;
+    if (job.status === "queued") progress(`Job ${id} is queued…`, null);
+    else if (job.status === "processing") progress(p ? `Reading page ${p.pagesDone} of ${p.pagesTotal}…` : "Reading…", p ? p.pagesDone / Math.max(p.pagesTotal, 1) : null);
+    else {
+      progress(job.status === "completed" ? `Done: ${job.result.pages} pages, ${job.result.chunkCount} chunks${job.result.ocrPages?.length ? `, OCR on page ${job.result.ocrPages.join(", ")}` : ""}.` : `The job failed: ${job.error?.message || ""}`, 1);
+      $("progress-box").dataset.status = job.status;
+      if (job.status === "completed") await show(job);
+      else fail(new Error(`${job.error?.code}: ${job.error?.message}`));
+      recentJobs();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The result: document, Markdown, JSON
+
+function download(name, type, text) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function show(job) {
+  const id = job.jobId;
+  const chunks = await allChunks(async (cursor) => {
+    const page = await json(`/v1/jobs/${enc(id)}/chunks?limit=1000${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    return { chunks: page.chunks, cursor: page.nextCursor };
+  });
+  const mdResp = await call(`/v1/jobs/${enc(id)}/markdown`);
+  const markdown = mdResp.ok ? await mdResp.text() : "";
+  const asJson = JSON.stringify({ ...job, result: { ...job.result, chunks, nextCursor: null } }, null, 2);
+  const tabs = [["document", "Document"], ["markdown", "Markdown"], ["json", "JSON"]];
+  $("result").innerHTML = `<div class="tabs" role="tablist">${tabs.map(([k, label], i) => `<button type="button" role="tab" id="tab-${k}" aria-controls="panel-${k}" aria-selected="${i === 0}">${label}</button>`).join("")}</div>
+    <div role="tabpanel" id="panel-document" aria-labelledby="tab-document"></div>
+    <div role="tabpanel" id="panel-markdown" aria-labelledby="tab-markdown" hidden>
+      <p><button type="button" id="copy-md">Copy Markdown</button> <button type="button" class="secondary" id="download-md">Download .md</button></p>
+      <pre data-markdown>${esc(markdown)}</pre></div>
+    <div role="tabpanel" id="panel-json" aria-labelledby="tab-json" hidden>
+      <p><button type="button" id="copy-json">Copy JSON</button> <button type="button" class="secondary" id="download-json">Download .json</button></p>
+      <pre data-json>${esc(asJson)}</pre></div>`;
+  $("result").querySelectorAll("[role=tab]").forEach((tab) => tab.addEventListener("click", () => {
+    $("result").querySelectorAll("[role=tab]").forEach((t) => {
+      t.setAttribute("aria-selected", String(t === tab));
+      $(t.getAttribute("aria-controls")).hidden = t !== tab;
+    });
+  }));
+  const copy = async (button, text) => {
+    await navigator.clipboard.writeText(text).then(() => { button.textContent = "Copied"; }, () => { button.textContent = "Copy failed: select the text"; });
+  };
+  $("copy-md").addEventListener("click", (e) => copy(e.target, markdown));
+  $("copy-json").addEventListener("click", (e) => copy(e.target, asJson));
+  $("download-md").addEventListener("click", () => download(`${id}.md`, "text/markdown", markdown));
+  $("download-json").addEventListener("click", () => download(`${id}.json`, "application/json", asJson));
+  const width = Math.min(1600, Math.max(400, Math.ceil((window.devicePixelRatio || 1) * 700 / 400) * 400));
+  renderDocument($("panel-document"), {
+    pages: job.result.pages,
+    chunks,
+    pageImage: async (n) => {
+      const resp = await call(`/v1/jobs/${enc(id)}/pages/${n}?w=${width}`);
+      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+      const size = pageSize(resp);
+      return { url: URL.createObjectURL(await resp.blob()), ...size };
+    },
+  });
+}
+
+async function recentJobs() {
+  const list = await json("/v1/jobs?limit=20");
+  $("jobs").innerHTML = list.jobs.length ? `<div class="scroll"><table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Status</th><th>Created</th><th>Pages</th></tr></thead><tbody>
+    ${list.jobs.map((j) => `<tr data-job="${esc(j.jobId)}"><td><a href="#job=${esc(j.jobId)}" data-open="${esc(j.jobId)}">${esc(j.jobId)}</a></td><td>${esc(j.jobType)}</td>
+      <td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${esc(new Date(j.createdAt).toLocaleString())}</td><td class="num">${j.result ? j.result.pages : ""}</td></tr>`).join("")}
+    </tbody></table></div>` : `<p class="muted">No jobs yet: drop a file above.</p>`;
+}
+
+$("jobs").addEventListener("click", (e) => {
+  const a = e.target.closest("[data-open]");
+  if (!a) return;
+  e.preventDefault();
+  location.hash = `job=${a.dataset.open}`;
+  follow(a.dataset.open).catch(fail);
+});
+
+const drop = $("drop");
+$("file").addEventListener("change", (e) => { if (e.target.files[0]) start(e.target.files[0]).catch(fail); });
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = e.dataTransfer.files[0];
+  if (file) start(file).catch(fail);
+});
+
+if (key()) signedIn().catch(fail);
