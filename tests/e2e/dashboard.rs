@@ -411,44 +411,106 @@ async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
     running.shutdown().await;
 }
 
-/// The single-page app in Debian's Chromium, driven by Playwright: the cards show this test's
-/// numbers, a failed job opens, its Retry button makes a retry that appears on the page.
+/// The dashboard and the playground in Debian's Chromium, driven by Playwright, against the
+/// real local service (tests/browser/dashboard.mjs): the overview's numbers, a filter in the URL
+/// surviving a reload, a retry, a bulk delete and a queue purge after confirmations that say how
+/// many, a job's document view whose boxes sit where the chunks' `bbox` says, at phone width too,
+/// and the playground uploading a scan and showing its Markdown. The screenshots it takes are
+/// the README's.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_shows_real_numbers_and_retries_in_a_browser() {
+async fn the_dashboard_and_the_playground_work_in_a_browser() {
     let node = std::env::var("HORIZON_TEST_NODE").unwrap_or_else(|_| {
         panic!("HORIZON_TEST_NODE is not set: run the tests with scripts/test, which installs Chromium and playwright-core")
     });
     let services = isolated_services(&stack_prefix("browser")).await;
     let running = horizon_local::start(services.clone()).await.unwrap();
-    let api = Api::new(running.addr, &new_account(&services).await);
-    let (_good, bad) = run_jobs(&api, 3, 1, "browser").await;
-    let artifacts = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-artifacts");
-    std::fs::create_dir_all(artifacts).unwrap();
-    let screenshot = format!("{artifacts}/dashboard.png");
-    let _ = std::fs::remove_file(&screenshot);
+    let key = new_account(&services).await;
+    let api = Api::new(running.addr, &key);
+    let horizon = Horizon::new(running.addr);
+    let queue = horizon_app::dashboard::queue_name(&services.config.stack.extract_queue_url);
+    let (_good, bad) = run_jobs(&api, 3, 2, "browser").await;
+    let report = api.upload_id(fixture("report.pdf")).await;
+    let body = json!({ "uploadId": report, "tags": ["browser-doc"] }).to_string();
+    let doc: Value = api
+        .post_json("/v1/extract/pdf", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let doc = doc["jobId"].as_str().unwrap().to_owned();
+    api.wait_terminal(&doc).await;
+    // Two jobs wait in the paused queue, for the purge.
+    services.fleet.set_paused(queue, true).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let waiting = [api.start_job(&upload).await, api.start_job(&upload).await];
+    wait_until("two messages wait", 15, async || {
+        horizon
+            .get("/workload")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == queue && r["length"] == 2)
+    })
+    .await;
+
+    let shots = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-artifacts");
+    std::fs::create_dir_all(shots).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/dashboard.mjs");
+    let expected = json!({
+        "recentJobs": 8, "failedJobs": bad, "queue": queue, "waiting": 2,
+        "tag": "browser-doc", "taggedJob": doc, "completedJob": doc, "heading": "Annual Report 2026",
+        "apiKey": key, "playgroundFile": concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scan.pdf"),
+        "markdownHas": "Scanned Letter",
+    });
     let out = tokio::process::Command::new(node)
         .arg(script)
         .arg(format!("http://{}", running.addr))
-        .arg(json!({ "recentJobs": 4, "failedJobs": 1, "failedJob": bad[0] }).to_string())
-        .arg(&screenshot)
+        .arg(expected.to_string())
+        .arg(shots)
         .output()
         .await
         .expect("node runs the browser script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "browser test failed:\n{stdout}\n{}",
+        "browser test failed (see {shots}/failure.png):\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
-    let retry = seen["retryId"].as_str().unwrap();
-    let horizon = Horizon::new(running.addr);
-    assert_eq!(
-        horizon.get(&format!("/jobs/{retry}")).await["retry_of"],
-        bad[0].as_str()
-    );
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    // What the browser did, as the API sees it.
+    for id in seen["deleted"].as_array().unwrap() {
+        let id = id.as_str().unwrap();
+        assert_eq!(
+            api.get(&format!("/v1/jobs/{id}")).await.status(),
+            404,
+            "{id} deleted"
+        );
+    }
+    let retry = seen["retryId"].as_str().unwrap().to_owned();
+    for id in waiting.iter().chain([&retry]) {
+        assert_eq!(
+            api.wait_terminal(id).await["error"]["code"],
+            "purged",
+            "{id}"
+        );
+    }
+    let made = api
+        .wait_terminal(seen["playgroundJob"].as_str().unwrap())
+        .await;
+    assert_eq!(made["status"], "completed");
+    assert_eq!(made["result"]["ocrPages"], json!([1]), "{made}");
+    assert!(seen["boxesChecked"].as_u64().unwrap() >= 5);
+    for name in ["overview", "document", "playground"] {
+        assert!(
+            std::fs::metadata(format!("{shots}/{name}.png"))
+                .unwrap()
+                .len()
+                > 10_000
+        );
+    }
+    services.fleet.set_paused(queue, false).await.unwrap();
     running.shutdown().await;
 }
 

@@ -196,6 +196,11 @@ fn tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<Gray
     GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(|| "TIFF size mismatch".into())
 }
 
+/// Whether `bytes` are an image this module reads (anything else is taken for a PDF).
+pub fn is_image(bytes: &[u8]) -> bool {
+    image::guess_format(bytes).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,9 +240,4 @@ mod tests {
         assert_eq!(one.count, 1);
         assert!(one.next(&|_| true).unwrap().unwrap().1.is_some());
     }
-}
-
-/// Whether `bytes` are an image this module reads (anything else is taken for a PDF).
-pub fn is_image(bytes: &[u8]) -> bool {
-    image::guess_format(bytes).is_ok()
 }
