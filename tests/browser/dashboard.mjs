@@ -1,25 +1,30 @@
-// The dashboard and the playground in a real browser: Debian's Chromium, driven by
-// playwright-core, against the real local service (run by tests/e2e/dashboard.rs).
-//   node dashboard.mjs BASE_URL EXPECTED_JSON SHOTS_DIR
+// The dashboard and the playground in a real browser: Debian's Chromium, or Debian's Firefox ESR
+// (over WebDriver BiDi), driven by playwright-core, against the real local service (run by
+// tests/e2e/dashboard.rs).
+//   node dashboard.mjs BASE_URL EXPECTED_JSON SHOTS_DIR [chromium|firefox]
 // EXPECTED_JSON says what the Rust side made: the overview's numbers, a failed job, a tag to
 // filter by and the one job it selects, the paused queue and how many messages wait in it, a
 // completed job to view, an API key and a file for the playground with a line its Markdown
 // holds. Each step checks what an operator or a tenant would look at; the last line printed is
 // a JSON report for the Rust side to check against the API.
-import { chromium } from "playwright-core";
+import { chromium, firefox } from "playwright-core";
 
-const [base, expectedJson, shots] = process.argv.slice(2);
+const [base, expectedJson, shots, which = "chromium"] = process.argv.slice(2);
 const x = JSON.parse(expectedJson);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = which === "firefox"
+  ? await firefox.launch({ channel: "moz-firefox", executablePath: process.env.FIREFOX || "/usr/bin/firefox-esr", headless: true })
+  : await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+// Chromium's screenshots are the README's; another browser's are named after it.
+const prefix = which === "chromium" ? "" : `${which}-`;
 const report = {};
 let page;
 let step = "start";
 const check = (ok, message) => { if (!ok) throw new Error(message); };
-const shot = (name, options = {}) => page.screenshot({ path: `${shots}/${name}.png`, ...options });
+const shot = (name, options = {}) => page.screenshot({ path: `${shots}/${prefix}${name}.png`, ...options });
 const T = { timeout: 20000 };
 
 async function run() {
@@ -178,8 +183,8 @@ try {
   await run();
   console.log(JSON.stringify(report));
 } catch (e) {
-  if (page) await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
-  console.error(`browser check failed at "${step}": ${e.message}`);
+  if (page) await page.screenshot({ path: `${shots}/${prefix}failure.png`, fullPage: true }).catch(() => {});
+  console.error(`${which}: browser check failed at "${step}": ${e.message}`);
   await browser.close();
   process.exit(1);
 }

@@ -418,11 +418,21 @@ async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
 /// and the playground uploading a scan and showing its Markdown. The screenshots it takes are
 /// the README's.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dashboard_and_the_playground_work_in_a_browser() {
+async fn the_dashboard_and_the_playground_work_in_chromium() {
+    in_a_browser("chromium").await;
+}
+
+/// The same in Debian's Firefox ESR, driven over WebDriver BiDi.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_and_the_playground_work_in_firefox() {
+    in_a_browser("firefox").await;
+}
+
+async fn in_a_browser(browser: &str) {
     let node = std::env::var("HORIZON_TEST_NODE").unwrap_or_else(|_| {
         panic!("HORIZON_TEST_NODE is not set: run the tests with scripts/test, which installs Chromium and playwright-core")
     });
-    let services = isolated_services(&stack_prefix("browser")).await;
+    let services = isolated_services(&stack_prefix(browser)).await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let key = new_account(&services).await;
     let api = Api::new(running.addr, &key);
@@ -445,13 +455,7 @@ async fn the_dashboard_and_the_playground_work_in_a_browser() {
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let waiting = [api.start_job(&upload).await, api.start_job(&upload).await];
     wait_until("two messages wait", 15, async || {
-        horizon
-            .get("/workload")
-            .await
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["name"] == queue && r["length"] == 2)
+        horizon.queue_length(queue).await == 2
     })
     .await;
 
@@ -469,13 +473,14 @@ async fn the_dashboard_and_the_playground_work_in_a_browser() {
         .arg(format!("http://{}", running.addr))
         .arg(expected.to_string())
         .arg(shots)
+        .arg(browser)
         .output()
         .await
         .expect("node runs the browser script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "browser test failed (see {shots}/failure.png):\n{stdout}\n{}",
+        "browser test failed in {browser} (see {shots}/*failure.png):\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
@@ -750,18 +755,7 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
     for _ in 0..3 {
         waiting.push(api.start_job(&upload).await);
     }
-    let length = async || {
-        horizon
-            .get("/workload")
-            .await
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == queue)
-            .unwrap()["length"]
-            .as_u64()
-            .unwrap()
-    };
+    let length = async || horizon.queue_length(queue).await;
     wait_until("three messages wait", 15, async || length().await == 3).await;
     let purged = horizon.post(&format!("/queues/{queue}/purge"), None).await;
     assert_eq!(

@@ -482,6 +482,19 @@ impl Horizon {
             .as_u16()
     }
 
+    /// The number of messages the workload shows waiting in `queue`.
+    pub async fn queue_length(&self, queue: &str) -> u64 {
+        let workload = self.get("/workload").await;
+        let row = workload
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == queue);
+        row.unwrap_or_else(|| panic!("no queue {queue} in {workload}"))["length"]
+            .as_u64()
+            .unwrap()
+    }
+
     /// DELETE `path`: the status and the body.
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         let resp = self

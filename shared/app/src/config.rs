@@ -171,6 +171,17 @@ impl Extraction {
                 .map_err(|e| Error::Internal(format!("locating this executable: {e}"))),
         }
     }
+
+    /// How a short-lived sandboxed child (an upload's page count, a page's picture) runs
+    /// `program`: with PDFium, the check's time limit and the children's memory cap.
+    pub fn child<'a>(&'a self, program: &'a std::path::Path) -> horizon_pdf::sandbox::Child<'a> {
+        horizon_pdf::sandbox::Child {
+            program,
+            pdfium: self.pdfium_lib_path.as_deref(),
+            timeout: self.inspect_timeout,
+            memory_mb: self.memory_mb,
+        }
+    }
 }
 
 /// Webhook delivery: the retry schedule, the receiver's time, the networks allowed.

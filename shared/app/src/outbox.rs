@@ -278,6 +278,35 @@ mod tests {
         assert_eq!(effects(Some(&done), &done.touched(now), "q"), None);
     }
 
+    /// A failed job deleted leaves the failed count it was in, once however often its removal
+    /// is read; a completed one leaves the counts as they were.
+    #[tokio::test]
+    async fn a_deleted_failed_job_leaves_the_failed_count_once() {
+        use horizon_domain::monitoring::Width;
+        let memory = crate::Services::in_memory(crate::memory::test_config().unwrap());
+        let services = &memory.services;
+        let now = services.clock.now();
+        let lease = time::Duration::minutes(5);
+        let failed_count = || async {
+            let (w, first, _) = Width::window(60, now);
+            services.dashboard.tallies(w, first).await.unwrap().failed
+        };
+        let job = queued(now);
+        let claimed = job.claimed(now, lease).unwrap();
+        let failed = claimed.failed(JobError::new("x", "y"), now).unwrap();
+        apply(services, None, &job).await.unwrap();
+        apply(services, Some(&claimed), &failed).await.unwrap();
+        assert_eq!(failed_count().await, 1);
+        for _ in 0..2 {
+            commit(services, &[removal(&failed).unwrap()])
+                .await
+                .unwrap();
+        }
+        assert_eq!(failed_count().await, 0);
+        let done = claimed.completed(JobResult::default(), now).unwrap();
+        assert_eq!(removal(&done), None);
+    }
+
     #[tokio::test]
     async fn a_write_processed_twice_is_counted_and_delivered_once() {
         let memory = crate::Services::in_memory(crate::memory::test_config().unwrap());

@@ -67,13 +67,7 @@ pub async fn preview(
         .bytes;
     let config = &services.config.extraction;
     let program = config.child_program()?;
-    let how = horizon_pdf::sandbox::Child {
-        program: &program,
-        pdfium: config.pdfium_lib_path.as_deref(),
-        timeout: config.inspect_timeout,
-        memory_mb: config.memory_mb,
-    };
-    let preview = horizon_pdf::sandbox::preview(&how, &bytes, page, width)
+    let preview = horizon_pdf::sandbox::preview(&config.child(&program), &bytes, page, width)
         .await
         .map_err(|f| match f.code.as_str() {
             "no_such_page" => Error::NotFound(f.message),

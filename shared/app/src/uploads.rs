@@ -57,12 +57,7 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
     if inspection.content_type == "application/pdf" {
         let config = &services.config.extraction;
         let program = config.child_program()?;
-        let how = horizon_pdf::sandbox::Child {
-            program: &program,
-            pdfium: config.pdfium_lib_path.as_deref(),
-            timeout: config.inspect_timeout,
-            memory_mb: config.memory_mb,
-        };
+        let how = config.child(&program);
         inspection.pages = horizon_pdf::sandbox::page_count(&how, &bytes)
             .await
             .unwrap_or_else(|e| {

@@ -1122,6 +1122,55 @@ mod tests {
         )
     }
 
+    /// A job's history is its timeline: each change of status with its time and attempt, and
+    /// the worker of each claim; a long one keeps its first step and its latest.
+    #[test]
+    fn the_history_keeps_each_step_and_who_claimed() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let lease = time::Duration::minutes(5);
+        let later = |s: i64| now + time::Duration::seconds(s);
+        let j = job(now)
+            .claimed_by(later(1), lease, "w1")
+            .unwrap()
+            .requeued(later(2))
+            .unwrap()
+            .claimed_by(later(3), lease, "w2")
+            .unwrap()
+            .failed(JobError::new("x", "y"), later(4))
+            .unwrap();
+        let steps: Vec<(JobStatus, i64, u32, Option<&str>)> = j
+            .history()
+            .iter()
+            .map(|h| (h.status, h.at, h.attempt, h.worker.as_deref()))
+            .collect();
+        let ms = |s: i64| (now.unix_timestamp() + s) * 1000;
+        assert_eq!(
+            steps,
+            [
+                (JobStatus::Queued, ms(0), 0, None),
+                (JobStatus::Processing, ms(1), 1, Some("w1")),
+                (JobStatus::Queued, ms(2), 1, None),
+                (JobStatus::Processing, ms(3), 2, Some("w2")),
+                (JobStatus::Failed, ms(4), 2, None),
+            ]
+        );
+        let mut long = job(now);
+        for i in 0..HISTORY_MAX as i64 {
+            long = long
+                .claimed_by(later(2 * i + 1), lease, "w")
+                .unwrap()
+                .requeued(later(2 * i + 2))
+                .unwrap();
+        }
+        assert_eq!(long.history().len(), HISTORY_MAX);
+        assert_eq!(long.history()[0].status, JobStatus::Queued);
+        assert_eq!(long.history()[0].at, ms(0), "the first step stays");
+        assert_eq!(
+            long.history().last().unwrap().at,
+            ms(2 * HISTORY_MAX as i64)
+        );
+    }
+
     #[test]
     fn claim_leases_and_bumps_version_and_attempts() {
         let now = datetime!(2026-11-23 10:00 UTC);

@@ -320,6 +320,72 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    /// Every field of a search must match; the time window narrows the list's key range.
+    #[test]
+    fn a_search_matches_every_field_and_windows_the_keys() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        let job = Job::new_queued(
+            JobId::new(now),
+            crate::JobType::ExtractPdf,
+            crate::AccountId("acct_a".into()),
+            crate::UploadId::new(now),
+            now,
+            time::Duration::hours(24),
+        )
+        .as_requested(vec!["blue".into()], None, Default::default(), Vec::new());
+        let failed = job
+            .claimed(now, time::Duration::minutes(5))
+            .unwrap()
+            .failed(crate::JobError::new("invalid_pdf", "Not A PDF"), now)
+            .unwrap();
+        let all = Search {
+            tag: Some("blue".into()),
+            job_type: Some("extract/pdf".into()),
+            status: Some(JobStatus::Failed),
+            account: Some("acct_a".into()),
+            text: Some("not a".into()),
+            ..Search::default()
+        };
+        assert!(all.matches(&failed));
+        assert!(!all.matches(&job), "queued, not failed");
+        for miss in [
+            Search {
+                tag: Some("red".into()),
+                ..all.clone()
+            },
+            Search {
+                job_type: Some("extract/image".into()),
+                ..all.clone()
+            },
+            Search {
+                account: Some("acct_b".into()),
+                ..all.clone()
+            },
+            Search {
+                text: Some("timeout".into()),
+                ..all.clone()
+            },
+        ] {
+            assert!(!miss.matches(&failed), "{miss:?}");
+        }
+        assert!(Search::default().is_empty() && !all.is_empty());
+        let window = Search {
+            from_ms: Some(5_000),
+            until_ms: Some(9_000),
+            ..Search::default()
+        };
+        assert!(!window.filters_jobs());
+        // The later of the list's period and the window's start; the window's end.
+        assert_eq!(
+            window.key_range(ListName::Failed, Some(7_000)),
+            (Some("0000000007000".into()), Some("0000000009000".into()))
+        );
+        assert_eq!(
+            window.key_range(ListName::Recent, None),
+            (Some(first_id_at(5_000)), Some(first_id_at(9_000)))
+        );
+    }
+
     #[test]
     fn windows_align_to_buckets() {
         let now = datetime!(2026-11-23 10:30:20 UTC);
