@@ -625,8 +625,12 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
         0
     );
     assert_eq!(
-        total(&horizon.get(&format!("/jobs/recent?queue={queue}")).await),
-        6
+        total(
+            &horizon
+                .get(&format!("/jobs/recent?tag=ops-a&queue={queue}"))
+                .await
+        ),
+        5
     );
     assert_eq!(total(&horizon.get("/jobs/recent?queue=another").await), 0);
     let later = before + 3_600_000;
@@ -652,6 +656,15 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
     assert_eq!(
         horizon
             .status(Method::GET, "/jobs/recent?from=yesterday")
+            .await,
+        400
+    );
+    assert_eq!(
+        horizon
+            .status(
+                Method::GET,
+                &format!("/jobs/recent?from={later}&until={before}")
+            )
             .await,
         400
     );

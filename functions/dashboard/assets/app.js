@@ -2,7 +2,7 @@
 // (/horizon/{view?}) and a list's filters by the query string, so that any view can be shared
 // and survives a reload. Each view renders from the API and polls it (overview every 5 s, lists
 // 3 s); the header's status is polled on every view.
-import { esc, renderDocument, pageSize, allChunks } from "./document.js";
+import { esc, renderDocument, pageSize, allChunks, pageNumbers } from "./document.js";
 
 const API = "/horizon/api";
 const view = document.getElementById("view");
@@ -50,7 +50,27 @@ function poll(render, every) {
 function frame(key, html) {
   if (view.dataset.frame === key) return false;
   view.innerHTML = html;
+  view.paintedHtml = null;
   view.dataset.frame = key;
+  return true;
+}
+
+// An action's handler: its failure is shown, not lost in the console.
+const guard = (fn) => async (e) => {
+  try {
+    await fn(e);
+  } catch (err) {
+    errorBox.textContent = err.message;
+    errorBox.hidden = false;
+  }
+};
+
+// Writes HTML only when it changed, so that a poll does not take the keyboard focus away from a
+// button that is still there.
+function paint(el, html) {
+  if (el.paintedHtml === html) return false;
+  el.innerHTML = html;
+  el.paintedHtml = html;
   return true;
 }
 
@@ -91,6 +111,8 @@ async function headerStatus() {
 
 function route() {
   view.dataset.frame = "";
+  view.dataset.extra = "";
+  view.paintedHtml = null;
   const parts = location.pathname.replace(/^\/horizon\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const [first, second, third] = parts;
   let nav = "dashboard";
@@ -131,39 +153,44 @@ async function overview() {
   <h2>Current workload</h2>
   ${scroll(`<table data-table="workload"><thead><tr><th>Queue</th><th>Jobs</th><th>Processes</th><th><abbr title="${esc(WAIT_HELP)}">Wait</abbr></th><th></th></tr></thead><tbody>
   ${workload.map((q) => `<tr data-queue="${esc(q.name)}"><td>${esc(q.name)} ${q.paused ? '<span class="badge paused">paused</span>' : ""}</td>
-    <td class="num" data-field="length">${q.length}</td><td class="num" data-field="processes">${q.processes}</td><td class="num">${q.wait} s</td>
-    <td class="actions"><button class="secondary" data-pause="${esc(q.name)}" data-paused="${q.paused}">${q.paused ? "Continue" : "Pause"}</button>
-      <button class="danger" data-purge="${esc(q.name)}" data-length="${q.length}">Purge</button></td></tr>`).join("")}
+    <td class="num" data-field="length">${esc(q.length)}</td><td class="num" data-field="processes">${esc(q.processes)}</td><td class="num">${esc(q.wait)} s</td>
+    <td class="actions"><button class="secondary" data-pause="${esc(q.name)}" data-paused="${esc(q.paused)}">${q.paused ? "Continue" : "Pause"}</button>
+      <button class="danger" data-purge="${esc(q.name)}" data-length="${esc(q.length)}">Purge</button></td></tr>`).join("")}
   </tbody></table>`)}
   <p class="muted">${esc(WAIT_HELP)}</p>`;
   for (const master of Object.values(masters || {})) {
     html += `<h2>${esc(master.name)} <span class="badge ${esc(master.status)}">${esc(master.status)}</span></h2>
     ${scroll(`<table><thead><tr><th>Supervisor</th><th>Queue</th><th>Processes</th><th>Max processes</th><th>Tries</th><th>Timeout</th><th>Memory</th><th>Status</th></tr></thead><tbody>
     ${master.supervisors.map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.options.queue)}</td>
-      <td class="num">${Object.values(s.processes).reduce((a, b) => a + b, 0)}</td><td class="num">${esc(s.options.maxProcesses ?? "")}</td>
+      <td class="num">${esc(Object.values(s.processes).reduce((a, b) => a + b, 0))}</td><td class="num">${esc(s.options.maxProcesses ?? "")}</td>
       <td class="num">${esc(s.options.maxTries ?? "")}</td><td class="num">${esc(s.options.timeout ?? "")} s</td><td class="num">${esc(s.options.memory ?? "")} MB</td>
       <td><span class="badge ${esc(s.status)}">${esc(s.status)}</span></td></tr>`).join("")}
     </tbody></table>`)}`;
   }
   if (document.querySelector("dialog[open]")) return; // do not redraw under a confirmation
-  view.innerHTML = html;
-  view.querySelectorAll("button[data-pause]").forEach((b) =>
-    b.addEventListener("click", async () => {
-      await api(`/queues/${enc(b.dataset.pause)}/${b.dataset.paused === "true" ? "continue" : "pause"}`, { method: "POST" });
-      overview();
-    }));
-  view.querySelectorAll("button[data-purge]").forEach((b) =>
-    b.addEventListener("click", async () => {
-      const queue = b.dataset.purge;
-      const [q] = (await api("/workload")).filter((w) => w.name === queue);
-      const n = q ? q.length : Number(b.dataset.length);
-      const ok = await confirmDialog(`Purge queue ${queue}? ${n} message${n === 1 ? "" : "s"} will be deleted; the jobs still waiting in it fail as "purged" (their clients are told). Jobs already running finish.`, `Purge ${n} message${n === 1 ? "" : "s"}`);
-      if (!ok) return;
-      const r = await api(`/queues/${enc(queue)}/purge`, { method: "POST" });
-      flash(`Purged ${r.queue}: ${r.messages} messages deleted, ${r.jobsFailed} waiting jobs failed as purged.`);
-      overview();
-    }));
+  view.dataset.frame = "overview";
+  paint(view, html);
 }
+
+// The overview's queue buttons (one handler for every redraw).
+view.addEventListener("click", guard(async (e) => {
+  const pause = e.target.closest("button[data-pause]");
+  const purge = e.target.closest("button[data-purge]");
+  if (pause) {
+    pause.disabled = true;
+    await api(`/queues/${enc(pause.dataset.pause)}/${pause.dataset.paused === "true" ? "continue" : "pause"}`, { method: "POST" });
+    await overview();
+  } else if (purge) {
+    const queue = purge.dataset.purge;
+    const [q] = (await api("/workload")).filter((w) => w.name === queue);
+    const n = q ? q.length : Number(purge.dataset.length);
+    const ok = await confirmDialog(`Purge queue ${queue}? ${n} message${n === 1 ? "" : "s"} will be deleted; the jobs still waiting in it fail as "purged" (their clients are told). Jobs already running finish.`, `Purge ${n} message${n === 1 ? "" : "s"}`);
+    if (!ok) return;
+    const r = await api(`/queues/${enc(queue)}/purge`, { method: "POST" });
+    flash(`Purged ${r.queue}: ${r.messages} messages deleted, ${r.jobsFailed} waiting jobs failed as purged${r.more ? " (more are still waiting: purge again)" : ""}.`);
+    await overview();
+  }
+}));
 
 function flash(text) {
   const box = document.getElementById("flash");
@@ -210,8 +237,8 @@ function filterForm(filters, omit = []) {
     <span class="buttons"><button type="submit">Filter</button><button type="reset" class="secondary" id="clear">Clear</button></span></form>`;
 }
 
-function jobsTable(jobs, { selectable } = {}) {
-  if (!jobs.length) return `<p class="muted" data-empty>No jobs.</p>`;
+function jobsTable(jobs, { selectable, more } = {}) {
+  if (!jobs.length) return `<p class="muted" data-empty>${more ? "None matched among the jobs read so far: Load more reads on." : "No jobs."}</p>`;
   return scroll(`<table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Tags</th><th>Queued</th><th>Status</th><th>Runtime</th>${selectable ? "<th></th>" : ""}</tr></thead><tbody>
   ${jobs.map((j) => {
     const end = j.completed_at || j.failed_at;
@@ -254,60 +281,65 @@ async function jobList({ list, tag }) {
     if (failed) {
       const chosen = () => { const c = apiQuery(filtersFromUrl()); return c.toString() ? c : new URLSearchParams({ all: "true" }); };
       const scope = () => (apiQuery(filtersFromUrl()).toString() ? "that match this filter" : "— every failed job");
-      document.getElementById("retry-all").addEventListener("click", async () => {
+      document.getElementById("retry-all").addEventListener("click", guard(async () => {
         const total = view.querySelector("[data-total]").textContent;
         if (!(await confirmDialog(`Retry the ${total} failed jobs ${scope()}? Jobs retried already are skipped.`, "Retry them"))) return;
         const r = await api(`/jobs/retry?${chosen()}`, { method: "POST" });
         document.getElementById("bulk").textContent = `Retried ${r.retried}; ${r.skippedAlreadyRetried} already retried${r.more ? "; more match: run it again" : ""}.`;
-      });
-      document.getElementById("delete-all").addEventListener("click", async () => {
+      }));
+      document.getElementById("delete-all").addEventListener("click", guard(async () => {
         const total = view.querySelector("[data-total]").textContent;
         if (!(await confirmDialog(`Delete the ${total} failed jobs ${scope()}? Their results and delivery logs go too; this cannot be undone.`, `Delete ${total} jobs`))) return;
         const r = await api(`/jobs/failed?${chosen()}`, { method: "DELETE" });
+        route();
         document.getElementById("bulk").textContent = `Deleted ${r.deleted} failed job${r.deleted === 1 ? "" : "s"}${r.more ? "; more match: run it again" : ""}.`;
-        jobList({ list, tag });
-      });
+      }));
     }
-    view.addEventListener("click", async (e) => {
-      const del = e.target.closest("[data-delete-one]");
-      const retry = e.target.closest("[data-retry-one]");
-      if (del && (await confirmDialog(`Delete failed job ${del.dataset.deleteOne}? This cannot be undone.`, "Delete it"))) {
-        await api(`/jobs/failed/${enc(del.dataset.deleteOne)}`, { method: "DELETE" });
-        document.getElementById("bulk").textContent = `Deleted ${del.dataset.deleteOne}.`;
-        jobList({ list, tag });
-      } else if (retry) {
-        const r = await api(`/jobs/retry/${enc(retry.dataset.retryOne)}`, { method: "POST" });
-        document.getElementById("bulk").textContent = `Retried as ${r.id}.`;
-      }
-    });
-    document.getElementById("more").addEventListener("click", async () => {
-      const rows = view.querySelectorAll("#results tr[data-index]");
-      const last = rows[rows.length - 1];
-      const page = await api(`${path}&starting_at=${enc(last ? last.dataset.index : "-1")}`);
-      view.querySelector("#results tbody").insertAdjacentHTML("beforeend", rowsOf(page.jobs, failed));
-      document.getElementById("more").hidden = !page.more;
+    document.getElementById("more").addEventListener("click", guard(async () => {
+      const page = await api(`${path}&starting_at=${enc(view.dataset.next)}`);
+      const body = view.querySelector("#results tbody");
+      if (body) body.insertAdjacentHTML("beforeend", rowsOf(page.jobs, failed));
+      else document.getElementById("results").innerHTML = jobsTable(page.jobs, { selectable: failed, more: !!page.next });
+      view.dataset.next = page.next || "";
+      document.getElementById("more").hidden = !page.next;
       view.dataset.extra = "true"; // polling leaves a list that was extended by hand alone
-    });
+    }));
   }
   if (view.dataset.extra === "true") return;
   const page = await api(path);
   view.querySelector("[data-total]").textContent = `${page.total}${page.totalExact === false ? "+" : ""}`;
-  const results = document.getElementById("results");
-  results.innerHTML = jobsTable(page.jobs, { selectable: failed });
-  results.querySelectorAll("tr[data-job]").forEach((tr, i) => { tr.dataset.index = page.jobs[i].index; });
-  document.getElementById("more").hidden = !page.more;
+  paint(document.getElementById("results"), jobsTable(page.jobs, { selectable: failed, more: !!page.next }));
+  view.dataset.next = page.next || "";
+  document.getElementById("more").hidden = !page.next;
   if (tag) {
     const failedPage = await api(`/monitoring/${enc("failed:" + tag)}?${q}`);
     view.querySelector("[data-failed-total]").textContent = failedPage.total;
-    document.getElementById("failed-results").innerHTML = jobsTable(failedPage.jobs);
+    paint(document.getElementById("failed-results"), jobsTable(failedPage.jobs));
   }
 }
+
+// A failed row's Retry and Delete (one handler for every list drawn).
+view.addEventListener("click", guard(async (e) => {
+  const del = e.target.closest("[data-delete-one]");
+  const retry = e.target.closest("[data-retry-one]");
+  const note = (text) => { const b = document.getElementById("bulk"); if (b) b.textContent = text; };
+  if (del) {
+    if (!(await confirmDialog(`Delete failed job ${del.dataset.deleteOne}? This cannot be undone.`, "Delete it"))) return;
+    del.disabled = true;
+    await api(`/jobs/failed/${enc(del.dataset.deleteOne)}`, { method: "DELETE" });
+    route();
+    note(`Deleted ${del.dataset.deleteOne}.`);
+  } else if (retry) {
+    retry.disabled = true;
+    const r = await api(`/jobs/retry/${enc(retry.dataset.retryOne)}`, { method: "POST" });
+    note(`Retried as ${r.id}.`);
+  }
+}));
 
 function rowsOf(jobs, failed) {
   const html = jobsTable(jobs, { selectable: failed });
   const t = document.createElement("template");
   t.innerHTML = html;
-  t.content.querySelectorAll("tr[data-job]").forEach((tr, i) => { tr.dataset.index = jobs[i].index; });
   return Array.from(t.content.querySelectorAll("tbody tr")).map((tr) => tr.outerHTML).join("");
 }
 
@@ -343,22 +375,22 @@ function lineage(job) {
 }
 
 function deliveries(log) {
-  const attempts = log.deliveries || log.attempts || [];
+  const attempts = log.deliveries || [];
   const subs = log.subscriptions || [];
   if (!subs.length && !attempts.length) return `<p class="muted">No webhooks: neither the job nor its account subscribed.</p>`;
   return `${subs.length ? `<p class="muted">Subscribed: ${subs.map((s) => esc(s.url)).join(", ")}</p>` : ""}
   ${attempts.length ? scroll(`<table data-table="deliveries"><thead><tr><th>Delivery</th><th>Event</th><th>Attempt</th><th>At</th><th>Result</th><th>Latency</th><th></th></tr></thead><tbody>
-  ${attempts.map((a) => `<tr data-delivery="${esc(a.deliveryId)}"><td><code>${esc(a.deliveryId)}</code>${a.replay ? ` <span class="badge">replay ${a.replay}</span>` : ""}</td>
-    <td>${esc(a.event || a.eventType || "")}</td><td class="num">${esc(a.attempt)}</td><td>${esc(a.at || a.attemptedAt || "")}</td>
+  ${attempts.map((a) => `<tr data-delivery="${esc(a.deliveryId)}"><td><code>${esc(a.deliveryId)}</code>${a.replay ? ` <span class="badge">replay ${esc(a.replay)}</span>` : ""}</td>
+    <td>${esc(a.event || "")}</td><td class="num">${esc(a.attempt)}</td><td>${esc(a.at ? new Date(a.at).toLocaleString() : "")}</td>
     <td>${a.statusCode ? `<span class="badge ${a.statusCode < 300 ? "completed" : "failed"}">${esc(a.statusCode)}</span>` : ""} ${esc(a.error || "")}</td>
-    <td class="num">${a.latencyMs != null ? `${a.latencyMs} ms` : ""}</td>
+    <td class="num">${a.latencyMs != null ? `${esc(a.latencyMs)} ms` : ""}</td>
     <td><button class="secondary" data-replay="${esc(a.deliveryId)}">Replay</button></td></tr>`).join("")}</tbody></table>`) : `<p class="muted">No attempts yet.</p>`}`;
 }
 
 async function jobDetail(id) {
   const job = await api(`/jobs/${enc(id)}`);
   const done = job.status === "completed";
-  const key = `job:${id}:${job.status}:${(job.retried_by || []).length}`;
+  const key = `job:${id}:${job.status}:${(job.retried_by || []).length}:${job.progress?.pagesDone ?? ""}`;
   const rows = [["ID", job.id], ["Type", job.name], ["Queue", job.queue], ["Status", job.status], ["Account", job.account],
     ["Upload", job.payload.data.uploadId], ["Tags", job.payload.tags.join(", ")], ["Attempts", job.payload.attempts],
     ["Queued at", when(job.payload.pushedAt)], ["Started at", when(job.reserved_at)], ["Completed at", when(job.completed_at)],
@@ -375,49 +407,56 @@ async function jobDetail(id) {
   ${done ? `<h2>Document <a class="small" href="${API}/jobs/${esc(job.id)}/markdown" target="_blank" rel="noopener">Markdown</a></h2><div id="document"></div>` : ""}
   <details><summary>Data</summary><pre>${esc(JSON.stringify(job.payload.data, null, 2))}</pre>
   ${job.result ? `<h3>Result</h3><pre>${esc(JSON.stringify(job.result, null, 2))}</pre>` : ""}</details>`);
-  document.getElementById("timeline").innerHTML = timeline(job);
-  document.getElementById("lineage").innerHTML = lineage(job);
-  const log = await api(`/jobs/${enc(id)}/deliveries`);
-  if (!document.querySelector("#deliveries [data-busy]")) document.getElementById("deliveries").innerHTML = deliveries(log);
-  if (!fresh) return;
+  paint(document.getElementById("timeline"), timeline(job));
+  paint(document.getElementById("lineage"), lineage(job));
+  // The buttons work as soon as they are drawn.
+  if (fresh) handleJobPage(job);
+  paint(document.getElementById("deliveries"), deliveries(await api(`/jobs/${enc(id)}/deliveries`)));
+  if (fresh && done) await jobDocument(id, job);
+}
+
+function handleJobPage(job) {
+  const id = job.id;
   const retry = document.getElementById("retry");
-  if (retry) retry.addEventListener("click", async () => {
+  if (retry) retry.addEventListener("click", guard(async () => {
     retry.disabled = true;
     await api(`/jobs/retry/${enc(job.id)}`, { method: "POST" });
-    jobDetail(id);
-  });
+    await jobDetail(id);
+  }));
   const del = document.getElementById("delete");
-  if (del) del.addEventListener("click", async () => {
+  if (del) del.addEventListener("click", guard(async () => {
     if (!(await confirmDialog(`Delete failed job ${job.id}? This cannot be undone.`, "Delete it"))) return;
     await api(`/jobs/failed/${enc(job.id)}`, { method: "DELETE" });
     go("/horizon/failed");
-  });
-  document.getElementById("deliveries").addEventListener("click", async (e) => {
+  }));
+  document.getElementById("deliveries").addEventListener("click", guard(async (e) => {
     const b = e.target.closest("[data-replay]");
     if (!b) return;
     b.disabled = true;
     await api(`/jobs/${enc(job.id)}/deliveries/${enc(b.dataset.replay)}/replay`, { method: "POST" });
     b.textContent = "Replay queued";
+  }));
+}
+
+// The job's document view: every chunk, and its pages drawn as they come into view.
+async function jobDocument(id, job) {
+  const chunks = await allChunks(async (cursor) => {
+    const offset = cursor || 0;
+    const page = await api(`/jobs/${enc(id)}/chunks?offset=${offset}&limit=1000`);
+    const next = offset + page.chunks.length;
+    return { chunks: page.chunks, cursor: next < page.total && page.chunks.length ? next : null };
   });
-  if (done) {
-    const chunks = await allChunks(async (cursor) => {
-      const offset = cursor || 0;
-      const page = await api(`/jobs/${enc(id)}/chunks?offset=${offset}&limit=1000`);
-      const next = offset + page.chunks.length;
-      return { chunks: page.chunks, cursor: next < page.total && page.chunks.length ? next : null };
-    });
-    const width = Math.min(1600, Math.max(400, Math.ceil((window.devicePixelRatio || 1) * 700 / 400) * 400));
-    renderDocument(document.getElementById("document"), {
-      pages: job.result.pages,
-      chunks,
-      pageImage: async (n) => {
-        const resp = await call(`/jobs/${enc(id)}/pages/${n}?w=${width}`);
-        if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
-        const size = pageSize(resp);
-        return { url: URL.createObjectURL(await resp.blob()), ...size };
-      },
-    });
-  }
+  const width = Math.min(1600, Math.max(400, Math.ceil((window.devicePixelRatio || 1) * 700 / 400) * 400));
+  renderDocument(document.getElementById("document"), {
+    pages: pageNumbers(job.result.pages, chunks),
+    chunks,
+    pageImage: async (n) => {
+      const resp = await call(`/jobs/${enc(id)}/pages/${n}?w=${width}`);
+      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+      const size = pageSize(resp);
+      return { url: URL.createObjectURL(await resp.blob()), ...size };
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,21 +467,23 @@ async function monitoring() {
   if (frame("monitoring", `<h2>Monitored tags</h2>
   <form class="inline" id="monitor"><label for="tag-input" class="sr-only">Tag</label><input id="tag-input" name="tag" placeholder="tag, e.g. type:extract/pdf" required><button type="submit">Monitor</button></form>
   <div id="results"></div>`)) {
-    document.getElementById("monitor").addEventListener("submit", async (e) => {
+    document.getElementById("monitor").addEventListener("submit", guard(async (e) => {
       e.preventDefault();
       await api("/monitoring", { method: "POST", body: JSON.stringify({ tag: e.target.elements.tag.value.trim() }) });
       e.target.reset();
-      monitoring();
-    });
+      await monitoring();
+    }));
+    document.getElementById("results").addEventListener("click", guard(async (e) => {
+      const stop = e.target.closest("button[data-stop]");
+      if (!stop) return;
+      stop.disabled = true;
+      await api(`/monitoring/${enc(stop.dataset.stop)}`, { method: "DELETE" });
+      await monitoring();
+    }));
   }
-  const results = document.getElementById("results");
-  results.innerHTML = tags.length ? scroll(`<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
-  ${tags.map((t) => `<tr data-tag="${esc(t.tag)}"><td><a href="/horizon/monitoring/${enc(t.tag)}" data-link>${esc(t.tag)}</a></td><td class="num">${t.count}</td>
-    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>`) : `<p class="muted">No tags are monitored.</p>`;
-  results.querySelectorAll("button[data-stop]").forEach((b) => b.addEventListener("click", async () => {
-    await api(`/monitoring/${enc(b.dataset.stop)}`, { method: "DELETE" });
-    monitoring();
-  }));
+  paint(document.getElementById("results"), tags.length ? scroll(`<table data-table="tags"><thead><tr><th>Tag</th><th>Jobs</th><th></th></tr></thead><tbody>
+  ${tags.map((t) => `<tr data-tag="${esc(t.tag)}"><td><a href="/horizon/monitoring/${enc(t.tag)}" data-link>${esc(t.tag)}</a></td><td class="num">${esc(t.count)}</td>
+    <td><button class="secondary" data-stop="${esc(t.tag)}">Stop monitoring</button></td></tr>`).join("")}</tbody></table>`) : `<p class="muted">No tags are monitored.</p>`);
 }
 
 const nice = (v) => (v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100);
@@ -476,14 +517,15 @@ async function metrics(kind, name) {
   const chosen = kind && name ? [[kind, [name]]] : [["jobs", await api("/metrics/jobs")], ["queues", await api("/metrics/queues")]];
   let html = "";
   for (const [k, names] of chosen) {
+    if (!["jobs", "queues"].includes(k)) throw new Error(`no metrics of ${k}`);
     html += `<h2>${k === "jobs" ? "Job types" : "Queues"}</h2>`;
     if (!names.length) html += `<p class="muted">None yet.</p>`;
     for (const n of names) {
       const snaps = await api(`/metrics/${k}/${enc(n)}`);
-      html += `<h3><a href="/horizon/metrics/${k}/${enc(n)}" data-link>${esc(n)}</a></h3><div class="charts" data-metric="${esc(k)}:${esc(n)}">${charts(k, snaps)}</div>`;
+      html += `<h3><a href="/horizon/metrics/${esc(k)}/${enc(n)}" data-link>${esc(n)}</a></h3><div class="charts" data-metric="${esc(k)}:${esc(n)}">${charts(k, snaps)}</div>`;
     }
   }
-  view.innerHTML = html;
+  paint(view, html);
 }
 
 headerStatus();

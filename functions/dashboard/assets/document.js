@@ -4,7 +4,7 @@
 // or Tab then Enter) shows its text and Markdown and finds it on the other side.
 //
 //   renderDocument(container, { pages, chunks, pageImage })
-//     pages: the number of pages; chunks: every chunk, in reading order;
+//     pages: the page numbers to show (see pageNumbers); chunks: every chunk, in reading order;
 //     pageImage(n): Promise<{ url, width, height }>, the page's picture and its size in the
 //     chunks' bbox units (the Horizon-Page-Size header).
 
@@ -19,6 +19,17 @@ export function pageSize(resp) {
   return { width, height };
 }
 
+// The pages a job read: 1 to `count`, unless its chunks lie beyond (a selection such as
+// "5-7" reads three pages numbered 5 to 7): then the pages its chunks are on.
+export function pageNumbers(count, chunks) {
+  const seen = [...new Set(chunks.map((c) => c.page))].sort((a, b) => a - b);
+  if (seen.every((p) => p >= 1 && p <= count)) return Array.from({ length: count }, (_, i) => i + 1);
+  return seen;
+}
+
+// What the last document view holds on to: released when the next one is drawn.
+let held = { urls: [], observers: [] };
+
 function legend() {
   return `<ul class="legend" aria-label="Block types">${TYPES.map((t) => `<li><span class="swatch t-${t}"></span>${t.replace("_", " ")}</li>`).join("")}</ul>`;
 }
@@ -30,33 +41,36 @@ function boxes(chunks, size) {
     const conf = chunk.source === "ocr" && chunk.confidence != null ? ` · OCR ${Math.round(chunk.confidence * 100)}%` : "";
     const label = `${order}. ${chunk.type}${conf}`;
     const font = Math.max(size.width / 70, 6);
-    return `<g class="block t-${esc(chunk.type)}" data-chunk="${esc(chunk.id)}" data-bbox="${chunk.bbox.join(",")}" tabindex="0" role="button"
+    return `<g class="block t-${esc(chunk.type)}" data-chunk="${esc(chunk.id)}" data-bbox="${esc(chunk.bbox.join(","))}" tabindex="0" role="button"
         aria-label="${esc(label)}: ${esc(chunk.text.slice(0, 80))}">
       <title>${esc(label)}</title>
-      <rect x="${x0}" y="${y0}" width="${w}" height="${h}"></rect>
-      <text x="${x0}" y="${Math.max(y0 - 1, font)}" font-size="${font}">${esc(order)}${chunk.source === "ocr" ? ` ${Math.round((chunk.confidence ?? 0) * 100)}%` : ""}</text>
+      <rect x="${esc(x0)}" y="${esc(y0)}" width="${esc(w)}" height="${esc(h)}"></rect>
+      <text x="${esc(x0)}" y="${esc(Math.max(y0 - 1, font))}" font-size="${esc(font)}">${esc(order)}${chunk.source === "ocr" ? ` ${esc(Math.round((chunk.confidence ?? 0) * 100))}%` : ""}</text>
     </g>`;
   }).join("");
 }
 
 export function renderDocument(container, { pages, chunks, pageImage }) {
+  held.urls.forEach((u) => URL.revokeObjectURL(u));
+  held.observers.forEach((o) => o.disconnect());
+  held = { urls: [], observers: [] };
   const byPage = new Map();
   chunks.forEach((chunk, i) => {
     if (!byPage.has(chunk.page)) byPage.set(chunk.page, []);
     byPage.get(chunk.page).push({ chunk, order: i + 1 });
   });
-  const numbers = Array.from({ length: pages }, (_, i) => i + 1);
+  const numbers = pages;
   container.innerHTML = `<div class="docview">
     ${legend()}
     <div class="docpanes">
       <section class="pages" aria-label="Pages" tabindex="-1">
-        ${numbers.map((n) => `<figure class="page" data-page="${n}"><figcaption>Page ${n}</figcaption>
-          <div class="sheet"><p class="muted loading">Drawing page ${n}…</p></div></figure>`).join("")}
+        ${numbers.map((n) => `<figure class="page" data-page="${esc(n)}"><figcaption>Page ${esc(n)}</figcaption>
+          <div class="sheet"><p class="muted loading">Drawing page ${esc(n)}…</p></div></figure>`).join("")}
       </section>
       <section class="markdown" aria-label="Markdown" tabindex="-1">
-        ${numbers.map((n) => `<div class="md-page" data-md-page="${n}"><div class="md-marker">page ${n}</div>
+        ${numbers.map((n) => `<div class="md-page" data-md-page="${esc(n)}"><div class="md-marker">page ${esc(n)}</div>
           ${(byPage.get(n) || []).map(({ chunk, order }) => `<div class="md-block t-${esc(chunk.type)}" data-md-chunk="${esc(chunk.id)}" tabindex="0" role="button"
-            aria-label="Block ${order}, ${esc(chunk.type)}"><span class="md-order">${order}</span><pre>${esc(chunk.markdown || chunk.text)}</pre></div>`).join("") || `<p class="muted">No blocks.</p>`}
+            aria-label="Block ${esc(order)}, ${esc(chunk.type)}"><span class="md-order">${esc(order)}</span><pre>${esc(chunk.markdown || chunk.text)}</pre></div>`).join("") || `<p class="muted">No blocks.</p>`}
         </div>`).join("")}
       </section>
     </div>
@@ -73,8 +87,10 @@ export function renderDocument(container, { pages, chunks, pageImage }) {
     const sheet = figure.querySelector(".sheet");
     try {
       const { url, width, height } = await pageImage(n);
-      sheet.innerHTML = `<img src="${esc(url)}" alt="Page ${n}" width="${width}" height="${height}">
-        <svg class="overlay" viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" data-page-size="${width} ${height}">${boxes(byPage.get(n) || [], { width, height })}</svg>`;
+      held.urls.push(url);
+      const size = `${esc(width)} ${esc(height)}`;
+      sheet.innerHTML = `<img src="${esc(url)}" alt="Page ${esc(n)}" width="${esc(width)}" height="${esc(height)}">
+        <svg class="overlay" viewBox="0 0 ${size}" preserveAspectRatio="none" data-page-size="${size}">${boxes(byPage.get(n) || [], { width, height })}</svg>`;
       figure.dataset.drawn = "true";
     } catch (e) {
       sheet.innerHTML = `<p class="error">Page ${n} cannot be shown: ${esc(e.message)}</p>`;
@@ -83,27 +99,37 @@ export function renderDocument(container, { pages, chunks, pageImage }) {
   };
   const near = new IntersectionObserver((entries) => {
     for (const e of entries) if (e.isIntersecting) { near.unobserve(e.target); draw(e.target); }
-  }, { root: null, rootMargin: "600px" });
+  }, { root: pagesPane, rootMargin: "600px" });
+  held.observers.push(near);
   pagesPane.querySelectorAll("figure.page").forEach((f) => near.observe(f));
 
-  // Scrolled together: the Markdown follows the page in view, and the reverse.
+  // Scrolled together: the Markdown follows the page in view, and the reverse. The pane the
+  // reader moves leads for a moment; the other one's scrolling (ours) does not echo back.
   let leading = null;
+  let leadTimer = null;
+  const lead = (pane) => {
+    leading = pane;
+    clearTimeout(leadTimer);
+    leadTimer = setTimeout(() => { leading = null; }, 400);
+  };
+  // The panes are positioned: a child's offsetTop is measured from its pane.
+  const scrollTo = (pane, el, margin = 8) => { pane.scrollTop = Math.max(el.offsetTop - margin, 0); };
   const follow = (from, to, attr, target) => new IntersectionObserver((entries) => {
     if (leading && leading !== from) return;
     const seen = entries.filter((e) => e.isIntersecting).sort((a, b) => a.boundingClientRect.top - b.boundingClientRect.top)[0];
     if (!seen) return;
     const peer = to.querySelector(`[${target}="${seen.target.getAttribute(attr)}"]`);
-    if (peer) to.scrollTop = peer.offsetTop - to.offsetTop;
+    if (!peer) return;
+    lead(from);
+    scrollTo(to, peer);
   }, { root: from, threshold: 0.25 });
   const fromPages = follow(pagesPane, mdPane, "data-page", "data-md-page");
   const fromMd = follow(mdPane, pagesPane, "data-md-page", "data-page");
+  held.observers.push(fromPages, fromMd);
   pagesPane.querySelectorAll("figure.page").forEach((f) => fromPages.observe(f));
   mdPane.querySelectorAll(".md-page").forEach((d) => fromMd.observe(d));
-  for (const [pane] of [[pagesPane], [mdPane]]) {
-    const take = () => { leading = pane; clearTimeout(pane.leadTimer); pane.leadTimer = setTimeout(() => { leading = null; }, 300); };
-    pane.addEventListener("wheel", take, { passive: true });
-    pane.addEventListener("touchstart", take, { passive: true });
-    pane.addEventListener("keydown", take);
+  for (const pane of [pagesPane, mdPane]) {
+    for (const what of ["wheel", "touchstart", "keydown", "pointerdown"]) pane.addEventListener(what, () => lead(pane), { passive: true });
   }
 
   // The inspector shows a block (hovered or selected).
@@ -112,8 +138,8 @@ export function renderDocument(container, { pages, chunks, pageImage }) {
     if (!found) return null;
     const { chunk, order } = found;
     const conf = chunk.confidence != null ? ` · confidence ${(chunk.confidence * 100).toFixed(0)}%` : "";
-    inspector.innerHTML = `<h3>Block ${order}: ${esc(chunk.type)}${chunk.level ? ` (level ${chunk.level})` : ""}</h3>
-      <p class="muted">page ${chunk.page} · read from ${esc(chunk.source)}${conf} · bbox [${chunk.bbox.map((v) => Math.round(v * 10) / 10).join(", ")}]
+    inspector.innerHTML = `<h3>Block ${esc(order)}: ${esc(chunk.type)}${chunk.level ? ` (level ${esc(chunk.level)})` : ""}</h3>
+      <p class="muted">page ${esc(chunk.page)} · read from ${esc(chunk.source)}${esc(conf)} · bbox [${esc(chunk.bbox.map((v) => Math.round(v * 10) / 10).join(", "))}]
       ${chunk.headings?.length ? `<br>under ${chunk.headings.map(esc).join(" › ")}` : ""}</p>
       <h4>Text</h4><pre data-selected-text>${esc(chunk.text)}</pre><h4>Markdown</h4><pre data-selected-markdown>${esc(chunk.markdown)}</pre>`;
     return chunk;
@@ -125,15 +151,14 @@ export function renderDocument(container, { pages, chunks, pageImage }) {
     selected = id;
     container.querySelectorAll(".selected").forEach((el) => el.classList.remove("selected"));
     container.querySelectorAll(`[data-chunk="${CSS.escape(id)}"], [data-md-chunk="${CSS.escape(id)}"]`).forEach((el) => el.classList.add("selected"));
-    leading = from;
-    setTimeout(() => { leading = null; }, 400);
+    lead(from);
     if (from !== mdPane) {
       const md = mdPane.querySelector(`[data-md-chunk="${CSS.escape(id)}"]`);
-      if (md) mdPane.scrollTop = md.offsetTop - mdPane.offsetTop - 20;
+      if (md) scrollTo(mdPane, md, 20);
     }
     if (from !== pagesPane) {
       const figure = pagesPane.querySelector(`figure[data-page="${chunk.page}"]`);
-      if (figure) pagesPane.scrollTop = figure.offsetTop - pagesPane.offsetTop;
+      if (figure) scrollTo(pagesPane, figure);
     }
   };
   const pick = (e) => {

@@ -2,7 +2,7 @@
 // with the API key as a bearer token), so that it is also their living example. Sign in, drop a
 // file (uploaded, then an extraction job started), watch its progress, then read the document:
 // its pages with the blocks found on them, its Markdown (copy, download) and its JSON.
-import { esc, renderDocument, pageSize, allChunks } from "./document.js";
+import { esc, renderDocument, pageSize, allChunks, pageNumbers } from "./document.js";
 
 const KEY = "horizon.apiKey";
 const $ = (id) => document.getElementById(id);
@@ -109,16 +109,22 @@ function progress(text, fraction) {
   else bar.value = fraction;
 }
 
+// The job being followed: opening another one stops following the first.
+let following = 0;
+
 async function follow(id) {
+  const mine = ++following;
+  $("error").hidden = true;
   for (;;) {
     const job = await json(`/v1/jobs/${enc(id)}`);
+    if (mine !== following) return;
     const p = job.progress;
     if (job.status === "queued") progress(`Job ${id} is queued…`, null);
     else if (job.status === "processing") progress(p ? `Reading page ${p.pagesDone} of ${p.pagesTotal}…` : "Reading…", p ? p.pagesDone / Math.max(p.pagesTotal, 1) : null);
     else {
       progress(job.status === "completed" ? `Done: ${job.result.pages} pages, ${job.result.chunkCount} chunks${job.result.ocrPages?.length ? `, OCR on page ${job.result.ocrPages.join(", ")}` : ""}.` : `The job failed: ${job.error?.message || ""}`, 1);
       $("progress-box").dataset.status = job.status;
-      if (job.status === "completed") await show(job);
+      if (job.status === "completed") await show(job, mine);
       else fail(new Error(`${job.error?.code}: ${job.error?.message}`));
       recentJobs();
       return;
@@ -138,7 +144,7 @@ function download(name, type, text) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-async function show(job) {
+async function show(job, mine) {
   const id = job.jobId;
   const chunks = await allChunks(async (cursor) => {
     const page = await json(`/v1/jobs/${enc(id)}/chunks?limit=1000${cursor ? `&cursor=${enc(cursor)}` : ""}`);
@@ -146,6 +152,7 @@ async function show(job) {
   });
   const mdResp = await call(`/v1/jobs/${enc(id)}/markdown`);
   const markdown = mdResp.ok ? await mdResp.text() : "";
+  if (mine !== following) return;
   const asJson = JSON.stringify({ ...job, result: { ...job.result, chunks, nextCursor: null } }, null, 2);
   const tabs = [["document", "Document"], ["markdown", "Markdown"], ["json", "JSON"]];
   $("result").innerHTML = `<div class="tabs" role="tablist">${tabs.map(([k, label], i) => `<button type="button" role="tab" id="tab-${k}" aria-controls="panel-${k}" aria-selected="${i === 0}">${label}</button>`).join("")}</div>
@@ -171,7 +178,7 @@ async function show(job) {
   $("download-json").addEventListener("click", () => download(`${id}.json`, "application/json", asJson));
   const width = Math.min(1600, Math.max(400, Math.ceil((window.devicePixelRatio || 1) * 700 / 400) * 400));
   renderDocument($("panel-document"), {
-    pages: job.result.pages,
+    pages: pageNumbers(job.result.pages, chunks),
     chunks,
     pageImage: async (n) => {
       const resp = await call(`/v1/jobs/${enc(id)}/pages/${n}?w=${width}`);
@@ -186,7 +193,7 @@ async function recentJobs() {
   const list = await json("/v1/jobs?limit=20");
   $("jobs").innerHTML = list.jobs.length ? `<div class="scroll"><table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Status</th><th>Created</th><th>Pages</th></tr></thead><tbody>
     ${list.jobs.map((j) => `<tr data-job="${esc(j.jobId)}"><td><a href="#job=${esc(j.jobId)}" data-open="${esc(j.jobId)}">${esc(j.jobId)}</a></td><td>${esc(j.jobType)}</td>
-      <td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${esc(new Date(j.createdAt).toLocaleString())}</td><td class="num">${j.result ? j.result.pages : ""}</td></tr>`).join("")}
+      <td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${esc(new Date(j.createdAt).toLocaleString())}</td><td class="num">${j.result ? esc(j.result.pages) : ""}</td></tr>`).join("")}
     </tbody></table></div>` : `<p class="muted">No jobs yet: drop a file above.</p>`;
 }
 

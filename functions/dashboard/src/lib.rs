@@ -35,9 +35,11 @@ pub use views::job_view;
 const PAGE: usize = 50;
 /// Jobs per page of a monitored tag.
 const TAG_PAGE: usize = 25;
-/// At most this many jobs are retried, deleted or cancelled by one bulk action (the response
-/// says when more match: the operator repeats it).
+/// At most this many jobs are retried, deleted or cancelled by one bulk action, and for at most
+/// [`BULK_TIME`] (a request's time limit is 29 s): the response says when more match, and the
+/// operator repeats it.
 const BULK_MAX: usize = 500;
+const BULK_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct Dashboard {
@@ -675,14 +677,20 @@ impl Dashboard {
                 }),
             })
             .transpose()?;
+        let (from_ms, until_ms) = (ms("from")?, ms("until")?);
+        if let (Some(from), Some(until)) = (from_ms, until_ms) {
+            if until <= from {
+                return Err(Error::field("until", "must be later than from"));
+            }
+        }
         let search = Search {
             tag: text("tag")?,
             job_type: text("type")?,
             status,
             account: text("account")?,
             text: text("q")?,
-            from_ms: ms("from")?,
-            until_ms: ms("until")?,
+            from_ms,
+            until_ms,
         };
         Ok((search, text("queue")?))
     }
@@ -729,14 +737,14 @@ impl Dashboard {
                 true,
             ))
         };
-        let ((jobs, more), (total, exact)) = tokio::try_join!(page, total)?;
+        let ((jobs, next), (total, exact)) = tokio::try_join!(page, total)?;
         let views: Vec<Value> = jobs
             .iter()
             .map(|(j, cursor)| job_view(j, &self.queue_of(j), cursor))
             .collect();
         Ok(http::json(
             200,
-            &json!({ "jobs": views, "total": total, "totalExact": exact, "more": more }),
+            &json!({ "jobs": views, "total": total, "totalExact": exact, "more": next.is_some(), "next": next }),
         ))
     }
 
@@ -843,34 +851,35 @@ impl Dashboard {
     }
 
     /// Calls `act` on each failed job matching `search`, newest first, at most [`BULK_MAX`]
-    /// times; returns what it gave for the jobs it acted on, how many it skipped (`None`), and
-    /// whether more remain.
+    /// times and for at most [`BULK_TIME`]; returns what it gave for the jobs it acted on, how
+    /// many it skipped (`None`), and whether more may remain.
     async fn each_failed<F, Fut>(&self, search: &Search, act: F) -> Result<(Vec<Value>, u64, bool)>
     where
         F: Fn(Job) -> Fut,
         Fut: std::future::Future<Output = Result<Option<Value>>>,
     {
         let since = self.list_since(ListName::Failed);
+        let started = std::time::Instant::now();
         let mut after: Option<String> = None;
         let (mut done, mut skipped) = (Vec::new(), 0u64);
         loop {
-            let (page, more) = self
+            let (page, next) = self
                 .services
                 .dashboard
                 .list(ListName::Failed, since, search, after.as_deref(), 100)
                 .await?;
-            for (job, cursor) in page.iter().cloned() {
-                if done.len() >= BULK_MAX {
+            for (job, _) in page {
+                if done.len() >= BULK_MAX || started.elapsed() > BULK_TIME {
                     return Ok((done, skipped, true));
                 }
-                after = Some(cursor);
                 match act(job).await? {
                     Some(record) => done.push(record),
                     None => skipped += 1,
                 }
             }
-            if !more || page.is_empty() {
-                return Ok((done, skipped, false));
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok((done, skipped, false)),
             }
         }
     }
@@ -961,20 +970,27 @@ impl Dashboard {
             .ok_or_else(|| Error::NotFound(format!("no worker reads a queue {queue:?}")))?;
         let depth = s.queues.depth(&sup.queue_url).await?;
         let messages = depth.visible + depth.delayed;
+        // Messages first: SQS refuses a second purge within a minute, and then nothing changed.
+        let started = std::time::Instant::now();
+        let at_ms = self.now_ms();
+        s.queues.purge(&sup.queue_url).await?;
+        audit(op, "purge", json!({ "queue": queue, "messages": messages }));
+        // Then the jobs that waited in it (made before the purge, still queued) fail as purged:
+        // no message will run them now.
         let mut cancelled = 0usize;
+        let mut left = false;
         if sup.queue_url == s.config.stack.extract_queue_url {
             let waiting = Search {
                 status: Some(JobStatus::Queued),
+                until_ms: Some(at_ms + 1),
                 ..Search::default()
             };
+            let mut after: Option<String> = None;
             loop {
-                let (page, _) = s
+                let (page, next) = s
                     .dashboard
-                    .list(ListName::Pending, None, &waiting, None, 100)
+                    .list(ListName::Pending, None, &waiting, after.as_deref(), 100)
                     .await?;
-                if page.is_empty() || cancelled >= BULK_MAX * 20 {
-                    break;
-                }
                 for (job, _) in page {
                     let error = JobError::new(
                         "purged",
@@ -991,17 +1007,24 @@ impl Dashboard {
                         Err(e) => return Err(e),
                     }
                 }
+                match next {
+                    Some(_) if started.elapsed() > BULK_TIME => {
+                        left = true;
+                        break;
+                    }
+                    Some(cursor) => after = Some(cursor),
+                    None => break,
+                }
             }
         }
-        s.queues.purge(&sup.queue_url).await?;
         audit(
             op,
-            "purge",
-            json!({ "queue": queue, "messages": messages, "jobsFailed": cancelled }),
+            "purge-jobs",
+            json!({ "queue": queue, "jobsFailed": cancelled, "more": left }),
         );
         Ok(http::json(
             200,
-            &json!({ "queue": queue, "messages": messages, "jobsFailed": cancelled }),
+            &json!({ "queue": queue, "messages": messages, "jobsFailed": cancelled, "more": left }),
         ))
     }
 
@@ -1016,11 +1039,13 @@ impl Dashboard {
             None => 0,
         };
         let total = job.result().as_ref().map_or(0, |r| r.chunk_count);
-        let chunks = self
+        let mut chunks = self
             .services
             .results
             .chunks(job.id(), total, offset, limit)
             .await?;
+        // Within a function's response, as /v1's pages are (the rest on the next page).
+        horizon_api::views::cut_at_page_bytes(&mut chunks);
         Ok(http::json(
             200,
             &json!({ "chunks": chunks, "total": total, "offset": offset }),

@@ -16,26 +16,32 @@ const DOCUMENT_JS: &str = include_str!("../assets/document.js");
 const PLAYGROUND: &str = include_str!("../assets/playground.html");
 const PLAYGROUND_JS: &str = include_str!("../assets/playground.js");
 
-/// The app: every view path serves the same page.
+/// The app: every view path serves the same page. It talks to its own origin only.
 pub fn page() -> Response<Body> {
-    html(INDEX)
+    html(INDEX, "'self'")
 }
 
 /// The playground for API users: open to all (it asks for an API key, and speaks only the
-/// public API with it).
+/// public API with it). Besides its origin it sends large files to presigned S3 URLs, and
+/// follows a large document's Markdown to one.
 pub fn playground() -> Response<Body> {
-    html(PLAYGROUND)
+    html(
+        PLAYGROUND,
+        "'self' https: http://localhost:* http://127.0.0.1:*",
+    )
 }
 
-fn html(page: &'static str) -> Response<Body> {
+fn html(page: &'static str, connect: &str) -> Response<Body> {
     let mut resp = http::with_body(200, "text/html; charset=utf-8", Body::Text(page.into()));
     http::set_header(&mut resp, "cache-control", "no-store");
     // Scripts and styles of this origin only; pictures may be blob URLs (pages drawn from the API).
     http::set_header(
         &mut resp,
         "content-security-policy",
-        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; \
-         connect-src 'self' https: http:; frame-ancestors 'none'",
+        &format!(
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; \
+             connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ),
     );
     resp
 }

@@ -804,7 +804,7 @@ impl DashboardStore for MemoryStore {
         filter: &Search,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<(Vec<(Job, String)>, bool)> {
+    ) -> StoreResult<(Vec<(Job, String)>, Option<String>)> {
         if let Some(cursor) = after {
             JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor)).map_err(|_| {
                 StoreError::invalid("starting_at", "is not a cursor from this list")
@@ -818,7 +818,10 @@ impl DashboardStore for MemoryStore {
             .collect();
         let more = page.len() > limit;
         page.truncate(limit);
-        Ok((page, more))
+        let next = more
+            .then(|| page.last().map(|(_, key)| key.clone()))
+            .flatten();
+        Ok((page, next))
     }
 
     async fn count(

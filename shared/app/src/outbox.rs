@@ -93,10 +93,10 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
     })
 }
 
-/// What removing a job takes from the dashboard's counts: a failed job deleted (by its tenant or
-/// an operator) leaves the failed count of the bucket it was counted in; other jobs leave the
-/// counts as they are (they record what happened). Counted once, as the write after the job's
-/// last version.
+/// What removing a job takes from the dashboard's counts: a failed job removed (deleted by its
+/// tenant or an operator, or expired) leaves the failed count of the bucket it was counted in,
+/// as it leaves the failed list; other jobs leave the counts as they are (they record what
+/// happened). Counted once, as the write after the job's last version.
 pub fn removal(before: &Job) -> Option<Counts> {
     (before.status() == JobStatus::Failed).then(|| Counts {
         job: before.id().clone(),

@@ -406,8 +406,9 @@ pub const COUNT_SCAN_CAP: u64 = 20_000;
 #[async_trait]
 pub trait DashboardStore: Send + Sync {
     /// A page of `list`, newest first, no older than `since` (unix ms), after the cursor `after`;
-    /// `filter` narrows it (failed-job search). Returns the jobs with each one's cursor, and
-    /// whether more follow.
+    /// `filter` narrows it. Returns the jobs with each one's cursor, and the cursor to go on
+    /// from when more may follow (`None` at the end). A filter is checked job by job over a
+    /// bounded read, so a page can come back short, even empty, with a cursor to go on from.
     async fn list(
         &self,
         list: horizon_domain::monitoring::ListName,
@@ -415,7 +416,7 @@ pub trait DashboardStore: Send + Sync {
         filter: &horizon_domain::monitoring::Search,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<(Vec<(Job, String)>, bool)>;
+    ) -> StoreResult<(Vec<(Job, String)>, Option<String>)>;
     /// How many jobs of `list` match `filter` since `since_ms`, reading at most
     /// [`COUNT_SCAN_CAP`] jobs of the window: the count, and `false` when the cap cut it short
     /// (the count is then a lower bound).

@@ -479,7 +479,11 @@ impl DynamoStore {
             let mut values = vec![(":exp", n(expires))];
             let mut adds = Vec::new();
             for (i, (name, by)) in fields.into_iter().enumerate() {
-                let (placeholder, value) = ([":a", ":b", ":c"][i.min(2)], n(by));
+                // One placeholder per field a bucket can have: pushed, completed, failed, deleted.
+                let placeholder = *[":a", ":b", ":c", ":d"].get(i).ok_or_else(|| {
+                    StoreError::Internal(format!("a time bucket with a fifth field ({name})"))
+                })?;
+                let value = n(by);
                 names.insert(format!("#f{i}"), name.to_owned());
                 adds.push(format!("#f{i} {placeholder}"));
                 values.push((placeholder, value));
@@ -542,8 +546,11 @@ impl DashboardStore for DynamoStore {
         search: &Search,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<(Vec<(Job, String)>, bool)> {
+    ) -> StoreResult<(Vec<(Job, String)>, Option<String>)> {
         let (_, pk_attr, sk_attr, pk) = list_index(list);
+        if search.key_range_is_empty(list, since_ms) {
+            return Ok((Vec::new(), None));
+        }
         let mut start: Option<Item> = match after {
             Some(cursor) => {
                 let id =
@@ -560,8 +567,8 @@ impl DashboardStore for DynamoStore {
             None => None,
         };
         let mut jobs = Vec::new();
-        let mut more = false;
-        // Filters apply after DynamoDB's page limit: keep reading (boundedly) until the page fills.
+        // Filters apply after DynamoDB's page limit: keep reading (boundedly) until the page
+        // fills; where the reading stopped is the next page's cursor.
         for _ in 0..20 {
             let out = self
                 .list_query(list, since_ms, search)
@@ -575,13 +582,20 @@ impl DashboardStore for DynamoStore {
                 jobs.push((Self::job_from_item(&item)?, cursor));
             }
             start = out.last_evaluated_key;
-            more = jobs.len() > limit || start.is_some();
             if jobs.len() > limit || start.is_none() {
                 break;
             }
         }
-        jobs.truncate(limit);
-        Ok((jobs, more))
+        let next = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(|(_, cursor)| cursor.clone())
+        } else {
+            start
+                .as_ref()
+                .and_then(|key| opt_str(key, sk_attr))
+                .map(str::to_owned)
+        };
+        Ok((jobs, next))
     }
 
     async fn count(
@@ -590,6 +604,9 @@ impl DashboardStore for DynamoStore {
         since_ms: Option<i64>,
         search: &Search,
     ) -> StoreResult<(u64, bool)> {
+        if search.key_range_is_empty(list, since_ms) {
+            return Ok((0, true));
+        }
         let query = self.list_query(list, since_ms, search);
         let (mut matched, mut scanned) = (0u64, 0u64);
         let mut start = None;

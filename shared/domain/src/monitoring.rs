@@ -105,6 +105,13 @@ impl Search {
     }
 }
 
+impl Search {
+    /// Whether the window holds nothing (it ends before it starts): no store is asked.
+    pub fn key_range_is_empty(&self, list: ListName, since_ms: Option<i64>) -> bool {
+        matches!(self.key_range(list, since_ms), (Some(from), Some(to)) if from >= to)
+    }
+}
+
 /// The text an error is searched by: its code and message, lower case.
 pub fn search_text(code: &str, message: &str) -> String {
     format!("{code} {message}").to_lowercase()
