@@ -256,6 +256,41 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// The write that adds `fields` (name, amount) to one time bucket's item, and keeps it a
+    /// day past the longest period a bucket can be summed in (the failed period is at most the
+    /// job retention, and in hours). One write per item: a transaction may not touch an item
+    /// twice.
+    fn bucket_add(
+        &self,
+        width: Width,
+        bucket: i64,
+        fields: impl IntoIterator<Item = (&'static str, i64)>,
+    ) -> StoreResult<TransactWriteItem> {
+        let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
+        let mut names = HashMap::new();
+        let mut values = vec![(":exp", n(expires))];
+        let mut adds = Vec::new();
+        for (i, (name, by)) in fields.into_iter().enumerate() {
+            // One placeholder per field a bucket can have: pushed, completed, failed, deleted.
+            let placeholder = *[":a", ":b", ":c", ":d"].get(i).ok_or_else(|| {
+                StoreError::Internal(format!("a time bucket with a fifth field ({name})"))
+            })?;
+            names.insert(format!("#f{i}"), name.to_owned());
+            adds.push(format!("#f{i} {placeholder}"));
+            values.push((placeholder, n(by)));
+        }
+        let expression = format!("ADD {} SET expiresAt = :exp", adds.join(", "));
+        self.add(
+            "TALLY",
+            bucket_key(width, bucket),
+            &expression,
+            names,
+            values,
+        )
+    }
+}
+
+impl DynamoStore {
     /// Writes many job records at once (BatchWriteItem) and counts them in the time buckets and
     /// the pending gauge: for benchmarks and imports, not the job path (it skips the conditional
     /// write that keeps ids unique).
@@ -308,10 +343,13 @@ impl DynamoStore {
             }
         }
         let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
-        let mut adds = Vec::new();
+        let mut buckets: HashMap<(Width, i64), Vec<(&'static str, i64)>> = HashMap::new();
         for ((width, bucket, name), by) in counts {
-            let sk = bucket_key(width, bucket);
-            adds.push(self.add("TALLY", sk, "ADD #f :by", field(name), vec![(":by", n(by))])?);
+            buckets.entry((width, bucket)).or_default().push((name, by));
+        }
+        let mut adds = Vec::new();
+        for ((width, bucket), fields) in buckets {
+            adds.push(self.bucket_add(width, bucket, fields)?);
         }
         let gauge = vec![(":by", n(pending))];
         adds.push(self.add(
@@ -472,30 +510,7 @@ impl DynamoStore {
         }
         let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
         for ((width, bucket), fields) in tallies {
-            // Kept a day past the longest period a bucket can be summed in (the failed period
-            // is at most the job retention, and in hours).
-            let expires = (bucket + 1) * width.seconds() + 8 * 24 * 3600;
-            let mut names = HashMap::new();
-            let mut values = vec![(":exp", n(expires))];
-            let mut adds = Vec::new();
-            for (i, (name, by)) in fields.into_iter().enumerate() {
-                // One placeholder per field a bucket can have: pushed, completed, failed, deleted.
-                let placeholder = *[":a", ":b", ":c", ":d"].get(i).ok_or_else(|| {
-                    StoreError::Internal(format!("a time bucket with a fifth field ({name})"))
-                })?;
-                let value = n(by);
-                names.insert(format!("#f{i}"), name.to_owned());
-                adds.push(format!("#f{i} {placeholder}"));
-                values.push((placeholder, value));
-            }
-            let expression = format!("ADD {} SET expiresAt = :exp", adds.join(", "));
-            items.push(self.add(
-                "TALLY",
-                bucket_key(width, bucket),
-                &expression,
-                names,
-                values,
-            )?);
+            items.push(self.bucket_add(width, bucket, fields)?);
         }
         if gauge != 0 {
             items.push(self.add(
