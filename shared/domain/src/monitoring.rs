@@ -62,15 +62,6 @@ impl Search {
         *self == Search::default()
     }
 
-    /// Whether a search reads the list's window job by job (anything but the time window).
-    pub fn filters_jobs(&self) -> bool {
-        self.tag.is_some()
-            || self.job_type.is_some()
-            || self.status.is_some()
-            || self.account.is_some()
-            || self.text.is_some()
-    }
-
     /// Whether `job` passes the per-job filters (the time window is the store's key range).
     pub fn matches(&self, job: &Job) -> bool {
         self.tag.as_ref().is_none_or(|t| tags(job).contains(t))
@@ -381,7 +372,6 @@ mod tests {
             until_ms: Some(9_000),
             ..Search::default()
         };
-        assert!(!window.filters_jobs());
         // The later of the list's period and the window's start; the window's end.
         assert_eq!(
             window.key_range(ListName::Failed, Some(7_000)),
