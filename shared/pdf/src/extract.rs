@@ -37,6 +37,8 @@ const MAX_RULES: usize = 5_000;
 
 /// A rule is at least this long (points); shorter marks belong to figures.
 const MIN_RULE: f32 = 6.0;
+/// A figure is at least this wide and tall (points).
+const MIN_FIGURE: f32 = 40.0;
 
 static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
 
@@ -266,14 +268,14 @@ impl Pdf<'_> {
                 builder.start(size, style, rotated);
             }
             if hyphen {
-                builder.push('\u{2}', bbox);
+                builder.push('\u{2}', bbox, bbox);
                 builder.finish(&mut words, true);
                 continue;
             }
             if code == 0 || is_unmappable(code) {
-                builder.push('\u{FFFD}', bbox);
+                builder.push('\u{FFFD}', bbox, bbox);
             } else {
-                builder.push(c, bbox);
+                builder.push(c, bbox, tight.unwrap_or(bbox));
             }
             builder.last_right = tight.unwrap_or(bbox)[2];
         }
@@ -426,6 +428,38 @@ struct WordBuilder {
     space_pending: bool,
     /// The right edge of the last character's glyph.
     last_right: f32,
+    /// The box of the last letter, which an accent drawn after it may sit over.
+    last_letter: Option<BBox>,
+    /// A spacing accent just pushed (where in `text`, its combining mark, its box), which may
+    /// sit over the letter drawn next.
+    accent: Option<(usize, char, BBox)>,
+}
+
+/// The combining mark of a spacing accent (a bar, tilde, circumflex, diaeresis, acute, grave,
+/// dot, caron, breve, ring or cedilla drawn as a glyph of its own).
+fn combining(c: char) -> Option<char> {
+    Some(match c {
+        '\u{AF}' | '\u{2C9}' => '\u{304}',
+        '\u{2DC}' => '\u{303}',
+        '\u{2C6}' => '\u{302}',
+        '\u{A8}' => '\u{308}',
+        '\u{B4}' | '\u{2CA}' => '\u{301}',
+        '\u{2CB}' => '\u{300}',
+        '\u{2D9}' => '\u{307}',
+        '\u{2C7}' => '\u{30C}',
+        '\u{2D8}' => '\u{306}',
+        '\u{2DA}' => '\u{30A}',
+        '\u{B8}' => '\u{327}',
+        _ => return None,
+    })
+}
+
+/// Whether an accent's box sits over (or under) a letter's: centred within its width, off its
+/// middle.
+fn over(accent: &BBox, letter: &BBox) -> bool {
+    let cx = (accent[0] + accent[2]) / 2.0;
+    let (cy, ly) = ((accent[1] + accent[3]) / 2.0, (letter[1] + letter[3]) / 2.0);
+    cx >= letter[0] && cx <= letter[2] && (cy - ly).abs() >= 0.2 * (letter[3] - letter[1])
 }
 
 /// A gap between glyphs narrower than this many font sizes separates no words (word spaces
@@ -440,16 +474,47 @@ impl WordBuilder {
         self.rotated = rotated;
     }
 
-    fn push(&mut self, c: char, b: BBox) {
-        self.text.push(c);
+    /// Adds a character. A spacing accent set over a letter (TeX draws \\bar{A} as "A" and a
+    /// "¯" above it, or the accent first) becomes that letter's combining mark: "Ā", not "A¯".
+    /// `b` is the character's box; `glyph`, the box of its ink, which tells where an accent
+    /// sits.
+    fn push(&mut self, c: char, b: BBox, glyph: BBox) {
         self.bbox = Some(match self.bbox {
             None => b,
             Some(a) => union(&a, &b),
         });
+        if let Some(mark) = combining(c) {
+            if self
+                .last_letter
+                .take()
+                .is_some_and(|letter| over(&glyph, &letter))
+            {
+                self.text.push(mark);
+                return;
+            }
+            self.accent = Some((self.text.len(), mark, glyph));
+            self.text.push(c);
+            return;
+        }
+        if let Some((at, mark, accent)) = self.accent.take() {
+            // Nothing came between the accent and this letter.
+            let next = self.text.get(at..).is_some_and(|t| t.chars().count() == 1);
+            if next && over(&accent, &glyph) {
+                self.text.truncate(at);
+                self.text.push(c);
+                self.text.push(mark);
+                self.last_letter = None;
+                return;
+            }
+        }
+        self.text.push(c);
+        self.last_letter = Some(glyph);
     }
 
     fn finish(&mut self, words: &mut Vec<Word>, line_end: bool) {
         let text = std::mem::take(&mut self.text);
+        self.last_letter = None;
+        self.accent = None;
         let bbox = self.bbox.take();
         let text = text.trim_end().to_owned();
         match bbox {
@@ -558,14 +623,62 @@ fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, Vec<BBox>, f32) {
         found.visit(&object, PdfMatrix::IDENTITY, view, 0);
     }
     let area = (view.width * view.height).max(1.0);
-    let figures = regions(found.graphics, view);
+    let figures = regions(found.graphics, &found.rules, &found.boxes, view);
     (found.rules, figures, (found.image_area / area).min(1.0))
 }
 
-/// Graphics close together (4 points) are one figure; a figure is at least 40 points each way
-/// and smaller than most of the page (a background or a scanned page is no figure).
-fn regions(mut boxes: Vec<BBox>, view: &View) -> Vec<BBox> {
-    // The boxes come merged as they were drawn; merge what has grown together since.
+/// Graphics close together (4 points) are one figure; so are graphics inside the same box
+/// drawn with straight lines, or touching the same rule (a chart's frame and axes join its
+/// ticks, curves and markers; a rule that one picture touches, such as a header's line under a
+/// logo, joins nothing). A figure is at least [`MIN_FIGURE`] points each way and smaller than
+/// most of the page (a background or a scanned page is no figure).
+fn regions(graphics: Vec<BBox>, rules: &[BBox], boxes: &[BBox], view: &View) -> Vec<BBox> {
+    let mut groups = merge_near(graphics);
+    let page = view.width * view.height;
+    for frame in boxes.iter().filter(|b| area(b) < 0.6 * page) {
+        let inside = |g: &BBox| {
+            g[0] >= frame[0] - 1.0
+                && g[1] >= frame[1] - 1.0
+                && g[2] <= frame[2] + 1.0
+                && g[3] <= frame[3] + 1.0
+        };
+        if groups.iter().any(inside) {
+            let (within, rest): (Vec<BBox>, Vec<BBox>) = groups.into_iter().partition(inside);
+            let group = within.iter().fold(*frame, |acc, g| union(&acc, g));
+            groups = merge_near(rest.into_iter().chain([group]).collect());
+        }
+    }
+    let mut joined = vec![false; rules.len()];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (rule, done) in rules.iter().zip(joined.iter_mut()) {
+            if *done {
+                continue;
+            }
+            let (touching, rest): (Vec<BBox>, Vec<BBox>) =
+                groups.iter().partition(|g| near(g, rule));
+            if touching.len() < 2 {
+                continue;
+            }
+            *done = true;
+            changed = true;
+            let group = touching.iter().fold(*rule, |acc, g| union(&acc, g));
+            groups = merge_near(rest.into_iter().chain([group]).collect());
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|b| b[2] - b[0] >= MIN_FIGURE && b[3] - b[1] >= MIN_FIGURE && area(b) < 0.6 * page)
+        .collect()
+}
+
+fn area(b: &BBox) -> f32 {
+    (b[2] - b[0]) * (b[3] - b[1])
+}
+
+/// Boxes that touch or lie within 4 points of each other, merged until none do.
+fn merge_near(mut boxes: Vec<BBox>) -> Vec<BBox> {
     let mut merged = true;
     while merged {
         merged = false;
@@ -580,13 +693,7 @@ fn regions(mut boxes: Vec<BBox>, view: &View) -> Vec<BBox> {
         }
         boxes = out;
     }
-    let page = view.width * view.height;
     boxes
-        .into_iter()
-        .filter(|b| {
-            b[2] - b[0] >= 40.0 && b[3] - b[1] >= 40.0 && (b[2] - b[0]) * (b[3] - b[1]) < 0.6 * page
-        })
-        .collect()
 }
 
 /// Whether two boxes touch or lie within 4 points of each other.
@@ -599,6 +706,8 @@ fn near(a: &BBox, b: &BBox) -> bool {
 struct Drawings {
     rules: Vec<BBox>,
     graphics: Vec<BBox>,
+    /// Boxes drawn with straight lines (a chart's frame, a table's outline).
+    boxes: Vec<BBox>,
     image_area: f32,
     seen: usize,
 }
@@ -718,6 +827,9 @@ impl Drawings {
             self.graphic(bbox);
             return;
         }
+        if w >= MIN_FIGURE && h >= MIN_FIGURE {
+            self.boxes.push(bbox);
+        }
         if filled && !stroked {
             // A filled shape is a rule only when it is a thin bar.
             if w.min(h) <= 3.0 {
@@ -754,6 +866,81 @@ mod tests {
         assert!(Style::of("XYZABC+CMBX10", Some(PdfFontWeight::Custom(570)), false).bold);
         assert!(!Style::of("CMR10", Some(PdfFontWeight::Custom(345)), false).bold);
         assert!(Style::of("Helvetica", heavy, false).bold);
+    }
+
+    fn built(chars: &[(char, BBox)]) -> String {
+        let mut b = WordBuilder::default();
+        for (c, glyph) in chars {
+            b.push(*c, [glyph[0], 0.0, glyph[2], 12.0], *glyph);
+        }
+        b.text
+    }
+
+    #[test]
+    fn an_accent_set_over_a_letter_becomes_its_combining_mark() {
+        // TeX's \bar{A}: the letter, then a macron drawn above it.
+        let a = built(&[
+            ('A', [0.0, 2.0, 7.0, 10.0]),
+            ('\u{AF}', [1.0, 0.0, 6.0, 1.0]),
+        ]);
+        assert_eq!(a, "A\u{304}");
+        // \tilde{n}: the tilde first.
+        let n = built(&[
+            ('\u{2DC}', [1.0, 0.0, 5.0, 1.5]),
+            ('n', [0.0, 4.0, 6.0, 10.0]),
+        ]);
+        assert_eq!(n, "n\u{303}");
+        // An accent written beside a letter, on the line, is a character of its own.
+        let apart = built(&[
+            ('l', [0.0, 2.0, 3.0, 10.0]),
+            ('\u{B4}', [4.0, 2.0, 7.0, 5.0]),
+        ]);
+        assert_eq!(apart, "l\u{B4}");
+    }
+
+    fn view() -> View {
+        View {
+            left: 0.0,
+            bottom: 0.0,
+            right: 600.0,
+            top: 800.0,
+            rotation: PdfPageRenderRotation::None,
+            width: 600.0,
+            height: 800.0,
+        }
+    }
+
+    #[test]
+    fn a_chart_s_frame_joins_its_ticks_and_curve_into_one_figure() {
+        // A frame of straight lines 200 × 150, a curve inside it from its left edge, ticks on its
+        // bottom edge.
+        let frame = [[100.0, 100.0, 300.0, 101.0], [100.0, 249.0, 300.0, 250.0]];
+        let left = [99.5, 100.0, 100.5, 250.0];
+        let boxes = [[100.0, 100.0, 300.0, 250.0]];
+        let mut graphics = vec![[100.5, 180.0, 290.0, 200.0]];
+        graphics.extend((0..5).map(|i| {
+            let x = 120.0 + 40.0 * i as f32;
+            [x, 246.0, x + 0.5, 249.0]
+        }));
+        let rules: Vec<BBox> = frame.iter().chain([&left]).copied().collect();
+        let regions = regions(graphics.clone(), &rules, &boxes, &view());
+        assert_eq!(regions, vec![[100.0, 100.0, 300.0, 250.0]]);
+        // Without the drawn box, the rule the ticks share joins them to each other.
+        let regions = super::regions(graphics, &rules, &[], &view());
+        assert!(
+            regions
+                .iter()
+                .any(|r| r[3] - r[1] >= 40.0 && r[2] - r[0] >= 150.0),
+            "{regions:?}"
+        );
+    }
+
+    #[test]
+    fn a_rule_under_one_logo_makes_no_figure_of_the_header() {
+        let logo = vec![[40.0, 20.0, 80.0, 60.0]];
+        let rule = [[40.0, 61.0, 560.0, 62.0]];
+        let regions = regions(logo, &rule, &[], &view());
+        assert_eq!(regions, vec![[40.0, 20.0, 80.0, 60.0]]);
     }
 
     /// PDFium as the test scripts install it (`scripts/install-pdfium` sets PDFIUM_LIB_PATH).
