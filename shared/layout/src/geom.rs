@@ -48,6 +48,13 @@ pub fn h_overlap_ratio(a: &BBox, b: &BBox) -> f32 {
     o / w
 }
 
+/// The gap between two rectangles (0 when they touch or overlap).
+pub fn distance(a: &BBox, b: &BBox) -> f32 {
+    let dx = (a[0] - b[2]).max(b[0] - a[2]).max(0.0);
+    let dy = (a[1] - b[3]).max(b[1] - a[3]).max(0.0);
+    dx.hypot(dy)
+}
+
 pub fn center(b: &BBox) -> (f32, f32) {
     ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0)
 }

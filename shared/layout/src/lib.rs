@@ -33,6 +33,8 @@ const MARGIN: f32 = 0.1;
 
 /// Labels around a figure (its axes' ticks) sit within this many font sizes of its drawing.
 const FIGURE_MARGIN: f32 = 1.5;
+/// ... and no label lies further out than this many font sizes.
+const FIGURE_REACH: f32 = 4.0;
 
 /// Analyses a document's pages.
 pub fn analyse(pages: &[PageInput]) -> Document {
@@ -69,7 +71,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             })
             .collect();
         beside_page_numbers(page, &p.segments, &mut kinds);
-        attach_to_body(&p.segments, &mut kinds);
+        attach_to_body(&p.segments, &p.tables, &mut kinds);
         let mut furniture: Vec<(Kind, &Segment)> = Vec::new();
         let mut body: Vec<Segment> = Vec::new();
         for (s, kind) in p.segments.iter().zip(kinds) {
@@ -78,39 +80,48 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 None => body.push(s.clone()),
             }
         }
-        // Short labels inside a figure (not a box around paragraphs, not a panel's caption such
-        // as "(a) ...") are the figure's.
+        // Short labels in and around a figure (not a box around paragraphs, not a panel's
+        // caption such as "(a) ...") are the figure's: its ticks, and from them its axes' titles.
         // Each figure's text, with where it came in the source: before how many body pieces.
         let mut figures: Vec<(usize, Vec<Segment>)> = Vec::new();
         let mut source: Vec<usize> = (0..body.len()).collect(); // each body piece's first place
         for region in &page.figures {
-            let inside = |s: &Segment| {
-                let (cx, cy) = geom::center(&s.bbox);
-                geom::contains(region, cx, cy, FIGURE_MARGIN * p.em)
-            };
             let texts: Vec<usize> = body
                 .iter()
-                .filter(|s| inside(s))
+                .filter(|s| {
+                    let (cx, cy) = geom::center(&s.bbox);
+                    geom::contains(region, cx, cy, FIGURE_MARGIN * p.em)
+                })
                 .map(Segment::chars)
                 .collect();
-            if texts.is_empty() || median(texts.iter().map(|&n| n as f32).collect()) > 40.0 {
+            if median(texts.iter().map(|&n| n as f32).collect()) > 40.0 {
                 continue;
             }
             let label = |s: &Segment| {
                 let t = s.text();
                 s.chars() <= 30 && !classify::is_caption(&t) && !t.starts_with('(')
             };
-            let take = |s: &Segment| inside(s) && label(s);
-            let first = body.iter().position(take).map_or(usize::MAX, |i| source[i]);
+            let taken = labels(region, &body, label, p.em);
+            let first = (0..body.len())
+                .find(|&i| taken[i])
+                .map_or(usize::MAX, |i| source[i]);
             source = source
                 .into_iter()
-                .zip(&body)
-                .filter(|(_, s)| !take(s))
+                .zip(&taken)
+                .filter(|(_, &t)| !t)
                 .map(|(i, _)| i)
                 .collect();
-            let (taken, rest): (Vec<Segment>, Vec<Segment>) = body.into_iter().partition(take);
+            let mut labels = Vec::new();
+            let mut rest = Vec::new();
+            for (s, t) in body.into_iter().zip(taken) {
+                if t {
+                    labels.push(s)
+                } else {
+                    rest.push(s)
+                }
+            }
             body = rest;
-            figures.push((first, taken));
+            figures.push((first, labels));
         }
         // Where each figure's first piece came, counted in the pieces left in the body.
         for figure in &mut figures {
@@ -230,23 +241,56 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             .iter()
             .flat_map(|p| p.words.iter().map(|w| w.text.as_str())),
     );
-    Document {
-        pages: pages
+    let mut pages: Vec<PageLayout> = pages
+        .iter()
+        .zip(drafts)
+        .map(|(page, drafts)| PageLayout {
+            number: page.number,
+            width: page.width,
+            height: page.height,
+            unit: page.unit,
+            source: page.source,
+            blocks: drafts
+                .into_iter()
+                .map(|d| settle(d, &vocabulary))
+                .filter(|b| !b.text.is_empty())
+                .collect(),
+        })
+        .collect();
+    continue_past_floats(&mut pages, &vocabulary);
+    Document { pages }
+}
+
+/// A word broken at the end of a page ("eas-") goes on after the figures, captions and tables
+/// set at the top of the next page ("ily follow ..."): the paragraph that completes it comes
+/// first on its page, before those floats, as a reader takes it.
+fn continue_past_floats(pages: &mut [PageLayout], vocabulary: &text::Vocabulary) {
+    /// How many blocks into a page the continuation may be looked for.
+    const LOOK: usize = 8;
+    for i in 1..pages.len() {
+        let running = |b: &&Block| !b.kind.is_furniture() && b.kind != Kind::Figure;
+        let Some(last) = pages[i - 1].blocks.iter().rev().find(running) else {
+            continue;
+        };
+        if !matches!(last.kind, Kind::Paragraph | Kind::List) {
+            continue;
+        }
+        let before = last.text.clone();
+        let blocks = &mut pages[i].blocks;
+        let Some(first) = blocks.iter().position(|b| !b.kind.is_furniture()) else {
+            continue;
+        };
+        let found = (first..blocks.len().min(first + LOOK)).find(|&k| {
+            blocks[k].kind == Kind::Paragraph && vocabulary.continues(&before, &blocks[k].text)
+        });
+        let Some(k) = found else { continue };
+        let floats = blocks[first..k]
             .iter()
-            .zip(drafts)
-            .map(|(page, drafts)| PageLayout {
-                number: page.number,
-                width: page.width,
-                height: page.height,
-                unit: page.unit,
-                source: page.source,
-                blocks: drafts
-                    .into_iter()
-                    .map(|d| settle(d, &vocabulary))
-                    .filter(|b| !b.text.is_empty())
-                    .collect(),
-            })
-            .collect(),
+            .any(|b| matches!(b.kind, Kind::Figure | Kind::Caption | Kind::Table));
+        if floats {
+            let block = blocks.remove(k);
+            blocks.insert(first, block);
+        }
     }
 }
 
@@ -296,19 +340,62 @@ fn beside_page_numbers(page: &PageInput, segments: &[Segment], kinds: &mut [Opti
     }
 }
 
-/// A repeated header or footer line set as close to the body's text as its own lines are to
-/// each other (within 0.8 of its size) is part of it: the column heads of a table that starts
-/// each page, not a running header, which stands apart. Page numbers stay what they are.
-fn attach_to_body(segments: &[Segment], kinds: &mut [Option<Kind>]) {
-    let near = |a: &Segment, b: &Segment| {
-        let gap = (a.bbox[1] - b.bbox[3]).max(b.bbox[1] - a.bbox[3]);
-        gap <= 0.8 * a.size.max(b.size)
+/// Which pieces are a figure's labels: those within [`FIGURE_MARGIN`] font sizes of its
+/// drawing, then of the labels taken, up to [`FIGURE_REACH`] from the drawing (a tick's number
+/// sits by the axis, the axis's title beyond the numbers); outside the drawing, only plain text
+/// no larger than the body's.
+fn labels(region: &BBox, body: &[Segment], label: impl Fn(&Segment) -> bool, em: f32) -> Vec<bool> {
+    let reach = FIGURE_REACH * em;
+    let mut area = *region;
+    let mut taken = vec![false; body.len()];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (s, t) in body.iter().zip(taken.iter_mut()) {
+            let b = &s.bbox;
+            let within = b[0] >= region[0] - reach
+                && b[2] <= region[2] + reach
+                && b[1] >= region[1] - reach
+                && b[3] <= region[3] + reach;
+            if *t || !within || geom::distance(b, &area) > FIGURE_MARGIN * em || !label(s) {
+                continue;
+            }
+            // Outside the drawing, a heading or a list item set close below it stays the body's.
+            let (cx, cy) = geom::center(b);
+            let outside = !geom::contains(region, cx, cy, 0.0);
+            let plain = !s.bold && s.size <= 1.3 * em && classify::list_marker(&s.text()).is_none();
+            if outside && !plain {
+                continue;
+            }
+            *t = true;
+            area = geom::union(&area, b);
+            grew = true;
+        }
+    }
+    taken
+}
+
+/// A repeated header or footer line set as close to the body's lines (or a table) as its own
+/// lines are to each other (within 0.8 of its own size) is part of it: the column heads of a
+/// table that starts each page, not a running header, which stands apart. Page numbers stay
+/// what they are.
+fn attach_to_body(segments: &[Segment], tables: &[tables::Found], kinds: &mut [Option<Kind>]) {
+    let near = |a: &Segment, b: &BBox| {
+        let gap = (a.bbox[1] - b[3]).max(b[1] - a.bbox[3]);
+        // Text set sideways down a margin, as tall as the page, is near every line.
+        let above_or_below = geom::overlap(a.bbox[0], a.bbox[2], b[0], b[2]) > 0.0;
+        let a_line = geom::height(b) <= 2.0 * geom::height(&a.bbox);
+        (above_or_below || a_line) && gap <= 0.8 * a.size
     };
     loop {
         let attached: Vec<usize> = (0..segments.len())
             .filter(|&i| matches!(kinds[i], Some(Kind::Header | Kind::Footer)))
             .filter(|&i| {
-                (0..segments.len()).any(|j| kinds[j].is_none() && near(&segments[i], &segments[j]))
+                let body = (0..segments.len())
+                    .filter(|&j| kinds[j].is_none())
+                    .map(|j| &segments[j].bbox);
+                body.chain(tables.iter().map(|t| &t.bbox))
+                    .any(|b| near(&segments[i], b))
             })
             .collect();
         if attached.is_empty() {
@@ -320,9 +407,15 @@ fn attach_to_body(segments: &[Segment], kinds: &mut [Option<Kind>]) {
     }
 }
 
+/// Whether a piece sits in the page's top (`true`) or bottom margin, outside any figure (a
+/// chart's labels are the chart's, wherever it is drawn).
 fn margin(page: &PageInput, s: &Segment) -> Option<bool> {
-    let (_, cy) = geom::center(&s.bbox);
-    if s.chars() > 150 {
+    let (cx, cy) = geom::center(&s.bbox);
+    let in_figure = page
+        .figures
+        .iter()
+        .any(|f| geom::contains(f, cx, cy, FIGURE_MARGIN * s.size));
+    if s.chars() > 150 || in_figure {
         None
     } else if cy < MARGIN * page.height {
         Some(true)

@@ -258,15 +258,15 @@ pub struct Document {
 }
 
 impl Document {
-    /// The running text of the document: every block's text in reading order but the text
-    /// inside figures, pages apart by a blank line.
+    /// The running text of the document: every block's text in reading order but page
+    /// furniture and the text inside figures, pages apart by a blank line.
     pub fn text(&self) -> String {
         self.pages
             .iter()
             .map(|p| {
                 p.blocks
                     .iter()
-                    .filter(|b| b.kind != Kind::Figure)
+                    .filter(|b| b.kind != Kind::Figure && !b.kind.is_furniture())
                     .map(|b| b.text.as_str())
                     .collect::<Vec<_>>()
                     .join("\n")

@@ -321,3 +321,160 @@ fn a_running_section_title_beside_the_page_number_is_a_header() {
     assert_eq!(k[0].0, Kind::PageNumber, "{k:?}");
     assert_eq!(k[1], (Kind::Header, "2.1. SECTION 4".to_string()), "{k:?}");
 }
+
+/// Six pages of a journal: a running header, body text, and on each a preprint stamp set
+/// sideways down the left margin, as tall as the page.
+fn journal_page(n: u32) -> PageInput {
+    let mut w = line(
+        "Journal of Tests: proofs of the manuscript",
+        200.0,
+        30.0,
+        8.0,
+    );
+    w.push(Word {
+        bbox: [14.0, 20.0, 36.0, 700.0],
+        size: 20.0,
+        ..crate::lines::tests::word("arXiv:2601.00001v1 [cs.DL] 1 Jan 2026", 14.0, 20.0, 20.0)
+    });
+    for i in 0..10 {
+        let y = 100.0 + 13.0 * i as f32;
+        w.extend(line(
+            &format!("Line {i} of the body text on page {n} runs on for a while."),
+            72.0,
+            y,
+            10.0,
+        ));
+    }
+    page(n, w, Vec::new())
+}
+
+#[test]
+fn a_running_header_stays_one_beside_text_set_sideways() {
+    let pages: Vec<PageInput> = (1..=6).map(journal_page).collect();
+    let doc = analyse(&pages);
+    let k = kinds(&Document {
+        pages: vec![doc.pages[2].clone()],
+    });
+    assert!(
+        k.contains(&(
+            Kind::Header,
+            "Journal of Tests: proofs of the manuscript".to_string()
+        )),
+        "{k:?}"
+    );
+    // The running text leaves page furniture out.
+    let text = doc.text();
+    assert!(!text.contains("Journal of Tests"), "{text}");
+    assert!(text.contains("Line 3 of the body text on page 3"), "{text}");
+}
+
+/// A chart drawn at [100, 100, 300, 250]: numbers along its axes, the axes' titles beyond
+/// them (the vertical one set sideways), a caption, then the body.
+fn chart_page(words: &mut Vec<Word>) -> PageInput {
+    words.extend(line(
+        "Figure 1. The obliquity as the radius grows.",
+        72.0,
+        290.0,
+        10.0,
+    ));
+    chart(words)
+}
+
+fn chart(words: &mut Vec<Word>) -> PageInput {
+    for (i, tick) in ["0", "10", "20", "30"].iter().enumerate() {
+        words.extend(line(tick, 100.0 + 60.0 * i as f32, 253.0, 8.0));
+        words.extend(line(tick, 86.0, 240.0 - 45.0 * i as f32, 8.0));
+    }
+    words.extend(line("Radius (km)", 170.0, 265.0, 8.0));
+    words.push(Word {
+        bbox: [68.0, 140.0, 78.0, 210.0],
+        size: 10.0,
+        ..crate::lines::tests::word("Obliquity", 68.0, 140.0, 10.0)
+    });
+    let mut p = page(1, std::mem::take(words), Vec::new());
+    p.figures = vec![[100.0, 100.0, 300.0, 250.0]];
+    p
+}
+
+#[test]
+fn a_chart_s_numbers_and_axis_titles_are_the_figure_s_not_running_text() {
+    let mut w = Vec::new();
+    for i in 0..4 {
+        w.extend(line(
+            &format!("Body line {i} says what the chart above it shows us."),
+            72.0,
+            330.0 + 13.0 * i as f32,
+            10.0,
+        ));
+    }
+    let doc = analyse(&[chart_page(&mut w)]);
+    let figure = doc.pages[0]
+        .blocks
+        .iter()
+        .find(|b| b.kind == Kind::Figure)
+        .unwrap_or_else(|| panic!("{:?}", kinds(&doc)));
+    assert!(
+        figure.text.contains("Radius (km)") && figure.text.contains("Obliquity"),
+        "{:?}",
+        kinds(&doc)
+    );
+    let text = doc.text();
+    for label in ["Radius", "Obliquity", "30"] {
+        assert!(!text.contains(label), "{label} in {text}");
+    }
+    assert!(text.contains("Figure 1. The obliquity as the radius grows."));
+    assert!(text.contains("Body line 3 says what the chart above it shows us."));
+}
+
+#[test]
+fn a_word_broken_at_a_page_s_end_goes_on_before_the_floats_atop_the_next() {
+    let mut first = Vec::new();
+    for (i, l) in [
+        "When the core is small and the period long,",
+        "the inner core can eas-",
+    ]
+    .iter()
+    .enumerate()
+    {
+        first.extend(line(l, 72.0, 100.0 + 13.0 * i as f32, 10.0));
+    }
+    let mut second = Vec::new();
+    second.extend(line(
+        "ily follow the mantle and stays locked to it.",
+        72.0,
+        330.0,
+        10.0,
+    ));
+    let mut p2 = chart_page(&mut second);
+    p2.number = 2;
+    let doc = analyse(&[page(1, first, Vec::new()), p2]);
+    let k = kinds(&Document {
+        pages: vec![doc.pages[1].clone()],
+    });
+    assert!(k[0].1.starts_with("ily follow the mantle"), "{k:?}");
+    assert!(
+        k.iter().any(|(kind, _)| *kind == Kind::Figure) && k[1].0 != Kind::Paragraph,
+        "{k:?}"
+    );
+}
+
+#[test]
+fn a_heading_set_close_below_a_chart_stays_a_heading() {
+    let mut w = Vec::new();
+    // No caption: the heading comes right under the axis's title.
+    w.extend(bold(line("2 Results", 72.0, 276.0, 12.0)));
+    for i in 0..4 {
+        w.extend(line(
+            &format!("Body line {i} tells what the results were in full."),
+            72.0,
+            300.0 + 13.0 * i as f32,
+            10.0,
+        ));
+    }
+    let doc = analyse(&[chart(&mut w)]);
+    assert!(
+        kinds(&doc).contains(&(Kind::Heading, "2 Results".to_string())),
+        "{:?}",
+        kinds(&doc)
+    );
+}

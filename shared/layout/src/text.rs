@@ -51,6 +51,28 @@ impl Vocabulary {
     fn has(&self, word: &str) -> bool {
         self.words.contains_key(word)
     }
+
+    /// Whether a text ending in a broken word ("eas-") goes on with one that starts with the
+    /// rest of it ("ily follow"): the document writes the joined word elsewhere, or neither
+    /// part is a word of its own (the rest occurs only there).
+    pub fn continues(&self, before: &str, after: &str) -> bool {
+        let Some(head) = before.trim_end().strip_suffix(['-', '\u{FFFE}']) else {
+            return false;
+        };
+        let head: String = head
+            .chars()
+            .rev()
+            .take_while(|c| is_word_char(*c))
+            .collect();
+        let head: String = head.chars().rev().collect::<String>().to_lowercase();
+        let tail: String = after.chars().take_while(|c| is_word_char(*c)).collect();
+        if head.is_empty() || !tail.chars().next().is_some_and(char::is_lowercase) {
+            return false;
+        }
+        // The rest of the word is in the vocabulary once by itself: there.
+        let alone = |w: &str| self.words.get(w).copied().unwrap_or(0);
+        self.has(&format!("{head}{tail}")) || (!self.has(&head) && alone(&tail.to_lowercase()) <= 1)
+    }
 }
 
 /// Joins words that a line break split. PDFium removes the break and leaves a mark (U+FFFE)
