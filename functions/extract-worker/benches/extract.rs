@@ -307,6 +307,11 @@ fn main() {
             std::fs::read_to_string(dir.join(format!("{stem}.txt"))).ok()
         });
         let ours_text = doc.as_ref().map(Document::text).unwrap_or_default();
+        // HORIZON_BENCH_TEXT=DIR keeps our text per file, to read beside the ground truth.
+        if let Some(out) = std::env::var_os("HORIZON_BENCH_TEXT") {
+            let _ = std::fs::create_dir_all(&out);
+            let _ = std::fs::write(Path::new(&out).join(format!("{name}.txt")), &ours_text);
+        }
         let ground_truth = truth
             .as_ref()
             .filter(|_| doc.is_some())
