@@ -68,6 +68,9 @@ if ! ours_running; then
   # 0.5 s to make the stream behind it, and LocalStack drops the records written meanwhile).
   # Every table's stream is a Kinesis shard there: the tests make a table each, past the default
   # limit of 100 shards.
+  # KINESIS_PERSISTENCE=0: kinesis-local would otherwise write every stream's records to disk
+  # every 5 s (its PERSIST_INTERVAL), all of them each time: half a core at rest once the tests
+  # had left a few hundred streams. Nothing here persists (DynamoDB Local is in memory too).
   # Its own session (setsid) so that stop.sh can end LocalStack and its DynamoDB Local child together.
   (
     cd "$LS_HOME"
@@ -77,7 +80,7 @@ if ! ours_running; then
       SQS_ENDPOINT_STRATEGY=path DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
       DYNAMODB_LOCAL_PORT="$LS_DYNAMODB_PORT" DYNAMODB_IN_MEMORY=1 DYNAMODB_REMOVE_EXPIRED_ITEMS=1 \
       S3_SKIP_SIGNATURE_VALIDATION=0 LOCALSTACK_TELEMETRY_DISABLED=1 DISABLE_CORS_CHECKS=1 \
-      KINESIS_LATENCY=0 KINESIS_SHARD_LIMIT=100000 KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT=100000
+      KINESIS_LATENCY=0 KINESIS_PERSISTENCE=0 KINESIS_SHARD_LIMIT=100000 KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT=100000
     exec setsid "$LS_VENV/bin/python" -m localstack.runtime.main >"$LS_LOG" 2>&1 </dev/null
   ) &
   echo $! >"$LS_PIDFILE"

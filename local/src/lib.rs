@@ -131,6 +131,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
             stopped.clone(),
         )));
         for (supervisor, url, handler) in queues {
+            let busy = Arc::new(tokio::sync::Notify::new());
             for n in 0..config.local.workers {
                 tasks.push(tokio::spawn(poll_queue(
                     Poller {
@@ -140,6 +141,8 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                         instance: format!("{}-{n}", std::process::id()),
                         queue_url: url.to_owned(),
                         handler: handler.clone(),
+                        lead: n == 0,
+                        busy: busy.clone(),
                     },
                     stopped.clone(),
                 )));
@@ -210,7 +213,15 @@ pub struct Poller {
     pub instance: String,
     pub queue_url: String,
     pub handler: Arc<dyn SqsHandler>,
+    /// Whether it polls while its queue is empty. The others (of the same queue) wait after an
+    /// empty receive until `busy` rings (a poller received work) or [`PARKED`] has passed, as
+    /// an event source mapping scales down to one poller: an idle runner asks little of SQS.
+    pub lead: bool,
+    pub busy: Arc<tokio::sync::Notify>,
 }
+
+/// How long a poller that is not the lead waits after an empty receive, unless work comes.
+const PARKED: Duration = Duration::from_secs(15);
 
 /// One poller, as an event source mapping: receive a batch, hand it to the handler as an
 /// `SqsEvent`, delete what succeeded; messages in `batchItemFailures` stay for redelivery. Sends
@@ -224,12 +235,22 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
         instance,
         queue_url,
         handler,
+        lead,
+        busy,
     } = poller;
     let queue_name = queue_url.rsplit('/').next().unwrap_or("").to_owned();
     let mut paused = (false, std::time::Instant::now() - Duration::from_secs(60));
     while !*stopped.borrow() {
         horizon_app::dashboard::beat(&services, supervisor, &queue_name, &instance).await;
-        if paused.1.elapsed() >= Duration::from_secs(2) {
+        // A paused queue is looked at every 2 s (to resume soon); a running one every 10 s by
+        // the lead, and otherwise only after a receive: a batch received after a pause goes
+        // back at once (below), so nothing waits on this read but the saving of a receive.
+        let every = if paused.0 {
+            Some(2)
+        } else {
+            lead.then_some(10)
+        };
+        if every.is_some_and(|secs| paused.1.elapsed() >= Duration::from_secs(secs)) {
             let now_paused = match services.dashboard.paused().await {
                 Ok(list) => list.contains(&queue_name),
                 Err(_) => paused.0, // keep the last known state
@@ -261,6 +282,37 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             }
         };
         if messages.is_empty() {
+            if !lead {
+                let mut stopping = stopped.clone();
+                tokio::select! {
+                    _ = busy.notified() => {}
+                    _ = tokio::time::sleep(PARKED) => {}
+                    _ = stopping.changed() => {}
+                }
+            }
+            continue;
+        }
+        busy.notify_waiters();
+        // Paused while this receive waited: its messages go back to the queue at once, so that
+        // nothing sent after a pause is taken up, however late a poller reads the pause.
+        if services
+            .dashboard
+            .paused()
+            .await
+            .is_ok_and(|list| list.contains(&queue_name))
+        {
+            paused = (true, std::time::Instant::now());
+            for m in &messages {
+                if let Some(handle) = &m.receipt_handle {
+                    let _ = sqs
+                        .change_message_visibility()
+                        .queue_url(&queue_url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await;
+                }
+            }
             continue;
         }
         let mut event = SqsEvent::default();

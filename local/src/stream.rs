@@ -18,8 +18,13 @@ use tokio::sync::watch;
 const BATCH_SIZE: i32 = 100;
 /// How often a failing record is tried before it is given up (`MaximumRetryAttempts` + 1).
 const TRIES: u32 = 10;
-/// Between reads of a shard with nothing new.
+/// Between reads of the shards with nothing new: 200 ms after a record with effects, doubling
+/// up to [`IDLE_MAX`] while there are none. A write with effects made in this process (the
+/// runner's API, workers and dispatchers: `horizon_aws::stream::WRITTEN`) starts a read at once,
+/// so the runner's own jobs see their effects in well under a second while an idle runner
+/// costs LocalStack almost nothing; a write from another process waits at most `IDLE_MAX`.
 const IDLE: Duration = Duration::from_millis(200);
+const IDLE_MAX: Duration = Duration::from_secs(5);
 
 /// Reads the stream until `stopped` turns true; a batch in hand is finished first.
 pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>) {
@@ -47,8 +52,11 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
     // the record it points at has failed.
     let mut shards: HashMap<String, (Option<String>, u32)> = HashMap::new();
     let mut listed = std::time::Instant::now() - Duration::from_secs(60);
+    let mut idle = IDLE;
     while !*stopped.borrow() {
-        if listed.elapsed() >= Duration::from_secs(10) {
+        // New shards are rare (a table's stream starts one every few hours in AWS, never in
+        // LocalStack): look for them every minute.
+        if listed.elapsed() >= Duration::from_secs(60) {
             match reader.shards().await {
                 Ok(ids) => {
                     let new: Vec<String> = ids
@@ -70,15 +78,18 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
                 Err(e) => tracing::warn!(error = %e, "stream shards not listed; trying again"),
             }
         }
-        let mut read_any = false;
+        // Read again at once after a full batch (more may wait) or one with effects (their
+        // sequels follow); otherwise wait: a batch of heartbeats and checkpoints is no news.
+        let (mut more, mut handled_any) = (false, false);
         for (shard, (iterator, failures)) in shards.iter_mut() {
             let Some(it) = iterator.take() else {
                 continue;
             };
             match read_shard(&reader, &handler, shard, it, failures).await {
-                Ok((next, n)) => {
+                Ok((next, read, handled)) => {
                     *iterator = next;
-                    read_any |= n > 0;
+                    more |= read >= BATCH_SIZE as usize || handled > 0;
+                    handled_any |= handled > 0;
                 }
                 Err(e) => {
                     tracing::warn!(shard = %shard, error = %e, "stream read failed; reading again from the checkpoint");
@@ -86,9 +97,13 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
                 }
             }
         }
-        if !read_any {
+        if handled_any {
+            idle = IDLE;
+        }
+        if !more {
             tokio::select! {
-                _ = tokio::time::sleep(IDLE) => {}
+                _ = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_MAX),
+                _ = horizon_aws::stream::WRITTEN.notified() => idle = IDLE,
                 _ = stopped.changed() => {}
             }
         }
@@ -96,14 +111,14 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
 }
 
 /// One batch of one shard: read, filter, handle, checkpoint. Returns the iterator to go on
-/// with and how many records were read.
+/// with, how many records were read and how many of them were handed over.
 async fn read_shard(
     reader: &StreamReader,
     handler: &JobEvents,
     shard: &str,
     iterator: String,
     failures: &mut u32,
-) -> horizon_app::ports::StoreResult<(Option<String>, usize)> {
+) -> horizon_app::ports::StoreResult<(Option<String>, usize, usize)> {
     let batch = reader.read(iterator, BATCH_SIZE).await?;
     let read = batch.records.len();
     let last = batch
@@ -115,7 +130,7 @@ async fn read_shard(
     if event.records.is_empty() {
         // Nothing to hand over. No checkpoint either: it would be a record of its own, read
         // next time, and so on for ever; on a restart these few records are read and skipped.
-        return Ok((batch.next, read));
+        return Ok((batch.next, read, 0));
     }
     let handled: Vec<Option<String>> = event
         .records
@@ -132,7 +147,7 @@ async fn read_shard(
         if let Some(seq) = &last {
             reader.checkpoint(shard, seq).await?;
         }
-        return Ok((batch.next, read));
+        return Ok((batch.next, read, handled.len()));
     };
     *failures += 1;
     // The records before the failed one are done.
@@ -144,8 +159,8 @@ async fn read_shard(
         tracing::error!(shard, sequence_number = %failed, tries = TRIES, "a stream record kept failing; it is given up");
         *failures = 0;
         reader.checkpoint(shard, &failed).await?;
-        return Ok((Some(reader.start(shard).await?), read));
+        return Ok((Some(reader.start(shard).await?), read, handled.len()));
     }
     tokio::time::sleep(Duration::from_millis(100 << (*failures).min(5))).await;
-    Ok((Some(reader.at(shard, &failed).await?), read))
+    Ok((Some(reader.at(shard, &failed).await?), read, handled.len()))
 }

@@ -60,6 +60,7 @@ impl DynamoStore {
         condition: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
     ) -> StoreResult<Option<Item>> {
+        let streamed = crate::stream::streamed(&item);
         let mut req = self
             .client
             .put_item()
@@ -71,7 +72,12 @@ impl DynamoStore {
             req = req.expression_attribute_values(name, value);
         }
         match req.send().await {
-            Ok(out) => Ok(out.attributes.filter(|a| !a.is_empty())),
+            Ok(out) => {
+                if streamed {
+                    crate::stream::WRITTEN.notify_one();
+                }
+                Ok(out.attributes.filter(|a| !a.is_empty()))
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
@@ -92,6 +98,11 @@ impl DynamoStore {
         items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> StoreResult<Option<usize>> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let streamed = items.iter().any(|w| {
+            let put = w.put().map(|p| p.item());
+            let keys = w.update().map(|u| u.key()).or(w.delete().map(|d| d.key()));
+            put.or(keys).is_some_and(crate::stream::streamed)
+        });
         match self
             .client
             .transact_write_items()
@@ -99,7 +110,12 @@ impl DynamoStore {
             .send()
             .await
         {
-            Ok(_) => Ok(None),
+            Ok(_) => {
+                if streamed {
+                    crate::stream::WRITTEN.notify_one();
+                }
+                Ok(None)
+            }
             Err(e) => {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
                     e.as_service_error()
@@ -119,6 +135,7 @@ impl DynamoStore {
 
     /// Removes one item; an item that is not there is no error.
     pub(crate) async fn delete_item(&self, pk: String, sk: String) -> StoreResult<()> {
+        let streamed = sk == "JOB";
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -127,6 +144,9 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        if streamed {
+            crate::stream::WRITTEN.notify_one();
+        }
         Ok(())
     }
 

@@ -255,8 +255,8 @@ pub const LOCAL_POLL_WAIT_SECONDS: i32 = 2;
 
 /// How long a heartbeat counts after it was sent; workers send one at most every
 /// [`BEAT_EVERY`] while they work or poll.
-pub const HEARTBEAT_TTL: Duration = Duration::from_secs(30);
-pub const BEAT_EVERY: Duration = Duration::from_secs(5);
+pub const HEARTBEAT_TTL: Duration = Duration::from_secs(45);
+pub const BEAT_EVERY: Duration = Duration::from_secs(15);
 
 /// A worker function and how it consumes its queue: Horizon's supervisor, from the real
 /// configuration (the event source mapping and function, or the local runner's settings).
