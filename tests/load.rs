@@ -21,8 +21,9 @@ use time::OffsetDateTime;
 /// What to run.
 pub struct Options {
     pub jobs: usize,
-    /// How long the webhook receiver answers 503 from the start of the run.
-    pub webhook_down: Duration,
+    /// The webhook receiver answers 503 to this many deliveries before it answers 200: an
+    /// endpoint that is down until it has refused them, however slow the machine is.
+    pub webhook_refusals: usize,
     /// How long to wait without progress before calling the rest lost.
     pub patience: Duration,
 }
@@ -49,7 +50,8 @@ pub struct Report {
     pub webhooks_missing: Vec<String>,
     /// Webhooks received again under the same webhook-id after a 2xx (allowed: at least once).
     pub webhook_repeats: usize,
-    /// Answers the receiver gave 503 while it was down.
+    /// Answers the receiver gave 503 while it was down (all of `webhook_refusals`, unless
+    /// fewer deliveries were made).
     pub webhooks_refused: usize,
     pub pages_done: u64,
     pub submit_time: Duration,
@@ -136,8 +138,8 @@ struct Received {
     refused: usize,
 }
 
-/// A webhook receiver on a free loopback port: 503 until `down_until`, then 200.
-async fn receiver(received: Arc<Mutex<Received>>, down_until: Instant) -> u16 {
+/// A webhook receiver on a free loopback port: 503 to the first `refusals` deliveries, then 200.
+async fn receiver(received: Arc<Mutex<Received>>, refusals: usize) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the receiver");
@@ -153,11 +155,6 @@ async fn receiver(received: Arc<Mutex<Received>>, down_until: Instant) -> u16 {
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let received = received.clone();
                         async move {
-                            let status = if Instant::now() < down_until {
-                                503
-                            } else {
-                                200
-                            };
                             let id = req
                                 .headers()
                                 .get("webhook-id")
@@ -171,6 +168,7 @@ async fn receiver(received: Arc<Mutex<Received>>, down_until: Instant) -> u16 {
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
                             let mut r = received.lock().expect("receiver lock");
+                            let status = if r.refused < refusals { 503 } else { 200 };
                             if status == 503 {
                                 r.refused += 1;
                             } else if let Ok(v) = serde_json::from_slice::<Value>(&body) {
@@ -225,7 +223,7 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
         .expect("register the key");
 
     let received: Arc<Mutex<Received>> = Arc::default();
-    let port = receiver(received.clone(), Instant::now() + options.webhook_down).await;
+    let port = receiver(received.clone(), options.webhook_refusals).await;
     let running = horizon_local::start(services.clone())
         .await
         .expect("start the local runner");

@@ -37,7 +37,7 @@ async fn main() {
     }
     let mut options = Options {
         jobs,
-        webhook_down: Duration::ZERO,
+        webhook_refusals: 0,
         patience: Duration::from_secs(60),
     };
     if with_faults {
@@ -49,7 +49,7 @@ async fn main() {
         config.jobs.reaper_interval = Duration::from_secs(5);
         config.jobs.retry_base = Duration::from_secs(2);
         config.webhooks.schedule = vec![2, 5, 10, 20, 30, 60];
-        options.webhook_down = Duration::from_secs(20);
+        options.webhook_refusals = 100;
         options.patience = Duration::from_secs(120);
     }
     let workers = config.local.workers;
@@ -60,8 +60,8 @@ async fn main() {
     if with_faults {
         println!("  {:?}", config.faults);
         println!(
-            "  webhook receiver down for the first {:?}",
-            options.webhook_down
+            "  webhook receiver down until it has refused {} deliveries",
+            options.webhook_refusals
         );
     }
     let runtime_before =

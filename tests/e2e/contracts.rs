@@ -6,5 +6,5 @@ use crate::support::services;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_aws_adapters_keep_the_contract() {
-    horizon_tests::contract::all(&services().await).await;
+    horizon_tests::contract::all(&services().await.services).await;
 }

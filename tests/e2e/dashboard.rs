@@ -3,22 +3,12 @@
 //! monitoring, snapshot rotation, the access gate, and the single-page app in headless Chromium.
 //! Each test that counts has a stack of its own, so no other test's jobs are in its numbers.
 
-use std::time::{Duration, Instant};
-
 use horizon_app::dashboard::MetricKind;
 use horizon_app::ports::{Counts, JobMeasure};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-async fn wait_until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn ids(page: &Value) -> Vec<String> {
     page["jobs"]
@@ -51,7 +41,7 @@ async fn run_jobs(api: &Api, good: usize, bad: usize, tag: &str) -> (Vec<String>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
-    let services = isolated_services(&stack_prefix("counts")).await;
+    let services = isolated_services("counts").await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let horizon = Horizon::new(running.addr);
@@ -65,9 +55,12 @@ async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
     let (good, bad) = run_jobs(&api, 4, 1, "batch-7").await;
 
     // The counts follow the jobs' writes through the table's stream: within moments.
-    wait_until("the counts catch up with the jobs", 10, async || {
+    eventually("the counts catch up with the jobs", async || {
         let stats = horizon.get("/stats").await;
-        stats["recentJobs"] == 5 && stats["failedJobs"] == 1
+        stats["recentJobs"] == 5
+            && stats["failedJobs"] == 1
+            && horizon.get("/jobs/completed").await["total"] == 4
+            && horizon.get("/jobs/pending").await["total"] == 0
     })
     .await;
     let stats = horizon.get("/stats").await;
@@ -167,11 +160,9 @@ async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
     let noted = horizon.get(&format!("/jobs/failed/{original}")).await;
     assert_eq!(noted["retried_by"][0]["id"], retry_id.as_str());
     assert_eq!(noted["retried_by"][0]["status"], "failed");
-    wait_until(
-        "the failed count follows, from the stream",
-        10,
-        async || horizon.get("/jobs/failed").await["total"] == 2,
-    )
+    eventually("the failed count follows, from the stream", async || {
+        horizon.get("/jobs/failed").await["total"] == 2
+    })
     .await;
     // Bulk retry skips jobs already retried: only the retry itself is retried now.
     let bulk = horizon.post("/jobs/retry?tag=batch-7", None).await;
@@ -185,7 +176,7 @@ async fn counts_lists_monitoring_and_retry_lineage_follow_real_jobs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn workload_reads_the_queue_and_pause_stops_the_workers() {
-    let services = isolated_services(&stack_prefix("workload")).await;
+    let services = isolated_services("workload").await;
     services
         .fleet
         .set_paused(
@@ -212,7 +203,10 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
             .unwrap()
     };
     // Paused: the five messages wait on the real queue.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    eventually("five jobs pending", async || {
+        horizon.get("/jobs/pending").await["total"] == 5
+    })
+    .await;
     let workload = row(&horizon.get("/workload").await);
     assert_eq!(workload["length"], 5, "{workload}");
     assert_eq!(workload["paused"], true);
@@ -240,15 +234,13 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
     for id in &jobs {
         api.wait_terminal(id).await;
     }
-    wait_until("the queue drains", 20, async || {
+    eventually("the queue drains", async || {
         row(&horizon.get("/workload").await)["length"] == 0
     })
     .await;
-    wait_until(
-        "the pending count follows, from the stream",
-        10,
-        async || horizon.get("/jobs/pending").await["total"] == 0,
-    )
+    eventually("the pending count follows, from the stream", async || {
+        horizon.get("/jobs/pending").await["total"] == 0
+    })
     .await;
     assert_eq!(horizon.get("/jobs/completed").await["total"], 5);
     assert_eq!(
@@ -262,7 +254,7 @@ async fn workload_reads_the_queue_and_pause_stops_the_workers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshots_are_taken_once_per_interval_and_rotate() {
-    let mut services = isolated_services(&stack_prefix("snaps")).await;
+    let mut services = isolated_services("snaps").await;
     let mut config = (*services.config).clone();
     config.dashboard.snapshots_kept = 3;
     services.config = std::sync::Arc::new(config);
@@ -432,7 +424,7 @@ async fn in_a_browser(browser: &str) {
     let node = std::env::var("HORIZON_TEST_NODE").unwrap_or_else(|_| {
         panic!("HORIZON_TEST_NODE is not set: run the tests with scripts/test, which installs Chromium and playwright-core")
     });
-    let services = isolated_services(&stack_prefix(browser)).await;
+    let services = isolated_services(browser).await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let key = new_account(&services).await;
     let api = Api::new(running.addr, &key);
@@ -451,10 +443,9 @@ async fn in_a_browser(browser: &str) {
     api.wait_terminal(&doc).await;
     // Two jobs wait in the paused queue, for the purge.
     services.fleet.set_paused(queue, true).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let waiting = [api.start_job(&upload).await, api.start_job(&upload).await];
-    wait_until("two messages wait", 15, async || {
+    eventually("two messages wait", async || {
         horizon.queue_length(queue).await == 2
     })
     .await;
@@ -546,7 +537,8 @@ async fn the_admin_key_is_read_from_parameter_store() {
     )
     .await;
     put(format!("{prefix}/short"), "too short").await;
-    let mut config = (*services().await.config).clone();
+    let base = services().await;
+    let mut config = (*base.config).clone();
     config.dashboard.admin_key = None;
     let read = |name: String| {
         let mut config = config.clone();
@@ -574,7 +566,7 @@ async fn the_admin_key_is_read_from_parameter_store() {
 /// the jobs waiting in the queue and empties it.
 #[tokio::test(flavor = "multi_thread")]
 async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
-    let services = isolated_services(&stack_prefix("operators")).await;
+    let services = isolated_services("operators").await;
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let horizon = Horizon::new(running.addr);
@@ -754,7 +746,7 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
     for id in &bad {
         assert_eq!(api.get(&format!("/v1/jobs/{id}")).await.status(), 404);
     }
-    wait_until("the failed count follows the deletes", 15, async || {
+    eventually("the failed count follows the deletes", async || {
         total(&horizon.get("/jobs/failed").await) == 0
             && horizon.get("/stats").await["failedJobs"] == 0
     })
@@ -762,14 +754,13 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
 
     // Purging: the jobs waiting in the queue fail as purged, and the queue empties.
     services.fleet.set_paused(queue, true).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await; // pollers see the pause
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let mut waiting = Vec::new();
     for _ in 0..3 {
         waiting.push(api.start_job(&upload).await);
     }
     let length = async || horizon.queue_length(queue).await;
-    wait_until("three messages wait", 15, async || length().await == 3).await;
+    eventually("three messages wait", async || length().await == 3).await;
     let purged = horizon.post(&format!("/queues/{queue}/purge"), None).await;
     assert_eq!(
         (purged["messages"].as_u64(), purged["jobsFailed"].as_u64()),
@@ -780,7 +771,7 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
         let job = api.wait_terminal(id).await;
         assert_eq!(job["error"]["code"], "purged", "{job}");
     }
-    wait_until("the queue is empty", 15, async || length().await == 0).await;
+    eventually("the queue is empty", async || length().await == 0).await;
     services.fleet.set_paused(queue, false).await.unwrap();
     running.shutdown().await;
 }

@@ -448,59 +448,54 @@ async fn cancel_ends_queued_and_processing_jobs_and_refuses_finished_ones() {
 async fn expired_jobs_are_404_and_swept_by_ttl() {
     let mut services = services().await;
     let mut config = (*services.config).clone();
-    // Expiry is kept in whole seconds (DynamoDB's TTL unit), so a job may have as little as
-    // two seconds: enough for the first read even on a loaded machine.
     config.jobs.retention = Duration::from_secs(3);
     services.config = std::sync::Arc::new(config);
+    // The service's clock stands still until the test moves it: the first read is in time
+    // however slow the machine.
+    let clock = std::sync::Arc::new(horizon_app::memory::FixedClock::new(
+        time::OffsetDateTime::now_utc(),
+    ));
+    services.clock = clock.clone();
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let job = api.start_job(&upload).await;
     assert_eq!(api.get(&format!("/v1/jobs/{job}")).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    clock.advance(time::Duration::seconds(5));
     // Past its TTL the job is gone for clients at once, before DynamoDB's sweep...
     let resp = api.get(&format!("/v1/jobs/{job}")).await;
     assert_eq!(resp.status(), 404);
     let p: Value = resp.json().await.unwrap();
     assert!(p["detail"].as_str().unwrap().contains("may have expired"));
-    // ...and the sweep removes the record itself.
-    // LocalStack's sweep walks every table; it can fail (500) while a test beside this one is
-    // creating its own stack, so it is tried a few times.
+    // ...and the sweep removes the record itself once its time (the real one: DynamoDB's) has
+    // passed. LocalStack's sweep walks every table; it can fail (500) while a test beside this
+    // one is creating its own stack, so it is tried until it has swept the job.
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let mut swept = None;
-    for _ in 0..10 {
-        let status = reqwest::Client::new()
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let table = services.config.stack.table.clone();
+    eventually("the TTL sweep removes the job record", async || {
+        let swept = reqwest::Client::new()
             .delete(format!("{endpoint}/_aws/dynamodb/expired"))
             .send()
             .await
-            .unwrap()
-            .status();
-        swept = Some(status);
-        if status.is_success() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    assert!(
-        swept.is_some_and(|s| s.is_success()),
-        "forcing the TTL sweep: {swept:?}"
-    );
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
-    let item = dynamo
-        .get_item()
-        .table_name(&services.config.stack.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{job}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(item.item.is_none(), "the TTL sweep left the job record");
+            .is_ok_and(|r| r.status().is_success());
+        let item = dynamo
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{job}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("JOB".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        swept && item.item.is_none()
+    })
+    .await;
     running.shutdown().await;
 }
 
@@ -862,8 +857,13 @@ async fn deleting_a_job_or_an_upload_removes_it_and_what_it_left_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
     let mut services = services().await;
-    // Two a second, bursts of five (HORIZON_RATE_PER_SECOND, HORIZON_RATE_BURST).
+    // Two a second, bursts of five (HORIZON_RATE_PER_SECOND, HORIZON_RATE_BURST), on a clock
+    // that stands still until the test moves it: however slow the requests, the burst is one.
     services.rate_limits = std::sync::Arc::new(horizon_app::limits::RateLimits::new(2, 5));
+    let clock = std::sync::Arc::new(horizon_app::memory::FixedClock::new(
+        time::OffsetDateTime::now_utc(),
+    ));
+    services.clock = clock.clone();
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let other = Api::new(running.addr, &new_account(&services).await);
@@ -892,7 +892,7 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
         200,
         "another account goes on"
     );
-    tokio::time::sleep(Duration::from_secs(wait)).await;
+    clock.advance(time::Duration::seconds(wait as i64));
     assert_eq!(
         api.get("/v1/jobs").await.status(),
         200,
@@ -905,38 +905,31 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
 /// `Retry-After` for the next one (no job is made); once one of its jobs ends, it is let in.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_at_its_active_job_limit_waits_for_one_to_finish() {
-    let services = services().await;
+    let mut services = services().await;
     let mut config = (*services.config).clone();
     config.jobs.max_active = 2;
     config.local.workers = 0; // nothing takes the jobs up: they stay queued
-    let services = horizon_app::Services {
-        config: std::sync::Arc::new(config),
-        ..services
-    };
+    services.config = std::sync::Arc::new(config);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let body = format!(r#"{{"uploadId":"{upload}"}}"#);
-    // The count follows the table's stream: a burst may pass the limit by the stream's lag, so
-    // submit until refused.
+    // The count follows the table's stream: two jobs, then (once the stream has counted them,
+    // as the dashboard's pending count shows) the third is refused.
     let mut made = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let refused = loop {
+    for _ in 0..2 {
         let resp = api.post_json("/v1/extract/pdf", &body).await;
-        if resp.status() == 429 {
-            break resp;
-        }
         assert_eq!(resp.status(), 202);
         let job: Value = resp.json().await.unwrap();
         made.push(job["jobId"].as_str().unwrap().to_owned());
-        assert!(
-            Instant::now() < deadline,
-            "never refused after {} jobs",
-            made.len()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    assert!(made.len() >= 2, "refused before the limit: {made:?}");
+    }
+    let horizon = Horizon::new(running.addr);
+    eventually("the stream counts the two jobs", async || {
+        horizon.get("/jobs/pending").await["total"] == 2
+    })
+    .await;
+    let refused = api.post_json("/v1/extract/pdf", &body).await;
+    assert_eq!(refused.status(), 429, "a third job at a limit of two");
     assert_eq!(
         refused.headers()["content-type"],
         "application/problem+json"
@@ -964,15 +957,11 @@ async fn an_account_at_its_active_job_limit_waits_for_one_to_finish() {
         let resp = api.post_json(&format!("/v1/jobs/{id}/cancel"), "").await;
         assert_eq!(resp.status(), 200);
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("a job is let in after the cancels", async || {
         let resp = api.post_json("/v1/extract/pdf", &body).await;
-        if resp.status() == 202 {
-            break;
-        }
-        assert_eq!(resp.status(), 429);
-        assert!(Instant::now() < deadline, "still refused after the cancels");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        assert!([202, 429].contains(&resp.status().as_u16()));
+        resp.status() == 202
+    })
+    .await;
     running.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{isolated_env, stack_prefix};
+use crate::support::{isolated_env, Own};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -120,7 +120,8 @@ fn failures(resp: &Value) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_function_answers_its_fixture_events_through_cargo_lambda() {
     // A stack of its own: the reaper's run must not meet another test's jobs half-way.
-    let watch = Watch::start(isolated_env(&stack_prefix("lambda")));
+    let own = Own::new("lambda");
+    let watch = Watch::start(isolated_env(&own));
 
     let resp = watch.invoke("jobs-api", "jobs-api-openapi.json").await;
     assert_eq!(status(&resp), 200, "{resp}");

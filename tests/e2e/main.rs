@@ -10,6 +10,7 @@ mod events;
 mod jobs;
 mod lambda;
 mod reliability;
+mod resources;
 mod support;
 mod uploads;
 mod webhooks;
@@ -313,7 +314,8 @@ impl SqsHandler for FailFirstTime {
 /// the queue's visibility timeout), the others are deleted after one delivery.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
-    let config = own_queues(config()).await;
+    let own = Own::new("redelivery");
+    let config = own_queues(config(), &own).await;
     let sdk = sdk().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     // The test's own webhook queue: nothing else consumes it.
@@ -335,15 +337,18 @@ async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
         fail_body: bodies[1].clone(),
         ..Default::default()
     });
+    let base = services().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(horizon_local::poll_queue(
         horizon_local::Poller {
             sqs: sqs.clone(),
-            services: services().await,
+            services: base.services.clone(),
             supervisor: "test-poller",
             instance: "redelivery-test".into(),
             queue_url: queue.clone(),
             handler: handler.clone(),
+            lead: true,
+            busy: Default::default(),
         },
         stopped,
     ));
@@ -450,7 +455,7 @@ async fn receive_until(
     queue: &str,
     want: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + patience();
     while Instant::now() < deadline {
         let out = sqs
             .receive_message()

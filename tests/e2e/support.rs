@@ -21,11 +21,12 @@ pub fn config() -> Config {
 }
 
 /// Services on the local stack, with queues and a table of the test's own ([`own_queues`],
-/// [`own_table`]).
-pub async fn services() -> Services {
+/// [`own_table`]), removed when the test ends (see [`Own`]).
+pub async fn services() -> TestServices {
     // Logs as the service writes them, at RUST_LOG's level (shown with --no-capture).
     horizon_runtime::telemetry::init();
-    let config = own_table(own_queues(config()).await).await;
+    let own = Own::new("");
+    let config = own_table(own_queues(config(), &own).await, &own).await;
     let services = horizon_aws::services::from_config(config).await;
     // Fail with the reason when LocalStack is not answering, rather than with a timeout later.
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -35,16 +36,118 @@ pub async fn services() -> Services {
             panic!("LocalStack is not reachable at {endpoint} ({e}); scripts/test starts it");
         }
     }
-    services
+    TestServices { services, own }
+}
+
+/// How long a test waits for an effect that goes through the stream, a queue or a worker before
+/// it fails. Generous: on a loaded 2-core machine the local stream lags by up to 20 s, and a
+/// test that fails on the machine's speed teaches people to ignore red
+/// (`HORIZON_TEST_PATIENCE_SECONDS`, default 120).
+pub fn patience() -> Duration {
+    let secs = std::env::var("HORIZON_TEST_PATIENCE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Waits until `check` holds; fails after [`patience`], saying what did not happen.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + patience();
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: did not happen within {} s",
+            patience().as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The prefix of everything this run makes in LocalStack: scripts/test's stack name (it removes
+/// what is left under it at the end, and fails when LocalStack then holds more than before).
+pub fn run_prefix() -> String {
+    std::env::var("HORIZON_TEST_PREFIX").unwrap_or_else(|_| "horizon-test".to_owned())
+}
+
+/// The resources a test makes, named after one prefix under the run's: removed when this drops,
+/// that is when the test ends, passing or panicking. Removal goes on in a process of its own
+/// (`localstack/resources remove`), so that a test does not wait for it; scripts/test removes
+/// what a killed test left.
+pub struct Own {
+    pub prefix: String,
+}
+
+impl Own {
+    /// A new, unique prefix; `what` says whose it is in LocalStack's listings.
+    pub fn new(what: &str) -> Own {
+        let id = &ulid_now()[18..];
+        let what = if what.is_empty() {
+            String::new()
+        } else {
+            format!("{what}-")
+        };
+        Own {
+            prefix: format!("{}-{what}{id}", run_prefix()),
+        }
+    }
+
+    fn remover(&self) -> std::process::Command {
+        let mut remove = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../localstack/resources"
+        ));
+        remove.arg("remove").arg(&self.prefix);
+        remove
+    }
+}
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        use std::os::unix::process::CommandExt;
+        use std::process::Stdio;
+        // Its own process group and no pipes of the test's: the test runner neither waits for
+        // it nor stops it with the test.
+        let started = self
+            .remover()
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Err(e) = started {
+            eprintln!("{} is left in LocalStack: {e}", self.prefix);
+        }
+    }
+}
+
+/// Services with the resources they run on ([`Own`]), which go when this drops. Use it as the
+/// services (it dereferences to them); keep it in a binding for as long as the test runs.
+pub struct TestServices {
+    pub services: Services,
+    pub own: Own,
+}
+
+impl std::ops::Deref for TestServices {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for TestServices {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 /// `config` with queues of its own: an extraction and a webhook queue, each with a dead-letter
 /// queue, set up like the stack's (visibility timeout, receive count). No other test's pollers
 /// take their messages, and a test that fails leaves nothing in them for the next one.
-pub async fn own_queues(mut config: Config) -> Config {
+pub async fn own_queues(mut config: Config, own: &Own) -> Config {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
-    let name = format!("t{}", &ulid_now()[4..]).to_lowercase();
+    let name = own.prefix.clone();
     let like = |stack: String, suffix: &'static str| {
         let sqs = sqs.clone();
         let name = format!("{name}-{suffix}");
@@ -107,7 +210,7 @@ pub async fn own_queues(mut config: Config) -> Config {
 /// `config` with a table of its own, made like the stack's (keys, indexes, time to live, and the
 /// stream of new and old images): a runner's stream reader applies the effects of this test's
 /// jobs alone, to this test's queues. (One table per test costs about 0.1 s in LocalStack.)
-pub async fn own_table(mut config: Config) -> Config {
+pub async fn own_table(mut config: Config, own: &Own) -> Config {
     use aws_sdk_dynamodb::types::{
         BillingMode, GlobalSecondaryIndex, StreamSpecification, StreamViewType,
         TimeToLiveSpecification,
@@ -121,8 +224,7 @@ pub async fn own_table(mut config: Config) -> Config {
         .unwrap_or_else(|e| panic!("the stack's table {}: {e:?}", config.stack.table))
         .table
         .expect("a table description");
-    // Named after the stack's table: scripts/test removes them with the stack.
-    let name = format!("{}-{}", config.stack.table, ulid_now());
+    let name = format!("{}-jobs", own.prefix);
     let indexes = stack.global_secondary_indexes().iter().map(|g| {
         GlobalSecondaryIndex::builder()
             .set_index_name(g.index_name.clone())
@@ -376,7 +478,7 @@ impl Api {
 
     /// Polls the job until it is `completed` or `failed`, as a client would.
     pub async fn wait_terminal(&self, job_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + patience();
         loop {
             let v: Value = self
                 .get(&format!("/v1/jobs/{job_id}"))
@@ -389,8 +491,9 @@ impl Api {
             }
             assert!(
                 Instant::now() < deadline,
-                "job {job_id} still {} after 60 s",
-                v["status"]
+                "job {job_id} still {} after {} s",
+                v["status"],
+                patience().as_secs()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -398,21 +501,23 @@ impl Api {
 }
 
 /// The environment of a stack of its own, provisioned now from infra/resources.yaml under
-/// `prefix`: this process's environment with the stack's settings. For tests that count or that
-/// run the reaper (which scans the whole table): nothing else writes to it. The stack is left for
-/// scripts/test's LocalStack to discard.
-pub fn isolated_env(prefix: &str) -> std::collections::HashMap<String, String> {
+/// `own`'s prefix (and removed with it): this process's environment with the stack's settings.
+/// For tests that count or that run the reaper (which scans the whole table): nothing else
+/// writes to it.
+pub fn isolated_env(own: &Own) -> std::collections::HashMap<String, String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "set -e; eval \"$({root}/scripts/provision {prefix})\"; env -0"
+            "set -e; eval \"$({root}/scripts/provision {})\"; env -0",
+            own.prefix
         ))
         .output()
         .expect("bash runs scripts/provision");
     assert!(
         out.status.success(),
-        "provisioning {prefix} failed: {}",
+        "provisioning {} failed: {}",
+        own.prefix,
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
@@ -426,23 +531,20 @@ pub fn isolated_env(prefix: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// The configuration of a stack of its own (see [`isolated_env`]).
-pub fn isolated_config(prefix: &str) -> Config {
-    let vars = isolated_env(prefix);
+pub fn isolated_config(own: &Own) -> Config {
+    let vars = isolated_env(own);
     let mut config =
         Config::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap();
     config.local.port = 0;
     config
 }
 
-/// Services on a stack of their own (see [`isolated_env`]).
-pub async fn isolated_services(prefix: &str) -> Services {
+/// Services on a stack of their own (see [`isolated_env`]), named after `what`.
+pub async fn isolated_services(what: &str) -> TestServices {
     horizon_runtime::telemetry::init();
-    horizon_aws::services::from_config(isolated_config(prefix)).await
-}
-
-/// A unique, valid stack prefix for a test.
-pub fn stack_prefix(what: &str) -> String {
-    format!("d{}-{what}", &ulid_now()[16..])
+    let own = Own::new(what);
+    let services = horizon_aws::services::from_config(isolated_config(&own)).await;
+    TestServices { services, own }
 }
 
 /// An HTTP client of the dashboard API (no API key: the runner on loopback opens it).

@@ -57,8 +57,10 @@ impl Receiver {
             .collect()
     }
 
-    async fn wait_for(&self, n: usize, secs: u64) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
+    /// The entries once there are `n`, or all there are after [`patience`] (the caller says
+    /// what was missing).
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + patience();
         loop {
             let e = self.entries();
             if e.len() >= n || Instant::now() > deadline {
@@ -138,7 +140,8 @@ async fn deliveries(api: &Api, job: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
     let receiver = Receiver::start();
-    let services = webhook_services(&services().await, &[1, 1], 5);
+    let base = services().await;
+    let services = webhook_services(&base, &[1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let resp = api
@@ -161,7 +164,7 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
     let job_id = job["jobId"].as_str().unwrap().to_owned();
     api.wait_terminal(&job_id).await;
     // processing (job-level), completed (job-level), completed (account-level)
-    let got = receiver.wait_for(3, 30).await;
+    let got = receiver.wait_for(3).await;
     running.shutdown().await;
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(
@@ -257,7 +260,8 @@ async fn job_and_account_webhooks_are_delivered_signed_and_verified() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
     let receiver = Receiver::start();
-    let services = webhook_services(&services().await, &[1, 1], 5);
+    let base = services().await;
+    let services = webhook_services(&base, &[1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
@@ -280,7 +284,7 @@ async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
         )
         .await;
     assert_eq!(resp.status(), 202);
-    let got = receiver.wait_for(1, 30).await;
+    let got = receiver.wait_for(1).await;
     running.shutdown().await;
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(got[0]["verified"], true, "{got:#?}");
@@ -292,7 +296,8 @@ async fn a_webhook_registered_on_a_finished_job_receives_its_terminal_event() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_retried_with_the_same_id_and_410_disables() {
     let receiver = Receiver::start();
-    let services = webhook_services(&services().await, &[1, 1, 1], 5);
+    let base = services().await;
+    let services = webhook_services(&base, &[1, 1, 1], 5);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
@@ -306,7 +311,7 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
     )
     .await;
     api.wait_terminal(&job).await;
-    let got = receiver.wait_for(3, 30).await;
+    let got = receiver.wait_for(3).await;
     assert_eq!(got.len(), 3, "{got:#?}");
     let ids: Vec<&str> = got
         .iter()
@@ -317,7 +322,14 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
         "webhook-id changed between retries: {ids:?}"
     );
     assert!(got.iter().all(|e| e["verified"] == true));
-    let log = deliveries(&api, &job).await;
+    // The receiver writes down a request before it answers, the dispatcher logs the attempt
+    // after the answer: wait for the log of the third.
+    let mut log = Value::Null;
+    eventually("three attempts in the delivery log", async || {
+        log = deliveries(&api, &job).await;
+        log["deliveries"].as_array().map_or(0, Vec::len) >= 3
+    })
+    .await;
     let statuses: Vec<Value> = log["deliveries"]
         .as_array()
         .unwrap()
@@ -339,7 +351,7 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
     assert_eq!(resp.status(), 201);
     let first = api.start_job(&upload).await;
     api.wait_terminal(&first).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + patience();
     loop {
         let log = deliveries(&api, &first).await;
         let outcomes: Vec<&Value> = log["deliveries"]
@@ -357,9 +369,20 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let second = api.start_job(&upload).await;
+    // The next job's event, with a job-level webhook beside the disabled one: once that has
+    // arrived, the event's deliveries have been decided.
+    let second = start_with_webhook(&api, &upload, &receiver.url("/ok"), &["job.completed"]).await;
     api.wait_terminal(&second).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    eventually(
+        "the second job's event reaches its own webhook",
+        async || {
+            receiver
+                .entries()
+                .iter()
+                .any(|e| e["path"] == "/ok" && e["body"].as_str().unwrap_or("").contains(&second))
+        },
+    )
+    .await;
     running.shutdown().await;
     let gone: Vec<Value> = receiver
         .entries()
@@ -377,13 +400,14 @@ async fn failures_are_retried_with_the_same_id_and_410_disables() {
 async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     let receiver = Receiver::start();
     // A 1 s timeout against a receiver that takes 3 s; one retry, then the dead-letter queue.
-    let services = webhook_services(&services().await, &[1], 1);
+    let base = services().await;
+    let services = webhook_services(&base, &[1], 1);
     let running = horizon_local::start(services.clone()).await.unwrap();
     let api = Api::new(running.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
     let job = start_with_webhook(&api, &upload, &receiver.url("/slow"), &["job.completed"]).await;
     api.wait_terminal(&job).await;
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + patience();
     let log = loop {
         let log = deliveries(&api, &job).await;
         let n = log["deliveries"].as_array().map(|a| a.len()).unwrap_or(0);
@@ -408,7 +432,8 @@ async fn slow_receivers_time_out_and_undeliverable_events_are_dead_lettered() {
     let sqs = aws_sdk_sqs::Client::new(&sdk().await);
     let dlq = services.config.stack.webhook_dlq_url.clone().unwrap();
     let mut found = false;
-    for _ in 0..10 {
+    let deadline = Instant::now() + patience();
+    while Instant::now() < deadline {
         let out = sqs
             .receive_message()
             .queue_url(&dlq)
@@ -451,7 +476,8 @@ async fn a_url_resolving_to_a_private_address_is_never_contacted() {
         "precondition: {host} should resolve to internal addresses only, got {resolved:?}"
     );
     // No allow-list: loopback is as refused as any private address.
-    let mut s = webhook_services(&services().await, &[1], 2);
+    let base = services().await;
+    let mut s = webhook_services(&base, &[1], 2);
     let mut c = (*s.config).clone();
     c.webhooks.allow_cidrs = Vec::new();
     s.config = std::sync::Arc::new(c);
@@ -471,20 +497,19 @@ async fn a_url_resolving_to_a_private_address_is_never_contacted() {
         .unwrap()
         .to_owned();
     api.wait_terminal(&job).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let log = loop {
-        let log = deliveries(&api, &job).await;
-        if !log["deliveries"].as_array().unwrap().is_empty() || Instant::now() > deadline {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut log = Value::Null;
+    eventually("the refused delivery is logged", async || {
+        log = deliveries(&api, &job).await;
+        !log["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
     running.shutdown().await;
+    // The attempt is logged after it was refused: had it connected, the receiver would have
+    // written the request down by now.
     assert!(receiver.entries().is_empty(), "the receiver was contacted");
     let first = &log["deliveries"][0];
     assert!(
-        first["error"].as_str().unwrap().contains("blocked"),
+        first["error"].as_str().unwrap_or("").contains("blocked"),
         "{log}"
     );
     assert_eq!(first["outcome"], "dead_lettered", "{log}");
@@ -607,7 +632,7 @@ async fn a_service_killed_mid_flight_loses_no_job_and_no_event() {
         }
         ids
     };
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + patience();
     let entries = loop {
         let entries = receiver.entries();
         let ids = terminal_ids(&entries);

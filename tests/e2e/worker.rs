@@ -29,17 +29,6 @@ async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, url: &str) -> bool {
     attrs.values().all(|v| v == "0")
 }
 
-async fn wait_for(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn with_config(services: &Services, change: impl FnOnce(&mut horizon_app::Config)) -> Services {
     let mut s = services.clone();
     let mut config = (*s.config).clone();
@@ -71,11 +60,9 @@ async fn redelivery_of_a_finished_job_does_no_work() {
             .unwrap();
     }
     let url = services.config.stack.extract_queue_url.clone();
-    wait_for(
-        "the redelivered messages to be acknowledged",
-        30,
-        async || queue_is_empty(&sqs, &url).await,
-    )
+    eventually("the redelivered messages to be acknowledged", async || {
+        queue_is_empty(&sqs, &url).await
+    })
     .await;
     running.shutdown().await;
     let after = services.jobs.get(&id).await.unwrap().unwrap();
@@ -91,19 +78,47 @@ async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
     let job_id = api.start_job(&upload).await;
     let id: JobId = job_id.parse().unwrap();
 
-    // A worker claims the job with a 3-second lease, and dies: its message is back on the queue
-    // (here at once, as if the visibility timeout had passed), the job is "processing".
+    // A worker claims the job with a 10-second lease, and dies: its message is back on the
+    // queue (here at once, as if the visibility timeout had passed), the job is "processing".
     let job = services.jobs.get(&id).await.unwrap().unwrap();
-    let lease = time::Duration::seconds(3);
+    let lease_ends = Instant::now() + Duration::from_secs(10);
+    let lease = time::Duration::seconds(10);
     let claimed = job.claimed(services.clock.now(), lease).unwrap();
     services.jobs.replace(&claimed).await.unwrap();
-    let lease_ends = Instant::now() + Duration::from_secs(3);
 
     let workers = horizon_local::start_workers(services.clone())
         .await
         .unwrap();
-    // While the lease holds, the job is not touched.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // While the lease holds, the job is not touched: a worker has taken the message (it is out
+    // of sight) and put it back for later.
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let url = services.config.stack.extract_queue_url.clone();
+    eventually("a worker takes the message", async || {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        let count = |name: &str| {
+            attrs
+                .iter()
+                .find(|(k, _)| k.as_str() == name)
+                .map_or(0, |(_, v)| v.parse::<u64>().unwrap_or(0))
+        };
+        count("ApproximateNumberOfMessages") == 0
+            && count("ApproximateNumberOfMessagesNotVisible")
+                + count("ApproximateNumberOfMessagesDelayed")
+                >= 1
+    })
+    .await;
+    assert!(
+        Instant::now() < lease_ends,
+        "the machine took the whole lease to get here"
+    );
     let during = services.jobs.get(&id).await.unwrap().unwrap();
     assert_eq!(
         during.version(),
@@ -131,7 +146,8 @@ async fn a_worker_that_dies_after_its_claim_is_replaced_when_its_lease_ends() {
 async fn poison_messages_reach_the_dead_letter_queue_and_their_job_fails() {
     // A worker whose every try fails for a transient reason (its engine cannot load), retrying
     // after 1, 2 and 4 s.
-    let services = with_config(&services().await, |c| {
+    let base = services().await;
+    let services = with_config(&base, |c| {
         c.extraction.pdfium_lib_path = Some("/nonexistent/libpdfium.so".into());
         c.jobs.retry_base = Duration::from_secs(1);
     });
@@ -199,7 +215,7 @@ async fn counters(services: &Services, kind: MetricKind, name: &str) -> (u64, u6
 #[tokio::test(flavor = "multi_thread")]
 async fn finished_jobs_are_counted_per_job_type_and_queue() {
     // A stack of its own: the job type's counters are the whole table's.
-    let services = isolated_services(&stack_prefix("counted")).await;
+    let services = isolated_services("counted").await;
     let queue = services
         .config
         .stack
@@ -340,9 +356,8 @@ async fn a_hanging_or_crashing_engine_fails_the_job_not_the_worker() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     // A stack of its own: the reaper scans the whole table.
-    let services = with_config(&isolated_services(&stack_prefix("reaper")).await, |c| {
-        c.jobs.queued_grace = Duration::ZERO
-    });
+    let base = isolated_services("reaper").await;
+    let services = with_config(&base, |c| c.jobs.queued_grace = Duration::ZERO);
     let http = horizon_local::start_http(services.clone()).await.unwrap();
     let api = Api::new(http.addr, &new_account(&services).await);
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
