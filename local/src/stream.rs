@@ -20,7 +20,7 @@ const BATCH_SIZE: i32 = 100;
 const TRIES: u32 = 10;
 /// Between reads of the shards with nothing new: 200 ms after a record with effects, doubling
 /// up to [`IDLE_MAX`] while there are none. A write with effects made in this process (the
-/// runner's API, workers and dispatchers: `horizon_aws::stream::WRITTEN`) starts a read at once,
+/// runner's API, workers and dispatchers: `horizon_aws::written::WRITTEN`) starts a read at once,
 /// so the runner's own jobs see their effects in well under a second while an idle runner
 /// costs LocalStack almost nothing; a write from another process waits at most `IDLE_MAX`.
 const IDLE: Duration = Duration::from_millis(200);
@@ -103,7 +103,7 @@ pub async fn poll_stream(services: Services, mut stopped: watch::Receiver<bool>)
         if !more {
             tokio::select! {
                 _ = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_MAX),
-                _ = horizon_aws::stream::WRITTEN.notified() => idle = IDLE,
+                _ = horizon_aws::written::WRITTEN.notified() => idle = IDLE,
                 _ = stopped.changed() => {}
             }
         }

@@ -518,7 +518,9 @@ async fn the_admin_key_is_read_from_parameter_store() {
     use aws_sdk_ssm::types::ParameterType;
     let sdk = sdk().await;
     let ssm = aws_sdk_ssm::Client::new(&sdk);
-    let prefix = format!("/horizon/t{}", ulid::Ulid::new()).to_lowercase();
+    // Named after the test's own prefix: removed when the test ends.
+    let own = Own::new("ssm");
+    let prefix = format!("/{}", own.prefix);
     let put = |name: String, value: &'static str| {
         let ssm = ssm.clone();
         async move {

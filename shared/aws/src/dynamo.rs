@@ -60,7 +60,7 @@ impl DynamoStore {
         condition: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
     ) -> StoreResult<Option<Item>> {
-        let streamed = crate::stream::streamed(&item);
+        let streamed = crate::written::streamed(&item);
         let mut req = self
             .client
             .put_item()
@@ -74,7 +74,7 @@ impl DynamoStore {
         match req.send().await {
             Ok(out) => {
                 if streamed {
-                    crate::stream::WRITTEN.notify_one();
+                    crate::written::WRITTEN.notify_one();
                 }
                 Ok(out.attributes.filter(|a| !a.is_empty()))
             }
@@ -101,7 +101,7 @@ impl DynamoStore {
         let streamed = items.iter().any(|w| {
             let put = w.put().map(|p| p.item());
             let keys = w.update().map(|u| u.key()).or(w.delete().map(|d| d.key()));
-            put.or(keys).is_some_and(crate::stream::streamed)
+            put.or(keys).is_some_and(crate::written::streamed)
         });
         match self
             .client
@@ -112,7 +112,7 @@ impl DynamoStore {
         {
             Ok(_) => {
                 if streamed {
-                    crate::stream::WRITTEN.notify_one();
+                    crate::written::WRITTEN.notify_one();
                 }
                 Ok(None)
             }
@@ -145,7 +145,7 @@ impl DynamoStore {
             .await
             .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
         if streamed {
-            crate::stream::WRITTEN.notify_one();
+            crate::written::WRITTEN.notify_one();
         }
         Ok(())
     }

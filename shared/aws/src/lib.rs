@@ -15,6 +15,7 @@ pub use meter::request_counts;
 pub mod lambda;
 #[cfg(feature = "stream")]
 pub mod stream;
+pub mod written;
 
 mod accounts;
 mod clients;

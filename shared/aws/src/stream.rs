@@ -62,19 +62,6 @@ pub fn passes_filter(record: &EventRecord) -> bool {
         || (record.event_name == "INSERT" && record.change.new_image.contains_key("then"))
 }
 
-/// Rung when this process has written something the stream's filter lets through (a job's
-/// record, or a delivery attempt with a sequel): a stream reader in the same process (the local
-/// runner's) reads at once instead of at its next poll, and so may poll seldom while idle.
-pub static WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Whether an item with these attributes (its keys, or the whole item) is one that
-/// [`passes_filter`]: the same rule, seen from the writer's side, who rings [`WRITTEN`] once
-/// such a write has landed.
-pub(crate) fn streamed(item: &Item) -> bool {
-    matches!(item.get("sk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk == "JOB")
-        || item.contains_key("then")
-}
-
 #[cfg(feature = "stream-reader")]
 pub use reader::{Batch, StreamReader};
 
