@@ -17,7 +17,27 @@ async fn run(api: &Api, fixture_name: &str, route: &str, options: &str) -> Value
         Some("tiff") => "image/tiff",
         _ => "application/pdf",
     };
-    let resp = api.upload_raw(fixture(fixture_name), content_type).await;
+    run_bytes(
+        api,
+        fixture_name,
+        fixture(fixture_name),
+        content_type,
+        route,
+        options,
+    )
+    .await
+}
+
+/// A job's result on `bytes` (named `name` in messages), once the job is terminal.
+async fn run_bytes(
+    api: &Api,
+    fixture_name: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+    route: &str,
+    options: &str,
+) -> Value {
+    let resp = api.upload_raw(bytes, content_type).await;
     assert_eq!(resp.status(), 201, "{fixture_name}");
     let upload: Value = resp.json().await.unwrap();
     let body = format!(
@@ -216,6 +236,73 @@ async fn scans_and_images_are_read_with_ocr() {
         text(&v).contains("The second page has its own text."),
         "{v}"
     );
+    running.shutdown().await;
+}
+
+/// Words in common, as an F1 score over the two texts' words (with repeats).
+fn word_f1(a: &str, b: &str) -> f64 {
+    let count = |s: &str| {
+        let mut m = std::collections::HashMap::new();
+        for w in s.split_whitespace() {
+            *m.entry(w.to_lowercase()).or_insert(0i64) += 1;
+        }
+        m
+    };
+    let (ca, cb) = (count(a), count(b));
+    let common: i64 = ca
+        .iter()
+        .map(|(w, n)| (*n).min(*cb.get(w).unwrap_or(&0)))
+        .sum();
+    let (na, nb) = (ca.values().sum::<i64>(), cb.values().sum::<i64>());
+    if na + nb == 0 {
+        return 1.0;
+    }
+    2.0 * common as f64 / (na + nb) as f64
+}
+
+/// A page fed into the scanner sideways or upside down reads as the upright page does.
+#[tokio::test(flavor = "multi_thread")]
+async fn turned_scans_read_like_upright_ones() {
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    // The scanned letter's page: the JPEG inside scan.pdf (1700 x 2200 px, 200 dpi).
+    let pdf = fixture("scan.pdf");
+    let start = pdf
+        .windows(3)
+        .position(|w| w == [0xFF, 0xD8, 0xFF])
+        .expect("a JPEG in scan.pdf");
+    let end = start
+        + pdf[start..]
+            .windows(9)
+            .position(|w| w == b"endstream")
+            .expect("its end");
+    let page = image::load_from_memory(&pdf[start..end]).expect("the scan decodes");
+    let png = |img: &image::DynamicImage| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let read = async |what: &str, img: image::DynamicImage| {
+        text(&run_bytes(&api, what, png(&img), "image/png", "image", "").await)
+    };
+    let upright = read("upright", page.clone()).await;
+    for phrase in ["Scanned Letter", "checked the delivery records"] {
+        assert!(upright.contains(phrase), "{phrase:?} in {upright}");
+    }
+    for (what, img) in [
+        ("turned 90 degrees", page.rotate90()),
+        ("upside down", page.rotate180()),
+        ("turned 270 degrees", page.rotate270()),
+    ] {
+        let t = read(what, img).await;
+        let f1 = word_f1(&t, &upright);
+        assert!(
+            f1 >= 0.95,
+            "{what}: word F1 {f1:.3} against the upright page\n{t}"
+        );
+        assert!(t.contains("checked the delivery records"), "{what}: {t}");
+    }
     running.shutdown().await;
 }
 

@@ -26,7 +26,7 @@ use blocks::Draft;
 use classify::{is_page_number, signature, Style};
 use geom::median;
 use lines::Segment;
-use text::is_cjk;
+use text::is_unspaced;
 
 /// The share of a page's height at its top and bottom where running headers and footers sit.
 const MARGIN: f32 = 0.1;
@@ -628,12 +628,13 @@ fn mark_hyphens(raw: &str) -> String {
     out
 }
 
-/// The lines of a block run together: a space between lines, none between CJK characters.
+/// The lines of a block run together: a space between lines, none between two characters of a
+/// script written without spaces (Han, kana).
 fn join_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
         if let (Some(prev), Some(next)) = (out.chars().last(), line.chars().next()) {
-            if !(is_cjk(prev) && is_cjk(next)) {
+            if !(is_unspaced(prev) && is_unspaced(next)) {
                 out.push(' ');
             }
         }

@@ -3,7 +3,7 @@
 
 use crate::geom::{self, median, v_overlap_ratio};
 use crate::model::{BBox, Word};
-use crate::text::is_cjk;
+use crate::text::is_unspaced;
 
 /// A gap between two words wider than this many font sizes ends a segment: ordinary (even
 /// justified) word spacing stays well below it; table columns and page columns are wider.
@@ -77,12 +77,17 @@ impl Segment {
     }
 }
 
-/// Words joined by spaces, except between two CJK characters (which are written without one).
+/// Words joined by spaces, except between two characters of a script written without them
+/// (Han, kana; not hangul). A line mostly of a right-to-left script reads from its right end.
 pub fn join_words(words: &[Word]) -> String {
     let mut out = String::new();
-    for w in words {
+    let mut order: Vec<&Word> = words.iter().collect();
+    if crate::text::mostly_rtl(words.iter().map(|w| w.text.as_str())) {
+        order.sort_by(|a, b| b.bbox[2].total_cmp(&a.bbox[2]));
+    }
+    for w in order {
         if let (Some(prev), Some(next)) = (out.chars().last(), w.text.chars().next()) {
-            if !(is_cjk(prev) && is_cjk(next)) {
+            if !(is_unspaced(prev) && is_unspaced(next)) {
                 out.push(' ');
             }
         }
@@ -105,9 +110,12 @@ pub fn segments(words: &[Word]) -> Vec<Segment> {
         if let Some(last) = run.last() {
             let size = last.size.max(word.size).max(1e-3);
             let gap = word.bbox[0] - last.bbox[2];
+            // Right-to-left text drawn in reading order goes on leftwards.
+            let leftwards = crate::text::mostly_rtl([last.text.as_str(), word.text.as_str()])
+                && last.bbox[0] - word.bbox[2] > -0.5 * size;
             let same_line = !last.line_end
                 && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5
-                && gap > -0.5 * size;
+                && (gap > -0.5 * size || leftwards);
             if !same_line {
                 split_run(std::mem::take(&mut run), &mut out);
             }
@@ -419,5 +427,19 @@ pub(crate) mod tests {
         assert!(!segments(&line("Q1 2026 results", 0.0, 0.0, 10.0))[0].is_numeric());
         let w = line("这是 中文", 0.0, 0.0, 10.0);
         assert_eq!(join_words(&w), "这是中文");
+    }
+
+    #[test]
+    fn a_right_to_left_line_reads_from_its_right_end() {
+        // Drawn left to right on the page: "עולם" then "שלום"; read: "שלום עולם".
+        let w = line("עולם שלום", 0.0, 0.0, 10.0);
+        assert_eq!(join_words(&w), "שלום עולם");
+        // Drawn in reading order (right to left): one segment, the same text.
+        let mut rtl = line("שלום", 100.0, 0.0, 10.0);
+        rtl[0].line_end = false;
+        rtl.extend(line("עולם", 40.0, 0.0, 10.0));
+        let segs = segments(&rtl);
+        assert_eq!(segs.len(), 1, "{segs:?}");
+        assert_eq!(segs[0].text(), "שלום עולם");
     }
 }

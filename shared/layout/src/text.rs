@@ -286,15 +286,97 @@ fn split_words(text: &str, max_chars: usize) -> Vec<String> {
     out
 }
 
-/// Han, kana, hangul and CJK punctuation: scripts written without spaces between words.
+/// Han, kana, hangul and CJK punctuation: the East Asian scripts (a letter of them is a word's
+/// worth of text).
 pub fn is_cjk(c: char) -> bool {
+    is_unspaced(c) || is_hangul(c)
+}
+
+/// Han, kana and CJK punctuation: scripts written without spaces between words. Korean is not
+/// among them: hangul is written with spaces between words, as Latin is.
+pub fn is_unspaced(c: char) -> bool {
     matches!(c as u32,
-        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
+        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x20000..=0x2FA1F)
+}
+
+/// A letter of a script written right to left (Hebrew, Arabic, Syriac, Thaana, N'Ko and
+/// their presentation forms).
+pub fn is_rtl(c: char) -> bool {
+    matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF) && c.is_alphabetic()
+}
+
+/// Whether a text's letters are mostly of right-to-left scripts.
+pub fn mostly_rtl<'a>(texts: impl IntoIterator<Item = &'a str>) -> bool {
+    let (mut rtl, mut ltr) = (0, 0);
+    for c in texts
+        .into_iter()
+        .flat_map(str::chars)
+        .filter(|c| c.is_alphabetic())
+    {
+        if is_rtl(c) {
+            rtl += 1;
+        } else {
+            ltr += 1;
+        }
+    }
+    rtl > ltr
+}
+
+/// A word of a right-to-left script given in the order its glyphs stand on the page (left to
+/// right, as many PDFs draw it), put in reading order: the characters reversed, except runs of
+/// left-to-right text and figures inside it, which keep their order (a simplified bidi
+/// algorithm for one word).
+pub fn visual_to_logical(word: &str) -> String {
+    let chars: Vec<char> = word.chars().rev().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let ltr = |c: char| c.is_ascii_alphanumeric() || (c.is_alphanumeric() && !is_rtl(c));
+        if ltr(chars[i]) {
+            let start = i;
+            while i < chars.len() && (ltr(chars[i]) || matches!(chars[i], '.' | ',' | ':' | '/')) {
+                i += 1;
+            }
+            // Punctuation that trailed the run (in reversed order, it leads) stays outside it.
+            let mut end = i;
+            while end > start + 1 && !ltr(chars[end - 1]) {
+                end -= 1;
+            }
+            out.extend(chars[start..end].iter().rev());
+            out.extend(chars[end..i].iter());
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Hangul syllables and jamo.
+pub fn is_hangul(c: char) -> bool {
+    matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xD7B0..=0xD7FF)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn right_to_left_words_drawn_left_to_right_are_read_in_order() {
+        // "حَبيبي" as its glyphs stand on the page, left to right.
+        assert_eq!(visual_to_logical("يبيبَح"), "حَبيبي");
+        // Figures inside keep their order: "سنة 2026" drawn as "2026 ةنس" within one word.
+        assert_eq!(visual_to_logical("2026ةنس"), "سنة2026");
+        assert!(mostly_rtl(["שלום", "עולם", "world"]));
+        assert!(!mostly_rtl(["hello", "world", "שלום"]));
+    }
+
+    #[test]
+    fn hangul_is_east_asian_but_spaced_han_and_kana_are_not() {
+        assert!(is_cjk('한') && is_hangul('한') && !is_unspaced('한'));
+        assert!(is_cjk('漢') && is_unspaced('漢') && is_unspaced('か'));
+        assert!(!is_cjk('a') && !is_unspaced('a'));
+    }
 
     #[test]
     fn chunks_respect_the_limit_and_never_cut_words() {

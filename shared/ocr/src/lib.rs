@@ -9,6 +9,7 @@
 
 mod detect;
 mod image_ops;
+mod orient;
 mod recognize;
 pub mod rules;
 
@@ -32,13 +33,15 @@ impl std::fmt::Display for Unavailable {
 /// Where the runtime and the models are: `dir/lib/libonnxruntime.so`, `dir/models/det.onnx`,
 /// `dir/models/rec.onnx` (with `rec.txt`, its characters, when the model does not carry them),
 /// and optionally `dir/models/rec-accurate.onnx`, a larger recognition model that reads again
-/// the lines the first one is unsure of.
+/// the lines the first one is unsure of, and `dir/models/orientation.onnx`, the page classifier
+/// that turns a sideways or upside-down page upright.
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub runtime: PathBuf,
     pub det: PathBuf,
     pub rec: PathBuf,
     pub accurate: Option<PathBuf>,
+    pub orientation: Option<PathBuf>,
     /// Threads per model run (1 in Lambda's single vCPU at 1,769 MB; more locally).
     pub threads: usize,
 }
@@ -46,12 +49,13 @@ pub struct Setup {
 impl Setup {
     /// The layout `scripts/install-ocr` writes under `dir` (in Lambda, the layer's `/opt`).
     pub fn in_dir(dir: &Path, threads: usize) -> Setup {
-        let accurate = dir.join("models/rec-accurate.onnx");
+        let optional = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
         Setup {
             runtime: dir.join("lib/libonnxruntime.so"),
             det: dir.join("models/det.onnx"),
             rec: dir.join("models/rec.onnx"),
-            accurate: accurate.exists().then_some(accurate),
+            accurate: optional("models/rec-accurate.onnx"),
+            orientation: optional("models/orientation.onnx"),
             threads: threads.max(1),
         }
     }
@@ -69,6 +73,7 @@ pub struct Engine {
     det: Session,
     rec: Recognizer,
     accurate: Option<Recognizer>,
+    orientation: Option<Session>,
 }
 
 /// A line read with OCR: its box in the image, its words, the mean confidence of its characters.
@@ -176,6 +181,7 @@ impl Engine {
             det: session(&setup.det)?,
             rec: recognizer(&setup.rec)?,
             accurate: setup.accurate.as_deref().map(recognizer).transpose()?,
+            orientation: setup.orientation.as_deref().map(session).transpose()?,
         })
     }
 
@@ -238,6 +244,19 @@ impl Engine {
         scale: f32,
         unit: Unit,
     ) -> Result<PageInput, Unavailable> {
+        // A page fed sideways or upside down is turned upright first; its boxes and size are
+        // the upright page's.
+        let turns = match self.orientation.as_mut() {
+            Some(model) => orient::classify(model, image)?,
+            None => 0,
+        };
+        let turned;
+        let image = if turns == 0 {
+            image
+        } else {
+            turned = orient::upright(image, turns);
+            &turned
+        };
         let (lines, straight) = self.lines(image)?;
         let s = |b: BBox| [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
         let words = lines

@@ -252,12 +252,20 @@ impl Pdf<'_> {
                     unmappable += 1;
                 }
             }
+            let gap = tight.unwrap_or(bbox)[0] - builder.last_right;
             if builder.space_pending {
                 builder.space_pending = false;
-                let gap = tight.unwrap_or(bbox)[0] - builder.last_right;
                 if !(-0.05 * size..NO_SPACE_BELOW * size).contains(&gap) {
                     builder.finish(&mut words, false);
                 }
+            } else if !builder.rotated
+                && builder
+                    .text
+                    .chars()
+                    .last()
+                    .is_some_and(|prev| spaced_by_gap(prev, c, gap, size))
+            {
+                builder.finish(&mut words, false);
             }
             if builder.text.is_empty() {
                 let rotation = ch.get_rotation_counter_clockwise_degrees();
@@ -428,6 +436,10 @@ struct WordBuilder {
     space_pending: bool,
     /// The right edge of the last character's glyph.
     last_right: f32,
+    /// The left edges of the first and the last character: a right-to-left word whose
+    /// characters go rightwards was drawn in visual order.
+    first_left: f32,
+    last_left: f32,
     /// The box of the last letter, which an accent drawn after it may sit over.
     last_letter: Option<BBox>,
     /// A spacing accent just pushed (where in `text`, its combining mark, its box), which may
@@ -467,6 +479,19 @@ fn over(accent: &BBox, letter: &BBox) -> bool {
 /// glyphs' side bearings add to them).
 const NO_SPACE_BELOW: f32 = 0.12;
 
+/// Whether a gap between two glyphs of a line is a word space that the PDF left out: East Asian
+/// and Thai text is often set without space glyphs (each syllable placed on its own), and
+/// PDFium then guesses no space. A gap between the inks of two glyphs wider than
+/// [`GAP_SPACE`] font sizes is one (the inks of one word's syllables stand closer).
+fn spaced_by_gap(prev: char, next: char, gap: f32, size: f32) -> bool {
+    let gapless =
+        |c: char| horizon_layout::text::is_cjk(c) || ('\u{0E00}'..='\u{0E7F}').contains(&c);
+    (gapless(prev) || gapless(next)) && gap >= GAP_SPACE * size
+}
+
+/// See [`spaced_by_gap`].
+const GAP_SPACE: f32 = 0.3;
+
 impl WordBuilder {
     fn start(&mut self, size: f32, style: Style, rotated: bool) {
         self.size = size;
@@ -479,6 +504,10 @@ impl WordBuilder {
     /// `b` is the character's box; `glyph`, the box of its ink, which tells where an accent
     /// sits.
     fn push(&mut self, c: char, b: BBox, glyph: BBox) {
+        if self.text.is_empty() {
+            self.first_left = glyph[0];
+        }
+        self.last_left = glyph[0];
         self.bbox = Some(match self.bbox {
             None => b,
             Some(a) => union(&a, &b),
@@ -516,7 +545,12 @@ impl WordBuilder {
         self.last_letter = None;
         self.accent = None;
         let bbox = self.bbox.take();
-        let text = text.trim_end().to_owned();
+        let mut text = text.trim_end().to_owned();
+        // Arabic or Hebrew drawn glyph by glyph from the left (the page's visual order) is
+        // put in reading order.
+        if self.last_left > self.first_left && horizon_layout::text::mostly_rtl([text.as_str()]) {
+            text = horizon_layout::text::visual_to_logical(&text);
+        }
         match bbox {
             Some(bbox)
                 if !text.is_empty()
@@ -874,6 +908,17 @@ mod tests {
             b.push(*c, [glyph[0], 0.0, glyph[2], 12.0], *glyph);
         }
         b.text
+    }
+
+    #[test]
+    fn hangul_set_without_space_glyphs_is_split_at_its_word_gaps() {
+        // "0시 기준 현재": syllables 0.05 em apart within a word, 0.4 em between words.
+        assert!(!spaced_by_gap('시', '기', 0.05 * 10.0, 10.0));
+        assert!(spaced_by_gap('시', '기', 0.4 * 10.0, 10.0));
+        assert!(spaced_by_gap('0', '시', 0.4 * 10.0, 10.0));
+        // Thai too; Latin letter-spacing is not a word gap (PDFium guesses those spaces).
+        assert!(spaced_by_gap('ก', 'ข', 0.5 * 10.0, 10.0));
+        assert!(!spaced_by_gap('A', 'B', 0.5 * 10.0, 10.0));
     }
 
     #[test]
