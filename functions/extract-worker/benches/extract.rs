@@ -15,6 +15,7 @@
 //!    one thread on the two cores; both compared with the page's text layer (ordered similarity
 //!    and word F1), pages/s, and the cost per 1,000 pages from one worker's time at Lambda's
 //!    arm64 price.
+//! 5. Turned pages: the OCR pages turned 90, 180 and 270 degrees, read by both again.
 //!
 //! Similarities are Levenshtein ratios after NFKC and whitespace normalisation, to four decimals.
 
@@ -742,6 +743,47 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         per_page * LAMBDA_GB,
         per_page * LAMBDA_GB * GB_SECOND * 1000.0
     );
+    // 5. The same pages turned, as a sheet fed into a scanner sideways or upside down.
+    println!();
+    println!("== 5. Turned pages: the OCR pages above turned 90, 180 and 270 degrees clockwise, read again ==");
+    let weighted = |results: &[(String, Duration, f64)]| {
+        let (mut sum, mut total) = (0.0, 0.0);
+        for (k, (_, reference, _)) in pages.iter().enumerate() {
+            let r = normalise(reference);
+            let weight = r.chars().count() as f64;
+            sum += ratio(&normalise(&results[k].0), &r) * weight;
+            total += weight;
+        }
+        sum / total.max(1.0)
+    };
+    println!(
+        "  upright: similarity ours {:.4}, tesseract {:.4}",
+        weighted(&ours_results),
+        weighted(&tess_results)
+    );
+    for degrees in [90u32, 180, 270] {
+        let turned: Vec<PathBuf> = pngs
+            .iter()
+            .map(|png| {
+                let page = image::open(png).expect("our png").to_luma8();
+                let page = match degrees {
+                    90 => image::imageops::rotate90(&page),
+                    180 => image::imageops::rotate180(&page),
+                    _ => image::imageops::rotate270(&page),
+                };
+                let path = png.with_extension(format!("{degrees}.png"));
+                page.save(&path).expect("write png");
+                path
+            })
+            .collect();
+        let (ours_turned, _) = parallel(&turned, 2, &ours);
+        let (tess_turned, _) = parallel(&turned, 2, &tesseract);
+        println!(
+            "  turned {degrees:>3}: similarity ours {:.4}, tesseract {:.4} (Tesseract as run here detects no orientation)",
+            weighted(&ours_turned),
+            weighted(&tess_turned)
+        );
+    }
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
