@@ -779,7 +779,7 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         let (ours_turned, _) = parallel(&turned, 2, &ours);
         let (tess_turned, _) = parallel(&turned, 2, &tesseract);
         println!(
-            "  turned {degrees:>3}: similarity ours {:.4}, tesseract {:.4} (Tesseract as run here detects no orientation)",
+            "  turned {degrees:>3}: similarity ours {:.4}, tesseract {:.4} (Tesseract with its default settings)",
             weighted(&ours_turned),
             weighted(&tess_turned)
         );
