@@ -922,6 +922,17 @@ mod tests {
     }
 
     #[test]
+    fn korean_set_without_space_glyphs_keeps_its_word_spaces() {
+        let bytes = fixture("korean.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        let layer = pdf.text_layer(1).unwrap();
+        assert_eq!(
+            text(&layer),
+            "0시 기준 현재 국내 확진자는 모두 열두 명입니다 서울과 부산에서 각각 세 명이 새로 확인되었습니다"
+        );
+    }
+
+    #[test]
     fn an_accent_set_over_a_letter_becomes_its_combining_mark() {
         // TeX's \bar{A}: the letter, then a macron drawn above it.
         let a = built(&[
