@@ -131,7 +131,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
             stopped.clone(),
         )));
         for (supervisor, url, handler) in queues {
-            let busy = Arc::new(tokio::sync::Notify::new());
+            let crew = Arc::new(Crew::default());
             for n in 0..config.local.workers {
                 tasks.push(tokio::spawn(poll_queue(
                     Poller {
@@ -142,7 +142,7 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
                         queue_url: url.to_owned(),
                         handler: handler.clone(),
                         lead: n == 0,
-                        busy: busy.clone(),
+                        crew: crew.clone(),
                     },
                     stopped.clone(),
                 )));
@@ -214,14 +214,50 @@ pub struct Poller {
     pub queue_url: String,
     pub handler: Arc<dyn SqsHandler>,
     /// Whether it polls while its queue is empty. The others (of the same queue) wait after an
-    /// empty receive until `busy` rings (a poller received work) or [`PARKED`] has passed, as
-    /// an event source mapping scales down to one poller: an idle runner asks little of SQS.
+    /// empty receive until a poller that received work calls one of them in, or [`PARKED`] has
+    /// passed, as an event source mapping scales down to one poller: an idle runner asks little
+    /// of SQS.
     pub lead: bool,
-    pub busy: Arc<tokio::sync::Notify>,
+    pub crew: Arc<Crew>,
 }
 
 /// How long a poller that is not the lead waits after an empty receive, unless work comes.
 const PARKED: Duration = Duration::from_secs(15);
+
+/// What the pollers of one queue share: the queue's pause, read for all of them at most every
+/// 2 s while it is paused (to resume soon) and every 10 s while it runs (a batch received after
+/// a pause goes straight back, so nothing waits on this read but the saving of a receive); and
+/// the call to a parked poller when work comes.
+#[derive(Default)]
+pub struct Crew {
+    paused: tokio::sync::Mutex<Option<(bool, std::time::Instant)>>,
+    work: tokio::sync::Notify,
+}
+
+impl Crew {
+    /// Whether the queue is paused, as last read (read again when that is old).
+    async fn paused(&self, services: &Services, queue: &str) -> bool {
+        let mut state = self.paused.lock().await;
+        let stale = match *state {
+            None => true,
+            Some((paused, at)) => at.elapsed() >= Duration::from_secs(if paused { 2 } else { 10 }),
+        };
+        if stale {
+            let known = state.map(|s| s.0);
+            let now = match services.dashboard.paused().await {
+                Ok(list) => list.iter().any(|q| q == queue),
+                Err(_) => known.unwrap_or(false), // keep the last known state
+            };
+            *state = Some((now, std::time::Instant::now()));
+        }
+        state.is_some_and(|s| s.0)
+    }
+
+    /// A receive found the queue paused: the others stop at once too.
+    async fn saw_pause(&self) {
+        *self.paused.lock().await = Some((true, std::time::Instant::now()));
+    }
+}
 
 /// One poller, as an event source mapping: receive a batch, hand it to the handler as an
 /// `SqsEvent`, delete what succeeded; messages in `batchItemFailures` stay for redelivery. Sends
@@ -236,28 +272,12 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
         queue_url,
         handler,
         lead,
-        busy,
+        crew,
     } = poller;
     let queue_name = queue_url.rsplit('/').next().unwrap_or("").to_owned();
-    let mut paused = (false, std::time::Instant::now() - Duration::from_secs(60));
     while !*stopped.borrow() {
         horizon_app::dashboard::beat(&services, supervisor, &queue_name, &instance).await;
-        // A paused queue is looked at every 2 s (to resume soon); a running one every 10 s by
-        // the lead, and otherwise only after a receive: a batch received after a pause goes
-        // back at once (below), so nothing waits on this read but the saving of a receive.
-        let every = if paused.0 {
-            Some(2)
-        } else {
-            lead.then_some(10)
-        };
-        if every.is_some_and(|secs| paused.1.elapsed() >= Duration::from_secs(secs)) {
-            let now_paused = match services.dashboard.paused().await {
-                Ok(list) => list.contains(&queue_name),
-                Err(_) => paused.0, // keep the last known state
-            };
-            paused = (now_paused, std::time::Instant::now());
-        }
-        if paused.0 {
+        if crew.paused(&services, &queue_name).await {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
@@ -285,14 +305,13 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             if !lead {
                 let mut stopping = stopped.clone();
                 tokio::select! {
-                    _ = busy.notified() => {}
+                    _ = crew.work.notified() => {}
                     _ = tokio::time::sleep(PARKED) => {}
                     _ = stopping.changed() => {}
                 }
             }
             continue;
         }
-        busy.notify_waiters();
         // Paused while this receive waited: its messages go back to the queue at once, so that
         // nothing sent after a pause is taken up, however late a poller reads the pause.
         if services
@@ -301,7 +320,7 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             .await
             .is_ok_and(|list| list.contains(&queue_name))
         {
-            paused = (true, std::time::Instant::now());
+            crew.saw_pause().await;
             for m in &messages {
                 if let Some(handle) = &m.receipt_handle {
                     let _ = sqs
@@ -315,6 +334,9 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
             }
             continue;
         }
+        // Work: one parked poller comes in to poll while this one handles the batch (and, if
+        // it finds work too, calls in the next).
+        crew.work.notify_one();
         let mut event = SqsEvent::default();
         event.records = messages
             .iter()

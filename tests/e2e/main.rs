@@ -348,7 +348,7 @@ async fn failed_batch_items_are_redelivered_and_the_rest_deleted() {
             queue_url: queue.clone(),
             handler: handler.clone(),
             lead: true,
-            busy: Default::default(),
+            crew: Default::default(),
         },
         stopped,
     ));

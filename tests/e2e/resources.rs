@@ -35,7 +35,7 @@ fn held(prefix: &str) -> Vec<String> {
 
 /// Waits until nothing is held under `prefix` (the guard removes it in the background).
 async fn gone(prefix: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + patience();
     loop {
         let left = held(prefix);
         if left.is_empty() {
@@ -43,7 +43,8 @@ async fn gone(prefix: &str) {
         }
         assert!(
             Instant::now() < deadline,
-            "120 s after its test ended, LocalStack still holds under {prefix}: {left:?}"
+            "{} s after its test ended, LocalStack still holds under {prefix}: {left:?}",
+            patience().as_secs()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

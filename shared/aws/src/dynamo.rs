@@ -135,7 +135,7 @@ impl DynamoStore {
 
     /// Removes one item; an item that is not there is no error.
     pub(crate) async fn delete_item(&self, pk: String, sk: String) -> StoreResult<()> {
-        let streamed = sk == "JOB";
+        let streamed = crate::written::streamed(&HashMap::from([("sk".to_owned(), s(sk.clone()))]));
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -83,7 +83,18 @@ pub fn join_words(words: &[Word]) -> String {
     let mut out = String::new();
     let mut order: Vec<&Word> = words.iter().collect();
     if crate::text::mostly_rtl(words.iter().map(|w| w.text.as_str())) {
+        // Right to left, but a run of left-to-right words inside keeps its own order.
         order.sort_by(|a, b| b.bbox[2].total_cmp(&a.bbox[2]));
+        let ltr = |w: &&Word| !crate::text::mostly_rtl([w.text.as_str()]);
+        let mut i = 0;
+        while i < order.len() {
+            let start = i;
+            while i < order.len() && ltr(&order[i]) {
+                i += 1;
+            }
+            order[start..i].reverse();
+            i = i.max(start + 1);
+        }
     }
     for w in order {
         if let (Some(prev), Some(next)) = (out.chars().last(), w.text.chars().next()) {
@@ -196,9 +207,11 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
     if run.is_empty() {
         return;
     }
+    // The white between neighbours, whichever way the line runs (right-to-left text drawn in
+    // reading order goes leftwards).
     let gaps: Vec<f32> = run
         .windows(2)
-        .map(|w| w[1].bbox[0] - w[0].bbox[2])
+        .map(|w| (w[1].bbox[0] - w[0].bbox[2]).max(w[0].bbox[0] - w[1].bbox[2]))
         .collect();
     let size = median(run.iter().map(|w| w.size).collect()).max(1e-3);
     let segment_gap = if run.iter().any(|w| w.confidence.is_some()) {
@@ -437,9 +450,16 @@ pub(crate) mod tests {
         // Drawn in reading order (right to left): one segment, the same text.
         let mut rtl = line("שלום", 100.0, 0.0, 10.0);
         rtl[0].line_end = false;
-        rtl.extend(line("עולם", 40.0, 0.0, 10.0));
+        rtl.extend(line("עולם", 76.0, 0.0, 10.0));
         let segs = segments(&rtl);
         assert_eq!(segs.len(), 1, "{segs:?}");
         assert_eq!(segs[0].text(), "שלום עולם");
+        // A Latin name inside keeps its order; a column's width of white still splits.
+        let w = line("עולם Tel Aviv שלום", 0.0, 0.0, 10.0);
+        assert_eq!(join_words(&w), "שלום Tel Aviv עולם");
+        let mut far = line("שלום", 300.0, 0.0, 10.0);
+        far[0].line_end = false;
+        far.extend(line("עולם", 40.0, 0.0, 10.0));
+        assert_eq!(segments(&far).len(), 2);
     }
 }

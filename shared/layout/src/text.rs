@@ -337,7 +337,7 @@ pub fn visual_to_logical(word: &str) -> String {
             while i < chars.len() && (ltr(chars[i]) || matches!(chars[i], '.' | ',' | ':' | '/')) {
                 i += 1;
             }
-            // Punctuation that trailed the run (in reversed order, it leads) stays outside it.
+            // Punctuation at the run's end (after it in the reversed order) stays outside it.
             let mut end = i;
             while end > start + 1 && !ltr(chars[end - 1]) {
                 end -= 1;
@@ -345,7 +345,18 @@ pub fn visual_to_logical(word: &str) -> String {
             out.extend(chars[start..end].iter().rev());
             out.extend(chars[end..i].iter());
         } else {
-            out.push(chars[i]);
+            // Paired marks face the other way once the order is turned.
+            out.push(match chars[i] {
+                '(' => ')',
+                ')' => '(',
+                '[' => ']',
+                ']' => '[',
+                '{' => '}',
+                '}' => '{',
+                '<' => '>',
+                '>' => '<',
+                c => c,
+            });
             i += 1;
         }
     }
@@ -367,6 +378,8 @@ mod tests {
         assert_eq!(visual_to_logical("يبيبَح"), "حَبيبي");
         // Figures inside keep their order: "سنة 2026" drawn as "2026 ةنس" within one word.
         assert_eq!(visual_to_logical("2026ةنس"), "سنة2026");
+        // Brackets drawn as they look on the page face the other way in reading order.
+        assert_eq!(visual_to_logical("(ةنس)"), "(سنة)");
         assert!(mostly_rtl(["שלום", "עולם", "world"]));
         assert!(!mostly_rtl(["hello", "world", "שלום"]));
     }

