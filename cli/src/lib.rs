@@ -101,6 +101,10 @@ pub struct ExtractArgs {
     /// never. Images always are.
     #[arg(long, value_parser = ["auto", "always", "never"])]
     pub ocr: Option<String>,
+    /// accurate (the default) runs the learned layout and table models; fast reads without
+    /// them, at the highest speed.
+    #[arg(long, value_parser = ["accurate", "fast"])]
+    pub mode: Option<String>,
 }
 
 /// What `extract --wait` prints.
@@ -425,6 +429,9 @@ async fn extract(client: &Client, args: &ExtractArgs, json: bool, out: &mut dyn 
     }
     if let Some(ocr) = &args.ocr {
         options.insert("ocr".into(), json!(ocr));
+    }
+    if let Some(mode) = &args.mode {
+        options.insert("mode".into(), json!(mode));
     }
     if !options.is_empty() {
         body["options"] = Value::Object(options);

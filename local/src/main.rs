@@ -4,7 +4,7 @@
 //!   horizon-local                              serve every route and run the workers
 //!   horizon-local keys create [--account ID]   create an API key (printed once)
 //!   horizon-local keys revoke KEY_ID           revoke a key
-//!   horizon-local read FILE [--json] [--ocr auto|always|never]
+//!   horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast]
 //!                                              read a PDF or an image with the extraction engine,
 //!                                              no service needed: its Markdown (or, with --json,
 //!                                              its pages and blocks)
@@ -65,22 +65,25 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `read FILE [--json] [--ocr MODE]`: the engine on one file, in this process.
+/// `read FILE [--json] [--ocr MODE] [--mode MODE]`: the engine on one file, in this process.
 fn read(args: &[String]) -> Result<(), String> {
     use horizon_extract_worker::engine;
-    let usage = || "usage: horizon-local read FILE [--json] [--ocr auto|always|never]".to_owned();
+    let usage = || {
+        "usage: horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast]"
+            .to_owned()
+    };
     let path = args.first().ok_or_else(usage)?;
     let json = args.iter().any(|a| a == "--json");
-    let ocr = match args
-        .iter()
-        .position(|a| a == "--ocr")
-        .and_then(|i| args.get(i + 1))
-    {
-        Some(mode) => {
-            serde_json::from_value(serde_json::Value::String(mode.clone())).map_err(|_| usage())?
+    // The value after `flag`, as the API spells it, or the default.
+    fn option<T: serde::de::DeserializeOwned + Default>(args: &[String], flag: &str) -> Option<T> {
+        match args.iter().position(|a| a == flag).map(|i| args.get(i + 1)) {
+            Some(Some(v)) => serde_json::from_value(serde_json::Value::String(v.clone())).ok(),
+            Some(None) => None,
+            None => Some(T::default()),
         }
-        None => Default::default(),
-    };
+    }
+    let ocr = option(args, "--ocr").ok_or_else(usage)?;
+    let mode = option(args, "--mode").ok_or_else(usage)?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // The engine's settings (PDFium, the OCR models, limits); no stack is involved, so its
     // resource names are not needed.
@@ -105,6 +108,7 @@ fn read(args: &[String]) -> Result<(), String> {
     let options = engine::Options {
         input,
         ocr,
+        mode,
         max_pages: config.extraction.max_pages,
         wanted: None,
         pdfium: config.extraction.pdfium_lib_path.clone(),

@@ -306,6 +306,97 @@ async fn turned_scans_read_like_upright_ones() {
     running.shutdown().await;
 }
 
+/// A scanned table without rules keeps its rows, columns and header row, and in the accurate
+/// mode (the default) each cell its place on the page, from the table-structure model; the fast
+/// mode reads the same grid without the models, and so without the cells' places.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanned_table_keeps_its_cells_and_their_places() {
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let expected = [
+        ["Region", "Q1 2026", "Q2 2026", "Change"],
+        ["North America", "1,200", "1,450", "20.8%"],
+        ["Europe", "980", "1,010", "3.1%"],
+        ["Asia Pacific", "640", "720", "12.5%"],
+        ["Latin America", "210", "260", "23.8%"],
+    ];
+    // OCR may drop a space between a letter and a digit ("Q12026"): cells compare without them.
+    let squeeze = |t: &str| t.split_whitespace().collect::<String>();
+    let want: Vec<Vec<String>> = expected
+        .iter()
+        .map(|r| r.iter().map(|t| squeeze(t)).collect())
+        .collect();
+    for (mode, options) in [("accurate", ""), ("fast", r#""mode":"fast""#)] {
+        let v = run(&api, "scan-table.jpg", "image", options).await;
+        let c = chunks(&v);
+        let headings = of_type(&c, "heading");
+        assert_eq!(headings.len(), 1, "{mode}: {v}");
+        assert_eq!(headings[0]["text"], "Quarterly Revenue", "{mode}: {v}");
+        let tables = of_type(&c, "table");
+        assert_eq!(tables.len(), 1, "{mode}: {v}");
+        let got: Vec<Vec<String>> = grid(tables[0])
+            .iter()
+            .map(|r| r.iter().map(|t| squeeze(t)).collect())
+            .collect();
+        assert_eq!(got, want, "{mode}");
+        let cells = tables[0]["cells"].as_array().unwrap();
+        assert!(
+            cells
+                .iter()
+                .all(|c| (c["row"] == 0) == (c["header"] == true)),
+            "{mode}: the first row is the header: {cells:?}"
+        );
+        let placed: Vec<[f64; 4]> = cells
+            .iter()
+            .filter_map(|c| serde_json::from_value(c["bbox"].clone()).ok())
+            .collect();
+        if mode == "fast" {
+            assert!(
+                placed.is_empty(),
+                "fast: no model, no cell boxes: {cells:?}"
+            );
+            continue;
+        }
+        assert_eq!(
+            placed.len(),
+            cells.len(),
+            "every cell has its box: {cells:?}"
+        );
+        let table: [f64; 4] = serde_json::from_value(tables[0]["bbox"].clone()).unwrap();
+        for (cell, b) in cells.iter().zip(&placed) {
+            assert!(
+                b[0] >= table[0] - 20.0
+                    && b[1] >= table[1] - 20.0
+                    && b[2] <= table[2] + 20.0
+                    && b[3] <= table[3] + 20.0
+                    && b[0] < b[2]
+                    && b[1] < b[3],
+                "{cell} lies in the table {table:?}"
+            );
+        }
+        // Rows run down the page and columns across it.
+        let at = |r: u64, c: u64| {
+            let i = cells
+                .iter()
+                .position(|x| x["row"] == r && x["col"] == c)
+                .expect("a cell");
+            placed[i]
+        };
+        for r in 0..4 {
+            assert!(at(r, 0)[1] < at(r + 1, 0)[1], "row {r} above row {}", r + 1);
+        }
+        for col in 0..3 {
+            assert!(
+                at(1, col)[0] < at(1, col + 1)[0],
+                "column {col} left of {}",
+                col + 1
+            );
+        }
+    }
+    running.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn layout_gives_headings_lists_tables_and_reading_order() {
     let services = services().await;

@@ -10,7 +10,7 @@
 
 export const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-const TYPES = ["heading", "paragraph", "list", "table", "caption", "figure", "code", "header", "footer", "page_number"];
+const TYPES = ["heading", "paragraph", "list", "table", "caption", "figure", "formula", "code", "header", "footer", "page_number"];
 
 // A page picture's size from the response header, "W H" in bbox units.
 export function pageSize(resp) {

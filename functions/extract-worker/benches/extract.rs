@@ -16,6 +16,11 @@
 //!    and word F1), pages/s, and the cost per 1,000 pages from one worker's time at Lambda's
 //!    arm64 price.
 //! 5. Turned pages: the OCR pages turned 90, 180 and 270 degrees, read by both again.
+//! 6. Tables against published ground truth (the test tables of tabula-py and img2table), read
+//!    as PDFs and as images: cell adjacency F1 and structure (see `extract/tables.rs`).
+//!
+//! `HORIZON_BENCH_MODE=fast` runs it all in the fast mode (no layout or table models); the
+//! default is the accurate mode.
 //!
 //! The summary of 1 is also given apart for a held-out third of the files (chosen by a hash of
 //! the name): figures to tune on, and figures never tuned on.
@@ -28,8 +33,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use horizon_extract_worker::child;
-use horizon_extract_worker::engine::{self, Input, Ocr};
+use horizon_extract_worker::engine::{self, Input, Mode, Ocr};
 use horizon_layout::{Document, Kind};
+
+#[path = "extract/tables.rs"]
+mod tables;
 use unicode_normalization::UnicodeNormalization;
 
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -146,6 +154,7 @@ struct Setup {
     program: PathBuf,
     pdfium: Option<String>,
     ocr_dir: PathBuf,
+    mode: Mode,
 }
 
 impl Setup {
@@ -160,6 +169,7 @@ impl Setup {
             program: self.program.clone(),
             input,
             ocr,
+            mode: self.mode,
             pdfium: self.pdfium.clone(),
             ocr_dir: self.ocr_dir.clone(),
             ocr_threads: threads,
@@ -175,6 +185,7 @@ impl Setup {
         engine::Options {
             input,
             ocr,
+            mode: self.mode,
             max_pages: 100_000,
             wanted: None,
             pdfium: self.pdfium.clone(),
@@ -232,7 +243,12 @@ fn main() {
         ocr_dir: std::env::var_os("HORIZON_OCR_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| "/opt".into()),
+        mode: match std::env::var("HORIZON_BENCH_MODE").as_deref() {
+            Ok("fast") => Mode::Fast,
+            _ => Mode::Accurate,
+        },
     };
+    println!("mode: {:?} (HORIZON_BENCH_MODE=fast|accurate)", setup.mode);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -405,6 +421,7 @@ fn main() {
         });
     }
     summary(&rows);
+    tables::benchmark(&rt, &setup);
     let sample: Vec<(PathBuf, u32)> = ocr_sample(&files, &groundtruth, &setup);
     ocr_benchmark(&rt, &setup, &sample);
 }

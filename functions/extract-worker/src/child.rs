@@ -17,7 +17,7 @@ use horizon_domain::{JobError, PageSelection, Progress};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::engine::{self, Extraction, Input, Ocr};
+use crate::engine::{self, Extraction, Input, Mode, Ocr};
 
 const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
 
@@ -45,6 +45,7 @@ pub struct Request {
     pub program: PathBuf,
     pub input: Input,
     pub ocr: Ocr,
+    pub mode: Mode,
     pub pdfium: Option<String>,
     /// Where ONNX Runtime and the OCR models are.
     pub ocr_dir: PathBuf,
@@ -73,6 +74,7 @@ pub fn serve_if_child() {
 }
 
 fn child_main() -> i32 {
+    horizon_pdf::sandbox::give_back_freed_memory();
     let out = std::io::stdout();
     let emit = |line: &Line| {
         let mut out = out.lock();
@@ -84,6 +86,7 @@ fn child_main() -> i32 {
     let options = engine::Options {
         input: from_setting(setting("HORIZON_EXTRACT_INPUT")).unwrap_or(Input::Pdf),
         ocr: from_setting(setting("HORIZON_OCR")).unwrap_or_default(),
+        mode: from_setting(setting("HORIZON_EXTRACT_MODE")).unwrap_or_default(),
         max_pages: setting("HORIZON_MAX_PAGES")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5000),
@@ -152,6 +155,7 @@ pub async fn extract(
     cmd.env(CHILD_ENV, "1")
         .env("HORIZON_EXTRACT_INPUT", as_setting(&req.input))
         .env("HORIZON_OCR", as_setting(&req.ocr))
+        .env("HORIZON_EXTRACT_MODE", as_setting(&req.mode))
         .env("HORIZON_OCR_DIR", &req.ocr_dir)
         .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string())
         .env("HORIZON_MAX_PAGES", req.max_pages.to_string())

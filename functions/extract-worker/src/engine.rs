@@ -1,11 +1,13 @@
 //! The extraction engine the child process runs: a PDF's pages from their text layer or, where
 //! that is missing or unusable (or when asked), from OCR of the rendered page; an image's pages
-//! (a multi-page TIFF has several) from OCR; then the layout analysis of the whole document.
+//! (a multi-page TIFF has several) from OCR; in the accurate mode, each page's regions from the
+//! learned layout model and its tables' structure from the table model; then the layout
+//! analysis of the whole document.
 
 use std::path::PathBuf;
 
 use horizon_layout::{Document, PageInput, Unit};
-use horizon_ocr::{Engine, Setup};
+use horizon_ocr::{Engine, Regions, Setup};
 use horizon_pdf::images::ImagePages;
 use horizon_pdf::{Failure, Limits, TextLayer};
 use image::GrayImage;
@@ -22,11 +24,15 @@ pub enum Input {
 /// When PDF pages are read with OCR (see the API's `options.ocr`).
 pub use horizon_domain::OcrMode as Ocr;
 
+/// Whether the learned layout and table models run (see the API's `options.mode`).
+pub use horizon_domain::ExtractMode as Mode;
+
 /// How the engine is set up for one document.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub input: Input,
     pub ocr: Ocr,
+    pub mode: Mode,
     pub max_pages: u32,
     /// Which pages (1-based) to read.
     pub wanted: Option<String>,
@@ -50,6 +56,9 @@ pub struct Extraction {
 
 /// Pages are rendered at this resolution for OCR.
 pub const OCR_DPI: f32 = 200.0;
+/// Born-digital pages are rendered at this resolution for the layout model (which sees the
+/// page at 608×800) and the table model (which sees a table at 488 pixels across at most).
+pub const LAYOUT_DPI: f32 = 120.0;
 /// A text layer with less than this share of real characters is not used.
 const MIN_MAPPABLE: f32 = 0.5;
 
@@ -68,10 +77,7 @@ pub fn extract(
         None => None,
     };
     let wanted = |n: u32| selection.as_ref().is_none_or(|sel| sel.contains(n));
-    let mut ocr = LazyOcr {
-        options,
-        engine: None,
-    };
+    let mut ocr = LazyOcr::new(options);
     let mut out = Extraction {
         document: Document::default(),
         ocr_pages: Vec::new(),
@@ -98,6 +104,11 @@ pub fn extract(
                     let (image, scale) = pdf.render(n, OCR_DPI)?;
                     out.ocr_pages.push(n);
                     ocr.page(&image, n, 1.0 / scale, Unit::Points)?
+                } else if options.mode == Mode::Accurate && !layer.page.words.is_empty() {
+                    let (image, scale) = pdf.render(n, LAYOUT_DPI)?;
+                    let mut page = layer.page;
+                    page.regions = ocr.regions(&image, n, 1.0 / scale)?;
+                    page
                 } else {
                     layer.page
                 };
@@ -184,13 +195,91 @@ fn list(pages: &[u32]) -> String {
         .join(", ")
 }
 
-/// The OCR engine, loaded on first use (a born-digital PDF never loads it).
+/// The OCR engine, loaded on first use (a born-digital PDF never loads it), and the layout
+/// models alone for born-digital pages. Both are kept in the process for its next document
+/// ([`LOADED`]).
 struct LazyOcr<'a> {
     options: &'a Options,
     engine: Option<Engine>,
+    regions: Option<Option<Regions>>,
 }
 
-impl LazyOcr<'_> {
+/// What [`LazyOcr`] loaded, for the next document read in this process with the same models.
+struct Loaded {
+    models: (PathBuf, usize, Mode),
+    engine: Option<Engine>,
+    regions: Option<Option<Regions>>,
+}
+
+static LOADED: std::sync::Mutex<Option<Loaded>> = std::sync::Mutex::new(None);
+
+impl Drop for LazyOcr<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut loaded) = LOADED.lock() {
+            *loaded = Some(Loaded {
+                models: self.models(),
+                engine: self.engine.take(),
+                regions: self.regions.take(),
+            });
+        }
+    }
+}
+
+impl<'a> LazyOcr<'a> {
+    fn new(options: &'a Options) -> LazyOcr<'a> {
+        let mut ocr = LazyOcr {
+            options,
+            engine: None,
+            regions: None,
+        };
+        let kept = LOADED.lock().ok().and_then(|mut l| l.take());
+        if let Some(kept) = kept.filter(|k| k.models == ocr.models()) {
+            ocr.engine = kept.engine;
+            ocr.regions = kept.regions;
+        }
+        ocr
+    }
+
+    fn models(&self) -> (PathBuf, usize, Mode) {
+        (
+            self.options.ocr_dir.clone(),
+            self.options.threads,
+            self.options.mode,
+        )
+    }
+
+    fn setup(&self) -> Setup {
+        let mut setup = Setup::in_dir(&self.options.ocr_dir, self.options.threads);
+        if self.options.mode == Mode::Fast {
+            setup.layout = None;
+            setup.table = None;
+        }
+        setup
+    }
+
+    /// The regions of a born-digital page rendered at `1 / scale` pixels per point; none
+    /// when the layout model is not installed or fails on the page (the page is then read
+    /// without it).
+    fn regions(
+        &mut self,
+        image: &GrayImage,
+        number: u32,
+        scale: f32,
+    ) -> Result<Vec<horizon_layout::Region>, Failure> {
+        if self.regions.is_none() {
+            let loaded = Regions::load(&self.setup())
+                .map_err(|e| Failure::new("engine_unavailable", e.0))?;
+            self.regions = Some(loaded);
+        }
+        let Some(Some(models)) = self.regions.as_mut() else {
+            return Ok(Vec::new());
+        };
+        Ok(models.find(image, scale).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, page = number, "page layout not known; read without it");
+            Vec::new()
+        }))
+    }
+
     fn page(
         &mut self,
         image: &GrayImage,
@@ -199,7 +288,7 @@ impl LazyOcr<'_> {
         unit: Unit,
     ) -> Result<PageInput, Failure> {
         if self.engine.is_none() {
-            let setup = Setup::in_dir(&self.options.ocr_dir, self.options.threads);
+            let setup = self.setup();
             self.engine =
                 Some(Engine::load(&setup).map_err(|e| Failure::new("engine_unavailable", e.0))?);
         }

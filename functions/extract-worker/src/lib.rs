@@ -366,6 +366,7 @@ impl ExtractWorker {
                 JobType::ExtractImage => engine::Input::Image,
             },
             ocr: job.options().ocr.unwrap_or_default(),
+            mode: job.options().mode.unwrap_or_default(),
             pdfium: config.extraction.pdfium_lib_path.clone(),
             ocr_dir: config.extraction.ocr_dir.clone(),
             ocr_threads: config.extraction.ocr_threads,
@@ -472,6 +473,9 @@ fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
                         col_span: cell.col_span,
                         text: cell.text,
                         header: cell.header,
+                        bbox: cell
+                            .bbox
+                            .map(|b| b.map(|v| (v as f64 * 100.0).round() / 100.0)),
                     })
                     .collect()
             })

@@ -557,6 +557,7 @@ impl JobsApi {
                 }
                 (mode, _) => mode,
             },
+            mode: opts.mode,
         };
         let now = self.services.clock.now();
         let webhook = body

@@ -305,6 +305,9 @@ pub struct ExtractOptions {
     /// PDFs: when pages are read with OCR: `auto` (default) the pages without a usable text
     /// layer, `always`, `never`. Images are always read with OCR.
     pub ocr: Option<horizon_domain::OcrMode>,
+    /// `accurate` (default) runs the learned layout and table-structure models; `fast` reads
+    /// without them, at the highest speed (born-digital text).
+    pub mode: Option<horizon_domain::ExtractMode>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -224,7 +224,8 @@ pub struct Chunk {
     pub page: u32,
     pub segment_index: u32,
     /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
-    /// `page_number`, `figure` (the words inside a chart or diagram).
+    /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
+    /// equation, as its characters read).
     #[serde(rename = "type", default = "paragraph")]
     #[schema(example = "paragraph")]
     pub kind: String,
@@ -262,7 +263,7 @@ fn text_source() -> String {
 }
 
 /// A table cell: a cell spanning several rows or columns is given once, at its first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableCell {
     pub row: u32,
@@ -272,6 +273,9 @@ pub struct TableCell {
     pub text: String,
     /// Whether it belongs to the table's header rows.
     pub header: bool,
+    /// `[x0, y0, x1, y1]` on the page, as the chunk's `bbox`, when the cell's place is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<[f64; 4]>,
 }
 
 /// What a completed job produced. The chunks themselves are kept apart (see
@@ -313,6 +317,19 @@ pub struct JobOptions {
     /// When PDF pages are read with OCR (images always are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrMode>,
+    /// Whether the learned layout and table models run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ExtractMode>,
+}
+
+/// How a document is read: `accurate` (the default) runs the learned layout and table-structure
+/// models on every page; `fast` reads born-digital text without them, at the highest speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractMode {
+    #[default]
+    Accurate,
+    Fast,
 }
 
 /// When PDF pages are read with OCR: `auto` (the default) the pages without a usable text layer

@@ -426,6 +426,7 @@ mod tests {
             col_span: 1,
             text: "Name".into(),
             header: true,
+            bbox: None,
         }];
         for r in 1..=20 {
             cells.push(Cell {
@@ -435,6 +436,7 @@ mod tests {
                 col_span: 1,
                 text: format!("Row number {r:02}"),
                 header: false,
+                bbox: None,
             });
         }
         let table = Table {

@@ -17,6 +17,7 @@ pub mod lines;
 pub mod markdown;
 pub mod model;
 pub mod order;
+pub mod regions;
 pub mod tables;
 pub mod text;
 
@@ -30,6 +31,8 @@ use text::is_unspaced;
 
 /// The share of a page's height at its top and bottom where running headers and footers sit.
 const MARGIN: f32 = 0.1;
+/// ... and where the layout model's running heads and feet are taken as such.
+const MODEL_MARGIN: f32 = 0.12;
 
 /// Labels around a figure (its axes' ticks) sit within this many font sizes of its drawing.
 const FIGURE_MARGIN: f32 = 1.5;
@@ -38,6 +41,7 @@ const FIGURE_REACH: f32 = 4.0;
 
 /// Analyses a document's pages.
 pub fn analyse(pages: &[PageInput]) -> Document {
+    let pages: &[PageInput] = &pages.iter().map(regions::with_figures).collect::<Vec<_>>();
     // Per page: tables from rules, then the other words into segments.
     let prepared: Vec<Prepared> = pages.iter().map(prepare).collect();
     // Across pages: what in the margins is a running header, footer or page number.
@@ -58,16 +62,18 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             .segments
             .iter()
             .map(|s| {
-                margin(page, s).and_then(|top| {
-                    let text = s.text();
-                    if is_page_number(&text) {
-                        Some(Kind::PageNumber)
-                    } else if repeated.contains(&(top, signature(&text))) {
-                        Some(if top { Kind::Header } else { Kind::Footer })
-                    } else {
-                        None
-                    }
-                })
+                margin(page, s)
+                    .and_then(|top| {
+                        let text = s.text();
+                        if is_page_number(&text) {
+                            Some(Kind::PageNumber)
+                        } else if repeated.contains(&(top, signature(&text))) {
+                            Some(if top { Kind::Header } else { Kind::Footer })
+                        } else {
+                            None
+                        }
+                    })
+                    .or_else(|| regions::furniture(page, s, p.em, MODEL_MARGIN))
             })
             .collect();
         beside_page_numbers(page, &p.segments, &mut kinds);
@@ -204,6 +210,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         };
         page_drafts.extend(tops.into_iter().map(furniture_draft));
         let mut body_drafts = blocks::page_blocks(&body, p.tables, &leaves, stream);
+        regions::formulas(page, &mut body_drafts);
         // Figures: on a text layer where the source has them (its author's place, next to the
         // text that refers to them), else after the body.
         for (first, segments) in figures.into_iter().rev().filter(|f| !f.1.is_empty()) {
@@ -302,7 +309,9 @@ struct Prepared {
 
 fn prepare(page: &PageInput) -> Prepared {
     let em = median(page.words.iter().map(|w| w.size).collect()).max(1e-3);
-    let (tables, used) = tables::ruled(&page.rules, &page.words, em);
+    let (mut tables, mut used) = tables::ruled(&page.rules, &page.words, em);
+    let read = regions::tables(page, &tables, &mut used, em);
+    tables.extend(read);
     let rest: Vec<Word> = page
         .words
         .iter()

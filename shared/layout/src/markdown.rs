@@ -41,7 +41,8 @@ pub fn block(b: &Block) -> String {
         Kind::Footer => comment("footer", &b.text),
         Kind::PageNumber => comment("page number", &b.text),
         Kind::Figure => comment("figure", &b.text),
-        Kind::Caption | Kind::Paragraph => paragraph(&b.text),
+        // No model reads formulas as LaTeX here: a formula is its characters, as text.
+        Kind::Caption | Kind::Paragraph | Kind::Formula => paragraph(&b.text),
     }
 }
 
@@ -163,6 +164,7 @@ mod tests {
             col_span: 1,
             text: text.into(),
             header: row == 0,
+            bbox: None,
         };
         let t = Table {
             rows: 2,

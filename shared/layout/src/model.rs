@@ -72,6 +72,39 @@ pub struct PageInput {
     /// Regions drawn as figures (pictures, charts): short text inside them is the figure's.
     #[serde(default)]
     pub figures: Vec<BBox>,
+    /// Regions a learned layout model found in the page's pixels (none when it did not run).
+    #[serde(default)]
+    pub regions: Vec<Region>,
+}
+
+/// What a layout model says a region of a page is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionKind {
+    Text,
+    Title,
+    Figure,
+    FigureCaption,
+    Table,
+    TableCaption,
+    /// A running head, or anything else set in the top margin apart from the text.
+    Header,
+    Footer,
+    Reference,
+    Equation,
+}
+
+/// A region of a page as a layout model found it, in the page's unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub kind: RegionKind,
+    pub bbox: BBox,
+    /// The model's confidence, 0–1.
+    pub score: f32,
+    /// For a table: its structure as a table-structure model read it from the pixels (rows,
+    /// columns, spans, header rows and each cell's box; the texts are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
 }
 
 /// What a block is.
@@ -91,6 +124,8 @@ pub enum Kind {
     PageNumber,
     /// Text inside a figure: axis labels, legends, the words of a diagram.
     Figure,
+    /// A formula set apart from the text (a display equation), as its characters read.
+    Formula,
 }
 
 impl Kind {
@@ -106,6 +141,7 @@ impl Kind {
             Kind::Footer => "footer",
             Kind::PageNumber => "page_number",
             Kind::Figure => "figure",
+            Kind::Formula => "formula",
         }
     }
 
@@ -129,6 +165,9 @@ pub struct Cell {
     pub text: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub header: bool,
+    /// Where the cell is on the page, when it is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<BBox>,
 }
 
 fn one() -> u32 {

@@ -278,6 +278,7 @@ fn grid(
                 col_span: cs as u32,
                 text: cell_text(words, ids),
                 header: false,
+                bbox: None,
             })
             .collect(),
     };
@@ -454,7 +455,7 @@ fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
 }
 
 /// The text of a cell: its words in lines, top to bottom.
-fn cell_text(words: &[Word], ids: &[usize]) -> String {
+pub(crate) fn cell_text(words: &[Word], ids: &[usize]) -> String {
     let mut ws: Vec<&Word> = ids.iter().map(|&i| &words[i]).collect();
     ws.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
     let mut lines: Vec<Vec<Word>> = Vec::new();
@@ -482,7 +483,7 @@ fn cell_text(words: &[Word], ids: &[usize]) -> String {
 
 /// Drops the rows that hold no text and that no cell spans into (the thin rows between double
 /// rules); gives the rows kept, by their former numbers.
-fn drop_empty_rows(table: &mut Table) -> Vec<u32> {
+pub(crate) fn drop_empty_rows(table: &mut Table) -> Vec<u32> {
     let covered = |r: u32| {
         table
             .cells
@@ -513,7 +514,7 @@ fn drop_empty_rows(table: &mut Table) -> Vec<u32> {
 }
 
 /// The first row is a header when it is bold, or when it has no numbers while the body does.
-fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
+pub(crate) fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
     // A value: digits with separators, signs and units, no words.
     let numeric = |t: &str| {
         t.chars().any(|c| c.is_ascii_digit())
@@ -642,6 +643,7 @@ pub fn aligned(
                     col_span: span as u32,
                     text: segments[s].text(),
                     header: false,
+                    bbox: None,
                 }),
             }
         }

@@ -13,6 +13,7 @@ fn page(number: u32, words: Vec<Word>, rules: Vec<BBox>) -> PageInput {
         words,
         rules,
         figures: Vec::new(),
+        regions: Vec::new(),
     }
 }
 

@@ -1,6 +1,31 @@
-//! Pixel work the models need: turning a page straight, cutting a line out of it.
+//! Pixel work the models need: turning a page straight, cutting a line out of it, feeding a
+//! picture to a model.
 
 use image::{GrayImage, Luma};
+
+/// The mean and deviation of each colour plane that PaddlePaddle's image models (orientation,
+/// layout, table structure) were trained with, applied in OpenCV's BGR order as their packages
+/// apply them.
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// Writes a grey image into `out` as a model's three normalised colour planes (C×H×W) of
+/// `width`×`height`, the image at the top left; what it does not cover stays as `out` has it
+/// (0 for zero padding).
+pub fn planes(image: &GrayImage, width: usize, height: usize, out: &mut [f32]) {
+    let (w, h) = (
+        (image.width() as usize).min(width),
+        (image.height() as usize).min(height),
+    );
+    for y in 0..h {
+        for x in 0..w {
+            let v = image.get_pixel(x as u32, y as u32).0[0] as f32 / 255.0;
+            for c in 0..3 {
+                out[(c * height + y) * width + x] = (v - MEAN[c]) / STD[c];
+            }
+        }
+    }
+}
 
 /// The image turned by `degrees` about its centre so that a line at that angle (clockwise, as
 /// y runs down) comes out horizontal; the same size, with white where nothing was.

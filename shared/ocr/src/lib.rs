@@ -11,7 +11,11 @@ mod detect;
 mod image_ops;
 mod orient;
 mod recognize;
+mod regions;
 pub mod rules;
+mod table;
+
+pub use regions::Regions;
 
 use std::path::{Path, PathBuf};
 
@@ -33,8 +37,9 @@ impl std::fmt::Display for Unavailable {
 /// Where the runtime and the models are: `dir/lib/libonnxruntime.so`, `dir/models/det.onnx`,
 /// `dir/models/rec.onnx` (with `rec.txt`, its characters, when the model does not carry them),
 /// and optionally `dir/models/rec-accurate.onnx`, a larger recognition model that reads again
-/// the lines the first one is unsure of, and `dir/models/orientation.onnx`, the page classifier
-/// that turns a sideways or upside-down page upright.
+/// the lines the first one is unsure of, `dir/models/orientation.onnx`, the page classifier
+/// that turns a sideways or upside-down page upright, `dir/models/layout.onnx`, the page layout
+/// model, and `dir/models/table.onnx`, the table-structure model.
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub runtime: PathBuf,
@@ -42,6 +47,8 @@ pub struct Setup {
     pub rec: PathBuf,
     pub accurate: Option<PathBuf>,
     pub orientation: Option<PathBuf>,
+    pub layout: Option<PathBuf>,
+    pub table: Option<PathBuf>,
     /// Threads per model run (1 in Lambda's single vCPU at 1,769 MB; more locally).
     pub threads: usize,
 }
@@ -56,6 +63,8 @@ impl Setup {
             rec: dir.join("models/rec.onnx"),
             accurate: optional("models/rec-accurate.onnx"),
             orientation: optional("models/orientation.onnx"),
+            layout: optional("models/layout.onnx"),
+            table: optional("models/table.onnx"),
             threads: threads.max(1),
         }
     }
@@ -74,6 +83,7 @@ pub struct Engine {
     rec: Recognizer,
     accurate: Option<Recognizer>,
     orientation: Option<Session>,
+    regions: Option<Regions>,
 }
 
 /// A line read with OCR: its box in the image, its words, the mean confidence of its characters.
@@ -119,46 +129,97 @@ const BOLD_STROKE: f32 = 1.3;
 /// accurate model, when there is one; the better reading is kept.
 const RECHECK_BELOW: f32 = 0.93;
 
+/// ONNX Runtime, loaded from the setup's library once per process (its environment cannot be
+/// made twice).
+fn runtime(setup: &Setup) -> Result<ort::environment::Environment, Unavailable> {
+    static LOADED: std::sync::OnceLock<Result<ort::environment::Environment, Unavailable>> =
+        std::sync::OnceLock::new();
+    if !setup.runtime.exists() {
+        return Err(missing(&setup.runtime));
+    }
+    LOADED
+        .get_or_init(|| {
+            ort::init_from(&setup.runtime)
+                .map_err(|e| {
+                    Unavailable(format!("ONNX Runtime at {}: {e}", setup.runtime.display()))
+                })?
+                .with_name("horizon-ocr")
+                .build()
+                .map_err(|e| Unavailable(format!("ONNX Runtime: {e}")))
+        })
+        .clone()
+}
+
+fn missing(p: &Path) -> Unavailable {
+    Unavailable(format!(
+        "{} is missing; run scripts/install-ocr (or set HORIZON_OCR_DIR)",
+        p.display()
+    ))
+}
+
+/// A model loaded for `threads` threads.
+fn session(
+    environment: &ort::environment::Environment,
+    path: &Path,
+    threads: usize,
+) -> Result<Session, Unavailable> {
+    let fail = |e: String| Unavailable(format!("model {}: {e}", path.display()));
+    if !path.exists() {
+        return Err(missing(path));
+    }
+    Session::builder(environment)
+        .map_err(|e| fail(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| fail(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| fail(e.to_string()))?
+        // No memory arena: a page's tensors are freed after each run, so that the process
+        // stays small between pages.
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+        .map_err(|e| fail(e.to_string()))?
+        .with_memory_pattern(false)
+        .map_err(|e| fail(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| fail(e.to_string()))
+}
+
+impl Regions {
+    /// Loads the layout model and the table model, or gives `None` when the layout model is
+    /// not installed.
+    pub fn load(setup: &Setup) -> Result<Option<Regions>, Unavailable> {
+        if setup.layout.is_none() {
+            return Ok(None);
+        }
+        Regions::load_in(&runtime(setup)?, setup)
+    }
+
+    fn load_in(
+        environment: &ort::environment::Environment,
+        setup: &Setup,
+    ) -> Result<Option<Regions>, Unavailable> {
+        let Some(layout) = setup.layout.as_deref() else {
+            return Ok(None);
+        };
+        let layout = session(environment, layout, setup.threads)?;
+        let table = match setup.table.as_deref() {
+            Some(path) => Some(table::Model::new(session(
+                environment,
+                path,
+                setup.threads,
+            )?)?),
+            None => None,
+        };
+        Ok(Some(Regions::new(layout, table)))
+    }
+}
+
 impl Engine {
     /// Loads the runtime (once per process) and the models.
     pub fn load(setup: &Setup) -> Result<Engine, Unavailable> {
-        let missing = |p: &Path| {
-            Unavailable(format!(
-                "{} is missing; run scripts/install-ocr (or set HORIZON_OCR_DIR)",
-                p.display()
-            ))
-        };
-        for p in [&setup.runtime, &setup.det, &setup.rec] {
-            if !p.exists() {
-                return Err(missing(p));
-            }
-        }
-        let environment = ort::init_from(&setup.runtime)
-            .map_err(|e| Unavailable(format!("ONNX Runtime at {}: {e}", setup.runtime.display())))?
-            .with_name("horizon-ocr")
-            .build()
-            .map_err(|e| Unavailable(format!("ONNX Runtime: {e}")))?;
-        let session = |path: &Path| -> Result<Session, Unavailable> {
-            let fail = |e: String| Unavailable(format!("model {}: {e}", path.display()));
-            Session::builder(&environment)
-                .map_err(|e| fail(e.to_string()))?
-                .with_optimization_level(GraphOptimizationLevel::All)
-                .map_err(|e| fail(e.to_string()))?
-                .with_intra_threads(setup.threads)
-                .map_err(|e| fail(e.to_string()))?
-                .with_inter_threads(1)
-                .map_err(|e| fail(e.to_string()))?
-                // No memory arena: a page's tensors are freed after each run, so that the process
-                // stays small between pages.
-                .with_execution_providers([ort::ep::CPU::default()
-                    .with_arena_allocator(false)
-                    .build()])
-                .map_err(|e| fail(e.to_string()))?
-                .with_memory_pattern(false)
-                .map_err(|e| fail(e.to_string()))?
-                .commit_from_file(path)
-                .map_err(|e| fail(e.to_string()))
-        };
+        let environment = runtime(setup)?;
+        let session = |path: &Path| session(&environment, path, setup.threads);
         let recognizer = |path: &Path| -> Result<Recognizer, Unavailable> {
             let session = session(path)?;
             let listed = session.metadata().ok().and_then(|m| m.custom("character"));
@@ -182,6 +243,7 @@ impl Engine {
             rec: recognizer(&setup.rec)?,
             accurate: setup.accurate.as_deref().map(recognizer).transpose()?,
             orientation: setup.orientation.as_deref().map(session).transpose()?,
+            regions: Regions::load_in(&environment, setup)?,
         })
     }
 
@@ -267,6 +329,15 @@ impl Engine {
             &turned
         };
         let (lines, straight) = self.lines(image)?;
+        let regions = match self.regions.as_mut().map(|r| r.find(&straight, scale)) {
+            Some(Ok(regions)) => regions,
+            Some(Err(e)) => {
+                // Read without them, as without the orientation.
+                tracing::warn!(error = %e, page = number, "page layout not known; read without it");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let s = |b: BBox| [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
         let words = lines
             .into_iter()
@@ -277,7 +348,7 @@ impl Engine {
                 ..w
             })
             .collect();
-        Ok(PageInput {
+        let mut page = PageInput {
             number,
             width: image.width() as f32 * scale,
             height: image.height() as f32 * scale,
@@ -286,6 +357,52 @@ impl Engine {
             words,
             rules: rules::find(&straight).into_iter().map(s).collect(),
             figures: Vec::new(),
-        })
+            regions,
+        };
+        self.unseen_tables(&mut page, &straight, scale);
+        Ok(page)
+    }
+
+    /// The tables the layout model did not see (a scan's grain and dust hide some from it)
+    /// but the page's rules or columns of words make: their structure from the table model too.
+    fn unseen_tables(&mut self, page: &mut PageInput, image: &GrayImage, scale: f32) {
+        let Some(models) = self.regions.as_mut() else {
+            return;
+        };
+        let analysed = horizon_layout::analyse(std::slice::from_ref(page));
+        let tables: Vec<BBox> = analysed
+            .pages
+            .iter()
+            .flat_map(|p| &p.blocks)
+            .filter(|b| b.kind == horizon_layout::Kind::Table)
+            .map(|b| b.bbox)
+            .filter(|b| {
+                !page.regions.iter().any(|r| {
+                    r.kind == horizon_layout::RegionKind::Table && regions::iou(&r.bbox, b) > 0.3
+                })
+            })
+            .collect();
+        for bbox in tables {
+            // A margin of a few pixels round the words, as the model saw tables in training.
+            let margin = 8.0 * scale;
+            let px = [
+                (bbox[0] - margin) / scale,
+                (bbox[1] - margin) / scale,
+                (bbox[2] + margin) / scale,
+                (bbox[3] + margin) / scale,
+            ];
+            match models.table(image, px, scale) {
+                Ok(Some(table)) => page.regions.push(horizon_layout::Region {
+                    kind: horizon_layout::RegionKind::Table,
+                    bbox: px.map(|v| v * scale),
+                    score: 0.0,
+                    table: Some(table),
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, page = page.number, "table structure not read")
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use image::{imageops, GrayImage};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::Unavailable;
+use crate::{image_ops, Unavailable};
 
 /// The classifier's input: the shorter side resized to this, then a centred square crop of
 /// [`CROP`] (as the model was trained).
@@ -41,20 +41,10 @@ pub fn classify(session: &mut Session, image: &GrayImage) -> Result<u8, Unavaila
         })
         .collect();
     let n = CROP as usize;
-    // BGR planes of the grey page (the three are equal), each normalised with its own mean and
-    // deviation, in the order the package applies them.
-    const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-    const STD: [f32; 3] = [0.229, 0.224, 0.225];
     let mut data = vec![0f32; crops.len() * 3 * n * n];
     for (k, &(x0, y0)) in crops.iter().enumerate() {
-        for y in 0..n {
-            for x in 0..n {
-                let v = small.get_pixel(x0 + x as u32, y0 + y as u32).0[0] as f32 / 255.0;
-                for c in 0..3 {
-                    data[((k * 3 + c) * n + y) * n + x] = (v - MEAN[c]) / STD[c];
-                }
-            }
-        }
+        let crop = imageops::crop_imm(&small, x0, y0, CROP, CROP).to_image();
+        image_ops::planes(&crop, n, n, &mut data[k * 3 * n * n..(k + 1) * 3 * n * n]);
     }
     let input = TensorRef::from_array_view(([crops.len(), 3, n, n], &*data))
         .map_err(|e| fail(e.to_string()))?;

@@ -300,6 +300,7 @@ impl Pdf<'_> {
                 words,
                 rules,
                 figures,
+                regions: Vec::new(),
             },
             chars,
             unmappable,

@@ -1,0 +1,332 @@
+//! What a learned layout model found on a page ([`Region`]s), fused with its words: a table
+//! region read by a table-structure model becomes a table whose cells take the words inside
+//! them; figure regions hold their labels; running heads and feet become page furniture.
+
+use crate::blocks::Draft;
+use crate::geom;
+use crate::lines::Segment;
+use crate::model::{BBox, Kind, PageInput, Region, RegionKind, Source, Table, Word};
+use crate::tables::{self, Found};
+
+/// A region overlapping a ruled table by more than this share of its area is that table (the
+/// rules drawn on the page are exact).
+const RULED: f32 = 0.3;
+/// A word belongs to a region when its centre lies within this many font sizes of it.
+const SLACK: f32 = 0.25;
+/// A block is a formula when this share of it lies in an equation region.
+const FORMULA: f32 = 0.7;
+
+/// The page as the layout analysis takes it: on a scan, its figures are the model's figure
+/// regions (those that are not tables). A text layer's figures are where the PDF draws them,
+/// which is surer than the model (it takes a formula set in display for a picture).
+pub fn with_figures(page: &PageInput) -> PageInput {
+    let mut page = page.clone();
+    if page.source == Source::Text {
+        return page;
+    }
+    let tables: Vec<BBox> = of(&page.regions, RegionKind::Table).collect();
+    let figures: Vec<BBox> = of(&page.regions, RegionKind::Figure)
+        .filter(|f| tables.iter().all(|t| covered(f, t) <= 0.5))
+        .collect();
+    page.figures.extend(figures);
+    page
+}
+
+fn of(regions: &[Region], kind: RegionKind) -> impl Iterator<Item = BBox> + '_ {
+    regions
+        .iter()
+        .filter(move |r| r.kind == kind)
+        .map(|r| r.bbox)
+}
+
+/// The share of `a`'s area inside `b`.
+fn covered(a: &BBox, b: &BBox) -> f32 {
+    let inter = geom::overlap(a[0], a[2], b[0], b[2]) * geom::overlap(a[1], a[3], b[1], b[3]);
+    inter / (geom::width(a) * geom::height(a)).max(1e-3)
+}
+
+/// Page furniture by the model: a piece in a running-head or running-foot region, in the
+/// page's top or bottom `margin` (a share of its height), set no larger than the body's `em`
+/// and not bold (the model also calls some captions and a first page's title `header`).
+pub fn furniture(page: &PageInput, piece: &Segment, em: f32, margin: f32) -> Option<Kind> {
+    if piece.bold || piece.size > 1.1 * em {
+        return None;
+    }
+    let (cx, cy) = geom::center(&piece.bbox);
+    page.regions.iter().find_map(|r| {
+        let kind = match r.kind {
+            RegionKind::Header if cy < margin * page.height => Kind::Header,
+            RegionKind::Footer if cy > (1.0 - margin) * page.height => Kind::Footer,
+            _ => return None,
+        };
+        geom::contains(&r.bbox, cx, cy, 0.0).then_some(kind)
+    })
+}
+
+/// A paragraph (or what looked like code) that lies in an equation region is a formula.
+pub fn formulas(page: &PageInput, drafts: &mut [Draft]) {
+    for d in drafts
+        .iter_mut()
+        .filter(|d| matches!(d.kind, Kind::Paragraph | Kind::Code))
+    {
+        let inside =
+            of(&page.regions, RegionKind::Equation).any(|e| covered(&d.bbox, &e) >= FORMULA);
+        if inside {
+            d.kind = Kind::Formula;
+        }
+    }
+}
+
+/// The tables a structure model read in the page's table regions (but where a ruled table
+/// was found), with the words not `used` yet inside their cells; those words are marked used.
+pub fn tables(page: &PageInput, ruled: &[Found], used: &mut [bool], em: f32) -> Vec<Found> {
+    let mut found = Vec::new();
+    for region in &page.regions {
+        let Some(structure) = region.table.as_ref() else {
+            continue;
+        };
+        if region.kind != RegionKind::Table
+            || ruled.iter().any(|t| covered(&region.bbox, &t.bbox) > RULED)
+        {
+            continue;
+        }
+        let inside: Vec<usize> = (0..page.words.len())
+            .filter(|&i| !used[i])
+            .filter(|&i| {
+                let (cx, cy) = geom::center(&page.words[i].bbox);
+                geom::contains(&region.bbox, cx, cy, SLACK * em)
+            })
+            .collect();
+        if let Some(table) = fill(structure, &page.words, &inside) {
+            let bbox = inside
+                .iter()
+                .fold(region.bbox, |b, &i| geom::union(&b, &page.words[i].bbox));
+            for &i in &inside {
+                used[i] = true;
+            }
+            found.push(Found { bbox, table });
+        }
+    }
+    found
+}
+
+/// The structure's cells filled with the words `ids`: each word goes to the cell that holds its
+/// centre (the smallest, if several), else to the one it overlaps most, else to the nearest.
+/// Rows left empty go. `None` when fewer than two rows and two columns hold words.
+fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
+    let boxes: Vec<BBox> = structure
+        .cells
+        .iter()
+        .map(|c| c.bbox.unwrap_or([0.0; 4]))
+        .collect();
+    if ids.is_empty() || boxes.is_empty() {
+        return None;
+    }
+    let area = |b: &BBox| geom::width(b) * geom::height(b);
+    let mut taken: Vec<Vec<usize>> = vec![Vec::new(); boxes.len()];
+    for &i in ids {
+        let w = &words[i].bbox;
+        let (cx, cy) = geom::center(w);
+        let holding = (0..boxes.len())
+            .filter(|&k| geom::contains(&boxes[k], cx, cy, 0.0))
+            .min_by(|&a, &b| area(&boxes[a]).total_cmp(&area(&boxes[b])));
+        let overlapping = || {
+            (0..boxes.len())
+                .map(|k| {
+                    let o = geom::overlap(w[0], w[2], boxes[k][0], boxes[k][2])
+                        * geom::overlap(w[1], w[3], boxes[k][1], boxes[k][3]);
+                    (k, o)
+                })
+                .filter(|&(_, o)| o > 0.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(k, _)| k)
+        };
+        let nearest = || {
+            (0..boxes.len()).min_by(|&a, &b| {
+                geom::distance(w, &boxes[a]).total_cmp(&geom::distance(w, &boxes[b]))
+            })
+        };
+        if let Some(k) = holding.or_else(overlapping).or_else(nearest) {
+            taken[k].push(i);
+        }
+    }
+    let mut table = structure.clone();
+    for (cell, ids) in table.cells.iter_mut().zip(&taken) {
+        cell.text = tables::cell_text(words, ids);
+    }
+    tables::drop_empty_rows(&mut table);
+    let filled = |f: &dyn Fn(&crate::model::Cell) -> u32| {
+        let mut seen: Vec<u32> = table
+            .cells
+            .iter()
+            .filter(|c| !c.text.is_empty())
+            .map(f)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
+    if filled(&|c| c.row) < 2 || filled(&|c| c.col) < 2 {
+        return None;
+    }
+    if table.header_rows == 0 {
+        let bold = |row: usize| {
+            let ids: Vec<usize> = table
+                .cells
+                .iter()
+                .zip(&taken)
+                .filter(|(c, _)| c.row as usize == row)
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect();
+            !ids.is_empty() && ids.iter().all(|&i| words[i].bold)
+        };
+        let bold_first = bold(0);
+        tables::mark_header(&mut table, |_| bold_first);
+    }
+    Some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::segments;
+    use crate::lines::tests::{line, word};
+    use crate::model::{Cell, Unit};
+
+    fn cell(row: u32, col: u32, bbox: BBox) -> Cell {
+        Cell {
+            row,
+            col,
+            row_span: 1,
+            col_span: 1,
+            text: String::new(),
+            header: false,
+            bbox: Some(bbox),
+        }
+    }
+
+    /// A 3×2 structure over [100, 100, 300, 160], rows 20 high, columns 100 wide.
+    fn structure() -> Table {
+        let mut cells = Vec::new();
+        for r in 0..3u32 {
+            for c in 0..2u32 {
+                let (x, y) = (100.0 + 100.0 * c as f32, 100.0 + 20.0 * r as f32);
+                cells.push(cell(r, c, [x, y, x + 100.0, y + 20.0]));
+            }
+        }
+        Table {
+            rows: 3,
+            cols: 2,
+            header_rows: 0,
+            cells,
+        }
+    }
+
+    fn page(words: Vec<Word>, regions: Vec<Region>) -> PageInput {
+        PageInput {
+            number: 1,
+            width: 612.0,
+            height: 792.0,
+            unit: Unit::Points,
+            source: Source::Ocr,
+            words,
+            rules: Vec::new(),
+            figures: Vec::new(),
+            regions,
+        }
+    }
+
+    #[test]
+    fn a_table_region_takes_the_words_in_its_cells_and_leaves_the_rest() {
+        let words = vec![
+            word("Name", 105.0, 104.0, 10.0),
+            word("Value", 205.0, 104.0, 10.0),
+            word("alpha", 105.0, 124.0, 10.0),
+            word("1.5", 205.0, 124.0, 10.0),
+            word("beta", 105.0, 144.0, 10.0),
+            // Overhangs its cell: still the cell it overlaps most.
+            word("2.25", 290.0, 144.0, 10.0),
+            // Below the region: the body's.
+            word("After", 105.0, 300.0, 10.0),
+        ];
+        let region = Region {
+            kind: RegionKind::Table,
+            bbox: [100.0, 100.0, 300.0, 160.0],
+            score: 0.9,
+            table: Some(structure()),
+        };
+        let p = page(words, vec![region]);
+        let mut used = vec![false; p.words.len()];
+        let found = tables(&p, &[], &mut used, 10.0);
+        assert_eq!(found.len(), 1);
+        let t = &found[0].table;
+        assert_eq!(
+            t.grid(),
+            vec![
+                vec!["Name", "Value"],
+                vec!["alpha", "1.5"],
+                vec!["beta", "2.25"],
+            ]
+        );
+        // A header of words over a body of numbers.
+        assert_eq!(t.header_rows, 1);
+        assert_eq!(used, vec![true, true, true, true, true, true, false]);
+    }
+
+    #[test]
+    fn a_region_over_a_ruled_table_or_with_one_filled_column_is_no_table() {
+        let words = vec![
+            word("alpha", 105.0, 104.0, 10.0),
+            word("beta", 105.0, 124.0, 10.0),
+        ];
+        let region = Region {
+            kind: RegionKind::Table,
+            bbox: [100.0, 100.0, 300.0, 160.0],
+            score: 0.9,
+            table: Some(structure()),
+        };
+        let p = page(words, vec![region]);
+        let mut used = vec![false; 2];
+        assert!(tables(&p, &[], &mut used, 10.0).is_empty());
+        assert_eq!(used, vec![false, false]);
+    }
+
+    #[test]
+    fn a_paragraph_in_an_equation_region_is_a_formula() {
+        let draft = |y: f32| Draft {
+            bbox: [150.0, y, 400.0, y + 20.0],
+            ..Draft::of_lines(Kind::Paragraph, Vec::new())
+        };
+        let equation = Region {
+            kind: RegionKind::Equation,
+            bbox: [140.0, 95.0, 420.0, 125.0],
+            score: 0.9,
+            table: None,
+        };
+        let p = page(Vec::new(), vec![equation]);
+        let mut drafts = vec![draft(100.0), draft(200.0)];
+        formulas(&p, &mut drafts);
+        assert_eq!(drafts[0].kind, Kind::Formula);
+        assert_eq!(drafts[1].kind, Kind::Paragraph);
+    }
+
+    #[test]
+    fn running_heads_are_furniture_only_in_the_margins() {
+        let head = |y: f32| Region {
+            kind: RegionKind::Header,
+            bbox: [50.0, y, 500.0, y + 20.0],
+            score: 0.8,
+            table: None,
+        };
+        let p = page(Vec::new(), vec![head(20.0), head(400.0)]);
+        let piece =
+            |y: f32, size: f32| segments(&line("Journal of Tests", 60.0, y, size))[0].clone();
+        assert_eq!(
+            furniture(&p, &piece(25.0, 10.0), 10.0, 0.1),
+            Some(Kind::Header)
+        );
+        // Out of the margin, or a title set large: not furniture.
+        assert_eq!(furniture(&p, &piece(405.0, 10.0), 10.0, 0.1), None);
+        assert_eq!(furniture(&p, &piece(22.0, 16.0), 10.0, 0.1), None);
+    }
+}
