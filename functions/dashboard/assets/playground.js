@@ -95,7 +95,7 @@ async function start(file) {
   const job = await json(route, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ uploadId: up.id, tags: ["playground"], options: { ocr: $("ocr").value } }),
+    body: JSON.stringify({ uploadId: up.id, tags: ["playground"], options: { ocr: $("ocr").value, mode: $("mode").value } }),
   });
   location.hash = `job=${job.jobId}`;
   await follow(job.jobId);

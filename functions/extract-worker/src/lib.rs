@@ -480,6 +480,7 @@ fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
                     .collect()
             })
             .unwrap_or_default(),
+        pages: c.pages,
     }
 }
 

@@ -252,6 +252,9 @@ pub struct Chunk {
     /// long table).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cells: Vec<TableCell>,
+    /// A table that continues over page breaks: the pages it spans, `page` first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<u32>,
 }
 
 fn paragraph() -> String {

@@ -33,6 +33,8 @@ pub struct Chunk {
     pub level: Option<u8>,
     /// Tables: the rows of this chunk, with the header rows.
     pub table: Option<Table>,
+    /// A table that continues over page breaks: the pages it spans (else empty).
+    pub pages: Vec<u32>,
 }
 
 /// The chunks of a document, each at most `max_chars` characters long unless a single table
@@ -78,6 +80,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                 headings: headings(&path),
                 level: b.level,
                 table: None,
+                pages: b.pages.clone(),
             };
             match b.kind {
                 Kind::Paragraph => pending.push(b),
@@ -161,6 +164,7 @@ fn pack(
             headings: headings.to_vec(),
             level: None,
             table: None,
+            pages: Vec::new(),
         });
         group.clear();
     };
@@ -329,6 +333,7 @@ mod tests {
             ordered: false,
             table: None,
             confidence: None,
+            pages: Vec::new(),
         }
     }
 

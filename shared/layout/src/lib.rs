@@ -265,6 +265,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         })
         .collect();
     continue_past_floats(&mut pages, &vocabulary);
+    tables::join_continued(&mut pages);
     Document { pages }
 }
 
@@ -563,6 +564,7 @@ fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
         ordered: d.ordered,
         table: None,
         confidence,
+        pages: Vec::new(),
     };
     match d.kind {
         Kind::Table => {

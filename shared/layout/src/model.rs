@@ -260,6 +260,10 @@ pub struct Block {
     /// Mean recognition confidence of the block's words (OCR only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// A table that continues over page breaks: the pages it spans, its first page first (its
+    /// box is on the first). Empty for a block on one page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<u32>,
 }
 
 impl Block {
@@ -274,6 +278,7 @@ impl Block {
             ordered: false,
             table: None,
             confidence: None,
+            pages: Vec::new(),
         }
     }
 }

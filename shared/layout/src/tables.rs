@@ -4,7 +4,7 @@
 
 use crate::geom;
 use crate::lines::{join_words, Segment};
-use crate::model::{BBox, Cell, Table, Word};
+use crate::model::{BBox, Block, Cell, Kind, PageLayout, Table, Word};
 use crate::order::{looks_like_table, Atom};
 
 /// A table found on a page, with the region it covers.
@@ -671,10 +671,209 @@ pub fn aligned(
     Some(table)
 }
 
+/// A table that ends one page and, with as many columns, opens the next (before any other
+/// text but page furniture) goes on there: the second's rows are added to the first (its header
+/// rows left out when they repeat the first's), and the first records the pages it spans. The
+/// first must reach into the lower part of its page and the second start in the upper part of
+/// its own, as a table broken by the page does.
+pub fn join_continued(pages: &mut [PageLayout]) {
+    /// The share of the page's height the first table must reach below, and the second start
+    /// above.
+    const BROKEN: f32 = 0.5;
+    // The table still open at the end of the pages so far: its page and block.
+    let mut open: Option<(usize, usize)> = None;
+    for i in 0..pages.len() {
+        let running: Vec<usize> = (0..pages[i].blocks.len())
+            .filter(|&b| !pages[i].blocks[b].kind.is_furniture())
+            .collect();
+        if let (Some((p, b)), Some(&first)) = (open, running.first()) {
+            let height = pages[i].height;
+            let next = &pages[i].blocks[first];
+            let joins = next.kind == Kind::Table
+                && next.bbox[1] < BROKEN * height
+                && matches!(
+                    (&pages[p].blocks[b].table, &next.table),
+                    (Some(a), Some(n)) if a.cols == n.cols
+                );
+            if joins {
+                let next = pages[i].blocks.remove(first);
+                let numbers = (pages[p].number, pages[i].number);
+                append(&mut pages[p].blocks[b], next, numbers);
+                // A page that holds nothing else leaves the table open for the next.
+                if running.len() == 1 {
+                    continue;
+                }
+            }
+        }
+        open = pages[i]
+            .blocks
+            .iter()
+            .rposition(|b| !b.kind.is_furniture())
+            .filter(|&b| {
+                let block = &pages[i].blocks[b];
+                block.kind == Kind::Table && block.bbox[3] > BROKEN * pages[i].height
+            })
+            .map(|b| (i, b));
+    }
+}
+
+/// `next`'s rows after `block`'s; `numbers`: the pages they are on.
+fn append(block: &mut Block, next: Block, numbers: (u32, u32)) {
+    let (Some(table), Some(more)) = (block.table.as_mut(), next.table) else {
+        return;
+    };
+    // Its header rows go when they say what the first table's say.
+    let header = |t: &Table| -> Vec<Vec<String>> {
+        t.grid().into_iter().take(t.header_rows as usize).collect()
+    };
+    let skip = if more.header_rows > 0 && header(&more) == header(table) {
+        more.header_rows
+    } else {
+        0
+    };
+    let offset = table.rows;
+    for cell in more.cells.into_iter().filter(|c| c.row >= skip) {
+        table.cells.push(Cell {
+            row: cell.row - skip + offset,
+            header: false,
+            ..cell
+        });
+    }
+    table.rows += more.rows - skip;
+    if block.pages.is_empty() {
+        block.pages.push(numbers.0);
+    }
+    block.pages.push(numbers.1);
+    block.text = table
+        .grid()
+        .iter()
+        .map(|r| r.join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lines::tests::line;
+
+    /// A page of `blocks` (kind, text or table rows, top, bottom), 792 high.
+    fn layout(number: u32, blocks: Vec<(Kind, Vec<Vec<&str>>, f32, f32)>) -> PageLayout {
+        PageLayout {
+            number,
+            width: 612.0,
+            height: 792.0,
+            unit: crate::model::Unit::Points,
+            source: crate::model::Source::Text,
+            blocks: blocks
+                .into_iter()
+                .map(|(kind, rows, y0, y1)| {
+                    let mut b = Block::text_only(kind, rows.concat().join(" "));
+                    b.bbox = [72.0, y0, 540.0, y1];
+                    if kind == Kind::Table {
+                        let cells = rows
+                            .iter()
+                            .enumerate()
+                            .flat_map(|(r, row)| {
+                                row.iter().enumerate().map(move |(c, t)| Cell {
+                                    row: r as u32,
+                                    col: c as u32,
+                                    row_span: 1,
+                                    col_span: 1,
+                                    text: t.to_string(),
+                                    header: r == 0,
+                                    bbox: None,
+                                })
+                            })
+                            .collect();
+                        b.table = Some(Table {
+                            rows: rows.len() as u32,
+                            cols: rows[0].len() as u32,
+                            header_rows: 1,
+                            cells,
+                        });
+                    }
+                    b
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_table_broken_by_the_page_is_one_table_over_both_pages() {
+        let mut pages = vec![
+            layout(
+                1,
+                vec![
+                    (Kind::Paragraph, vec![vec!["Before."]], 72.0, 90.0),
+                    (
+                        Kind::Table,
+                        vec![vec!["Name", "Value"], vec!["a", "1"], vec!["b", "2"]],
+                        400.0,
+                        740.0,
+                    ),
+                    (Kind::PageNumber, vec![vec!["1"]], 760.0, 770.0),
+                ],
+            ),
+            layout(
+                2,
+                vec![
+                    (Kind::Header, vec![vec!["Report"]], 20.0, 30.0),
+                    // The header row repeated, then more rows.
+                    (
+                        Kind::Table,
+                        vec![vec!["Name", "Value"], vec!["c", "3"]],
+                        72.0,
+                        120.0,
+                    ),
+                    (Kind::Paragraph, vec![vec!["After."]], 150.0, 170.0),
+                ],
+            ),
+        ];
+        join_continued(&mut pages);
+        let table = &pages[0].blocks[1];
+        assert_eq!(table.pages, vec![1, 2]);
+        assert_eq!(
+            table.table.as_ref().unwrap().grid(),
+            vec![
+                vec!["Name", "Value"],
+                vec!["a", "1"],
+                vec!["b", "2"],
+                vec!["c", "3"]
+            ]
+        );
+        assert_eq!(table.text, "Name\tValue\na\t1\nb\t2\nc\t3");
+        let kinds: Vec<Kind> = pages[1].blocks.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, vec![Kind::Header, Kind::Paragraph]);
+    }
+
+    #[test]
+    fn tables_apart_or_of_other_shapes_stay_apart() {
+        let table = |cols: usize, y0: f32, y1: f32| {
+            (Kind::Table, vec![vec!["x"; cols], vec!["1"; cols]], y0, y1)
+        };
+        // Other columns; a paragraph before the second; the first ends high on its page.
+        for second in [
+            vec![table(3, 72.0, 120.0)],
+            vec![
+                (Kind::Paragraph, vec![vec!["Text."]], 60.0, 70.0),
+                table(2, 72.0, 120.0),
+            ],
+        ] {
+            let n = second.len();
+            let mut pages = vec![layout(1, vec![table(2, 400.0, 740.0)]), layout(2, second)];
+            join_continued(&mut pages);
+            assert!(pages[0].blocks[0].pages.is_empty());
+            assert_eq!(pages[1].blocks.len(), n);
+        }
+        let mut pages = vec![
+            layout(1, vec![table(2, 100.0, 300.0)]),
+            layout(2, vec![table(2, 72.0, 120.0)]),
+        ];
+        join_continued(&mut pages);
+        assert!(pages[0].blocks[0].pages.is_empty());
+        assert_eq!(pages[1].blocks.len(), 1);
+    }
 
     fn hline(x0: f32, x1: f32, y: f32) -> BBox {
         [x0, y - 0.25, x1, y + 0.25]
