@@ -311,7 +311,25 @@ struct Prepared {
 fn prepare(page: &PageInput) -> Prepared {
     let em = median(page.words.iter().map(|w| w.size).collect()).max(1e-3);
     let (mut tables, mut used) = tables::ruled(&page.rules, &page.words, em);
-    let read = regions::tables(page, &tables, &mut used, em);
+    // On a text layer, the tables its rules and columns make (exact positions) stand; the
+    // table model reads only the table regions where they make none.
+    let seen: Vec<BBox> =
+        if page.source == Source::Text && page.regions.iter().any(|r| r.table.is_some()) {
+            let plain = PageInput {
+                regions: Vec::new(),
+                ..page.clone()
+            };
+            analyse(std::slice::from_ref(&plain))
+                .pages
+                .iter()
+                .flat_map(|p| &p.blocks)
+                .filter(|b| b.kind == Kind::Table)
+                .map(|b| b.bbox)
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let read = regions::tables(page, &tables, &seen, &mut used, em);
     tables.extend(read);
     let rest: Vec<Word> = page
         .words

@@ -13,6 +13,14 @@ use crate::tables::{self, Found};
 const RULED: f32 = 0.3;
 /// A word belongs to a region when its centre lies within this many font sizes of it.
 const SLACK: f32 = 0.25;
+/// A table's cells hold this many words each at most, on average.
+const PROSE_WORDS: usize = 4;
+/// A table holds text in at least this share of its cells.
+const FILLED: f32 = 0.5;
+/// A running head or foot by the model is set smaller than this share of the body's size.
+const SMALL: f32 = 0.95;
+/// A cell longer than this is running text; a table mostly of such cells is none.
+const LONG_CELL: usize = 60;
 /// A block is a formula when this share of it lies in an equation region.
 const FORMULA: f32 = 0.7;
 
@@ -46,10 +54,11 @@ fn covered(a: &BBox, b: &BBox) -> f32 {
 }
 
 /// Page furniture by the model: a piece in a running-head or running-foot region, in the
-/// page's top or bottom `margin` (a share of its height), set no larger than the body's `em`
-/// and not bold (the model also calls some captions and a first page's title `header`).
+/// page's top or bottom `margin` (a share of its height), set smaller than the body's `em` and
+/// not bold (the model also calls some captions, section headings and a first page's title
+/// `header`).
 pub fn furniture(page: &PageInput, piece: &Segment, em: f32, margin: f32) -> Option<Kind> {
-    if piece.bold || piece.size > 1.1 * em {
+    if piece.bold || piece.size > SMALL * em || crate::classify::is_caption(&piece.text()) {
         return None;
     }
     let (cx, cy) = geom::center(&piece.bbox);
@@ -63,7 +72,9 @@ pub fn furniture(page: &PageInput, piece: &Segment, em: f32, margin: f32) -> Opt
     })
 }
 
-/// A paragraph (or what looked like code) that lies in an equation region is a formula.
+/// A paragraph (or what looked like code) that lies in an equation region and reads like
+/// mathematics (a relation, an operator, a Greek or mathematical letter: the model also takes
+/// some titles for equations) is a formula.
 pub fn formulas(page: &PageInput, drafts: &mut [Draft]) {
     for d in drafts
         .iter_mut()
@@ -71,22 +82,41 @@ pub fn formulas(page: &PageInput, drafts: &mut [Draft]) {
     {
         let inside =
             of(&page.regions, RegionKind::Equation).any(|e| covered(&d.bbox, &e) >= FORMULA);
-        if inside {
+        if inside && d.raw_text().chars().any(is_math) {
             d.kind = Kind::Formula;
         }
     }
 }
 
-/// The tables a structure model read in the page's table regions (but where a ruled table
-/// was found), with the words not `used` yet inside their cells; those words are marked used.
-pub fn tables(page: &PageInput, ruled: &[Found], used: &mut [bool], em: f32) -> Vec<Found> {
+/// A character that only mathematics uses: relations and operators, Greek letters,
+/// mathematical letters and symbols.
+fn is_math(c: char) -> bool {
+    "=<>±×÷·∑∏∫∮√∞∂∇≤≥≠≈≡∼∝∈∉⊂⊆∪∩→←↔⇒⇔∀∃^′″".contains(c)
+        || ('\u{0391}'..='\u{03C9}').contains(&c)
+        || ('\u{2200}'..='\u{22FF}').contains(&c)
+        || ('\u{1D400}'..='\u{1D7FF}').contains(&c)
+}
+
+/// The tables a structure model read in the page's table regions (but where a ruled table was
+/// found, or another table the page's words make, `seen`), with the words not `used` yet
+/// inside their cells; those words are marked used.
+pub fn tables(
+    page: &PageInput,
+    ruled: &[Found],
+    seen: &[BBox],
+    used: &mut [bool],
+    em: f32,
+) -> Vec<Found> {
     let mut found = Vec::new();
     for region in &page.regions {
         let Some(structure) = region.table.as_ref() else {
             continue;
         };
+        let overlaps =
+            |t: &BBox| covered(&region.bbox, t) > RULED || covered(t, &region.bbox) > RULED;
         if region.kind != RegionKind::Table
-            || ruled.iter().any(|t| covered(&region.bbox, &t.bbox) > RULED)
+            || ruled.iter().any(|t| overlaps(&t.bbox))
+            || seen.iter().any(overlaps)
         {
             continue;
         }
@@ -97,7 +127,17 @@ pub fn tables(page: &PageInput, ruled: &[Found], used: &mut [bool], em: f32) -> 
                 geom::contains(&region.bbox, cx, cy, SLACK * em)
             })
             .collect();
-        if let Some(table) = fill(structure, &page.words, &inside) {
+        // Monospaced lines are code, whatever their columns.
+        let mono = inside.iter().filter(|&&i| page.words[i].mono).count();
+        if 2 * mono > inside.len() {
+            continue;
+        }
+        let read = if page.source == Source::Text {
+            aligned(structure, &page.words, &inside)
+        } else {
+            fill(structure, &page.words, &inside)
+        };
+        if let Some(table) = read {
             let bbox = inside
                 .iter()
                 .fold(region.bbox, |b, &i| geom::union(&b, &page.words[i].bbox));
@@ -108,6 +148,42 @@ pub fn tables(page: &PageInput, ruled: &[Found], used: &mut [bool], em: f32) -> 
         }
     }
     found
+}
+
+/// On a text layer, whose words' places are exact, the table the words `ids` make by their
+/// columns, when it has about the columns the model saw (two signs that agree: the model alone
+/// also takes code, formulas and lists of references for tables).
+fn aligned(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
+    let words: Vec<Word> = ids.iter().map(|&i| words[i].clone()).collect();
+    let segments = crate::lines::segments(&words);
+    let all: Vec<usize> = (0..segments.len()).collect();
+    let rows = crate::lines::rows(&segments, &all);
+    tables::aligned(&segments, &rows, true, false).filter(|t| {
+        t.rows >= 2 && t.cols >= 2 && t.cols.abs_diff(structure.cols) <= 1 && tabular(t)
+    })
+}
+
+/// Whether a table's cells read as a table's: short (not lines of running text, as in a list
+/// of references set in two columns beside its keys), and filling most of its grid (not words
+/// scattered over a few of many cells, as code or a form).
+fn tabular(table: &Table) -> bool {
+    let texts: Vec<&str> = table
+        .cells
+        .iter()
+        .map(|c| c.text.as_str())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
+    let long: usize = texts
+        .iter()
+        .map(|t| t.chars().count())
+        .filter(|&n| n > LONG_CELL)
+        .sum();
+    let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    !texts.is_empty()
+        && 2 * long <= chars
+        && words <= PROSE_WORDS * texts.len()
+        && texts.len() as f32 >= FILLED * table.cells.len() as f32
 }
 
 /// The structure's cells filled with the words `ids`: each word goes to the cell that holds its
@@ -155,6 +231,9 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         cell.text = tables::cell_text(words, ids);
     }
     tables::drop_empty_rows(&mut table);
+    if !tabular(&table) {
+        return None;
+    }
     let filled = |f: &dyn Fn(&crate::model::Cell) -> u32| {
         let mut seen: Vec<u32> = table
             .cells
@@ -257,7 +336,7 @@ mod tests {
         };
         let p = page(words, vec![region]);
         let mut used = vec![false; p.words.len()];
-        let found = tables(&p, &[], &mut used, 10.0);
+        let found = tables(&p, &[], &[], &mut used, 10.0);
         assert_eq!(found.len(), 1);
         let t = &found[0].table;
         assert_eq!(
@@ -287,15 +366,38 @@ mod tests {
         };
         let p = page(words, vec![region]);
         let mut used = vec![false; 2];
-        assert!(tables(&p, &[], &mut used, 10.0).is_empty());
+        assert!(tables(&p, &[], &[], &mut used, 10.0).is_empty());
         assert_eq!(used, vec![false, false]);
     }
 
     #[test]
+    fn cells_of_running_text_are_no_table() {
+        // Keys beside long references, as a bibliography sets them.
+        let mut words = Vec::new();
+        for (r, key) in ["[AB01]", "[CD02]", "[EF03]"].iter().enumerate() {
+            let y = 104.0 + 20.0 * r as f32;
+            words.push(word(key, 105.0, y, 2.0));
+            for k in 0..20 {
+                words.push(word("reference", 205.0 + 4.5 * k as f32, y, 1.0));
+            }
+        }
+        let region = Region {
+            kind: RegionKind::Table,
+            bbox: [100.0, 100.0, 300.0, 160.0],
+            score: 0.9,
+            table: Some(structure()),
+        };
+        let p = page(words, vec![region]);
+        let mut used = vec![false; p.words.len()];
+        assert!(tables(&p, &[], &[], &mut used, 10.0).is_empty());
+    }
+
+    #[test]
     fn a_paragraph_in_an_equation_region_is_a_formula() {
-        let draft = |y: f32| Draft {
-            bbox: [150.0, y, 400.0, y + 20.0],
-            ..Draft::of_lines(Kind::Paragraph, Vec::new())
+        let draft = |text: &str, y: f32| {
+            let pieces = segments(&line(text, 150.0, y, 10.0));
+            let line = crate::blocks::Line::of(&pieces.iter().collect::<Vec<_>>(), 0);
+            Draft::of_lines(Kind::Paragraph, vec![line])
         };
         let equation = Region {
             kind: RegionKind::Equation,
@@ -304,10 +406,15 @@ mod tests {
             table: None,
         };
         let p = page(Vec::new(), vec![equation]);
-        let mut drafts = vec![draft(100.0), draft(200.0)];
+        let mut drafts = vec![
+            draft("E = m c²", 100.0),
+            // A title the model took for an equation.
+            draft("STATEMENTS OF CASH FLOWS (Unaudited)", 100.0),
+            draft("a = b", 200.0),
+        ];
         formulas(&p, &mut drafts);
-        assert_eq!(drafts[0].kind, Kind::Formula);
-        assert_eq!(drafts[1].kind, Kind::Paragraph);
+        let kinds: Vec<Kind> = drafts.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, vec![Kind::Formula, Kind::Paragraph, Kind::Paragraph]);
     }
 
     #[test]
@@ -322,11 +429,12 @@ mod tests {
         let piece =
             |y: f32, size: f32| segments(&line("Journal of Tests", 60.0, y, size))[0].clone();
         assert_eq!(
-            furniture(&p, &piece(25.0, 10.0), 10.0, 0.1),
+            furniture(&p, &piece(25.0, 8.0), 10.0, 0.1),
             Some(Kind::Header)
         );
-        // Out of the margin, or a title set large: not furniture.
-        assert_eq!(furniture(&p, &piece(405.0, 10.0), 10.0, 0.1), None);
+        // Out of the margin, or a heading set as large as the body or larger: not furniture.
+        assert_eq!(furniture(&p, &piece(405.0, 8.0), 10.0, 0.1), None);
+        assert_eq!(furniture(&p, &piece(22.0, 10.0), 10.0, 0.1), None);
         assert_eq!(furniture(&p, &piece(22.0, 16.0), 10.0, 0.1), None);
     }
 }
