@@ -13,6 +13,10 @@ use crate::tables::{self, Found};
 const RULED: f32 = 0.3;
 /// A word belongs to a region when its centre lies within this many font sizes of it.
 const SLACK: f32 = 0.25;
+/// The share of a table region's words whose centres the model's cells must hold.
+const HELD: f32 = 0.9;
+/// A picture's words cover at most this share of it.
+const PICTURE_TEXT: f32 = 0.1;
 /// A table's cells hold this many words each at most, on average.
 const PROSE_WORDS: usize = 4;
 /// A table holds text in at least this share of its cells.
@@ -25,16 +29,28 @@ const LONG_CELL: usize = 60;
 const FORMULA: f32 = 0.7;
 
 /// The page as the layout analysis takes it: on a scan, its figures are the model's figure
-/// regions (those that are not tables). A text layer's figures are where the PDF draws them,
-/// which is surer than the model (it takes a formula set in display for a picture).
+/// regions that are pictures: not tables, and mostly not text (the model also takes a form's
+/// fields for a figure). A text layer's figures are where the PDF draws them, which is surer
+/// than the model (it takes a formula set in display for a picture).
 pub fn with_figures(page: &PageInput) -> PageInput {
     let mut page = page.clone();
     if page.source == Source::Text {
         return page;
     }
     let tables: Vec<BBox> = of(&page.regions, RegionKind::Table).collect();
+    let text = |f: &BBox| -> f32 {
+        page.words
+            .iter()
+            .filter(|w| {
+                let (cx, cy) = geom::center(&w.bbox);
+                geom::contains(f, cx, cy, 0.0)
+            })
+            .map(|w| geom::width(&w.bbox) * geom::height(&w.bbox))
+            .sum()
+    };
     let figures: Vec<BBox> = of(&page.regions, RegionKind::Figure)
         .filter(|f| tables.iter().all(|t| covered(f, t) <= 0.5))
+        .filter(|f| text(f) <= PICTURE_TEXT * geom::width(f) * geom::height(f))
         .collect();
     page.figures.extend(figures);
     page
@@ -200,6 +216,7 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
     }
     let area = |b: &BBox| geom::width(b) * geom::height(b);
     let mut taken: Vec<Vec<usize>> = vec![Vec::new(); boxes.len()];
+    let mut held = 0;
     for &i in ids {
         let w = &words[i].bbox;
         let (cx, cy) = geom::center(w);
@@ -222,9 +239,15 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
                 geom::distance(w, &boxes[a]).total_cmp(&geom::distance(w, &boxes[b]))
             })
         };
+        held += usize::from(holding.is_some());
         if let Some(k) = holding.or_else(overlapping).or_else(nearest) {
             taken[k].push(i);
         }
+    }
+    // The model's cells must hold the words: where many fall between them (its rows drift on
+    // a long table at its resolution), the words' own rows and columns read it better.
+    if (held as f32) < HELD * ids.len() as f32 {
+        return None;
     }
     let mut table = structure.clone();
     for (cell, ids) in table.cells.iter_mut().zip(&taken) {
