@@ -184,11 +184,11 @@ fn grid(read: &[(&str, BBox)]) -> Option<Table> {
                 c += 1;
             }
             let row_span = cell.row_span.clamp(1, n_rows - r);
-            for rr in r..r + row_span {
-                if covered[rr].len() < c + cell.col_span {
-                    covered[rr].resize(c + cell.col_span, false);
+            for row in covered.iter_mut().skip(r).take(row_span) {
+                if row.len() < c + cell.col_span {
+                    row.resize(c + cell.col_span, false);
                 }
-                for slot in &mut covered[rr][c..c + cell.col_span] {
+                for slot in &mut row[c..c + cell.col_span] {
                     *slot = true;
                 }
             }

@@ -21,13 +21,15 @@ use crate::{held_out, mean, normalise, run_child, Setup};
 const IMAGE_DPI: f32 = 150.0;
 
 type Grid = Vec<Vec<String>>;
+/// Our best table for an expected one: its rows × columns and its adjacency F1.
+type Best = Option<((usize, usize), f64)>;
 
 struct Scored {
     name: String,
     want: (usize, usize),
     /// As a PDF and as images: the shape of our best table and its adjacency F1.
-    pdf: Option<((usize, usize), f64)>,
-    image: Option<((usize, usize), f64)>,
+    pdf: Best,
+    image: Best,
 }
 
 pub fn benchmark(rt: &tokio::runtime::Runtime, setup: &Setup) {
@@ -71,7 +73,7 @@ pub fn benchmark(rt: &tokio::runtime::Runtime, setup: &Setup) {
         "  {:<28} {:>9}  {:>9} {:>7}  {:>9} {:>7}",
         "table", "expected", "pdf", "F1", "image", "F1"
     );
-    let show = |r: &Option<((usize, usize), f64)>| match r {
+    let show = |r: &Best| match r {
         Some(((rows, cols), f1)) => format!("{:>9} {f1:>7.3}", format!("{rows}×{cols}")),
         None => format!("{:>9} {:>7}", "none", "0"),
     };
@@ -98,7 +100,7 @@ pub fn benchmark(rt: &tokio::runtime::Runtime, setup: &Setup) {
         if part.is_empty() {
             continue;
         }
-        let f1 = |f: &dyn Fn(&Scored) -> &Option<((usize, usize), f64)>| {
+        let f1 = |f: &dyn Fn(&Scored) -> &Best| {
             mean(
                 &part
                     .iter()
@@ -106,7 +108,7 @@ pub fn benchmark(rt: &tokio::runtime::Runtime, setup: &Setup) {
                     .collect::<Vec<_>>(),
             )
         };
-        let right = |f: &dyn Fn(&Scored) -> &Option<((usize, usize), f64)>| {
+        let right = |f: &dyn Fn(&Scored) -> &Best| {
             part.iter()
                 .filter(|s| f(s).is_some_and(|r| r.0 == s.want))
                 .count()
@@ -154,7 +156,7 @@ fn as_images(rt: &tokio::runtime::Runtime, setup: &Setup, path: &Path) -> Option
 }
 
 /// Our table that matches `want` best: its shape and adjacency F1.
-fn best(doc: &Document, want: &Grid) -> Option<((usize, usize), f64)> {
+fn best(doc: &Document, want: &Grid) -> Best {
     doc.pages
         .iter()
         .flat_map(|p| &p.blocks)
