@@ -465,10 +465,15 @@ impl Api {
 
     /// Starts an extraction job and returns its id.
     pub async fn start_job(&self, upload_id: &str) -> String {
+        self.start_job_with(upload_id, "").await
+    }
+
+    /// Starts a PDF job with `options` (what goes inside the request's `options` object).
+    pub async fn start_job_with(&self, upload_id: &str, options: &str) -> String {
         let resp = self
             .post_json(
                 "/v1/extract/pdf",
-                &format!(r#"{{"uploadId":"{upload_id}"}}"#),
+                &format!(r#"{{"uploadId":"{upload_id}","options":{{{options}}}}}"#),
             )
             .await;
         assert_eq!(resp.status(), 202);
