@@ -301,14 +301,8 @@ fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chu
             to += 1;
         }
         let part = table.slice(from, to);
-        let text = part
-            .grid()
-            .iter()
-            .map(|r| r.join("\t"))
-            .collect::<Vec<_>>()
-            .join("\n");
         out.push(Chunk {
-            text,
+            text: part.text(),
             markdown: markdown::table(&part),
             table: Some(part),
             ..base.clone()
@@ -450,15 +444,7 @@ mod tests {
             header_rows: 1,
             cells,
         };
-        let mut b = block(
-            Kind::Table,
-            &table
-                .grid()
-                .iter()
-                .map(|r| r.join("\t"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
+        let mut b = block(Kind::Table, &table.text());
         b.table = Some(table);
         let c = chunks(&doc(vec![vec![b]]), 100);
         assert!(c.len() > 2);

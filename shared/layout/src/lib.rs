@@ -590,12 +590,7 @@ fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
             for c in &mut table.cells {
                 c.text = clean(&c.text);
             }
-            block.text = table
-                .grid()
-                .iter()
-                .map(|r| r.join("\t"))
-                .collect::<Vec<_>>()
-                .join("\n");
+            block.text = table.text();
             block.table = Some(table);
         }
         Kind::List => {

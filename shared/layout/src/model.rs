@@ -205,6 +205,15 @@ impl Table {
         grid
     }
 
+    /// The table as text: its rows, one per line, cells separated by tabs.
+    pub fn text(&self) -> String {
+        self.grid()
+            .iter()
+            .map(|r| r.join("\t"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The rows `from..to` as a table of their own, with this table's header rows first.
     pub fn slice(&self, from: u32, to: u32) -> Table {
         let keep = |r: u32| r < self.header_rows || (r >= from && r < to);

@@ -324,6 +324,16 @@ mod tests {
         }
     }
 
+    /// A table region over [`structure`].
+    fn table_region() -> Region {
+        Region {
+            kind: RegionKind::Table,
+            bbox: [100.0, 100.0, 300.0, 160.0],
+            score: 0.9,
+            table: Some(structure()),
+        }
+    }
+
     fn page(words: Vec<Word>, regions: Vec<Region>) -> PageInput {
         PageInput {
             number: 1,
@@ -351,13 +361,7 @@ mod tests {
             // Below the region: the body's.
             word("After", 105.0, 300.0, 10.0),
         ];
-        let region = Region {
-            kind: RegionKind::Table,
-            bbox: [100.0, 100.0, 300.0, 160.0],
-            score: 0.9,
-            table: Some(structure()),
-        };
-        let p = page(words, vec![region]);
+        let p = page(words, vec![table_region()]);
         let mut used = vec![false; p.words.len()];
         let found = tables(&p, &[], &[], &mut used, 10.0);
         assert_eq!(found.len(), 1);
@@ -376,18 +380,12 @@ mod tests {
     }
 
     #[test]
-    fn a_region_over_a_ruled_table_or_with_one_filled_column_is_no_table() {
+    fn a_region_with_words_in_one_column_only_is_no_table() {
         let words = vec![
             word("alpha", 105.0, 104.0, 10.0),
             word("beta", 105.0, 124.0, 10.0),
         ];
-        let region = Region {
-            kind: RegionKind::Table,
-            bbox: [100.0, 100.0, 300.0, 160.0],
-            score: 0.9,
-            table: Some(structure()),
-        };
-        let p = page(words, vec![region]);
+        let p = page(words, vec![table_region()]);
         let mut used = vec![false; 2];
         assert!(tables(&p, &[], &[], &mut used, 10.0).is_empty());
         assert_eq!(used, vec![false, false]);
@@ -404,13 +402,7 @@ mod tests {
                 words.push(word("reference", 205.0 + 4.5 * k as f32, y, 1.0));
             }
         }
-        let region = Region {
-            kind: RegionKind::Table,
-            bbox: [100.0, 100.0, 300.0, 160.0],
-            score: 0.9,
-            table: Some(structure()),
-        };
-        let p = page(words, vec![region]);
+        let p = page(words, vec![table_region()]);
         let mut used = vec![false; p.words.len()];
         assert!(tables(&p, &[], &[], &mut used, 10.0).is_empty());
     }

@@ -744,12 +744,7 @@ fn append(block: &mut Block, next: Block, numbers: (u32, u32)) {
         block.pages.push(numbers.0);
     }
     block.pages.push(numbers.1);
-    block.text = table
-        .grid()
-        .iter()
-        .map(|r| r.join("\t"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    block.text = table.text();
 }
 
 #[cfg(test)]
