@@ -722,15 +722,13 @@ fn append(block: &mut Block, next: Block, numbers: (u32, u32)) {
     let (Some(table), Some(more)) = (block.table.as_mut(), next.table) else {
         return;
     };
-    // Its header rows go when they say what the first table's say.
-    let header = |t: &Table| -> Vec<Vec<String>> {
-        t.grid().into_iter().take(t.header_rows as usize).collect()
-    };
-    let skip = if more.header_rows > 0 && header(&more) == header(table) {
-        more.header_rows
-    } else {
-        0
-    };
+    // Its first rows go when they repeat the first table's (the column heads set again atop
+    // the page, marked as header rows or not).
+    let (ours, theirs) = (table.grid(), more.grid());
+    let heads = more.header_rows.max(1) as usize;
+    let skip = (0..heads.min(theirs.len()))
+        .take_while(|&r| ours.get(r) == theirs.get(r))
+        .count() as u32;
     let offset = table.rows;
     for cell in more.cells.into_iter().filter(|c| c.row >= skip) {
         table.cells.push(Cell {

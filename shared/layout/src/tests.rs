@@ -479,3 +479,78 @@ fn a_heading_set_close_below_a_chart_stays_a_heading() {
         kinds(&doc)
     );
 }
+
+/// A ruled table of `rows` (the header first), its top rule at `top`, cells 20 high, columns
+/// 150 wide from x 72: its words and rules.
+fn ruled_table(rows: &[[&str; 2]], top: f32) -> (Vec<Word>, Vec<BBox>) {
+    let mut words = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, text) in row.iter().enumerate() {
+            words.extend(line(
+                text,
+                80.0 + 150.0 * c as f32,
+                top + 5.0 + 20.0 * r as f32,
+                10.0,
+            ));
+        }
+    }
+    let bottom = top + 20.0 * rows.len() as f32;
+    let mut rules: Vec<BBox> = (0..=rows.len())
+        .map(|r| {
+            let y = top + 20.0 * r as f32;
+            [72.0, y - 0.3, 372.0, y + 0.3]
+        })
+        .collect();
+    for x in [72.0, 222.0, 372.0] {
+        rules.push([x - 0.3, top, x + 0.3, bottom]);
+    }
+    (words, rules)
+}
+
+#[test]
+fn a_table_broken_by_the_page_is_one_table_chunk_over_both_pages() {
+    let (mut first, rules1) = ruled_table(
+        &[
+            ["Country", "Capital"],
+            ["Indonesia", "Jakarta"],
+            ["Germany", "Berlin"],
+        ],
+        660.0,
+    );
+    first.splice(0..0, line("The countries we serve:", 72.0, 640.0, 11.0));
+    // The next page repeats the column heads, then goes on.
+    let (mut second, rules2) = ruled_table(
+        &[
+            ["Country", "Capital"],
+            ["Kenya", "Nairobi"],
+            ["Peru", "Lima"],
+        ],
+        72.0,
+    );
+    second.extend(line("That is all of them.", 72.0, 160.0, 11.0));
+    let doc = analyse(&[page(1, first, rules1), page(2, second, rules2)]);
+    let tables: Vec<&Block> = doc
+        .pages
+        .iter()
+        .flat_map(|p| &p.blocks)
+        .filter(|b| b.kind == Kind::Table)
+        .collect();
+    assert_eq!(tables.len(), 1, "{:?}", kinds(&doc));
+    assert_eq!(tables[0].pages, vec![1, 2]);
+    assert_eq!(
+        tables[0].text,
+        "Country\tCapital\nIndonesia\tJakarta\nGermany\tBerlin\nKenya\tNairobi\nPeru\tLima"
+    );
+    let chunks = chunk::chunks(&doc, 1500);
+    let table = chunks
+        .iter()
+        .find(|c| c.kind == Kind::Table)
+        .expect("a table chunk");
+    assert_eq!((table.page, table.pages.clone()), (1, vec![1, 2]));
+    assert_eq!(
+        kinds(&Document {
+            pages: vec![doc.pages[1].clone()]
+        }),
+        vec![(Kind::Paragraph, "That is all of them.".to_string())]
+    );
+}
