@@ -9,6 +9,21 @@ use image::{GrayImage, Luma};
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// Runs a model on one picture: `image` at the top left of a `width`×`height` input of
+/// normalised colour planes, zeros where it does not reach.
+pub fn run<'s>(
+    session: &'s mut ort::session::Session,
+    image: &GrayImage,
+    width: usize,
+    height: usize,
+) -> Result<ort::session::SessionOutputs<'s>, String> {
+    let mut data = vec![0f32; 3 * width * height];
+    planes(image, width, height, &mut data);
+    let input = ort::value::TensorRef::from_array_view(([1usize, 3, height, width], &*data))
+        .map_err(|e| e.to_string())?;
+    session.run(ort::inputs![input]).map_err(|e| e.to_string())
+}
+
 /// Writes a grey image into `out` as a model's three normalised colour planes (C×H×W) of
 /// `width`×`height`, the image at the top left; what it does not cover stays as `out` has it
 /// (0 for zero padding).

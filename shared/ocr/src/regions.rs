@@ -7,7 +7,6 @@
 use horizon_layout::{BBox, Region, RegionKind, Table};
 use image::{imageops, GrayImage};
 use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::{image_ops, table, Unavailable};
 
@@ -138,14 +137,7 @@ impl Regions {
             HEIGHT as u32,
             imageops::FilterType::Triangle,
         );
-        let mut data = vec![0f32; 3 * WIDTH * HEIGHT];
-        image_ops::planes(&small, WIDTH, HEIGHT, &mut data);
-        let input = TensorRef::from_array_view(([1usize, 3, HEIGHT, WIDTH], &*data))
-            .map_err(|e| fail(e.to_string()))?;
-        let outputs = self
-            .layout
-            .run(ort::inputs![input])
-            .map_err(|e| fail(e.to_string()))?;
+        let outputs = image_ops::run(&mut self.layout, &small, WIDTH, HEIGHT).map_err(fail)?;
         if outputs.len() != 2 * STRIDES.len() {
             return Err(fail(format!("{} outputs, expected 8", outputs.len())));
         }

@@ -6,7 +6,6 @@
 use horizon_layout::{BBox, Cell, Table};
 use image::{imageops, GrayImage};
 use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::{image_ops, Unavailable};
 
@@ -49,14 +48,7 @@ impl Model {
             ((h as f32 * ratio) as u32).clamp(1, SIDE as u32),
         );
         let small = imageops::resize(crop, rw, rh, imageops::FilterType::Triangle);
-        let mut data = vec![0f32; 3 * SIDE * SIDE];
-        image_ops::planes(&small, SIDE, SIDE, &mut data);
-        let input = TensorRef::from_array_view(([1usize, 3, SIDE, SIDE], &*data))
-            .map_err(|e| fail(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![input])
-            .map_err(|e| fail(e.to_string()))?;
+        let outputs = image_ops::run(&mut self.session, &small, SIDE, SIDE).map_err(fail)?;
         let (bshape, boxes) = outputs[0]
             .try_extract_tensor::<f32>()
             .map_err(|e| fail(e.to_string()))?;
