@@ -307,12 +307,15 @@ async function jobList({ list, tag }) {
   }
   if (view.dataset.extra === "true") return;
   const page = await api(path);
+  // A newer view (another filter, another list) was drawn while this answer came: it is stale.
+  if (view.dataset.frame !== key) return;
   view.querySelector("[data-total]").textContent = `${page.total}${page.totalExact === false ? "+" : ""}`;
   paint(document.getElementById("results"), jobsTable(page.jobs, { selectable: failed, more: !!page.next }));
   view.dataset.next = page.next || "";
   document.getElementById("more").hidden = !page.next;
   if (tag) {
     const failedPage = await api(`/monitoring/${enc("failed:" + tag)}?${q}`);
+    if (view.dataset.frame !== key) return;
     view.querySelector("[data-failed-total]").textContent = failedPage.total;
     paint(document.getElementById("failed-results"), jobsTable(failedPage.jobs));
   }
