@@ -145,6 +145,9 @@ async fn hostile_pdfs_end_cleanly_within_their_deadline() {
     let mut services = base.clone();
     let mut config = (*base.config).clone();
     config.jobs.deadline = deadline;
+    // Books of many pages, each page quick, are held to the limit of the whole run: read in
+    // the accurate mode (a few pages a second) they end in `timeout` instead of going on.
+    config.jobs.max_run = deadline * 2;
     config.jobs.lease = deadline + Duration::from_secs(10);
     services.config = std::sync::Arc::new(config);
     let running = horizon_local::start(services.clone()).await.unwrap();
@@ -181,7 +184,7 @@ async fn hostile_pdfs_end_cleanly_within_their_deadline() {
         // Waited on in order, so the time includes the queue ahead; each job alone is held to
         // its deadline by the worker, and all of them to the deadline per job plus slack.
         assert!(
-            took < deadline * cases.len() as u32 + Duration::from_secs(30),
+            took < deadline * 2 * cases.len() as u32 + Duration::from_secs(30),
             "{name} took {took:?}"
         );
     }
