@@ -5,6 +5,7 @@
 //!   horizon-local keys create [--account ID]   create an API key (printed once)
 //!   horizon-local keys revoke KEY_ID           revoke a key
 //!   horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast]
+//!                           [--languages en,fr]
 //!                                              read a PDF or an image with the extraction engine,
 //!                                              no service needed: its Markdown (or, with --json,
 //!                                              its pages and blocks)
@@ -65,11 +66,13 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `read FILE [--json] [--ocr MODE] [--mode MODE]`: the engine on one file, in this process.
+/// `read FILE [--json] [--ocr MODE] [--mode MODE] [--languages CODES]`: the engine on one file,
+/// in this process.
 fn read(args: &[String]) -> Result<(), String> {
     use horizon_extract_worker::engine;
     let usage = || {
-        "usage: horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast]"
+        "usage: horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast] \
+            [--languages en,fr]"
             .to_owned()
     };
     let path = args.first().ok_or_else(usage)?;
@@ -84,6 +87,16 @@ fn read(args: &[String]) -> Result<(), String> {
     }
     let ocr = option(args, "--ocr").ok_or_else(usage)?;
     let mode = option(args, "--mode").ok_or_else(usage)?;
+    let codes: String = option(args, "--languages").ok_or_else(usage)?;
+    let codes: Vec<String> = codes
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    let languages = horizon_domain::languages::parse(&codes)?
+        .iter()
+        .filter_map(|c| horizon_domain::languages::script(c))
+        .collect();
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // The engine's settings (PDFium, the OCR models, limits); no stack is involved, so its
     // resource names are not needed.
@@ -114,6 +127,7 @@ fn read(args: &[String]) -> Result<(), String> {
         pdfium: config.extraction.pdfium_lib_path.clone(),
         ocr_dir: config.extraction.ocr_dir.clone(),
         threads: config.extraction.ocr_threads,
+        languages,
     };
     let x = engine::extract(&bytes, &options, &|_, _| {})
         .map_err(|f| format!("{}: {}", f.code, f.message))?;

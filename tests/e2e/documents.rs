@@ -397,6 +397,105 @@ async fn a_scanned_table_keeps_its_cells_and_their_places() {
     running.shutdown().await;
 }
 
+/// A job that names its languages is read with their scripts' characters only; a script the
+/// recognizer has no model for is said in the result's warnings.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_s_languages_decide_the_characters_ocr_reads() {
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let v = run(&api, "scan.jpg", "image", r#""languages":["en"]"#).await;
+    let read = text(&v);
+    assert!(read.contains("saved as a JPEG picture"), "{read}");
+    // No accented letter, nothing of another script.
+    let foreign: String = read
+        .chars()
+        .filter(|&c| (c.is_alphabetic() && !c.is_ascii() && c < '\u{0370}') || c >= '\u{2E80}')
+        .collect();
+    assert!(foreign.is_empty(), "read as English: {foreign:?} in {read}");
+    assert!(
+        v["result"]["warnings"]
+            .as_array()
+            .is_none_or(|w| w.is_empty()),
+        "{v}"
+    );
+    let v = run(&api, "scan.jpg", "image", r#""languages":["en","ar"]"#).await;
+    let warnings = v["result"]["warnings"].to_string();
+    assert!(warnings.contains("Arabic"), "{warnings}");
+    running.shutdown().await;
+}
+
+/// A form's check boxes and radio buttons read in place, with their state in the chunk and as a
+/// task list's boxes in Markdown: form fields (their state is the field's value) and ballot-box
+/// characters in a text layer; squares drawn on the page, ticked with strokes; and the same
+/// squares printed and scanned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_form_s_check_boxes_read_with_their_state() {
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let fields = [
+        "Newsletter: ☒ Yes ☐ No",
+        "Plan: ☐ Basic ☒ Pro ☐ Team",
+        "☒ I accept the terms ☐ Send me a copy",
+    ];
+    let drawn = [
+        "Newsletter: ☒ Yes ☐ No",
+        "Contact by: ☐ Email ☒ Phone ☐ Post",
+        "☒ I confirm the details above are correct",
+    ];
+    for (fixture_name, route, lines, side) in [
+        ("form.pdf", "pdf", fields, 10.0),
+        ("form-drawn.pdf", "pdf", drawn, 10.0),
+        // 200 dpi: a 10-point box is 28 pixels wide.
+        ("scan-form.jpg", "image", drawn, 28.0),
+    ] {
+        let v = run(&api, fixture_name, route, "").await;
+        let c = chunks(&v);
+        for line in lines {
+            let chunk = c
+                .iter()
+                .find(|c| c["text"].as_str().unwrap().lines().any(|l| l == line))
+                .unwrap_or_else(|| panic!("{fixture_name}: no chunk reads {line:?}: {}", text(&v)));
+            let marks = chunk["selectionMarks"].as_array().unwrap();
+            let states: Vec<&str> = marks.iter().map(|m| m["state"].as_str().unwrap()).collect();
+            // The chunk may hold other lines before this one: its marks are in text order.
+            let is_mark = |c: char| "☐☑☒".contains(c);
+            let before = chunk["text"].as_str().unwrap().split(line).next().unwrap();
+            let skip = before.chars().filter(|c| is_mark(*c)).count();
+            let want: Vec<&str> = line
+                .chars()
+                .filter(|c| is_mark(*c))
+                .map(|c| if c == '☐' { "unselected" } else { "selected" })
+                .collect();
+            assert_eq!(
+                states[skip..skip + want.len()],
+                want[..],
+                "{fixture_name}: {line}: {chunk}"
+            );
+            let chunk_box: [f64; 4] = serde_json::from_value(chunk["bbox"].clone()).unwrap();
+            for m in marks {
+                let b: [f64; 4] = serde_json::from_value(m["bbox"].clone()).unwrap();
+                let (w, h) = (b[2] - b[0], b[3] - b[1]);
+                assert!(
+                    (w - side).abs() < 0.25 * side && (h - side).abs() < 0.25 * side,
+                    "{fixture_name}: a box the size of the check box: {b:?}"
+                );
+                assert!(
+                    b[0] >= chunk_box[0] - 1.0 && b[2] <= chunk_box[2] + 1.0,
+                    "{fixture_name}: {b:?} in {chunk_box:?}"
+                );
+            }
+            let markdown = line.replace('☒', "[x]").replace('☐', "[ ]");
+            assert!(
+                chunk["markdown"].as_str().unwrap().contains(&markdown),
+                "{fixture_name}: {markdown}: {chunk}"
+            );
+        }
+    }
+    running.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn layout_gives_headings_lists_tables_and_reading_order() {
     let services = services().await;
@@ -614,6 +713,17 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
         )
         .await;
     assert_eq!(resp.status(), 400);
+    // Languages are ISO 639-1 codes this service knows; the problem names the field.
+    let resp = api
+        .post_json(
+            "/v1/extract/image",
+            &format!(r#"{{"uploadId":"{png}","options":{{"languages":["en","english"]}}}}"#),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let p: Value = resp.json().await.unwrap();
+    assert!(p.to_string().contains("options.languages"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("\"english\""), "{p}");
 
     // No worker runs here: the job stays queued, and its Markdown is a 404 that says why.
     let resp = api

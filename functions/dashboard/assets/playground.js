@@ -95,10 +95,19 @@ async function start(file) {
   const job = await json(route, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ uploadId: up.id, tags: ["playground"], options: { ocr: $("ocr").value, mode: $("mode").value } }),
+    body: JSON.stringify({
+      uploadId: up.id,
+      tags: ["playground"],
+      options: { ocr: $("ocr").value, mode: $("mode").value, languages: languages() },
+    }),
   });
   location.hash = `job=${job.jobId}`;
   await follow(job.jobId);
+}
+
+// The languages typed in ("en, fr"), as the API's list.
+function languages() {
+  return $("languages").value.split(/[\s,]+/).filter(Boolean);
 }
 
 function progress(text, fraction) {

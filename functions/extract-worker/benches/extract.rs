@@ -175,6 +175,7 @@ impl Setup {
             ocr_threads: threads,
             max_pages: 100_000,
             pages: pages.and_then(|p| p.parse().ok()),
+            languages: Vec::new(),
             deadline: DEADLINE,
             max_total: DEADLINE * 10,
             memory_mb: 1024,
@@ -191,6 +192,7 @@ impl Setup {
             pdfium: self.pdfium.clone(),
             ocr_dir: self.ocr_dir.clone(),
             threads: 1,
+            languages: Vec::new(),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Request {
     pub ocr_threads: usize,
     pub max_pages: u32,
     pub pages: Option<PageSelection>,
+    /// The job's languages (ISO 639-1).
+    pub languages: Vec<String>,
     /// How long the child may go without finishing a page.
     pub deadline: Duration,
     /// How long it may take in all.
@@ -98,6 +100,13 @@ fn child_main() -> i32 {
         threads: setting("HORIZON_OCR_THREADS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1),
+        languages: setting("HORIZON_OCR_LANGUAGES")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(horizon_domain::languages::script)
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let mut bytes = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
@@ -156,6 +165,7 @@ pub async fn extract(
         .env("HORIZON_EXTRACT_INPUT", as_setting(&req.input))
         .env("HORIZON_OCR", as_setting(&req.ocr))
         .env("HORIZON_EXTRACT_MODE", as_setting(&req.mode))
+        .env("HORIZON_OCR_LANGUAGES", req.languages.join(","))
         .env("HORIZON_OCR_DIR", &req.ocr_dir)
         .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string())
         .env("HORIZON_MAX_PAGES", req.max_pages.to_string())

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use horizon_domain::languages::Script;
 use horizon_layout::{Document, PageInput, Unit};
 use horizon_ocr::{Engine, Regions, Setup};
 use horizon_pdf::images::ImagePages;
@@ -40,6 +41,8 @@ pub struct Options {
     /// Where `scripts/install-ocr` put ONNX Runtime and the models.
     pub ocr_dir: PathBuf,
     pub threads: usize,
+    /// The scripts of the job's languages (none: found from the text).
+    pub languages: Vec<Script>,
 }
 
 /// What came out of a document.
@@ -150,6 +153,19 @@ pub fn extract(
             "{how} page(s) {}; they give no chunks",
             list(&out.empty_pages)
         ));
+    }
+    if !out.ocr_pages.is_empty() {
+        if let Some(engine) = ocr.engine.as_ref() {
+            let unreadable = engine.unreadable(&options.languages);
+            if !unreadable.is_empty() {
+                let names: Vec<String> = unreadable.iter().map(|s| format!("{s:?}")).collect();
+                out.warnings.push(format!(
+                    "OCR has no model for the {} script; page(s) {} may read little or nothing of it",
+                    names.join(", "),
+                    list(&out.ocr_pages)
+                ));
+            }
+        }
     }
     out.document = horizon_layout::analyse(&pages);
     Ok(out)
@@ -296,6 +312,7 @@ impl<'a> LazyOcr<'a> {
             .engine
             .as_mut()
             .ok_or_else(|| Failure::new("engine_unavailable", "OCR did not load"))?;
+        engine.read_scripts(&self.options.languages);
         engine
             .page(image, number, scale, unit)
             .map_err(|e| Failure::new("ocr_failed", format!("page {number}: {e}")))

@@ -17,7 +17,8 @@ use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{StoreError, WorkMessage};
 use horizon_app::Services;
 use horizon_domain::{
-    Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, TableCell,
+    Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, SelectionMark,
+    SelectionState, TableCell,
 };
 use horizon_domain::{Error, Result};
 use horizon_runtime::lambda::{EventHandler, SqsHandler};
@@ -372,6 +373,7 @@ impl ExtractWorker {
             ocr_threads: config.extraction.ocr_threads,
             max_pages: config.extraction.max_pages,
             pages: job.options().pages.clone(),
+            languages: job.options().languages.clone(),
             deadline: config.jobs.deadline,
             max_total: config.jobs.max_run,
             memory_mb: config.extraction.memory_mb,
@@ -456,7 +458,7 @@ fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
         segment_index: c.segment_index,
         kind: c.kind.as_str().to_owned(),
         markdown: c.markdown,
-        bbox: c.bbox.map(|v| (v as f64 * 100.0).round() / 100.0),
+        bbox: hundredths(c.bbox),
         source: c.source.as_str().to_owned(),
         confidence: c.confidence.map(|v| (v as f64 * 1000.0).round() / 1000.0),
         headings: c.headings,
@@ -473,15 +475,30 @@ fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
                         col_span: cell.col_span,
                         text: cell.text,
                         header: cell.header,
-                        bbox: cell
-                            .bbox
-                            .map(|b| b.map(|v| (v as f64 * 100.0).round() / 100.0)),
+                        bbox: cell.bbox.map(hundredths),
                     })
                     .collect()
             })
             .unwrap_or_default(),
         pages: c.pages,
+        selection_marks: c
+            .marks
+            .into_iter()
+            .map(|m| SelectionMark {
+                state: if m.selected {
+                    SelectionState::Selected
+                } else {
+                    SelectionState::Unselected
+                },
+                bbox: hundredths(m.bbox),
+            })
+            .collect(),
     }
+}
+
+/// A box in the page's unit, to a hundredth.
+fn hundredths(b: [f32; 4]) -> [f64; 4] {
+    b.map(|v| (v as f64 * 100.0).round() / 100.0)
 }
 
 fn millis_between(from: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {

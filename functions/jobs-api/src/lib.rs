@@ -558,6 +558,8 @@ impl JobsApi {
                 (mode, _) => mode,
             },
             mode: opts.mode,
+            languages: horizon_domain::languages::parse(&opts.languages.unwrap_or_default())
+                .map_err(|m| Error::field("options.languages", m))?,
         };
         let now = self.services.clock.now();
         let webhook = body

@@ -15,7 +15,8 @@ use horizon_api::webhooks::WebhookInput;
 use horizon_domain::deliveries::Attempt;
 use horizon_domain::error::{FieldError, Problem};
 use horizon_domain::{
-    Chunk, EventType, ExtractMode, JobError, JobStatus, JobType, OcrMode, Progress, TableCell,
+    Chunk, EventType, ExtractMode, JobError, JobStatus, JobType, OcrMode, Progress, SelectionMark,
+    SelectionState, TableCell,
 };
 use horizon_uploads::{Binary, UploadForm, UploadsDoc};
 
@@ -30,7 +31,7 @@ use horizon_uploads::{Binary, UploadForm, UploadsDoc};
         version = "1.0.0"
     ),
     components(schemas(
-        JobView, ResultView, ChunkPage, JobList, Chunk, TableCell, OcrMode, ExtractMode, JobError, Progress, JobStatus, JobType,
+        JobView, ResultView, ChunkPage, JobList, Chunk, TableCell, SelectionMark, SelectionState, OcrMode, ExtractMode, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
         UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
         DeliveryLogView, Attempt, ApiKeyView

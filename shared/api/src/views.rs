@@ -308,6 +308,12 @@ pub struct ExtractOptions {
     /// `accurate` (default) runs the learned layout and table-structure models; `fast` reads
     /// without them, at the highest speed (born-digital text).
     pub mode: Option<horizon_domain::ExtractMode>,
+    /// The document's languages as ISO 639-1 codes (`["en", "fr"]`, at most 10). OCR then reads
+    /// only their scripts' characters: English text is read without accents the page does not
+    /// have. Without it, a page whose words are English is read so; other pages with every
+    /// character the recognizer knows.
+    #[schema(example = json!(["en"]))]
+    pub languages: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

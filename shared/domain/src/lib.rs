@@ -5,6 +5,7 @@
 pub mod deliveries;
 pub mod error;
 pub mod keys;
+pub mod languages;
 pub mod monitoring;
 pub mod net;
 
@@ -255,6 +256,27 @@ pub struct Chunk {
     /// A table that continues over page breaks: the pages it spans, `page` first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<u32>,
+    /// The check boxes and radio buttons in `text` (written there as ☐, and ☒ or ☑ when
+    /// selected; `[ ]` and `[x]` in `markdown`), in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection_marks: Vec<SelectionMark>,
+}
+
+/// A check box or radio button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionMark {
+    pub state: SelectionState,
+    /// `[x0, y0, x1, y1]` on the page, as the chunk's `bbox`.
+    pub bbox: [f64; 4],
+}
+
+/// Whether a check box is ticked or a radio button chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectionState {
+    Selected,
+    Unselected,
 }
 
 fn paragraph() -> String {
@@ -323,6 +345,10 @@ pub struct JobOptions {
     /// Whether the learned layout and table models run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ExtractMode>,
+    /// The languages of the document (ISO 639-1, checked by [`languages::parse`]): OCR reads
+    /// with their scripts' characters only. Empty: found from the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
 }
 
 /// How a document is read: `accurate` (the default) runs the learned layout and table-structure

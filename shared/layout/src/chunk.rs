@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::geom;
 use crate::markdown;
+use crate::marks::Mark;
 use crate::model::{BBox, Block, Document, Kind, Source, Table};
 use crate::text::chunk_text;
 
@@ -35,6 +36,8 @@ pub struct Chunk {
     pub table: Option<Table>,
     /// A table that continues over page breaks: the pages it spans (else empty).
     pub pages: Vec<u32>,
+    /// The check boxes and radio buttons in its text, in order.
+    pub marks: Vec<Mark>,
 }
 
 /// The chunks of a document, each at most `max_chars` characters long unless a single table
@@ -81,6 +84,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                 level: b.level,
                 table: None,
                 pages: b.pages.clone(),
+                marks: Vec::new(),
             };
             match b.kind {
                 Kind::Paragraph => pending.push(b),
@@ -124,8 +128,36 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
         ) {
             push(&mut out, c);
         }
+        let first = out
+            .iter()
+            .position(|c| c.page == page.number)
+            .unwrap_or(out.len());
+        give_marks(&mut out[first..], &page.marks);
     }
     out
+}
+
+/// Each of a page's chunks takes as many of the page's marks as its text has, the first ones
+/// inside its box not yet taken.
+fn give_marks(chunks: &mut [Chunk], marks: &[Mark]) {
+    if marks.is_empty() {
+        return;
+    }
+    let mut taken = vec![false; marks.len()];
+    for c in chunks {
+        let mut wanted = crate::marks::count(&c.text);
+        for (mark, taken) in marks.iter().zip(taken.iter_mut()) {
+            if wanted == 0 {
+                break;
+            }
+            let (x, y) = geom::center(&mark.bbox);
+            if !*taken && geom::contains(&c.bbox, x, y, 1.0) {
+                *taken = true;
+                wanted -= 1;
+                c.marks.push(*mark);
+            }
+        }
+    }
 }
 
 /// Consecutive paragraphs, packed into chunks while they fit; a paragraph too long for one is
@@ -165,6 +197,7 @@ fn pack(
             level: None,
             table: None,
             pages: Vec::new(),
+            marks: Vec::new(),
         });
         group.clear();
     };
@@ -350,6 +383,7 @@ mod tests {
                     unit: Unit::Points,
                     source: Source::Text,
                     blocks,
+                    marks: Vec::new(),
                 })
                 .collect(),
         }

@@ -24,6 +24,16 @@ const BULLETS: &[char] = &[
 pub fn list_marker(text: &str) -> Option<Marker> {
     let mut chars = text.char_indices();
     let (_, first) = chars.next()?;
+    // A check box opens an item of a task list; it stays in the item's text.
+    if crate::marks::state(first).is_some() {
+        let rest = &text[first.len_utf8()..];
+        let spaced = rest.starts_with(char::is_whitespace) && !rest.trim().is_empty();
+        return spaced.then_some(Marker {
+            len: 0,
+            ordered: false,
+            number: None,
+        });
+    }
     if BULLETS.contains(&first) {
         let rest = &text[first.len_utf8()..];
         let after = rest.chars().next()?;
@@ -309,6 +319,11 @@ mod tests {
         assert!(list_marker("-5 degrees").is_none());
         assert!(list_marker("Mr. Smith").is_none());
         assert!(list_marker("(408) 996-1010").is_none());
+        // A check box starts a task list's item and stays in its text.
+        assert_eq!(
+            list_marker("☐ Send me a copy").map(|m| (m.len, m.ordered)),
+            Some((0, false))
+        );
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
     a1.min(b1) - a0.max(b0)
 }
 
+/// The area two boxes share (0 when they do not meet).
+pub fn common_area(a: &BBox, b: &BBox) -> f32 {
+    overlap(a[0], a[2], b[0], b[2]).max(0.0) * overlap(a[1], a[3], b[1], b[3]).max(0.0)
+}
+
 /// Vertical overlap as a share of the smaller height.
 pub fn v_overlap_ratio(a: &BBox, b: &BBox) -> f32 {
     let o = overlap(a[1], a[3], b[1], b[3]);

@@ -15,6 +15,7 @@ pub mod classify;
 pub mod geom;
 pub mod lines;
 pub mod markdown;
+pub mod marks;
 pub mod model;
 pub mod order;
 pub mod regions;
@@ -257,6 +258,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             height: page.height,
             unit: page.unit,
             source: page.source,
+            marks: marks::on_page(&page.words),
             blocks: drafts
                 .into_iter()
                 .map(|d| settle(d, &vocabulary))

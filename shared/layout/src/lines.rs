@@ -14,7 +14,8 @@ pub const SEGMENT_GAP: f32 = 0.9;
 /// the white running through the lines around (see [`split_at_gutters`]).
 pub const OCR_SEGMENT_GAP: f32 = 1.5;
 
-/// ... but a list marker ("•", "1.") and its item's text may be this far apart.
+/// ... but a list marker ("•", "1.") and its item's text may be this far apart, and a check box
+/// and the words beside it.
 pub const MARKER_GAP: f32 = 3.0;
 
 /// ... and a currency sign and its amount this far.
@@ -231,9 +232,12 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
                 && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
             let currency =
                 current.len() == 1 && matches!(last.text.as_str(), "$" | "€" | "£" | "¥");
+            // A form's check box stands apart from the option before it and its own label.
+            let mark = crate::marks::of_word(&word.text).is_some()
+                || crate::marks::of_word(&last.text).is_some();
             let widest = if currency {
                 CURRENCY_GAP * size
-            } else if marker {
+            } else if marker || mark {
                 MARKER_GAP * size
             } else {
                 (segment_gap * size)

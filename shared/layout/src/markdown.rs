@@ -113,10 +113,15 @@ fn paragraph(text: &str) -> String {
     t
 }
 
-/// Characters that would start emphasis, code or a link are escaped.
+/// Characters that would start emphasis, code or a link are escaped; a selection mark is
+/// `[x]` or `[ ]` (in a list item, a task list's box).
 fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
+        if let Some(selected) = crate::marks::state(c) {
+            out.push_str(if selected { "[x]" } else { "[ ]" });
+            continue;
+        }
         if matches!(c, '\\' | '*' | '`' | '[' | ']' | '<') || (c == '_' && out.ends_with(' ')) {
             out.push('\\');
         }
@@ -153,6 +158,13 @@ mod tests {
             block(&b(Kind::Paragraph, "1. not a list item")),
             "1\\. not a list item"
         );
+        assert_eq!(
+            block(&b(Kind::Paragraph, "Agree ☒ Yes ☐ No [sic]")),
+            "Agree [x] Yes [ ] No \\[sic\\]"
+        );
+        l.ordered = false;
+        l.items = vec!["☑ Passport".into(), "☐ Visa".into()];
+        assert_eq!(block(&l), "- [x] Passport\n- [ ] Visa");
     }
 
     #[test]

@@ -302,6 +302,9 @@ pub struct PageLayout {
     pub unit: Unit,
     pub source: Source,
     pub blocks: Vec<Block>,
+    /// The page's check boxes and radio buttons, in reading order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<crate::marks::Mark>,
 }
 
 /// A whole document as analysed.

@@ -65,8 +65,7 @@ fn of(regions: &[Region], kind: RegionKind) -> impl Iterator<Item = BBox> + '_ {
 
 /// The share of `a`'s area inside `b`.
 fn covered(a: &BBox, b: &BBox) -> f32 {
-    let inter = geom::overlap(a[0], a[2], b[0], b[2]) * geom::overlap(a[1], a[3], b[1], b[3]);
-    inter / (geom::width(a) * geom::height(a)).max(1e-3)
+    geom::common_area(a, b) / (geom::width(a) * geom::height(a)).max(1e-3)
 }
 
 /// Page furniture by the model: a piece in a running-head or running-foot region, in the

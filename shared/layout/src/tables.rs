@@ -753,6 +753,7 @@ mod tests {
     /// A page of `blocks` (kind, text or table rows, top, bottom), 792 high.
     fn layout(number: u32, blocks: Vec<(Kind, Vec<Vec<&str>>, f32, f32)>) -> PageLayout {
         PageLayout {
+            marks: Vec::new(),
             number,
             width: 612.0,
             height: 792.0,

@@ -554,3 +554,47 @@ fn a_table_broken_by_the_page_is_one_table_chunk_over_both_pages() {
         vec![(Kind::Paragraph, "That is all of them.".to_string())]
     );
 }
+
+/// A form's check boxes, found apart from its text, read in their places, show as a task
+/// list's boxes in Markdown, and each chunk lists its own with their state and box.
+#[test]
+fn check_boxes_read_in_place_and_reach_their_chunks() {
+    let mut words = Vec::new();
+    for (text, x) in [("Do you agree?", 72.0), ("Yes", 156.0), ("No", 189.0)] {
+        words.extend(line(text, x, 100.0, 11.0));
+        if let Some(w) = words.last_mut() {
+            w.line_end = x == 189.0;
+        }
+    }
+    words.extend(line("Documents enclosed:", 72.0, 140.0, 11.0));
+    words.extend(line("Passport", 90.0, 160.0, 11.0));
+    words.extend(line("Visa", 90.0, 180.0, 11.0));
+    let yes = words.iter().find(|w| w.text == "Yes").unwrap().bbox;
+    let no = words.iter().find(|w| w.text == "No").unwrap().bbox;
+    let boxed = |b: BBox| [b[0] - 11.5, b[1] + 1.0, b[0] - 3.0, b[3] - 1.0];
+    marks::insert(&mut words, true, boxed(yes));
+    marks::insert(&mut words, false, boxed(no));
+    marks::insert(&mut words, false, [74.0, 161.0, 83.0, 170.0]);
+    marks::insert(&mut words, true, [74.0, 181.0, 83.0, 190.0]);
+    let doc = analyse(&[page(1, words, vec![])]);
+    let text = doc.text();
+    assert!(text.contains("Do you agree? ☒ Yes ☐ No"), "{text}");
+    assert!(
+        text.contains("☐ Passport") && text.contains("☒ Visa"),
+        "{text}"
+    );
+    let md = markdown::document(&doc);
+    assert!(md.contains("Do you agree? [x] Yes [ ] No"), "{md}");
+    let chunks = chunk::chunks(&doc, 2000);
+    let marks: Vec<(bool, f32)> = chunks
+        .iter()
+        .flat_map(|c| c.marks.iter().map(|m| (m.selected, m.bbox[1])))
+        .collect();
+    assert_eq!(
+        marks,
+        [(true, 101.0), (false, 101.0), (false, 161.0), (true, 181.0)]
+    );
+    for c in &chunks {
+        assert_eq!(c.marks.len(), marks::count(&c.text), "{c:?}");
+    }
+}

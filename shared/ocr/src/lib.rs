@@ -7,6 +7,8 @@
 //! [`Engine::page`] gives the words of a page image as [`horizon_layout::Word`]s (in the image's
 //! pixels, with recognition confidences), ready for the layout analysis.
 
+mod boxes;
+mod charset;
 mod detect;
 mod image_ops;
 mod orient;
@@ -19,6 +21,7 @@ pub use regions::Regions;
 
 use std::path::{Path, PathBuf};
 
+use horizon_domain::languages::Script;
 use horizon_layout::{BBox, PageInput, Source, Unit, Word};
 use image::GrayImage;
 use ort::session::builder::GraphOptimizationLevel;
@@ -75,6 +78,20 @@ struct Recognizer {
     session: Session,
     /// Index 0 is CTC's blank; the last is a space.
     chars: Vec<String>,
+    /// The classes of the job's scripts, when it named its languages (else all).
+    only: Option<charset::Mask>,
+    /// English's classes, to read each line with them too when the job named no languages.
+    english: Option<charset::Mask>,
+}
+
+impl Recognizer {
+    /// Reads with the characters of `scripts` only (all: none named).
+    fn read_scripts(&mut self, scripts: &[Script]) {
+        self.only = charset::for_scripts(&self.chars, scripts);
+        self.english = scripts
+            .is_empty()
+            .then(|| charset::Mask::of(&self.chars, charset::english));
+    }
 }
 
 /// The loaded models.
@@ -121,6 +138,10 @@ fn reread(
     }
     Ok(())
 }
+
+/// On an English page, a line read with English's characters is taken when its confidence is at
+/// least this share of the first reading's.
+const ENGLISH_KEEPS: f32 = 0.9;
 
 /// A line whose strokes are this much heavier than the page's usual ones is bold.
 const BOLD_STROKE: f32 = 1.3;
@@ -236,7 +257,14 @@ impl Engine {
             let mut chars = vec![String::new()];
             chars.extend(listed.lines().map(str::to_owned));
             chars.push(" ".into());
-            Ok(Recognizer { session, chars })
+            let mut recognizer = Recognizer {
+                session,
+                chars,
+                only: None,
+                english: None,
+            };
+            recognizer.read_scripts(&[]);
+            Ok(recognizer)
         };
         Ok(Engine {
             det: session(&setup.det)?,
@@ -245,6 +273,20 @@ impl Engine {
             orientation: setup.orientation.as_deref().map(session).transpose()?,
             regions: Regions::load_in(&environment, setup)?,
         })
+    }
+
+    /// Reads with the characters of `scripts` only, from now on; none: every character the
+    /// recognizer knows, but English's on a page of English.
+    pub fn read_scripts(&mut self, scripts: &[Script]) {
+        self.rec.read_scripts(scripts);
+        if let Some(accurate) = self.accurate.as_mut() {
+            accurate.read_scripts(scripts);
+        }
+    }
+
+    /// The scripts among `scripts` that the recognizer has no letter of: it cannot read them.
+    pub fn unreadable(&self, scripts: &[Script]) -> Vec<Script> {
+        charset::unreadable(&self.rec.chars, scripts)
     }
 
     /// The text lines of an image, top to bottom, left to right, in its pixels. A slightly
@@ -270,6 +312,20 @@ impl Engine {
                     .filter(|&i| lines[i].confidence < RECHECK_BELOW && lines[i].upward == upward)
                     .collect();
                 reread(accurate, &page, &found, &mut lines, &unsure, upward)?;
+            }
+        }
+        // A page of English (when the job named no languages) is read with English's characters:
+        // each line as read so, unless that reads it much worse (a line in another script).
+        if charset::is_english(lines.iter().flat_map(|l| l.text.split_whitespace())) {
+            for l in &mut lines {
+                if let Some(english) = l.english.take() {
+                    if english.confidence >= ENGLISH_KEEPS * l.confidence {
+                        *l = recognize::Read {
+                            source: l.source,
+                            ..*english
+                        };
+                    }
+                }
             }
         }
         let mut lines: Vec<recognize::Read> = lines
@@ -339,9 +395,9 @@ impl Engine {
             None => Vec::new(),
         };
         let s = |b: BBox| [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
-        let words = lines
+        let words = lines.into_iter().flat_map(|l| l.words).collect();
+        let words = boxes::place(&straight, words)
             .into_iter()
-            .flat_map(|l| l.words)
             .map(|w| Word {
                 bbox: s(w.bbox),
                 size: w.size * scale,

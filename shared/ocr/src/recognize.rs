@@ -7,6 +7,7 @@ use horizon_layout::Word;
 use image::{imageops, GrayImage};
 use ort::value::TensorRef;
 
+use crate::charset::Mask;
 use crate::detect::TextBox;
 use crate::image_ops::crop;
 use crate::{Line, Recognizer, Unavailable};
@@ -32,6 +33,9 @@ pub struct Read {
     /// Set vertically (read turned), and which way it was turned.
     pub vertical: bool,
     pub upward: bool,
+    /// The same line read with English's characters only (when the recognizer was asked for
+    /// it): taken instead when the page turns out to be English.
+    pub english: Option<Box<Read>>,
 }
 
 impl Read {
@@ -111,6 +115,11 @@ pub fn recognize(
         }
         let input =
             TensorRef::from_array_view(([batch.len(), 3, HEIGHT, width], &*data)).map_err(fail)?;
+        let classes_of = Classes {
+            chars: &model.chars,
+            only: model.only.as_ref(),
+            english: model.english.as_ref(),
+        };
         let outputs = model.session.run(ort::inputs![input]).map_err(fail)?;
         let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(fail)?;
         if shape.len() != 3 {
@@ -119,7 +128,8 @@ pub fn recognize(
         let (steps, classes) = (shape[1] as usize, shape[2] as usize);
         for (k, &i) in batch.iter().enumerate() {
             let rows = &probs[k * steps * classes..(k + 1) * steps * classes];
-            let (chars, vertical) = (decode(rows, steps, classes, &model.chars), crops[i].1);
+            let (chars, english) = decode(rows, steps, classes, &classes_of);
+            let vertical = crops[i].1;
             // From the model's steps back to the box: step t covers width/steps model pixels,
             // and the crop was scaled from the box's width to its own.
             let b = boxes[i].bbox;
@@ -127,14 +137,21 @@ pub fn recognize(
             let per_step = width as f32 / steps.max(1) as f32;
             let to_x = |t: f32| b[0] + (t * per_step).min(scaled) / scaled * (b[2] - b[0]);
             let (x_height, stroke) = crops[i].2;
-            let mut read = line(i, b, x_height / X_HEIGHT_PER_EM, &chars, vertical, to_x);
-            read.upward = vertical && upward;
-            read.stroke = if x_height > 0.0 {
+            let em = x_height / X_HEIGHT_PER_EM;
+            let stroke = if x_height > 0.0 {
                 stroke / x_height
             } else {
                 0.0
             };
-            reads[i] = Some(read);
+            let read = |chars: &[(String, usize, f32)]| Read {
+                upward: vertical && upward,
+                stroke,
+                ..line(i, b, em, chars, vertical, &to_x)
+            };
+            reads[i] = Some(Read {
+                english: english.map(|e| Box::new(read(&e))),
+                ..read(&chars)
+            });
         }
     }
     Ok(reads.into_iter().flatten().collect())
@@ -200,31 +217,63 @@ fn x_height(line: &GrayImage) -> (f32, f32) {
     (x_height as f32, stroke)
 }
 
-/// Greedy CTC: the best class at each step; repeats and blanks dropped. Each character with its
-/// step and probability.
-fn decode(
-    rows: &[f32],
-    steps: usize,
-    classes: usize,
-    chars: &[String],
-) -> Vec<(String, usize, f32)> {
-    let mut out = Vec::new();
-    let mut previous = 0usize;
+/// A recognizer's characters, and the masks it reads with.
+struct Classes<'a> {
+    chars: &'a [String],
+    only: Option<&'a Mask>,
+    english: Option<&'a Mask>,
+}
+
+/// A line's characters, each with its step and probability.
+type Chars = Vec<(String, usize, f32)>;
+
+/// Greedy CTC: the best class at each step (of the recognizer's `only` classes, when it has
+/// them); repeats and blanks dropped. With the recognizer's `english` mask, the line read with
+/// English's characters too.
+fn decode(rows: &[f32], steps: usize, classes: usize, model: &Classes) -> (Chars, Option<Chars>) {
+    let mut best = Vec::with_capacity(steps);
+    let mut english = model.english.as_ref().map(|_| Vec::with_capacity(steps));
     for t in 0..steps {
         let row = &rows[t * classes..(t + 1) * classes];
-        let (best, p) =
-            row.iter().enumerate().fold(
-                (0usize, f32::MIN),
-                |acc, (j, &v)| if v > acc.1 { (j, v) } else { acc },
-            );
-        if best != 0 && best != previous {
-            if let Some(c) = chars.get(best) {
-                out.push((c.clone(), t, p));
-            }
+        let top = match model.only {
+            Some(mask) => mask.best(row),
+            None => row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0usize, f32::MIN),
+                    |acc, (j, &v)| {
+                        if v > acc.1 {
+                            (j, v)
+                        } else {
+                            acc
+                        }
+                    },
+                ),
+        };
+        if let (Some(out), Some(mask)) = (english.as_mut(), model.english) {
+            out.push(if mask.allows(top.0) {
+                top
+            } else {
+                mask.best(row)
+            });
         }
-        previous = best;
+        best.push(top);
     }
-    out
+    let collapse = |best: &[(usize, f32)]| {
+        let mut out = Vec::new();
+        let mut previous = 0usize;
+        for (t, &(class, p)) in best.iter().enumerate() {
+            if class != 0 && class != previous {
+                if let Some(c) = model.chars.get(class) {
+                    out.push((c.clone(), t, p));
+                }
+            }
+            previous = class;
+        }
+        out
+    };
+    (collapse(&best), english.map(|e| collapse(&e)))
 }
 
 /// A line's text and words from its characters.
@@ -234,7 +283,7 @@ fn line(
     em: f32,
     chars: &[(String, usize, f32)],
     vertical: bool,
-    to_x: impl Fn(f32) -> f32,
+    to_x: &impl Fn(f32) -> f32,
 ) -> Read {
     let text: String = chars
         .iter()
@@ -316,6 +365,7 @@ fn line(
         stroke: 0.0,
         vertical,
         upward: false,
+        english: None,
     }
 }
 
@@ -332,10 +382,16 @@ mod tests {
         for (t, &c) in best.iter().enumerate() {
             rows[t * 4 + c] = 0.9;
         }
-        let d = decode(&rows, best.len(), 4, &chars);
+        let classes = Classes {
+            chars: &chars,
+            only: None,
+            english: None,
+        };
+        let (d, english) = decode(&rows, best.len(), 4, &classes);
         let text: String = d.iter().map(|c| c.0.as_str()).collect();
         assert_eq!(text, "ab a");
-        let r = line(0, [0.0, 0.0, 80.0, 20.0], 15.0, &d, false, |t| t * 10.0);
+        assert!(english.is_none());
+        let r = line(0, [0.0, 0.0, 80.0, 20.0], 15.0, &d, false, &|t| t * 10.0);
         assert_eq!(
             r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(),
             ["ab", "a"]
@@ -343,5 +399,37 @@ mod tests {
         assert!(r.words[0].bbox[2] <= r.words[1].bbox[0] + 10.0);
         assert!(r.words[1].line_end && !r.words[0].line_end);
         assert!((r.confidence - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_line_is_read_with_english_s_characters_too_or_with_the_job_s_only() {
+        let chars: Vec<String> = ["", "a", "à", "n", " "]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // "à n" where "a" came a close second to "à".
+        let mut rows = vec![0.0f32; 3 * 5];
+        rows[2] = 0.6;
+        rows[1] = 0.3;
+        rows[5 + 4] = 0.9;
+        rows[10 + 3] = 0.9;
+        let text = |c: &Chars| c.iter().map(|c| c.0.as_str()).collect::<String>();
+        let english = Mask::of(&chars, crate::charset::english);
+        let all = Classes {
+            chars: &chars,
+            only: None,
+            english: Some(&english),
+        };
+        let (first, alternative) = decode(&rows, 3, 5, &all);
+        assert_eq!(text(&first), "à n");
+        assert_eq!(alternative.as_ref().map(text).as_deref(), Some("a n"));
+        let only = Classes {
+            chars: &chars,
+            only: Some(&english),
+            english: None,
+        };
+        let (first, alternative) = decode(&rows, 3, 5, &only);
+        assert_eq!(text(&first), "a n");
+        assert!(alternative.is_none());
     }
 }

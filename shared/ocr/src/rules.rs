@@ -107,7 +107,7 @@ fn merge(runs: Vec<(usize, usize, usize)>, max_thick: usize) -> Vec<(usize, usiz
 }
 
 /// Otsu's threshold: the grey level that best splits ink from paper.
-fn otsu(image: &GrayImage) -> u8 {
+pub(crate) fn otsu(image: &GrayImage) -> u8 {
     let mut hist = [0u64; 256];
     for p in image.as_raw() {
         hist[*p as usize] += 1;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use horizon_layout::geom::union;
+use horizon_layout::marks;
 use horizon_layout::{BBox, PageInput, Source, Unit, Word};
 use image::GrayImage;
 use pdfium_render::prelude::*;
@@ -35,8 +36,14 @@ const MAX_PATHS: usize = 20_000;
 /// table).
 const MAX_RULES: usize = 5_000;
 
+/// At most this many annotations of a page are looked at for form fields.
+const MAX_FIELDS: usize = 2_000;
+
 /// A rule is at least this long (points); shorter marks belong to figures.
 const MIN_RULE: f32 = 6.0;
+/// A drawn check box is a square this many points wide, at least and at most.
+const MIN_BOX: f32 = 5.0;
+const MAX_BOX: f32 = 20.0;
 /// A figure is at least this wide and tall (points).
 const MIN_FIGURE: f32 = 40.0;
 
@@ -206,7 +213,10 @@ impl Pdf<'_> {
         let (mut chars, mut unmappable) = (0, 0);
         for ch in text.chars().iter() {
             let generated = ch.is_generated().unwrap_or(false);
-            let code = ch.unicode_value();
+            let mut code = ch.unicode_value();
+            if let Some(mark) = dingbat_mark(&ch, code) {
+                code = mark as u32;
+            }
             let c = char::from_u32(code).unwrap_or('\u{FFFD}');
             if c == '\r' || c == '\n' {
                 builder.finish(&mut words, true);
@@ -280,6 +290,15 @@ impl Pdf<'_> {
                 builder.finish(&mut words, true);
                 continue;
             }
+            if marks::state(c).is_some() {
+                // A check box is a word of its own, even set against its label.
+                builder.finish(&mut words, false);
+                builder.start(size, Style::default(), false);
+                builder.push(c, bbox, tight.unwrap_or(bbox));
+                builder.finish(&mut words, false);
+                builder.last_right = tight.unwrap_or(bbox)[2];
+                continue;
+            }
             if code == 0 || is_unmappable(code) {
                 builder.push('\u{FFFD}', bbox, bbox);
             } else {
@@ -288,8 +307,10 @@ impl Pdf<'_> {
             builder.last_right = tight.unwrap_or(bbox)[2];
         }
         builder.finish(&mut words, true);
+        field_marks(&page, &view, &mut words);
         let (width, height) = (page.width().value, page.height().value);
-        let (rules, figures, image_cover) = drawings(&page, &view);
+        let (rules, figures, image_cover, drawn) = drawings(&page, &view);
+        drawn_marks(drawn, &mut words);
         Ok(TextLayer {
             page: PageInput {
                 number,
@@ -358,6 +379,76 @@ impl Pdf<'_> {
             )
         })?;
         Ok((image, scale))
+    }
+}
+
+/// A check box set in a symbol font (Wingdings, Wingdings 2), whose codes PDFium gives in the
+/// private use area (U+F000 + the font's code): the ballot-box character it draws. The fonts'
+/// other squares and circles are list bullets as often as boxes, and stay as they are.
+fn dingbat_mark(ch: &PdfPageTextChar, code: u32) -> Option<char> {
+    (0xF020..=0xF0FF)
+        .contains(&code)
+        .then(|| symbol_mark(&ch.font_name(), (code - 0xF000) as u8))
+        .flatten()
+}
+
+/// The ballot box that `symbol` draws in the font named `font`, if it draws one.
+fn symbol_mark(font: &str, symbol: u8) -> Option<char> {
+    let font: String = font
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    if font.contains("wingdings2") {
+        match symbol {
+            0xA3 => Some(marks::UNSELECTED),
+            0x52 => Some('☑'),
+            0x51 | 0x53 | 0x54 => Some('☒'),
+            _ => None,
+        }
+    } else if font.contains("wingdings") {
+        match symbol {
+            0x6F | 0xA8 => Some(marks::UNSELECTED),
+            0xFE => Some('☑'),
+            0xFD | 0x78 => Some('☒'),
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
+
+/// The page's check boxes and radio buttons that are form fields, put among its words: their
+/// state is the field's value, which the page's own content does not draw.
+fn field_marks(page: &PdfPage, view: &View, words: &mut Vec<Word>) {
+    for annotation in page.annotations().iter().take(MAX_FIELDS) {
+        if annotation.is_hidden() {
+            continue;
+        }
+        let Some(field) = annotation
+            .as_widget_annotation()
+            .and_then(|w| w.form_field())
+        else {
+            continue;
+        };
+        let off = |value: Option<String>| value.is_none_or(|v| v.is_empty() || v == "Off");
+        let selected = match field {
+            // A box whose "on" state is named other than "Yes" is ticked when its value is
+            // that name (`is_checked` only knows "Yes").
+            PdfFormField::Checkbox(f) => f.is_checked().unwrap_or(false) || !off(f.group_value()),
+            // A group whose value is "Off" has none chosen.
+            PdfFormField::RadioButton(f) => {
+                f.is_checked().unwrap_or(false) && !off(f.group_value())
+            }
+            _ => continue,
+        };
+        let Ok(bounds) = annotation.bounds() else {
+            continue;
+        };
+        let bbox = view.rect(&bounds);
+        if view.shows(&bbox) {
+            marks::insert(words, selected, bbox);
+        }
     }
 }
 
@@ -654,16 +745,71 @@ impl View {
 }
 
 /// The page's straight rules (as thin rectangles), its figures (regions drawn with pictures,
-/// curves or slanted lines) and the share of it covered by images.
-fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, Vec<BBox>, f32) {
+/// curves or slanted lines), the share of it covered by images, and its drawn check boxes.
+fn drawings(page: &PdfPage, view: &View) -> (Vec<BBox>, Vec<BBox>, f32, DrawnBoxes) {
     let mut found = Drawings::default();
     for object in page.objects().iter() {
         found.visit(&object, PdfMatrix::IDENTITY, view, 0);
     }
     let area = (view.width * view.height).max(1.0);
     let figures = regions(found.graphics, &found.rules, &found.boxes, view);
-    (found.rules, figures, (found.image_area / area).min(1.0))
+    let image_cover = (found.image_area / area).min(1.0);
+    (found.rules, figures, image_cover, found.check_boxes)
 }
+
+/// Small squares drawn as outlines, the size of a check box, and the small strokes (ticks,
+/// crosses) drawn on the page.
+#[derive(Default)]
+struct DrawnBoxes {
+    squares: Vec<BBox>,
+    strokes: Vec<BBox>,
+}
+
+/// Drawn check boxes, among the words as selection marks: a square with a stroke or a tick
+/// or cross character inside is selected (the character goes). Squares that touch one another
+/// are a grid, a square with no word beside it on its line a drawing, and a square round any
+/// other character a frame: none of them is a box.
+fn drawn_marks(drawn: DrawnBoxes, words: &mut Vec<Word>) {
+    let DrawnBoxes { squares, strokes } = drawn;
+    let inside = |outer: &BBox, b: &BBox| {
+        let (x, y) = horizon_layout::geom::center(b);
+        horizon_layout::geom::contains(outer, x, y, 0.0)
+    };
+    for (i, square) in squares.iter().enumerate() {
+        let side = square[2] - square[0];
+        let grid = squares
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && horizon_layout::geom::distance(square, other) < 2.0);
+        let labelled = words.iter().any(|w| {
+            horizon_layout::geom::v_overlap_ratio(&w.bbox, square) >= 0.5
+                && !inside(square, &w.bbox)
+                && horizon_layout::geom::distance(&w.bbox, square) < 4.0 * side
+        });
+        // A square round another character frames it: no box.
+        let framed = words
+            .iter()
+            .any(|w| inside(square, &w.bbox) && !TICKS.contains(&w.text.as_str()));
+        if grid || !labelled || framed {
+            continue;
+        }
+        let mut selected = strokes.iter().any(|s| inside(square, s));
+        let tick = words
+            .iter()
+            .position(|w| inside(square, &w.bbox) && TICKS.contains(&w.text.as_str()));
+        if let Some(t) = tick {
+            let gone = words.remove(t);
+            if gone.line_end && t > 0 {
+                words[t - 1].line_end = true;
+            }
+            selected = true;
+        }
+        marks::insert(words, selected, *square);
+    }
+}
+
+/// Characters set inside a drawn box to tick it.
+const TICKS: &[&str] = &["X", "x", "×", "✓", "✔", "✗", "✘"];
 
 /// Graphics close together (4 points) are one figure; so are graphics inside the same box
 /// drawn with straight lines, or touching the same rule (a chart's frame and axes join its
@@ -746,6 +892,7 @@ struct Drawings {
     graphics: Vec<BBox>,
     /// Boxes drawn with straight lines (a chart's frame, a table's outline).
     boxes: Vec<BBox>,
+    check_boxes: DrawnBoxes,
     image_area: f32,
     seen: usize,
 }
@@ -860,6 +1007,24 @@ impl Drawings {
             .filter(|((x0, y0), (x1, y1))| (x1 - x0).abs() >= 0.5 && (y1 - y0).abs() >= 0.5)
             .count();
         let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
+        if w.max(h) <= MAX_BOX {
+            let white = || {
+                path.fill_color()
+                    .is_ok_and(|c| c.red().min(c.green()).min(c.blue()) >= 250)
+            };
+            if curved || slanted >= 1 {
+                self.check_boxes.strokes.push(bbox);
+            } else if stroked
+                && edges.len() >= 4
+                && w.min(h) >= MIN_BOX
+                && (w - h).abs() <= 0.2 * w.max(h)
+                && (!filled || white())
+            {
+                // An outlined square the size of a check box (empty or white inside).
+                self.check_boxes.squares.push(bbox);
+                return;
+            }
+        }
         // Curves, slanted lines and small marks (a chart's markers) draw figures.
         if curved || slanted >= 1 || w.max(h) < MIN_RULE {
             self.graphic(bbox);
@@ -891,6 +1056,18 @@ impl Drawings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_boxes_of_symbol_fonts_are_ballot_boxes_and_their_bullets_are_not() {
+        assert_eq!(symbol_mark("ABCDEF+Wingdings-Regular", 0xA8), Some('☐'));
+        assert_eq!(symbol_mark("Wingdings", 0xFE), Some('☑'));
+        assert_eq!(symbol_mark("Wingdings 2", 0x52), Some('☑'));
+        assert_eq!(symbol_mark("Wingdings2", 0xA3), Some('☐'));
+        // Word's square and shadowed-box bullets.
+        assert_eq!(symbol_mark("Wingdings", 0xA7), None);
+        assert_eq!(symbol_mark("Wingdings", 0x71), None);
+        assert_eq!(symbol_mark("Symbol", 0xA8), None);
+    }
 
     #[test]
     fn a_font_is_bold_by_its_name_before_its_declared_weight() {

@@ -1,0 +1,185 @@
+//! The characters a line may be read with. The recognizer knows Chinese, Japanese kana, Latin
+//! letters with their accents and Greek; read with all of them, English text comes out with
+//! accents and CJK punctuation it does not have ("in à narrow ledger"). A job that names its
+//! languages is read with their scripts' characters only; a page whose words are English is
+//! read with English's.
+
+use horizon_domain::languages::Script;
+
+/// A subset of a recognizer's classes: membership by index, and the indices (CTC's blank, 0,
+/// always among them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    member: Vec<bool>,
+    indices: Vec<usize>,
+}
+
+impl Mask {
+    /// The classes among `chars` (index 0 the blank) whose every character `keep` allows.
+    pub fn of(chars: &[String], keep: impl Fn(char) -> bool) -> Mask {
+        let member: Vec<bool> = chars
+            .iter()
+            .enumerate()
+            .map(|(i, c)| i == 0 || (!c.is_empty() && c.chars().all(&keep)))
+            .collect();
+        let indices = (0..member.len()).filter(|&i| member[i]).collect();
+        Mask { member, indices }
+    }
+
+    pub fn allows(&self, class: usize) -> bool {
+        self.member.get(class).copied().unwrap_or(false)
+    }
+
+    /// The best allowed class of one step's scores, and its score.
+    pub fn best(&self, row: &[f32]) -> (usize, f32) {
+        self.indices
+            .iter()
+            .filter_map(|&j| row.get(j).map(|&v| (j, v)))
+            .fold((0, f32::MIN), |acc, x| if x.1 > acc.1 { x } else { acc })
+    }
+}
+
+/// Whether English text is written with `c`: anything but accented Latin letters and the
+/// characters of other scripts (Greek letters and mathematical signs stay: technical English
+/// has them).
+pub fn english(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_control();
+    }
+    let accented =
+        matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic();
+    let other_script = matches!(c,
+        '\u{0300}'..='\u{036F}' // combining accents
+        | '\u{0400}'..='\u{1CFF}' // Cyrillic to Sundanese: scripts of their own
+        | '\u{2E80}'..='\u{A4CF}' // CJK radicals, punctuation, kana, Hangul letters, ideographs
+        | '\u{AC00}'..='\u{D7FF}' // Hangul syllables
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{FE30}'..='\u{FE4F}'
+        | '\u{FF00}'..='\u{FFEF}' // full-width forms
+    );
+    !accented && !other_script && !c.is_control()
+}
+
+/// Whether `script` is written with `c`; `None` for a script whose every character may be read
+/// (CJK: the recognizer's own set).
+fn writes(script: Script, c: char) -> Option<bool> {
+    let latin = |c: char| {
+        english(c)
+            || matches!(c, '\u{00A0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' | '\u{0300}'..='\u{036F}')
+    };
+    Some(match script {
+        Script::English => english(c),
+        Script::Latin => latin(c),
+        Script::Greek => {
+            english(c) || matches!(c, '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}')
+        }
+        Script::Cyrillic => english(c) || matches!(c, '\u{0400}'..='\u{052F}'),
+        Script::Hangul => {
+            english(c)
+                || matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}' | '\u{AC00}'..='\u{D7AF}')
+        }
+        Script::Arabic => {
+            english(c) || matches!(c, '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}')
+        }
+        Script::Hebrew => english(c) || matches!(c, '\u{0590}'..='\u{05FF}'),
+        Script::Devanagari => english(c) || matches!(c, '\u{0900}'..='\u{097F}'),
+        Script::Thai => english(c) || matches!(c, '\u{0E00}'..='\u{0E7F}'),
+        Script::Cjk => return None,
+    })
+}
+
+/// The mask for a job's scripts over a recognizer's `chars`: `None` (every class) when there
+/// are none, or one of them is read with every character.
+pub fn for_scripts(chars: &[String], scripts: &[Script]) -> Option<Mask> {
+    if scripts.is_empty() || scripts.iter().any(|&s| writes(s, 'a').is_none()) {
+        return None;
+    }
+    Some(Mask::of(chars, |c| {
+        scripts.iter().any(|&s| writes(s, c) == Some(true))
+    }))
+}
+
+/// The scripts among `scripts` of which the recognizer's `chars` hold no letter: it cannot
+/// read them.
+pub fn unreadable(chars: &[String], scripts: &[Script]) -> Vec<Script> {
+    scripts
+        .iter()
+        .copied()
+        .filter(|&s| {
+            !chars.iter().any(|c| {
+                c.chars()
+                    .any(|ch| ch.is_alphabetic() && !english(ch) && writes(s, ch) == Some(true))
+            }) && s != Script::English
+                && s != Script::Cjk
+        })
+        .collect()
+}
+
+/// Words that make up a good share of any English text.
+const ENGLISH_WORDS: &[&str] = &[
+    "the", "of", "and", "to", "in", "is", "that", "for", "it", "with", "as", "was", "on", "be",
+    "by", "this", "are", "from", "at", "or", "which", "an", "not", "have", "has", "were", "their",
+];
+
+/// Whether a page's words (as first read) are English: enough of them, and a good share of
+/// them English's commonest words.
+pub fn is_english<'a>(words: impl IntoIterator<Item = &'a str>) -> bool {
+    let (mut all, mut common) = (0usize, 0usize);
+    for w in words {
+        let w = w
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        if w.is_empty() {
+            continue;
+        }
+        all += 1;
+        common += ENGLISH_WORDS.contains(&w.as_str()) as usize;
+    }
+    all >= 20 && common * 100 >= all * 12
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars() -> Vec<String> {
+        ["", "a", "à", "α", "中", "한", "—", "。", " "]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_script_keeps_its_own_characters() {
+        let allowed = |m: &Mask| (0..9).filter(|&i| m.allows(i)).collect::<Vec<_>>();
+        // English: no accents, no CJK; Greek letters (in formulas) stay.
+        let english = Mask::of(&chars(), english);
+        assert_eq!(allowed(&english), [0, 1, 3, 6, 8]);
+        let latin = for_scripts(&chars(), &[Script::Latin]).unwrap();
+        assert_eq!(allowed(&latin), [0, 1, 2, 3, 6, 8]);
+        let korean = for_scripts(&chars(), &[Script::Hangul]).unwrap();
+        assert_eq!(allowed(&korean), [0, 1, 3, 5, 6, 8]);
+        assert_eq!(for_scripts(&chars(), &[Script::English, Script::Cjk]), None);
+        assert_eq!(for_scripts(&chars(), &[]), None);
+        // The best allowed class of a step.
+        let row = [0.1, 0.2, 0.6, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0];
+        assert_eq!(english.best(&row), (1, 0.2));
+    }
+
+    #[test]
+    fn scripts_the_recognizer_has_no_letter_of_cannot_be_read() {
+        let scripts = [Script::English, Script::Hangul, Script::Arabic, Script::Cjk];
+        assert_eq!(unreadable(&chars(), &scripts), [Script::Arabic]);
+    }
+
+    #[test]
+    fn english_pages_are_told_by_their_commonest_words() {
+        let english = "The results of the survey are given in the table, and the method is \
+            described in the next section of this report for the reader";
+        assert!(is_english(english.split(' ')));
+        let french = "Les résultats de l'enquête sont donnés dans le tableau et la méthode est \
+            décrite dans la section suivante de ce rapport pour le lecteur";
+        assert!(!is_english(french.split(' ')));
+        assert!(!is_english("The end".split(' ')));
+    }
+}
