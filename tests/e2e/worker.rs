@@ -461,3 +461,71 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     workers.shutdown().await;
     http.shutdown().await;
 }
+
+/// An extraction child reads one account's documents one after another, its models loaded once:
+/// PDFs and images, with the settings of each job. Another account's document goes to another
+/// child; a child whose document failed to read goes on, and one that was killed is replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
+    use horizon_extract_worker::child::{self, Request};
+    use horizon_extract_worker::engine::{Input, Mode, Ocr};
+    let services = services().await;
+    let x = &services.config.extraction;
+    let request = |account: &str, input: Input, mode: Mode| Request {
+        program: x.child_program().unwrap(),
+        account: account.into(),
+        input,
+        ocr: Ocr::Auto,
+        mode,
+        pdfium: x.pdfium_lib_path.clone(),
+        ocr_dir: x.ocr_dir.clone(),
+        ocr_threads: 1,
+        max_pages: 100,
+        pages: None,
+        languages: Vec::new(),
+        deadline: Duration::from_secs(60),
+        max_total: Duration::from_secs(120),
+        memory_mb: x.memory_mb,
+    };
+    // Another test's child may be waiting: each account here is this test's own.
+    let (a, b) = (
+        format!("acct_a{}", std::process::id()),
+        format!("acct_b{}", std::process::id()),
+    );
+    let read = |req: Request, name: &str| {
+        let bytes = fixture(name);
+        async move { child::extract(&req, bytes.into(), |_| {}).await.unwrap() }
+    };
+    let first = read(request(&a, Input::Pdf, Mode::Accurate), "two-pages.pdf").await;
+    fn pages(o: &horizon_extract_worker::child::Outcome) -> Option<usize> {
+        o.extraction.as_ref().ok().map(|x| x.document.pages.len())
+    }
+    assert_eq!(pages(&first), Some(2));
+    let second = read(request(&a, Input::Image, Mode::Fast), "scan.jpg").await;
+    assert_eq!(
+        second.child, first.child,
+        "the same child reads the account's next document"
+    );
+    let text = second.extraction.as_ref().unwrap().document.text();
+    assert!(text.contains("saved as a JPEG picture"), "{text}");
+    let broken = read(request(&a, Input::Pdf, Mode::Accurate), "corrupt.pdf").await;
+    assert_eq!(broken.extraction.unwrap_err().code, "invalid_pdf");
+    let other = read(request(&b, Input::Pdf, Mode::Accurate), "two-pages.pdf").await;
+    assert_ne!(
+        other.child, first.child,
+        "another account's document, another child"
+    );
+    let third = read(request(&a, Input::Pdf, Mode::Accurate), "report.pdf").await;
+    assert_eq!(
+        third.child, first.child,
+        "a document that failed to read ends no child"
+    );
+    // A child killed while it waits is not given the next document.
+    let _ = std::process::Command::new("kill")
+        .arg(third.child.to_string())
+        .status();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fourth = read(request(&a, Input::Pdf, Mode::Accurate), "report.pdf").await;
+    assert_ne!(fourth.child, third.child);
+    assert_eq!(pages(&fourth), Some(2));
+}

@@ -167,6 +167,7 @@ impl Setup {
     ) -> child::Request {
         child::Request {
             program: self.program.clone(),
+            account: "bench".into(),
             input,
             ocr,
             mode: self.mode,

@@ -3,10 +3,12 @@
 //! a clear `error.code`, while the worker goes on with the next message.
 //!
 //! The child is the worker's own executable started again with `HORIZON_EXTRACT_CHILD=1` (every
-//! binary that hosts the worker calls [`serve_if_child`] first thing in `main`): it reads the
-//! document from stdin and writes JSON lines to stdout: progress as it goes, then the result.
-//! The parent caps its data memory (`RLIMIT_DATA`), kills it at the deadline, and gives it no
-//! environment but its settings (no credentials).
+//! binary that hosts the worker calls [`serve_if_child`] first thing in `main`): it reads a job's
+//! settings (a JSON line) and its document from stdin and writes JSON lines to stdout: progress
+//! as it goes, then the result; then it waits for the next document, its models still loaded.
+//! The parent caps its data memory (`RLIMIT_DATA`), kills it at the deadline or when it dies,
+//! gives it no environment but its settings (no credentials), and gives a child only one
+//! account's documents, at most [`JOBS_PER_CHILD`] of them.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,6 +45,8 @@ enum Line {
 pub struct Request {
     /// The executable to start (the worker's own, by default).
     pub program: PathBuf,
+    /// The account whose document it is: a child reads only one account's documents.
+    pub account: String,
     pub input: Input,
     pub ocr: Ocr,
     pub mode: Mode,
@@ -66,7 +70,25 @@ pub struct Request {
 pub struct Outcome {
     pub extraction: Result<Extraction, JobError>,
     pub peak_rss_kb: u64,
+    /// The child's process id (the same for the jobs one child read).
+    pub child: u32,
 }
+
+/// One document for a child: the job's settings, then `length` bytes of the document.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Job {
+    input: Input,
+    ocr: Ocr,
+    mode: Mode,
+    max_pages: u32,
+    pages: Option<String>,
+    languages: Vec<String>,
+    length: usize,
+}
+
+/// A document is at most this large (the uploads' own limit is far below).
+const MAX_DOCUMENT: usize = 2 << 30;
 
 /// When this process was started as an extraction child, runs the child and exits.
 pub fn serve_if_child() {
@@ -75,6 +97,8 @@ pub fn serve_if_child() {
     }
 }
 
+/// The child: documents one after another from stdin, each answered on stdout, until stdin
+/// closes. Its models stay loaded from one document to the next.
 fn child_main() -> i32 {
     horizon_pdf::sandbox::give_back_freed_memory();
     let out = std::io::stdout();
@@ -84,15 +108,16 @@ fn child_main() -> i32 {
         let _ = out.write_all(b"\n");
         let _ = out.flush();
     };
+    let failed = |message: String| Line::Failed {
+        error: horizon_pdf::Failure::new("internal", message),
+    };
     let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let options = engine::Options {
-        input: from_setting(setting("HORIZON_EXTRACT_INPUT")).unwrap_or(Input::Pdf),
-        ocr: from_setting(setting("HORIZON_OCR")).unwrap_or_default(),
-        mode: from_setting(setting("HORIZON_EXTRACT_MODE")).unwrap_or_default(),
-        max_pages: setting("HORIZON_MAX_PAGES")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5000),
-        wanted: setting("HORIZON_EXTRACT_PAGES"),
+    let base = engine::Options {
+        input: Input::Pdf,
+        ocr: Ocr::default(),
+        mode: Mode::default(),
+        max_pages: 0,
+        wanted: None,
         pdfium: setting("PDFIUM_LIB_PATH"),
         ocr_dir: setting("HORIZON_OCR_DIR")
             .map(PathBuf::from)
@@ -100,46 +125,60 @@ fn child_main() -> i32 {
         threads: setting("HORIZON_OCR_THREADS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1),
-        languages: setting("HORIZON_OCR_LANGUAGES")
-            .map(|v| {
-                v.split(',')
-                    .filter_map(horizon_domain::languages::script)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        languages: Vec::new(),
     };
-    let mut bytes = Vec::new();
-    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
-        emit(&Line::Failed {
-            error: horizon_pdf::Failure::new("internal", format!("reading the document: {e}")),
-        });
-        return 0;
+    let mut input = std::io::stdin().lock();
+    loop {
+        let mut header = String::new();
+        match std::io::BufRead::read_line(&mut input, &mut header) {
+            Ok(0) | Err(_) => return 0,
+            Ok(_) => {}
+        }
+        let job = match serde_json::from_str::<Job>(&header) {
+            Ok(job) if job.length <= MAX_DOCUMENT => job,
+            Ok(_) => {
+                emit(&failed("the document is too large".into()));
+                return 0;
+            }
+            Err(e) => {
+                emit(&failed(format!("the job's settings: {e}")));
+                return 0;
+            }
+        };
+        let mut bytes = vec![0u8; job.length];
+        if let Err(e) = std::io::Read::read_exact(&mut input, &mut bytes) {
+            emit(&failed(format!("reading the document: {e}")));
+            return 0;
+        }
+        let options = engine::Options {
+            input: job.input,
+            ocr: job.ocr,
+            mode: job.mode,
+            max_pages: job.max_pages,
+            wanted: job.pages,
+            languages: job
+                .languages
+                .iter()
+                .filter_map(|c| horizon_domain::languages::script(c))
+                .collect(),
+            ..base.clone()
+        };
+        let report = |done, total| emit(&Line::Progress { done, total });
+        match engine::extract(&bytes, &options, &report) {
+            Ok(extraction) => emit(&Line::Done {
+                extraction,
+                peak_rss_kb: peak_rss_kb(),
+            }),
+            Err(error) => emit(&Line::Failed { error }),
+        }
+        drop(bytes);
+        // The next document's peak is its own.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
-    let report = |done, total| emit(&Line::Progress { done, total });
-    match engine::extract(&bytes, &options, &report) {
-        Ok(extraction) => emit(&Line::Done {
-            extraction,
-            peak_rss_kb: peak_rss_kb(),
-        }),
-        Err(error) => emit(&Line::Failed { error }),
-    }
-    0
 }
 
-/// A unit enum from its serialised name.
-fn from_setting<T: serde::de::DeserializeOwned>(value: Option<String>) -> Option<T> {
-    value.and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok())
-}
-
-/// A unit enum as its serialised name ("pdf", "auto"), to pass it in the environment.
-fn as_setting<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// This process's peak resident memory, from /proc (0 where there is none).
+/// This process's peak resident memory since it was last reset, from /proc (0 where there is
+/// none).
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -152,27 +191,77 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// Extracts `document` in a child process. `Err` only for trouble of the worker's own (the child
-/// cannot be started): the message should be retried. Whatever the file does to the child
-/// becomes the job's error.
-pub async fn extract(
-    req: &Request,
-    document: bytes::Bytes,
-    progress: impl Fn(Progress),
-) -> Result<Outcome, Error> {
+/// A child waiting for its next document, and whose it may read.
+struct Kept {
+    key: Key,
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    served: u32,
+}
+
+/// What a child was started with, and the account it reads for: a child is reused only for
+/// the same.
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    program: PathBuf,
+    account: String,
+    pdfium: Option<String>,
+    ocr_dir: PathBuf,
+    threads: usize,
+    memory_mb: u64,
+}
+
+impl Key {
+    fn of(req: &Request) -> Key {
+        Key {
+            program: req.program.clone(),
+            account: req.account.clone(),
+            pdfium: req.pdfium.clone(),
+            ocr_dir: req.ocr_dir.clone(),
+            threads: req.ocr_threads,
+            memory_mb: req.memory_mb,
+        }
+    }
+}
+
+/// Children between documents. A child reads at most [`JOBS_PER_CHILD`] documents, all of one
+/// account (a document that took a child over sees no other account's), and at most [`IDLE`]
+/// wait at a time (the one waiting longest goes).
+static WAITING: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
+const JOBS_PER_CHILD: u32 = 100;
+const IDLE: usize = 4;
+
+/// A waiting child started as `key` says and still running.
+fn take(key: &Key) -> Option<Kept> {
+    let mut waiting = WAITING.lock().ok()?;
+    while let Some(i) = waiting.iter().position(|k| &k.key == key) {
+        let mut kept = waiting.remove(i);
+        if matches!(kept.child.try_wait(), Ok(None)) {
+            return Some(kept);
+        }
+    }
+    None
+}
+
+fn keep(kept: Kept) {
+    if kept.served >= JOBS_PER_CHILD {
+        return;
+    }
+    if let Ok(mut waiting) = WAITING.lock() {
+        waiting.push(kept);
+        if waiting.len() > IDLE {
+            waiting.remove(0);
+        }
+    }
+}
+
+/// A new child, with the fixed settings in its environment.
+fn spawn(req: &Request) -> Result<Kept, Error> {
     let mut cmd = horizon_pdf::sandbox::command(&req.program, req.memory_mb);
     cmd.env(CHILD_ENV, "1")
-        .env("HORIZON_EXTRACT_INPUT", as_setting(&req.input))
-        .env("HORIZON_OCR", as_setting(&req.ocr))
-        .env("HORIZON_EXTRACT_MODE", as_setting(&req.mode))
-        .env("HORIZON_OCR_LANGUAGES", req.languages.join(","))
         .env("HORIZON_OCR_DIR", &req.ocr_dir)
-        .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string())
-        .env("HORIZON_MAX_PAGES", req.max_pages.to_string())
-        .env(
-            "HORIZON_EXTRACT_PAGES",
-            req.pages.as_ref().map(|p| p.as_str()).unwrap_or(""),
-        );
+        .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string());
     if let Some(lib) = &req.pdfium {
         cmd.env("PDFIUM_LIB_PATH", lib);
     }
@@ -182,19 +271,58 @@ pub async fn extract(
             req.program.display()
         ))
     })?;
-    let mut stdin = child.stdin.take();
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Internal("the extraction process has no stdout".into()))?;
-    // Feed the PDF while reading, so that neither side waits on a full pipe.
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(Error::Internal(
+            "the extraction process has no stdin or stdout".into(),
+        ));
+    };
+    Ok(Kept {
+        key: Key::of(req),
+        child,
+        stdin,
+        lines: BufReader::new(stdout).lines(),
+        served: 0,
+    })
+}
+
+/// Extracts `document` in a child: one that read this account's last document, or a new one.
+/// `progress` is told of each page done. Errors are the worker's own (the child could not be
+/// started); whatever happens in the child is the `Outcome`'s.
+pub async fn extract(
+    req: &Request,
+    document: bytes::Bytes,
+    progress: impl Fn(Progress),
+) -> Result<Outcome, Error> {
+    let key = Key::of(req);
+    let Kept {
+        key,
+        mut child,
+        mut stdin,
+        mut lines,
+        served,
+    } = match take(&key) {
+        Some(kept) => kept,
+        None => spawn(req)?,
+    };
+    let pid = child.id().unwrap_or(0);
+    let job = Job {
+        input: req.input,
+        ocr: req.ocr,
+        mode: req.mode,
+        max_pages: req.max_pages,
+        pages: req.pages.as_ref().map(|p| p.as_str().to_owned()),
+        languages: req.languages.clone(),
+        length: document.len(),
+    };
+    let header = serde_json::to_vec(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    // Feed the document while reading, so that neither side waits on a full pipe.
     let feeder = tokio::spawn(async move {
-        if let Some(stdin) = stdin.as_mut() {
-            let _ = stdin.write_all(&document).await;
-            let _ = stdin.shutdown().await;
-        }
+        let fed = stdin.write_all(&header).await.is_ok()
+            && stdin.write_all(b"\n").await.is_ok()
+            && stdin.write_all(&document).await.is_ok()
+            && stdin.flush().await.is_ok();
+        (stdin, fed)
     });
-    let mut lines = BufReader::new(stdout).lines();
     // The deadline starts again with every page done; the whole run has its own limit.
     let started = tokio::time::Instant::now();
     let finished = loop {
@@ -212,10 +340,21 @@ pub async fn extract(
             Ok(_) => break Ok(None),
         }
     };
-    feeder.abort();
-    let outcome = match finished {
+    let outcome = |extraction, peak_rss_kb| Outcome {
+        extraction,
+        peak_rss_kb,
+        child: pid,
+    };
+    let answered = match finished {
+        Ok(Some(Line::Done {
+            extraction,
+            peak_rss_kb,
+        })) => outcome(Ok(extraction), peak_rss_kb),
+        Ok(Some(Line::Failed { error })) => {
+            outcome(Err(JobError::new(error.code, error.message)), 0)
+        }
         Err(overall) => {
-            let _ = child.kill().await;
+            feeder.abort();
             let message = if overall {
                 format!(
                     "extraction did not finish within {} s; the document is too long to read in one job (read it in parts with options.pages)",
@@ -227,24 +366,13 @@ pub async fn extract(
                     req.deadline.as_secs()
                 )
             };
-            Outcome {
-                extraction: Err(JobError::new("timeout", message)),
-                peak_rss_kb: 0,
-            }
+            let _ = child.kill().await;
+            return Ok(outcome(Err(JobError::new("timeout", message)), 0));
         }
-        Ok(Some(Line::Done {
-            extraction,
-            peak_rss_kb,
-        })) => Outcome {
-            extraction: Ok(extraction),
-            peak_rss_kb,
-        },
-        Ok(Some(Line::Failed { error })) => Outcome {
-            extraction: Err(JobError::new(error.code, error.message)),
-            peak_rss_kb: 0,
-        },
         Ok(_) => {
             // No answer: the engine died on this file.
+            feeder.abort();
+            let _ = child.start_kill();
             let status = child.wait().await.ok();
             let how = status
                 .and_then(|s| {
@@ -254,19 +382,30 @@ pub async fn extract(
                         .or(s.code().map(|c| format!("exit code {c}")))
                 })
                 .unwrap_or_else(|| "unknown".into());
-            Outcome {
-                extraction: Err(JobError::new(
+            return Ok(outcome(
+                Err(JobError::new(
                     "engine_crashed",
                     format!(
                         "the extraction engine stopped on this file ({how}); it may be malformed or need more than {} MB",
                         req.memory_mb
                     ),
                 )),
-                peak_rss_kb: 0,
-            }
+                0,
+            ));
         }
     };
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    Ok(outcome)
+    // Answered: the child waits for its next document.
+    match feeder.await {
+        Ok((stdin, true)) => keep(Kept {
+            key,
+            child,
+            stdin,
+            lines,
+            served: served + 1,
+        }),
+        _ => {
+            let _ = child.kill().await;
+        }
+    }
+    Ok(answered)
 }

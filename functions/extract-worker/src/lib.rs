@@ -362,6 +362,7 @@ impl ExtractWorker {
         };
         let request = child::Request {
             program: config.extraction.child_program()?,
+            account: job.account().to_string(),
             input: match job.job_type() {
                 JobType::ExtractPdf => engine::Input::Pdf,
                 JobType::ExtractImage => engine::Input::Image,
@@ -416,7 +417,7 @@ impl ExtractWorker {
             Err(e) => return Ok(Some(Err(e))),
             Ok(x) => x,
         };
-        tracing::debug!(job_id = %job.id(), peak_rss_kb = outcome.peak_rss_kb, "extraction process finished");
+        tracing::debug!(job_id = %job.id(), peak_rss_kb = outcome.peak_rss_kb, child = outcome.child, "extraction process finished");
         let max_chars = job
             .options()
             .max_chunk_chars
