@@ -528,4 +528,18 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
     let fourth = read(request(&a, Input::Pdf, Mode::Accurate), "report.pdf").await;
     assert_ne!(fourth.child, third.child);
     assert_eq!(pages(&fourth), Some(2));
+    // A child's pipes belong to the runtime that started it: another runtime starts its own.
+    let req = request(&a, Input::Pdf, Mode::Accurate);
+    let elsewhere = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(child::extract(&req, fixture("report.pdf").into(), |_| {}))
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_ne!(elsewhere.child, fourth.child);
+    assert_eq!(pages(&elsewhere), Some(2));
 }

@@ -217,6 +217,76 @@ struct Row {
     numbers_in_tables: Option<f64>,
     auto_ocr: usize,
     peak_mb: f64,
+    headings: Option<Headings>,
+}
+
+/// Our headings against a PDF's outline (its bookmarks, the author's own list of headings):
+/// outline entries, and those found among our headings on their page (±1); our headings, and
+/// those that are outline entries.
+#[derive(Debug, Clone, Copy, Default)]
+struct Headings {
+    outline: usize,
+    found: usize,
+    ours: usize,
+    listed: usize,
+}
+
+impl Headings {
+    fn of(doc: &Document, outline: &[horizon_pdf::OutlineEntry]) -> Option<Headings> {
+        let ours: Vec<(u32, &str)> = doc
+            .pages
+            .iter()
+            .flat_map(|p| {
+                p.blocks
+                    .iter()
+                    .filter(|b| b.kind == Kind::Heading)
+                    .map(move |b| (p.number, b.text.as_str()))
+            })
+            .collect();
+        let last = doc.pages.last().map_or(0, |p| p.number);
+        let entries: Vec<(u32, &str)> = outline
+            .iter()
+            .filter_map(|e| e.page.filter(|&p| p <= last).map(|p| (p, e.title.as_str())))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        let near = |a: u32, b: u32| a.abs_diff(b) <= 1;
+        Some(Headings {
+            outline: entries.len(),
+            found: entries
+                .iter()
+                .filter(|(p, t)| ours.iter().any(|(q, h)| near(*p, *q) && same_heading(t, h)))
+                .count(),
+            ours: ours.len(),
+            listed: ours
+                .iter()
+                .filter(|(q, h)| {
+                    entries
+                        .iter()
+                        .any(|(p, t)| near(*p, *q) && same_heading(t, h))
+                })
+                .count(),
+        })
+    }
+}
+
+/// Whether a heading and an outline entry are the same heading: their letters and digits, one
+/// holding the other, of lengths within 60%.
+fn same_heading(a: &str, b: &str) -> bool {
+    let key = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (a, b) = (key(a), key(b));
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    !short.is_empty() && short.len() * 10 >= long.len() * 6 && long.contains(short.as_str())
 }
 
 fn main() {
@@ -304,6 +374,12 @@ fn main() {
             }
             Err(e) => (Err(e.code), None, 0),
         };
+        let headings = doc.as_ref().and_then(|doc| {
+            let pdfium = horizon_pdf::pdfium(setup.pdfium.as_deref()).ok()?;
+            let pdf = horizon_pdf::open(pdfium, &bytes, horizon_pdf::Limits { max_pages: 100_000 })
+                .ok()?;
+            Headings::of(doc, &pdf.outline())
+        });
         let theirs = pdftotext(path);
         let pages = doc
             .as_ref()
@@ -421,6 +497,7 @@ fn main() {
             numbers_in_tables,
             auto_ocr,
             peak_mb,
+            headings,
         });
     }
     summary(&rows);
@@ -598,6 +675,45 @@ fn summary(rows: &[Row]) {
         rows.iter().map(|r| r.cells).sum::<usize>(),
         rows.iter().filter(|r| r.tables > 0).count()
     );
+
+    println!();
+    println!("== 3b. Headings against each PDF's own outline (its bookmarks; pdftotext gives no headings) ==");
+    for r in rows.iter() {
+        if let Some(h) = r.headings {
+            println!(
+                "  {:<40} outline {:>4}, found {:>4}; our headings {:>4}, in the outline {:>4}",
+                r.name, h.outline, h.found, h.ours, h.listed
+            );
+        }
+    }
+    for (part, held) in [("tuned on", false), ("held out", true)] {
+        let sum = rows
+            .iter()
+            .filter(|r| held_out(&r.name) == held)
+            .filter_map(|r| r.headings)
+            .fold(Headings::default(), |a, h| Headings {
+                outline: a.outline + h.outline,
+                found: a.found + h.found,
+                ours: a.ours + h.ours,
+                listed: a.listed + h.listed,
+            });
+        let share = |a: usize, b: usize| {
+            if b == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.3}", a as f64 / b as f64)
+            }
+        };
+        println!(
+            "  {part}: heading recall {} ({} of {} outline entries), precision against the outline {} ({} of {} headings; a floor: an outline lists only some levels)",
+            share(sum.found, sum.outline),
+            sum.found,
+            sum.outline,
+            share(sum.listed, sum.ours),
+            sum.listed,
+            sum.ours
+        );
+    }
 }
 
 /// Pages for the OCR benchmark: from each file with ground truth (a clean text layer), its first

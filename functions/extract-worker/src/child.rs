@@ -200,10 +200,11 @@ struct Kept {
     served: u32,
 }
 
-/// What a child was started with, and the account it reads for: a child is reused only for
-/// the same.
+/// What a child was started with, the account it reads for and the runtime its pipes belong to
+/// (they work in no other): a child is reused only for the same.
 #[derive(Debug, Clone, PartialEq)]
 struct Key {
+    runtime: tokio::runtime::Id,
     program: PathBuf,
     account: String,
     pdfium: Option<String>,
@@ -215,6 +216,7 @@ struct Key {
 impl Key {
     fn of(req: &Request) -> Key {
         Key {
+            runtime: tokio::runtime::Handle::current().id(),
             program: req.program.clone(),
             account: req.account.clone(),
             pdfium: req.pdfium.clone(),

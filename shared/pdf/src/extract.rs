@@ -114,6 +114,19 @@ pub struct Pdf<'a> {
     pub warnings: Vec<String>,
 }
 
+/// An entry of a document's outline (a bookmark).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutlineEntry {
+    pub title: String,
+    /// 0 at the top level.
+    pub depth: u32,
+    /// 1-based.
+    pub page: Option<u32>,
+}
+
+/// At most this many outline entries are read.
+const MAX_OUTLINE: usize = 5_000;
+
 /// A page's text layer as read.
 #[derive(Debug, Clone)]
 pub struct TextLayer {
@@ -327,6 +340,28 @@ impl Pdf<'_> {
             unmappable,
             image_cover,
         })
+    }
+
+    /// The document's outline (its bookmarks), in order: each entry's title, depth (0 at the
+    /// top) and 1-based page, where it has one. At most [`MAX_OUTLINE`] entries.
+    pub fn outline(&self) -> Vec<OutlineEntry> {
+        self.doc
+            .bookmarks()
+            .iter()
+            .take(MAX_OUTLINE)
+            .filter_map(|b| {
+                let title = b.title()?.trim().to_owned();
+                let depth = std::iter::successors(b.parent(), |p| p.parent())
+                    .take(16)
+                    .count() as u32;
+                let page = b
+                    .destination()
+                    .and_then(|d| d.page_index().ok())
+                    .and_then(|i| u32::try_from(i).ok())
+                    .map(|i| i + 1);
+                (!title.is_empty()).then_some(OutlineEntry { title, depth, page })
+            })
+            .collect()
     }
 
     /// Page `number`'s width and height in points, as its text layer's boxes measure it.

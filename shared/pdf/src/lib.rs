@@ -27,4 +27,4 @@ impl Failure {
     }
 }
 
-pub use extract::{open, page_count, pdfium, Limits, Pdf, TextLayer};
+pub use extract::{open, page_count, pdfium, Limits, OutlineEntry, Pdf, TextLayer};
