@@ -245,6 +245,20 @@ pub fn section_depth(text: &str) -> Option<usize> {
     (ok && text.split_whitespace().nth(1).is_some() && parts.len() <= 6).then_some(parts.len())
 }
 
+/// Whether a line opens with a section's number: "2.1", "A.", "IV." (then its title).
+pub fn section_number(text: &str) -> bool {
+    let Some(token) = text.split_whitespace().next() else {
+        return false;
+    };
+    let letter = token.len() == 2
+        && token.ends_with('.')
+        && token.starts_with(|c: char| c.is_ascii_uppercase());
+    let roman = token.len() >= 2
+        && token.ends_with('.')
+        && token[..token.len() - 1].chars().all(|c| "IVX".contains(c));
+    text.split_whitespace().nth(1).is_some() && (letter || roman || section_depth(text).is_some())
+}
+
 /// A heading candidate's style: how big, whether bold, how deep its numbering.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Style {

@@ -509,6 +509,20 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
                     .filter(|c| c.is_alphabetic())
                     .all(char::is_uppercase)
                 && size >= body * 0.85;
+            // An italic line of its own, numbered as a section ("A. Allowed classes", "2.1 Data")
+            // and set at the body's size, over a paragraph: a subsection heading in the style
+            // of IEEE's and ACM's papers.
+            let italic_numbered = !ocr
+                && d.kind == Kind::Paragraph
+                && d.lines.len() == 1
+                && words <= 10
+                && !text.trim_end().ends_with(['.', ':', ','])
+                && d.lines[0].words.iter().all(|w| w.italic)
+                && classify::section_number(&text)
+                && size >= body * 0.95
+                && ds
+                    .get(i + 1)
+                    .is_some_and(|n| n.kind == Kind::Paragraph && n.lines.len() >= 2);
             // "1. INTRODUCTION" is numbered like a list item, and a heading.
             let list_like = d.kind == Kind::List && !(bold || larger || caps);
             // OCR measures size and weight roughly: a long line is a heading only when it is
@@ -533,7 +547,7 @@ fn headings(drafts: &mut [Vec<Draft>], pages: &[PageInput]) {
             if continues && !d.bold() {
                 continue;
             }
-            if (larger || bold || caps) && !list_like && !rough {
+            if (larger || bold || caps || italic_numbered) && !list_like && !rough {
                 let depth = classify::section_depth(&text).unwrap_or(1);
                 found.push((
                     p,

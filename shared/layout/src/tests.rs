@@ -598,3 +598,44 @@ fn check_boxes_read_in_place_and_reach_their_chunks() {
         assert_eq!(c.marks.len(), marks::count(&c.text), "{c:?}");
     }
 }
+
+/// An italic numbered line over a paragraph, at the body's size, is a subsection heading (the
+/// style of IEEE's papers), below the section heading set in capitals; an italic line without a
+/// number stays a paragraph.
+#[test]
+fn italic_numbered_lines_are_subsection_headings() {
+    let italic = |mut ws: Vec<Word>| {
+        for w in &mut ws {
+            w.italic = true;
+        }
+        ws
+    };
+    let body = |y: f32, w: &mut Vec<Word>| {
+        for k in 0..3 {
+            w.extend(line(
+                "the text of the section goes on here with ordinary words in it",
+                72.0,
+                y + 12.0 * k as f32,
+                10.0,
+            ));
+        }
+    };
+    let mut w = Vec::new();
+    w.extend(line("II. TAXONOMY OF ALGORITHMS", 72.0, 80.0, 10.0));
+    body(100.0, &mut w);
+    w.extend(italic(line("A. Allowed classes", 72.0, 150.0, 10.0)));
+    body(170.0, &mut w);
+    w.extend(italic(line("Some words set in italics", 72.0, 220.0, 10.0)));
+    body(240.0, &mut w);
+    let doc = analyse(&[page(1, w, vec![])]);
+    let headings: Vec<(String, Option<u8>)> = doc.pages[0]
+        .blocks
+        .iter()
+        .filter(|b| b.kind == Kind::Heading)
+        .map(|b| (b.text.clone(), b.level))
+        .collect();
+    assert_eq!(headings.len(), 2, "{headings:?}");
+    assert_eq!(headings[0].0, "II. TAXONOMY OF ALGORITHMS");
+    assert_eq!(headings[1].0, "A. Allowed classes");
+    assert!(headings[1].1 > headings[0].1, "{headings:?}");
+}
