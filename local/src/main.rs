@@ -93,9 +93,9 @@ fn read(args: &[String]) -> Result<(), String> {
         .filter(|c| !c.trim().is_empty())
         .map(str::to_owned)
         .collect();
-    let languages = horizon_domain::languages::parse(&codes)?
+    let languages = horizon_layout::languages::parse(&codes)?
         .iter()
-        .filter_map(|c| horizon_domain::languages::script(c))
+        .filter_map(|c| horizon_layout::languages::script(c))
         .collect();
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     // The engine's settings (PDFium, the OCR models, limits); no stack is involved, so its

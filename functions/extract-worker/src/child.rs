@@ -159,7 +159,7 @@ fn child_main() -> i32 {
             languages: job
                 .languages
                 .iter()
-                .filter_map(|c| horizon_domain::languages::script(c))
+                .filter_map(|c| horizon_layout::languages::script(c))
                 .collect(),
             ..base.clone()
         };

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use horizon_domain::languages::Script;
+use horizon_layout::languages::Script;
 use horizon_layout::{Document, PageInput, Unit};
 use horizon_ocr::{Engine, Regions, Setup};
 use horizon_pdf::images::ImagePages;

@@ -558,7 +558,7 @@ impl JobsApi {
                 (mode, _) => mode,
             },
             mode: opts.mode,
-            languages: horizon_domain::languages::parse(&opts.languages.unwrap_or_default())
+            languages: horizon_layout::languages::parse(&opts.languages.unwrap_or_default())
                 .map_err(|m| Error::field("options.languages", m))?,
         };
         let now = self.services.clock.now();

@@ -5,7 +5,6 @@
 pub mod deliveries;
 pub mod error;
 pub mod keys;
-pub mod languages;
 pub mod monitoring;
 pub mod net;
 
@@ -345,8 +344,8 @@ pub struct JobOptions {
     /// Whether the learned layout and table models run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ExtractMode>,
-    /// The languages of the document (ISO 639-1, checked by [`languages::parse`]): OCR reads
-    /// with their scripts' characters only. Empty: found from the text.
+    /// The languages of the document (ISO 639-1 codes, lower-case, checked where the job is
+    /// made): OCR reads with their scripts' characters only. Empty: found from the text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<String>,
 }

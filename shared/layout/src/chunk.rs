@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::geom;
 use crate::markdown;
-use crate::marks::Mark;
-use crate::model::{BBox, Block, Document, Kind, Source, Table};
+use crate::model::{BBox, Block, Document, Kind, Mark, Source, Table};
 use crate::text::chunk_text;
 
 /// A piece of the document for search and retrieval.

@@ -13,6 +13,7 @@ pub mod blocks;
 pub mod chunk;
 pub mod classify;
 pub mod geom;
+pub mod languages;
 pub mod lines;
 pub mod markdown;
 pub mod marks;

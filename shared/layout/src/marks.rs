@@ -4,9 +4,7 @@
 //! where it stands ("☒ Yes ☐ No"), Markdown shows it as `[x]` / `[ ]`, and each chunk lists
 //! the marks in its text with their state and box.
 
-use serde::{Deserialize, Serialize};
-
-use crate::model::{BBox, Word};
+use crate::model::{BBox, Mark, Word};
 
 /// The character a selected mark is written as when it has none of its own (a form field, a
 /// drawn or scanned box).
@@ -33,13 +31,6 @@ pub fn of_word(text: &str) -> Option<bool> {
 /// The number of selection marks in a text.
 pub fn count(text: &str) -> usize {
     text.chars().filter(|&c| state(c).is_some()).count()
-}
-
-/// A check box or radio button as found on a page.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Mark {
-    pub selected: bool,
-    pub bbox: BBox,
 }
 
 /// The selection marks among a page's words, in reading order (line by line, each left to

@@ -107,6 +107,13 @@ pub struct Region {
     pub table: Option<Table>,
 }
 
+/// A check box or radio button as found on a page (see [`crate::marks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub selected: bool,
+    pub bbox: BBox,
+}
+
 /// What a block is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,7 +311,7 @@ pub struct PageLayout {
     pub blocks: Vec<Block>,
     /// The page's check boxes and radio buttons, in reading order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub marks: Vec<crate::marks::Mark>,
+    pub marks: Vec<Mark>,
 }
 
 /// A whole document as analysed.

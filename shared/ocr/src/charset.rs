@@ -4,7 +4,7 @@
 //! languages is read with their scripts' characters only; a page whose words are English is
 //! read with English's.
 
-use horizon_domain::languages::Script;
+use horizon_layout::languages::Script;
 
 /// A subset of a recognizer's classes: membership by index, and the indices (CTC's blank, 0,
 /// always among them).

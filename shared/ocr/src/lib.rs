@@ -21,7 +21,7 @@ pub use regions::Regions;
 
 use std::path::{Path, PathBuf};
 
-use horizon_domain::languages::Script;
+use horizon_layout::languages::Script;
 use horizon_layout::{BBox, PageInput, Source, Unit, Word};
 use image::GrayImage;
 use ort::session::builder::GraphOptimizationLevel;
