@@ -34,6 +34,23 @@ pub fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
     a1.min(b1) - a0.max(b0)
 }
 
+/// `items` in reading order, line by line, each line left to right: sorted by their tops, then
+/// those that share a line (half the height of the line's first) ordered across.
+pub fn in_lines<T>(mut items: Vec<T>, bbox: impl Fn(&T) -> BBox) -> Vec<T> {
+    items.sort_by(|a, b| bbox(a)[1].total_cmp(&bbox(b)[1]));
+    let mut rows: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        match rows.last_mut() {
+            Some(row) if v_overlap_ratio(&bbox(&row[0]), &bbox(&item)) >= 0.5 => row.push(item),
+            _ => rows.push(vec![item]),
+        }
+    }
+    for row in &mut rows {
+        row.sort_by(|a, b| bbox(a)[0].total_cmp(&bbox(b)[0]));
+    }
+    rows.into_iter().flatten().collect()
+}
+
 /// The area two boxes share (0 when they do not meet).
 pub fn common_area(a: &BBox, b: &BBox) -> f32 {
     overlap(a[0], a[2], b[0], b[2]).max(0.0) * overlap(a[1], a[3], b[1], b[3]).max(0.0)

@@ -179,27 +179,13 @@ pub fn analyse(pages: &[PageInput]) -> Document {
             leaves = keyed.into_iter().map(|k| k.1).collect();
         }
         let mut page_drafts = Vec::new();
-        let mut tops: Vec<&(Kind, &Segment)> = furniture
+        let tops: Vec<&(Kind, &Segment)> = furniture
             .iter()
             .filter(|(k, s)| {
                 *k == Kind::Header || (*k == Kind::PageNumber && s.bbox[1] < page.height / 2.0)
             })
             .collect();
-        // Line by line, each left to right.
-        tops.sort_by(|a, b| a.1.bbox[1].total_cmp(&b.1.bbox[1]));
-        let mut rows: Vec<Vec<&(Kind, &Segment)>> = Vec::new();
-        for top in tops {
-            match rows.last_mut() {
-                Some(row) if geom::v_overlap_ratio(&row[0].1.bbox, &top.1.bbox) >= 0.5 => {
-                    row.push(top)
-                }
-                _ => rows.push(vec![top]),
-            }
-        }
-        for row in &mut rows {
-            row.sort_by(|a, b| a.1.bbox[0].total_cmp(&b.1.bbox[0]));
-        }
-        let tops: Vec<&(Kind, &Segment)> = rows.into_iter().flatten().collect();
+        let tops = geom::in_lines(tops, |t| t.1.bbox);
         let mut bottoms: Vec<&(Kind, &Segment)> =
             furniture.iter().filter(|f| !tops.contains(f)).collect();
         bottoms.sort_by(|a, b| {

@@ -36,7 +36,8 @@ pub fn count(text: &str) -> usize {
 /// The selection marks among a page's words, in reading order (line by line, each left to
 /// right).
 pub fn on_page(words: &[Word]) -> Vec<Mark> {
-    let mut marks: Vec<Mark> = words
+    // (A comparison "same line, else higher" is no total order: sorting by it may panic.)
+    let marks: Vec<Mark> = words
         .iter()
         .filter_map(|w| {
             of_word(&w.text).map(|selected| Mark {
@@ -45,15 +46,7 @@ pub fn on_page(words: &[Word]) -> Vec<Mark> {
             })
         })
         .collect();
-    marks.sort_by(|a, b| {
-        let same_line = crate::geom::v_overlap_ratio(&a.bbox, &b.bbox) >= 0.5;
-        if same_line {
-            a.bbox[0].total_cmp(&b.bbox[0])
-        } else {
-            a.bbox[1].total_cmp(&b.bbox[1])
-        }
-    });
-    marks
+    crate::geom::in_lines(marks, |m| m.bbox)
 }
 
 /// A mark found apart from the text (a form field, a drawn or scanned box) as a word, put
@@ -155,5 +148,16 @@ mod tests {
             marks.iter().map(|m| m.selected).collect::<Vec<_>>(),
             [true, false, false, true]
         );
+        // Boxes whose lines drift (each overlapping its neighbour's, not the next's) sort
+        // without a panic, top line first.
+        let drifting: Vec<Word> = (0..40)
+            .map(|i| {
+                let (x, y) = ((i % 7) as f32 * 20.0, i as f32 * 4.0);
+                word("☐", [x, y, x + 9.0, y + 9.0], false)
+            })
+            .collect();
+        let sorted = on_page(&drifting);
+        assert_eq!(sorted.len(), 40);
+        assert_eq!(sorted[0].bbox[1], 0.0);
     }
 }
