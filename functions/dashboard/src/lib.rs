@@ -18,13 +18,14 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post, MethodRouter};
 use axum::Extension;
+use horizon_api::requests::PageQuery;
 use horizon_app::dashboard::{self, ListName, MetricId, MetricKind, Search, Width};
 use horizon_app::ports::QueueDepth;
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, Result};
 use horizon_domain::{Job, JobError, JobId, JobStatus};
 use horizon_runtime::documents;
-use horizon_runtime::http::{self, query, query_param, Id, Param, Req};
+use horizon_runtime::http::{self, query, query_param, ApiQuery, Id, Param, Req};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
@@ -141,9 +142,9 @@ pub fn routes(services: Services) -> axum::Router {
         )
         .route(
             "/horizon/api/jobs/{id}/pages/{page}",
-            get(|State(d): Dash, Param((id, page)): Param<(String, u32)>, Req(r): Req| async move {
+            get(|State(d): Dash, Param((id, page)): Param<(String, u32)>, ApiQuery(q): ApiQuery<PageQuery>| async move {
                 let job = d.find(&JobId::from_str(&id)?).await?;
-                documents::page(&d.services, &job, page, &query(&r)).await
+                documents::page(&d.services, &job, page, q.w).await
             }),
         )
         .route(

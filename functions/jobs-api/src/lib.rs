@@ -2,32 +2,37 @@
 //!
 //! Every route but the document needs `Authorization: Bearer <key>`; another account's job,
 //! upload or webhook is "not found", exactly like an unknown one.
-
-use std::str::FromStr;
+//!
+//! Each operation is one handler: typed extractors in (the account, the path's id, the body as
+//! [`ApiJson`], the query as [`ApiQuery`]), the request's rules in its type's `validate`
+//! (`horizon_api::requests`), a typed response out. Its `#[utoipa::path]` declares it in the
+//! OpenAPI document, from which the routes are made.
 
 use axum::extract::State;
+use axum::http::header::{HeaderMap, HeaderName, LOCATION, RETRY_AFTER};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use horizon_api::refusals::Refusals;
+use horizon_api::requests::{
+    ChunksQuery, DeliveriesQuery, ExtractRequest, JobPath, JobRequest, JobsQuery, PageQuery,
+};
 use horizon_api::views::{
-    decode_cursor, encode_cursor, job_path, ApiKeyView, ChunkPage, DeliveryLogView, ExtractRequest,
-    JobList, JobView, SubscriptionView, WebhookList,
+    encode_cursor, ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, ReplayView,
+    SubscriptionView, WebhookList,
 };
 use horizon_api::webhooks::{self, WebhookInput};
 use horizon_app::jobs::{self, Step};
-use horizon_app::ports::{Along, IdempotencyKey, JobFilter};
+use horizon_app::ports::{Along, IdempotencyKey, IdempotencyRecord, JobFilter};
 use horizon_app::{uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{
-    AccountId, Job, JobError, JobId, JobOptions, JobStatus, JobType, KeyId, OcrMode, PageSelection,
-    UploadId, WebhookId, MAX_ACCOUNT_WEBHOOKS,
+    AccountId, Job, JobError, JobId, JobType, KeyId, WebhookId, MAX_ACCOUNT_WEBHOOKS,
 };
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth;
-use horizon_runtime::http::{
-    self, header, limit_param, parse_json, query, query_param, Account, Id, Param, Req,
-};
-use lambda_http::{Body, Request, Response};
-use sha2::{Digest, Sha256};
+use horizon_runtime::documents::{self, Markdown, PagePicture};
+use horizon_runtime::http::{self, Account, ApiJson, ApiQuery, BaseUrl, Id, Param};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -39,23 +44,6 @@ const FIRST_PAGE: u32 = 100;
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_HOURS: i64 = 24;
 
-#[derive(Clone)]
-pub struct JobsApi {
-    services: Services,
-}
-
-impl JobsApi {
-    pub fn new(services: Services) -> Self {
-        JobsApi { services }
-    }
-}
-
-impl axum::extract::FromRef<JobsApi> for Services {
-    fn from_ref(api: &JobsApi) -> Services {
-        api.services.clone()
-    }
-}
-
 /// The function's routes: the API's, each declared once by its handler's `#[utoipa::path]`,
 /// and the reference for people at `/docs`, made from the same document.
 pub fn routes(services: Services) -> axum::Router {
@@ -63,11 +51,11 @@ pub fn routes(services: Services) -> axum::Router {
     router
         .route("/docs", get(docs_page))
         .route("/docs/collection.json", get(docs_collection))
-        .with_state(JobsApi::new(services))
+        .with_state(services)
 }
 
 /// The API's routes with their OpenAPI operations (see [`openapi::document`]).
-pub fn api() -> OpenApiRouter<JobsApi> {
+pub fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(extract_pdf))
         .routes(routes!(extract_image))
@@ -87,18 +75,13 @@ pub fn api() -> OpenApiRouter<JobsApi> {
 }
 
 /// The API reference, open like the document it is made from.
-async fn docs_page() -> Response<Body> {
-    http::with_body(
-        200,
-        "text/html; charset=utf-8",
-        Body::Text(docs::html(openapi::document())),
-    )
+async fn docs_page() -> Html<String> {
+    Html(docs::html(openapi::document()))
 }
 
 /// The Postman collection of every operation, aimed at the address it was fetched from.
-async fn docs_collection(State(api): State<JobsApi>, Req(req): Req) -> Response<Body> {
-    let base = http::base_url(&req, &api.services.config);
-    http::json(200, &docs::postman(openapi::document(), &base))
+async fn docs_collection(BaseUrl(base): BaseUrl) -> ApiJson<serde_json::Value> {
+    ApiJson(docs::postman(openapi::document(), &base))
 }
 
 const PROBLEM: &str = http::PROBLEM_JSON;
@@ -121,11 +104,21 @@ const PROBLEM: &str = http::PROBLEM_JSON;
 /// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
 /// upload is a 400 that names `/v1/extract/image`.
 async fn extract_pdf(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.create_job(&req, &account, JobType::ExtractPdf).await
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ExtractRequest>,
+) -> Result<Created> {
+    create_job(
+        &services,
+        &account,
+        &base,
+        &headers,
+        body,
+        JobType::ExtractPdf,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
@@ -146,36 +139,59 @@ async fn extract_pdf(
 /// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
 /// page). Boxes are in the image's pixels.
 async fn extract_image(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.create_job(&req, &account, JobType::ExtractImage).await
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ExtractRequest>,
+) -> Result<Created> {
+    create_job(
+        &services,
+        &account,
+        &base,
+        &headers,
+        body,
+        JobType::ExtractImage,
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
-    params(
-        ("status" = Option<JobStatus>, Query, description = "Only jobs in this status"),
-        ("jobType" = Option<JobType>, Query, description = "Only jobs of this type"),
-        ("tag" = Option<String>, Query, description = "Only jobs with this tag"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20", minimum = 1, maximum = 100),
-    ),
+    params(JobsQuery),
     responses(
         (status = 200, description = "The caller's jobs, newest first", body = JobList),
         (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
 async fn list_jobs(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.list_jobs(&req, &account).await
+    BaseUrl(base): BaseUrl,
+    ApiQuery(query): ApiQuery<JobsQuery>,
+) -> Result<ApiJson<JobList>> {
+    let wanted = query.validate()?;
+    let filter = JobFilter {
+        status: wanted.status,
+        job_type: wanted.job_type,
+        tag: wanted.tag,
+    };
+    let (jobs, next) = services
+        .jobs
+        .list(
+            &account,
+            &filter,
+            wanted.after.as_ref(),
+            wanted.limit as usize,
+        )
+        .await?;
+    Ok(ApiJson(JobList {
+        jobs: jobs.iter().map(|j| JobView::of(j, &base, None)).collect(),
+        next_cursor: next.map(|id| encode_cursor(&format!("jobs:{id}"))),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(JobPath),
     responses(
         (status = 200, description = "The job; `result` carries the first page of chunks", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -183,16 +199,21 @@ async fn list_jobs(
         Refusals,
     ))]
 async fn get_job(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.get_job(&req, &account, &id).await
+    BaseUrl(base): BaseUrl,
+) -> Result<ApiJson<JobView>> {
+    let job = own_job(&services, &account, &id).await?;
+    let first = match &job.result() {
+        Some(result) => Some(chunk_page(&services, &job, result.chunk_count, 0, FIRST_PAGE).await?),
+        None => None,
+    };
+    Ok(ApiJson(JobView::of(&job, &base, first)))
 }
 
 #[utoipa::path(delete, path = "/v1/jobs/{jobId}", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(JobPath),
     responses(
         (status = 204, description = "Deleted at once: the job, its chunks, Markdown, event bodies and delivery log"),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -201,22 +222,18 @@ async fn get_job(
         Refusals,
     ))]
 async fn delete_job(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-) -> Result<Response<Body>> {
-    let job = api.own_job(&account, &id).await?;
-    jobs::delete(&api.services, &job).await?;
+) -> Result<StatusCode> {
+    let job = own_job(&services, &account, &id).await?;
+    jobs::delete(&services, &job).await?;
     tracing::info!(job_id = %id, account = %account, "job deleted");
-    Ok(http::with_body(204, "application/json", Body::Empty))
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/chunks", tag = "jobs",
-    params(
-        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100; a page also ends before 4 MB of chunks (follow nextCursor)", minimum = 1, maximum = 1000),
-    ),
+    params(JobPath, ChunksQuery),
     responses(
         (status = 200, description = "A page of the job's chunks", body = ChunkPage),
         (status = 400, description = "Bad parameter", body = Problem, content_type = PROBLEM),
@@ -225,16 +242,33 @@ async fn delete_job(
         Refusals,
     ))]
 async fn get_chunks(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.chunks(&req, &account, &id).await
+    ApiQuery(query): ApiQuery<ChunksQuery>,
+) -> Result<ApiJson<ChunkPage>> {
+    let window = query.validate()?;
+    let job = own_job(&services, &account, &id).await?;
+    let Some(result) = &job.result() else {
+        return Err(Error::Conflict(format!(
+            "job {} is {}; chunks exist once it is completed",
+            job.id(),
+            job.status()
+        )));
+    };
+    let page = chunk_page(
+        &services,
+        &job,
+        result.chunk_count,
+        window.offset,
+        window.limit,
+    )
+    .await?;
+    Ok(ApiJson(page))
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/markdown", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(JobPath),
     responses(
         (status = 200, description = "The whole document as Markdown: headings as `#`, tables as pipe tables, \
             `<!-- page N -->` before each page, page headers, footers and numbers as HTML comments",
@@ -245,19 +279,22 @@ async fn get_chunks(
         (status = 404, description = "Unknown, another account's, expired, or not completed yet", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
+/// The whole document as Markdown: from the job's result in S3, or through a short-lived S3
+/// link when it is too large for one response.
 async fn get_markdown(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-) -> Result<Response<Body>> {
-    api.markdown(&account, &id).await
+) -> Result<Markdown> {
+    let job = own_job(&services, &account, &id).await?;
+    documents::markdown(&services, &job).await
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/pages/{page}", tag = "jobs",
     params(
-        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        JobPath,
         ("page" = u32, Path, description = "The page, from 1", minimum = 1),
-        ("w" = Option<u32>, Query, description = "Width in pixels: 400, 800, 1200 (default) or 1600", minimum = 400, maximum = 1600),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "The page as a grey JPEG, drawn from the job's upload on first request and kept \
@@ -273,16 +310,17 @@ async fn get_markdown(
     ))]
 /// One page of the job's document as a picture, to show the chunks' boxes over.
 async fn get_page(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Param((id, page)): Param<(String, u32)>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.page(&req, &account, &id, page).await
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<PagePicture> {
+    let job = own_job(&services, &account, &id.parse()?).await?;
+    documents::page(&services, &job, page, query.w).await
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(JobPath),
     responses(
         (status = 200, description = "Cancelled: failed with error.code = cancelled", body = JobView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
@@ -291,16 +329,22 @@ async fn get_page(
         Refusals,
     ))]
 async fn cancel_job(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.cancel(&req, &account, &id).await
+    BaseUrl(base): BaseUrl,
+) -> Result<ApiJson<JobView>> {
+    let error = JobError::new("cancelled", "the job was cancelled by its owner");
+    let cancelled = jobs::cancel(&services, &id, error, |current| {
+        owned(&services, current, &account, &id)
+    })
+    .await?;
+    tracing::info!(job_id = %id, "job cancelled");
+    Ok(ApiJson(JobView::of(&cancelled, &base, None)))
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
-    params(("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(JobPath),
     request_body = WebhookInput,
     responses(
         (status = 202, description = "Subscribed; on a job that has finished, its terminal event \
@@ -311,52 +355,79 @@ async fn cancel_job(
         Refusals,
     ))]
 async fn add_job_webhook(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.add_job_webhook(&req, &account, &id).await
+    ApiJson(input): ApiJson<WebhookInput>,
+) -> Result<(StatusCode, ApiJson<SubscriptionView>)> {
+    let (sub, generated) = subscribe(&services, input)?;
+    let job = jobs::update(&services, &id, None, |current, now| {
+        let job = owned(&services, current, &account, &id)?.with_webhook(sub.clone(), now)?;
+        Ok(Step::Write(job.clone(), job))
+    })
+    .await?;
+    // A job that has already finished sends its terminal event to the new subscription now: a
+    // client that registers its callback just after creating a job does not miss it.
+    if job.status().is_terminal() {
+        horizon_app::events::emit_to(&services, &job, &sub).await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(SubscriptionView::of(&sub, generated)),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/webhooks", tag = "jobs",
-    params(
-        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page", pattern = r"^[A-Za-z0-9_-]{1,200}$"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 500; a page also ends before 4 MB (follow nextCursor)", minimum = 1, maximum = 1000),
-    ),
+    params(JobPath, DeliveriesQuery),
     responses(
         (status = 200, description = "The job's subscriptions and a page of its delivery attempts, oldest first: time, status code, latency, error", body = DeliveryLogView),
         (status = 400, description = "Malformed id, cursor or limit", body = Problem, content_type = PROBLEM),
         (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
+/// The job's subscriptions (without secrets) and a page of its delivery attempts.
 async fn job_deliveries(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.deliveries(&req, &account, &id).await
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+) -> Result<ApiJson<DeliveryLogView>> {
+    let window = query.validate()?;
+    let job = own_job(&services, &account, &id).await?;
+    let attempts = services.delivery_log.attempts(job.id()).await?;
+    let subscriptions = job
+        .webhooks()
+        .iter()
+        .map(|s| SubscriptionView::of(s, None))
+        .collect();
+    Ok(ApiJson(DeliveryLogView::page(
+        subscriptions,
+        attempts,
+        window.offset as usize,
+        window.limit as usize,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/webhooks/deliveries/{deliveryId}/replay", tag = "jobs",
     params(
-        ("jobId" = String, Path, description = "job_<ULID>", pattern = r"^job_[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+        JobPath,
         ("deliveryId" = String, Path, description = "msg_<ULID>, the webhook-id"),
     ),
     responses(
-        (status = 202, description = "Queued again, with the same webhook-id", body = Object),
+        (status = 202, description = "Queued again, with the same webhook-id", body = ReplayView),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such job or delivery", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
+/// Sends a delivery again, as a new first attempt with the same `webhook-id`.
 async fn replay_delivery(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Param((id, delivery)): Param<(String, String)>,
-) -> Result<Response<Body>> {
-    api.replay_delivery(&account, &id.parse()?, &delivery).await
+) -> Result<(StatusCode, ApiJson<ReplayView>)> {
+    let job = own_job(&services, &account, &id.parse()?).await?;
+    horizon_app::events::replay(&services, &job, &delivery).await?;
+    Ok((StatusCode::ACCEPTED, ApiJson(ReplayView::queued(delivery))))
 }
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks",
@@ -368,11 +439,28 @@ async fn replay_delivery(
         Refusals,
     ))]
 async fn add_webhook(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.add_account_webhook(&req, &account).await
+    ApiJson(input): ApiJson<WebhookInput>,
+) -> Result<(
+    StatusCode,
+    [(HeaderName, String); 1],
+    ApiJson<SubscriptionView>,
+)> {
+    let (sub, generated) = subscribe(&services, input)?;
+    let existing = services.accounts.webhooks(&account).await?.len();
+    if existing >= MAX_ACCOUNT_WEBHOOKS {
+        return Err(Error::Conflict(format!(
+            "this account has {existing} webhooks, the most an account may have \
+             ({MAX_ACCOUNT_WEBHOOKS}); delete one first"
+        )));
+    }
+    services.accounts.put_webhook(&account, &sub).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, format!("/v1/webhooks/{}", sub.id))],
+        ApiJson(SubscriptionView::of(&sub, generated)),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
@@ -381,10 +469,12 @@ async fn add_webhook(
         Refusals,
     ))]
 async fn list_webhooks(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-) -> Result<Response<Body>> {
-    api.list_account_webhooks(&account).await
+) -> Result<ApiJson<WebhookList>> {
+    let subs = services.accounts.webhooks(&account).await?;
+    let webhooks = subs.iter().map(|s| SubscriptionView::of(s, None)).collect();
+    Ok(ApiJson(WebhookList { webhooks }))
 }
 
 #[utoipa::path(delete, path = "/v1/webhooks/{webhookId}", tag = "webhooks",
@@ -396,11 +486,15 @@ async fn list_webhooks(
         Refusals,
     ))]
 async fn delete_webhook(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<WebhookId>,
-) -> Result<Response<Body>> {
-    api.delete_account_webhook(&account, &id).await
+) -> Result<StatusCode> {
+    if services.accounts.delete_webhook(&account, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound(format!("no webhook {id}")))
+    }
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys",
@@ -408,11 +502,22 @@ async fn delete_webhook(
         (status = 201, description = "A new key of the caller's account; `key` is shown only now", body = ApiKeyView),
         Refusals,
     ))]
+/// Another key for the caller's account (to rotate keys without downtime: create, deploy,
+/// revoke the old one).
 async fn create_key(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-) -> Result<Response<Body>> {
-    api.create_key(&account).await
+) -> Result<(StatusCode, ApiJson<ApiKeyView>)> {
+    let (key, record) = auth::new_key(account.clone(), services.clock.now())?;
+    services.accounts.put_key(&record).await?;
+    tracing::info!(key_id = %record.id, account = %account, "API key created");
+    let view = ApiKeyView {
+        id: record.id.to_string(),
+        key,
+        account: account.to_string(),
+        created_at: horizon_domain::rfc3339(record.created_at),
+    };
+    Ok((StatusCode::CREATED, ApiJson(view)))
 }
 
 #[utoipa::path(delete, path = "/v1/keys/{keyId}", tag = "keys",
@@ -423,519 +528,237 @@ async fn create_key(
         (status = 404, description = "No such key in this account", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
+/// Revokes one of the caller's account's keys (possibly the one in use).
 async fn revoke_key(
-    State(api): State<JobsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<KeyId>,
-) -> Result<Response<Body>> {
-    api.revoke_key(&account, &id).await
+) -> Result<StatusCode> {
+    if services.accounts.revoke_key(&id, Some(&account)).await? {
+        tracing::info!(key_id = %id, account = %account, "API key revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound(format!("no key {id}")))
+    }
 }
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "jobs", security(()),
     responses((status = 200, description = "This document", body = Object)))]
-async fn openapi_json() -> Result<Response<Body>> {
-    Ok(http::json(200, openapi::document()))
+async fn openapi_json() -> ApiJson<&'static serde_json::Value> {
+    ApiJson(openapi::document())
 }
 
-impl JobsApi {
-    async fn create_job(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        job_type: JobType,
-    ) -> Result<Response<Body>> {
-        let body: ExtractRequest = parse_json(req)?;
-        let idempotency = if let Some(key) = header(req, "idempotency-key").map(str::to_owned) {
-            if key.is_empty() || key.len() > 255 {
-                return Err(Error::field(
-                    "Idempotency-Key",
-                    "must be 1 to 255 characters",
-                ));
+/// Says that a response repeats an earlier one, for its `Idempotency-Key`.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// A job made, or found again by its `Idempotency-Key`.
+enum Created {
+    /// `202`: queued now.
+    Queued(JobView),
+    /// `200`: this key and body were seen before; the job they made.
+    Replayed(JobView),
+}
+
+impl IntoResponse for Created {
+    fn into_response(self) -> Response {
+        match self {
+            Created::Queued(view) => (
+                StatusCode::ACCEPTED,
+                [
+                    (LOCATION, view.status_path()),
+                    (RETRY_AFTER, "1".to_owned()),
+                ],
+                ApiJson(view),
+            )
+                .into_response(),
+            Created::Replayed(view) => (
+                [
+                    (LOCATION, view.status_path()),
+                    (IDEMPOTENT_REPLAYED, "true".to_owned()),
+                ],
+                ApiJson(view),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Makes a job of `job_type` from a request, once per `Idempotency-Key`.
+async fn create_job(
+    services: &Services,
+    account: &AccountId,
+    base: &str,
+    headers: &HeaderMap,
+    body: ExtractRequest,
+    job_type: JobType,
+) -> Result<Created> {
+    let idempotency = match idempotency_key(headers)? {
+        Some(key) => {
+            let fingerprint = body.fingerprint(job_type)?;
+            if let Some(earlier) = services.jobs.idempotency(account, &key).await? {
+                return replay(services, account, base, &fingerprint, earlier).await;
             }
-            // The fingerprint of the request: its route and its JSON, keys sorted, whitespace
-            // ignored.
-            let value: serde_json::Value = serde_json::from_slice(req.body().as_ref())
-                .map_err(|e| Error::field("body", e.to_string()))?;
-            let fingerprint = hex::encode(Sha256::digest(
-                format!("{}\n{value}", job_type.as_str()).as_bytes(),
-            ));
-            if let Some(earlier) = self.services.jobs.idempotency(account, &key).await? {
-                return self.replay(req, account, &fingerprint, earlier).await;
-            }
-            let now = self.services.clock.now();
             Some(IdempotencyKey {
                 account: account.clone(),
-                key: key.clone(),
-                request_hash: fingerprint,
-                expires_at: now + time::Duration::hours(IDEMPOTENCY_HOURS),
-            })
-        } else {
-            None
-        };
-        let created = self
-            .create_job_from(req, account, body, job_type, idempotency.as_ref())
-            .await;
-        if let (Err(Error::Conflict(_)), Some(key)) = (&created, &idempotency) {
-            // Another request with this key made its job first: answer with that job.
-            if let Some(earlier) = self.services.jobs.idempotency(account, &key.key).await? {
-                return self.replay(req, account, &key.request_hash, earlier).await;
-            }
-        }
-        let (job, generated_secret) = created?;
-        let base = http::base_url(req, &self.services.config);
-        let mut view = JobView::of(&job, &base, None);
-        view.webhook_secret = generated_secret; // shown this once
-        let mut resp = http::json(202, &view);
-        http::set_header(&mut resp, "location", &job_path(&job));
-        http::set_header(&mut resp, "retry-after", "1");
-        Ok(resp)
-    }
-
-    /// A request whose `Idempotency-Key` was seen before: the same job for the same body.
-    async fn replay(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        fingerprint: &str,
-        earlier: horizon_app::ports::IdempotencyRecord,
-    ) -> Result<Response<Body>> {
-        if earlier.request_hash != fingerprint {
-            return Err(Error::unprocessable(
-                "Idempotency-Key",
-                "was used with a different request body within the last 24 hours",
-            ));
-        }
-        let job = self.own_job(account, &earlier.job_id).await?;
-        let base = http::base_url(req, &self.services.config);
-        let mut resp = http::json(200, &JobView::of(&job, &base, None));
-        http::set_header(&mut resp, "location", &job_path(&job));
-        http::set_header(&mut resp, "idempotent-replayed", "true");
-        Ok(resp)
-    }
-
-    async fn create_job_from(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        body: ExtractRequest,
-        job_type: JobType,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> Result<(Job, Option<String>)> {
-        let upload_id = UploadId::from_str(&body.upload_id)
-            .map_err(|_| Error::field("uploadId", "is not a well-formed upload id (upl_...)"))?;
-        check_tags(&body.tags)?;
-        if let Some(m) = &body.metadata {
-            if !m.is_object() {
-                return Err(Error::field("metadata", "must be a JSON object"));
-            }
-            if m.to_string().len() > 4096 {
-                return Err(Error::field("metadata", "must be at most 4 KB of JSON"));
-            }
-        }
-        let opts = body.options.unwrap_or_default();
-        let options = JobOptions {
-            max_chunk_chars: match opts.max_chunk_chars {
-                Some(n) if !(100..=20_000).contains(&n) => {
-                    return Err(Error::field(
-                        "options.maxChunkChars",
-                        "must be from 100 to 20000",
-                    ))
-                }
-                other => other,
-            },
-            pages: opts
-                .pages
-                .map(|p| PageSelection::from_str(&p))
-                .transpose()
-                .map_err(|m| Error::field("options.pages", m))?,
-            ocr: match (opts.ocr, job_type) {
-                (Some(mode), JobType::ExtractImage) if mode != OcrMode::Always => {
-                    return Err(Error::field(
-                        "options.ocr",
-                        "images are always read with OCR; leave it out or say \"always\"",
-                    ))
-                }
-                (mode, _) => mode,
-            },
-            mode: opts.mode,
-            languages: horizon_layout::languages::parse(&opts.languages.unwrap_or_default())
-                .map_err(|m| Error::field("options.languages", m))?,
-        };
-        let now = self.services.clock.now();
-        let webhook = body
-            .webhook
-            .map(|w| {
-                webhooks::subscribe(
-                    w,
-                    &self.services.config.webhooks.allow_cidrs,
-                    now,
-                    "webhook.",
-                )
-            })
-            .transpose()?;
-        let upload = uploads::resolve(&self.services, &upload_id, account)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
-                other => other,
-            })?;
-        let is_pdf = upload.content_type == "application/pdf";
-        match (job_type, is_pdf) {
-            (JobType::ExtractPdf, false) => {
-                return Err(Error::field(
-                    "uploadId",
-                    format!(
-                        "upload {upload_id} is {}, not a PDF: images go to POST /v1/extract/image",
-                        upload.content_type
-                    ),
-                ))
-            }
-            (JobType::ExtractImage, true) => {
-                return Err(Error::field(
-                    "uploadId",
-                    format!("upload {upload_id} is a PDF: PDFs go to POST /v1/extract/pdf"),
-                ))
-            }
-            _ => {}
-        }
-        let retention = time::Duration::try_from(self.services.config.jobs.retention)
-            .unwrap_or(time::Duration::days(1));
-        let (webhooks, generated) = match webhook {
-            Some((sub, secret)) => (vec![sub], secret),
-            None => (Vec::new(), None),
-        };
-        let job = Job::new_queued(
-            JobId::new(now),
-            job_type,
-            account.clone(),
-            upload_id,
-            now,
-            retention,
-        )
-        .as_requested(body.tags, body.metadata, options, webhooks);
-        let along = idempotency.map_or(Along::Nothing, Along::Key);
-        horizon_app::jobs::submit(&self.services, &job, along).await?;
-        tracing::info!(job_id = %job.id(), upload_id = %job.upload_id(), account = %account, path = req.uri().path(), "job queued");
-        Ok((job, generated))
-    }
-
-    /// The caller's job, or a 404 that says it may have expired.
-    async fn own_job(&self, account: &AccountId, id: &JobId) -> Result<Job> {
-        let job = self.services.jobs.get(id).await?;
-        self.owned(job.as_ref(), account, id).cloned()
-    }
-
-    /// The job if it is the account's; "not found" otherwise, exactly like an unknown one.
-    fn owned<'a>(&self, job: Option<&'a Job>, account: &AccountId, id: &JobId) -> Result<&'a Job> {
-        job.filter(|j| j.account() == account).ok_or_else(|| {
-            Error::NotFound(format!(
-                "no job {id}; jobs are kept for {} hours, so it may have expired",
-                self.services.config.jobs.retention.as_secs() / 3600
-            ))
-        })
-    }
-
-    async fn get_job(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &JobId,
-    ) -> Result<Response<Body>> {
-        let job = self.own_job(account, id).await?;
-        let first = match &job.result() {
-            Some(result) => Some(
-                self.chunk_page(&job, result.chunk_count, 0, FIRST_PAGE)
-                    .await?,
-            ),
-            None => None,
-        };
-        let base = http::base_url(req, &self.services.config);
-        Ok(http::json(200, &JobView::of(&job, &base, first)))
-    }
-
-    async fn chunk_page(
-        &self,
-        job: &Job,
-        total: u32,
-        offset: u32,
-        limit: u32,
-    ) -> Result<ChunkPage> {
-        let chunks = self
-            .services
-            .results
-            .chunks(job.id(), total, offset, limit)
-            .await?;
-        Ok(ChunkPage::of(chunks, offset, total))
-    }
-
-    async fn chunks(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &JobId,
-    ) -> Result<Response<Body>> {
-        let params = query(req);
-        let limit = limit_param(&params, FIRST_PAGE, 1000)?;
-        let offset = cursor_offset(&params, "chunks", "this job's chunks")?;
-        let job = self.own_job(account, id).await?;
-        let Some(result) = &job.result() else {
-            return Err(Error::Conflict(format!(
-                "job {} is {}; chunks exist once it is completed",
-                job.id(),
-                job.status()
-            )));
-        };
-        let page = self
-            .chunk_page(&job, result.chunk_count, offset, limit)
-            .await?;
-        Ok(http::json(200, &page))
-    }
-
-    /// The whole document as Markdown: from the job's result in S3, or through a short-lived
-    /// S3 link when it is too large for one response.
-    async fn markdown(&self, account: &AccountId, id: &JobId) -> Result<Response<Body>> {
-        let job = self.own_job(account, id).await?;
-        horizon_runtime::documents::markdown(&self.services, &job).await
-    }
-
-    async fn page(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &str,
-        page: u32,
-    ) -> Result<Response<Body>> {
-        let id = JobId::from_str(id)?;
-        let job = self.own_job(account, &id).await?;
-        horizon_runtime::documents::page(&self.services, &job, page, &query(req)).await
-    }
-
-    async fn list_jobs(&self, req: &Request, account: &AccountId) -> Result<Response<Body>> {
-        let params = query(req);
-        let limit = limit_param(&params, 20, 100)?;
-        let filter = JobFilter {
-            status: query_param(&params, "status")?
-                .map(|s| {
-                    JobStatus::ALL
-                        .into_iter()
-                        .find(|st| st.as_str() == s)
-                        .ok_or_else(|| {
-                            Error::field(
-                                "status",
-                                "must be queued, processing, completed or failed",
-                            )
-                        })
-                })
-                .transpose()?,
-            job_type: query_param(&params, "jobType")?
-                .map(|t| {
-                    JobType::ALL
-                        .into_iter()
-                        .find(|jt| jt.as_str() == t)
-                        .ok_or_else(|| {
-                            Error::field("jobType", "must be extract/pdf or extract/image")
-                        })
-                })
-                .transpose()?,
-            tag: query_param(&params, "tag")?,
-        };
-        let after = query_param(&params, "cursor")?
-            .map(|c| {
-                decode_cursor(&c)?
-                    .strip_prefix("jobs:")
-                    .and_then(|id| JobId::from_str(id).ok())
-                    .ok_or_else(|| Error::field("cursor", "is not a cursor of this list"))
-            })
-            .transpose()?;
-        let (jobs, next) = self
-            .services
-            .jobs
-            .list(account, &filter, after.as_ref(), limit as usize)
-            .await?;
-        let base = http::base_url(req, &self.services.config);
-        Ok(http::json(
-            200,
-            &JobList {
-                jobs: jobs.iter().map(|j| JobView::of(j, &base, None)).collect(),
-                next_cursor: next.map(|id| encode_cursor(&format!("jobs:{id}"))),
-            },
-        ))
-    }
-
-    async fn cancel(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &JobId,
-    ) -> Result<Response<Body>> {
-        let error = JobError::new("cancelled", "the job was cancelled by its owner");
-        let cancelled = jobs::cancel(&self.services, id, error, |current| {
-            self.owned(current, account, id)
-        })
-        .await?;
-        tracing::info!(job_id = %id, "job cancelled");
-        let base = http::base_url(req, &self.services.config);
-        Ok(http::json(200, &JobView::of(&cancelled, &base, None)))
-    }
-
-    async fn add_job_webhook(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &JobId,
-    ) -> Result<Response<Body>> {
-        let input: WebhookInput = parse_json(req)?;
-        let now = self.services.clock.now();
-        let (sub, generated) =
-            webhooks::subscribe(input, &self.services.config.webhooks.allow_cidrs, now, "")?;
-        let job = jobs::update(&self.services, id, None, |current, now| {
-            let job = self
-                .owned(current, account, id)?
-                .with_webhook(sub.clone(), now)?;
-            Ok(Step::Write(job.clone(), job))
-        })
-        .await?;
-        // A job that has already finished sends its terminal event to the new subscription now:
-        // a client that registers its callback just after creating a job does not miss it.
-        if job.status().is_terminal() {
-            horizon_app::events::emit_to(&self.services, &job, &sub).await?;
-        }
-        Ok(http::json(202, &SubscriptionView::of(&sub, generated)))
-    }
-
-    /// The job's subscriptions (without secrets) and every delivery attempt.
-    async fn deliveries(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &JobId,
-    ) -> Result<Response<Body>> {
-        let params = query(req);
-        let limit = limit_param(&params, 500, 1000)?;
-        let offset = cursor_offset(&params, "deliveries", "this delivery log")?;
-        let job = self.own_job(account, id).await?;
-        let attempts = self.services.delivery_log.attempts(job.id()).await?;
-        let subscriptions = job
-            .webhooks()
-            .iter()
-            .map(|s| SubscriptionView::of(s, None))
-            .collect();
-        Ok(http::json(
-            200,
-            &DeliveryLogView::page(subscriptions, attempts, offset as usize, limit as usize),
-        ))
-    }
-
-    /// Sends a delivery again, as a new first attempt with the same `webhook-id`.
-    async fn replay_delivery(
-        &self,
-        account: &AccountId,
-        id: &JobId,
-        delivery: &str,
-    ) -> Result<Response<Body>> {
-        let job = self.own_job(account, id).await?;
-        horizon_app::events::replay(&self.services, &job, delivery).await?;
-        Ok(http::json(
-            202,
-            &serde_json::json!({ "deliveryId": delivery, "status": "queued" }),
-        ))
-    }
-
-    async fn add_account_webhook(
-        &self,
-        req: &Request,
-        account: &AccountId,
-    ) -> Result<Response<Body>> {
-        let input: WebhookInput = parse_json(req)?;
-        let now = self.services.clock.now();
-        let (sub, generated) =
-            webhooks::subscribe(input, &self.services.config.webhooks.allow_cidrs, now, "")?;
-        let existing = self.services.accounts.webhooks(account).await?.len();
-        if existing >= MAX_ACCOUNT_WEBHOOKS {
-            return Err(Error::Conflict(format!(
-                "this account has {existing} webhooks, the most an account may have \
-                 ({MAX_ACCOUNT_WEBHOOKS}); delete one first"
-            )));
-        }
-        self.services.accounts.put_webhook(account, &sub).await?;
-        let mut resp = http::json(201, &SubscriptionView::of(&sub, generated));
-        http::set_header(&mut resp, "location", &format!("/v1/webhooks/{}", sub.id));
-        Ok(resp)
-    }
-
-    async fn list_account_webhooks(&self, account: &AccountId) -> Result<Response<Body>> {
-        let subs = self.services.accounts.webhooks(account).await?;
-        let webhooks: Vec<SubscriptionView> =
-            subs.iter().map(|s| SubscriptionView::of(s, None)).collect();
-        Ok(http::json(200, &WebhookList { webhooks }))
-    }
-
-    async fn delete_account_webhook(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-    ) -> Result<Response<Body>> {
-        if self.services.accounts.delete_webhook(account, id).await? {
-            Ok(http::with_body(204, "application/json", Body::Empty))
-        } else {
-            Err(Error::NotFound(format!("no webhook {id}")))
-        }
-    }
-}
-
-impl JobsApi {
-    /// Another key for the caller's account (to rotate keys without downtime: create, deploy,
-    /// revoke the old one).
-    async fn create_key(&self, account: &AccountId) -> Result<Response<Body>> {
-        let (key, record) = auth::new_key(account.clone(), self.services.clock.now())?;
-        self.services.accounts.put_key(&record).await?;
-        tracing::info!(key_id = %record.id, account = %account, "API key created");
-        Ok(http::json(
-            201,
-            &ApiKeyView {
-                id: record.id.to_string(),
                 key,
-                account: account.to_string(),
-                created_at: horizon_domain::rfc3339(record.created_at),
-            },
-        ))
-    }
-
-    /// Revokes one of the caller's account's keys (possibly the one in use).
-    async fn revoke_key(&self, account: &AccountId, id: &KeyId) -> Result<Response<Body>> {
-        if self.services.accounts.revoke_key(id, Some(account)).await? {
-            tracing::info!(key_id = %id, account = %account, "API key revoked");
-            Ok(http::with_body(204, "application/json", Body::Empty))
-        } else {
-            Err(Error::NotFound(format!("no key {id}")))
+                request_hash: fingerprint,
+                expires_at: services.clock.now() + time::Duration::hours(IDEMPOTENCY_HOURS),
+            })
+        }
+        None => None,
+    };
+    let request = body.validate(
+        job_type,
+        &services.config.webhooks.allow_cidrs,
+        services.clock.now(),
+    );
+    let created = match request {
+        Ok(request) => submit(services, account, request, job_type, idempotency.as_ref()).await,
+        Err(e) => Err(e),
+    };
+    if let (Err(Error::Conflict(_)), Some(key)) = (&created, &idempotency) {
+        // Another request with this key made its job first: answer with that job.
+        if let Some(earlier) = services.jobs.idempotency(account, &key.key).await? {
+            return replay(services, account, base, &key.request_hash, earlier).await;
         }
     }
+    let (job, generated_secret) = created?;
+    let mut view = JobView::of(&job, base, None);
+    view.webhook_secret = generated_secret; // shown this once
+    Ok(Created::Queued(view))
 }
 
-fn check_tags(tags: &[String]) -> Result<()> {
-    if tags.len() > 20 {
-        return Err(Error::field("tags", "at most 20 tags"));
+/// The request's `Idempotency-Key`, 1 to 255 characters, if it has one.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_owned())),
+        _ => Err(Error::field(
+            "Idempotency-Key",
+            "must be 1 to 255 characters",
+        )),
     }
-    for (i, tag) in tags.iter().enumerate() {
-        horizon_domain::check_client_tag(tag)
-            .map_err(|why| Error::field(format!("tags[{i}]"), why))?;
-    }
-    Ok(())
 }
 
-/// The API's logic over in-memory adapters: no AWS, no network (the end-to-end tests in
-/// `tests/e2e` drive the same handler through LocalStack).
-/// The position a page's `cursor` carries (`<kind>:<n>`, as [`encode_cursor`] wrote it); 0
-/// without one, and a `400` naming `what` for a cursor of something else.
-fn cursor_offset(params: &[(String, String)], kind: &str, what: &str) -> Result<u32> {
-    match query_param(params, "cursor")? {
-        None => Ok(0),
-        Some(c) => decode_cursor(&c)?
-            .strip_prefix(kind)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .and_then(|n| n.parse::<u32>().ok())
-            .ok_or_else(|| Error::field("cursor", format!("is not a cursor of {what}"))),
+/// A request whose `Idempotency-Key` was seen before: the same job for the same body.
+async fn replay(
+    services: &Services,
+    account: &AccountId,
+    base: &str,
+    fingerprint: &str,
+    earlier: IdempotencyRecord,
+) -> Result<Created> {
+    if earlier.request_hash != fingerprint {
+        return Err(Error::unprocessable(
+            "Idempotency-Key",
+            "was used with a different request body within the last 24 hours",
+        ));
     }
+    let job = own_job(services, account, &earlier.job_id).await?;
+    Ok(Created::Replayed(JobView::of(&job, base, None)))
+}
+
+/// Queues the job a valid request asks for, on an upload of the account's of the right kind.
+async fn submit(
+    services: &Services,
+    account: &AccountId,
+    request: JobRequest,
+    job_type: JobType,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<(Job, Option<String>)> {
+    let upload_id = request.upload_id;
+    let upload = uploads::resolve(services, &upload_id, account)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
+            other => other,
+        })?;
+    let is_pdf = upload.content_type == "application/pdf";
+    match (job_type, is_pdf) {
+        (JobType::ExtractPdf, false) => {
+            return Err(Error::field(
+                "uploadId",
+                format!(
+                    "upload {upload_id} is {}, not a PDF: images go to POST /v1/extract/image",
+                    upload.content_type
+                ),
+            ))
+        }
+        (JobType::ExtractImage, true) => {
+            return Err(Error::field(
+                "uploadId",
+                format!("upload {upload_id} is a PDF: PDFs go to POST /v1/extract/pdf"),
+            ))
+        }
+        _ => {}
+    }
+    let now = services.clock.now();
+    let retention =
+        time::Duration::try_from(services.config.jobs.retention).unwrap_or(time::Duration::days(1));
+    let (webhooks, generated) = match request.webhook {
+        Some((sub, secret)) => (vec![sub], secret),
+        None => (Vec::new(), None),
+    };
+    let job = Job::new_queued(
+        JobId::new(now),
+        job_type,
+        account.clone(),
+        upload_id,
+        now,
+        retention,
+    )
+    .as_requested(request.tags, request.metadata, request.options, webhooks);
+    let along = idempotency.map_or(Along::Nothing, Along::Key);
+    jobs::submit(services, &job, along).await?;
+    tracing::info!(job_id = %job.id(), upload_id = %job.upload_id(), account = %account, job_type = job_type.as_str(), "job queued");
+    Ok((job, generated))
+}
+
+/// A subscription from a client's input, under the service's URL rules.
+fn subscribe(
+    services: &Services,
+    input: WebhookInput,
+) -> Result<(horizon_domain::Subscription, Option<String>)> {
+    let allow = &services.config.webhooks.allow_cidrs;
+    webhooks::subscribe(input, allow, services.clock.now(), "")
+}
+
+/// The caller's job, or a 404 that says it may have expired.
+async fn own_job(services: &Services, account: &AccountId, id: &JobId) -> Result<Job> {
+    let job = services.jobs.get(id).await?;
+    owned(services, job.as_ref(), account, id).cloned()
+}
+
+/// The job if it is the account's; "not found" otherwise, exactly like an unknown one.
+fn owned<'a>(
+    services: &Services,
+    job: Option<&'a Job>,
+    account: &AccountId,
+    id: &JobId,
+) -> Result<&'a Job> {
+    job.filter(|j| j.account() == account).ok_or_else(|| {
+        Error::NotFound(format!(
+            "no job {id}; jobs are kept for {} hours, so it may have expired",
+            services.config.jobs.retention.as_secs() / 3600
+        ))
+    })
+}
+
+/// `limit` of the job's `total` chunks from `offset`.
+async fn chunk_page(
+    services: &Services,
+    job: &Job,
+    total: u32,
+    offset: u32,
+    limit: u32,
+) -> Result<ChunkPage> {
+    let chunks = services
+        .results
+        .chunks(job.id(), total, offset, limit)
+        .await?;
+    Ok(ChunkPage::of(chunks, offset, total))
 }
 
 #[cfg(test)]
@@ -944,7 +767,8 @@ mod tests {
     use horizon_app::media::Inspection;
     use horizon_app::memory::{test_config, Memory};
     use horizon_app::ports::{AccountStore, DashboardStore, UploadStore};
-    use horizon_domain::MAX_JOB_WEBHOOKS;
+    use horizon_domain::{UploadId, MAX_JOB_WEBHOOKS};
+    use lambda_http::{Body, Request};
 
     const KEY: &str = "hzn_unit_test_key_that_is_long_enough_0000000000";
 
@@ -1173,6 +997,58 @@ mod tests {
             .await;
         assert_eq!(cancelled.status(), 200);
         assert_eq!(json(&cancelled)["status"], "failed");
+    }
+
+    /// Query parameters are typed: a wrong value or a parameter given twice is a `400` that
+    /// names it, never a `500`.
+    #[tokio::test]
+    async fn bad_query_parameters_are_400s_that_name_them() {
+        let (api, _memory, _) = api().await;
+        for (query, field) in [
+            ("status=sleeping", "status"),
+            ("jobType=extract/word", "jobType"),
+            ("limit=0", "limit"),
+            ("limit=many", "limit"),
+            ("limit=5&limit=6", "limit"),
+            ("cursor=!!", "cursor"),
+        ] {
+            let resp = api
+                .handle(request("GET", &format!("/v1/jobs?{query}"), ""))
+                .await;
+            assert_eq!(resp.status(), 400, "{query}: {:?}", resp.body());
+            assert_eq!(json(&resp)["errors"][0]["field"], field, "{query}");
+        }
+        let fine = api
+            .handle(request("GET", "/v1/jobs?status=queued&limit=5&other=1", ""))
+            .await;
+        assert_eq!(fine.status(), 200, "{:?}", fine.body());
+    }
+
+    /// A replayed request answers with the same job, and says so; the same key with another
+    /// body is refused.
+    #[tokio::test]
+    async fn an_idempotency_key_returns_the_same_job_for_the_same_body() {
+        let (api, _memory, upload) = api().await;
+        let with_key = |body: &str| {
+            let mut req = request("POST", "/v1/extract/pdf", body);
+            req.headers_mut()
+                .insert("idempotency-key", "order-42".parse().unwrap());
+            req
+        };
+        let body = format!(r#"{{"uploadId": "{upload}", "tags": ["a"]}}"#);
+        let first = api.handle(with_key(&body)).await;
+        assert_eq!(first.status(), 202);
+        assert_eq!(first.headers()["retry-after"], "1");
+        let id = json(&first)["jobId"].as_str().unwrap().to_owned();
+        assert_eq!(first.headers()["location"], format!("/v1/jobs/{id}"));
+        // The same values, written differently.
+        let again = format!(r#"{{ "tags": ["a"],  "uploadId": "{upload}" }}"#);
+        let replayed = api.handle(with_key(&again)).await;
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert_eq!(json(&replayed)["jobId"], id.as_str());
+        let other = format!(r#"{{"uploadId": "{upload}", "tags": ["b"]}}"#);
+        assert_eq!(api.handle(with_key(&other)).await.status(), 422);
     }
 
     #[tokio::test]

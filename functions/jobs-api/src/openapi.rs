@@ -7,9 +7,10 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use horizon_api::requests::{ExtractOptions, ExtractRequest};
 use horizon_api::views::{
-    ApiKeyView, ChunkPage, DeliveryLogView, ExtractOptions, ExtractRequest, JobList, JobView,
-    PresignRequest, PresignView, ResultView, SubscriptionView, UploadView, WebhookList,
+    ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, PresignRequest, PresignView,
+    ReplayView, ResultView, SubscriptionView, UploadView, WebhookList,
 };
 use horizon_api::webhooks::WebhookInput;
 use horizon_domain::deliveries::Attempt;
@@ -34,7 +35,7 @@ use horizon_uploads::{Binary, UploadForm, UploadsDoc};
         JobView, ResultView, ChunkPage, JobList, Chunk, TableCell, SelectionMark, SelectionState, OcrMode, ExtractMode, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
         UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
-        DeliveryLogView, Attempt, ApiKeyView
+        DeliveryLogView, Attempt, ApiKeyView, ReplayView
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

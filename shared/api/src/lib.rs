@@ -3,5 +3,6 @@
 //! no I/O.
 
 pub mod refusals;
+pub mod requests;
 pub mod views;
 pub mod webhooks;

@@ -118,6 +118,11 @@ pub struct JobList {
 }
 
 impl JobView {
+    /// The job's status resource as a path (`Location`).
+    pub fn status_path(&self) -> String {
+        format!("/v1/jobs/{}", self.job_id)
+    }
+
     /// The view of `job`, with links under `base_url` (scheme and host, no trailing slash) and,
     /// for a completed job, the first page of its chunks.
     pub fn of(job: &Job, base_url: &str, first_page: Option<ChunkPage>) -> Self {
@@ -170,6 +175,26 @@ impl JobView {
 /// The job's status resource path.
 pub fn job_path(job: &Job) -> String {
     format!("/v1/jobs/{}", job.id())
+}
+
+/// A delivery queued again (`…/deliveries/{deliveryId}/replay`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayView {
+    /// The delivery's `webhook-id`, the same as before.
+    pub delivery_id: String,
+    /// Always `queued`.
+    #[schema(example = "queued")]
+    pub status: &'static str,
+}
+
+impl ReplayView {
+    pub fn queued(delivery_id: String) -> ReplayView {
+        ReplayView {
+            delivery_id,
+            status: "queued",
+        }
+    }
 }
 
 /// `GET /v1/jobs/{jobId}/webhooks`: the job's subscriptions and a page of its delivery
@@ -266,54 +291,6 @@ impl SubscriptionView {
             secret: generated,
         }
     }
-}
-
-/// `POST /v1/extract/pdf`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExtractRequest {
-    /// An upload id from `POST /api/upload` or `POST /api/uploads`.
-    #[schema(
-        example = "upl_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD",
-        pattern = r"^upl_[0-7][0-9A-HJKMNP-TV-Z]{25}$"
-    )]
-    pub upload_id: String,
-    /// Up to 20 tags, each 1–64 characters of letters, digits and `_ - . : /`.
-    #[serde(default)]
-    #[schema(max_items = 20, inline, value_type = Vec<Tag>)]
-    pub tags: Vec<String>,
-    /// Any JSON object up to 4 KB, returned with the job.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
-    /// A webhook for this job's events.
-    pub webhook: Option<crate::webhooks::WebhookInput>,
-    pub options: Option<ExtractOptions>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExtractOptions {
-    /// Upper bound of a chunk's length in characters (100–20000; default 1500).
-    #[schema(minimum = 100, maximum = 20000)]
-    pub max_chunk_chars: Option<u32>,
-    /// Pages to extract, e.g. `"1-3,7,10-"`; all when absent.
-    #[schema(
-        example = "1-3,7",
-        pattern = r"^[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?(,[1-9][0-9]{0,5}(-([1-9][0-9]{0,5})?)?)*$"
-    )]
-    pub pages: Option<String>,
-    /// PDFs: when pages are read with OCR: `auto` (default) the pages without a usable text
-    /// layer, `always`, `never`. Images are always read with OCR.
-    pub ocr: Option<horizon_domain::OcrMode>,
-    /// `accurate` (default) runs the learned layout and table-structure models; `fast` reads
-    /// without them, at the highest speed (born-digital text).
-    pub mode: Option<horizon_domain::ExtractMode>,
-    /// The document's languages as ISO 639-1 codes (`["en", "fr"]`, at most 10). OCR then reads
-    /// only their scripts' characters: English text is read without accents the page does not
-    /// have. Without it, a page whose words are English is read so; other pages with every
-    /// character the recognizer knows.
-    #[schema(example = json!(["en"]))]
-    pub languages: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

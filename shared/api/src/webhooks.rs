@@ -1,6 +1,6 @@
 //! Webhook subscriptions as clients create them: the rules every subscription follows.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use horizon_domain::error::{Error, Result};
@@ -9,7 +9,7 @@ use horizon_domain::net::{check_webhook_url, Cidr};
 use horizon_domain::{rfc3339, EventType, Subscription, WebhookId};
 
 /// A subscription as a client sends it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookInput {
     /// http(s) URL; internal addresses are refused.

@@ -2,17 +2,38 @@
 //! (`/horizon/api`): its Markdown and its pages as pictures. The caller has found the job and
 //! checked who may see it.
 
-use horizon_app::pages::{self, DEFAULT_WIDTH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use horizon_app::pages::{self, Preview, DEFAULT_WIDTH};
 use horizon_app::ports::{markdown_key, MARKDOWN};
 use horizon_app::Services;
 use horizon_domain::{Error, Job, Result};
-use lambda_http::{Body, Response};
 
-use crate::http;
+/// A job's Markdown: the text, or where to fetch it when it is too large for a function's
+/// response.
+pub enum Markdown {
+    /// `200` with the text.
+    Text(String),
+    /// `307` to a short-lived presigned URL.
+    Elsewhere(String),
+}
 
-/// The job's Markdown: `200` with the text, or `307` to a presigned URL when it is too large
-/// for a function's response; `404` until the job has completed.
-pub async fn markdown(services: &Services, job: &Job) -> Result<Response<Body>> {
+impl IntoResponse for Markdown {
+    fn into_response(self) -> Response {
+        match self {
+            Markdown::Text(text) => ([(CONTENT_TYPE, MARKDOWN)], text).into_response(),
+            Markdown::Elsewhere(url) => (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(LOCATION, url.as_str()), (CACHE_CONTROL, "no-store")],
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The job's Markdown; `404` until the job has completed.
+pub async fn markdown(services: &Services, job: &Job) -> Result<Markdown> {
     let Some(result) = &job.result() else {
         return Err(Error::NotFound(format!(
             "job {} is {}; its Markdown exists once it is completed",
@@ -32,10 +53,7 @@ pub async fn markdown(services: &Services, job: &Job) -> Result<Response<Body>> 
         let url = blobs
             .presign_get(&key, MARKDOWN, services.config.api.redirect_ttl)
             .await?;
-        let mut resp = http::with_body(307, "text/plain", Body::Empty);
-        http::set_header(&mut resp, "location", &url);
-        http::set_header(&mut resp, "cache-control", "no-store");
-        return Ok(resp);
+        return Ok(Markdown::Elsewhere(url));
     }
     let blob = blobs
         .get(&key)
@@ -43,36 +61,39 @@ pub async fn markdown(services: &Services, job: &Job) -> Result<Response<Body>> 
         .ok_or_else(|| Error::NotFound(format!("the Markdown of job {} has expired", job.id())))?;
     let text = String::from_utf8(Vec::from(blob.bytes))
         .map_err(|e| Error::Internal(format!("markdown of {}: {e}", job.id())))?;
-    Ok(http::with_body(200, MARKDOWN, Body::Text(text)))
+    Ok(Markdown::Text(text))
 }
 
 /// The header that gives a page picture's page size, in its chunks' `bbox` units: `"W H"`.
 pub const PAGE_SIZE_HEADER: &str = "horizon-page-size";
 
-/// Page `page` of the job's document as a JPEG, `w` pixels wide (the query's `w`, default
-/// [`DEFAULT_WIDTH`]), with [`PAGE_SIZE_HEADER`].
+/// A page as a picture: a grey JPEG, with the page's size in [`PAGE_SIZE_HEADER`].
+pub struct PagePicture(pub Preview);
+
+impl IntoResponse for PagePicture {
+    fn into_response(self) -> Response {
+        let size = format!("{} {}", self.0.width, self.0.height);
+        (
+            [
+                (CONTENT_TYPE, "image/jpeg".to_owned()),
+                (CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            ],
+            [(PAGE_SIZE_HEADER, size)],
+            self.0.jpeg,
+        )
+            .into_response()
+    }
+}
+
+/// Page `page` of the job's document, `width` pixels wide (default [`DEFAULT_WIDTH`]).
 pub async fn page(
     services: &Services,
     job: &Job,
     page: u32,
-    params: &[(String, String)],
-) -> Result<Response<Body>> {
-    let width = match http::query_param(params, "w")? {
-        Some(w) => w.parse().map_err(|_| {
-            Error::field(
-                "w",
-                format!("must be one of {:?}, not {w:?}", pages::WIDTHS),
-            )
-        })?,
-        None => DEFAULT_WIDTH,
-    };
-    let preview = pages::preview(services, job, page, width).await?;
-    let mut resp = http::with_body(200, "image/jpeg", Body::Binary(preview.jpeg));
-    http::set_header(
-        &mut resp,
-        PAGE_SIZE_HEADER,
-        &format!("{} {}", preview.width, preview.height),
-    );
-    http::set_header(&mut resp, "cache-control", "private, max-age=3600");
-    Ok(resp)
+    width: Option<u32>,
+) -> Result<PagePicture> {
+    let width = width.unwrap_or(DEFAULT_WIDTH);
+    pages::preview(services, job, page, width)
+        .await
+        .map(PagePicture)
 }

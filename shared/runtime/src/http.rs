@@ -71,7 +71,11 @@ pub fn problem(err: &Error, instance: &str) -> Response<Body> {
 
 /// The request body parsed as JSON into `T`; a malformed body is a `400` naming the field.
 pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
-    let bytes: &[u8] = req.body().as_ref();
+    from_json(req.body().as_ref())
+}
+
+/// `bytes` parsed as a JSON object into `T`; a malformed body is a `400` naming the field.
+pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::field("body", "is empty; a JSON object is expected"));
     }
@@ -113,11 +117,16 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// The base URL clients use to reach us: the configured public URL, else the request's own host
 /// (and `X-Forwarded-Proto`, set by API Gateway and proxies).
 pub fn base_url(req: &Request, config: &Config) -> String {
+    base_url_of(req.headers(), config)
+}
+
+fn base_url_of(headers: &lambda_http::http::HeaderMap, config: &Config) -> String {
     if let Some(url) = &config.api.public_url {
         return url.clone();
     }
-    let host = header(req, "host").unwrap_or("localhost");
-    let proto = header(req, "x-forwarded-proto").unwrap_or(
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header("host").unwrap_or("localhost");
+    let proto = header("x-forwarded-proto").unwrap_or(
         if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
             "http"
         } else {
@@ -132,6 +141,29 @@ pub fn query(req: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+/// The query string read into `T` (its fields are the parameters, camelCase as documented): a
+/// parameter given twice, or one of the wrong type, is a `400` naming it. Parameters `T` does
+/// not name are ignored.
+pub fn from_query<T: DeserializeOwned>(raw: &str) -> Result<T> {
+    let pairs = url::form_urlencoded::parse(raw.as_bytes());
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in pairs {
+        if !seen.insert(name.clone()) {
+            return Err(Error::field(name, "is given more than once"));
+        }
+    }
+    let de = serde_urlencoded::Deserializer::new(pairs);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." || path == "?" || path.is_empty() {
+            "query".to_owned()
+        } else {
+            path
+        };
+        Error::field(field, e.into_inner().to_string())
+    })
 }
 
 /// One query parameter; a parameter given twice is a `400`.
@@ -254,6 +286,17 @@ pub async fn call(app: &axum::Router, req: Request) -> Response<Body> {
     }
 }
 
+/// The request's body, at most [`MAX_REQUEST_BYTES`] (more is a `413`).
+async fn body_bytes(body: axum::body::Body) -> Result<axum::body::Bytes> {
+    axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| {
+            Error::PayloadTooLarge(format!(
+                "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
+            ))
+        })
+}
+
 /// The whole request as the handlers read it: method, URI, headers and body (at most
 /// [`MAX_REQUEST_BYTES`]; more is a `413`).
 pub struct Req(pub Request);
@@ -263,19 +306,68 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
 
     async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
-            .await
-            .map_err(|_| {
-                Error::PayloadTooLarge(format!(
-                    "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
-                ))
-            })?;
+        let bytes = body_bytes(body).await?;
         let body = if bytes.is_empty() {
             Body::Empty
         } else {
             Body::Binary(bytes.to_vec())
         };
         Ok(Req(Request::from_parts(parts, body)))
+    }
+}
+
+/// JSON in and out. As an extractor, the body read into `T` ([`from_json`]: a JSON object, or a
+/// `400` naming the field at fault). As a response, `T` serialised with
+/// `Content-Type: application/json` (status `200`; pair it with a [`StatusCode`] for another).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+        let bytes = body_bytes(req.into_body()).await?;
+        from_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<T: Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(bytes) => (
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => Error::Internal(format!("serialising a response: {e}")).into_response(),
+        }
+    }
+}
+
+/// The query string read into `T` ([`from_query`]: a parameter given twice, or of the wrong
+/// type, is a `400` naming it).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self> {
+        from_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+    }
+}
+
+/// The base URL clients reach us at ([`base_url`]), for the links a response carries.
+pub struct BaseUrl(pub String);
+
+impl<S> axum::extract::FromRequestParts<S> for BaseUrl
+where
+    S: Send + Sync,
+    horizon_app::Services: axum::extract::FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
+        Ok(BaseUrl(base_url_of(&parts.headers, &services.config)))
     }
 }
 
