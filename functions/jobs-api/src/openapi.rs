@@ -7,10 +7,10 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use horizon_api::requests::{ExtractOptions, ExtractRequest};
+use horizon_api::requests::{ExtractOptions, ExtractRequest, PresignRequest};
 use horizon_api::views::{
-    ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, PresignRequest, PresignView,
-    ReplayView, ResultView, SubscriptionView, UploadView, WebhookList,
+    ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, PresignView, ReplayView, ResultView,
+    SubscriptionView, UploadView, WebhookList,
 };
 use horizon_api::webhooks::WebhookInput;
 use horizon_domain::deliveries::Attempt;

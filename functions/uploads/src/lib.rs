@@ -13,28 +13,23 @@
 pub mod range;
 pub mod thumbs;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{HeaderMap, HeaderName, CONTENT_TYPE, IF_NONE_MATCH, LOCATION, RANGE};
+use axum::http::{Method, StatusCode};
 use bytes::Bytes;
 use horizon_api::refusals::Refusals;
-use horizon_api::views::{PresignRequest, PresignView, UploadView};
+use horizon_api::requests::{check_filename, PresignRequest};
+use horizon_api::views::{PresignView, UploadView};
 use horizon_app::{media, uploads, Services};
 use horizon_domain::error::Problem;
-use horizon_domain::{rfc3339, AccountId, Upload, UploadId};
+use horizon_domain::{rfc3339, Upload, UploadId};
 use horizon_domain::{Error, Result};
-use horizon_runtime::http::{self, header, parse_json, Account, Id, Req};
-use lambda_http::{Body, Request, Response};
+use horizon_runtime::http::{self, Account, ApiJson, BaseUrl, Id, RawBody};
+use lambda_http::{Body, Response};
 
 use range::RangeRequest;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-/// The largest `size` the document allows (1 TiB); above the service's limit is a `413`.
-const MAX_DECLARED_SIZE: u64 = 1 << 40;
-
-#[derive(Clone)]
-pub struct UploadsApi {
-    services: Services,
-}
 
 /// The file part of an upload request.
 struct Incoming {
@@ -43,26 +38,14 @@ struct Incoming {
     filename: Option<String>,
 }
 
-impl UploadsApi {
-    pub fn new(services: Services) -> Self {
-        UploadsApi { services }
-    }
-}
-
-impl axum::extract::FromRef<UploadsApi> for Services {
-    fn from_ref(api: &UploadsApi) -> Services {
-        api.services.clone()
-    }
-}
-
 /// The function's routes, each declared once by its handler's `#[utoipa::path]`.
 pub fn routes(services: Services) -> axum::Router {
     let (router, _) = api().split_for_parts();
-    router.with_state(UploadsApi::new(services))
+    router.with_state(services)
 }
 
 /// The routes with their OpenAPI operations.
-pub fn api() -> OpenApiRouter<UploadsApi> {
+pub fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::new()
         .routes(routes!(upload))
         .routes(routes!(presign))
@@ -110,11 +93,62 @@ const PROBLEM: &str = http::PROBLEM_JSON;
         Refusals,
     ))]
 async fn upload(
-    State(api): State<UploadsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.upload(&req, account).await
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, [(HeaderName, String); 1], ApiJson<UploadView>)> {
+    let config = &services.config;
+    let limit = config.api.max_upload_bytes;
+    if body.len() as u64 > limit {
+        return Err(Error::PayloadTooLarge(format!(
+            "the body has {} bytes; POST /api/upload takes at most {limit}. \
+             For larger files, POST /api/uploads for a presigned URL and PUT the file there",
+            body.len()
+        )));
+    }
+    let content_type = header(&headers, CONTENT_TYPE);
+    let incoming = match &content_type {
+        Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/form-data") => {
+            read_multipart(ct, body).await?
+        }
+        _ => Incoming {
+            bytes: body,
+            declared_type: content_type,
+            filename: None,
+        },
+    };
+    let inspection = uploads::inspect(&services, incoming.bytes.clone()).await?;
+    if !media::declared_agrees(incoming.declared_type.as_deref(), inspection.content_type) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "the body was declared {} but its bytes are {}",
+            incoming.declared_type.as_deref().unwrap_or(""),
+            inspection.content_type
+        )));
+    }
+    let now = services.clock.now();
+    let upload = uploads::ready(
+        UploadId::new(now),
+        account,
+        &incoming.bytes,
+        &inspection,
+        incoming.filename,
+        now,
+        config.api.upload_retention,
+    );
+    // Bytes first: a record never points at bytes that are not there.
+    services
+        .blobs
+        .put(&upload.blob_key(), incoming.bytes, &upload.content_type)
+        .await?;
+    services.uploads.put(&upload).await?;
+    tracing::info!(upload_id = %upload.id, content_type = %upload.content_type, size = upload.size, "upload stored");
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, image_path(&upload.id))],
+        ApiJson(view(&upload, &base)),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads",
@@ -127,11 +161,62 @@ async fn upload(
         Refusals,
     ))]
 async fn presign(
-    State(api): State<UploadsApi>,
+    State(services): State<Services>,
     Account(account): Account,
-    Req(req): Req,
-) -> Result<Response<Body>> {
-    api.presign(&req, account).await
+    BaseUrl(base): BaseUrl,
+    ApiJson(body): ApiJson<PresignRequest>,
+) -> Result<(StatusCode, [(HeaderName, String); 1], ApiJson<PresignView>)> {
+    let config = &services.config;
+    body.validate(config.extraction.max_pdf_bytes, media::ACCEPTED_TYPES)?;
+    let now = services.clock.now();
+    let id = UploadId::new(now);
+    let upload = Upload {
+        id: id.clone(),
+        account,
+        pending: true,
+        // Declared, until the bytes are checked.
+        content_type: body
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        size: body.size,
+        sha256: String::new(),
+        filename: body.filename,
+        width: None,
+        height: None,
+        pages: None,
+        created_at: now,
+        expires_at: uploads::expiry(now, config.api.upload_retention),
+    };
+    let put = services
+        .blobs
+        .presign_put(
+            &upload.incoming_key(),
+            config.api.presign_ttl,
+            body.size,
+            body.content_type.as_deref(),
+        )
+        .await?;
+    services.uploads.put(&upload).await?;
+    let expires = now + time::Duration::try_from(config.api.presign_ttl).unwrap_or_default();
+    let view = PresignView {
+        id: id.to_string(),
+        upload_url: put.url,
+        method: "PUT",
+        // The length is the client's own: an HTTP client sets it from the body.
+        headers: put
+            .headers
+            .into_iter()
+            .filter(|(name, _)| name != "content-length")
+            .collect(),
+        expires_at: rfc3339(expires),
+        url: format!("{base}{}", image_path(&id)),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, image_path(&id))],
+        ApiJson(view),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/uploads/{id}", tag = "uploads",
@@ -143,13 +228,13 @@ async fn presign(
         Refusals,
     ))]
 async fn delete_upload(
-    State(api): State<UploadsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<UploadId>,
-) -> Result<Response<Body>> {
-    uploads::delete(&api.services, &id, &account).await?;
+) -> Result<StatusCode> {
+    uploads::delete(&services, &id, &account).await?;
     tracing::info!(upload_id = %id, account = %account, "upload deleted");
-    Ok(http::with_body(204, "application/json", Body::Empty))
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/images/{id}", tag = "uploads",
@@ -180,193 +265,64 @@ async fn delete_upload(
         Refusals,
     ))]
 async fn image(
-    State(api): State<UploadsApi>,
+    State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<UploadId>,
-    Req(req): Req,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response<Body>> {
-    api.image(&req, &account, &id).await
+    let size = thumbs::Size::from_query(query.as_deref().unwrap_or(""))
+        .map_err(|(name, msg)| Error::field(name, msg))?;
+    let upload = uploads::resolve(&services, &id, &account).await?;
+    let asked = Asked {
+        services: &services,
+        headers: &headers,
+        head: method == Method::HEAD,
+    };
+    match size {
+        None => asked.original(&upload).await,
+        Some(size) => asked.thumbnail(&upload, size).await,
+    }
 }
 
-impl UploadsApi {
-    async fn upload(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
-        let config = &self.services.config;
-        let limit = config.api.max_upload_bytes;
-        let body: &[u8] = req.body().as_ref();
-        if body.len() as u64 > limit {
-            return Err(Error::PayloadTooLarge(format!(
-                "the body has {} bytes; POST /api/upload takes at most {limit}. \
-                 For larger files, POST /api/uploads for a presigned URL and PUT the file there",
-                body.len()
-            )));
-        }
-        let content_type = header(req, "content-type").map(str::to_owned);
-        let incoming = match &content_type {
-            Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/form-data") => {
-                read_multipart(ct, Bytes::copy_from_slice(body)).await?
-            }
-            _ => Incoming {
-                bytes: Bytes::copy_from_slice(body),
-                declared_type: content_type,
-                filename: None,
-            },
-        };
-        let inspection = uploads::inspect(&self.services, incoming.bytes.clone()).await?;
-        if !media::declared_agrees(incoming.declared_type.as_deref(), inspection.content_type) {
-            return Err(Error::UnsupportedMediaType(format!(
-                "the body was declared {} but its bytes are {}",
-                incoming.declared_type.as_deref().unwrap_or(""),
-                inspection.content_type
-            )));
-        }
-        let now = self.services.clock.now();
-        let upload = uploads::ready(
-            UploadId::new(now),
-            account,
-            &incoming.bytes,
-            &inspection,
-            incoming.filename,
-            now,
-            config.api.upload_retention,
-        );
-        // Bytes first: a record never points at bytes that are not there.
-        self.services
-            .blobs
-            .put(&upload.blob_key(), incoming.bytes, &upload.content_type)
-            .await?;
-        self.services.uploads.put(&upload).await?;
-        tracing::info!(upload_id = %upload.id, content_type = %upload.content_type, size = upload.size, "upload stored");
-        let base = http::base_url(req, config);
-        let mut resp = http::json(201, &view(&upload, &base));
-        http::set_header(&mut resp, "location", &image_path(&upload.id));
-        Ok(resp)
-    }
+/// A request for an upload's bytes: whether it wants only the headers, and the conditions and
+/// range its headers give.
+struct Asked<'a> {
+    services: &'a Services,
+    headers: &'a HeaderMap,
+    head: bool,
+}
 
-    async fn presign(&self, req: &Request, account: AccountId) -> Result<Response<Body>> {
-        if req.body().is_empty() {
-            return Err(Error::field(
-                "size",
-                "the file's size in bytes is required: the URL takes exactly that many",
-            ));
-        }
-        let body: PresignRequest = parse_json(req)?;
-        if let Some(name) = &body.filename {
-            check_filename(name)?;
-        }
-        let config = &self.services.config;
-        let limit = config.extraction.max_pdf_bytes;
-        if body.size == 0 || body.size > MAX_DECLARED_SIZE {
-            return Err(Error::field(
-                "size",
-                format!("a size from 1 to {MAX_DECLARED_SIZE} bytes is required"),
-            ));
-        }
-        if body.size > limit {
-            return Err(Error::PayloadTooLarge(format!(
-                "{} bytes is over the limit of {limit}",
-                body.size
-            )));
-        }
-        if let Some(declared) = &body.content_type {
-            if !horizon_app::media::ACCEPTED_TYPES.contains(&declared.as_str()) {
-                return Err(Error::UnsupportedMediaType(format!(
-                    "contentType {declared} is not accepted: accepted are {}",
-                    horizon_app::media::ACCEPTED_TYPES.join(", ")
-                )));
-            }
-        }
-        let now = self.services.clock.now();
-        let id = UploadId::new(now);
-        let upload = Upload {
-            id: id.clone(),
-            account,
-            pending: true,
-            // Declared, until the bytes are checked.
-            content_type: body
-                .content_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".to_owned()),
-            size: body.size,
-            sha256: String::new(),
-            filename: body.filename,
-            width: None,
-            height: None,
-            pages: None,
-            created_at: now,
-            expires_at: uploads::expiry(now, config.api.upload_retention),
-        };
-        let put = self
-            .services
-            .blobs
-            .presign_put(
-                &upload.incoming_key(),
-                config.api.presign_ttl,
-                body.size,
-                body.content_type.as_deref(),
-            )
-            .await?;
-        self.services.uploads.put(&upload).await?;
-        let base = http::base_url(req, config);
-        let expires = now + time::Duration::try_from(config.api.presign_ttl).unwrap_or_default();
-        let mut resp = http::json(
-            201,
-            &PresignView {
-                id: id.to_string(),
-                upload_url: put.url,
-                method: "PUT",
-                // The length is the client's own: an HTTP client sets it from the body.
-                headers: put
-                    .headers
-                    .into_iter()
-                    .filter(|(name, _)| name != "content-length")
-                    .collect(),
-                expires_at: rfc3339(expires),
-                url: format!("{base}{}", image_path(&id)),
-            },
-        );
-        http::set_header(&mut resp, "location", &image_path(&id));
-        Ok(resp)
-    }
-
-    async fn image(
-        &self,
-        req: &Request,
-        account: &AccountId,
-        id: &UploadId,
-    ) -> Result<Response<Body>> {
-        let size = thumbs::Size::from_query(req.uri().query().unwrap_or(""))
-            .map_err(|(name, msg)| Error::field(name, msg))?;
-        let upload = uploads::resolve(&self.services, id, account).await?;
-        match size {
-            None => self.original(req, &upload).await,
-            Some(size) => self.thumbnail(req, &upload, size).await,
-        }
-    }
-
-    async fn original(&self, req: &Request, upload: &Upload) -> Result<Response<Body>> {
+impl Asked<'_> {
+    async fn original(&self, upload: &Upload) -> Result<Response<Body>> {
         let etag = format!("\"{}\"", upload.sha256);
-        if let Some(resp) = not_modified(req, &etag, upload) {
+        if let Some(resp) = not_modified(self.headers, &etag, upload) {
             return Ok(resp);
         }
         let key = upload.blob_key();
         let max = self.services.config.api.max_response_bytes;
-        let head = req.method() == "HEAD";
-        let (status, first, last) = match range::parse(header(req, "range"), upload.size) {
-            RangeRequest::Unsatisfiable => {
-                let mut resp = http::problem(
-                    &Error::RangeNotSatisfiable(format!("the upload has {} bytes", upload.size)),
-                    req.uri().path(),
-                );
-                http::set_header(
-                    &mut resp,
-                    "content-range",
-                    &format!("bytes */{}", upload.size),
-                );
-                return Ok(resp);
-            }
-            RangeRequest::Part { first, last } => (206, first, last),
-            RangeRequest::Full => (200, 0, upload.size.saturating_sub(1)),
-        };
+        let head = self.head;
+        let (status, first, last) =
+            match range::parse(header(self.headers, RANGE).as_deref(), upload.size) {
+                RangeRequest::Unsatisfiable => {
+                    let mut resp = http::problem(
+                        &Error::RangeNotSatisfiable(format!(
+                            "the upload has {} bytes",
+                            upload.size
+                        )),
+                        &image_path(&upload.id),
+                    );
+                    http::set_header(
+                        &mut resp,
+                        "content-range",
+                        &format!("bytes */{}", upload.size),
+                    );
+                    return Ok(resp);
+                }
+                RangeRequest::Part { first, last } => (206, first, last),
+                RangeRequest::Full => (200, 0, upload.size.saturating_sub(1)),
+            };
         let len = if upload.size == 0 {
             0
         } else {
@@ -413,12 +369,7 @@ impl UploadsApi {
         Ok(resp)
     }
 
-    async fn thumbnail(
-        &self,
-        req: &Request,
-        upload: &Upload,
-        size: thumbs::Size,
-    ) -> Result<Response<Body>> {
+    async fn thumbnail(&self, upload: &Upload, size: thumbs::Size) -> Result<Response<Body>> {
         if !upload.content_type.starts_with("image/") {
             return Err(Error::field(
                 "w",
@@ -429,7 +380,7 @@ impl UploadsApi {
             ));
         }
         let etag = format!("\"{}-{}\"", upload.sha256, size.key());
-        if let Some(resp) = not_modified(req, &etag, upload) {
+        if let Some(resp) = not_modified(self.headers, &etag, upload) {
             return Ok(resp);
         }
         let key = format!(
@@ -462,10 +413,10 @@ impl UploadsApi {
             }
         };
         let len = bytes.len();
-        if len as u64 > self.services.config.api.max_response_bytes && req.method() != "HEAD" {
+        if len as u64 > self.services.config.api.max_response_bytes && !self.head {
             return self.redirect(&key, &mime).await;
         }
-        let body = if req.method() == "HEAD" {
+        let body = if self.head {
             Body::Empty
         } else {
             Body::Binary(Vec::from(bytes))
@@ -497,8 +448,8 @@ fn image_path(id: &UploadId) -> String {
 }
 
 /// `304 Not Modified` when the client already has this representation.
-fn not_modified(req: &Request, etag: &str, upload: &Upload) -> Option<Response<Body>> {
-    let matches = header(req, "if-none-match")?
+fn not_modified(headers: &HeaderMap, etag: &str, upload: &Upload) -> Option<Response<Body>> {
+    let matches = header(headers, IF_NONE_MATCH)?
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/"))
         .any(|t| t == etag || t == "*");
@@ -528,16 +479,6 @@ fn http_date(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&fmt)
         .unwrap_or_default()
-}
-
-fn check_filename(name: &str) -> Result<()> {
-    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        return Err(Error::field(
-            "filename",
-            "must be 1 to 255 printable characters",
-        ));
-    }
-    Ok(())
 }
 
 /// Reads the `file` field (and an optional `filename` field) of a multipart body.
@@ -601,4 +542,12 @@ mod doc_tests {
         assert_eq!(json(&documented), json(&served));
         assert_eq!(served.paths.paths.len(), 4);
     }
+}
+
+/// A request header as text, when present and readable.
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

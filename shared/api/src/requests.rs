@@ -166,6 +166,67 @@ fn check_tags(tags: &[String]) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `POST /api/uploads`: ask for a presigned upload URL.
+pub struct PresignRequest {
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")]
+    pub filename: Option<String>,
+    /// The file's size in bytes: the URL takes exactly this many (`413` above the service's
+    /// limit).
+    #[schema(minimum = 1, maximum = 1_099_511_627_776_u64)]
+    pub size: u64,
+    /// The file's type, when the client knows it: the URL then takes only this type (send it as
+    /// `Content-Type`), and bytes of another type are refused when the upload is first used.
+    #[schema(example = "application/pdf")]
+    pub content_type: Option<String>,
+}
+
+/// The largest `size` the document allows (1 TiB); above the service's limit is a `413`.
+const MAX_DECLARED_SIZE: u64 = 1 << 40;
+
+impl PresignRequest {
+    /// The grant's rules: a printable file name, a size from 1 byte to `max_bytes` (a `413`
+    /// above it), a type among `accepted` (a `415` otherwise).
+    pub fn validate(&self, max_bytes: u64, accepted: &[&str]) -> Result<()> {
+        if let Some(name) = &self.filename {
+            check_filename(name)?;
+        }
+        if self.size == 0 || self.size > MAX_DECLARED_SIZE {
+            return Err(Error::field(
+                "size",
+                format!("a size from 1 to {MAX_DECLARED_SIZE} bytes is required"),
+            ));
+        }
+        if self.size > max_bytes {
+            return Err(Error::PayloadTooLarge(format!(
+                "{} bytes is over the limit of {max_bytes}",
+                self.size
+            )));
+        }
+        if let Some(declared) = &self.content_type {
+            if !accepted.contains(&declared.as_str()) {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "contentType {declared} is not accepted: accepted are {}",
+                    accepted.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An upload's file name: 1 to 255 printable characters.
+pub fn check_filename(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(Error::field(
+            "filename",
+            "must be 1 to 255 printable characters",
+        ));
+    }
+    Ok(())
+}
+
 /// A job's id in a path, as the OpenAPI document describes it (the handlers read it as a
 /// `JobId`, whose parsing is the rule).
 #[derive(Debug, Deserialize, IntoParams)]

@@ -312,22 +312,6 @@ pub struct UploadView {
     pub pages: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-/// `POST /api/uploads`: ask for a presigned upload URL.
-pub struct PresignRequest {
-    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")]
-    pub filename: Option<String>,
-    /// The file's size in bytes: the URL takes exactly this many (`413` above the service's
-    /// limit).
-    #[schema(minimum = 1, maximum = 1_099_511_627_776_u64)]
-    pub size: u64,
-    /// The file's type, when the client knows it: the URL then takes only this type (send it as
-    /// `Content-Type`), and bytes of another type are refused when the upload is first used.
-    #[schema(example = "application/pdf")]
-    pub content_type: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 /// A presigned upload: PUT the file to `uploadUrl` before `expiresAt`.

@@ -316,6 +316,18 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
     }
 }
 
+/// The request's body as it came, for bodies that are not JSON (an upload's bytes); at most
+/// [`MAX_REQUEST_BYTES`] (more is a `413`).
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+        body_bytes(req.into_body()).await.map(RawBody)
+    }
+}
+
 /// JSON in and out. As an extractor, the body read into `T` ([`from_json`]: a JSON object, or a
 /// `400` naming the field at fault). As a response, `T` serialised with
 /// `Content-Type: application/json` (status `200`; pair it with a [`StatusCode`] for another).
