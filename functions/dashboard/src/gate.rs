@@ -2,13 +2,14 @@
 //! it (set by `/horizon/login`, carrying the name the operator signed in under, which the audit
 //! log records); everyone when the local runner binds to loopback.
 
+use axum::extract::State;
 use hmac::{Hmac, Mac};
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth::constant_time_eq;
-use horizon_runtime::http::{self, header};
+use horizon_runtime::http::{self, RawBody};
 use lambda_http::http::HeaderMap;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
@@ -39,12 +40,12 @@ fn count_failed_sign_in(now: i64) {
     }
 }
 
-/// Whether the request (its headers) may see the dashboard; `403` otherwise.
 /// Who is acting: the name a session was signed in under, `admin key` for the bearer token, or
 /// `local` on the loopback runner. The audit log's `actor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator(pub String);
 
+/// Whether the request (its headers) may see the dashboard; `403` otherwise.
 pub fn check(services: &Services, headers: &HeaderMap) -> Result<Operator> {
     let config = &services.config;
     if config.dashboard.open {
@@ -126,7 +127,17 @@ fn operator_name(given: Option<String>) -> String {
     }
 }
 
-pub fn login(services: &Services, req: &Request) -> Response<Body> {
+/// The sign-in form.
+pub async fn login_form() -> Response<Body> {
+    login_page(200, None)
+}
+
+/// Signs an operator in with the admin key (a form post): a session cookie, or the form again.
+pub async fn login(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response<Body> {
     let now = services.clock.now().unix_timestamp();
     if let Some(wait) = sign_in_wait(now) {
         let mut resp = login_page(
@@ -136,9 +147,7 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
         http::set_header(&mut resp, "retry-after", &wait.to_string());
         return resp;
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(req.body().as_ref())
-        .into_owned()
-        .collect();
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let given = field("key");
     let name = operator_name(field("name"));
@@ -150,7 +159,10 @@ pub fn login(services: &Services, req: &Request) -> Response<Body> {
         return login_page(403, Some("That is not the admin key."));
     }
     let expires = now + SESSION_SECONDS;
-    let secure = if header(req, "x-forwarded-proto") == Some("https") {
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok());
+    let secure = if proto == Some("https") {
         "; Secure"
     } else {
         ""
@@ -198,6 +210,7 @@ fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_http::Request;
 
     #[test]
     fn sessions_expire_and_cannot_be_forged() {

@@ -2,6 +2,7 @@
 //! reads (job views, chunk pages, webhook subscriptions and their payloads). Built on the domain;
 //! no I/O.
 
+pub mod horizon;
 pub mod refusals;
 pub mod requests;
 pub mod views;

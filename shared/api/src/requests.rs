@@ -398,7 +398,9 @@ pub fn limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32> {
 }
 
 /// A query parameter that is a whole number, with an error that says so.
-fn whole_number<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<Option<u32>, D::Error> {
+pub fn whole_number<'de, D: Deserializer<'de>>(
+    de: D,
+) -> std::result::Result<Option<u32>, D::Error> {
     let text = String::deserialize(de)?;
     text.parse()
         .map(Some)
