@@ -309,9 +309,12 @@ impl ExtractWorker {
 
     /// The delay before the `receive_count`-th retry: the base, doubling, at most 15 minutes.
     fn backoff(&self, receive_count: u32) -> std::time::Duration {
-        let base = self.services.config.jobs.retry_base;
-        base.saturating_mul(1 << receive_count.saturating_sub(1).min(10))
-            .min(std::time::Duration::from_secs(900))
+        let backoff = horizon_app::retry::Backoff {
+            first: self.services.config.jobs.retry_base,
+            cap: std::time::Duration::from_secs(900),
+            tries: self.services.config.jobs.max_tries,
+        };
+        backoff.delay(receive_count.saturating_sub(1))
     }
 
     /// Marks the job failed unless it already finished.

@@ -7,12 +7,10 @@
 use time::OffsetDateTime;
 
 use crate::ports::{Along, StoreError, WorkMessage};
+use crate::retry::Backoff;
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::{Job, JobError, JobId};
-
-/// How often [`update`] reads again after losing a race before it gives up (`503`, retry).
-const TRIES: usize = 5;
 
 /// What a change makes of the job it read.
 #[allow(clippy::large_enum_variant)] // one lives for a moment per write
@@ -35,7 +33,10 @@ pub async fn update<T>(
     mut decide: impl FnMut(Option<&Job>, OffsetDateTime) -> Result<Step<T>>,
 ) -> Result<T> {
     let mut read = start;
-    for _ in 0..TRIES {
+    for attempt in 0..Backoff::RACE.tries {
+        if attempt > 0 {
+            Backoff::RACE.wait(attempt - 1).await;
+        }
         let job = match read.take() {
             Some(job) => Some(job),
             None => services.jobs.get(id).await?,
@@ -164,7 +165,7 @@ pub async fn cancel(
 pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
     let retention =
         time::Duration::try_from(services.config.jobs.retention).unwrap_or(time::Duration::days(1));
-    let mut tries = 0;
+    let mut attempt = 0;
     let retry = loop {
         let original = services
             .jobs
@@ -177,7 +178,10 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
         match submit(services, &retry, Along::Replacing(&noted)).await {
             Ok(()) => break retry,
             // The original changed since it was read: read it and decide again.
-            Err(Error::Stale(_)) if tries < TRIES => tries += 1,
+            Err(Error::Stale(_)) if attempt + 1 < Backoff::RACE.tries => {
+                Backoff::RACE.wait(attempt).await;
+                attempt += 1;
+            }
             Err(e) => return Err(e),
         }
     };

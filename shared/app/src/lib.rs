@@ -14,6 +14,7 @@ pub mod memory;
 pub mod outbox;
 pub mod pages;
 pub mod ports;
+pub mod retry;
 pub mod services;
 pub mod uploads;
 

@@ -170,18 +170,10 @@ pub async fn prepare(
 /// every job: a consumer commits a batch's writes together, in the stream's order, rather than
 /// one transaction per write contending for them. A refused transaction is tried again.
 pub async fn commit(services: &Services, writes: &[Counts]) -> Result<usize> {
-    let mut wait = std::time::Duration::from_millis(20);
-    for _ in 0..4 {
-        match services.metrics.apply(writes).await {
-            Err(crate::ports::StoreError::Unavailable(why)) => {
-                tracing::debug!(%why, "counts not committed; trying again");
-                tokio::time::sleep(wait).await;
-                wait *= 4;
-            }
-            other => return Ok(other?),
-        }
-    }
-    Ok(services.metrics.apply(writes).await?)
+    let commit = || services.metrics.apply(writes);
+    Ok(crate::retry::Backoff::STORE
+        .retry("committing counts", commit)
+        .await?)
 }
 
 /// Carries out what follows a delivery attempt, as its record in the delivery log says (the

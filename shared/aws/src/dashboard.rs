@@ -24,6 +24,7 @@ use crate::clients::unavailable;
 use crate::dynamo::{from_json, millis, n, opt_num, opt_str, s, to_json, DynamoStore, Item};
 use horizon_app::ports::{Counts, DashboardStore, MetricsStore, COUNT_SCAN_CAP};
 use horizon_app::ports::{StoreError, StoreResult};
+use horizon_app::retry::Backoff;
 use horizon_domain::monitoring::{
     self, first_id_at, Counter, Heartbeat, ListName, MetricId, MetricKind, Search, Snapshot, Tally,
     Width,
@@ -297,7 +298,7 @@ impl DynamoStore {
     pub async fn import(&self, jobs: &[Job]) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         for batch in jobs.chunks(25) {
-            let mut requests: Vec<WriteRequest> = batch
+            let requests: Vec<WriteRequest> = batch
                 .iter()
                 .map(|job| {
                     let put = PutRequest::builder()
@@ -307,23 +308,22 @@ impl DynamoStore {
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<StoreResult<_>>()?;
-            for attempt in 0..20 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("DynamoDB BatchWriteItem", e))?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
-            }
+            Backoff::STORE
+                .drain("DynamoDB BatchWriteItem", requests, |requests| async move {
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .send()
+                        .await
+                        .map_err(|e| unavailable("DynamoDB BatchWriteItem", e))?;
+                    let left = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default();
+                    Ok((Vec::<()>::new(), left))
+                })
+                .await?;
         }
         let mut counts: HashMap<(Width, i64, &str), i64> = HashMap::new();
         let mut pending = 0;
@@ -957,34 +957,37 @@ impl DashboardStore for DynamoStore {
                     ])
                 })
                 .collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Internal(format!("batch get: {e}")))?,
-            );
-            for _ in 0..10 {
-                let Some(req) = request.take() else { break };
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("DynamoDB BatchGetItem", e))?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let job = Self::job_from_item(&item)?;
-                    found.insert(job.id().to_string(), job);
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
+            let jobs = Backoff::STORE
+                .drain("DynamoDB BatchGetItem", keys, |keys| async move {
+                    let request = KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| StoreError::Internal(format!("batch get: {e}")))?;
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(|e| unavailable("DynamoDB BatchGetItem", e))?;
+                    let jobs = out
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default()
+                        .iter()
+                        .map(Self::job_from_item)
+                        .collect::<StoreResult<Vec<Job>>>()?;
+                    let left = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                    Ok((jobs, left))
+                })
+                .await?;
+            for job in jobs {
+                found.insert(job.id().to_string(), job);
             }
         }
         let now = self.clock.now();
