@@ -353,7 +353,7 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
                 let (h, mut twin) = (handler.clone(), SqsEvent::default());
                 twin.records = vec![record.clone()];
                 tokio::spawn(horizon_aws::meter::as_function(supervisor, async move {
-                    h.handle(twin).await
+                    horizon_runtime::lambda::run_batch(&*h, twin).await
                 }));
             }
         }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use horizon_app::{Config, Services};
 use horizon_runtime::lambda::EventHandler;
-use horizon_runtime::lambda::SqsHandler;
 use lambda_http::Body;
 use serde_json::Value;
 
@@ -116,7 +115,7 @@ async fn every_handler_answers_its_fixture_events_without_the_network() {
     for name in ["extract-worker-malformed.json", "extract-worker-sqs.json"] {
         let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&event(name)).unwrap();
         let id = batch.records[0].message_id.clone().unwrap();
-        let resp = worker.handle(batch).await;
+        let resp = horizon_runtime::lambda::run_batch(&*worker, batch).await;
         let failed: Vec<String> = resp
             .batch_item_failures
             .into_iter()
@@ -143,7 +142,7 @@ async fn every_handler_answers_its_fixture_events_without_the_network() {
     let batch: aws_lambda_events::sqs::SqsEvent =
         serde_json::from_str(&event("webhook-dispatch-sqs.json")).unwrap();
     let id = batch.records[0].message_id.clone().unwrap();
-    let resp = dispatcher.handle(batch).await;
+    let resp = horizon_runtime::lambda::run_batch(&dispatcher, batch).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, id);
 }

@@ -20,11 +20,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsMessage;
 use aws_sdk_dynamodb::types::AttributeValue;
 use horizon_app::ports::StoreError;
 use horizon_domain::{AccountId, Job, JobId, JobStatus, JobType, UploadId};
-use horizon_runtime::lambda::SqsHandler;
+use horizon_runtime::lambda::{Handled, SqsHandler};
 use serde_json::Value;
 use support::*;
 
@@ -295,18 +295,16 @@ struct FailFirstTime {
 
 #[async_trait::async_trait]
 impl SqsHandler for FailFirstTime {
-    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
+    async fn handle_message(&self, m: &SqsMessage) -> Handled {
         let mut seen = self.seen.lock().unwrap();
-        for m in event.records {
-            let body = m.body.clone().unwrap_or_default();
-            let n = seen.entry(body.clone()).or_default();
-            *n += 1;
-            if body == self.fail_body && *n == 1 {
-                response.add_failure(m.message_id.unwrap());
-            }
+        let body = m.body.clone().unwrap_or_default();
+        let n = seen.entry(body.clone()).or_default();
+        *n += 1;
+        if body == self.fail_body && *n == 1 {
+            Handled::Again(None)
+        } else {
+            Handled::Done
         }
-        response
     }
 }
 

@@ -12,7 +12,7 @@ pub mod reaper;
 
 use std::str::FromStr;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{StoreError, WorkMessage};
 use horizon_app::Services;
@@ -21,7 +21,7 @@ use horizon_domain::{
     SelectionState, TableCell,
 };
 use horizon_domain::{Error, Result};
-use horizon_runtime::lambda::{EventHandler, SqsHandler};
+use horizon_runtime::lambda::{EventHandler, Handled, SqsHandler};
 use tracing::Instrument;
 
 /// Runs the worker in Lambda; started as an extraction child (see [`child`]), the same executable
@@ -96,30 +96,23 @@ impl EventHandler for ExtractWorker {
 
 #[async_trait::async_trait]
 impl SqsHandler for ExtractWorker {
-    /// Handles one SQS batch, as Lambda's event source mapping delivers it.
-    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.records {
-            let outcome = self.process(message).await;
-            if outcome == Outcome::Abandon {
-                if let Some(id) = &message.message_id {
-                    response.add_failure(id.clone());
-                }
-            }
-            if let Outcome::Retry(delay) = outcome {
-                if let Some(id) = &message.message_id {
-                    response.add_failure(id.clone());
-                }
-                // Back off by this message's own delay rather than the queue's whole visibility
-                // timeout; if that fails, the timeout applies, which is also safe.
-                if let Some(handle) = &message.receipt_handle {
-                    if let Err(e) = self.services.queue.retry_later(handle, delay).await {
-                        tracing::warn!(error = %e, "could not set the retry delay");
-                    }
-                }
-            }
+    /// Handles one message of an SQS batch, as Lambda's event source mapping delivers it.
+    async fn handle_message(&self, message: &SqsMessage) -> Handled {
+        match self.process(message).await {
+            Outcome::Abandon => Handled::Again(None),
+            // Back off by this message's own delay rather than the queue's whole visibility
+            // timeout.
+            Outcome::Retry(delay) => Handled::Again(Some(delay)),
+            _ => Handled::Done,
         }
-        response
+    }
+
+    async fn come_back_after(&self, receipt_handle: &str, wait: std::time::Duration) -> Result<()> {
+        Ok(self
+            .services
+            .queue
+            .retry_later(receipt_handle, wait)
+            .await?)
     }
 }
 
@@ -552,7 +545,7 @@ mod tests {
             message("m2", &format!(r#"{{"jobId":"{}"}}"#, job.id())),
             message("m3", "not json"),
         ];
-        let response = worker.handle(event).await;
+        let response = horizon_runtime::lambda::run_batch(&worker, event).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -606,7 +599,10 @@ mod tests {
         let worker = ExtractWorker::new(s.clone());
         let mut event = SqsEvent::default();
         event.records = vec![message("m1", &format!(r#"{{"jobId":"{}"}}"#, job.id()))];
-        assert!(worker.handle(event).await.batch_item_failures.is_empty());
+        assert!(horizon_runtime::lambda::run_batch(&worker, event)
+            .await
+            .batch_item_failures
+            .is_empty());
         let stored = s.jobs.get(job.id()).await.unwrap().unwrap();
         assert_eq!(stored.status(), JobStatus::Failed);
         assert_eq!(stored.error().map(|e| e.code.as_str()), Some("too_large"));

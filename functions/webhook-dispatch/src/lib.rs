@@ -7,14 +7,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsMessage;
 use horizon_app::events::{sign, Attempt, DeliveryMessage, Scope, Then};
 use horizon_app::jobs::{self, Step};
 use horizon_app::Services;
 use horizon_domain::net::{is_allowed, Cidr};
 use horizon_domain::{rfc3339, Subscription};
 use horizon_domain::{Error, Result};
-use horizon_runtime::lambda::SqsHandler;
+use horizon_runtime::lambda::{Handled, SqsHandler};
 
 pub struct WebhookDispatcher {
     services: Services,
@@ -109,21 +109,24 @@ impl WebhookDispatcher {
     }
 }
 
+/// Deliveries of one batch made at once (an SQS batch holds at most 10 messages).
+const DELIVERIES_AT_ONCE: usize = 10;
+
 #[async_trait::async_trait]
 impl SqsHandler for WebhookDispatcher {
-    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        let results =
-            futures_util::future::join_all(event.records.iter().map(|m| self.process(m))).await;
-        for (message, result) in event.records.iter().zip(results) {
-            if let Err(e) = result {
+    async fn handle_message(&self, message: &SqsMessage) -> Handled {
+        match self.process(message).await {
+            Ok(()) => Handled::Done,
+            Err(e) => {
                 tracing::warn!(error = %e, "delivery not handled; it will be retried");
-                if let Some(id) = &message.message_id {
-                    response.add_failure(id.clone());
-                }
+                Handled::Again(None)
             }
         }
-        response
+    }
+
+    /// A batch's deliveries go out together: each waits on its receiver.
+    fn concurrency(&self) -> usize {
+        DELIVERIES_AT_ONCE
     }
 }
 
@@ -464,6 +467,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
     use aws_lambda_events::sqs::SqsMessage;
     use horizon_app::memory::{queued_job, Memory};
     use horizon_app::ports::Along;
@@ -524,7 +528,7 @@ mod tests {
         memory.pump().await.unwrap(); // the job's own write: its counts
 
         for _ in 0..2 {
-            let response = dispatcher.handle(event(&first)).await;
+            let response = horizon_runtime::lambda::run_batch(&dispatcher, event(&first)).await;
             assert!(response.batch_item_failures.is_empty());
         }
         let log = memory.services.delivery_log.attempts(&first.job_id).await;
@@ -546,7 +550,7 @@ mod tests {
         // The last attempt fails too: it is dead-lettered, once, from its record.
         memory.clock.advance(time::Duration::seconds(8));
         for _ in 0..2 {
-            dispatcher.handle(event(second)).await;
+            horizon_runtime::lambda::run_batch(&dispatcher, event(second)).await;
         }
         memory.pump().await.unwrap();
         assert_eq!(memory.queue.dead_letters().unwrap(), vec![second.clone()]);
@@ -577,7 +581,7 @@ mod tests {
         let url = format!("http://127.0.0.1:{port}/hook");
         let first = started_job(&memory, &url).await;
         let took = Instant::now();
-        dispatcher.handle(event(&first)).await;
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&first)).await;
         assert!(took.elapsed() >= Duration::from_secs(1));
 
         // Another job's event to the same receiver: deferred, not attempted, at once.
@@ -586,11 +590,12 @@ mod tests {
             ..first.clone()
         };
         let took = Instant::now();
-        assert!(dispatcher
-            .handle(event(&second))
-            .await
-            .batch_item_failures
-            .is_empty());
+        assert!(
+            horizon_runtime::lambda::run_batch(&dispatcher, event(&second))
+                .await
+                .batch_item_failures
+                .is_empty()
+        );
         assert!(
             took.elapsed() < Duration::from_millis(500),
             "{:?}",
@@ -611,7 +616,7 @@ mod tests {
 
         // After the cool-off it is attempted.
         memory.clock.advance(time::Duration::seconds(3));
-        dispatcher.handle(event(&second)).await;
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&second)).await;
         assert!(memory
             .services
             .delivery_log

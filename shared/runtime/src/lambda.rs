@@ -5,15 +5,72 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
 use horizon_app::Services;
 
-/// An SQS-triggered function. Messages it could not handle for a transient reason are listed in
-/// `batchItemFailures`; the event source mapping redelivers only those.
+/// What became of one message of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Done with (handled, or settled for good, such as a job marked failed): it leaves the
+    /// queue.
+    Done,
+    /// To be delivered again: after the queue's visibility timeout, or after `Some(wait)`.
+    Again(Option<std::time::Duration>),
+}
+
+/// An SQS-triggered function, one message at a time: [`run_batch`] does a batch's bookkeeping
+/// (the messages to deliver again listed in `batchItemFailures`, which the event source mapping
+/// redelivers alone).
 #[async_trait]
 pub trait SqsHandler: Send + Sync {
-    async fn handle(&self, event: SqsEvent) -> SqsBatchResponse;
+    async fn handle_message(&self, message: &SqsMessage) -> Handled;
+
+    /// How many of a batch's messages are handled at once.
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    /// Makes a message handled [`Handled::Again`]`(Some(wait))` come back after `wait`; where
+    /// this fails (or is not provided), the queue's visibility timeout applies, which is also
+    /// safe.
+    async fn come_back_after(
+        &self,
+        _receipt_handle: &str,
+        _wait: std::time::Duration,
+    ) -> horizon_domain::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a batch through `handler`, at most [`SqsHandler::concurrency`] messages at once, and
+/// answers with the messages to deliver again.
+pub async fn run_batch(handler: &dyn SqsHandler, event: SqsEvent) -> SqsBatchResponse {
+    use futures_util::StreamExt;
+    let each: Vec<_> = event
+        .records
+        .iter()
+        .map(|message| handler.handle_message(message))
+        .collect();
+    let outcomes: Vec<Handled> = futures_util::stream::iter(each)
+        .buffered(handler.concurrency().max(1))
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    for (message, outcome) in event.records.iter().zip(outcomes) {
+        let Handled::Again(wait) = outcome else {
+            continue;
+        };
+        if let Some(id) = &message.message_id {
+            response.add_failure(id.clone());
+        }
+        if let (Some(wait), Some(handle)) = (wait, &message.receipt_handle) {
+            if let Err(e) = handler.come_back_after(handle, wait).await {
+                tracing::warn!(error = %e, "could not set when the message comes back");
+            }
+        }
+    }
+    response
 }
 
 /// Runs an HTTP function in Lambda: logging, configuration and clients once, then its routes
@@ -71,7 +128,7 @@ pub async fn handle_batch(
 ) -> SqsBatchResponse {
     use tracing::Instrument;
     let span = crate::telemetry::batch_span(request_id, &event);
-    handler.handle(event).instrument(span).await
+    run_batch(handler, event).instrument(span).await
 }
 
 /// Runs an SQS-triggered function in Lambda; each invocation sends the heartbeat of worker
