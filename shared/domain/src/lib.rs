@@ -123,12 +123,31 @@ impl JobType {
 }
 
 impl FromStr for JobType {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
         JobType::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| Error::Internal(format!("unknown job type {s:?} in storage")))
+            .ok_or_else(|| UnknownValue::new("job type", s))
+    }
+}
+
+/// A name that is none of its kind's (a job status, a job type): what parsing a stored or
+/// configured value can fail with. Requests never meet it: their values are checked where
+/// they are read, and named in a `400`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is no {kind}")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    fn new(kind: &'static str, value: &str) -> UnknownValue {
+        UnknownValue {
+            kind,
+            value: value.chars().take(64).collect(),
+        }
     }
 }
 
@@ -203,12 +222,12 @@ impl fmt::Display for JobStatus {
 }
 
 impl FromStr for JobStatus {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
         JobStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| Error::Internal(format!("unknown job status {s:?} in storage")))
+            .ok_or_else(|| UnknownValue::new("job status", s))
     }
 }
 
@@ -1098,6 +1117,17 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_stored_name_is_an_unknown_value_of_its_kind() {
+        assert_eq!("failed".parse::<JobStatus>(), Ok(JobStatus::Failed));
+        let e = "sleeping".parse::<JobStatus>().unwrap_err();
+        assert_eq!((e.kind, e.value.as_str()), ("job status", "sleeping"));
+        assert_eq!(
+            "extract/word".parse::<JobType>().unwrap_err().kind,
+            "job type"
+        );
+    }
     use time::macros::datetime;
 
     #[test]

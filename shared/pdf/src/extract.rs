@@ -1,7 +1,7 @@
 //! Reading PDFs with PDFium (BSD-3-Clause/Apache-2.0, Google's PDF engine from Chromium), bound
-//! at run time from `libpdfium.so` through `pdfium-render`. Chosen by measurement: see the README
-//! and ../shared/notes/pdf-extraction.md (best ground-truth similarity of the candidates, 1.4× the
-//! speed of pdftotext, 57 MB peak on the worst file).
+//! at run time from `libpdfium.so` through `pdfium-render`. Chosen by measurement (the README's
+//! "The extraction engine and its licence": best ground-truth similarity of the candidates,
+//! 1.4× the speed of pdftotext, 57 MB peak on the worst file).
 //!
 //! A page gives its text layer as words with their boxes, font sizes and styles, the straight
 //! lines drawn on it (table rules), and how much of it is covered by images; or its pixels, for
