@@ -12,7 +12,7 @@ use horizon_app::dashboard::{self, ListName, MetricId, MetricKind, Search, Width
 use horizon_app::ports::QueueDepth;
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, JobError, JobStatus, Result};
-use horizon_runtime::http::{ApiJson, Param};
+use horizon_runtime::http::{ApiJson, ApiResult, Param};
 use serde_json::json;
 
 use crate::{audit, now_ms, Dash, Op, BULK_TIME};
@@ -99,7 +99,7 @@ impl Fleet {
     }
 }
 
-pub async fn stats(State(s): Dash) -> Result<ApiJson<Stats>> {
+pub async fn stats(State(s): Dash) -> ApiResult<ApiJson<Stats>> {
     let now = s.clock.now();
     let c = &s.config;
     let (rw, rfirst, _) = Width::window(c.dashboard.recent_minutes, now);
@@ -181,7 +181,7 @@ pub async fn stats(State(s): Dash) -> Result<ApiJson<Stats>> {
     }))
 }
 
-pub async fn workload(State(s): Dash) -> Result<ApiJson<Vec<QueueLoad>>> {
+pub async fn workload(State(s): Dash) -> ApiResult<ApiJson<Vec<QueueLoad>>> {
     let fleet = Fleet::read(&s).await?;
     let mut rows: Vec<QueueLoad> = fleet
         .supervisors
@@ -199,7 +199,7 @@ pub async fn workload(State(s): Dash) -> Result<ApiJson<Vec<QueueLoad>>> {
     Ok(ApiJson(rows))
 }
 
-pub async fn masters(State(s): Dash) -> Result<ApiJson<BTreeMap<String, MasterView>>> {
+pub async fn masters(State(s): Dash) -> ApiResult<ApiJson<BTreeMap<String, MasterView>>> {
     let fleet = Fleet::read(&s).await?;
     let config = &s.config;
     let mut names: Vec<String> = fleet.heartbeats.iter().map(|h| h.master.clone()).collect();
@@ -299,16 +299,16 @@ pub async fn pause(
     State(s): Dash,
     axum::Extension(op): Op,
     Param(queue): Param<String>,
-) -> Result<ApiJson<QueueState>> {
-    set_paused(&s, &op, queue, true).await
+) -> ApiResult<ApiJson<QueueState>> {
+    Ok(set_paused(&s, &op, queue, true).await?)
 }
 
 pub async fn resume(
     State(s): Dash,
     axum::Extension(op): Op,
     Param(queue): Param<String>,
-) -> Result<ApiJson<QueueState>> {
-    set_paused(&s, &op, queue, false).await
+) -> ApiResult<ApiJson<QueueState>> {
+    Ok(set_paused(&s, &op, queue, false).await?)
 }
 
 async fn set_paused(
@@ -343,7 +343,7 @@ pub async fn purge(
     State(s): Dash,
     axum::Extension(op): Op,
     Param(queue): Param<String>,
-) -> Result<ApiJson<Purged>> {
+) -> ApiResult<ApiJson<Purged>> {
     let sup = s
         .fleet
         .supervisors()
@@ -391,7 +391,7 @@ pub async fn purge(
                     Ok(_) => cancelled += 1,
                     // It started, finished or went meanwhile: nothing to purge.
                     Err(Error::Conflict(_) | Error::NotFound(_)) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             match next {

@@ -16,7 +16,7 @@ use horizon_app::dashboard::{ListName, Search};
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, Job, JobId, JobStatus, Result};
 use horizon_runtime::documents::{self, Markdown, PagePicture};
-use horizon_runtime::http::{ApiJson, ApiQuery, Id, Param};
+use horizon_runtime::http::{ApiJson, ApiQuery, ApiResult, Id, Param};
 use serde_json::json;
 
 use crate::{audit, find, list_since, on_queue, queue_of, Dash, Op, BULK_MAX, BULK_TIME};
@@ -42,19 +42,16 @@ impl IntoResponse for JobPage {
     }
 }
 
-pub async fn job(State(s): Dash, Id(id): Id<JobId>) -> Result<JobPage> {
-    page_of(&s, find(&s, &id).await?).await
+pub async fn job(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<JobPage> {
+    Ok(page_of(&s, find(&s, &id).await?).await?)
 }
 
-pub async fn failed_job(State(s): Dash, Id(id): Id<JobId>) -> Result<JobPage> {
+pub async fn failed_job(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<JobPage> {
     let job = find(&s, &id).await?;
     if job.status() != JobStatus::Failed {
-        return Err(Error::NotFound(format!(
-            "job {id} is {}, not failed",
-            job.status()
-        )));
+        return Err(Error::NotFound(format!("job {id} is {}, not failed", job.status())).into());
     }
-    page_of(&s, job).await
+    Ok(page_of(&s, job).await?)
 }
 
 async fn page_of(s: &Services, job: Job) -> Result<JobPage> {
@@ -121,7 +118,7 @@ pub async fn retry(
     State(s): Dash,
     axum::Extension(op): Op,
     Id(id): Id<JobId>,
-) -> Result<ApiJson<Retried>> {
+) -> ApiResult<ApiJson<Retried>> {
     let retry = jobs::retry(&s, &id).await?;
     audit(&op, "retry", json!({ "job": id, "retry": retry.id() }));
     Ok(ApiJson(Retried {
@@ -191,7 +188,7 @@ pub async fn retry_matching(
     State(s): Dash,
     axum::Extension(op): Op,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<ApiJson<RetriedMany>> {
+) -> ApiResult<ApiJson<RetriedMany>> {
     let Some(search) = matching(&s, query, "retry")? else {
         return Ok(ApiJson(RetriedMany {
             retried: 0,
@@ -231,13 +228,14 @@ pub async fn delete_failed(
     State(s): Dash,
     axum::Extension(op): Op,
     Id(id): Id<JobId>,
-) -> Result<ApiJson<Deleted>> {
+) -> ApiResult<ApiJson<Deleted>> {
     let job = find(&s, &id).await?;
     if job.status() != JobStatus::Failed {
         return Err(Error::Conflict(format!(
             "job {id} is {}; only failed jobs are deleted here",
             job.status()
-        )));
+        ))
+        .into());
     }
     jobs::delete(&s, &job).await?;
     audit(&op, "delete", json!({ "job": id }));
@@ -253,7 +251,7 @@ pub async fn delete_matching(
     State(s): Dash,
     axum::Extension(op): Op,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<ApiJson<Deleted>> {
+) -> ApiResult<ApiJson<Deleted>> {
     let Some(search) = matching(&s, query, "delete")? else {
         return Ok(ApiJson(Deleted {
             deleted: 0,
@@ -287,7 +285,7 @@ pub async fn chunks(
     State(s): Dash,
     Id(id): Id<JobId>,
     ApiQuery(query): ApiQuery<OffsetQuery>,
-) -> Result<ApiJson<ChunkWindow>> {
+) -> ApiResult<ApiJson<ChunkWindow>> {
     let job = find(&s, &id).await?;
     let limit = limit(query.limit, 500, 1000)?;
     let offset = query.offset.unwrap_or(0);
@@ -301,20 +299,20 @@ pub async fn chunks(
     }))
 }
 
-pub async fn markdown(State(s): Dash, Id(id): Id<JobId>) -> Result<Markdown> {
-    documents::markdown(&s, &find(&s, &id).await?).await
+pub async fn markdown(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<Markdown> {
+    Ok(documents::markdown(&s, &find(&s, &id).await?).await?)
 }
 
 pub async fn page(
     State(s): Dash,
     Param((id, page)): Param<(String, u32)>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<PagePicture> {
+) -> ApiResult<PagePicture> {
     let job = find(&s, &id.parse()?).await?;
-    documents::page(&s, &job, page, query.w).await
+    Ok(documents::page(&s, &job, page, query.w).await?)
 }
 
-pub async fn deliveries(State(s): Dash, Id(id): Id<JobId>) -> Result<ApiJson<DeliveryLogView>> {
+pub async fn deliveries(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<ApiJson<DeliveryLogView>> {
     let job = find(&s, &id).await?;
     let attempts = s.delivery_log.attempts(job.id()).await?;
     let subscriptions = job
@@ -334,7 +332,7 @@ pub async fn replay(
     State(s): Dash,
     axum::Extension(op): Op,
     Param((id, delivery)): Param<(String, String)>,
-) -> Result<(StatusCode, ApiJson<ReplayView>)> {
+) -> ApiResult<(StatusCode, ApiJson<ReplayView>)> {
     let id: JobId = id.parse()?;
     let job = find(&s, &id).await?;
     horizon_app::events::replay(&s, &job, &delivery).await?;

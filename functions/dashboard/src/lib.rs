@@ -24,6 +24,7 @@ use axum::routing::{any, get, post};
 use horizon_app::dashboard::{self, ListName, Width};
 use horizon_app::Services;
 use horizon_domain::{Error, Job, JobId, Result};
+use horizon_runtime::http::ApiError;
 use serde_json::Value;
 
 pub use gate::Operator;
@@ -109,15 +110,15 @@ async fn gated(State(s): Dash, mut req: axum::extract::Request, next: Next) -> R
             req.extensions_mut().insert(operator);
             next.run(req).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => ApiError(e).into_response(),
     }
 }
 
-async fn no_api_route(method: Method, uri: Uri) -> Error {
-    Error::NotFound(format!(
+async fn no_api_route(method: Method, uri: Uri) -> ApiError {
+    ApiError(Error::NotFound(format!(
         "no dashboard API route for {method} {}",
         uri.path()
-    ))
+    )))
 }
 
 /// A page of the app (any view: the app routes in the browser), or the login page.

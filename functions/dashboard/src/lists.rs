@@ -7,14 +7,16 @@ use horizon_api::horizon::{HorizonJob, JobsPage, ListQuery, MonitorRequest, TagC
 use horizon_app::dashboard::{ListName, MetricId, MetricKind, Search, Snapshot, Width};
 use horizon_app::Services;
 use horizon_domain::{Error, Job, Result};
-use horizon_runtime::http::{ApiJson, ApiQuery, Param};
+use horizon_runtime::http::{ApiError, ApiJson, ApiQuery, ApiResult, Param};
 
 use crate::{list_since, now_ms, on_queue, queue_of, Dash, PAGE, TAG_PAGE};
 
 /// The route of one of Horizon's job lists.
 pub fn of(name: ListName) -> MethodRouter<Services> {
     get(
-        move |State(s): Dash, ApiQuery(q): ApiQuery<ListQuery>| async move { list(&s, name, q).await },
+        move |State(s): Dash, ApiQuery(q): ApiQuery<ListQuery>| async move {
+            Ok::<_, ApiError>(list(&s, name, q).await?)
+        },
     )
 }
 
@@ -119,7 +121,7 @@ async fn page(
     })
 }
 
-pub async fn monitoring(State(s): Dash) -> Result<ApiJson<Vec<TagCount>>> {
+pub async fn monitoring(State(s): Dash) -> ApiResult<ApiJson<Vec<TagCount>>> {
     let mut out = Vec::new();
     for (tag, since) in s.dashboard.monitored().await? {
         let count = s.dashboard.tagged_count(&tag, tag_since(&s, since)).await?;
@@ -137,17 +139,17 @@ fn tag_since(s: &Services, monitored_since: i64) -> i64 {
 pub async fn monitor(
     State(s): Dash,
     ApiJson(body): ApiJson<MonitorRequest>,
-) -> Result<ApiJson<TagView>> {
+) -> ApiResult<ApiJson<TagView>> {
     let tag = body.validate()?;
     s.dashboard.monitor(&tag, s.clock.now()).await?;
     Ok(ApiJson(TagView { tag }))
 }
 
-pub async fn unmonitor(State(s): Dash, Param(tag): Param<String>) -> Result<ApiJson<TagView>> {
+pub async fn unmonitor(State(s): Dash, Param(tag): Param<String>) -> ApiResult<ApiJson<TagView>> {
     if s.dashboard.unmonitor(&tag).await? {
         Ok(ApiJson(TagView { tag }))
     } else {
-        Err(Error::NotFound(format!("tag {tag:?} is not monitored")))
+        Err(Error::NotFound(format!("tag {tag:?} is not monitored")).into())
     }
 }
 
@@ -156,7 +158,7 @@ pub async fn monitored_jobs(
     State(s): Dash,
     Param(tag): Param<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Jobs> {
+) -> ApiResult<Jobs> {
     let l = query.validate(TAG_PAGE, 100)?;
     let mut search = l.search;
     if !on_queue(&s, l.queue.as_deref()) {
@@ -166,15 +168,8 @@ pub async fn monitored_jobs(
     if let Some(tag) = tag.strip_prefix("failed:") {
         search.tag = Some(tag.to_owned());
         let since = list_since(&s, ListName::Failed);
-        return page(
-            &s,
-            ListName::Failed,
-            since,
-            &search,
-            l.after.as_deref(),
-            l.limit,
-        )
-        .await;
+        let after = l.after.as_deref();
+        return Ok(page(&s, ListName::Failed, since, &search, after, l.limit).await?);
     }
     let since = s
         .dashboard
@@ -188,7 +183,7 @@ pub async fn monitored_jobs(
         // Filtered: the recent jobs carrying the tag, read from the dashboard's index.
         search.tag = Some(tag);
         let after = l.after.as_deref();
-        return page(&s, ListName::Recent, Some(since), &search, after, l.limit).await;
+        return Ok(page(&s, ListName::Recent, Some(since), &search, after, l.limit).await?);
     }
     let (ids, more) = s
         .dashboard
@@ -218,7 +213,7 @@ pub async fn monitored_jobs(
 pub async fn metric_names(
     State(s): Dash,
     Param(kind): Param<String>,
-) -> Result<ApiJson<Vec<String>>> {
+) -> ApiResult<ApiJson<Vec<String>>> {
     let names = s.dashboard.metric_names(metric_kind(&kind)?).await?;
     Ok(ApiJson(names))
 }
@@ -226,7 +221,7 @@ pub async fn metric_names(
 pub async fn metric(
     State(s): Dash,
     Param((kind, name)): Param<(String, String)>,
-) -> Result<ApiJson<Vec<Snapshot>>> {
+) -> ApiResult<ApiJson<Vec<Snapshot>>> {
     let metric = MetricId {
         kind: metric_kind(&kind)?,
         name,

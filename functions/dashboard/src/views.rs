@@ -1,7 +1,7 @@
 //! The single-page app's files, embedded in the function.
 
-use horizon_domain::{Error, Result};
-use horizon_runtime::http::{self, Param};
+use horizon_domain::Error;
+use horizon_runtime::http::{self, ApiResult, Param};
 use lambda_http::{Body, Response};
 
 const INDEX: &str = include_str!("../assets/index.html");
@@ -42,13 +42,13 @@ fn html(page: &'static str, connect: &str) -> Response<Body> {
 }
 
 /// One of the app's scripts or styles.
-pub async fn asset(Param(name): Param<String>) -> Result<Response<Body>> {
+pub async fn asset(Param(name): Param<String>) -> ApiResult<Response<Body>> {
     let (body, content_type) = match name.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "document.js" => (DOCUMENT_JS, "text/javascript; charset=utf-8"),
         "playground.js" => (PLAYGROUND_JS, "text/javascript; charset=utf-8"),
-        other => return Err(Error::NotFound(format!("no asset {other:?}"))),
+        other => return Err(Error::NotFound(format!("no asset {other:?}")).into()),
     };
     let mut resp = http::with_body(200, content_type, Body::Text(body.into()));
     http::set_header(&mut resp, "cache-control", "no-cache");

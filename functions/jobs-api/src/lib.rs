@@ -32,7 +32,7 @@ use horizon_domain::{
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth;
 use horizon_runtime::documents::{self, Markdown, PagePicture};
-use horizon_runtime::http::{self, Account, ApiJson, ApiQuery, BaseUrl, Id, Param};
+use horizon_runtime::http::{self, Account, ApiJson, ApiQuery, ApiResult, BaseUrl, Id, Param};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -109,8 +109,8 @@ async fn extract_pdf(
     BaseUrl(base): BaseUrl,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ExtractRequest>,
-) -> Result<Created> {
-    create_job(
+) -> ApiResult<Created> {
+    Ok(create_job(
         &services,
         &account,
         &base,
@@ -118,7 +118,7 @@ async fn extract_pdf(
         body,
         JobType::ExtractPdf,
     )
-    .await
+    .await?)
 }
 
 #[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
@@ -144,8 +144,8 @@ async fn extract_image(
     BaseUrl(base): BaseUrl,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ExtractRequest>,
-) -> Result<Created> {
-    create_job(
+) -> ApiResult<Created> {
+    Ok(create_job(
         &services,
         &account,
         &base,
@@ -153,7 +153,7 @@ async fn extract_image(
         body,
         JobType::ExtractImage,
     )
-    .await
+    .await?)
 }
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
@@ -168,7 +168,7 @@ async fn list_jobs(
     Account(account): Account,
     BaseUrl(base): BaseUrl,
     ApiQuery(query): ApiQuery<JobsQuery>,
-) -> Result<ApiJson<JobList>> {
+) -> ApiResult<ApiJson<JobList>> {
     let wanted = query.validate()?;
     let filter = JobFilter {
         status: wanted.status,
@@ -203,7 +203,7 @@ async fn get_job(
     Account(account): Account,
     Id(id): Id<JobId>,
     BaseUrl(base): BaseUrl,
-) -> Result<ApiJson<JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     let job = own_job(&services, &account, &id).await?;
     let first = match &job.result() {
         Some(result) => Some(chunk_page(&services, &job, result.chunk_count, 0, FIRST_PAGE).await?),
@@ -225,7 +225,7 @@ async fn delete_job(
     State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-) -> Result<StatusCode> {
+) -> ApiResult<StatusCode> {
     let job = own_job(&services, &account, &id).await?;
     jobs::delete(&services, &job).await?;
     tracing::info!(job_id = %id, account = %account, "job deleted");
@@ -246,7 +246,7 @@ async fn get_chunks(
     Account(account): Account,
     Id(id): Id<JobId>,
     ApiQuery(query): ApiQuery<ChunksQuery>,
-) -> Result<ApiJson<ChunkPage>> {
+) -> ApiResult<ApiJson<ChunkPage>> {
     let window = query.validate()?;
     let job = own_job(&services, &account, &id).await?;
     let Some(result) = &job.result() else {
@@ -254,7 +254,8 @@ async fn get_chunks(
             "job {} is {}; chunks exist once it is completed",
             job.id(),
             job.status()
-        )));
+        ))
+        .into());
     };
     let page = chunk_page(
         &services,
@@ -285,9 +286,9 @@ async fn get_markdown(
     State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<JobId>,
-) -> Result<Markdown> {
+) -> ApiResult<Markdown> {
     let job = own_job(&services, &account, &id).await?;
-    documents::markdown(&services, &job).await
+    Ok(documents::markdown(&services, &job).await?)
 }
 
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/pages/{page}", tag = "jobs",
@@ -314,9 +315,9 @@ async fn get_page(
     Account(account): Account,
     Param((id, page)): Param<(String, u32)>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<PagePicture> {
+) -> ApiResult<PagePicture> {
     let job = own_job(&services, &account, &id.parse()?).await?;
-    documents::page(&services, &job, page, query.w).await
+    Ok(documents::page(&services, &job, page, query.w).await?)
 }
 
 #[utoipa::path(post, path = "/v1/jobs/{jobId}/cancel", tag = "jobs",
@@ -333,7 +334,7 @@ async fn cancel_job(
     Account(account): Account,
     Id(id): Id<JobId>,
     BaseUrl(base): BaseUrl,
-) -> Result<ApiJson<JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     let error = JobError::new("cancelled", "the job was cancelled by its owner");
     let cancelled = jobs::cancel(&services, &id, error, |current| {
         owned(&services, current, &account, &id)
@@ -359,7 +360,7 @@ async fn add_job_webhook(
     Account(account): Account,
     Id(id): Id<JobId>,
     ApiJson(input): ApiJson<WebhookInput>,
-) -> Result<(StatusCode, ApiJson<SubscriptionView>)> {
+) -> ApiResult<(StatusCode, ApiJson<SubscriptionView>)> {
     let (sub, generated) = subscribe(&services, input)?;
     let job = jobs::update(&services, &id, None, |current, now| {
         let job = owned(&services, current, &account, &id)?.with_webhook(sub.clone(), now)?;
@@ -391,7 +392,7 @@ async fn job_deliveries(
     Account(account): Account,
     Id(id): Id<JobId>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
-) -> Result<ApiJson<DeliveryLogView>> {
+) -> ApiResult<ApiJson<DeliveryLogView>> {
     let window = query.validate()?;
     let job = own_job(&services, &account, &id).await?;
     let attempts = services.delivery_log.attempts(job.id()).await?;
@@ -424,7 +425,7 @@ async fn replay_delivery(
     State(services): State<Services>,
     Account(account): Account,
     Param((id, delivery)): Param<(String, String)>,
-) -> Result<(StatusCode, ApiJson<ReplayView>)> {
+) -> ApiResult<(StatusCode, ApiJson<ReplayView>)> {
     let job = own_job(&services, &account, &id.parse()?).await?;
     horizon_app::events::replay(&services, &job, &delivery).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(ReplayView::queued(delivery))))
@@ -442,7 +443,7 @@ async fn add_webhook(
     State(services): State<Services>,
     Account(account): Account,
     ApiJson(input): ApiJson<WebhookInput>,
-) -> Result<(
+) -> ApiResult<(
     StatusCode,
     [(HeaderName, String); 1],
     ApiJson<SubscriptionView>,
@@ -453,7 +454,8 @@ async fn add_webhook(
         return Err(Error::Conflict(format!(
             "this account has {existing} webhooks, the most an account may have \
              ({MAX_ACCOUNT_WEBHOOKS}); delete one first"
-        )));
+        ))
+        .into());
     }
     services.accounts.put_webhook(&account, &sub).await?;
     Ok((
@@ -471,7 +473,7 @@ async fn add_webhook(
 async fn list_webhooks(
     State(services): State<Services>,
     Account(account): Account,
-) -> Result<ApiJson<WebhookList>> {
+) -> ApiResult<ApiJson<WebhookList>> {
     let subs = services.accounts.webhooks(&account).await?;
     let webhooks = subs.iter().map(|s| SubscriptionView::of(s, None)).collect();
     Ok(ApiJson(WebhookList { webhooks }))
@@ -489,11 +491,11 @@ async fn delete_webhook(
     State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<WebhookId>,
-) -> Result<StatusCode> {
+) -> ApiResult<StatusCode> {
     if services.accounts.delete_webhook(&account, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(Error::NotFound(format!("no webhook {id}")))
+        Err(Error::NotFound(format!("no webhook {id}")).into())
     }
 }
 
@@ -507,7 +509,7 @@ async fn delete_webhook(
 async fn create_key(
     State(services): State<Services>,
     Account(account): Account,
-) -> Result<(StatusCode, ApiJson<ApiKeyView>)> {
+) -> ApiResult<(StatusCode, ApiJson<ApiKeyView>)> {
     let (key, record) = auth::new_key(account.clone(), services.clock.now())?;
     services.accounts.put_key(&record).await?;
     tracing::info!(key_id = %record.id, account = %account, "API key created");
@@ -533,12 +535,12 @@ async fn revoke_key(
     State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<KeyId>,
-) -> Result<StatusCode> {
+) -> ApiResult<StatusCode> {
     if services.accounts.revoke_key(&id, Some(&account)).await? {
         tracing::info!(key_id = %id, account = %account, "API key revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(Error::NotFound(format!("no key {id}")))
+        Err(Error::NotFound(format!("no key {id}")).into())
     }
 }
 

@@ -24,7 +24,7 @@ use horizon_app::{media, uploads, Services};
 use horizon_domain::error::Problem;
 use horizon_domain::{rfc3339, Upload, UploadId};
 use horizon_domain::{Error, Result};
-use horizon_runtime::http::{self, Account, ApiJson, BaseUrl, Id, RawBody};
+use horizon_runtime::http::{self, Account, ApiJson, ApiResult, BaseUrl, Id, RawBody};
 use lambda_http::{Body, Response};
 
 use range::RangeRequest;
@@ -98,7 +98,7 @@ async fn upload(
     BaseUrl(base): BaseUrl,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<(StatusCode, [(HeaderName, String); 1], ApiJson<UploadView>)> {
+) -> ApiResult<(StatusCode, [(HeaderName, String); 1], ApiJson<UploadView>)> {
     let config = &services.config;
     let limit = config.api.max_upload_bytes;
     if body.len() as u64 > limit {
@@ -106,7 +106,8 @@ async fn upload(
             "the body has {} bytes; POST /api/upload takes at most {limit}. \
              For larger files, POST /api/uploads for a presigned URL and PUT the file there",
             body.len()
-        )));
+        ))
+        .into());
     }
     let content_type = header(&headers, CONTENT_TYPE);
     let incoming = match &content_type {
@@ -125,7 +126,8 @@ async fn upload(
             "the body was declared {} but its bytes are {}",
             incoming.declared_type.as_deref().unwrap_or(""),
             inspection.content_type
-        )));
+        ))
+        .into());
     }
     let now = services.clock.now();
     let upload = uploads::ready(
@@ -165,7 +167,7 @@ async fn presign(
     Account(account): Account,
     BaseUrl(base): BaseUrl,
     ApiJson(body): ApiJson<PresignRequest>,
-) -> Result<(StatusCode, [(HeaderName, String); 1], ApiJson<PresignView>)> {
+) -> ApiResult<(StatusCode, [(HeaderName, String); 1], ApiJson<PresignView>)> {
     let config = &services.config;
     body.validate(config.extraction.max_pdf_bytes, media::ACCEPTED_TYPES)?;
     let now = services.clock.now();
@@ -231,7 +233,7 @@ async fn delete_upload(
     State(services): State<Services>,
     Account(account): Account,
     Id(id): Id<UploadId>,
-) -> Result<StatusCode> {
+) -> ApiResult<StatusCode> {
     uploads::delete(&services, &id, &account).await?;
     tracing::info!(upload_id = %id, account = %account, "upload deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -271,7 +273,7 @@ async fn image(
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Response<Body>> {
+) -> ApiResult<Response<Body>> {
     let size = thumbs::Size::from_query(query.as_deref().unwrap_or(""))
         .map_err(|(name, msg)| Error::field(name, msg))?;
     let upload = uploads::resolve(&services, &id, &account).await?;
@@ -280,10 +282,11 @@ async fn image(
         headers: &headers,
         head: method == Method::HEAD,
     };
-    match size {
-        None => asked.original(&upload).await,
-        Some(size) => asked.thumbnail(&upload, size).await,
-    }
+    let served = match size {
+        None => asked.original(&upload).await?,
+        Some(size) => asked.thumbnail(&upload, size).await?,
+    };
+    Ok(served)
 }
 
 /// A request for an upload's bytes: whether it wants only the headers, and the conditions and

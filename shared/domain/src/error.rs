@@ -189,21 +189,6 @@ pub struct Problem {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// An [`Error`] on its way out of an axum handler: the response carries it until the service's
-/// problem layer (`horizon_runtime::http::service`) renders it as problem+json with the request's
-/// path. The impl lives here, beside the error, because Rust allows it only here.
-#[derive(Clone)]
-pub struct Failure(pub std::sync::Arc<Error>);
-
-impl axum_core::response::IntoResponse for Error {
-    fn into_response(self) -> axum_core::response::Response {
-        let mut resp = axum_core::response::Response::new(axum_core::body::Body::empty());
-        resp.extensions_mut()
-            .insert(Failure(std::sync::Arc::new(self)));
-        resp
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,44 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use horizon_app::config::Config;
-use horizon_domain::error::{Error, Failure, Result};
+use horizon_app::ports::StoreError;
+use horizon_domain::error::{Error, Result};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A handler's error on its way out: the domain's [`Error`], carried by the response until
+/// [`service`]'s problem layer renders it as problem+json with the request's path (once, and
+/// logged there when it is the server's fault).
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+/// What a handler returns.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::new(axum::body::Body::empty());
+        resp.extensions_mut()
+            .insert(Failure(std::sync::Arc::new(self.0)));
+        resp
+    }
+}
+
+/// The error a response carries to the problem layer.
+#[derive(Clone)]
+struct Failure(std::sync::Arc<Error>);
 
 /// A response with `status` and `body` serialised as JSON.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
@@ -217,8 +252,11 @@ pub fn service(routes: axum::Router) -> axum::Router {
         .layer(axum::middleware::from_fn(logged))
 }
 
-async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Error {
-    Error::NotFound(format!("no route for {method} {}", uri.path()))
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::NotFound(format!(
+        "no route for {method} {}",
+        uri.path()
+    )))
 }
 
 /// Renders handler errors, and axum's own `405` (with its `Allow` list), as problem+json.
@@ -302,9 +340,9 @@ async fn body_bytes(body: axum::body::Body) -> Result<axum::body::Bytes> {
 pub struct Req(pub Request);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+    async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
         let (parts, body) = req.into_parts();
         let bytes = body_bytes(body).await?;
         let body = if bytes.is_empty() {
@@ -321,10 +359,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
 pub struct RawBody(pub axum::body::Bytes);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
-        body_bytes(req.into_body()).await.map(RawBody)
+    async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
+        Ok(RawBody(body_bytes(req.into_body()).await?))
     }
 }
 
@@ -334,11 +372,11 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self> {
+    async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
         let bytes = body_bytes(req.into_body()).await?;
-        from_json(&bytes).map(ApiJson)
+        Ok(ApiJson(from_json(&bytes)?))
     }
 }
 
@@ -350,7 +388,9 @@ impl<T: Serialize> axum::response::IntoResponse for ApiJson<T> {
                 bytes,
             )
                 .into_response(),
-            Err(e) => Error::Internal(format!("serialising a response: {e}")).into_response(),
+            Err(e) => {
+                ApiError(Error::Internal(format!("serialising a response: {e}"))).into_response()
+            }
         }
     }
 }
@@ -360,10 +400,10 @@ impl<T: Serialize> axum::response::IntoResponse for ApiJson<T> {
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self> {
-        from_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> ApiResult<Self> {
+        Ok(ApiQuery(from_query(parts.uri.query().unwrap_or(""))?))
     }
 }
 
@@ -375,9 +415,12 @@ where
     S: Send + Sync,
     horizon_app::Services: axum::extract::FromRef<S>,
 {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> ApiResult<Self> {
         let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
         Ok(BaseUrl(base_url_of(&parts.headers, &services.config)))
     }
@@ -391,9 +434,12 @@ where
     S: Send + Sync,
     horizon_app::Services: axum::extract::FromRef<S>,
 {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> ApiResult<Self> {
         let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
         let authorization = parts
             .headers
@@ -413,14 +459,17 @@ where
     S: Send + Sync,
     T: DeserializeOwned + Send,
 {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> ApiResult<Self> {
         use axum::extract::Path;
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| Param(v))
-            .map_err(|e| Error::field("path", e.body_text()))
+            .map_err(|e| ApiError(Error::field("path", e.body_text())))
     }
 }
 
@@ -433,11 +482,14 @@ where
     S: Send + Sync,
     T: std::str::FromStr<Err = Error> + Send,
 {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> ApiResult<Self> {
         let Param(raw) = Param::<String>::from_request_parts(parts, state).await?;
-        raw.parse().map(Id)
+        Ok(Id(raw.parse::<T>()?))
     }
 }
 
