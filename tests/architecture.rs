@@ -218,8 +218,8 @@ const LAYERS: &[&[&str]] = &[
     &["horizon-cli", "horizon-tests"],
 ];
 
-/// A manifest's package name and the Horizon crates it depends on (tests and benchmarks too).
-fn horizon_dependencies(manifest: &str) -> (String, BTreeSet<String>) {
+/// A manifest's package name and every crate it depends on (tests and benchmarks too).
+fn dependencies(manifest: &str) -> (String, BTreeSet<String>) {
     let mut name = String::new();
     let mut deps = BTreeSet::new();
     let mut section = "";
@@ -231,11 +231,124 @@ fn horizon_dependencies(manifest: &str) -> (String, BTreeSet<String>) {
         let key = line.split(['=', '.', ' ']).next().unwrap_or("");
         if section == "[package]" && key == "name" {
             name = line.split('"').nth(1).unwrap_or("").to_owned();
-        } else if section.ends_with("dependencies]") && key.starts_with("horizon-") {
+        } else if section.ends_with("dependencies]") && !key.is_empty() && !key.starts_with('#') {
             deps.insert(key.to_owned());
         }
     }
     (name, deps)
+}
+
+/// A manifest's package name and the Horizon crates it depends on.
+fn horizon_dependencies(manifest: &str) -> (String, BTreeSet<String>) {
+    let (name, deps) = dependencies(manifest);
+    let ours = deps
+        .into_iter()
+        .filter(|d| d.starts_with("horizon-"))
+        .collect();
+    (name, ours)
+}
+
+/// Crates that speak AWS (its SDKs, Lambda's runtime and events).
+const AWS_CRATES: &[&str] = &[
+    "aws-config",
+    "aws-sdk-",
+    "aws-smithy-",
+    "aws_lambda_events",
+    "lambda_http",
+    "lambda_runtime",
+    "serde_dynamo",
+];
+
+/// Crates of HTTP: servers, clients, requests and responses.
+const HTTP_CRATES: &[&str] = &[
+    "axum",
+    "http",
+    "hyper",
+    "tower",
+    "reqwest",
+    "lambda_http",
+    "utoipa-axum",
+    "multer",
+];
+
+/// What each crate below the adapters may not depend on, and why: the AWS adapters
+/// (`horizon-aws`) are the first crate that knows AWS, the runtime the first that serves HTTP.
+const FORBIDDEN: &[(&str, &[&str], &str)] = &[
+    ("horizon-layout", AWS_CRATES, "reads documents"),
+    ("horizon-pdf", AWS_CRATES, "reads documents"),
+    ("horizon-ocr", AWS_CRATES, "reads documents"),
+    ("horizon-domain", AWS_CRATES, "is the domain"),
+    ("horizon-api", AWS_CRATES, "is the API's types"),
+    (
+        "horizon-app",
+        AWS_CRATES,
+        "is the application: it knows ports, not AWS",
+    ),
+    ("horizon-layout", HTTP_CRATES, "reads documents"),
+    ("horizon-pdf", HTTP_CRATES, "reads documents"),
+    ("horizon-ocr", HTTP_CRATES, "reads documents"),
+    ("horizon-domain", HTTP_CRATES, "is the domain"),
+    (
+        "horizon-api",
+        HTTP_CRATES,
+        "is the API's types, not its transport",
+    ),
+    (
+        "horizon-app",
+        HTTP_CRATES,
+        "is the application: HTTP is the runtime's",
+    ),
+];
+
+/// Whether `dep` is one of `crates` (an entry ending in `-` is a prefix: `aws-sdk-`).
+fn is_one_of(dep: &str, crates: &[&str]) -> bool {
+    crates
+        .iter()
+        .any(|c| dep == *c || (c.ends_with('-') && dep.starts_with(c)))
+}
+
+/// The dependencies of `name` (from its manifest) that [`FORBIDDEN`] refuses it.
+fn forbidden_dependencies(manifest: &str) -> Vec<String> {
+    let (name, deps) = dependencies(manifest);
+    let mut wrong = Vec::new();
+    for (krate, crates, why) in FORBIDDEN.iter().filter(|(k, _, _)| *k == name) {
+        for dep in deps.iter().filter(|d| is_one_of(d, crates)) {
+            wrong.push(format!("{krate} -> {dep}: {krate} {why}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn crates_below_the_adapters_know_no_aws_and_no_http() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut wrong = Vec::new();
+    for src in crate_sources(&root) {
+        let manifest = std::fs::read_to_string(src.join("../Cargo.toml")).expect("manifest");
+        wrong.extend(forbidden_dependencies(&manifest));
+    }
+    assert!(
+        wrong.is_empty(),
+        "external dependencies against the layers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn an_aws_or_http_crate_in_the_domain_is_found() {
+    let wrong = forbidden_dependencies(
+        "[package]\nname = \"horizon-domain\"\n\n[dependencies]\naws-sdk-s3.workspace = true\naxum-core = \"0.5\"\naxum = { workspace = true }\nserde.workspace = true\n",
+    );
+    assert_eq!(wrong.len(), 2, "{wrong:?}");
+    assert!(
+        wrong[0].starts_with("horizon-domain -> aws-sdk-s3"),
+        "{wrong:?}"
+    );
+    assert!(wrong[1].starts_with("horizon-domain -> axum"), "{wrong:?}");
+    assert!(forbidden_dependencies(
+        "[package]\nname = \"horizon-runtime\"\n[dependencies]\naxum.workspace = true\n"
+    )
+    .is_empty());
 }
 
 #[test]

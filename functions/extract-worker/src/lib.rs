@@ -75,7 +75,7 @@ impl EventHandler for ExtractWorker {
         let json = |e: serde_json::Error| Error::Internal(format!("event: {e}"));
         if event.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(event).map_err(json)?;
-            horizon_app::dashboard::beat_for_event(&self.services, "extract-worker", &batch).await;
+            horizon_runtime::lambda::beat(&self.services, "extract-worker", &batch).await;
             let response = horizon_runtime::lambda::handle_batch(self, batch, request_id).await;
             serde_json::to_value(response).map_err(json)
         } else if event.get("task").and_then(|t| t.as_str()) == Some("snapshot") {

@@ -47,18 +47,14 @@ pub async fn snapshot(services: &Services) -> horizon_domain::Result<bool> {
         .await?)
 }
 
-/// Sends the heartbeat of a Lambda invocation for each queue its SQS batch came from.
-pub async fn beat_for_event(
-    services: &Services,
-    supervisor: &str,
-    event: &aws_lambda_events::sqs::SqsEvent,
-) {
-    let mut queues: Vec<&str> = event
-        .records
+/// Sends the heartbeat of a Lambda invocation for each queue its batch came from, given by the
+/// queues' ARNs.
+pub async fn beat_for_queues(services: &Services, supervisor: &str, queue_arns: &[&str]) {
+    let mut queues: Vec<&str> = queue_arns
         .iter()
-        .filter_map(|r| r.event_source_arn.as_deref())
         .map(|arn| arn.rsplit(':').next().unwrap_or(arn))
         .collect();
+    queues.sort_unstable();
     queues.dedup();
     let instance = instance_id();
     for queue in queues {

@@ -120,6 +120,17 @@ where
     .await
 }
 
+/// Sends the heartbeat of an invocation of worker `supervisor` (the dashboard counts live
+/// invocations), for each queue its batch came from.
+pub async fn beat(services: &Services, supervisor: &str, event: &SqsEvent) {
+    let arns: Vec<&str> = event
+        .records
+        .iter()
+        .filter_map(|r| r.event_source_arn.as_deref())
+        .collect();
+    horizon_app::dashboard::beat_for_queues(services, supervisor, &arns).await;
+}
+
 /// Handles one SQS batch inside its `batch` span.
 pub async fn handle_batch(
     handler: &dyn SqsHandler,
@@ -146,7 +157,7 @@ where
             let handler = handler.clone();
             let services = services.clone();
             async move {
-                horizon_app::dashboard::beat_for_event(&services, supervisor, &event.payload).await;
+                beat(&services, supervisor, &event.payload).await;
                 let request_id = event.context.request_id;
                 Ok::<_, std::convert::Infallible>(
                     handle_batch(&*handler, event.payload, &request_id).await,
