@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use horizon_app::config::Config;
 use horizon_app::ports::StoreError;
+use horizon_app::Services;
 use horizon_domain::error::{Error, Result};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -410,18 +411,13 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
 /// The base URL clients reach us at ([`base_url`]), for the links a response carries.
 pub struct BaseUrl(pub String);
 
-impl<S> axum::extract::FromRequestParts<S> for BaseUrl
-where
-    S: Send + Sync,
-    horizon_app::Services: axum::extract::FromRef<S>,
-{
+impl axum::extract::FromRequestParts<Services> for BaseUrl {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &S,
+        services: &Services,
     ) -> ApiResult<Self> {
-        let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
         Ok(BaseUrl(base_url_of(&parts.headers, &services.config)))
     }
 }
@@ -429,23 +425,18 @@ where
 /// The account behind the request's API key (`Authorization: Bearer <key>`); `401` without one.
 pub struct Account(pub horizon_domain::AccountId);
 
-impl<S> axum::extract::FromRequestParts<S> for Account
-where
-    S: Send + Sync,
-    horizon_app::Services: axum::extract::FromRef<S>,
-{
+impl axum::extract::FromRequestParts<Services> for Account {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &S,
+        services: &Services,
     ) -> ApiResult<Self> {
-        let services = <horizon_app::Services as axum::extract::FromRef<S>>::from_ref(state);
         let authorization = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let account = crate::auth::authenticate(&services, authorization).await?;
+        let account = crate::auth::authenticate(services, authorization).await?;
         services.rate_limits.take(&account, services.clock.now())?;
         Ok(Account(account))
     }
