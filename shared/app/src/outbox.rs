@@ -6,7 +6,7 @@
 //!
 //! In AWS a stream-triggered function calls [`apply`] (`functions/job-events`); locally the
 //! runner reads the table's stream and calls the same function; the in-memory store keeps a
-//! stream of its own ([`crate::memory::Memory::pump`]).
+//! stream of its own (`memory::Memory::pump`).
 //!
 //! A stream delivers each record at least once, so every effect is idempotent. Delivery ids and
 //! event bodies are derived from the job, its version and the subscription: a second run queues
