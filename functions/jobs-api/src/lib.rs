@@ -768,7 +768,7 @@ mod tests {
     use super::*;
     use horizon_app::media::Inspection;
     use horizon_app::memory::{test_config, Memory};
-    use horizon_app::ports::{AccountStore, DashboardStore, UploadStore};
+    use horizon_app::ports::{AccountStore, MetricHistory, UploadStore};
     use horizon_domain::{UploadId, MAX_JOB_WEBHOOKS};
     use lambda_http::{Body, Request};
 

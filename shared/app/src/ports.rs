@@ -404,15 +404,22 @@ pub trait MetricsStore: Send + Sync {
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
 }
 
-/// The most jobs a filtered count reads (see [`DashboardStore::count`]).
+/// The most jobs a filtered count reads (see [`JobLists::count`]).
 pub const COUNT_SCAN_CAP: u64 = 20_000;
 
 /// What the dashboard reads and keeps: job lists across accounts, counts by time bucket,
 /// metric counters and their snapshots, worker heartbeats, monitored tags, paused queues. None
 /// of it reads more than a window at the top of an index or a handful of counter items, so its
 /// cost does not grow with the number of jobs stored.
+/// Each part is its own trait, kept by its own module of an adapter.
+pub trait DashboardStore: JobLists + MetricHistory + Workers + TagIndex {}
+
+impl<T: JobLists + MetricHistory + Workers + TagIndex + ?Sized> DashboardStore for T {}
+
+/// The dashboard's job lists across accounts, their counts by time bucket and the pending
+/// gauge.
 #[async_trait]
-pub trait DashboardStore: Send + Sync {
+pub trait JobLists: Send + Sync {
     /// A page of `list`, newest first, no older than `since` (unix ms), after the cursor `after`;
     /// `filter` narrows it. Returns the jobs with each one's cursor, and the cursor to go on
     /// from when more may follow (`None` at the end). A filter is checked job by job over a
@@ -442,6 +449,13 @@ pub trait DashboardStore: Send + Sync {
     ) -> StoreResult<horizon_domain::monitoring::Tally>;
     /// Jobs queued or processing now.
     async fn pending_count(&self) -> StoreResult<i64>;
+    /// The jobs that still exist among `ids`, in the order given.
+    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>>;
+}
+
+/// The metric counters of job types and queues, and their snapshots over time.
+#[async_trait]
+pub trait MetricHistory: Send + Sync {
     /// The metric counters since the last snapshot.
     async fn counters(&self) -> StoreResult<Vec<horizon_domain::monitoring::Counter>>;
     /// The kept snapshots of one metric, oldest first.
@@ -461,12 +475,25 @@ pub trait DashboardStore: Send + Sync {
         -> StoreResult<bool>;
     /// When the last snapshot was taken (unix ms), if ever.
     async fn last_snapshot_at(&self) -> StoreResult<Option<i64>>;
+}
+
+/// The live workers' heartbeats, and the queues an operator paused.
+#[async_trait]
+pub trait Workers: Send + Sync {
     async fn beat(&self, heartbeat: &horizon_domain::monitoring::Heartbeat) -> StoreResult<()>;
     /// Heartbeats seen since `since_ms`.
     async fn heartbeats(
         &self,
         since_ms: i64,
     ) -> StoreResult<Vec<horizon_domain::monitoring::Heartbeat>>;
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()>;
+    /// The names of the paused queues.
+    async fn paused(&self) -> StoreResult<Vec<String>>;
+}
+
+/// Monitored tags and the jobs filed under each.
+#[async_trait]
+pub trait TagIndex: Send + Sync {
     /// Monitored tags with when monitoring began (unix ms).
     async fn monitored(&self) -> StoreResult<Vec<(String, i64)>>;
     async fn monitor(&self, tag: &str, now: OffsetDateTime) -> StoreResult<()>;
@@ -483,11 +510,6 @@ pub trait DashboardStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<(Vec<JobId>, bool)>;
     async fn tagged_count(&self, tag: &str, since_ms: i64) -> StoreResult<u64>;
-    /// The jobs that still exist among `ids`, in the order given.
-    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>>;
-    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()>;
-    /// The names of the paused queues.
-    async fn paused(&self) -> StoreResult<Vec<String>>;
 }
 
 /// A queue's depth, as SQS reports it.

@@ -146,6 +146,6 @@ impl Fleet for Unnamed {
     }
 
     async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
-        horizon_app::ports::DashboardStore::set_paused(&*self.0, queue, paused).await
+        horizon_app::ports::Workers::set_paused(&*self.0, queue, paused).await
     }
 }

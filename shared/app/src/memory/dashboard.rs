@@ -2,6 +2,7 @@
 //! monitored tags, paused queues.
 
 use super::*;
+use crate::ports::{JobLists, MetricHistory, TagIndex, Workers};
 
 #[async_trait]
 impl MetricsStore for MemoryStore {
@@ -126,7 +127,7 @@ impl MemoryStore {
 /// job held (no index windows: there are only ever a test's few), with the same sort keys,
 /// cursors and bounds; a snapshot resets the counters in one step under the lock.
 #[async_trait]
-impl DashboardStore for MemoryStore {
+impl JobLists for MemoryStore {
     async fn list(
         &self,
         list: ListName,
@@ -195,6 +196,18 @@ impl DashboardStore for MemoryStore {
         Ok(self.state()?.pending.max(0))
     }
 
+    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
+        let now = self.now();
+        let state = self.state()?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.live_job(id, now).cloned())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl MetricHistory for MemoryStore {
     async fn counters(&self) -> StoreResult<Vec<Counter>> {
         Ok(self.state()?.counters.values().cloned().collect())
     }
@@ -255,7 +268,10 @@ impl DashboardStore for MemoryStore {
     async fn last_snapshot_at(&self) -> StoreResult<Option<i64>> {
         Ok(self.state()?.last_snapshot_ms)
     }
+}
 
+#[async_trait]
+impl Workers for MemoryStore {
     async fn beat(&self, hb: &Heartbeat) -> StoreResult<()> {
         let key = format!(
             "{}#{}#{}#{}",
@@ -275,6 +291,24 @@ impl DashboardStore for MemoryStore {
             .collect())
     }
 
+    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
+        self.state()?.paused.insert(queue.to_owned(), paused);
+        Ok(())
+    }
+
+    async fn paused(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .state()?
+            .paused
+            .iter()
+            .filter(|(_, paused)| **paused)
+            .map(|(queue, _)| queue.clone())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TagIndex for MemoryStore {
     async fn monitored(&self) -> StoreResult<Vec<(String, i64)>> {
         Ok(self
             .state()?
@@ -352,29 +386,5 @@ impl DashboardStore for MemoryStore {
                     .count() as u64
             })
             .unwrap_or(0))
-    }
-
-    async fn jobs(&self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
-        let now = self.now();
-        let state = self.state()?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| state.live_job(id, now).cloned())
-            .collect())
-    }
-
-    async fn set_paused(&self, queue: &str, paused: bool) -> StoreResult<()> {
-        self.state()?.paused.insert(queue.to_owned(), paused);
-        Ok(())
-    }
-
-    async fn paused(&self) -> StoreResult<Vec<String>> {
-        Ok(self
-            .state()?
-            .paused
-            .iter()
-            .filter(|(_, paused)| **paused)
-            .map(|(queue, _)| queue.clone())
-            .collect())
     }
 }

@@ -1,0 +1,278 @@
+//! The counts of each job write, applied once (`MetricsStore`), and the metrics' counters and
+//! snapshots (`MetricHistory`).
+
+use super::*;
+
+#[async_trait]
+impl MetricsStore for DynamoStore {
+    async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool> {
+        Ok(self
+            .get_item(format!("JOB#{job}"), &applied_key(version))
+            .await?
+            .is_some())
+    }
+
+    async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+        Ok(self
+            .get_item(format!("ACCT#{account}"), "ACTIVE")
+            .await?
+            .and_then(|item| opt_num(&item, "jobs"))
+            .unwrap_or(0))
+    }
+
+    /// Per transaction, up to [`MARKS_PER_TRANSACTION`] writes: their marks (each on the
+    /// condition that it is new), then what they add together to the time buckets, the pending
+    /// gauge and the counters, one update per item. A mark found to exist is a write applied
+    /// already: it is left out and the transaction tried again without it.
+    async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
+        let mut applied = 0;
+        let mut unique: Vec<&Counts> = Vec::new();
+        for w in writes {
+            if !unique
+                .iter()
+                .any(|u| u.job == w.job && u.version == w.version)
+            {
+                unique.push(w);
+            }
+        }
+        for chunk in unique.chunks(MARKS_PER_TRANSACTION) {
+            let mut pending: Vec<&Counts> = chunk.to_vec();
+            while !pending.is_empty() {
+                match self.transact(self.count_items(&pending)?).await? {
+                    None => {
+                        applied += pending.len();
+                        break;
+                    }
+                    Some(i) if i < pending.len() => {
+                        pending.remove(i);
+                    }
+                    Some(_) => {
+                        return Err(StoreError::Internal(
+                            "a counter's update was refused".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+}
+
+/// Writes whose counts go in one transaction (DynamoDB takes 100 items: the marks, and the
+/// buckets, counters and accounts they add to).
+const MARKS_PER_TRANSACTION: usize = 30;
+
+impl DynamoStore {
+    /// The items of one transaction of [`MetricsStore::apply`]: the marks first, in order.
+    fn count_items(&self, writes: &[&Counts]) -> StoreResult<Vec<TransactWriteItem>> {
+        let mut items = Vec::new();
+        // Per bucket item, the fields it adds to (one update per item: a transaction may not
+        // touch an item twice).
+        let mut tallies: HashMap<(Width, i64), BTreeMap<&str, i64>> = HashMap::new();
+        let mut gauge = 0;
+        let mut counters: BTreeMap<MetricId, [u64; 4]> = BTreeMap::new();
+        let mut accounts: BTreeMap<&str, i64> = BTreeMap::new();
+        for counts in writes {
+            if let Some((account, by)) = &counts.active {
+                *accounts.entry(account.0.as_str()).or_default() += by;
+            }
+            let mark = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("JOB#{}", counts.job)))
+                .item("sk", s(applied_key(counts.version)))
+                .item("expiresAt", n(counts.keep_until.unix_timestamp()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Internal(format!("the applied mark: {e}")))?;
+            items.push(TransactWriteItem::builder().put(mark).build());
+            if let Some((name, at, by)) = counts.tally {
+                for width in [Width::Minute, Width::Hour] {
+                    *tallies
+                        .entry((width, width.bucket(at)))
+                        .or_default()
+                        .entry(name)
+                        .or_default() += 1;
+                }
+                gauge += by;
+            }
+            if let Some((job_type, queue, m)) = &counts.measure {
+                for (kind, name) in [(MetricKind::Job, job_type), (MetricKind::Queue, queue)] {
+                    let metric = MetricId {
+                        kind,
+                        name: name.clone(),
+                    };
+                    let sums = counters.entry(metric).or_default();
+                    sums[0] += 1;
+                    sums[1] += u64::from(m.failed);
+                    sums[2] += m.runtime_ms;
+                    sums[3] += m.wait_ms;
+                }
+            }
+        }
+        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
+        for ((width, bucket), fields) in tallies {
+            items.push(self.bucket_add(width, bucket, fields)?);
+        }
+        if gauge != 0 {
+            items.push(self.add(
+                "TALLY",
+                "gauge".into(),
+                "ADD #f :by",
+                field("pending"),
+                vec![(":by", n(gauge))],
+            )?);
+        }
+        for (account, by) in accounts.into_iter().filter(|(_, by)| *by != 0) {
+            items.push(self.add(
+                &format!("ACCT#{account}"),
+                "ACTIVE".into(),
+                "ADD #f :by",
+                field("jobs"),
+                vec![(":by", n(by))],
+            )?);
+        }
+        for (metric, [processed, failed, runtime, wait]) in counters {
+            items.push(self.add(
+                "METRICS",
+                counter_key(&metric),
+                "ADD #processed :processed, #failed :failed, #runtime :runtime, #wait :wait \
+                 SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
+                counter_names(),
+                vec![
+                    (":processed", n(processed)),
+                    (":failed", n(failed)),
+                    (":runtime", n(runtime)),
+                    (":wait", n(wait)),
+                    (":now", n(millis(self.clock.now()))),
+                    (":kind", s(metric.kind.as_str())),
+                    (":name", s(metric.name.clone())),
+                ],
+            )?);
+        }
+        Ok(items)
+    }
+}
+
+#[async_trait]
+impl MetricHistory for DynamoStore {
+    async fn counters(&self) -> StoreResult<Vec<Counter>> {
+        let items = self
+            .query_all(
+                "METRICS",
+                Some(("begins_with(sk, :prefix)", vec![(":prefix", s("counter#"))])),
+                None,
+            )
+            .await?;
+        Ok(items.iter().filter_map(Self::counter_from).collect())
+    }
+
+    async fn snapshots(&self, metric: &MetricId) -> StoreResult<Vec<Snapshot>> {
+        match self.get_item("METRICS".into(), &snaps_key(metric)).await? {
+            Some(item) => from_json(opt_str(&item, "snapshots").unwrap_or("[]")),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn metric_names(&self, kind: MetricKind) -> StoreResult<Vec<String>> {
+        let mut names: Vec<String> = self
+            .counters()
+            .await?
+            .into_iter()
+            .filter(|c| c.metric.kind == kind)
+            .map(|c| c.metric.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn take_snapshot(
+        &self,
+        slot: i64,
+        now: OffsetDateTime,
+        keep: usize,
+    ) -> StoreResult<bool> {
+        let lock: Item = HashMap::from([
+            ("pk".to_owned(), s("METRICS")),
+            ("sk".to_owned(), s(format!("lock#{slot}"))),
+            ("takenAt".to_owned(), n(millis(now))),
+            (
+                "expiresAt".to_owned(),
+                n(now.unix_timestamp() + 2 * 24 * 3600),
+            ),
+        ]);
+        match self
+            .put_item(lock, Some("attribute_not_exists(pk)"), vec![])
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        for mut counter in self.counters().await? {
+            // The counter as read is reset and kept as a snapshot in one transaction, on the
+            // condition that nothing was counted since the read (else it is read again): a
+            // crash loses no count, and a job counted meanwhile lands in the next interval.
+            for _ in 0..5 {
+                let kept = self.snapshots(&counter.metric).await?;
+                let kept = monitoring::rotate(kept, counter.snapshot(now), keep);
+                let reset = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s("METRICS"))
+                    .key("sk", s(counter_key(&counter.metric)))
+                    .update_expression(
+                        "SET #processed = :zero, #failed = :zero, #runtime = :zero, #wait = :zero, #since = :now",
+                    )
+                    .condition_expression("#processed = :p AND #failed = :f AND #runtime = :r")
+                    .set_expression_attribute_names(Some(
+                        counter_names()
+                            .into_iter()
+                            .filter(|(k, _)| k != "#kind" && k != "#name")
+                            .collect(),
+                    ))
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":now", n(millis(now)))
+                    .expression_attribute_values(":p", n(counter.processed))
+                    .expression_attribute_values(":f", n(counter.failed))
+                    .expression_attribute_values(":r", n(counter.runtime_ms))
+                    .build()
+                    .map_err(|e| StoreError::Internal(format!("a counter reset: {e}")))?;
+                let snaps = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s("METRICS"))
+                    .item("sk", s(snaps_key(&counter.metric)))
+                    .item("snapshots", s(to_json(&kept)?))
+                    .build()
+                    .map_err(|e| StoreError::Internal(format!("the snapshots: {e}")))?;
+                let writes = vec![
+                    TransactWriteItem::builder().update(reset).build(),
+                    TransactWriteItem::builder().put(snaps).build(),
+                ];
+                if self.transact(writes).await?.is_none() {
+                    break;
+                }
+                let read = self
+                    .get_item("METRICS".into(), &counter_key(&counter.metric))
+                    .await?;
+                match read.as_ref().and_then(Self::counter_from) {
+                    Some(again) => counter = again,
+                    None => break,
+                }
+            }
+        }
+        let state: Item = HashMap::from([
+            ("pk".to_owned(), s("METRICS")),
+            ("sk".to_owned(), s("state")),
+            ("lastSnapshotAt".to_owned(), n(millis(now))),
+        ]);
+        self.put_item(state, None, vec![]).await?;
+        Ok(true)
+    }
+
+    async fn last_snapshot_at(&self) -> StoreResult<Option<i64>> {
+        Ok(self
+            .get_item("METRICS".into(), "state")
+            .await?
+            .and_then(|i| opt_num(&i, "lastSnapshotAt")))
+    }
+}
