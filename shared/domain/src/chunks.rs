@@ -1,7 +1,7 @@
 //! What a completed job gives: its chunks (with table cells and check boxes), the result's
 //! totals, and the progress of one still processing.
 
-use super::*;
+use serde::{Deserialize, Serialize};
 
 /// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
 /// a page header, footer or number. `page` is 1-based; `segmentIndex` counts from 0 within a

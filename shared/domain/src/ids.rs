@@ -1,7 +1,13 @@
 //! Typed identifiers: a prefix that says what the id names and a canonical ULID, checked once
 //! where they enter; and the account.
 
-use super::*;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::Error;
 
 /// Prefixed ULID identifiers: `job_01H...`, `upl_01H...`. The prefix says what the id names; the
 /// ULID makes ids unique and sortable by creation time.

@@ -1,7 +1,16 @@
 //! A job: its type and status, what was asked (options, webhooks), its state machine, and
 //! what a store keeps of it.
 
-use super::*;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::chunks::{JobResult, Progress};
+use crate::error::Error;
+use crate::ids::{AccountId, JobId, UploadId, WebhookId};
+use crate::tags::RESERVED_TAG_PREFIXES;
 
 /// The kinds of job the platform runs: reading a PDF, reading an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -22,9 +22,6 @@ pub use upload::*;
 
 pub use error::{Error, Result};
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use time::OffsetDateTime;
 
 /// RFC 3339 in UTC with second precision, as the API shows every timestamp.

@@ -1,7 +1,5 @@
 //! Tags: the client's, and the ones the service files every job under.
 
-use super::*;
-
 /// The one rule for a tag, wherever one is written (a job's tags, a list's filter, a monitored
 /// tag): 1 to 64 characters of ASCII letters, digits and `_ - . : / @`. The OpenAPI document's
 /// pattern for a tag says the same (`views::Tag`, checked by a test).

@@ -1,6 +1,8 @@
 //! An upload: a document's bytes in the bucket and their record.
 
-use super::*;
+use time::OffsetDateTime;
+
+use crate::ids::{AccountId, UploadId};
 
 /// A stored upload: the bytes live in the blob store under [`upload_blob_key`].
 ///
