@@ -195,8 +195,8 @@ fn no_crate_has_an_import_cycle_between_its_modules() {
 }
 
 /// The workspace's crates, bottom up: a crate may depend only on crates of lower layers. The
-/// domain knows no other Horizon crate; the application knows no AWS; the AWS adapters know no
-/// HTTP; no shared crate knows a function.
+/// domain knows only the layout; the application knows no AWS; no shared crate knows a
+/// function (and `FORBIDDEN` keeps AWS and HTTP crates out of the lower layers).
 const LAYERS: &[&[&str]] = &[
     &["horizon-layout"],
     &["horizon-pdf", "horizon-ocr"],

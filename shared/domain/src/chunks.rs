@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A chunk's type and source are the layout's own: one definition of what a block is.
+pub use horizon_layout::model::{Kind, Source};
+
 /// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
 /// a page header, footer or number. `page` is 1-based; `segmentIndex` counts from 0 within a
 /// page.
@@ -17,9 +20,9 @@ pub struct Chunk {
     /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
     /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
     /// equation, as its characters read).
-    #[serde(rename = "type", default = "paragraph")]
-    #[schema(example = "paragraph")]
-    pub kind: String,
+    #[serde(rename = "type", default)]
+    #[schema(value_type = String, example = "paragraph")]
+    pub kind: Kind,
     /// The chunk as Markdown (headings with `#`, tables as pipe tables).
     #[serde(default)]
     pub markdown: String,
@@ -27,9 +30,9 @@ pub struct Chunk {
     #[serde(default)]
     pub bbox: [f64; 4],
     /// `text` (the PDF's text layer) or `ocr`.
-    #[serde(default = "text_source")]
-    #[schema(example = "text")]
-    pub source: String,
+    #[serde(default)]
+    #[schema(value_type = String, example = "text")]
+    pub source: Source,
     /// OCR only: the mean recognition confidence of its characters, 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
@@ -67,14 +70,6 @@ pub struct SelectionMark {
 pub enum SelectionState {
     Selected,
     Unselected,
-}
-
-fn paragraph() -> String {
-    "paragraph".into()
-}
-
-fn text_source() -> String {
-    "text".into()
 }
 
 /// A table cell: a cell spanning several rows or columns is given once, at its first.

@@ -1,6 +1,7 @@
 //! The domain: identifiers, jobs and their legal status transitions, chunks, uploads, accounts,
 //! tags, API keys, webhook deliveries, the dashboard's measures and the address rules of webhook
-//! receivers. Pure types and functions: no I/O here, and no dependency on another Horizon crate.
+//! receivers. Pure types and functions: no I/O here, and no Horizon crate but the layout (a
+//! chunk's kind is its block's).
 
 pub mod deliveries;
 pub mod error;

@@ -114,11 +114,12 @@ pub struct Mark {
     pub bbox: BBox,
 }
 
-/// What a block is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a block is: a chunk's `type` in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Heading,
+    #[default]
     Paragraph,
     List,
     Table,
