@@ -47,14 +47,6 @@ impl axum::response::IntoResponse for ApiError {
 #[derive(Clone)]
 struct Failure(std::sync::Arc<Error>);
 
-/// A response with `status` and `body` serialised as JSON.
-pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
-    match serde_json::to_string(body) {
-        Ok(text) => with_body(status, "application/json", Body::Text(text)),
-        Err(e) => problem(&Error::Internal(format!("serialising a response: {e}")), ""),
-    }
-}
-
 /// A response with the given status, content type and body.
 pub fn with_body(status: u16, content_type: &str, body: Body) -> Response<Body> {
     let mut resp = Response::new(body);
@@ -105,11 +97,6 @@ pub fn problem(err: &Error, instance: &str) -> Response<Body> {
     resp
 }
 
-/// The request body parsed as JSON into `T`; a malformed body is a `400` naming the field.
-pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
-    from_json(req.body().as_ref())
-}
-
 /// `bytes` parsed as a JSON object into `T`; a malformed body is a `400` naming the field.
 pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -145,17 +132,6 @@ fn strip_position(msg: &str) -> &str {
     msg.split(" at line ").next().unwrap_or(msg)
 }
 
-/// A request header as text, when present and readable.
-pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The base URL clients use to reach us: the configured public URL, else the request's own host
-/// (and `X-Forwarded-Proto`, set by API Gateway and proxies).
-pub fn base_url(req: &Request, config: &Config) -> String {
-    base_url_of(req.headers(), config)
-}
-
 fn base_url_of(headers: &lambda_http::http::HeaderMap, config: &Config) -> String {
     if let Some(url) = &config.api.public_url {
         return url.clone();
@@ -170,13 +146,6 @@ fn base_url_of(headers: &lambda_http::http::HeaderMap, config: &Config) -> Strin
         },
     );
     format!("{proto}://{host}")
-}
-
-/// The query string's parameters, percent-decoded, in order.
-pub fn query(req: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 /// The query string read into `T` (its fields are the parameters, camelCase as documented): a
@@ -200,39 +169,6 @@ pub fn from_query<T: DeserializeOwned>(raw: &str) -> Result<T> {
         };
         Error::field(field, e.into_inner().to_string())
     })
-}
-
-/// One query parameter; a parameter given twice is a `400`.
-pub fn query_param(params: &[(String, String)], name: &str) -> Result<Option<String>> {
-    let mut found = params.iter().filter(|(k, _)| k == name);
-    let first = found.next().map(|(_, v)| v.clone());
-    if found.next().is_some() {
-        return Err(Error::field(name, "is given more than once"));
-    }
-    Ok(first)
-}
-
-/// A numeric `limit` parameter in `1..=max`, `default` when absent.
-pub fn limit_param(params: &[(String, String)], default: u32, max: u32) -> Result<u32> {
-    match query_param(params, "limit")? {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                Error::field("limit", format!("must be a whole number from 1 to {max}"))
-            }),
-    }
-}
-
-/// The request path split into its non-empty segments.
-pub fn segments(req: &Request) -> Vec<&str> {
-    req.uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// API Gateway's HTTP API refuses request bodies over 10 MB; so does every router here.
@@ -334,25 +270,6 @@ async fn body_bytes(body: axum::body::Body) -> Result<axum::body::Bytes> {
                 "request bodies are limited to {MAX_REQUEST_BYTES} bytes; use the presigned upload flow"
             ))
         })
-}
-
-/// The whole request as the handlers read it: method, URI, headers and body (at most
-/// [`MAX_REQUEST_BYTES`]; more is a `413`).
-pub struct Req(pub Request);
-
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, _: &S) -> ApiResult<Self> {
-        let (parts, body) = req.into_parts();
-        let bytes = body_bytes(body).await?;
-        let body = if bytes.is_empty() {
-            Body::Empty
-        } else {
-            Body::Binary(bytes.to_vec())
-        };
-        Ok(Req(Request::from_parts(parts, body)))
-    }
 }
 
 /// The request's body as it came, for bodies that are not JSON (an upload's bytes); at most
@@ -510,7 +427,7 @@ mod tests {
     }
 
     fn field_of(body: &str) -> String {
-        match parse_json::<Body1>(&req(body)).unwrap_err() {
+        match from_json::<Body1>(req(body).body().as_ref()).unwrap_err() {
             Error::BadRequest { errors, .. } => errors[0].field.clone(),
             other => panic!("{other:?}"),
         }
