@@ -58,6 +58,12 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         })
         .collect();
     let repeated = classify::repeated(&margins);
+    let mut prepared = prepared;
+    for (page, p) in pages.iter().zip(&mut prepared) {
+        for found in &mut p.tables {
+            drop_running_rows(page, found, &repeated);
+        }
+    }
     let mut drafts: Vec<Vec<Draft>> = Vec::new();
     for (page, p) in pages.iter().zip(prepared) {
         let mut kinds: Vec<Option<Kind>> = p
@@ -426,6 +432,73 @@ fn attach_to_body(segments: &[Segment], tables: &[tables::Found], kinds: &mut [O
 
 /// Whether a piece sits in the page's top (`true`) or bottom margin, outside any figure (a
 /// chart's labels are the chart's, wherever it is drawn).
+/// A table's first or last row that is the page's running head or foot (its cells the text that
+/// repeats in that margin on other pages, or the page number), taken in by a table that reaches
+/// into the margin: the row goes (it is page furniture, not the table's).
+fn drop_running_rows(
+    page: &PageInput,
+    found: &mut tables::Found,
+    repeated: &std::collections::HashSet<(bool, String)>,
+) {
+    let reaches = |top: bool| {
+        if top {
+            found.bbox[1] < MARGIN * page.height
+        } else {
+            found.bbox[3] > (1.0 - MARGIN) * page.height
+        }
+    };
+    let (bottom, top) = (reaches(false), reaches(true));
+    let table = &mut found.table;
+    let running = |table: &Table, row: u32, top: bool| {
+        let cells: Vec<&model::Cell> = table.cells.iter().filter(|c| c.row == row).collect();
+        let in_margin = cells.iter().filter_map(|c| c.bbox).all(|b| {
+            let cy = (b[1] + b[3]) / 2.0;
+            if top {
+                cy < MARGIN * page.height
+            } else {
+                cy > (1.0 - MARGIN) * page.height
+            }
+        });
+        let texts: Vec<&str> = cells
+            .iter()
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        in_margin
+            && texts
+                .iter()
+                .any(|t| repeated.contains(&(top, signature(t))))
+            && texts
+                .iter()
+                .all(|t| is_page_number(t) || repeated.contains(&(top, signature(t))))
+    };
+    if bottom && table.rows > 2 && running(table, table.rows - 1, false) {
+        let last = table.rows - 1;
+        table.cells.retain(|c| c.row != last);
+        for c in &mut table.cells {
+            c.row_span = c.row_span.min(last - c.row);
+        }
+        table.rows -= 1;
+    }
+    if top && table.rows > 2 && running(table, 0, true) {
+        table.cells.retain(|c| c.row != 0);
+        for c in &mut table.cells {
+            c.row -= 1;
+        }
+        table.rows -= 1;
+        table.header_rows = table.header_rows.saturating_sub(1);
+    }
+    if let Some(bbox) = table
+        .cells
+        .iter()
+        .filter_map(|c| c.bbox)
+        .reduce(|a, b| geom::union(&a, &b))
+    {
+        found.bbox[1] = found.bbox[1].max(bbox[1]);
+        found.bbox[3] = found.bbox[3].min(bbox[3]);
+    }
+}
+
 fn margin(page: &PageInput, s: &Segment) -> Option<bool> {
     let (cx, cy) = geom::center(&s.bbox);
     let in_figure = page

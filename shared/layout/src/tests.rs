@@ -639,3 +639,52 @@ fn italic_numbered_lines_are_subsection_headings() {
     assert_eq!(headings[1].0, "A. Allowed classes");
     assert!(headings[1].1 > headings[0].1, "{headings:?}");
 }
+
+/// A table that reaches into the bottom margin takes the running foot in as its last row (the
+/// chapter's name and the page number, as a book sets them): the row goes, the table stays.
+#[test]
+fn a_running_foot_taken_in_by_a_table_is_no_row_of_it() {
+    let cell = |row: u32, col: u32, text: &str, y: f32| model::Cell {
+        row,
+        col,
+        row_span: 1,
+        col_span: 1,
+        text: text.into(),
+        header: false,
+        bbox: Some([
+            72.0 + 200.0 * col as f32,
+            y,
+            250.0 + 200.0 * col as f32,
+            y + 10.0,
+        ]),
+    };
+    let table = |last: (&str, &str)| tables::Found {
+        bbox: [72.0, 600.0, 450.0, 770.0],
+        table: Table {
+            rows: 4,
+            cols: 2,
+            header_rows: 0,
+            cells: vec![
+                cell(0, 0, "Call", 600.0),
+                cell(0, 1, "Description", 600.0),
+                cell(1, 0, "fork()", 620.0),
+                cell(1, 1, "Create a process", 620.0),
+                cell(2, 0, "exit()", 640.0),
+                cell(2, 1, "End this process", 640.0),
+                cell(3, 0, last.0, 760.0),
+                cell(3, 1, last.1, 760.0),
+            ],
+        },
+    };
+    let repeated = std::collections::HashSet::from([(false, signature("Chapter Zero Interfaces"))]);
+    let input = page(7, Vec::new(), Vec::new());
+    let mut foot = table(("Chapter Zero Interfaces", "7"));
+    drop_running_rows(&input, &mut foot, &repeated);
+    assert_eq!(foot.table.rows, 3);
+    assert!(foot.table.cells.iter().all(|c| c.row < 3));
+    assert_eq!(foot.bbox[3], 650.0, "the table ends at its last row");
+    // A last row of the table's own stays, even in the margin.
+    let mut own = table(("wait()", "Wait for a child"));
+    drop_running_rows(&input, &mut own, &repeated);
+    assert_eq!(own.table.rows, 4);
+}
