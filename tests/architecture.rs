@@ -289,6 +289,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     ("horizon-ocr", HTTP_CRATES, "reads documents"),
     ("horizon-domain", HTTP_CRATES, "is the domain"),
     (
+        "horizon-domain",
+        &["utoipa"],
+        "is the domain: the wire format's schemas are horizon-api's",
+    ),
+    (
         "horizon-api",
         HTTP_CRATES,
         "is the API's types, not its transport",

@@ -17,6 +17,7 @@ use horizon_api::refusals::Refusals;
 use horizon_api::requests::{
     ChunksQuery, DeliveriesQuery, ExtractRequest, JobPath, JobRequest, JobsQuery, PageQuery,
 };
+use horizon_api::schemas::Problem;
 use horizon_api::views::{
     encode_cursor, ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, ReplayView,
     SubscriptionView, WebhookList,
@@ -25,7 +26,6 @@ use horizon_api::webhooks::{self, WebhookInput};
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{Along, IdempotencyKey, IdempotencyRecord, JobFilter};
 use horizon_app::{uploads, Services};
-use horizon_domain::error::Problem;
 use horizon_domain::{
     AccountId, Job, JobError, JobId, JobType, KeyId, WebhookId, MAX_ACCOUNT_WEBHOOKS,
 };

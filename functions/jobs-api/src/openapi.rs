@@ -8,17 +8,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use horizon_api::requests::{ExtractOptions, ExtractRequest, PresignRequest};
+use horizon_api::schemas::{
+    Attempt, Chunk, EventType, ExtractMode, FieldError, JobError, JobStatus, JobType, OcrMode,
+    Problem, Progress, SelectionMark, SelectionState, TableCell,
+};
 use horizon_api::views::{
     ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, PresignView, ReplayView, ResultView,
     SubscriptionView, UploadView, WebhookList,
 };
 use horizon_api::webhooks::WebhookInput;
-use horizon_domain::deliveries::Attempt;
-use horizon_domain::error::{FieldError, Problem};
-use horizon_domain::{
-    Chunk, EventType, ExtractMode, JobError, JobStatus, JobType, OcrMode, Progress, SelectionMark,
-    SelectionState, TableCell,
-};
 use horizon_uploads::{Binary, UploadForm, UploadsDoc};
 
 #[derive(OpenApi)]

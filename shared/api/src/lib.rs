@@ -5,5 +5,6 @@
 pub mod horizon;
 pub mod refusals;
 pub mod requests;
+pub mod schemas;
 pub mod views;
 pub mod webhooks;

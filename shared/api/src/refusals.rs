@@ -1,7 +1,7 @@
 //! The answers every authenticated operation may give besides its own, documented once: each
 //! operation lists [`Refusals`] among its responses.
 
-use horizon_domain::error::Problem;
+use crate::schemas::Problem;
 
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // a document, never built

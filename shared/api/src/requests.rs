@@ -52,9 +52,11 @@ pub struct ExtractOptions {
     pub pages: Option<String>,
     /// PDFs: when pages are read with OCR: `auto` (default) the pages without a usable text
     /// layer, `always`, `never`. Images are always read with OCR.
+    #[schema(value_type = Option<crate::schemas::OcrMode>)]
     pub ocr: Option<horizon_domain::OcrMode>,
     /// `accurate` (default) runs the learned layout and table-structure models; `fast` reads
     /// without them, at the highest speed (born-digital text).
+    #[schema(value_type = Option<crate::schemas::ExtractMode>)]
     pub mode: Option<horizon_domain::ExtractMode>,
     /// The document's languages as ISO 639-1 codes (`["en", "fr"]`, at most 10). OCR then reads
     /// only their scripts' characters: English text is read without accents the page does not
@@ -244,8 +246,10 @@ pub struct JobPath {
 #[into_params(parameter_in = Query)]
 pub struct JobsQuery {
     /// Only jobs in this status
+    #[param(value_type = Option<crate::schemas::JobStatus>)]
     pub status: Option<JobStatus>,
     /// Only jobs of this type
+    #[param(value_type = Option<crate::schemas::JobType>)]
     pub job_type: Option<JobType>,
     /// Only jobs with this tag
     pub tag: Option<String>,

@@ -23,7 +23,9 @@ pub struct Tag(String);
 pub struct JobView {
     #[schema(example = "job_01KAZ7ZQ6B7M8Q3W8V6X2N4PRD")]
     pub job_id: String,
+    #[schema(value_type = crate::schemas::JobType)]
     pub job_type: JobType,
+    #[schema(value_type = crate::schemas::JobStatus)]
     pub status: JobStatus,
     pub created_at: String,
     pub updated_at: String,
@@ -32,10 +34,13 @@ pub struct JobView {
     /// Where the job's webhook deliveries go, or null.
     pub webhook_url: Option<String>,
     pub result: Option<ResultView>,
+    #[schema(value_type = Option<crate::schemas::JobError>)]
     pub error: Option<JobError>,
     /// The webhook events subscribed to for this job.
+    #[schema(value_type = Vec<crate::schemas::EventType>)]
     pub events: Vec<EventType>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schemas::Progress>)]
     pub progress: Option<Progress>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -62,6 +67,7 @@ pub struct ResultView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub markdown_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::schemas::Chunk>>)]
     pub chunks: Option<Vec<Chunk>>,
     /// Where the chunks continue; null when `chunks` holds the last of them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +78,7 @@ pub struct ResultView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChunkPage {
+    #[schema(value_type = Vec<crate::schemas::Chunk>)]
     pub chunks: Vec<Chunk>,
     /// Pass as `cursor` for the next page; null on the last.
     pub next_cursor: Option<String>,
@@ -203,6 +210,7 @@ impl ReplayView {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryLogView {
     pub subscriptions: Vec<SubscriptionView>,
+    #[schema(value_type = Vec<crate::schemas::Attempt>)]
     pub deliveries: Vec<horizon_domain::deliveries::Attempt>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -271,6 +279,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String> {
 pub struct SubscriptionView {
     pub id: String,
     pub url: String,
+    #[schema(value_type = Vec<crate::schemas::EventType>)]
     pub events: Vec<EventType>,
     pub created_at: String,
     /// Present only in the response that created the subscription, and only when the server

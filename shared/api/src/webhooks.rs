@@ -21,6 +21,7 @@ pub struct WebhookInput {
     pub url: String,
     /// One or more of `job.completed`, `job.failed`, `job.processing`.
     #[schema(min_items = 1)]
+    #[schema(value_type = Vec<crate::schemas::EventType>)]
     pub events: Vec<EventType>,
     /// `whsec_` + standard base64 of 24 to 64 random bytes; generated (and shown once) if absent.
     #[schema(

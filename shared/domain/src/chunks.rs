@@ -9,7 +9,7 @@ pub use horizon_layout::model::{Kind, Source};
 /// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
 /// a page header, footer or number. `page` is 1-based; `segmentIndex` counts from 0 within a
 /// page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     pub id: String,
@@ -21,7 +21,6 @@ pub struct Chunk {
     /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
     /// equation, as its characters read).
     #[serde(rename = "type", default)]
-    #[schema(value_type = String, example = "paragraph")]
     pub kind: Kind,
     /// The chunk as Markdown (headings with `#`, tables as pipe tables).
     #[serde(default)]
@@ -31,7 +30,6 @@ pub struct Chunk {
     pub bbox: [f64; 4],
     /// `text` (the PDF's text layer) or `ocr`.
     #[serde(default)]
-    #[schema(value_type = String, example = "text")]
     pub source: Source,
     /// OCR only: the mean recognition confidence of its characters, 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,7 +54,7 @@ pub struct Chunk {
 }
 
 /// A check box or radio button.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectionMark {
     pub state: SelectionState,
@@ -65,7 +63,7 @@ pub struct SelectionMark {
 }
 
 /// Whether a check box is ticked or a radio button chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionState {
     Selected,
@@ -73,7 +71,7 @@ pub enum SelectionState {
 }
 
 /// A table cell: a cell spanning several rows or columns is given once, at its first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableCell {
     pub row: u32,
@@ -107,7 +105,7 @@ pub struct JobResult {
 }
 
 /// How far a running job has got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub pages_done: u32,

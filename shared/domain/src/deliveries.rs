@@ -2,7 +2,6 @@
 //! Standard Webhooks signature.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::{AccountId, DeliveryId, EventType, JobId, JobStatus, WebhookId};
 
@@ -65,7 +64,7 @@ pub enum Then {
 }
 
 /// One attempt in a job's delivery log (`GET /v1/jobs/{jobId}/webhooks`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub delivery_id: String,
@@ -85,11 +84,9 @@ pub struct Attempt {
     /// `delivered`, `retrying`, `dead_lettered` or `disabled` (the receiver answered 410).
     pub outcome: String,
     #[serde(skip)]
-    #[schema(ignore)]
     pub message: Option<DeliveryMessage>,
     /// What follows this attempt (carried out from the log's stream).
     #[serde(skip)]
-    #[schema(ignore)]
     pub then: Option<Then>,
 }
 

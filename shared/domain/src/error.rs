@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// A field-level complaint inside a `400` problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -175,7 +175,7 @@ impl Error {
 }
 
 /// RFC 9457 problem details (`application/problem+json`).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_: String,

@@ -13,7 +13,7 @@ use crate::ids::{AccountId, JobId, UploadId, WebhookId};
 use crate::tags::RESERVED_TAG_PREFIXES;
 
 /// The kinds of job the platform runs: reading a PDF, reading an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobType {
     #[serde(rename = "extract/pdf")]
     ExtractPdf,
@@ -61,7 +61,7 @@ impl UnknownValue {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -165,7 +165,7 @@ pub struct JobOptions {
 
 /// How a document is read: `accurate` (the default) runs the learned layout and table-structure
 /// models on every page; `fast` reads born-digital text without them, at the highest speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExtractMode {
     #[default]
@@ -176,7 +176,7 @@ pub enum ExtractMode {
 /// When PDF pages are read with OCR: `auto` (the default) the pages without a usable text layer
 /// (none, mostly characters that map to nothing, or a scan with a stray word on it); `always`
 /// every page; `never` none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OcrMode {
     #[default]
@@ -246,19 +246,7 @@ impl<'de> Deserialize<'de> for PageSelection {
 }
 
 /// The job events a webhook can subscribe to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "job.processing")]
     Processing,
@@ -294,7 +282,7 @@ pub struct Subscription {
 }
 
 /// Why a job failed: a stable machine-readable `code` and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     pub code: String,
     pub message: String,
@@ -362,7 +350,7 @@ fn millis(t: OffsetDateTime) -> i64 {
 pub const HISTORY_MAX: usize = 40;
 
 /// One change of a job's status: to what, when, on which attempt, and (a claim) by which worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryStep {
     pub status: JobStatus,
     /// Unix milliseconds.
