@@ -16,10 +16,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{StoreError, WorkMessage};
 use horizon_app::Services;
-use horizon_domain::{
-    Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress, SelectionMark,
-    SelectionState, TableCell,
-};
+use horizon_domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress};
 use horizon_domain::{Error, Result};
 use horizon_runtime::lambda::{EventHandler, Handled, SqsHandler};
 use tracing::Instrument;
@@ -419,10 +416,7 @@ impl ExtractWorker {
             .max_chunk_chars
             .map(|n| n as usize)
             .unwrap_or(config.extraction.max_chunk_chars);
-        let chunks: Vec<Chunk> = horizon_layout::chunk::chunks(&extraction.document, max_chars)
-            .into_iter()
-            .map(api_chunk)
-            .collect();
+        let chunks: Vec<Chunk> = horizon_layout::chunk::chunks(&extraction.document, max_chars);
         let markdown = horizon_layout::markdown::document(&extraction.document);
         let result = JobResult {
             pages: extraction.document.pages.len() as u32,
@@ -444,58 +438,6 @@ struct Finished {
     result: JobResult,
     chunks: Vec<Chunk>,
     markdown: String,
-}
-
-/// A chunk as the API gives it.
-fn api_chunk(c: horizon_layout::chunk::Chunk) -> Chunk {
-    Chunk {
-        id: c.id,
-        text: c.text,
-        page: c.page,
-        segment_index: c.segment_index,
-        kind: c.kind,
-        markdown: c.markdown,
-        bbox: hundredths(c.bbox),
-        source: c.source,
-        confidence: c.confidence.map(|v| (v as f64 * 1000.0).round() / 1000.0),
-        headings: c.headings,
-        level: c.level,
-        cells: c
-            .table
-            .map(|t| {
-                t.cells
-                    .into_iter()
-                    .map(|cell| TableCell {
-                        row: cell.row,
-                        col: cell.col,
-                        row_span: cell.row_span,
-                        col_span: cell.col_span,
-                        text: cell.text,
-                        header: cell.header,
-                        bbox: cell.bbox.map(hundredths),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        pages: c.pages,
-        selection_marks: c
-            .marks
-            .into_iter()
-            .map(|m| SelectionMark {
-                state: if m.selected {
-                    SelectionState::Selected
-                } else {
-                    SelectionState::Unselected
-                },
-                bbox: hundredths(m.bbox),
-            })
-            .collect(),
-    }
-}
-
-/// A box in the page's unit, to a hundredth.
-fn hundredths(b: [f32; 4]) -> [f64; 4] {
-    b.map(|v| (v as f64 * 100.0).round() / 100.0)
 }
 
 fn millis_between(from: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {

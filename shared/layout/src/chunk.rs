@@ -11,10 +11,10 @@ use crate::markdown;
 use crate::model::{BBox, Block, Document, Kind, Mark, Source, Table};
 use crate::text::chunk_text;
 
-/// A piece of the document for search and retrieval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Chunk {
+/// A chunk as the chunker builds it: its table and marks as the layout has them, its boxes in
+/// the page's unit as measured. [`Chunk`] is what it gives out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Piece {
     /// `chunk_001`, `chunk_002`, ... in reading order.
     pub id: String,
     pub text: String,
@@ -42,12 +42,20 @@ pub struct Chunk {
 /// The chunks of a document, each at most `max_chars` characters long unless a single table
 /// row or word is longer.
 pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
+    pieces(doc, max_chars)
+        .into_iter()
+        .map(Chunk::from)
+        .collect()
+}
+
+/// The chunks of a document as the chunker builds them (see [`chunks`]).
+pub(crate) fn pieces(doc: &Document, max_chars: usize) -> Vec<Piece> {
     let max_chars = max_chars.max(1);
-    let mut out: Vec<Chunk> = Vec::new();
+    let mut out: Vec<Piece> = Vec::new();
     let mut path: Vec<(u8, String)> = Vec::new();
     for page in &doc.pages {
         let mut segment = 0u32;
-        let mut push = |out: &mut Vec<Chunk>, mut c: Chunk| {
+        let mut push = |out: &mut Vec<Piece>, mut c: Piece| {
             c.id = format!("chunk_{:03}", out.len() + 1);
             c.segment_index = segment;
             segment += 1;
@@ -69,7 +77,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                 }
                 pending.clear();
             }
-            let base = Chunk {
+            let base = Piece {
                 id: String::new(),
                 text: b.text.clone(),
                 page: page.number,
@@ -92,7 +100,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
                     while path.last().is_some_and(|(l, _)| *l >= level) {
                         path.pop();
                     }
-                    let base = Chunk {
+                    let base = Piece {
                         headings: headings(&path),
                         ..base
                     };
@@ -138,7 +146,7 @@ pub fn chunks(doc: &Document, max_chars: usize) -> Vec<Chunk> {
 
 /// Each of a page's chunks takes as many of the page's marks as its text has, the first ones
 /// inside its box not yet taken.
-fn give_marks(chunks: &mut [Chunk], marks: &[Mark]) {
+fn give_marks(chunks: &mut [Piece], marks: &[Mark]) {
     if marks.is_empty() {
         return;
     }
@@ -167,17 +175,17 @@ fn pack(
     source: Source,
     headings: &[String],
     max_chars: usize,
-) -> Vec<Chunk> {
+) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut group: Vec<(String, BBox, Option<f32>)> = Vec::new();
-    let flush = |group: &mut Vec<(String, BBox, Option<f32>)>, out: &mut Vec<Chunk>| {
+    let flush = |group: &mut Vec<(String, BBox, Option<f32>)>, out: &mut Vec<Piece>| {
         if group.is_empty() {
             return;
         }
         let texts: Vec<&str> = group.iter().map(|g| g.0.as_str()).collect();
         let text = texts.join("\n\n");
         let confidences: Vec<f32> = group.iter().filter_map(|g| g.2).collect();
-        out.push(Chunk {
+        out.push(Piece {
             id: String::new(),
             markdown: texts
                 .iter()
@@ -217,7 +225,7 @@ fn pack(
 /// A block's text in pieces that fit.
 /// A block's text in pieces that fit, each rendered as the block is (a heading, a comment, ...);
 /// code keeps its lines.
-fn split_text(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
+fn split_text(base: &Piece, b: &Block, max_chars: usize) -> Vec<Piece> {
     if base.text.chars().count() <= max_chars {
         return vec![base.clone()];
     }
@@ -242,7 +250,7 @@ fn split_text(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
     };
     pieces
         .into_iter()
-        .map(|text| Chunk {
+        .map(|text| Piece {
             markdown: markdown::block(&Block {
                 text: text.clone(),
                 ..b.clone()
@@ -254,7 +262,7 @@ fn split_text(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
 }
 
 /// A list in runs of whole items that fit (an item too long on its own is split by sentences).
-fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
+fn split_list(base: &Piece, b: &Block, max_chars: usize) -> Vec<Piece> {
     if base.text.chars().count() <= max_chars {
         return vec![base.clone()];
     }
@@ -276,14 +284,14 @@ fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
         if end == start + 1 && text.chars().count() > max_chars {
             // One item too long on its own: its text (without its marker) in pieces.
             for piece in chunk_text(&b.items[start], max_chars) {
-                out.push(Chunk {
+                out.push(Piece {
                     markdown: markdown::list(std::slice::from_ref(&piece), b.ordered, start + 1),
                     text: piece,
                     ..base.clone()
                 });
             }
         } else {
-            out.push(Chunk {
+            out.push(Piece {
                 markdown: markdown::list(&b.items[start..end], b.ordered, start + 1),
                 text,
                 ..base.clone()
@@ -295,11 +303,11 @@ fn split_list(base: &Chunk, b: &Block, max_chars: usize) -> Vec<Chunk> {
 }
 
 /// A table in runs of whole rows that fit, each with the table's header rows.
-fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chunk> {
+fn split_table(base: &Piece, table: Option<&Table>, max_chars: usize) -> Vec<Piece> {
     let Some(table) = table else {
         return vec![base.clone()];
     };
-    let whole = Chunk {
+    let whole = Piece {
         table: Some(table.clone()),
         ..base.clone()
     };
@@ -333,7 +341,7 @@ fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chu
             to += 1;
         }
         let part = table.slice(from, to);
-        out.push(Chunk {
+        out.push(Piece {
             text: part.text(),
             markdown: markdown::table(&part),
             table: Some(part),
@@ -342,6 +350,139 @@ fn split_table(base: &Chunk, table: Option<&Table>, max_chars: usize) -> Vec<Chu
         from = to;
     }
     out
+}
+
+/// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
+/// a page header, footer or number, as the API gives it and a job's result keeps it. `page` is 1-based; `segmentIndex` counts from 0 within a
+/// page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chunk {
+    pub id: String,
+    /// Plain text. A table's rows are lines with tab-separated cells; a list's items are lines.
+    pub text: String,
+    pub page: u32,
+    pub segment_index: u32,
+    /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
+    /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
+    /// equation, as its characters read).
+    #[serde(rename = "type", default)]
+    pub kind: Kind,
+    /// The chunk as Markdown (headings with `#`, tables as pipe tables).
+    #[serde(default)]
+    pub markdown: String,
+    /// `[x0, y0, x1, y1]`, origin top-left: page points for PDFs, pixels for images.
+    #[serde(default)]
+    pub bbox: [f64; 4],
+    /// `text` (the PDF's text layer) or `ocr`.
+    #[serde(default)]
+    pub source: Source,
+    /// OCR only: the mean recognition confidence of its characters, 0–1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The headings of the sections it sits in, outermost first.
+    #[serde(default)]
+    pub headings: Vec<String>,
+    /// Headings: 1 (top) to 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// Tables: the cells, rows and columns from 0 (the header rows repeated in every chunk of a
+    /// long table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<TableCell>,
+    /// A table that continues over page breaks: the pages it spans, `page` first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<u32>,
+    /// The check boxes and radio buttons in `text` (written there as ☐, and ☒ or ☑ when
+    /// selected; `[ ]` and `[x]` in `markdown`), in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection_marks: Vec<SelectionMark>,
+}
+
+/// A check box or radio button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionMark {
+    pub state: SelectionState,
+    /// `[x0, y0, x1, y1]` on the page, as the chunk's `bbox`.
+    pub bbox: [f64; 4],
+}
+
+/// Whether a check box is ticked or a radio button chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectionState {
+    Selected,
+    Unselected,
+}
+
+/// A table cell: a cell spanning several rows or columns is given once, at its first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableCell {
+    pub row: u32,
+    pub col: u32,
+    pub row_span: u32,
+    pub col_span: u32,
+    pub text: String,
+    /// Whether it belongs to the table's header rows.
+    pub header: bool,
+    /// `[x0, y0, x1, y1]` on the page, as the chunk's `bbox`, when the cell's place is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<[f64; 4]>,
+}
+
+impl From<Piece> for Chunk {
+    fn from(c: Piece) -> Chunk {
+        Chunk {
+            id: c.id,
+            text: c.text,
+            page: c.page,
+            segment_index: c.segment_index,
+            kind: c.kind,
+            markdown: c.markdown,
+            bbox: hundredths(c.bbox),
+            source: c.source,
+            confidence: c.confidence.map(|v| (v as f64 * 1000.0).round() / 1000.0),
+            headings: c.headings,
+            level: c.level,
+            cells: c
+                .table
+                .map(|t| {
+                    t.cells
+                        .into_iter()
+                        .map(|cell| TableCell {
+                            row: cell.row,
+                            col: cell.col,
+                            row_span: cell.row_span,
+                            col_span: cell.col_span,
+                            text: cell.text,
+                            header: cell.header,
+                            bbox: cell.bbox.map(hundredths),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            pages: c.pages,
+            selection_marks: c
+                .marks
+                .into_iter()
+                .map(|m| SelectionMark {
+                    state: if m.selected {
+                        SelectionState::Selected
+                    } else {
+                        SelectionState::Unselected
+                    },
+                    bbox: hundredths(m.bbox),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A box in the page's unit, to a hundredth.
+fn hundredths(b: BBox) -> [f64; 4] {
+    b.map(|v| (v as f64 * 100.0).round() / 100.0)
 }
 
 #[cfg(test)]
@@ -493,7 +634,7 @@ mod tests {
         }
         let rows: usize = c
             .iter()
-            .map(|p| p.table.as_ref().unwrap().rows as usize - 1)
+            .map(|p| p.cells.iter().map(|c| c.row).max().unwrap() as usize)
             .sum();
         assert_eq!(rows, 20, "every row once");
     }

@@ -588,14 +588,18 @@ fn check_boxes_read_in_place_and_reach_their_chunks() {
     let chunks = chunk::chunks(&doc, 2000);
     let marks: Vec<(bool, f32)> = chunks
         .iter()
-        .flat_map(|c| c.marks.iter().map(|m| (m.selected, m.bbox[1])))
+        .flat_map(|c| {
+            c.selection_marks
+                .iter()
+                .map(|m| (m.state == chunk::SelectionState::Selected, m.bbox[1] as f32))
+        })
         .collect();
     assert_eq!(
         marks,
         [(true, 101.0), (false, 101.0), (false, 161.0), (true, 181.0)]
     );
     for c in &chunks {
-        assert_eq!(c.marks.len(), marks::count(&c.text), "{c:?}");
+        assert_eq!(c.selection_marks.len(), marks::count(&c.text), "{c:?}");
     }
 }
 
