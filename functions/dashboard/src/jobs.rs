@@ -11,7 +11,7 @@ use horizon_api::horizon::{
     RetriedMany, RetryMade, RetryView,
 };
 use horizon_api::requests::{limit, PageQuery};
-use horizon_api::views::{DeliveryLogView, ReplayView, SubscriptionView};
+use horizon_api::views::{DeliveryLogView, ReplayView};
 use horizon_app::dashboard::{ListName, Search};
 use horizon_app::{jobs, Services};
 use horizon_domain::{Error, Job, JobId, JobStatus, Result};
@@ -315,17 +315,7 @@ pub async fn page(
 pub async fn deliveries(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<ApiJson<DeliveryLogView>> {
     let job = find(&s, &id).await?;
     let attempts = s.delivery_log.attempts(job.id()).await?;
-    let subscriptions = job
-        .webhooks()
-        .iter()
-        .map(|sub| SubscriptionView::of(sub, None))
-        .collect();
-    Ok(ApiJson(DeliveryLogView::page(
-        subscriptions,
-        attempts,
-        0,
-        1000,
-    )))
+    Ok(ApiJson(DeliveryLogView::page(&job, attempts, 0, 1000)))
 }
 
 pub async fn replay(

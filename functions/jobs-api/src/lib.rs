@@ -13,7 +13,7 @@ use axum::http::header::{HeaderMap, HeaderName, LOCATION, RETRY_AFTER};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use horizon_api::refusals::Refusals;
+use horizon_api::refusals::{ExtractResponses, IdempotencyHeader, Refusals};
 use horizon_api::requests::{
     ChunksQuery, DeliveriesQuery, ExtractRequest, JobPath, JobRequest, JobsQuery, PageQuery,
 };
@@ -87,20 +87,8 @@ async fn docs_collection(BaseUrl(base): BaseUrl) -> ApiJson<serde_json::Value> {
 const PROBLEM: &str = http::PROBLEM_JSON;
 
 #[utoipa::path(post, path = "/v1/extract/pdf", tag = "jobs",
-    request_body = ExtractRequest,
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Repeat a request safely: the same key and body return the same job for 24 hours")),
-    responses(
-        (status = 202, description = "Queued", body = JobView,
-            headers(("Location" = String, description = "The job's status resource"),
-                    ("Retry-After" = String, description = "Seconds before polling"))),
-        (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
-        (status = 400, description = "Malformed request", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
-        (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
-        Refusals,
-    ))]
+    request_body = ExtractRequest, params(IdempotencyHeader),
+    responses(ExtractResponses, Refusals))]
 /// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
 /// upload is a 400 that names `/v1/extract/image`.
 async fn extract_pdf(
@@ -122,20 +110,8 @@ async fn extract_pdf(
 }
 
 #[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
-    request_body = ExtractRequest,
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Repeat a request safely: the same key and body return the same job for 24 hours")),
-    responses(
-        (status = 202, description = "Queued", body = JobView,
-            headers(("Location" = String, description = "The job's status resource"),
-                    ("Retry-After" = String, description = "Seconds before polling"))),
-        (status = 200, description = "Replayed: this Idempotency-Key and body were seen before", body = JobView),
-        (status = 400, description = "Malformed request, or a PDF upload (which goes to /v1/extract/pdf)", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "The upload is too large", body = Problem, content_type = PROBLEM),
-        (status = 415, description = "The upload's bytes are not an accepted type", body = Problem, content_type = PROBLEM),
-        (status = 422, description = "Unknown upload, or an Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM),
-        Refusals,
-    ))]
+    request_body = ExtractRequest, params(IdempotencyHeader),
+    responses(ExtractResponses, Refusals))]
 /// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
 /// page). Boxes are in the image's pixels.
 async fn extract_image(
@@ -396,16 +372,9 @@ async fn job_deliveries(
     let window = query.validate()?;
     let job = own_job(&services, &account, &id).await?;
     let attempts = services.delivery_log.attempts(job.id()).await?;
-    let subscriptions = job
-        .webhooks()
-        .iter()
-        .map(|s| SubscriptionView::of(s, None))
-        .collect();
+    let (offset, limit) = (window.offset as usize, window.limit as usize);
     Ok(ApiJson(DeliveryLogView::page(
-        subscriptions,
-        attempts,
-        window.offset as usize,
-        window.limit as usize,
+        &job, attempts, offset, limit,
     )))
 }
 

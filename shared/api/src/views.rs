@@ -217,13 +217,19 @@ pub struct DeliveryLogView {
 }
 
 impl DeliveryLogView {
-    /// At most `limit` of `attempts` from `offset`, cut before [`CHUNK_PAGE_BYTES`].
+    /// `job`'s subscriptions (without secrets) and at most `limit` of its `attempts` from
+    /// `offset`, cut before [`CHUNK_PAGE_BYTES`].
     pub fn page(
-        subscriptions: Vec<SubscriptionView>,
+        job: &Job,
         attempts: Vec<horizon_domain::deliveries::Attempt>,
         offset: usize,
         limit: usize,
     ) -> DeliveryLogView {
+        let subscriptions = job
+            .webhooks()
+            .iter()
+            .map(|s| SubscriptionView::of(s, None))
+            .collect();
         let total = attempts.len();
         let mut deliveries: Vec<_> = attempts.into_iter().skip(offset).take(limit).collect();
         cut_at_page_bytes(&mut deliveries);
@@ -368,16 +374,25 @@ mod tests {
     /// The delivery log comes in pages that join up, by count and before 4 MB.
     #[test]
     fn delivery_log_pages_by_count_and_by_bytes() {
+        let now = time::OffsetDateTime::now_utc();
+        let job = Job::new_queued(
+            horizon_domain::JobId::new(now),
+            horizon_domain::JobType::ExtractPdf,
+            horizon_domain::AccountId::default_account(),
+            horizon_domain::UploadId::new(now),
+            now,
+            time::Duration::days(1),
+        );
         let all: Vec<_> = (0..5).map(|n| attempt(n, 10)).collect();
-        let first = DeliveryLogView::page(vec![], all.clone(), 0, 2);
+        let first = DeliveryLogView::page(&job, all.clone(), 0, 2);
         assert_eq!(first.deliveries.len(), 2);
         let cursor = decode_cursor(first.next_cursor.as_deref().unwrap()).unwrap();
         assert_eq!(cursor, "deliveries:2");
-        let last = DeliveryLogView::page(vec![], all, 4, 2);
+        let last = DeliveryLogView::page(&job, all, 4, 2);
         assert_eq!(last.deliveries[0].delivery_id, "msg_4");
         assert!(last.next_cursor.is_none());
         let big: Vec<_> = (0..10).map(|n| attempt(n, 1024 * 1024)).collect();
-        let page = DeliveryLogView::page(vec![], big, 0, 1000);
+        let page = DeliveryLogView::page(&job, big, 0, 1000);
         assert!(
             (1..=4).contains(&page.deliveries.len()),
             "{}",
