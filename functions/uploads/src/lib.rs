@@ -14,8 +14,12 @@ pub mod range;
 pub mod thumbs;
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::{HeaderMap, HeaderName, CONTENT_TYPE, IF_NONE_MATCH, LOCATION, RANGE};
+use axum::http::header::{
+    HeaderMap, HeaderName, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RANGE,
+};
 use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
 use bytes::Bytes;
 use horizon_api::refusals::Refusals;
 use horizon_api::requests::{check_filename, PresignRequest};
@@ -25,7 +29,6 @@ use horizon_app::{media, uploads, Services};
 use horizon_domain::{rfc3339, Upload, UploadId};
 use horizon_domain::{Error, Result};
 use horizon_runtime::http::{self, Account, ApiJson, ApiResult, BaseUrl, Id, RawBody};
-use lambda_http::{Body, Response};
 
 use range::RangeRequest;
 use utoipa::ToSchema;
@@ -273,7 +276,7 @@ async fn image(
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> ApiResult<Response<Body>> {
+) -> ApiResult<Served> {
     let size = thumbs::Size::from_query(query.as_deref().unwrap_or(""))
         .map_err(|(name, msg)| Error::field(name, msg))?;
     let upload = uploads::resolve(&services, &id, &account).await?;
@@ -298,81 +301,65 @@ struct Asked<'a> {
 }
 
 impl Asked<'_> {
-    async fn original(&self, upload: &Upload) -> Result<Response<Body>> {
-        let etag = format!("\"{}\"", upload.sha256);
-        if let Some(resp) = not_modified(self.headers, &etag, upload) {
-            return Ok(resp);
+    async fn original(&self, upload: &Upload) -> Result<Served> {
+        let cache = Caching::of(upload, format!("\"{}\"", upload.sha256));
+        if self.has(&cache.etag) {
+            return Ok(Served::NotModified(upload.content_type.clone(), cache));
         }
         let key = upload.blob_key();
-        let max = self.services.config.api.max_response_bytes;
-        let head = self.head;
-        let (status, first, last) =
-            match range::parse(header(self.headers, RANGE).as_deref(), upload.size) {
-                RangeRequest::Unsatisfiable => {
-                    let mut resp = http::problem(
-                        &Error::RangeNotSatisfiable(format!(
-                            "the upload has {} bytes",
-                            upload.size
-                        )),
-                        &image_path(&upload.id),
-                    );
-                    http::set_header(
-                        &mut resp,
-                        "content-range",
-                        &format!("bytes */{}", upload.size),
-                    );
-                    return Ok(resp);
-                }
-                RangeRequest::Part { first, last } => (206, first, last),
-                RangeRequest::Full => (200, 0, upload.size.saturating_sub(1)),
-            };
-        let len = if upload.size == 0 {
-            0
-        } else {
-            last - first + 1
+        let size = upload.size;
+        let (part, first, last) = match range::parse(header(self.headers, RANGE).as_deref(), size) {
+            RangeRequest::Unsatisfiable => {
+                return Ok(Served::Unsatisfiable(upload.id.clone(), size))
+            }
+            RangeRequest::Part { first, last } => (true, first, last),
+            RangeRequest::Full => (false, 0, size.saturating_sub(1)),
         };
-        if len > max && !head {
-            return self.redirect(&key, &upload.content_type).await;
+        let length = if size == 0 { 0 } else { last - first + 1 };
+        if length > self.services.config.api.max_response_bytes && !self.head {
+            return self.elsewhere(&key, &upload.content_type).await;
         }
-        let body = if head || len == 0 {
-            Body::Empty
+        let body = if self.head || length == 0 {
+            Vec::new()
         } else {
-            let blob = if status == 206 {
+            let blob = if part {
                 self.services.blobs.get_range(&key, first, last).await?
             } else {
                 self.services.blobs.get(&key).await?
             };
             let blob = blob.ok_or_else(|| Error::NotFound(format!("no upload {}", upload.id)))?;
-            Body::Binary(Vec::from(blob.bytes)) // no copy: the buffer is ours alone
+            Vec::from(blob.bytes) // no copy: the buffer is ours alone
         };
-        let mut resp = http::with_body(status, &upload.content_type, body);
-        caching_headers(&mut resp, &etag, upload);
-        http::set_header(&mut resp, "content-length", &len.to_string());
-        http::set_header(&mut resp, "accept-ranges", "bytes");
-        if status == 206 {
-            http::set_header(
-                &mut resp,
-                "content-range",
-                &format!("bytes {first}-{last}/{}", upload.size),
-            );
-        }
-        Ok(resp)
+        Ok(Served::Bytes {
+            content_type: upload.content_type.clone(),
+            body,
+            length,
+            range: part.then(|| format!("bytes {first}-{last}/{size}")),
+            ranges: true,
+            cache,
+        })
+    }
+
+    /// Whether the client holds this representation already (`If-None-Match`).
+    fn has(&self, etag: &str) -> bool {
+        header(self.headers, IF_NONE_MATCH).is_some_and(|tags| {
+            tags.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        })
     }
 
     /// Too big for a Lambda response: the client is sent to S3 directly, briefly.
-    async fn redirect(&self, key: &str, content_type: &str) -> Result<Response<Body>> {
+    async fn elsewhere(&self, key: &str, content_type: &str) -> Result<Served> {
         let url = self
             .services
             .blobs
             .presign_get(key, content_type, self.services.config.api.redirect_ttl)
             .await?;
-        let mut resp = http::with_body(307, "text/plain", Body::Empty);
-        http::set_header(&mut resp, "location", &url);
-        http::set_header(&mut resp, "cache-control", "no-store");
-        Ok(resp)
+        Ok(Served::Elsewhere(url))
     }
 
-    async fn thumbnail(&self, upload: &Upload, size: thumbs::Size) -> Result<Response<Body>> {
+    async fn thumbnail(&self, upload: &Upload, size: thumbs::Size) -> Result<Served> {
         if !upload.content_type.starts_with("image/") {
             return Err(Error::field(
                 "w",
@@ -382,9 +369,9 @@ impl Asked<'_> {
                 ),
             ));
         }
-        let etag = format!("\"{}-{}\"", upload.sha256, size.key());
-        if let Some(resp) = not_modified(self.headers, &etag, upload) {
-            return Ok(resp);
+        let cache = Caching::of(upload, format!("\"{}-{}\"", upload.sha256, size.key()));
+        if self.has(&cache.etag) {
+            return Ok(Served::NotModified(upload.content_type.clone(), cache));
         }
         let key = format!(
             "{}{}",
@@ -415,19 +402,119 @@ impl Asked<'_> {
                 (made, mime.to_owned())
             }
         };
-        let len = bytes.len();
-        if len as u64 > self.services.config.api.max_response_bytes && !self.head {
-            return self.redirect(&key, &mime).await;
+        let length = bytes.len() as u64;
+        if length > self.services.config.api.max_response_bytes && !self.head {
+            return self.elsewhere(&key, &mime).await;
         }
-        let body = if self.head {
-            Body::Empty
-        } else {
-            Body::Binary(Vec::from(bytes))
-        };
-        let mut resp = http::with_body(200, &mime, body);
-        caching_headers(&mut resp, &etag, upload);
-        http::set_header(&mut resp, "content-length", &len.to_string());
-        Ok(resp)
+        Ok(Served::Bytes {
+            content_type: mime,
+            body: if self.head {
+                Vec::new()
+            } else {
+                Vec::from(bytes)
+            },
+            length,
+            range: None,
+            ranges: false,
+            cache,
+        })
+    }
+}
+
+/// What `GET|HEAD /api/images/{id}` answers.
+enum Served {
+    /// The bytes (`200`), a range of them (`206`, with its `Content-Range`), or for `HEAD` only
+    /// their headers; `ranges`: whether ranges may be asked for.
+    Bytes {
+        content_type: String,
+        body: Vec<u8>,
+        length: u64,
+        range: Option<String>,
+        ranges: bool,
+        cache: Caching,
+    },
+    /// `304`: the client holds them already.
+    NotModified(String, Caching),
+    /// `307` to a short-lived presigned URL: too large for a function's response.
+    Elsewhere(String),
+    /// `416`: the range asked for lies beyond the end of the upload (its id, its size).
+    Unsatisfiable(UploadId, u64),
+}
+
+/// An upload's caching headers: its bytes never change under its id.
+struct Caching {
+    etag: String,
+    last_modified: String,
+}
+
+impl Caching {
+    fn of(upload: &Upload, etag: String) -> Caching {
+        Caching {
+            etag,
+            last_modified: http_date(upload.created_at),
+        }
+    }
+
+    fn headers(self) -> [(HeaderName, String); 3] {
+        [
+            (ETAG, self.etag),
+            (CACHE_CONTROL, "private, max-age=31536000, immutable".into()),
+            (LAST_MODIFIED, self.last_modified),
+        ]
+    }
+}
+
+impl IntoResponse for Served {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Served::Bytes {
+                content_type,
+                body,
+                length,
+                range,
+                ranges,
+                cache,
+            } => {
+                let status = if range.is_some() {
+                    StatusCode::PARTIAL_CONTENT
+                } else {
+                    StatusCode::OK
+                };
+                let mut resp = (status, cache.headers(), body).into_response();
+                let h = resp.headers_mut();
+                let mut set = |name: HeaderName, value: &str| {
+                    if let Ok(v) = value.parse() {
+                        h.insert(name, v);
+                    }
+                };
+                set(CONTENT_TYPE, &content_type);
+                set(CONTENT_LENGTH, &length.to_string());
+                if ranges {
+                    set(ACCEPT_RANGES, "bytes");
+                }
+                if let Some(range) = range {
+                    set(CONTENT_RANGE, &range);
+                }
+                resp
+            }
+            Served::NotModified(content_type, cache) => (
+                StatusCode::NOT_MODIFIED,
+                [(CONTENT_TYPE, content_type)],
+                cache.headers(),
+            )
+                .into_response(),
+            Served::Elsewhere(url) => (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(LOCATION, url), (CACHE_CONTROL, "no-store".into())],
+            )
+                .into_response(),
+            Served::Unsatisfiable(id, size) => {
+                let error = Error::RangeNotSatisfiable(format!("the upload has {size} bytes"));
+                let mut resp = http::problem(&error, &image_path(&id));
+                http::set_header(&mut resp, "content-range", &format!("bytes */{size}"));
+                resp.into_response()
+            }
+        }
     }
 }
 
@@ -448,30 +535,6 @@ fn view(upload: &Upload, base: &str) -> UploadView {
 
 fn image_path(id: &UploadId) -> String {
     format!("/api/images/{id}")
-}
-
-/// `304 Not Modified` when the client already has this representation.
-fn not_modified(headers: &HeaderMap, etag: &str, upload: &Upload) -> Option<Response<Body>> {
-    let matches = header(headers, IF_NONE_MATCH)?
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*");
-    matches.then(|| {
-        let mut resp = http::with_body(304, &upload.content_type, Body::Empty);
-        caching_headers(&mut resp, etag, upload);
-        resp
-    })
-}
-
-fn caching_headers(resp: &mut Response<Body>, etag: &str, upload: &Upload) {
-    http::set_header(resp, "etag", etag);
-    // An upload's bytes never change under its id.
-    http::set_header(
-        resp,
-        "cache-control",
-        "private, max-age=31536000, immutable",
-    );
-    http::set_header(resp, "last-modified", &http_date(upload.created_at));
 }
 
 /// An IMF-fixdate (RFC 9110 §5.6.7), e.g. `Mon, 23 Nov 2026 08:00:00 GMT`.
