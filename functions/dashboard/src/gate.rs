@@ -3,13 +3,14 @@
 //! log records); everyone when the local runner binds to loopback.
 
 use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth::constant_time_eq;
-use horizon_runtime::http::{self, RawBody};
-use lambda_http::http::HeaderMap;
-use lambda_http::{Body, Response};
+use horizon_runtime::http::RawBody;
 use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
@@ -128,8 +129,8 @@ fn operator_name(given: Option<String>) -> String {
 }
 
 /// The sign-in form.
-pub async fn login_form() -> Response<Body> {
-    login_page(200, None)
+pub async fn login_form() -> SignIn {
+    SignIn::Form(StatusCode::OK, None)
 }
 
 /// Signs an operator in with the admin key (a form post): a session cookie, or the form again.
@@ -137,67 +138,90 @@ pub async fn login(
     State(services): State<Services>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Response<Body> {
+) -> SignIn {
     let now = services.clock.now().unix_timestamp();
     if let Some(wait) = sign_in_wait(now) {
-        let mut resp = login_page(
-            429,
-            Some("Too many failed sign-ins: try again in a minute."),
-        );
-        http::set_header(&mut resp, "retry-after", &wait.to_string());
-        return resp;
+        return SignIn::Wait(wait);
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let given = field("key");
     let name = operator_name(field("name"));
     let Some(admin) = &services.config.dashboard.admin_key else {
-        return login_page(403, Some("No admin key is configured (HORIZON_ADMIN_KEY)."));
+        let why = "No admin key is configured (HORIZON_ADMIN_KEY).";
+        return SignIn::Form(StatusCode::FORBIDDEN, Some(why));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
         count_failed_sign_in(now);
-        return login_page(403, Some("That is not the admin key."));
+        return SignIn::Form(StatusCode::FORBIDDEN, Some("That is not the admin key."));
     }
     let expires = now + SESSION_SECONDS;
-    let proto = headers
+    let https = headers
         .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok());
-    let secure = if proto == Some("https") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let mut resp = http::with_body(
-        303,
-        "text/plain; charset=utf-8",
-        Body::Text("signed in".into()),
-    );
-    http::set_header(&mut resp, "location", "/horizon");
+        .and_then(|v| v.to_str().ok())
+        == Some("https");
     tracing::info!(target: "horizon::audit", actor = %name, action = "sign-in", "an operator signed in");
-    http::set_header(
-        &mut resp,
-        "set-cookie",
-        &format!(
-            "{COOKIE}={}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}",
-            session_token(admin, expires, &name)
-        ),
-    );
-    resp
+    SignIn::Signed {
+        token: session_token(admin, expires, &name),
+        secure: https,
+    }
 }
 
-pub fn login_page(status: u16, message: Option<&str>) -> Response<Body> {
+/// What signing in answers.
+pub enum SignIn {
+    /// The form, with why it is shown again.
+    Form(StatusCode, Option<&'static str>),
+    /// Too many failed sign-ins: the form, and the seconds to wait.
+    Wait(i64),
+    /// Signed in: `303` to the dashboard with the session cookie (`Secure` behind HTTPS).
+    Signed { token: String, secure: bool },
+}
+
+impl IntoResponse for SignIn {
+    fn into_response(self) -> Response {
+        match self {
+            SignIn::Form(status, why) => (status, Html(login_html(why))).into_response(),
+            SignIn::Wait(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(RETRY_AFTER, seconds.to_string())],
+                Html(login_html(Some(
+                    "Too many failed sign-ins: try again in a minute.",
+                ))),
+            )
+                .into_response(),
+            SignIn::Signed { token, secure } => {
+                let secure = if secure { "; Secure" } else { "" };
+                let cookie = format!(
+                    "{COOKIE}={token}; Path=/horizon; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}"
+                );
+                (
+                    StatusCode::SEE_OTHER,
+                    [
+                        (LOCATION, "/horizon".to_owned()),
+                        (SET_COOKIE, cookie),
+                        (CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+                    ],
+                    "signed in",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// The sign-in form's page, with a message when there is one.
+fn login_html(message: Option<&str>) -> String {
     let message = message
         .map(|m| format!("<p class=\"error\">{}</p>", html_escape(m)))
         .unwrap_or_default();
-    let html = format!(
+    format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Horizon: sign in</title>\
          <link rel=\"stylesheet\" href=\"/horizon/assets/app.css\"></head><body class=\"login\">\
          <form method=\"post\" action=\"/horizon/login\"><h1>Horizon</h1>{message}\
          <label>Your name (for the audit log) <input name=\"name\" autocomplete=\"username\" maxlength=\"64\"></label>\
          <label>Admin key <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required></label>\
          <button type=\"submit\">Sign in</button></form></body></html>"
-    );
-    http::with_body(status, "text/html; charset=utf-8", Body::Text(html))
+    )
 }
 
 fn html_escape(s: &str) -> String {
@@ -210,7 +234,8 @@ fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::Request;
+    use horizon_runtime::http;
+    use lambda_http::{Body, Request};
 
     #[test]
     fn sessions_expire_and_cannot_be_forged() {

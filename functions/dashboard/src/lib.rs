@@ -125,7 +125,7 @@ async fn no_api_route(method: Method, uri: Uri) -> ApiError {
 async fn page(State(s): Dash, headers: HeaderMap) -> Response {
     match gate::check(&s, &headers) {
         Ok(_) => views::page().into_response(),
-        Err(_) => gate::login_page(403, None).into_response(),
+        Err(_) => gate::SignIn::Form(axum::http::StatusCode::FORBIDDEN, None).into_response(),
     }
 }
 
