@@ -19,7 +19,7 @@ use horizon_runtime::documents::{self, Markdown, PagePicture};
 use horizon_runtime::http::{ApiJson, ApiQuery, ApiResult, Id, Param};
 use serde_json::json;
 
-use crate::{audit, find, list_since, on_queue, queue_of, Dash, Op, BULK_MAX, BULK_TIME};
+use crate::{audit, find, jobs_queue, list_since, on_queue, Dash, Op, BULK_MAX, BULK_TIME};
 
 /// The longest retry lineage a job's page shows.
 const LINEAGE_MAX: usize = 20;
@@ -56,7 +56,7 @@ pub async fn failed_job(State(s): Dash, Id(id): Id<JobId>) -> ApiResult<JobPage>
 
 async fn page_of(s: &Services, job: Job) -> Result<JobPage> {
     Ok(JobPage {
-        queue: queue_of(s, &job),
+        queue: jobs_queue(s),
         retries: retries(s, &job).await?,
         lineage: lineage(s, &job).await?,
         job,

@@ -133,9 +133,8 @@ fn now_ms(s: &Services) -> i64 {
     (s.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// The queue a job runs on.
-fn queue_of(s: &Services, _job: &Job) -> String {
-    // One job type, one queue today.
+/// The queue jobs run on (one job type, one queue today).
+fn jobs_queue(s: &Services) -> String {
     dashboard::queue_name(&s.config.stack.extract_queue_url).to_owned()
 }
 

@@ -9,7 +9,7 @@ use horizon_app::Services;
 use horizon_domain::{Error, Job, Result};
 use horizon_runtime::http::{ApiError, ApiJson, ApiQuery, ApiResult, Param};
 
-use crate::{list_since, now_ms, on_queue, queue_of, Dash, PAGE, TAG_PAGE};
+use crate::{jobs_queue, list_since, now_ms, on_queue, Dash, PAGE, TAG_PAGE};
 
 /// The route of one of Horizon's job lists.
 pub fn of(name: ListName) -> MethodRouter<Services> {
@@ -107,13 +107,9 @@ async fn page(
         ))
     };
     let ((jobs, next), (total, exact)) = tokio::try_join!(jobs, total)?;
-    let queue = jobs
-        .first()
-        .map(|(j, _)| queue_of(s, j))
-        .unwrap_or_default();
     Ok(Jobs {
         jobs,
-        queue,
+        queue: jobs_queue(s),
         total,
         exact,
         more: next.is_some(),
@@ -193,7 +189,6 @@ pub async fn monitored_jobs(
         s.dashboard.jobs(&ids),
         s.dashboard.tagged_count(&tag, since)
     )?;
-    let queue = jobs.first().map(|j| queue_of(&s, j)).unwrap_or_default();
     Ok(Jobs {
         jobs: jobs
             .into_iter()
@@ -202,7 +197,7 @@ pub async fn monitored_jobs(
                 (j, index)
             })
             .collect(),
-        queue,
+        queue: jobs_queue(&s),
         total,
         exact: true,
         next: None,

@@ -23,10 +23,10 @@ impl Backoff {
         tries: 8,
     };
 
-    /// A version-checked write that lost a race: read again at once, then wait a little, so
-    /// that writers who collided do not collide again.
+    /// A version-checked write that lost a race: read again after a moment, waiting a little
+    /// longer each time, so that writers who collided do not collide again.
     pub const RACE: Backoff = Backoff {
-        first: Duration::ZERO,
+        first: Duration::from_millis(1),
         cap: Duration::from_millis(100),
         tries: 6,
     };
@@ -40,22 +40,10 @@ impl Backoff {
     }
 
     /// Sleeps before try `attempt + 1`: [`Backoff::delay`] with full jitter in its upper half,
-    /// so that callers who failed together do not try again together. (A `first` of zero tries
-    /// again at once, then waits from 1 ms.)
+    /// so that callers who failed together do not try again together.
     pub async fn wait(&self, attempt: u32) {
-        let delay = if self.first.is_zero() {
-            match attempt {
-                0 => Duration::ZERO,
-                n => Duration::from_millis(1 << (n - 1).min(20)).min(self.cap),
-            }
-        } else {
-            self.delay(attempt)
-        };
-        if !delay.is_zero() {
-            let half = delay / 2;
-            let jitter = half.mul_f64(fastrand::f64());
-            tokio::time::sleep(half + jitter).await;
-        }
+        let half = self.delay(attempt) / 2;
+        tokio::time::sleep(half + half.mul_f64(fastrand::f64())).await;
     }
 
     /// Calls `op` until it succeeds, trying again while it fails with
