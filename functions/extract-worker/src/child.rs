@@ -325,12 +325,20 @@ pub async fn extract(
             && stdin.flush().await.is_ok();
         (stdin, fed)
     });
-    // The deadline starts again with every page done; the whole run has its own limit.
+    // The deadline starts again with every page done; the whole run has its own limit. A new
+    // child loads its models before its first page: that page may take the deadline twice.
     let started = tokio::time::Instant::now();
+    let mut page_limit = if served == 0 {
+        req.deadline.saturating_mul(2)
+    } else {
+        req.deadline
+    };
     let finished = loop {
         let left = req.max_total.saturating_sub(started.elapsed());
-        match tokio::time::timeout(req.deadline.min(left), lines.next_line()).await {
-            Err(_) => break Err(left <= req.deadline),
+        let wait = page_limit.min(left);
+        page_limit = req.deadline;
+        match tokio::time::timeout(wait, lines.next_line()).await {
+            Err(_) => break Err(left <= wait),
             Ok(Ok(Some(line))) => match serde_json::from_str::<Line>(&line) {
                 Ok(Line::Progress { done, total }) => progress(Progress {
                     pages_done: done,
