@@ -4,6 +4,8 @@
 //!   horizon-local                              serve every route and run the workers
 //!   horizon-local keys create [--account ID]   create an API key (printed once)
 //!   horizon-local keys revoke KEY_ID           revoke a key
+//!   horizon-local outbox list                  the outbox's parked records (poison records)
+//!   horizon-local outbox replay [ID]           replay one parked record, or all of them
 //!   horizon-local read FILE [--json] [--ocr auto|always|never] [--mode accurate|fast]
 //!                           [--languages en,fr]
 //!                                              read a PDF or an image with the extraction engine,
@@ -53,9 +55,14 @@ async fn main() -> ExitCode {
         ["keys", "create"] => create_key(&services, DEV_ACCOUNT).await,
         ["keys", "create", "--account", account] => create_key(&services, account).await,
         ["keys", "revoke", key_id] => revoke_key(&services, key_id).await,
-        _ => {
-            Err("usage: horizon-local [keys create [--account ID] | keys revoke KEY_ID]".to_owned())
-        }
+        ["outbox", "list"] => list_parked(&services).await,
+        ["outbox", "replay"] => replay_parked(&services, None).await,
+        ["outbox", "replay", id] => replay_parked(&services, Some(id)).await,
+        _ => Err(
+            "usage: horizon-local [keys create [--account ID] | keys revoke KEY_ID | \
+                  outbox list | outbox replay [ID]]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -219,4 +226,36 @@ async fn revoke_key(services: &Services, key_id: &str) -> Result<(), String> {
         Ok(false) => Err(format!("no key {key_id}")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `outbox list`: the parked records, one line each (id, job, when, replays, error).
+async fn list_parked(services: &Services) -> Result<(), String> {
+    let parked = services
+        .parked
+        .parked(horizon_app::outbox::PARKED_PAGE)
+        .await
+        .map_err(|e| e.to_string())?;
+    if parked.is_empty() {
+        println!("no parked records");
+    }
+    for p in parked {
+        println!(
+            "{}  job {}  parked {}  replays {}  {}",
+            p.id,
+            p.job.as_deref().unwrap_or("-"),
+            p.parked_at,
+            p.replays,
+            p.error
+        );
+    }
+    Ok(())
+}
+
+/// `outbox replay [ID]`: asks for one parked record, or all, to be replayed by the outbox.
+async fn replay_parked(services: &Services, id: Option<&str>) -> Result<(), String> {
+    let asked = horizon_app::outbox::replay_parked(services, id)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("asked for {asked} parked record(s) to be replayed: the outbox applies each and unparks it, or keeps it parked with its new error (`horizon-local outbox list`)");
+    Ok(())
 }

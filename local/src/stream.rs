@@ -1,7 +1,8 @@
 //! The job table's stream, read as Lambda's DynamoDB event source mapping reads it for the
 //! job-events function: shard by shard, in order, in batches; records of other items filtered
-//! out (the mapping's filter); a batch's failure retried from the failed record; a record that
-//! keeps failing given up after [`TRIES`] (in AWS: the on-failure destination). Where it got to
+//! out (the mapping's filter); a batch's failure retried from the failed record, until the
+//! record is [`MAX_RECORD_AGE`] old (the handler parks a poison record itself, and one still
+//! failing near that age; in AWS the mapping's `MaximumRecordAgeInSeconds`). Where it got to
 //! in each shard is kept in the table after every batch with a job in it, so a runner killed
 //! and started again goes on from there.
 
@@ -16,8 +17,9 @@ use tokio::sync::watch;
 
 /// Records per batch (the mapping's `BatchSize`).
 const BATCH_SIZE: i32 = 100;
-/// How often a failing record is tried before it is given up (`MaximumRetryAttempts` + 1).
-const TRIES: u32 = 10;
+/// The age at which a record still failing is given up (`MaximumRecordAgeInSeconds`), in
+/// seconds.
+const MAX_RECORD_AGE: i64 = 86_400;
 /// Between reads of the shards with nothing new: 200 ms after a record with effects, doubling
 /// up to [`IDLE_MAX`] while there are none. A write with effects made in this process (the
 /// runner's API, workers and dispatchers: `horizon_aws::written::WRITTEN`) starts a read at once,
@@ -137,6 +139,11 @@ async fn read_shard(
         .iter()
         .map(|r| r.change.sequence_number.clone())
         .collect();
+    let written_at: Vec<Option<i64>> = event
+        .records
+        .iter()
+        .map(horizon_aws::stream::written_at)
+        .collect();
     let response = horizon_aws::meter::as_function("job-events", handler.handle(event)).await;
     let failed = response
         .batch_item_failures
@@ -155,8 +162,14 @@ async fn read_shard(
     if let Some(Some(done)) = position.and_then(|p| p.checked_sub(1)).map(|p| &handled[p]) {
         reader.checkpoint(shard, done).await?;
     }
-    if *failures >= TRIES {
-        tracing::error!(shard, sequence_number = %failed, tries = TRIES, "a stream record kept failing; it is given up");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let age = position
+        .and_then(|p| written_at[p])
+        .map_or(0, |at| now - at);
+    if age >= MAX_RECORD_AGE {
+        tracing::error!(shard, sequence_number = %failed, age_s = age, "a stream record kept failing for a day; it is given up");
         *failures = 0;
         reader.checkpoint(shard, &failed).await?;
         return Ok((Some(reader.start(shard).await?), read, handled.len()));

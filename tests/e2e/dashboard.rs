@@ -783,3 +783,103 @@ async fn lists_filter_and_operators_delete_purge_and_see_the_pages() {
     services.fleet.set_paused(queue, false).await.unwrap();
     running.shutdown().await;
 }
+
+/// A record the outbox cannot apply (a job item written by hand without its status) is
+/// retried, then parked with its content: the stream goes on, and a real job after it is
+/// counted. The operator sees it on the dashboard; a replay comes back through the stream and
+/// fails again (it stays, its replays counted); a repaired record replayed is applied and leaves.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poison_record_is_parked_the_stream_goes_on_and_a_replay_applies_it() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let services = isolated_services("parked").await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let horizon = Horizon::new(running.addr);
+
+    let poison = horizon_domain::JobId::new(services.clock.now()).to_string();
+    aws_sdk_dynamodb::Client::new(&sdk().await)
+        .put_item()
+        .table_name(&services.config.stack.table)
+        .item("pk", A::S(format!("JOB#{poison}")))
+        .item("sk", A::S("JOB".into()))
+        .item("jobId", A::S(poison.clone()))
+        .item("jobType", A::S("extract/pdf".into()))
+        .item("accountId", A::S("acct_poison".into()))
+        .send()
+        .await
+        .unwrap();
+    run_jobs(&api, 1, 0, "after-poison").await;
+    eventually("the job after the poison record is counted", async || {
+        horizon.get("/stats").await["recentJobs"] == 1
+    })
+    .await;
+    let parked = horizon.get("/outbox").await;
+    let records = parked["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{parked}");
+    assert_eq!(records[0]["job"], poison);
+    assert!(
+        records[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{parked}"
+    );
+    assert_eq!(records[0]["replays"], 0);
+
+    // Replayed as it is, it fails again and stays.
+    assert_eq!(horizon.post("/outbox/replay", None).await["asked"], 1);
+    eventually("the replay is tried", async || {
+        horizon.get("/outbox").await["records"][0]["replays"] == 1
+    })
+    .await;
+    assert_eq!(
+        horizon
+            .status(Method::POST, "/outbox/no-such-record/replay")
+            .await,
+        404
+    );
+
+    // The same record repaired (its job given a status and the rest of a job's fields) and
+    // parked: replayed, it is applied (the job counted) and leaves the list.
+    let mut content: Value = serde_json::from_str(records[0]["content"].as_str().unwrap()).unwrap();
+    let now_ms = (services.clock.now().unix_timestamp_nanos() / 1_000_000).to_string();
+    let image = &mut content["dynamodb"]["NewImage"];
+    for (name, value) in [
+        ("status", json!({ "S": "queued" })),
+        ("createdAt", json!({ "N": now_ms })),
+        ("updatedAt", json!({ "N": now_ms })),
+        ("uploadId", json!({ "S": "upl_01JQZZZZZZZZZZZZZZZZZZZZZZ" })),
+        ("expiresAt", json!({ "N": "4102444800" })),
+        ("options", json!({ "S": "{}" })),
+        ("version", json!({ "N": "1" })),
+        ("attempts", json!({ "N": "0" })),
+    ] {
+        image[name] = value;
+    }
+    services
+        .parked
+        .park(&horizon_app::ports::ParkedRecord {
+            id: "repaired-1".into(),
+            job: Some(poison.clone()),
+            error: "repaired by hand".into(),
+            parked_at: horizon_domain::rfc3339(services.clock.now()),
+            replays: 0,
+            content: content.to_string(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        horizon.post("/outbox/repaired-1/replay", None).await["asked"],
+        1
+    );
+    eventually("the repaired record is applied and leaves", async || {
+        let records = horizon.get("/outbox").await["records"].clone();
+        records.as_array().unwrap().len() == 1 && records[0]["id"] != "repaired-1"
+    })
+    .await;
+    eventually("the repaired record's job is counted", async || {
+        horizon.get("/stats").await["recentJobs"] == 2
+    })
+    .await;
+    running.shutdown().await;
+}

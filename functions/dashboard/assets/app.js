@@ -138,7 +138,7 @@ function card(label, value, key, help) {
 const scroll = (table) => `<div class="scroll">${table}</div>`;
 
 async function overview() {
-  const [stats, workload, masters] = await Promise.all([api("/stats"), api("/workload"), api("/masters")]);
+  const [stats, workload, masters, outbox] = await Promise.all([api("/stats"), api("/workload"), api("/masters"), api("/outbox")]);
   const wait = Object.entries(stats.wait || {})[0];
   let html = `<h2>Overview</h2><div class="cards">
     ${card("Jobs per minute", stats.jobsPerMinute, "jobsPerMinute")}
@@ -158,6 +158,14 @@ async function overview() {
       <button class="danger" data-purge="${esc(q.name)}" data-length="${esc(q.length)}">Purge</button></td></tr>`).join("")}
   </tbody></table>`)}
   <p class="muted">${esc(WAIT_HELP)}</p>`;
+  if (outbox.records.length) {
+    html += `<h2>Parked outbox records <button class="secondary" id="replay-parked">Replay all</button></h2>
+    <p class="muted">Writes whose effects (webhooks, counts) could not be applied; the stream went on past them. Replay them once their cause is fixed.</p>
+    ${scroll(`<table data-table="outbox"><thead><tr><th>Record</th><th>Job</th><th>Parked</th><th>Replays</th><th>Error</th></tr></thead><tbody>
+    ${outbox.records.map((r) => `<tr><td>${esc(r.id)}</td><td>${r.job ? `<a href="/horizon/jobs/${enc(r.job)}">${esc(r.job)}</a>` : "-"}</td>
+      <td>${esc(r.parkedAt)}</td><td class="num">${esc(r.replays)}</td><td>${esc(r.error)}</td></tr>`).join("")}
+    </tbody></table>`)}`;
+  }
   for (const master of Object.values(masters || {})) {
     html += `<h2>${esc(master.name)} <span class="badge ${esc(master.status)}">${esc(master.status)}</span></h2>
     ${scroll(`<table><thead><tr><th>Supervisor</th><th>Queue</th><th>Processes</th><th>Max processes</th><th>Tries</th><th>Timeout</th><th>Memory</th><th>Status</th></tr></thead><tbody>
@@ -176,7 +184,11 @@ async function overview() {
 view.addEventListener("click", guard(async (e) => {
   const pause = e.target.closest("button[data-pause]");
   const purge = e.target.closest("button[data-purge]");
-  if (pause) {
+  if (e.target.closest("#replay-parked")) {
+    const r = await api("/outbox/replay", { method: "POST" });
+    flash(`Asked for ${r.asked} parked record${r.asked === 1 ? "" : "s"} to be replayed: each leaves the list once applied.`);
+    await overview();
+  } else if (pause) {
     pause.disabled = true;
     await api(`/queues/${enc(pause.dataset.pause)}/${pause.dataset.paused === "true" ? "continue" : "pause"}`, { method: "POST" });
     await overview();

@@ -8,12 +8,14 @@
 //!
 //! Each route's handler takes typed extractors and returns a typed view
 //! (`horizon_api::horizon`); they live by concern: [`fleet`] (workers and queues), [`lists`]
-//! (job lists, monitored tags, metrics) and [`jobs`] (one job, retries, deletions).
+//! (job lists, monitored tags, metrics), [`jobs`] (one job, retries, deletions) and [`outbox`]
+//! (the outbox's parked records, and their replay).
 
 mod fleet;
 mod gate;
 mod jobs;
 mod lists;
+mod outbox;
 mod views;
 
 use axum::extract::State;
@@ -87,6 +89,9 @@ pub fn routes(services: Services) -> axum::Router {
             "/horizon/api/jobs/{id}/deliveries/{delivery}/replay",
             post(jobs::replay),
         )
+        .route("/horizon/api/outbox", get(outbox::parked))
+        .route("/horizon/api/outbox/replay", post(outbox::replay_all))
+        .route("/horizon/api/outbox/{id}/replay", post(outbox::replay_one))
         .route("/horizon/api/{*rest}", any(no_api_route))
         .route_layer(axum::middleware::from_fn_with_state(
             services.clone(),

@@ -159,10 +159,21 @@ pub async fn prepare(
     if effects.file_under_tags {
         file_under_monitored_tags(services, after).await?;
     }
-    if effects.webhooks {
+    if effects.webhooks && still_there(services, after).await? {
         crate::events::emit(services, after).await?;
     }
     Ok(Some(effects.counts))
+}
+
+/// Whether `job` is still stored. A job deleted since this write (by its tenant, or expired)
+/// emits nothing more: its results and event bodies are gone, and its subscribers asked for
+/// nothing after the delete. Its counts still count: they record what happened.
+async fn still_there(services: &Services, job: &Job) -> Result<bool> {
+    let there = services.jobs.get(job.id()).await?.is_some();
+    if !there {
+        tracing::info!(job_id = %job.id(), version = job.version(), "job deleted since this write; no webhook events");
+    }
+    Ok(there)
 }
 
 /// Adds the counts of writes and marks them applied, in transactions that hold both (a write
@@ -210,6 +221,38 @@ async fn file_under_monitored_tags(services: &Services, job: &Job) -> Result<()>
             .await?;
     }
     Ok(())
+}
+
+/// The most parked records read at once (listed, or replayed by one request).
+pub const PARKED_PAGE: usize = 1_000;
+
+/// Asks for parked records to be replayed: the one with `id`, or all of them (up to
+/// [`PARKED_PAGE`]). Each request is a write the outbox's consumer reads from the stream; it
+/// applies the record and unparks it, or leaves it parked with the new error. Returns how many
+/// were asked for; `NotFound` for an `id` that is not parked.
+pub async fn replay_parked(services: &Services, id: Option<&str>) -> Result<usize> {
+    let ids: Vec<String> = match id {
+        Some(id) => vec![id.to_owned()],
+        None => services
+            .parked
+            .parked(PARKED_PAGE)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+    };
+    let mut asked = 0;
+    for one in &ids {
+        if services.parked.request_replay(one).await? {
+            asked += 1;
+        } else if id.is_some() {
+            return Err(horizon_domain::Error::NotFound(format!(
+                "no parked record {one}"
+            )));
+        }
+    }
+    tracing::info!(records = asked, "replay of parked outbox records asked for");
+    Ok(asked)
 }
 
 #[cfg(test)]

@@ -404,6 +404,41 @@ pub trait MetricsStore: Send + Sync {
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
 }
 
+/// A record of the table's stream that the outbox could not apply, parked with its content
+/// so that it neither blocks the records behind it nor is lost: an operator replays it
+/// (`horizon-local outbox replay`, the dashboard's outbox page) once its cause is fixed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParkedRecord {
+    /// The record's sequence number in the stream: its id while it is parked.
+    pub id: String,
+    /// The job the record is a write of, when it names one.
+    pub job: Option<String>,
+    /// Why it could not be applied (the last try's error).
+    pub error: String,
+    /// When it was parked (RFC 3339).
+    pub parked_at: String,
+    /// How often it was replayed and failed again.
+    pub replays: u32,
+    /// The record as the stream gave it (JSON): what a replay applies.
+    pub content: String,
+}
+
+/// Where the outbox parks the records it cannot apply ([`ParkedRecord`]).
+#[async_trait]
+pub trait ParkedRecords: Send + Sync {
+    /// Parks a record, or parks it again after a failed replay (its error and replays new).
+    async fn park(&self, record: &ParkedRecord) -> StoreResult<()>;
+    /// Parked records, oldest first, at most `limit`.
+    async fn parked(&self, limit: usize) -> StoreResult<Vec<ParkedRecord>>;
+    /// Asks for a parked record to be replayed: the request is a write of the record, which
+    /// the outbox's consumer reads from the stream and applies as the record it holds.
+    /// `false` when no such record is parked.
+    async fn request_replay(&self, id: &str) -> StoreResult<bool>;
+    /// A replayed record was applied: it leaves.
+    async fn unpark(&self, id: &str) -> StoreResult<()>;
+}
+
 /// The most jobs a filtered count reads (see [`JobLists::count`]).
 pub const COUNT_SCAN_CAP: u64 = 20_000;
 

@@ -11,7 +11,7 @@ use horizon_domain::{Upload, UploadId};
 
 use crate::ports::{
     AccountStore, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet, JobStore,
-    MetricsStore, QueueInfo, ResultStore, UploadStore, WorkQueue,
+    MetricsStore, ParkedRecords, QueueInfo, ResultStore, UploadStore, WorkQueue,
 };
 use horizon_domain::keys::KeyCache;
 
@@ -23,6 +23,8 @@ pub struct Services {
     pub accounts: Arc<dyn AccountStore>,
     pub results: Arc<dyn ResultStore>,
     pub metrics: Arc<dyn MetricsStore>,
+    /// The outbox's records that could not be applied.
+    pub parked: Arc<dyn ParkedRecords>,
     pub dashboard: Arc<dyn DashboardStore>,
     pub queues: Arc<dyn QueueInfo>,
     pub fleet: Arc<dyn Fleet>,

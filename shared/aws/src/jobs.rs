@@ -355,12 +355,17 @@ impl JobStore for DynamoStore {
         }))
     }
 
-    /// The job's partition holds its record and its delivery log: every item goes.
+    /// The job's partition holds its record, its delivery log and the marks of its writes
+    /// applied by the outbox. The record and the log go; the marks stay until they expire with
+    /// the job's own time, so a record of the job read again after the delete (the stream
+    /// gives each at least once) is still known as applied.
     async fn delete(&self, id: &JobId) -> StoreResult<()> {
         let pk = format!("JOB#{id}");
         for item in self.items_under(pk.clone(), "").await? {
-            self.delete_item(pk.clone(), str_attr(&item, "sk")?.to_owned())
-                .await?;
+            let sk = str_attr(&item, "sk")?;
+            if !crate::dashboard::is_applied_mark(sk) {
+                self.delete_item(pk.clone(), sk.to_owned()).await?;
+            }
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ mod clients;
 mod deliveries;
 mod dynamo;
 mod jobs;
+mod outbox;
 mod s3;
 mod sqs;
 mod uploads;

@@ -92,6 +92,7 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         uploads: store.clone(),
         accounts: store.clone(),
         metrics: store.clone(),
+        parked: store.clone(),
         delivery_log: store,
         deliveries: Arc::new(SqsDeliveryQueue::new(
             crate::sqs_client(&sdk),

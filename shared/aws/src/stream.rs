@@ -9,7 +9,7 @@ use aws_lambda_events::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue as Image;
 
 use crate::dynamo::{DynamoStore, Item};
-use horizon_app::ports::StoreResult;
+use horizon_app::ports::{ParkedRecord, StoreResult};
 use horizon_domain::deliveries::Then;
 use horizon_domain::Job;
 
@@ -21,6 +21,8 @@ pub enum Change {
     Job(Option<Job>, Option<Job>),
     /// A delivery attempt's record, with what follows it.
     Attempt(Then),
+    /// A parked record that an operator asked to replay.
+    Replay(ParkedRecord),
     /// Any other item (counters, marks, checkpoints), or an attempt with no sequel.
     Other,
 }
@@ -36,6 +38,11 @@ pub fn change(record: &EventRecord) -> StoreResult<Change> {
             job(&record.change.old_image).transpose()?,
             job(&record.change.new_image).transpose()?,
         ));
+    }
+    if let Some(item) = image(&record.change.new_image) {
+        if crate::outbox::is_replay(&item) {
+            return Ok(Change::Replay(crate::outbox::parked_of(&item)?));
+        }
     }
     if record.event_name == "INSERT" {
         if let Some(then) = image(&record.change.new_image)
@@ -56,10 +63,44 @@ fn is_job(keys: &serde_dynamo::Item) -> bool {
 }
 
 /// The event source mapping's filter in AWS (`infra/template.yaml`), as the local reader
-/// applies it: records of jobs, and new delivery attempts that have a sequel (`then`).
+/// applies it: records of jobs, new delivery attempts that have a sequel (`then`), and parked
+/// records asked to be replayed (`replayAt`).
 pub fn passes_filter(record: &EventRecord) -> bool {
+    let parked =
+        matches!(record.change.keys.get("pk"), Some(Image::S(pk)) if pk == crate::outbox::PARKED);
     is_job(&record.change.keys)
         || (record.event_name == "INSERT" && record.change.new_image.contains_key("then"))
+        || (parked
+            && record
+                .change
+                .new_image
+                .contains_key(crate::outbox::REPLAY_AT))
+}
+
+/// When the stream took the record in (unix seconds), as its `ApproximateCreationDateTime`
+/// says; `None` when the record does not say.
+pub fn written_at(record: &EventRecord) -> Option<i64> {
+    Some(record.change.approximate_creation_date_time.timestamp()).filter(|at| *at > 0)
+}
+
+/// A record as JSON, as a parked record keeps it; [`from_content`] reads it back.
+pub fn content(record: &EventRecord) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+/// The record a parked record's content holds.
+pub fn from_content(content: &str) -> StoreResult<EventRecord> {
+    serde_json::from_str(content).map_err(|e| {
+        horizon_app::ports::StoreError::Internal(format!("a parked record's content: {e}"))
+    })
+}
+
+/// The job a record is a write of, when its keys name one.
+pub fn job_of(record: &EventRecord) -> Option<String> {
+    match record.change.keys.get("pk") {
+        Some(Image::S(pk)) => pk.strip_prefix("JOB#").map(str::to_owned),
+        _ => None,
+    }
 }
 
 #[cfg(feature = "stream-reader")]
@@ -248,6 +289,12 @@ mod reader {
                 change.old_image = image(d.old_image);
                 change.sequence_number = d.sequence_number;
                 change.size_bytes = d.size_bytes.unwrap_or(0);
+                if let Some(at) = d
+                    .approximate_creation_date_time
+                    .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+                {
+                    change.approximate_creation_date_time = at;
+                }
             }
             let mut record = EventRecord::default();
             record.change = change;

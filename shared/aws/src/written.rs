@@ -15,4 +15,5 @@ pub static WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
 pub(crate) fn streamed(item: &HashMap<String, AttributeValue>) -> bool {
     matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == "JOB")
         || item.contains_key("then")
+        || item.contains_key(crate::outbox::REPLAY_AT)
 }

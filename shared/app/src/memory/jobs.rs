@@ -167,8 +167,9 @@ impl JobStore for MemoryStore {
         if let Some(job) = state.jobs.remove(id) {
             state.stream.push(Written::Job(Some(job), None));
         }
+        // Its applied marks stay (they expire with the job's own time): a record of the job
+        // read again after the delete is still known as applied.
         state.attempts.remove(id);
-        state.applied.retain(|(job, _)| job != id);
         Ok(())
     }
 }

@@ -34,9 +34,9 @@ use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::ports::{
     AccountStore, Along, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog,
-    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, PresignedPut,
-    QueueDepth, QueueInfo, StoreError, StoreResult, SystemClock, UploadStore, WorkMessage,
-    WorkQueue, COUNT_SCAN_CAP,
+    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, ParkedRecord,
+    ParkedRecords, PresignedPut, QueueDepth, QueueInfo, StoreError, StoreResult, SystemClock,
+    UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
@@ -100,7 +100,7 @@ pub fn queued_job(now: OffsetDateTime) -> Job {
 /// In-memory [`Services`] and typed handles on the adapters behind them.
 pub struct Memory {
     pub services: Services,
-    /// Behind `jobs`, `uploads`, `accounts`, `metrics`, `dashboard` and `delivery_log`.
+    /// Behind `jobs`, `uploads`, `accounts`, `metrics`, `parked`, `dashboard` and `delivery_log`.
     pub store: Arc<MemoryStore>,
     /// Behind `blobs` and `results`.
     pub blobs: Arc<MemoryBlobs>,
@@ -129,6 +129,7 @@ impl Services {
             uploads: store.clone(),
             accounts: store.clone(),
             metrics: store.clone(),
+            parked: store.clone(),
             dashboard: store.clone(),
             delivery_log: store.clone(),
             results: blobs.clone(),
@@ -279,6 +280,8 @@ struct State {
     stream: Vec<Written>,
     /// The writes whose effects were applied (job, version).
     applied: BTreeSet<(JobId, u64)>,
+    /// The outbox's parked records by id, and whether a replay was asked for.
+    parked: BTreeMap<String, (ParkedRecord, bool)>,
 }
 
 /// One record of the store's stream, as the table's stream has one for each item written.
@@ -337,6 +340,7 @@ mod dashboard;
 mod deliveries;
 mod jobs;
 mod lambda;
+mod outbox;
 mod s3;
 mod sqs;
 #[cfg(test)]

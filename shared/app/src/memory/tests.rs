@@ -263,6 +263,44 @@ async fn completing_a_job_counts_it_and_queues_its_webhook() {
     assert_eq!(s.dashboard.pending_count().await.unwrap(), 0);
 }
 
+/// A tenant deletes a completed job before the outbox reads its completion: the record is
+/// applied without its webhook (the job, its results and its subscribers' interest are gone)
+/// instead of failing for ever; its counts still count, once, and the record read again after
+/// the delete is known as applied (the marks outlive the job).
+#[tokio::test]
+async fn a_job_deleted_before_its_record_is_read_emits_nothing_and_counts_once() {
+    let m = memory();
+    let s = &m.services;
+    let job = new_job(&m)
+        .with_webhook(subscription(&m, vec![EventType::Completed]), m.clock.now())
+        .unwrap();
+    jobs::submit(s, &job, Along::Nothing).await.unwrap();
+    let running = claim(&m, job.id()).await;
+    m.pump().await.unwrap();
+    let done = finish(&m, job.id(), None).await;
+    s.jobs.delete(job.id()).await.unwrap();
+
+    m.pump()
+        .await
+        .expect("a deleted job's record is not an error");
+    assert!(m.queue.deliveries().unwrap().is_empty());
+    assert_eq!(processed(&m).await, Some(1));
+    let again = crate::outbox::apply(s, Some(&running), &done)
+        .await
+        .unwrap();
+    assert!(!again, "applied once");
+    assert_eq!(processed(&m).await, Some(1));
+}
+
+/// How many jobs the job-type counter has seen finish.
+async fn processed(m: &Memory) -> Option<u64> {
+    let counters = m.services.dashboard.counters().await.unwrap();
+    counters
+        .iter()
+        .find(|c| c.metric.kind == MetricKind::Job)
+        .map(|c| c.processed)
+}
+
 #[tokio::test]
 async fn retrying_a_failed_job_queues_a_new_one_and_notes_it() {
     let m = memory();

@@ -387,9 +387,16 @@ impl DynamoStore {
 }
 
 /// The mark that the write of a job that made `version` was applied, in the job's partition
-/// (deleted with the job, expiring with it).
+/// (expiring with the job; it outlives a delete).
 fn applied_key(version: u64) -> String {
-    format!("APPLIED#{version:010}")
+    format!("{APPLIED}{version:010}")
+}
+
+const APPLIED: &str = "APPLIED#";
+
+/// Whether a job partition's sort key is an applied mark's.
+pub(crate) fn is_applied_mark(sk: &str) -> bool {
+    sk.starts_with(APPLIED)
 }
 
 mod lists;
