@@ -511,6 +511,9 @@ mod tests {
         async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
             self.0.deliveries.dead_letter(message).await
         }
+        async fn retry_later(&self, receipt: &str, delay: Duration) -> StoreResult<()> {
+            self.0.deliveries.retry_later(receipt, delay).await
+        }
     }
 
     /// A delivery queue that refuses every message while it is broken (a fault of the
@@ -530,6 +533,9 @@ mod tests {
         }
         async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
             self.inner.deliveries.dead_letter(message).await
+        }
+        async fn retry_later(&self, receipt: &str, delay: Duration) -> StoreResult<()> {
+            self.inner.deliveries.retry_later(receipt, delay).await
         }
     }
 
@@ -558,6 +564,9 @@ mod tests {
         async fn dead_letter(&self, message: &DeliveryMessage) -> StoreResult<()> {
             Crashing::strikes(&self.deliveries)?;
             self.inner.deliveries.dead_letter(message).await
+        }
+        async fn retry_later(&self, receipt: &str, delay: Duration) -> StoreResult<()> {
+            self.inner.deliveries.retry_later(receipt, delay).await
         }
     }
 

@@ -21,11 +21,30 @@ pub struct WebhookDispatcher {
     /// The guarded client, or why it could not start (then every send fails, and is retried):
     /// never an unguarded fallback.
     http: std::result::Result<reqwest::Client, String>,
-    /// Receivers (scheme, host and port) that lately gave no answer or could not be reached,
-    /// and until when their deliveries wait: one tenant's hanging receiver holds a dispatcher
-    /// once per cool-off, not once per delivery, and the others' deliveries go on.
-    cooling: std::sync::Mutex<std::collections::HashMap<String, time::OffsetDateTime>>,
+    /// Receivers (scheme, host and port) that lately gave no answer or could not be reached:
+    /// until when their deliveries wait, and how often in a row they failed (each cool-off
+    /// twice the last, up to [`COOL_OFF_MAX`]; an answer ends it). One tenant's hanging
+    /// receiver holds a dispatcher once per cool-off, not once per delivery, and the others'
+    /// deliveries go on.
+    cooling: std::sync::Mutex<std::collections::HashMap<String, Cooling>>,
 }
+
+/// A receiver's cool-off.
+#[derive(Clone, Copy)]
+struct Cooling {
+    until: time::OffsetDateTime,
+    strikes: u32,
+}
+
+/// The longest a receiver cools off, however often it failed.
+const COOL_OFF_MAX: Duration = Duration::from_secs(15 * 60);
+/// How often one attempt is put off while its receiver cools off; then it is made (and counts).
+const MAX_DEFERRALS: u32 = 8;
+/// The longest wait a receiver's `Retry-After` may ask for.
+const RETRY_AFTER_MAX: u64 = 10 * 3600;
+/// How long a delivery is retried for trouble of our own (storage, the queue) before its
+/// message is left to the dead-letter queue: a day.
+const OWN_TROUBLE_MAX: i64 = 24 * 3600;
 
 /// Resolves names for the HTTP client, keeping only the addresses the SSRF policy allows, so
 /// the connection goes to an address that was checked (no second lookup in between).
@@ -115,13 +134,36 @@ const DELIVERIES_AT_ONCE: usize = 10;
 #[async_trait::async_trait]
 impl SqsHandler for WebhookDispatcher {
     async fn handle_message(&self, message: &SqsMessage) -> Handled {
+        let receives: u32 = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         match self.process(message).await {
             Ok(()) => Handled::Done,
             Err(e) => {
-                tracing::warn!(error = %e, "delivery not handled; it will be retried");
-                Handled::Again(None)
+                // Trouble of our own (an outage of storage or the queue) is no attempt: the
+                // message waits, longer each time, and before its last receive it is queued
+                // anew, so that an outage does not send deliveries to the dead-letter queue
+                // unlogged. Only after a day, or when it cannot be read, is it left to go there.
+                let wait = horizon_app::retry::Backoff::OUTAGE.delay(receives.saturating_sub(1));
+                if receives + 1 >= self.services.config.jobs.max_tries {
+                    if let Some(()) = self.requeue(message, wait).await {
+                        return Handled::Done;
+                    }
+                }
+                tracing::warn!(error = %e, receives, wait_s = wait.as_secs(), "delivery not handled; it will be retried");
+                Handled::Again(Some(wait))
             }
         }
+    }
+
+    async fn come_back_after(&self, receipt_handle: &str, wait: Duration) -> Result<()> {
+        Ok(self
+            .services
+            .deliveries
+            .retry_later(receipt_handle, wait)
+            .await?)
     }
 
     /// A batch's deliveries go out together: each waits on its receiver.
@@ -143,6 +185,29 @@ impl WebhookDispatcher {
         tracing::Instrument::instrument(self.deliver(delivery), span).await
     }
 
+    /// Queues a message that kept failing on our own trouble as a new one, after `wait`
+    /// (its receive count starts again), while it is less than [`OWN_TROUBLE_MAX`] past due.
+    /// `None` when it is not queued anew.
+    async fn requeue(&self, message: &SqsMessage, wait: Duration) -> Option<()> {
+        let body = message.body.as_deref()?;
+        let delivery: DeliveryMessage = serde_json::from_str(body).ok()?;
+        let now = self.services.clock.now().unix_timestamp();
+        if now - delivery.not_before > OWN_TROUBLE_MAX {
+            tracing::error!(delivery_id = %delivery.delivery_id, "a delivery failed on our side for a day; it goes to the dead-letter queue");
+            return None;
+        }
+        match self.services.deliveries.send(&delivery, wait).await {
+            Ok(()) => {
+                tracing::warn!(delivery_id = %delivery.delivery_id, wait_s = wait.as_secs(), "a delivery kept failing on our side; queued anew");
+                Some(())
+            }
+            Err(e) => {
+                tracing::warn!(delivery_id = %delivery.delivery_id, error = %e, "a delivery could not be queued anew");
+                None
+            }
+        }
+    }
+
     /// One attempt of one delivery.
     async fn deliver(&self, delivery: DeliveryMessage) -> Result<()> {
         let now = self.services.clock.now().unix_timestamp();
@@ -162,19 +227,25 @@ impl WebhookDispatcher {
             return Ok(());
         };
         let receiver = receiver_of(&sub.url);
-        if let Some(wait) = self.cooling_for(&receiver) {
-            // Not an attempt: the message waits out the receiver's cool-off, then comes back.
-            let wait = wait.as_secs().max(1);
-            let later = DeliveryMessage {
-                not_before: now + wait as i64,
-                ..delivery.clone()
-            };
-            tracing::info!(delivery_id = %delivery.delivery_id, %receiver, wait_s = wait, "receiver cooling off after no answer; delivery deferred");
-            return Ok(self
-                .services
-                .deliveries
-                .send(&later, Duration::from_secs(wait))
-                .await?);
+        match self.cooling_for(&receiver) {
+            Some(wait) if delivery.deferred < MAX_DEFERRALS => {
+                // Not an attempt: the message waits out the receiver's cool-off (at least
+                // twice its last wait), then comes back.
+                let wait = wait.as_secs().max(1 << delivery.deferred.min(20));
+                let later = DeliveryMessage {
+                    not_before: now + wait as i64,
+                    deferred: delivery.deferred + 1,
+                    ..delivery.clone()
+                };
+                tracing::info!(delivery_id = %delivery.delivery_id, %receiver, wait_s = wait, deferred = later.deferred, "receiver cooling off after no answer; delivery deferred");
+                return Ok(self
+                    .services
+                    .deliveries
+                    .send(&later, Duration::from_secs(wait))
+                    .await?);
+            }
+            // Put off often enough: this attempt is made, and counts.
+            Some(_) | None => {}
         }
         let Some(blob) = self.services.blobs.get(&delivery.body_key).await? else {
             tracing::error!(delivery_id = %delivery.delivery_id, key = %delivery.body_key, "event body missing");
@@ -182,6 +253,9 @@ impl WebhookDispatcher {
         };
         let started = Instant::now();
         let sent = self.send(&sub, &delivery, now, blob.bytes.to_vec()).await;
+        if let Sent::Answered { .. } = sent {
+            self.answered(&receiver);
+        }
         let latency_ms = started.elapsed().as_millis() as u64;
         let schedule = &self.services.config.webhooks.schedule;
         let mut attempt = Attempt {
@@ -286,21 +360,40 @@ impl WebhookDispatcher {
 
     /// How long deliveries to `receiver` still wait, if it is cooling off.
     fn cooling_for(&self, receiver: &str) -> Option<Duration> {
-        let mut cooling = self.cooling.lock().ok()?;
+        let cooling = self.cooling.lock().ok()?;
         let now = self.services.clock.now();
-        cooling.retain(|_, until| *until > now);
         cooling
             .get(receiver)
-            .and_then(|until| Duration::try_from(*until - now).ok())
+            .filter(|c| c.until > now)
+            .and_then(|c| Duration::try_from(c.until - now).ok())
     }
 
-    /// `receiver` gave no answer or could not be reached: its deliveries wait twice the
-    /// receiver's time limit before this dispatcher tries it again.
+    /// `receiver` gave no answer or could not be reached: its deliveries wait before this
+    /// dispatcher tries it again, twice the receiver's time limit the first time, twice the
+    /// last wait each time after, up to [`COOL_OFF_MAX`].
     fn cool(&self, receiver: String) {
-        let off = self.services.config.webhooks.timeout * 2;
-        let until = self.services.clock.now() + off;
+        let now = self.services.clock.now();
         if let Ok(mut cooling) = self.cooling.lock() {
-            cooling.insert(receiver, until);
+            // Forget receivers whose cool-off ended long ago (they are not failing any more).
+            cooling.retain(|_, c| now - c.until < time::Duration::hours(1));
+            let strikes = cooling.get(&receiver).map_or(0, |c| c.strikes) + 1;
+            let off = (self.services.config.webhooks.timeout * 2)
+                .saturating_mul(1 << (strikes - 1).min(16))
+                .min(COOL_OFF_MAX);
+            cooling.insert(
+                receiver,
+                Cooling {
+                    until: now + off,
+                    strikes,
+                },
+            );
+        }
+    }
+
+    /// `receiver` answered (whatever it said): its cool-offs start again from the shortest.
+    fn answered(&self, receiver: &str) {
+        if let Ok(mut cooling) = self.cooling.lock() {
+            cooling.remove(receiver);
         }
     }
 
@@ -376,11 +469,13 @@ impl WebhookDispatcher {
         match result {
             Ok(resp) => Sent::Answered {
                 status: resp.status().as_u16(),
+                // At most RETRY_AFTER_MAX: a receiver cannot park a delivery for ever.
                 retry_after: resp
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok()),
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|s| s.min(RETRY_AFTER_MAX)),
             },
             Err(e) => {
                 // Without the URL: its path and query may hold the receiver's token, and this
@@ -470,7 +565,7 @@ mod tests {
     use aws_lambda_events::sqs::SqsEvent;
     use aws_lambda_events::sqs::SqsMessage;
     use horizon_app::memory::{queued_job, Memory};
-    use horizon_app::ports::Along;
+    use horizon_app::ports::{Along, StoreError, StoreResult};
     use horizon_domain::{EventType, WebhookId};
 
     /// A job whose start is subscribed to at `url`, stored; its delivery's first message.
@@ -560,6 +655,88 @@ mod tests {
         assert_eq!(memory.queue.deliveries().unwrap().len(), 2);
     }
 
+    /// A receiver that answers `503` with `Retry-After: 999999999` gets its next attempt in
+    /// at most 10 hours, not in thirty years (nor every 15 minutes for ever).
+    #[tokio::test]
+    async fn a_receivers_retry_after_is_clamped_to_ten_hours() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 999999999\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        let mut config = horizon_app::memory::test_config().unwrap();
+        config.webhooks.allow_cidrs = horizon_domain::net::parse_cidrs("127.0.0.1/32").unwrap();
+        config.webhooks.schedule = vec![5, 60];
+        let memory = Services::in_memory(config);
+        let dispatcher = WebhookDispatcher::new(memory.services.clone());
+        let first = started_job(&memory, &format!("http://127.0.0.1:{port}/hook")).await;
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&first)).await;
+        let log = memory.services.delivery_log.attempts(&first.job_id).await;
+        let log = log.unwrap();
+        assert_eq!(log[0].status_code, Some(503));
+        match &log[0].then {
+            Some(Then::Retry { delay_seconds, .. }) => assert_eq!(*delay_seconds, 36_000),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Trouble of our own (storage down) is no attempt: the message comes back after a
+    /// growing wait, and before its last receive it is queued anew rather than left to reach
+    /// the dead-letter queue unlogged.
+    #[tokio::test]
+    async fn our_own_trouble_is_waited_out_not_dead_lettered() {
+        let memory = Services::in_memory(horizon_app::memory::test_config().unwrap());
+        let first = started_job(&memory, "https://hooks.example.com/h").await;
+        let mut services = memory.services.clone();
+        services.delivery_log = Arc::new(LogDown);
+        let dispatcher = WebhookDispatcher::new(services);
+        let max = memory.services.config.jobs.max_tries;
+        let mut waits = Vec::new();
+        for receives in 1..max {
+            let mut message = event(&first).records.remove(0);
+            message.receipt_handle = Some(format!("r-{receives}"));
+            message
+                .attributes
+                .insert("ApproximateReceiveCount".into(), receives.to_string());
+            waits.push(dispatcher.handle_message(&message).await);
+        }
+        let queued_before = memory.queue.deliveries().unwrap().len();
+        assert!(
+            matches!(waits[0], Handled::Again(Some(w)) if w == Duration::from_secs(5)),
+            "{waits:?}"
+        );
+        // The receive before the last: queued anew (its count starts again), and done.
+        assert!(matches!(waits.last(), Some(Handled::Done)), "{waits:?}");
+        let (again, delay) = memory.queue.deliveries().unwrap().last().cloned().unwrap();
+        assert_eq!(again, first);
+        assert!(delay >= Duration::from_secs(5), "{delay:?}");
+        assert_eq!(queued_before, 2);
+        assert!(memory.queue.dead_letters().unwrap().is_empty());
+    }
+
+    /// A delivery log that is down.
+    struct LogDown;
+
+    #[async_trait::async_trait]
+    impl horizon_app::ports::DeliveryLog for LogDown {
+        async fn record(&self, _: &horizon_domain::JobId, _: &Attempt) -> StoreResult<bool> {
+            Err(StoreError::Unavailable("DynamoDB: injected".into()))
+        }
+        async fn recorded(&self, _: &DeliveryMessage) -> StoreResult<bool> {
+            Err(StoreError::Unavailable("DynamoDB: injected".into()))
+        }
+        async fn attempts(&self, _: &horizon_domain::JobId) -> StoreResult<Vec<Attempt>> {
+            Err(StoreError::Unavailable("DynamoDB: injected".into()))
+        }
+    }
+
     /// A receiver that accepts connections and never answers holds a dispatcher for its time
     /// limit once; the next deliveries to it wait out a cool-off without being attempted, so
     /// they hold no dispatcher, and a message to another receiver goes at once.
@@ -609,19 +786,48 @@ mod tests {
             .unwrap());
         let (deferred, delay) = memory.queue.deliveries().unwrap().last().cloned().unwrap();
         assert_eq!(
-            (deferred.delivery_id, deferred.attempt),
+            (deferred.delivery_id.clone(), deferred.attempt),
             (second.delivery_id.clone(), 1)
         );
         assert!((1..=2).contains(&delay.as_secs()), "{delay:?}");
 
-        // After the cool-off it is attempted.
-        memory.clock.advance(time::Duration::seconds(3));
-        horizon_runtime::lambda::run_batch(&dispatcher, event(&second)).await;
+        // Put off again and again, it waits longer each time (at least 2^n s), and after
+        // MAX_DEFERRALS it is made while the receiver still cools off.
+        assert_eq!(deferred.deferred, 1);
+        let due = memory.services.clock.now().unix_timestamp();
+        let often = DeliveryMessage {
+            deferred: 5,
+            not_before: due,
+            ..deferred.clone()
+        };
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&often)).await;
+        let (later, delay) = memory.queue.deliveries().unwrap().last().cloned().unwrap();
+        assert_eq!((later.deferred, delay.as_secs()), (6, 32));
+        let enough = DeliveryMessage {
+            deferred: MAX_DEFERRALS,
+            not_before: due,
+            ..deferred.clone()
+        };
+        let took = Instant::now();
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&enough)).await;
+        assert!(took.elapsed() >= Duration::from_secs(1), "attempted");
         assert!(memory
             .services
             .delivery_log
-            .recorded(&second)
+            .recorded(&enough)
             .await
             .unwrap());
+        // No answer twice in a row: the receiver's cool-off doubled (4 s, not 2).
+        let cooling = dispatcher.cooling_for(&receiver_of(&url)).unwrap();
+        assert!(cooling > Duration::from_secs(3), "{cooling:?}");
+
+        // After the cool-off a third job's delivery is attempted.
+        let third = DeliveryMessage {
+            delivery_id: "msg_01JQZZZZZZZZZZZZZZZZZZZZZX".parse().unwrap(),
+            ..first.clone()
+        };
+        memory.clock.advance(time::Duration::seconds(5));
+        horizon_runtime::lambda::run_batch(&dispatcher, event(&third)).await;
+        assert!(memory.services.delivery_log.recorded(&third).await.unwrap());
     }
 }

@@ -97,6 +97,7 @@ async fn deliver(
             attempt: 1,
             not_before: now.unix_timestamp(),
             replay: 0,
+            deferred: 0,
         };
         services
             .deliveries
@@ -133,6 +134,7 @@ pub async fn replay(services: &Services, job: &Job, delivery: &str) -> Result<()
         attempt: 1,
         not_before: services.clock.now().unix_timestamp(),
         replay: rounds + 1,
+        deferred: 0,
         ..message
     };
     services

@@ -338,6 +338,13 @@ pub trait DeliveryQueue: Send + Sync {
         &self,
         message: &horizon_domain::deliveries::DeliveryMessage,
     ) -> StoreResult<()>;
+    /// Makes a received delivery message come back after `delay` instead of the queue's
+    /// visibility timeout.
+    async fn retry_later(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> StoreResult<()>;
 }
 
 /// Each delivery attempt of a job's webhooks, for its owner to read; each record also carries

@@ -31,6 +31,14 @@ impl Backoff {
         tries: 6,
     };
 
+    /// A message that failed on our own trouble (an outage of storage or a queue): it comes
+    /// back after 5 s, then 10, 20, … at most every 15 minutes.
+    pub const OUTAGE: Backoff = Backoff {
+        first: Duration::from_secs(5),
+        cap: Duration::from_secs(900),
+        tries: u32::MAX,
+    };
+
     /// The wait before try `attempt + 1` (the first retry is `attempt` 0): `first`, doubling, at
     /// most `cap`.
     pub fn delay(&self, attempt: u32) -> Duration {

@@ -41,18 +41,28 @@ impl WorkQueue for SqsWorkQueue {
     }
 
     async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> StoreResult<()> {
-        // SQS allows 0 to 43,200 seconds.
-        let seconds = delay.as_secs().min(43_200) as i32;
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-            .map_err(|e| unavailable("SQS ChangeMessageVisibility", e))?;
-        Ok(())
+        come_back_after(&self.client, &self.queue_url, receipt_handle, delay).await
     }
+}
+
+/// Makes a received message of `queue_url` visible again after `delay`.
+async fn come_back_after(
+    client: &SqsClient,
+    queue_url: &str,
+    receipt_handle: &str,
+    delay: Duration,
+) -> StoreResult<()> {
+    // SQS allows 0 to 43,200 seconds.
+    let seconds = delay.as_secs().min(43_200) as i32;
+    client
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt_handle)
+        .visibility_timeout(seconds)
+        .send()
+        .await
+        .map_err(|e| unavailable("SQS ChangeMessageVisibility", e))?;
+    Ok(())
 }
 
 /// Webhook deliveries on SQS, with the dead-letter queue for those given up on.
@@ -100,6 +110,10 @@ impl DeliveryQueue for SqsDeliveryQueue {
             .await
             .map_err(|e| unavailable("SQS SendMessage (DLQ)", e))?;
         Ok(())
+    }
+
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> StoreResult<()> {
+        come_back_after(&self.client, &self.queue_url, receipt_handle, delay).await
     }
 }
 

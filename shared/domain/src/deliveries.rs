@@ -33,6 +33,14 @@ pub struct DeliveryMessage {
     /// 0 for the delivery the job's write queued; `n` for its `n`th replay by its owner.
     #[serde(default)]
     pub replay: u32,
+    /// How often this attempt was put off, unmade, while its receiver cooled off (each wait
+    /// longer than the last; after a cap it is made).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl DeliveryMessage {

@@ -74,6 +74,10 @@ impl DeliveryQueue for MemoryQueue {
         self.sent()?.dead_letters.push(message.clone());
         Ok(())
     }
+
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> StoreResult<()> {
+        WorkQueue::retry_later(self, receipt_handle, delay).await
+    }
 }
 
 /// Stands in for `horizon_aws::dashboard::SqsQueues`: each queue's depth and redrive limit are
