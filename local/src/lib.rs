@@ -97,6 +97,8 @@ async fn start_parts(services: Services, http: bool, workers: bool) -> std::io::
             let shutdown = async move {
                 let _ = stopped.changed().await;
             };
+            // With each connection's peer: the dashboard limits failed sign-ins per client.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await

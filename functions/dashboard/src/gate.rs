@@ -4,37 +4,46 @@
 
 use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth::constant_time_eq;
-use horizon_runtime::http::RawBody;
+use horizon_runtime::http::{ClientAddr, RawBody};
 use sha2::Sha256;
 
 const COOKIE: &str = "horizon_session";
 const SESSION_SECONDS: i64 = 8 * 3600;
-/// Failed sign-ins an instance takes per minute; after that every sign-in waits for the minute
-/// to end (`429`), so that guessing the admin key costs at least a minute per ten tries.
+/// Failed sign-ins one client may make per minute; after that its sign-ins wait for the minute
+/// to end (`429`), so that guessing the admin key costs at least a minute per ten tries, while
+/// every other operator can still sign in.
 const FAILED_SIGN_INS_PER_MINUTE: u32 = 10;
+/// Clients whose failures this instance remembers; past it, the oldest minute's go first.
+const CLIENTS_KEPT: usize = 10_000;
 
-/// This instance's failed sign-ins: (the minute they fell in, how many).
-static FAILED_SIGN_INS: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+/// This instance's failed sign-ins per client address: (the minute they fell in, how many).
+static FAILED_SIGN_INS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+> = std::sync::LazyLock::new(Default::default);
 
-/// Seconds to wait before another sign-in may be tried, if this minute's failures are used up.
-fn sign_in_wait(now: i64) -> Option<i64> {
-    let failed = FAILED_SIGN_INS
-        .lock()
-        .map(|f| *f)
-        .unwrap_or((now / 60, u32::MAX));
+/// Seconds `client` waits before another sign-in, if its failures this minute are used up.
+fn sign_in_wait(client: &str, now: i64) -> Option<i64> {
+    let failed = match FAILED_SIGN_INS.lock() {
+        Ok(f) => f.get(client).copied().unwrap_or((0, 0)),
+        Err(_) => (now / 60, u32::MAX),
+    };
     (failed.0 == now / 60 && failed.1 >= FAILED_SIGN_INS_PER_MINUTE).then(|| 60 - now % 60)
 }
 
-fn count_failed_sign_in(now: i64) {
+fn count_failed_sign_in(client: &str, now: i64) {
     if let Ok(mut failed) = FAILED_SIGN_INS.lock() {
-        *failed = if failed.0 == now / 60 {
-            (failed.0, failed.1.saturating_add(1))
+        if failed.len() >= CLIENTS_KEPT {
+            failed.retain(|_, (minute, _)| *minute == now / 60);
+        }
+        let entry = failed.entry(client.to_owned()).or_insert((now / 60, 0));
+        *entry = if entry.0 == now / 60 {
+            (entry.0, entry.1.saturating_add(1))
         } else {
             (now / 60, 1)
         };
@@ -71,6 +80,44 @@ pub fn check(services: &Services, headers: &HeaderMap) -> Result<Operator> {
     Err(Error::Forbidden(
         "the dashboard needs the admin key (Authorization: Bearer <key>) or a session from /horizon/login".into(),
     ))
+}
+
+/// Whether a request that changes something comes from the dashboard's own pages: a browser
+/// says where a request comes from (`Sec-Fetch-Site`, else `Origin`), and a cross-site one is
+/// refused (`403`), so that another site cannot act with an operator's session cookie. A
+/// request without either header is not a browser's (a script with the admin key): it passes.
+/// Reading (`GET`, `HEAD`) changes nothing and is not checked.
+pub fn same_origin(method: &Method, headers: &HeaderMap) -> Result<()> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let refused = |why: String| {
+        Err(Error::Forbidden(format!(
+            "a cross-site request may not change the dashboard ({why})"
+        )))
+    };
+    if let Some(site) = header("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            other => refused(format!("Sec-Fetch-Site: {other}")),
+        };
+    }
+    let Some(origin) = header("origin") else {
+        return Ok(());
+    };
+    let host = header("x-forwarded-host").or(header("host")).unwrap_or("");
+    let authority = url::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_owned();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    match authority {
+        Some(a) if !host.is_empty() && a.eq_ignore_ascii_case(host) => Ok(()),
+        _ => refused(format!("Origin: {origin}, Host: {host}")),
+    }
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<&str> {
@@ -136,11 +183,18 @@ pub async fn login_form() -> SignIn {
 /// Signs an operator in with the admin key (a form post): a session cookie, or the form again.
 pub async fn login(
     State(services): State<Services>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> SignIn {
     let now = services.clock.now().unix_timestamp();
-    if let Some(wait) = sign_in_wait(now) {
+    if same_origin(&Method::POST, &headers).is_err() {
+        return SignIn::Form(
+            StatusCode::FORBIDDEN,
+            Some("Sign in from this site's own form."),
+        );
+    }
+    if let Some(wait) = sign_in_wait(&client, now) {
         return SignIn::Wait(wait);
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -152,7 +206,7 @@ pub async fn login(
         return SignIn::Form(StatusCode::FORBIDDEN, Some(why));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
-        count_failed_sign_in(now);
+        count_failed_sign_in(&client, now);
         return SignIn::Form(StatusCode::FORBIDDEN, Some("That is not the admin key."));
     }
     let expires = now + SESSION_SECONDS;
@@ -300,5 +354,51 @@ mod tests {
             .parse()
             .unwrap();
         assert!((1..=60).contains(&wait), "{wait}");
+        // Another client is not locked out by the guesser.
+        let mut other = post("key=admin+key%2Bwith+plus+0123");
+        other.extensions_mut().insert(axum::extract::ConnectInfo(
+            "192.0.2.7:5000".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        assert_eq!(http::call(&app, other).await.status(), 303);
+    }
+
+    /// A change asked for by another site (a form or a script on it, riding an operator's
+    /// session cookie) is refused; the dashboard's own pages and scripts with the key are not.
+    #[tokio::test]
+    async fn another_sites_requests_may_not_change_anything() {
+        let mut config = horizon_app::memory::test_config().unwrap();
+        config.dashboard.open = true;
+        let memory = Services::in_memory(config);
+        let app = http::service(crate::routes(memory.services.clone()));
+        let call = |headers: &[(&'static str, &'static str)]| {
+            let mut req = Request::new(Body::Empty);
+            *req.method_mut() = lambda_http::http::Method::POST;
+            *req.uri_mut() = "/horizon/api/outbox/replay".parse().unwrap();
+            req.headers_mut()
+                .insert("host", "dash.example.com".parse().unwrap());
+            for (k, v) in headers {
+                req.headers_mut()
+                    .insert(*k, v.parse::<lambda_http::http::HeaderValue>().unwrap());
+            }
+            http::call(&app, req)
+        };
+        for (headers, status) in [
+            (vec![("sec-fetch-site", "cross-site")], 403),
+            (vec![("sec-fetch-site", "same-site")], 403),
+            (vec![("origin", "https://evil.example")], 403),
+            (vec![("origin", "null")], 403),
+            (vec![("sec-fetch-site", "same-origin")], 202),
+            (vec![("origin", "https://dash.example.com")], 202),
+            (vec![], 202),
+        ] {
+            let resp = call(&headers).await;
+            assert_eq!(resp.status(), status, "{headers:?}");
+            assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        }
+        let mut read = Request::new(Body::Empty);
+        *read.uri_mut() = "/horizon/api/outbox".parse().unwrap();
+        read.headers_mut()
+            .insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert_eq!(http::call(&app, read).await.status(), 200, "reading");
     }
 }

@@ -108,9 +108,12 @@ pub fn routes(services: Services) -> axum::Router {
         .with_state(services)
 }
 
-/// The API's gate: the operator, from the admin key or the session cookie, or a `403`.
+/// The API's gate: the operator, from the admin key or the session cookie, or a `403`; and a
+/// change asked for by another site, a `403` too.
 async fn gated(State(s): Dash, mut req: axum::extract::Request, next: Next) -> Response {
-    match gate::check(&s, req.headers()) {
+    let allowed = gate::same_origin(req.method(), req.headers())
+        .and_then(|()| gate::check(&s, req.headers()));
+    match allowed {
         Ok(operator) => {
             req.extensions_mut().insert(operator);
             next.run(req).await

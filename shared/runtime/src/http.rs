@@ -177,9 +177,11 @@ pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 /// A function's routes made into its service: a path no route declares is a `404`, a declared
 /// path asked with another method a `405` naming the methods it has, every error a problem+json
 /// response about the request's path (rendered here, once), and one log line per request inside
-/// its `request` span. Lambda runs it with `lambda_http::run`; the local runner serves the same
-/// routers, merged, with `axum::serve`.
+/// its `request` span, and `X-Content-Type-Options: nosniff` on every response (a browser
+/// never reads a body as another type than the one it is sent as). Lambda runs it with
+/// `lambda_http::run`; the local runner serves the same routers, merged, with `axum::serve`.
 pub fn service(routes: axum::Router) -> axum::Router {
+    use axum::http::header::{HeaderValue, X_CONTENT_TYPE_OPTIONS};
     use tower::Layer;
     // Around the router, not inside it (`Router::layer` would wrap each route, before the
     // method router adds its `Allow` header).
@@ -187,6 +189,10 @@ pub fn service(routes: axum::Router) -> axum::Router {
     axum::Router::new()
         .fallback_service(answered)
         .layer(axum::middleware::from_fn(logged))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
@@ -336,6 +342,35 @@ impl axum::extract::FromRequestParts<Services> for BaseUrl {
         services: &Services,
     ) -> ApiResult<Self> {
         Ok(BaseUrl(base_url_of(&parts.headers, &services.config)))
+    }
+}
+
+/// Who sent the request, as far as the network says: the source address API Gateway saw, or
+/// locally the connection's peer; `unknown` when neither is known. Not a header the client
+/// writes (`X-Forwarded-For` is anyone's to forge).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let gateway = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+            _ => None,
+        };
+        let peer = || {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        };
+        Ok(ClientAddr(
+            gateway.or_else(peer).unwrap_or_else(|| "unknown".into()),
+        ))
     }
 }
 
