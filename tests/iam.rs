@@ -6,7 +6,8 @@
 //! and the `s3:prefix` condition of a listing. It also prints the permissions no request used.
 //!
 //! `scripts/test` runs it after the end-to-end tests, with `HORIZON_IAM_CHECK` naming the
-//! directory they wrote to. Without it, there is nothing to check, and the test says so.
+//! directory they wrote to. Without it there is nothing to check: a plain test run skips it
+//! (ignored), and run on its own it fails.
 //!
 //! Not seen here: the requests the event source mappings make for a function (receiving from
 //! its queue, reading the stream: SAM adds those permissions itself), and Lambda's own API
@@ -267,12 +268,15 @@ fn the_wildcards_match_as_iam_matches_them() {
     assert!(matches("results/*", "results/job_1/"));
 }
 
+/// Ignored in a plain test run (nothing has been written down then): `scripts/test` runs it
+/// on its own after the end-to-end tests (`--ignored`); without what they wrote, it fails.
 #[test]
+#[ignore = "needs HORIZON_IAM_CHECK: the requests an end-to-end run wrote down (scripts/test runs it)"]
 fn every_request_of_every_function_is_allowed_by_its_role() {
-    let Some(dir) = std::env::var_os("HORIZON_IAM_CHECK") else {
-        eprintln!("HORIZON_IAM_CHECK is not set: nothing to check (scripts/test runs this after the end-to-end tests, with what they wrote down)");
-        return;
-    };
+    let dir = std::env::var_os("HORIZON_IAM_CHECK").expect(
+        "HORIZON_IAM_CHECK names no directory: nothing to check (scripts/test runs this after \
+         the end-to-end tests, with what they wrote down)",
+    );
     let roles = roles();
     let needs = needs(Path::new(&dir));
     assert!(

@@ -7,43 +7,86 @@ use serde_json::{json, Value};
 
 use crate::support::{self, *};
 
-/// Every route, with a body where it takes one. `{job}`, `{upload}`, `{webhook}` are filled
-/// with resources of the account that owns them.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("POST", "/v1/extract/pdf", r#"{"uploadId":"{upload}"}"#),
-    ("GET", "/v1/jobs", ""),
-    ("GET", "/v1/jobs/{job}", ""),
-    ("GET", "/v1/jobs/{job}/chunks", ""),
-    ("POST", "/v1/jobs/{job}/cancel", ""),
+/// Every route of the job API and the uploads API that takes a key (the OpenAPI document is
+/// public), with a body where it takes one, and the exact status each answers another
+/// account and the owner. `{job}` is the owner's queued job, `{done}` a job of theirs that
+/// ended (cancelled), `{upload}` their PDF upload, `{image}` their image upload, `{webhook}` and
+/// `{key}` their subscription and second key; `{pdf}` as a body is a real two-page PDF.
+const ROUTES: &[(&str, &str, &str, u16, u16)] = &[
+    // (method, path, body, another account, the owner)
+    (
+        "POST",
+        "/v1/extract/pdf",
+        r#"{"uploadId":"{upload}"}"#,
+        422,
+        202,
+    ),
+    (
+        "POST",
+        "/v1/extract/image",
+        r#"{"uploadId":"{image}"}"#,
+        422,
+        202,
+    ),
+    ("GET", "/v1/jobs", "", 200, 200),
+    ("GET", "/v1/jobs/{job}", "", 404, 200),
+    ("DELETE", "/v1/jobs/{done}", "", 404, 204),
+    ("DELETE", "/v1/jobs/{job}", "", 404, 409), // still queued: cancel it first
+    ("GET", "/v1/jobs/{job}/chunks", "", 404, 409), // not completed (no workers here)
+    ("GET", "/v1/jobs/{job}/markdown", "", 404, 409),
+    ("GET", "/v1/jobs/{job}/pages/1", "", 404, 200),
+    ("POST", "/v1/jobs/{job}/cancel", "", 404, 200),
     (
         "POST",
         "/v1/jobs/{job}/webhooks",
         r#"{"url":"https://example.com/h","events":["job.completed"]}"#,
+        404,
+        202,
+    ),
+    ("GET", "/v1/jobs/{job}/webhooks", "", 404, 200),
+    (
+        "POST",
+        "/v1/jobs/{job}/webhooks/deliveries/msg_01JQZZZZZZZZZZZZZZZZZZZZZZ/replay",
+        "",
+        404,
+        404, // the job has no such delivery: the owner is told so (see below)
     ),
     (
         "POST",
         "/v1/webhooks",
         r#"{"url":"https://example.com/h","events":["job.failed"]}"#,
+        201,
+        201,
     ),
-    ("GET", "/v1/webhooks", ""),
-    ("DELETE", "/v1/webhooks/{webhook}", ""),
-    ("POST", "/v1/keys", ""),
-    ("DELETE", "/v1/keys/{key}", ""),
-    ("POST", "/api/upload", "%PDF-1.4\n"),
-    ("POST", "/api/uploads", r#"{"size":10}"#),
-    ("GET", "/api/images/{upload}", ""),
+    ("GET", "/v1/webhooks", "", 200, 200),
+    ("DELETE", "/v1/webhooks/{webhook}", "", 404, 204),
+    ("POST", "/v1/keys", "", 201, 201),
+    ("DELETE", "/v1/keys/{key}", "", 404, 204),
+    ("POST", "/api/upload", "{pdf}", 201, 201),
+    ("POST", "/api/uploads", r#"{"size":10}"#, 201, 201),
+    ("GET", "/api/images/{image}", "", 404, 200),
+    ("DELETE", "/api/uploads/{upload}", "", 404, 204),
 ];
 
 struct Owned {
     job: String,
+    done: String,
     upload: String,
+    image: String,
     webhook: String,
     key: String,
 }
 
 async fn make_resources(api: &Api) -> Owned {
     let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let image = api.upload_raw(fixture("photo.png"), "image/png").await;
+    assert_eq!(image.status(), 201);
+    let image: Value = image.json().await.unwrap();
+    let image = image["id"].as_str().unwrap().to_owned();
     let job = api.start_job(&upload).await;
+    let done = api.start_job(&upload).await;
+    let cancelled = api.post_json(&format!("/v1/jobs/{done}/cancel"), "").await;
+    assert_eq!(cancelled.status(), 200);
     let wh: Value = api
         .post_json(
             "/v1/webhooks",
@@ -56,7 +99,9 @@ async fn make_resources(api: &Api) -> Owned {
     let key: Value = api.post_json("/v1/keys", "").await.json().await.unwrap();
     Owned {
         job,
+        done,
         upload,
+        image,
         webhook: wh["id"].as_str().unwrap().to_owned(),
         key: key["id"].as_str().unwrap().to_owned(),
     }
@@ -77,13 +122,14 @@ async fn call(
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
     }
-    if !body.is_empty() {
-        let ct = if body.starts_with('{') {
-            "application/json"
-        } else {
-            "application/pdf"
-        };
-        req = req.header("content-type", ct).body(body.to_owned());
+    if body == "{pdf}" {
+        req = req
+            .header("content-type", "application/pdf")
+            .body(fixture("two-pages.pdf"));
+    } else if !body.is_empty() {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_owned());
     }
     req.send().await.unwrap()
 }
@@ -109,12 +155,14 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
         .await
         .unwrap());
 
-    for (method, template, body) in ROUTES {
+    for (method, template, body, by_other, by_owner) in ROUTES {
         // Fresh resources per route, since cancel and delete use theirs up.
         let own = make_resources(&owner).await;
         let fill = |s: &str| {
             s.replace("{job}", &own.job)
+                .replace("{done}", &own.done)
                 .replace("{upload}", &own.upload)
+                .replace("{image}", &own.image)
                 .replace("{webhook}", &own.webhook)
                 .replace("{key}", &own.key)
         };
@@ -135,58 +183,57 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
             assert_eq!(resp.headers()["content-type"], "application/problem+json");
         }
 
-        // Another account sees nothing of the owner's.
+        // Another account sees nothing of the owner's, and changes nothing of it.
         let resp = call(&base, Some(&other_key), method, &path, &body).await;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        match *template {
-            "/v1/jobs/{job}"
-            | "/v1/jobs/{job}/chunks"
-            | "/v1/jobs/{job}/cancel"
-            | "/v1/jobs/{job}/webhooks"
-            | "/v1/webhooks/{webhook}"
-            | "/v1/keys/{key}"
-            | "/api/images/{upload}" => {
-                assert_eq!(status, 404, "{what} by another account: {text}")
-            }
-            // Another account's upload is as unknown as a made-up one.
-            "/v1/extract/pdf" => {
-                assert_eq!(status, 422, "{what}: {text}");
-                assert!(text.contains("no upload"), "{text}");
-            }
-            "/v1/jobs" => {
-                let v: Value = serde_json::from_str(&text).unwrap();
-                assert!(
-                    !text.contains(&own.job),
-                    "another account's job listed: {v}"
-                );
-            }
-            "/v1/webhooks" if *method == "GET" => {
-                assert!(
-                    !text.contains(&own.webhook),
-                    "another account's webhook listed"
-                );
-            }
-            _ => assert!(
-                status < 400 || status == 415,
-                "{what} by another account: {status}"
-            ),
+        assert_eq!(status, *by_other, "{what} by another account: {text}");
+        for (name, id) in [
+            ("job", &own.job),
+            ("upload", &own.upload),
+            ("webhook", &own.webhook),
+            ("key", &own.key),
+        ] {
+            assert!(
+                !text.contains(id.as_str())
+                    || path.contains(id.as_str())
+                    || body.contains(id.as_str()),
+                "{what} by another account shows the owner's {name}: {text}"
+            );
+        }
+        if *by_other == 422 {
+            assert!(text.contains("no upload"), "{text}");
         }
 
         // The owner's key works.
         let resp = call(&base, Some(&owner.key), method, &path, &body).await;
         let status = resp.status().as_u16();
-        let ok = match *template {
-            "/v1/jobs/{job}/chunks" => status == 409, // not completed: no workers here
-            "/api/upload" => status == 201 || status == 415,
-            _ => status < 300,
-        };
-        assert!(
-            ok,
-            "{what} by its owner: {status} {}",
-            resp.text().await.unwrap()
-        );
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, *by_owner, "{what} by its owner: {text}");
+        if template.contains("/deliveries/") {
+            assert!(text.contains("no delivery"), "{what}: {text}");
+        }
     }
+    // What the other account tried left the owner's things as they were.
+    let own = make_resources(&owner).await;
+    for path in [
+        format!("/v1/jobs/{}", own.job),
+        format!("/api/uploads/{}", own.upload),
+        format!("/v1/webhooks/{}", own.webhook),
+        format!("/v1/keys/{}", own.key),
+    ] {
+        let resp = call(&base, Some(&other_key), "DELETE", &path, "").await;
+        assert_eq!(resp.status(), 404, "DELETE {path} by another account");
+    }
+    assert_eq!(
+        owner.get(&format!("/v1/jobs/{}", own.job)).await.status(),
+        200
+    );
+    let body = format!(r#"{{"uploadId":"{}"}}"#, own.upload);
+    let again = owner.post_json("/v1/extract/pdf", &body).await;
+    assert_eq!(again.status(), 202);
+    let hooks = owner.get("/v1/webhooks").await.text().await.unwrap();
+    assert!(hooks.contains(&own.webhook), "{hooks}");
     running.shutdown().await;
 }
 

@@ -102,6 +102,15 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
         "the receiver was down for its first 10 deliveries: fewer were made"
     );
     assert_eq!(report.completed + report.failed, 40);
+    // A job fails only when a kill strikes each of its tries (1 in 125 at 0.2 and 3 tries) or
+    // throttling uses its tries up: most jobs complete (39 of 40 in past runs). A run where
+    // many fail is a broken pipeline, not bad luck.
+    assert!(
+        report.completed >= 34,
+        "only {} of 40 jobs completed: {:?}",
+        report.completed,
+        report.failures
+    );
     // A job may fail only by running out of tries on the injected faults, never otherwise.
     assert!(
         report

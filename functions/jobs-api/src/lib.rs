@@ -253,7 +253,8 @@ async fn get_chunks(
         (status = 307, description = "Too large for a function response: a short-lived presigned URL",
             headers(("Location" = String))),
         (status = 400, description = "Malformed id", body = Problem, content_type = PROBLEM),
-        (status = 404, description = "Unknown, another account's, expired, or not completed yet", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "Unknown, another account's, or expired", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The job has not completed", body = Problem, content_type = PROBLEM),
         Refusals,
     ))]
 /// The whole document as Markdown: from the job's result in S3, or through a short-lived S3

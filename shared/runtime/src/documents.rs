@@ -32,10 +32,10 @@ impl IntoResponse for Markdown {
     }
 }
 
-/// The job's Markdown; `404` until the job has completed.
+/// The job's Markdown; `409` until the job has completed (as its chunks).
 pub async fn markdown(services: &Services, job: &Job) -> Result<Markdown> {
     let Some(result) = &job.result() else {
-        return Err(Error::NotFound(format!(
+        return Err(Error::Conflict(format!(
             "job {} is {}; its Markdown exists once it is completed",
             job.id(),
             job.status()
