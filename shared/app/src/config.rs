@@ -277,7 +277,7 @@ impl Config {
                 }),
             }
         };
-        let config = Config {
+        let mut config = Config {
             stack: Stack {
                 table: required("HORIZON_TABLE")?,
                 bucket: required("HORIZON_BUCKET")?,
@@ -413,14 +413,54 @@ impl Config {
                 "configuration: HORIZON_MAX_TRIES must be at least 1 and HORIZON_MAX_CHUNK_CHARS at least 100".into(),
             ));
         }
+        // In Lambda, an extraction child must fit in the function's memory beside its parent:
+        // a child allowed more than that is killed by Lambda, not refused by its own limit.
+        if let Some(size) =
+            get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse::<u64>().ok())
+        {
+            let room = size.saturating_sub(PARENT_MB);
+            // Unset, it is what the function has room for.
+            if get("HORIZON_EXTRACT_MEMORY_MB").is_none() {
+                config.extraction.memory_mb = config.extraction.memory_mb.min(room);
+            } else if config.extraction.memory_mb > room {
+                return Err(Error::Internal(format!(
+                    "configuration: HORIZON_EXTRACT_MEMORY_MB ({}) does not fit in this function's {size} MB \
+                     beside its parent ({PARENT_MB} MB): at most {room}",
+                    config.extraction.memory_mb
+                )));
+            }
+        }
         Ok(config)
     }
 }
+
+/// What a function's own process needs beside an extraction child, in MB.
+const PARENT_MB: u64 = 256;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A function whose child may use more memory than the function has fails to start,
+    /// saying so, instead of being killed by Lambda mid-job.
+    #[test]
+    fn an_extraction_child_must_fit_in_the_functions_memory() {
+        let with = |size: &'static str, child: &'static str| {
+            let mut vars = BASE.to_vec();
+            vars.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", size));
+            vars.push(("HORIZON_EXTRACT_MEMORY_MB", child));
+            Config::from_lookup(env(&vars))
+        };
+        assert!(with("1024", "640").is_ok());
+        let mut vars = BASE.to_vec();
+        vars.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"));
+        let unset = Config::from_lookup(env(&vars)).unwrap();
+        assert_eq!(unset.extraction.memory_mb, 0, "no room, and none asked for");
+        assert!(with("1769", "1400").is_ok());
+        let e = with("512", "1024").unwrap_err().to_string();
+        assert!(e.contains("at most 256"), "{e}");
+    }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
