@@ -59,11 +59,12 @@ pub async fn update<T>(
 /// cannot be queued the job is failed (never left queued where no worker will see it) and the
 /// error returned.
 pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<()> {
-    // An operator's retry is not the tenant's request: only new jobs count against the quota.
-    if !matches!(along, Along::Replacing(_)) {
-        admit(services, job.account()).await?;
-    }
-    services.jobs.create(job, along).await?;
+    // Admitted only within the account's limit of active jobs, in the job's own write (so no
+    // burst passes it). An operator's retry is not the tenant's request: it is counted, not
+    // limited.
+    let max = services.config.jobs.max_active;
+    let limit = (max > 0 && !matches!(along, Along::Replacing(_))).then_some(max);
+    services.jobs.create_within(job, along, limit).await?;
     let message = WorkMessage {
         job_id: job.id().to_string(),
     };
@@ -90,26 +91,12 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     Ok(())
 }
 
-/// Refuses a new job while its account has `max_active` jobs queued or processing. The count
-/// follows the table's stream (the outbox adds a new job and takes away a finished one), so it
-/// trails the writes by the stream's lag: a burst faster than that can pass the limit by what
-/// arrives within it.
-async fn admit(services: &Services, account: &horizon_domain::AccountId) -> Result<()> {
-    let max = services.config.jobs.max_active;
-    if max == 0 {
-        return Ok(());
-    }
-    let active = services.metrics.active_jobs(account).await?;
-    if active >= i64::from(max) {
-        return Err(Error::TooManyRequests {
-            detail: format!(
-                "this account has {active} jobs queued or processing, and its limit is {max}: \
-                 submit more as they finish"
-            ),
-            retry_after: 5,
-        });
-    }
-    Ok(())
+/// What a job refused at its account's limit of `max` active jobs is told.
+pub fn at_limit(max: u32) -> String {
+    format!(
+        "this account has {max} jobs queued or processing, and its limit is {max}: submit more \
+         as they finish"
+    )
 }
 
 /// Removes a finished job at once: its results and event bodies, then its record and delivery

@@ -72,8 +72,10 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         )
     });
     let file_under_tags = before.is_none();
-    let live = |job: &Job| i64::from(!job.status().is_terminal());
-    let active = Some(live(after) - before.map_or(0, live))
+    // A new job was counted by its own write (`JobStore::create_within`); an ending one is
+    // taken off here.
+    let active = before
+        .map(|b| live(after) - live(b))
         .filter(|by| *by != 0)
         .map(|by| (after.account().clone(), by));
     if event.is_none() && tally.is_none() && !file_under_tags && active.is_none() {
@@ -93,22 +95,34 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
     })
 }
 
-/// What removing a job takes from the dashboard's counts: a failed job removed (deleted by its
-/// tenant or an operator, or expired) leaves the failed count of the bucket it was counted in,
-/// as it leaves the failed list; other jobs leave the counts as they are (they record what
-/// happened). Counted once, as the write after the job's last version.
+/// Whether a job counts among its account's active jobs (queued or processing).
+fn live(job: &Job) -> i64 {
+    i64::from(!job.status().is_terminal())
+}
+
+/// What removing a job takes from the counts: a failed job removed (deleted by its tenant or
+/// an operator, or expired) leaves the failed count of the bucket it was counted in, as it
+/// leaves the failed list; an active one removed (expired before it ended) leaves its
+/// account's active jobs; other jobs leave the counts as they are (they record what happened).
+/// Counted once, as the write after the job's last version.
 pub fn removal(before: &Job) -> Option<Counts> {
-    (before.status() == JobStatus::Failed).then(|| Counts {
+    let failed = before.status() == JobStatus::Failed;
+    let active = live(before) == 1;
+    (failed || active).then(|| Counts {
         job: before.id().clone(),
         version: before.version() + 1,
-        keep_until: before.expires_at(),
-        tally: Some((
-            "deleted",
-            before.finished_at().unwrap_or(before.updated_at()),
-            0,
-        )),
+        // An expired job is removed at its expiry: its mark outlives it by a day, so that the
+        // removal read again is still known as applied.
+        keep_until: before.expires_at() + time::Duration::days(1),
+        tally: failed.then(|| {
+            (
+                "deleted",
+                before.finished_at().unwrap_or(before.updated_at()),
+                0,
+            )
+        }),
         measure: None,
-        active: None,
+        active: active.then(|| (before.account().clone(), -1)),
     })
 }
 
@@ -356,6 +370,8 @@ mod tests {
             disabled: false,
         };
         let job = queued(now).with_webhook(hook, now).unwrap();
+        let nothing = crate::ports::Along::Nothing;
+        services.jobs.create(&job, nothing).await.unwrap(); // still there: its events go out
         assert!(apply(services, None, &job).await.unwrap());
         assert!(!apply(services, None, &job).await.unwrap());
         assert_eq!(services.dashboard.pending_count().await.unwrap(), 1);

@@ -40,6 +40,9 @@ pub enum StoreError {
     /// An object larger than the reader takes (found before its body was read).
     #[error("too large: {0}")]
     TooLarge(String),
+    /// An account's limit that a write would pass (its active jobs).
+    #[error("at its limit: {0}")]
+    AtLimit(String),
     /// A bug, or stored data that does not read back.
     #[error("storage error: {0}")]
     Internal(String),
@@ -66,6 +69,10 @@ impl From<StoreError> for Error {
             StoreError::Invalid { field, message } => Error::field(field, message),
             StoreError::Range(m) => Error::RangeNotSatisfiable(m),
             StoreError::TooLarge(m) => Error::PayloadTooLarge(m),
+            StoreError::AtLimit(detail) => Error::TooManyRequests {
+                detail,
+                retry_after: 5,
+            },
             StoreError::Internal(m) => Error::Internal(m),
         }
     }
@@ -90,10 +97,21 @@ impl From<horizon_domain::UnknownValue> for StoreError {
 /// Durable job state. Every write of an existing job is conditional on the version that was read.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Stores a new job and what goes `along` with it, in one transaction: all or nothing.
-    /// `Conflict` if the id exists or the idempotency key is taken; `Stale` if the replaced job
-    /// changed since it was read.
-    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()>;
+    /// Stores a new job and what goes `along` with it, and counts it among its account's
+    /// active jobs (queued or processing), in one transaction: all or nothing. `Conflict` if
+    /// the id exists or the idempotency key is taken; `Stale` if the replaced job changed since
+    /// it was read; `AtLimit` if the account has `limit` active jobs already (`None`: no
+    /// limit, the job is still counted). The outbox takes a job off the count when it ends.
+    async fn create_within(
+        &self,
+        job: &Job,
+        along: Along<'_>,
+        limit: Option<u32>,
+    ) -> StoreResult<()>;
+    /// [`JobStore::create_within`] without a limit.
+    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()> {
+        self.create_within(job, along, None).await
+    }
     /// The job as last written (strongly consistent), or `None` when unknown or expired.
     async fn get(&self, id: &JobId) -> StoreResult<Option<Job>>;
     /// Replaces the stored job with `job` if the stored version is still `job.version - 1`;

@@ -144,7 +144,12 @@ impl DynamoStore {
 
 #[async_trait]
 impl JobStore for DynamoStore {
-    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()> {
+    async fn create_within(
+        &self,
+        job: &Job,
+        along: Along<'_>,
+        limit: Option<u32>,
+    ) -> StoreResult<()> {
         let put = |item: Item, condition: &str, values: Vec<(&str, AttributeValue)>| {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -159,15 +164,17 @@ impl JobStore for DynamoStore {
             Ok::<_, StoreError>(TransactWriteItem::builder().put(put).build())
         };
         let new = put(self.job_item(job)?, "attribute_not_exists(pk)", vec![])?;
+        let counted = self.count_active(job.account(), limit)?;
         let (second, refused) = match along {
             Along::Nothing => {
-                self.put_item(
-                    self.job_item(job)?,
-                    Some("attribute_not_exists(pk)"),
-                    vec![],
-                )
-                .await?;
-                return Ok(());
+                return match self.transact(vec![new, counted]).await? {
+                    None => Ok(()),
+                    Some(0) => Err(StoreError::Conflict(format!(
+                        "job {} exists already",
+                        job.id()
+                    ))),
+                    Some(_) => Err(at_limit(limit)),
+                };
             }
             Along::Key(key) => {
                 let item: Item = HashMap::from([
@@ -201,13 +208,14 @@ impl JobStore for DynamoStore {
                 (write, refused)
             }
         };
-        match self.transact(vec![new, second]).await? {
+        match self.transact(vec![new, second, counted]).await? {
             None => Ok(()),
             Some(0) => Err(StoreError::Conflict(format!(
                 "job {} exists already",
                 job.id()
             ))),
-            Some(_) => Err(refused),
+            Some(1) => Err(refused),
+            Some(_) => Err(at_limit(limit)),
         }
     }
 
@@ -368,5 +376,37 @@ impl JobStore for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a new job was refused at its account's limit.
+fn at_limit(limit: Option<u32>) -> StoreError {
+    StoreError::AtLimit(horizon_app::jobs::at_limit(limit.unwrap_or(0)))
+}
+
+impl DynamoStore {
+    /// The write that counts a new job among its account's active jobs, refused when the
+    /// account has `limit` already (the outbox takes one off as a job ends).
+    fn count_active(
+        &self,
+        account: &AccountId,
+        limit: Option<u32>,
+    ) -> StoreResult<TransactWriteItem> {
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("ACCT#{account}")))
+            .key("sk", s("ACTIVE"))
+            .update_expression("ADD #jobs :one")
+            .expression_attribute_names("#jobs", "jobs")
+            .expression_attribute_values(":one", n(1));
+        if let Some(max) = limit {
+            update = update
+                .condition_expression("attribute_not_exists(#jobs) OR #jobs < :max")
+                .expression_attribute_values(":max", n(max));
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Internal(format!("a transaction's write: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }

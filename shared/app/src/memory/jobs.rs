@@ -4,7 +4,12 @@ use super::*;
 
 #[async_trait]
 impl JobStore for MemoryStore {
-    async fn create(&self, job: &Job, along: Along<'_>) -> StoreResult<()> {
+    async fn create_within(
+        &self,
+        job: &Job,
+        along: Along<'_>,
+        limit: Option<u32>,
+    ) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
         if state.live_job(job.id(), now).is_some() {
@@ -12,6 +17,10 @@ impl JobStore for MemoryStore {
                 "job {} exists already",
                 job.id()
             )));
+        }
+        let active = state.active.get(job.account()).copied().unwrap_or(0);
+        if let Some(max) = limit.filter(|max| active >= i64::from(*max)) {
+            return Err(StoreError::AtLimit(crate::jobs::at_limit(max)));
         }
         // Every condition is checked before anything is written: one transaction.
         match along {
@@ -51,6 +60,7 @@ impl JobStore for MemoryStore {
             }
         }
         state.jobs.insert(job.id().clone(), job.clone());
+        *state.active.entry(job.account().clone()).or_default() += 1;
         state.stream.push(Written::Job(None, Some(job.clone())));
         Ok(())
     }
