@@ -164,44 +164,59 @@ fn as_function(name: &'static str, routes: axum::Router) -> axum::Router {
 }
 
 /// The reaper on a timer, as EventBridge runs it in AWS (the extract worker's schedule).
-async fn reap_every(services: Services, mut stopped: watch::Receiver<bool>) {
-    let mut timer = tokio::time::interval(services.config.jobs.reaper_interval);
-    timer.tick().await; // not at start-up
-    loop {
-        tokio::select! {
-            _ = timer.tick() => {}
-            _ = stopped.changed() => return,
+async fn reap_every(services: Services, stopped: watch::Receiver<bool>) {
+    let interval = services.config.jobs.reaper_interval;
+    every(interval, stopped, "reaper", || async {
+        let r = horizon_extract_worker::reaper::reap(&services).await?;
+        if r.requeued + r.failed > 0 {
+            tracing::info!(requeued = r.requeued, failed = r.failed, "reaper ran");
         }
-        let reaped = horizon_aws::meter::as_function(
-            "extract-worker",
-            horizon_extract_worker::reaper::reap(&services),
-        );
-        match reaped.await {
-            Ok(r) if r.requeued + r.failed > 0 => {
-                tracing::info!(requeued = r.requeued, failed = r.failed, "reaper ran")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "reaper failed; it runs again later"),
-        }
-    }
+        Ok(())
+    })
+    .await
 }
 
-/// The metrics snapshot on a timer (`HORIZON_SNAPSHOT_SECONDS`), as EventBridge's
-/// `rate(5 minutes)` runs it in AWS; several runners take each interval's snapshot once.
-async fn snapshot_every(services: Services, mut stopped: watch::Receiver<bool>) {
-    let mut timer = tokio::time::interval(services.config.dashboard.snapshot_interval);
+/// The metrics snapshot (`HORIZON_SNAPSHOT_SECONDS`), then the reconciler of the kept counts,
+/// on a timer, as EventBridge's `rate(5 minutes)` runs them in AWS; several runners take each
+/// interval's snapshot once.
+async fn snapshot_every(services: Services, stopped: watch::Receiver<bool>) {
+    let interval = services.config.dashboard.snapshot_interval;
+    every(
+        interval,
+        stopped,
+        "metrics snapshot and reconciler",
+        || async {
+            horizon_app::dashboard::snapshot(&services).await?;
+            let r = horizon_app::reconcile::reconcile(&services).await?;
+            if r.repaired > 0 {
+                tracing::info!(repaired = r.repaired, checked = r.checked, "reconciler ran");
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Runs `task` every `interval` (not at start-up) as the extract worker's schedules run in AWS
+/// (metered as that function), until `stopped`; a failed run is logged and the next one comes.
+async fn every<F, Fut>(
+    interval: std::time::Duration,
+    mut stopped: watch::Receiver<bool>,
+    what: &str,
+    task: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = horizon_domain::Result<()>>,
+{
+    let mut timer = tokio::time::interval(interval);
     timer.tick().await; // not at start-up
     loop {
         tokio::select! {
             _ = timer.tick() => {}
             _ = stopped.changed() => return,
         }
-        let snapshot = horizon_aws::meter::as_function(
-            "extract-worker",
-            horizon_app::dashboard::snapshot(&services),
-        );
-        if let Err(e) = snapshot.await {
-            tracing::warn!(error = %e, "metrics snapshot failed; the next interval takes one");
+        if let Err(e) = horizon_aws::meter::as_function("extract-worker", task()).await {
+            tracing::warn!(error = %e, "{what} failed; it runs again later");
         }
     }
 }

@@ -883,3 +883,74 @@ async fn a_poison_record_is_parked_the_stream_goes_on_and_a_replay_applies_it() 
     .await;
     running.shutdown().await;
 }
+
+/// The reconciler against the real table: an account's count that says two active jobs
+/// while one is left (the other's record removed behind the outbox's back) is repaired once it
+/// has been still for a while, not before; the pending gauge, never kept here (no outbox
+/// runs), is set from the queued jobs.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconciler_repairs_a_count_that_drifted() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let services = isolated_services("reconcile").await;
+    let running = horizon_local::start_http(services.clone()).await.unwrap();
+    let account = new_account(&services).await;
+    let api = Api::new(running.addr, &account);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let (kept, gone) = (api.start_job(&upload).await, api.start_job(&upload).await);
+    let account_id = services
+        .jobs
+        .get(&kept.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .account()
+        .clone();
+    assert_eq!(services.metrics.active_jobs(&account_id).await.unwrap(), 2);
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let table = &services.config.stack.table;
+    dynamo
+        .delete_item()
+        .table_name(table)
+        .key("pk", A::S(format!("JOB#{gone}")))
+        .key("sk", A::S("JOB".into()))
+        .send()
+        .await
+        .unwrap();
+
+    // Changed just now: left alone (the stream may not have caught up).
+    let reconcile = || horizon_app::reconcile::reconcile(&services);
+    eventually("the census sees one job", async || {
+        let census = services.metrics.census().await.unwrap();
+        census.active.get(&account_id) == Some(&1) && census.queued == 1
+    })
+    .await;
+    let early = reconcile().await.unwrap();
+    assert_eq!(early.unsettled, 1, "{early:?}");
+    assert_eq!(early.repaired, 1, "the gauge, never kept: {early:?}");
+    assert_eq!(services.metrics.active_jobs(&account_id).await.unwrap(), 2);
+    assert_eq!(services.dashboard.pending_count().await.unwrap(), 1);
+
+    // Still for longer than the settling time: repaired, once.
+    let long_ago =
+        services.clock.now() - horizon_app::reconcile::SETTLE - time::Duration::minutes(1);
+    dynamo
+        .update_item()
+        .table_name(table)
+        .key("pk", A::S(format!("ACCT#{account_id}")))
+        .key("sk", A::S("ACTIVE".into()))
+        .update_expression("SET changedAt = :t")
+        .expression_attribute_values(
+            ":t",
+            A::N(((long_ago.unix_timestamp_nanos() / 1_000_000) as i64).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = reconcile().await.unwrap();
+    assert_eq!((run.repaired, run.unsettled), (1, 0), "{run:?}");
+    assert_eq!(services.metrics.active_jobs(&account_id).await.unwrap(), 1);
+    let again = reconcile().await.unwrap();
+    assert_eq!((again.repaired, again.unsettled), (0, 0), "{again:?}");
+    assert_eq!(api.get(&format!("/v1/jobs/{kept}")).await.status(), 200);
+    running.shutdown().await;
+}

@@ -62,7 +62,8 @@ impl ExtractWorker {
 #[async_trait::async_trait]
 impl EventHandler for ExtractWorker {
     /// The Lambda entry's dispatch: an SQS batch; the metrics snapshot's EventBridge schedule
-    /// (its input is `{"task": "snapshot"}`); or the reaper's schedule (any other event).
+    /// (its input is `{"task": "snapshot"}`); the reconciler's (`{"task": "reconcile"}`); or
+    /// the reaper's schedule (any other event).
     /// `request_id` is the invocation's, for the logs.
     async fn handle_event(
         &self,
@@ -79,6 +80,15 @@ impl EventHandler for ExtractWorker {
             let taken = horizon_app::dashboard::snapshot(&self.services).await?;
             tracing::info!(taken, "metrics snapshot");
             Ok(serde_json::json!({ "snapshotTaken": taken }))
+        } else if event.get("task").and_then(|t| t.as_str()) == Some("reconcile") {
+            let done = horizon_app::reconcile::reconcile(&self.services).await?;
+            tracing::info!(
+                checked = done.checked,
+                repaired = done.repaired,
+                unsettled = done.unsettled,
+                "reconciler ran"
+            );
+            serde_json::to_value(done).map_err(json)
         } else {
             let reaped = reaper::reap(&self.services).await?;
             tracing::info!(

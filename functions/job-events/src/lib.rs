@@ -582,6 +582,15 @@ mod tests {
             Crashing::strikes(&self.counts)?;
             self.inner.metrics.apply(writes).await
         }
+        async fn census(&self) -> StoreResult<horizon_app::ports::Census> {
+            self.inner.metrics.census().await
+        }
+        async fn kept_counts(&self) -> StoreResult<Vec<horizon_app::ports::KeptCount>> {
+            self.inner.metrics.kept_counts().await
+        }
+        async fn repair(&self, seen: &horizon_app::ports::KeptCount, to: i64) -> StoreResult<bool> {
+            self.inner.metrics.repair(seen, to).await
+        }
     }
 
     /// A consumer that crashes after the job's write and before each of its effects (the

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod outbox;
 pub mod pages;
 pub mod ports;
+pub mod reconcile;
 pub mod retry;
 pub mod services;
 pub mod uploads;

@@ -427,6 +427,40 @@ pub trait MetricsStore: Send + Sync {
     /// that hold the marks and the sums): a write applied already is left out. Returns how many
     /// this call applied.
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
+    /// What the table holds now, for the reconciler: the active jobs (queued or processing)
+    /// of each account, and how many are queued.
+    async fn census(&self) -> StoreResult<Census>;
+    /// The counts kept for what [`MetricsStore::census`] recounts: each account's active jobs
+    /// (every account that has a count) and the pending gauge, with when each last changed.
+    async fn kept_counts(&self) -> StoreResult<Vec<KeptCount>>;
+    /// Sets a kept count to `to`, if it has not changed since it was read as `seen`; `false`
+    /// when it had (it is left alone: a write came in between).
+    async fn repair(&self, seen: &KeptCount, to: i64) -> StoreResult<bool>;
+}
+
+/// The active jobs in the table, as [`MetricsStore::census`] counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    pub active: std::collections::BTreeMap<AccountId, i64>,
+    pub queued: i64,
+}
+
+/// Which count a [`KeptCount`] is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CountOf {
+    /// An account's active jobs (its limit is held against it).
+    Active(AccountId),
+    /// The jobs queued, the dashboard's pending gauge.
+    Pending,
+}
+
+/// A count as it is kept, and when it last changed (`None`: never, or before changes were
+/// timed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCount {
+    pub of: CountOf,
+    pub value: i64,
+    pub changed_at: Option<OffsetDateTime>,
 }
 
 /// A record of the table's stream that the outbox could not apply, parked with its content

@@ -22,6 +22,13 @@ use horizon_domain::{
 /// The active-job index is spread over this many partitions, so no one partition is hot.
 pub(crate) const ACTIVE_SHARDS: u32 = 8;
 
+/// The partition of the active-job index that `key` (a job's or an account's id) falls in.
+pub(crate) fn shard_of(key: &str) -> u32 {
+    key.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % ACTIVE_SHARDS
+}
+
 /// A job as an item, and back.
 impl DynamoStore {
     pub(crate) fn job_item(&self, job: &Job) -> StoreResult<Item> {
@@ -52,12 +59,7 @@ impl DynamoStore {
             JobStatus::Completed | JobStatus::Failed => None,
         };
         if let Some((state, at)) = active {
-            let shard = job
-                .id()
-                .as_str()
-                .bytes()
-                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
-                % ACTIVE_SHARDS;
+            let shard = shard_of(job.id().as_str());
             item.insert("gsi2pk".into(), s(format!("{state}#{shard}")));
             item.insert("gsi2sk".into(), n(millis(at)));
         }
@@ -392,16 +394,18 @@ impl DynamoStore {
         account: &AccountId,
         limit: Option<u32>,
     ) -> StoreResult<TransactWriteItem> {
+        let (expression, names, values) =
+            crate::dashboard::count_change(Some(account), "jobs", 1, self.clock.now());
         let mut update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", s(format!("ACCT#{account}")))
             .key("sk", s("ACTIVE"))
-            .update_expression("ADD #jobs :one")
-            .expression_attribute_names("#jobs", "jobs")
-            .expression_attribute_values(":one", n(1));
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values));
         if let Some(max) = limit {
             update = update
-                .condition_expression("attribute_not_exists(#jobs) OR #jobs < :max")
+                .condition_expression("attribute_not_exists(#f) OR #f < :max")
                 .expression_attribute_values(":max", n(max));
         }
         let update = update

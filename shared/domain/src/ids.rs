@@ -80,7 +80,7 @@ prefixed_id!(KeyId, "key_", "key id");
 prefixed_id!(DeliveryId, "msg_", "delivery id");
 
 /// The account that owns jobs and uploads. Until API keys exist every caller is the default one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AccountId(pub String);
 

@@ -22,6 +22,60 @@ impl MetricsStore for MemoryStore {
         }
         Ok(applied)
     }
+
+    async fn census(&self) -> StoreResult<Census> {
+        let now = self.now();
+        let state = self.state()?;
+        let mut census = Census::default();
+        for job in state.jobs.values().filter(|j| j.expires_at() > now) {
+            match job.status() {
+                JobStatus::Queued => census.queued += 1,
+                JobStatus::Processing => {}
+                JobStatus::Completed | JobStatus::Failed => continue,
+            }
+            *census.active.entry(job.account().clone()).or_default() += 1;
+        }
+        Ok(census)
+    }
+
+    async fn kept_counts(&self) -> StoreResult<Vec<KeptCount>> {
+        let state = self.state()?;
+        let changed = |of: &CountOf| state.changed.get(of).copied();
+        let mut kept: Vec<KeptCount> = state
+            .active
+            .iter()
+            .map(|(account, value)| {
+                let of = CountOf::Active(account.clone());
+                KeptCount {
+                    changed_at: changed(&of),
+                    of,
+                    value: *value,
+                }
+            })
+            .collect();
+        kept.push(KeptCount {
+            changed_at: changed(&CountOf::Pending),
+            of: CountOf::Pending,
+            value: state.pending,
+        });
+        Ok(kept)
+    }
+
+    async fn repair(&self, seen: &KeptCount, to: i64) -> StoreResult<bool> {
+        let now = self.now();
+        let mut state = self.state()?;
+        if state.changed.get(&seen.of).copied() != seen.changed_at {
+            return Ok(false);
+        }
+        match &seen.of {
+            CountOf::Active(account) => {
+                state.active.insert(account.clone(), to);
+            }
+            CountOf::Pending => state.pending = to,
+        }
+        state.changed.insert(seen.of.clone(), now);
+        Ok(true)
+    }
 }
 
 impl MemoryStore {
@@ -42,10 +96,16 @@ impl MemoryStore {
                     _ => tally.failed += 1,
                 }
             }
-            state.pending += gauge;
+            if gauge != 0 {
+                state.pending += gauge;
+                state.changed.insert(CountOf::Pending, self.now());
+            }
         }
         if let Some((account, by)) = &counts.active {
             *state.active.entry(account.clone()).or_default() += by;
+            state
+                .changed
+                .insert(CountOf::Active(account.clone()), self.now());
         }
         let Some((job_type, queue, m)) = &counts.measure else {
             return Ok(true);

@@ -61,6 +61,9 @@ impl JobStore for MemoryStore {
         }
         state.jobs.insert(job.id().clone(), job.clone());
         *state.active.entry(job.account().clone()).or_default() += 1;
+        state
+            .changed
+            .insert(CountOf::Active(job.account().clone()), now);
         state.stream.push(Written::Job(None, Some(job.clone())));
         Ok(())
     }
@@ -180,6 +183,15 @@ impl JobStore for MemoryStore {
         // Its applied marks stay (they expire with the job's own time): a record of the job
         // read again after the delete is still known as applied.
         state.attempts.remove(id);
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Drops a job's record without a trace in the stream: what the outbox misses when a
+    /// record is given up (for the reconciler's tests).
+    pub fn forget(&self, id: &JobId) -> StoreResult<()> {
+        self.state()?.jobs.remove(id);
         Ok(())
     }
 }

@@ -33,10 +33,10 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::limits::RateLimits;
 use crate::ports::{
-    AccountStore, Along, Blob, BlobStore, Clock, Counts, DashboardStore, DeliveryLog,
-    DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, MetricsStore, ParkedRecord,
-    ParkedRecords, PresignedPut, QueueDepth, QueueInfo, StoreError, StoreResult, SystemClock,
-    UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
+    AccountStore, Along, Blob, BlobStore, Census, Clock, CountOf, Counts, DashboardStore,
+    DeliveryLog, DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, KeptCount,
+    MetricsStore, ParkedRecord, ParkedRecords, PresignedPut, QueueDepth, QueueInfo, StoreError,
+    StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
@@ -264,6 +264,8 @@ struct State {
     pending: i64,
     /// Each account's active jobs (queued or processing), as applied writes count them.
     active: HashMap<AccountId, i64>,
+    /// When each kept count (an account's active jobs, the pending gauge) last changed.
+    changed: HashMap<CountOf, OffsetDateTime>,
     counters: BTreeMap<MetricId, Counter>,
     snapshots: BTreeMap<MetricId, Vec<Snapshot>>,
     snapshot_slots: BTreeSet<i64>,

@@ -20,6 +20,18 @@ impl MetricsStore for DynamoStore {
             .unwrap_or(0))
     }
 
+    async fn census(&self) -> StoreResult<horizon_app::ports::Census> {
+        self.census_of_jobs().await
+    }
+
+    async fn kept_counts(&self) -> StoreResult<Vec<horizon_app::ports::KeptCount>> {
+        self.kept().await
+    }
+
+    async fn repair(&self, seen: &horizon_app::ports::KeptCount, to: i64) -> StoreResult<bool> {
+        self.repair_count(seen, to).await
+    }
+
     /// Per transaction, up to [`MARKS_PER_TRANSACTION`] writes: their marks (each on the
     /// condition that it is new), then what they add together to the time buckets, the pending
     /// gauge and the counters, one update per item. A mark found to exist is a write applied
@@ -109,26 +121,23 @@ impl DynamoStore {
                 }
             }
         }
-        let field = |f: &str| HashMap::from([("#f".to_owned(), f.to_owned())]);
         for ((width, bucket), fields) in tallies {
             items.push(self.bucket_add(width, bucket, fields)?);
         }
+        let now = self.clock.now();
         if gauge != 0 {
-            items.push(self.add(
-                "TALLY",
-                "gauge".into(),
-                "ADD #f :by",
-                field("pending"),
-                vec![(":by", n(gauge))],
-            )?);
+            let (expression, names, values) = count_change(None, "pending", gauge, now);
+            items.push(self.add("TALLY", "gauge".into(), &expression, names, values)?);
         }
         for (account, by) in accounts.into_iter().filter(|(_, by)| *by != 0) {
+            let account = AccountId(account.to_owned());
+            let (expression, names, values) = count_change(Some(&account), "jobs", by, now);
             items.push(self.add(
                 &format!("ACCT#{account}"),
                 "ACTIVE".into(),
-                "ADD #f :by",
-                field("jobs"),
-                vec![(":by", n(by))],
+                &expression,
+                names,
+                values,
             )?);
         }
         for (metric, [processed, failed, runtime, wait]) in counters {

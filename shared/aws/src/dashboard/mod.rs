@@ -105,13 +105,13 @@ fn snaps_key(metric: &MetricId) -> String {
 
 impl DynamoStore {
     /// One `ADD` to a counter item, as a part of a transaction.
-    fn add(
+    fn add<K: Into<String>>(
         &self,
         pk: &str,
         sk: String,
         expression: &str,
         names: HashMap<String, String>,
-        values: Vec<(&str, AttributeValue)>,
+        values: impl IntoIterator<Item = (K, AttributeValue)>,
     ) -> StoreResult<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
@@ -120,7 +120,7 @@ impl DynamoStore {
             .update_expression(expression)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(
-                values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                values.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             ))
             .build()
             .map_err(|e| StoreError::Internal(format!("a counter update: {e}")))?;
@@ -399,6 +399,48 @@ pub(crate) fn is_applied_mark(sk: &str) -> bool {
     sk.starts_with(APPLIED)
 }
 
+/// The update of a kept count (an account's active jobs, or the pending gauge: `account`
+/// `None`) by `by`, in field `field` (`#f`): when it changed goes with it, for the reconciler,
+/// and an account's count is filed in the active-job index (`COUNTED#<shard>`) so that the
+/// reconciler finds every account that has one.
+pub(crate) fn count_change(
+    account: Option<&AccountId>,
+    field: &str,
+    by: i64,
+    now: time::OffsetDateTime,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let names = HashMap::from([
+        ("#f".to_owned(), field.to_owned()),
+        ("#c".to_owned(), CHANGED_AT.to_owned()),
+    ]);
+    let mut values = HashMap::from([
+        (":by".to_owned(), n(by)),
+        (":changed".to_owned(), n(millis(now))),
+    ]);
+    let expression = match account {
+        Some(account) => {
+            values.insert(":counted".into(), s(counted_key(account)));
+            values.insert(":zero".into(), n(0));
+            "ADD #f :by SET #c = :changed, gsi2pk = :counted, gsi2sk = :zero"
+        }
+        None => "ADD #f :by SET #c = :changed",
+    };
+    (expression.to_owned(), names, values)
+}
+
+/// When a kept count last changed (unix ms).
+pub(crate) const CHANGED_AT: &str = "changedAt";
+
+/// Where an account's count is filed in the active-job index.
+fn counted_key(account: &AccountId) -> String {
+    format!("COUNTED#{}", crate::jobs::shard_of(&account.0))
+}
+
+mod counts;
 mod lists;
 mod metrics;
 mod tags;
