@@ -738,7 +738,7 @@ async fn each_kind_of_upload_has_its_route_and_markdown_waits_for_the_result() {
             job["jobId"].as_str().unwrap()
         ))
         .await;
-    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.status(), 409, "not completed yet");
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let p: Value = resp.json().await.unwrap();
     assert!(

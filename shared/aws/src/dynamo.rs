@@ -16,6 +16,16 @@ use horizon_app::ports::{StoreError, StoreResult};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// The active-job index is spread over this many partitions, so no one partition is hot.
+pub(crate) const ACTIVE_SHARDS: u32 = 8;
+
+/// The partition of the active-job index that `key` (a job's or an account's id) falls in.
+pub(crate) fn shard_of(key: &str) -> u32 {
+    key.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % ACTIVE_SHARDS
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     pub(crate) client: DynamoClient,

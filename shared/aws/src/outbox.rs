@@ -8,10 +8,7 @@ use crate::dynamo::{n, num, opt_str, s, str_attr, DynamoStore, Item};
 use async_trait::async_trait;
 use horizon_app::ports::{ParkedRecord, ParkedRecords, StoreResult};
 
-/// The partition of parked records.
-pub(crate) const PARKED: &str = "OUTBOX#PARKED";
-/// The attribute a replay request sets.
-pub(crate) const REPLAY_AT: &str = "replayAt";
+use crate::written::{PARKED, REPLAY_AT};
 
 #[async_trait]
 impl ParkedRecords for DynamoStore {

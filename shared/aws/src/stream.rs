@@ -67,14 +67,14 @@ fn is_job(keys: &serde_dynamo::Item) -> bool {
 /// records asked to be replayed (`replayAt`).
 pub fn passes_filter(record: &EventRecord) -> bool {
     let parked =
-        matches!(record.change.keys.get("pk"), Some(Image::S(pk)) if pk == crate::outbox::PARKED);
+        matches!(record.change.keys.get("pk"), Some(Image::S(pk)) if pk == crate::written::PARKED);
     is_job(&record.change.keys)
         || (record.event_name == "INSERT" && record.change.new_image.contains_key("then"))
         || (parked
             && record
                 .change
                 .new_image
-                .contains_key(crate::outbox::REPLAY_AT))
+                .contains_key(crate::written::REPLAY_AT))
 }
 
 /// When the stream took the record in (unix seconds), as its `ApproximateCreationDateTime`

@@ -15,5 +15,10 @@ pub static WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
 pub(crate) fn streamed(item: &HashMap<String, AttributeValue>) -> bool {
     matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == "JOB")
         || item.contains_key("then")
-        || item.contains_key(crate::outbox::REPLAY_AT)
+        || item.contains_key(REPLAY_AT)
 }
+
+/// The partition of the outbox's parked records (`outbox`).
+pub(crate) const PARKED: &str = "OUTBOX#PARKED";
+/// The attribute a replay request sets on a parked record: its write goes through the filter.
+pub(crate) const REPLAY_AT: &str = "replayAt";

@@ -45,7 +45,7 @@ impl DynamoStore {
 
     pub(super) async fn kept(&self) -> StoreResult<Vec<KeptCount>> {
         let mut kept = Vec::new();
-        for shard in 0..crate::jobs::ACTIVE_SHARDS {
+        for shard in 0..crate::dynamo::ACTIVE_SHARDS {
             let mut start = None;
             loop {
                 let page = self

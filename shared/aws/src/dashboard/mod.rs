@@ -437,7 +437,7 @@ pub(crate) const CHANGED_AT: &str = "changedAt";
 
 /// Where an account's count is filed in the active-job index.
 fn counted_key(account: &AccountId) -> String {
-    format!("COUNTED#{}", crate::jobs::shard_of(&account.0))
+    format!("COUNTED#{}", crate::dynamo::shard_of(&account.0))
 }
 
 mod counts;
