@@ -314,6 +314,7 @@ pub async fn account_store(accounts: &dyn AccountStore, now: OffsetDateTime) {
         secret: "whsec_contract".to_owned(),
         created_at: "2026-01-01T00:00:00Z".to_owned(),
         disabled: false,
+        previous: None,
     };
     ok("put webhook", accounts.put_webhook(&account, &sub).await);
     assert_eq!(

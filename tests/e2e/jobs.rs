@@ -59,6 +59,7 @@ const ROUTES: &[(&str, &str, &str, u16, u16)] = &[
         201,
     ),
     ("GET", "/v1/webhooks", "", 200, 200),
+    ("POST", "/v1/webhooks/{webhook}/rotate", "", 404, 200),
     ("DELETE", "/v1/webhooks/{webhook}", "", 404, 204),
     ("POST", "/v1/keys", "", 201, 201),
     ("DELETE", "/v1/keys/{key}", "", 404, 204),

@@ -83,10 +83,15 @@ fn ulid_like() -> String {
     horizon_domain::JobId::new(time::OffsetDateTime::now_utc()).to_string()
 }
 
-/// Asks the reference library whether it accepts `headers` and `body`.
+/// Asks the reference library whether it accepts `headers` and `body` (signed with [`SECRET`]).
 fn library_accepts(headers: &Value, body: &str) -> bool {
+    library_accepts_with(SECRET, headers, body)
+}
+
+/// Asks the reference library whether it accepts `headers` and `body` signed with `secret`.
+fn library_accepts_with(secret: &str, headers: &Value, body: &str) -> bool {
     let mut child = Command::new(python())
-        .args([&receiver_script(), "verify", SECRET])
+        .args([&receiver_script(), "verify", secret])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -135,6 +140,80 @@ async fn deliveries(api: &Api, job: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A secret rotated: for a day every delivery carries two signatures, one per secret, so the
+/// reference library accepts it with either (a receiver moves to the new one without missing
+/// a delivery); the rotation shows the generated secret once and until when the old one signs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_signs_beside_the_old_one_for_a_day() {
+    let receiver = Receiver::start();
+    let base = services().await;
+    let services = webhook_services(&base, &[1, 1], 5);
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let made: Value = api
+        .post_json(
+            "/v1/webhooks",
+            &json!({"url": receiver.url("/ok"), "events": ["job.completed"], "secret": SECRET})
+                .to_string(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = made["id"].as_str().unwrap();
+    let rotated = api
+        .post_json(&format!("/v1/webhooks/{id}/rotate"), "")
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new_secret = rotated["secret"]
+        .as_str()
+        .expect("the generated secret, once");
+    assert_ne!(new_secret, SECRET);
+    let until = rotated["previousSecretUntil"].as_str().unwrap();
+    let until =
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap();
+    let overlap = until - services.clock.now();
+    assert!(
+        (time::Duration::hours(23)..=time::Duration::hours(24)).contains(&overlap),
+        "{overlap}"
+    );
+    let listed = api.get("/v1/webhooks").await.text().await.unwrap();
+    assert!(!listed.contains(new_secret), "the secret is shown once");
+    let other = Api::new(running.addr, &new_account(&services).await);
+    let resp = other
+        .post_json(&format!("/v1/webhooks/{id}/rotate"), "")
+        .await;
+    assert_eq!(resp.status(), 404, "another account's webhook");
+    let bad = api
+        .post_json(&format!("/v1/webhooks/{id}/rotate"), r#"{"secret":"nope"}"#)
+        .await;
+    assert_eq!(bad.status(), 400);
+
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let job = api.start_job(&upload).await;
+    api.wait_terminal(&job).await;
+    let got = receiver.wait_for(1).await;
+    running.shutdown().await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let signatures = got[0]["headers"]["webhook-signature"].as_str().unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    let body = got[0]["body"].as_str().unwrap();
+    assert!(
+        library_accepts_with(SECRET, &got[0]["headers"], body),
+        "the old secret"
+    );
+    assert!(
+        library_accepts_with(new_secret, &got[0]["headers"], body),
+        "the new secret"
+    );
+    let stranger = "whsec_c2VjcmV0LXRoYXQtc2lnbmVkLW5vdGhpbmctYXQtYWxs";
+    assert!(
+        !library_accepts_with(stranger, &got[0]["headers"], body),
+        "another secret"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

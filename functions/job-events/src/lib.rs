@@ -497,6 +497,7 @@ mod tests {
             secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
             created_at: rfc3339(now),
             disabled: false,
+            previous: None,
         }
     }
 

@@ -22,7 +22,7 @@ use horizon_api::views::{
     encode_cursor, ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, ReplayView,
     SubscriptionView, WebhookList,
 };
-use horizon_api::webhooks::{self, WebhookInput};
+use horizon_api::webhooks::{self, RotateSecret, WebhookInput};
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{Along, IdempotencyKey, IdempotencyRecord, JobFilter};
 use horizon_app::{uploads, Services};
@@ -32,7 +32,9 @@ use horizon_domain::{
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth;
 use horizon_runtime::documents::{self, Markdown, PagePicture};
-use horizon_runtime::http::{self, Account, ApiJson, ApiQuery, ApiResult, BaseUrl, Id, Param};
+use horizon_runtime::http::{
+    self, Account, ApiJson, ApiQuery, ApiResult, BaseUrl, Id, Param, RawBody,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -69,6 +71,7 @@ pub fn api() -> OpenApiRouter<Services> {
         .routes(routes!(replay_delivery))
         .routes(routes!(add_webhook, list_webhooks))
         .routes(routes!(delete_webhook))
+        .routes(routes!(rotate_webhook_secret))
         .routes(routes!(create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(openapi_json))
@@ -467,6 +470,41 @@ async fn delete_webhook(
     } else {
         Err(Error::NotFound(format!("no webhook {id}")).into())
     }
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/{webhookId}/rotate", tag = "webhooks",
+    params(("webhookId" = String, Path, description = "wh_<ULID>", pattern = r"^wh_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    request_body(content = Option<RotateSecret>, description = "The new secret, or nothing (an empty body) to have one generated"),
+    responses(
+        (status = 200, description = "Rotated: deliveries are signed with the new secret, and for 24 hours with the \
+            previous one too (two signatures in `webhook-signature`); `secret` is shown only now, when generated",
+            body = SubscriptionView),
+        (status = 400, description = "Malformed id or secret", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such webhook in this account", body = Problem, content_type = PROBLEM),
+        Refusals,
+    ))]
+/// A new signing secret for an account webhook, without a delivery the receiver cannot verify:
+/// for a day both secrets sign each delivery, while the receiver moves to the new one.
+async fn rotate_webhook_secret(
+    State(services): State<Services>,
+    Account(account): Account,
+    Id(id): Id<WebhookId>,
+    RawBody(body): RawBody,
+) -> ApiResult<ApiJson<SubscriptionView>> {
+    let input: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecret::default()
+    } else {
+        http::from_json(&body)?
+    };
+    let sub = services
+        .accounts
+        .webhook(&account, &id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no webhook {id}")))?;
+    let (rotated, generated) = input.apply(&sub, services.clock.now())?;
+    services.accounts.update_webhook(&account, &rotated).await?;
+    tracing::info!(webhook_id = %id, account = %account, "webhook secret rotated");
+    Ok(ApiJson(SubscriptionView::of(&rotated, generated)))
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys",

@@ -418,7 +418,14 @@ impl WebhookDispatcher {
 
     /// Sends one attempt: the exact bytes signed are the bytes sent.
     async fn send(&self, sub: &Subscription, d: &DeliveryMessage, ts: i64, body: Vec<u8>) -> Sent {
-        let Some(signature) = sign(&sub.secret, d.delivery_id.as_str(), ts, &body) else {
+        // One signature per secret in use (two while a rotation lasts), space-separated, as
+        // Standard Webhooks allows: a receiver with either secret verifies the delivery.
+        let signatures: Option<Vec<String>> = sub
+            .signing_secrets(self.services.clock.now())
+            .into_iter()
+            .map(|secret| sign(secret, d.delivery_id.as_str(), ts, &body))
+            .collect();
+        let Some(signature) = signatures.map(|s| s.join(" ")) else {
             return Sent::Failed {
                 error: "the subscription's secret is not a whsec_ key".into(),
                 blocked: true,
@@ -578,6 +585,7 @@ mod tests {
             secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
             created_at: rfc3339(now),
             disabled: false,
+            previous: None,
         };
         let job = queued_job(now)
             .with_webhook(sub, now)

@@ -288,10 +288,14 @@ pub struct SubscriptionView {
     #[schema(value_type = Vec<crate::schemas::EventType>)]
     pub events: Vec<EventType>,
     pub created_at: String,
-    /// Present only in the response that created the subscription, and only when the server
-    /// generated the secret: store it, it is not shown again.
+    /// Present only in the response that created the subscription (or rotated its secret),
+    /// and only when the server generated the secret: store it, it is not shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// While a rotation lasts: until when deliveries are also signed with the previous secret
+    /// (a second `v1,` signature in `webhook-signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_until: Option<String>,
 }
 
 impl SubscriptionView {
@@ -304,6 +308,7 @@ impl SubscriptionView {
             events: sub.events.clone(),
             created_at: sub.created_at.clone(),
             secret: generated,
+            previous_secret_until: sub.previous.as_ref().map(|p| p.until.clone()),
         }
     }
 }

@@ -31,6 +31,54 @@ pub struct WebhookInput {
     pub secret: Option<String>,
 }
 
+/// A rotation of a subscription's secret (`POST /v1/webhooks/{webhookId}/rotate`): the new
+/// secret, or none to have one generated (and shown once). The old secret is still signed
+/// with for [`ROTATION_OVERLAP`].
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// `whsec_` + standard base64 of 24 to 64 random bytes; generated (and shown once) if absent.
+    #[schema(
+        example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        pattern = r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$"
+    )]
+    pub secret: Option<String>,
+}
+
+/// How long deliveries are signed with a rotated-out secret too.
+pub const ROTATION_OVERLAP: time::Duration = time::Duration::hours(24);
+
+impl RotateSecret {
+    /// The subscription with its new secret, and that secret when the server generated it.
+    pub fn apply(
+        self,
+        sub: &Subscription,
+        now: time::OffsetDateTime,
+    ) -> Result<(Subscription, Option<String>)> {
+        let (secret, generated) = new_secret(self.secret, "secret")?;
+        Ok((sub.rotated(secret, now, ROTATION_OVERLAP), generated))
+    }
+}
+
+/// The secret given (checked; a fault names `field`), or a new one (then also returned, to be
+/// shown once).
+fn new_secret(given: Option<String>, field: &str) -> Result<(String, Option<String>)> {
+    match given {
+        Some(secret) => {
+            check_secret(&secret).map_err(|m| Error::field(field, m))?;
+            Ok((secret, None))
+        }
+        None => {
+            use base64::Engine;
+            let secret = format!(
+                "whsec_{}",
+                base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?)
+            );
+            Ok((secret.clone(), Some(secret)))
+        }
+    }
+}
+
 /// Checks `input` (naming the field at fault) and makes the subscription. Also returns the
 /// secret when the server generated it, for the one response that shows it.
 pub fn subscribe(
@@ -50,20 +98,7 @@ pub fn subscribe(
     let mut events = input.events;
     events.sort();
     events.dedup();
-    let (secret, generated) = match input.secret {
-        Some(secret) => {
-            check_secret(&secret).map_err(|m| Error::field(field("secret"), m))?;
-            (secret, None)
-        }
-        None => {
-            use base64::Engine;
-            let secret = format!(
-                "whsec_{}",
-                base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?)
-            );
-            (secret.clone(), Some(secret))
-        }
-    };
+    let (secret, generated) = new_secret(input.secret, &field("secret"))?;
     Ok((
         Subscription {
             id: WebhookId::new(now),
@@ -72,6 +107,7 @@ pub fn subscribe(
             secret,
             created_at: rfc3339(now),
             disabled: false,
+            previous: None,
         },
         generated,
     ))

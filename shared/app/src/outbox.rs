@@ -368,6 +368,7 @@ mod tests {
             secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
             created_at: horizon_domain::rfc3339(now),
             disabled: false,
+            previous: None,
         };
         let job = queued(now).with_webhook(hook, now).unwrap();
         let nothing = crate::ports::Along::Nothing;

@@ -158,6 +158,28 @@ pub fn delivery_id(
 mod tests {
     use super::*;
 
+    /// A rotated subscription signs with its new secret, and with the old one until the
+    /// overlap ends; then with the new one alone.
+    #[test]
+    fn a_rotation_signs_with_both_secrets_until_its_overlap_ends() {
+        use crate::{EventType, Subscription, WebhookId};
+        let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let sub = Subscription {
+            id: WebhookId::new(now),
+            url: "https://hooks.example.com/h".into(),
+            events: vec![EventType::Completed],
+            secret: "whsec_old".into(),
+            created_at: crate::rfc3339(now),
+            disabled: false,
+            previous: None,
+        };
+        assert_eq!(sub.signing_secrets(now), ["whsec_old"]);
+        let rotated = sub.rotated("whsec_new".into(), now, time::Duration::hours(24));
+        assert_eq!(rotated.signing_secrets(now), ["whsec_new", "whsec_old"]);
+        let later = now + time::Duration::hours(24);
+        assert_eq!(rotated.signing_secrets(later), ["whsec_new"]);
+    }
+
     #[test]
     fn a_delivery_id_is_the_same_for_the_same_transition_and_subscription_only() {
         let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();

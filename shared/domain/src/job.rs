@@ -279,6 +279,52 @@ pub struct Subscription {
     /// Set when the receiver answered `410 Gone`: no more deliveries.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// During a rotation, the secret this one replaced and until when deliveries are signed
+    /// with it too (Standard Webhooks allows several signatures), so that receivers can move
+    /// to the new one without a delivery they cannot verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSecret>,
+}
+
+/// A secret replaced by a rotation, still signed with until `until` (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub secret: String,
+    pub until: String,
+}
+
+impl Subscription {
+    /// The secrets a delivery at `now` is signed with: the subscription's, then, while a
+    /// rotation lasts, the one it replaced.
+    pub fn signing_secrets(&self, now: OffsetDateTime) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if let Some(p) = self
+            .previous
+            .as_ref()
+            .filter(|p| p.until > crate::rfc3339(now))
+        {
+            secrets.push(p.secret.as_str());
+        }
+        secrets
+    }
+
+    /// The subscription with `secret` in its place; the one it had is still signed with for
+    /// `overlap` after `now`.
+    pub fn rotated(
+        &self,
+        secret: String,
+        now: OffsetDateTime,
+        overlap: time::Duration,
+    ) -> Subscription {
+        Subscription {
+            previous: Some(PreviousSecret {
+                secret: self.secret.clone(),
+                until: crate::rfc3339(now + overlap),
+            }),
+            secret,
+            ..self.clone()
+        }
+    }
 }
 
 /// Why a job failed: a stable machine-readable `code` and a message for people.

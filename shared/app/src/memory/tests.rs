@@ -20,6 +20,7 @@ fn subscription(m: &Memory, events: Vec<EventType>) -> Subscription {
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         created_at: rfc3339(m.clock.now()),
         disabled: false,
+        previous: None,
     }
 }
 
