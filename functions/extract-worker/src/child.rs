@@ -260,7 +260,8 @@ fn keep(kept: Kept) {
 
 /// A new child, with the fixed settings in its environment.
 fn spawn(req: &Request) -> Result<Kept, Error> {
-    let mut cmd = horizon_pdf::sandbox::command(&req.program, req.memory_mb);
+    // No CPU limit: it serves many documents in turn, each held to its page and job deadlines.
+    let mut cmd = horizon_pdf::sandbox::command(&req.program, req.memory_mb, None);
     cmd.env(CHILD_ENV, "1")
         .env("HORIZON_OCR_DIR", &req.ocr_dir)
         .env("HORIZON_OCR_THREADS", req.ocr_threads.to_string());

@@ -2,8 +2,10 @@
 //! is C++), a hang or runaway memory ends the child, not the worker or the API instance (whose
 //! other requests would otherwise wait behind PDFium's global lock). The child is the service's
 //! own executable started again with a marker (each binary calls the `serve_if_…` functions
-//! first thing in `main`); it gets no environment but its settings (no credentials),
-//! a cap on its data memory and no core dumps.
+//! first thing in `main`); it gets no environment but its settings (no credentials), a cap on
+//! its data memory, on its processes and (a short-lived child) on its CPU time, no core dumps,
+//! and no new privileges; its parent is not dumpable, so a child that a document took over
+//! cannot read the parent's memory or environment through `/proc` or `ptrace`.
 //!
 //! Here: [`command`], the child's process set up that way (the extraction worker's child uses it),
 //! the page count of an upload's check ([`page_count`]) and page previews ([`preview`]), both
@@ -24,10 +26,21 @@ const COUNT_FLAG: &str = "--horizon-count-pdf-pages";
 /// A page preview: the flag, then the page number and the width.
 const PREVIEW_FLAG: &str = "--horizon-preview-page";
 
+/// Processes (and threads) the child's user may have once it runs: room for ONNX Runtime's
+/// and PDFium's threads, none for a fork bomb. (Lambda's own limit is 1,024.)
+const CHILD_PROCESSES: u64 = 512;
+
 /// `program` as a sandboxed child: an empty environment but `RUST_LOG=off` (callers add their
-/// settings), `RLIMIT_DATA` at `memory_mb`, no core dumps, stdin and stdout piped, stderr
-/// dropped, killed when dropped.
-pub fn command(program: &Path, memory_mb: u64) -> tokio::process::Command {
+/// settings), `RLIMIT_DATA` at `memory_mb`, `RLIMIT_CPU` at `cpu_seconds` when given (a child
+/// that reads one document; one that serves many has its deadlines instead), `RLIMIT_NPROC`,
+/// no core dumps, no new privileges, stdin and stdout piped, stderr dropped, killed when
+/// dropped. This process becomes not dumpable.
+pub fn command(
+    program: &Path,
+    memory_mb: u64,
+    cpu_seconds: Option<u64>,
+) -> tokio::process::Command {
+    not_dumpable();
     let mut cmd = tokio::process::Command::new(program);
     cmd.env_clear()
         .env("RUST_LOG", "off")
@@ -36,23 +49,43 @@ pub fn command(program: &Path, memory_mb: u64) -> tokio::process::Command {
         .stderr(Stdio::null())
         .kill_on_drop(true);
     let memory = memory_mb.saturating_mul(1024 * 1024);
-    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit.
+    // SAFETY: between fork and exec only async-signal-safe calls: setrlimit and prctl.
     unsafe {
         cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: memory as libc::rlim_t,
-                rlim_max: memory as libc::rlim_t,
+            let limit = |resource, value: u64| {
+                let limit = libc::rlimit {
+                    rlim_cur: value as libc::rlim_t,
+                    rlim_max: value as libc::rlim_t,
+                };
+                libc::setrlimit(resource, &limit)
             };
-            libc::setrlimit(libc::RLIMIT_DATA, &limit);
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            limit(libc::RLIMIT_DATA, memory);
+            limit(libc::RLIMIT_CORE, 0);
+            limit(libc::RLIMIT_NPROC, CHILD_PROCESSES);
+            if let Some(seconds) = cpu_seconds {
+                limit(libc::RLIMIT_CPU, seconds);
+            }
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
     cmd
+}
+
+/// Makes this process not dumpable (once): no core dump of it, and no process of its user
+/// (a child that a hostile document took over) may `ptrace` it or read its `/proc` memory and
+/// environment, where its credentials are.
+fn not_dumpable() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with these arguments only sets a flag of this process.
+        let failed = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0;
+        if failed {
+            tracing::warn!("this process could not be made not dumpable");
+        }
+    });
 }
 
 /// Makes the allocator give freed memory back to the system (a fixed trim threshold of 1 MiB):
@@ -150,7 +183,10 @@ pub async fn preview(
 /// Runs the child with `args`, feeding it `bytes`; its output. `Err` when it took longer than
 /// `timeout` (it is killed) or could not be started.
 async fn run(how: &Child<'_>, args: &[&str], bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut cmd = command(how.program, how.memory_mb);
+    // CPU time: what its time limit allows on one core, with room (it is killed at its time
+    // limit anyway; this holds one that got past the timer).
+    let cpu = how.timeout.as_secs().saturating_mul(2).max(1) + 1;
+    let mut cmd = command(how.program, how.memory_mb, Some(cpu));
     cmd.args(args);
     if let Some(lib) = how.pdfium {
         cmd.env("PDFIUM_LIB_PATH", lib);
@@ -215,6 +251,32 @@ mod tests {
             timeout: Duration::from_secs(1),
             memory_mb: 256,
         }
+    }
+
+    /// The child runs with its limits (processes, CPU time, data memory, no core dumps, no
+    /// new privileges, no environment), and the parent is no longer dumpable.
+    #[tokio::test]
+    async fn a_child_runs_with_its_limits_and_the_parent_is_not_dumpable() {
+        let shows = script(
+            "limits",
+            "grep -E '^Max (processes|cpu time|data size|core file size) ' /proc/self/limits \
+             | awk '{print $(NF-2)}' | tr '\\n' ' '; echo; \
+             grep NoNewPrivs /proc/self/status; env | grep -c HORIZON_SECRET || true",
+        );
+        std::env::set_var("HORIZON_SECRET", "parent-only");
+        let out = command(&shows, 256, Some(5)).output().await.unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // /proc/self/limits lists cpu time, data size, core file size, then processes.
+        assert_eq!(lines[0].trim(), "5 268435456 0 512", "{text}");
+        assert!(lines[1].ends_with("\t1"), "{text}");
+        assert_eq!(
+            lines[2], "0",
+            "the child sees none of the parent's environment"
+        );
+        // SAFETY: reads a flag of this process.
+        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+        assert_eq!(dumpable, 0);
     }
 
     #[tokio::test]
