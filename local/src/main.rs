@@ -27,6 +27,8 @@ async fn main() -> ExitCode {
     horizon_extract_worker::child::serve_if_child();
     // And an upload's check counts a PDF's pages in one.
     horizon_app::pages::serve_if_child();
+    // And an image's thumbnails are made in one.
+    horizon_uploads::thumbs::serve_if_child();
     horizon_runtime::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("read") {

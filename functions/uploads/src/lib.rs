@@ -392,10 +392,11 @@ impl Asked<'_> {
                     .get(&upload.blob_key())
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("no upload {}", upload.id)))?;
+                let extraction = &self.services.config.extraction;
+                let program = extraction.child_program()?;
                 let (made, mime) =
-                    tokio::task::spawn_blocking(move || thumbs::make(&original.bytes, size))
+                    thumbs::in_child(&extraction.child(&program), &original.bytes, size)
                         .await
-                        .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?
                         .map_err(Error::UnsupportedMediaType)?;
                 let made = Bytes::from(made);
                 self.services.blobs.put(&key, made.clone(), mime).await?;

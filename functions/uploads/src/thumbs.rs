@@ -1,6 +1,8 @@
 //! Thumbnails: an image resized to fit `w`×`h` (either may be absent, each one of [`SIDES`]),
 //! as JPEG when the image is a JPEG and as PNG otherwise (compressed, whatever the source: a TIFF
-//! is often stored raw).
+//! is often stored raw). A tenant's image is decoded in a sandboxed child ([`in_child`]), never in
+//! the service's own process: a decoder that crashes, hangs or runs away with memory on a hostile
+//! image ends the child, not the instance and its other requests.
 
 use std::io::Cursor;
 
@@ -43,6 +45,58 @@ impl Size {
     /// A key part naming this size, for the cache.
     pub fn key(&self) -> String {
         format!("{}x{}", self.width.unwrap_or(0), self.height.unwrap_or(0))
+    }
+}
+
+/// The child's first argument (then the width and height, 0 for none).
+const FLAG: &str = "--horizon-thumbnail";
+
+/// When this process was started as a thumbnail child: reads an image from stdin, writes its
+/// content type, a newline and the thumbnail to stdout (or `error`, a newline and why), and
+/// exits. Every binary that serves thumbnails calls it first thing in `main`.
+pub fn serve_if_child() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some(FLAG) {
+        return;
+    }
+    let side = |i: usize| args.get(i).and_then(|a| a.parse().ok()).filter(|v| *v > 0);
+    let size = Size {
+        width: side(1),
+        height: side(2),
+    };
+    let mut bytes = Vec::new();
+    let out = match std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+        Ok(_) => match make(&bytes, size) {
+            Ok((thumb, mime)) => [format!("{mime}\n").into_bytes(), thumb].concat(),
+            Err(e) => format!("error\n{e}").into_bytes(),
+        },
+        Err(e) => format!("error\nreading the image: {e}").into_bytes(),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), &out);
+    std::process::exit(0);
+}
+
+/// [`make`] in a sandboxed child (see [`horizon_pdf::sandbox`]): the thumbnail and its content
+/// type, or why the image could not be made one (the decoder's error, or the child's end: it
+/// died, ran out of memory or time).
+pub async fn in_child(
+    how: &horizon_pdf::sandbox::Child<'_>,
+    bytes: &[u8],
+    size: Size,
+) -> Result<(Vec<u8>, &'static str), String> {
+    let (w, h) = (size.width.unwrap_or(0), size.height.unwrap_or(0));
+    let out =
+        horizon_pdf::sandbox::run(how, &[FLAG, &w.to_string(), &h.to_string()], bytes).await?;
+    let newline = out.iter().position(|b| *b == b'\n');
+    let (head, rest) = match newline {
+        Some(i) => (&out[..i], &out[i + 1..]),
+        None => (&out[..], &[][..]),
+    };
+    match head {
+        b"image/png" => Ok((rest.to_vec(), "image/png")),
+        b"image/jpeg" => Ok((rest.to_vec(), "image/jpeg")),
+        b"error" => Err(String::from_utf8_lossy(rest).into_owned()),
+        _ => Err("the image could not be read (the process reading it stopped)".into()),
     }
 }
 

@@ -182,7 +182,7 @@ pub async fn preview(
 
 /// Runs the child with `args`, feeding it `bytes`; its output. `Err` when it took longer than
 /// `timeout` (it is killed) or could not be started.
-async fn run(how: &Child<'_>, args: &[&str], bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub async fn run(how: &Child<'_>, args: &[&str], bytes: &[u8]) -> Result<Vec<u8>, String> {
     // CPU time: what its time limit allows on one core, with room (it is killed at its time
     // limit anyway; this holds one that got past the timer).
     let cpu = how.timeout.as_secs().saturating_mul(2).max(1) + 1;
