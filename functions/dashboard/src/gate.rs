@@ -7,6 +7,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, Mac};
+use horizon_app::limits::Strikes;
 use horizon_app::Services;
 use horizon_domain::{Error, Result};
 use horizon_runtime::auth::constant_time_eq;
@@ -19,36 +20,10 @@ const SESSION_SECONDS: i64 = 8 * 3600;
 /// to end (`429`), so that guessing the admin key costs at least a minute per ten tries, while
 /// every other operator can still sign in.
 const FAILED_SIGN_INS_PER_MINUTE: u32 = 10;
-/// Clients whose failures this instance remembers; past it, the oldest minute's go first.
-const CLIENTS_KEPT: usize = 10_000;
 
-/// This instance's failed sign-ins per client address: (the minute they fell in, how many).
-static FAILED_SIGN_INS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
-> = std::sync::LazyLock::new(Default::default);
-
-/// Seconds `client` waits before another sign-in, if its failures this minute are used up.
-fn sign_in_wait(client: &str, now: i64) -> Option<i64> {
-    let failed = match FAILED_SIGN_INS.lock() {
-        Ok(f) => f.get(client).copied().unwrap_or((0, 0)),
-        Err(_) => (now / 60, u32::MAX),
-    };
-    (failed.0 == now / 60 && failed.1 >= FAILED_SIGN_INS_PER_MINUTE).then(|| 60 - now % 60)
-}
-
-fn count_failed_sign_in(client: &str, now: i64) {
-    if let Ok(mut failed) = FAILED_SIGN_INS.lock() {
-        if failed.len() >= CLIENTS_KEPT {
-            failed.retain(|_, (minute, _)| *minute == now / 60);
-        }
-        let entry = failed.entry(client.to_owned()).or_insert((now / 60, 0));
-        *entry = if entry.0 == now / 60 {
-            (entry.0, entry.1.saturating_add(1))
-        } else {
-            (now / 60, 1)
-        };
-    }
-}
+/// This instance's failed sign-ins, per client address.
+static FAILED_SIGN_INS: std::sync::LazyLock<Strikes> =
+    std::sync::LazyLock::new(|| Strikes::new(FAILED_SIGN_INS_PER_MINUTE));
 
 /// Who is acting: the name a session was signed in under, `admin key` for the bearer token, or
 /// `local` on the loopback runner. The audit log's `actor`.
@@ -194,7 +169,7 @@ pub async fn login(
             Some("Sign in from this site's own form."),
         );
     }
-    if let Some(wait) = sign_in_wait(&client, now) {
+    if let Some(wait) = FAILED_SIGN_INS.wait(&client, now) {
         return SignIn::Wait(wait);
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -206,7 +181,7 @@ pub async fn login(
         return SignIn::Form(StatusCode::FORBIDDEN, Some(why));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
-        count_failed_sign_in(&client, now);
+        FAILED_SIGN_INS.strike(&client, now);
         return SignIn::Form(StatusCode::FORBIDDEN, Some("That is not the admin key."));
     }
     let expires = now + SESSION_SECONDS;

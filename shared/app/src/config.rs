@@ -97,6 +97,10 @@ pub struct Api {
     /// the limit off), and `HORIZON_RATE_BURST`, default 200.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// Requests with a key that is not valid one client address may make to an instance per
+    /// minute; then `429` until the minute ends (0 turns it off).
+    /// `HORIZON_BAD_KEYS_PER_MINUTE`, default 30.
+    pub bad_keys_per_minute: u32,
 }
 
 /// A job's life: how long it is kept, leased, given, retried and reaped.
@@ -303,6 +307,8 @@ impl Config {
                 key_cache_ttl: Duration::from_secs(number("HORIZON_KEY_CACHE_SECONDS", 30)?),
                 rate_per_second: number("HORIZON_RATE_PER_SECOND", 50)?.min(1_000_000) as u32,
                 rate_burst: number("HORIZON_RATE_BURST", 200)?.clamp(1, 1_000_000) as u32,
+                bad_keys_per_minute: number("HORIZON_BAD_KEYS_PER_MINUTE", 30)?.min(u32::MAX.into())
+                    as u32,
             },
             jobs: Jobs {
                 retention: Duration::from_secs(number("HORIZON_RETENTION_HOURS", 24)? * 3600),

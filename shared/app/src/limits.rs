@@ -1,3 +1,5 @@
+//! Per-account request limits ([`RateLimits`]) and per-client failure limits ([`Strikes`]).
+//!
 //! Per-account request limits: a token bucket for each account, in each instance. A burst of up
 //! to `burst` requests passes; after that, `per_second` a second. Over it, a request is refused
 //! with `429` and the seconds until the next would pass (`Retry-After`). In Lambda every
@@ -63,9 +65,70 @@ impl RateLimits {
     }
 }
 
+/// Failures per client (its network address) per minute, in this instance: after `per_minute`
+/// failures in a minute, the client's next tries wait for the minute to end. Guessing (keys,
+/// the admin key) gets slow for the guesser alone: other clients go on.
+pub struct Strikes {
+    per_minute: u32,
+    clients: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+/// Clients whose failures an instance keeps; past it, only this minute's are kept.
+const CLIENTS_KEPT: usize = 10_000;
+
+impl Strikes {
+    pub fn new(per_minute: u32) -> Self {
+        Strikes {
+            per_minute,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds `client` waits before trying again at `now` (unix seconds), if its failures
+    /// this minute are used up. A limit of 0 holds nobody back.
+    pub fn wait(&self, client: &str, now: i64) -> Option<i64> {
+        if self.per_minute == 0 {
+            return None;
+        }
+        let failed = match self.clients.lock() {
+            Ok(clients) => clients.get(client).copied().unwrap_or((0, 0)),
+            Err(_) => (now / 60, u32::MAX),
+        };
+        (failed.0 == now / 60 && failed.1 >= self.per_minute).then(|| 60 - now % 60)
+    }
+
+    /// Counts one failure of `client` at `now` (unix seconds).
+    pub fn strike(&self, client: &str, now: i64) {
+        if let Ok(mut clients) = self.clients.lock() {
+            if clients.len() >= CLIENTS_KEPT {
+                clients.retain(|_, (minute, _)| *minute == now / 60);
+            }
+            let entry = clients.entry(client.to_owned()).or_insert((now / 60, 0));
+            *entry = if entry.0 == now / 60 {
+                (entry.0, entry.1.saturating_add(1))
+            } else {
+                (now / 60, 1)
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_that_keeps_failing_waits_for_the_minute_and_others_do_not() {
+        let strikes = Strikes::new(3);
+        let t = 1_700_000_010;
+        for _ in 0..3 {
+            assert_eq!(strikes.wait("a", t), None);
+            strikes.strike("a", t);
+        }
+        assert_eq!(strikes.wait("a", t), Some(50));
+        assert_eq!(strikes.wait("b", t), None, "another client");
+        assert_eq!(strikes.wait("a", t + 50), None, "the next minute");
+    }
 
     #[test]
     fn a_burst_passes_then_the_rate_and_each_account_has_its_own() {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::limits::RateLimits;
+use crate::limits::{RateLimits, Strikes};
 use horizon_domain::{Upload, UploadId};
 
 use crate::ports::{
@@ -39,6 +39,9 @@ pub struct Services {
     pub key_cache: Arc<KeyCache>,
     /// Each account's requests to this instance (see [`RateLimits`]).
     pub rate_limits: Arc<RateLimits>,
+    /// Each client's requests with a key that is not valid, in this instance (see [`Strikes`]):
+    /// a client trying random keys soon waits, instead of costing a read each.
+    pub bad_keys: Arc<Strikes>,
 }
 
 /// Ready uploads never change under their id, so their records can be kept in memory: a bounded

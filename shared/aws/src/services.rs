@@ -109,6 +109,9 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
             config.api.rate_per_second,
             config.api.rate_burst,
         )),
+        bad_keys: Arc::new(horizon_app::limits::Strikes::new(
+            config.api.bad_keys_per_minute,
+        )),
         config,
     }
 }

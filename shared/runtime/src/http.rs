@@ -384,11 +384,32 @@ impl axum::extract::FromRequestParts<Services> for Account {
         parts: &mut axum::http::request::Parts,
         services: &Services,
     ) -> ApiResult<Self> {
+        // A client that keeps sending keys that are not valid waits (without a read).
+        let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(parts, services).await;
         let authorization = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let account = crate::auth::authenticate(services, authorization).await?;
+        let now = services.clock.now().unix_timestamp();
+        if let Some(wait) = services.bad_keys.wait(&client, now) {
+            return Err(Error::TooManyRequests {
+                detail: format!(
+                    "too many requests with a key that is not valid from this address; retry in {wait} s"
+                ),
+                retry_after: wait.max(1) as u64,
+            }
+            .into());
+        }
+        let account = match crate::auth::authenticate(services, authorization).await {
+            Ok(account) => account,
+            Err(e @ Error::Unauthorized(_)) => {
+                if authorization.is_some() {
+                    services.bad_keys.strike(&client, now);
+                }
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         services.rate_limits.take(&account, services.clock.now())?;
         Ok(Account(account))
     }
@@ -481,6 +502,42 @@ mod tests {
         assert_eq!(field_of("[]"), "body");
         assert_eq!(field_of(r#"["upl_x", null]"#), "body");
         assert_eq!(field_of("[null]"), "body");
+    }
+
+    /// A client that keeps sending keys that are not valid gets `429` after its minute's
+    /// allowance, without a read; another client still gets its `401`.
+    #[tokio::test]
+    async fn a_client_guessing_keys_waits_and_others_do_not() {
+        let mut config = horizon_app::memory::test_config().unwrap();
+        config.api.bad_keys_per_minute = 3;
+        let memory = Services::in_memory(config);
+        async fn whose(Account(account): Account) -> String {
+            account.0
+        }
+        let app = service(
+            axum::Router::new()
+                .route("/who", axum::routing::get(whose))
+                .with_state(memory.services.clone()),
+        );
+        let from = |client: &str| {
+            let mut req = Request::new(Body::Empty);
+            *req.uri_mut() = "/who".parse().unwrap();
+            req.headers_mut()
+                .insert("authorization", "Bearer hzn_guess".parse().unwrap());
+            req.extensions_mut().insert(axum::extract::ConnectInfo(
+                format!("{client}:4000")
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
+            ));
+            req
+        };
+        for _ in 0..3 {
+            assert_eq!(call(&app, from("192.0.2.1")).await.status(), 401);
+        }
+        let waits = call(&app, from("192.0.2.1")).await;
+        assert_eq!(waits.status(), 429);
+        assert!(waits.headers().contains_key("retry-after"));
+        assert_eq!(call(&app, from("192.0.2.2")).await.status(), 401);
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl Services {
                 config.api.rate_per_second,
                 config.api.rate_burst,
             )),
+            bad_keys: Arc::new(crate::limits::Strikes::new(config.api.bad_keys_per_minute)),
             config: Arc::new(config),
         };
         Memory {
