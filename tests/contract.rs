@@ -55,6 +55,7 @@ pub async fn metrics_store(
             },
         )),
         active: tally.map(|(_, gauge)| (account.clone(), gauge)),
+        processing: None,
     };
     let arrived = write(1, Some(("pushed", 1)), false);
     let finished = write(3, Some(("completed", -1)), false);

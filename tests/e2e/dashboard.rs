@@ -280,6 +280,7 @@ async fn snapshots_are_taken_once_per_interval_and_rotate() {
                     measure(200 * (slot as u64 + 1)),
                 )),
                 active: None,
+                processing: None,
             };
             assert_eq!(services.metrics.apply(&[counts]).await.unwrap(), 1);
         }

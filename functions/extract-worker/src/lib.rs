@@ -5,6 +5,12 @@
 //! Only transient failures (a dependency down or throttled) are returned in `batchItemFailures`,
 //! so SQS redelivers just those; on the last allowed receive the job is failed with
 //! `max_tries_exceeded` and the message goes on to the dead-letter queue.
+//!
+//! What happens before the claim is no try: trouble reading the job, another worker's lease on
+//! it, or its account having its cap of jobs processing at once
+//! (`HORIZON_MAX_PROCESSING_PER_ACCOUNT`) queue the message anew, after a wait, with a fresh
+//! receive count. The last is the fair share: while one account's jobs wait for its cap, the
+//! workers take up other accounts' jobs.
 
 pub mod child;
 pub mod engine;
@@ -43,6 +49,23 @@ enum Outcome {
     /// Leave it exactly as received, neither deleted nor re-timed: what a worker killed
     /// mid-job leaves behind (only under fault injection).
     Abandon,
+    /// Not claimed, and no try: queue the job anew after this delay (a new message, whose
+    /// receive count starts again), and delete this one.
+    Requeue(std::time::Duration),
+}
+
+/// Whether a job may be claimed now.
+enum Admit {
+    /// Claim it; the job as read (`None`: not there).
+    Claim(Option<Job>),
+    /// Its account has its cap of jobs processing: queue it anew after this wait.
+    Wait(std::time::Duration),
+}
+
+/// How long a job of an account at its cap waits before it is looked at again: 4 to 6 s, so
+/// that the waiting jobs of a large backlog come back spread out, not all at once.
+fn fair_wait() -> std::time::Duration {
+    std::time::Duration::from_millis(4_000 + fastrand::u64(0..2_000))
 }
 
 enum Claim {
@@ -107,6 +130,20 @@ impl SqsHandler for ExtractWorker {
     async fn handle_message(&self, message: &SqsMessage) -> Handled {
         match self.process(message).await {
             Outcome::Abandon => Handled::Again(None),
+            Outcome::Requeue(wait) => {
+                let body = message.body.as_deref().unwrap_or("");
+                let requeued = match serde_json::from_str::<WorkMessage>(body) {
+                    Ok(work) => self.services.queue.enqueue_after(&work, wait).await,
+                    Err(e) => Err(StoreError::Internal(e.to_string())),
+                };
+                match requeued {
+                    Ok(()) => Handled::Done,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a job's message not queued anew; it comes back");
+                        Handled::Again(Some(wait))
+                    }
+                }
+            }
             // Back off by this message's own delay rather than the queue's whole visibility
             // timeout.
             Outcome::Retry(delay) => Handled::Again(Some(delay)),
@@ -144,7 +181,7 @@ impl ExtractWorker {
             }
         };
         let span = horizon_runtime::telemetry::job_span(&id);
-        match self.run(&id).instrument(span).await {
+        match self.run(&id, receive_count).instrument(span).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
                 if receive_count >= self.services.config.jobs.max_tries {
@@ -174,16 +211,27 @@ impl ExtractWorker {
         }
     }
 
-    async fn run(&self, id: &JobId) -> Result<Outcome> {
-        let mut job = match self.claim(id).await? {
-            Claim::Got(job) => *job,
-            Claim::Nothing => return Ok(Outcome::Done),
+    async fn run(&self, id: &JobId, receive_count: u32) -> Result<Outcome> {
+        // Before the claim, nothing counts as a try.
+        let claim = match self.admit(id).await {
+            Ok(Admit::Claim(start)) => self.claim(id, start).await,
+            Ok(Admit::Wait(wait)) => return Ok(Outcome::Requeue(wait)),
+            Err(e) => Err(e),
+        };
+        let mut job = match claim {
+            Ok(Claim::Got(job)) => *job,
+            Ok(Claim::Nothing) => return Ok(Outcome::Done),
             // Another worker holds it: look again just after its lease ends.
-            Claim::Busy(until) => {
+            Ok(Claim::Busy(until)) => {
                 let left = (until - self.services.clock.now()).max(time::Duration::ZERO);
                 let left = std::time::Duration::try_from(left).unwrap_or_default();
-                return Ok(Outcome::Retry(left + std::time::Duration::from_secs(1)));
+                return Ok(Outcome::Requeue(left + std::time::Duration::from_secs(1)));
             }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(job_id = %id, error = %e, "the job could not be claimed; queued anew (no try counted)");
+                return Ok(Outcome::Requeue(self.backoff(receive_count)));
+            }
+            Err(e) => return Err(e),
         };
         if self
             .services
@@ -277,14 +325,38 @@ impl ExtractWorker {
         .await
     }
 
-    async fn claim(&self, id: &JobId) -> Result<Claim> {
+    /// Whether the job may be claimed now: `Wait` while its account has its cap of jobs
+    /// processing at once (the job waits in the queue; other accounts' jobs go first), else
+    /// the job as read, for the claim.
+    async fn admit(&self, id: &JobId) -> Result<Admit> {
+        let job = self.services.jobs.get(id).await?;
+        let cap = self.services.config.jobs.max_processing;
+        let Some(waiting) = job
+            .as_ref()
+            .filter(|j| cap > 0 && j.status() == JobStatus::Queued)
+        else {
+            return Ok(Admit::Claim(job));
+        };
+        let processing = self
+            .services
+            .metrics
+            .processing_jobs(waiting.account())
+            .await?;
+        if processing < i64::from(cap) {
+            return Ok(Admit::Claim(job));
+        }
+        tracing::info!(job_id = %id, account = %waiting.account(), processing, cap, "account at its cap of jobs processing; the job waits");
+        Ok(Admit::Wait(fair_wait()))
+    }
+
+    async fn claim(&self, id: &JobId, start: Option<Job>) -> Result<Claim> {
         let lease = duration(self.services.config.jobs.lease);
         let worker = format!(
             "{}:{}",
             self.services.config.dashboard.master,
             horizon_app::dashboard::instance_id()
         );
-        let claim = jobs::update(&self.services, id, None, |current, now| {
+        let claim = jobs::update(&self.services, id, start, |current, now| {
             let Some(job) = current else {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
                 return Ok(Step::Stop(Claim::Nothing));
@@ -515,6 +587,56 @@ mod tests {
             "a finished job is not written again"
         );
     }
+    /// An account with its cap of jobs processing: its next job is not claimed, and its
+    /// message is queued anew after a few seconds (a new message: no try counted); another
+    /// worker's lease on a job is no try either.
+    #[tokio::test]
+    async fn a_job_of_an_account_at_its_cap_waits_in_the_queue_without_a_try() {
+        let mut config = test_config().unwrap();
+        config.jobs.max_processing = 1;
+        let memory = Services::in_memory(config);
+        let s = &memory.services;
+        let now = s.clock.now();
+        let (running, waiting) = (
+            queued_job(now),
+            queued_job(now + time::Duration::milliseconds(1)),
+        );
+        for job in [&running, &waiting] {
+            s.jobs
+                .create(job, horizon_app::ports::Along::Nothing)
+                .await
+                .unwrap();
+        }
+        let claimed = running.claimed(now, time::Duration::minutes(5)).unwrap();
+        s.jobs.replace(&claimed).await.unwrap();
+        memory.pump().await.unwrap();
+        assert_eq!(
+            s.metrics.processing_jobs(running.account()).await.unwrap(),
+            1
+        );
+
+        let worker = ExtractWorker::new(s.clone());
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("m1", &format!(r#"{{"jobId":"{}"}}"#, waiting.id())),
+            // A duplicate of the running job's message: another worker holds it.
+            message("m2", &format!(r#"{{"jobId":"{}"}}"#, running.id())),
+        ];
+        let response = horizon_runtime::lambda::run_batch(&worker, event).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        let stored = s.jobs.get(waiting.id()).await.unwrap().unwrap();
+        assert_eq!(stored.status(), JobStatus::Queued, "not claimed");
+        let delayed = memory.queue.delayed().unwrap();
+        let ids: Vec<&str> = delayed.iter().map(|(m, _)| m.job_id.as_str()).collect();
+        assert_eq!(ids, [waiting.id().as_str(), running.id().as_str()]);
+        let wait = delayed[0].1;
+        assert!((4..=6).contains(&wait.as_secs()), "{wait:?}");
+        assert!(
+            delayed[1].1 > std::time::Duration::from_secs(60),
+            "after the lease"
+        );
+    }
+
     /// A document over the size limit fails the job, `too_large`, before its bytes are read.
     #[tokio::test]
     async fn a_document_over_the_limit_fails_its_job() {

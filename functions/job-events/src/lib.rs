@@ -579,6 +579,9 @@ mod tests {
         async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
             self.inner.metrics.active_jobs(account).await
         }
+        async fn processing_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+            self.inner.metrics.processing_jobs(account).await
+        }
         async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
             Crashing::strikes(&self.counts)?;
             self.inner.metrics.apply(writes).await

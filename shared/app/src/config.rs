@@ -134,6 +134,10 @@ pub struct Jobs {
     /// Jobs an account may have queued or processing at once; a new one above it is a `429`
     /// with `Retry-After`. `HORIZON_MAX_ACTIVE_JOBS`, default 1000; 0 turns the limit off.
     pub max_active: u32,
+    /// Jobs of one account that may be processing at once (0: no cap): with its cap reached, an
+    /// account's next job waits in the queue, and other accounts' jobs are taken up meanwhile.
+    /// `HORIZON_MAX_PROCESSING_PER_ACCOUNT`, default 10.
+    pub max_processing: u32,
 }
 
 /// The extraction engine: its limits, its child process, PDFium and OCR.
@@ -323,6 +327,8 @@ impl Config {
                 retry_base: Duration::from_secs(number("HORIZON_RETRY_BASE_SECONDS", 10)?),
                 max_tries: number("HORIZON_MAX_TRIES", 3)? as u32,
                 max_active: number("HORIZON_MAX_ACTIVE_JOBS", 1000)?.min(u32::MAX.into()) as u32,
+                max_processing: number("HORIZON_MAX_PROCESSING_PER_ACCOUNT", 10)?
+                    .min(u32::MAX.into()) as u32,
             },
             extraction: Extraction {
                 max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,

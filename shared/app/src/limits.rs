@@ -120,14 +120,14 @@ mod tests {
     #[test]
     fn a_client_that_keeps_failing_waits_for_the_minute_and_others_do_not() {
         let strikes = Strikes::new(3);
-        let t = 1_700_000_010;
+        let t = 1_700_000_010; // 30 s into its minute
         for _ in 0..3 {
             assert_eq!(strikes.wait("a", t), None);
             strikes.strike("a", t);
         }
-        assert_eq!(strikes.wait("a", t), Some(50));
+        assert_eq!(strikes.wait("a", t), Some(30));
         assert_eq!(strikes.wait("b", t), None, "another client");
-        assert_eq!(strikes.wait("a", t + 50), None, "the next minute");
+        assert_eq!(strikes.wait("a", t + 30), None, "the next minute");
     }
 
     #[test]

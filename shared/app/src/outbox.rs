@@ -58,7 +58,7 @@ pub struct Effects {
 }
 
 /// The effects of the write that turned `before` (`None`: nothing, a new job) into `after`;
-/// `None` when it has none (a progress report, a lease renewed, a job requeued). `queue` is the
+/// `None` when it has none (a progress report, a lease renewed). `queue` is the
 /// name of the queue the job's type runs on, for its metric.
 pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects> {
     let event = before.and_then(|b| event(b, after));
@@ -78,7 +78,15 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         .map(|b| live(after) - live(b))
         .filter(|by| *by != 0)
         .map(|by| (after.account().clone(), by));
-    if event.is_none() && tally.is_none() && !file_under_tags && active.is_none() {
+    let processing = Some(processing(after) - before.map_or(0, processing))
+        .filter(|by| *by != 0)
+        .map(|by| (after.account().clone(), by));
+    if event.is_none()
+        && tally.is_none()
+        && !file_under_tags
+        && active.is_none()
+        && processing.is_none()
+    {
         return None;
     }
     Some(Effects {
@@ -91,6 +99,7 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
             tally,
             measure,
             active,
+            processing,
         },
     })
 }
@@ -98,6 +107,11 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
 /// Whether a job counts among its account's active jobs (queued or processing).
 fn live(job: &Job) -> i64 {
     i64::from(!job.status().is_terminal())
+}
+
+/// Whether a job counts among its account's jobs processing.
+fn processing(job: &Job) -> i64 {
+    i64::from(job.status() == JobStatus::Processing)
 }
 
 /// What removing a job takes from the counts: a failed job removed (deleted by its tenant or
@@ -123,6 +137,7 @@ pub fn removal(before: &Job) -> Option<Counts> {
         }),
         measure: None,
         active: active.then(|| (before.account().clone(), -1)),
+        processing: (processing(before) == 1).then(|| (before.account().clone(), -1)),
     })
 }
 
@@ -299,11 +314,24 @@ mod tests {
         };
         let progressed = first.with_progress(progress, now, lease);
         assert_eq!(effects(Some(&first), &progressed, "q"), None);
+        assert_eq!(
+            started.counts.processing,
+            Some((job.account().clone(), 1)),
+            "a claim is one more job processing for its account"
+        );
+        // Back in the queue: one fewer processing, nothing else.
         let back = first.requeued(now).unwrap();
-        assert_eq!(effects(Some(&first), &back, "q"), None);
-        // A second claim starts nothing new: the client heard `processing` once.
+        let requeued = effects(Some(&first), &back, "q").unwrap();
+        assert!(!requeued.webhooks && requeued.counts.tally.is_none());
+        assert_eq!(
+            requeued.counts.processing,
+            Some((job.account().clone(), -1))
+        );
+        // A second claim starts nothing new (the client heard `processing` once) but counts.
         let second = back.claimed(now, lease).unwrap();
-        assert_eq!(effects(Some(&back), &second, "q"), None);
+        let again = effects(Some(&back), &second, "q").unwrap();
+        assert!(!again.webhooks && again.counts.tally.is_none());
+        assert_eq!(again.counts.processing, Some((job.account().clone(), 1)));
 
         let done = second.completed(JobResult::default(), now).unwrap();
         let finished = effects(Some(&second), &done, "q").unwrap();

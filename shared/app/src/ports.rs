@@ -331,7 +331,16 @@ pub struct WorkMessage {
 /// The queue of work for the extraction workers.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
-    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()>;
+    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()> {
+        self.enqueue_after(message, std::time::Duration::ZERO).await
+    }
+    /// Queues a message visible after `delay` (at most SQS's 15 minutes): a new message, whose
+    /// receive count starts again.
+    async fn enqueue_after(
+        &self,
+        message: &WorkMessage,
+        delay: std::time::Duration,
+    ) -> StoreResult<()>;
     /// Makes a received message (by its receipt handle) visible again after `delay`: the retry's
     /// back-off, instead of the queue's whole visibility timeout.
     async fn retry_later(
@@ -409,9 +418,13 @@ pub struct Counts {
     pub tally: Option<(&'static str, OffsetDateTime, i64)>,
     /// A finished job's measure, for its job type and its queue (in that order).
     pub measure: Option<(String, String, JobMeasure)>,
-    /// The change in its account's active jobs (queued or processing): +1 for a new job, -1
-    /// when it finishes.
+    /// The change in its account's active jobs (queued or processing): -1 when it finishes (a
+    /// new job is counted in its own write).
     pub active: Option<(AccountId, i64)>,
+    /// The change in its account's jobs processing: +1 when a worker claims it, -1 when it
+    /// leaves processing (finished, or back in the queue). The per-account cap on jobs
+    /// processing at once is held against it.
+    pub processing: Option<(AccountId, i64)>,
 }
 
 /// The counters per job type and per queue, the time buckets and the pending gauge, changed only
@@ -423,6 +436,9 @@ pub trait MetricsStore: Send + Sync {
     /// How many of the account's jobs are queued or processing, as the writes applied so far
     /// say (the concurrent-job quota).
     async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64>;
+    /// How many of the account's jobs are processing, as the writes applied so far say (the
+    /// per-account cap on jobs processing at once).
+    async fn processing_jobs(&self, account: &AccountId) -> StoreResult<i64>;
     /// Adds the counts of `writes` and marks each applied, in one step (DynamoDB transactions
     /// that hold the marks and the sums): a write applied already is left out. Returns how many
     /// this call applied.

@@ -29,11 +29,12 @@ impl SqsWorkQueue {
 
 #[async_trait]
 impl WorkQueue for SqsWorkQueue {
-    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()> {
+    async fn enqueue_after(&self, message: &WorkMessage, delay: Duration) -> StoreResult<()> {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(to_json(message)?)
+            .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await
             .map_err(|e| unavailable("SQS SendMessage", e))?;

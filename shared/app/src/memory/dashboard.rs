@@ -14,6 +14,10 @@ impl MetricsStore for MemoryStore {
         Ok(self.state()?.active.get(account).copied().unwrap_or(0))
     }
 
+    async fn processing_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+        Ok(self.state()?.processing.get(account).copied().unwrap_or(0))
+    }
+
     /// Adds to the time buckets, the pending gauge and the job type's and queue's counters.
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize> {
         let mut applied = 0;
@@ -100,6 +104,9 @@ impl MemoryStore {
                 state.pending += gauge;
                 state.changed.insert(CountOf::Pending, self.now());
             }
+        }
+        if let Some((account, by)) = &counts.processing {
+            *state.processing.entry(account.clone()).or_default() += by;
         }
         if let Some((account, by)) = &counts.active {
             *state.active.entry(account.clone()).or_default() += by;

@@ -265,6 +265,8 @@ struct State {
     pending: i64,
     /// Each account's active jobs (queued or processing), as applied writes count them.
     active: HashMap<AccountId, i64>,
+    /// Each account's jobs processing, as applied writes count them.
+    processing: HashMap<AccountId, i64>,
     /// When each kept count (an account's active jobs, the pending gauge) last changed.
     changed: HashMap<CountOf, OffsetDateTime>,
     counters: BTreeMap<MetricId, Counter>,

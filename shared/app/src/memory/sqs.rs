@@ -13,6 +13,8 @@ pub struct MemoryQueue {
 #[derive(Default)]
 struct Sent {
     work: Vec<WorkMessage>,
+    /// Work messages queued with a delay, and the delay.
+    delayed: Vec<(WorkMessage, Duration)>,
     retried: Vec<(String, Duration)>,
     deliveries: Vec<(DeliveryMessage, Duration)>,
     dead_letters: Vec<DeliveryMessage>,
@@ -26,6 +28,11 @@ impl MemoryQueue {
     /// The work messages enqueued, oldest first.
     pub fn work(&self) -> StoreResult<Vec<WorkMessage>> {
         Ok(self.sent()?.work.clone())
+    }
+
+    /// The work messages queued with a delay, with their delays.
+    pub fn delayed(&self) -> StoreResult<Vec<(WorkMessage, Duration)>> {
+        Ok(self.sent()?.delayed.clone())
     }
 
     /// The receipt handles made visible again, with their delays.
@@ -50,8 +57,13 @@ impl MemoryQueue {
 
 #[async_trait]
 impl WorkQueue for MemoryQueue {
-    async fn enqueue(&self, message: &WorkMessage) -> StoreResult<()> {
-        self.sent()?.work.push(message.clone());
+    /// Queued at once, whatever the delay (the delays of requeued messages are in `delayed`).
+    async fn enqueue_after(&self, message: &WorkMessage, delay: Duration) -> StoreResult<()> {
+        let mut sent = self.sent()?;
+        sent.work.push(message.clone());
+        if !delay.is_zero() {
+            sent.delayed.push((message.clone(), delay));
+        }
         Ok(())
     }
 

@@ -13,11 +13,11 @@ impl MetricsStore for DynamoStore {
     }
 
     async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
-        Ok(self
-            .get_item(format!("ACCT#{account}"), "ACTIVE")
-            .await?
-            .and_then(|item| opt_num(&item, "jobs"))
-            .unwrap_or(0))
+        self.account_count(account, "jobs").await
+    }
+
+    async fn processing_jobs(&self, account: &AccountId) -> StoreResult<i64> {
+        self.account_count(account, "processing").await
     }
 
     async fn census(&self) -> StoreResult<horizon_app::ports::Census> {
@@ -83,10 +83,14 @@ impl DynamoStore {
         let mut tallies: HashMap<(Width, i64), BTreeMap<&str, i64>> = HashMap::new();
         let mut gauge = 0;
         let mut counters: BTreeMap<MetricId, [u64; 4]> = BTreeMap::new();
-        let mut accounts: BTreeMap<&str, i64> = BTreeMap::new();
+        // Per account: the change in its active jobs, and in its jobs processing.
+        let mut accounts: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
         for counts in writes {
             if let Some((account, by)) = &counts.active {
-                *accounts.entry(account.0.as_str()).or_default() += by;
+                accounts.entry(account.0.as_str()).or_default().0 += by;
+            }
+            if let Some((account, by)) = &counts.processing {
+                accounts.entry(account.0.as_str()).or_default().1 += by;
             }
             let mark = Put::builder()
                 .table_name(&self.table)
@@ -129,9 +133,14 @@ impl DynamoStore {
             let (expression, names, values) = count_change(None, "pending", gauge, now);
             items.push(self.add("TALLY", "gauge".into(), &expression, names, values)?);
         }
-        for (account, by) in accounts.into_iter().filter(|(_, by)| *by != 0) {
+        for (account, (by, processing)) in accounts.into_iter().filter(|(_, by)| *by != (0, 0)) {
             let account = AccountId(account.to_owned());
-            let (expression, names, values) = count_change(Some(&account), "jobs", by, now);
+            let (mut expression, mut names, mut values) =
+                count_change(Some(&account), "jobs", by, now);
+            // The jobs processing, on the same item (not a kept count the reconciler repairs).
+            expression = expression.replacen("ADD #f :by", "ADD #f :by, #p :processing", 1);
+            names.insert("#p".into(), "processing".into());
+            values.insert(":processing".into(), n(processing));
             items.push(self.add(
                 &format!("ACCT#{account}"),
                 "ACTIVE".into(),
@@ -283,5 +292,17 @@ impl MetricHistory for DynamoStore {
             .get_item("METRICS".into(), "state")
             .await?
             .and_then(|i| opt_num(&i, "lastSnapshotAt")))
+    }
+}
+
+impl DynamoStore {
+    /// One of the account's counts (`jobs`, `processing`) on its `ACTIVE` item.
+    async fn account_count(&self, account: &AccountId, field: &str) -> StoreResult<i64> {
+        Ok(self
+            .get_item(format!("ACCT#{account}"), "ACTIVE")
+            .await?
+            .and_then(|item| opt_num(&item, field))
+            .unwrap_or(0)
+            .max(0))
     }
 }
