@@ -55,6 +55,7 @@ enum Outcome {
 }
 
 /// Whether a job may be claimed now.
+#[allow(clippy::large_enum_variant)] // one lives for a moment per message
 enum Admit {
     /// Claim it; the job as read (`None`: not there).
     Claim(Option<Job>),
