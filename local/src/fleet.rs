@@ -46,7 +46,13 @@ impl Fleet for LocalFleet {
                     queue_url: url,
                     max_processes: c.local.workers as u64,
                     min_processes: c.local.workers as u64,
-                    batch_size: monitoring::LOCAL_BATCH_SIZE as u64,
+                    // The extract worker takes one message at a time (its handler's
+                    // concurrency, as its mapping's `BatchSize: 1` in AWS).
+                    batch_size: if extract {
+                        1
+                    } else {
+                        monitoring::LOCAL_BATCH_SIZE as u64
+                    },
                     timeout: if extract {
                         c.jobs.deadline.as_secs()
                     } else {

@@ -301,10 +301,13 @@ pub async fn poll_queue(poller: Poller, stopped: watch::Receiver<bool>) {
         // A receive is never abandoned half-way: the queue would count its messages as delivered
         // and hide them for the visibility timeout. On shutdown the current long poll (at most
         // 2 s) finishes and its messages are handled.
+        // As many messages as the handler takes at once, so that none waits behind another in
+        // its batch (the extract worker's takes one, as its mapping's `BatchSize: 1`).
+        let batch = (handler.concurrency() as i32).clamp(1, BATCH_SIZE);
         let received = sqs
             .receive_message()
             .queue_url(&queue_url)
-            .max_number_of_messages(BATCH_SIZE)
+            .max_number_of_messages(batch)
             .wait_time_seconds(LOCAL_POLL_WAIT_SECONDS)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")

@@ -75,6 +75,8 @@ enum Claim {
     Nothing,
     /// Another worker holds a live lease on it, until then.
     Busy(time::OffsetDateTime),
+    /// Its account has its cap of jobs processing.
+    Capped,
 }
 
 impl ExtractWorker {
@@ -222,6 +224,7 @@ impl ExtractWorker {
         let mut job = match claim {
             Ok(Claim::Got(job)) => *job,
             Ok(Claim::Nothing) => return Ok(Outcome::Done),
+            Ok(Claim::Capped) => return Ok(Outcome::Requeue(fair_wait())),
             // Another worker holds it: look again just after its lease ends.
             Ok(Claim::Busy(until)) => {
                 let left = (until - self.services.clock.now()).max(time::Duration::ZERO);
@@ -352,6 +355,7 @@ impl ExtractWorker {
 
     async fn claim(&self, id: &JobId, start: Option<Job>) -> Result<Claim> {
         let lease = duration(self.services.config.jobs.lease);
+        let cap = self.services.config.jobs.max_processing;
         let worker = format!(
             "{}:{}",
             self.services.config.dashboard.master,
@@ -370,12 +374,21 @@ impl ExtractWorker {
                 return Ok(Step::Stop(Claim::Busy(job.lease_until().unwrap_or(now))));
             }
             let claimed = job.claimed_by(now, lease, &worker)?;
-            Ok(Step::Write(claimed.clone(), Claim::Got(Box::new(claimed))))
+            let got = Claim::Got(Box::new(claimed.clone()));
+            Ok(match job.status() {
+                // Taken up from the queue: counted among its account's jobs processing, within
+                // the cap, in the same write.
+                JobStatus::Queued => Step::Take(claimed, got, (cap > 0).then_some(cap)),
+                // Taken over after its lease ended: it was counted when first taken.
+                _ => Step::Write(claimed, got),
+            })
         })
         .await;
         match claim {
             // Others kept writing first: look again a little later.
             Err(Error::Stale(_)) => Ok(Claim::Busy(self.services.clock.now())),
+            // Its account reached its cap since `admit` looked.
+            Err(Error::TooManyRequests { .. }) => Ok(Claim::Capped),
             other => other,
         }
     }
@@ -609,12 +622,18 @@ mod tests {
                 .unwrap();
         }
         let claimed = running.claimed(now, time::Duration::minutes(5)).unwrap();
-        s.jobs.replace(&claimed).await.unwrap();
+        s.jobs.replace_taking(&claimed, Some(1)).await.unwrap();
         memory.pump().await.unwrap();
         assert_eq!(
             s.metrics.processing_jobs(running.account()).await.unwrap(),
             1
         );
+        // The cap holds in the claim's own write, however stale the count a worker read.
+        let other = waiting.claimed(now, time::Duration::minutes(5)).unwrap();
+        assert!(matches!(
+            s.jobs.replace_taking(&other, Some(1)).await,
+            Err(horizon_app::ports::StoreError::AtLimit(_))
+        ));
 
         let worker = ExtractWorker::new(s.clone());
         let mut event = SqsEvent::default();

@@ -19,6 +19,9 @@ pub enum Step<T> {
     Write(Job, T),
     /// Write nothing; answer `T`.
     Stop(T),
+    /// Write this job, a claim of a queued job, counting it among its account's jobs
+    /// processing, within the cap (`StoreError::AtLimit` beyond it); then answer `T`.
+    Take(Job, T, Option<u32>),
 }
 
 /// The one read-modify-write of a job. `decide` sees the job as stored (`None`: unknown or
@@ -41,13 +44,17 @@ pub async fn update<T>(
             Some(job) => Some(job),
             None => services.jobs.get(id).await?,
         };
-        match decide(job.as_ref(), services.clock.now())? {
+        let (written, answer) = match decide(job.as_ref(), services.clock.now())? {
             Step::Stop(answer) => return Ok(answer),
-            Step::Write(next, answer) => match services.jobs.replace(&next).await {
-                Ok(()) => return Ok(answer),
-                Err(StoreError::Stale(_)) => continue, // someone wrote in between: read, decide again
-                Err(e) => return Err(e.into()),
-            },
+            Step::Write(next, answer) => (services.jobs.replace(&next).await, answer),
+            Step::Take(next, answer, cap) => {
+                (services.jobs.replace_taking(&next, cap).await, answer)
+            }
+        };
+        match written {
+            Ok(()) => return Ok(answer),
+            Err(StoreError::Stale(_)) => continue, // someone wrote in between: read, decide again
+            Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Stale(format!(

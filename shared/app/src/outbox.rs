@@ -78,9 +78,11 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         .map(|b| live(after) - live(b))
         .filter(|by| *by != 0)
         .map(|by| (after.account().clone(), by));
-    let processing = Some(processing(after) - before.map_or(0, processing))
-        .filter(|by| *by != 0)
-        .map(|by| (after.account().clone(), by));
+    // A job taken up was counted by its claim's own write (`JobStore::replace_taking`); one
+    // that leaves processing is taken off here.
+    let processing = before
+        .filter(|b| processing(b) == 1 && processing(after) == 0)
+        .map(|_| (after.account().clone(), -1));
     if event.is_none()
         && tally.is_none()
         && !file_under_tags
@@ -315,9 +317,8 @@ mod tests {
         let progressed = first.with_progress(progress, now, lease);
         assert_eq!(effects(Some(&first), &progressed, "q"), None);
         assert_eq!(
-            started.counts.processing,
-            Some((job.account().clone(), 1)),
-            "a claim is one more job processing for its account"
+            started.counts.processing, None,
+            "a claim counts itself, in its own write"
         );
         // Back in the queue: one fewer processing, nothing else.
         let back = first.requeued(now).unwrap();
@@ -327,11 +328,9 @@ mod tests {
             requeued.counts.processing,
             Some((job.account().clone(), -1))
         );
-        // A second claim starts nothing new (the client heard `processing` once) but counts.
+        // A second claim starts nothing new: the client heard `processing` once.
         let second = back.claimed(now, lease).unwrap();
-        let again = effects(Some(&back), &second, "q").unwrap();
-        assert!(!again.webhooks && again.counts.tally.is_none());
-        assert_eq!(again.counts.processing, Some((job.account().clone(), 1)));
+        assert_eq!(effects(Some(&back), &second, "q"), None);
 
         let done = second.completed(JobResult::default(), now).unwrap();
         let finished = effects(Some(&second), &done, "q").unwrap();

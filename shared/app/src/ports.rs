@@ -118,6 +118,10 @@ pub trait JobStore: Send + Sync {
     /// `Stale` otherwise (someone else wrote in between: re-read and decide again). Only
     /// `jobs::update` calls it.
     async fn replace(&self, job: &Job) -> StoreResult<()>;
+    /// [`JobStore::replace`] for a job a worker takes up from the queue (its claim): in the
+    /// same transaction, one more of its account's jobs processing (the outbox takes it off
+    /// when it leaves processing). `AtLimit` when the account has `cap` processing already.
+    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()>;
     /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
     /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.
     async fn list(
@@ -421,8 +425,8 @@ pub struct Counts {
     /// The change in its account's active jobs (queued or processing): -1 when it finishes (a
     /// new job is counted in its own write).
     pub active: Option<(AccountId, i64)>,
-    /// The change in its account's jobs processing: +1 when a worker claims it, -1 when it
-    /// leaves processing (finished, or back in the queue). The per-account cap on jobs
+    /// The change in its account's jobs processing: -1 when it leaves processing (finished, or
+    /// back in the queue; a claim is counted in its own write). The per-account cap on jobs
     /// processing at once is held against it.
     pub processing: Option<(AccountId, i64)>,
 }

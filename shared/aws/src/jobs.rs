@@ -235,6 +235,47 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
+    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.job_item(job)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(job.version() - 1))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("a transaction's write: {e}")))?;
+        let mut count = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("ACCT#{}", job.account())))
+            .key("sk", s("ACTIVE"))
+            .update_expression("ADD #p :one")
+            .expression_attribute_names("#p", "processing")
+            .expression_attribute_values(":one", n(1));
+        if let Some(cap) = cap {
+            count = count
+                .condition_expression("attribute_not_exists(#p) OR #p < :cap")
+                .expression_attribute_values(":cap", n(cap));
+        }
+        let count = count
+            .build()
+            .map_err(|e| StoreError::Internal(format!("a transaction's write: {e}")))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(count).build(),
+        ];
+        match self.transact(items).await? {
+            None => Ok(()),
+            Some(0) => Err(StoreError::Stale(format!(
+                "job {} changed since it was read",
+                job.id()
+            ))),
+            Some(_) => Err(StoreError::AtLimit(format!(
+                "account {} has {} jobs processing, its cap",
+                job.account(),
+                cap.unwrap_or(0)
+            ))),
+        }
+    }
+
     async fn list(
         &self,
         account: &AccountId,

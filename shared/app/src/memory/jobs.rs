@@ -74,32 +74,11 @@ impl JobStore for MemoryStore {
     }
 
     async fn replace(&self, job: &Job) -> StoreResult<()> {
-        let now = self.now();
-        let mut state = self.state()?;
-        if state.stale_replaces > 0 {
-            state.stale_replaces -= 1;
-            return Err(StoreError::Stale(format!(
-                "job {} (an injected lost race)",
-                job.id()
-            )));
-        }
-        let before = match state.live_job(job.id(), now) {
-            Some(stored) if stored.version() + 1 == job.version() => stored.clone(),
-            Some(stored) => {
-                return Err(StoreError::Stale(format!(
-                    "job {} is at version {}, not {}",
-                    job.id(),
-                    stored.version(),
-                    job.version().saturating_sub(1)
-                )))
-            }
-            None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
-        };
-        state.jobs.insert(job.id().clone(), job.clone());
-        state
-            .stream
-            .push(Written::Job(Some(before), Some(job.clone())));
-        Ok(())
+        self.replace_counted(job, None)
+    }
+
+    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()> {
+        self.replace_counted(job, Some(cap))
     }
 
     async fn list(
@@ -192,6 +171,50 @@ impl MemoryStore {
     /// record is given up (for the reconciler's tests).
     pub fn forget(&self, id: &JobId) -> StoreResult<()> {
         self.state()?.jobs.remove(id);
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// A version-checked replace; `taking` (a claim, with the account's cap) also counts the
+    /// job among its account's jobs processing, or refuses it at the cap.
+    fn replace_counted(&self, job: &Job, taking: Option<Option<u32>>) -> StoreResult<()> {
+        let now = self.now();
+        let mut state = self.state()?;
+
+        if state.stale_replaces > 0 {
+            state.stale_replaces -= 1;
+            return Err(StoreError::Stale(format!(
+                "job {} (an injected lost race)",
+                job.id()
+            )));
+        }
+        let before = match state.live_job(job.id(), now) {
+            Some(stored) if stored.version() + 1 == job.version() => stored.clone(),
+            Some(stored) => {
+                return Err(StoreError::Stale(format!(
+                    "job {} is at version {}, not {}",
+                    job.id(),
+                    stored.version(),
+                    job.version().saturating_sub(1)
+                )))
+            }
+            None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
+        };
+        if let Some(cap) = taking {
+            let processing = state.processing.get(job.account()).copied().unwrap_or(0);
+            if let Some(cap) = cap.filter(|cap| processing >= i64::from(*cap)) {
+                return Err(StoreError::AtLimit(format!(
+                    "account {} has {cap} jobs processing, its cap",
+                    job.account()
+                )));
+            }
+            *state.processing.entry(job.account().clone()).or_default() += 1;
+        }
+        state.jobs.insert(job.id().clone(), job.clone());
+        state
+            .stream
+            .push(Written::Job(Some(before), Some(job.clone())));
         Ok(())
     }
 }
