@@ -50,8 +50,9 @@ enum Outcome {
     /// mid-job leaves behind (only under fault injection).
     Abandon,
     /// Not claimed, and no try: queue the job anew after this delay (a new message, whose
-    /// receive count starts again), and delete this one.
-    Requeue(std::time::Duration),
+    /// receive count starts again), and delete this one; `true` when it was put back for its
+    /// account's cap (the new message counts one more deferral).
+    Requeue(std::time::Duration, bool),
 }
 
 /// Whether a job may be claimed now.
@@ -59,14 +60,17 @@ enum Outcome {
 enum Admit {
     /// Claim it; the job as read (`None`: not there).
     Claim(Option<Job>),
-    /// Its account has its cap of jobs processing: queue it anew after this wait.
-    Wait(std::time::Duration),
+    /// Its account has its cap of jobs processing: queue it anew, to wait.
+    Wait,
 }
 
-/// How long a job of an account at its cap waits before it is looked at again: 4 to 6 s, so
-/// that the waiting jobs of a large backlog come back spread out, not all at once.
-fn fair_wait() -> std::time::Duration {
-    std::time::Duration::from_millis(4_000 + fastrand::u64(0..2_000))
+/// How long a job of an account at its cap waits before it is looked at again, put back
+/// `deferred` times already: 5 s, then twice as long each time, at most 5 minutes, ±20%. A
+/// large backlog's messages soon come back seldom and spread out, so the workers spend little
+/// on them and other accounts' jobs are reached at once; a slot that frees still finds one.
+fn fair_wait(deferred: u32) -> std::time::Duration {
+    let base = (5_000u64 << deferred.min(6)).min(300_000);
+    std::time::Duration::from_millis(base * 4 / 5 + fastrand::u64(0..=base * 2 / 5))
 }
 
 enum Claim {
@@ -133,10 +137,16 @@ impl SqsHandler for ExtractWorker {
     async fn handle_message(&self, message: &SqsMessage) -> Handled {
         match self.process(message).await {
             Outcome::Abandon => Handled::Again(None),
-            Outcome::Requeue(wait) => {
+            Outcome::Requeue(wait, deferred) => {
                 let body = message.body.as_deref().unwrap_or("");
                 let requeued = match serde_json::from_str::<WorkMessage>(body) {
-                    Ok(work) => self.services.queue.enqueue_after(&work, wait).await,
+                    Ok(work) => {
+                        let work = WorkMessage {
+                            deferred: work.deferred + u32::from(deferred),
+                            ..work
+                        };
+                        self.services.queue.enqueue_after(&work, wait).await
+                    }
                     Err(e) => Err(StoreError::Internal(e.to_string())),
                 };
                 match requeued {
@@ -171,11 +181,13 @@ impl ExtractWorker {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         let body = message.body.as_deref().unwrap_or("");
-        let id = match serde_json::from_str::<WorkMessage>(body)
+        let (id, deferred) = match serde_json::from_str::<WorkMessage>(body)
             .map_err(|e| e.to_string())
-            .and_then(|m| JobId::from_str(&m.job_id).map_err(|e| e.to_string()))
-        {
-            Ok(id) => id,
+            .and_then(|m| {
+                let id = JobId::from_str(&m.job_id).map_err(|e| e.to_string())?;
+                Ok((id, m.deferred))
+            }) {
+            Ok(found) => found,
             Err(reason) => {
                 // Nothing can succeed for it and no job can be named; it is not dropped but
                 // kept for people to see: it goes to the dead-letter queue after its tries.
@@ -184,7 +196,11 @@ impl ExtractWorker {
             }
         };
         let span = horizon_runtime::telemetry::job_span(&id);
-        match self.run(&id, receive_count).instrument(span).await {
+        match self
+            .run(&id, receive_count, deferred)
+            .instrument(span)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
                 if receive_count >= self.services.config.jobs.max_tries {
@@ -214,26 +230,27 @@ impl ExtractWorker {
         }
     }
 
-    async fn run(&self, id: &JobId, receive_count: u32) -> Result<Outcome> {
+    async fn run(&self, id: &JobId, receive_count: u32, deferred: u32) -> Result<Outcome> {
         // Before the claim, nothing counts as a try.
         let claim = match self.admit(id).await {
             Ok(Admit::Claim(start)) => self.claim(id, start).await,
-            Ok(Admit::Wait(wait)) => return Ok(Outcome::Requeue(wait)),
+            Ok(Admit::Wait) => return Ok(Outcome::Requeue(fair_wait(deferred), true)),
             Err(e) => Err(e),
         };
         let mut job = match claim {
             Ok(Claim::Got(job)) => *job,
             Ok(Claim::Nothing) => return Ok(Outcome::Done),
-            Ok(Claim::Capped) => return Ok(Outcome::Requeue(fair_wait())),
+            Ok(Claim::Capped) => return Ok(Outcome::Requeue(fair_wait(deferred), true)),
             // Another worker holds it: look again just after its lease ends.
             Ok(Claim::Busy(until)) => {
                 let left = (until - self.services.clock.now()).max(time::Duration::ZERO);
                 let left = std::time::Duration::try_from(left).unwrap_or_default();
-                return Ok(Outcome::Requeue(left + std::time::Duration::from_secs(1)));
+                let wait = left + std::time::Duration::from_secs(1);
+                return Ok(Outcome::Requeue(wait, false));
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(job_id = %id, error = %e, "the job could not be claimed; queued anew (no try counted)");
-                return Ok(Outcome::Requeue(self.backoff(receive_count)));
+                return Ok(Outcome::Requeue(self.backoff(receive_count), false));
             }
             Err(e) => return Err(e),
         };
@@ -350,7 +367,7 @@ impl ExtractWorker {
             return Ok(Admit::Claim(job));
         }
         tracing::info!(job_id = %id, account = %waiting.account(), processing, cap, "account at its cap of jobs processing; the job waits");
-        Ok(Admit::Wait(fair_wait()))
+        Ok(Admit::Wait)
     }
 
     async fn claim(&self, id: &JobId, start: Option<Job>) -> Result<Claim> {
@@ -649,8 +666,12 @@ mod tests {
         let delayed = memory.queue.delayed().unwrap();
         let ids: Vec<&str> = delayed.iter().map(|(m, _)| m.job_id.as_str()).collect();
         assert_eq!(ids, [waiting.id().as_str(), running.id().as_str()]);
-        let wait = delayed[0].1;
+        let (again, wait) = &delayed[0];
         assert!((4..=6).contains(&wait.as_secs()), "{wait:?}");
+        assert_eq!(again.deferred, 1, "one deferral counted");
+        // Put back again and again, it waits twice as long each time, at most 5 minutes.
+        assert!((8..=12).contains(&fair_wait(1).as_secs()));
+        assert!((240..=360).contains(&fair_wait(20).as_secs()));
         assert!(
             delayed[1].1 > std::time::Duration::from_secs(60),
             "after the lease"

@@ -58,6 +58,7 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
                 .queue
                 .enqueue(&WorkMessage {
                     job_id: id.to_string(),
+                    deferred: 0,
                 })
                 .await?;
             tracing::warn!(job_id = %id, %was, "reaper: job queued again");

@@ -74,6 +74,7 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     services.jobs.create_within(job, along, limit).await?;
     let message = WorkMessage {
         job_id: job.id().to_string(),
+        deferred: 0,
     };
     if let Err(e) = services.queue.enqueue(&message).await {
         let error = JobError::new(

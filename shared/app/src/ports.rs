@@ -326,10 +326,18 @@ pub trait UploadStore: Send + Sync {
 }
 
 /// The message that asks a worker to run a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkMessage {
     pub job_id: String,
+    /// How often the job was put back because its account had its cap of jobs processing
+    /// (each wait longer than the last).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The queue of work for the extraction workers.

@@ -77,7 +77,8 @@ async fn submit_stores_files_and_queues_the_job() {
     assert_eq!(
         m.queue.work().unwrap(),
         [WorkMessage {
-            job_id: job.id().to_string()
+            job_id: job.id().to_string(),
+            deferred: 0,
         }]
     );
     let (tagged, more) = s
