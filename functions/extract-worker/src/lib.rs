@@ -36,7 +36,13 @@ pub async fn run() -> std::result::Result<(), lambda_runtime::Error> {
 
 pub struct ExtractWorker {
     services: Services,
+    /// Accounts this worker found at their cap of jobs processing, and when: for a moment
+    /// after, their jobs are put back without a read (a large backlog's messages cost little).
+    capped: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How long a worker takes an account it found at its cap to be still at it.
+const CAPPED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What to do with a message once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +91,10 @@ enum Claim {
 
 impl ExtractWorker {
     pub fn new(services: Services) -> Self {
-        ExtractWorker { services }
+        ExtractWorker {
+            services,
+            capped: Default::default(),
+        }
     }
 }
 
@@ -181,11 +190,11 @@ impl ExtractWorker {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         let body = message.body.as_deref().unwrap_or("");
-        let (id, deferred) = match serde_json::from_str::<WorkMessage>(body)
+        let (id, work) = match serde_json::from_str::<WorkMessage>(body)
             .map_err(|e| e.to_string())
             .and_then(|m| {
                 let id = JobId::from_str(&m.job_id).map_err(|e| e.to_string())?;
-                Ok((id, m.deferred))
+                Ok((id, m))
             }) {
             Ok(found) => found,
             Err(reason) => {
@@ -196,8 +205,15 @@ impl ExtractWorker {
             }
         };
         let span = horizon_runtime::telemetry::job_span(&id);
+        if work
+            .account
+            .as_deref()
+            .is_some_and(|a| self.capped_lately(a))
+        {
+            return Outcome::Requeue(fair_wait(work.deferred), true);
+        }
         match self
-            .run(&id, receive_count, deferred)
+            .run(&id, receive_count, work.deferred)
             .instrument(span)
             .await
         {
@@ -367,7 +383,23 @@ impl ExtractWorker {
             return Ok(Admit::Claim(job));
         }
         tracing::info!(job_id = %id, account = %waiting.account(), processing, cap, "account at its cap of jobs processing; the job waits");
+        self.note_capped(waiting.account());
         Ok(Admit::Wait)
+    }
+
+    /// Remembers that `account` is at its cap, for [`CAPPED_FOR`].
+    fn note_capped(&self, account: &horizon_domain::AccountId) {
+        if let Ok(mut capped) = self.capped.lock() {
+            capped.retain(|_, at| at.elapsed() < CAPPED_FOR);
+            capped.insert(account.0.clone(), std::time::Instant::now());
+        }
+    }
+
+    /// Whether this worker found `account` at its cap within [`CAPPED_FOR`].
+    fn capped_lately(&self, account: &str) -> bool {
+        self.capped
+            .lock()
+            .is_ok_and(|c| c.get(account).is_some_and(|at| at.elapsed() < CAPPED_FOR))
     }
 
     async fn claim(&self, id: &JobId, start: Option<Job>) -> Result<Claim> {
@@ -405,7 +437,12 @@ impl ExtractWorker {
             // Others kept writing first: look again a little later.
             Err(Error::Stale(_)) => Ok(Claim::Busy(self.services.clock.now())),
             // Its account reached its cap since `admit` looked.
-            Err(Error::TooManyRequests { .. }) => Ok(Claim::Capped),
+            Err(Error::TooManyRequests { .. }) => {
+                if let Some(job) = self.services.jobs.get(id).await? {
+                    self.note_capped(job.account());
+                }
+                Ok(Claim::Capped)
+            }
             other => other,
         }
     }

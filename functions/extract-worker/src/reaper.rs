@@ -59,6 +59,7 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
                 .enqueue(&WorkMessage {
                     job_id: id.to_string(),
                     deferred: 0,
+                    account: None,
                 })
                 .await?;
             tracing::warn!(job_id = %id, %was, "reaper: job queued again");

@@ -75,6 +75,7 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     let message = WorkMessage {
         job_id: job.id().to_string(),
         deferred: 0,
+        account: Some(job.account().0.clone()),
     };
     if let Err(e) = services.queue.enqueue(&message).await {
         let error = JobError::new(

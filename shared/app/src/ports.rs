@@ -334,6 +334,10 @@ pub struct WorkMessage {
     /// (each wait longer than the last).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deferred: u32,
+    /// The job's account, when the sender knew it: a worker that just found the account at
+    /// its cap puts the job back without reading anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
