@@ -114,6 +114,7 @@ mod tests {
             "POST /v1/webhooks",
             "GET /v1/webhooks",
             "DELETE /v1/webhooks/{webhookId}",
+            "POST /v1/webhooks/{webhookId}/rotate",
             "POST /v1/keys",
             "DELETE /v1/keys/{keyId}",
             "GET /v1/openapi.json",

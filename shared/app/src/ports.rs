@@ -450,7 +450,7 @@ pub trait MetricsStore: Send + Sync {
     /// Whether the write of `job` that made `version` has had its effects applied.
     async fn applied(&self, job: &JobId, version: u64) -> StoreResult<bool>;
     /// How many of the account's jobs are queued or processing, as the writes applied so far
-    /// say (the concurrent-job quota).
+    /// say (the concurrent-job quota); a count below zero (drift) reads as none.
     async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64>;
     /// How many of the account's jobs are processing, as the writes applied so far say (the
     /// per-account cap on jobs processing at once).

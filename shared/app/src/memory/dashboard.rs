@@ -10,12 +10,25 @@ impl MetricsStore for MemoryStore {
         Ok(self.state()?.applied.contains(&(job.clone(), version)))
     }
 
+    /// A count below zero (drift) reads as none, as the table's.
     async fn active_jobs(&self, account: &AccountId) -> StoreResult<i64> {
-        Ok(self.state()?.active.get(account).copied().unwrap_or(0))
+        Ok(self
+            .state()?
+            .active
+            .get(account)
+            .copied()
+            .unwrap_or(0)
+            .max(0))
     }
 
     async fn processing_jobs(&self, account: &AccountId) -> StoreResult<i64> {
-        Ok(self.state()?.processing.get(account).copied().unwrap_or(0))
+        Ok(self
+            .state()?
+            .processing
+            .get(account)
+            .copied()
+            .unwrap_or(0)
+            .max(0))
     }
 
     /// Adds to the time buckets, the pending gauge and the job type's and queue's counters.
