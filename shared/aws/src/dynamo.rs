@@ -13,17 +13,21 @@ use time::OffsetDateTime;
 use crate::clients::unavailable;
 use horizon_app::ports::Clock;
 use horizon_app::ports::{StoreError, StoreResult};
+use horizon_app::retry::Backoff;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// The active-job index is spread over this many partitions, so no one partition is hot.
-pub(crate) const ACTIVE_SHARDS: u32 = 8;
+/// Every key that every job writes (the dashboard's lists, the active-job index, the time
+/// buckets, the pending gauge, the metric counters) is spread over this many partition keys, so
+/// that none takes more than a small share of DynamoDB's 1,000 write units a second per key
+/// (`scripts/bench capacity` measures it). Readers gather across them.
+pub(crate) const SHARDS: u32 = 32;
 
-/// The partition of the active-job index that `key` (a job's or an account's id) falls in.
+/// The shard that `key` (a job's or an account's id) falls in.
 pub(crate) fn shard_of(key: &str) -> u32 {
     key.bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
-        % ACTIVE_SHARDS
+        % SHARDS
 }
 
 #[derive(Clone)]
@@ -158,6 +162,42 @@ impl DynamoStore {
             crate::written::WRITTEN.notify_one();
         }
         Ok(())
+    }
+
+    /// The items at `keys` (pk and sk) that exist, in no particular order: BatchGetItem, 100
+    /// keys a request, strongly consistent, its unprocessed keys asked again.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::new();
+        for batch in keys.chunks(100) {
+            let items = Backoff::STORE
+                .drain("DynamoDB BatchGetItem", batch.to_vec(), |keys| async move {
+                    let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| StoreError::Internal(format!("batch get: {e}")))?;
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(|e| unavailable("DynamoDB BatchGetItem", e))?;
+                    let items = out
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default();
+                    let left = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                    Ok((items, left))
+                })
+                .await?;
+            found.extend(items);
+        }
+        Ok(found)
     }
 
     /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across

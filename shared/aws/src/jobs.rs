@@ -19,7 +19,7 @@ use horizon_domain::{
     AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, UploadId,
 };
 
-use crate::dynamo::{shard_of, ACTIVE_SHARDS};
+use crate::dynamo::{shard_of, SHARDS};
 
 /// A job as an item, and back.
 impl DynamoStore {
@@ -351,7 +351,7 @@ impl JobStore for DynamoStore {
     ) -> StoreResult<Vec<JobId>> {
         let mut ids = Vec::new();
         for (state, before) in [("PROCESSING", leased_before), ("QUEUED", queued_before)] {
-            for shard in 0..ACTIVE_SHARDS {
+            for shard in 0..SHARDS {
                 if ids.len() >= limit {
                     return Ok(ids);
                 }

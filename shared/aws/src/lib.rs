@@ -15,6 +15,8 @@ pub use meter::request_counts;
 pub mod lambda;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[cfg(feature = "test-support")]
+pub mod write_units;
 pub mod written;
 
 mod accounts;

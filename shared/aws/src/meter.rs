@@ -29,6 +29,11 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestMeter {
                     .entry((m.service().to_owned(), m.name().to_owned()))
                     .or_default() += 1;
             }
+            if m.service() == "DynamoDB" {
+                if let Some(body) = context.request().body().bytes() {
+                    crate::write_units::record(m.name(), body);
+                }
+            }
             if let (Some(dir), Ok(function)) = (
                 std::env::var_os("HORIZON_IAM_LOG"),
                 FUNCTION.try_with(|f| *f),

@@ -184,6 +184,16 @@ pub struct Counter {
 }
 
 impl Counter {
+    /// Adds another part of the same metric's count (a shard of it): the sums, and counting
+    /// began at the earlier start.
+    pub fn add(&mut self, other: &Counter) {
+        self.processed += other.processed;
+        self.failed += other.failed;
+        self.runtime_ms += other.runtime_ms;
+        self.wait_ms += other.wait_ms;
+        self.since_ms = self.since_ms.min(other.since_ms);
+    }
+
     /// Average runtime in seconds (three decimals); 0 without jobs.
     pub fn runtime(&self) -> f64 {
         per_job_seconds(self.runtime_ms, self.processed)

@@ -1,51 +1,56 @@
 //! The reconciler's reads and repairs: the active jobs as the table holds them (the pending
-//! list, `DASH#pending`, which holds every queued and processing job), the counts kept for
-//! them (each account's `ACTIVE` item, found through `COUNTED#<shard>` in the active-job
-//! index, and the pending gauge), and a repair conditional on the count not having changed.
+//! list's shards, `DASH#pending#<shard>`, which hold every queued and processing job), the
+//! counts kept for them (each account's `ACTIVE` item, found through `COUNTED#<shard>` in the
+//! active-job index, and the pending gauge's shards), and a repair conditional on the count
+//! not having changed.
 
 use super::*;
+use crate::dynamo::SHARDS;
 use horizon_app::ports::{Census, CountOf, KeptCount};
 
 impl DynamoStore {
     pub(super) async fn census_of_jobs(&self) -> StoreResult<Census> {
         let mut census = Census::default();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi3")
-                .key_condition_expression("gsi3pk = :p")
-                .expression_attribute_values(":p", s("DASH#pending"))
-                .projection_expression("accountId, #st")
-                .expression_attribute_names("#st", "status")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB Query", e))?;
-            for item in page.items() {
-                let Some(account) = opt_str(item, "accountId") else {
-                    continue;
-                };
-                if opt_str(item, "status") == Some(JobStatus::Queued.as_str()) {
-                    census.queued += 1;
+        for shard in 0..SHARDS {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi3")
+                    .key_condition_expression("gsi3pk = :p")
+                    .expression_attribute_values(":p", s(list_pk("DASH#pending", shard)))
+                    .projection_expression("accountId, #st")
+                    .expression_attribute_names("#st", "status")
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("DynamoDB Query", e))?;
+                for item in page.items() {
+                    let Some(account) = opt_str(item, "accountId") else {
+                        continue;
+                    };
+                    if opt_str(item, "status") == Some(JobStatus::Queued.as_str()) {
+                        census.queued += 1;
+                    }
+                    *census
+                        .active
+                        .entry(AccountId(account.to_owned()))
+                        .or_default() += 1;
                 }
-                *census
-                    .active
-                    .entry(AccountId(account.to_owned()))
-                    .or_default() += 1;
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(census);
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
             }
         }
+        Ok(census)
     }
 
     pub(super) async fn kept(&self) -> StoreResult<Vec<KeptCount>> {
         let mut kept = Vec::new();
-        for shard in 0..crate::dynamo::ACTIVE_SHARDS {
+        for shard in 0..crate::dynamo::SHARDS {
             let mut start = None;
             loop {
                 let page = self
@@ -74,22 +79,31 @@ impl DynamoStore {
                 }
             }
         }
-        let gauge = self.get_item("TALLY".into(), "gauge").await?;
-        kept.push(kept_count(CountOf::Pending, gauge.as_ref(), "pending"));
+        // The gauge: its shards' sum, changed when the last of them changed.
+        let gauges = self.gauges().await?;
+        kept.push(KeptCount {
+            of: CountOf::Pending,
+            value: gauges
+                .iter()
+                .filter_map(|g| opt_num::<i64>(g, "pending"))
+                .sum(),
+            changed_at: gauges
+                .iter()
+                .map(|g| kept_count(CountOf::Pending, Some(g), "pending").changed_at)
+                .max()
+                .flatten(),
+        });
         Ok(kept)
     }
 
     pub(super) async fn repair_count(&self, seen: &KeptCount, to: i64) -> StoreResult<bool> {
-        let (pk, sk, field) = match &seen.of {
-            CountOf::Active(account) => (format!("ACCT#{account}"), "ACTIVE", "jobs"),
-            CountOf::Pending => ("TALLY".to_owned(), "gauge", "pending"),
-        };
         let account = match &seen.of {
-            CountOf::Active(account) => Some(account),
-            CountOf::Pending => None,
+            CountOf::Active(account) => account,
+            CountOf::Pending => return self.repair_gauge(seen, to).await,
         };
         // The change's own expression, with the count set rather than added to.
-        let (expression, names, mut values) = count_change(account, field, to, self.clock.now());
+        let (expression, names, mut values) =
+            count_change(Some(account), "jobs", to, self.clock.now());
         let expression = expression.replacen("ADD #f :by SET", "SET #f = :by,", 1);
         let condition = match seen.changed_at {
             Some(at) => {
@@ -102,8 +116,8 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .key("pk", s(format!("ACCT#{account}")))
+            .key("sk", s("ACTIVE"))
             .update_expression(expression)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -120,6 +134,58 @@ impl DynamoStore {
             }
             Err(e) => Err(unavailable("DynamoDB UpdateItem", e)),
         }
+    }
+}
+
+impl DynamoStore {
+    /// Sets the gauge's sum to `to`: shard 0 takes the difference from the others, in one
+    /// transaction on the condition that no shard changed since `seen` was read.
+    async fn repair_gauge(&self, seen: &KeptCount, to: i64) -> StoreResult<bool> {
+        let others: i64 = self
+            .gauges()
+            .await?
+            .iter()
+            .filter(|g| opt_str(g, "pk") != Some(gauge_pk(0).as_str()))
+            .filter_map(|g| opt_num::<i64>(g, "pending"))
+            .sum();
+        let (expression, names, mut values) =
+            count_change(None, "pending", to - others, self.clock.now());
+        let expression = expression.replacen("ADD #f :by SET", "SET #f = :by,", 1);
+        let condition = match seen.changed_at {
+            Some(at) => {
+                values.insert(":seen".into(), n(millis(at)));
+                "attribute_not_exists(#c) OR #c <= :seen"
+            }
+            None => "attribute_not_exists(#c)",
+        };
+        let unchanged = |shard: u32| {
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", s(gauge_pk(shard)))
+                .key("sk", s("gauge"))
+                .condition_expression(condition)
+                .expression_attribute_names("#c", CHANGED_AT)
+                .set_expression_attribute_values(
+                    values
+                        .get(":seen")
+                        .map(|v| HashMap::from([(":seen".to_owned(), v.clone())])),
+                )
+                .build()
+                .map_err(|e| StoreError::Internal(format!("a gauge check: {e}")))?;
+            Ok::<_, StoreError>(TransactWriteItem::builder().condition_check(check).build())
+        };
+        let mut writes = (1..SHARDS)
+            .map(unchanged)
+            .collect::<StoreResult<Vec<_>>>()?;
+        writes.push(self.add_on_condition(
+            &gauge_pk(0),
+            "gauge",
+            &expression,
+            Some(condition),
+            names,
+            values,
+        )?);
+        Ok(self.transact(writes).await?.is_none())
     }
 }
 

@@ -125,13 +125,17 @@ impl DynamoStore {
                 }
             }
         }
+        // The shared counts of this transaction go to one shard, the first write's.
+        let shard = writes.first().map_or(0, |w| {
+            crate::dynamo::shard_of(&format!("{}#{}", w.job, w.version))
+        });
         for ((width, bucket), fields) in tallies {
-            items.push(self.bucket_add(width, bucket, fields)?);
+            items.push(self.bucket_add(shard, width, bucket, fields)?);
         }
         let now = self.clock.now();
         if gauge != 0 {
             let (expression, names, values) = count_change(None, "pending", gauge, now);
-            items.push(self.add("TALLY", "gauge".into(), &expression, names, values)?);
+            items.push(self.add(&gauge_pk(shard), "gauge".into(), &expression, names, values)?);
         }
         for (account, (by, processing)) in accounts.into_iter().filter(|(_, by)| *by != (0, 0)) {
             let account = AccountId(account.to_owned());
@@ -151,7 +155,7 @@ impl DynamoStore {
         }
         for (metric, [processed, failed, runtime, wait]) in counters {
             items.push(self.add(
-                "METRICS",
+                &counters_pk(shard),
                 counter_key(&metric),
                 "ADD #processed :processed, #failed :failed, #runtime :runtime, #wait :wait \
                  SET #since = if_not_exists(#since, :now), #kind = :kind, #name = :name",
@@ -174,14 +178,21 @@ impl DynamoStore {
 #[async_trait]
 impl MetricHistory for DynamoStore {
     async fn counters(&self) -> StoreResult<Vec<Counter>> {
-        let items = self
-            .query_all(
-                "METRICS",
-                Some(("begins_with(sk, :prefix)", vec![(":prefix", s("counter#"))])),
-                None,
-            )
-            .await?;
-        Ok(items.iter().filter_map(Self::counter_from).collect())
+        let reads = (0..crate::dynamo::SHARDS)
+            .map(|shard| self.items_under(counters_pk(shard), "counter#"));
+        let mut sums: BTreeMap<MetricId, Counter> = BTreeMap::new();
+        for item in futures_util::future::try_join_all(reads)
+            .await?
+            .iter()
+            .flatten()
+        {
+            if let Some(c) = Self::counter_from(item) {
+                sums.entry(c.metric.clone())
+                    .and_modify(|sum| sum.add(&c))
+                    .or_insert(c);
+            }
+        }
+        Ok(sums.into_values().collect())
     }
 
     async fn snapshots(&self, metric: &MetricId) -> StoreResult<Vec<Snapshot>> {
@@ -227,56 +238,59 @@ impl MetricHistory for DynamoStore {
             Err(StoreError::Conflict(_)) => return Ok(false),
             Err(e) => return Err(e),
         }
-        for mut counter in self.counters().await? {
-            // The counter as read is reset and kept as a snapshot in one transaction, on the
-            // condition that nothing was counted since the read (else it is read again): a
-            // crash loses no count, and a job counted meanwhile lands in the next interval.
-            for _ in 0..5 {
-                let kept = self.snapshots(&counter.metric).await?;
-                let kept = monitoring::rotate(kept, counter.snapshot(now), keep);
-                let reset = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", s("METRICS"))
-                    .key("sk", s(counter_key(&counter.metric)))
-                    .update_expression(
-                        "SET #processed = :zero, #failed = :zero, #runtime = :zero, #wait = :zero, #since = :now",
-                    )
-                    .condition_expression("#processed = :p AND #failed = :f AND #runtime = :r")
-                    .set_expression_attribute_names(Some(
-                        counter_names()
-                            .into_iter()
-                            .filter(|(k, _)| k != "#kind" && k != "#name")
-                            .collect(),
-                    ))
-                    .expression_attribute_values(":zero", n(0))
-                    .expression_attribute_values(":now", n(millis(now)))
-                    .expression_attribute_values(":p", n(counter.processed))
-                    .expression_attribute_values(":f", n(counter.failed))
-                    .expression_attribute_values(":r", n(counter.runtime_ms))
-                    .build()
-                    .map_err(|e| StoreError::Internal(format!("a counter reset: {e}")))?;
-                let snaps = Put::builder()
-                    .table_name(&self.table)
-                    .item("pk", s("METRICS"))
-                    .item("sk", s(snaps_key(&counter.metric)))
-                    .item("snapshots", s(to_json(&kept)?))
-                    .build()
-                    .map_err(|e| StoreError::Internal(format!("the snapshots: {e}")))?;
-                let writes = vec![
-                    TransactWriteItem::builder().update(reset).build(),
-                    TransactWriteItem::builder().put(snaps).build(),
-                ];
-                if self.transact(writes).await?.is_none() {
-                    break;
-                }
-                let read = self
-                    .get_item("METRICS".into(), &counter_key(&counter.metric))
-                    .await?;
-                match read.as_ref().and_then(Self::counter_from) {
-                    Some(again) => counter = again,
-                    None => break,
-                }
+        for counter in self.counters().await? {
+            // The counts as read are taken off their shards and kept as a snapshot, in one
+            // transaction: a crash loses no count, and a job counted meanwhile stays for the
+            // next interval. Its token makes a repeat of the same transaction a no-op.
+            let kept = self.snapshots(&counter.metric).await?;
+            let kept = monitoring::rotate(kept, counter.snapshot(now), keep);
+            let mut writes = Vec::new();
+            let keys = (0..crate::dynamo::SHARDS)
+                .map(|shard| {
+                    HashMap::from([
+                        ("pk".to_owned(), s(counters_pk(shard))),
+                        ("sk".to_owned(), s(counter_key(&counter.metric))),
+                    ])
+                })
+                .collect();
+            for item in self.batch_get(keys).await? {
+                let (Some(pk), Some(shard)) = (opt_str(&item, "pk"), Self::counter_from(&item))
+                else {
+                    continue;
+                };
+                let names: HashMap<String, String> = counter_names()
+                    .into_iter()
+                    .filter(|(k, _)| k != "#kind" && k != "#name")
+                    .collect();
+                writes.push(self.add(
+                    pk,
+                    counter_key(&counter.metric),
+                    "ADD #processed :p, #failed :f, #runtime :r, #wait :w SET #since = :now",
+                    names,
+                    vec![
+                        (":p", n(-(shard.processed as i64))),
+                        (":f", n(-(shard.failed as i64))),
+                        (":r", n(-(shard.runtime_ms as i64))),
+                        (":w", n(-(shard.wait_ms as i64))),
+                        (":now", n(millis(now))),
+                    ],
+                )?);
             }
+            let snaps = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s("METRICS"))
+                .item("sk", s(snaps_key(&counter.metric)))
+                .item("snapshots", s(to_json(&kept)?))
+                .build()
+                .map_err(|e| StoreError::Internal(format!("the snapshots: {e}")))?;
+            writes.push(TransactWriteItem::builder().put(snaps).build());
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .client_request_token(snapshot_token(&self.table, slot, &counter.metric))
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB TransactWriteItems", e))?;
         }
         let state: Item = HashMap::from([
             ("pk".to_owned(), s("METRICS")),
@@ -305,4 +319,16 @@ impl DynamoStore {
             .unwrap_or(0)
             .max(0))
     }
+}
+
+/// The idempotency token of one metric's snapshot in one slot (at most 36 characters): the
+/// slot and an FNV-1a hash of the table and the metric (tokens are per AWS account, and every
+/// stage's table has the same metrics).
+fn snapshot_token(table: &str, slot: i64, metric: &MetricId) -> String {
+    let hash = format!("{table}#{}#{}", metric.kind.as_str(), metric.name)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("snap-{slot}-{hash:016x}")
 }

@@ -2,10 +2,10 @@
 //! the worker fleet (the local runner's pollers, or Lambda's event source mappings).
 //!
 //! Items, besides the job records' index attributes (`gsi3*`, `gsi4*`, `allTags`):
-//! - `TALLY` / `m#<minute>`, `h#<hour>`: jobs pushed, completed, failed in that bucket;
-//!   `TALLY` / `gauge`: jobs pending now.
-//! - `METRICS` / `counter#<kind>#<name>`: counters since the last snapshot;
-//!   `snaps#<kind>#<name>`: the kept snapshots; `lock#<slot>`: who took a slot's snapshot;
+//! - `TALLY#<shard>` / `m#<minute>`, `h#<hour>`: jobs pushed, completed, failed in that bucket;
+//!   `GAUGE#<shard>` / `gauge`: jobs pending now. Summed over their shards (`SHARDS`).
+//! - `METRICS#<shard>` / `counter#<kind>#<name>`: counters since the last snapshot, summed over
+//!   their shards; `METRICS` / `snaps#<kind>#<name>`: the kept snapshots; `lock#<slot>`: who took a slot's snapshot;
 //!   `state`: when the last snapshot was taken.
 //! - `HEARTBEAT` / `<master>#<supervisor>#<queue>#<instance>`: a live worker (TTL).
 //! - `MONITOR` / `<tag>`: a monitored tag; `TAGGED#<tag>` / `<jobId>`: its jobs (TTL).
@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, Select, TransactWriteItem, Update,
 };
 use time::OffsetDateTime;
 
@@ -36,7 +36,8 @@ use horizon_domain::{Job, JobId, JobStatus};
 
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
 pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
-    item.insert("gsi4pk".into(), s("DASH#recent"));
+    let shard = crate::dynamo::shard_of(job.id().as_str());
+    item.insert("gsi4pk".into(), s(list_pk("DASH#recent", shard)));
     item.insert("gsi4sk".into(), s(job.id().to_string()));
     let finished = || {
         format!(
@@ -50,7 +51,7 @@ pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
         JobStatus::Completed => ("completed", finished()),
         JobStatus::Failed => ("failed", finished()),
     };
-    item.insert("gsi3pk".into(), s(format!("DASH#{list}")));
+    item.insert("gsi3pk".into(), s(list_pk(&format!("DASH#{list}"), shard)));
     item.insert("gsi3sk".into(), s(sk));
     item.insert("allTags".into(), AttributeValue::Ss(monitoring::tags(job)));
     if let Some(e) = &job.error() {
@@ -68,6 +69,41 @@ fn list_index(list: ListName) -> (&'static str, &'static str, &'static str, &'st
         ListName::Pending => ("gsi3", "gsi3pk", "gsi3sk", "DASH#pending"),
         ListName::Completed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#completed"),
         ListName::Failed => ("gsi3", "gsi3pk", "gsi3sk", "DASH#failed"),
+    }
+}
+
+/// One shard of a list's partition key.
+fn list_pk(list: &str, shard: u32) -> String {
+    format!("{list}#{shard}")
+}
+
+/// The shards of the counts every job adds to: the time buckets (`TALLY#<shard>`), the pending
+/// gauge (`GAUGE#<shard>` / `gauge`) and the metric counters (`METRICS#<shard>`). A
+/// transaction of the outbox adds to one shard; readers add the shards up.
+fn tally_pk(shard: u32) -> String {
+    format!("TALLY#{shard}")
+}
+
+fn gauge_pk(shard: u32) -> String {
+    format!("GAUGE#{shard}")
+}
+
+fn counters_pk(shard: u32) -> String {
+    format!("METRICS#{shard}")
+}
+
+impl DynamoStore {
+    /// Every shard's pending gauge item (those ever written).
+    async fn gauges(&self) -> StoreResult<Vec<Item>> {
+        let keys = (0..crate::dynamo::SHARDS)
+            .map(|shard| {
+                HashMap::from([
+                    ("pk".to_owned(), s(gauge_pk(shard))),
+                    ("sk".to_owned(), s("gauge")),
+                ])
+            })
+            .collect();
+        self.batch_get(keys).await
     }
 }
 
@@ -113,11 +149,25 @@ impl DynamoStore {
         names: HashMap<String, String>,
         values: impl IntoIterator<Item = (K, AttributeValue)>,
     ) -> StoreResult<TransactWriteItem> {
+        self.add_on_condition(pk, &sk, expression, None, names, values)
+    }
+
+    /// An update of a counter item, as a part of a transaction, if `condition` holds.
+    fn add_on_condition<K: Into<String>>(
+        &self,
+        pk: &str,
+        sk: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: HashMap<String, String>,
+        values: impl IntoIterator<Item = (K, AttributeValue)>,
+    ) -> StoreResult<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
             .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(
                 values.into_iter().map(|(k, v)| (k.into(), v)).collect(),
@@ -186,12 +236,15 @@ impl DynamoStore {
         }
     }
 
-    /// A query of a dashboard list's index: key condition, optional lower bound, and search.
+    /// A query of one shard of a dashboard list's index: key condition (with `below`, the
+    /// sort keys under it), optional lower bound, and search.
     fn list_query(
         &self,
         list: ListName,
+        shard: u32,
         since_ms: Option<i64>,
         search: &Search,
+        below: Option<&str>,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         let (index, pk_attr, sk_attr, pk) = list_index(list);
         let mut req = self
@@ -200,9 +253,14 @@ impl DynamoStore {
             .table_name(&self.table)
             .index_name(index)
             .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":p", s(pk))
+            .expression_attribute_values(":p", s(list_pk(pk, shard)))
             .scan_index_forward(false);
-        req = match search.key_range(list, since_ms) {
+        let (from, mut to) = search.key_range(list, since_ms);
+        if let Some(below) = below {
+            to = Some(to.map_or(below.to_owned(), |to| to.min(below.to_owned())));
+        }
+        req = match (from, to) {
+            // Inclusive of `to`: a sort key equal to it (the cursor's) is dropped by the reader.
             (Some(from), Some(to)) => req
                 .key_condition_expression("#pk = :p AND #sk BETWEEN :from AND :to")
                 .expression_attribute_names("#sk", sk_attr)
@@ -253,6 +311,7 @@ impl DynamoStore {
     /// twice.
     fn bucket_add(
         &self,
+        shard: u32,
         width: Width,
         bucket: i64,
         fields: impl IntoIterator<Item = (&'static str, i64)>,
@@ -272,7 +331,7 @@ impl DynamoStore {
         }
         let expression = format!("ADD {} SET expiresAt = :exp", adds.join(", "));
         self.add(
-            "TALLY",
+            &tally_pk(shard),
             bucket_key(width, bucket),
             &expression,
             names,
@@ -338,12 +397,15 @@ impl DynamoStore {
             buckets.entry((width, bucket)).or_default().push((name, by));
         }
         let mut adds = Vec::new();
+        let shard = jobs
+            .first()
+            .map_or(0, |j| crate::dynamo::shard_of(j.id().as_str()));
         for ((width, bucket), fields) in buckets {
-            adds.push(self.bucket_add(width, bucket, fields)?);
+            adds.push(self.bucket_add(shard, width, bucket, fields)?);
         }
         let gauge = vec![(":by", n(pending))];
         adds.push(self.add(
-            "TALLY",
+            &gauge_pk(shard),
             "gauge".into(),
             "ADD #f :by",
             field("pending"),
