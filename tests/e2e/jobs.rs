@@ -920,8 +920,9 @@ async fn deleting_a_job_or_an_upload_removes_it_and_what_it_left_at_once() {
     http.shutdown().await;
 }
 
-/// A burst from one account meets `429` with `Retry-After` once its allowance is spent; other
-/// accounts go on; after the wait it is served again.
+/// A burst from one account meets `429` with `Retry-After` once its allowance is spent, on
+/// every instance (the bucket is in the table); other accounts go on; after the wait it is
+/// served again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
     let mut services = services().await;
@@ -933,7 +934,12 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
     ));
     services.clock = clock.clone();
     let running = horizon_local::start_http(services.clone()).await.unwrap();
-    let api = Api::new(running.addr, &new_account(&services).await);
+    // A second instance: its own buckets in memory, the same table.
+    let mut second = services.clone();
+    second.rate_limits = std::sync::Arc::new(horizon_app::limits::RateLimits::new(2, 5));
+    let second = horizon_local::start_http(second).await.unwrap();
+    let key = new_account(&services).await;
+    let api = Api::new(running.addr, &key);
     let other = Api::new(running.addr, &new_account(&services).await);
     let mut statuses = Vec::new();
     let mut limited = None;
@@ -953,6 +959,11 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
         }
     }
     assert_eq!(&statuses[..5], &[200; 5], "the burst passes: {statuses:?}");
+    assert_eq!(
+        Api::new(second.addr, &key).get("/v1/jobs").await.status(),
+        429,
+        "the other instance holds the same limit"
+    );
     let wait = limited.unwrap_or_else(|| panic!("never limited: {statuses:?}"));
     assert!((1..=5).contains(&wait), "Retry-After {wait}");
     assert_eq!(
@@ -967,6 +978,7 @@ async fn a_burst_from_one_account_is_limited_and_told_when_to_come_back() {
         "served again after the wait"
     );
     running.shutdown().await;
+    second.shutdown().await;
 }
 
 /// An account with its limit of jobs queued or processing gets `429` problem+json with

@@ -92,8 +92,8 @@ pub struct Api {
     /// How long a key found valid is trusted without asking DynamoDB again (a revoked key stops
     /// working within this time). `HORIZON_KEY_CACHE_SECONDS`, default 30; 0 turns it off.
     pub key_cache_ttl: Duration,
-    /// Requests an account may send, per second and in a burst, to each instance of the API
-    /// functions (`429` with `Retry-After` above). `HORIZON_RATE_PER_SECOND`, default 50 (0 turns
+    /// Requests an account may send, per second and in a burst, to the API functions, all
+    /// instances together (`429` with `Retry-After` above; `limits::RateLimits`). `HORIZON_RATE_PER_SECOND`, default 50 (0 turns
     /// the limit off), and `HORIZON_RATE_BURST`, default 200.
     pub rate_per_second: u32,
     pub rate_burst: u32,

@@ -1,26 +1,53 @@
 //! Per-account request limits ([`RateLimits`]) and per-client failure limits ([`Strikes`]).
 //!
-//! Per-account request limits: a token bucket for each account, in each instance. A burst of up
-//! to `burst` requests passes; after that, `per_second` a second. Over it, a request is refused
-//! with `429` and the seconds until the next would pass (`Retry-After`). In Lambda every
-//! instance keeps its own buckets, so an account's ceiling grows with the instances serving it;
-//! the reserved concurrency of the API functions bounds that.
+//! Per-account request limits: one token bucket for each account, shared by every instance
+//! (in the table: [`AccountStore::rate_bucket`]). A burst of up to `burst` requests passes;
+//! after that, `per_second` a second, however many instances serve the account. Over it, a
+//! request is refused with `429` and the seconds until the next would pass (`Retry-After`).
+//!
+//! An instance does not write the shared bucket for each request: it takes a few tokens at a
+//! time (a tenth of a second's worth) and spends them itself for up to [`LEASE`]; tokens it
+//! leaves unspent are lost, never added, so the shared limit is never passed. When the table
+//! cannot be reached, each instance limits by its own bucket meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
+use crate::ports::{AccountStore, StoreError, StoredBucket};
 use horizon_domain::error::{Error, Result};
 use horizon_domain::AccountId;
 
-/// Buckets kept before the full ones (idle accounts) are dropped.
+/// Buckets and leases kept before the idle ones are dropped.
 const KEEP: usize = 10_000;
+
+/// How long an instance may spend tokens it took from the shared bucket.
+pub const LEASE: Duration = Duration::seconds(10);
+
+/// Tries of one compare-and-set on the shared bucket before this instance's own is used.
+const TRIES: usize = 4;
 
 pub struct RateLimits {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<AccountId, (f64, OffsetDateTime)>>,
+    /// Tokens this instance took from each account's shared bucket, and until when it may
+    /// spend them.
+    leases: Mutex<HashMap<AccountId, (u32, OffsetDateTime)>>,
+    /// This instance's own buckets: the limit while the shared one cannot be reached.
+    local: Mutex<HashMap<AccountId, (f64, OffsetDateTime)>>,
+}
+
+/// A bucket's tokens at `now`: refilled at `per_second` since it was written, up to `burst`.
+fn refill(
+    tokens: f64,
+    at: OffsetDateTime,
+    now: OffsetDateTime,
+    per_second: f64,
+    burst: f64,
+) -> f64 {
+    let elapsed = (now - at).as_seconds_f64().max(0.0);
+    (tokens + elapsed * per_second).min(burst)
 }
 
 impl RateLimits {
@@ -29,39 +56,122 @@ impl RateLimits {
         RateLimits {
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
+            local: Mutex::new(HashMap::new()),
         }
     }
 
     /// Takes one of `account`'s requests at `now`, or says how long to wait.
-    pub fn take(&self, account: &AccountId, now: OffsetDateTime) -> Result<()> {
+    pub async fn take(
+        &self,
+        store: &dyn AccountStore,
+        account: &AccountId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Ok(()); // a poisoned lock limits nobody rather than everybody
-        };
-        let refill = |(tokens, at): (f64, OffsetDateTime)| {
-            let elapsed = (now - at).as_seconds_f64().max(0.0);
-            (tokens + elapsed * self.per_second).min(self.burst)
-        };
-        if buckets.len() > KEEP {
-            buckets.retain(|_, b| refill(*b) < self.burst);
-        }
-        let tokens = buckets.get(account).map_or(self.burst, |b| refill(*b));
-        if tokens >= 1.0 {
-            buckets.insert(account.clone(), (tokens - 1.0, now));
+        if self.spend_leased(account, now) {
             return Ok(());
         }
-        buckets.insert(account.clone(), (tokens, now));
+        // A tenth of a second's worth at a time: few writes to the shared bucket, and little
+        // left unspent when this instance gets no more of the account's requests.
+        let want = (self.per_second / 10.0).ceil().clamp(1.0, self.burst) as u32;
+        for _ in 0..TRIES {
+            let seen = match store.rate_bucket(account).await {
+                Ok(seen) => seen,
+                Err(e) => return self.take_locally(account, now, &e),
+            };
+            let tokens = seen.as_ref().map_or(self.burst, |b| {
+                refill(b.tokens, b.at, now, self.per_second, self.burst)
+            });
+            if tokens < 1.0 {
+                return Err(self.too_many(tokens));
+            }
+            let granted = (tokens.floor() as u32).min(want);
+            let next = StoredBucket {
+                tokens: tokens - f64::from(granted),
+                at: now,
+                version: seen.as_ref().map_or(1, |b| b.version + 1),
+            };
+            match store
+                .put_rate_bucket(account, &next, seen.map(|b| b.version))
+                .await
+            {
+                Ok(()) => {
+                    self.lease(account, granted - 1, now);
+                    return Ok(());
+                }
+                // Another instance took tokens meanwhile: read again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return self.take_locally(account, now, &e),
+            }
+        }
+        self.take_locally(
+            account,
+            now,
+            &StoreError::Conflict("the shared bucket is busy".into()),
+        )
+    }
+
+    /// Spends one leased token of `account`'s, if this instance holds one still valid.
+    fn spend_leased(&self, account: &AccountId, now: OffsetDateTime) -> bool {
+        let Ok(mut leases) = self.leases.lock() else {
+            return false;
+        };
+        match leases.get_mut(account) {
+            Some((tokens, until)) if *tokens > 0 && now < *until => {
+                *tokens -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn lease(&self, account: &AccountId, tokens: u32, now: OffsetDateTime) {
+        if let Ok(mut leases) = self.leases.lock() {
+            if leases.len() > KEEP {
+                leases.retain(|_, (left, until)| *left > 0 && now < *until);
+            }
+            leases.insert(account.clone(), (tokens, now + LEASE));
+        }
+    }
+
+    fn too_many(&self, tokens: f64) -> Error {
         let wait = ((1.0 - tokens) / self.per_second).ceil().max(1.0) as u64;
-        Err(Error::TooManyRequests {
+        Error::TooManyRequests {
             detail: format!(
                 "this account may send {} requests a second (bursts of {}); retry in {wait} s",
                 self.per_second, self.burst
             ),
             retry_after: wait,
-        })
+        }
+    }
+
+    /// This instance's own bucket for `account`, while the shared one cannot be used.
+    fn take_locally(
+        &self,
+        account: &AccountId,
+        now: OffsetDateTime,
+        why: &StoreError,
+    ) -> Result<()> {
+        tracing::warn!(error = %why, "the shared rate limit is not reachable: this instance's own applies");
+        let Ok(mut buckets) = self.local.lock() else {
+            return Ok(()); // a poisoned lock limits nobody rather than everybody
+        };
+        let refilled = |(tokens, at): (f64, OffsetDateTime)| {
+            refill(tokens, at, now, self.per_second, self.burst)
+        };
+        if buckets.len() > KEEP {
+            buckets.retain(|_, b| refilled(*b) < self.burst);
+        }
+        let tokens = buckets.get(account).map_or(self.burst, |b| refilled(*b));
+        if tokens >= 1.0 {
+            buckets.insert(account.clone(), (tokens - 1.0, now));
+            return Ok(());
+        }
+        buckets.insert(account.clone(), (tokens, now));
+        Err(self.too_many(tokens))
     }
 }
 
@@ -130,41 +240,89 @@ mod tests {
         assert_eq!(strikes.wait("a", t + 30), None, "the next minute");
     }
 
-    #[test]
-    fn a_burst_passes_then_the_rate_and_each_account_has_its_own() {
+    fn store() -> crate::memory::MemoryStore {
+        crate::memory::MemoryStore::new(std::sync::Arc::new(crate::ports::SystemClock))
+    }
+
+    fn wait_of(result: Result<()>) -> Option<u64> {
+        match result {
+            Err(Error::TooManyRequests { retry_after, .. }) => Some(retry_after),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_passes_then_the_rate_and_each_account_has_its_own() {
+        let store = store();
         let limits = RateLimits::new(2, 3);
         let (a, b) = (AccountId("acct_a".into()), AccountId("acct_b".into()));
         let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         for _ in 0..3 {
-            limits.take(&a, t0).unwrap();
+            limits.take(&store, &a, t0).await.unwrap();
         }
-        match limits.take(&a, t0) {
-            Err(Error::TooManyRequests { retry_after, .. }) => assert_eq!(retry_after, 1),
-            other => panic!("{other:?}"),
-        }
-        limits.take(&b, t0).expect("another account is not limited");
-        // Half a second later one more request has been earned: two a second.
+        assert_eq!(wait_of(limits.take(&store, &a, t0).await), Some(1));
         limits
-            .take(&a, t0 + time::Duration::milliseconds(500))
-            .unwrap();
-        assert!(limits
-            .take(&a, t0 + time::Duration::milliseconds(500))
-            .is_err());
+            .take(&store, &b, t0)
+            .await
+            .expect("another account is not limited");
+        // Half a second later one more request has been earned: two a second.
+        let half = t0 + Duration::milliseconds(500);
+        limits.take(&store, &a, half).await.unwrap();
+        assert!(limits.take(&store, &a, half).await.is_err());
         // A long pause refills the burst, no more.
-        let later = t0 + time::Duration::minutes(5);
+        let later = t0 + Duration::minutes(5);
         for _ in 0..3 {
-            limits.take(&a, later).unwrap();
+            limits.take(&store, &a, later).await.unwrap();
         }
-        assert!(limits.take(&a, later).is_err());
+        assert!(limits.take(&store, &a, later).await.is_err());
     }
 
-    #[test]
-    fn a_rate_of_zero_limits_nobody() {
+    #[tokio::test]
+    async fn instances_share_one_limit() {
+        // Three instances serving one account, each asked 100 times a second: together they
+        // pass the burst and the rate once, not three times. At 50 a second an instance takes
+        // 5 tokens at a time.
+        let store = store();
+        let instances: Vec<RateLimits> = (0..3).map(|_| RateLimits::new(50, 60)).collect();
+        let a = AccountId("acct_a".into());
+        let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let mut passed = 0;
+        for tick in 0..50 {
+            let now = t0 + Duration::milliseconds(tick * 100);
+            for instance in &instances {
+                for _ in 0..10 {
+                    if instance.take(&store, &a, now).await.is_ok() {
+                        passed += 1;
+                    }
+                }
+            }
+        }
+        // At most the burst and 50 a second for the 4.9 s after the first request (305); tokens
+        // an instance took and could not spend are lost, a few.
+        assert!((280..=305).contains(&passed), "{passed} passed");
+    }
+
+    #[tokio::test]
+    async fn without_the_shared_bucket_each_instance_limits_by_its_own() {
+        let store = store();
+        store.set_rate_buckets_down(true);
+        let limits = RateLimits::new(2, 3);
+        let a = AccountId("acct_a".into());
+        let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        for _ in 0..3 {
+            limits.take(&store, &a, t0).await.unwrap();
+        }
+        assert_eq!(wait_of(limits.take(&store, &a, t0).await), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_rate_of_zero_limits_nobody() {
+        let store = store();
         let limits = RateLimits::new(0, 1);
         let a = AccountId("acct_a".into());
         let t0 = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         for _ in 0..1000 {
-            limits.take(&a, t0).unwrap();
+            limits.take(&store, &a, t0).await.unwrap();
         }
     }
 }

@@ -221,6 +221,26 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Option<Subscription>>;
     /// Deletes one; `false` when the account has none with this id.
     async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> StoreResult<bool>;
+    /// The account's request bucket shared by every instance (`limits::RateLimits`), as last
+    /// written; `None` before its first request.
+    async fn rate_bucket(&self, account: &AccountId) -> StoreResult<Option<StoredBucket>>;
+    /// Writes the account's request bucket if it is still at version `seen` (`None`: not
+    /// written yet); `Conflict` when another instance wrote it meanwhile.
+    async fn put_rate_bucket(
+        &self,
+        account: &AccountId,
+        bucket: &StoredBucket,
+        seen: Option<u64>,
+    ) -> StoreResult<()>;
+}
+
+/// A token bucket as stored: its tokens when written, when that was, and its version (for the
+/// compare-and-set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBucket {
+    pub tokens: f64,
+    pub at: OffsetDateTime,
+    pub version: u64,
 }
 
 /// A finished job's chunks, stored apart from the job record and read a page at a time.

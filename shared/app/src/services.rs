@@ -37,7 +37,7 @@ pub struct Services {
     pub upload_cache: Arc<UploadCache>,
     /// API keys found valid recently (see [`KeyCache`]).
     pub key_cache: Arc<KeyCache>,
-    /// Each account's requests to this instance (see [`RateLimits`]).
+    /// Each account's requests, limited across instances (see [`RateLimits`]).
     pub rate_limits: Arc<RateLimits>,
     /// Each client's requests with a key that is not valid, in this instance (see [`Strikes`]):
     /// a client trying random keys soon waits, instead of costing a read each.

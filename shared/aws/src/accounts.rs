@@ -10,8 +10,7 @@ use crate::clients::unavailable;
 use crate::dynamo::{
     from_json, from_millis, millis, n, num, s, str_attr, to_json, DynamoStore, Item,
 };
-use horizon_app::ports::AccountStore;
-use horizon_app::ports::StoreResult;
+use horizon_app::ports::{AccountStore, StoreResult, StoredBucket};
 use horizon_domain::keys::ApiKey;
 use horizon_domain::{AccountId, KeyId, Subscription, WebhookId};
 
@@ -133,4 +132,48 @@ impl AccountStore for DynamoStore {
             .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
+
+    async fn rate_bucket(&self, account: &AccountId) -> StoreResult<Option<StoredBucket>> {
+        let Some(item) = self.get_item(rate_key(account), "RATE").await? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredBucket {
+            tokens: num(&item, "tokens")?,
+            at: from_millis(num(&item, "at")?)?,
+            version: num(&item, "version")?,
+        }))
+    }
+
+    async fn put_rate_bucket(
+        &self,
+        account: &AccountId,
+        bucket: &StoredBucket,
+        seen: Option<u64>,
+    ) -> StoreResult<()> {
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(rate_key(account))),
+            ("sk".to_owned(), s("RATE")),
+            ("tokens".to_owned(), n(bucket.tokens)),
+            ("at".to_owned(), n(millis(bucket.at))),
+            ("version".to_owned(), n(bucket.version)),
+            // An idle account's bucket is full again long before: it goes.
+            (
+                "expiresAt".to_owned(),
+                n(bucket.at.unix_timestamp() + 24 * 3600),
+            ),
+        ]);
+        let (condition, values) = match seen {
+            Some(v) => ("version = :v", vec![(":v", n(v))]),
+            None => ("attribute_not_exists(pk)", vec![]),
+        };
+        self.put_item(item, Some(condition), values)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// An account's shared request bucket: a partition of its own, apart from the account's
+/// counts (each is written often).
+fn rate_key(account: &AccountId) -> String {
+    format!("RATE#{account}")
 }

@@ -410,7 +410,10 @@ impl axum::extract::FromRequestParts<Services> for Account {
             }
             Err(e) => return Err(e.into()),
         };
-        services.rate_limits.take(&account, services.clock.now())?;
+        services
+            .rate_limits
+            .take(services.accounts.as_ref(), &account, services.clock.now())
+            .await?;
         Ok(Account(account))
     }
 }

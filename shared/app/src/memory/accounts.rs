@@ -85,4 +85,37 @@ impl AccountStore for MemoryStore {
             .get_mut(account)
             .is_some_and(|subs| subs.remove(id).is_some()))
     }
+
+    async fn rate_bucket(&self, account: &AccountId) -> StoreResult<Option<StoredBucket>> {
+        let state = self.state()?;
+        if state.rate_buckets_down {
+            return Err(StoreError::Unavailable(
+                "the request buckets are down".into(),
+            ));
+        }
+        Ok(state.rate_buckets.get(account).cloned())
+    }
+
+    async fn put_rate_bucket(
+        &self,
+        account: &AccountId,
+        bucket: &StoredBucket,
+        seen: Option<u64>,
+    ) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if state.rate_buckets.get(account).map(|b| b.version) != seen {
+            return Err(StoreError::Conflict("the bucket changed".into()));
+        }
+        state.rate_buckets.insert(account.clone(), bucket.clone());
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Makes the shared request buckets answer as if the table could not be reached (or not).
+    pub fn set_rate_buckets_down(&self, down: bool) {
+        if let Ok(mut state) = self.state() {
+            state.rate_buckets_down = down;
+        }
+    }
 }

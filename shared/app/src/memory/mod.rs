@@ -36,7 +36,7 @@ use crate::ports::{
     AccountStore, Along, Blob, BlobStore, Census, Clock, CountOf, Counts, DashboardStore,
     DeliveryLog, DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, KeptCount,
     MetricsStore, ParkedRecord, ParkedRecords, PresignedPut, QueueDepth, QueueInfo, StoreError,
-    StoreResult, SystemClock, UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
+    StoreResult, StoredBucket, SystemClock, UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
@@ -287,6 +287,10 @@ struct State {
     applied: BTreeSet<(JobId, u64)>,
     /// The outbox's parked records by id, and whether a replay was asked for.
     parked: BTreeMap<String, (ParkedRecord, bool)>,
+    /// Each account's shared request bucket.
+    rate_buckets: HashMap<AccountId, StoredBucket>,
+    /// Whether the request buckets answer as if the table could not be reached.
+    rate_buckets_down: bool,
 }
 
 /// One record of the store's stream, as the table's stream has one for each item written.
