@@ -37,7 +37,7 @@ pub async fn run() -> std::result::Result<(), lambda_runtime::Error> {
 pub struct ExtractWorker {
     services: Services,
     /// Accounts this worker found at their cap of jobs processing, and when: for a moment
-    /// after, their jobs are put back without a read (a large backlog's messages cost little).
+    /// after, their jobs are set aside without a read (a large backlog's messages cost little).
     capped: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
@@ -45,7 +45,7 @@ pub struct ExtractWorker {
 const CAPPED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What to do with a message once handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     /// Delete it: the job is finished, or there is nothing to do.
     Done,
@@ -56,9 +56,11 @@ enum Outcome {
     /// mid-job leaves behind (only under fault injection).
     Abandon,
     /// Not claimed, and no try: queue the job anew after this delay (a new message, whose
-    /// receive count starts again), and delete this one; `true` when it was put back for its
-    /// account's cap (the new message counts one more deferral).
-    Requeue(std::time::Duration, bool),
+    /// receive count starts again), and delete this one.
+    Requeue(std::time::Duration),
+    /// Not claimed, and no try: its account has its cap of jobs processing. The job waits on
+    /// the account's list, out of the queue, until one of them ends (`fair`).
+    SetAside(horizon_domain::AccountId),
 }
 
 /// Whether a job may be claimed now.
@@ -66,17 +68,8 @@ enum Outcome {
 enum Admit {
     /// Claim it; the job as read (`None`: not there).
     Claim(Option<Job>),
-    /// Its account has its cap of jobs processing: queue it anew, to wait.
-    Wait,
-}
-
-/// How long a job of an account at its cap waits before it is looked at again, put back
-/// `deferred` times already: 5 s, then twice as long each time, at most 5 minutes, ±20%. A
-/// large backlog's messages soon come back seldom and spread out, so the workers spend little
-/// on them and other accounts' jobs are reached at once; a slot that frees still finds one.
-fn fair_wait(deferred: u32) -> std::time::Duration {
-    let base = (5_000u64 << deferred.min(6)).min(300_000);
-    std::time::Duration::from_millis(base * 4 / 5 + fastrand::u64(0..=base * 2 / 5))
+    /// Its account has its cap of jobs processing: the job waits.
+    Wait(horizon_domain::AccountId),
 }
 
 enum Claim {
@@ -86,7 +79,7 @@ enum Claim {
     /// Another worker holds a live lease on it, until then.
     Busy(time::OffsetDateTime),
     /// Its account has its cap of jobs processing.
-    Capped,
+    Capped(horizon_domain::AccountId),
 }
 
 impl ExtractWorker {
@@ -146,16 +139,10 @@ impl SqsHandler for ExtractWorker {
     async fn handle_message(&self, message: &SqsMessage) -> Handled {
         match self.process(message).await {
             Outcome::Abandon => Handled::Again(None),
-            Outcome::Requeue(wait, deferred) => {
+            Outcome::Requeue(wait) => {
                 let body = message.body.as_deref().unwrap_or("");
                 let requeued = match serde_json::from_str::<WorkMessage>(body) {
-                    Ok(work) => {
-                        let work = WorkMessage {
-                            deferred: work.deferred + u32::from(deferred),
-                            ..work
-                        };
-                        self.services.queue.enqueue_after(&work, wait).await
-                    }
+                    Ok(work) => self.services.queue.enqueue_after(&work, wait).await,
                     Err(e) => Err(StoreError::Internal(e.to_string())),
                 };
                 match requeued {
@@ -163,6 +150,20 @@ impl SqsHandler for ExtractWorker {
                     Err(e) => {
                         tracing::warn!(error = %e, "a job's message not queued anew; it comes back");
                         Handled::Again(Some(wait))
+                    }
+                }
+            }
+            Outcome::SetAside(account) => {
+                let body = message.body.as_deref().unwrap_or("");
+                let set_aside = match serde_json::from_str::<WorkMessage>(body) {
+                    Ok(work) => horizon_app::fair::set_aside(&self.services, &account, &work).await,
+                    Err(e) => Err(Error::Internal(e.to_string())),
+                };
+                match set_aside {
+                    Ok(()) => Handled::Done,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a job not set aside for its account's cap; its message comes back");
+                        Handled::Again(Some(std::time::Duration::from_secs(5)))
                     }
                 }
             }
@@ -205,18 +206,10 @@ impl ExtractWorker {
             }
         };
         let span = horizon_runtime::telemetry::job_span(&id);
-        if work
-            .account
-            .as_deref()
-            .is_some_and(|a| self.capped_lately(a))
-        {
-            return Outcome::Requeue(fair_wait(work.deferred), true);
+        if let Some(account) = work.account.filter(|a| self.capped_lately(a)) {
+            return Outcome::SetAside(horizon_domain::AccountId(account));
         }
-        match self
-            .run(&id, receive_count, work.deferred)
-            .instrument(span)
-            .await
-        {
+        match self.run(&id, receive_count).instrument(span).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
                 if receive_count >= self.services.config.jobs.max_tries {
@@ -246,27 +239,27 @@ impl ExtractWorker {
         }
     }
 
-    async fn run(&self, id: &JobId, receive_count: u32, deferred: u32) -> Result<Outcome> {
+    async fn run(&self, id: &JobId, receive_count: u32) -> Result<Outcome> {
         // Before the claim, nothing counts as a try.
         let claim = match self.admit(id).await {
             Ok(Admit::Claim(start)) => self.claim(id, start).await,
-            Ok(Admit::Wait) => return Ok(Outcome::Requeue(fair_wait(deferred), true)),
+            Ok(Admit::Wait(account)) => return Ok(Outcome::SetAside(account)),
             Err(e) => Err(e),
         };
         let mut job = match claim {
             Ok(Claim::Got(job)) => *job,
             Ok(Claim::Nothing) => return Ok(Outcome::Done),
-            Ok(Claim::Capped) => return Ok(Outcome::Requeue(fair_wait(deferred), true)),
+            Ok(Claim::Capped(account)) => return Ok(Outcome::SetAside(account)),
             // Another worker holds it: look again just after its lease ends.
             Ok(Claim::Busy(until)) => {
                 let left = (until - self.services.clock.now()).max(time::Duration::ZERO);
                 let left = std::time::Duration::try_from(left).unwrap_or_default();
                 let wait = left + std::time::Duration::from_secs(1);
-                return Ok(Outcome::Requeue(wait, false));
+                return Ok(Outcome::Requeue(wait));
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(job_id = %id, error = %e, "the job could not be claimed; queued anew (no try counted)");
-                return Ok(Outcome::Requeue(self.backoff(receive_count), false));
+                return Ok(Outcome::Requeue(self.backoff(receive_count)));
             }
             Err(e) => return Err(e),
         };
@@ -363,8 +356,8 @@ impl ExtractWorker {
     }
 
     /// Whether the job may be claimed now: `Wait` while its account has its cap of jobs
-    /// processing at once (the job waits in the queue; other accounts' jobs go first), else
-    /// the job as read, for the claim.
+    /// processing at once (the job is set aside; other accounts' jobs go first), else the job
+    /// as read, for the claim.
     async fn admit(&self, id: &JobId) -> Result<Admit> {
         let job = self.services.jobs.get(id).await?;
         let cap = self.services.config.jobs.max_processing;
@@ -384,7 +377,7 @@ impl ExtractWorker {
         }
         tracing::info!(job_id = %id, account = %waiting.account(), processing, cap, "account at its cap of jobs processing; the job waits");
         self.note_capped(waiting.account());
-        Ok(Admit::Wait)
+        Ok(Admit::Wait(waiting.account().clone()))
     }
 
     /// Remembers that `account` is at its cap, for [`CAPPED_FOR`].
@@ -437,12 +430,13 @@ impl ExtractWorker {
             // Others kept writing first: look again a little later.
             Err(Error::Stale(_)) => Ok(Claim::Busy(self.services.clock.now())),
             // Its account reached its cap since `admit` looked.
-            Err(Error::TooManyRequests { .. }) => {
-                if let Some(job) = self.services.jobs.get(id).await? {
+            Err(Error::TooManyRequests { .. }) => match self.services.jobs.get(id).await? {
+                Some(job) => {
                     self.note_capped(job.account());
+                    Ok(Claim::Capped(job.account().clone()))
                 }
-                Ok(Claim::Capped)
-            }
+                None => Ok(Claim::Nothing),
+            },
             other => other,
         }
     }
@@ -659,7 +653,8 @@ mod tests {
     /// message is queued anew after a few seconds (a new message: no try counted); another
     /// worker's lease on a job is no try either.
     #[tokio::test]
-    async fn a_job_of_an_account_at_its_cap_waits_in_the_queue_without_a_try() {
+    async fn a_job_of_an_account_at_its_cap_waits_out_of_the_queue_without_a_try() {
+        use horizon_app::ports::ProcessingChange;
         let mut config = test_config().unwrap();
         config.jobs.max_processing = 1;
         let memory = Services::in_memory(config);
@@ -676,7 +671,10 @@ mod tests {
                 .unwrap();
         }
         let claimed = running.claimed(now, time::Duration::minutes(5)).unwrap();
-        s.jobs.replace_taking(&claimed, Some(1)).await.unwrap();
+        s.jobs
+            .replace_counting(&claimed, ProcessingChange::Take(Some(1)))
+            .await
+            .unwrap();
         memory.pump().await.unwrap();
         assert_eq!(
             s.metrics.processing_jobs(running.account()).await.unwrap(),
@@ -685,7 +683,9 @@ mod tests {
         // The cap holds in the claim's own write, however stale the count a worker read.
         let other = waiting.claimed(now, time::Duration::minutes(5)).unwrap();
         assert!(matches!(
-            s.jobs.replace_taking(&other, Some(1)).await,
+            s.jobs
+                .replace_counting(&other, ProcessingChange::Take(Some(1)))
+                .await,
             Err(horizon_app::ports::StoreError::AtLimit(_))
         ));
 
@@ -700,19 +700,41 @@ mod tests {
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
         let stored = s.jobs.get(waiting.id()).await.unwrap().unwrap();
         assert_eq!(stored.status(), JobStatus::Queued, "not claimed");
+        // It waits on its account's list, out of the queue; the duplicate comes back after
+        // the lease.
+        let set_aside = s.waiting.waiting(waiting.account(), 10).await.unwrap();
+        let ids: Vec<&str> = set_aside.iter().map(|m| m.job_id.as_str()).collect();
+        assert_eq!(ids, [waiting.id().as_str()]);
         let delayed = memory.queue.delayed().unwrap();
         let ids: Vec<&str> = delayed.iter().map(|(m, _)| m.job_id.as_str()).collect();
-        assert_eq!(ids, [waiting.id().as_str(), running.id().as_str()]);
-        let (again, wait) = &delayed[0];
-        assert!((4..=6).contains(&wait.as_secs()), "{wait:?}");
-        assert_eq!(again.deferred, 1, "one deferral counted");
-        // Put back again and again, it waits twice as long each time, at most 5 minutes.
-        assert!((8..=12).contains(&fair_wait(1).as_secs()));
-        assert!((240..=360).contains(&fair_wait(20).as_secs()));
+        assert_eq!(ids, [running.id().as_str()]);
         assert!(
-            delayed[1].1 > std::time::Duration::from_secs(60),
+            delayed[0].1 > std::time::Duration::from_secs(60),
             "after the lease"
         );
+        // The running job ends: the waiting one is queued again.
+        let done = claimed
+            .failed(JobError::new("cancelled", "cancelled"), now)
+            .unwrap();
+        s.jobs
+            .replace_counting(&done, ProcessingChange::Release)
+            .await
+            .unwrap();
+        memory.pump().await.unwrap();
+        assert!(s
+            .waiting
+            .waiting(waiting.account(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let queued: Vec<String> = memory
+            .queue
+            .work()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.job_id)
+            .collect();
+        assert!(queued.contains(&waiting.id().to_string()), "{queued:?}");
     }
 
     /// A document over the size limit fails the job, `too_large`, before its bytes are read.

@@ -58,7 +58,6 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
                 .queue
                 .enqueue(&WorkMessage {
                     job_id: id.to_string(),
-                    deferred: 0,
                     account: None,
                 })
                 .await?;

@@ -6,11 +6,11 @@
 
 use time::OffsetDateTime;
 
-use crate::ports::{Along, StoreError, WorkMessage};
+use crate::ports::{Along, ProcessingChange, StoreError, WorkMessage};
 use crate::retry::Backoff;
 use crate::services::Services;
 use horizon_domain::error::{Error, Result};
-use horizon_domain::{Job, JobError, JobId};
+use horizon_domain::{Job, JobError, JobId, JobStatus};
 
 /// What a change makes of the job it read.
 #[allow(clippy::large_enum_variant)] // one lives for a moment per write
@@ -46,9 +46,21 @@ pub async fn update<T>(
         };
         let (written, answer) = match decide(job.as_ref(), services.clock.now())? {
             Step::Stop(answer) => return Ok(answer),
+            // A write that stops the job processing takes it off its account's count in the
+            // same transaction.
+            Step::Write(next, answer)
+                if job
+                    .as_ref()
+                    .is_some_and(|j| j.status() == JobStatus::Processing)
+                    && next.status() != JobStatus::Processing =>
+            {
+                let change = ProcessingChange::Release;
+                (services.jobs.replace_counting(&next, change).await, answer)
+            }
             Step::Write(next, answer) => (services.jobs.replace(&next).await, answer),
             Step::Take(next, answer, cap) => {
-                (services.jobs.replace_taking(&next, cap).await, answer)
+                let change = ProcessingChange::Take(cap);
+                (services.jobs.replace_counting(&next, change).await, answer)
             }
         };
         match written {
@@ -74,10 +86,9 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     services.jobs.create_within(job, along, limit).await?;
     let message = WorkMessage {
         job_id: job.id().to_string(),
-        deferred: 0,
         account: Some(job.account().0.clone()),
     };
-    if let Err(e) = services.queue.enqueue(&message).await {
+    if let Err(e) = crate::fair::queue(services, job.account(), &message).await {
         let error = JobError::new(
             "enqueue_failed",
             "the job could not be queued; submit it again",
@@ -95,7 +106,7 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
         if let Err(f) = failed {
             tracing::warn!(job_id = %job.id(), error = %f, "a job that could not be queued is not marked failed");
         }
-        return Err(e.into());
+        return Err(e);
     }
     Ok(())
 }

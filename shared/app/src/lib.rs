@@ -7,6 +7,7 @@
 pub mod config;
 pub mod dashboard;
 pub mod events;
+pub mod fair;
 pub mod faults;
 pub mod jobs;
 pub mod limits;

@@ -36,6 +36,9 @@ pub struct RateLimits {
     leases: Mutex<HashMap<AccountId, (u32, OffsetDateTime)>>,
     /// This instance's own buckets: the limit while the shared one cannot be reached.
     local: Mutex<HashMap<AccountId, (f64, OffsetDateTime)>>,
+    /// One refill of an account's lease at a time in this instance: its other requests wait
+    /// for it rather than contend for the shared bucket.
+    refills: Mutex<HashMap<AccountId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A bucket's tokens at `now`: refilled at `per_second` since it was written, up to `burst`.
@@ -58,6 +61,7 @@ impl RateLimits {
             burst: f64::from(burst.max(1)),
             leases: Mutex::new(HashMap::new()),
             local: Mutex::new(HashMap::new()),
+            refills: Mutex::new(HashMap::new()),
         }
     }
 
@@ -71,6 +75,12 @@ impl RateLimits {
         if self.per_second <= 0.0 {
             return Ok(());
         }
+        if self.spend_leased(account, now) {
+            return Ok(());
+        }
+        let refill_lock = self.refill_lock(account);
+        let _refilling = refill_lock.lock().await;
+        // Another request may have refilled the lease meanwhile.
         if self.spend_leased(account, now) {
             return Ok(());
         }
@@ -112,6 +122,17 @@ impl RateLimits {
             now,
             &StoreError::Conflict("the shared bucket is busy".into()),
         )
+    }
+
+    fn refill_lock(&self, account: &AccountId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut refills) = self.refills.lock() else {
+            return Default::default();
+        };
+        if refills.len() > KEEP {
+            // Locks no request holds (only the map refers to them).
+            refills.retain(|_, lock| std::sync::Arc::strong_count(lock) > 1);
+        }
+        refills.entry(account.clone()).or_default().clone()
     }
 
     /// Spends one leased token of `account`'s, if this instance holds one still valid.

@@ -53,6 +53,8 @@ pub struct Effects {
     pub file_under_tags: bool,
     /// Queue the webhook deliveries of the job's new state.
     pub webhooks: bool,
+    /// The job stopped processing: one of its account's waiting jobs may go (`fair`).
+    pub freed: bool,
     /// What the write adds to the dashboard's counts (and the mark that it was applied).
     pub counts: Counts,
 }
@@ -78,22 +80,16 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         .map(|b| live(after) - live(b))
         .filter(|by| *by != 0)
         .map(|by| (after.account().clone(), by));
-    // A job taken up was counted by its claim's own write (`JobStore::replace_taking`); one
-    // that leaves processing is taken off here.
-    let processing = before
-        .filter(|b| processing(b) == 1 && processing(after) == 0)
-        .map(|_| (after.account().clone(), -1));
-    if event.is_none()
-        && tally.is_none()
-        && !file_under_tags
-        && active.is_none()
-        && processing.is_none()
-    {
+    // Jobs processing are counted by the writes that start and stop them
+    // (`JobStore::replace_counting`); the one that stops a job makes room for a waiting one.
+    let freed = before.is_some_and(|b| processing(b) == 1 && processing(after) == 0);
+    if event.is_none() && tally.is_none() && !file_under_tags && active.is_none() && !freed {
         return None;
     }
     Some(Effects {
         file_under_tags,
         webhooks: event.is_some(),
+        freed,
         counts: Counts {
             job: after.id().clone(),
             version: after.version(),
@@ -101,7 +97,7 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
             tally,
             measure,
             active,
-            processing,
+            processing: None,
         },
     })
 }
@@ -192,6 +188,9 @@ pub async fn prepare(
     }
     if effects.webhooks && still_there(services, after).await? {
         crate::events::emit(services, after).await?;
+    }
+    if effects.freed {
+        crate::fair::release(services, after.account(), 1).await?;
     }
     Ok(Some(effects.counts))
 }
@@ -320,14 +319,12 @@ mod tests {
             started.counts.processing, None,
             "a claim counts itself, in its own write"
         );
-        // Back in the queue: one fewer processing, nothing else.
+        // Back in the queue: it counted itself off in its own write; room for a waiting job.
         let back = first.requeued(now).unwrap();
         let requeued = effects(Some(&first), &back, "q").unwrap();
         assert!(!requeued.webhooks && requeued.counts.tally.is_none());
-        assert_eq!(
-            requeued.counts.processing,
-            Some((job.account().clone(), -1))
-        );
+        assert_eq!(requeued.counts.processing, None);
+        assert!(requeued.freed && !started.freed);
         // A second claim starts nothing new: the client heard `processing` once.
         let second = back.claimed(now, lease).unwrap();
         assert_eq!(effects(Some(&back), &second, "q"), None);

@@ -118,10 +118,11 @@ pub trait JobStore: Send + Sync {
     /// `Stale` otherwise (someone else wrote in between: re-read and decide again). Only
     /// `jobs::update` calls it.
     async fn replace(&self, job: &Job) -> StoreResult<()>;
-    /// [`JobStore::replace`] for a job a worker takes up from the queue (its claim): in the
-    /// same transaction, one more of its account's jobs processing (the outbox takes it off
-    /// when it leaves processing). `AtLimit` when the account has `cap` processing already.
-    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()>;
+    /// [`JobStore::replace`] for a write that starts or stops the job processing: in the same
+    /// transaction, its account's count of jobs processing changes with it, so the count is
+    /// exact the moment the write lands (the per-account cap is held against it). `AtLimit`
+    /// when a `Take` finds the account with `cap` processing already.
+    async fn replace_counting(&self, job: &Job, change: ProcessingChange) -> StoreResult<()>;
     /// The account's jobs, newest first, that pass `filter`; at most `limit`, after the job
     /// `after` (a cursor from a previous page). Returns the page and the cursor of the next.
     async fn list(
@@ -199,6 +200,15 @@ pub enum Along<'a> {
     /// Another job's next version: a retry's original, noting the retry (`retried_by`). Two
     /// retries of one job cannot both land.
     Replacing(&'a Job),
+}
+
+/// How a write changes its account's count of jobs processing ([`JobStore::replace_counting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessingChange {
+    /// A claim of a queued job: one more, within the cap when there is one.
+    Take(Option<u32>),
+    /// The job stops processing (finished, or back in the queue): one fewer.
+    Release,
 }
 
 /// Accounts' API keys and account-level webhooks.
@@ -350,18 +360,10 @@ pub trait UploadStore: Send + Sync {
 #[serde(rename_all = "camelCase")]
 pub struct WorkMessage {
     pub job_id: String,
-    /// How often the job was put back because its account had its cap of jobs processing
-    /// (each wait longer than the last).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub deferred: u32,
     /// The job's account, when the sender knew it: a worker that just found the account at
-    /// its cap puts the job back without reading anything.
+    /// its cap sets the job aside without reading anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// The queue of work for the extraction workers.
@@ -457,9 +459,10 @@ pub struct Counts {
     /// The change in its account's active jobs (queued or processing): -1 when it finishes (a
     /// new job is counted in its own write).
     pub active: Option<(AccountId, i64)>,
-    /// The change in its account's jobs processing: -1 when it leaves processing (finished, or
-    /// back in the queue; a claim is counted in its own write). The per-account cap on jobs
-    /// processing at once is held against it.
+    /// The change in its account's jobs processing: -1 when a job processing is removed (it
+    /// expired; a claim and a write that ends processing are counted in their own writes,
+    /// `JobStore::replace_counting`). The per-account cap on jobs processing at once is held
+    /// against it.
     pub processing: Option<(AccountId, i64)>,
 }
 
@@ -533,6 +536,18 @@ pub struct ParkedRecord {
     pub replays: u32,
     /// The record as the stream gave it (JSON): what a replay applies.
     pub content: String,
+}
+
+/// Each account's jobs that wait out of the queue while the account has its cap of jobs
+/// processing (`fair`): oldest first, released to the queue as its jobs end.
+#[async_trait]
+pub trait WaitingList: Send + Sync {
+    /// Puts a job on its account's list, with the message that will queue it again.
+    async fn wait(&self, account: &AccountId, message: &WorkMessage) -> StoreResult<()>;
+    /// The account's oldest waiting jobs' messages, at most `limit`.
+    async fn waiting(&self, account: &AccountId, limit: usize) -> StoreResult<Vec<WorkMessage>>;
+    /// Takes a job off its account's list (none there: no error).
+    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<()>;
 }
 
 /// Where the outbox parks the records it cannot apply ([`ParkedRecord`]).

@@ -11,7 +11,7 @@ use horizon_domain::{Upload, UploadId};
 
 use crate::ports::{
     AccountStore, BlobStore, Clock, DashboardStore, DeliveryLog, DeliveryQueue, Fleet, JobStore,
-    MetricsStore, ParkedRecords, QueueInfo, ResultStore, UploadStore, WorkQueue,
+    MetricsStore, ParkedRecords, QueueInfo, ResultStore, UploadStore, WaitingList, WorkQueue,
 };
 use horizon_domain::keys::KeyCache;
 
@@ -25,6 +25,8 @@ pub struct Services {
     pub metrics: Arc<dyn MetricsStore>,
     /// The outbox's records that could not be applied.
     pub parked: Arc<dyn ParkedRecords>,
+    /// Jobs waiting out of the queue for their account's cap (see `fair`).
+    pub waiting: Arc<dyn WaitingList>,
     pub dashboard: Arc<dyn DashboardStore>,
     pub queues: Arc<dyn QueueInfo>,
     pub fleet: Arc<dyn Fleet>,

@@ -200,6 +200,22 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// The first `limit` items under partition `pk`, in sort key order (strongly consistent).
+    pub(crate) async fn first_under(&self, pk: String, limit: usize) -> StoreResult<Vec<Item>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(pk))
+            .consistent_read(true)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB Query", e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// Every item under partition `pk` whose sort key starts with `prefix`, in order, across
     /// DynamoDB's pages (strongly consistent).
     pub(crate) async fn items_under(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {

@@ -13,7 +13,7 @@ use crate::dynamo::{
     Item,
 };
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use horizon_app::ports::{Along, IdempotencyRecord, JobFilter, JobStore};
+use horizon_app::ports::{Along, IdempotencyRecord, JobFilter, JobStore, ProcessingChange};
 use horizon_app::ports::{StoreError, StoreResult};
 use horizon_domain::{
     AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, UploadId,
@@ -235,7 +235,7 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
-    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()> {
+    async fn replace_counting(&self, job: &Job, change: ProcessingChange) -> StoreResult<()> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.job_item(job)?))
@@ -247,9 +247,18 @@ impl JobStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(format!("ACCT#{}", job.account())))
             .key("sk", s("ACTIVE"))
-            .update_expression("ADD #p :one")
-            .expression_attribute_names("#p", "processing")
-            .expression_attribute_values(":one", n(1));
+            .update_expression("ADD #p :by")
+            .expression_attribute_names("#p", "processing");
+        let cap = match change {
+            ProcessingChange::Take(cap) => {
+                count = count.expression_attribute_values(":by", n(1));
+                cap
+            }
+            ProcessingChange::Release => {
+                count = count.expression_attribute_values(":by", n(-1));
+                None
+            }
+        };
         if let Some(cap) = cap {
             count = count
                 .condition_expression("attribute_not_exists(#p) OR #p < :cap")

@@ -28,6 +28,7 @@ mod outbox;
 mod s3;
 mod sqs;
 mod uploads;
+mod waiting;
 
 #[cfg(feature = "ssm")]
 pub use clients::ssm_client;

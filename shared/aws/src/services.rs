@@ -93,6 +93,7 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         accounts: store.clone(),
         metrics: store.clone(),
         parked: store.clone(),
+        waiting: store.clone(),
         delivery_log: store,
         deliveries: Arc::new(SqsDeliveryQueue::new(
             crate::sqs_client(&sdk),

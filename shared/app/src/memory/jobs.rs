@@ -77,8 +77,8 @@ impl JobStore for MemoryStore {
         self.replace_counted(job, None)
     }
 
-    async fn replace_taking(&self, job: &Job, cap: Option<u32>) -> StoreResult<()> {
-        self.replace_counted(job, Some(cap))
+    async fn replace_counting(&self, job: &Job, change: ProcessingChange) -> StoreResult<()> {
+        self.replace_counted(job, Some(change))
     }
 
     async fn list(
@@ -176,9 +176,9 @@ impl MemoryStore {
 }
 
 impl MemoryStore {
-    /// A version-checked replace; `taking` (a claim, with the account's cap) also counts the
-    /// job among its account's jobs processing, or refuses it at the cap.
-    fn replace_counted(&self, job: &Job, taking: Option<Option<u32>>) -> StoreResult<()> {
+    /// A version-checked replace; with a `change`, the account's count of jobs processing
+    /// changes with it (a `Take` refused at the cap).
+    fn replace_counted(&self, job: &Job, change: Option<ProcessingChange>) -> StoreResult<()> {
         let now = self.now();
         let mut state = self.state()?;
 
@@ -201,15 +201,21 @@ impl MemoryStore {
             }
             None => return Err(StoreError::Stale(format!("job {} is gone", job.id()))),
         };
-        if let Some(cap) = taking {
-            let processing = state.processing.get(job.account()).copied().unwrap_or(0);
-            if let Some(cap) = cap.filter(|cap| processing >= i64::from(*cap)) {
-                return Err(StoreError::AtLimit(format!(
-                    "account {} has {cap} jobs processing, its cap",
-                    job.account()
-                )));
+        match change {
+            Some(ProcessingChange::Take(cap)) => {
+                let processing = state.processing.get(job.account()).copied().unwrap_or(0);
+                if let Some(cap) = cap.filter(|cap| processing >= i64::from(*cap)) {
+                    return Err(StoreError::AtLimit(format!(
+                        "account {} has {cap} jobs processing, its cap",
+                        job.account()
+                    )));
+                }
+                *state.processing.entry(job.account().clone()).or_default() += 1;
             }
-            *state.processing.entry(job.account().clone()).or_default() += 1;
+            Some(ProcessingChange::Release) => {
+                *state.processing.entry(job.account().clone()).or_default() -= 1;
+            }
+            None => {}
         }
         state.jobs.insert(job.id().clone(), job.clone());
         state

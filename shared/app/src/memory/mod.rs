@@ -35,8 +35,9 @@ use crate::limits::RateLimits;
 use crate::ports::{
     AccountStore, Along, Blob, BlobStore, Census, Clock, CountOf, Counts, DashboardStore,
     DeliveryLog, DeliveryQueue, Fleet, IdempotencyRecord, JobFilter, JobStore, KeptCount,
-    MetricsStore, ParkedRecord, ParkedRecords, PresignedPut, QueueDepth, QueueInfo, StoreError,
-    StoreResult, StoredBucket, SystemClock, UploadStore, WorkMessage, WorkQueue, COUNT_SCAN_CAP,
+    MetricsStore, ParkedRecord, ParkedRecords, PresignedPut, ProcessingChange, QueueDepth,
+    QueueInfo, StoreError, StoreResult, StoredBucket, SystemClock, UploadStore, WaitingList,
+    WorkMessage, WorkQueue, COUNT_SCAN_CAP,
 };
 use crate::services::{Services, UploadCache};
 use horizon_domain::deliveries::{Attempt, DeliveryMessage, Then};
@@ -130,6 +131,7 @@ impl Services {
             accounts: store.clone(),
             metrics: store.clone(),
             parked: store.clone(),
+            waiting: store.clone(),
             dashboard: store.clone(),
             delivery_log: store.clone(),
             results: blobs.clone(),
@@ -287,6 +289,8 @@ struct State {
     applied: BTreeSet<(JobId, u64)>,
     /// The outbox's parked records by id, and whether a replay was asked for.
     parked: BTreeMap<String, (ParkedRecord, bool)>,
+    /// Jobs waiting for their account's cap, by account and job id (oldest first).
+    waiting: BTreeMap<(AccountId, String), WorkMessage>,
     /// Each account's shared request bucket.
     rate_buckets: HashMap<AccountId, StoredBucket>,
     /// Whether the request buckets answer as if the table could not be reached.
@@ -355,6 +359,7 @@ mod sqs;
 #[cfg(test)]
 mod tests;
 mod uploads;
+mod waiting;
 
 pub use lambda::MemoryFleet;
 pub use s3::MemoryBlobs;

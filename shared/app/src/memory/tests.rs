@@ -78,7 +78,6 @@ async fn submit_stores_files_and_queues_the_job() {
         m.queue.work().unwrap(),
         [WorkMessage {
             job_id: job.id().to_string(),
-            deferred: 0,
             account: Some(job.account().0.clone()),
         }]
     );
