@@ -107,11 +107,14 @@ async fn main() {
     });
     config.local.port = 0;
     let sdk = horizon_aws::sdk_config().await;
-    let store = std::sync::Arc::new(DynamoStore::new(
-        horizon_aws::dynamodb_client(&sdk),
-        &config.stack.table,
-        std::sync::Arc::new(horizon_app::ports::SystemClock),
-    ));
+    let store = std::sync::Arc::new(
+        DynamoStore::new(
+            horizon_aws::dynamodb_client(&sdk),
+            &config.stack.table,
+            std::sync::Arc::new(horizon_app::ports::SystemClock),
+        )
+        .with_shards(config.stack.key_shards),
+    );
     let services = horizon_aws::services::from_config(config).await;
     let running = horizon_local::start_http(services)
         .await

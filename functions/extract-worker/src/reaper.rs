@@ -54,13 +54,12 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
             tracing::warn!(job_id = %id, attempts = next.attempts(), "reaper: job failed after its tries");
             reaped.failed += 1;
         } else {
-            services
-                .queue
-                .enqueue(&WorkMessage {
-                    job_id: id.to_string(),
-                    account: None,
-                })
-                .await?;
+            // Through `fair`: a job of an account at its cap waits on its list, not in the queue.
+            let message = WorkMessage {
+                job_id: id.to_string(),
+                account: None,
+            };
+            horizon_app::fair::queue(services, next.account(), &message).await?;
             tracing::warn!(job_id = %id, %was, "reaper: job queued again");
             reaped.requeued += 1;
         }

@@ -65,7 +65,16 @@ pub struct Stack {
     /// Unset: the local runner's pollers are the workers.
     pub extract_function: Option<String>,
     pub webhook_function: Option<String>,
+    /// Partition keys every key that every job writes is spread over (the dashboard's lists,
+    /// time buckets, gauge and counters, the active-job index): [`KEY_SHARDS`] in AWS, 4
+    /// against a local endpoint (LocalStack answers each shard's read in turn, and no local
+    /// run comes near one key's limit). `HORIZON_KEY_SHARDS`, 1 to 256. Fixed for a table's
+    /// life: it may grow (readers still find what was written under fewer), never shrink.
+    pub key_shards: u32,
 }
+
+/// The shards of the keys every job writes, in AWS (see [`Stack::key_shards`]).
+pub const KEY_SHARDS: u32 = 32;
 
 /// What the HTTP API promises its clients: links, upload and response sizes, URL lifetimes, key caching.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,6 +305,15 @@ impl Config {
                     || get("AWS_ENDPOINT_URL_S3").is_some(),
                 extract_function: get("HORIZON_EXTRACT_FUNCTION"),
                 webhook_function: get("HORIZON_WEBHOOK_FUNCTION"),
+                key_shards: number(
+                    "HORIZON_KEY_SHARDS",
+                    if get("AWS_ENDPOINT_URL").is_some() {
+                        4
+                    } else {
+                        u64::from(KEY_SHARDS)
+                    },
+                )?
+                .clamp(1, 256) as u32,
             },
             api: Api {
                 public_url: get("HORIZON_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),

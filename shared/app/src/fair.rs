@@ -1,5 +1,5 @@
 //! Fair share between accounts. At most `HORIZON_MAX_PROCESSING_PER_ACCOUNT` jobs of one account
-//! process at once (held in the claim's own write, `JobStore::replace_taking`). A job whose
+//! process at once (held in the claim's own write, `JobStore::replace_counting`). A job whose
 //! account is at its cap does not wait in the queue: it is set aside on its account's waiting
 //! list in the table, when it is submitted ([`queue`]) or, if it got into the queue, by the
 //! worker that finds the cap ([`set_aside`], deleting its message). The queue holds only work
@@ -66,10 +66,16 @@ pub async fn release(services: &Services, account: &AccountId, n: usize) -> Resu
         return Ok(0);
     }
     let mut released = 0;
-    // Bounded: each round takes its jobs off the list, queued or not.
+    // Bounded: each round takes its entries off the list, queued or not.
     for _ in 0..4 {
-        let waiting = services.waiting.waiting(account, n - released).await?;
+        let asked = n - released;
+        let waiting = services.waiting.waiting(account, asked).await?;
         for message in &waiting {
+            // Taken off first: of two releases that read the same entry, one queues it; and
+            // a worker that sets the job aside again after it is queued keeps its entry.
+            if !services.waiting.unwait(account, &message.job_id).await? {
+                continue;
+            }
             let still_queued = match JobId::from_str(&message.job_id) {
                 Ok(id) => services
                     .jobs
@@ -78,13 +84,17 @@ pub async fn release(services: &Services, account: &AccountId, n: usize) -> Resu
                     .is_some_and(|job| job.status() == JobStatus::Queued),
                 Err(_) => false,
             };
-            if still_queued {
-                services.queue.enqueue(message).await?;
-                released += 1;
+            if !still_queued {
+                continue;
             }
-            services.waiting.unwait(account, &message.job_id).await?;
+            if let Err(e) = services.queue.enqueue(message).await {
+                // Back on the list: a job is never dropped between the two.
+                services.waiting.wait(account, message).await?;
+                return Err(e.into());
+            }
+            released += 1;
         }
-        if released >= n || waiting.len() < n {
+        if released >= n || waiting.len() < asked {
             break;
         }
     }

@@ -101,7 +101,9 @@ impl RateLimits {
             let granted = (tokens.floor() as u32).min(want);
             let next = StoredBucket {
                 tokens: tokens - f64::from(granted),
-                at: now,
+                // Never before the time it was refilled to (this request's `now` was taken
+                // before it waited for the lock and the table).
+                at: seen.as_ref().map_or(now, |b| b.at.max(now)),
                 version: seen.as_ref().map_or(1, |b| b.version + 1),
             };
             match store
@@ -117,11 +119,13 @@ impl RateLimits {
                 Err(e) => return self.take_locally(account, now, &e),
             }
         }
-        self.take_locally(
-            account,
-            now,
-            &StoreError::Conflict("the shared bucket is busy".into()),
-        )
+        // Instances contending for the account's bucket: the account is sending as fast as
+        // it may. Come back in a moment (its own buckets would let each instance pass a burst).
+        Err(Error::TooManyRequests {
+            detail: "this account's requests are arriving faster than its limit; retry in 1 s"
+                .into(),
+            retry_after: 1,
+        })
     }
 
     fn refill_lock(&self, account: &AccountId) -> std::sync::Arc<tokio::sync::Mutex<()>> {

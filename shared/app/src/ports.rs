@@ -546,8 +546,9 @@ pub trait WaitingList: Send + Sync {
     async fn wait(&self, account: &AccountId, message: &WorkMessage) -> StoreResult<()>;
     /// The account's oldest waiting jobs' messages, at most `limit`.
     async fn waiting(&self, account: &AccountId, limit: usize) -> StoreResult<Vec<WorkMessage>>;
-    /// Takes a job off its account's list (none there: no error).
-    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<()>;
+    /// Takes a job off its account's list: `true` when this call took it off, `false` when it
+    /// was not there (another caller took it first).
+    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<bool>;
 }
 
 /// Where the outbox parks the records it cannot apply ([`ParkedRecord`]).

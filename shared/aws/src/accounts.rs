@@ -162,9 +162,13 @@ impl AccountStore for DynamoStore {
                 n(bucket.at.unix_timestamp() + 24 * 3600),
             ),
         ]);
+        // None seen: not there, or expired and not swept yet (reads do not see it).
         let (condition, values) = match seen {
             Some(v) => ("version = :v", vec![(":v", n(v))]),
-            None => ("attribute_not_exists(pk)", vec![]),
+            None => (
+                "attribute_not_exists(pk) OR expiresAt <= :now",
+                vec![(":now", n(self.clock.now().unix_timestamp()))],
+            ),
         };
         self.put_item(item, Some(condition), values)
             .await

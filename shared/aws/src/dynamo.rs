@@ -17,17 +17,12 @@ use horizon_app::retry::Backoff;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// Every key that every job writes (the dashboard's lists, the active-job index, the time
-/// buckets, the pending gauge, the metric counters) is spread over this many partition keys, so
-/// that none takes more than a small share of DynamoDB's 1,000 write units a second per key
-/// (`scripts/bench capacity` measures it). Readers gather across them.
-pub(crate) const SHARDS: u32 = 32;
-
-/// The shard that `key` (a job's or an account's id) falls in.
-pub(crate) fn shard_of(key: &str) -> u32 {
+/// The shard of `shards` that `key` (a job's or an account's id) falls in (see
+/// [`DynamoStore::shards`]).
+pub(crate) fn shard_of(key: &str, shards: u32) -> u32 {
     key.bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
-        % SHARDS
+        % shards.max(1)
 }
 
 #[derive(Clone)]
@@ -36,6 +31,12 @@ pub struct DynamoStore {
     pub(crate) table: String,
     /// What "now" is for expiry (the service's clock, as everywhere else).
     pub(crate) clock: Arc<dyn Clock>,
+    /// Every key that every job writes (the dashboard's lists, the active-job index, the time
+    /// buckets, the pending gauge, the metric counters) is spread over this many partition
+    /// keys, so that none takes more than a small share of DynamoDB's 1,000 write units a
+    /// second per key (`scripts/bench capacity` measures it); readers gather across them.
+    /// `HORIZON_KEY_SHARDS`: fixed for a table's life (it may grow, never shrink).
+    pub(crate) shards: u32,
 }
 
 impl DynamoStore {
@@ -44,7 +45,19 @@ impl DynamoStore {
             client,
             table: table.into(),
             clock,
+            shards: horizon_app::config::KEY_SHARDS,
         }
+    }
+
+    /// The same store with its keys spread over `shards` (see [`DynamoStore::shards`]).
+    pub fn with_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// The shard `key` falls in.
+    pub(crate) fn shard(&self, key: &str) -> u32 {
+        shard_of(key, self.shards)
     }
 
     pub(crate) async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
@@ -111,39 +124,63 @@ impl DynamoStore {
         &self,
         items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> StoreResult<Option<usize>> {
+        self.transact_once(items, None).await
+    }
+
+    /// [`Self::transact`] under an idempotency token: the same transaction sent again within
+    /// ten minutes (a retry whose first answer was lost) is not applied twice. A transaction
+    /// cancelled because another one touched the same items at the same moment (a
+    /// `TransactionConflict`: the counters every job adds to, an account's count) is sent again
+    /// after a short wait, a few times.
+    pub(crate) async fn transact_once(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        token: Option<String>,
+    ) -> StoreResult<Option<usize>> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let streamed = items.iter().any(|w| {
             let put = w.put().map(|p| p.item());
             let keys = w.update().map(|u| u.key()).or(w.delete().map(|d| d.key()));
             put.or(keys).is_some_and(crate::written::streamed)
         });
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => {
-                if streamed {
-                    crate::written::WRITTEN.notify_one();
-                }
-                Ok(None)
-            }
-            Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
-                    e.as_service_error()
-                {
-                    let refused = t
-                        .cancellation_reasons()
-                        .iter()
-                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
-                    if refused.is_some() {
-                        return Ok(refused);
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .set_client_request_token(token.clone())
+                .send()
+                .await;
+            let e = match sent {
+                Ok(_) => {
+                    if streamed {
+                        crate::written::WRITTEN.notify_one();
                     }
+                    return Ok(None);
                 }
-                Err(unavailable("DynamoDB TransactWriteItems", e))
+                Err(e) => e,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(t)) =
+                e.as_service_error()
+            {
+                let reasons = t.cancellation_reasons();
+                let refused = reasons
+                    .iter()
+                    .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                if refused.is_some() {
+                    return Ok(refused);
+                }
+                let conflict = reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"));
+                if conflict && attempt + 1 < Backoff::RACE.tries {
+                    Backoff::RACE.wait(attempt).await;
+                    attempt += 1;
+                    continue;
+                }
             }
+            return Err(unavailable("DynamoDB TransactWriteItems", e));
         }
     }
 

@@ -19,8 +19,6 @@ use horizon_domain::{
     AccountId, Job, JobError, JobId, JobRecord, JobResult, JobStatus, JobType, UploadId,
 };
 
-use crate::dynamo::{shard_of, SHARDS};
-
 /// A job as an item, and back.
 impl DynamoStore {
     pub(crate) fn job_item(&self, job: &Job) -> StoreResult<Item> {
@@ -51,7 +49,7 @@ impl DynamoStore {
             JobStatus::Completed | JobStatus::Failed => None,
         };
         if let Some((state, at)) = active {
-            let shard = shard_of(job.id().as_str());
+            let shard = self.shard(job.id().as_str());
             item.insert("gsi2pk".into(), s(format!("{state}#{shard}")));
             item.insert("gsi2sk".into(), n(millis(at)));
         }
@@ -59,7 +57,7 @@ impl DynamoStore {
             // A string set, so that listing can filter with contains().
             item.insert("tags".into(), AttributeValue::Ss(job.tags().to_vec()));
         }
-        crate::dashboard::index_job(&mut item, job)?;
+        crate::dashboard::index_job(&mut item, job, self.shard(job.id().as_str()))?;
         if let Some(until) = job.lease_until() {
             item.insert("leaseUntil".into(), n(millis(until)));
         }
@@ -360,7 +358,7 @@ impl JobStore for DynamoStore {
     ) -> StoreResult<Vec<JobId>> {
         let mut ids = Vec::new();
         for (state, before) in [("PROCESSING", leased_before), ("QUEUED", queued_before)] {
-            for shard in 0..SHARDS {
+            for shard in 0..self.shards {
                 if ids.len() >= limit {
                     return Ok(ids);
                 }
@@ -437,7 +435,7 @@ impl DynamoStore {
         limit: Option<u32>,
     ) -> StoreResult<TransactWriteItem> {
         let (expression, names, values) =
-            crate::dashboard::count_change(Some(account), "jobs", 1, self.clock.now());
+            self.count_change(Some(account), "jobs", 1, self.clock.now());
         let mut update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", s(format!("ACCT#{account}")))

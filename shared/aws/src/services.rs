@@ -73,11 +73,14 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
         &config.stack.bucket,
     ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(DynamoStore::new(
-        crate::dynamodb_client(&sdk),
-        &config.stack.table,
-        clock.clone(),
-    ));
+    let store = Arc::new(
+        DynamoStore::new(
+            crate::dynamodb_client(&sdk),
+            &config.stack.table,
+            clock.clone(),
+        )
+        .with_shards(config.stack.key_shards),
+    );
     let queue = Arc::new(SqsWorkQueue::new(
         crate::sqs_client(&sdk),
         &config.stack.extract_queue_url,

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::clients::unavailable;
 use crate::dynamo::{from_json, s, str_attr, to_json, DynamoStore, Item};
 use horizon_app::ports::{StoreResult, WaitingList, WorkMessage};
 use horizon_domain::AccountId;
@@ -32,8 +33,18 @@ impl WaitingList for DynamoStore {
             .collect()
     }
 
-    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<()> {
-        self.delete_item(waiting_key(account), job.to_owned()).await
+    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(waiting_key(account)))
+            .key("sk", s(job))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 }
 

@@ -22,10 +22,11 @@ impl WaitingList for MemoryStore {
             .collect())
     }
 
-    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<()> {
-        self.state()?
+    async fn unwait(&self, account: &AccountId, job: &str) -> StoreResult<bool> {
+        Ok(self
+            .state()?
             .waiting
-            .remove(&(account.clone(), job.to_owned()));
-        Ok(())
+            .remove(&(account.clone(), job.to_owned()))
+            .is_some())
     }
 }

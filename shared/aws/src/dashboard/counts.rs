@@ -5,13 +5,12 @@
 //! not having changed.
 
 use super::*;
-use crate::dynamo::SHARDS;
 use horizon_app::ports::{Census, CountOf, KeptCount};
 
 impl DynamoStore {
     pub(super) async fn census_of_jobs(&self) -> StoreResult<Census> {
         let mut census = Census::default();
-        for shard in 0..SHARDS {
+        for shard in 0..self.shards {
             let mut start = None;
             loop {
                 let page = self
@@ -50,7 +49,7 @@ impl DynamoStore {
 
     pub(super) async fn kept(&self) -> StoreResult<Vec<KeptCount>> {
         let mut kept = Vec::new();
-        for shard in 0..crate::dynamo::SHARDS {
+        for shard in 0..self.shards {
             let mut start = None;
             loop {
                 let page = self
@@ -103,7 +102,7 @@ impl DynamoStore {
         };
         // The change's own expression, with the count set rather than added to.
         let (expression, names, mut values) =
-            count_change(Some(account), "jobs", to, self.clock.now());
+            self.count_change(Some(account), "jobs", to, self.clock.now());
         let expression = expression.replacen("ADD #f :by SET", "SET #f = :by,", 1);
         let condition = match seen.changed_at {
             Some(at) => {
@@ -149,7 +148,7 @@ impl DynamoStore {
             .filter_map(|g| opt_num::<i64>(g, "pending"))
             .sum();
         let (expression, names, mut values) =
-            count_change(None, "pending", to - others, self.clock.now());
+            self.count_change(None, "pending", to - others, self.clock.now());
         let expression = expression.replacen("ADD #f :by SET", "SET #f = :by,", 1);
         let condition = match seen.changed_at {
             Some(at) => {
@@ -174,7 +173,7 @@ impl DynamoStore {
                 .map_err(|e| StoreError::Internal(format!("a gauge check: {e}")))?;
             Ok::<_, StoreError>(TransactWriteItem::builder().condition_check(check).build())
         };
-        let mut writes = (1..SHARDS)
+        let mut writes = (1..self.shards)
             .map(unchanged)
             .collect::<StoreResult<Vec<_>>>()?;
         writes.push(self.add_on_condition(

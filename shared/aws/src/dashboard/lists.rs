@@ -1,7 +1,6 @@
 //! The job lists across accounts, their time buckets and the pending gauge.
 
 use super::*;
-use crate::dynamo::SHARDS;
 
 #[async_trait]
 impl JobLists for DynamoStore {
@@ -20,11 +19,20 @@ impl JobLists for DynamoStore {
             JobId::from_str(cursor.rsplit('#').next().unwrap_or(cursor)).map_err(|_| {
                 StoreError::invalid("starting_at", "is not a cursor from this list")
             })?;
+            // The window's start moved past the cursor (a list of the last hours paged slowly):
+            // nothing is left below it.
+            if search
+                .key_range(list, since_ms)
+                .0
+                .is_some_and(|from| from.as_str() >= cursor)
+            {
+                return Ok((Vec::new(), None));
+            }
         }
         // Each shard's newest matches below the cursor, read as far as a page needs; then the
         // newest of them all.
-        let reads =
-            (0..SHARDS).map(|shard| self.list_shard(list, shard, since_ms, search, after, limit));
+        let reads = (0..self.shards)
+            .map(|shard| self.list_shard(list, shard, since_ms, search, after, limit));
         let shards = futures_util::future::try_join_all(reads).await?;
         // A shard that stopped reading early (its page bound) has not shown what lies below
         // where it stopped: the page goes no further down than the highest such place.
@@ -66,7 +74,7 @@ impl JobLists for DynamoStore {
             return Ok((0, true));
         }
         let (mut matched, mut scanned, mut whole) = (0u64, 0u64, true);
-        for shard in 0..SHARDS {
+        for shard in 0..self.shards {
             let query = self.list_query(list, shard, since_ms, search, None);
             let mut start = None;
             loop {
@@ -97,7 +105,7 @@ impl JobLists for DynamoStore {
     }
 
     async fn tallies(&self, width: Width, first: i64) -> StoreResult<Tally> {
-        let pks: Vec<String> = (0..SHARDS).map(tally_pk).collect();
+        let pks: Vec<String> = (0..self.shards).map(tally_pk).collect();
         let reads = pks.iter().map(|pk| {
             self.query_all(
                 pk,

@@ -126,21 +126,21 @@ impl DynamoStore {
             }
         }
         // The shared counts of this transaction go to one shard, the first write's.
-        let shard = writes.first().map_or(0, |w| {
-            crate::dynamo::shard_of(&format!("{}#{}", w.job, w.version))
-        });
+        let shard = writes
+            .first()
+            .map_or(0, |w| self.shard(&format!("{}#{}", w.job, w.version)));
         for ((width, bucket), fields) in tallies {
             items.push(self.bucket_add(shard, width, bucket, fields)?);
         }
         let now = self.clock.now();
         if gauge != 0 {
-            let (expression, names, values) = count_change(None, "pending", gauge, now);
+            let (expression, names, values) = self.count_change(None, "pending", gauge, now);
             items.push(self.add(&gauge_pk(shard), "gauge".into(), &expression, names, values)?);
         }
         for (account, (by, processing)) in accounts.into_iter().filter(|(_, by)| *by != (0, 0)) {
             let account = AccountId(account.to_owned());
             let (mut expression, mut names, mut values) =
-                count_change(Some(&account), "jobs", by, now);
+                self.count_change(Some(&account), "jobs", by, now);
             // The jobs processing, on the same item (not a kept count the reconciler repairs).
             expression = expression.replacen("ADD #f :by", "ADD #f :by, #p :processing", 1);
             names.insert("#p".into(), "processing".into());
@@ -178,8 +178,7 @@ impl DynamoStore {
 #[async_trait]
 impl MetricHistory for DynamoStore {
     async fn counters(&self) -> StoreResult<Vec<Counter>> {
-        let reads = (0..crate::dynamo::SHARDS)
-            .map(|shard| self.items_under(counters_pk(shard), "counter#"));
+        let reads = (0..self.shards).map(|shard| self.items_under(counters_pk(shard), "counter#"));
         let mut sums: BTreeMap<MetricId, Counter> = BTreeMap::new();
         for item in futures_util::future::try_join_all(reads)
             .await?
@@ -238,40 +237,53 @@ impl MetricHistory for DynamoStore {
             Err(StoreError::Conflict(_)) => return Ok(false),
             Err(e) => return Err(e),
         }
-        for counter in self.counters().await? {
+        for metric in self.counters().await?.into_iter().map(|c| c.metric) {
             // The counts as read are taken off their shards and kept as a snapshot, in one
             // transaction: a crash loses no count, and a job counted meanwhile stays for the
             // next interval. Its token makes a repeat of the same transaction a no-op.
-            let kept = self.snapshots(&counter.metric).await?;
-            let kept = monitoring::rotate(kept, counter.snapshot(now), keep);
-            let mut writes = Vec::new();
-            let keys = (0..crate::dynamo::SHARDS)
+            let keys = (0..self.shards)
                 .map(|shard| {
                     HashMap::from([
                         ("pk".to_owned(), s(counters_pk(shard))),
-                        ("sk".to_owned(), s(counter_key(&counter.metric))),
+                        ("sk".to_owned(), s(counter_key(&metric))),
                     ])
                 })
                 .collect();
-            for item in self.batch_get(keys).await? {
-                let (Some(pk), Some(shard)) = (opt_str(&item, "pk"), Self::counter_from(&item))
-                else {
-                    continue;
-                };
+            // The shards as read, those with something counted: the snapshot is their sum,
+            // and exactly what is taken off them.
+            let parts: Vec<(String, Counter)> = self
+                .batch_get(keys)
+                .await?
+                .iter()
+                .filter_map(|item| {
+                    Some((opt_str(item, "pk")?.to_owned(), Self::counter_from(item)?))
+                })
+                .filter(|(_, c)| c.processed + c.failed + c.runtime_ms + c.wait_ms > 0)
+                .collect();
+            let Some(mut sum) = parts.first().map(|(_, c)| c.clone()) else {
+                continue;
+            };
+            for (_, part) in &parts[1..] {
+                sum.add(part);
+            }
+            let kept = self.snapshots(&metric).await?;
+            let kept = monitoring::rotate(kept, sum.snapshot(now), keep);
+            let mut writes = Vec::new();
+            for (pk, part) in &parts {
                 let names: HashMap<String, String> = counter_names()
                     .into_iter()
                     .filter(|(k, _)| k != "#kind" && k != "#name")
                     .collect();
                 writes.push(self.add(
                     pk,
-                    counter_key(&counter.metric),
+                    counter_key(&metric),
                     "ADD #processed :p, #failed :f, #runtime :r, #wait :w SET #since = :now",
                     names,
                     vec![
-                        (":p", n(-(shard.processed as i64))),
-                        (":f", n(-(shard.failed as i64))),
-                        (":r", n(-(shard.runtime_ms as i64))),
-                        (":w", n(-(shard.wait_ms as i64))),
+                        (":p", n(-(part.processed as i64))),
+                        (":f", n(-(part.failed as i64))),
+                        (":r", n(-(part.runtime_ms as i64))),
+                        (":w", n(-(part.wait_ms as i64))),
                         (":now", n(millis(now))),
                     ],
                 )?);
@@ -279,18 +291,13 @@ impl MetricHistory for DynamoStore {
             let snaps = Put::builder()
                 .table_name(&self.table)
                 .item("pk", s("METRICS"))
-                .item("sk", s(snaps_key(&counter.metric)))
+                .item("sk", s(snaps_key(&metric)))
                 .item("snapshots", s(to_json(&kept)?))
                 .build()
                 .map_err(|e| StoreError::Internal(format!("the snapshots: {e}")))?;
             writes.push(TransactWriteItem::builder().put(snaps).build());
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .client_request_token(snapshot_token(&self.table, slot, &counter.metric))
-                .send()
-                .await
-                .map_err(|e| unavailable("DynamoDB TransactWriteItems", e))?;
+            let token = snapshot_token(&self.table, slot, &metric);
+            self.transact_once(writes, Some(token)).await?;
         }
         let state: Item = HashMap::from([
             ("pk".to_owned(), s("METRICS")),

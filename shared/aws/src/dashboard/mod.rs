@@ -3,7 +3,7 @@
 //!
 //! Items, besides the job records' index attributes (`gsi3*`, `gsi4*`, `allTags`):
 //! - `TALLY#<shard>` / `m#<minute>`, `h#<hour>`: jobs pushed, completed, failed in that bucket;
-//!   `GAUGE#<shard>` / `gauge`: jobs pending now. Summed over their shards (`SHARDS`).
+//!   `GAUGE#<shard>` / `gauge`: jobs pending now. Summed over their shards (`shards`).
 //! - `METRICS#<shard>` / `counter#<kind>#<name>`: counters since the last snapshot, summed over
 //!   their shards; `METRICS` / `snaps#<kind>#<name>`: the kept snapshots; `lock#<slot>`: who took a slot's snapshot;
 //!   `state`: when the last snapshot was taken.
@@ -35,8 +35,7 @@ use horizon_domain::AccountId;
 use horizon_domain::{Job, JobId, JobStatus};
 
 /// The dashboard's attributes of a job record: its place in the lists, its tags, its search text.
-pub(super) fn index_job(item: &mut Item, job: &Job) -> StoreResult<()> {
-    let shard = crate::dynamo::shard_of(job.id().as_str());
+pub(super) fn index_job(item: &mut Item, job: &Job, shard: u32) -> StoreResult<()> {
     item.insert("gsi4pk".into(), s(list_pk("DASH#recent", shard)));
     item.insert("gsi4sk".into(), s(job.id().to_string()));
     let finished = || {
@@ -95,7 +94,7 @@ fn counters_pk(shard: u32) -> String {
 impl DynamoStore {
     /// Every shard's pending gauge item (those ever written).
     async fn gauges(&self) -> StoreResult<Vec<Item>> {
-        let keys = (0..crate::dynamo::SHARDS)
+        let keys = (0..self.shards)
             .map(|shard| {
                 HashMap::from([
                     ("pk".to_owned(), s(gauge_pk(shard))),
@@ -397,9 +396,7 @@ impl DynamoStore {
             buckets.entry((width, bucket)).or_default().push((name, by));
         }
         let mut adds = Vec::new();
-        let shard = jobs
-            .first()
-            .map_or(0, |j| crate::dynamo::shard_of(j.id().as_str()));
+        let shard = jobs.first().map_or(0, |j| self.shard(j.id().as_str()));
         for ((width, bucket), fields) in buckets {
             adds.push(self.bucket_add(shard, width, bucket, fields)?);
         }
@@ -465,41 +462,46 @@ pub(crate) fn is_applied_mark(sk: &str) -> bool {
 /// `None`) by `by`, in field `field` (`#f`): when it changed goes with it, for the reconciler,
 /// and an account's count is filed in the active-job index (`COUNTED#<shard>`) so that the
 /// reconciler finds every account that has one.
-pub(crate) fn count_change(
-    account: Option<&AccountId>,
-    field: &str,
-    by: i64,
-    now: time::OffsetDateTime,
-) -> (
-    String,
-    HashMap<String, String>,
-    HashMap<String, AttributeValue>,
-) {
-    let names = HashMap::from([
-        ("#f".to_owned(), field.to_owned()),
-        ("#c".to_owned(), CHANGED_AT.to_owned()),
-    ]);
-    let mut values = HashMap::from([
-        (":by".to_owned(), n(by)),
-        (":changed".to_owned(), n(millis(now))),
-    ]);
-    let expression = match account {
-        Some(account) => {
-            values.insert(":counted".into(), s(counted_key(account)));
-            values.insert(":zero".into(), n(0));
-            "ADD #f :by SET #c = :changed, gsi2pk = :counted, gsi2sk = :zero"
-        }
-        None => "ADD #f :by SET #c = :changed",
-    };
-    (expression.to_owned(), names, values)
+impl DynamoStore {
+    pub(crate) fn count_change(
+        &self,
+        account: Option<&AccountId>,
+        field: &str,
+        by: i64,
+        now: time::OffsetDateTime,
+    ) -> (
+        String,
+        HashMap<String, String>,
+        HashMap<String, AttributeValue>,
+    ) {
+        let names = HashMap::from([
+            ("#f".to_owned(), field.to_owned()),
+            ("#c".to_owned(), CHANGED_AT.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":by".to_owned(), n(by)),
+            (":changed".to_owned(), n(millis(now))),
+        ]);
+        let expression = match account {
+            Some(account) => {
+                values.insert(":counted".into(), s(self.counted_key(account)));
+                values.insert(":zero".into(), n(0));
+                "ADD #f :by SET #c = :changed, gsi2pk = :counted, gsi2sk = :zero"
+            }
+            None => "ADD #f :by SET #c = :changed",
+        };
+        (expression.to_owned(), names, values)
+    }
 }
 
 /// When a kept count last changed (unix ms).
 pub(crate) const CHANGED_AT: &str = "changedAt";
 
-/// Where an account's count is filed in the active-job index.
-fn counted_key(account: &AccountId) -> String {
-    format!("COUNTED#{}", crate::dynamo::shard_of(&account.0))
+impl DynamoStore {
+    /// Where an account's count is filed in the active-job index.
+    fn counted_key(&self, account: &AccountId) -> String {
+        format!("COUNTED#{}", self.shard(&account.0))
+    }
 }
 
 mod counts;
