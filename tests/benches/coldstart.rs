@@ -7,7 +7,7 @@
 //! process's start, its first `GET /runtime/invocation/next` (the end of init) and its answer to
 //! one fixture event that needs no AWS call. AWS itself is an address that only counts
 //! connections: a function that reaches for the network during init is caught.
-//! Target: init ≤ 10 ms (p50). Sizes printed here are the x86_64 host build's; the 8 MB budget
+//! Target: init ≤ 10 ms (p50). Sizes printed here are the x86_64 host build's; the 8.25 MB budget
 //! is the arm64 artefacts', checked by `scripts/build-lambdas`.
 //!
 //! The arm64 artefacts CI builds (`cargo lambda build --release --arm64`) cannot run on this
