@@ -144,6 +144,24 @@ mod tests {
         messages
     }
 
+    /// Two queued jobs of `account`, set aside while its one job allowed is processing
+    /// (counted as the claim counts it), oldest first.
+    async fn two_set_aside_at_the_cap(
+        services: &Services,
+        account: &AccountId,
+    ) -> Vec<WorkMessage> {
+        let jobs = queued(services, 2).await;
+        services
+            .metrics
+            .apply(&[processing(services, account, 1, 1)])
+            .await
+            .unwrap();
+        for message in &jobs {
+            set_aside(services, account, message).await.unwrap();
+        }
+        jobs
+    }
+
     fn ids(messages: &[WorkMessage]) -> Vec<&str> {
         messages.iter().map(|m| m.job_id.as_str()).collect()
     }
@@ -153,16 +171,7 @@ mod tests {
         let memory = memory(1);
         let services = &memory.services;
         let a = AccountId("acct_a".into());
-        let jobs = queued(services, 2).await;
-        // The account has its one job processing (counted as the claim counts it).
-        services
-            .metrics
-            .apply(&[processing(services, &a, 1, 1)])
-            .await
-            .unwrap();
-        for message in &jobs {
-            set_aside(services, &a, message).await.unwrap();
-        }
+        let jobs = two_set_aside_at_the_cap(services, &a).await;
         assert!(
             memory.queue.work().unwrap().is_empty(),
             "nothing queued while the account is at its cap"
@@ -208,15 +217,7 @@ mod tests {
         let memory = memory(1);
         let services = &memory.services;
         let a = AccountId("acct_a".into());
-        let jobs = queued(services, 2).await;
-        services
-            .metrics
-            .apply(&[processing(services, &a, 1, 1)])
-            .await
-            .unwrap();
-        for message in &jobs {
-            set_aside(services, &a, message).await.unwrap();
-        }
+        let jobs = two_set_aside_at_the_cap(services, &a).await;
         // The oldest was cancelled meanwhile.
         let id = JobId::from_str(&jobs[0].job_id).unwrap();
         let job = services.jobs.get(&id).await.unwrap().unwrap();
