@@ -132,6 +132,7 @@ fn read(args: &[String]) -> Result<(), String> {
         ocr,
         mode,
         max_pages: config.extraction.max_pages,
+        max_megapixels: config.extraction.max_megapixels,
         wanted: None,
         pdfium: config.extraction.pdfium_lib_path.clone(),
         ocr_dir: config.extraction.ocr_dir.clone(),

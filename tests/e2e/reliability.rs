@@ -287,3 +287,73 @@ fn generated_hostile_pdfs() -> Vec<(String, Vec<u8>)> {
         ("generated: page tree cycle".into(), cycle),
     ]
 }
+
+/// A TIFF of `pages` pages of 40×40 pixels, each with a dark square on it: about 600 bytes a
+/// page, and as many model runs as a book of as many pages.
+fn many_page_tiff(pages: u32) -> Vec<u8> {
+    use tiff::encoder::{colortype::Gray8, Compression, TiffEncoder};
+    const SIDE: usize = 40;
+    let mut page = vec![255u8; SIDE * SIDE];
+    for y in 10..30 {
+        page[y * SIDE + 10..y * SIDE + 30].fill(0);
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut tiff = TiffEncoder::new(&mut out)
+        .unwrap()
+        .with_compression(Compression::Packbits);
+    for _ in 0..pages {
+        tiff.write_image::<Gray8>(SIDE as u32, SIDE as u32, &page)
+            .unwrap();
+    }
+    out.into_inner()
+}
+
+/// A job is held to its budget of pages × pixels, not only to its time: a small TIFF of 5,000
+/// pages fails `over_budget` before its first page is read (no worker is held for the whole run
+/// limit by it), saying how to read it, and a part of it read with `options.pages` completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_5000_page_tiff_is_held_to_the_jobs_budget() {
+    let tiff = many_page_tiff(5_000);
+    assert!(tiff.len() < 4_000_000, "{} bytes", tiff.len());
+    let services = services().await;
+    let budget = services.config.extraction.max_megapixels;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let resp = api.upload_raw(tiff, "image/tiff").await;
+    assert_eq!(resp.status(), 201);
+    let upload: Value = resp.json().await.unwrap();
+    let start = |options: &'static str| {
+        let api = &api;
+        let body = format!(
+            r#"{{"uploadId":"{}","options":{{{options}}}}}"#,
+            upload["id"].as_str().unwrap()
+        );
+        async move {
+            let resp = api.post_json("/v1/extract/image", &body).await;
+            assert_eq!(resp.status(), 202);
+            let job: Value = resp.json().await.unwrap();
+            api.wait_terminal(job["jobId"].as_str().unwrap()).await
+        }
+    };
+
+    let whole = start("").await;
+    assert_eq!(whole["status"], "failed", "{whole}");
+    assert_eq!(whole["error"]["code"], "over_budget", "{whole}");
+    let message = whole["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("5000 pages")
+            && message.contains(&format!("budget of {budget}"))
+            && message.contains("options.pages"),
+        "{message}"
+    );
+    // Refused before its first page: no page was read.
+    assert!(
+        whole["progress"].is_null() || whole["progress"]["pagesDone"] == 0,
+        "{whole}"
+    );
+
+    let part = start(r#""pages":"4990-5000""#).await;
+    assert_eq!(part["status"], "completed", "{part}");
+    assert_eq!(part["result"]["pages"], 11, "{part}");
+    running.shutdown().await;
+}

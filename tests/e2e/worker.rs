@@ -481,6 +481,7 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
         ocr_dir: x.ocr_dir.clone(),
         ocr_threads: 1,
         max_pages: 100,
+        max_megapixels: x.max_megapixels,
         pages: None,
         languages: Vec::new(),
         deadline: Duration::from_secs(60),

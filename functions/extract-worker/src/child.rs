@@ -55,6 +55,8 @@ pub struct Request {
     pub ocr_dir: PathBuf,
     pub ocr_threads: usize,
     pub max_pages: u32,
+    /// The job's budget of pixels read by the models, in millions.
+    pub max_megapixels: u64,
     pub pages: Option<PageSelection>,
     /// The job's languages (ISO 639-1).
     pub languages: Vec<String>,
@@ -82,6 +84,7 @@ struct Job {
     ocr: Ocr,
     mode: Mode,
     max_pages: u32,
+    max_megapixels: u64,
     pages: Option<String>,
     languages: Vec<String>,
     length: usize,
@@ -117,6 +120,7 @@ fn child_main() -> i32 {
         ocr: Ocr::default(),
         mode: Mode::default(),
         max_pages: 0,
+        max_megapixels: 0,
         wanted: None,
         pdfium: setting("PDFIUM_LIB_PATH"),
         ocr_dir: setting("HORIZON_OCR_DIR")
@@ -155,6 +159,7 @@ fn child_main() -> i32 {
             ocr: job.ocr,
             mode: job.mode,
             max_pages: job.max_pages,
+            max_megapixels: job.max_megapixels,
             wanted: job.pages,
             languages: job
                 .languages
@@ -313,6 +318,7 @@ pub async fn extract(
         ocr: req.ocr,
         mode: req.mode,
         max_pages: req.max_pages,
+        max_megapixels: req.max_megapixels,
         pages: req.pages.as_ref().map(|p| p.as_str().to_owned()),
         languages: req.languages.clone(),
         length: document.len(),

@@ -35,6 +35,8 @@ pub struct Options {
     pub ocr: Ocr,
     pub mode: Mode,
     pub max_pages: u32,
+    /// The whole job's budget of pixels that the models read, in millions (see [`Budget`]).
+    pub max_megapixels: u64,
     /// Which pages (1-based) to read.
     pub wanted: Option<String>,
     pub pdfium: Option<String>,
@@ -65,6 +67,84 @@ pub const LAYOUT_DPI: f32 = 120.0;
 /// A text layer with less than this share of real characters is not used.
 const MIN_MAPPABLE: f32 = 0.5;
 
+/// A page that a model reads costs at least this many pixels, the layout model's own input
+/// (608×800): a model's run on a page the size of a stamp costs about as much as on a letter.
+const PAGE_FLOOR: u64 = 608 * 800;
+
+/// A job's budget of work, in pixels that the models read (pages × pixels): each page read with
+/// OCR or the layout model costs its rendered or decoded pixels, and at least [`PAGE_FLOOR`]. A
+/// page read from its text layer alone costs nothing. Where the cost is known from the file
+/// (an image's pages, a PDF read with `ocr: always`), a document over the budget fails before
+/// its first page; otherwise at the page that crosses it. Either way the job ends `failed` with
+/// `over_budget`, and a worker is not held for hours by one document.
+struct Budget {
+    limit: u64,
+    spent: u64,
+}
+
+impl Budget {
+    fn new(megapixels: u64) -> Budget {
+        Budget {
+            limit: megapixels.saturating_mul(1_000_000),
+            spent: 0,
+        }
+    }
+
+    fn cost(pixels: u64) -> u64 {
+        pixels.max(PAGE_FLOOR)
+    }
+
+    /// The document as a whole: `pages` pages that the models will read, of `pixels` in all.
+    fn check_whole(&self, pages: &[(u32, u64)]) -> Result<(), Failure> {
+        let total: u64 = pages.iter().map(|&(_, p)| Budget::cost(p)).sum();
+        if total <= self.limit {
+            return Ok(());
+        }
+        // The pages that fit, for the message's advice.
+        let mut sum = 0;
+        let fit = pages
+            .iter()
+            .take_while(|&&(_, p)| {
+                sum += Budget::cost(p);
+                sum <= self.limit
+            })
+            .count();
+        Err(Failure::new(
+            "over_budget",
+            format!(
+                "the {} pages to read come to {} megapixels for the models, above the job's budget of {}; about {fit} such pages fit in one job: read the document in parts with options.pages",
+                pages.len(),
+                mega(total),
+                mega(self.limit)
+            ),
+        ))
+    }
+
+    /// Page `number`, read by a model at `pixels`.
+    fn charge(&mut self, number: u32, pixels: u64) -> Result<(), Failure> {
+        self.spent = self.spent.saturating_add(Budget::cost(pixels));
+        if self.spent <= self.limit {
+            return Ok(());
+        }
+        Err(Failure::new(
+            "over_budget",
+            format!(
+                "page {number} brings the pixels read by the models to {} megapixels, above the job's budget of {}; read the document in parts with options.pages, from page {number} on",
+                mega(self.spent),
+                mega(self.limit)
+            ),
+        ))
+    }
+}
+
+fn mega(pixels: u64) -> u64 {
+    pixels.div_ceil(1_000_000)
+}
+
+fn pixels(image: &GrayImage) -> u64 {
+    image.width() as u64 * image.height() as u64
+}
+
 /// Reads a document. `progress(done, total)` is told as pages are read. Errors carry the job's
 /// `error.code`.
 pub fn extract(
@@ -81,6 +161,7 @@ pub fn extract(
     };
     let wanted = |n: u32| selection.as_ref().is_none_or(|sel| sel.contains(n));
     let mut ocr = LazyOcr::new(options);
+    let mut budget = Budget::new(options.max_megapixels);
     let mut out = Extraction {
         document: Document::default(),
         ocr_pages: Vec::new(),
@@ -100,15 +181,24 @@ pub fn extract(
             )?;
             out.warnings.extend(pdf.warnings.iter().cloned());
             let numbers: Vec<u32> = (1..=pdf.page_count()).filter(|&n| wanted(n)).collect();
+            if options.ocr == Ocr::Always {
+                let sizes = numbers
+                    .iter()
+                    .map(|&n| Ok((n, pdf.render_pixels(n, OCR_DPI)?)))
+                    .collect::<Result<Vec<_>, Failure>>()?;
+                budget.check_whole(&sizes)?;
+            }
             progress(0, numbers.len() as u32);
             for (done, &n) in numbers.iter().enumerate() {
                 let layer = pdf.text_layer(n)?;
                 let page = if needs_ocr(&layer, options.ocr) {
                     let (image, scale) = pdf.render(n, OCR_DPI)?;
+                    budget.charge(n, pixels(&image))?;
                     out.ocr_pages.push(n);
                     ocr.page(&image, n, 1.0 / scale, Unit::Points)?
                 } else if options.mode == Mode::Accurate && !layer.page.words.is_empty() {
                     let (image, scale) = pdf.render(n, LAYOUT_DPI)?;
+                    budget.charge(n, pixels(&image))?;
                     let mut page = layer.page;
                     page.regions = ocr.regions(&image, n, 1.0 / scale)?;
                     page
@@ -126,12 +216,15 @@ pub fn extract(
             // One page at a time: a TIFF may hold many, and only the wanted ones are decoded.
             let mut images = ImagePages::open(bytes, options.max_pages)?;
             let numbers: Vec<u32> = (1..=images.count).filter(|&n| wanted(n)).collect();
+            let sizes: Vec<(u32, u64)> = numbers.iter().map(|&n| (n, images.pixels(n))).collect();
+            budget.check_whole(&sizes)?;
             progress(0, numbers.len() as u32);
             let mut done = 0;
             while let Some((n, image)) = images.next(&wanted)? {
                 let Some((image, scale)) = image else {
                     continue;
                 };
+                budget.charge(n, pixels(&image))?;
                 let page = ocr.page(&image, n, scale, Unit::Pixels)?;
                 out.ocr_pages.push(n);
                 if page.words.is_empty() {
@@ -316,5 +409,37 @@ impl<'a> LazyOcr<'a> {
         engine
             .page(image, number, scale, unit)
             .map_err(|e| Failure::new("ocr_failed", format!("page {number}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_counts_pages_times_pixels_with_a_floor_per_page() {
+        let budget = Budget::new(10);
+        // Ten tiny pages cost ten model runs: 4.9 megapixels.
+        let tiny: Vec<(u32, u64)> = (1..=10).map(|n| (n, 64 * 64)).collect();
+        assert!(budget.check_whole(&tiny).is_ok());
+        // Twenty-one of them do not fit; the message says how many would.
+        let many: Vec<(u32, u64)> = (1..=21).map(|n| (n, 64 * 64)).collect();
+        let e = budget.check_whole(&many).unwrap_err();
+        assert_eq!(e.code, "over_budget");
+        assert!(
+            e.message.contains("21 pages") && e.message.contains("about 20 such pages"),
+            "{}",
+            e.message
+        );
+
+        // Page by page: three scanned letters at 200 dpi (3.74 megapixels each) cross 10 at the
+        // third, and the message names it.
+        let mut running = Budget::new(10);
+        let letter = 1700 * 2200;
+        assert!(running.charge(1, letter).is_ok());
+        assert!(running.charge(2, letter).is_ok());
+        let e = running.charge(3, letter).unwrap_err();
+        assert_eq!(e.code, "over_budget");
+        assert!(e.message.contains("page 3"), "{}", e.message);
     }
 }

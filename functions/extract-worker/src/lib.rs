@@ -510,6 +510,7 @@ impl ExtractWorker {
             ocr_dir: config.extraction.ocr_dir.clone(),
             ocr_threads: config.extraction.ocr_threads,
             max_pages: config.extraction.max_pages,
+            max_megapixels: config.extraction.max_megapixels,
             pages: job.options().pages.clone(),
             languages: job.options().languages.clone(),
             deadline: config.jobs.deadline,

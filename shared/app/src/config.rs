@@ -156,6 +156,11 @@ pub struct Extraction {
     pub max_pdf_bytes: u64,
     /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 5000.
     pub max_pages: u32,
+    /// A job's budget of work: the pixels its pages are read at by OCR and the layout model, in
+    /// millions, each such page counted at least at the layout model's 608×800. A document over
+    /// it fails with `over_budget` (before its first page when its size says so).
+    /// `HORIZON_JOB_MEGAPIXELS`, default 2000 (about 530 letter pages scanned at 200 dpi).
+    pub max_megapixels: u64,
     /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
     pub max_chunk_chars: usize,
     /// The executable that child processes reading PDFs run (the worker's extraction, an
@@ -351,6 +356,7 @@ impl Config {
             extraction: Extraction {
                 max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
                 max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
+                max_megapixels: number("HORIZON_JOB_MEGAPIXELS", 2000)?,
                 max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
                 extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
                 inspect_timeout: Duration::from_secs(number("HORIZON_INSPECT_SECONDS", 10)?.max(1)),

@@ -29,6 +29,18 @@ pub struct Limits {
 /// At most this many pixels are rendered for one page, whatever its size.
 const MAX_RENDER_PIXELS: f32 = 16_000_000.0;
 
+/// Pixels per point for a page `(w, h)` points large at `dpi`, less for one so large that it
+/// would exceed [`MAX_RENDER_PIXELS`].
+fn render_scale((w, h): (f32, f32), dpi: f32) -> f32 {
+    let scale = dpi / 72.0;
+    let pixels = w * h * scale * scale;
+    if pixels > MAX_RENDER_PIXELS {
+        scale * (MAX_RENDER_PIXELS / pixels).sqrt()
+    } else {
+        scale
+    }
+}
+
 /// At most this many drawing objects (paths, pictures) of a page are looked at.
 const MAX_PATHS: usize = 20_000;
 
@@ -370,16 +382,21 @@ impl Pdf<'_> {
         Ok((page.width().value.max(1.0), page.height().value.max(1.0)))
     }
 
+    /// How many pixels [`Pdf::render`] would draw page `number` in, at `dpi`.
+    pub fn render_pixels(&self, number: u32, dpi: f32) -> Result<u64, Failure> {
+        let (w, h) = self.page_size(number)?;
+        let scale = render_scale((w, h), dpi);
+        Ok(((w * scale).round() * (h * scale).round()) as u64)
+    }
+
     /// Page `number` rendered in grey at `dpi` (less for a page so large that it would exceed
     /// 16 million pixels), with the scale used (pixels per point).
     pub fn render(&self, number: u32, dpi: f32) -> Result<(GrayImage, f32), Failure> {
         let page = self.page(number)?;
-        let (w, h) = (page.width().value.max(1.0), page.height().value.max(1.0));
-        let mut scale = dpi / 72.0;
-        let pixels = w * h * scale * scale;
-        if pixels > MAX_RENDER_PIXELS {
-            scale *= (MAX_RENDER_PIXELS / pixels).sqrt();
-        }
+        let scale = render_scale(
+            (page.width().value.max(1.0), page.height().value.max(1.0)),
+            dpi,
+        );
         // PDFium draws images into grey bitmaps blank, so render in colour and take the luma.
         let config = PdfRenderConfig::new()
             .scale_page_by_factor(scale)

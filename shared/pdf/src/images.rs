@@ -21,6 +21,8 @@ pub struct ImagePages<'a> {
     tiff: Option<tiff::decoder::Decoder<Cursor<&'a [u8]>>>,
     /// How many pages the file has.
     pub count: u32,
+    /// Each page's pixels, from its header (before any is decoded).
+    sizes: Vec<u64>,
     read: u32,
 }
 
@@ -31,9 +33,15 @@ fn bad(e: impl std::fmt::Display) -> Failure {
 impl<'a> ImagePages<'a> {
     pub fn open(bytes: &'a [u8], max_pages: u32) -> Result<ImagePages<'a>, Failure> {
         let format = image::guess_format(bytes).map_err(bad)?;
-        let (tiff, count) = if format == image::ImageFormat::Tiff {
-            // Count the pages from their directories, without decoding any.
+        let (tiff, count, sizes) = if format == image::ImageFormat::Tiff {
+            // Count the pages and their sizes from their directories, without decoding any.
             let mut counter = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(bad)?;
+            let pixels = |d: &mut tiff::decoder::Decoder<_>| {
+                d.dimensions()
+                    .map(|(w, h)| w as u64 * h as u64)
+                    .map_err(bad)
+            };
+            let mut sizes = vec![pixels(&mut counter)?];
             let mut count = 1u32;
             while counter.more_images() {
                 if count >= max_pages {
@@ -45,22 +53,37 @@ impl<'a> ImagePages<'a> {
                     ));
                 }
                 counter.next_image().map_err(bad)?;
+                sizes.push(pixels(&mut counter)?);
                 count += 1;
             }
             (
                 Some(tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(bad)?),
                 count,
+                sizes,
             )
         } else {
-            (None, 1)
+            let (w, h) = reader(bytes, format).into_dimensions().map_err(bad)?;
+            (None, 1, vec![w as u64 * h as u64])
         };
         Ok(ImagePages {
             bytes,
             format,
             tiff,
             count,
+            sizes,
             read: 0,
         })
+    }
+
+    /// The pixels page `number` (1-based) is read at: its own, or fewer for a page so large
+    /// that it is reduced.
+    pub fn pixels(&self, number: u32) -> u64 {
+        let own = number
+            .checked_sub(1)
+            .and_then(|i| self.sizes.get(i as usize))
+            .copied()
+            .unwrap_or(0);
+        own.min(MAX_IMAGE_PIXELS)
     }
 
     /// The next page's number and, when `wanted` says so, its pixels; `None` after the last.
@@ -90,18 +113,22 @@ impl<'a> ImagePages<'a> {
         if !wanted(n) {
             return Ok(Some((n, None)));
         }
-        let reader = || {
-            let mut reader = ImageReader::with_format(Cursor::new(self.bytes), self.format);
-            let mut limits = image::Limits::default();
-            limits.max_alloc = Some(1 << 30);
-            reader.limits(limits);
-            reader
-        };
-        let (w, h) = reader().into_dimensions().map_err(bad)?;
+        let (w, h) = reader(self.bytes, self.format)
+            .into_dimensions()
+            .map_err(bad)?;
         too_big(w, h)?;
-        let image = reader().decode().map_err(bad)?;
+        let image = reader(self.bytes, self.format).decode().map_err(bad)?;
         Ok(Some((n, Some(reduce(image.to_luma8())))))
     }
+}
+
+/// A reader of a one-page image, its allocations capped.
+fn reader(bytes: &[u8], format: image::ImageFormat) -> ImageReader<Cursor<&[u8]>> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    reader
 }
 
 fn too_big(w: u32, h: u32) -> Result<(), Failure> {
@@ -215,6 +242,12 @@ mod tests {
         let bytes = fixture("scan-2pages.tiff");
         let mut pages = ImagePages::open(&bytes, 10).unwrap();
         assert_eq!(pages.count, 2);
+        // Each page's size is known before any is decoded.
+        assert_eq!(
+            (pages.pixels(1), pages.pixels(2)),
+            (1700 * 2200, 1700 * 2200)
+        );
+        assert_eq!(pages.pixels(3), 0);
         let first = pages.next(&|n| n == 2).unwrap().unwrap();
         assert_eq!(first.0, 1);
         assert!(first.1.is_none(), "page 1 is not wanted: not decoded");
@@ -238,6 +271,11 @@ mod tests {
         let png = fixture("photo.png");
         let mut one = ImagePages::open(&png, 10).unwrap();
         assert_eq!(one.count, 1);
+        let (w, h) = image::load_from_memory(&png)
+            .unwrap()
+            .to_luma8()
+            .dimensions();
+        assert_eq!(one.pixels(1), w as u64 * h as u64);
         assert!(one.next(&|_| true).unwrap().unwrap().1.is_some());
     }
 }
