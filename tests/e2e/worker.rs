@@ -502,6 +502,12 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
         o.extraction.as_ref().ok().map(|x| x.document.pages.len())
     }
     assert_eq!(pages(&first), Some(2));
+    // The child that read it, waiting for the next, runs under the sandbox's system-call filter.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", first.child)).unwrap();
+    assert!(
+        status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t1"),
+        "{status}"
+    );
     let second = read(request(&a, Input::Image, Mode::Fast), "scan.jpg").await;
     assert_eq!(
         second.child, first.child,
@@ -525,7 +531,22 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
     let _ = std::process::Command::new("kill")
         .arg(third.child.to_string())
         .status();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Until it has ended (a zombie: its parent has not reaped it yet).
+    let ended = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", third.child)).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !ended() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the killed child is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let fourth = read(request(&a, Input::Pdf, Mode::Accurate), "report.pdf").await;
     assert_ne!(fourth.child, third.child);
     assert_eq!(pages(&fourth), Some(2));

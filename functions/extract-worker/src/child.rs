@@ -114,6 +114,18 @@ fn child_main() -> i32 {
     let failed = |message: String| Line::Failed {
         error: horizon_pdf::Failure::new("internal", message),
     };
+    // Opened before the filter, which allows no file to be opened for writing.
+    let clear_refs = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/clear_refs")
+        .ok();
+    if let Err(e) = horizon_pdf::sandbox::confine() {
+        // A worker that cannot confine its children is broken, not the document.
+        emit(&Line::Failed {
+            error: horizon_pdf::Failure::new("engine_unavailable", e),
+        });
+        return 1;
+    }
     let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let base = engine::Options {
         input: Input::Pdf,
@@ -178,7 +190,9 @@ fn child_main() -> i32 {
         }
         drop(bytes);
         // The next document's peak is its own.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        if let Some(mut file) = clear_refs.as_ref() {
+            let _ = file.write_all(b"5");
+        }
     }
 }
 

@@ -59,6 +59,10 @@ pub fn serve_if_child() {
     if args.first().map(String::as_str) != Some(FLAG) {
         return;
     }
+    // Nothing is made without the sandbox's filter (see `horizon_pdf::sandbox::confine`).
+    if horizon_pdf::sandbox::confine().is_err() {
+        std::process::exit(70);
+    }
     let side = |i: usize| args.get(i).and_then(|a| a.parse().ok()).filter(|v| *v > 0);
     let size = Size {
         width: side(1),

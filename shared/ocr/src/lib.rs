@@ -165,6 +165,9 @@ fn runtime(setup: &Setup) -> Result<ort::environment::Environment, Unavailable> 
                     Unavailable(format!("ONNX Runtime at {}: {e}", setup.runtime.display()))
                 })?
                 .with_name("horizon-ocr")
+                // ONNX Runtime 1.32 sends usage telemetry (and keeps it in a SQLite file under
+                // ~/.cache) unless told not to: nothing of a document leaves the sandbox.
+                .with_telemetry(false)
                 .build()
                 .map_err(|e| Unavailable(format!("ONNX Runtime: {e}")))
         })
