@@ -886,9 +886,10 @@ async fn a_poison_record_is_parked_the_stream_goes_on_and_a_replay_applies_it() 
 }
 
 /// The reconciler against the real table: an account's count that says two active jobs
-/// while one is left (the other's record removed behind the outbox's back) is repaired once it
-/// has been still for a while, not before; the pending gauge, never kept here (no outbox
-/// runs), is set from the queued jobs.
+/// while one is left (the other's record removed behind the outbox's back), and its count of
+/// jobs processing that says three while none is, are repaired once they have been still for a
+/// while, not before; the pending gauge, never kept here (no outbox runs), is set from the
+/// queued jobs.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reconciler_repairs_a_count_that_drifted() {
     use aws_sdk_dynamodb::types::AttributeValue as A;
@@ -917,6 +918,21 @@ async fn the_reconciler_repairs_a_count_that_drifted() {
         .send()
         .await
         .unwrap();
+    // Three jobs processing that no job in the table is (their ends were never counted), as
+    // of now.
+    let ms =
+        |t: time::OffsetDateTime| A::N(((t.unix_timestamp_nanos() / 1_000_000) as i64).to_string());
+    dynamo
+        .update_item()
+        .table_name(table)
+        .key("pk", A::S(format!("ACCT#{account_id}")))
+        .key("sk", A::S("ACTIVE".into()))
+        .update_expression("ADD processing :three SET processingChangedAt = :now")
+        .expression_attribute_values(":three", A::N("3".into()))
+        .expression_attribute_values(":now", ms(services.clock.now()))
+        .send()
+        .await
+        .unwrap();
 
     // Changed just now: left alone (the stream may not have caught up).
     let reconcile = || horizon_app::reconcile::reconcile(&services);
@@ -926,9 +942,13 @@ async fn the_reconciler_repairs_a_count_that_drifted() {
     })
     .await;
     let early = reconcile().await.unwrap();
-    assert_eq!(early.unsettled, 1, "{early:?}");
+    assert_eq!(early.unsettled, 2, "{early:?}");
     assert_eq!(early.repaired, 1, "the gauge, never kept: {early:?}");
     assert_eq!(services.metrics.active_jobs(&account_id).await.unwrap(), 2);
+    assert_eq!(
+        services.metrics.processing_jobs(&account_id).await.unwrap(),
+        3
+    );
     assert_eq!(services.dashboard.pending_count().await.unwrap(), 1);
 
     // Still for longer than the settling time: repaired, once.
@@ -939,17 +959,18 @@ async fn the_reconciler_repairs_a_count_that_drifted() {
         .table_name(table)
         .key("pk", A::S(format!("ACCT#{account_id}")))
         .key("sk", A::S("ACTIVE".into()))
-        .update_expression("SET changedAt = :t")
-        .expression_attribute_values(
-            ":t",
-            A::N(((long_ago.unix_timestamp_nanos() / 1_000_000) as i64).to_string()),
-        )
+        .update_expression("SET changedAt = :t, processingChangedAt = :t")
+        .expression_attribute_values(":t", ms(long_ago))
         .send()
         .await
         .unwrap();
     let run = reconcile().await.unwrap();
-    assert_eq!((run.repaired, run.unsettled), (1, 0), "{run:?}");
+    assert_eq!((run.repaired, run.unsettled), (2, 0), "{run:?}");
     assert_eq!(services.metrics.active_jobs(&account_id).await.unwrap(), 1);
+    assert_eq!(
+        services.metrics.processing_jobs(&account_id).await.unwrap(),
+        0
+    );
     let again = reconcile().await.unwrap();
     assert_eq!((again.repaired, again.unsettled), (0, 0), "{again:?}");
     assert_eq!(api.get(&format!("/v1/jobs/{kept}")).await.status(), 200);

@@ -483,10 +483,11 @@ pub trait MetricsStore: Send + Sync {
     /// this call applied.
     async fn apply(&self, writes: &[Counts]) -> StoreResult<usize>;
     /// What the table holds now, for the reconciler: the active jobs (queued or processing)
-    /// of each account, and how many are queued.
+    /// and the jobs processing of each account, and how many are queued.
     async fn census(&self) -> StoreResult<Census>;
     /// The counts kept for what [`MetricsStore::census`] recounts: each account's active jobs
-    /// (every account that has a count) and the pending gauge, with when each last changed.
+    /// and jobs processing (every account that has a count) and the pending gauge, with when
+    /// each last changed.
     async fn kept_counts(&self) -> StoreResult<Vec<KeptCount>>;
     /// Sets a kept count to `to`, if it has not changed since it was read as `seen`; `false`
     /// when it had (it is left alone: a write came in between).
@@ -497,6 +498,7 @@ pub trait MetricsStore: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Census {
     pub active: std::collections::BTreeMap<AccountId, i64>,
+    pub processing: std::collections::BTreeMap<AccountId, i64>,
     pub queued: i64,
 }
 
@@ -505,6 +507,8 @@ pub struct Census {
 pub enum CountOf {
     /// An account's active jobs (its limit is held against it).
     Active(AccountId),
+    /// An account's jobs processing (its cap on jobs processing at once is held against it).
+    Processing(AccountId),
     /// The jobs queued, the dashboard's pending gauge.
     Pending,
 }

@@ -1,6 +1,7 @@
-//! The reconciler, run on a schedule beside the reaper: the counts the outbox keeps (each
-//! account's active jobs, which its limit is held against; the dashboard's pending gauge) are
-//! recounted from the jobs in the table, and a count that drifted is repaired and logged.
+//! The reconciler, run on a schedule beside the reaper: the counts kept beside the jobs (each
+//! account's active jobs, which its limit is held against, and its jobs processing, which its
+//! cap is held against; the dashboard's pending gauge) are recounted from the jobs in the table,
+//! and a count that drifted is repaired and logged.
 //!
 //! A count follows the table with the stream's lag, so the two differ for a moment after any
 //! change: a count is repaired only once it has not changed for [`SETTLE`], and only if it still
@@ -32,9 +33,18 @@ pub struct Reconciled {
 pub async fn reconcile(services: &Services) -> Result<Reconciled> {
     let census = services.metrics.census().await?;
     let mut kept = services.metrics.kept_counts().await?;
-    // An account with active jobs and no count at all: its count is 0, never changed.
-    for account in census.active.keys() {
-        let of = CountOf::Active(account.clone());
+    // An account with jobs and no count at all: its count is 0, never changed.
+    let counted = census
+        .active
+        .keys()
+        .map(|a| CountOf::Active(a.clone()))
+        .chain(
+            census
+                .processing
+                .keys()
+                .map(|a| CountOf::Processing(a.clone())),
+        );
+    for of in counted.collect::<Vec<_>>() {
         if !kept.iter().any(|k| k.of == of) {
             kept.push(KeptCount {
                 of,
@@ -49,6 +59,7 @@ pub async fn reconcile(services: &Services) -> Result<Reconciled> {
         done.checked += 1;
         let actual = match &count.of {
             CountOf::Active(account) => census.active.get(account).copied().unwrap_or(0),
+            CountOf::Processing(account) => census.processing.get(account).copied().unwrap_or(0),
             CountOf::Pending => census.queued,
         };
         if actual == count.value {
@@ -104,5 +115,41 @@ mod tests {
         assert_eq!(s.dashboard.pending_count().await.unwrap(), 1);
         let again = reconcile(s).await.unwrap();
         assert_eq!((again.repaired, again.unsettled), (0, 0), "{again:?}");
+    }
+
+    /// An account's count of jobs processing that says two while one job is processing (the
+    /// other's end was never counted) is repaired once still, so that its cap is not held
+    /// against a job that is gone; changed lately, it is left alone.
+    #[tokio::test]
+    async fn a_processing_count_that_drifted_is_repaired_once_it_is_still() {
+        use crate::ports::ProcessingChange;
+        let m = crate::Services::in_memory(test_config().unwrap());
+        let s = &m.services;
+        let lease = time::Duration::minutes(1);
+        let mut claimed = Vec::new();
+        for i in 0..2 {
+            let job = queued_job(m.clock.now() + time::Duration::milliseconds(i));
+            s.jobs.create(&job, Along::Nothing).await.unwrap();
+            let running = job.claimed(m.clock.now(), lease).unwrap();
+            s.jobs
+                .replace_counting(&running, ProcessingChange::Take(None))
+                .await
+                .unwrap();
+            claimed.push(running);
+        }
+        m.pump().await.unwrap();
+        m.store.forget(claimed[1].id()).unwrap();
+        let account = AccountId("acct_a".into());
+        assert_eq!(s.metrics.processing_jobs(&account).await.unwrap(), 2);
+
+        let early = reconcile(s).await.unwrap();
+        assert_eq!(early.repaired, 0, "{early:?}");
+        assert_eq!(s.metrics.processing_jobs(&account).await.unwrap(), 2);
+
+        m.clock.advance(SETTLE);
+        reconcile(s).await.unwrap();
+        assert_eq!(s.metrics.processing_jobs(&account).await.unwrap(), 1);
+        let census = s.metrics.census().await.unwrap();
+        assert_eq!(census.processing.get(&account), Some(&1));
     }
 }

@@ -241,25 +241,23 @@ impl JobStore for DynamoStore {
             .expression_attribute_values(":v", n(job.version() - 1))
             .build()
             .map_err(|e| StoreError::Internal(format!("a transaction's write: {e}")))?;
+        let (by, cap) = match change {
+            ProcessingChange::Take(cap) => (1, cap),
+            ProcessingChange::Release => (-1, None),
+        };
+        // A kept count's change: when it changed, for the reconciler (see `count_change`).
+        let (expression, names, values) =
+            self.count_change(Some(job.account()), "processing", by, self.clock.now());
         let mut count = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", s(format!("ACCT#{}", job.account())))
             .key("sk", s("ACTIVE"))
-            .update_expression("ADD #p :by")
-            .expression_attribute_names("#p", "processing");
-        let cap = match change {
-            ProcessingChange::Take(cap) => {
-                count = count.expression_attribute_values(":by", n(1));
-                cap
-            }
-            ProcessingChange::Release => {
-                count = count.expression_attribute_values(":by", n(-1));
-                None
-            }
-        };
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values));
         if let Some(cap) = cap {
             count = count
-                .condition_expression("attribute_not_exists(#p) OR #p < :cap")
+                .condition_expression("attribute_not_exists(#f) OR #f < :cap")
                 .expression_attribute_values(":cap", n(cap));
         }
         let count = count

@@ -47,7 +47,9 @@ impl MetricsStore for MemoryStore {
         for job in state.jobs.values().filter(|j| j.expires_at() > now) {
             match job.status() {
                 JobStatus::Queued => census.queued += 1,
-                JobStatus::Processing => {}
+                JobStatus::Processing => {
+                    *census.processing.entry(job.account().clone()).or_default() += 1
+                }
                 JobStatus::Completed | JobStatus::Failed => continue,
             }
             *census.active.entry(job.account().clone()).or_default() += 1;
@@ -58,16 +60,20 @@ impl MetricsStore for MemoryStore {
     async fn kept_counts(&self) -> StoreResult<Vec<KeptCount>> {
         let state = self.state()?;
         let changed = |of: &CountOf| state.changed.get(of).copied();
-        let mut kept: Vec<KeptCount> = state
+        let active = state
             .active
             .iter()
-            .map(|(account, value)| {
-                let of = CountOf::Active(account.clone());
-                KeptCount {
-                    changed_at: changed(&of),
-                    of,
-                    value: *value,
-                }
+            .map(|(account, value)| (CountOf::Active(account.clone()), *value));
+        let processing = state
+            .processing
+            .iter()
+            .map(|(account, value)| (CountOf::Processing(account.clone()), *value));
+        let mut kept: Vec<KeptCount> = active
+            .chain(processing)
+            .map(|(of, value)| KeptCount {
+                changed_at: changed(&of),
+                of,
+                value,
             })
             .collect();
         kept.push(KeptCount {
@@ -87,6 +93,9 @@ impl MetricsStore for MemoryStore {
         match &seen.of {
             CountOf::Active(account) => {
                 state.active.insert(account.clone(), to);
+            }
+            CountOf::Processing(account) => {
+                state.processing.insert(account.clone(), to);
             }
             CountOf::Pending => state.pending = to,
         }
@@ -120,6 +129,9 @@ impl MemoryStore {
         }
         if let Some((account, by)) = &counts.processing {
             *state.processing.entry(account.clone()).or_default() += by;
+            state
+                .changed
+                .insert(CountOf::Processing(account.clone()), self.now());
         }
         if let Some((account, by)) = &counts.active {
             *state.active.entry(account.clone()).or_default() += by;

@@ -217,6 +217,11 @@ impl MemoryStore {
             }
             None => {}
         }
+        if change.is_some() {
+            state
+                .changed
+                .insert(CountOf::Processing(job.account().clone()), now);
+        }
         state.jobs.insert(job.id().clone(), job.clone());
         state
             .stream

@@ -1,8 +1,9 @@
 //! The reconciler's reads and repairs: the active jobs as the table holds them (the pending
 //! list's shards, `DASH#pending#<shard>`, which hold every queued and processing job), the
-//! counts kept for them (each account's `ACTIVE` item, found through `COUNTED#<shard>` in the
-//! active-job index, and the pending gauge's shards), and a repair conditional on the count
-//! not having changed.
+//! counts kept for them (each account's `ACTIVE` item, with its `jobs` and `processing`, found
+//! through `COUNTED#<shard>` in the active-job index, and the pending gauge's shards), and a
+//! repair conditional on the count not having changed. The two counts of an account's item
+//! share its `changedAt`: a change to either puts off the repair of both.
 
 use super::*;
 use horizon_app::ports::{Census, CountOf, KeptCount};
@@ -30,13 +31,15 @@ impl DynamoStore {
                     let Some(account) = opt_str(item, "accountId") else {
                         continue;
                     };
-                    if opt_str(item, "status") == Some(JobStatus::Queued.as_str()) {
-                        census.queued += 1;
+                    let account = AccountId(account.to_owned());
+                    match opt_str(item, "status") {
+                        Some(s) if s == JobStatus::Queued.as_str() => census.queued += 1,
+                        Some(s) if s == JobStatus::Processing.as_str() => {
+                            *census.processing.entry(account.clone()).or_default() += 1
+                        }
+                        _ => {}
                     }
-                    *census
-                        .active
-                        .entry(AccountId(account.to_owned()))
-                        .or_default() += 1;
+                    *census.active.entry(account).or_default() += 1;
                 }
                 start = page.last_evaluated_key;
                 if start.is_none() {
@@ -68,9 +71,18 @@ impl DynamoStore {
                     else {
                         continue;
                     };
-                    let of = CountOf::Active(AccountId(account.to_owned()));
+                    let id = AccountId(account.to_owned());
                     let item = self.get_item(format!("ACCT#{account}"), "ACTIVE").await?;
-                    kept.push(kept_count(of, item.as_ref(), "jobs"));
+                    kept.push(kept_count(
+                        CountOf::Active(id.clone()),
+                        item.as_ref(),
+                        "jobs",
+                    ));
+                    kept.push(kept_count(
+                        CountOf::Processing(id),
+                        item.as_ref(),
+                        "processing",
+                    ));
                 }
                 start = page.last_evaluated_key;
                 if start.is_none() {
@@ -96,13 +108,14 @@ impl DynamoStore {
     }
 
     pub(super) async fn repair_count(&self, seen: &KeptCount, to: i64) -> StoreResult<bool> {
-        let account = match &seen.of {
-            CountOf::Active(account) => account,
+        let (account, field) = match &seen.of {
+            CountOf::Active(account) => (account, "jobs"),
+            CountOf::Processing(account) => (account, "processing"),
             CountOf::Pending => return self.repair_gauge(seen, to).await,
         };
         // The change's own expression, with the count set rather than added to.
         let (expression, names, mut values) =
-            self.count_change(Some(account), "jobs", to, self.clock.now());
+            self.count_change(Some(account), field, to, self.clock.now());
         let expression = expression.replacen("ADD #f :by SET", "SET #f = :by,", 1);
         let condition = match seen.changed_at {
             Some(at) => {
@@ -194,7 +207,7 @@ fn kept_count(of: CountOf, item: Option<&Item>, field: &str) -> KeptCount {
         of,
         value: item.and_then(|i| opt_num(i, field)).unwrap_or(0),
         changed_at: item
-            .and_then(|i| opt_num::<i64>(i, CHANGED_AT))
+            .and_then(|i| opt_num::<i64>(i, changed_at(field)))
             .and_then(|ms| crate::dynamo::from_millis(ms).ok()),
     }
 }

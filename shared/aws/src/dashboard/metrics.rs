@@ -141,10 +141,14 @@ impl DynamoStore {
             let account = AccountId(account.to_owned());
             let (mut expression, mut names, mut values) =
                 self.count_change(Some(&account), "jobs", by, now);
-            // The jobs processing, on the same item (not a kept count the reconciler repairs).
+            // The jobs processing, on the same item, with when they changed.
             expression = expression.replacen("ADD #f :by", "ADD #f :by, #p :processing", 1);
             names.insert("#p".into(), "processing".into());
             values.insert(":processing".into(), n(processing));
+            if processing != 0 {
+                expression = expression.replacen(" SET ", " SET #pc = :changed, ", 1);
+                names.insert("#pc".into(), changed_at("processing").into());
+            }
             items.push(self.add(
                 &format!("ACCT#{account}"),
                 "ACTIVE".into(),

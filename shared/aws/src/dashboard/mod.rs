@@ -476,7 +476,7 @@ impl DynamoStore {
     ) {
         let names = HashMap::from([
             ("#f".to_owned(), field.to_owned()),
-            ("#c".to_owned(), CHANGED_AT.to_owned()),
+            ("#c".to_owned(), changed_at(field).to_owned()),
         ]);
         let mut values = HashMap::from([
             (":by".to_owned(), n(by)),
@@ -496,6 +496,16 @@ impl DynamoStore {
 
 /// When a kept count last changed (unix ms).
 pub(crate) const CHANGED_AT: &str = "changedAt";
+
+/// The attribute that says when the kept count in `field` last changed: an account's jobs
+/// processing have their own, apart from its active jobs' on the same item, so that the
+/// reconciler repairs each on its own settling.
+pub(crate) fn changed_at(field: &str) -> &'static str {
+    match field {
+        "processing" => "processingChangedAt",
+        _ => CHANGED_AT,
+    }
+}
 
 impl DynamoStore {
     /// Where an account's count is filed in the active-job index.
