@@ -191,6 +191,23 @@ mod tests {
         assert_eq!(ids(&left), [jobs[1].job_id.as_str()]);
     }
 
+    /// A job that expires while processing is taken off its account's count by the outbox's
+    /// removal, and that commit gives its room to the oldest waiting job.
+    #[tokio::test]
+    async fn a_job_removed_while_processing_gives_its_room_to_a_waiting_one() {
+        let memory = memory(1);
+        let services = &memory.services;
+        let a = AccountId("acct_a".into());
+        let jobs = two_set_aside_at_the_cap(services, &a).await;
+        let mut removed = processing(services, &a, 2, -1);
+        removed.active = Some((a.clone(), -1));
+        crate::outbox::commit(services, &[removed]).await.unwrap();
+        assert_eq!(
+            ids(&memory.queue.work().unwrap()),
+            [jobs[0].job_id.as_str()]
+        );
+    }
+
     #[tokio::test]
     async fn a_job_set_aside_as_its_account_frees_up_is_queued_at_once() {
         let memory = memory(1);

@@ -210,11 +210,21 @@ async fn still_there(services: &Services, job: &Job) -> Result<bool> {
 /// applied already is left out); returns how many it applied. The counters are few and shared by
 /// every job: a consumer commits a batch's writes together, in the stream's order, rather than
 /// one transaction per write contending for them. A refused transaction is tried again.
+///
+/// A job removed while processing (it expired) is taken off its account's jobs processing
+/// here, so the room it leaves is given to a waiting job once the count is lower (`fair`); a
+/// write read again releases again, which queues nothing the account has no room for.
 pub async fn commit(services: &Services, writes: &[Counts]) -> Result<usize> {
     let commit = || services.metrics.apply(writes);
-    Ok(crate::retry::Backoff::STORE
+    let applied = crate::retry::Backoff::STORE
         .retry("committing counts", commit)
-        .await?)
+        .await?;
+    for (account, by) in writes.iter().filter_map(|w| w.processing.as_ref()) {
+        if *by < 0 {
+            crate::fair::release(services, account, by.unsigned_abs() as usize).await?;
+        }
+    }
+    Ok(applied)
 }
 
 /// Carries out what follows a delivery attempt, as its record in the delivery log says (the
