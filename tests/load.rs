@@ -26,6 +26,11 @@ pub struct Options {
     pub webhook_refusals: usize,
     /// How long to wait without progress before calling the rest lost.
     pub patience: Duration,
+    /// DynamoDB down (the config's `faults.outages`): from this long after the first
+    /// submission, for this long.
+    pub outage: Option<(Duration, Duration)>,
+    /// Submissions spread evenly over this long (zero: all at once).
+    pub spread: Duration,
 }
 
 /// What a client saw.
@@ -257,6 +262,16 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
         ));
     }
 
+    if let Some((after, lasting)) = options.outage {
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            eprintln!("DynamoDB down for {} s", lasting.as_secs());
+            horizon_app::faults::set_outage(true);
+            tokio::time::sleep(lasting).await;
+            horizon_app::faults::set_outage(false);
+            eprintln!("DynamoDB back");
+        });
+    }
     let started = Instant::now();
     type Submitted = HashMap<String, (OffsetDateTime, usize)>;
     let submitted: Arc<Mutex<Submitted>> = Arc::default();
@@ -274,7 +289,9 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
             sem.clone(),
             retries.clone(),
         );
+        let delay = options.spread.mul_f64(i as f64 / options.jobs as f64);
         tasks.spawn(async move {
+            tokio::time::sleep(delay).await;
             let _permit = sem.acquire().await;
             let at = OffsetDateTime::now_utc();
             // A careful client: a 5xx or 429 is sent again under the same Idempotency-Key, which
@@ -443,8 +460,13 @@ async fn dead_lettered(http: &reqwest::Client, base: &str, auth: &str, id: &str)
 /// JSON body (`null` if none).
 async fn send_until_answered(mut make: impl FnMut() -> reqwest::RequestBuilder) -> (u16, Value) {
     let mut last = (0, Value::Null);
-    for attempt in 0..20u64 {
-        let mut pause = Duration::from_millis(100 * (attempt + 1));
+    // A careful client: it keeps at it through an outage of minutes.
+    let until = Instant::now() + Duration::from_secs(600);
+    for attempt in 0u64.. {
+        if Instant::now() > until {
+            break;
+        }
+        let mut pause = Duration::from_millis(100 * (attempt + 1)).min(Duration::from_secs(5));
         match make().send().await {
             Ok(r) => {
                 let status = r.status().as_u16();

@@ -100,6 +100,8 @@ async fn main() {
         jobs,
         webhook_refusals: 0,
         patience: Duration::from_secs(60),
+        outage: None,
+        spread: Duration::ZERO,
     };
     let report = load::run(config, &options).await;
     let units = horizon_aws::write_units::write_units();

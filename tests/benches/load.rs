@@ -39,6 +39,8 @@ async fn main() {
         jobs,
         webhook_refusals: 0,
         patience: Duration::from_secs(60),
+        outage: None,
+        spread: Duration::ZERO,
     };
     if with_faults {
         config.faults = faults();
@@ -108,6 +110,7 @@ pub fn faults() -> Faults {
         duplicate_delivery: 0.10,
         conflict: 0.05,
         throttle: 0.02,
+        ..Faults::default()
     }
 }
 

@@ -25,6 +25,7 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
         duplicate_delivery: 0.3,
         conflict: 0.15,
         throttle: 0.05,
+        ..Faults::default()
     };
     // A killed worker's job comes back through the reaper once its lease ends. The deadline (a
     // page's time limit) is generous: a slow page on a loaded machine is no fault of this test's.
@@ -51,6 +52,8 @@ async fn no_job_is_lost_or_duplicated_under_injected_faults() {
             // Down until it has refused this many deliveries: their events must come again.
             webhook_refusals: 10,
             patience: Duration::from_secs(150),
+            outage: None,
+            spread: Duration::ZERO,
         },
     )
     .await;
@@ -356,4 +359,76 @@ async fn a_5000_page_tiff_is_held_to_the_jobs_budget() {
     assert_eq!(part["status"], "completed", "{part}");
     assert_eq!(part["result"]["pages"], 11, "{part}");
     running.shutdown().await;
+}
+
+/// DynamoDB down for three minutes while a careful client submits jobs (a 5xx is sent again
+/// under its Idempotency-Key) and workers, the outbox and webhook dispatch run: once it is
+/// back, every job the client was given completes, exactly once, with its webhook; no job is
+/// left queued or processing, no count is off and no outbox record was given up or parked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dynamodb_outage_of_minutes_loses_nothing_and_leaves_nothing_stuck() {
+    let _ = services().await; // fails early, with the reason, if the stack is not there
+    let own = Own::new("outage");
+    let mut config = isolated_config(&own);
+    config.faults = Faults {
+        outages: true,
+        ..Faults::default()
+    };
+    config.jobs.deadline = Duration::from_secs(40);
+    config.jobs.lease = Duration::from_secs(42);
+    config.jobs.reaper_interval = Duration::from_secs(5);
+    config.jobs.retry_base = Duration::from_secs(2);
+    config.webhooks.schedule = vec![1, 2, 4, 8, 16, 32, 60, 60, 60];
+    config.local.workers = 3;
+    let outage = Duration::from_secs(180);
+    let report = load::run(
+        config.clone(),
+        &Options {
+            jobs: 12,
+            webhook_refusals: 0,
+            // Nothing can finish while DynamoDB is down.
+            patience: outage + Duration::from_secs(120),
+            // Half the jobs are submitted before it, half while it lasts.
+            outage: Some((Duration::from_secs(3), outage)),
+            spread: Duration::from_secs(6),
+        },
+    )
+    .await;
+    report.print();
+    assert_eq!(report.submitted, 12, "{report:?}");
+    assert!(
+        report.submit_retries > 0,
+        "some submissions met the outage and were sent again: {report:?}"
+    );
+    assert!(report.lost.is_empty(), "lost: {:?}", report.lost);
+    assert!(report.duplicated.is_empty(), "{:?}", report.duplicated);
+    assert_eq!(
+        report.completed, 12,
+        "an outage fails no job: {:?}",
+        report.failures
+    );
+    assert_eq!(
+        report.webhooks_delivered, 12,
+        "missing: {:?}",
+        report.webhooks_missing
+    );
+    assert!(
+        report.elapsed > outage,
+        "the outage must have held the run up: {:?}",
+        report.elapsed
+    );
+    // Nothing stuck: no job left queued or processing, and the counts agree.
+    let services = horizon_aws::services::from_config(config).await;
+    eventually("the pending gauge is back to 0", async || {
+        services.dashboard.pending_count().await.unwrap() == 0
+    })
+    .await;
+    let census = services.metrics.census().await.unwrap();
+    assert!(
+        census.active.is_empty() && census.processing.is_empty(),
+        "{census:?}"
+    );
+    assert!(services.parked.parked(10).await.unwrap().is_empty());
+    let kept = services.metrics.kept_counts().await.unwrap();
+    assert!(kept.iter().all(|k| k.value == 0), "{kept:?}");
 }

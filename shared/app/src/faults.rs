@@ -21,6 +21,24 @@ pub struct Faults {
     /// A DynamoDB or S3 request is answered with a throttling error (`ThrottlingException`,
     /// `SlowDown`) without reaching the service; the SDK's retries see it as the real thing.
     pub throttle: f64,
+    /// DynamoDB can be taken down and brought back ([`set_outage`]): while it is down, every
+    /// DynamoDB and DynamoDB Streams request is answered `InternalServerError` (HTTP 500)
+    /// without reaching the service, as in an outage of the service.
+    pub outages: bool,
+}
+
+static OUTAGE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Takes DynamoDB down (`true`) or brings it back, for the services of this process built with
+/// [`Faults::outages`].
+#[cfg(feature = "test-support")]
+pub fn set_outage(down: bool) {
+    OUTAGE.store(down, Ordering::SeqCst);
+}
+
+/// Whether DynamoDB is down now (see [`Faults::outages`]).
+pub fn in_outage(faults: &Faults) -> bool {
+    faults.outages && OUTAGE.load(Ordering::SeqCst)
 }
 
 /// The kinds of fault, for counting.

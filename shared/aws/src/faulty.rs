@@ -51,6 +51,13 @@ impl HttpConnector for FaultyConnector {
 /// The service a request is for, from its `X-Amz-Target` (the JSON protocols) or its absence.
 fn injected(request: &HttpRequest, faults: &Faults) -> Option<HttpResponse> {
     let target = request.headers().get("x-amz-target").unwrap_or("");
+    if target.starts_with("DynamoDB") && horizon_app::faults::in_outage(faults) {
+        return Some(dynamodb_error_status(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "Internal server error (an injected outage)",
+        ));
+    }
     if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
         // Only writes of a job under its version, which the worker and the API must re-read and
         // redo: a lost race, as another writer would cause it.
@@ -88,14 +95,15 @@ fn injected(request: &HttpRequest, faults: &Faults) -> Option<HttpResponse> {
 }
 
 fn dynamodb_error(code: &str, message: &str) -> HttpResponse {
+    dynamodb_error_status(http::StatusCode::BAD_REQUEST, code, message)
+}
+
+fn dynamodb_error_status(status: http::StatusCode, code: &str, message: &str) -> HttpResponse {
     let body = serde_json::json!({
         "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
         "message": message,
     });
-    let mut response = HttpResponse::new(
-        StatusCode::from(http::StatusCode::BAD_REQUEST),
-        SdkBody::from(body.to_string()),
-    );
+    let mut response = HttpResponse::new(StatusCode::from(status), SdkBody::from(body.to_string()));
     response
         .headers_mut()
         .insert("content-type", "application/x-amz-json-1.0");
