@@ -397,9 +397,9 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
     for (job, attempts) in [(&dead, 1), (&spent, services.config.jobs.max_tries)] {
         let id: JobId = job.parse().unwrap();
         // Claimed `attempts` times, 2 s apart, each claim's 1-second lease run out by the next;
-        // the last one's ends a second from now.
+        // the last one's ended a second ago.
         for i in (0..attempts).rev() {
-            let at = now - time::Duration::seconds(2 * i64::from(i));
+            let at = now - time::Duration::seconds(2 * i64::from(i) + 2);
             let j = services
                 .jobs
                 .get(&id)
@@ -411,7 +411,6 @@ async fn the_reaper_leaves_no_job_queued_or_processing_forever() {
             services.jobs.replace(&j).await.unwrap();
         }
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     let ours = [queued.clone(), dead.clone(), spent.clone()];
     let mut total = horizon_extract_worker::reaper::Reaped::default();
