@@ -432,3 +432,53 @@ async fn a_dynamodb_outage_of_minutes_loses_nothing_and_leaves_nothing_stuck() {
     let kept = services.metrics.kept_counts().await.unwrap();
     assert!(kept.iter().all(|k| k.value == 0), "{kept:?}");
 }
+
+/// An image bomb: a PNG of a few hundred bytes whose header claims 30,000 × 30,000 pixels (2.7 GB
+/// decoded). Its extraction job fails `too_large` from the header alone, before a pixel is
+/// decoded, and the worker goes on to the next image.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_bomb_fails_its_job_from_its_header_and_the_worker_goes_on() {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::GrayImage::new(1, 1)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let mut bomb = png.into_inner();
+    // The IHDR chunk: length, type, then width and height; its CRC covers type and data.
+    assert_eq!(&bomb[12..16], b"IHDR");
+    bomb[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    assert!(bomb.len() < 1_000, "{} bytes", bomb.len());
+
+    let services = services().await;
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&services).await);
+    let read = |bytes: Vec<u8>| {
+        let api = &api;
+        async move {
+            let resp = api.upload_raw(bytes, "image/png").await;
+            assert_eq!(resp.status(), 201);
+            let upload: Value = resp.json().await.unwrap();
+            let body = format!(r#"{{"uploadId":"{}"}}"#, upload["id"].as_str().unwrap());
+            let resp = api.post_json("/v1/extract/image", &body).await;
+            assert_eq!(resp.status(), 202);
+            let job: Value = resp.json().await.unwrap();
+            api.wait_terminal(job["jobId"].as_str().unwrap()).await
+        }
+    };
+    let done = read(bomb).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["code"], "too_large", "{done}");
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30000×30000"),
+        "{done}"
+    );
+    let next = read(fixture("photo.png")).await;
+    assert_eq!(next["status"], "completed", "{next}");
+    running.shutdown().await;
+}
