@@ -91,14 +91,16 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let crowded = small.measure(&short).await;
-    let mut done = 0;
+    let mut states = std::collections::BTreeMap::<String, usize>::new();
     for id in &backlog_ids {
-        if large.status(id).await == "completed" {
-            done += 1;
-        }
+        *states.entry(large.status(id).await).or_default() += 1;
     }
+    let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
     report(
-        &format!("with the backlog ({done} of its {backlog} jobs done meanwhile)"),
+        &format!(
+            "with the backlog (its {backlog} jobs meanwhile: {})",
+            states.join(", ")
+        ),
         &crowded,
         Some(&alone),
     );

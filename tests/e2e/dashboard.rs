@@ -401,6 +401,67 @@ async fn the_dashboard_is_closed_without_the_admin_key_off_loopback() {
             .unwrap();
         assert_eq!(resp.status(), 200, "{path} with the session");
     }
+
+    // Guessing the admin key from one address: after 10 wrong keys in a minute (sign-ins or
+    // bearer tokens), that address waits for the minute to end, whatever it sends, while
+    // another address still gets in. The count is kept in the table, for every instance.
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let guesser = from(3);
+    // All ten within one minute: not in its last seconds.
+    let second = services.clock.now().unix_timestamp() % 60;
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let minute = services.clock.now().unix_timestamp() / 60;
+    for i in 0..10 {
+        let resp = guesser
+            .get(format!("{base}/horizon/api/stats"))
+            .bearer_auth(format!("guess-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "guess {i}");
+    }
+    let locked = guesser
+        .get(format!("{base}/horizon/api/stats"))
+        .bearer_auth("admin-key-for-the-gate-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert!(locked.headers().contains_key("retry-after"));
+    let other = from(4)
+        .get(format!("{base}/horizon/api/stats"))
+        .bearer_auth("admin-key-for-the-gate-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200, "another address is not held back");
+    let shared = aws_sdk_dynamodb::Client::new(&sdk().await)
+        .get_item()
+        .table_name(&services.config.stack.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("STRIKES#sign-in#127.0.0.3".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(minute.to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failures = shared
+        .item()
+        .and_then(|i| i.get("failures"))
+        .and_then(|v| v.as_n().ok())
+        .cloned();
+    assert_eq!(failures.as_deref(), Some("10"));
     running.shutdown().await;
 }
 

@@ -143,7 +143,7 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
     let mut config = (*services.config).clone();
     config.api.bad_keys_per_minute = 0;
     services.config = std::sync::Arc::new(config);
-    services.bad_keys = std::sync::Arc::new(horizon_app::limits::Strikes::new(0));
+    services.bad_keys = std::sync::Arc::new(horizon_app::limits::Strikes::new("keys", 0));
     let running = horizon_local::start_http(services.clone()).await.unwrap();
     let owner = Api::new(running.addr, &new_account(&services).await);
     let other_key = new_account(&services).await;

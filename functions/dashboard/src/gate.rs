@@ -21,9 +21,10 @@ const SESSION_SECONDS: i64 = 8 * 3600;
 /// every other operator can still sign in.
 const FAILED_SIGN_INS_PER_MINUTE: u32 = 10;
 
-/// This instance's failed sign-ins, per client address.
+/// Failed sign-ins, and requests with a wrong admin key, per client address (counted by every
+/// instance together).
 static FAILED_SIGN_INS: std::sync::LazyLock<Strikes> =
-    std::sync::LazyLock::new(|| Strikes::new(FAILED_SIGN_INS_PER_MINUTE));
+    std::sync::LazyLock::new(|| Strikes::new("sign-in", FAILED_SIGN_INS_PER_MINUTE));
 
 /// Who is acting: the name a session was signed in under, `admin key` for the bearer token, or
 /// `local` on the loopback runner. The audit log's `actor`.
@@ -31,6 +32,32 @@ static FAILED_SIGN_INS: std::sync::LazyLock<Strikes> =
 pub struct Operator(pub String);
 
 /// Whether the request (its headers) may see the dashboard; `403` otherwise.
+/// The operator a dashboard API request acts as ([`same_origin`], then [`check`]), or why not.
+/// A request with a wrong admin key counts as a failed sign-in of its client, and a client with
+/// too many of those this minute waits (`429`) without its key being looked at.
+pub async fn admit(
+    services: &Services,
+    client: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Operator> {
+    let now = services.clock.now().unix_timestamp();
+    if let Some(wait) = FAILED_SIGN_INS.wait(client, now) {
+        return Err(Error::TooManyRequests {
+            detail: format!("too many wrong admin keys from this address; retry in {wait} s"),
+            retry_after: wait.max(1) as u64,
+        });
+    }
+    same_origin(method, headers)?;
+    let checked = check(services, headers);
+    if checked.is_err() && headers.contains_key("authorization") {
+        FAILED_SIGN_INS
+            .strike(services.accounts.as_ref(), client, now)
+            .await;
+    }
+    checked
+}
+
 pub fn check(services: &Services, headers: &HeaderMap) -> Result<Operator> {
     let config = &services.config;
     if config.dashboard.open {
@@ -181,7 +208,9 @@ pub async fn login(
         return SignIn::Form(StatusCode::FORBIDDEN, Some(why));
     };
     if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), admin.as_bytes())) {
-        FAILED_SIGN_INS.strike(&client, now);
+        FAILED_SIGN_INS
+            .strike(services.accounts.as_ref(), &client, now)
+            .await;
         return SignIn::Form(StatusCode::FORBIDDEN, Some("That is not the admin key."));
     }
     let expires = now + SESSION_SECONDS;

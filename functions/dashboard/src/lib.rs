@@ -26,7 +26,7 @@ use axum::routing::{any, get, post};
 use horizon_app::dashboard::{self, ListName, Width};
 use horizon_app::Services;
 use horizon_domain::{Error, Job, JobId, Result};
-use horizon_runtime::http::ApiError;
+use horizon_runtime::http::{ApiError, ClientAddr};
 use serde_json::Value;
 
 pub use gate::Operator;
@@ -110,10 +110,13 @@ pub fn routes(services: Services) -> axum::Router {
 
 /// The API's gate: the operator, from the admin key or the session cookie, or a `403`; and a
 /// change asked for by another site, a `403` too.
-async fn gated(State(s): Dash, mut req: axum::extract::Request, next: Next) -> Response {
-    let allowed = gate::same_origin(req.method(), req.headers())
-        .and_then(|()| gate::check(&s, req.headers()));
-    match allowed {
+async fn gated(
+    State(s): Dash,
+    ClientAddr(client): ClientAddr,
+    mut req: axum::extract::Request,
+    next: Next,
+) -> Response {
+    match gate::admit(&s, &client, req.method(), req.headers()).await {
         Ok(operator) => {
             req.extensions_mut().insert(operator);
             next.run(req).await

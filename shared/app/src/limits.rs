@@ -200,10 +200,18 @@ impl RateLimits {
     }
 }
 
-/// Failures per client (its network address) per minute, in this instance: after `per_minute`
-/// failures in a minute, the client's next tries wait for the minute to end. Guessing (keys,
-/// the admin key) gets slow for the guesser alone: other clients go on.
+/// Failures per client (its network address) per minute, counted by every instance together
+/// (in the table: [`AccountStore::strike`]): after `per_minute` failures in a minute, the
+/// client's next tries wait for the minute to end. Guessing (keys, the admin key) gets slow for
+/// the guesser alone: other clients go on.
+///
+/// Each failure is added to the shared count, and the count that comes back is kept here: the
+/// check before a try reads only this instance's memory (no read per request). An instance
+/// learns of failures made at others with the client's next failure at it, so a guesser spread
+/// over `n` instances gets at most `per_minute + n` tries a minute. When the table cannot be
+/// reached, the instance counts alone meanwhile.
 pub struct Strikes {
+    scope: &'static str,
     per_minute: u32,
     clients: Mutex<HashMap<String, (i64, u32)>>,
 }
@@ -212,8 +220,10 @@ pub struct Strikes {
 const CLIENTS_KEPT: usize = 10_000;
 
 impl Strikes {
-    pub fn new(per_minute: u32) -> Self {
+    /// Failures of one kind (`scope`: `keys`, `sign-in`), `per_minute` for each client.
+    pub fn new(scope: &'static str, per_minute: u32) -> Self {
         Strikes {
+            scope,
             per_minute,
             clients: Mutex::new(HashMap::new()),
         }
@@ -232,18 +242,29 @@ impl Strikes {
         (failed.0 == now / 60 && failed.1 >= self.per_minute).then(|| 60 - now % 60)
     }
 
-    /// Counts one failure of `client` at `now` (unix seconds).
-    pub fn strike(&self, client: &str, now: i64) {
+    /// Counts one failure of `client` at `now` (unix seconds), here and in `store`.
+    pub async fn strike(&self, store: &dyn AccountStore, client: &str, now: i64) {
+        if self.per_minute == 0 {
+            return;
+        }
+        let shared = match store.strike(self.scope, client, now / 60).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::warn!(error = %e, scope = self.scope, "failures not shared; counted by this instance alone");
+                0
+            }
+        };
         if let Ok(mut clients) = self.clients.lock() {
             if clients.len() >= CLIENTS_KEPT {
                 clients.retain(|_, (minute, _)| *minute == now / 60);
             }
             let entry = clients.entry(client.to_owned()).or_insert((now / 60, 0));
-            *entry = if entry.0 == now / 60 {
-                (entry.0, entry.1.saturating_add(1))
+            let here = if entry.0 == now / 60 {
+                entry.1.saturating_add(1)
             } else {
-                (now / 60, 1)
+                1
             };
+            *entry = (now / 60, here.max(shared));
         }
     }
 }
@@ -252,17 +273,49 @@ impl Strikes {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_client_that_keeps_failing_waits_for_the_minute_and_others_do_not() {
-        let strikes = Strikes::new(3);
+    #[tokio::test]
+    async fn a_client_that_keeps_failing_waits_for_the_minute_and_others_do_not() {
+        let store = store();
+        let strikes = Strikes::new("keys", 3);
         let t = 1_700_000_010; // 30 s into its minute
         for _ in 0..3 {
             assert_eq!(strikes.wait("a", t), None);
-            strikes.strike("a", t);
+            strikes.strike(&store, "a", t).await;
         }
         assert_eq!(strikes.wait("a", t), Some(30));
         assert_eq!(strikes.wait("b", t), None, "another client");
         assert_eq!(strikes.wait("a", t + 30), None, "the next minute");
+    }
+
+    /// A guesser spread over three instances: each instance learns the shared count with the
+    /// client's next failure at it, so the client waits everywhere after 3 + 3 tries at most
+    /// (6 of 30 tried), not 3 at each (9); with the table down, each instance counts alone.
+    #[tokio::test]
+    async fn failures_are_counted_across_instances() {
+        let store = store();
+        let instances: Vec<Strikes> = (0..3).map(|_| Strikes::new("keys", 3)).collect();
+        let t = 1_700_000_010;
+        let mut tried = 0;
+        for i in 0..30 {
+            let at = &instances[i % 3];
+            if at.wait("a", t).is_none() {
+                tried += 1;
+                at.strike(&store, "a", t).await;
+            }
+        }
+        assert!(tried <= 6, "{tried} tries passed");
+        assert!(instances.iter().all(|s| s.wait("a", t).is_some()));
+        // Another scope's count is its own.
+        let sign_ins = Strikes::new("sign-in", 3);
+        sign_ins.strike(&store, "a", t).await;
+        assert_eq!(sign_ins.wait("a", t), None);
+
+        store.set_rate_buckets_down(true);
+        let alone = Strikes::new("keys", 3);
+        for _ in 0..3 {
+            alone.strike(&store, "b", t).await;
+        }
+        assert_eq!(alone.wait("b", t), Some(30));
     }
 
     fn store() -> crate::memory::MemoryStore {

@@ -242,6 +242,10 @@ pub trait AccountStore: Send + Sync {
         bucket: &StoredBucket,
         seen: Option<u64>,
     ) -> StoreResult<()>;
+    /// Counts one failure of `client` (its network address) in `scope` (`keys`, `sign-in`)
+    /// during `minute` (unix minutes), for every instance (`limits::Strikes`): the failures
+    /// counted in that minute so far, this one included.
+    async fn strike(&self, scope: &str, client: &str, minute: i64) -> StoreResult<u32>;
 }
 
 /// A token bucket as stored: its tokens when written, when that was, and its version (for the

@@ -174,6 +174,27 @@ impl AccountStore for DynamoStore {
             .await
             .map(|_| ())
     }
+
+    async fn strike(&self, scope: &str, client: &str, minute: i64) -> StoreResult<u32> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("STRIKES#{scope}#{client}")))
+            .key("sk", s(minute.to_string()))
+            .update_expression("ADD failures :one SET expiresAt = :expires")
+            .expression_attribute_values(":one", n(1))
+            // Kept for the minute after (a clock a little behind still finds it), then swept.
+            .expression_attribute_values(":expires", n((minute + 2) * 60))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB UpdateItem", e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| num::<u32>(a, "failures").ok())
+            .unwrap_or(1))
+    }
 }
 
 /// An account's shared request bucket: a partition of its own, apart from the account's

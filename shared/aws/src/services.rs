@@ -114,6 +114,7 @@ pub fn with_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Services {
             config.api.rate_burst,
         )),
         bad_keys: Arc::new(horizon_app::limits::Strikes::new(
+            "keys",
             config.api.bad_keys_per_minute,
         )),
         config,

@@ -404,7 +404,9 @@ impl axum::extract::FromRequestParts<Services> for Account {
             Ok(account) => account,
             Err(e @ Error::Unauthorized(_)) => {
                 if authorization.is_some() {
-                    services.bad_keys.strike(&client, now);
+                    (services.bad_keys)
+                        .strike(services.accounts.as_ref(), &client, now)
+                        .await;
                 }
                 return Err(e.into());
             }

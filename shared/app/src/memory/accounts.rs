@@ -109,6 +109,19 @@ impl AccountStore for MemoryStore {
         state.rate_buckets.insert(account.clone(), bucket.clone());
         Ok(())
     }
+
+    async fn strike(&self, scope: &str, client: &str, minute: i64) -> StoreResult<u32> {
+        let mut state = self.state()?;
+        if state.rate_buckets_down {
+            return Err(StoreError::Unavailable("the strike counts are down".into()));
+        }
+        let count = state
+            .strikes
+            .entry((scope.to_owned(), client.to_owned(), minute))
+            .or_default();
+        *count += 1;
+        Ok(*count)
+    }
 }
 
 impl MemoryStore {

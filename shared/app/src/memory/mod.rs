@@ -147,7 +147,10 @@ impl Services {
                 config.api.rate_per_second,
                 config.api.rate_burst,
             )),
-            bad_keys: Arc::new(crate::limits::Strikes::new(config.api.bad_keys_per_minute)),
+            bad_keys: Arc::new(crate::limits::Strikes::new(
+                "keys",
+                config.api.bad_keys_per_minute,
+            )),
             config: Arc::new(config),
         };
         Memory {
@@ -293,8 +296,11 @@ struct State {
     waiting: BTreeMap<(AccountId, String), WorkMessage>,
     /// Each account's shared request bucket.
     rate_buckets: HashMap<AccountId, StoredBucket>,
-    /// Whether the request buckets answer as if the table could not be reached.
+    /// Whether the request buckets and strike counts answer as if the table could not be
+    /// reached.
     rate_buckets_down: bool,
+    /// Failures per scope, client and minute (`limits::Strikes`).
+    strikes: HashMap<(String, String, i64), u32>,
 }
 
 /// One record of the store's stream, as the table's stream has one for each item written.
