@@ -69,6 +69,21 @@ const ROUTES: &[(&str, &str, &str, u16, u16)] = &[
     ("DELETE", "/api/uploads/{upload}", "", 404, 204),
 ];
 
+/// Whether ROUTES has `method` on `template`, a path of the OpenAPI document (a `{name}`
+/// segment there stands for any one segment).
+fn in_routes(method: &str, template: &str) -> bool {
+    let want: Vec<&str> = template.split('/').collect();
+    ROUTES.iter().any(|(m, path, ..)| {
+        let have: Vec<&str> = path.split('/').collect();
+        m.eq_ignore_ascii_case(method)
+            && have.len() == want.len()
+            && want
+                .iter()
+                .zip(&have)
+                .all(|(w, h)| w == h || w.starts_with('{'))
+    })
+}
+
 struct Owned {
     job: String,
     done: String,
@@ -161,6 +176,35 @@ async fn every_route_needs_a_valid_key_and_hides_other_accounts() {
         .revoke_key(&record.id, None)
         .await
         .unwrap());
+
+    // Every operation of the OpenAPI document that takes a key is in ROUTES: a new route
+    // cannot go untested here.
+    let spec: Value = owner.get("/v1/openapi.json").await.json().await.unwrap();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let public = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            if public || !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            checked += 1;
+            if !in_routes(method, path) {
+                missing.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(
+        checked >= 15,
+        "the OpenAPI document lists {checked} keyed operations"
+    );
+    assert!(
+        missing.is_empty(),
+        "keyed routes missing from ROUTES: {missing:?}"
+    );
 
     for (method, template, body, by_other, by_owner) in ROUTES {
         // Fresh resources per route, since cancel and delete use theirs up.
