@@ -756,3 +756,58 @@ async fn a_service_killed_mid_flight_loses_no_job_and_no_event() {
         "events sent twice under different ids: {twice:?}"
     );
 }
+
+/// A job deleted before the outbox reads its records: made, cancelled and deleted while only
+/// the API runs (no outbox), its records are read once the whole service starts. Its event is
+/// not sent (the receiver never hears of it), no record is parked, the job is taken off its
+/// account's count, and the stream goes on: the next job's event arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_deleted_before_its_records_are_read_emits_nothing_and_blocks_nothing() {
+    let isolated = isolated_services("deleted").await;
+    let services = webhook_services(&isolated, &[1, 2], 5);
+    let receiver = Receiver::start();
+    let key = new_account(&services).await;
+    let api_only = horizon_local::start_http(services.clone()).await.unwrap();
+    let api = Api::new(api_only.addr, &key);
+    let upload = api.upload_id(fixture("two-pages.pdf")).await;
+    let gone = start_with_webhook(&api, &upload, &receiver.url("/ok"), &["job.failed"]).await;
+    let cancel = |api: &Api, job: &str| {
+        let (http, url) = (
+            api.http.clone(),
+            format!("{}/v1/jobs/{job}/cancel", api.base),
+        );
+        async move { http.post(url).send().await.unwrap().status() }
+    };
+    assert_eq!(cancel(&api, &gone).await, 200);
+    assert_eq!(api.delete(&format!("/v1/jobs/{gone}")).await.status(), 204);
+    api_only.shutdown().await;
+
+    let running = horizon_local::start(services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &key);
+    let next = start_with_webhook(&api, &upload, &receiver.url("/ok"), &["job.failed"]).await;
+    let id: horizon_domain::JobId = next.parse().unwrap();
+    let account = services
+        .jobs
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .account()
+        .clone();
+    assert_eq!(cancel(&api, &next).await, 200);
+    let entries = receiver.wait_for(1).await;
+    let jobs: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+            body["data"]["jobId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(jobs, [next.clone()], "only the job still there is told of");
+    eventually("both jobs are off the account's count", async || {
+        services.metrics.active_jobs(&account).await.unwrap() == 0
+    })
+    .await;
+    assert!(services.parked.parked(10).await.unwrap().is_empty());
+    running.shutdown().await;
+}
