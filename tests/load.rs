@@ -364,7 +364,16 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let elapsed = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await; // late duplicates, if any
+    // A late duplicate, if any, is a delivery still on the webhook queue: wait until it holds
+    // none (bounded: a dead letter's retries may keep it busy for longer).
+    let webhooks = services.config.stack.webhook_queue_url.clone();
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        match services.queues.depth(&webhooks).await {
+            Ok(d) if d.visible + d.in_flight + d.delayed == 0 => break,
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 
     let received = std::mem::take(&mut *received.lock().expect("lock"));
     let mut report = Report {
