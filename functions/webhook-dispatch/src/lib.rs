@@ -194,7 +194,7 @@ impl WebhookDispatcher {
         let now = self.services.clock.now().unix_timestamp();
         if now - delivery.not_before > OWN_TROUBLE_MAX {
             tracing::error!(delivery_id = %delivery.delivery_id, "a delivery failed on our side for a day; it goes to the dead-letter queue");
-            return None;
+            return self.dead_letter_logged(&delivery).await;
         }
         match self.services.deliveries.send(&delivery, wait).await {
             Ok(()) => {
@@ -203,6 +203,42 @@ impl WebhookDispatcher {
             }
             Err(e) => {
                 tracing::warn!(delivery_id = %delivery.delivery_id, error = %e, "a delivery could not be queued anew");
+                None
+            }
+        }
+    }
+
+    /// Dead-letters a delivery that was never attempted (a day of trouble on our side) through
+    /// its delivery log, as an attempt is: a record with the dead letter to follow, which the
+    /// outbox carries out, so that the dead letter is in the log. `None` when the record could
+    /// not be written (the queue's own dead-letter queue then holds the message).
+    async fn dead_letter_logged(&self, delivery: &DeliveryMessage) -> Option<()> {
+        let attempt = Attempt {
+            delivery_id: delivery.delivery_id.to_string(),
+            subscription_id: delivery.subscription_id.to_string(),
+            url: String::new(),
+            event: delivery.event,
+            attempt: delivery.attempt,
+            replay: delivery.replay,
+            at: rfc3339(self.services.clock.now()),
+            status_code: None,
+            latency_ms: 0,
+            error: Some("not sent: our side could not handle it for a day".into()),
+            outcome: "dead_lettered".into(),
+            message: Some(delivery.clone()),
+            then: Some(Then::DeadLetter {
+                message: delivery.clone(),
+            }),
+        };
+        match self
+            .services
+            .delivery_log
+            .record(&delivery.job_id, &attempt)
+            .await
+        {
+            Ok(_) => Some(()),
+            Err(e) => {
+                tracing::error!(delivery_id = %delivery.delivery_id, error = %e, "the dead letter could not be logged");
                 None
             }
         }
@@ -727,6 +763,55 @@ mod tests {
         assert!(delay >= Duration::from_secs(5), "{delay:?}");
         assert_eq!(queued_before, 2);
         assert!(memory.queue.dead_letters().unwrap().is_empty());
+    }
+
+    /// A day of our own trouble (here: the log cannot say whether the attempt was made): the
+    /// delivery, never attempted, is dead-lettered through its delivery log, so the dead letter
+    /// is logged, instead of reaching the queue's dead-letter queue unlogged.
+    #[tokio::test]
+    async fn a_day_of_our_own_trouble_dead_letters_the_delivery_in_its_log() {
+        let memory = Services::in_memory(horizon_app::memory::test_config().unwrap());
+        let first = started_job(&memory, "https://hooks.example.com/h").await;
+        let mut services = memory.services.clone();
+        services.delivery_log = Arc::new(CannotTell(memory.services.delivery_log.clone()));
+        let dispatcher = WebhookDispatcher::new(services);
+        memory.clock.advance(time::Duration::hours(25));
+        let mut message = event(&first).records.remove(0);
+        let last_but_one = memory.services.config.jobs.max_tries - 1;
+        message
+            .attributes
+            .insert("ApproximateReceiveCount".into(), last_but_one.to_string());
+        assert!(matches!(
+            dispatcher.handle_message(&message).await,
+            Handled::Done
+        ));
+        let log = memory
+            .services
+            .delivery_log
+            .attempts(&first.job_id)
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].outcome, "dead_lettered");
+        assert!(log[0].error.as_deref().unwrap().contains("a day"));
+        memory.pump().await.unwrap();
+        assert_eq!(memory.queue.dead_letters().unwrap(), [first]);
+    }
+
+    /// A delivery log that records, but cannot say whether an attempt was recorded.
+    struct CannotTell(Arc<dyn horizon_app::ports::DeliveryLog>);
+
+    #[async_trait::async_trait]
+    impl horizon_app::ports::DeliveryLog for CannotTell {
+        async fn record(&self, job: &horizon_domain::JobId, a: &Attempt) -> StoreResult<bool> {
+            self.0.record(job, a).await
+        }
+        async fn recorded(&self, _: &DeliveryMessage) -> StoreResult<bool> {
+            Err(StoreError::Unavailable("DynamoDB: injected".into()))
+        }
+        async fn attempts(&self, job: &horizon_domain::JobId) -> StoreResult<Vec<Attempt>> {
+            self.0.attempts(job).await
+        }
     }
 
     /// A delivery log that is down.
