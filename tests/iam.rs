@@ -354,3 +354,38 @@ fn every_request_of_every_function_is_allowed_by_its_role() {
     let functions: BTreeSet<&str> = roles.keys().map(String::as_str).collect();
     assert_eq!(seen, functions, "every function's requests were seen");
 }
+
+/// Each function's extraction child fits in the function's memory beside its parent, as the
+/// template sizes them (the check each function also makes at start,
+/// `horizon_app::config::child_room`): a child allowed more would be killed by Lambda rather
+/// than refused by its own limit.
+#[test]
+fn each_function_has_room_for_its_child() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let template: Value = serde_yaml::from_str(&text).unwrap();
+    let globals = &template["Globals"]["Function"];
+    let mut checked = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let size = properties["MemorySize"]
+            .as_u64()
+            .or(globals["MemorySize"].as_u64())
+            .unwrap();
+        let child = &properties["Environment"]["Variables"]["HORIZON_EXTRACT_MEMORY_MB"];
+        let Some(child) = child.as_u64() else {
+            continue;
+        };
+        assert!(
+            child <= horizon_app::config::child_room(size),
+            "{name:?}: a child of {child} MB does not fit in {size} MB"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 4,
+        "{checked} functions name their child's memory"
+    );
+}

@@ -454,7 +454,7 @@ impl Config {
         if let Some(size) =
             get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse::<u64>().ok())
         {
-            let room = size.saturating_sub(PARENT_MB);
+            let room = child_room(size);
             // Unset, it is what the function has room for.
             if get("HORIZON_EXTRACT_MEMORY_MB").is_none() {
                 config.extraction.memory_mb = config.extraction.memory_mb.min(room);
@@ -472,6 +472,12 @@ impl Config {
 
 /// What a function's own process needs beside an extraction child, in MB.
 const PARENT_MB: u64 = 256;
+
+/// The memory (MB) a child of a function of `function_mb` may have: what is left beside its
+/// parent. `HORIZON_EXTRACT_MEMORY_MB` must fit in it.
+pub fn child_room(function_mb: u64) -> u64 {
+    function_mb.saturating_sub(PARENT_MB)
+}
 
 #[cfg(test)]
 mod tests {
