@@ -93,7 +93,7 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         counts: Counts {
             job: after.id().clone(),
             version: after.version(),
-            keep_until: after.expires_at(),
+            keep_until: after.expires_at() + MARKS_OUTLIVE,
             tally,
             measure,
             active,
@@ -101,6 +101,11 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
         },
     })
 }
+
+/// How long an applied mark outlives its job's own expiry: as long as the stream keeps a
+/// record (a day), so that a record of the job read again after the job is gone (expired, or
+/// removed at its expiry) is still known as applied.
+const MARKS_OUTLIVE: time::Duration = time::Duration::days(1);
 
 /// Whether a job counts among its account's active jobs (queued or processing).
 fn live(job: &Job) -> i64 {
@@ -123,9 +128,7 @@ pub fn removal(before: &Job) -> Option<Counts> {
     (failed || active).then(|| Counts {
         job: before.id().clone(),
         version: before.version() + 1,
-        // An expired job is removed at its expiry: its mark outlives it by a day, so that the
-        // removal read again is still known as applied.
-        keep_until: before.expires_at() + time::Duration::days(1),
+        keep_until: before.expires_at() + MARKS_OUTLIVE,
         tally: failed.then(|| {
             (
                 "deleted",

@@ -453,7 +453,7 @@ pub struct Counts {
     pub job: JobId,
     /// The version the write made.
     pub version: u64,
-    /// Until when the write is remembered as applied (the job's own expiry).
+    /// Until when the write is remembered as applied (a day past the job's own expiry).
     pub keep_until: OffsetDateTime,
     /// The time buckets' field (`pushed`, `completed` or `failed`), the bucket time, and the
     /// pending gauge's change.
