@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// Jobs whose dead letter the run asks the API about at a time, while it waits.
+const SWEEP: usize = 50;
+
 /// What to run.
 pub struct Options {
     pub jobs: usize,
@@ -339,27 +342,32 @@ pub async fn run(mut config: Config, options: &Options) -> Report {
                 .collect()
         };
         settled.extend(arrived);
-        if settled.len() < submitted.len()
-            && last_change.elapsed() > Duration::from_secs(3)
-            && last_asked.elapsed() > Duration::from_secs(3)
-        {
-            last_asked = Instant::now();
-            let unsettled: Vec<&String> = submitted
-                .keys()
-                .filter(|id| !settled.contains(*id))
-                .collect();
-            for id in unsettled {
-                if dead_lettered(&http, &base, &auth, id).await {
-                    settled.insert(id.clone());
-                }
-            }
+        // Progress is what arrived since the last look (a sweep below may take a while: what
+        // arrived meanwhile counts).
+        if settled.len() != last {
+            last = settled.len();
+            last_change = Instant::now();
         }
         if settled.len() >= submitted.len() || last_change.elapsed() > options.patience {
             break;
         }
-        if settled.len() != last {
-            last = settled.len();
-            last_change = Instant::now();
+        if last_change.elapsed() > Duration::from_secs(3)
+            && last_asked.elapsed() > Duration::from_secs(3)
+        {
+            // A few of the jobs still unsettled at a time, so as not to load the service
+            // that is still working on the rest.
+            let unsettled: Vec<String> = submitted
+                .keys()
+                .filter(|id| !settled.contains(*id))
+                .take(SWEEP)
+                .cloned()
+                .collect();
+            for id in unsettled {
+                if dead_lettered(&http, &base, &auth, &id).await {
+                    settled.insert(id);
+                }
+            }
+            last_asked = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
