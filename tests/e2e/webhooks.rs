@@ -803,7 +803,11 @@ async fn a_job_deleted_before_its_records_are_read_emits_nothing_and_blocks_noth
             body["data"]["jobId"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(jobs, [next.clone()], "only the job still there is told of");
+    assert_eq!(
+        jobs,
+        std::slice::from_ref(&next),
+        "only the job still there is told of"
+    );
     eventually("both jobs are off the account's count", async || {
         services.metrics.active_jobs(&account).await.unwrap() == 0
     })
