@@ -667,6 +667,7 @@ async fn replay(
         ));
     }
     let job = own_job(services, account, &earlier.job_id).await?;
+    horizon_app::jobs::resume(services, &job).await?;
     Ok(Created::Replayed(JobView::of(&job, base, None)))
 }
 

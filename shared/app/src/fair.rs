@@ -22,12 +22,18 @@ use horizon_domain::{AccountId, JobId, JobStatus};
 
 /// Queues a new job, or, while its account has its cap of jobs processing, sets it aside: a
 /// large account's backlog stays out of the queue, and other accounts' jobs are not behind it.
+///
+/// When the account's count cannot be read (the table is out of reach), the job goes to the
+/// queue: the worker's claim holds the cap in its own write, and sets the job aside if need be.
 pub async fn queue(services: &Services, account: &AccountId, message: &WorkMessage) -> Result<()> {
-    if room(services, account).await? > 0 {
-        services.queue.enqueue(message).await?;
-        return Ok(());
+    match room(services, account).await {
+        Ok(0) => set_aside(services, account, message).await,
+        Ok(_) => Ok(services.queue.enqueue(message).await?),
+        Err(e) => {
+            tracing::warn!(error = %e, "the account's jobs processing cannot be read; the job goes to the queue");
+            Ok(services.queue.enqueue(message).await?)
+        }
     }
-    set_aside(services, account, message).await
 }
 
 /// Sets a job of `account`, which has its cap of jobs processing, aside until one of them ends.

@@ -111,6 +111,21 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     Ok(())
 }
 
+/// A job's request made again (its `Idempotency-Key` replayed): a job still queued and never
+/// taken up is queued again, in case the first request stopped between storing it and queuing
+/// it (the table or the queue out of reach; the client was answered 503). A second message for
+/// a job queued already is harmless: the worker finds it taken or done.
+pub async fn resume(services: &Services, job: &Job) -> Result<()> {
+    if job.status() != JobStatus::Queued || job.attempts() > 0 {
+        return Ok(());
+    }
+    let message = WorkMessage {
+        job_id: job.id().to_string(),
+        account: Some(job.account().0.clone()),
+    };
+    crate::fair::queue(services, job.account(), &message).await
+}
+
 /// What a job refused at its account's limit of `max` active jobs is told.
 pub fn at_limit(max: u32) -> String {
     format!(
@@ -194,4 +209,38 @@ pub async fn retry(services: &Services, id: &JobId) -> Result<Job> {
     };
     tracing::info!(job_id = %id, retry = %retry.id(), "failed job retried");
     Ok(retry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{queued_job, test_config};
+    use crate::ports::Clock;
+
+    /// A request replayed for a job that was stored but never queued (its first request
+    /// stopped in between) queues it; a job a worker took up already is left alone.
+    #[tokio::test]
+    async fn a_replayed_request_queues_a_job_that_was_never_queued() {
+        let m = Services::in_memory(test_config().unwrap());
+        let s = &m.services;
+        let job = queued_job(m.clock.now());
+        s.jobs.create(&job, Along::Nothing).await.unwrap();
+        assert!(m.queue.work().unwrap().is_empty());
+        resume(s, &job).await.unwrap();
+        let queued = m.queue.work().unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].job_id, job.id().to_string());
+
+        let taken = job
+            .claimed(m.clock.now(), time::Duration::minutes(1))
+            .unwrap()
+            .requeued(m.clock.now())
+            .unwrap();
+        resume(s, &taken).await.unwrap();
+        assert_eq!(
+            m.queue.work().unwrap().len(),
+            1,
+            "tried once: not queued again"
+        );
+    }
 }
