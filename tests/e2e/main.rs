@@ -9,6 +9,7 @@ mod documents;
 mod events;
 mod jobs;
 mod lambda;
+mod parts;
 mod reliability;
 mod resources;
 mod support;

@@ -578,3 +578,15 @@ pub async fn objects_under(services: &Services, prefix: &str) -> usize {
     .key_count()
     .unwrap_or(0) as usize
 }
+
+/// `services` with its configuration changed as `change` says.
+pub fn with_config(
+    services: &horizon_app::Services,
+    change: impl FnOnce(&mut horizon_app::Config),
+) -> horizon_app::Services {
+    let mut s = services.clone();
+    let mut config = (*s.config).clone();
+    change(&mut config);
+    s.config = std::sync::Arc::new(config);
+    s
+}

@@ -29,14 +29,6 @@ async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, url: &str) -> bool {
     attrs.values().all(|v| v == "0")
 }
 
-fn with_config(services: &Services, change: impl FnOnce(&mut horizon_app::Config)) -> Services {
-    let mut s = services.clone();
-    let mut config = (*s.config).clone();
-    change(&mut config);
-    s.config = std::sync::Arc::new(config);
-    s
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn redelivery_of_a_finished_job_does_no_work() {
     let services = services().await;
@@ -494,7 +486,7 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
     );
     let read = |req: Request, name: &str| {
         let bytes = fixture(name);
-        async move { child::extract(&req, bytes.into(), |_| {}).await.unwrap() }
+        async move { child::extract(&req, bytes, |_| {}).await.unwrap() }
     };
     let first = read(request(&a, Input::Pdf, Mode::Accurate), "two-pages.pdf").await;
     fn pages(o: &horizon_extract_worker::child::Outcome) -> Option<usize> {
@@ -556,7 +548,7 @@ async fn an_extraction_child_reads_one_account_s_documents_in_turn() {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(child::extract(&req, fixture("report.pdf").into(), |_| {}))
+        rt.block_on(child::extract(&req, fixture("report.pdf"), |_| {}))
             .unwrap()
     })
     .join()

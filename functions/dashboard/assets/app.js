@@ -374,7 +374,23 @@ function timeline(job) {
       <time datetime="${new Date(s.at * 1000).toISOString()}">${when(s.at)}</time> <span class="muted">+${secs(s.at - first)}</span>
       ${s.worker ? `<span class="muted">by worker ${esc(s.worker)}</span>` : ""}${next ? ` <span class="muted">· ${secs(next.at - s.at)} until the next step</span>` : ""}</li>`;
   }).join("")}</ol>
+  ${parts(job, first)}
   ${waited != null ? `<p class="muted" data-wait>Waited ${secs(waited)} in the queue: from when it was queued to when a worker first took it (the "wait" the overview averages per queue).</p>` : ""}`;
+}
+
+// A long job's parts on its timeline: when each was taken and read, by which worker.
+function parts(job, first) {
+  const all = job.parts || [];
+  if (!all.length) return "";
+  const steps = all.flatMap((p, i) => [
+    p.startedAt != null ? { at: p.startedAt, label: `part ${i + 1} (pages ${p.pages}) taken${p.attempts > 1 ? ` (attempt ${p.attempts})` : ""}`, worker: p.worker, state: "reserved" } : null,
+    p.finishedAt != null ? { at: p.finishedAt, label: `part ${i + 1} (pages ${p.pages}) read`, state: "completed" } : null,
+  ]).filter(Boolean).sort((a, b) => a.at - b.at);
+  const waiting = all.filter((p) => p.state === "queued").length;
+  return `<h3>Parts</h3><p class="muted" data-parts-summary>Read in ${all.length} parts: ${all.filter((p) => p.state === "done").length} read, ${all.filter((p) => p.state === "running").length} running, ${waiting} waiting.</p>
+  <ol class="timeline" data-parts>${steps.map((s) => `<li class="step ${s.state}" data-part-step><span class="dot"></span><strong>${esc(s.label)}</strong>
+    <time datetime="${new Date(s.at * 1000).toISOString()}">${when(s.at)}</time> <span class="muted">+${secs(s.at - first)}</span>
+    ${s.worker ? `<span class="muted">by worker ${esc(s.worker)}</span>` : ""}</li>`).join("")}</ol>`;
 }
 
 function lineage(job) {

@@ -201,7 +201,7 @@ impl Setup {
 }
 
 fn run_child(rt: &tokio::runtime::Runtime, req: &child::Request, bytes: Vec<u8>) -> child::Outcome {
-    rt.block_on(child::extract(req, bytes.into(), |_| {}))
+    rt.block_on(child::extract(req, bytes, |_| {}))
         .expect("start the child")
 }
 

@@ -27,17 +27,51 @@ const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 enum Line {
-    Progress {
-        done: u32,
-        total: u32,
-    },
-    Done {
-        extraction: Extraction,
-        peak_rss_kb: u64,
-    },
-    Failed {
-        error: horizon_pdf::Failure,
-    },
+    Progress { done: u32, total: u32 },
+    Done { answer: Answer, peak_rss_kb: u64 },
+    Failed { error: horizon_pdf::Failure },
+}
+
+/// What a child is asked to do with a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Read the wanted pages and analyse the whole ([`engine::extract`]).
+    #[default]
+    Extract,
+    /// Read the wanted pages only, for a part of a job ([`engine::read`]).
+    Read,
+    /// Say what each wanted page will cost to read ([`engine::plan`]).
+    Plan,
+}
+
+/// A child's answer to its [`Task`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Answer {
+    Extraction(Extraction),
+    Reading(engine::Reading),
+    Plan(Vec<(u32, engine::PageCost)>),
+}
+
+/// The document a child reads: a file it maps (a worker spools what it downloads), or bytes
+/// sent down its stdin.
+#[derive(Debug, Clone)]
+pub enum Document {
+    File(PathBuf),
+    Bytes(bytes::Bytes),
+}
+
+impl From<bytes::Bytes> for Document {
+    fn from(b: bytes::Bytes) -> Document {
+        Document::Bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for Document {
+    fn from(b: Vec<u8>) -> Document {
+        Document::Bytes(b.into())
+    }
 }
 
 /// What the parent asks of one extraction.
@@ -76,10 +110,15 @@ pub struct Outcome {
     pub child: u32,
 }
 
-/// One document for a child: the job's settings, then `length` bytes of the document.
+/// One document for a child: the job's settings, then `length` bytes of the document (none when
+/// it is the file at `path`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Job {
+    #[serde(default)]
+    task: Task,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
     input: Input,
     ocr: Ocr,
     mode: Mode,
@@ -161,11 +200,13 @@ fn child_main() -> i32 {
                 return 0;
             }
         };
-        let mut bytes = vec![0u8; job.length];
-        if let Err(e) = std::io::Read::read_exact(&mut input, &mut bytes) {
-            emit(&failed(format!("reading the document: {e}")));
-            return 0;
-        }
+        let bytes = match held(&job, &mut input) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                emit(&failed(format!("reading the document: {e}")));
+                return 0;
+            }
+        };
         let options = engine::Options {
             input: job.input,
             ocr: job.ocr,
@@ -181,9 +222,14 @@ fn child_main() -> i32 {
             ..base.clone()
         };
         let report = |done, total| emit(&Line::Progress { done, total });
-        match engine::extract(&bytes, &options, &report) {
-            Ok(extraction) => emit(&Line::Done {
-                extraction,
+        let answer = match job.task {
+            Task::Extract => engine::extract(&bytes, &options, &report).map(Answer::Extraction),
+            Task::Read => engine::read(&bytes, &options, &report).map(Answer::Reading),
+            Task::Plan => engine::plan(&bytes, &options).map(Answer::Plan),
+        };
+        match answer {
+            Ok(answer) => emit(&Line::Done {
+                answer,
                 peak_rss_kb: peak_rss_kb(),
             }),
             Err(error) => emit(&Line::Failed { error }),
@@ -192,6 +238,42 @@ fn child_main() -> i32 {
         // The next document's peak is its own.
         if let Some(mut file) = clear_refs.as_ref() {
             let _ = file.write_all(b"5");
+        }
+    }
+}
+
+/// A document as the child holds it: mapped from its file (its pages are read in as PDFium
+/// asks for them, and count against no memory limit), or read from stdin.
+enum Held {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Held {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Held::Mapped(m) => m,
+            Held::Read(v) => v,
+        }
+    }
+}
+
+fn held(job: &Job, input: &mut impl std::io::Read) -> std::io::Result<Held> {
+    match &job.path {
+        Some(path) => {
+            let file = std::fs::File::open(path)?;
+            if file.metadata()?.len() == 0 {
+                return Ok(Held::Read(Vec::new()));
+            }
+            // SAFETY: the worker wrote the file before asking and does not change it while
+            // the child reads it; the mapping is read-only.
+            Ok(Held::Mapped(unsafe { memmap2::Mmap::map(&file)? }))
+        }
+        None => {
+            let mut bytes = vec![0u8; job.length];
+            input.read_exact(&mut bytes)?;
+            Ok(Held::Read(bytes))
         }
     }
 }
@@ -312,9 +394,34 @@ fn spawn(req: &Request) -> Result<Kept, Error> {
 /// started); whatever happens in the child is the `Outcome`'s.
 pub async fn extract(
     req: &Request,
-    document: bytes::Bytes,
+    document: impl Into<Document>,
     progress: impl Fn(Progress),
 ) -> Result<Outcome, Error> {
+    let asked = ask(req, Task::Extract, document.into(), progress).await?;
+    Ok(Outcome {
+        extraction: asked.answer.and_then(|a| match a {
+            Answer::Extraction(x) => Ok(x),
+            _ => Err(JobError::new("internal", "the child answered another task")),
+        }),
+        peak_rss_kb: asked.peak_rss_kb,
+        child: asked.child,
+    })
+}
+
+/// What a child answered, with its peak memory.
+pub struct Asked {
+    pub answer: Result<Answer, JobError>,
+    pub peak_rss_kb: u64,
+    pub child: u32,
+}
+
+/// Has a child do `task` with `document` (see [`extract`]).
+pub async fn ask(
+    req: &Request,
+    task: Task,
+    document: Document,
+    progress: impl Fn(Progress),
+) -> Result<Asked, Error> {
     let key = Key::of(req);
     let Kept {
         key,
@@ -327,7 +434,13 @@ pub async fn extract(
         None => spawn(req)?,
     };
     let pid = child.id().unwrap_or(0);
+    let (path, document) = match document {
+        Document::File(path) => (Some(path), bytes::Bytes::new()),
+        Document::Bytes(bytes) => (None, bytes),
+    };
     let job = Job {
+        task,
+        path,
         input: req.input,
         ocr: req.ocr,
         mode: req.mode,
@@ -371,16 +484,16 @@ pub async fn extract(
             Ok(_) => break Ok(None),
         }
     };
-    let outcome = |extraction, peak_rss_kb| Outcome {
-        extraction,
+    let outcome = |answer, peak_rss_kb| Asked {
+        answer,
         peak_rss_kb,
         child: pid,
     };
     let answered = match finished {
         Ok(Some(Line::Done {
-            extraction,
+            answer,
             peak_rss_kb,
-        })) => outcome(Ok(extraction), peak_rss_kb),
+        })) => outcome(Ok(answer), peak_rss_kb),
         Ok(Some(Line::Failed { error })) => {
             outcome(Err(JobError::new(error.code, error.message)), 0)
         }

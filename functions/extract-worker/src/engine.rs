@@ -145,30 +145,129 @@ fn pixels(image: &GrayImage) -> u64 {
     image.width() as u64 * image.height() as u64
 }
 
-/// Reads a document. `progress(done, total)` is told as pages are read. Errors carry the job's
+/// Reads a document whole: its pages ([`read`]), then the layout analysis of all of them
+/// ([`finish`]). `progress(done, total)` is told as pages are read. Errors carry the job's
 /// `error.code`.
 pub fn extract(
     bytes: &[u8],
     options: &Options,
     progress: &dyn Fn(u32, u32),
 ) -> Result<Extraction, Failure> {
-    let selection = match options.wanted.as_deref() {
-        Some(w) => Some(
+    Ok(finish(
+        read(bytes, options, progress)?,
+        options.input,
+        options.ocr,
+    ))
+}
+
+/// A document's pages as read, before the analysis of the whole document: what a part of a job
+/// (a page range) hands on, to be joined with the other parts' ([`Reading::join`]) and
+/// [`finish`]ed once, as if the document had been read in one piece.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reading {
+    pub pages: Vec<PageInput>,
+    pub ocr_pages: Vec<u32>,
+    pub empty_pages: Vec<u32>,
+    /// What the file itself gave cause for (a repaired PDF).
+    pub warnings: Vec<String>,
+    /// Scripts of the job's languages that OCR has no model for (known once OCR ran).
+    pub unreadable: Vec<Script>,
+}
+
+impl Reading {
+    /// The parts' readings, in page order, as one.
+    pub fn join(parts: impl IntoIterator<Item = Reading>) -> Reading {
+        let mut whole = Reading::default();
+        for part in parts {
+            whole.pages.extend(part.pages);
+            whole.ocr_pages.extend(part.ocr_pages);
+            whole.empty_pages.extend(part.empty_pages);
+            for w in part.warnings {
+                if !whole.warnings.contains(&w) {
+                    whole.warnings.push(w);
+                }
+            }
+            for s in part.unreadable {
+                if !whole.unreadable.contains(&s) {
+                    whole.unreadable.push(s);
+                }
+            }
+        }
+        whole
+    }
+}
+
+/// What a page is expected to cost to read, for dividing a long job into parts.
+pub use horizon_domain::parts::PageCost;
+
+/// What each wanted page of a document will cost to read, without reading it: an image's pages
+/// and a PDF's pages without a usable text layer (or all, with `ocr: always`) are read with OCR;
+/// a PDF's other pages with the layout model (accurate mode) or from their text alone.
+pub fn plan(bytes: &[u8], options: &Options) -> Result<Vec<(u32, PageCost)>, Failure> {
+    let selection = selection(options)?;
+    let wanted = |n: u32| selection.as_ref().is_none_or(|sel| sel.contains(n));
+    // The pages the models read, at their pixels: the whole job's budget is checked here.
+    let mut sizes: Vec<(u32, u64)> = Vec::new();
+    let mut out = Vec::new();
+    match options.input {
+        Input::Pdf => {
+            let pdf = horizon_pdf::open(
+                horizon_pdf::pdfium(options.pdfium.as_deref())?,
+                bytes,
+                Limits {
+                    max_pages: options.max_pages,
+                },
+            )?;
+            for n in (1..=pdf.page_count()).filter(|&n| wanted(n)) {
+                let layer = pdf.text_layer(n)?;
+                let cost = if needs_ocr(&layer, options.ocr) {
+                    sizes.push((n, pdf.render_pixels(n, OCR_DPI)?));
+                    PageCost::Ocr
+                } else if options.mode == Mode::Accurate && !layer.page.words.is_empty() {
+                    sizes.push((n, pdf.render_pixels(n, LAYOUT_DPI)?));
+                    PageCost::Layout
+                } else {
+                    PageCost::Text
+                };
+                out.push((n, cost));
+            }
+        }
+        Input::Image => {
+            let images = ImagePages::open(bytes, options.max_pages)?;
+            for n in (1..=images.count).filter(|&n| wanted(n)) {
+                sizes.push((n, images.pixels(n)));
+                out.push((n, PageCost::Ocr));
+            }
+        }
+    }
+    Budget::new(options.max_megapixels).check_whole(&sizes)?;
+    Ok(out)
+}
+
+fn selection(options: &Options) -> Result<Option<horizon_domain::PageSelection>, Failure> {
+    options
+        .wanted
+        .as_deref()
+        .map(|w| {
             w.parse::<horizon_domain::PageSelection>()
-                .map_err(|e| Failure::new("internal", format!("the page selection: {e}")))?,
-        ),
-        None => None,
-    };
+                .map_err(|e| Failure::new("internal", format!("the page selection: {e}")))
+        })
+        .transpose()
+}
+
+/// Reads a document's wanted pages (see [`Reading`]). `progress(done, total)` is told as pages
+/// are read.
+pub fn read(
+    bytes: &[u8],
+    options: &Options,
+    progress: &dyn Fn(u32, u32),
+) -> Result<Reading, Failure> {
+    let selection = selection(options)?;
     let wanted = |n: u32| selection.as_ref().is_none_or(|sel| sel.contains(n));
     let mut ocr = LazyOcr::new(options);
     let mut budget = Budget::new(options.max_megapixels);
-    let mut out = Extraction {
-        document: Document::default(),
-        ocr_pages: Vec::new(),
-        empty_pages: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let mut pages: Vec<PageInput> = Vec::new();
+    let mut out = Reading::default();
     match options.input {
         Input::Pdf => {
             let pdfium = horizon_pdf::pdfium(options.pdfium.as_deref())?;
@@ -208,7 +307,7 @@ pub fn extract(
                 if page.words.is_empty() {
                     out.empty_pages.push(n);
                 }
-                pages.push(page);
+                out.pages.push(page);
                 progress(done as u32 + 1, numbers.len() as u32);
             }
         }
@@ -230,38 +329,54 @@ pub fn extract(
                 if page.words.is_empty() {
                     out.empty_pages.push(n);
                 }
-                pages.push(page);
+                out.pages.push(page);
                 done += 1;
                 progress(done, numbers.len() as u32);
             }
         }
     }
-    if !out.empty_pages.is_empty() {
-        let how = if options.input == Input::Image || options.ocr != Ocr::Never {
+    if !out.ocr_pages.is_empty() {
+        if let Some(engine) = ocr.engine.as_ref() {
+            out.unreadable = engine.unreadable(&options.languages);
+        }
+    }
+    Ok(out)
+}
+
+/// The whole document from its pages as read: the warnings of what could not be read, and the
+/// layout analysis across every page (running heads, tables and words that go on over a page,
+/// the heading hierarchy).
+pub fn finish(reading: Reading, input: Input, ocr: Ocr) -> Extraction {
+    let mut warnings = reading.warnings;
+    if !reading.empty_pages.is_empty() {
+        let how = if input == Input::Image || ocr != Ocr::Never {
             "no text was found on"
         } else {
             "no text layer on (OCR was turned off for)"
         };
-        out.warnings.push(format!(
+        warnings.push(format!(
             "{how} page(s) {}; they give no chunks",
-            list(&out.empty_pages)
+            list(&reading.empty_pages)
         ));
     }
-    if !out.ocr_pages.is_empty() {
-        if let Some(engine) = ocr.engine.as_ref() {
-            let unreadable = engine.unreadable(&options.languages);
-            if !unreadable.is_empty() {
-                let names: Vec<String> = unreadable.iter().map(|s| format!("{s:?}")).collect();
-                out.warnings.push(format!(
-                    "OCR has no model for the {} script; page(s) {} may read little or nothing of it",
-                    names.join(", "),
-                    list(&out.ocr_pages)
-                ));
-            }
-        }
+    if !reading.ocr_pages.is_empty() && !reading.unreadable.is_empty() {
+        let names: Vec<String> = reading
+            .unreadable
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect();
+        warnings.push(format!(
+            "OCR has no model for the {} script; page(s) {} may read little or nothing of it",
+            names.join(", "),
+            list(&reading.ocr_pages)
+        ));
     }
-    out.document = horizon_layout::analyse(&pages);
-    Ok(out)
+    Extraction {
+        document: horizon_layout::analyse(&reading.pages),
+        ocr_pages: reading.ocr_pages,
+        empty_pages: reading.empty_pages,
+        warnings,
+    }
 }
 
 /// Whether a PDF page is read with OCR: always, never, or (`auto`) when its text layer is

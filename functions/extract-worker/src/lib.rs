@@ -14,6 +14,7 @@
 
 pub mod child;
 pub mod engine;
+mod parts;
 pub mod reaper;
 
 use std::str::FromStr;
@@ -209,7 +210,17 @@ impl ExtractWorker {
         if let Some(account) = work.account.filter(|a| self.capped_lately(a)) {
             return Outcome::SetAside(horizon_domain::AccountId(account));
         }
-        match self.run(&id, receive_count).instrument(span).await {
+        let what = match (work.part, work.assemble) {
+            (Some(part), _) => format!("part {part} of the job"),
+            (None, true) => "the job's assembly".to_owned(),
+            (None, false) => "the job".to_owned(),
+        };
+        let ran = match (work.part, work.assemble) {
+            (Some(part), _) => self.run_part(&id, part as usize).instrument(span).await,
+            (None, true) => self.assemble(&id).instrument(span).await,
+            (None, false) => self.run(&id, receive_count).instrument(span).await,
+        };
+        match ran {
             Ok(outcome) => outcome,
             Err(e) if e.is_transient() => {
                 if receive_count >= self.services.config.jobs.max_tries {
@@ -217,7 +228,7 @@ impl ExtractWorker {
                     let error = JobError::new(
                         "max_tries_exceeded",
                         format!(
-                            "the job failed {receive_count} times on a transient error; last: {e}"
+                            "{what} failed {receive_count} times on a transient error; last: {e}"
                         ),
                     );
                     if let Err(e2) = self.fail(&id, error).await {
@@ -287,27 +298,7 @@ impl ExtractWorker {
             }
         };
         let extract_ms = started.elapsed().as_millis() as u64;
-        let next = match outcome {
-            Ok(Finished {
-                result,
-                chunks,
-                markdown,
-            }) => {
-                // The chunks and the Markdown first: a completed job never points at results
-                // that are not there.
-                self.services.results.put_chunks(job.id(), &chunks).await?;
-                self.services
-                    .results
-                    .put_markdown(job.id(), markdown)
-                    .await?;
-                self.write_own(&job, |j, now| j.completed(result.clone(), now))
-                    .await?
-            }
-            Err(error) => {
-                self.write_own(&job, |j, now| j.failed(error.clone(), now))
-                    .await?
-            }
-        };
+        let next = self.settle(&job, outcome).await?;
         let Some(next) = next else {
             tracing::warn!(job_id = %id, "the job was cancelled or taken over while running; result discarded");
             return Ok(Outcome::Done);
@@ -327,6 +318,36 @@ impl ExtractWorker {
             "job finished"
         );
         Ok(Outcome::Done)
+    }
+
+    /// Stores a finished job's chunks and Markdown and completes it, or fails it; `None` when
+    /// the job was cancelled or taken over meanwhile.
+    async fn settle(
+        &self,
+        job: &Job,
+        outcome: std::result::Result<Finished, JobError>,
+    ) -> Result<Option<Job>> {
+        match outcome {
+            Ok(Finished {
+                result,
+                chunks,
+                markdown,
+            }) => {
+                // The chunks and the Markdown first: a completed job never points at results
+                // that are not there.
+                self.services.results.put_chunks(job.id(), &chunks).await?;
+                self.services
+                    .results
+                    .put_markdown(job.id(), markdown)
+                    .await?;
+                self.write_own(job, |j, now| j.completed(result.clone(), now))
+                    .await
+            }
+            Err(error) => {
+                self.write_own(job, |j, now| j.failed(error.clone(), now))
+                    .await
+            }
+        }
     }
 
     /// Writes a change of the job this worker holds. When someone else wrote in between, the
@@ -398,11 +419,7 @@ impl ExtractWorker {
     async fn claim(&self, id: &JobId, start: Option<Job>) -> Result<Claim> {
         let lease = duration(self.services.config.jobs.lease);
         let cap = self.services.config.jobs.max_processing;
-        let worker = format!(
-            "{}:{}",
-            self.services.config.dashboard.master,
-            horizon_app::dashboard::instance_id()
-        );
+        let worker = self.name();
         let claim = jobs::update(&self.services, id, start, |current, now| {
             let Some(job) = current else {
                 tracing::warn!(job_id = %id, "message for an unknown or expired job dropped");
@@ -410,6 +427,10 @@ impl ExtractWorker {
             };
             if job.status().is_terminal() {
                 tracing::info!(job_id = %id, status = %job.status(), "already finished; redelivery acknowledged");
+                return Ok(Step::Stop(Claim::Nothing));
+            }
+            if !job.parts().is_empty() {
+                // Read in parts: its parts' own messages carry it.
                 return Ok(Step::Stop(Claim::Nothing));
             }
             if !job.claimable(now) {
@@ -439,6 +460,15 @@ impl ExtractWorker {
             },
             other => other,
         }
+    }
+
+    /// This worker's name, as a job's history and parts keep it.
+    fn name(&self) -> String {
+        format!(
+            "{}:{}",
+            self.services.config.dashboard.master,
+            horizon_app::dashboard::instance_id()
+        )
     }
 
     /// The delay before the `receive_count`-th retry: the base, doubling, at most 15 minutes.
@@ -479,47 +509,41 @@ impl ExtractWorker {
         let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
             return missing();
         };
-        // Its size is checked before its bytes are read.
-        let limit = config.extraction.max_pdf_bytes;
-        let blob = match self
-            .services
-            .blobs
-            .get_limited(&upload.blob_key(), limit)
-            .await
-        {
-            Ok(Some(blob)) => blob,
+        let document = match self.spool(job, &upload).await? {
+            Ok(Some(document)) => document,
             Ok(None) => return missing(),
-            Err(StoreError::TooLarge(_)) => {
-                return Ok(Some(Err(JobError::new(
-                    "too_large",
-                    format!("the document is larger than the limit of {limit} bytes"),
-                ))))
+            Err(too_large) => return Ok(Some(Err(too_large))),
+        };
+        let request = self.request(job, config.jobs.max_run)?;
+        // A long document is read in parts, by as many workers: its pages' expected cost says
+        // (a PDF of a few pages cannot be long enough to ask).
+        let size = config.extraction.part_size;
+        if upload.pages.is_none_or(|n| f64::from(n) > size.units) {
+            let asked = child::ask(&request, child::Task::Plan, document.doc(), |_| {}).await?;
+            let plan = match asked.answer {
+                Ok(child::Answer::Plan(plan)) => plan,
+                Ok(_) => return Err(Error::Internal("the child answered another task".into())),
+                Err(e) if e.code == "engine_unavailable" => {
+                    return Err(Error::Unavailable(e.message))
+                }
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            let parts = horizon_domain::parts::divide(&plan, size);
+            if parts.len() > 1 {
+                let lease = duration(config.jobs.lease);
+                let split = self
+                    .write_own(job, |j, now| j.split(&parts, now, lease))
+                    .await?;
+                if split.is_some() {
+                    tracing::info!(job_id = %job.id(), parts = parts.len(), pages = plan.len(), "the job is read in parts");
+                }
+                return Ok(None);
             }
-            Err(e) => return Err(e.into()),
-        };
-        let request = child::Request {
-            program: config.extraction.child_program()?,
-            account: job.account().to_string(),
-            input: match job.job_type() {
-                JobType::ExtractPdf => engine::Input::Pdf,
-                JobType::ExtractImage => engine::Input::Image,
-            },
-            ocr: job.options().ocr.unwrap_or_default(),
-            mode: job.options().mode.unwrap_or_default(),
-            pdfium: config.extraction.pdfium_lib_path.clone(),
-            ocr_dir: config.extraction.ocr_dir.clone(),
-            ocr_threads: config.extraction.ocr_threads,
-            max_pages: config.extraction.max_pages,
-            max_megapixels: config.extraction.max_megapixels,
-            pages: job.options().pages.clone(),
-            languages: job.options().languages.clone(),
-            deadline: config.jobs.deadline,
-            max_total: config.jobs.max_run,
-            memory_mb: config.extraction.memory_mb,
-        };
+        }
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
+        let doc = document.doc();
         let mut task = tokio::spawn(async move {
-            child::extract(&request, blob.bytes, |p| {
+            child::extract(&request, doc, |p| {
                 let _ = progress_tx.send(Some(p));
             })
             .await
@@ -556,6 +580,68 @@ impl ExtractWorker {
             Ok(x) => x,
         };
         tracing::debug!(job_id = %job.id(), peak_rss_kb = outcome.peak_rss_kb, child = outcome.child, "extraction process finished");
+        drop(document);
+        Ok(Some(Ok(self.finished(job, extraction))))
+    }
+
+    /// The job's document, downloaded to a file of its own in the work directory (the child maps
+    /// it; nothing holds it in memory whole). `Err` when it is over the size limit, `None`
+    /// when it is gone.
+    async fn spool(
+        &self,
+        job: &Job,
+        upload: &horizon_domain::Upload,
+    ) -> Result<std::result::Result<Option<Spooled>, JobError>> {
+        let config = &self.services.config.extraction;
+        let limit = config.max_pdf_bytes;
+        let path = config
+            .work_dir
+            .join(format!("horizon-{}-{}.doc", job.id(), fastrand::u64(..)));
+        let spooled = Spooled(path);
+        match self
+            .services
+            .blobs
+            .download(&upload.blob_key(), &spooled.0, limit)
+            .await
+        {
+            Ok(Some(_)) => Ok(Ok(Some(spooled))),
+            Ok(None) => Ok(Ok(None)),
+            Err(StoreError::TooLarge(_)) => Ok(Err(JobError::new(
+                "too_large",
+                format!("the document is larger than the limit of {limit} bytes"),
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What a child is asked for `job`, which may take `max_total` in all.
+    fn request(&self, job: &Job, max_total: std::time::Duration) -> Result<child::Request> {
+        let config = &self.services.config;
+        Ok(child::Request {
+            program: config.extraction.child_program()?,
+            account: job.account().to_string(),
+            input: match job.job_type() {
+                JobType::ExtractPdf => engine::Input::Pdf,
+                JobType::ExtractImage => engine::Input::Image,
+            },
+            ocr: job.options().ocr.unwrap_or_default(),
+            mode: job.options().mode.unwrap_or_default(),
+            pdfium: config.extraction.pdfium_lib_path.clone(),
+            ocr_dir: config.extraction.ocr_dir.clone(),
+            ocr_threads: config.extraction.ocr_threads,
+            max_pages: config.extraction.max_pages,
+            max_megapixels: config.extraction.max_megapixels,
+            pages: job.options().pages.clone(),
+            languages: job.options().languages.clone(),
+            deadline: config.jobs.deadline,
+            max_total,
+            memory_mb: config.extraction.memory_mb,
+        })
+    }
+
+    /// The chunks, Markdown and result summary of a job's extraction.
+    fn finished(&self, job: &Job, extraction: engine::Extraction) -> Finished {
+        let config = &self.services.config;
         let max_chars = job
             .options()
             .max_chunk_chars
@@ -570,11 +656,26 @@ impl ExtractWorker {
             ocr_pages: extraction.ocr_pages,
             markdown_bytes: Some(markdown.len() as u64),
         };
-        Ok(Some(Ok(Finished {
+        Finished {
             result,
             chunks,
             markdown,
-        })))
+        }
+    }
+}
+
+/// A document spooled to a file, removed when dropped.
+struct Spooled(std::path::PathBuf);
+
+impl Spooled {
+    fn doc(&self) -> child::Document {
+        child::Document::File(self.0.clone())
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

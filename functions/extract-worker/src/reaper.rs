@@ -7,6 +7,7 @@
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::WorkMessage;
 use horizon_app::Services;
+use horizon_domain::parts::PartState;
 use horizon_domain::Result;
 use horizon_domain::{JobError, JobStatus};
 
@@ -23,6 +24,7 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
     let grace = time::Duration::try_from(services.config.jobs.queued_grace).unwrap_or_default();
     let now = services.clock.now();
     let max_tries = services.config.jobs.max_tries;
+    let lease = time::Duration::try_from(services.config.jobs.lease).unwrap_or_default();
     for id in services.jobs.overdue(now - grace, now, 100).await? {
         // The index lags the table a little: decide on the job as it is now.
         let reaped_one = jobs::update(services, &id, None, |current, now| {
@@ -30,6 +32,10 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
             else {
                 return Ok(Step::Stop(None));
             };
+            if !job.parts().is_empty() {
+                let next = parts(job, now, lease, max_tries)?;
+                return Ok(Step::Write(next.clone(), Some((job.status(), next))));
+            }
             let next = if job.status() == JobStatus::Processing && job.attempts() >= max_tries {
                 let error = JobError::new(
                     "max_tries_exceeded",
@@ -53,11 +59,34 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
         if next.status() == JobStatus::Failed {
             tracing::warn!(job_id = %id, attempts = next.attempts(), "reaper: job failed after its tries");
             reaped.failed += 1;
+        } else if !next.parts().is_empty() {
+            // The parts not read within the job's window, or its assembly, go to the queue again.
+            let at_once = services.config.jobs.parts_at_once;
+            let message = |part: Option<u32>, assemble: bool| WorkMessage {
+                job_id: id.to_string(),
+                account: None,
+                part,
+                assemble,
+            };
+            let messages: Vec<WorkMessage> = if next.parts_read() {
+                vec![message(None, true)]
+            } else {
+                (0..next.parts_released(at_once))
+                    .filter(|&i| next.parts()[i].state == PartState::Queued)
+                    .map(|i| message(Some(i as u32), false))
+                    .collect()
+            };
+            for m in &messages {
+                services.queue.enqueue(m).await?;
+            }
+            tracing::warn!(job_id = %id, messages = messages.len(), "reaper: a job's stopped parts queued again");
+            reaped.requeued += 1;
         } else {
             // Through `fair`: a job of an account at its cap waits on its list, not in the queue.
             let message = WorkMessage {
                 job_id: id.to_string(),
                 account: None,
+                ..Default::default()
             };
             horizon_app::fair::queue(services, next.account(), &message).await?;
             tracing::warn!(job_id = %id, %was, "reaper: job queued again");
@@ -65,6 +94,36 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
         }
     }
     Ok(reaped)
+}
+
+/// A job read in parts whose heartbeat stopped: failed when a part that stopped has had its
+/// tries, else its stopped parts handed back.
+fn parts(
+    job: &horizon_domain::Job,
+    now: time::OffsetDateTime,
+    lease: time::Duration,
+    max_tries: u32,
+) -> Result<horizon_domain::Job> {
+    let stopped = job.parts().iter().find(|p| {
+        p.state == PartState::Running
+            && p.attempts >= max_tries
+            && p.lease_until
+                .is_none_or(|u| u <= (now.unix_timestamp_nanos() / 1_000_000) as i64)
+    });
+    match stopped {
+        Some(part) => job.failed(
+            JobError::new(
+                "max_tries_exceeded",
+                format!(
+                    "the workers reading pages {} stopped {} times without finishing them",
+                    part.pages.as_str(),
+                    part.attempts
+                ),
+            ),
+            now,
+        ),
+        None => Ok(job.parts_requeued(now, lease)),
+    }
 }
 
 /// The reaper's decisions over in-memory services (the end-to-end tests run it on LocalStack).

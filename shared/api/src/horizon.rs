@@ -167,6 +167,9 @@ pub struct HorizonJob<'a> {
     pub retried_by: Vec<RetryView>,
     pub retry_of: Option<&'a JobId>,
     pub history: Vec<StepView<'a>>,
+    /// A long job's parts, in page order (none: read in one piece).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartView<'a>>,
     /// On a job's own page: the failed jobs it retries, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Vec<LineageView>>,
@@ -237,6 +240,19 @@ pub struct StepView<'a> {
     pub worker: Option<&'a str>,
 }
 
+/// A part of a job read in parts: its pages, where it is, and when it was taken and read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartView<'a> {
+    pub pages: &'a str,
+    pub state: horizon_domain::parts::PartState,
+    pub attempts: u32,
+    /// Unix seconds.
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub worker: Option<&'a str>,
+}
+
 /// A job of a retry lineage: its status, or `expired`.
 #[derive(Debug, Serialize)]
 pub struct LineageView {
@@ -302,6 +318,18 @@ impl<'a> HorizonJob<'a> {
                     at: h.at as f64 / 1000.0,
                     attempt: h.attempt,
                     worker: h.worker.as_deref(),
+                })
+                .collect(),
+            parts: job
+                .parts()
+                .iter()
+                .map(|p| PartView {
+                    pages: p.pages.as_str(),
+                    state: p.state,
+                    attempts: p.attempts,
+                    started_at: p.started_at.map(|t| t as f64 / 1000.0),
+                    finished_at: p.finished_at.map(|t| t as f64 / 1000.0),
+                    worker: p.worker.as_deref(),
                 })
                 .collect(),
             lineage: None,

@@ -147,19 +147,33 @@ pub struct Jobs {
     /// account's next job waits in the queue, and other accounts' jobs are taken up meanwhile.
     /// `HORIZON_MAX_PROCESSING_PER_ACCOUNT`, default 10.
     pub max_processing: u32,
+    /// A job read in parts has at most this many of them queued or running at once (0: all):
+    /// the workers are shared between jobs and accounts as they are without parts.
+    /// `HORIZON_PARTS_AT_ONCE`, default 10.
+    pub parts_at_once: usize,
 }
 
 /// The extraction engine: its limits, its child process, PDFium and OCR.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Extraction {
-    /// Largest PDF the worker opens. `HORIZON_MAX_PDF_BYTES`, default 100 MiB.
+    /// Largest document the worker opens (it is spooled to a file, not held in memory).
+    /// `HORIZON_MAX_PDF_BYTES`, default 500 MiB.
     pub max_pdf_bytes: u64,
-    /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 5000.
+    /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 10000.
     pub max_pages: u32,
+    /// A job is read in parts when its pages are expected to cost more than this many scanned
+    /// pages read with OCR (see `horizon_domain::parts::PageCost`): each part at most that much,
+    /// and at most `part_pages` pages. `HORIZON_PART_UNITS`, default 20;
+    /// `HORIZON_PART_PAGES`, default 500.
+    pub part_size: horizon_domain::parts::PartSize,
+    /// Where a worker keeps the document it reads. `HORIZON_WORK_DIR`, default the system's
+    /// temporary directory (Lambda's `/tmp`, sized in the template).
+    pub work_dir: std::path::PathBuf,
     /// A job's budget of work: the pixels its pages are read at by OCR and the layout model, in
     /// millions, each such page counted at least at the layout model's 608×800. A document over
     /// it fails with `over_budget` (before its first page when its size says so).
-    /// `HORIZON_JOB_MEGAPIXELS`, default 2000 (about 530 letter pages scanned at 200 dpi).
+    /// `HORIZON_JOB_MEGAPIXELS`, default 40000 (about 10,000 letter pages scanned at 200 dpi,
+    /// read in parts).
     pub max_megapixels: u64,
     /// Default upper bound of a chunk's length in characters. `HORIZON_MAX_CHUNK_CHARS`, default 1500.
     pub max_chunk_chars: usize,
@@ -352,11 +366,19 @@ impl Config {
                 max_active: number("HORIZON_MAX_ACTIVE_JOBS", 1000)?.min(u32::MAX.into()) as u32,
                 max_processing: number("HORIZON_MAX_PROCESSING_PER_ACCOUNT", 10)?
                     .min(u32::MAX.into()) as u32,
+                parts_at_once: number("HORIZON_PARTS_AT_ONCE", 10)?.min(100_000) as usize,
             },
             extraction: Extraction {
-                max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
-                max_pages: number("HORIZON_MAX_PAGES", 5000)? as u32,
-                max_megapixels: number("HORIZON_JOB_MEGAPIXELS", 2000)?,
+                max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 500 * 1024 * 1024)?,
+                max_pages: number("HORIZON_MAX_PAGES", 10_000)?.min(u32::MAX.into()) as u32,
+                part_size: horizon_domain::parts::PartSize {
+                    units: number("HORIZON_PART_UNITS", 20)?.max(1) as f64,
+                    pages: number("HORIZON_PART_PAGES", 500)?.clamp(1, 100_000) as usize,
+                },
+                work_dir: get("HORIZON_WORK_DIR")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(std::env::temp_dir),
+                max_megapixels: number("HORIZON_JOB_MEGAPIXELS", 40_000)?,
                 max_chunk_chars: number("HORIZON_MAX_CHUNK_CHARS", 1500)? as usize,
                 extractor: get("HORIZON_EXTRACTOR").map(std::path::PathBuf::from),
                 inspect_timeout: Duration::from_secs(number("HORIZON_INSPECT_SECONDS", 10)?.max(1)),

@@ -145,6 +145,7 @@ mod tests {
             messages.push(WorkMessage {
                 job_id: job.id().to_string(),
                 account: None,
+                ..Default::default()
             });
         }
         messages

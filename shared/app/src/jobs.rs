@@ -87,6 +87,7 @@ pub async fn submit(services: &Services, job: &Job, along: Along<'_>) -> Result<
     let message = WorkMessage {
         job_id: job.id().to_string(),
         account: Some(job.account().0.clone()),
+        ..Default::default()
     };
     if let Err(e) = crate::fair::queue(services, job.account(), &message).await {
         let error = JobError::new(
@@ -122,6 +123,7 @@ pub async fn resume(services: &Services, job: &Job) -> Result<()> {
     let message = WorkMessage {
         job_id: job.id().to_string(),
         account: Some(job.account().0.clone()),
+        ..Default::default()
     };
     crate::fair::queue(services, job.account(), &message).await
 }

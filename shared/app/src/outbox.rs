@@ -17,7 +17,7 @@
 use time::OffsetDateTime;
 
 use crate::dashboard;
-use crate::ports::{Counts, JobMeasure};
+use crate::ports::{Counts, JobMeasure, WorkMessage};
 use crate::services::Services;
 use horizon_domain::deliveries::Then;
 use horizon_domain::error::Result;
@@ -55,14 +55,23 @@ pub struct Effects {
     pub webhooks: bool,
     /// The job stopped processing: one of its account's waiting jobs may go (`fair`).
     pub freed: bool,
+    /// Work for the workers: a job read in parts has parts to read (its window moved on), or
+    /// every part read and the whole to assemble.
+    pub work: Vec<WorkMessage>,
     /// What the write adds to the dashboard's counts (and the mark that it was applied).
     pub counts: Counts,
 }
 
 /// The effects of the write that turned `before` (`None`: nothing, a new job) into `after`;
 /// `None` when it has none (a progress report, a lease renewed). `queue` is the
-/// name of the queue the job's type runs on, for its metric.
-pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects> {
+/// name of the queue the job's type runs on, for its metric; `parts_at_once` how many of a
+/// job's parts may be queued or running at once.
+pub fn effects(
+    before: Option<&Job>,
+    after: &Job,
+    queue: &str,
+    parts_at_once: usize,
+) -> Option<Effects> {
     let event = before.and_then(|b| event(b, after));
     let tally = monitoring::counted(before.map(Job::status), after)
         .map(|(field, gauge)| (field, after.updated_at(), gauge));
@@ -83,13 +92,21 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
     // Jobs processing are counted by the writes that start and stop them
     // (`JobStore::replace_counting`); the one that stops a job makes room for a waiting one.
     let freed = before.is_some_and(|b| processing(b) == 1 && processing(after) == 0);
-    if event.is_none() && tally.is_none() && !file_under_tags && active.is_none() && !freed {
+    let work = work(before, after, parts_at_once);
+    if event.is_none()
+        && tally.is_none()
+        && !file_under_tags
+        && active.is_none()
+        && !freed
+        && work.is_empty()
+    {
         return None;
     }
     Some(Effects {
         file_under_tags,
         webhooks: event.is_some(),
         freed,
+        work,
         counts: Counts {
             job: after.id().clone(),
             version: after.version(),
@@ -100,6 +117,32 @@ pub fn effects(before: Option<&Job>, after: &Job, queue: &str) -> Option<Effects
             processing: None,
         },
     })
+}
+
+/// The messages a write of a job read in parts calls for: the parts its window now lets go
+/// (all of the first ones when it was just divided, the next one as each is read), and the
+/// assembly when its last part was read. A record applied twice queues them twice; a worker
+/// drops a part already taken or read, and an assembly already done.
+fn work(before: Option<&Job>, after: &Job, at_once: usize) -> Vec<WorkMessage> {
+    if after.parts().is_empty() || after.status() != JobStatus::Processing {
+        return Vec::new();
+    }
+    let message = |part: Option<u32>, assemble: bool| WorkMessage {
+        job_id: after.id().to_string(),
+        account: None,
+        part,
+        assemble,
+    };
+    let was = before
+        .filter(|b| !b.parts().is_empty())
+        .map_or(0, |b| b.parts_released(at_once));
+    let mut work: Vec<WorkMessage> = (was..after.parts_released(at_once))
+        .map(|i| message(Some(i as u32), false))
+        .collect();
+    if after.parts_read() && !before.is_some_and(Job::parts_read) {
+        work.push(message(None, true));
+    }
+    work
 }
 
 /// How long an applied mark outlives its job's own expiry: as long as the stream keeps a
@@ -176,7 +219,8 @@ pub async fn prepare(
     after: &Job,
 ) -> Result<Option<Counts>> {
     let queue = dashboard::queue_name(&services.config.stack.extract_queue_url);
-    let Some(effects) = effects(before, after, queue) else {
+    let at_once = services.config.jobs.parts_at_once;
+    let Some(effects) = effects(before, after, queue, at_once) else {
         return Ok(None);
     };
     if services
@@ -194,6 +238,9 @@ pub async fn prepare(
     }
     if effects.freed {
         crate::fair::release(services, after.account(), 1).await?;
+    }
+    for message in &effects.work {
+        services.queue.enqueue(message).await?;
     }
     Ok(Some(effects.counts))
 }
@@ -310,14 +357,14 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let lease = time::Duration::minutes(5);
         let job = queued(now);
-        let new = effects(None, &job, "q").unwrap();
+        let new = effects(None, &job, "q", 10).unwrap();
         assert!(new.file_under_tags && !new.webhooks);
         assert_eq!(new.counts.tally, Some(("pushed", job.updated_at(), 1)));
         assert_eq!(new.counts.measure, None);
 
         let first = job.claimed(now, lease).unwrap();
         assert_eq!(event(&job, &first), Some(Event::Started));
-        let started = effects(Some(&job), &first, "q").unwrap();
+        let started = effects(Some(&job), &first, "q", 10).unwrap();
         assert!(started.webhooks && !started.file_under_tags);
         assert_eq!((started.counts.tally, started.counts.measure), (None, None));
         assert_eq!(started.counts.version, first.version());
@@ -327,23 +374,23 @@ mod tests {
             pages_total: 2,
         };
         let progressed = first.with_progress(progress, now, lease);
-        assert_eq!(effects(Some(&first), &progressed, "q"), None);
+        assert_eq!(effects(Some(&first), &progressed, "q", 10), None);
         assert_eq!(
             started.counts.processing, None,
             "a claim counts itself, in its own write"
         );
         // Back in the queue: it counted itself off in its own write; room for a waiting job.
         let back = first.requeued(now).unwrap();
-        let requeued = effects(Some(&first), &back, "q").unwrap();
+        let requeued = effects(Some(&first), &back, "q", 10).unwrap();
         assert!(!requeued.webhooks && requeued.counts.tally.is_none());
         assert_eq!(requeued.counts.processing, None);
         assert!(requeued.freed && !started.freed);
         // A second claim starts nothing new: the client heard `processing` once.
         let second = back.claimed(now, lease).unwrap();
-        assert_eq!(effects(Some(&back), &second, "q"), None);
+        assert_eq!(effects(Some(&back), &second, "q", 10), None);
 
         let done = second.completed(JobResult::default(), now).unwrap();
-        let finished = effects(Some(&second), &done, "q").unwrap();
+        let finished = effects(Some(&second), &done, "q", 10).unwrap();
         assert!(finished.webhooks);
         assert_eq!(
             finished.counts.tally,
@@ -358,10 +405,10 @@ mod tests {
         let failed = second
             .failed(JobError::new("cancelled", "by its owner"), now)
             .unwrap();
-        let fx = effects(Some(&second), &failed, "q").unwrap();
+        let fx = effects(Some(&second), &failed, "q", 10).unwrap();
         assert_eq!(fx.counts.tally.map(|t| (t.0, t.2)), Some(("failed", -1)));
         assert!(fx.counts.measure.unwrap().2.failed);
-        assert_eq!(effects(Some(&done), &done.touched(now), "q"), None);
+        assert_eq!(effects(Some(&done), &done.touched(now), "q", 10), None);
     }
 
     /// A failed job deleted leaves the failed count it was in, once however often its removal
@@ -424,7 +471,7 @@ mod tests {
         // Even when the mark is lost (a crash before it), the delivery comes again under the
         // same id, and the counts are added once.
         let first = memory.queue.deliveries().unwrap()[0].0.clone();
-        let again = effects(Some(&claimed), &done, "q").unwrap();
+        let again = effects(Some(&claimed), &done, "q", 10).unwrap();
         assert_eq!(services.metrics.apply(&[again.counts]).await.unwrap(), 0);
         crate::events::emit(services, &done).await.unwrap();
         let again = &memory.queue.deliveries().unwrap()[1].0;

@@ -368,6 +368,12 @@ pub struct WorkMessage {
     /// its cap sets the job aside without reading anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// A job read in parts: read this part of it (its index among the job's parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    /// A job read in parts: every part is read; assemble the whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assemble: bool,
 }
 
 /// The queue of work for the extraction workers.
@@ -738,6 +744,23 @@ pub trait BlobStore: Send + Sync {
     /// The object, unless it has more than `limit` bytes: then [`StoreError::TooLarge`], found
     /// before its body is read.
     async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>>;
+    /// Writes the object to the file `to` as it arrives (never held in memory whole), unless it
+    /// has more than `limit` bytes ([`StoreError::TooLarge`], before its body is read); its
+    /// size, or `None` when there is no object under `key`.
+    async fn download(
+        &self,
+        key: &str,
+        to: &std::path::Path,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        let Some(blob) = self.get_limited(key, limit).await? else {
+            return Ok(None);
+        };
+        tokio::fs::write(to, &blob.bytes)
+            .await
+            .map_err(|e| StoreError::Internal(format!("writing {}: {e}", to.display())))?;
+        Ok(Some(blob.bytes.len() as u64))
+    }
     /// A URL through which a plain HTTP client can PUT exactly `size` bytes (and, when given,
     /// of `content_type`) to the object, valid for `ttl`.
     async fn presign_put(

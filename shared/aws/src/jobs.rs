@@ -39,6 +39,9 @@ impl DynamoStore {
         item.insert("expiresAt".into(), n(job.expires_at().unix_timestamp()));
         item.insert("options".into(), s(to_json(job.options())?));
         item.insert("history".into(), s(to_json(job.history())?));
+        if !job.parts().is_empty() {
+            item.insert("parts".into(), s(to_json(job.parts())?));
+        }
         // In the sparse index of active jobs while queued (by last write) or processing (by the
         // end of its lease); the reaper reads the overdue ends of both.
         let active = match job.status() {
@@ -127,6 +130,7 @@ impl DynamoStore {
             retry_of: opt_str(item, "retryOf").map(JobId::from_str).transpose()?,
             retried_by: json(item, "retriedBy")?.unwrap_or_default(),
             history: json(item, "history")?.unwrap_or_default(),
+            parts: json(item, "parts")?.unwrap_or_default(),
         }))
     }
     pub(crate) fn idempotency_pk(account: &AccountId, key: &str) -> String {

@@ -79,6 +79,33 @@ impl BlobStore for S3Blobs {
         self.fetch(key, None, Some(limit)).await
     }
 
+    async fn download(
+        &self,
+        key: &str,
+        to: &std::path::Path,
+        limit: u64,
+    ) -> StoreResult<Option<u64>> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut out) = self.open(key, None, Some(limit)).await? else {
+            return Ok(None);
+        };
+        let local =
+            |e: std::io::Error| StoreError::Internal(format!("writing {}: {e}", to.display()));
+        let mut file = tokio::fs::File::create(to).await.map_err(local)?;
+        let mut size = 0u64;
+        while let Some(piece) = out
+            .body
+            .try_next()
+            .await
+            .map_err(|e| unavailable("S3 GetObject body", e))?
+        {
+            size += piece.len() as u64;
+            file.write_all(&piece).await.map_err(local)?;
+        }
+        file.flush().await.map_err(local)?;
+        Ok(Some(size))
+    }
+
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
         self.fetch(key, Some(format!("bytes={first}-{last}")), None)
             .await
@@ -133,12 +160,14 @@ impl BlobStore for S3Blobs {
 }
 
 impl S3Blobs {
-    async fn fetch(
+    /// The object's response, its body not yet read; `TooLarge` when it has more than `limit`
+    /// bytes.
+    async fn open(
         &self,
         key: &str,
         range: Option<String>,
         limit: Option<u64>,
-    ) -> StoreResult<Option<Blob>> {
+    ) -> StoreResult<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
         let out = match self
             .client
             .get_object()
@@ -158,7 +187,6 @@ impl S3Blobs {
             }
             Err(e) => return Err(unavailable("S3 GetObject", e)),
         };
-        let content_type = out.content_type.clone();
         if let Some(limit) = limit {
             let size = out.content_length.unwrap_or(0).max(0) as u64;
             if size > limit {
@@ -168,6 +196,19 @@ impl S3Blobs {
                 )));
             }
         }
+        Ok(Some(out))
+    }
+
+    async fn fetch(
+        &self,
+        key: &str,
+        range: Option<String>,
+        limit: Option<u64>,
+    ) -> StoreResult<Option<Blob>> {
+        let Some(out) = self.open(key, range, limit).await? else {
+            return Ok(None);
+        };
+        let content_type = out.content_type.clone();
         let bytes = out
             .body
             .collect()

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::parts::Part;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -202,6 +203,18 @@ impl PageSelection {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// The selection `text` of exactly `pages` (see [`crate::parts::ranges`]).
+    pub(crate) fn of_ranges(text: String, pages: &[u32]) -> PageSelection {
+        let mut ranges: Vec<(u32, Option<u32>)> = Vec::new();
+        for &n in pages {
+            match ranges.last_mut() {
+                Some((_, Some(last))) if *last + 1 == n => *last = n,
+                _ => ranges.push((n, Some(n))),
+            }
+        }
+        PageSelection { text, ranges }
+    }
 }
 
 impl FromStr for PageSelection {
@@ -386,6 +399,8 @@ pub struct Job {
     pub(crate) retried_by: Vec<Retry>,
     /// Its changes of status, oldest first (at most [`HISTORY_MAX`]: the first, then the latest).
     pub(crate) history: Vec<HistoryStep>,
+    /// A long job's parts (see [`crate::parts`]); none when it is read in one piece.
+    pub(crate) parts: Vec<Part>,
 }
 
 fn millis(t: OffsetDateTime) -> i64 {
@@ -445,6 +460,7 @@ pub struct JobRecord {
     /// The retries made of this job, oldest first.
     pub retried_by: Vec<Retry>,
     pub history: Vec<HistoryStep>,
+    pub parts: Vec<Part>,
 }
 
 impl From<JobRecord> for Job {
@@ -473,6 +489,7 @@ impl From<JobRecord> for Job {
             retry_of: r.retry_of,
             retried_by: r.retried_by,
             history: r.history,
+            parts: r.parts,
         }
     }
 }
@@ -630,6 +647,7 @@ impl Job {
                 attempt: 0,
                 worker: None,
             }],
+            parts: Vec::new(),
         }
     }
 
@@ -662,7 +680,10 @@ impl Job {
     pub fn claimable(&self, now: OffsetDateTime) -> bool {
         match self.status {
             JobStatus::Queued => true,
-            JobStatus::Processing => self.lease_until.is_none_or(|until| until <= now),
+            // A job read in parts is taken over part by part, never whole.
+            JobStatus::Processing => {
+                self.parts.is_empty() && self.lease_until.is_none_or(|until| until <= now)
+            }
             JobStatus::Completed | JobStatus::Failed => false,
         }
     }

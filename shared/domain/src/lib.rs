@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod monitoring;
 pub mod net;
+pub mod parts;
 
 mod chunks;
 mod ids;

@@ -97,6 +97,22 @@ pub trait EventHandler: Send + Sync {
     ) -> horizon_domain::Result<serde_json::Value>;
 }
 
+tokio::task_local! {
+    /// When the Lambda invocation being handled must have answered.
+    static INVOCATION_ENDS: std::time::SystemTime;
+}
+
+/// How long the Lambda invocation being handled has left; `None` outside Lambda (the local
+/// runner, tests), where only the configured limits hold.
+pub fn time_left() -> Option<std::time::Duration> {
+    INVOCATION_ENDS
+        .try_with(|ends| {
+            ends.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        })
+        .ok()
+}
+
 /// Runs an [`EventHandler`] in Lambda: logging, configuration and clients once, then one call
 /// per invocation.
 pub async fn run_events<H, F>(make: F) -> Result<(), lambda_runtime::Error>
@@ -109,12 +125,14 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let handler = handler.clone();
-            async move {
+            let ends =
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+            INVOCATION_ENDS.scope(ends, async move {
                 handler
                     .handle_event(event.payload, &event.context.request_id)
                     .await
                     .map_err(lambda_runtime::Error::from)
-            }
+            })
         },
     ))
     .await

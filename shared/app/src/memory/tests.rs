@@ -79,6 +79,7 @@ async fn submit_stores_files_and_queues_the_job() {
         [WorkMessage {
             job_id: job.id().to_string(),
             account: Some(job.account().0.clone()),
+            ..Default::default()
         }]
     );
     let (tagged, more) = s
