@@ -411,6 +411,44 @@ mod tests {
         assert_eq!(effects(Some(&done), &done.touched(now), "q", 10), None);
     }
 
+    /// A job divided into parts queues its first parts, one more as each is read, and its
+    /// assembly once the last is read; a part taken queues nothing.
+    #[test]
+    fn parts_are_let_go_through_their_window_then_assembled() {
+        let now = OffsetDateTime::now_utc();
+        let lease = time::Duration::minutes(5);
+        let first = queued(now).claimed(now, lease).unwrap();
+        let split = first
+            .split(&[vec![1], vec![2], vec![3]], now, lease)
+            .unwrap();
+        let parts = |fx: Option<Effects>| -> Vec<(Option<u32>, bool)> {
+            fx.map(|f| f.work.iter().map(|m| (m.part, m.assemble)).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            parts(effects(Some(&first), &split, "q", 2)),
+            [(Some(0), false), (Some(1), false)]
+        );
+        let taken = split.part_claimed(1, now, lease, "w").unwrap();
+        assert_eq!(parts(effects(Some(&split), &taken, "q", 2)), []);
+        let read = taken.part_read(1, 1, now, lease).unwrap();
+        assert_eq!(
+            parts(effects(Some(&taken), &read, "q", 2)),
+            [(Some(2), false)]
+        );
+        let mut all = read;
+        for i in [0, 2] {
+            let taken = all.part_claimed(i, now, lease, "w").unwrap();
+            let next = taken.part_read(i, 1, now, lease).unwrap();
+            let work = parts(effects(Some(&taken), &next, "q", 2));
+            assert_eq!(work.last() == Some(&(None, true)), i == 2, "{work:?}");
+            all = next;
+        }
+        // Assembled: nothing more.
+        let done = all.completed(JobResult::default(), now).unwrap();
+        assert!(effects(Some(&all), &done, "q", 2).unwrap().work.is_empty());
+    }
+
     /// A failed job deleted leaves the failed count it was in, once however often its removal
     /// is read; a completed one leaves the counts as they were.
     #[tokio::test]
