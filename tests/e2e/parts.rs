@@ -224,3 +224,177 @@ async fn a_job_in_parts_is_cancelled_and_deleted_whole() {
     assert_eq!(objects_under(&base, &format!("results/{id}/")).await, 0);
     running.shutdown().await;
 }
+
+/// A PDF of one page of text and `size` bytes in all (the rest an unused stream), written to
+/// `path` a megabyte at a time.
+fn padded_pdf(path: &std::path::Path, size: u64) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let text = "BT /F1 12 Tf 72 720 Td (A very large document: its one page of text.) Tj ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut at = 0u64;
+    let mut offsets = Vec::new();
+    let put = |out: &mut std::io::BufWriter<std::fs::File>, bytes: &[u8], at: &mut u64| {
+        out.write_all(bytes).unwrap();
+        *at += bytes.len() as u64;
+    };
+    put(&mut out, b"%PDF-1.4\n", &mut at);
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(at);
+        put(
+            &mut out,
+            format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes(),
+            &mut at,
+        );
+    }
+    // Object 6: padding, referenced by nothing, up to the size asked for (less the trailer).
+    let padding = size - at - 400;
+    offsets.push(at);
+    put(
+        &mut out,
+        format!("6 0 obj\n<< /Length {padding} >>\nstream\n").as_bytes(),
+        &mut at,
+    );
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = padding;
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    while left > 0 {
+        for b in block.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
+        let n = left.min(block.len() as u64) as usize;
+        put(&mut out, &block[..n], &mut at);
+        left -= n as u64;
+    }
+    put(&mut out, b"\nendstream\nendobj\n", &mut at);
+    let tail = |xref: u64| {
+        let mut tail = format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1);
+        for off in &offsets {
+            tail.push_str(&format!("{off:010} 00000 n \n"));
+        }
+        tail.push_str(&format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        ));
+        tail
+    };
+    // Blank lines before the table make the size exact (the offset has as many digits either way).
+    let filler = size - at - tail(size).len() as u64;
+    put(&mut out, &vec![b'\n'; filler as usize], &mut at);
+    let xref = at;
+    put(&mut out, tail(xref).as_bytes(), &mut at);
+    out.flush().unwrap();
+}
+
+/// This process's anonymous resident memory (what it holds, not the files it maps), in MB.
+fn anonymous_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+/// A 500 MB PDF goes through the presigned upload (PUT by curl from its file) and its job: the
+/// upload's check and the worker download it to a file and map it, so the runner (API and
+/// worker in this process) never holds it: its anonymous memory grows by far less than the
+/// document.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_500_mb_document_is_read_without_being_held_in_memory() {
+    const SIZE: u64 = 500_000_000;
+    let base = services().await;
+    assert!(base.config.extraction.max_pdf_bytes >= SIZE);
+    let running = horizon_local::start(base.services.clone()).await.unwrap();
+    let api = Api::new(running.addr, &new_account(&base).await);
+    let path = std::env::temp_dir().join(format!("horizon-large-{}.pdf", std::process::id()));
+    padded_pdf(&path, SIZE);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), SIZE);
+
+    // The largest anonymous memory while it is checked and read, sampled.
+    let before = anonymous_mb();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(anonymous_mb());
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let grant: Value = api
+        .post_json(
+            "/api/uploads",
+            &serde_json::json!({"filename": "large.pdf", "size": SIZE, "contentType": "application/pdf"})
+                .to_string(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // PUT from the file a megabyte at a time, as a plain HTTP client streams a file.
+    let file = tokio::fs::File::open(&path).await.unwrap();
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut put = api
+        .http
+        .put(grant["uploadUrl"].as_str().unwrap())
+        .header("content-length", SIZE);
+    for (name, value) in grant["headers"].as_object().into_iter().flatten() {
+        if name != "content-length" {
+            put = put.header(name, value.as_str().unwrap());
+        }
+    }
+    let put = put
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.status(),
+        200,
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
+    let _ = std::fs::remove_file(&path);
+    let id = api.start_job(grant["id"].as_str().unwrap()).await;
+    let done = api.wait_terminal(&id).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    running.shutdown().await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let text = done["result"]["chunks"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("A very large document"), "{done}");
+    assert!(
+        peak.saturating_sub(before) < 150,
+        "the runner's memory grew by {} MB for a {} MB document",
+        peak.saturating_sub(before),
+        SIZE / 1_000_000
+    );
+}

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::engine::{self, Extraction, Input, Mode, Ocr};
+use horizon_pdf::sandbox::Held;
 
 const CHILD_ENV: &str = "HORIZON_EXTRACT_CHILD";
 
@@ -60,6 +61,12 @@ pub enum Answer {
 pub enum Document {
     File(PathBuf),
     Bytes(bytes::Bytes),
+}
+
+impl From<&horizon_app::spool::Spooled> for Document {
+    fn from(file: &horizon_app::spool::Spooled) -> Document {
+        Document::File(file.path().to_owned())
+    }
 }
 
 impl From<bytes::Bytes> for Document {
@@ -242,34 +249,10 @@ fn child_main() -> i32 {
     }
 }
 
-/// A document as the child holds it: mapped from its file (its pages are read in as PDFium
-/// asks for them, and count against no memory limit), or read from stdin.
-enum Held {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for Held {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Held::Mapped(m) => m,
-            Held::Read(v) => v,
-        }
-    }
-}
-
+/// The document of `job`: its file mapped, or its bytes from `input`.
 fn held(job: &Job, input: &mut impl std::io::Read) -> std::io::Result<Held> {
     match &job.path {
-        Some(path) => {
-            let file = std::fs::File::open(path)?;
-            if file.metadata()?.len() == 0 {
-                return Ok(Held::Read(Vec::new()));
-            }
-            // SAFETY: the worker wrote the file before asking and does not change it while
-            // the child reads it; the mapping is read-only.
-            Ok(Held::Mapped(unsafe { memmap2::Mmap::map(&file)? }))
-        }
+        Some(path) => horizon_pdf::sandbox::map_file(path),
         None => {
             let mut bytes = vec![0u8; job.length];
             input.read_exact(&mut bytes)?;

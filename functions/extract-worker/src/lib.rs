@@ -22,6 +22,7 @@ use std::str::FromStr;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{StoreError, WorkMessage};
+use horizon_app::spool::Spooled;
 use horizon_app::Services;
 use horizon_domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress};
 use horizon_domain::{Error, Result};
@@ -519,7 +520,7 @@ impl ExtractWorker {
         // (a PDF of a few pages cannot be long enough to ask).
         let size = config.extraction.part_size;
         if upload.pages.is_none_or(|n| f64::from(n) > size.units) {
-            let asked = child::ask(&request, child::Task::Plan, document.doc(), |_| {}).await?;
+            let asked = child::ask(&request, child::Task::Plan, (&document).into(), |_| {}).await?;
             let plan = match asked.answer {
                 Ok(child::Answer::Plan(plan)) => plan,
                 Ok(_) => return Err(Error::Internal("the child answered another task".into())),
@@ -541,7 +542,7 @@ impl ExtractWorker {
             }
         }
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
-        let doc = document.doc();
+        let doc = child::Document::from(&document);
         let mut task = tokio::spawn(async move {
             child::extract(&request, doc, |p| {
                 let _ = progress_tx.send(Some(p));
@@ -594,14 +595,11 @@ impl ExtractWorker {
     ) -> Result<std::result::Result<Option<Spooled>, JobError>> {
         let config = &self.services.config.extraction;
         let limit = config.max_pdf_bytes;
-        let path = config
-            .work_dir
-            .join(format!("horizon-{}-{}.doc", job.id(), fastrand::u64(..)));
-        let spooled = Spooled(path);
+        let spooled = Spooled::new(&config.work_dir, job.id().as_str());
         match self
             .services
             .blobs
-            .download(&upload.blob_key(), &spooled.0, limit)
+            .download(&upload.blob_key(), spooled.path(), limit)
             .await
         {
             Ok(Some(_)) => Ok(Ok(Some(spooled))),
@@ -661,21 +659,6 @@ impl ExtractWorker {
             chunks,
             markdown,
         }
-    }
-}
-
-/// A document spooled to a file, removed when dropped.
-struct Spooled(std::path::PathBuf);
-
-impl Spooled {
-    fn doc(&self) -> child::Document {
-        child::Document::File(self.0.clone())
-    }
-}
-
-impl Drop for Spooled {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -156,7 +156,7 @@ impl ExtractWorker {
         let part = job.parts()[index].clone();
         let mut request = self.request(job, run)?;
         request.pages = Some(part.pages.clone());
-        let doc = document.doc();
+        let doc = child::Document::from(&document);
         let mut task =
             tokio::spawn(async move { child::ask(&request, child::Task::Read, doc, |_| {}).await });
         // The part goes on while its job is processing and the part is this worker's.

@@ -156,9 +156,9 @@ pub struct Jobs {
 /// The extraction engine: its limits, its child process, PDFium and OCR.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Extraction {
-    /// Largest document accepted (a presigned upload's limit) and opened by the worker (which
-    /// spools it to a file). `HORIZON_MAX_PDF_BYTES`, default 100 MiB: a presigned upload's
-    /// first use still reads it into the API function's memory to check it.
+    /// Largest document accepted (a presigned upload's limit) and opened by the worker. Both the
+    /// upload's check and the worker download it to a file in `work_dir` and map it, never
+    /// holding it in memory whole. `HORIZON_MAX_PDF_BYTES`, default 500 MiB.
     pub max_pdf_bytes: u64,
     /// Most pages the worker extracts. `HORIZON_MAX_PAGES`, default 10000.
     pub max_pages: u32,
@@ -370,7 +370,7 @@ impl Config {
                 parts_at_once: number("HORIZON_PARTS_AT_ONCE", 10)?.min(100_000) as usize,
             },
             extraction: Extraction {
-                max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 100 * 1024 * 1024)?,
+                max_pdf_bytes: number("HORIZON_MAX_PDF_BYTES", 500 * 1024 * 1024)?,
                 max_pages: number("HORIZON_MAX_PAGES", 10_000)?.min(u32::MAX.into()) as u32,
                 part_size: horizon_domain::parts::PartSize {
                     units: number("HORIZON_PART_UNITS", 20)?.max(1) as f64,

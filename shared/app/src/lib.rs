@@ -22,6 +22,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod retry;
 pub mod services;
+pub mod spool;
 pub mod uploads;
 
 pub use config::Config;

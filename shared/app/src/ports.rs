@@ -724,6 +724,13 @@ pub struct Blob {
     pub content_type: Option<String>,
 }
 
+/// An object written to a file: its size, and its version (S3's ETag) where the store has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub size: u64,
+    pub version: Option<String>,
+}
+
 /// A presigned PUT: the URL, and the headers the client must send with it (they are signed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedPut {
@@ -745,21 +752,40 @@ pub trait BlobStore: Send + Sync {
     /// before its body is read.
     async fn get_limited(&self, key: &str, limit: u64) -> StoreResult<Option<Blob>>;
     /// Writes the object to the file `to` as it arrives (never held in memory whole), unless it
-    /// has more than `limit` bytes ([`StoreError::TooLarge`], before its body is read); its
-    /// size, or `None` when there is no object under `key`.
+    /// has more than `limit` bytes ([`StoreError::TooLarge`], before its body is read); what
+    /// was written, or `None` when there is no object under `key`.
     async fn download(
         &self,
         key: &str,
         to: &std::path::Path,
         limit: u64,
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<Option<Downloaded>> {
         let Some(blob) = self.get_limited(key, limit).await? else {
             return Ok(None);
         };
         tokio::fs::write(to, &blob.bytes)
             .await
             .map_err(|e| StoreError::Internal(format!("writing {}: {e}", to.display())))?;
-        Ok(Some(blob.bytes.len() as u64))
+        Ok(Some(Downloaded {
+            size: blob.bytes.len() as u64,
+            version: None,
+        }))
+    }
+    /// Copies the object `from` to `to`, with `content_type`, on the store's side, if it is
+    /// still the version `version` that was downloaded ([`StoreError::Conflict`] otherwise).
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        version: Option<&str>,
+    ) -> StoreResult<()> {
+        let _ = version; // one process's memory: nothing changes it between the two
+        let blob = self
+            .get(from)
+            .await?
+            .ok_or_else(|| StoreError::Conflict(format!("{from} is gone")))?;
+        self.put(to, blob.bytes, content_type).await
     }
     /// A URL through which a plain HTTP client can PUT exactly `size` bytes (and, when given,
     /// of `content_type`) to the object, valid for `ttl`.

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::media::{self, Inspection};
 use crate::ports::StoreError;
 use crate::services::Services;
+use crate::spool::Spooled;
 use horizon_domain::error::{Error, Result};
 use horizon_domain::{AccountId, Upload, UploadId};
 
@@ -49,6 +50,16 @@ pub fn expiry(now: OffsetDateTime, retention: std::time::Duration) -> OffsetDate
 /// process; a PDF it cannot open or count in time is taken without a page count (its job will
 /// say what is wrong with it).
 pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
+    inspect_in(services, bytes, None).await
+}
+
+/// [`inspect`], the bytes being those of the file `file` (a PDF's pages are counted by a child
+/// that maps the file, rather than one sent the bytes).
+async fn inspect_in(
+    services: &Services,
+    bytes: Bytes,
+    file: Option<&Spooled>,
+) -> Result<Inspection> {
     let mut inspection = media::inspect(&bytes).map_err(|seen| {
         Error::UnsupportedMediaType(format!(
             "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
@@ -58,12 +69,14 @@ pub async fn inspect(services: &Services, bytes: Bytes) -> Result<Inspection> {
         let config = &services.config.extraction;
         let program = config.child_program()?;
         let how = config.child(&program);
-        inspection.pages = horizon_pdf::sandbox::page_count(&how, &bytes)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "a PDF upload's pages were not counted");
-                None
-            });
+        let counted = match file {
+            Some(file) => horizon_pdf::sandbox::page_count_of_file(&how, file.path()).await,
+            None => horizon_pdf::sandbox::page_count(&how, &bytes).await,
+        };
+        inspection.pages = counted.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "a PDF upload's pages were not counted");
+            None
+        });
     }
     Ok(inspection)
 }
@@ -107,22 +120,34 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
         services.upload_cache.put(&upload);
         return Ok(upload);
     }
+    // Downloaded to a file and mapped: a presigned upload may be as large as the limit, far
+    // more than the function's memory should hold.
     let limit = services.config.extraction.max_pdf_bytes;
-    let blob = services
+    let file = Spooled::new(&services.config.extraction.work_dir, id.as_str());
+    let downloaded = match services
         .blobs
-        .get_limited(&upload.incoming_key(), limit)
+        .download(&upload.incoming_key(), file.path(), limit)
         .await
-        .map_err(|e| match e {
-            StoreError::TooLarge(_) => Error::PayloadTooLarge(format!(
-                "upload {id} is larger than the limit of {limit} bytes"
-            )),
-            other => other.into(),
-        })?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
+    {
+        Ok(Some(downloaded)) => downloaded,
+        Ok(None) => {
+            return Err(Error::NotFound(format!(
                 "upload {id} has no content yet: PUT the file to its uploadUrl first"
-            ))
-        })?;
+            )))
+        }
+        Err(StoreError::TooLarge(_)) => {
+            return Err(Error::PayloadTooLarge(format!(
+                "upload {id} is larger than the limit of {limit} bytes"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let blob = crate::ports::Blob {
+        bytes: file
+            .map()
+            .map_err(|e| Error::Internal(format!("reading upload {id}: {e}")))?,
+        content_type: None,
+    };
     let size = blob.bytes.len() as u64;
     if upload.size > 0 && size != upload.size {
         return Err(Error::unprocessable(
@@ -133,7 +158,7 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
             ),
         ));
     }
-    let inspection = inspect(services, blob.bytes.clone()).await?;
+    let inspection = inspect_in(services, blob.bytes.clone(), Some(&file)).await?;
     // A presigned upload's record holds the declared type (`application/octet-stream` if none).
     if !media::declared_agrees(Some(&upload.content_type), inspection.content_type) {
         return Err(Error::UnsupportedMediaType(format!(
@@ -141,15 +166,23 @@ pub async fn resolve(services: &Services, id: &UploadId, account: &AccountId) ->
             upload.content_type, inspection.content_type
         )));
     }
-    // Pinned: the bytes checked, and no others, are the upload's from now on.
+    // Pinned: the bytes checked, and no others, are the upload's from now on (copied in the
+    // store, only if the object is still the version that was read).
     services
         .blobs
-        .put(
+        .copy(
+            &upload.incoming_key(),
             &upload.blob_key(),
-            blob.bytes.clone(),
             inspection.content_type,
+            downloaded.version.as_deref(),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Error::Conflict(format!(
+                "upload {id} was written again while it was checked; use it again"
+            )),
+            other => other.into(),
+        })?;
     let done = ready(
         upload.id.clone(),
         upload.account.clone(),

@@ -8,7 +8,7 @@ use aws_sdk_s3::Client as S3Client;
 use bytes::Bytes;
 
 use crate::clients::unavailable;
-use horizon_app::ports::{Blob, BlobStore, PresignedPut};
+use horizon_app::ports::{Blob, BlobStore, Downloaded, PresignedPut};
 use horizon_app::ports::{StoreError, StoreResult};
 
 pub struct S3Blobs {
@@ -84,11 +84,12 @@ impl BlobStore for S3Blobs {
         key: &str,
         to: &std::path::Path,
         limit: u64,
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<Option<Downloaded>> {
         use tokio::io::AsyncWriteExt;
         let Some(mut out) = self.open(key, None, Some(limit)).await? else {
             return Ok(None);
         };
+        let version = out.e_tag.clone();
         let local =
             |e: std::io::Error| StoreError::Internal(format!("writing {}: {e}", to.display()));
         let mut file = tokio::fs::File::create(to).await.map_err(local)?;
@@ -103,7 +104,34 @@ impl BlobStore for S3Blobs {
             file.write_all(&piece).await.map_err(local)?;
         }
         file.flush().await.map_err(local)?;
-        Ok(Some(size))
+        Ok(Some(Downloaded { size, version }))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        version: Option<&str>,
+    ) -> StoreResult<()> {
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .content_type(content_type)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .set_copy_source_if_match(version.map(str::to_owned))
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Err(
+                StoreError::Conflict(format!("{from} changed since it was read")),
+            ),
+            Err(e) => Err(unavailable("S3 CopyObject", e)),
+        }
     }
 
     async fn get_range(&self, key: &str, first: u64, last: u64) -> StoreResult<Option<Blob>> {
