@@ -232,7 +232,7 @@ fn child_main() -> i32 {
         let answer = match job.task {
             Task::Extract => engine::extract(&bytes, &options, &report).map(Answer::Extraction),
             Task::Read => engine::read(&bytes, &options, &report).map(Answer::Reading),
-            Task::Plan => engine::plan(&bytes, &options).map(Answer::Plan),
+            Task::Plan => engine::plan(&bytes, &options, &report).map(Answer::Plan),
         };
         match answer {
             Ok(answer) => emit(&Line::Done {
@@ -242,6 +242,7 @@ fn child_main() -> i32 {
             Err(error) => emit(&Line::Failed { error }),
         }
         drop(bytes);
+        horizon_pdf::sandbox::trim_freed_memory();
         // The next document's peak is its own.
         if let Some(mut file) = clear_refs.as_ref() {
             let _ = file.write_all(b"5");
@@ -282,6 +283,8 @@ struct Kept {
     stdin: tokio::process::ChildStdin,
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     served: u32,
+    /// Whether it has read pages (and so loaded its models); a plan loads none.
+    warm: bool,
 }
 
 /// What a child was started with, the account it reads for and the runtime its pipes belong to
@@ -323,11 +326,24 @@ fn take(key: &Key) -> Option<Kept> {
     let mut waiting = WAITING.lock().ok()?;
     while let Some(i) = waiting.iter().position(|k| &k.key == key) {
         let mut kept = waiting.remove(i);
-        if matches!(kept.child.try_wait(), Ok(None)) {
+        if matches!(kept.child.try_wait(), Ok(None)) && running(kept.child.id()) {
             return Some(kept);
         }
     }
     None
+}
+
+/// Whether process `pid` is running: not gone, and no zombie. (Tokio learns that a child
+/// exited from its reactor, a moment after the fact; a child killed while it waited would be
+/// given the next document.)
+fn running(pid: Option<u32>) -> bool {
+    pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.trim_start().chars().next())
+        })
+        .is_some_and(|state| state != 'Z' && state != 'X')
 }
 
 fn keep(kept: Kept) {
@@ -369,6 +385,7 @@ fn spawn(req: &Request) -> Result<Kept, Error> {
         stdin,
         lines: BufReader::new(stdout).lines(),
         served: 0,
+        warm: false,
     })
 }
 
@@ -412,6 +429,7 @@ pub async fn ask(
         mut stdin,
         mut lines,
         served,
+        warm,
     } = match take(&key) {
         Some(kept) => kept,
         None => spawn(req)?,
@@ -445,7 +463,7 @@ pub async fn ask(
     // The deadline starts again with every page done; the whole run has its own limit. A new
     // child loads its models before its first page: that page may take the deadline twice.
     let started = tokio::time::Instant::now();
-    let mut page_limit = if served == 0 {
+    let mut page_limit = if !warm {
         req.deadline.saturating_mul(2)
     } else {
         req.deadline
@@ -529,6 +547,7 @@ pub async fn ask(
             stdin,
             lines,
             served: served + 1,
+            warm: warm || task != Task::Plan,
         }),
         _ => {
             let _ = child.kill().await;

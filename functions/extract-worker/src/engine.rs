@@ -179,13 +179,18 @@ impl Reading {
     /// The parts' readings, in page order, as one.
     pub fn join(parts: impl IntoIterator<Item = Reading>) -> Reading {
         let mut whole = Reading::default();
-        for part in parts {
+        for (i, part) in parts.into_iter().enumerate() {
             whole.pages.extend(part.pages);
             whole.ocr_pages.extend(part.ocr_pages);
             whole.empty_pages.extend(part.empty_pages);
-            for w in part.warnings {
-                if !whole.warnings.contains(&w) {
-                    whole.warnings.push(w);
+            // Every part opened the same file: its warnings are the first part's.
+            if i == 0 {
+                whole.warnings = part.warnings;
+            } else {
+                for w in part.warnings {
+                    if !whole.warnings.contains(&w) {
+                        whole.warnings.push(w);
+                    }
                 }
             }
             for s in part.unreadable {
@@ -204,7 +209,12 @@ pub use horizon_domain::parts::PageCost;
 /// What each wanted page of a document will cost to read, without reading it: an image's pages
 /// and a PDF's pages without a usable text layer (or all, with `ocr: always`) are read with OCR;
 /// a PDF's other pages with the layout model (accurate mode) or from their text alone.
-pub fn plan(bytes: &[u8], options: &Options) -> Result<Vec<(u32, PageCost)>, Failure> {
+/// `progress(done, total)` is told as pages are planned.
+pub fn plan(
+    bytes: &[u8],
+    options: &Options,
+    progress: &dyn Fn(u32, u32),
+) -> Result<Vec<(u32, PageCost)>, Failure> {
     let selection = selection(options)?;
     let wanted = |n: u32| selection.as_ref().is_none_or(|sel| sel.contains(n));
     // The pages the models read, at their pixels: the whole job's budget is checked here.
@@ -219,8 +229,10 @@ pub fn plan(bytes: &[u8], options: &Options) -> Result<Vec<(u32, PageCost)>, Fai
                     max_pages: options.max_pages,
                 },
             )?;
-            for n in (1..=pdf.page_count()).filter(|&n| wanted(n)) {
+            let numbers: Vec<u32> = (1..=pdf.page_count()).filter(|&n| wanted(n)).collect();
+            for (done, &n) in numbers.iter().enumerate() {
                 let layer = pdf.text_layer(n)?;
+                progress(done as u32 + 1, numbers.len() as u32);
                 let cost = if needs_ocr(&layer, options.ocr) {
                     sizes.push((n, pdf.render_pixels(n, OCR_DPI)?));
                     PageCost::Ocr

@@ -520,7 +520,12 @@ impl ExtractWorker {
         // (a PDF of a few pages cannot be long enough to ask).
         let size = config.extraction.part_size;
         if upload.pages.is_none_or(|n| f64::from(n) > size.units) {
-            let asked = child::ask(&request, child::Task::Plan, (&document).into(), |_| {}).await?;
+            let planned = self
+                .attend(job, request.clone(), child::Task::Plan, &document)
+                .await?;
+            let Some(asked) = planned else {
+                return Ok(None);
+            };
             let plan = match asked.answer {
                 Ok(child::Answer::Plan(plan)) => plan,
                 Ok(_) => return Err(Error::Internal("the child answered another task".into())),
@@ -541,10 +546,39 @@ impl ExtractWorker {
                 return Ok(None);
             }
         }
+        let extracted = self
+            .attend(job, request, child::Task::Extract, &document)
+            .await?;
+        let Some(asked) = extracted else {
+            return Ok(None);
+        };
+        let extraction = match asked.answer {
+            Ok(child::Answer::Extraction(x)) => x,
+            Ok(_) => return Err(Error::Internal("the child answered another task".into())),
+            // A worker without its engine is broken, not the job: retry after the fix.
+            Err(e) if e.code == "engine_unavailable" => return Err(Error::Unavailable(e.message)),
+            Err(e) => return Ok(Some(Err(e))),
+        };
+        tracing::debug!(job_id = %job.id(), peak_rss_kb = asked.peak_rss_kb, child = asked.child, "extraction process finished");
+        drop(document);
+        Ok(Some(Ok(self.finished(job, extraction))))
+    }
+
+    /// Has a child do `task` with the job's document, writing the job's progress as pages are
+    /// done (which renews its lease); `None` when the job was cancelled or taken over meanwhile
+    /// (dropping the task stops the child).
+    async fn attend(
+        &self,
+        job: &mut Job,
+        request: child::Request,
+        task: child::Task,
+        document: &Spooled,
+    ) -> Result<Option<child::Asked>> {
+        let config = &self.services.config;
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(None::<Progress>);
-        let doc = child::Document::from(&document);
-        let mut task = tokio::spawn(async move {
-            child::extract(&request, doc, |p| {
+        let doc = child::Document::from(document);
+        let mut running = tokio::spawn(async move {
+            child::ask(&request, task, doc, |p| {
                 let _ = progress_tx.send(Some(p));
             })
             .await
@@ -553,17 +587,16 @@ impl ExtractWorker {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let joined = loop {
             tokio::select! {
-                joined = &mut task => break joined,
+                joined = &mut running => break joined,
                 _ = ticker.tick() => {
                     let latest = *progress_rx.borrow_and_update();
                     if let Some(p) = latest.filter(|p| job.progress() != Some(p)) {
                         let lease = duration(config.jobs.lease);
                         match self.write_own(job, |j, now| Ok(j.with_progress(p, now, lease))).await {
                             Ok(Some(next)) => *job = next,
-                            // Cancelled or taken over: stop here (dropping the task kills the
-                            // extraction process).
+                            // Cancelled or taken over: stop here.
                             Ok(None) => {
-                                task.abort();
+                                running.abort();
                                 return Ok(None);
                             }
                             // Progress is best effort: a failed write must not fail the job.
@@ -573,16 +606,8 @@ impl ExtractWorker {
                 }
             }
         };
-        let outcome = joined.map_err(|e| Error::Internal(format!("extraction task: {e}")))??;
-        let extraction = match outcome.extraction {
-            // A worker without its engine is broken, not the job: retry after the fix.
-            Err(e) if e.code == "engine_unavailable" => return Err(Error::Unavailable(e.message)),
-            Err(e) => return Ok(Some(Err(e))),
-            Ok(x) => x,
-        };
-        tracing::debug!(job_id = %job.id(), peak_rss_kb = outcome.peak_rss_kb, child = outcome.child, "extraction process finished");
-        drop(document);
-        Ok(Some(Ok(self.finished(job, extraction))))
+        let asked = joined.map_err(|e| Error::Internal(format!("extraction task: {e}")))??;
+        Ok(Some(asked))
     }
 
     /// The job's document, downloaded to a file of its own in the work directory (the child maps

@@ -13,11 +13,12 @@ use horizon_domain::{Error, Job, JobError, JobId, JobStatus, Result};
 use crate::engine::{self, Reading};
 use crate::{child, duration, ExtractWorker, Outcome};
 
-/// Where part `index` of `job` keeps its pages until the assembly: under the job's results, so
-/// that deleting the job deletes them.
-fn part_key(job: &JobId, index: usize) -> String {
+/// Where attempt `attempt` of part `index` of `job` keeps its pages until the assembly, which
+/// reads the attempt the part was read by (a worker that lost the part to another never
+/// overwrites it): under the job's results, so that deleting the job deletes them.
+fn part_key(job: &JobId, index: usize, attempt: u32) -> String {
     format!(
-        "{}parts/{index:05}.json.gz",
+        "{}parts/{index:05}-{attempt}.json.gz",
         horizon_app::ports::results_prefix(job)
     )
 }
@@ -44,6 +45,13 @@ impl ExtractWorker {
         }
     }
 
+    /// Look again just after `until` (Unix milliseconds), when another worker's lease ends.
+    fn requeue_until(&self, until: i64) -> Outcome {
+        let now = (self.services.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let wait = u64::try_from(until - now).unwrap_or(0) + 1000;
+        Outcome::Requeue(std::time::Duration::from_millis(wait))
+    }
+
     /// Reads part `index` of job `id`.
     pub(crate) async fn run_part(&self, id: &JobId, index: usize) -> Result<Outcome> {
         let run = self.part_time();
@@ -66,21 +74,22 @@ impl ExtractWorker {
             let next = job.part_claimed(index, now, lease, &worker)?;
             Ok(Step::Write(next.clone(), Claim::Got(Box::new(next))))
         })
-        .await?;
+        .await;
+        let claim = match claim {
+            // Other parts' writes kept coming first: look again in a moment (no try).
+            Err(Error::Stale(_)) => return Ok(Outcome::Requeue(std::time::Duration::from_secs(1))),
+            other => other?,
+        };
         let job = match claim {
             Claim::Got(job) => *job,
             Claim::Nothing => return Ok(Outcome::Done),
-            Claim::Busy(until) => {
-                let now = (self.services.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-                let wait = u64::try_from(until - now).unwrap_or(0) + 1000;
-                return Ok(Outcome::Requeue(std::time::Duration::from_millis(wait)));
-            }
+            Claim::Busy(until) => return Ok(self.requeue_until(until)),
         };
         let part = job.parts()[index].clone();
         let started = std::time::Instant::now();
         match self.read_part(&job, index, run).await {
             Ok(Some(Ok(reading))) => {
-                self.store_part(id, index, &reading).await?;
+                self.store_part(id, index, part.attempts, &reading).await?;
                 let lease = duration(self.services.config.jobs.lease);
                 let read = jobs::update(&self.services, id, None, |current, now| {
                     match current.and_then(|j| j.part_read(index, part.attempts, now, lease).ok()) {
@@ -137,6 +146,7 @@ impl ExtractWorker {
         index: usize,
         run: std::time::Duration,
     ) -> Result<Option<std::result::Result<Reading, JobError>>> {
+        let started = std::time::Instant::now();
         let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
             return Ok(Some(Err(JobError::new(
                 "upload_missing",
@@ -154,6 +164,8 @@ impl ExtractWorker {
             Err(e) => return Ok(Some(Err(e))),
         };
         let part = job.parts()[index].clone();
+        // The download came out of the part's time.
+        let run = run.saturating_sub(started.elapsed());
         let mut request = self.request(job, run)?;
         request.pages = Some(part.pages.clone());
         let doc = child::Document::from(&document);
@@ -191,7 +203,13 @@ impl ExtractWorker {
         }
     }
 
-    async fn store_part(&self, id: &JobId, index: usize, reading: &Reading) -> Result<()> {
+    async fn store_part(
+        &self,
+        id: &JobId,
+        index: usize,
+        attempt: u32,
+        reading: &Reading,
+    ) -> Result<()> {
         let json = serde_json::to_vec(reading).map_err(|e| Error::Internal(e.to_string()))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let bytes = gz
@@ -200,29 +218,51 @@ impl ExtractWorker {
             .map_err(|e| Error::Internal(format!("compressing a part: {e}")))?;
         self.services
             .blobs
-            .put(&part_key(id, index), bytes.into(), "application/gzip")
+            .put(
+                &part_key(id, index, attempt),
+                bytes.into(),
+                "application/gzip",
+            )
             .await?;
         Ok(())
     }
 
     /// Assembles job `id` from its parts' pages, once every part is read.
     pub(crate) async fn assemble(&self, id: &JobId) -> Result<Outcome> {
-        let Some(job) = self
-            .services
-            .jobs
-            .get(id)
-            .await?
-            .filter(|j| j.status() == JobStatus::Processing && j.parts_read())
-        else {
-            return Ok(Outcome::Done);
+        let run = self.part_time();
+        let lease = duration(run + STORE_MARGIN);
+        let claim = jobs::update(&self.services, id, None, |current, now| {
+            let Some(job) =
+                current.filter(|j| j.status() == JobStatus::Processing && j.parts_read())
+            else {
+                return Ok(Step::Stop(Claim::Nothing));
+            };
+            if !job.assembly_claimable(now) {
+                let until = job.lease_until().unwrap_or(now);
+                return Ok(Step::Stop(Claim::Busy(
+                    (until.unix_timestamp_nanos() / 1_000_000) as i64,
+                )));
+            }
+            let next = job.assembly_claimed(now, lease)?;
+            Ok(Step::Write(next.clone(), Claim::Got(Box::new(next))))
+        })
+        .await;
+        let job = match claim {
+            Ok(Claim::Got(job)) => *job,
+            Ok(Claim::Nothing) => return Ok(Outcome::Done),
+            Ok(Claim::Busy(until)) => return Ok(self.requeue_until(until)),
+            Err(Error::Stale(_)) => return Ok(Outcome::Requeue(std::time::Duration::from_secs(1))),
+            Err(e) => return Err(e),
         };
         let started = std::time::Instant::now();
         let mut readings = Vec::with_capacity(job.parts().len());
-        for index in 0..job.parts().len() {
-            let Some(blob) = self.services.blobs.get(&part_key(id, index)).await? else {
+        for (index, part) in job.parts().iter().enumerate() {
+            let key = part_key(id, index, part.attempts);
+            let Some(blob) = self.services.blobs.get(&key).await? else {
                 let error =
                     JobError::new("internal", format!("the pages of part {index} are missing"));
-                self.fail_if(id, error, Job::parts_read).await?;
+                self.fail_if(id, error, |j| j.attempts() == job.attempts())
+                    .await?;
                 return Ok(Outcome::Done);
             };
             let mut json = Vec::new();

@@ -9,7 +9,7 @@ use horizon_app::ports::WorkMessage;
 use horizon_app::Services;
 use horizon_domain::parts::PartState;
 use horizon_domain::Result;
-use horizon_domain::{JobError, JobStatus};
+use horizon_domain::{Job, JobError, JobStatus};
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -25,6 +25,7 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
     let now = services.clock.now();
     let max_tries = services.config.jobs.max_tries;
     let lease = time::Duration::try_from(services.config.jobs.lease).unwrap_or_default();
+    let at_once = services.config.jobs.parts_at_once;
     for id in services.jobs.overdue(now - grace, now, 100).await? {
         // The index lags the table a little: decide on the job as it is now.
         let reaped_one = jobs::update(services, &id, None, |current, now| {
@@ -33,8 +34,12 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
                 return Ok(Step::Stop(None));
             };
             if !job.parts().is_empty() {
-                let next = parts(job, now, lease, max_tries)?;
-                return Ok(Step::Write(next.clone(), Some((job.status(), next))));
+                return Ok(match parts(job, now, (lease, grace), max_tries, at_once)? {
+                    Some((next, work)) => {
+                        Step::Write(next.clone(), Some((job.status(), next, work)))
+                    }
+                    None => Step::Stop(None),
+                });
             }
             let next = if job.status() == JobStatus::Processing && job.attempts() >= max_tries {
                 let error = JobError::new(
@@ -50,36 +55,23 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
             } else {
                 job.touched(now)
             };
-            Ok(Step::Write(next.clone(), Some((job.status(), next))))
+            Ok(Step::Write(
+                next.clone(),
+                Some((job.status(), next, Vec::new())),
+            ))
         })
         .await?;
-        let Some((was, next)) = reaped_one else {
+        let Some((was, next, work)) = reaped_one else {
             continue;
         };
         if next.status() == JobStatus::Failed {
             tracing::warn!(job_id = %id, attempts = next.attempts(), "reaper: job failed after its tries");
             reaped.failed += 1;
         } else if !next.parts().is_empty() {
-            // The parts not read within the job's window, or its assembly, go to the queue again.
-            let at_once = services.config.jobs.parts_at_once;
-            let message = |part: Option<u32>, assemble: bool| WorkMessage {
-                job_id: id.to_string(),
-                account: None,
-                part,
-                assemble,
-            };
-            let messages: Vec<WorkMessage> = if next.parts_read() {
-                vec![message(None, true)]
-            } else {
-                (0..next.parts_released(at_once))
-                    .filter(|&i| next.parts()[i].state == PartState::Queued)
-                    .map(|i| message(Some(i as u32), false))
-                    .collect()
-            };
-            for m in &messages {
-                services.queue.enqueue(m).await?;
+            for message in &work {
+                services.queue.enqueue(message).await?;
             }
-            tracing::warn!(job_id = %id, messages = messages.len(), "reaper: a job's stopped parts queued again");
+            tracing::warn!(job_id = %id, messages = work.len(), "reaper: a job's stopped parts or assembly queued again");
             reaped.requeued += 1;
         } else {
             // Through `fair`: a job of an account at its cap waits on its list, not in the queue.
@@ -96,34 +88,68 @@ pub async fn reap(services: &Services) -> Result<Reaped> {
     Ok(reaped)
 }
 
-/// A job read in parts whose heartbeat stopped: failed when a part that stopped has had its
-/// tries, else its stopped parts handed back.
+/// A job read in parts whose heartbeat ran out: failed when what stopped (a part, or the
+/// assembly) has had its tries; else the job with its stopped parts handed back and the
+/// messages that take them up again (or the assembly), or `None` when nothing stopped (its
+/// parts wait in a busy queue). After `grace` without any write, every part let go is queued
+/// again too (a message may have been lost).
 fn parts(
-    job: &horizon_domain::Job,
+    job: &Job,
     now: time::OffsetDateTime,
-    lease: time::Duration,
+    (lease, grace): (time::Duration, time::Duration),
     max_tries: u32,
-) -> Result<horizon_domain::Job> {
-    let stopped = job.parts().iter().find(|p| {
-        p.state == PartState::Running
-            && p.attempts >= max_tries
-            && p.lease_until
-                .is_none_or(|u| u <= (now.unix_timestamp_nanos() / 1_000_000) as i64)
-    });
-    match stopped {
-        Some(part) => job.failed(
+    at_once: usize,
+) -> Result<Option<(Job, Vec<WorkMessage>)>> {
+    let message = |part: Option<u32>, assemble: bool| WorkMessage {
+        job_id: job.id().to_string(),
+        account: None,
+        part,
+        assemble,
+    };
+    let tries_out = |what: String, attempts: u32| {
+        job.failed(
             JobError::new(
                 "max_tries_exceeded",
-                format!(
-                    "the workers reading pages {} stopped {} times without finishing them",
-                    part.pages.as_str(),
-                    part.attempts
-                ),
+                format!("{what} stopped {attempts} times without finishing"),
             ),
             now,
-        ),
-        None => Ok(job.parts_requeued(now, lease)),
+        )
+    };
+    if job.parts_read() {
+        if job.assembly_attempts() >= max_tries {
+            let failed = tries_out("the assembly of its parts".into(), job.assembly_attempts())?;
+            return Ok(Some((failed, Vec::new())));
+        }
+        return Ok(Some((job.touched(now), vec![message(None, true)])));
     }
+    let millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let stopped: Vec<usize> = (0..job.parts().len())
+        .filter(|&i| {
+            let p = &job.parts()[i];
+            p.state == PartState::Running && p.lease_until.is_none_or(|u| u <= millis)
+        })
+        .collect();
+    if let Some(&i) = stopped
+        .iter()
+        .find(|&&i| job.parts()[i].attempts >= max_tries)
+    {
+        let part = &job.parts()[i];
+        let failed = tries_out(
+            format!("the reading of pages {}", part.pages.as_str()),
+            part.attempts,
+        )?;
+        return Ok(Some((failed, Vec::new())));
+    }
+    let quiet = job.updated_at() + grace <= now;
+    if stopped.is_empty() && !quiet {
+        return Ok(None);
+    }
+    let next = job.parts_requeued(now, lease);
+    let work = (0..next.parts_released(at_once))
+        .filter(|&i| stopped.contains(&i) || (quiet && next.parts()[i].state == PartState::Queued))
+        .map(|i| message(Some(i as u32), false))
+        .collect();
+    Ok(Some((next, work)))
 }
 
 /// The reaper's decisions over in-memory services (the end-to-end tests run it on LocalStack).
@@ -184,5 +210,68 @@ mod tests {
         memory.pump().await.unwrap();
         let counters = memory.services.dashboard.counters().await.unwrap();
         assert!(counters.iter().any(|c| c.failed == 1), "{counters:?}");
+    }
+
+    /// A job in parts whose part's worker died: the part is handed back and queued again (the
+    /// others, waiting their turn, are left alone), then the job fails once that part has had
+    /// its tries; an assembly that keeps stopping fails the job too.
+    #[tokio::test]
+    async fn a_job_in_parts_gets_its_stopped_part_back_then_fails_after_its_tries() {
+        let memory = Services::in_memory(test_config().unwrap());
+        let max = memory.services.config.jobs.max_tries;
+        let lease = time::Duration::seconds(30);
+        let job = claimed_job(&memory, 1).await;
+        let now = memory.services.clock.now();
+        let job = job.split(&[vec![1], vec![2], vec![3]], now, lease).unwrap();
+        memory.services.jobs.replace(&job).await.unwrap();
+        let job = job.part_claimed(0, now, lease, "w").unwrap();
+        memory.services.jobs.replace(&job).await.unwrap();
+        for attempt in 1..=max {
+            memory.clock.advance(time::Duration::minutes(5));
+            let reaped = reap(&memory.services).await.unwrap();
+            let stored = memory.services.jobs.get(job.id()).await.unwrap().unwrap();
+            if attempt < max {
+                assert_eq!(reaped.requeued, 1, "attempt {attempt}");
+                assert_eq!(stored.parts()[0].state, PartState::Queued);
+                let work = memory.queue.work().unwrap();
+                assert_eq!(work.last().unwrap().part, Some(0), "{work:?}");
+                assert!(
+                    work.iter().all(|w| w.part == Some(0)),
+                    "the waiting parts stay: {work:?}"
+                );
+                let now = memory.services.clock.now();
+                let taken = stored.part_claimed(0, now, lease, "w").unwrap();
+                memory.services.jobs.replace(&taken).await.unwrap();
+            } else {
+                assert_eq!(reaped.failed, 1);
+                assert_eq!(stored.status(), JobStatus::Failed);
+                let error = stored.error().unwrap();
+                assert_eq!(error.code, "max_tries_exceeded");
+                assert!(error.message.contains("pages 1"), "{}", error.message);
+            }
+        }
+
+        // Every part read; the assembly claimed and stopped, each time.
+        let job = claimed_job(&memory, 1).await;
+        let now = memory.services.clock.now();
+        let mut job = job.split(&[vec![1], vec![2]], now, lease).unwrap();
+        memory.services.jobs.replace(&job).await.unwrap();
+        for i in 0..2 {
+            job = job.part_claimed(i, now, lease, "w").unwrap();
+            memory.services.jobs.replace(&job).await.unwrap();
+            job = job.part_read(i, 1, now, lease).unwrap();
+            memory.services.jobs.replace(&job).await.unwrap();
+        }
+        for _ in 0..max {
+            let now = memory.services.clock.now();
+            let assembling = memory.services.jobs.get(job.id()).await.unwrap().unwrap();
+            let claimed = assembling.assembly_claimed(now, lease).unwrap();
+            memory.services.jobs.replace(&claimed).await.unwrap();
+            memory.clock.advance(time::Duration::minutes(5));
+            reap(&memory.services).await.unwrap();
+        }
+        let stored = memory.services.jobs.get(job.id()).await.unwrap().unwrap();
+        assert_eq!(stored.status(), JobStatus::Failed);
+        assert!(stored.error().unwrap().message.contains("assembly"));
     }
 }

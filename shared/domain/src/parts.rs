@@ -264,6 +264,43 @@ impl Job {
         Ok(next)
     }
 
+    /// Whether the job's assembly may be claimed now: every part is read, and no assembly
+    /// holds a live lease (the first claim of the job is its division; each assembly's claim is
+    /// one more attempt of the job).
+    pub fn assembly_claimable(&self, now: OffsetDateTime) -> bool {
+        self.status == JobStatus::Processing
+            && self.parts_read()
+            && (self.attempts <= 1 || self.lease_until.is_none_or(|until| until <= now))
+    }
+
+    /// How many times the job's assembly was claimed.
+    pub fn assembly_attempts(&self) -> u32 {
+        if self.parts_read() {
+            self.attempts.saturating_sub(1)
+        } else {
+            0
+        }
+    }
+
+    /// The job after a worker's claim of its assembly, leased until `now + lease`: only the
+    /// latest claim's result is written (its attempt is the job's).
+    pub fn assembly_claimed(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Job, Error> {
+        if !self.assembly_claimable(now) {
+            return Err(Error::Conflict(format!(
+                "the assembly of job {} cannot be claimed",
+                self.id
+            )));
+        }
+        let mut next = self.touched(now);
+        next.attempts += 1;
+        next.lease_until = Some(now + lease);
+        Ok(next)
+    }
+
     /// Part `index` handed back (its worker hit a transient error, or its lease ran out).
     pub fn part_requeued(&self, index: usize, now: OffsetDateTime) -> Result<Job, Error> {
         if self.part(index)?.state != PartState::Running {
@@ -393,6 +430,15 @@ mod tests {
         }
         assert!(all.parts_read());
         assert_eq!(all.progress().unwrap().pages_done, 5);
+
+        // The assembly: claimed once at a time, each claim an attempt of the job.
+        assert!(all.assembly_claimable(now));
+        let assembling = all.assembly_claimed(now, lease).unwrap();
+        assert_eq!(assembling.assembly_attempts(), 1);
+        assert!(!assembling.assembly_claimable(now), "its lease holds");
+        let again = assembling.assembly_claimed(now + lease, lease).unwrap();
+        assert_eq!(again.assembly_attempts(), 2);
+        assert_eq!(again.attempts(), assembling.attempts() + 1);
     }
 
     #[test]
