@@ -13,12 +13,15 @@ pub mod parts;
 mod chunks;
 mod ids;
 mod job;
+mod job_parts;
+mod selection;
 mod tags;
 mod upload;
 
 pub use chunks::*;
 pub use ids::*;
 pub use job::*;
+pub use selection::*;
 pub use tags::*;
 pub use upload::*;
 
