@@ -100,12 +100,6 @@ fn parts(
     max_tries: u32,
     at_once: usize,
 ) -> Result<Option<(Job, Vec<WorkMessage>)>> {
-    let message = |part: Option<u32>, assemble: bool| WorkMessage {
-        job_id: job.id().to_string(),
-        account: None,
-        part,
-        assemble,
-    };
     let tries_out = |what: String, attempts: u32| {
         job.failed(
             JobError::new(
@@ -120,7 +114,10 @@ fn parts(
             let failed = tries_out("the assembly of its parts".into(), job.assembly_attempts())?;
             return Ok(Some((failed, Vec::new())));
         }
-        return Ok(Some((job.touched(now), vec![message(None, true)])));
+        return Ok(Some((
+            job.touched(now),
+            vec![WorkMessage::assembly(job.id())],
+        )));
     }
     let millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let stopped: Vec<usize> = (0..job.parts().len())
@@ -147,7 +144,7 @@ fn parts(
     let next = job.parts_requeued(now, lease);
     let work = (0..next.parts_released(at_once))
         .filter(|&i| stopped.contains(&i) || (quiet && next.parts()[i].state == PartState::Queued))
-        .map(|i| message(Some(i as u32), false))
+        .map(|i| WorkMessage::part(job.id(), i))
         .collect();
     Ok(Some((next, work)))
 }

@@ -127,20 +127,14 @@ fn work(before: Option<&Job>, after: &Job, at_once: usize) -> Vec<WorkMessage> {
     if after.parts().is_empty() || after.status() != JobStatus::Processing {
         return Vec::new();
     }
-    let message = |part: Option<u32>, assemble: bool| WorkMessage {
-        job_id: after.id().to_string(),
-        account: None,
-        part,
-        assemble,
-    };
     let was = before
         .filter(|b| !b.parts().is_empty())
         .map_or(0, |b| b.parts_released(at_once));
     let mut work: Vec<WorkMessage> = (was..after.parts_released(at_once))
-        .map(|i| message(Some(i as u32), false))
+        .map(|i| WorkMessage::part(after.id(), i))
         .collect();
     if after.parts_read() && !before.is_some_and(Job::parts_read) {
-        work.push(message(None, true));
+        work.push(WorkMessage::assembly(after.id()));
     }
     work
 }

@@ -376,6 +376,26 @@ pub struct WorkMessage {
     pub assemble: bool,
 }
 
+impl WorkMessage {
+    /// Read part `index` of job `job`.
+    pub fn part(job: &JobId, index: usize) -> WorkMessage {
+        WorkMessage {
+            job_id: job.to_string(),
+            part: Some(index as u32),
+            ..Default::default()
+        }
+    }
+
+    /// Assemble job `job` from its parts.
+    pub fn assembly(job: &JobId) -> WorkMessage {
+        WorkMessage {
+            job_id: job.to_string(),
+            assemble: true,
+            ..Default::default()
+        }
+    }
+}
+
 /// The queue of work for the extraction workers.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
