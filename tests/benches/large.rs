@@ -74,9 +74,25 @@ async fn main() {
         .filter(|(_, n)| *n > 0)
         .map(|(d, _)| d)
     {
-        let one = run(&services, &bytes, false).await;
-        let parted = run(&services, &bytes, true).await;
-        for (how, r) in [("one piece", &one), ("in parts", &parted)] {
+        let one = run(&services, &bytes, false, None).await;
+        let parted = run(&services, &bytes, true, None).await;
+        // The workers share the cores (one OCR thread each, by default, on 2 cores): one piece
+        // read alone could use them all, and is measured so too, to compare with its best.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let all_cores = if services.config.extraction.ocr_threads < cores {
+            Some(run(&services, &bytes, false, Some(cores)).await)
+        } else {
+            None
+        };
+        let all_cores_label = format!("one, {cores} thr");
+        for (how, r) in [
+            ("one piece", Some(&one)),
+            ("in parts", Some(&parted)),
+            (all_cores_label.as_str(), all_cores.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(how, r)| r.map(|r| (how, r)))
+        {
             println!(
                 "{:<30} {:>10} {:>9.1} {:>6} {:>13.1} {:>8.2} {:>14.0} {:>12.4}",
                 name,
@@ -96,6 +112,12 @@ async fn main() {
             one.wall.as_secs_f64(),
             parted.longest.as_secs_f64() / one.wall.as_secs_f64()
         );
+        if let Some(all) = &all_cores {
+            println!(
+                "{name}: in parts / one piece with all {cores} cores' threads: {:.2}×",
+                parted.wall.as_secs_f64() / all.wall.as_secs_f64()
+            );
+        }
     }
 }
 
@@ -111,9 +133,13 @@ struct Run {
 }
 
 /// Reads `bytes` through a runner of its own, in parts or in one piece.
-async fn run(base: &Services, bytes: &[u8], parts: bool) -> Run {
+/// `threads`: OCR threads per child, when not the configuration's.
+async fn run(base: &Services, bytes: &[u8], parts: bool, threads: Option<usize>) -> Run {
     let mut services = base.clone();
     let mut config = (*base.config).clone();
+    if let Some(threads) = threads {
+        config.extraction.ocr_threads = threads;
+    }
     if !parts {
         config.extraction.part_size = PartSize {
             units: 1e12,

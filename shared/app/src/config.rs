@@ -193,8 +193,8 @@ pub struct Extraction {
     /// Where ONNX Runtime (`lib/libonnxruntime.so`) and the OCR models (`models/`) are:
     /// `HORIZON_OCR_DIR`, default `/opt` (the Lambda layer); `scripts/install-ocr` prints it.
     pub ocr_dir: std::path::PathBuf,
-    /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available (one in
-    /// Lambda at 1,769 MB).
+    /// Threads one OCR model run uses. `HORIZON_OCR_THREADS`, default the CPUs available divided
+    /// among the local runner's workers, at least one (one in Lambda at 1,769 MB).
     pub ocr_threads: usize,
 }
 
@@ -314,6 +314,7 @@ impl Config {
                 }),
             }
         };
+        let local_workers = number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize;
         let mut config = Config {
             stack: Stack {
                 table: required("HORIZON_TABLE")?,
@@ -388,11 +389,15 @@ impl Config {
                 ocr_dir: get("HORIZON_OCR_DIR")
                     .map(std::path::PathBuf::from)
                     .unwrap_or_else(|| "/opt".into()),
+                // The workers of one machine share its cores: by default each child takes its
+                // share (in Lambda every worker has its own vCPU and the template says 1).
                 ocr_threads: match get("HORIZON_OCR_THREADS") {
                     Some(_) => number("HORIZON_OCR_THREADS", 1)?.max(1) as usize,
-                    None => std::thread::available_parallelism()
+                    None => (std::thread::available_parallelism()
                         .map(usize::from)
-                        .unwrap_or(1),
+                        .unwrap_or(1)
+                        / local_workers)
+                        .max(1),
                 },
             },
             webhooks: Webhooks {
@@ -455,7 +460,7 @@ impl Config {
                     Error::Internal("configuration: PORT must be below 65536".into())
                 })?,
                 dev_api_key: get("HORIZON_DEV_API_KEY").map(Secret),
-                workers: number("HORIZON_LOCAL_WORKERS", 2)?.max(1) as usize,
+                workers: local_workers,
             },
             faults: Default::default(),
         };
@@ -578,6 +583,29 @@ mod tests {
             c.dashboard.master
         );
         assert!(!c.dashboard.open && c.dashboard.admin_key.is_none());
+    }
+
+    #[test]
+    fn the_local_workers_share_the_cores_unless_told_otherwise() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = BASE.to_vec();
+            vars.extend_from_slice(extra);
+            Config::from_lookup(env(&vars))
+                .unwrap()
+                .extraction
+                .ocr_threads
+        };
+        assert_eq!(threads(&[("HORIZON_LOCAL_WORKERS", "1")]), cores);
+        assert_eq!(threads(&[]), (cores / 2).max(1));
+        assert_eq!(threads(&[("HORIZON_LOCAL_WORKERS", "1000")]), 1);
+        assert_eq!(
+            threads(&[
+                ("HORIZON_LOCAL_WORKERS", "1000"),
+                ("HORIZON_OCR_THREADS", "3")
+            ]),
+            3
+        );
     }
 
     #[test]

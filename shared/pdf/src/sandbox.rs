@@ -266,21 +266,25 @@ fn filters(arch: seccompiler::TargetArch) -> Result<Vec<seccompiler::BpfProgram>
     ])
 }
 
-/// Sets the allocator for a child that reads page after page with the models. Freed memory
-/// goes back to the system (a fixed trim threshold of 1 MiB): the large buffers a model run
-/// frees after every page are otherwise kept, and a long document's peak grew page by page (1.1
-/// GB after 65 pages). A fixed trim threshold also fixes glibc's mmap threshold at 128 KiB, so
-/// every model buffer was mapped and unmapped, its pages faulted in and zeroed anew each time:
-/// 42% of a scanned page's time was the kernel's. Buffers under 32 MiB now come from the heap.
-/// Measured on 12 scanned pages with one OCR thread: 1.66 s a page instead of 2.58 (kernel time
-/// 3 s instead of 13); on 60 pages, 1.80 s a page, peak 274 MB, as flat as before. (A heap that
-/// also grows 64 MiB at a time, `M_TOP_PAD`, was faster still but ran out of the child's data
-/// limit on pages read with OCR beside the layout and table models.)
+/// Sets the allocator for a child that reads page after page with the models.
+/// - Freed memory goes back to the system past a fixed trim threshold. With glibc's dynamic one
+///   the large buffers a model run frees after every page were kept, and a long document's peak
+///   grew page by page (1.1 GB after 65 pages).
+/// - A fixed trim threshold also fixes the mmap threshold, at 128 KiB unless set: every model
+///   buffer was then mapped and unmapped, its pages faulted in and zeroed anew each time (42% of
+///   a scanned page's time was the kernel's). Buffers under 32 MiB come from the heap.
+/// - The heap keeps up to 256 MiB free at its top. At 1 MiB it was given back and faulted in
+///   again on every page: 2.5 million page faults on 8 dense scanned pages, a sixth of the time;
+///   170,000 now. Free memory kept does not raise the peak, which is the largest page's, and a
+///   child gives it all back between documents ([`trim_freed_memory`]).
+///
+/// (A heap that also grows 64 MiB at a time, `M_TOP_PAD`, does raise the peak: it ran out of the
+/// child's data limit on pages read with OCR beside the layout and table models.)
 pub fn give_back_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets the allocator's parameters.
     unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
     }
 }
