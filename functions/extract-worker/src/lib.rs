@@ -665,12 +665,19 @@ impl ExtractWorker {
     /// The chunks, Markdown and result summary of a job's extraction.
     fn finished(&self, job: &Job, extraction: engine::Extraction) -> Finished {
         let config = &self.services.config;
-        let max_chars = job
-            .options()
-            .max_chunk_chars
+        let chunking = job.options().chunking.unwrap_or_default();
+        let max_chars = chunking
+            .max_chars
+            .or(job.options().max_chunk_chars)
             .map(|n| n as usize)
             .unwrap_or(config.extraction.max_chunk_chars);
-        let chunks: Vec<Chunk> = horizon_layout::chunk::chunks(&extraction.document, max_chars);
+        let overlap = (chunking.overlap_chars.unwrap_or(0) as usize).min(max_chars / 2);
+        let chunks: Vec<Chunk> = horizon_layout::retrieval::chunks(
+            &extraction.document,
+            chunking.strategy,
+            max_chars,
+            overlap,
+        );
         let markdown = horizon_layout::markdown::document(&extraction.document);
         let result = JobResult {
             pages: extraction.document.pages.len() as u32,

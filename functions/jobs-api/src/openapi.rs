@@ -9,8 +9,9 @@ use utoipa::{Modify, OpenApi};
 
 use horizon_api::requests::{ExtractOptions, ExtractRequest, PresignRequest};
 use horizon_api::schemas::{
-    Attempt, Chunk, EventType, ExtractMode, FieldError, JobError, JobStatus, JobType, OcrMode,
-    Problem, Progress, SelectionMark, SelectionState, TableCell,
+    Attempt, BlockRef, Chunk, ChunkStrategy, Chunking, EventType, ExtractMode, FieldError,
+    JobError, JobStatus, JobType, OcrMode, Problem, Progress, SelectionMark, SelectionState,
+    TableCell,
 };
 use horizon_api::views::{
     ApiKeyView, ChunkPage, DeliveryLogView, JobList, JobView, PresignView, ReplayView, ResultView,
@@ -30,7 +31,7 @@ use horizon_uploads::{Binary, UploadForm, UploadsDoc};
         version = "1.0.0"
     ),
     components(schemas(
-        JobView, ResultView, ChunkPage, JobList, Chunk, TableCell, SelectionMark, SelectionState, OcrMode, ExtractMode, JobError, Progress, JobStatus, JobType,
+        JobView, ResultView, ChunkPage, JobList, Chunk, BlockRef, Chunking, ChunkStrategy, TableCell, SelectionMark, SelectionState, OcrMode, ExtractMode, JobError, Progress, JobStatus, JobType,
         EventType, ExtractRequest, ExtractOptions, WebhookInput, SubscriptionView, WebhookList,
         UploadView, PresignRequest, PresignView, Problem, FieldError, Binary, UploadForm,
         DeliveryLogView, Attempt, ApiKeyView, ReplayView

@@ -64,6 +64,14 @@ pub struct ExtractOptions {
     /// character the recognizer knows.
     #[schema(example = json!(["en"]))]
     pub languages: Option<Vec<String>>,
+    /// How the chunks are cut for retrieval: `block` (the default: one per heading, list,
+    /// table, or paragraphs of a section on a page), `by_title` (a section's blocks gathered,
+    /// over pages), `by_page` (a page's blocks gathered), each chunk at most `maxChars`
+    /// (default `maxChunkChars`), starting with the last `overlapChars` of the chunk before it
+    /// when cut for size. Tables are chunks of their own, split between rows with their header
+    /// repeated. The Markdown is the same whatever the chunking.
+    #[schema(value_type = Option<crate::schemas::Chunking>)]
+    pub chunking: Option<horizon_layout::retrieval::Chunking>,
 }
 
 /// An extraction request that passed its rules.
@@ -152,8 +160,32 @@ impl ExtractOptions {
             mode: self.mode,
             languages: horizon_layout::languages::parse(&self.languages.unwrap_or_default())
                 .map_err(|m| Error::field("options.languages", m))?,
+            chunking: self.chunking.map(check_chunking).transpose()?,
         })
     }
+}
+
+/// A chunk of 100 to 20,000 characters, an overlap of at most half of it (the worker also holds
+/// it to half the size it uses when `maxChars` is left out).
+fn check_chunking(
+    c: horizon_layout::retrieval::Chunking,
+) -> Result<horizon_layout::retrieval::Chunking> {
+    if let Some(n) = c.max_chars.filter(|n| !(100..=20_000).contains(n)) {
+        return Err(Error::field(
+            "options.chunking.maxChars",
+            format!("must be from 100 to 20000, not {n}"),
+        ));
+    }
+    if let Some(n) = c
+        .overlap_chars
+        .filter(|n| *n > c.max_chars.unwrap_or(20_000) / 2)
+    {
+        return Err(Error::field(
+            "options.chunking.overlapChars",
+            format!("must be at most half of maxChars ({n} is more)"),
+        ));
+    }
+    Ok(c)
 }
 
 /// A client's tags: at most 20, none of the service's own (`account:`, `type:`, …).

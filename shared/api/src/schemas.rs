@@ -111,6 +111,44 @@ pub struct Chunk {
     /// selected; `[ ]` and `[x]` in `markdown`), in the same order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection_marks: Vec<SelectionMark>,
+    /// A chunk gathered by `options.chunking` (`by_title`, `by_page`; its `type` then
+    /// `composite` when it holds blocks of several types): the blocks it holds, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<BlockRef>,
+}
+
+/// One block of a gathered chunk: its id as the `block` chunking gives it, its type, page and
+/// box.
+#[derive(Serialize, ToSchema)]
+pub struct BlockRef {
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "paragraph")]
+    pub kind: String,
+    pub page: u32,
+    pub bbox: [f64; 4],
+}
+
+/// How a job's chunks are cut (`options.chunking`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Chunking {
+    #[serde(default)]
+    pub strategy: ChunkStrategy,
+    #[schema(minimum = 100, maximum = 20000)]
+    pub max_chars: Option<u32>,
+    #[schema(minimum = 0, maximum = 10000)]
+    pub overlap_chars: Option<u32>,
+}
+
+/// `block`: one chunk per block (the default); `by_title`: a section's blocks gathered;
+/// `by_page`: a page's blocks gathered.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkStrategy {
+    Block,
+    ByTitle,
+    ByPage,
 }
 
 /// A check box or radio button.
@@ -248,6 +286,24 @@ mod tests {
             cells: vec![cell()],
             pages: vec![1, 2],
             selection_marks: vec![mark()],
+            blocks: vec![block()],
+        }
+    }
+
+    fn block() -> domain::BlockRef {
+        domain::BlockRef {
+            id: "chunk_001".into(),
+            kind: domain::Kind::Paragraph,
+            page: 1,
+            bbox: [1.0, 2.0, 3.0, 4.0],
+        }
+    }
+
+    fn chunking() -> horizon_layout::retrieval::Chunking {
+        horizon_layout::retrieval::Chunking {
+            strategy: horizon_layout::retrieval::Strategy::ByTitle,
+            max_chars: Some(1000),
+            overlap_chars: Some(100),
         }
     }
 
@@ -336,6 +392,24 @@ mod tests {
                 "SelectionMark",
                 schema_names::<super::SelectionMark>(),
                 serialised(&[mark()]),
+            ),
+            (
+                "BlockRef",
+                schema_names::<super::BlockRef>(),
+                serialised(&[block()]),
+            ),
+            (
+                "Chunking",
+                schema_names::<super::Chunking>(),
+                serialised(&[chunking()]),
+            ),
+            (
+                "ChunkStrategy",
+                schema_names::<super::ChunkStrategy>(),
+                serialised(&{
+                    use horizon_layout::retrieval::Strategy as C;
+                    [C::Block, C::ByTitle, C::ByPage]
+                }),
             ),
             (
                 "Attempt",

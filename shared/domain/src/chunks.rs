@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A chunk is the layout's own: one definition of what a block is and how a piece of the
 /// document reads.
-pub use horizon_layout::chunk::{Chunk, SelectionMark, SelectionState, TableCell};
+pub use horizon_layout::chunk::{BlockRef, Chunk, SelectionMark, SelectionState, TableCell};
 pub use horizon_layout::model::{Kind, Source};
 
 /// What a completed job produced. The chunks themselves are kept apart (see

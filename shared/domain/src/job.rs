@@ -163,6 +163,9 @@ pub struct JobOptions {
     /// made): OCR reads with their scripts' characters only. Empty: found from the text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<String>,
+    /// How the chunks are cut: by block (the default), by section or by page, to a size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunking: Option<horizon_layout::retrieval::Chunking>,
 }
 
 /// How a document is read: `accurate` (the default) runs the learned layout and table-structure

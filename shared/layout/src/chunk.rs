@@ -355,7 +355,7 @@ fn split_table(base: &Piece, table: Option<&Table>, max_chars: usize) -> Vec<Pie
 /// One piece of the document: a heading, paragraphs of one section, a list, a table, a caption,
 /// a page header, footer or number, as the API gives it and a job's result keeps it. `page` is 1-based; `segmentIndex` counts from 0 within a
 /// page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     pub id: String,
@@ -397,6 +397,21 @@ pub struct Chunk {
     /// selected; `[ ]` and `[x]` in `markdown`), in the same order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection_marks: Vec<SelectionMark>,
+    /// A chunk gathered for retrieval (`by_title`, `by_page`): the blocks it holds, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<BlockRef>,
+}
+
+/// One block of a gathered chunk: its id as the `block` strategy gives it (`chunk_007`), its
+/// type, page and box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub page: u32,
+    pub bbox: [f64; 4],
 }
 
 /// A check box or radio button.
@@ -476,6 +491,7 @@ impl From<Piece> for Chunk {
                     bbox: hundredths(m.bbox),
                 })
                 .collect(),
+            blocks: Vec::new(),
         }
     }
 }
@@ -486,11 +502,11 @@ fn hundredths(b: BBox) -> [f64; 4] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Cell, PageLayout, Unit};
 
-    fn block(kind: Kind, text: &str) -> Block {
+    pub(crate) fn block(kind: Kind, text: &str) -> Block {
         Block {
             kind,
             text: text.into(),
@@ -504,14 +520,14 @@ mod tests {
         }
     }
 
-    fn heading(level: u8, text: &str) -> Block {
+    pub(crate) fn heading(level: u8, text: &str) -> Block {
         Block {
             level: Some(level),
             ..block(Kind::Heading, text)
         }
     }
 
-    fn doc(pages: Vec<Vec<Block>>) -> Document {
+    pub(crate) fn doc(pages: Vec<Vec<Block>>) -> Document {
         Document {
             pages: pages
                 .into_iter()

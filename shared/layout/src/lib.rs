@@ -20,6 +20,7 @@ pub mod marks;
 pub mod model;
 pub mod order;
 pub mod regions;
+pub mod retrieval;
 pub mod tables;
 pub mod text;
 

@@ -42,7 +42,7 @@ pub fn block(b: &Block) -> String {
         Kind::PageNumber => comment("page number", &b.text),
         Kind::Figure => comment("figure", &b.text),
         // No model reads formulas as LaTeX here: a formula is its characters, as text.
-        Kind::Caption | Kind::Paragraph | Kind::Formula => paragraph(&b.text),
+        Kind::Caption | Kind::Paragraph | Kind::Formula | Kind::Composite => paragraph(&b.text),
     }
 }
 

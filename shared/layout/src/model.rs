@@ -134,6 +134,9 @@ pub enum Kind {
     Figure,
     /// A formula set apart from the text (a display equation), as its characters read.
     Formula,
+    /// Several blocks gathered into one chunk for retrieval ([`crate::retrieval`]); never a
+    /// block of a page.
+    Composite,
 }
 
 impl Kind {
@@ -150,6 +153,7 @@ impl Kind {
             Kind::PageNumber => "page_number",
             Kind::Figure => "figure",
             Kind::Formula => "formula",
+            Kind::Composite => "composite",
         }
     }
 
