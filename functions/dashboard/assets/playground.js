@@ -1,33 +1,34 @@
 // The playground: an API user's view of Horizon, through the public API only (/api and /v1,
-// with the API key as a bearer token), so that it is also their living example. Sign in, drop a
-// file (uploaded, then an extraction job started), watch its progress, then read the document:
-// its pages with the blocks found on them, its Markdown (copy, download) and its JSON.
-import { esc, renderDocument, pageSize, allChunks, pageNumbers } from "./document.js";
+// with the API key as a bearer token) and through the TypeScript client (@horizon/client, served
+// from clients/typescript/dist), so that it is also their living example and the client runs in
+// a browser. Sign in, drop a file (uploaded, then an extraction job started), watch its
+// progress, then read the document: its pages with the blocks found on them, its Markdown (copy,
+// download) and its JSON.
+import { esc, renderDocument, pageSize, pageNumbers } from "./document.js";
+import { Horizon, ProblemError } from "./horizon-client.js";
 
 const KEY = "horizon.apiKey";
 const $ = (id) => document.getElementById(id);
-const enc = encodeURIComponent;
-const DIRECT_UPLOAD_MAX = 4.5 * 1024 * 1024; // POST /api/upload; larger files go to a presigned URL
 
 function key() {
   return sessionStorage.getItem(KEY);
 }
 
-async function call(path, options = {}) {
-  const headers = { authorization: `Bearer ${key()}`, ...(options.headers || {}) };
-  const resp = await fetch(path, { ...options, headers });
-  if (resp.status === 401) {
-    signOut("That API key was not accepted.");
-    throw new Error("not signed in");
-  }
-  return resp;
+// The client for the key signed in with; a key that is refused signs out.
+function horizon() {
+  return new Horizon({ baseUrl: location.origin, apiKey: key() || "none" });
 }
 
-async function json(path, options) {
-  const resp = await call(path, options);
-  const body = await resp.json().catch(() => null);
-  if (!resp.ok) throw new Error((body && (body.detail || body.title)) || `${resp.status} ${resp.statusText}`);
-  return body;
+async function api(use) {
+  try {
+    return await use(horizon());
+  } catch (e) {
+    if (e instanceof ProblemError && e.status === 401) {
+      signOut("That API key was not accepted.");
+      throw new Error("not signed in");
+    }
+    throw e instanceof ProblemError ? new Error(e.detail || e.title) : e;
+  }
 }
 
 function fail(e) {
@@ -58,7 +59,7 @@ $("key-form").addEventListener("submit", async (e) => {
   sessionStorage.setItem(KEY, e.target.elements.key.value.trim());
   e.target.reset();
   try {
-    await json("/v1/jobs?limit=1");
+    await api((h) => h.jobs.list({ pageSize: 1 }).next());
     await signedIn();
   } catch (err) {
     if (key()) fail(err);
@@ -69,38 +70,17 @@ $("sign-out").addEventListener("click", () => signOut());
 // ---------------------------------------------------------------------------------------------
 // Upload, start, follow
 
-async function upload(file) {
-  if (file.size <= DIRECT_UPLOAD_MAX) {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    form.append("filename", file.name);
-    return json("/api/upload", { method: "POST", body: form });
-  }
-  const grant = await json("/api/uploads", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ size: file.size, ...(file.type ? { contentType: file.type } : {}) }),
-  });
-  const put = await fetch(grant.uploadUrl, { method: grant.method || "PUT", headers: grant.headers, body: file });
-  if (!put.ok) throw new Error(`the upload to storage failed: ${put.status}`);
-  return { id: grant.id, contentType: file.type };
-}
-
 async function start(file) {
   $("error").hidden = true;
   $("result").innerHTML = "";
   progress(`Uploading ${file.name} (${(file.size / 1024).toFixed(0)} KB)…`, null);
-  const up = await upload(file);
-  const route = (up.contentType || file.type) === "application/pdf" ? "/v1/extract/pdf" : "/v1/extract/image";
-  const job = await json(route, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      uploadId: up.id,
-      tags: ["playground"],
-      options: { ocr: $("ocr").value, mode: $("mode").value, languages: languages() },
-    }),
-  });
+  const job = await api((h) => h.extract(file, {
+    wait: false,
+    tags: ["playground"],
+    ocr: $("ocr").value,
+    mode: $("mode").value,
+    languages: languages(),
+  }));
   location.hash = `job=${job.jobId}`;
   await follow(job.jobId);
 }
@@ -125,7 +105,7 @@ async function follow(id) {
   const mine = ++following;
   $("error").hidden = true;
   for (;;) {
-    const job = await json(`/v1/jobs/${enc(id)}`);
+    const job = await api((h) => h.jobs.get(id));
     if (mine !== following) return;
     const p = job.progress;
     if (job.status === "queued") progress(`Job ${id} is queued…`, null);
@@ -155,12 +135,8 @@ function download(name, type, text) {
 
 async function show(job, mine) {
   const id = job.jobId;
-  const chunks = await allChunks(async (cursor) => {
-    const page = await json(`/v1/jobs/${enc(id)}/chunks?limit=1000${cursor ? `&cursor=${enc(cursor)}` : ""}`);
-    return { chunks: page.chunks, cursor: page.nextCursor };
-  });
-  const mdResp = await call(`/v1/jobs/${enc(id)}/markdown`);
-  const markdown = mdResp.ok ? await mdResp.text() : "";
+  const chunks = await api((h) => h.jobs.chunks(id));
+  const markdown = await api((h) => h.jobs.markdown(id)).catch(() => "");
   if (mine !== following) return;
   const asJson = JSON.stringify({ ...job, result: { ...job.result, chunks, nextCursor: null } }, null, 2);
   const tabs = [["document", "Document"], ["markdown", "Markdown"], ["json", "JSON"]];
@@ -190,8 +166,7 @@ async function show(job, mine) {
     pages: pageNumbers(job.result.pages, chunks),
     chunks,
     pageImage: async (n) => {
-      const resp = await call(`/v1/jobs/${enc(id)}/pages/${n}?w=${width}`);
-      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+      const resp = await api((h) => h.request("GET", `/v1/jobs/${encodeURIComponent(id)}/pages/${n}`, { query: { w: width } }));
       const size = pageSize(resp);
       return { url: URL.createObjectURL(await resp.blob()), ...size };
     },
@@ -199,7 +174,12 @@ async function show(job, mine) {
 }
 
 async function recentJobs() {
-  const list = await json("/v1/jobs?limit=20");
+  const list = { jobs: [] };
+  await api(async (h) => {
+    for await (const job of h.jobs.list({ pageSize: 20 })) {
+      if (list.jobs.push(job) >= 20) break;
+    }
+  });
   $("jobs").innerHTML = list.jobs.length ? `<div class="scroll"><table data-table="jobs"><thead><tr><th>Job</th><th>Type</th><th>Status</th><th>Created</th><th>Pages</th></tr></thead><tbody>
     ${list.jobs.map((j) => `<tr data-job="${esc(j.jobId)}"><td><a href="#job=${esc(j.jobId)}" data-open="${esc(j.jobId)}">${esc(j.jobId)}</a></td><td>${esc(j.jobType)}</td>
       <td><span class="badge ${esc(j.status)}">${esc(j.status)}</span></td><td>${esc(new Date(j.createdAt).toLocaleString())}</td><td class="num">${j.result ? esc(j.result.pages) : ""}</td></tr>`).join("")}

@@ -11,6 +11,9 @@ const APP_CSS: &str = include_str!("../assets/app.css");
 const DOCUMENT_JS: &str = include_str!("../assets/document.js");
 const PLAYGROUND: &str = include_str!("../assets/playground.html");
 const PLAYGROUND_JS: &str = include_str!("../assets/playground.js");
+/// The TypeScript client as built (`clients/typescript`): the playground speaks to the API
+/// through it.
+const CLIENT_JS: &str = include_str!("../../../clients/typescript/dist/index.js");
 
 /// A page of the app, with what it may connect to (its `Content-Security-Policy`).
 pub struct Page {
@@ -82,6 +85,7 @@ pub async fn asset(Param(name): Param<String>) -> ApiResult<Asset> {
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "document.js" => (DOCUMENT_JS, "text/javascript; charset=utf-8"),
         "playground.js" => (PLAYGROUND_JS, "text/javascript; charset=utf-8"),
+        "horizon-client.js" => (CLIENT_JS, "text/javascript; charset=utf-8"),
         other => return Err(Error::NotFound(format!("no asset {other:?}")).into()),
     };
     Ok(Asset { body, content_type })

@@ -147,20 +147,18 @@ impl ExtractWorker {
         run: std::time::Duration,
     ) -> Result<Option<std::result::Result<Reading, JobError>>> {
         let started = std::time::Instant::now();
-        let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
-            return Ok(Some(Err(JobError::new(
+        let missing = || {
+            Ok(Some(Err(JobError::new(
                 "upload_missing",
                 format!("upload {} no longer exists", job.upload_id()),
-            ))));
+            ))))
+        };
+        let Some(upload) = self.services.uploads.get(job.upload_id()).await? else {
+            return missing();
         };
         let document = match self.spool(job, &upload).await? {
             Ok(Some(document)) => document,
-            Ok(None) => {
-                return Ok(Some(Err(JobError::new(
-                    "upload_missing",
-                    format!("upload {} no longer exists", job.upload_id()),
-                ))))
-            }
+            Ok(None) => return missing(),
             Err(e) => return Ok(Some(Err(e))),
         };
         let part = job.parts()[index].clone();

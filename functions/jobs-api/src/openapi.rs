@@ -82,6 +82,24 @@ pub fn document() -> &'static serde_json::Value {
 mod tests {
     use super::*;
 
+    /// The clients build their types from `clients/openapi.json`: it must be this document.
+    /// `HORIZON_UPDATE_OPENAPI=1 cargo test -p horizon-jobs-api openapi` writes it anew.
+    #[test]
+    fn the_clients_copy_of_the_document_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/openapi.json");
+        let current = serde_json::to_string_pretty(document()).unwrap() + "\n";
+        if std::env::var_os("HORIZON_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &current).unwrap();
+        }
+        let copy = std::fs::read_to_string(&path).unwrap_or_default();
+        let parsed: serde_json::Value = serde_json::from_str(&copy).unwrap_or_default();
+        assert!(
+            &parsed == document(),
+            "clients/openapi.json is not the API's document: run HORIZON_UPDATE_OPENAPI=1 cargo test -p horizon-jobs-api openapi, then rebuild the TypeScript client (npm run build in clients/typescript)"
+        );
+    }
+
     #[test]
     fn the_document_states_the_one_tag_rule() {
         let text = document().to_string();
