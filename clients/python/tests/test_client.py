@@ -57,6 +57,8 @@ def test_a_large_file_goes_through_the_presigned_upload(
     with pytest.raises(ProblemError) as e:
         client.jobs.get(job.id)
     assert e.value.status == 404
+    image = client.extract(fixture / "scan.jpg").raise_for_status()
+    assert image.job_type == "extract/image" and image.chunks
 
 
 def test_jobs_are_listed_page_after_page(client: Client, fixture: Path, tag: str) -> None:
@@ -165,6 +167,10 @@ def test_a_webhook_delivery_is_verified(client: Client, fixture: Path) -> None:
             webhooks.verify(body.replace(b"completed", b"failed"), headers, secret)
         with pytest.raises(WebhookVerificationError):
             webhooks.verify(body, headers, "whsec_" + "A" * 32)
+        with pytest.raises(WebhookVerificationError):
+            webhooks.verify(body, headers, "whsec_")
+        with pytest.raises(WebhookVerificationError):
+            webhooks.verify(body, {**headers, "webhook-signature": "v1,é"}, secret)
         with pytest.raises(WebhookVerificationError):
             webhooks.verify(body, headers, secret, now=float(headers["webhook-timestamp"]) + 3600)
     finally:

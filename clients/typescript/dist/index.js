@@ -104,9 +104,12 @@ export class Horizon {
             headers["Content-Type"] = "application/json";
             body = JSON.stringify(init.json);
         }
+        // A 503 may come after the work was done: sent again only when that is safe (no POST, or
+        // one with an Idempotency-Key).
+        const again = method !== "POST" || "Idempotency-Key" in headers ? [429, 503] : [429];
         for (let attempt = 0;; attempt++) {
             const response = await this.#fetch(url, { method, headers, body });
-            if ((response.status === 429 || response.status === 503) && attempt < this.#retries) {
+            if (again.includes(response.status) && attempt < this.#retries) {
                 await response.body?.cancel();
                 await sleep(retryAfter(response, attempt));
                 continue;
@@ -163,7 +166,8 @@ export class Horizon {
             body.webhook = typeof params.webhook === "string" ? { url: params.webhook, events: ["job.completed", "job.failed"] } : params.webhook;
         }
         const route = upload.contentType.startsWith("image/") ? "/v1/extract/image" : "/v1/extract/pdf";
-        const headers = params.idempotencyKey ? { "Idempotency-Key": params.idempotencyKey } : {};
+        // Always a key: a 503 after the job was made is then safe to send again.
+        const headers = { "Idempotency-Key": params.idempotencyKey ?? `horizon-client-${crypto.randomUUID()}` };
         const job = withChunks(await this.json("POST", route, { json: body, headers }));
         if (params.wait === false)
             return job;
@@ -182,6 +186,25 @@ export function raiseForStatus(job) {
         throw new JobFailedError(job.jobId, job.error?.code ?? "failed", job.error?.message ?? "the job failed");
     }
     return job;
+}
+/** The type the service will find in these bytes (it checks them again): PDF or an image. */
+async function sniff(blob) {
+    const head = new Uint8Array(await blob.slice(0, 1024).arrayBuffer());
+    const text = String.fromCharCode(...head);
+    if (text.includes("%PDF-"))
+        return "application/pdf"; // PDF readers allow bytes before it
+    const starts = (...bytes) => bytes.every((b, i) => head[i] === b);
+    if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a))
+        return "image/png";
+    if (starts(0xff, 0xd8, 0xff))
+        return "image/jpeg";
+    if (text.startsWith("GIF87a") || text.startsWith("GIF89a"))
+        return "image/gif";
+    if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a))
+        return "image/tiff";
+    if (text.startsWith("RIFF") && text.slice(8, 12) === "WEBP")
+        return "image/webp";
+    return "application/octet-stream";
 }
 async function toBlob(file) {
     if (typeof file === "string") {
@@ -271,10 +294,13 @@ class Uploads {
             form.append("filename", fileName);
             return this.h.json("POST", "/api/upload", { body: form });
         }
-        const grant = await this.h.json("POST", "/api/uploads", { json: { size: blob.size, filename: fileName } });
+        // The type, declared, picks the extraction route later (a presigned upload's type is only
+        // checked on first use) and is refused by S3 when the bytes are sent as another.
+        const contentType = await sniff(blob);
+        const request = contentType === "application/octet-stream" ? { size: blob.size, filename: fileName } : { size: blob.size, filename: fileName, contentType };
+        const grant = await this.h.json("POST", "/api/uploads", { json: request });
         await this.h.put(grant.uploadUrl, (grant.headers ?? {}), blob);
-        const created = grant;
-        return { id: grant.id, contentType: created.contentType ?? "application/octet-stream", size: blob.size, createdAt: created.createdAt ?? "", url: grant.url, filename: fileName };
+        return { id: grant.id, contentType, size: blob.size, createdAt: "", url: grant.url, filename: fileName };
     }
     async delete(uploadId) {
         await this.h.request("DELETE", `/api/uploads/${encodeURIComponent(uploadId)}`);
@@ -341,6 +367,8 @@ export async function verifyWebhook(body, headers, secret, { tolerance = 300, no
     catch {
         throw new WebhookVerificationError("the secret is not whsec_ and base64");
     }
+    if (key.length === 0)
+        throw new WebhookVerificationError("the secret is empty");
     const prefix = new TextEncoder().encode(`${id}.${stamp}.`);
     const signed = new Uint8Array(prefix.length + raw.length);
     signed.set(prefix);

@@ -51,6 +51,11 @@ test("a large file goes through the presigned upload", async () => {
   await horizon.jobs.delete(job.jobId);
   await horizon.uploads.delete(upload.id);
   await assert.rejects(horizon.jobs.get(job.jobId), (e) => e instanceof ProblemError && e.status === 404);
+  const image = await horizon.uploads.create(fixture("scan.jpg"), { directLimit: 1024 });
+  assert.equal(image.contentType, "image/jpeg");
+  const read = raiseForStatus(await horizon.extract(image));
+  assert.equal(read.jobType, "extract/image");
+  assert.ok(read.chunks.length > 0);
 });
 
 test("jobs are listed page after page", async () => {
@@ -120,6 +125,7 @@ test("a webhook delivery is verified", async () => {
     const tampered = Buffer.from(mine.body.toString().replace("completed", "failed"));
     await assert.rejects(verifyWebhook(tampered, mine.headers, job.webhookSecret), WebhookVerificationError);
     await assert.rejects(verifyWebhook(mine.body, mine.headers, `whsec_${"A".repeat(32)}`), WebhookVerificationError);
+    await assert.rejects(verifyWebhook(mine.body, mine.headers, "whsec_"), WebhookVerificationError);
     await assert.rejects(
       verifyWebhook(mine.body, mine.headers, job.webhookSecret, { now: Number(mine.headers["webhook-timestamp"]) + 3600 }),
       WebhookVerificationError,

@@ -365,7 +365,8 @@ pub struct Chunk {
     pub segment_index: u32,
     /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
     /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
-    /// equation, as its characters read).
+    /// equation, as its characters read), `composite` (blocks of several types gathered by
+    /// `options.chunking`).
     #[serde(rename = "type", default)]
     pub kind: Kind,
     /// The chunk as Markdown (headings with `#`, tables as pipe tables).

@@ -9,7 +9,8 @@
 //! repeated in every part (by [`crate::chunk`]), never inside a row. Page headers, footers and
 //! numbers are left out (the Markdown keeps them). A chunk cut because the next block did not
 //! fit starts with the last `overlap_chars` of the one before it (from a word's start), when
-//! both are text. Each gathered chunk lists the blocks it holds (`blocks`: their ids as the
+//! both are text. A gathered chunk's type is its blocks' when they are all of one type, else
+//! `composite`. Each gathered chunk lists the blocks it holds (`blocks`: their ids as the
 //! `block` strategy numbers them, types, pages and boxes), the pages it covers, and the heading
 //! path of its section.
 
@@ -84,13 +85,16 @@ pub fn chunks(
     let mut segment = (0u32, 0u32); // (page, next segment index)
     for (blocks, cut) in groups {
         let mut c = gather(blocks);
-        if cut && overlap_chars > 0 {
-            if let Some(prev) = out.last().filter(|p| p.kind != Kind::Table) {
-                if c.kind != Kind::Table {
-                    let tail = tail(&prev.text, overlap_chars);
-                    c.text = format!("{tail} {}", c.text);
-                    c.markdown = format!("{tail} {}", c.markdown);
-                }
+        if cut && overlap_chars > 0 && c.kind != Kind::Table {
+            let prev = out.last().filter(|p| p.kind != Kind::Table);
+            if let Some(tail) = prev
+                .map(|p| tail(&p.text, overlap_chars))
+                .filter(|t| !t.is_empty())
+            {
+                // A paragraph of its own in the Markdown, so that a heading or a list after it
+                // still reads as one.
+                c.text = format!("{tail} {}", c.text);
+                c.markdown = format!("{tail}\n\n{}", c.markdown);
             }
         }
         c.id = format!("chunk_{:03}", out.len() + 1);
@@ -137,7 +141,9 @@ fn gather(blocks: Vec<Chunk>) -> Chunk {
     };
     let first_page = c.page;
     for b in blocks {
-        c.kind = Kind::Composite;
+        if b.kind != c.kind {
+            c.kind = Kind::Composite;
+        }
         c.level = None;
         c.text = format!("{}\n\n{}", c.text, b.text);
         c.markdown = format!("{}\n\n{}", c.markdown, b.markdown);
@@ -164,7 +170,8 @@ fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     ]
 }
 
-/// The last `n` characters of `text` or fewer, from the start of a word.
+/// The last `n` characters of `text` or fewer, from the start of a word (empty when the last
+/// word alone is longer).
 fn tail(text: &str, n: usize) -> &str {
     let count = text.chars().count();
     if count <= n {
@@ -176,11 +183,12 @@ fn tail(text: &str, n: usize) -> &str {
         .map(|(i, _)| i)
         .unwrap_or(0);
     let rest = &text[start..];
-    match rest.find(char::is_whitespace) {
-        // Mid-word: from the next word on.
-        Some(i) if !text[..start].ends_with(char::is_whitespace) => rest[i..].trim_start(),
-        _ => rest.trim_start(),
+    if text[..start].ends_with(char::is_whitespace) {
+        return rest.trim_start();
     }
+    // Mid-word: from the next word on.
+    rest.find(char::is_whitespace)
+        .map_or("", |i| rest[i..].trim_start())
 }
 
 #[cfg(test)]
@@ -394,5 +402,6 @@ mod tests {
         assert_eq!(tail("one two three", 10), "two three");
         assert_eq!(tail("short", 10), "short");
         assert_eq!(tail("αβγ δεζ", 3), "δεζ");
+        assert_eq!(tail("one twothree", 5), "");
     }
 }

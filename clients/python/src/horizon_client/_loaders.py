@@ -18,6 +18,10 @@ def source_of(file: FileInput, source: Optional[str]) -> str:
     name = getattr(file, "name", None)
     return name if isinstance(name, str) else "document"
 
+#: The metadata that locates a chunk (for citations and highlighting) rather than describes it.
+LOCATORS = ("job_id", "chunk_id", "bbox")
+
+
 def metadata(job: Job, chunk: Chunk, source: str) -> Dict[str, Any]:
     return {
         "source": source,

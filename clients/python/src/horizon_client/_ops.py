@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import uuid
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -85,12 +86,14 @@ def problem(response: httpx.Response) -> ProblemError:
 
 
 def call(method: str, url: str, **kwargs: Any) -> Op[httpx.Response]:
-    """One request; 429 and 503 are tried again after their `Retry-After`, any other 4xx or 5xx
-    is raised as a `ProblemError`."""
+    """One request; 429 is tried again after its `Retry-After`, and so is 503 when sending the
+    request again is safe (no POST, or one with an `Idempotency-Key`: a 503 may come after the
+    work was done). Any other 4xx or 5xx is raised as a `ProblemError`."""
+    again = (429, 503) if method != "POST" or "Idempotency-Key" in kwargs.get("headers", {}) else (429,)
     attempt = 0
     while True:
         response: httpx.Response = yield Send(method, url, kwargs)
-        if response.status_code in (429, 503) and attempt < RETRIES:
+        if response.status_code in again and attempt < RETRIES:
             yield Sleep(retry_after(response, attempt))
             attempt += 1
             continue
@@ -187,6 +190,26 @@ def _read(file: FileInput) -> Tuple[bytes, Optional[str]]:
     return bytes(data), os.path.basename(name) if isinstance(name, str) else None
 
 
+def sniff(data: bytes) -> str:
+    """The type the service will find in these bytes (it checks them again): PDF or an image."""
+    signatures = [
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"II*\x00", "image/tiff"),
+        (b"MM\x00*", "image/tiff"),
+    ]
+    if b"%PDF-" in data[:1024]:  # PDF readers allow bytes before the header
+        return "application/pdf"
+    for magic, kind in signatures:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
 def upload(file: FileInput, filename: Optional[str] = None) -> Op[Upload]:
     """Uploads a file: in one request up to 4 MiB, else through a presigned URL. The service
     detects the type from the bytes."""
@@ -200,7 +223,13 @@ def upload(file: FileInput, filename: Optional[str] = None) -> Op[Upload]:
             data={"filename": filename},
         )
         return from_json(Upload, response.json())
-    response = yield from call("POST", "/api/uploads", json={"size": len(data), "filename": filename})
+    # The type, declared, picks the extraction route later (a presigned upload's type is only
+    # checked on first use) and is refused by S3 when the bytes are sent as another.
+    kind = sniff(data)
+    body: Dict[str, Any] = {"size": len(data), "filename": filename}
+    if kind != "application/octet-stream":
+        body["contentType"] = kind
+    response = yield from call("POST", "/api/uploads", json=body)
     grant = response.json()
     put = yield Send(
         grant.get("method", "PUT"),
@@ -212,7 +241,7 @@ def upload(file: FileInput, filename: Optional[str] = None) -> Op[Upload]:
     # The upload's record, as a direct upload returns it (type and pages are known on first use).
     return Upload(
         id=grant["id"],
-        content_type=grant.get("contentType") or "application/octet-stream",
+        content_type=kind,
         size=len(data),
         created_at=grant.get("createdAt", ""),
         url=grant.get("url", ""),
@@ -269,7 +298,8 @@ def extract(
         body["webhook"] = (
             {"url": webhook, "events": ["job.completed", "job.failed"]} if isinstance(webhook, str) else webhook
         )
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    # Always a key: a 503 after the job was made is then safe to send again.
+    headers = {"Idempotency-Key": idempotency_key or f"horizon-client-{uuid.uuid4()}"}
     route = "/v1/extract/image" if up.content_type.startswith("image/") else "/v1/extract/pdf"
     response = yield from call("POST", route, json=body, headers=headers)
     job = from_json(Job, response.json())

@@ -39,6 +39,12 @@ def _settings(base_url: Optional[str], api_key: Optional[str]) -> Dict[str, Any]
     return {"base_url": url, "auth": _KeyAuth(key, url)}
 
 
+def _join(base: httpx.URL, step: Send) -> httpx.URL:
+    """A path of the API under its base URL; a full URL (a presigned one) as it is."""
+    url = httpx.URL(step.url)
+    return url if url.is_absolute_url else base.join(base.path.rstrip("/") + step.url)
+
+
 def _kwargs(step: Send) -> Dict[str, Any]:
     kwargs = dict(step.kwargs)
     kwargs.pop("presigned", None)
@@ -63,14 +69,19 @@ class Client:
         http: Optional[httpx.Client] = None,
     ) -> None:
         settings = _settings(base_url, api_key)
+        # A client of the caller's (its transport, timeouts, proxies) is used with this base URL
+        # and key, and left open for the caller to close.
+        self._owned = http is None
         self._http = http or httpx.Client(timeout=timeout, **settings)
-        if http is not None:
-            self._http.base_url = settings["base_url"]
-            self._http.auth = settings["auth"]
+        self._base = settings["base_url"]
+        self._auth = settings["auth"]
         self.jobs = Jobs(self)
         self.uploads = Uploads(self)
         self.webhooks = Webhooks(self)
         self.keys = Keys(self)
+
+    def _url(self, step: Send) -> httpx.URL:
+        return _join(self._base, step)
 
     def _run(self, op: Op[T]) -> T:
         answer: Any = None
@@ -80,7 +91,7 @@ class Client:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Send):
-                answer = self._http.request(step.method, step.url, **_kwargs(step))
+                answer = self._http.request(step.method, self._url(step), auth=self._auth, **_kwargs(step))
             elif isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 answer = None
@@ -130,7 +141,8 @@ class Client:
         )
 
     def close(self) -> None:
-        self._http.close()
+        if self._owned:
+            self._http.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -152,14 +164,19 @@ class AsyncClient:
         http: Optional[httpx.AsyncClient] = None,
     ) -> None:
         settings = _settings(base_url, api_key)
+        # A client of the caller's (its transport, timeouts, proxies) is used with this base URL
+        # and key, and left open for the caller to close.
+        self._owned = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout, **settings)
-        if http is not None:
-            self._http.base_url = settings["base_url"]
-            self._http.auth = settings["auth"]
+        self._base = settings["base_url"]
+        self._auth = settings["auth"]
         self.jobs = AsyncJobs(self)
         self.uploads = AsyncUploads(self)
         self.webhooks = AsyncWebhooks(self)
         self.keys = AsyncKeys(self)
+
+    def _url(self, step: Send) -> httpx.URL:
+        return _join(self._base, step)
 
     async def _run(self, op: Op[T]) -> T:
         answer: Any = None
@@ -169,7 +186,7 @@ class AsyncClient:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(step, Send):
-                answer = await self._http.request(step.method, step.url, **_kwargs(step))
+                answer = await self._http.request(step.method, self._url(step), auth=self._auth, **_kwargs(step))
             elif isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 answer = None
@@ -215,7 +232,8 @@ class AsyncClient:
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owned:
+            await self._http.aclose()
 
     async def __aenter__(self) -> "AsyncClient":
         return self

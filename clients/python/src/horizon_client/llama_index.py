@@ -49,6 +49,9 @@ class HorizonReader(BaseReader):
                 id_=f"{job.id}/{chunk.id}",
                 text=chunk.markdown or chunk.text,
                 metadata={**_loaders.metadata(job, chunk, source), **(extra_info or {})},
+                # Ids and boxes are for finding the chunk again, not for the embedding or the LLM.
+                excluded_embed_metadata_keys=list(_loaders.LOCATORS),
+                excluded_llm_metadata_keys=list(_loaders.LOCATORS),
             )
             for chunk in chunks
         ]

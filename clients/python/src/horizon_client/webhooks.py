@@ -52,12 +52,14 @@ def verify(
         key = base64.b64decode(secret[len("whsec_") :] if secret.startswith("whsec_") else secret, validate=True)
     except (binascii.Error, ValueError):
         raise WebhookVerificationError("the secret is not whsec_ and base64") from None
+    if not key:
+        raise WebhookVerificationError("the secret is empty")
     expected = base64.b64encode(
         hmac.new(key, f"{msg_id}.{stamp}.".encode() + raw, hashlib.sha256).digest()
     ).decode()
     for candidate in signatures.split():
         version, _, signature = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(signature, expected):
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
             break
     else:
         raise WebhookVerificationError("no signature matches")
