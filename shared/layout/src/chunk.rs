@@ -292,7 +292,7 @@ fn split_list(base: &Piece, b: &Block, max_chars: usize) -> Vec<Piece> {
             }
         } else {
             out.push(Piece {
-                markdown: markdown::list(&b.items[start..end], b.ordered, start + 1),
+                markdown: markdown::list_of(b, start, end),
                 text,
                 ..base.clone()
             });
@@ -515,6 +515,7 @@ pub(crate) mod tests {
             level: None,
             items: Vec::new(),
             ordered: false,
+            nesting: Vec::new(),
             table: None,
             confidence: None,
             pages: Vec::new(),

@@ -657,6 +657,7 @@ fn settle(d: Draft, vocabulary: &text::Vocabulary) -> Block {
         level: d.level,
         items: Vec::new(),
         ordered: d.ordered,
+        nesting: Vec::new(),
         table: None,
         confidence,
         pages: Vec::new(),

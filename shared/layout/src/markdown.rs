@@ -29,7 +29,7 @@ pub fn block(b: &Block) -> String {
             "#".repeat(b.level.unwrap_or(2).clamp(1, 6) as usize),
             inline(&b.text)
         ),
-        Kind::List => list(&b.items, b.ordered, 1),
+        Kind::List => list_of(b, 0, b.items.len()),
         Kind::Table => b.table.as_ref().map(table).unwrap_or_default(),
         Kind::Code => {
             // A fence longer than any run of backticks inside.
@@ -41,8 +41,11 @@ pub fn block(b: &Block) -> String {
         Kind::Footer => comment("footer", &b.text),
         Kind::PageNumber => comment("page number", &b.text),
         Kind::Figure => comment("figure", &b.text),
+        Kind::Note => format!("> **Notes:** {}", inline(&b.text).replace('\n', "\n> ")),
         // No model reads formulas as LaTeX here: a formula is its characters, as text.
-        Kind::Caption | Kind::Paragraph | Kind::Formula | Kind::Composite => paragraph(&b.text),
+        Kind::Caption | Kind::Paragraph | Kind::Formula | Kind::Footnote | Kind::Composite => {
+            paragraph(&b.text)
+        }
     }
 }
 
@@ -60,6 +63,33 @@ pub fn list(items: &[String], ordered: bool, first: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The items `from..to` of a list block, nested ones indented under their parents (four
+/// spaces a level, which CommonMark reads as a sub-list under `-`, `1.` and `10.` alike), each
+/// level numbered on its own.
+pub fn list_of(b: &Block, from: usize, to: usize) -> String {
+    if b.nesting.len() != b.items.len() {
+        return list(&b.items[from..to], b.ordered, from + 1);
+    }
+    let mut counters: Vec<usize> = Vec::new();
+    let mut out = Vec::new();
+    for (i, (item, nest)) in b.items.iter().zip(&b.nesting).enumerate().take(to) {
+        let depth = nest.depth as usize;
+        counters.truncate(depth + 1);
+        counters.resize(depth + 1, 0);
+        counters[depth] += 1;
+        if i < from {
+            continue;
+        }
+        let marker = if nest.ordered {
+            format!("{}.", counters[depth])
+        } else {
+            "-".to_owned()
+        };
+        out.push(format!("{}{marker} {}", "    ".repeat(depth), inline(item)));
+    }
+    out.join("\n")
 }
 
 /// A pipe table: the first row is the header row (GitHub's tables need one).
@@ -165,6 +195,17 @@ mod tests {
         l.ordered = false;
         l.items = vec!["☑ Passport".into(), "☐ Visa".into()];
         assert_eq!(block(&l), "- [x] Passport\n- [ ] Visa");
+    }
+
+    #[test]
+    fn nested_lists_indent_and_number_each_level() {
+        let mut l = b(Kind::List, "");
+        l.items = ["one", "a", "b", "two", "c"].map(String::from).to_vec();
+        l.nesting = [(0, true), (1, false), (1, false), (0, true), (1, true)]
+            .map(|(depth, ordered)| crate::model::Nesting { depth, ordered })
+            .to_vec();
+        assert_eq!(block(&l), "1. one\n    - a\n    - b\n2. two\n    1. c");
+        assert_eq!(list_of(&l, 3, 5), "2. two\n    1. c");
     }
 
     #[test]

@@ -134,6 +134,10 @@ pub enum Kind {
     Figure,
     /// A formula set apart from the text (a display equation), as its characters read.
     Formula,
+    /// A footnote or endnote of a document that has them as such (Office, ODT, Markdown).
+    Footnote,
+    /// A slide's speaker notes.
+    Note,
     /// Several blocks gathered into one chunk for retrieval ([`crate::retrieval`]); never a
     /// block of a page.
     Composite,
@@ -153,6 +157,8 @@ impl Kind {
             Kind::PageNumber => "page_number",
             Kind::Figure => "figure",
             Kind::Formula => "formula",
+            Kind::Footnote => "footnote",
+            Kind::Note => "note",
             Kind::Composite => "composite",
         }
     }
@@ -276,6 +282,10 @@ pub struct Block {
     pub items: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ordered: bool,
+    /// A nested list: each item's depth (0 at the top) and whether its own level is numbered.
+    /// Empty for a flat list (every item at the top, numbered as `ordered` says).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nesting: Vec<Nesting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<Table>,
     /// Mean recognition confidence of the block's words (OCR only).
@@ -297,11 +307,19 @@ impl Block {
             level: None,
             items: Vec::new(),
             ordered: false,
+            nesting: Vec::new(),
             table: None,
             confidence: None,
             pages: Vec::new(),
         }
     }
+}
+
+/// Where an item of a nested list sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nesting {
+    pub depth: u8,
+    pub ordered: bool,
 }
 
 /// A page as analysed: its blocks in reading order.
