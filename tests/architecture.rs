@@ -199,7 +199,7 @@ fn no_crate_has_an_import_cycle_between_its_modules() {
 /// function (and `FORBIDDEN` keeps AWS and HTTP crates out of the lower layers).
 const LAYERS: &[&[&str]] = &[
     &["horizon-layout"],
-    &["horizon-pdf", "horizon-ocr"],
+    &["horizon-pdf", "horizon-ocr", "horizon-formats"],
     &["horizon-domain"],
     &["horizon-api"],
     &["horizon-app"],
@@ -277,6 +277,7 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     ("horizon-layout", AWS_CRATES, "reads documents"),
     ("horizon-pdf", AWS_CRATES, "reads documents"),
     ("horizon-ocr", AWS_CRATES, "reads documents"),
+    ("horizon-formats", AWS_CRATES, "reads documents"),
     ("horizon-domain", AWS_CRATES, "is the domain"),
     ("horizon-api", AWS_CRATES, "is the API's types"),
     (
@@ -287,6 +288,7 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     ("horizon-layout", HTTP_CRATES, "reads documents"),
     ("horizon-pdf", HTTP_CRATES, "reads documents"),
     ("horizon-ocr", HTTP_CRATES, "reads documents"),
+    ("horizon-formats", HTTP_CRATES, "reads documents"),
     ("horizon-domain", HTTP_CRATES, "is the domain"),
     (
         "horizon-domain",

@@ -122,11 +122,10 @@ fn read(args: &[String]) -> Result<(), String> {
             .or_else(|| resources.contains(&k).then(|| "none".to_owned()))
     })
     .map_err(|e| e.to_string())?;
-    let input = if bytes.starts_with(b"%PDF") {
-        engine::Input::Pdf
-    } else {
-        engine::Input::Image
-    };
+    let input = engine::Input::of(
+        horizon_domain::JobType::ExtractDocument,
+        horizon_app::media::accepted_type(&bytes),
+    );
     let options = engine::Options {
         input,
         ocr,

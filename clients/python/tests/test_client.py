@@ -36,9 +36,10 @@ def test_bytes_and_open_files_are_files_too(client: Client, fixture: Path) -> No
         client.extract(io.StringIO("text"))  # type: ignore[arg-type]
 
 
-def test_an_image_goes_to_the_image_route_and_reads_tables(client: Client, fixture: Path) -> None:
+def test_an_image_is_read_with_ocr_and_its_tables_found(client: Client, fixture: Path) -> None:
     job = client.extract(fixture / "scan-table.jpg").raise_for_status()
-    assert job.job_type == "extract/image"
+    assert job.job_type == "extract/document"
+    assert job.result is not None and job.result.content_type == "image/jpeg"
     tables = [c for c in job.chunks if c.type == "table"]
     assert tables and len({cell.row for cell in tables[0].cells}) >= 4
 
@@ -58,7 +59,7 @@ def test_a_large_file_goes_through_the_presigned_upload(
         client.jobs.get(job.id)
     assert e.value.status == 404
     image = client.extract(fixture / "scan.jpg").raise_for_status()
-    assert image.job_type == "extract/image" and image.chunks
+    assert image.result is not None and image.result.content_type == "image/jpeg" and image.chunks
 
 
 def test_jobs_are_listed_page_after_page(client: Client, fixture: Path, tag: str) -> None:

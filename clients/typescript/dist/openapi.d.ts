@@ -67,6 +67,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/extract/document": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads any document we read, by the type its bytes show: a PDF or an image (as the two routes
+         *     above), or a Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), EPUB,
+         *     HTML or Markdown file, read with its own structure (heading levels, nested lists, tables
+         *     with merged cells, footnotes; a page per slide or sheet, one flowing page for the others).
+         */
+        post: operations["extract_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/extract/image": {
         parameters: {
             query?: never;
@@ -411,7 +433,10 @@ export interface components {
          *     page.
          */
         Chunk: {
-            /** @description `[x0, y0, x1, y1]`, origin top-left: page points for PDFs, pixels for images. */
+            /**
+             * @description `[x0, y0, x1, y1]`, origin top-left: page points for PDFs and slides, pixels for images;
+             *     zero for documents without pages (DOCX, ODT, HTML, EPUB, Markdown, a sheet's blocks).
+             */
             bbox?: number[];
             /**
              * @description A chunk gathered by `options.chunking` (`by_title`, `by_page`; its `type` then
@@ -450,7 +475,7 @@ export interface components {
              */
             selectionMarks?: components["schemas"]["SelectionMark"][];
             /**
-             * @description `text` (the PDF's text layer) or `ocr`.
+             * @description `text` (the file's own text: a PDF's text layer, an Office or web document's) or `ocr`.
              * @example text
              */
             source?: string;
@@ -458,8 +483,9 @@ export interface components {
             text: string;
             /**
              * @description `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
-             *     `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
-             *     equation, as its characters read).
+             *     `page_number`, `figure` (the words inside a chart or diagram, or a picture's description
+             *     and text), `formula` (a display equation, as its characters read), `footnote`, `note` (a
+             *     slide's speaker notes).
              * @example paragraph
              */
             type?: string;
@@ -561,10 +587,11 @@ export interface components {
         /** @enum {string} */
         JobStatus: "queued" | "processing" | "completed" | "failed";
         /**
-         * @description The kinds of job the platform runs: reading a PDF, reading an image.
+         * @description The kinds of job the platform runs: reading a PDF, reading an image, reading any document
+         *     (by the type its bytes show).
          * @enum {string}
          */
-        JobType: "extract/pdf" | "extract/image";
+        JobType: "extract/pdf" | "extract/image" | "extract/document";
         /**
          * @description `GET /v1/jobs/{jobId}`: the seed's names (`jobId, jobType, status, createdAt, updatedAt,
          *     statusUrl, webhookUrl, result, error, events`) with RFC 3339 UTC timestamps, plus `progress`
@@ -665,6 +692,13 @@ export interface components {
             /** Format: int32 */
             chunkCount: number;
             chunks?: components["schemas"]["Chunk"][] | null;
+            /**
+             * @description The document's type as its bytes showed it: `application/pdf`, an image's, or an Office,
+             *     OpenDocument, EPUB, HTML or Markdown type. Only PDFs and images have page pictures
+             *     (`GET /v1/jobs/{jobId}/pages/{n}`); the others' boxes are zero, but a slide's.
+             * @example application/pdf
+             */
+            contentType?: string | null;
             /** @description The whole document as Markdown (`GET /v1/jobs/{jobId}/markdown`). */
             markdownUrl?: string | null;
             /** @description Where the chunks continue; null when `chunks` holds the last of them. */
@@ -823,12 +857,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/epub+zip": components["schemas"]["Binary"];
                     "application/pdf": components["schemas"]["Binary"];
+                    "application/vnd.oasis.opendocument.text": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.presentationml.presentation": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": components["schemas"]["Binary"];
                     "image/gif": components["schemas"]["Binary"];
                     "image/jpeg": components["schemas"]["Binary"];
                     "image/png": components["schemas"]["Binary"];
                     "image/tiff": components["schemas"]["Binary"];
                     "image/webp": components["schemas"]["Binary"];
+                    "text/html": components["schemas"]["Binary"];
+                    "text/markdown": components["schemas"]["Binary"];
                 };
             };
             /** @description The requested range */
@@ -838,12 +879,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/epub+zip": components["schemas"]["Binary"];
                     "application/pdf": components["schemas"]["Binary"];
+                    "application/vnd.oasis.opendocument.text": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.presentationml.presentation": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Binary"];
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": components["schemas"]["Binary"];
                     "image/gif": components["schemas"]["Binary"];
                     "image/jpeg": components["schemas"]["Binary"];
                     "image/png": components["schemas"]["Binary"];
                     "image/tiff": components["schemas"]["Binary"];
                     "image/webp": components["schemas"]["Binary"];
+                    "text/html": components["schemas"]["Binary"];
+                    "text/markdown": components["schemas"]["Binary"];
                 };
             };
             /** @description Not modified */
@@ -948,14 +996,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/epub+zip": components["schemas"]["Binary"];
                 "application/octet-stream": components["schemas"]["Binary"];
                 "application/pdf": components["schemas"]["Binary"];
+                "application/vnd.oasis.opendocument.text": components["schemas"]["Binary"];
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation": components["schemas"]["Binary"];
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Binary"];
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document": components["schemas"]["Binary"];
                 "image/gif": components["schemas"]["Binary"];
                 "image/jpeg": components["schemas"]["Binary"];
                 "image/png": components["schemas"]["Binary"];
                 "image/tiff": components["schemas"]["Binary"];
                 "image/webp": components["schemas"]["Binary"];
                 "multipart/form-data": components["schemas"]["UploadForm"];
+                "text/html": components["schemas"]["Binary"];
+                "text/markdown": components["schemas"]["Binary"];
             };
         };
         responses: {
@@ -1152,6 +1207,113 @@ export interface operations {
             };
             /** @description Unknown, another account's, expired or deleted */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this account: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    extract_document: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a request safely: the same key and body return the same job for 24 hours */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtractRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: this Idempotency-Key and body were seen before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description Queued */
+            202: {
+                headers: {
+                    /** @description The job's status resource */
+                    Location?: string;
+                    /** @description Seconds before polling */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description Malformed request, or an upload the other route reads (a PDF, or an image) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The upload is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The upload's bytes are not an accepted type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown upload, or an Idempotency-Key reused with another body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -227,7 +227,8 @@ export class Horizon {
     if (params.webhook) {
       body.webhook = typeof params.webhook === "string" ? { url: params.webhook, events: ["job.completed", "job.failed"] } : params.webhook;
     }
-    const route = upload.contentType.startsWith("image/") ? "/v1/extract/image" : "/v1/extract/pdf";
+    // The document route reads every type the service reads (PDF, images, Office, HTML…).
+    const route = "/v1/extract/document";
     // Always a key: a 503 after the job was made is then safe to send again.
     const headers = { "Idempotency-Key": params.idempotencyKey ?? `horizon-client-${crypto.randomUUID()}` };
     const job = withChunks(await this.json<JobView>("POST", route, { json: body, headers }));
@@ -354,8 +355,8 @@ class Uploads {
       form.append("filename", fileName);
       return this.h.json<Upload>("POST", "/api/upload", { body: form });
     }
-    // The type, declared, picks the extraction route later (a presigned upload's type is only
-    // checked on first use) and is refused by S3 when the bytes are sent as another.
+    // The type, when known here, is declared (the service checks the bytes against it on first
+    // use); other documents are declared by their bytes alone.
     const contentType = await sniff(blob);
     const request = contentType === "application/octet-stream" ? { size: blob.size, filename: fileName } : { size: blob.size, filename: fileName, contentType };
     const grant = await this.h.json<Schemas["PresignView"]>("POST", "/api/uploads", { json: request });

@@ -26,6 +26,23 @@ test("a PDF is extracted into typed chunks and Markdown", async () => {
   assert.deepEqual(job.metadata, { from: "typescript" });
 });
 
+// Office documents written by the Python client's tests/documents.py (python-docx and the like):
+// scripts/test-clients writes them to HORIZON_DOCUMENTS.
+const documents = process.env.HORIZON_DOCUMENTS;
+
+test("a DOCX and a web page keep their headings, lists and tables", { skip: !documents && "HORIZON_DOCUMENTS is not set" }, async () => {
+  const report = raiseForStatus(await horizon.extract(`${documents}/report.docx`));
+  assert.equal(report.jobType, "extract/document");
+  assert.match(report.markdown, /^# Quarterly report$/m);
+  assert.match(report.markdown, /1\. Hire two engineers\n2\. Open the Lisbon office\n {4}- Before June/);
+  const table = report.chunks.find((c) => c.type === "table");
+  assert.deepEqual(table.headings, ["Quarterly report", "Results", "Figures"]);
+  assert.equal(table.cells.find((c) => c.text === "Both").rowSpan, 2);
+  const page = raiseForStatus(await horizon.extract(new Blob(["<!doctype html><h1>Hello</h1><ol><li>one</li><li>two</li></ol>"])));
+  assert.equal(page.result.contentType, "text/html");
+  assert.match(page.markdown, /# Hello\n\n1\. one\n2\. two/);
+});
+
 test("a Buffer, an ArrayBuffer and a Blob are files too", async () => {
   const bytes = await readFile(fixture("two-pages.pdf"));
   const texts = [];
@@ -36,9 +53,10 @@ test("a Buffer, an ArrayBuffer and a Blob are files too", async () => {
   assert.deepEqual(texts[2], texts[0]);
 });
 
-test("an image goes to the image route and reads its table", async () => {
+test("an image is read with OCR and its table found", async () => {
   const job = raiseForStatus(await horizon.extract(fixture("scan-table.jpg")));
-  assert.equal(job.jobType, "extract/image");
+  assert.equal(job.jobType, "extract/document");
+  assert.equal(job.result.contentType, "image/jpeg");
   const table = job.chunks.find((c) => c.type === "table");
   assert.ok(table && new Set(table.cells.map((c) => c.row)).size >= 4);
 });
@@ -54,7 +72,7 @@ test("a large file goes through the presigned upload", async () => {
   const image = await horizon.uploads.create(fixture("scan.jpg"), { directLimit: 1024 });
   assert.equal(image.contentType, "image/jpeg");
   const read = raiseForStatus(await horizon.extract(image));
-  assert.equal(read.jobType, "extract/image");
+  assert.equal(read.result.contentType, "image/jpeg");
   assert.ok(read.chunks.length > 0);
 });
 

@@ -2,7 +2,7 @@
 // (/horizon/{view?}) and a list's filters by the query string, so that any view can be shared
 // and survives a reload. Each view renders from the API and polls it (overview every 5 s, lists
 // 3 s); the header's status is polled on every view.
-import { esc, renderDocument, pageSize, allChunks, pageNumbers } from "./document.js";
+import { esc, renderDocument, pageSize, allChunks, pageNumbers, hasPages } from "./document.js";
 
 const API = "/horizon/api";
 const view = document.getElementById("view");
@@ -481,6 +481,7 @@ async function jobDocument(id, job) {
   renderDocument(document.getElementById("document"), {
     pages: pageNumbers(job.result.pages, chunks),
     chunks,
+    flowing: !hasPages(job.result.contentType),
     pageImage: async (n) => {
       const resp = await call(`/jobs/${enc(id)}/pages/${n}?w=${width}`);
       if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);

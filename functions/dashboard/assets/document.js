@@ -3,14 +3,20 @@
 // beside it the document's Markdown, block by block, scrolled together. Selecting a block (click,
 // or Tab then Enter) shows its text and Markdown and finds it on the other side.
 //
-//   renderDocument(container, { pages, chunks, pageImage })
+//   renderDocument(container, { pages, chunks, pageImage, flowing })
 //     pages: the page numbers to show (see pageNumbers); chunks: every chunk, in reading order;
 //     pageImage(n): Promise<{ url, width, height }>, the page's picture and its size in the
-//     chunks' bbox units (the Horizon-Page-Size header).
+//     chunks' bbox units (the Horizon-Page-Size header); flowing: the document has no page
+//     pictures (an Office, HTML, EPUB or Markdown file, see hasPages): each page (the one page
+//     of a text, a slide, a sheet) is drawn as its blocks flowing one after the other.
 
 export const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-const TYPES = ["heading", "paragraph", "list", "table", "caption", "figure", "formula", "code", "header", "footer", "page_number"];
+const TYPES = ["heading", "paragraph", "list", "table", "caption", "figure", "formula", "code", "footnote", "note", "header", "footer", "page_number"];
+
+// Whether a document of this type (a job result's contentType) has page pictures: PDFs and
+// images (and results from before the type was kept).
+export const hasPages = (contentType) => !contentType || contentType === "application/pdf" || contentType.startsWith("image/");
 
 // A page picture's size from the response header, "W H" in bbox units.
 export function pageSize(resp) {
@@ -50,7 +56,18 @@ function boxes(chunks, size) {
   }).join("");
 }
 
-export function renderDocument(container, { pages, chunks, pageImage }) {
+// A page without a picture: its blocks one after another, each in its type's colour.
+function flow(chunks) {
+  if (!chunks.length) return `<p class="muted">No blocks.</p>`;
+  return chunks.map(({ chunk, order }) => {
+    const label = `${order}. ${chunk.type}`;
+    const level = chunk.type === "heading" ? ` data-level="${esc(chunk.level || 2)}"` : "";
+    return `<div class="flow-block block t-${esc(chunk.type)}"${level} data-chunk="${esc(chunk.id)}" tabindex="0" role="button"
+        aria-label="${esc(label)}: ${esc(chunk.text.slice(0, 80))}"><span class="md-order">${esc(order)}</span><div class="flow-text">${esc(chunk.text)}</div></div>`;
+  }).join("");
+}
+
+export function renderDocument(container, { pages, chunks, pageImage, flowing = false }) {
   held.urls.forEach((u) => URL.revokeObjectURL(u));
   held.observers.forEach((o) => o.disconnect());
   held = { urls: [], observers: [] };
@@ -85,6 +102,12 @@ export function renderDocument(container, { pages, chunks, pageImage }) {
   const draw = async (figure) => {
     const n = Number(figure.dataset.page);
     const sheet = figure.querySelector(".sheet");
+    if (flowing) {
+      sheet.classList.add("flowing");
+      sheet.innerHTML = flow(byPage.get(n) || []);
+      figure.dataset.drawn = "true";
+      return;
+    }
     try {
       const { url, width, height } = await pageImage(n);
       held.urls.push(url);

@@ -4,7 +4,7 @@
 // a browser. Sign in, drop a file (uploaded, then an extraction job started), watch its
 // progress, then read the document: its pages with the blocks found on them, its Markdown (copy,
 // download) and its JSON.
-import { esc, renderDocument, pageSize, pageNumbers } from "./document.js";
+import { esc, renderDocument, pageSize, pageNumbers, hasPages } from "./document.js";
 import { Horizon, ProblemError } from "./horizon-client.js";
 
 const KEY = "horizon.apiKey";
@@ -165,6 +165,7 @@ async function show(job, mine) {
   renderDocument($("panel-document"), {
     pages: pageNumbers(job.result.pages, chunks),
     chunks,
+    flowing: !hasPages(job.result.contentType),
     pageImage: async (n) => {
       const resp = await api((h) => h.request("GET", `/v1/jobs/${encodeURIComponent(id)}/pages/${n}`, { query: { w: width } }));
       const size = pageSize(resp);

@@ -2,7 +2,8 @@
 //! that is missing or unusable (or when asked), from OCR of the rendered page; an image's pages
 //! (a multi-page TIFF has several) from OCR; in the accurate mode, each page's regions from the
 //! learned layout model and its tables' structure from the table model; then the layout
-//! analysis of the whole document.
+//! analysis of the whole document. Office, OpenDocument, EPUB, HTML and Markdown documents are
+//! read with their own structure ([`horizon_formats`]), their pictures with OCR.
 
 use std::path::PathBuf;
 
@@ -20,6 +21,25 @@ use serde::{Deserialize, Serialize};
 pub enum Input {
     Pdf,
     Image,
+    /// DOCX, PPTX, XLSX, ODT, EPUB, HTML or Markdown.
+    Document,
+}
+
+impl Input {
+    /// How a job of `job_type` reads a document of `content_type` (as its bytes showed it, when
+    /// known).
+    pub fn of(job_type: horizon_domain::JobType, content_type: Option<&str>) -> Input {
+        use horizon_domain::JobType;
+        match content_type {
+            Some("application/pdf") => Input::Pdf,
+            Some(t) if t.starts_with("image/") => Input::Image,
+            Some(_) => Input::Document,
+            None => match job_type {
+                JobType::ExtractImage => Input::Image,
+                JobType::ExtractPdf | JobType::ExtractDocument => Input::Pdf,
+            },
+        }
+    }
 }
 
 /// When PDF pages are read with OCR (see the API's `options.ocr`).
@@ -153,11 +173,104 @@ pub fn extract(
     options: &Options,
     progress: &dyn Fn(u32, u32),
 ) -> Result<Extraction, Failure> {
+    if options.input == Input::Document {
+        return document(bytes, options, progress);
+    }
     Ok(finish(
         read(bytes, options, progress)?,
         options.input,
         options.ocr,
     ))
+}
+
+/// Pictures smaller than this on either side are not read (icons, rules, bullets).
+const MIN_PICTURE_SIDE: u32 = 32;
+
+/// An Office, OpenDocument, EPUB, HTML or Markdown document: its structure as the format states
+/// it, its pictures read with OCR (unless `ocr: never`) within the job's budget, the wanted
+/// pages (slides, sheets) kept.
+fn document(
+    bytes: &[u8],
+    options: &Options,
+    progress: &dyn Fn(u32, u32),
+) -> Result<Extraction, Failure> {
+    progress(0, 1);
+    let mut ocr = LazyOcr::new(options);
+    let mut budget = Budget::new(options.max_megapixels);
+    let mut over_budget = false;
+    let mut read_pictures = 0u32;
+    let mut failure: Option<Failure> = None;
+    let mut see = |picture: &[u8]| -> Option<String> {
+        if options.ocr == Ocr::Never || over_budget || failure.is_some() {
+            return None;
+        }
+        let mut pages = ImagePages::open(picture, 1).ok()?;
+        let (_, Some((image, scale))) = pages.next(&|_| true).ok()?? else {
+            return None;
+        };
+        if image.width().min(image.height()) < MIN_PICTURE_SIDE {
+            return None;
+        }
+        if budget.charge(1, pixels(&image)).is_err() {
+            over_budget = true;
+            return None;
+        }
+        match ocr.page(&image, 1, scale, Unit::Pixels) {
+            Ok(page) => {
+                read_pictures += 1;
+                Some(horizon_layout::analyse(&[page]).text())
+            }
+            // A worker without its models is broken, not the document.
+            Err(e) if e.code == "engine_unavailable" => {
+                failure = Some(e);
+                None
+            }
+            Err(_) => None,
+        }
+    };
+    let read = horizon_formats::read(bytes, &mut see);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let read = read.map_err(|e| Failure::new(e.code(), e.to_string()))?;
+    let mut warnings = read.warnings;
+    if over_budget {
+        warnings.push(format!(
+            "the document's pictures are larger than the job's budget of {} million pixels; those past it were not read with OCR",
+            options.max_megapixels
+        ));
+    }
+    let mut document = read.document;
+    let count = document.pages.len() as u32;
+    if options.max_pages > 0 && count > options.max_pages {
+        let what = if read.format == horizon_formats::Format::Pptx {
+            "slides"
+        } else {
+            "sheets"
+        };
+        return Err(Failure::new(
+            "too_many_pages",
+            format!(
+                "the document has {count} {what}, more than the {} allowed",
+                options.max_pages
+            ),
+        ));
+    }
+    if let Some(selection) = selection(options)? {
+        document.pages.retain(|p| selection.contains(p.number));
+    }
+    tracing::debug!(
+        format = read.format.name(),
+        pictures = read_pictures,
+        "document read"
+    );
+    progress(1, 1);
+    Ok(Extraction {
+        document,
+        ocr_pages: Vec::new(),
+        empty_pages: Vec::new(),
+        warnings,
+    })
 }
 
 /// A document's pages as read, before the analysis of the whole document: what a part of a job
@@ -252,6 +365,8 @@ pub fn plan(
                 out.push((n, PageCost::Ocr));
             }
         }
+        // Read whole, in one piece: its pictures are its only costly part.
+        Input::Document => out.push((1, PageCost::Text)),
     }
     Budget::new(options.max_megapixels).check_whole(&sizes)?;
     Ok(out)
@@ -345,6 +460,12 @@ pub fn read(
                 done += 1;
                 progress(done, numbers.len() as u32);
             }
+        }
+        Input::Document => {
+            return Err(Failure::new(
+                "internal",
+                "a document that is not a PDF or an image is read whole",
+            ))
         }
     }
     if !out.ocr_pages.is_empty() {

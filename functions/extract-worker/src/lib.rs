@@ -24,7 +24,7 @@ use horizon_app::jobs::{self, Step};
 use horizon_app::ports::{StoreError, WorkMessage};
 use horizon_app::spool::Spooled;
 use horizon_app::Services;
-use horizon_domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, JobType, Progress};
+use horizon_domain::{Chunk, Job, JobError, JobId, JobResult, JobStatus, Progress};
 use horizon_domain::{Error, Result};
 use horizon_runtime::lambda::{EventHandler, Handled, SqsHandler};
 use tracing::Instrument;
@@ -515,7 +515,7 @@ impl ExtractWorker {
             Ok(None) => return missing(),
             Err(too_large) => return Ok(Some(Err(too_large))),
         };
-        let request = self.request(job, config.jobs.max_run)?;
+        let request = self.request(job, Some(&upload.content_type), config.jobs.max_run)?;
         // A long document is read in parts, by as many workers: its pages' expected cost says
         // (a PDF of a few pages cannot be long enough to ask).
         let size = config.extraction.part_size;
@@ -561,7 +561,11 @@ impl ExtractWorker {
         };
         tracing::debug!(job_id = %job.id(), peak_rss_kb = asked.peak_rss_kb, child = asked.child, "extraction process finished");
         drop(document);
-        Ok(Some(Ok(self.finished(job, extraction))))
+        Ok(Some(Ok(self.finished(
+            job,
+            extraction,
+            Some(&upload.content_type),
+        ))))
     }
 
     /// Has a child do `task` with the job's document, writing the job's progress as pages are
@@ -637,16 +641,19 @@ impl ExtractWorker {
         }
     }
 
-    /// What a child is asked for `job`, which may take `max_total` in all.
-    fn request(&self, job: &Job, max_total: std::time::Duration) -> Result<child::Request> {
+    /// What a child is asked for `job` on a document of `content_type` (when known), which may
+    /// take `max_total` in all.
+    fn request(
+        &self,
+        job: &Job,
+        content_type: Option<&str>,
+        max_total: std::time::Duration,
+    ) -> Result<child::Request> {
         let config = &self.services.config;
         Ok(child::Request {
             program: config.extraction.child_program()?,
             account: job.account().to_string(),
-            input: match job.job_type() {
-                JobType::ExtractPdf => engine::Input::Pdf,
-                JobType::ExtractImage => engine::Input::Image,
-            },
+            input: engine::Input::of(job.job_type(), content_type),
             ocr: job.options().ocr.unwrap_or_default(),
             mode: job.options().mode.unwrap_or_default(),
             pdfium: config.extraction.pdfium_lib_path.clone(),
@@ -662,8 +669,14 @@ impl ExtractWorker {
         })
     }
 
-    /// The chunks, Markdown and result summary of a job's extraction.
-    fn finished(&self, job: &Job, extraction: engine::Extraction) -> Finished {
+    /// The chunks, Markdown and result summary of a job's extraction of a document of
+    /// `content_type`.
+    fn finished(
+        &self,
+        job: &Job,
+        extraction: engine::Extraction,
+        content_type: Option<&str>,
+    ) -> Finished {
         let config = &self.services.config;
         let chunking = job.options().chunking.unwrap_or_default();
         let max_chars = chunking
@@ -685,6 +698,7 @@ impl ExtractWorker {
             warnings: extraction.warnings,
             ocr_pages: extraction.ocr_pages,
             markdown_bytes: Some(markdown.len() as u64),
+            content_type: content_type.map(str::to_owned),
         };
         Finished {
             result,

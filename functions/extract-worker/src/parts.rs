@@ -164,7 +164,7 @@ impl ExtractWorker {
         let part = job.parts()[index].clone();
         // The download came out of the part's time.
         let run = run.saturating_sub(started.elapsed());
-        let mut request = self.request(job, run)?;
+        let mut request = self.request(job, Some(&upload.content_type), run)?;
         request.pages = Some(part.pages.clone());
         let doc = child::Document::from(&document);
         let mut task =
@@ -271,7 +271,16 @@ impl ExtractWorker {
                 .map_err(|e| Error::Internal(format!("part {index}: {e}")))?;
             readings.push(reading);
         }
-        let request = self.request(&job, self.services.config.jobs.max_run)?;
+        // The upload's type, if it is still there (it words the warnings).
+        let content_type = match self.services.uploads.get(job.upload_id()).await {
+            Ok(Some(upload)) => Some(upload.content_type),
+            _ => None,
+        };
+        let request = self.request(
+            &job,
+            content_type.as_deref(),
+            self.services.config.jobs.max_run,
+        )?;
         let (input, ocr) = (request.input, request.ocr);
         // The analysis is pure Rust over data already read; a panic in it fails the job.
         let analysed = tokio::task::spawn_blocking(move || {
@@ -279,7 +288,7 @@ impl ExtractWorker {
         })
         .await;
         let outcome = match analysed {
-            Ok(extraction) => Ok(self.finished(&job, extraction)),
+            Ok(extraction) => Ok(self.finished(&job, extraction, content_type.as_deref())),
             Err(e) => {
                 tracing::error!(job_id = %id, error = %e, "the assembly failed");
                 Err(JobError::new("internal", "the document's analysis failed"))

@@ -61,6 +61,7 @@ pub fn api() -> OpenApiRouter<Services> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(extract_pdf))
         .routes(routes!(extract_image))
+        .routes(routes!(extract_document))
         .routes(routes!(list_jobs))
         .routes(routes!(get_job, delete_job))
         .routes(routes!(get_chunks))
@@ -131,6 +132,31 @@ async fn extract_image(
         &headers,
         body,
         JobType::ExtractImage,
+    )
+    .await?)
+}
+
+#[utoipa::path(post, path = "/v1/extract/document", tag = "jobs",
+    request_body = ExtractRequest, params(IdempotencyHeader),
+    responses(ExtractResponses, Refusals))]
+/// Reads any document we read, by the type its bytes show: a PDF or an image (as the two routes
+/// above), or a Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), EPUB,
+/// HTML or Markdown file, read with its own structure (heading levels, nested lists, tables
+/// with merged cells, footnotes; a page per slide or sheet, one flowing page for the others).
+async fn extract_document(
+    State(services): State<Services>,
+    Account(account): Account,
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ExtractRequest>,
+) -> ApiResult<Created> {
+    Ok(create_job(
+        &services,
+        &account,
+        &base,
+        &headers,
+        body,
+        JobType::ExtractDocument,
     )
     .await?)
 }
@@ -686,22 +712,19 @@ async fn submit(
             Error::NotFound(detail) => Error::unprocessable("uploadId", detail),
             other => other,
         })?;
-    let is_pdf = upload.content_type == "application/pdf";
-    match (job_type, is_pdf) {
-        (JobType::ExtractPdf, false) => {
-            return Err(Error::field(
-                "uploadId",
-                format!(
-                    "upload {upload_id} is {}, not a PDF: images go to POST /v1/extract/image",
-                    upload.content_type
-                ),
-            ))
-        }
-        (JobType::ExtractImage, true) => {
-            return Err(Error::field(
-                "uploadId",
-                format!("upload {upload_id} is a PDF: PDFs go to POST /v1/extract/pdf"),
-            ))
+    let kind = &upload.content_type;
+    let (is_pdf, is_image) = (kind == "application/pdf", kind.starts_with("image/"));
+    let wrong = |right: &str| {
+        Err(Error::field(
+            "uploadId",
+            format!("upload {upload_id} is {kind}: it goes to POST {right}"),
+        ))
+    };
+    match job_type {
+        JobType::ExtractPdf if is_image => return wrong("/v1/extract/image"),
+        JobType::ExtractImage if is_pdf => return wrong("/v1/extract/pdf"),
+        JobType::ExtractPdf | JobType::ExtractImage if !is_pdf && !is_image => {
+            return wrong("/v1/extract/document")
         }
         _ => {}
     }

@@ -121,6 +121,7 @@ mod tests {
         let mut expected = vec![
             "POST /v1/extract/pdf",
             "POST /v1/extract/image",
+            "POST /v1/extract/document",
             "GET /v1/jobs/{jobId}/markdown",
             "GET /v1/jobs/{jobId}/pages/{page}",
             "GET /v1/jobs",

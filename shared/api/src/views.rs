@@ -66,6 +66,12 @@ pub struct ResultView {
     /// The whole document as Markdown (`GET /v1/jobs/{jobId}/markdown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub markdown_url: Option<String>,
+    /// The document's type as its bytes showed it: `application/pdf`, an image's, or an Office,
+    /// OpenDocument, EPUB, HTML or Markdown type. Only PDFs and images have page pictures
+    /// (`GET /v1/jobs/{jobId}/pages/{n}`); the others' boxes are zero, but a slide's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "application/pdf")]
+    pub content_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<crate::schemas::Chunk>>)]
     pub chunks: Option<Vec<Chunk>>,
@@ -161,6 +167,7 @@ impl JobView {
                     markdown_url: r
                         .markdown_bytes
                         .map(|_| format!("{base_url}{}/markdown", job_path(job))),
+                    content_type: r.content_type.clone(),
                     chunks,
                     next_cursor,
                 }

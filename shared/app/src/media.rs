@@ -1,7 +1,9 @@
-//! Media: content types decided by the bytes (magic numbers), never by what the client declares,
-//! and what can be read from the bytes cheaply (image dimensions, PDF page counts).
+//! Media: content types decided by the bytes (magic numbers, a zip package's parts), never by
+//! what the client declares, and what can be read from the bytes cheaply (image dimensions, PDF
+//! page counts).
 
-/// The media type of `bytes` when it is one we accept: PDF, PNG, JPEG, WebP, GIF, TIFF.
+use horizon_formats::Format;
+
 /// The types accepted as documents (what [`accepted_type`] can find).
 pub const ACCEPTED_TYPES: &[&str] = &[
     "application/pdf",
@@ -10,8 +12,25 @@ pub const ACCEPTED_TYPES: &[&str] = &[
     "image/webp",
     "image/gif",
     "image/tiff",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/epub+zip",
+    "text/html",
+    "text/markdown",
 ];
 
+/// What the accepted types are, for messages.
+pub const ACCEPTED: &str =
+    "PDF, PNG, JPEG, WebP, GIF, TIFF, DOCX, PPTX, XLSX, ODT, EPUB, HTML and Markdown";
+
+/// Whether a type has page pictures (`GET /v1/jobs/{jobId}/pages/{n}`): PDFs and images.
+pub fn has_pages(content_type: &str) -> bool {
+    content_type == "application/pdf" || content_type.starts_with("image/")
+}
+
+/// The media type of `bytes` when it is one we accept (see [`ACCEPTED_TYPES`]).
 pub fn accepted_type(bytes: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
     if pdf_header(bytes) {
@@ -27,7 +46,7 @@ pub fn accepted_type(bytes: &[u8]) -> Option<&'static str> {
     } else if starts(b"II*\0") || starts(b"MM\0*") {
         Some("image/tiff")
     } else {
-        None
+        horizon_formats::detect(bytes).map(Format::content_type)
     }
 }
 
@@ -47,7 +66,9 @@ pub fn describe(bytes: &[u8]) -> String {
     } else if starts(b"MZ") {
         "a Windows executable"
     } else if starts(b"PK\x03\x04") {
-        "a ZIP archive (or an Office document)"
+        "a ZIP archive that is none of DOCX, PPTX, XLSX, ODT and EPUB"
+    } else if starts(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        "a legacy Office file (DOC, XLS, PPT) or an encrypted Office document"
     } else if starts(b"#!") {
         "a script"
     } else if std::str::from_utf8(&bytes[..bytes.len().min(512)]).is_ok() {
@@ -74,6 +95,13 @@ pub fn declared_agrees(declared: Option<&str>, detected: &str) -> bool {
         "" | "application/octet-stream" | "binary/octet-stream" => true,
         "image/jpg" | "image/pjpeg" => detected == "image/jpeg",
         "application/x-pdf" => detected == "application/pdf",
+        "application/xhtml+xml" => detected == "text/html",
+        "text/plain" | "text/x-markdown" => detected == "text/markdown",
+        // A package sent as what it is packed in.
+        "application/zip" | "application/x-zip-compressed" => {
+            horizon_formats::Format::of_content_type(detected)
+                .is_some_and(|f| !matches!(f, Format::Html | Format::Markdown))
+        }
         other => other == detected,
     }
 }
@@ -103,8 +131,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
         height: None,
         pages: None,
     };
-    if content_type == "application/pdf" {
-        // Counted apart (see above).
+    if !has_pages(content_type) || content_type == "application/pdf" {
+        // A PDF's pages are counted apart (see above); a document's are known once it is read.
     } else if let Ok(size) = imagesize::blob_size(bytes) {
         out.width = u32::try_from(size.width).ok();
         out.height = u32::try_from(size.height).ok();
@@ -140,7 +168,7 @@ mod tests {
             (&b""[..], "an empty body"),
             (b"\x7FELF\x02\x01", "an ELF executable"),
             (b"MZ\x90\0", "a Windows executable"),
-            (b"hello", "text"),
+            (b"#!/bin/sh", "a script"),
         ] {
             assert_eq!(accepted_type(bytes), None);
             assert_eq!(describe(bytes), what);

@@ -53,6 +53,17 @@ pub async fn preview(
         .get(job.upload_id())
         .await?
         .ok_or_else(gone)?;
+    if !crate::media::has_pages(&upload.content_type) {
+        return Err(Error::Unprocessable {
+            detail: format!(
+                "the document of job {} is {}, which has no page pictures (only PDFs and images \
+                 have); its blocks are shown as a flowing page",
+                job.id(),
+                upload.content_type
+            ),
+            errors: Vec::new(),
+        });
+    }
     if upload.pages.is_some_and(|n| page > n) || page == 0 {
         return Err(Error::NotFound(format!(
             "there is no page {page}: the document has {}",

@@ -62,7 +62,8 @@ async fn inspect_in(
 ) -> Result<Inspection> {
     let mut inspection = media::inspect(&bytes).map_err(|seen| {
         Error::UnsupportedMediaType(format!(
-            "detected {seen}; accepted are PDF, PNG, JPEG, WebP, GIF and TIFF"
+            "detected {seen}; accepted are {}",
+            media::ACCEPTED
         ))
     })?;
     if inspection.content_type == "application/pdf" {

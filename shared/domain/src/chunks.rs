@@ -24,6 +24,10 @@ pub struct JobResult {
     /// jobs finished before Markdown existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markdown_bytes: Option<u64>,
+    /// The document's type, as its bytes showed it (`application/pdf`, `text/html`…); absent
+    /// for jobs finished before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 /// How far a running job has got.

@@ -21,15 +21,24 @@ pub enum JobType {
     ExtractPdf,
     #[serde(rename = "extract/image")]
     ExtractImage,
+    /// Any document we read: a PDF, an image, or an Office, OpenDocument, HTML, EPUB or
+    /// Markdown file, by the type its bytes show.
+    #[serde(rename = "extract/document")]
+    ExtractDocument,
 }
 
 impl JobType {
-    pub const ALL: [JobType; 2] = [JobType::ExtractPdf, JobType::ExtractImage];
+    pub const ALL: [JobType; 3] = [
+        JobType::ExtractPdf,
+        JobType::ExtractImage,
+        JobType::ExtractDocument,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::ExtractPdf => "extract/pdf",
             JobType::ExtractImage => "extract/image",
+            JobType::ExtractDocument => "extract/document",
         }
     }
 }

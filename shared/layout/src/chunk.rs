@@ -364,18 +364,20 @@ pub struct Chunk {
     pub page: u32,
     pub segment_index: u32,
     /// `heading`, `paragraph`, `list`, `table`, `caption`, `code`, `header`, `footer`,
-    /// `page_number`, `figure` (the words inside a chart or diagram), `formula` (a display
-    /// equation, as its characters read), `composite` (blocks of several types gathered by
+    /// `page_number`, `figure` (the words inside a chart or diagram, or a picture's description
+    /// and text), `formula` (a display equation, as its characters read), `footnote`, `note` (a
+    /// slide's speaker notes), `composite` (blocks of several types gathered by
     /// `options.chunking`).
     #[serde(rename = "type", default)]
     pub kind: Kind,
     /// The chunk as Markdown (headings with `#`, tables as pipe tables).
     #[serde(default)]
     pub markdown: String,
-    /// `[x0, y0, x1, y1]`, origin top-left: page points for PDFs, pixels for images.
+    /// `[x0, y0, x1, y1]`, origin top-left: page points for PDFs and slides, pixels for images;
+    /// zero for documents without pages (DOCX, ODT, HTML, EPUB, Markdown, a sheet's blocks).
     #[serde(default)]
     pub bbox: [f64; 4],
-    /// `text` (the PDF's text layer) or `ocr`.
+    /// `text` (the file's own text: a PDF's text layer, an Office or web document's) or `ocr`.
     #[serde(default)]
     pub source: Source,
     /// OCR only: the mean recognition confidence of its characters, 0–1.

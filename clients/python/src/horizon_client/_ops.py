@@ -223,8 +223,8 @@ def upload(file: FileInput, filename: Optional[str] = None) -> Op[Upload]:
             data={"filename": filename},
         )
         return from_json(Upload, response.json())
-    # The type, declared, picks the extraction route later (a presigned upload's type is only
-    # checked on first use) and is refused by S3 when the bytes are sent as another.
+    # The type, when known here, is declared (the service checks the bytes against it on first
+    # use); other documents are declared by their bytes alone.
     kind = sniff(data)
     body: Dict[str, Any] = {"size": len(data), "filename": filename}
     if kind != "application/octet-stream":
@@ -300,8 +300,8 @@ def extract(
         )
     # Always a key: a 503 after the job was made is then safe to send again.
     headers = {"Idempotency-Key": idempotency_key or f"horizon-client-{uuid.uuid4()}"}
-    route = "/v1/extract/image" if up.content_type.startswith("image/") else "/v1/extract/pdf"
-    response = yield from call("POST", route, json=body, headers=headers)
+    # The document route reads every type the service reads (PDF, images, Office, HTML…).
+    response = yield from call("POST", "/v1/extract/document", json=body, headers=headers)
     job = from_json(Job, response.json())
     if not wait_for:
         return job

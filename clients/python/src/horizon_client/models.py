@@ -100,8 +100,9 @@ class BlockRef:
 @dataclass
 class Chunk:
     """One typed piece of the document: a heading, paragraphs, a list, a table (with `cells`),
-    a caption, a figure's words, a page header or footer. `bbox` is `[x0, y0, x1, y1]` from the
-    top left, in page points (pixels for images)."""
+    a caption, a figure's words, a footnote, a slide's notes, a page header or footer. `bbox` is
+    `[x0, y0, x1, y1]` from the top left, in page points (pixels for images; zero for documents
+    without pages, such as DOCX or HTML)."""
 
     SCHEMA: ClassVar[str] = "Chunk"
     id: str
@@ -143,6 +144,8 @@ class Result:
     ocr_pages: List[int] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     markdown_url: Optional[str] = None
+    #: The document's type as its bytes showed it (`application/pdf`, `text/html`, a DOCX's…).
+    content_type: Optional[str] = None
     chunks: Optional[List[Chunk]] = None
     next_cursor: Optional[str] = None
 
