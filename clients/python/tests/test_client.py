@@ -80,7 +80,7 @@ def test_problems_are_raised_with_their_fields(client: Client, fixture: Path) ->
     assert bad.value.status == 400
     assert any(err.field.endswith("pages") for err in bad.value.errors), bad.value.errors
     with pytest.raises(ProblemError) as refused:
-        client.uploads.create(b"plain text is not a document")
+        client.uploads.create(b"\x7fELF\x02\x01\x01 an executable is not a document")
     assert refused.value.status == 415
     with pytest.raises(ProblemError) as no_key:
         with Client(api_key="hzn_not_a_key") as stranger:

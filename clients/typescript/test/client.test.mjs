@@ -93,7 +93,7 @@ test("problems are thrown with their fields", async () => {
     horizon.extract(fixture("two-pages.pdf"), { pages: "three" }),
     (e) => e instanceof ProblemError && e.status === 400 && e.errors.some((f) => f.field.endsWith("pages")),
   );
-  await assert.rejects(horizon.uploads.create(new TextEncoder().encode("plain text")), (e) => e instanceof ProblemError && e.status === 415);
+  await assert.rejects(horizon.uploads.create(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0])), (e) => e instanceof ProblemError && e.status === 415);
   const stranger = new Horizon({ apiKey: "hzn_not_a_key" });
   await assert.rejects(stranger.jobs.get("job_01JQZZZZZZZZZZZZZZZZZZZZZZ"), (e) => e instanceof ProblemError && e.status === 401);
 });

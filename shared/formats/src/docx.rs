@@ -270,9 +270,16 @@ impl Reader<'_, '_> {
             .and_then(|p| p.child("numPr"))
             .and_then(num_pr)
             .or_else(|| chain.iter().find_map(|s| s.num.clone()));
+        // Word's numbered styles name their depth ("List Bullet 2"): their numbering's first
+        // level is indented as the second.
+        let named_depth = name
+            .starts_with("list")
+            .then(|| name.rsplit(' ').next()?.parse::<u8>().ok())
+            .flatten()
+            .map_or(0, |n| n.saturating_sub(1));
         if let Some((id, level)) = num.filter(|(id, _)| !id.is_empty() && id != "0") {
             return Role::Item {
-                depth: level,
+                depth: level.max(named_depth),
                 ordered: self.numbering.ordered(&id, level),
                 list: id,
             };
