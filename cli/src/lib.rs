@@ -407,15 +407,8 @@ async fn extract(client: &Client, args: &ExtractArgs, json: bool, out: &mut dyn 
     let format = if json { Format::Json } else { args.format };
     let upload = upload(client, &args.file).await?;
     let upload_id = upload["id"].as_str().unwrap_or_default();
-    // Images have their own route; the service would name it if we asked the other.
-    let route = if upload["contentType"]
-        .as_str()
-        .is_some_and(|t| t.starts_with("image/"))
-    {
-        "/v1/extract/image"
-    } else {
-        "/v1/extract/pdf"
-    };
+    // The document route reads every type the service reads, by its bytes.
+    let route = "/v1/extract/document";
     let mut body = json!({ "uploadId": upload_id });
     if !args.tags.is_empty() {
         body["tags"] = json!(args.tags);

@@ -176,6 +176,16 @@ async function run() {
   await page.locator('#panel-document figure.page[data-page="1"]').waitFor(T);
   check(await page.evaluate(() => !!sessionStorage.getItem("horizon.apiKey")), "the key is not in session storage");
   await page.locator(`#jobs tr[data-job="${report.playgroundJob}"]`).waitFor(T);
+
+  step = "the playground: a web page, which has no page pictures, drawn as a flowing page";
+  await page.setInputFiles("#file", x.flowingFile);
+  const flowHeading = page.locator("#panel-document .sheet.flowing .flow-block.t-heading").first();
+  await flowHeading.waitFor({ state: "attached", timeout: 90000 });
+  const headingText = await flowHeading.textContent();
+  check(headingText.includes(x.flowingHeading), `the flowing page's first heading is ${JSON.stringify(headingText)}`);
+  check(await page.locator("#panel-document .sheet.flowing .flow-block.t-table").count() === 1, "the web page's table is not drawn");
+  await page.click("#tab-document").catch(() => {});
+  await shot("playground-flowing");
   await tenant.close();
 }
 

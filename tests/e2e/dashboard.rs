@@ -520,6 +520,8 @@ async fn in_a_browser(browser: &str) {
         "tag": "browser-doc", "taggedJob": doc, "completedJob": doc, "heading": "Annual Report 2026",
         "apiKey": key, "playgroundFile": concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scan.pdf"),
         "markdownHas": "Scanned Letter",
+        "flowingFile": concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/guide.html"),
+        "flowingHeading": "Field guide to coastal birds",
     });
     let out = tokio::process::Command::new(node)
         .arg(script)

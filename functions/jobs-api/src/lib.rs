@@ -861,6 +861,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_document_route_takes_every_type_and_the_others_name_it() {
+        let (api, memory, pdf) = api().await;
+        let now = memory.services.clock.now();
+        let docx = uploads::ready(
+            UploadId::new(now),
+            AccountId("acct_unit".into()),
+            b"PK\x03\x04",
+            &Inspection {
+                content_type:
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                width: None,
+                height: None,
+                pages: None,
+            },
+            None,
+            now,
+            std::time::Duration::from_secs(3600),
+        );
+        memory.store.put(&docx).await.unwrap();
+        let body = |id: &str| format!(r#"{{"uploadId": "{id}"}}"#);
+        for route in ["/v1/extract/pdf", "/v1/extract/image"] {
+            let wrong = api
+                .handle(request("POST", route, &body(docx.id.as_str())))
+                .await;
+            assert_eq!(wrong.status(), 400, "{route}");
+            let detail = json(&wrong)["detail"].to_string();
+            assert!(detail.contains("/v1/extract/document"), "{detail}");
+        }
+        for id in [docx.id.as_str(), pdf.as_str()] {
+            let created = api
+                .handle(request("POST", "/v1/extract/document", &body(id)))
+                .await;
+            assert_eq!(created.status(), 202, "{:?}", created.body());
+            assert_eq!(json(&created)["jobType"], "extract/document");
+        }
+    }
+
+    #[tokio::test]
     async fn a_job_is_created_queued_read_and_cancelled_once() {
         let (api, memory, upload) = api().await;
         let body = format!(r#"{{"uploadId": "{upload}", "tags": ["batch:7"]}}"#);

@@ -61,10 +61,7 @@ async fn inspect_in(
     file: Option<&Spooled>,
 ) -> Result<Inspection> {
     let mut inspection = media::inspect(&bytes).map_err(|seen| {
-        Error::UnsupportedMediaType(format!(
-            "detected {seen}; accepted are {}",
-            media::ACCEPTED
-        ))
+        Error::UnsupportedMediaType(format!("detected {seen}; accepted are {}", media::ACCEPTED))
     })?;
     if inspection.content_type == "application/pdf" {
         let config = &services.config.extraction;

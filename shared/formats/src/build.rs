@@ -294,7 +294,13 @@ impl<'a> Builder<'a> {
                 marks: Vec::new(),
             });
         }
-        (Document { pages }, self.warnings)
+        let mut warnings: Vec<String> = Vec::new();
+        for w in self.warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        (Document { pages }, warnings)
     }
 }
 

@@ -410,6 +410,11 @@ impl Reader<'_, '_> {
             Some(part) => self.pkg.read_at_most(&part, MAX_PICTURE).unwrap_or(None),
             None => None,
         };
+        if bytes.is_none() && e.find("blip").and_then(|b| b.rel("link")).is_some() {
+            self.b.warnings.push(
+                "a picture linked from outside the document was not fetched (nothing outside a file is read)".into(),
+            );
+        }
         if bytes.is_some() || !described.is_empty() {
             inside.pictures.push((described, bytes));
         }

@@ -76,37 +76,59 @@ pub fn read(
 /// would hold a worker for hours.
 pub const MAX_NESTING: usize = 4096;
 
-/// How deeply `text` nests its elements, at most: start tags less end tags, void elements and
-/// self-closed tags aside (a misnested file counts deeper than it parses, never shallower).
+/// How deeply `text` nests its elements, at most: start tags less end tags. Void elements,
+/// self-closed tags, elements a parser closes by itself (`<p>`, `<li>`, `<td>`…, which old pages
+/// leave open by the thousand) and what scripts, styles and comments hold are not counted.
 fn nesting(text: &str) -> usize {
-    const VOID: &[&str] = &[
+    const UNCOUNTED: &[&str] = &[
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-        "source", "track", "wbr",
+        "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup",
+        "thead", "tbody", "tfoot", "colgroup", "caption", "rb", "rt", "rp", "a", "html", "head",
+        "body",
     ];
-    let bytes = text.as_bytes();
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
+    let skip_to = |from: usize, end: &str| {
+        lower[from..]
+            .find(end)
+            .map_or(bytes.len(), |at| from + at + end.len())
+    };
     while let Some(at) = bytes[i..].iter().position(|&b| b == b'<') {
         i += at + 1;
         let rest = &bytes[i..];
-        if rest.first() == Some(&b'/') {
-            depth = depth.saturating_sub(1);
+        if rest.starts_with(b"!--") {
+            i = skip_to(i, "-->");
             continue;
         }
-        let name_len = rest
+        let closing = rest.first() == Some(&b'/');
+        let name_start = usize::from(closing);
+        let name_len = rest[name_start..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        if name_len == 0 || !rest[0].is_ascii_alphabetic() {
+        if name_len == 0 || !rest[name_start].is_ascii_alphabetic() {
             continue;
         }
-        let name = String::from_utf8_lossy(&rest[..name_len]).to_ascii_lowercase();
-        let end = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
-        let closed = end > 0 && rest[end - 1] == b'/';
-        if !closed && !VOID.contains(&name.as_str()) {
-            depth += 1;
-            deepest = deepest.max(depth);
+        let name = &lower[i + name_start..i + name_start + name_len];
+        if UNCOUNTED.contains(&name) {
+            continue;
         }
+        if closing {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let end = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
+        if end > 0 && rest[end - 1] == b'/' {
+            continue;
+        }
+        if matches!(name, "script" | "style" | "textarea" | "title" | "xmp") {
+            i = skip_to(i, &format!("</{name}"));
+            continue;
+        }
+        depth += 1;
+        deepest = deepest.max(depth);
     }
     deepest
 }
@@ -127,6 +149,25 @@ pub fn walk(b: &mut Builder, text: &str, resolve: &Resolve<'_>) -> Result<(), Er
     w.node(html.tree.root(), 0);
     w.flush();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_what_a_parser_nests() {
+        assert_eq!(nesting("<div><span>a</span><div><b>b</b></div></div>"), 3);
+        // Old pages leave paragraphs and cells open; scripts compare with `<`.
+        let old = "<p>one".repeat(10_000) + &"<tr><td>x".repeat(10_000);
+        assert_eq!(nesting(&old), 0);
+        let script = format!(
+            "<script>{}</script><!-- <div><div> -->",
+            "if (a<b) c<d;".repeat(10_000)
+        );
+        assert_eq!(nesting(&script), 0);
+        assert_eq!(nesting(&"<div>".repeat(5000)), 5000);
+    }
 }
 
 struct Walk<'x, 'b, 'r> {
