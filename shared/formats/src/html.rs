@@ -151,25 +151,6 @@ pub fn walk(b: &mut Builder, text: &str, resolve: &Resolve<'_>) -> Result<(), Er
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nesting_counts_what_a_parser_nests() {
-        assert_eq!(nesting("<div><span>a</span><div><b>b</b></div></div>"), 3);
-        // Old pages leave paragraphs and cells open; scripts compare with `<`.
-        let old = "<p>one".repeat(10_000) + &"<tr><td>x".repeat(10_000);
-        assert_eq!(nesting(&old), 0);
-        let script = format!(
-            "<script>{}</script><!-- <div><div> -->",
-            "if (a<b) c<d;".repeat(10_000)
-        );
-        assert_eq!(nesting(&script), 0);
-        assert_eq!(nesting(&"<div>".repeat(5000)), 5000);
-    }
-}
-
 struct Walk<'x, 'b, 'r> {
     b: &'x mut Builder<'b>,
     inline: String,
@@ -392,5 +373,24 @@ fn list_items(n: NodeRef<Node>, depth: u8, tree_depth: usize, out: &mut Vec<Item
                 None => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_what_a_parser_nests() {
+        assert_eq!(nesting("<div><span>a</span><div><b>b</b></div></div>"), 3);
+        // Old pages leave paragraphs and cells open; scripts compare with `<`.
+        let old = "<p>one".repeat(10_000) + &"<tr><td>x".repeat(10_000);
+        assert_eq!(nesting(&old), 0);
+        let script = format!(
+            "<script>{}</script><!-- <div><div> -->",
+            "if (a<b) c<d;".repeat(10_000)
+        );
+        assert_eq!(nesting(&script), 0);
+        assert_eq!(nesting(&"<div>".repeat(5000)), 5000);
     }
 }
