@@ -28,6 +28,13 @@ const ROUTES: &[(&str, &str, &str, u16, u16)] = &[
         422,
         202,
     ),
+    (
+        "POST",
+        "/v1/extract/document",
+        r#"{"uploadId":"{upload}"}"#,
+        422,
+        202,
+    ),
     ("GET", "/v1/jobs", "", 200, 200),
     ("GET", "/v1/jobs/{job}", "", 404, 200),
     ("DELETE", "/v1/jobs/{done}", "", 404, 204),
