@@ -218,7 +218,7 @@ const FILTERS = [
   ["account", "account", "text"], ["q", "error text", "text"], ["from", "from", "datetime-local"], ["until", "until", "datetime-local"],
 ];
 const STATUSES = ["", "pending", "reserved", "completed", "failed"];
-const TYPES = ["", "extract/pdf", "extract/image"];
+const TYPES = ["", "extract/pdf", "extract/image", "extract/document"];
 
 function filtersFromUrl() {
   const p = new URLSearchParams(location.search);
