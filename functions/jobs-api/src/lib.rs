@@ -95,22 +95,8 @@ const PROBLEM: &str = http::PROBLEM_JSON;
     responses(ExtractResponses, Refusals))]
 /// Reads a PDF: its text layer, and with OCR the pages that have none (`options.ocr`). An image
 /// upload is a 400 that names `/v1/extract/image`.
-async fn extract_pdf(
-    State(services): State<Services>,
-    Account(account): Account,
-    BaseUrl(base): BaseUrl,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ExtractRequest>,
-) -> ApiResult<Created> {
-    Ok(create_job(
-        &services,
-        &account,
-        &base,
-        &headers,
-        body,
-        JobType::ExtractPdf,
-    )
-    .await?)
+async fn extract_pdf(call: ExtractCall) -> ApiResult<Created> {
+    call.create(JobType::ExtractPdf).await
 }
 
 #[utoipa::path(post, path = "/v1/extract/image", tag = "jobs",
@@ -118,22 +104,8 @@ async fn extract_pdf(
     responses(ExtractResponses, Refusals))]
 /// Reads an image with OCR: PNG, JPEG, WebP, GIF or TIFF (each page of a multi-page TIFF is a
 /// page). Boxes are in the image's pixels.
-async fn extract_image(
-    State(services): State<Services>,
-    Account(account): Account,
-    BaseUrl(base): BaseUrl,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ExtractRequest>,
-) -> ApiResult<Created> {
-    Ok(create_job(
-        &services,
-        &account,
-        &base,
-        &headers,
-        body,
-        JobType::ExtractImage,
-    )
-    .await?)
+async fn extract_image(call: ExtractCall) -> ApiResult<Created> {
+    call.create(JobType::ExtractImage).await
 }
 
 #[utoipa::path(post, path = "/v1/extract/document", tag = "jobs",
@@ -143,22 +115,53 @@ async fn extract_image(
 /// above), or a Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), EPUB,
 /// HTML or Markdown file, read with its own structure (heading levels, nested lists, tables
 /// with merged cells, footnotes; a page per slide or sheet, one flowing page for the others).
-async fn extract_document(
-    State(services): State<Services>,
-    Account(account): Account,
-    BaseUrl(base): BaseUrl,
+async fn extract_document(call: ExtractCall) -> ApiResult<Created> {
+    call.create(JobType::ExtractDocument).await
+}
+
+/// What every extraction route reads from its request, in this order (the key before the body):
+/// the caller, the address it reached us at, the headers (an `Idempotency-Key`), the body.
+struct ExtractCall {
+    services: Services,
+    account: AccountId,
+    base: String,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<ExtractRequest>,
-) -> ApiResult<Created> {
-    Ok(create_job(
-        &services,
-        &account,
-        &base,
-        &headers,
-        body,
-        JobType::ExtractDocument,
-    )
-    .await?)
+    body: ExtractRequest,
+}
+
+impl axum::extract::FromRequest<Services> for ExtractCall {
+    type Rejection = http::ApiError;
+
+    async fn from_request(req: axum::extract::Request, services: &Services) -> ApiResult<Self> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Account(account) = Account::from_request_parts(&mut parts, services).await?;
+        let BaseUrl(base) = BaseUrl::from_request_parts(&mut parts, services).await?;
+        let headers = parts.headers.clone();
+        let request = axum::extract::Request::from_parts(parts, body);
+        let ApiJson(body) = ApiJson::from_request(request, services).await?;
+        Ok(ExtractCall {
+            services: services.clone(),
+            account,
+            base,
+            headers,
+            body,
+        })
+    }
+}
+
+impl ExtractCall {
+    /// A job of `job_type` as the request asks (or the one its `Idempotency-Key` made).
+    async fn create(self, job_type: JobType) -> ApiResult<Created> {
+        let ExtractCall {
+            services,
+            account,
+            base,
+            headers,
+            body,
+        } = self;
+        Ok(create_job(&services, &account, &base, &headers, body, job_type).await?)
+    }
 }
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
