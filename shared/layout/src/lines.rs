@@ -123,11 +123,13 @@ pub fn segments(words: &[Word]) -> Vec<Segment> {
             let size = last.size.max(word.size).max(1e-3);
             let gap = word.bbox[0] - last.bbox[2];
             // Right-to-left text drawn in reading order goes on leftwards.
-            let leftwards = crate::text::mostly_rtl([last.text.as_str(), word.text.as_str()])
-                && last.bbox[0] - word.bbox[2] > -0.5 * size;
+            let leftwards = || {
+                last.bbox[0] - word.bbox[2] > -0.5 * size
+                    && crate::text::mostly_rtl([last.text.as_str(), word.text.as_str()])
+            };
             let same_line = !last.line_end
                 && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5
-                && (gap > -0.5 * size || leftwards);
+                && (gap > -0.5 * size || leftwards());
             if !same_line {
                 split_run(std::mem::take(&mut run), &mut out);
             }

@@ -135,38 +135,49 @@ pub fn dehyphenate(text: &str, vocabulary: &Vocabulary) -> String {
 /// NFC, typographic ligatures expanded, control characters dropped, line ends unified, runs of
 /// spaces collapsed, blank lines kept as paragraph breaks.
 pub fn normalise(text: &str) -> String {
-    let expanded: String = text
-        .chars()
-        .flat_map(|c| {
-            let lig: Option<&str> = match c {
-                '\u{FB00}' => Some("ff"),
-                '\u{FB01}' => Some("fi"),
-                '\u{FB02}' => Some("fl"),
-                '\u{FB03}' => Some("ffi"),
-                '\u{FB04}' => Some("ffl"),
-                '\u{FB05}' | '\u{FB06}' => Some("st"),
-                _ => None,
-            };
-            match lig {
-                Some(s) => s.chars().collect::<Vec<_>>(),
-                None => vec![c],
+    // One pass per step, without a string per character: this runs on every block's text.
+    let mut expanded = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{FB00}' => expanded.push_str("ff"),
+            '\u{FB01}' => expanded.push_str("fi"),
+            '\u{FB02}' => expanded.push_str("fl"),
+            '\u{FB03}' => expanded.push_str("ffi"),
+            '\u{FB04}' => expanded.push_str("ffl"),
+            '\u{FB05}' | '\u{FB06}' => expanded.push_str("st"),
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                expanded.push('\n');
             }
-        })
-        .collect();
-    let nfc: String = expanded
-        .replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .nfc()
-        .collect();
-    let mut out = String::with_capacity(nfc.len());
+            _ => expanded.push(c),
+        }
+    }
+    let nfc = match unicode_normalization::is_nfc_quick(expanded.chars()) {
+        unicode_normalization::IsNormalized::Yes => expanded,
+        _ => expanded.nfc().collect(),
+    };
+    // Each line without control characters, its tabs and no-break spaces as spaces, its runs of
+    // spaces as one, and no space at either end.
+    let mut out = String::with_capacity(nfc.len() + 1);
     for line in nfc.split('\n') {
-        let clean: String = line
-            .chars()
-            .map(|c| if c == '\t' || c == '\u{A0}' { ' ' } else { c })
-            .filter(|c| !c.is_control() && *c != '\u{FFFE}' && *c != '\u{FEFF}')
-            .collect();
-        let words: Vec<&str> = clean.split(' ').filter(|w| !w.is_empty()).collect();
-        out.push_str(&words.join(" "));
+        let start = out.len();
+        let mut space = false;
+        for c in line.chars() {
+            let c = if c == '\t' || c == '\u{A0}' { ' ' } else { c };
+            if c.is_control() || c == '\u{FFFE}' || c == '\u{FEFF}' {
+                continue;
+            }
+            if c == ' ' {
+                space = out.len() > start;
+                continue;
+            }
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
         out.push('\n');
     }
     // Keep single line breaks (within a paragraph) and one blank line between paragraphs.
@@ -449,6 +460,11 @@ mod tests {
         // "e" + combining acute becomes the precomposed é (NFC); ﬁ becomes "fi".
         let t = normalise("caf\u{0065}\u{0301}  \u{FB01}ne\r\nline\t two\u{0000}\n\n\n\nnext");
         assert_eq!(t, "café fine\nline two\n\nnext");
+        // A lone carriage return ends a line; spaces, tabs and no-break spaces at a line's ends
+        // go, a line of them alone is blank, a byte-order mark is dropped.
+        let t = normalise(" \u{A0}one\rtwo \t\n \t \n\n\u{FEFF}three\u{FB03} \u{2003}x ");
+        assert_eq!(t, "one\ntwo\n\nthreeffi \u{2003}x");
+        assert_eq!(normalise("  \n\t"), "");
     }
 
     #[test]

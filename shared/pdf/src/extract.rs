@@ -236,6 +236,7 @@ impl Pdf<'_> {
         let mut words = Vec::new();
         let mut builder = WordBuilder::default();
         let (mut chars, mut unmappable) = (0, 0);
+        let mut styles: Vec<(String, Style)> = Vec::new();
         for ch in text.chars().iter() {
             let generated = ch.is_generated().unwrap_or(false);
             let mut code = ch.unicode_value();
@@ -280,7 +281,9 @@ impl Pdf<'_> {
             if !view.shows(&bbox) {
                 continue;
             }
-            let hyphen = code == 2 || ch.is_hyphen().unwrap_or(false);
+            // PDFium marks a hyphen ending a line only on a hyphen-minus or a soft hyphen.
+            let hyphen =
+                code == 2 || (matches!(c, '-' | '\u{AD}') && ch.is_hyphen().unwrap_or(false));
             if !hyphen {
                 chars += 1;
                 if is_unmappable(code) {
@@ -307,7 +310,18 @@ impl Pdf<'_> {
                 let rotated = (rotation.rem_euclid(180.0) - 0.0).abs() > 10.0
                     && (rotation.rem_euclid(180.0) - 180.0).abs() > 10.0;
                 let name = ch.font_name();
-                let style = Style::of(&name, ch.font_weight(), ch.font_is_italic());
+                // A page sets a few fonts, each in many words: each is read once by its name
+                // (which holds the subset's tag). A font without a name is read every time.
+                let style = match styles.iter().find(|(n, _)| !n.is_empty() && *n == name) {
+                    Some((_, style)) => *style,
+                    None => {
+                        let style = Style::of(&name, ch.font_weight(), ch.font_is_italic());
+                        if !name.is_empty() {
+                            styles.push((name, style));
+                        }
+                        style
+                    }
+                };
                 builder.start(size, style, rotated);
             }
             if hyphen {
