@@ -228,7 +228,10 @@ fn child_main() -> i32 {
                 .collect(),
             ..base.clone()
         };
-        let report = |done, total| emit(&Line::Progress { done, total });
+        let report = |done, total| {
+            horizon_pdf::sandbox::trim_when_much_is_freed();
+            emit(&Line::Progress { done, total })
+        };
         let answer = match job.task {
             Task::Extract => engine::extract(&bytes, &options, &report).map(Answer::Extraction),
             Task::Read => engine::read(&bytes, &options, &report).map(Answer::Reading),
