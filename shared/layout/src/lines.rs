@@ -83,10 +83,11 @@ impl Segment {
 pub fn join_words(words: &[Word]) -> String {
     let mut out = String::new();
     let mut order: Vec<&Word> = words.iter().collect();
-    if crate::text::mostly_rtl(words.iter().map(|w| w.text.as_str())) {
+    let rtl = crate::text::mostly_rtl(words.iter().map(|w| w.text.as_str()));
+    let ltr = |w: &&Word| !crate::text::mostly_rtl([w.text.as_str()]);
+    if rtl {
         // Right to left, but a run of left-to-right words inside keeps its own order.
         order.sort_by(|a, b| b.bbox[2].total_cmp(&a.bbox[2]));
-        let ltr = |w: &&Word| !crate::text::mostly_rtl([w.text.as_str()]);
         let mut i = 0;
         while i < order.len() {
             let start = i;
@@ -98,12 +99,18 @@ pub fn join_words(words: &[Word]) -> String {
         }
     }
     for w in order {
-        if let (Some(prev), Some(next)) = (out.chars().last(), w.text.chars().next()) {
+        // A left-to-right word's closing mark stands left of it in a right-to-left line.
+        let text = if rtl && ltr(&w) {
+            std::borrow::Cow::Owned(crate::text::leading_marks_last(&w.text))
+        } else {
+            std::borrow::Cow::Borrowed(w.text.as_str())
+        };
+        if let (Some(prev), Some(next)) = (out.chars().last(), text.chars().next()) {
             if !(is_unspaced(prev) && is_unspaced(next)) {
                 out.push(' ');
             }
         }
-        out.push_str(&w.text);
+        out.push_str(&text);
     }
     out
 }
@@ -463,6 +470,10 @@ pub(crate) mod tests {
         // A Latin name inside keeps its order; a column's width of white still splits.
         let w = line("עולם Tel Aviv שלום", 0.0, 0.0, 10.0);
         assert_eq!(join_words(&w), "שלום Tel Aviv עולם");
+        // A number ending a sentence: its full stop stands left of it, and ends it in reading
+        // order ("…in September 2023." in Arabic).
+        let w = line(".2023 سبتمبر", 0.0, 0.0, 10.0);
+        assert_eq!(join_words(&w), "سبتمبر 2023.");
         let mut far = line("שלום", 300.0, 0.0, 10.0);
         far[0].line_end = false;
         far.extend(line("עולם", 40.0, 0.0, 10.0));

@@ -374,6 +374,30 @@ pub fn visual_to_logical(word: &str) -> String {
     out
 }
 
+/// Punctuation that closes a word or a sentence, Latin and Arabic: a full stop, a comma, a
+/// colon, a semicolon, a question or an exclamation mark.
+pub fn is_closing_mark(c: char) -> bool {
+    matches!(
+        c,
+        '.' | ',' | ':' | ';' | '!' | '?' | '\u{60C}' | '\u{61B}' | '\u{61F}' | '\u{6D4}'
+    )
+}
+
+/// A word's leading punctuation moved to its end (".2023" → "2023."): in a right-to-left line,
+/// the mark that ends a word stands left of it, where a left-to-right word, or a right-to-left
+/// one drawn in reading order but its mark first, starts.
+pub fn leading_marks_last(word: &str) -> String {
+    let lead: usize = word
+        .chars()
+        .take_while(|&c| is_closing_mark(c))
+        .map(char::len_utf8)
+        .sum();
+    if lead == 0 || lead == word.len() {
+        return word.to_owned();
+    }
+    format!("{}{}", &word[lead..], &word[..lead])
+}
+
 /// Hangul syllables and jamo.
 pub fn is_hangul(c: char) -> bool {
     matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xD7B0..=0xD7FF)
@@ -391,6 +415,11 @@ mod tests {
         assert_eq!(visual_to_logical("2026ةنس"), "سنة2026");
         // Brackets drawn as they look on the page face the other way in reading order.
         assert_eq!(visual_to_logical("(ةنس)"), "(سنة)");
+        // A word's closing marks drawn left of it end it; a word of marks alone stays.
+        assert_eq!(leading_marks_last(".2023"), "2023.");
+        assert_eq!(leading_marks_last("\u{60C}الماضي"), "الماضي\u{60C}");
+        assert_eq!(leading_marks_last("2023"), "2023");
+        assert_eq!(leading_marks_last("..."), "...");
         assert!(mostly_rtl(["שלום", "עולם", "world"]));
         assert!(!mostly_rtl(["hello", "world", "שלום"]));
     }

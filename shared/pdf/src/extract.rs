@@ -594,10 +594,17 @@ struct WordBuilder {
     space_pending: bool,
     /// The right edge of the last character's glyph.
     last_right: f32,
-    /// The left edges of the first and the last character: a right-to-left word whose
-    /// characters go rightwards was drawn in visual order.
+    /// The left edges of the first and the last character, and those of the first and the
+    /// last right-to-left letters: a right-to-left word whose letters go rightwards was drawn
+    /// in visual order (where its letters stand apart; else its characters tell).
     first_left: f32,
     last_left: f32,
+    first_rtl_left: Option<f32>,
+    last_rtl_left: f32,
+    /// The leftmost and the rightmost left edges of its right-to-left letters.
+    rtl_span: Option<(f32, f32)>,
+    /// Where in `text` each closing mark (a full stop, a comma) was put, and its left edge.
+    marks: Vec<(usize, f32)>,
     /// The box of the last letter, which an accent drawn after it may sit over.
     last_letter: Option<BBox>,
     /// A spacing accent just pushed (where in `text`, its combining mark, its box), which may
@@ -666,6 +673,15 @@ impl WordBuilder {
             self.first_left = glyph[0];
         }
         self.last_left = glyph[0];
+        if horizon_layout::text::is_rtl(c) {
+            self.first_rtl_left.get_or_insert(glyph[0]);
+            self.last_rtl_left = glyph[0];
+            let (lo, hi) = self.rtl_span.unwrap_or((glyph[0], glyph[0]));
+            self.rtl_span = Some((lo.min(glyph[0]), hi.max(glyph[0])));
+        }
+        if horizon_layout::text::is_closing_mark(c) {
+            self.marks.push((self.text.len(), glyph[0]));
+        }
         self.bbox = Some(match self.bbox {
             None => b,
             Some(a) => union(&a, &b),
@@ -704,13 +720,40 @@ impl WordBuilder {
         self.accent = None;
         let bbox = self.bbox.take();
         let mut text = text.trim_end().to_owned();
-        // Arabic or Hebrew drawn glyph by glyph from the left (the page's visual order) is
-        // put in reading order.
-        if !self.rotated
-            && self.last_left - self.first_left > 0.3 * self.size
-            && horizon_layout::text::mostly_rtl([text.as_str()])
-        {
-            text = horizon_layout::text::visual_to_logical(&text);
+        let first_rtl = self.first_rtl_left.take();
+        let span = self.rtl_span.take();
+        let marks = std::mem::take(&mut self.marks);
+        if !self.rotated && horizon_layout::text::mostly_rtl([text.as_str()]) {
+            // A closing mark drawn beside the letters, in whatever order, goes where it stands:
+            // left of them it ends the word, right of them it starts it.
+            let (mut start, mut end) = (String::new(), String::new());
+            if let Some((lo, hi)) = span {
+                for &(at, left) in marks.iter().rev() {
+                    let Some(c) = text.get(at..).and_then(|t| t.chars().next()) else {
+                        continue;
+                    };
+                    if !horizon_layout::text::is_closing_mark(c) || (lo..=hi).contains(&left) {
+                        continue;
+                    }
+                    text.remove(at);
+                    if left < lo {
+                        end.insert(0, c);
+                    } else {
+                        start.insert(0, c);
+                    }
+                }
+            }
+            let apart = 0.3 * self.size;
+            let rightwards = match (first_rtl, span) {
+                (Some(first), Some((lo, hi))) if hi - lo > apart => self.last_rtl_left > first,
+                _ => self.last_left - self.first_left > apart,
+            };
+            if rightwards {
+                // Arabic or Hebrew drawn glyph by glyph from the left (the page's visual
+                // order) is put in reading order.
+                text = horizon_layout::text::visual_to_logical(&text);
+            }
+            text = format!("{start}{text}{end}");
         }
         match bbox {
             Some(bbox)
@@ -1176,6 +1219,63 @@ mod tests {
         assert_eq!(
             text(&layer),
             "0시 기준 현재 국내 확진자는 모두 열두 명입니다 서울과 부산에서 각각 세 명이 새로 확인되었습니다"
+        );
+    }
+
+    #[test]
+    fn arabic_drawn_in_reading_order_keeps_it_even_with_its_comma_drawn_first() {
+        let finished = |chars: &[(char, f32)]| {
+            let mut b = WordBuilder::default();
+            b.start(10.0, Style::default(), false);
+            for &(c, left) in chars {
+                b.push(
+                    c,
+                    [left, 0.0, left + 5.0, 12.0],
+                    [left, 2.0, left + 5.0, 10.0],
+                );
+            }
+            let mut words = Vec::new();
+            b.finish(&mut words, true);
+            words.pop().map(|w| w.text).unwrap_or_default()
+        };
+        // "الماضي،": the comma (left of the word) first, then the letters leftwards.
+        let word: Vec<(char, f32)> = std::iter::once(('\u{60C}', 0.0))
+            .chain("الماضي".chars().zip([35.0, 30.0, 25.0, 20.0, 15.0, 10.0]))
+            .collect();
+        assert_eq!(finished(&word), "الماضي\u{60C}");
+        // The same letters drawn from the left, in visual order, comma and all.
+        let visual: Vec<(char, f32)> = "\u{60C}يضاملا"
+            .chars()
+            .zip((0..7).map(|i| i as f32 * 5.0))
+            .collect();
+        assert_eq!(finished(&visual), "الماضي\u{60C}");
+        // In reading order with nothing out of place.
+        let plain: Vec<(char, f32)> = "الماضي"
+            .chars()
+            .zip([35.0, 30.0, 25.0, 20.0, 15.0, 10.0])
+            .collect();
+        assert_eq!(finished(&plain), "الماضي");
+    }
+
+    #[test]
+    fn arabic_printed_by_a_browser_reads_in_order_with_its_punctuation() {
+        let bytes = fixture("arabic.pdf");
+        let pdf = open(engine(), &bytes, LIMITS).unwrap();
+        let page = pdf.text_layer(1).unwrap().page;
+        let doc = horizon_layout::analyse(&[page]);
+        let blocks: Vec<&str> = doc.pages[0]
+            .blocks
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                "تقرير الربع الثالث",
+                "ارتفعت الإيرادات في الربع الثالث بنسبة عشرة في المئة مقارنة بالعام الماضي، وذلك بفضل نمو المبيعات في الأسواق الجديدة.",
+                "تعمل الشركة على توسيع شبكة التوزيع في المنطقة العربية خلال السنوات الخمس القادمة.",
+                "بلغ عدد الموظفين 2500 موظف في نهاية شهر سبتمبر 2023.",
+            ]
         );
     }
 
