@@ -99,14 +99,19 @@ pub fn join_words(words: &[Word]) -> String {
         }
     }
     for w in order {
-        // A left-to-right word's closing mark stands left of it in a right-to-left line.
+        // In a right-to-left line, a left-to-right word's closing mark stands left of it, and
+        // a bracket drawn on its own shows its mirror image.
         let text = if rtl && ltr(&w) {
-            std::borrow::Cow::Owned(crate::text::leading_marks_last(&w.text))
+            let text = crate::text::leading_marks_last(&w.text);
+            let mirrored: Option<String> = text.chars().map(crate::text::mirrored).collect();
+            std::borrow::Cow::Owned(mirrored.unwrap_or(text))
         } else {
             std::borrow::Cow::Borrowed(w.text.as_str())
         };
         if let (Some(prev), Some(next)) = (out.chars().last(), text.chars().next()) {
-            if !(is_unspaced(prev) && is_unspaced(next)) {
+            let bracketed =
+                rtl && (matches!(prev, '(' | '[' | '{') || matches!(next, ')' | ']' | '}'));
+            if !(is_unspaced(prev) && is_unspaced(next)) && !bracketed {
                 out.push(' ');
             }
         }
@@ -474,6 +479,9 @@ pub(crate) mod tests {
         // order ("…in September 2023." in Arabic).
         let w = line(".2023 سبتمبر", 0.0, 0.0, 10.0);
         assert_eq!(join_words(&w), "سبتمبر 2023.");
+        // A bracket drawn on its own shows its mirror image, and holds to what it encloses.
+        let w = line("ובמתחרים). ) בשוק", 0.0, 0.0, 10.0);
+        assert_eq!(join_words(&w), "בשוק (ובמתחרים).");
         let mut far = line("שלום", 300.0, 0.0, 10.0);
         far[0].line_end = false;
         far.extend(line("עולם", 40.0, 0.0, 10.0));

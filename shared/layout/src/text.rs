@@ -357,21 +357,26 @@ pub fn visual_to_logical(word: &str) -> String {
             out.extend(chars[end..i].iter());
         } else {
             // Paired marks face the other way once the order is turned.
-            out.push(match chars[i] {
-                '(' => ')',
-                ')' => '(',
-                '[' => ']',
-                ']' => '[',
-                '{' => '}',
-                '}' => '{',
-                '<' => '>',
-                '>' => '<',
-                c => c,
-            });
+            out.push(mirrored(chars[i]).unwrap_or(chars[i]));
             i += 1;
         }
     }
     out
+}
+
+/// A bracket's mirror image: the character a right-to-left line means by the glyph it shows.
+pub fn mirrored(c: char) -> Option<char> {
+    Some(match c {
+        '(' => ')',
+        ')' => '(',
+        '[' => ']',
+        ']' => '[',
+        '{' => '}',
+        '}' => '{',
+        '<' => '>',
+        '>' => '<',
+        _ => return None,
+    })
 }
 
 /// Punctuation that closes a word or a sentence, Latin and Arabic: a full stop, a comma, a

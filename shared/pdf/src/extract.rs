@@ -302,6 +302,8 @@ impl Pdf<'_> {
                     .chars()
                     .last()
                     .is_some_and(|prev| spaced_by_gap(prev, c, gap, size))
+                || !builder.rotated
+                    && builder.stands_apart_leftwards(c, tight.unwrap_or(bbox), size)
             {
                 builder.finish(&mut words, false);
             }
@@ -603,7 +605,8 @@ struct WordBuilder {
     last_rtl_left: f32,
     /// The leftmost and the rightmost left edges of its right-to-left letters.
     rtl_span: Option<(f32, f32)>,
-    /// Where in `text` each closing mark (a full stop, a comma) was put, and its left edge.
+    /// Where in `text` each closing mark (a full stop, a comma) or bracket was put, and its
+    /// left edge.
     marks: Vec<(usize, f32)>,
     /// The box of the last letter, which an accent drawn after it may sit over.
     last_letter: Option<BBox>,
@@ -658,6 +661,18 @@ fn spaced_by_gap(prev: char, next: char, gap: f32, size: f32) -> bool {
 const GAP_SPACE: f32 = 0.3;
 
 impl WordBuilder {
+    /// In a right-to-left word, a right-to-left letter or a bracket that stands left of the
+    /// whole word by more than [`GAP_SPACE`] sizes starts another one (a bracket drawn before
+    /// the space in front of it). Figures and Latin letters run rightwards from their first
+    /// one, which stands apart from the word by the rest of them.
+    fn stands_apart_leftwards(&self, c: char, glyph: BBox, size: f32) -> bool {
+        (horizon_layout::text::is_rtl(c) || horizon_layout::text::mirrored(c).is_some())
+            && self.first_rtl_left.is_some()
+            && self
+                .bbox
+                .is_some_and(|word| word[0] - glyph[2] > GAP_SPACE * size)
+    }
+
     fn start(&mut self, size: f32, style: Style, rotated: bool) {
         self.size = size;
         self.style = style;
@@ -679,7 +694,7 @@ impl WordBuilder {
             let (lo, hi) = self.rtl_span.unwrap_or((glyph[0], glyph[0]));
             self.rtl_span = Some((lo.min(glyph[0]), hi.max(glyph[0])));
         }
-        if horizon_layout::text::is_closing_mark(c) {
+        if horizon_layout::text::is_closing_mark(c) || horizon_layout::text::mirrored(c).is_some() {
             self.marks.push((self.text.len(), glyph[0]));
         }
         self.bbox = Some(match self.bbox {
@@ -724,18 +739,23 @@ impl WordBuilder {
         let span = self.rtl_span.take();
         let marks = std::mem::take(&mut self.marks);
         if !self.rotated && horizon_layout::text::mostly_rtl([text.as_str()]) {
-            // A closing mark drawn beside the letters, in whatever order, goes where it stands:
-            // left of them it ends the word, right of them it starts it.
+            // A closing mark or a bracket drawn beside the letters, in whatever order, goes where
+            // it stands: left of them it ends the word, right of them it starts it.
             let (mut start, mut end) = (String::new(), String::new());
             if let Some((lo, hi)) = span {
                 for &(at, left) in marks.iter().rev() {
                     let Some(c) = text.get(at..).and_then(|t| t.chars().next()) else {
                         continue;
                     };
-                    if !horizon_layout::text::is_closing_mark(c) || (lo..=hi).contains(&left) {
+                    let bracket = horizon_layout::text::mirrored(c);
+                    if !(horizon_layout::text::is_closing_mark(c) || bracket.is_some())
+                        || (lo..=hi).contains(&left)
+                    {
                         continue;
                     }
                     text.remove(at);
+                    // A bracket's glyph is drawn mirrored in a right-to-left word.
+                    let c = bracket.unwrap_or(c);
                     if left < lo {
                         end.insert(0, c);
                     } else {
@@ -1255,6 +1275,34 @@ mod tests {
             .zip([35.0, 30.0, 25.0, 20.0, 15.0, 10.0])
             .collect();
         assert_eq!(finished(&plain), "الماضي");
+        // "(ובמתחרים)." drawn from the right: its closing bracket shows as "(" and is drawn,
+        // with the full stop, left of the letters.
+        let hebrew: Vec<(char, f32)> = "ובמתחרים"
+            .chars()
+            .zip((0..8).map(|i| 60.0 - i as f32 * 5.0))
+            .chain([('(', 20.0), ('.', 15.0)])
+            .collect();
+        assert_eq!(finished(&hebrew), "ובמתחרים).");
+    }
+
+    #[test]
+    fn a_bracket_standing_apart_left_of_a_right_to_left_word_starts_another() {
+        let mut b = WordBuilder::default();
+        b.start(10.0, Style::default(), false);
+        for (i, c) in "בשוק".chars().enumerate() {
+            let left = 60.0 - i as f32 * 5.0;
+            b.push(
+                c,
+                [left, 0.0, left + 5.0, 12.0],
+                [left, 2.0, left + 5.0, 10.0],
+            );
+        }
+        // Its opening bracket, four points (a space) left of the word: drawn next, with no
+        // space between.
+        assert!(b.stands_apart_leftwards(')', [38.0, 2.0, 41.0, 10.0], 10.0));
+        // Figures run rightwards from their first one; a letter close by is the same word.
+        assert!(!b.stands_apart_leftwards('1', [20.0, 2.0, 25.0, 10.0], 10.0));
+        assert!(!b.stands_apart_leftwards('ה', [43.0, 2.0, 45.0, 10.0], 10.0));
     }
 
     #[test]
