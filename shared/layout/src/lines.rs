@@ -111,7 +111,7 @@ pub fn join_words(words: &[Word]) -> String {
         if let (Some(prev), Some(next)) = (out.chars().last(), text.chars().next()) {
             let bracketed =
                 rtl && (matches!(prev, '(' | '[' | '{') || matches!(next, ')' | ']' | '}'));
-            if !(is_unspaced(prev) && is_unspaced(next)) && !bracketed {
+            if !(bracketed || is_unspaced(prev) && is_unspaced(next)) {
                 out.push(' ');
             }
         }
