@@ -297,13 +297,12 @@ impl Pdf<'_> {
                     builder.finish(&mut words, false);
                 }
             } else if !builder.rotated
-                && builder
+                && (builder
                     .text
                     .chars()
                     .last()
                     .is_some_and(|prev| spaced_by_gap(prev, c, gap, size))
-                || !builder.rotated
-                    && builder.stands_apart_leftwards(c, tight.unwrap_or(bbox), size)
+                    || builder.stands_apart_leftwards(c, tight.unwrap_or(bbox), size))
             {
                 builder.finish(&mut words, false);
             }
