@@ -1304,24 +1304,38 @@ mod tests {
         assert!(!b.stands_apart_leftwards('ה', [43.0, 2.0, 45.0, 10.0], 10.0));
     }
 
-    #[test]
-    fn arabic_printed_by_a_browser_reads_in_order_with_its_punctuation() {
-        let bytes = fixture("arabic.pdf");
+    /// The texts of the blocks of a fixture's first page, as the layout reads them.
+    fn blocks_of(name: &str) -> Vec<String> {
+        let bytes = fixture(name);
         let pdf = open(engine(), &bytes, LIMITS).unwrap();
         let page = pdf.text_layer(1).unwrap().page;
         let doc = horizon_layout::analyse(&[page]);
-        let blocks: Vec<&str> = doc.pages[0]
-            .blocks
-            .iter()
-            .map(|b| b.text.as_str())
-            .collect();
+        doc.pages[0].blocks.iter().map(|b| b.text.clone()).collect()
+    }
+
+    #[test]
+    fn arabic_printed_by_a_browser_reads_in_order_with_its_punctuation() {
         assert_eq!(
-            blocks,
+            blocks_of("arabic.pdf"),
             [
                 "تقرير الربع الثالث",
                 "ارتفعت الإيرادات في الربع الثالث بنسبة عشرة في المئة مقارنة بالعام الماضي، وذلك بفضل نمو المبيعات في الأسواق الجديدة.",
                 "تعمل الشركة على توسيع شبكة التوزيع في المنطقة العربية خلال السنوات الخمس القادمة.",
                 "بلغ عدد الموظفين 2500 موظف في نهاية شهر سبتمبر 2023.",
+            ]
+        );
+    }
+
+    #[test]
+    fn brackets_round_right_to_left_words_read_the_right_way_round() {
+        assert_eq!(
+            blocks_of("hebrew.pdf"),
+            [
+                "דוח שנתי 2024",
+                "החברה הגדילה את ההכנסות שלה ב־12% בשנה האחרונה, בעיקר בזכות מוצרי Cloud החדשים.",
+                "האם נמשיך לצמוח? התשובה תלויה בשוק (ובמתחרים).",
+                "נבחרו שלושה מועמדים (מתוך עשרה) לשלב הבא.",
+                "تأسست الشركة (في دبي) عام 2010 وتوسعت لاحقا.",
             ]
         );
     }
