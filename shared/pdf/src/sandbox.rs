@@ -284,7 +284,7 @@ pub fn give_back_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets the allocator's parameters.
     unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREE as i32);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
     }
 }
