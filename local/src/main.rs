@@ -32,7 +32,9 @@ async fn main() -> ExitCode {
     horizon_runtime::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("read") {
-        return match read(&args[1..]) {
+        let read = read(&args[1..]);
+        horizon_extract_worker::engine::unload();
+        return match read {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("horizon-local: {e}");

@@ -142,7 +142,7 @@ const MAX_DOCUMENT: usize = 2 << 30;
 /// When this process was started as an extraction child, runs the child and exits.
 pub fn serve_if_child() {
     if std::env::var_os(CHILD_ENV).is_some() {
-        std::process::exit(child_main());
+        horizon_pdf::sandbox::exit_now(child_main());
     }
 }
 

@@ -570,6 +570,14 @@ struct Loaded {
 
 static LOADED: std::sync::Mutex<Option<Loaded>> = std::sync::Mutex::new(None);
 
+/// Lets go of the models kept for the next document (a command that reads one document and
+/// ends: Tesseract's exit handlers complain of models still loaded).
+pub fn unload() {
+    if let Ok(mut loaded) = LOADED.lock() {
+        *loaded = None;
+    }
+}
+
 impl Drop for LazyOcr<'_> {
     fn drop(&mut self) {
         if let Ok(mut loaded) = LOADED.lock() {

@@ -91,6 +91,20 @@ pub fn crop(image: &GrayImage, b: [f32; 4]) -> GrayImage {
         .to_image()
 }
 
+/// The part of `image` inside `b` with `margin` white pixels round it, and the left edge of
+/// what it shows, in the image's pixels.
+pub fn padded_crop(image: &GrayImage, b: [f32; 4], margin: u32) -> (GrayImage, f32) {
+    let inner = crop(image, b);
+    let mut out = GrayImage::from_pixel(
+        inner.width() + 2 * margin,
+        inner.height() + 2 * margin,
+        image::Luma([255]),
+    );
+    image::imageops::replace(&mut out, &inner, margin as i64, margin as i64);
+    let x0 = (b[0].max(0.0) as u32).min(image.width().saturating_sub(1));
+    (out, x0 as f32 - margin as f32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

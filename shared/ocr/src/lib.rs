@@ -15,7 +15,9 @@ mod orient;
 mod recognize;
 mod regions;
 pub mod rules;
+mod scripts;
 mod table;
+mod tesseract;
 
 pub use regions::Regions;
 
@@ -42,7 +44,9 @@ impl std::fmt::Display for Unavailable {
 /// and optionally `dir/models/rec-accurate.onnx`, a larger recognition model that reads again
 /// the lines the first one is unsure of, `dir/models/orientation.onnx`, the page classifier
 /// that turns a sideways or upside-down page upright, `dir/models/layout.onnx`, the page layout
-/// model, and `dir/models/table.onnx`, the table-structure model.
+/// model, and `dir/models/table.onnx`, the table-structure model; and, for the scripts the
+/// recognizer has no letter of, Tesseract (`dir/lib/tesseract/libtesseract.so` with its models
+/// in `dir/tessdata`).
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub runtime: PathBuf,
@@ -52,6 +56,8 @@ pub struct Setup {
     pub orientation: Option<PathBuf>,
     pub layout: Option<PathBuf>,
     pub table: Option<PathBuf>,
+    /// The directory of Tesseract's library and models.
+    pub tesseract: Option<PathBuf>,
     /// Threads per model run (1 in Lambda's single vCPU at 1,769 MB; more locally).
     pub threads: usize,
 }
@@ -68,6 +74,7 @@ impl Setup {
             orientation: optional("models/orientation.onnx"),
             layout: optional("models/layout.onnx"),
             table: optional("models/table.onnx"),
+            tesseract: optional("lib/tesseract/libtesseract.so").map(|_| dir.to_owned()),
             threads: threads.max(1),
         }
     }
@@ -101,6 +108,11 @@ pub struct Engine {
     accurate: Option<Recognizer>,
     orientation: Option<Session>,
     regions: Option<Regions>,
+    /// Tesseract, for the scripts the recognizer has no letter of, when it is installed.
+    tesseract: Option<tesseract::Tesseract>,
+    /// The Tesseract models of the job's languages (`"Hangul+Cyrillic"`), when it named a
+    /// script the recognizer has no letter of, and whether it named only such scripts.
+    others: Option<(String, bool)>,
 }
 
 /// A line read with OCR: its box in the image, its words, the mean confidence of its characters.
@@ -275,6 +287,18 @@ impl Engine {
             accurate: setup.accurate.as_deref().map(recognizer).transpose()?,
             orientation: setup.orientation.as_deref().map(session).transpose()?,
             regions: Regions::load_in(&environment, setup)?,
+            tesseract: setup
+                .tesseract
+                .as_deref()
+                .and_then(|dir| match tesseract::Tesseract::load(dir) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        // Read without it: the scripts it reads are then named in a warning.
+                        tracing::warn!(error = %e, "Tesseract not loaded");
+                        None
+                    }
+                }),
+            others: None,
         })
     }
 
@@ -285,11 +309,17 @@ impl Engine {
         if let Some(accurate) = self.accurate.as_mut() {
             accurate.read_scripts(scripts);
         }
+        self.others = self.tesseract_models(scripts);
     }
 
-    /// The scripts among `scripts` that the recognizer has no letter of: it cannot read them.
+    /// The scripts among `scripts` that the recognizer has no letter of and Tesseract (when it
+    /// is installed) no model for: they cannot be read.
     pub fn unreadable(&self, scripts: &[Script]) -> Vec<Script> {
-        charset::unreadable(&self.rec.chars, scripts)
+        let mut unread = charset::unreadable(&self.rec.chars, scripts);
+        if let Some(t) = self.tesseract.as_ref() {
+            unread.retain(|&s| !tesseract::model(s).is_some_and(|m| t.has(m)));
+        }
+        unread
     }
 
     /// The text lines of an image, top to bottom, left to right, in its pixels. A slightly
@@ -302,21 +332,17 @@ impl Engine {
             page = image_ops::rotate(image, angle);
             found = detect::detect(&mut self.det, &page)?;
         }
-        let mut lines = recognize::recognize(&mut self.rec, &page, &found, false)?;
-        // A vertical line reads top to bottom (CJK) or bottom to top (a Latin stamp up a
-        // margin): the other way is tried where the first reads poorly.
-        let turned: Vec<usize> = (0..lines.len())
-            .filter(|&i| lines[i].vertical && lines[i].confidence < RECHECK_BELOW)
-            .collect();
-        reread(&mut self.rec, &page, &found, &mut lines, &turned, true)?;
-        if let Some(accurate) = self.accurate.as_mut() {
-            for upward in [false, true] {
-                let unsure: Vec<usize> = (0..lines.len())
-                    .filter(|&i| lines[i].confidence < RECHECK_BELOW && lines[i].upward == upward)
-                    .collect();
-                reread(accurate, &page, &found, &mut lines, &unsure, upward)?;
-            }
-        }
+        let mut lines = if self.tesseract.is_some() && matches!(self.others, Some((_, true))) {
+            // The job named only scripts the recognizer has no letter of: Tesseract alone reads.
+            found
+                .iter()
+                .enumerate()
+                .map(|(i, b)| recognize::unread(i, b.bbox))
+                .collect()
+        } else {
+            self.recognize(&page, &found)?
+        };
+        self.read_other_scripts(&page, &found, &mut lines);
         // A page of English (when the job named no languages) is read with English's characters:
         // each line as read so, unless that reads it much worse (a line in another script).
         if charset::is_english(lines.iter().flat_map(|l| l.text.split_whitespace())) {
@@ -355,6 +381,31 @@ impl Engine {
         ))
     }
 
+    /// The lines in `found` read with the recognizer, and read again where they read poorly:
+    /// turned the other way, and with the accurate model.
+    fn recognize(
+        &mut self,
+        page: &GrayImage,
+        found: &[detect::TextBox],
+    ) -> Result<Vec<recognize::Read>, Unavailable> {
+        let mut lines = recognize::recognize(&mut self.rec, page, found, false)?;
+        // A vertical line reads top to bottom (CJK) or bottom to top (a Latin stamp up a
+        // margin): the other way is tried where the first reads poorly.
+        let turned: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].vertical && lines[i].confidence < RECHECK_BELOW)
+            .collect();
+        reread(&mut self.rec, page, found, &mut lines, &turned, true)?;
+        if let Some(accurate) = self.accurate.as_mut() {
+            for upward in [false, true] {
+                let unsure: Vec<usize> = (0..lines.len())
+                    .filter(|&i| lines[i].confidence < RECHECK_BELOW && lines[i].upward == upward)
+                    .collect();
+                reread(accurate, page, found, &mut lines, &unsure, upward)?;
+            }
+        }
+        Ok(lines)
+    }
+
     /// A page of words for the layout analysis: the image's lines and words, and its ruling
     /// lines, in the image's pixels scaled by `scale` (1 for images; points per pixel for a
     /// rendered PDF page, so that boxes are in points).
@@ -380,6 +431,7 @@ impl Engine {
             }
             None => 0,
         };
+        let turns = self.turns_by_script(image, turns);
         let turned;
         let image = if turns == 0 {
             image

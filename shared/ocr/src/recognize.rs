@@ -67,8 +67,7 @@ pub fn recognize(
         .iter()
         .map(|b| {
             let c = crop(image, b.bbox);
-            let vertical =
-                c.height() as f32 > 1.5 * c.width() as f32 && c.height() > 2 * HEIGHT as u32 / 3;
+            let vertical = is_vertical(c.width() as f32, c.height() as f32);
             let c = match (vertical, upward) {
                 (false, _) => c,
                 (true, false) => imageops::rotate270(&c),
@@ -276,6 +275,111 @@ fn decode(rows: &[f32], steps: usize, classes: usize, model: &Classes) -> (Chars
     (collapse(&best), english.map(|e| collapse(&e)))
 }
 
+/// A word of the line in box `b` whose type's em is `em` (0: not measured), from `x0` to `x1`:
+/// as high as the type round the line's middle (a vertical line's words take its box).
+#[allow(clippy::too_many_arguments)]
+fn word(
+    b: [f32; 4],
+    em: f32,
+    vertical: bool,
+    text: String,
+    x0: f32,
+    x1: f32,
+    confidence: f32,
+    last: bool,
+) -> Word {
+    // Where the x-height could not be measured (too faint), the box's height stands in.
+    let box_height = if vertical { b[2] - b[0] } else { b[3] - b[1] };
+    let size = if em >= 2.0 { em } else { 0.7 * box_height }.max(1.0);
+    let cy = (b[1] + b[3]) / 2.0;
+    Word {
+        text,
+        bbox: if vertical {
+            b
+        } else {
+            [
+                x0.max(b[0]),
+                cy - 0.55 * size,
+                x1.min(b[2]).max(x0 + 1.0),
+                cy + 0.55 * size,
+            ]
+        },
+        size,
+        bold: false,
+        italic: false,
+        mono: false,
+        confidence: Some(confidence),
+        line_end: last,
+    }
+}
+
+/// The line in box `b` of `image` as Tesseract read it, given its words in the line's own
+/// pixels, whose left edge is `left`: its text is its words, in Tesseract's order (reading
+/// order), and its confidence theirs, each weighed by its length.
+pub fn tesseract_line(
+    source: usize,
+    b: [f32; 4],
+    line_image: &GrayImage,
+    left: f32,
+    words: Vec<crate::tesseract::Read>,
+) -> Read {
+    let (x_height, stroke) = x_height(line_image);
+    let em = x_height / X_HEIGHT_PER_EM;
+    let n = words.len();
+    let letters: usize = words.iter().map(|w| w.text.chars().count()).sum();
+    let confidence = words
+        .iter()
+        .map(|w| w.confidence * w.text.chars().count() as f32)
+        .sum::<f32>()
+        / letters.max(1) as f32;
+    let text = words
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words = words
+        .into_iter()
+        .enumerate()
+        .map(|(k, w)| {
+            let (x0, x1) = (left + w.bbox[0], left + w.bbox[2]);
+            word(b, em, false, w.text, x0, x1, w.confidence, k + 1 == n)
+        })
+        .collect();
+    Read {
+        text,
+        confidence,
+        words,
+        stroke: if x_height > 0.0 {
+            stroke / x_height
+        } else {
+            0.0
+        },
+        ..unread(source, b)
+    }
+}
+
+/// Whether a line's box, `w` by `h` pixels, holds vertical text: much taller than wide.
+fn is_vertical(w: f32, h: f32) -> bool {
+    h > 1.5 * w && h > (2 * HEIGHT / 3) as f32
+}
+
+/// The line in box `b`, not read yet (Tesseract reads it): a line much taller than wide is
+/// vertical, and Tesseract leaves it.
+pub fn unread(source: usize, b: [f32; 4]) -> Read {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    Read {
+        source,
+        bbox: b,
+        text: String::new(),
+        confidence: 0.0,
+        words: Vec::new(),
+        stroke: 0.0,
+        vertical: is_vertical(w, h),
+        upward: false,
+        english: None,
+    }
+}
+
 /// A line's text and words from its characters.
 fn line(
     source: usize,
@@ -296,28 +400,8 @@ fn line(
     } else {
         chars.iter().map(|c| c.2).sum::<f32>() / chars.len() as f32
     };
-    // Where the x-height could not be measured (too faint), the box's height stands in.
-    let box_height = if vertical { b[2] - b[0] } else { b[3] - b[1] };
-    let size = if em >= 2.0 { em } else { 0.7 * box_height }.max(1.0);
-    let cy = (b[1] + b[3]) / 2.0;
-    let word = |text: String, x0: f32, x1: f32, conf: f32, last: bool| Word {
-        text,
-        bbox: if vertical {
-            b
-        } else {
-            [
-                x0.max(b[0]),
-                cy - 0.55 * size,
-                x1.min(b[2]).max(x0 + 1.0),
-                cy + 0.55 * size,
-            ]
-        },
-        size,
-        bold: false,
-        italic: false,
-        mono: false,
-        confidence: Some(conf),
-        line_end: last,
+    let word = |text: String, x0: f32, x1: f32, conf: f32, last: bool| {
+        word(b, em, vertical, text, x0, x1, conf, last)
     };
     let mut words = Vec::new();
     if vertical {
