@@ -37,6 +37,8 @@ use horizon_extract_worker::child;
 use horizon_extract_worker::engine::{self, Input, Mode, Ocr};
 use horizon_layout::{Document, Kind};
 
+#[path = "extract/scripts.rs"]
+mod scripts;
 #[path = "extract/tables.rs"]
 mod tables;
 use unicode_normalization::UnicodeNormalization;
@@ -331,6 +333,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // Part 7 alone: HORIZON_BENCH_PART=7.
+    if std::env::var("HORIZON_BENCH_PART").as_deref() == Ok("7") {
+        scripts::benchmark(&rt, &setup);
+        return;
+    }
 
     println!("== 1. Born-digital text (options.ocr = never), next to pdftotext ==");
     println!(
@@ -511,6 +518,7 @@ fn main() {
     tables::benchmark(&rt, &setup);
     let sample: Vec<(PathBuf, u32)> = ocr_sample(&files, &groundtruth, &setup);
     ocr_benchmark(&rt, &setup, &sample);
+    scripts::benchmark(&rt, &setup);
 }
 
 /// PDFium's own part of a text layer, none of ours: the document opened and each page and its
