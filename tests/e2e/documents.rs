@@ -438,7 +438,8 @@ async fn a_job_s_languages_decide_the_characters_ocr_reads() {
 /// Scans in the scripts the PP-OCR recognizer has no letter of are read with Tesseract's models:
 /// the job's languages name the script, or (none named) Tesseract's detector finds it on a page
 /// the recognizer reads poorly; a second script on the page is found among the lines still read
-/// poorly. Korean keeps its word spaces; Arabic and Hebrew come out in reading order.
+/// poorly. Korean keeps its word spaces; Arabic and Hebrew come out in reading order; Bengali
+/// is read with a model that has no word list.
 #[tokio::test(flavor = "multi_thread")]
 async fn scans_in_other_scripts_read_with_their_models() {
     let services = services().await;
@@ -468,6 +469,12 @@ async fn scans_in_other_scripts_read_with_their_models() {
             "image",
             "",
             &["В компании работают 340 сотрудников в Москве и Казани."][..],
+        ),
+        (
+            "bengali-scan.jpg",
+            "image",
+            "",
+            &["এই বছর কোম্পানির আয় বারো শতাংশ বেড়েছে।"][..],
         ),
         (
             "arabic.pdf",

@@ -31,31 +31,45 @@ fn splits_words(models: &str) -> bool {
     models.split('+').any(|m| m == HANGUL || m == THAI)
 }
 
-/// The model file (`tessdata/<name>.traineddata`) of a script, when Tesseract reads it here.
+/// The scripts read with Tesseract, each with its model (`tessdata/<name>.traineddata`), named
+/// as Tesseract's detector names the script.
+const MODELS: &[(Script, &str)] = &[
+    (Script::Hangul, HANGUL),
+    (Script::Arabic, "Arabic"),
+    (Script::Cyrillic, "Cyrillic"),
+    (Script::Hebrew, "Hebrew"),
+    (Script::Devanagari, "Devanagari"),
+    (Script::Thai, THAI),
+    (Script::Armenian, "Armenian"),
+    (Script::Bengali, "Bengali"),
+    (Script::CanadianAboriginal, "Canadian_Aboriginal"),
+    (Script::Ethiopic, "Ethiopic"),
+    (Script::Georgian, "Georgian"),
+    (Script::Gujarati, "Gujarati"),
+    (Script::Gurmukhi, "Gurmukhi"),
+    (Script::Kannada, "Kannada"),
+    (Script::Khmer, "Khmer"),
+    (Script::Lao, "Lao"),
+    (Script::Malayalam, "Malayalam"),
+    (Script::Myanmar, "Myanmar"),
+    (Script::Oriya, "Oriya"),
+    (Script::Sinhala, "Sinhala"),
+    (Script::Tamil, "Tamil"),
+    (Script::Telugu, "Telugu"),
+    (Script::Thaana, "Thaana"),
+    (Script::Tibetan, "Tibetan"),
+];
+
+/// The model of a script, when Tesseract reads it here.
 pub fn model(script: Script) -> Option<&'static str> {
-    match script {
-        Script::Hangul => Some(HANGUL),
-        Script::Arabic => Some("Arabic"),
-        Script::Cyrillic => Some("Cyrillic"),
-        Script::Hebrew => Some("Hebrew"),
-        Script::Devanagari => Some("Devanagari"),
-        Script::Thai => Some(THAI),
-        _ => None,
-    }
+    MODELS.iter().find(|(s, _)| *s == script).map(|&(_, m)| m)
 }
 
-/// The script model for a script Tesseract's detector names (its names for Korean text, a mix
-/// of Hangul and Han, included); `None` for the scripts PP-OCR reads.
+/// The model for a script Tesseract's detector names (Korean text, a mix of Hangul and Han,
+/// included); `None` for the scripts PP-OCR reads.
 fn detected_model(name: &str) -> Option<&'static str> {
-    match name {
-        "Hangul" | "Korean" => Some(HANGUL),
-        "Arabic" => Some("Arabic"),
-        "Cyrillic" => Some("Cyrillic"),
-        "Hebrew" => Some("Hebrew"),
-        "Devanagari" => Some("Devanagari"),
-        "Thai" => Some(THAI),
-        _ => None,
-    }
+    let name = if name == "Korean" { HANGUL } else { name };
+    MODELS.iter().find(|(_, m)| *m == name).map(|&(_, m)| m)
 }
 
 type Api = *mut c_void;
