@@ -257,8 +257,8 @@ impl Tesseract {
     }
 
     /// Reads `line`, an image of one line of text, with `models`: its words, in the line's
-    /// pixels, left to right as Tesseract gives them (in reading order for a right-to-left
-    /// line).
+    /// pixels, in reading order (right to left along a right-to-left line), as Tesseract gives
+    /// them.
     pub fn read_line(&mut self, models: &str, line: &GrayImage) -> Result<Vec<Read>, Unavailable> {
         let words = self.read_line_as(models, line, PSM_SINGLE_LINE)?;
         if !words.is_empty() {
