@@ -22,20 +22,20 @@ const POORLY_READ: f32 = 0.85;
 /// be in a script it has no letter of: it drops the letters it has not.
 const SPARSELY_READ: f32 = 1.0;
 
-/// Reads `line` (its image, that image's left edge and the line's box in the page) with
-/// Tesseract's `models`, and keeps the reading in `l` when `always`, or when it reads more of
-/// the line surely than `l` does.
+/// Reads the line in box `b` of `page` with Tesseract's `models`, and keeps the reading in `l`
+/// when `always`, or when it reads more of the line surely than `l` does.
 fn read_with(
     t: &mut tesseract::Tesseract,
     models: &str,
-    line: (&GrayImage, f32, BBox),
+    page: &GrayImage,
+    b: BBox,
     l: &mut recognize::Read,
     always: bool,
 ) {
-    let (image, left, b) = line;
-    match t.read_line(models, image) {
+    let (image, left) = image_ops::padded_crop(page, b, TESSERACT_MARGIN);
+    match t.read_line(models, &image) {
         Ok(words) if !words.is_empty() => {
-            let read = recognize::tesseract_line(l.source, b, image, left, words);
+            let read = recognize::tesseract_line(l.source, b, &image, left, words);
             if always || surely_read(&read) > surely_read(l) {
                 *l = read;
             }
@@ -47,13 +47,15 @@ fn read_with(
 
 /// How many characters a line's text has, a full-width one (Han, kana, Hangul) counting twice.
 fn letters(text: &str) -> f32 {
-    let wide = |c: char| {
-        horizon_layout::text::is_unspaced(c)
-            || matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}' | '\u{AC00}'..='\u{D7AF}')
-    };
     text.chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| if wide(c) { 2.0 } else { 1.0 })
+        .map(|c| {
+            if horizon_layout::text::is_cjk(c) {
+                2.0
+            } else {
+                1.0
+            }
+        })
         .sum()
 }
 
@@ -125,9 +127,7 @@ impl Engine {
             None => return,
         };
         for l in lines.iter_mut().filter(|l| !l.vertical) {
-            let b = found[l.source].bbox;
-            let (image, left) = image_ops::padded_crop(page, b, TESSERACT_MARGIN);
-            read_with(t, &models, (&image, left, b), l, always);
+            read_with(t, &models, page, found[l.source].bbox, l, always);
         }
         // Lines still read poorly on a page of a detected script may be in another one (Arabic
         // words on a Hebrew page): the detector looks at them alone.
@@ -153,9 +153,14 @@ impl Engine {
             return;
         }
         for i in poor {
-            let b = found[lines[i].source].bbox;
-            let (image, left) = image_ops::padded_crop(page, b, TESSERACT_MARGIN);
-            read_with(t, model, (&image, left, b), &mut lines[i], false);
+            read_with(
+                t,
+                model,
+                page,
+                found[lines[i].source].bbox,
+                &mut lines[i],
+                false,
+            );
         }
     }
 
