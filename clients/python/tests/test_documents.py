@@ -22,8 +22,9 @@ def test_a_docx_keeps_its_headings_lists_and_merged_table(client: Client, tmp_pa
         "## Results",
         "1. Hire two engineers\n2. Open the Lisbon office\n    - Before June",
         "### Figures",
-        "| Region | Q1 | Q2 |",
-        "| Both | 10 | 12 |",
+        # A table with a spanned cell is HTML in Markdown: a pipe table cannot span.
+        "<tr><th>Region</th><th>Q1</th><th>Q2</th></tr>",
+        '<tr><td rowspan="2">Both</td><td>10</td><td>12</td></tr>',
         "Table 1: Revenue by region",
     ]:
         assert expected in md, f"{expected!r} is not in\n{md}"

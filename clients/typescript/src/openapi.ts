@@ -1961,7 +1961,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The whole document as Markdown: headings as `#`, tables as pipe tables, `<!-- page N -->` before each page, page headers, footers and numbers as HTML comments */
+            /** @description The whole document as Markdown, its running text: headings as `#`, tables as pipe tables (as HTML where they have spanned cells or several header rows), `<!-- page N -->` before each page; page headers, footers and numbers left out */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -279,8 +279,9 @@ async fn get_chunks(
 #[utoipa::path(get, path = "/v1/jobs/{jobId}/markdown", tag = "jobs",
     params(JobPath),
     responses(
-        (status = 200, description = "The whole document as Markdown: headings as `#`, tables as pipe tables, \
-            `<!-- page N -->` before each page, page headers, footers and numbers as HTML comments",
+        (status = 200, description = "The whole document as Markdown, its running text: headings as `#`, \
+            tables as pipe tables (as HTML where they have spanned cells or several header rows), \
+            `<!-- page N -->` before each page; page headers, footers and numbers left out",
             content_type = "text/markdown; charset=utf-8", body = String),
         (status = 307, description = "Too large for a function response: a short-lived presigned URL",
             headers(("Location" = String))),

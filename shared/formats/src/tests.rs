@@ -147,20 +147,24 @@ fn a_docx_keeps_its_headings_lists_tables_notes_and_pictures() {
     let expected = [
         "# Annual Report",
         "## Results",
-        "Sales grew 12%\\[1\\].",
+        "Sales grew 12%[1].",
         "1. First step\n    - A detail\n2. Second step\n\n- Styled bullet\n\n####",
         "#### Outlined heading",
         "### Table",
-        "| Region | Sales |  |\n| --- | --- | --- |\n| North | 10 | 12 |\n|  | 11 | 13 |",
+        "<tr><th>Region</th><th colspan=\"2\">Sales</th></tr>\n</thead>\n<tbody>\n<tr><td rowspan=\"2\">North</td><td>10</td><td>12</td></tr>\n<tr><td>11</td><td>13</td></tr>",
         "Table 1: Sales by region",
         "<!-- figure: A bar chart\nTEXT IN PICTURE -->",
-        "<!-- footer: Confidential -->",
-        "\\[1\\] Audited figures.",
+        "[1] Audited figures.",
     ];
     for e in expected {
         assert!(md.contains(e), "{e:?} is not in\n{md}");
     }
-    assert!(!md.contains("deleted"), "{md}");
+    // The footer is page furniture: in the document, not in its running text.
+    assert!(
+        !md.contains("deleted") && !md.contains("Confidential"),
+        "{md}"
+    );
+    assert!(kinds(&read).contains(&Kind::Footer));
     let table = read.document.pages[0]
         .blocks
         .iter()
@@ -362,12 +366,12 @@ fn an_odt_keeps_its_outline_lists_tables_and_notes() {
     let (_, md) = read_all(&bytes);
     for e in [
         "# Plan",
-        "Two spaces and a note\\[1\\].",
+        "Two spaces and a note[1].",
         "1. Hire\n    - two engineers\n2. Build",
-        "| Cost |  |\n| --- | --- |\n| Rent | 9 |",
+        "<tr><th colspan=\"2\">Cost</th></tr>\n</thead>\n<tbody>\n<tr><td>Rent</td><td>9</td></tr>",
         "Table 1: Costs",
         "<!-- figure: A map\nTEXT IN PICTURE -->",
-        "\\[1\\] From the board.",
+        "[1] From the board.",
     ] {
         assert!(md.contains(e), "{e:?} is not in\n{md}");
     }
@@ -393,7 +397,7 @@ fn html_keeps_its_headings_nested_lists_tables_and_figures() {
         "- One\n    - One A\n- Two",
         "1. First",
         "Prices",
-        "| Item | Price |  |\n| --- | --- | --- |\n|  | Old | New |\n| Tea | 1 | 2 |",
+        "<thead>\n<tr><th rowspan=\"2\">Item</th><th colspan=\"2\">Price</th></tr>\n<tr><th>Old</th><th>New</th></tr>\n</thead>\n<tbody>\n<tr><td>Tea</td><td>1</td><td>2</td></tr>",
         "<!-- figure: Logo\nTEXT IN PICTURE -->",
         "Our logo",
         "```\nfn main() {\n    go();\n}\n```",
@@ -422,13 +426,13 @@ fn markdown_is_read_with_its_structure() {
     let (read, md) = read_all(text.as_bytes());
     for e in [
         "# Title",
-        "Some text with a note\\[1\\].",
+        "Some text with a note[1].",
         "- a\n    1. a1\n    2. a2\n- b",
         "| x | y |\n| --- | --- |\n| 1 | 2 |",
         "```\nlet a = 1;\n```",
         "<!-- figure: diagram\nTEXT IN PICTURE -->",
         "- [x] done",
-        "\\[1\\] The note.",
+        "[1] The note.",
     ] {
         assert!(md.contains(e), "{e:?} is not in\n{md}");
     }
