@@ -222,14 +222,16 @@ fn gap(segments: &[Segment], upper: &[usize], lower: &[usize]) -> f32 {
 /// Lines into blocks. A new block starts at a change of leaf (unless the line continues
 /// straight below), a wide gap or a larger step than the usual line pitch, a change of size,
 /// weight or font family, a list marker, a first-line indent, or after a short last line of a
-/// justified paragraph.
+/// justified paragraph. Indents and short lines are measured the way the lines read: from the
+/// right in right-to-left text.
 fn group(items: Vec<Item>) -> Vec<Draft> {
     let lines: Vec<&Line> = items
         .iter()
         .filter_map(|i| if let Item::Line(l) = i { Some(l) } else { None })
         .collect();
     let pitch = typical_pitch(&lines);
-    let justified_right = justified_edge(&lines);
+    let justified_end =
+        [Reading { rtl: false }, Reading { rtl: true }].map(|r| justified_edge(&lines, r));
     // Each leaf's left and right edges.
     let mut edges: std::collections::HashMap<usize, (f32, f32)> = Default::default();
     for l in &lines {
@@ -254,9 +256,17 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
         };
         let text = line.text();
         let marker = list_marker(&text);
+        // The line begins with a letter that may begin a sentence: a capital, a digit, or a
+        // letter of a script without case.
+        let capital = text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || (c.is_alphabetic() && !c.is_lowercase()));
         if let Some(d) = current.as_mut() {
             let prev = d.lines.last().cloned();
             if let Some(prev) = prev {
+                let dir = Reading::of([&prev, &line]);
+                let (start, end) = (|l: &Line| dir.start(&l.bbox), |l: &Line| dir.end(&l.bbox));
                 let size = prev.size.max(line.size).max(1e-3);
                 let gap = line.bbox[1] - prev.bbox[3];
                 let step = line.bbox[1] - prev.bbox[1];
@@ -267,11 +277,7 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                 let runs_on = line.leaf != prev.leaf
                     && d.kind == Kind::Paragraph
                     && !prev.text().trim_end().ends_with(['.', '!', '?', ':', ';'])
-                    && line
-                        .words
-                        .first()
-                        .and_then(|w| w.text.chars().next())
-                        .is_some_and(char::is_lowercase)
+                    && text.chars().next().is_some_and(char::is_lowercase)
                     && (line.size - prev.size).abs() <= 0.1 * size
                     && line.bold == prev.bold
                     && line.bbox[1] < prev.bbox[1];
@@ -281,17 +287,13 @@ fn group(items: Vec<Item>) -> Vec<Draft> {
                 let text_x = item_start.map(item_text_x).unwrap_or(0.0);
                 let first = &d.lines[0];
                 let indent = !in_item
-                    && (prev.bbox[0] - first.bbox[0]).abs() < 0.5 * size
-                    && line.bbox[0] > prev.bbox[0] + 0.8 * size
-                    && line.bbox[0] < prev.bbox[0] + 4.0 * size;
-                let ended = justified_right.is_some_and(|right| {
-                    prev.bbox[2] < right - 2.0 * size
+                    && (start(&prev) - start(first)).abs() < 0.5 * size
+                    && start(&line) > start(&prev) + 0.8 * size
+                    && start(&line) < start(&prev) + 4.0 * size;
+                let ended = justified_end[dir.rtl as usize].is_some_and(|edge| {
+                    end(&prev) < edge - 2.0 * size
                         && prev.text().trim_end().ends_with(['.', '!', '?', ':'])
-                        && line
-                            .words
-                            .first()
-                            .and_then(|w| w.text.chars().next())
-                            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                        && capital
                 });
                 // A line centred over text that fills its column: a heading or a title.
                 let centred = d.lines.len() == 1
@@ -361,6 +363,39 @@ fn weight_counts(prev: &Line, line: &Line) -> bool {
     !ocr || geom::width(&bolder.bbox) < 0.7 * geom::width(&other.bbox)
 }
 
+/// Which way lines read, for measuring indents and line ends: a right-to-left line starts at
+/// its right edge. Its `start` and `end` grow along the reading (mirrored for right to left).
+#[derive(Clone, Copy)]
+struct Reading {
+    rtl: bool,
+}
+
+impl Reading {
+    /// Mostly right-to-left letters read right to left.
+    fn of<'a>(lines: impl IntoIterator<Item = &'a Line>) -> Reading {
+        let words = lines.into_iter().flat_map(|l| &l.words);
+        Reading {
+            rtl: crate::text::mostly_rtl(words.map(|w| w.text.as_str())),
+        }
+    }
+
+    fn start(self, b: &BBox) -> f32 {
+        if self.rtl {
+            -b[2]
+        } else {
+            b[0]
+        }
+    }
+
+    fn end(self, b: &BBox) -> f32 {
+        if self.rtl {
+            -b[0]
+        } else {
+            b[2]
+        }
+    }
+}
+
 /// Where an item's text starts after its marker.
 fn item_text_x(line: &Line) -> f32 {
     line.words.get(1).map(|w| w.bbox[0]).unwrap_or(line.bbox[0])
@@ -414,16 +449,17 @@ fn typical_pitch(lines: &[&Line]) -> Option<f32> {
     (steps.len() >= 3).then(|| median(steps))
 }
 
-/// The right edge most lines end at, when the text is justified.
-fn justified_edge(lines: &[&Line]) -> Option<f32> {
+/// The edge most lines end at (the right one, or for right-to-left text the left one, as
+/// [`Reading::end`] measures it), when the text is justified.
+fn justified_edge(lines: &[&Line], dir: Reading) -> Option<f32> {
     if lines.len() < 4 {
         return None;
     }
-    let right = median(lines.iter().map(|l| l.bbox[2]).collect());
+    let edge = median(lines.iter().map(|l| dir.end(&l.bbox)).collect());
     let size = median(lines.iter().map(|l| l.size).collect());
     let at_edge = lines
         .iter()
-        .filter(|l| (l.bbox[2] - right).abs() < size)
+        .filter(|l| (dir.end(&l.bbox) - edge).abs() < size)
         .count();
-    (at_edge * 10 >= lines.len() * 6).then_some(right)
+    (at_edge * 10 >= lines.len() * 6).then_some(edge)
 }

@@ -692,3 +692,37 @@ fn a_running_foot_taken_in_by_a_table_is_no_row_of_it() {
     drop_running_rows(&input, &mut own, &repeated);
     assert_eq!(own.table.rows, 4);
 }
+
+/// Right-to-left paragraphs: lines flush right, each paragraph's last line shorter at its left
+/// end. The short last line ends its paragraph (a letter without case may start the next); it
+/// is not a first-line indent that starts a block of its own.
+#[test]
+fn right_to_left_paragraphs_end_at_their_short_last_line() {
+    // Words drawn from the right edge leftwards, in reading order.
+    let rtl_line = |text: &str, y: f32| {
+        let drawn: Vec<&str> = text.split(' ').rev().collect();
+        let mut words = line(&drawn.join(" "), 0.0, y, 10.0);
+        let shift = 540.0 - words.iter().map(|w| w.bbox[2]).fold(0.0, f32::max);
+        for w in &mut words {
+            w.bbox[0] += shift;
+            w.bbox[2] += shift;
+        }
+        words
+    };
+    let full = "אחד שתים שלוש ארבע חמש שש שבע שמונה תשע עשר";
+    let last = "אחד שתים שלוש ארבע חמש שש שבע שמונה.";
+    let mut w = Vec::new();
+    for (i, text) in [full, full, last, full, full, last].iter().enumerate() {
+        w.extend(rtl_line(text, 100.0 + 13.0 * i as f32));
+    }
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let blocks = kinds(&doc);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    for (kind, text) in &blocks {
+        assert_eq!(*kind, Kind::Paragraph, "{blocks:?}");
+        assert!(
+            text.starts_with("אחד") && text.ends_with("שמונה."),
+            "{text}"
+        );
+    }
+}
