@@ -599,7 +599,10 @@ impl<'a> LazyOcr<'a> {
         };
         let kept = LOADED.lock().ok().and_then(|mut l| l.take());
         if let Some(kept) = kept.filter(|k| k.models == ocr.models()) {
-            ocr.engine = kept.engine;
+            ocr.engine = kept.engine.map(|mut engine| {
+                engine.new_document();
+                engine
+            });
             ocr.regions = kept.regions;
         }
         ocr

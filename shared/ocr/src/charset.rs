@@ -106,6 +106,11 @@ fn writes(script: Script, c: char) -> Option<bool> {
     })
 }
 
+/// Whether `c` is a letter of `script`'s own, not one it shares with English.
+pub fn own_letter(script: Script, c: char) -> bool {
+    c.is_alphabetic() && !english(c) && writes(script, c) == Some(true)
+}
+
 /// The mask for a job's scripts over a recognizer's `chars`: `None` (every class) when there
 /// are none, or one of them is read with every character.
 pub fn for_scripts(chars: &[String], scripts: &[Script]) -> Option<Mask> {
@@ -124,10 +129,8 @@ pub fn unreadable(chars: &[String], scripts: &[Script]) -> Vec<Script> {
         .iter()
         .copied()
         .filter(|&s| {
-            !chars.iter().any(|c| {
-                c.chars()
-                    .any(|ch| ch.is_alphabetic() && !english(ch) && writes(s, ch) == Some(true))
-            }) && s != Script::English
+            !chars.iter().any(|c| c.chars().any(|ch| own_letter(s, ch)))
+                && s != Script::English
                 && s != Script::Cjk
         })
         .collect()

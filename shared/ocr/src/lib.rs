@@ -113,6 +113,10 @@ pub struct Engine {
     /// The Tesseract models of the job's languages (`"Hangul+Cyrillic"`), when it named a
     /// script the recognizer has no letter of, and whether it named only such scripts.
     others: Option<(String, bool)>,
+    /// The script an earlier page was found in by reading (one the detector does not tell):
+    /// tried first on the next page read poorly, the others only where it does not read it.
+    /// Kept for the document's pages ([`Engine::new_document`]); each page checks it again.
+    found_by_reading: Option<Script>,
 }
 
 /// A line read with OCR: its box in the image, its words, the mean confidence of its characters.
@@ -154,6 +158,22 @@ fn reread(
 /// On an English page, a line read with English's characters is taken when its confidence is at
 /// least this share of the first reading's.
 const ENGLISH_KEEPS: f32 = 0.9;
+
+/// The confidence below which a line is taken for noise, not text: the recognizer's, and
+/// Tesseract's where it reads letters of its model's script, which runs lower (its models
+/// without word lists read a large title at 0.4 to 0.5). Latin letters from Tesseract (all its
+/// models here are other scripts') are a line in a script the model does not read.
+fn noise_below(l: &recognize::Read) -> f32 {
+    let letters = l.text.chars().filter(|c| c.is_alphabetic());
+    let (all, other) = letters.fold((0, 0), |(all, other), c| {
+        (all + 1, other + !charset::english(c) as usize)
+    });
+    if l.tesseract && 2 * other > all {
+        0.35
+    } else {
+        0.5
+    }
+}
 
 /// A line whose strokes are this much heavier than the page's usual ones is bold.
 const BOLD_STROKE: f32 = 1.3;
@@ -299,7 +319,14 @@ impl Engine {
                     }
                 }),
             others: None,
+            found_by_reading: None,
         })
+    }
+
+    /// Starts another document: what the last one taught (the script found by reading) is
+    /// forgotten, so that a document read after another is read as if first.
+    pub fn new_document(&mut self) {
+        self.found_by_reading = None;
     }
 
     /// Reads with the characters of `scripts` only, from now on; none: every character the
@@ -359,7 +386,7 @@ impl Engine {
         }
         let mut lines: Vec<recognize::Read> = lines
             .into_iter()
-            .filter(|l| !l.text.trim().is_empty() && l.confidence >= 0.5)
+            .filter(|l| !l.text.trim().is_empty() && l.confidence >= noise_below(l))
             .collect();
         // Bold lines have strokes markedly heavier than the page's usual ones.
         let mut strokes: Vec<f32> = lines

@@ -19,6 +19,9 @@ const BATCH: usize = 8;
 const MAX_WIDTH: usize = 3200;
 /// A typical x-height is this share of the type's em (Helvetica 0.52, Times 0.45).
 const X_HEIGHT_PER_EM: f32 = 0.52;
+/// The least em a detected line's box height gives (its box holds ascenders, descenders and a
+/// margin).
+const BOX_PER_EM: f32 = 0.6;
 
 /// A line as read, with the index of its box.
 #[derive(Debug, Clone)]
@@ -36,6 +39,8 @@ pub struct Read {
     /// The same line read with English's characters only (when the recognizer was asked for
     /// it): taken instead when the page turns out to be English.
     pub english: Option<Box<Read>>,
+    /// Read by Tesseract, whose confidence runs lower than the recognizer's for the same line.
+    pub tesseract: bool,
 }
 
 impl Read {
@@ -149,6 +154,7 @@ pub fn recognize(
             };
             reads[i] = Some(Read {
                 english: english.map(|e| Box::new(read(&e))),
+                tesseract: false,
                 ..read(&chars)
             });
         }
@@ -324,7 +330,10 @@ pub fn tesseract_line(
     words: Vec<crate::tesseract::Read>,
 ) -> Read {
     let (x_height, stroke) = x_height(line_image);
-    let em = x_height / X_HEIGHT_PER_EM;
+    // The scripts Tesseract reads here are not all Latin's shape: Arabic's letters stand on a
+    // thin band (its "x-height" is half an em's), so the line's box bounds the size from below
+    // (a detected box is about 1.5 em high).
+    let em = (x_height / X_HEIGHT_PER_EM).max(BOX_PER_EM * (b[3] - b[1]));
     let n = words.len();
     let letters: usize = words.iter().map(|w| w.text.chars().count()).sum();
     let confidence = words
@@ -354,6 +363,7 @@ pub fn tesseract_line(
         } else {
             0.0
         },
+        tesseract: true,
         ..unread(source, b)
     }
 }
@@ -377,6 +387,7 @@ pub fn unread(source: usize, b: [f32; 4]) -> Read {
         vertical: is_vertical(w, h),
         upward: false,
         english: None,
+        tesseract: false,
     }
 }
 
@@ -450,6 +461,7 @@ fn line(
         vertical,
         upward: false,
         english: None,
+        tesseract: false,
     }
 }
 

@@ -22,6 +22,17 @@ const POORLY_READ: f32 = 0.85;
 /// be in a script it has no letter of: it drops the letters it has not.
 const SPARSELY_READ: f32 = 1.0;
 
+/// How many of a page's lines (its longest) are read with each model of a script Tesseract's
+/// detector does not tell, to find which it is in.
+const PROBE_LINES: usize = 2;
+
+/// A model takes the page as in its script when it reads those lines, in its own script's
+/// letters, at least this share as surely (characters × confidence) as the recognizer did...
+const PROBE_SURE: f32 = 0.9;
+
+/// ...and at least this many characters surely.
+const PROBE_LETTERS: f32 = 8.0;
+
 /// Reads the line in box `b` of `page` with Tesseract's `models`, and keeps the reading in `l`
 /// when `always`, or when it reads more of the line surely than `l` does.
 fn read_with(
@@ -32,17 +43,43 @@ fn read_with(
     l: &mut recognize::Read,
     always: bool,
 ) {
+    if let Some(read) = tesseract_read(t, models, page, b, l.source) {
+        if always || surely_read(&read) > surely_read(l) {
+            *l = read;
+        }
+    }
+}
+
+/// The line in box `b` (the page's `source`-th) of `page` as Tesseract's `models` read it;
+/// `None` where they read nothing or fail.
+fn tesseract_read(
+    t: &mut tesseract::Tesseract,
+    models: &str,
+    page: &GrayImage,
+    b: BBox,
+    source: usize,
+) -> Option<recognize::Read> {
     let (image, left) = image_ops::padded_crop(page, b, TESSERACT_MARGIN);
     match t.read_line(models, &image) {
         Ok(words) if !words.is_empty() => {
-            let read = recognize::tesseract_line(l.source, b, &image, left, words);
-            if always || surely_read(&read) > surely_read(l) {
-                *l = read;
-            }
+            Some(recognize::tesseract_line(source, b, &image, left, words))
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, models, "a line not read with Tesseract"),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, models, "a line not read with Tesseract");
+            None
+        }
     }
+}
+
+/// Whether most of a text's letters are `script`'s own.
+fn mostly_in(script: Script, text: &str) -> bool {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let own = text
+        .chars()
+        .filter(|&c| charset::own_letter(script, c))
+        .count();
+    2 * own > letters
 }
 
 /// How many characters a line's text has, a full-width one (Han, kana, Hangul) counting twice.
@@ -77,6 +114,133 @@ fn reads_poorly(lines: &[recognize::Read]) -> bool {
         )
     });
     room > 0.0 && (sure < SPARSELY_READ * room || count > 0.0 && sure / count < POORLY_READ)
+}
+
+/// The lines not read surely (set flat).
+fn poorly_read(lines: &[recognize::Read]) -> Vec<usize> {
+    (0..lines.len())
+        .filter(|&i| !lines[i].vertical && lines[i].confidence < POORLY_READ)
+        .collect()
+}
+
+fn width(l: &recognize::Read) -> f32 {
+    l.bbox[2] - l.bbox[0]
+}
+
+/// A page the recognizer reads poorly, with the script Tesseract's detector finds on it; then
+/// the lines still read poorly, which may be in another one (Arabic words on a Hebrew page),
+/// with the script the detector finds among them alone.
+fn read_detected(
+    t: &mut tesseract::Tesseract,
+    page: &GrayImage,
+    found: &[detect::TextBox],
+    lines: &mut [recognize::Read],
+) {
+    let detected = |t: &mut tesseract::Tesseract, image: &GrayImage| match t.detect(image) {
+        Ok(found) => found.map(|f| f.model),
+        Err(e) => {
+            tracing::warn!(error = %e, "script not detected");
+            None
+        }
+    };
+    let Some(model) = detected(t, page) else {
+        return;
+    };
+    for l in lines.iter_mut().filter(|l| !l.vertical) {
+        read_with(t, model, page, found[l.source].bbox, l, false);
+    }
+    let poor = poorly_read(lines);
+    if poor.is_empty() {
+        return;
+    }
+    let mut rest = GrayImage::from_pixel(page.width(), page.height(), image::Luma([255]));
+    for &i in &poor {
+        let b = found[lines[i].source].bbox;
+        let (x, y) = (b[0].max(0.0) as i64, b[1].max(0.0) as i64);
+        image::imageops::replace(&mut rest, &image_ops::crop(page, b), x, y);
+    }
+    match detected(t, &rest) {
+        Some(other) if other != model => {
+            for i in poor {
+                read_with(
+                    t,
+                    other,
+                    page,
+                    found[lines[i].source].bbox,
+                    &mut lines[i],
+                    false,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A page still read poorly may be in a script the detector does not tell (it names another):
+/// its longest lines are read with each such script's model. A model takes the page when it
+/// reads them in its own script's letters nearly as surely as the recognizer did, or more
+/// ([`PROBE_SURE`]), and several characters surely ([`PROBE_LETTERS`]). The surest such model
+/// reads the page again: a line keeps
+/// that reading where it is mostly in the script's letters (the recognizer reads some of them
+/// as Latin ones, Armenian's "ս" as "u", and is sure of them), else the surer one. The script
+/// an earlier page was found in (`first`) is tried first, and alone where it reads them. The
+/// models tried are unloaded; memory stays bounded. The script found, if any.
+fn probe_undetected(
+    t: &mut tesseract::Tesseract,
+    page: &GrayImage,
+    found: &[detect::TextBox],
+    lines: &mut [recognize::Read],
+    first: Option<Script>,
+) -> Option<Script> {
+    // The longest lines, however surely read: the recognizer reads some such scripts'
+    // letters as Latin ones, and is sure of them.
+    let mut longest: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].vertical).collect();
+    longest.sort_by(|&a, &b| width(&lines[b]).total_cmp(&width(&lines[a])));
+    let sample = &longest[..longest.len().min(PROBE_LINES)];
+    let candidates = first.into_iter().chain(
+        tesseract::UNDETECTED
+            .iter()
+            .copied()
+            .filter(|&s| Some(s) != first),
+    );
+    let before: f32 = sample.iter().map(|&i| surely_read(&lines[i])).sum();
+    let mut best: Option<(Script, &str, f32)> = None;
+    for script in candidates {
+        let Some(model) = tesseract::model(script).filter(|m| t.has(m)) else {
+            continue;
+        };
+        // What the model reads surely in its own script's letters.
+        let mut sure = 0.0;
+        for &i in sample {
+            let l = &lines[i];
+            if let Some(read) = tesseract_read(t, model, page, found[l.source].bbox, l.source) {
+                if mostly_in(script, &read.text) {
+                    sure += surely_read(&read);
+                }
+            }
+        }
+        // About as surely as the recognizer's reading, or more: a model of another script
+        // reads Latin letters, and the right one the recognizer's lookalikes, less surely. A
+        // speck on a blank page reads as a letter or two: several sure characters are needed.
+        let takes = sure >= PROBE_SURE * before && sure >= PROBE_LETTERS;
+        if takes && sure > best.map_or(0.0, |b| b.2) {
+            best = Some((script, model, sure));
+        }
+        if takes && Some(script) == first {
+            break;
+        }
+        t.unload(model);
+    }
+    let (script, model, _) = best?;
+    tracing::debug!(model, "script found by reading");
+    for l in lines.iter_mut().filter(|l| !l.vertical) {
+        if let Some(read) = tesseract_read(t, model, page, found[l.source].bbox, l.source) {
+            if mostly_in(script, &read.text) || surely_read(&read) > surely_read(l) {
+                *l = read;
+            }
+        }
+    }
+    Some(script)
 }
 
 impl Engine {
@@ -114,53 +278,24 @@ impl Engine {
         let Some(t) = self.tesseract.as_mut() else {
             return;
         };
-        let (models, always) = match &self.others {
-            Some((models, only)) => (models.clone(), *only),
-            None if self.rec.only.is_none() && reads_poorly(lines) => match t.detect(page) {
-                Ok(Some(found)) => (found.model.to_owned(), false),
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "script not detected");
-                    return;
+        match &self.others {
+            Some((models, only)) => {
+                for l in lines.iter_mut().filter(|l| !l.vertical) {
+                    read_with(t, models, page, found[l.source].bbox, l, *only);
                 }
-            },
-            None => return,
-        };
-        for l in lines.iter_mut().filter(|l| !l.vertical) {
-            read_with(t, &models, page, found[l.source].bbox, l, always);
-        }
-        // Lines still read poorly on a page of a detected script may be in another one (Arabic
-        // words on a Hebrew page): the detector looks at them alone.
-        if self.others.is_some() {
-            return;
-        }
-        let poor: Vec<usize> = (0..lines.len())
-            .filter(|&i| !lines[i].vertical && lines[i].confidence < POORLY_READ)
-            .collect();
-        if poor.is_empty() {
-            return;
-        }
-        let mut rest = GrayImage::from_pixel(page.width(), page.height(), image::Luma([255]));
-        for &i in &poor {
-            let b = found[lines[i].source].bbox;
-            let (x, y) = (b[0].max(0.0) as i64, b[1].max(0.0) as i64);
-            image::imageops::replace(&mut rest, &image_ops::crop(page, b), x, y);
-        }
-        let Ok(Some(tesseract::Detected { model, .. })) = t.detect(&rest) else {
-            return;
-        };
-        if model == models {
-            return;
-        }
-        for i in poor {
-            read_with(
-                t,
-                model,
-                page,
-                found[lines[i].source].bbox,
-                &mut lines[i],
-                false,
-            );
+            }
+            None if self.rec.only.is_none() && reads_poorly(lines) => {
+                read_detected(t, page, found, lines);
+                // A page of English words read poorly is a poor scan, not another script.
+                let english =
+                    charset::is_english(lines.iter().flat_map(|l| l.text.split_whitespace()));
+                if reads_poorly(lines) && !english {
+                    let found_before = self.found_by_reading;
+                    self.found_by_reading =
+                        probe_undetected(t, page, found, lines, found_before).or(found_before);
+                }
+            }
+            None => {}
         }
     }
 
@@ -199,6 +334,17 @@ mod tests {
             confidence,
             ..recognize::unread(0, bbox)
         }
+    }
+
+    #[test]
+    fn a_reading_is_in_a_script_when_most_of_its_letters_are_that_script_s_own() {
+        assert!(mostly_in(
+            Script::Armenian,
+            "Այստեղ ապրում է մոտ 3 միլիոն մարդ:"
+        ));
+        // Armenian's model reading Latin lookalikes, or mostly Latin words: not Armenian.
+        assert!(!mostly_in(Script::Armenian, "Supn: the Cloud է"));
+        assert!(!mostly_in(Script::Georgian, "12 345 ..."));
     }
 
     #[test]

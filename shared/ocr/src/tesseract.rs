@@ -60,6 +60,22 @@ const MODELS: &[(Script, &str)] = &[
     (Script::Tibetan, "Tibetan"),
 ];
 
+/// The scripts whose models are here but which Tesseract's detector does not tell: it names
+/// another (Georgian as Malayalam, Armenian as Latin, Amharic's Ethiopic as Devanagari,
+/// Sinhala as Hebrew).
+pub const UNDETECTED: &[Script] = &[
+    Script::Armenian,
+    Script::CanadianAboriginal,
+    Script::Ethiopic,
+    Script::Georgian,
+    Script::Khmer,
+    Script::Lao,
+    Script::Myanmar,
+    Script::Sinhala,
+    Script::Thaana,
+    Script::Tibetan,
+];
+
 /// The model of a script, when Tesseract reads it here.
 pub fn model(script: Script) -> Option<&'static str> {
     MODELS.iter().find(|(s, _)| *s == script).map(|&(_, m)| m)
@@ -190,6 +206,14 @@ impl Tesseract {
             .join("tessdata")
             .join(format!("{name}.traineddata"))
             .exists()
+    }
+
+    /// Unloads the engine for `models`, if it is loaded (it is loaded again when next used).
+    pub fn unload(&mut self, models: &str) {
+        if let Some(api) = self.engines.remove(models) {
+            // SAFETY: made by `create`, removed from the map, so deleted once.
+            unsafe { (self.calls.delete)(api) };
+        }
     }
 
     /// The engine for `models` (`"Hangul"`, `"Cyrillic+Arabic"`), loaded the first time.

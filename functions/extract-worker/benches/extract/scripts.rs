@@ -40,6 +40,7 @@ const LANGUAGES: &[(&str, &str)] = &[
     ("bn", "ben"),
     ("ta", "tam"),
     ("ka", "kat"),
+    ("hy", "hye"),
 ];
 
 fn pages() -> Vec<Page> {
@@ -49,6 +50,7 @@ fn pages() -> Vec<Page> {
         ("russian-scan.html", "ru"),
         ("arabic.html", "ar"),
         ("hebrew.html", "he"),
+        ("armenian-scan.html", "hy"),
     ];
     let mut out = Vec::new();
     let mut add = |set: usize, html: PathBuf, code: &str| {
