@@ -505,6 +505,8 @@ async fn scans_in_other_scripts_read_with_their_models() {
             &[
                 "נבחרו שלושה מועמדים (מתוך עשרה) לשלב הבא.",
                 "تأسست الشركة (في دبي) عام 2010",
+                // A figure in brackets inside a right-to-left line.
+                "המחקר פורסם (2019) ועודכן",
             ][..],
         ),
     ];

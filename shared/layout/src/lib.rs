@@ -9,6 +9,7 @@
 //! reading order by a recursive XY-cut ([`order`]); lines into blocks ([`blocks`]); heading
 //! levels from the document's type sizes; text clean-up ([`text`]).
 
+pub mod bidi;
 pub mod blocks;
 pub mod chunk;
 pub mod classify;

@@ -79,39 +79,20 @@ impl Segment {
 }
 
 /// Words joined by spaces, except between two characters of a script written without them
-/// (Han, kana; not hangul). A line mostly of a right-to-left script reads from its right end.
+/// (Han, kana; not hangul). A line mostly of a right-to-left script reads from its right end
+/// ([`crate::bidi`]).
 pub fn join_words(words: &[Word]) -> String {
-    let mut out = String::new();
-    let mut order: Vec<&Word> = words.iter().collect();
     let rtl = crate::text::mostly_rtl(words.iter().map(|w| w.text.as_str()));
-    let ltr = |w: &&Word| !crate::text::mostly_rtl([w.text.as_str()]);
-    if rtl {
-        // Right to left, but a run of left-to-right words inside keeps its own order.
-        order.sort_by(|a, b| b.bbox[2].total_cmp(&a.bbox[2]));
-        let mut i = 0;
-        while i < order.len() {
-            let start = i;
-            while i < order.len() && ltr(&order[i]) {
-                i += 1;
-            }
-            order[start..i].reverse();
-            i = i.max(start + 1);
-        }
-    }
-    for w in order {
-        // In a right-to-left line, a left-to-right word's closing mark stands left of it, and
-        // a bracket drawn on its own shows its mirror image.
-        let text = if rtl && ltr(&w) {
-            let text = crate::text::leading_marks_last(&w.text);
-            let mirrored: Option<String> = text.chars().map(crate::text::mirrored).collect();
-            std::borrow::Cow::Owned(mirrored.unwrap_or(text))
-        } else {
-            std::borrow::Cow::Borrowed(w.text.as_str())
-        };
+    let texts: Vec<std::borrow::Cow<str>> = if rtl {
+        crate::bidi::reading_order(words)
+    } else {
+        words.iter().map(|w| w.text.as_str().into()).collect()
+    };
+    let mut out = String::new();
+    for text in texts {
         if let (Some(prev), Some(next)) = (out.chars().last(), text.chars().next()) {
-            let bracketed =
-                rtl && (matches!(prev, '(' | '[' | '{') || matches!(next, ')' | ']' | '}'));
-            if !(bracketed || is_unspaced(prev) && is_unspaced(next)) {
+            let joined = rtl && crate::bidi::joined(prev, &text);
+            if !(joined || is_unspaced(prev) && is_unspaced(next)) {
                 out.push(' ');
             }
         }
@@ -134,10 +115,11 @@ pub fn segments(words: &[Word]) -> Vec<Segment> {
         if let Some(last) = run.last() {
             let size = last.size.max(word.size).max(1e-3);
             let gap = word.bbox[0] - last.bbox[2];
-            // Right-to-left text drawn in reading order goes on leftwards.
+            // Right-to-left text drawn in reading order goes on leftwards, figures, brackets
+            // and Latin names in it too.
             let leftwards = || {
                 last.bbox[0] - word.bbox[2] > -0.5 * size
-                    && crate::text::mostly_rtl([last.text.as_str(), word.text.as_str()])
+                    && crate::text::mostly_rtl(run.iter().chain([word]).map(|w| w.text.as_str()))
             };
             let same_line = !last.line_end
                 && v_overlap_ratio(&last.bbox, &word.bbox) >= 0.5

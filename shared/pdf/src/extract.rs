@@ -663,13 +663,22 @@ impl WordBuilder {
     /// In a right-to-left word, a right-to-left letter or a bracket that stands left of the
     /// whole word by more than [`GAP_SPACE`] sizes starts another one (a bracket drawn before
     /// the space in front of it). Figures and Latin letters run rightwards from their first
-    /// one, which stands apart from the word by the rest of them.
+    /// one, which stands apart from the word by the rest of them. In any other word, a bracket
+    /// or a closing mark drawn left of all of it was set right to left (the brackets round
+    /// "(2019)" in a Hebrew line, drawn after the figures): it is a word of its own, which the
+    /// line's reading order places ([`horizon_layout::bidi`]).
     fn stands_apart_leftwards(&self, c: char, glyph: BBox, size: f32) -> bool {
-        (horizon_layout::text::is_rtl(c) || horizon_layout::text::mirrored(c).is_some())
-            && self.first_rtl_left.is_some()
-            && self
-                .bbox
-                .is_some_and(|word| word[0] - glyph[2] > GAP_SPACE * size)
+        let mark =
+            horizon_layout::text::mirrored(c).is_some() || horizon_layout::text::is_closing_mark(c);
+        let Some(word) = self.bbox else {
+            return false;
+        };
+        if self.first_rtl_left.is_some() {
+            (horizon_layout::text::is_rtl(c) || horizon_layout::text::mirrored(c).is_some())
+                && word[0] - glyph[2] > GAP_SPACE * size
+        } else {
+            mark && glyph[2] <= word[0] + 0.1 * size
+        }
     }
 
     fn start(&mut self, size: f32, style: Style, rotated: bool) {
@@ -1304,6 +1313,26 @@ mod tests {
         assert!(!b.stands_apart_leftwards('ה', [43.0, 2.0, 45.0, 10.0], 10.0));
     }
 
+    #[test]
+    fn a_bracket_drawn_left_of_a_figure_after_it_starts_another_word() {
+        let mut b = WordBuilder::default();
+        b.start(10.0, Style::default(), false);
+        for (i, c) in "2019".chars().enumerate() {
+            let left = 20.0 + i as f32 * 5.0;
+            b.push(
+                c,
+                [left, 0.0, left + 5.0, 12.0],
+                [left, 2.0, left + 5.0, 10.0],
+            );
+        }
+        // "(2019)" set right to left: its closing bracket drawn at the figures' left.
+        assert!(b.stands_apart_leftwards('(', [16.0, 2.0, 19.5, 10.0], 10.0));
+        assert!(b.stands_apart_leftwards('.', [17.0, 8.0, 19.0, 10.0], 10.0));
+        // Set left to right, it follows them.
+        assert!(!b.stands_apart_leftwards(')', [40.0, 2.0, 43.0, 10.0], 10.0));
+        assert!(!b.stands_apart_leftwards('5', [10.0, 2.0, 15.0, 10.0], 10.0));
+    }
+
     /// The texts of the blocks of a fixture's first page, as the layout reads them.
     fn blocks_of(name: &str) -> Vec<String> {
         let bytes = fixture(name);
@@ -1336,6 +1365,8 @@ mod tests {
                 "האם נמשיך לצמוח? התשובה תלויה בשוק (ובמתחרים).",
                 "נבחרו שלושה מועמדים (מתוך עשרה) לשלב הבא.",
                 "تأسست الشركة (في دبي) عام 2010 وتوسعت لاحقا.",
+                "המחקר פורסם (2019) ועודכן בגרסה (Cloud 2.0) לאחר מכן.",
+                "صدر التقرير (2019) بنسخة (PDF) جديدة [12].",
             ]
         );
     }
