@@ -826,6 +826,10 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         );
         return;
     }
+    if sample.is_empty() {
+        println!("  no pages to read (HORIZON_BENCH_OCR_PAGES=0, or no file with ground truth): parts 4 and 5 skipped");
+        return;
+    }
     let tmp = std::env::temp_dir().join(format!("horizon-ocr-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     // The pages as PNG, and their reference text.

@@ -106,6 +106,15 @@ fn writes(script: Script, c: char) -> Option<bool> {
     })
 }
 
+/// Whether most of a text's letters are `such`.
+pub fn mostly(text: &str, such: impl Fn(char) -> bool) -> bool {
+    let (all, such) = text
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .fold((0, 0), |(all, n), c| (all + 1, n + such(c) as usize));
+    2 * such > all
+}
+
 /// Whether `c` is a letter of `script`'s own, not one it shares with English.
 pub fn own_letter(script: Script, c: char) -> bool {
     c.is_alphabetic() && !english(c) && writes(script, c) == Some(true)

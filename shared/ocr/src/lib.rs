@@ -164,11 +164,7 @@ const ENGLISH_KEEPS: f32 = 0.9;
 /// without word lists read a large title at 0.4 to 0.5). Latin letters from Tesseract (all its
 /// models here are other scripts') are a line in a script the model does not read.
 fn noise_below(l: &recognize::Read) -> f32 {
-    let letters = l.text.chars().filter(|c| c.is_alphabetic());
-    let (all, other) = letters.fold((0, 0), |(all, other), c| {
-        (all + 1, other + !charset::english(c) as usize)
-    });
-    if l.tesseract && 2 * other > all {
+    if l.tesseract && charset::mostly(&l.text, |c| !charset::english(c)) {
         0.35
     } else {
         0.5

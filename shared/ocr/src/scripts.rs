@@ -74,12 +74,7 @@ fn tesseract_read(
 
 /// Whether most of a text's letters are `script`'s own.
 fn mostly_in(script: Script, text: &str) -> bool {
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let own = text
-        .chars()
-        .filter(|&c| charset::own_letter(script, c))
-        .count();
-    2 * own > letters
+    charset::mostly(text, |c| charset::own_letter(script, c))
 }
 
 /// How many characters a line's text has, a full-width one (Han, kana, Hangul) counting twice.
