@@ -668,16 +668,15 @@ impl WordBuilder {
     /// "(2019)" in a Hebrew line, drawn after the figures): it is a word of its own, which the
     /// line's reading order places ([`horizon_layout::bidi`]).
     fn stands_apart_leftwards(&self, c: char, glyph: BBox, size: f32) -> bool {
-        let mark =
-            horizon_layout::text::mirrored(c).is_some() || horizon_layout::text::is_closing_mark(c);
+        let bracket = horizon_layout::text::mirrored(c).is_some();
         let Some(word) = self.bbox else {
             return false;
         };
         if self.first_rtl_left.is_some() {
-            (horizon_layout::text::is_rtl(c) || horizon_layout::text::mirrored(c).is_some())
-                && word[0] - glyph[2] > GAP_SPACE * size
+            (horizon_layout::text::is_rtl(c) || bracket) && word[0] - glyph[2] > GAP_SPACE * size
         } else {
-            mark && glyph[2] <= word[0] + 0.1 * size
+            (bracket || horizon_layout::text::is_closing_mark(c))
+                && glyph[2] <= word[0] + 0.1 * size
         }
     }
 
