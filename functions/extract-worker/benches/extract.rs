@@ -333,10 +333,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // Part 7 alone: HORIZON_BENCH_PART=7.
-    if std::env::var("HORIZON_BENCH_PART").as_deref() == Ok("7") {
-        scripts::benchmark(&rt, &setup);
-        return;
+    // One part alone: HORIZON_BENCH_PART=4 (the OCR pages, read upright and turned) or 7.
+    match std::env::var("HORIZON_BENCH_PART").as_deref() {
+        Ok("4") => {
+            ocr_benchmark(&rt, &setup, &ocr_sample(&files, &groundtruth, &setup));
+            return;
+        }
+        Ok("7") => {
+            scripts::benchmark(&rt, &setup);
+            return;
+        }
+        _ => {}
     }
 
     println!("== 1. Born-digital text (options.ocr = never), next to pdftotext ==");
