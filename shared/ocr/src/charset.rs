@@ -2,7 +2,7 @@
 //! letters with their accents and Greek; read with all of them, English text comes out with
 //! accents and CJK punctuation it does not have ("in à narrow ledger"). A job that names its
 //! languages is read with their scripts' characters only; a page whose words are English is
-//! read with English's.
+//! read with English's (but for accents read with near certainty, as in names).
 
 use horizon_layout::languages::Script;
 
@@ -39,6 +39,11 @@ impl Mask {
     }
 }
 
+/// Whether `c` is a Latin letter with an accent ("é", "ü", "ł").
+pub fn accented(c: char) -> bool {
+    matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic()
+}
+
 /// Whether English text is written with `c`: anything but accented Latin letters and the
 /// characters of other scripts (Greek letters and mathematical signs stay: technical English
 /// has them).
@@ -46,8 +51,6 @@ pub fn english(c: char) -> bool {
     if c.is_ascii() {
         return !c.is_ascii_control();
     }
-    let accented =
-        matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic();
     let other_script = matches!(c,
         '\u{0300}'..='\u{036F}' // combining accents
         | '\u{0400}'..='\u{1CFF}' // Cyrillic to Sundanese: scripts of their own
@@ -57,7 +60,7 @@ pub fn english(c: char) -> bool {
         | '\u{FE30}'..='\u{FE4F}'
         | '\u{FF00}'..='\u{FFEF}' // full-width forms
     );
-    !accented && !other_script && !c.is_control()
+    !accented(c) && !other_script && !c.is_control()
 }
 
 /// Whether `script` is written with `c`; `None` for a script whose every character may be read
