@@ -307,7 +307,9 @@ struct Prepared {
 
 fn prepare(page: &PageInput) -> Prepared {
     let em = median(page.words.iter().map(|w| w.size).collect()).max(1e-3);
-    let (mut tables, mut used) = tables::ruled(&page.rules, &page.words, em);
+    let (mut tables, mut used) =
+        tables::ruled(&page.rules, &page.words, em, page.source != Source::Text);
+    regions::read_open_tables(page, &mut tables, &mut used, em);
     // On a text layer, the tables its rules and columns make (exact positions) stand; the
     // table model reads only the table regions where they make none.
     let seen: Vec<BBox> =

@@ -150,7 +150,7 @@ pub fn tables(
         let read = if page.source == Source::Text {
             aligned(structure, &page.words, &inside)
         } else {
-            fill(structure, &page.words, &inside)
+            fill(structure, &page.words, &inside).filter(tabular)
         };
         if let Some(table) = read {
             let bbox = inside
@@ -159,10 +159,51 @@ pub fn tables(
             for &i in &inside {
                 used[i] = true;
             }
-            found.push(Found { bbox, table });
+            found.push(Found {
+                bbox,
+                table,
+                drawn: false,
+            });
         }
     }
     found
+}
+
+/// On a scan, the tables ruled by horizontal lines only (booktabs) among `ruled` are read by the
+/// table model where it read their region: their rows come from their words' lines, so a cell
+/// set on two lines split its row, where the model sees the table's rows in its pixels. Its
+/// reading is taken when its cells hold the words (the table's, and the region's not `used`
+/// yet, which it then uses), however long they are: the rules already say it is a table.
+pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool], em: f32) {
+    if page.source == Source::Text {
+        return;
+    }
+    for found in ruled.iter_mut().filter(|f| !f.drawn) {
+        let Some((region, structure)) = page.regions.iter().find_map(|r| {
+            let over =
+                covered(&r.bbox, &found.bbox) > RULED || covered(&found.bbox, &r.bbox) > RULED;
+            r.table
+                .as_ref()
+                .filter(|_| r.kind == RegionKind::Table && over)
+                .map(|t| (r.bbox, t))
+        }) else {
+            continue;
+        };
+        let ids: Vec<usize> = (0..page.words.len())
+            .filter(|&i| {
+                let (cx, cy) = geom::center(&page.words[i].bbox);
+                geom::contains(&found.bbox, cx, cy, SLACK * em)
+                    || (!used[i] && geom::contains(&region, cx, cy, SLACK * em))
+            })
+            .collect();
+        if let Some(table) = fill(structure, &page.words, &ids) {
+            for &i in &ids {
+                used[i] = true;
+                found.bbox = geom::union(&found.bbox, &page.words[i].bbox);
+            }
+            found.table = table;
+        }
+    }
 }
 
 /// On a text layer, whose words' places are exact, the table the words `ids` make by their
@@ -203,7 +244,8 @@ fn tabular(table: &Table) -> bool {
 
 /// The structure's cells filled with the words `ids`: each word goes to the cell that holds its
 /// centre (the smallest, if several), else to the one it overlaps most, else to the nearest.
-/// Rows left empty go. `None` when fewer than two rows and two columns hold words.
+/// Rows left empty go. `None` when fewer than two rows and two columns hold words, or the
+/// cells hold too few of the words.
 fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
     let boxes: Vec<BBox> = structure
         .cells
@@ -253,9 +295,6 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         cell.text = tables::cell_text(words, ids);
     }
     tables::drop_empty_rows(&mut table);
-    if !tabular(&table) {
-        return None;
-    }
     let filled = |f: &dyn Fn(&crate::model::Cell) -> u32| {
         let mut seen: Vec<u32> = table
             .cells
@@ -284,6 +323,7 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         let bold_first = bold(0);
         tables::mark_header(&mut table, |_| bold_first);
     }
+    tables::header_down(&mut table);
     Some(table)
 }
 
@@ -376,6 +416,48 @@ mod tests {
         // A header of words over a body of numbers.
         assert_eq!(t.header_rows, 1);
         assert_eq!(used, vec![true, true, true, true, true, true, false]);
+    }
+
+    #[test]
+    fn on_a_scan_the_model_reads_a_table_ruled_across_only_whose_cells_take_two_lines() {
+        // Rules over, under the header and under [`structure`]; "alpha one" set on two lines
+        // in its cell, which the rules' table takes for two rows.
+        let rules = vec![
+            [100.0, 99.5, 300.0, 100.5],
+            [100.0, 119.5, 300.0, 120.5],
+            [100.0, 159.5, 300.0, 160.5],
+        ];
+        let words = vec![
+            word("Name", 105.0, 105.0, 10.0),
+            word("Value", 205.0, 105.0, 10.0),
+            word("alpha", 105.0, 122.0, 10.0),
+            word("1.5", 205.0, 126.0, 10.0),
+            word("one", 105.0, 130.0, 10.0),
+            word("beta", 105.0, 145.0, 10.0),
+            word("2.25", 205.0, 145.0, 10.0),
+        ];
+        let mut p = page(words, vec![table_region()]);
+        p.rules = rules;
+        let read = |p: &PageInput| {
+            let (mut found, mut used) =
+                tables::ruled(&p.rules, &p.words, 10.0, p.source != Source::Text);
+            read_open_tables(p, &mut found, &mut used, 10.0);
+            assert!(used.iter().all(|u| *u));
+            found
+        };
+        let found = read(&p);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].table.grid(),
+            vec![
+                vec!["Name", "Value"],
+                vec!["alpha\none", "1.5"],
+                vec!["beta", "2.25"],
+            ]
+        );
+        // On a text layer the rules' table stands.
+        p.source = Source::Text;
+        assert_eq!(read(&p)[0].table.rows, 4);
     }
 
     #[test]

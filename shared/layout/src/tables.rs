@@ -12,6 +12,9 @@ use crate::order::{looks_like_table, Atom};
 pub struct Found {
     pub bbox: BBox,
     pub table: Table,
+    /// Its cells are drawn: rules across and down bound them (not horizontal rules alone, as in
+    /// booktabs, whose rows are its words' lines).
+    pub drawn: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -22,9 +25,10 @@ struct Rule {
     to: f32,
 }
 
-/// Finds ruled tables among `words` (the page's words) and `rules` (thin rectangles). Returns
-/// the tables and, for each word, whether a table took it.
-pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>) {
+/// Finds ruled tables among `words` (the page's words) and `rules` (thin rectangles); on a
+/// `scan`, a box drawn round a table is no grid. Returns the tables and, for each word, whether
+/// a table took it.
+pub fn ruled(rules: &[BBox], words: &[Word], em: f32, scan: bool) -> (Vec<Found>, Vec<bool>) {
     let mut used = vec![false; words.len()];
     let mut found = Vec::new();
     if rules.is_empty() || words.is_empty() {
@@ -119,7 +123,19 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
     }
     let mut lone_h = Vec::new();
     for (_, (h, v)) in groups {
-        if h.len() >= 2 && v.len() >= 2 {
+        // On a scan, a box drawn round a table (its only vertical rules at its sides, a rule
+        // under its header) draws no columns: its horizontal rules bound it as booktabs' do,
+        // and the table model reads it. (A box of two rules across is a frame: a chart's
+        // legend. On a text layer such a box is mostly a form's, whose sections it keeps.)
+        let (left, right) = (
+            h.iter().map(|r| r.from).fold(f32::MAX, f32::min),
+            h.iter().map(|r| r.to).fold(f32::MIN, f32::max),
+        );
+        let framed = scan
+            && h.len() >= 3
+            && v.iter()
+                .all(|r| (r.at - left).abs() <= tol || (r.at - right).abs() <= tol);
+        if h.len() >= 2 && v.len() >= 2 && !framed {
             if let Some(t) = grid(&h, &v, words, &used, tol, em).filter(|t| !crossed(&t.bbox)) {
                 for (i, w) in words.iter().enumerate() {
                     let (cx, cy) = geom::center(&w.bbox);
@@ -127,7 +143,7 @@ pub fn ruled(rules: &[BBox], words: &[Word], em: f32) -> (Vec<Found>, Vec<bool>)
                 }
                 found.push(t);
             }
-        } else if v.is_empty() {
+        } else if v.is_empty() || framed {
             lone_h.extend(h);
         }
     }
@@ -298,7 +314,11 @@ fn grid(
     mark_header(&mut table, |row| {
         kept.get(row).is_some_and(|&r| bold[r as usize])
     });
-    Some(Found { bbox, table })
+    Some(Found {
+        bbox,
+        table,
+        drawn: true,
+    })
 }
 
 /// Tables ruled by horizontal lines only (a top rule, a rule under the header, a bottom rule):
@@ -384,6 +404,7 @@ fn booktabs(
         out.push(Found {
             bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom],
             table,
+            drawn: false,
         });
     }
     out
@@ -531,6 +552,26 @@ pub(crate) fn mark_header(table: &mut Table, bold_row: impl Fn(usize) -> bool) {
         table.header_rows = 1;
         for c in &mut table.cells {
             c.header = c.row == 0;
+        }
+    }
+    header_down(table);
+}
+
+/// A header cell that spans rows down makes them header rows too ("Method" over two rows beside
+/// "Accuracy" and its "Train" and "Test" below it).
+pub(crate) fn header_down(table: &mut Table) {
+    let rows = table
+        .cells
+        .iter()
+        .filter(|c| c.row < table.header_rows)
+        .map(|c| c.row + c.row_span)
+        .max()
+        .unwrap_or(0)
+        .min(table.rows);
+    if rows > table.header_rows {
+        table.header_rows = rows;
+        for c in &mut table.cells {
+            c.header = c.row < rows;
         }
     }
 }
@@ -907,7 +948,7 @@ mod tests {
             w.bold = true;
         }
         words[3].bold = true;
-        let (found, used) = ruled(&rules, &words, 10.0);
+        let (found, used) = ruled(&rules, &words, 10.0, false);
         assert_eq!(found.len(), 1);
         assert!(used.iter().all(|u| *u));
         let t = &found[0].table;
@@ -935,7 +976,7 @@ mod tests {
         let mut words = line("Total", 10.0, 5.0, 10.0);
         words.extend(line("a", 10.0, 25.0, 10.0));
         words.extend(line("b", 160.0, 25.0, 10.0));
-        let (found, _) = ruled(&rules, &words, 10.0);
+        let (found, _) = ruled(&rules, &words, 10.0, false);
         let t = &found[0].table;
         assert_eq!((t.rows, t.cols), (2, 2));
         let total = t.cells.iter().find(|c| c.text == "Total").unwrap();
@@ -951,7 +992,7 @@ mod tests {
             vline(300.0, 0.0, 40.0),
         ];
         let words = line("Just a note in a box.", 10.0, 10.0, 10.0);
-        assert!(ruled(&rules, &words, 10.0).0.is_empty());
+        assert!(ruled(&rules, &words, 10.0, false).0.is_empty());
     }
 
     #[test]
@@ -1027,7 +1068,7 @@ mod tests {
             132.0,
             10.0,
         ));
-        assert!(ruled(&rules, &words, 10.0).0.is_empty());
+        assert!(ruled(&rules, &words, 10.0, false).0.is_empty());
     }
 
     #[test]
@@ -1050,10 +1091,68 @@ mod tests {
             words.extend(line(row[0], 80.0, y, 10.0));
             words.extend(line(row[1], 300.0, y, 10.0));
         }
-        let (found, used) = ruled(&rules, &words, 10.0);
+        let (found, used) = ruled(&rules, &words, 10.0, false);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(used.iter().all(|u| *u));
         let t = &found[0].table;
         assert_eq!((t.rows, t.cols, t.header_rows), (3, 2, 1));
+        assert!(!found[0].drawn);
+        // A box drawn round the same table draws no columns: its words make them.
+        let mut boxed = rules.clone();
+        boxed.extend([vline(72.0, 90.0, 150.0), vline(400.0, 90.0, 150.0)]);
+        let (found, _) = ruled(&boxed, &words, 10.0, true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let t = &found[0].table;
+        assert_eq!((t.rows, t.cols, t.header_rows), (3, 2, 1));
+        assert!(!found[0].drawn);
+        // (On a text layer its box stands, as a form's sections.)
+        let (found, _) = ruled(&boxed, &words, 10.0, false);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].drawn);
+        // A rule down between its columns draws them.
+        boxed.push(vline(250.0, 90.0, 150.0));
+        let (found, _) = ruled(&boxed, &words, 10.0, true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].table.cols, 2);
+        assert!(found[0].drawn);
+    }
+
+    #[test]
+    fn a_header_cell_spanning_down_makes_its_rows_header_rows() {
+        let cell = |row, col, row_span, col_span| Cell {
+            row,
+            col,
+            row_span,
+            col_span,
+            text: "x".into(),
+            header: row == 0,
+            bbox: None,
+        };
+        // "Method" over two rows beside "Accuracy" over "Train" and "Test".
+        let mut t = Table {
+            rows: 3,
+            cols: 3,
+            header_rows: 1,
+            cells: vec![
+                cell(0, 0, 2, 1),
+                cell(0, 1, 1, 2),
+                cell(1, 1, 1, 1),
+                cell(1, 2, 1, 1),
+                cell(2, 0, 1, 1),
+                cell(2, 1, 1, 1),
+                cell(2, 2, 1, 1),
+            ],
+        };
+        header_down(&mut t);
+        assert_eq!(t.header_rows, 2);
+        assert_eq!(
+            t.cells.iter().map(|c| c.header).collect::<Vec<_>>(),
+            [true, true, true, true, false, false, false]
+        );
+        // A body cell spanning down changes nothing.
+        t.cells[4].row_span = 1;
+        let before = t.clone();
+        header_down(&mut t);
+        assert_eq!(t, before);
     }
 }

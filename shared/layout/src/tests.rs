@@ -664,6 +664,7 @@ fn a_running_foot_taken_in_by_a_table_is_no_row_of_it() {
     };
     let table = |last: (&str, &str)| tables::Found {
         bbox: [72.0, 600.0, 450.0, 770.0],
+        drawn: false,
         table: Table {
             rows: 4,
             cols: 2,
