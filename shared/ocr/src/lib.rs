@@ -171,6 +171,27 @@ fn noise_below(l: &recognize::Read) -> f32 {
     }
 }
 
+/// A dash alone (a table's empty cell) reads as CJK's 一 ("one"), which looks the same: on a
+/// page with no other CJK or Hangul character, it is the dash.
+fn dashes(lines: &mut [recognize::Read]) {
+    let other =
+        |c: char| c != '\u{4E00}' && matches!(c, '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7FF}');
+    if lines.iter().any(|l| l.text.chars().any(other)) {
+        return;
+    }
+    for l in lines.iter_mut().filter(|l| l.text.contains('\u{4E00}')) {
+        for w in l.words.iter_mut().filter(|w| w.text == "\u{4E00}") {
+            w.text = "—".into();
+        }
+        l.text = l
+            .text
+            .split(' ')
+            .map(|t| if t == "\u{4E00}" { "—" } else { t })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+}
+
 /// A line whose strokes are this much heavier than the page's usual ones is bold.
 const BOLD_STROKE: f32 = 1.3;
 
@@ -384,6 +405,7 @@ impl Engine {
             .into_iter()
             .filter(|l| !l.text.trim().is_empty() && l.confidence >= noise_below(l))
             .collect();
+        dashes(&mut lines);
         // Bold lines have strokes markedly heavier than the page's usual ones.
         let mut strokes: Vec<f32> = lines
             .iter()
@@ -538,5 +560,43 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> recognize::Read {
+        let mut l = recognize::unread(0, [0.0, 0.0, 100.0, 20.0]);
+        l.text = text.into();
+        l.words = text
+            .split(' ')
+            .map(|t| Word {
+                text: t.into(),
+                bbox: [0.0, 0.0, 10.0, 10.0],
+                size: 10.0,
+                bold: false,
+                italic: false,
+                mono: false,
+                confidence: Some(0.9),
+                line_end: false,
+            })
+            .collect();
+        l
+    }
+
+    #[test]
+    fn a_lone_one_of_cjk_is_a_dash_on_a_page_without_cjk() {
+        let mut lines = vec![read("Revenue 一 1,250"), read("一"), read("Cost 一二")];
+        dashes(&mut lines);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        // "一二" is a word of CJK: the page has CJK, and nothing changes.
+        assert_eq!(texts, ["Revenue 一 1,250", "一", "Cost 一二"]);
+        lines.pop();
+        dashes(&mut lines);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["Revenue — 1,250", "—"]);
+        assert_eq!(lines[0].words[1].text, "—");
     }
 }
