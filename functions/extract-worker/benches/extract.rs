@@ -333,8 +333,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // One part alone: HORIZON_BENCH_PART=4 (the OCR pages, read upright and turned) or 7.
+    // One part alone: HORIZON_BENCH_PART=4 (the OCR pages, read upright and turned), 6 or 7.
     match std::env::var("HORIZON_BENCH_PART").as_deref() {
+        Ok("6") => {
+            tables::benchmark(&rt, &setup);
+            return;
+        }
         Ok("4") => {
             ocr_benchmark(&rt, &setup, &ocr_sample(&files, &groundtruth, &setup));
             return;
