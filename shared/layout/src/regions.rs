@@ -243,7 +243,9 @@ fn tabular(table: &Table) -> bool {
 }
 
 /// The structure's cells filled with the words `ids`: each word goes to the cell that holds its
-/// centre (the smallest, if several), else to the one it overlaps most, else to the nearest.
+/// centre (the smallest, if several), else to the cell of the word before it on its line (the
+/// model's cell boxes are coarse: a word at a cell's end falls outside), else to the one it
+/// overlaps most, else to the nearest.
 /// Rows left empty go. `None` when fewer than two rows and two columns hold words, or the
 /// cells hold too few of the words.
 fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
@@ -258,6 +260,7 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
     let area = |b: &BBox| geom::width(b) * geom::height(b);
     let mut taken: Vec<Vec<usize>> = vec![Vec::new(); boxes.len()];
     let mut held = 0;
+    let mut cell_of: Vec<Option<usize>> = vec![None; words.len()];
     for &i in ids {
         let w = &words[i].bbox;
         let (cx, cy) = geom::center(w);
@@ -267,8 +270,9 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         let overlapping = || {
             (0..boxes.len())
                 .map(|k| {
-                    let o = geom::overlap(w[0], w[2], boxes[k][0], boxes[k][2])
-                        * geom::overlap(w[1], w[3], boxes[k][1], boxes[k][3]);
+                    // (Apart on both axes is no overlap.)
+                    let o = geom::overlap(w[0], w[2], boxes[k][0], boxes[k][2]).max(0.0)
+                        * geom::overlap(w[1], w[3], boxes[k][1], boxes[k][3]).max(0.0);
                     (k, o)
                 })
                 .filter(|&(_, o)| o > 0.0)
@@ -280,9 +284,23 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
                 geom::distance(w, &boxes[a]).total_cmp(&geom::distance(w, &boxes[b]))
             })
         };
+        // The word before on the same line, when it is close: its cell.
+        let before = || {
+            let p = i.checked_sub(1)?;
+            let (a, b) = (&words[p], &words[i]);
+            let close = !a.line_end
+                && geom::v_overlap_ratio(&a.bbox, &b.bbox) >= 0.5
+                && b.bbox[0] - a.bbox[2] <= a.size.max(b.size);
+            close.then_some(cell_of[p]).flatten()
+        };
         held += usize::from(holding.is_some());
-        if let Some(k) = holding.or_else(overlapping).or_else(nearest) {
+        if let Some(k) = holding
+            .or_else(before)
+            .or_else(overlapping)
+            .or_else(nearest)
+        {
             taken[k].push(i);
+            cell_of[i] = Some(k);
         }
     }
     // The model's cells must hold the words: where many fall between them (its rows drift on
@@ -458,6 +476,42 @@ mod tests {
         // On a text layer the rules' table stands.
         p.source = Source::Text;
         assert_eq!(read(&p)[0].table.rows, 4);
+    }
+
+    #[test]
+    fn a_word_past_its_cell_s_box_goes_with_the_word_before_it() {
+        // The model's boxes are tight round the text it saw: "R" ends its line past the box of
+        // "radius," (and lies apart from every box on both axes, which is no overlap).
+        let mut words = vec![
+            word("Name", 105.0, 104.0, 10.0),
+            word("key", 130.0, 104.0, 10.0),
+            word("Value", 205.0, 104.0, 10.0),
+            word("unit", 235.0, 104.0, 10.0),
+            word("radius,", 105.0, 124.0, 10.0),
+            word("R", 142.0, 124.0, 10.0),
+            word("1.5", 205.0, 124.0, 10.0),
+            word("beta", 105.0, 144.0, 10.0),
+            word("one", 130.0, 144.0, 10.0),
+            word("2.25", 205.0, 144.0, 10.0),
+        ];
+        let mut s = structure();
+        s.cells[2].bbox = Some([100.0, 120.0, 140.0, 140.0]);
+        let region = Region {
+            table: Some(s),
+            ..table_region()
+        };
+        let p = page(words, vec![region]);
+        let mut used = vec![false; p.words.len()];
+        let found = tables(&p, &[], &[], &mut used, 10.0);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].table.grid(),
+            vec![
+                vec!["Name key", "Value unit"],
+                vec!["radius, R", "1.5"],
+                vec!["beta one", "2.25"],
+            ]
+        );
     }
 
     #[test]
