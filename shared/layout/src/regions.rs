@@ -482,7 +482,7 @@ mod tests {
     fn a_word_past_its_cell_s_box_goes_with_the_word_before_it() {
         // The model's boxes are tight round the text it saw: "R" ends its line past the box of
         // "radius," (and lies apart from every box on both axes, which is no overlap).
-        let mut words = vec![
+        let words = vec![
             word("Name", 105.0, 104.0, 10.0),
             word("key", 130.0, 104.0, 10.0),
             word("Value", 205.0, 104.0, 10.0),
