@@ -51,16 +51,24 @@ pub fn english(c: char) -> bool {
     if c.is_ascii() {
         return !c.is_ascii_control();
     }
-    let other_script = matches!(c,
-        '\u{0300}'..='\u{036F}' // combining accents
-        | '\u{0400}'..='\u{1CFF}' // Cyrillic to Sundanese: scripts of their own
-        | '\u{2E80}'..='\u{A4CF}' // CJK radicals, punctuation, kana, Hangul letters, ideographs
-        | '\u{AC00}'..='\u{D7FF}' // Hangul syllables
+    let other_script = east_asian(c)
+        || matches!(c,
+            '\u{0300}'..='\u{036F}' // combining accents
+            | '\u{0400}'..='\u{1CFF}' // Cyrillic to Sundanese: scripts of their own
+            | '\u{FF00}'..='\u{FFEF}' // full-width forms
+        );
+    !accented(c) && !other_script && !c.is_control()
+}
+
+/// Whether `c` is CJK's or Hangul's: radicals, punctuation, kana, Hangul letters and syllables,
+/// ideographs and their compatibility forms.
+pub fn east_asian(c: char) -> bool {
+    matches!(c,
+        '\u{2E80}'..='\u{A4CF}'
+        | '\u{AC00}'..='\u{D7FF}'
         | '\u{F900}'..='\u{FAFF}'
         | '\u{FE30}'..='\u{FE4F}'
-        | '\u{FF00}'..='\u{FFEF}' // full-width forms
-    );
-    !accented(c) && !other_script && !c.is_control()
+    )
 }
 
 /// Whether `script` is written with `c`; `None` for a script whose every character may be read

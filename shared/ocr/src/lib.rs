@@ -174,8 +174,7 @@ fn noise_below(l: &recognize::Read) -> f32 {
 /// A dash alone (a table's empty cell) reads as CJK's 一 ("one"), which looks the same: on a
 /// page with no other CJK or Hangul character, it is the dash.
 fn dashes(lines: &mut [recognize::Read]) {
-    let other =
-        |c: char| c != '\u{4E00}' && matches!(c, '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7FF}');
+    let other = |c: char| c != '\u{4E00}' && charset::east_asian(c);
     if lines.iter().any(|l| l.text.chars().any(other)) {
         return;
     }
