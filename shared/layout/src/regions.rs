@@ -340,8 +340,10 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         };
         let bold_first = bold(0);
         tables::mark_header(&mut table, |_| bold_first);
+    } else {
+        // (The model's header; `mark_header` extends its own.)
+        tables::header_down(&mut table);
     }
-    tables::header_down(&mut table);
     Some(table)
 }
 
