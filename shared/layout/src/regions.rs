@@ -147,11 +147,15 @@ pub fn tables(
         if 2 * mono > inside.len() {
             continue;
         }
-        let read = if page.source == Source::Text {
-            aligned(structure, &page.words, &inside)
-        } else {
-            fill(structure, &page.words, &inside).filter(tabular)
-        };
+        // The model's cells, when they hold the words and read as a table's; on a text layer
+        // (whose words' places are exact) else the words' own columns.
+        let read = fill(structure, &page.words, &inside)
+            .filter(tabular)
+            .or_else(|| {
+                (page.source == Source::Text)
+                    .then(|| aligned(structure, &page.words, &inside))
+                    .flatten()
+            });
         if let Some(table) = read {
             let bbox = inside
                 .iter()
@@ -169,16 +173,14 @@ pub fn tables(
     found
 }
 
-/// On a scan, the tables ruled by horizontal lines only (booktabs) among `ruled` are read by the
-/// table model where it read their region: their rows come from their words' lines, so a cell
-/// set on two lines split its row, where the model sees the table's rows in its pixels. Its
-/// reading is taken when its cells hold the words (the table's, and the region's not `used`
-/// yet, which it then uses), however long they are: the rules already say it is a table.
+/// The tables ruled by horizontal lines only (booktabs) among `ruled`, and the grids of one
+/// column (a box drawn round a table, its sides its only rules down), are read by the table
+/// model where it read their region: their rows come from their words' lines, so a cell set on
+/// two lines split its row, where the model sees the table's rows and columns in its pixels.
+/// Its reading is taken when its cells hold the words (the table's, and the region's not
+/// `used` yet, which it then uses), however long they are: the rules already say it is a table.
 pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool], em: f32) {
-    if page.source == Source::Text {
-        return;
-    }
-    for found in ruled.iter_mut().filter(|f| !f.drawn) {
+    for found in ruled.iter_mut().filter(|f| !f.drawn || f.table.cols == 1) {
         let Some((region, structure)) = page.regions.iter().find_map(|r| {
             let over =
                 covered(&r.bbox, &found.bbox) > RULED || covered(&found.bbox, &r.bbox) > RULED;
@@ -196,7 +198,19 @@ pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool]
                     || (!used[i] && geom::contains(&region, cx, cy, SLACK * em))
             })
             .collect();
-        if let Some(table) = fill(structure, &page.words, &ids) {
+        // A header row found over the table's first rule may lie over the model's region too
+        // (both saw the table begin at the rule): it heads the model's columns.
+        let read = fill(structure, &page.words, &ids).or_else(|| {
+            let (over, held): (Vec<usize>, Vec<usize>) = ids
+                .iter()
+                .partition(|&&i| geom::center(&page.words[i].bbox).1 < region[1]);
+            let mut table = fill(structure, &page.words, &held)?;
+            (!over.is_empty()).then(|| {
+                head_with(&mut table, &page.words, &over);
+                table
+            })
+        });
+        if let Some(table) = read {
             for &i in &ids {
                 used[i] = true;
                 found.bbox = geom::union(&found.bbox, &page.words[i].bbox);
@@ -204,6 +218,49 @@ pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool]
             found.table = table;
         }
     }
+}
+
+/// A row of the words `ids` over `table`, as its first header row: each word under the column
+/// whose cells' boxes stand nearest to it.
+fn head_with(table: &mut Table, words: &[Word], ids: &[usize]) {
+    let spans: Vec<(f32, f32)> = (0..table.cols)
+        .map(|col| {
+            table
+                .cells
+                .iter()
+                .filter(|c| c.col == col && c.col_span == 1)
+                .filter_map(|c| c.bbox)
+                .fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x[0]), b.max(x[2])))
+        })
+        .collect();
+    let mut under: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for &i in ids {
+        let x = geom::center(&words[i].bbox).0;
+        let off = |&(a, b): &(f32, f32)| (a - x).max(x - b).max(0.0);
+        if let Some(col) =
+            (0..spans.len()).min_by(|&a, &b| off(&spans[a]).total_cmp(&off(&spans[b])))
+        {
+            under[col].push(i);
+        }
+    }
+    for c in &mut table.cells {
+        c.row += 1;
+    }
+    for (col, ids) in under.iter().enumerate() {
+        let bbox = geom::union_all(ids.iter().map(|&i| &words[i].bbox));
+        table.cells.push(crate::model::Cell {
+            row: 0,
+            col: col as u32,
+            row_span: 1,
+            col_span: 1,
+            text: tables::cell_text(words, ids),
+            header: true,
+            bbox,
+        });
+    }
+    table.cells.sort_by_key(|c| (c.row, c.col));
+    table.rows += 1;
+    table.header_rows += 1;
 }
 
 /// On a text layer, whose words' places are exact, the table the words `ids` make by their
@@ -475,9 +532,88 @@ mod tests {
                 vec!["beta", "2.25"],
             ]
         );
-        // On a text layer the rules' table stands.
+        // And on a text layer, where the rules' table took the two lines for two rows.
         p.source = Source::Text;
+        assert_eq!(read(&p)[0].table.rows, 3);
+        p.regions.clear();
         assert_eq!(read(&p)[0].table.rows, 4);
+    }
+
+    #[test]
+    fn a_box_drawn_round_a_table_is_read_in_the_model_s_columns() {
+        // Its only rules down are its sides: a grid of one column, where the model sees two.
+        let mut p = page(
+            vec![
+                word("Name", 105.0, 104.0, 10.0),
+                word("Value", 205.0, 104.0, 10.0),
+                word("alpha", 105.0, 124.0, 10.0),
+                word("1.5", 205.0, 124.0, 10.0),
+                word("beta", 105.0, 144.0, 10.0),
+                word("2.25", 205.0, 144.0, 10.0),
+            ],
+            vec![table_region()],
+        );
+        p.source = Source::Text;
+        p.rules = vec![
+            [100.0, 99.5, 300.0, 100.5],
+            [100.0, 119.5, 300.0, 120.5],
+            [100.0, 159.5, 300.0, 160.5],
+            [99.5, 100.0, 100.5, 160.0],
+            [299.5, 100.0, 300.5, 160.0],
+        ];
+        let (mut found, mut used) = tables::ruled(&p.rules, &p.words, 10.0, false);
+        assert_eq!(found[0].table.cols, 1);
+        read_open_tables(&p, &mut found, &mut used, 10.0);
+        assert_eq!(
+            found[0].table.grid(),
+            vec![
+                vec!["Name", "Value"],
+                vec!["alpha", "1.5"],
+                vec!["beta", "2.25"],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_header_over_a_table_s_first_rule_heads_the_model_s_columns() {
+        // A rule under each row, the header's too, none over it; the model's region begins at
+        // the first rule, as the rules' table would.
+        let mut words = vec![
+            word("Name", 105.0, 85.0, 10.0),
+            word("Value", 205.0, 85.0, 10.0),
+        ];
+        for (i, (a, b)) in [("alpha", "1.5"), ("beta", "2.25"), ("gamma", "3.5")]
+            .into_iter()
+            .enumerate()
+        {
+            let y = 105.0 + 20.0 * i as f32;
+            words.extend([word(a, 105.0, y, 10.0), word(b, 205.0, y, 10.0)]);
+        }
+        let mut p = page(words, vec![table_region()]);
+        p.source = Source::Text;
+        p.rules = [100.0, 120.0, 140.0, 160.0]
+            .map(|y| [100.0, y - 0.5, 300.0, y + 0.5])
+            .to_vec();
+        let (mut found, mut used) = tables::ruled(&p.rules, &p.words, 10.0, false);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].bbox[1] < 85.0, "the header is the table's");
+        read_open_tables(&p, &mut found, &mut used, 10.0);
+        let t = &found[0].table;
+        assert_eq!(
+            t.grid(),
+            vec![
+                vec!["Name", "Value"],
+                vec!["alpha", "1.5"],
+                vec!["beta", "2.25"],
+                vec!["gamma", "3.5"],
+            ]
+        );
+        assert_eq!(t.header_rows, 1);
+        assert!(used.iter().all(|u| *u));
+        // Without the model, the rules' table has it as its header row.
+        let (found, _) = tables::ruled(&p.rules, &p.words, 10.0, false);
+        assert_eq!(found[0].table.grid()[0], vec!["Name", "Value"]);
+        assert_eq!(found[0].table.header_rows, 1);
     }
 
     #[test]

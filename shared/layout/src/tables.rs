@@ -349,7 +349,16 @@ fn booktabs(
             continue;
         }
         let (top, bottom) = (hs[same[0]].at, hs[*same.last().unwrap_or(&i)].at);
-        let bbox = [hs[i].from - tol, top, hs[i].to + tol, bottom];
+        let mut bbox = [hs[i].from - tol, top, hs[i].to + tol, bottom];
+        // The rule under the first row (which may not span the table: not under a cell
+        // spanning rows).
+        let next = hs[same[0] + 1..]
+            .iter()
+            .find(|r| geom::overlap(r.from, r.to, hs[i].from, hs[i].to) > 0.0);
+        let above = next.and_then(|next| header_above(&hs[same[0]], next, words, used, tol));
+        if let Some(y) = above {
+            bbox[1] = y;
+        }
         if crossed(&bbox) {
             continue;
         }
@@ -371,8 +380,8 @@ fn booktabs(
         let Some(mut table) = aligned(&segments, &rows, true, false) else {
             continue;
         };
-        // The header: the rows above the second rule.
-        let second = hs[same[1]].at;
+        // The header: the rows above the second rule (the first, when the header is above it).
+        let second = hs[same[usize::from(above.is_none())]].at;
         let header = rows
             .iter()
             .take_while(|r| r.iter().all(|&s| segments[s].bbox[3] <= second + tol))
@@ -402,12 +411,78 @@ fn booktabs(
             taken[j] = true;
         }
         out.push(Found {
-            bbox: [bbox[0] + tol, top, bbox[2] - tol, bottom],
+            bbox: [bbox[0] + tol, bbox[1], bbox[2] - tol, bottom],
             table,
             drawn: false,
         });
     }
     out
+}
+
+/// The top of a header row set over a table's `first` rule, in a table ruled under each of its
+/// rows, its header too, but not over it: the line just over that rule, as near to it as the
+/// first row is to the `second` rule, within the rules' width, its words over two of the first
+/// row's columns or more, and no caption.
+fn header_above(
+    first: &Rule,
+    second: &Rule,
+    words: &[Word],
+    used: &[bool],
+    tol: f32,
+) -> Option<f32> {
+    let between = |lo: f32, hi: f32| -> Vec<Word> {
+        words
+            .iter()
+            .zip(used)
+            .filter(|(w, &u)| {
+                let (cx, cy) = geom::center(&w.bbox);
+                !u && cx >= first.from - tol && cx <= first.to + tol && cy > lo && cy < hi
+            })
+            .map(|(w, _)| w.clone())
+            .collect()
+    };
+    let lines = |words: &[Word]| {
+        let segments = crate::lines::segments(words);
+        let ids: Vec<usize> = (0..segments.len()).collect();
+        let rows = crate::lines::rows(&segments, &ids);
+        (segments, rows)
+    };
+    // The first row: one line between the first two rules.
+    let (segments, rows) = lines(&between(first.at, second.at));
+    let [row] = rows.as_slice() else {
+        return None;
+    };
+    let span = |segments: &[crate::lines::Segment], row: &[usize]| {
+        row.iter().fold((f32::MAX, f32::MIN), |(t, b), &s| {
+            (t.min(segments[s].bbox[1]), b.max(segments[s].bbox[3]))
+        })
+    };
+    let (row_top, row_bottom) = span(&segments, row);
+    let gap = second.at - row_bottom;
+    let height = row_bottom - row_top;
+    let (over, rows_over) = lines(&between(first.at - gap - 2.0 * height, first.at));
+    let last = rows_over.last()?;
+    let (top, bottom) = span(&over, last);
+    let text: Vec<String> = last.iter().map(|&s| over[s].text()).collect();
+    let near = (first.at - bottom - gap).abs() <= tol + 0.25 * height;
+    // Its words stand over two of the first row's pieces or more (its columns).
+    let mut under: Vec<usize> = last
+        .iter()
+        .flat_map(|&s| &over[s].words)
+        .filter_map(|w| {
+            let x = geom::center(&w.bbox).0;
+            row.iter().copied().min_by(|&a, &b| {
+                let off = |s: usize| {
+                    let b = &segments[s].bbox;
+                    (b[0] - x).max(x - b[2]).max(0.0)
+                };
+                off(a).total_cmp(&off(b))
+            })
+        })
+        .collect();
+    under.sort_unstable();
+    under.dedup();
+    (near && under.len() >= 2 && !crate::classify::is_caption(&text.join(" "))).then_some(top - tol)
 }
 
 /// A header cell set on several lines gives several rows; they are one row when they lead a

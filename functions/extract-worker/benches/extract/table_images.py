@@ -173,11 +173,24 @@ def tables_in(doc):
     return out
 
 
+def read_table(reader, path, truth):
+    """The largest table `horizon-local read` finds in a file, scored against the truth."""
+    read = subprocess.run([reader, "read", path, "--json"], capture_output=True, timeout=600)
+    found = tables_in(json.loads(read.stdout)) if read.returncode == 0 else []
+    if not found:
+        return 0.0, "no table"
+    best = max(found, key=lambda t: len(t["cells"]))
+    ours = from_ours(best)
+    score = 1 - APTED(ours, truth, Structure()).compute_edit_distance() / max(size(ours), size(truth))
+    return score, f"{best['rows']} rows"
+
+
 def main():
     reader, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
     results = {}
-    print("== Image tables: TEDS-struct against the HTML (one table an image) ==")
+    print("== Tables: TEDS-struct against the HTML (each table as an image, then as a PDF) ==")
+    print("  table                           image             pdf")
     for seed, (part, specs) in sorted(SETS.items()):
         rng = random.Random(seed)
         for i, (style, kw) in enumerate(specs):
@@ -188,29 +201,25 @@ def main():
                 f.write(f"<html><head><meta charset='utf-8'><style>body{{margin:16px;background:#fff;"
                         f"font-family:{font};font-size:{px}px}} {STYLES[style]}</style></head>"
                         f"<body>{t}</body></html>")
-            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                            "--hide-scrollbars", "--window-size=1000,700",
-                            f"--screenshot={name}.png", f"file://{name}.html"],
-                           capture_output=True, timeout=120, check=True)
+            chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+            subprocess.run(chromium + ["--window-size=1000,700", f"--screenshot={name}.png",
+                                       f"file://{name}.html"], capture_output=True, timeout=120, check=True)
+            subprocess.run(chromium + ["--no-pdf-header-footer", f"--print-to-pdf={name}.pdf",
+                                       f"file://{name}.html"], capture_output=True, timeout=120, check=True)
             im = Image.open(name + ".png").convert("L")
             box = ImageOps.invert(im).point(lambda v: 255 if v > 10 else 0).getbbox()
             im.crop((max(box[0] - margin, 0), max(box[1] - margin, 0),
                      min(box[2] + margin, im.width), min(box[3] + margin, im.height))).save(name + ".png")
-            read = subprocess.run([reader, "read", name + ".png", "--json"], capture_output=True,
-                                  timeout=600)
-            found = tables_in(json.loads(read.stdout)) if read.returncode == 0 else []
             truth = from_html(t)
-            if found:
-                ours = from_ours(max(found, key=lambda t: len(t["cells"])))
-                score = 1 - APTED(ours, truth, Structure()).compute_edit_distance() / max(size(ours), size(truth))
-                got = f"{max(found, key=lambda t: len(t['cells']))['rows']} rows"
-            else:
-                score, got = 0.0, "no table"
+            line = []
+            for kind, path in (("image", name + ".png"), ("pdf", name + ".pdf")):
+                score, got = read_table(reader, path, truth)
+                line.append(f"{got:<9} {score:.3f}")
+                results.setdefault((part, kind), []).append(score)
             rows = sum(len(sec.children) for sec in truth.children)
-            print(f"  seed {seed:>2} #{i:02d} {style:<9} {rows:>3} rows  ours {got:<9} TEDS-struct {score:.3f}")
-            results.setdefault(part, []).append(score)
-    for part, scores in results.items():
-        print(f"  {part}: TEDS-struct {sum(scores) / len(scores):.3f} over {len(scores)} tables")
+            print(f"  seed {seed:>2} #{i:02d} {style:<9} {rows:>3} rows   " + "   ".join(line))
+    for (part, kind), scores in results.items():
+        print(f"  {part}, {kind}: TEDS-struct {sum(scores) / len(scores):.3f} over {len(scores)} tables")
 
 
 if __name__ == "__main__":
