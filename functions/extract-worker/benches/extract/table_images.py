@@ -1,10 +1,10 @@
-"""Image tables against their structure, as table benchmarks score them.
+"""Tables against their structure, as table benchmarks score them.
 
 Tables are generated from a seed (rules: a full grid, booktabs, a box, a line under each row,
 zebra stripes, none; header cells spanning columns and rows, cells spanning rows, empty cells,
 cells of several lines, figures and words; four fonts and sizes), written as HTML, drawn by
-Chromium, cropped to the table with a margin, and read by `horizon-local read --json` as an
-image. Each table's structure (rows, cells, spans, header rows) is scored against the HTML with
+Chromium twice, as a screenshot cropped to the table with a margin and as a printed PDF (a
+text layer), and each is read by `horizon-local read --json`. Each table's structure (rows, cells, spans, header rows) is scored against the HTML with
 TEDS-struct: one minus the tree edit distance between the two tables' trees (table, thead and
 tbody, tr, td with its spans; no text) over the larger tree's size (PubTabNet's metric).
 
