@@ -423,6 +423,14 @@ mod tests {
         }
     }
 
+    /// A table's grid: "Name" and "Value" over the rows of `body`.
+    fn name_value(body: &[[&str; 2]]) -> Vec<Vec<String>> {
+        std::iter::once(["Name", "Value"])
+            .chain(body.iter().copied())
+            .map(|row| row.map(String::from).to_vec())
+            .collect()
+    }
+
     /// A 3×2 structure over [100, 100, 300, 160], rows 20 high, columns 100 wide.
     fn structure() -> Table {
         let mut cells = Vec::new();
@@ -482,14 +490,7 @@ mod tests {
         let found = tables(&p, &[], &[], &mut used, 10.0);
         assert_eq!(found.len(), 1);
         let t = &found[0].table;
-        assert_eq!(
-            t.grid(),
-            vec![
-                vec!["Name", "Value"],
-                vec!["alpha", "1.5"],
-                vec!["beta", "2.25"],
-            ]
-        );
+        assert_eq!(t.grid(), name_value(&[["alpha", "1.5"], ["beta", "2.25"]]));
         // A header of words over a body of numbers.
         assert_eq!(t.header_rows, 1);
         assert_eq!(used, vec![true, true, true, true, true, true, false]);
@@ -526,11 +527,7 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             found[0].table.grid(),
-            vec![
-                vec!["Name", "Value"],
-                vec!["alpha\none", "1.5"],
-                vec!["beta", "2.25"],
-            ]
+            name_value(&[["alpha\none", "1.5"], ["beta", "2.25"]])
         );
         // And on a text layer, where the rules' table took the two lines for two rows.
         p.source = Source::Text;
@@ -566,11 +563,7 @@ mod tests {
         read_open_tables(&p, &mut found, &mut used, 10.0);
         assert_eq!(
             found[0].table.grid(),
-            vec![
-                vec!["Name", "Value"],
-                vec!["alpha", "1.5"],
-                vec!["beta", "2.25"],
-            ]
+            name_value(&[["alpha", "1.5"], ["beta", "2.25"]])
         );
     }
 
@@ -601,12 +594,7 @@ mod tests {
         let t = &found[0].table;
         assert_eq!(
             t.grid(),
-            vec![
-                vec!["Name", "Value"],
-                vec!["alpha", "1.5"],
-                vec!["beta", "2.25"],
-                vec!["gamma", "3.5"],
-            ]
+            name_value(&[["alpha", "1.5"], ["beta", "2.25"], ["gamma", "3.5"]])
         );
         assert_eq!(t.header_rows, 1);
         assert!(used.iter().all(|u| *u));
