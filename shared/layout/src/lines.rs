@@ -197,6 +197,11 @@ fn is_gutter(boxes: &[BBox], m: f32, line: &BBox, size: f32) -> bool {
     left >= 2 && right >= 2
 }
 
+/// A currency sign set as a word of its own.
+pub(crate) fn is_currency(text: &str) -> bool {
+    matches!(text, "$" | "€" | "£" | "¥")
+}
+
 /// A gap this many font sizes wide always ends a segment.
 pub const COLUMN_GAP: f32 = 3.0;
 
@@ -226,8 +231,7 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
             // apart from its amount.
             let marker = current.len() == 1
                 && crate::classify::list_marker(&format!("{} x", last.text)).is_some();
-            let currency =
-                current.len() == 1 && matches!(last.text.as_str(), "$" | "€" | "£" | "¥");
+            let currency = current.len() == 1 && is_currency(&last.text);
             // A form's check box stands apart from the option before it and its own label.
             let mark = crate::marks::of_word(&word.text).is_some()
                 || crate::marks::of_word(&last.text).is_some();

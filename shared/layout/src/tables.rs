@@ -727,8 +727,10 @@ pub fn aligned(
     };
     for (r, row) in rows.iter().enumerate() {
         let mut cells: Vec<Cell> = Vec::new();
-        for &s in row {
-            let b = segments[s].bbox;
+        for (b, text) in row
+            .iter()
+            .flat_map(|&s| split_at_columns(&segments[s], &columns))
+        {
             let hit: Vec<usize> = (0..columns.len())
                 .filter(|&c| geom::overlap(columns[c].0, columns[c].1, b[0], b[2]) > 0.0)
                 .collect();
@@ -750,17 +752,34 @@ pub fn aligned(
             match cells.iter_mut().find(|c| c.col as usize == first) {
                 Some(cell) => {
                     cell.text.push(' ');
-                    cell.text.push_str(&segments[s].text());
+                    cell.text.push_str(&text);
                 }
                 None => cells.push(Cell {
                     row: r as u32,
                     col: first as u32,
                     row_span: 1,
                     col_span: span as u32,
-                    text: segments[s].text(),
+                    text,
                     header: false,
                     bbox: None,
                 }),
+            }
+        }
+        // A currency sign ending a cell is the next one's (set at its column's left edge, it
+        // lies nearer the figure before it).
+        cells.sort_by_key(|c| c.col);
+        for k in 1..cells.len() {
+            let sign = cells[k - 1]
+                .text
+                .rsplit_once(' ')
+                .filter(|(rest, last)| {
+                    crate::lines::is_currency(last)
+                        && rest.chars().any(|c| c.is_ascii_digit() || c == '—')
+                })
+                .map(|(rest, last)| (rest.to_string(), last.to_string()));
+            if let Some((rest, last)) = sign {
+                cells[k - 1].text = rest;
+                cells[k].text = format!("{last} {}", cells[k].text);
             }
         }
         table.cells.extend(cells);
@@ -786,6 +805,32 @@ pub fn aligned(
     mark_header(&mut table, |row| row == 0 && bold_first);
     Some(table)
 }
+
+/// A segment's pieces (their boxes and text), split where a gap between its words wider than
+/// a space holds the white between two `columns`: two cells set close (a dash in one column,
+/// a figure in the next) read as one segment, where a header spanning columns is set with
+/// spaces.
+fn split_at_columns(segment: &Segment, columns: &[(f32, f32)]) -> Vec<(BBox, String)> {
+    let words = &segment.words;
+    let cut = |i: usize| {
+        let (a, b) = (words[i - 1].bbox[2], words[i].bbox[0]);
+        b - a >= COLUMN_GAP * segment.size && columns.windows(2).any(|w| a <= w[1].0 && b >= w[0].1)
+    };
+    let starts: Vec<usize> = (1..words.len()).filter(|&i| cut(i)).collect();
+    let ends = starts.iter().copied().chain([words.len()]);
+    [0].into_iter()
+        .chain(starts.iter().copied())
+        .zip(ends)
+        .map(|(a, b)| {
+            let part = &words[a..b];
+            let bbox = geom::union_all(part.iter().map(|w| &w.bbox)).unwrap_or(segment.bbox);
+            (bbox, crate::lines::join_words(part))
+        })
+        .collect()
+}
+
+/// A gap between words this many font sizes wide is wider than a space.
+const COLUMN_GAP: f32 = 0.6;
 
 /// A table that ends one page and, with as many columns, opens the next (before any other
 /// text but page furniture) goes on there: the second's rows are added to the first (its header
@@ -864,7 +909,7 @@ fn append(block: &mut Block, next: Block, numbers: (u32, u32)) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lines::tests::line;
+    use crate::lines::tests::{line, word};
 
     /// A page of `blocks` (kind, text or table rows, top, bottom), 792 high.
     fn layout(number: u32, blocks: Vec<(Kind, Vec<Vec<&str>>, f32, f32)>) -> PageLayout {
@@ -1068,6 +1113,41 @@ mod tests {
         ];
         let words = line("Just a note in a box.", 10.0, 10.0, 10.0);
         assert!(ruled(&rules, &words, 10.0, false).0.is_empty());
+    }
+
+    #[test]
+    fn cells_set_close_across_columns_are_split_and_a_currency_sign_goes_with_its_figure() {
+        // Figures set right in their columns: "—" close to "65,071" in the next column; the
+        // total's second "$" nearer the figure before it than its own.
+        let rows: [&[(&str, f32)]; 5] = [
+            &[("Item", 72.0), ("2022", 180.0), ("2021", 220.0)],
+            &[("Revenue", 72.0), ("1,200", 175.0), ("1,450", 215.0)],
+            &[("Cost", 72.0), ("980", 185.0), ("1,010", 215.0)],
+            &[("Other", 72.0), ("—", 195.0), ("65,071", 210.0)],
+            &[
+                ("Total", 72.0),
+                ("$", 150.0),
+                ("1,655", 175.0),
+                ("$", 203.0),
+                ("2,180", 215.0),
+            ],
+        ];
+        let mut words = Vec::new();
+        for (r, row) in rows.iter().enumerate() {
+            for &(text, x) in *row {
+                words.push(word(text, x, 100.0 + 14.0 * r as f32, 10.0));
+            }
+            if let Some(last) = words.last_mut() {
+                last.line_end = true;
+            }
+        }
+        let segs = crate::lines::segments(&words);
+        let ids: Vec<usize> = (0..segs.len()).collect();
+        let rows = crate::lines::rows(&segs, &ids);
+        let t = aligned(&segs, &rows, false, false).expect("a table");
+        assert_eq!(t.cols, 3);
+        assert_eq!(t.grid()[3], vec!["Other", "—", "65,071"]);
+        assert_eq!(t.grid()[4], vec!["Total", "$ 1,655", "$ 2,180"]);
     }
 
     #[test]
