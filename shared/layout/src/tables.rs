@@ -814,7 +814,7 @@ fn split_at_columns(segment: &Segment, columns: &[(f32, f32)]) -> Vec<(BBox, Str
     let words = &segment.words;
     let cut = |i: usize| {
         let (a, b) = (words[i - 1].bbox[2], words[i].bbox[0]);
-        b - a >= COLUMN_GAP * segment.size && columns.windows(2).any(|w| a <= w[1].0 && b >= w[0].1)
+        b - a >= CELL_GAP * segment.size && columns.windows(2).any(|w| a <= w[1].0 && b >= w[0].1)
     };
     let starts: Vec<usize> = (1..words.len()).filter(|&i| cut(i)).collect();
     let ends = starts.iter().copied().chain([words.len()]);
@@ -830,7 +830,7 @@ fn split_at_columns(segment: &Segment, columns: &[(f32, f32)]) -> Vec<(BBox, Str
 }
 
 /// A gap between words this many font sizes wide is wider than a space.
-const COLUMN_GAP: f32 = 0.6;
+const CELL_GAP: f32 = 0.6;
 
 /// A table that ends one page and, with as many columns, opens the next (before any other
 /// text but page furniture) goes on there: the second's rows are added to the first (its header
