@@ -34,6 +34,11 @@ pub fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
     a1.min(b1) - a0.max(b0)
 }
 
+/// How far `x` lies outside the span from `a` to `b` (0 within it).
+pub fn outside(a: f32, b: f32, x: f32) -> f32 {
+    (a - x).max(x - b).max(0.0)
+}
+
 /// `items` in reading order, line by line, each line left to right: sorted by their tops, then
 /// those that share a line (half the height of the line's first) ordered across.
 pub fn in_lines<T>(mut items: Vec<T>, bbox: impl Fn(&T) -> BBox) -> Vec<T> {

@@ -236,7 +236,7 @@ fn head_with(table: &mut Table, words: &[Word], ids: &[usize]) {
     let mut under: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     for &i in ids {
         let x = geom::center(&words[i].bbox).0;
-        let off = |&(a, b): &(f32, f32)| (a - x).max(x - b).max(0.0);
+        let off = |&(a, b): &(f32, f32)| geom::outside(a, b, x);
         if let Some(col) =
             (0..spans.len()).min_by(|&a, &b| off(&spans[a]).total_cmp(&off(&spans[b])))
         {

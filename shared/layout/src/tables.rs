@@ -472,10 +472,7 @@ fn header_above(
         .filter_map(|w| {
             let x = geom::center(&w.bbox).0;
             row.iter().copied().min_by(|&a, &b| {
-                let off = |s: usize| {
-                    let b = &segments[s].bbox;
-                    (b[0] - x).max(x - b[2]).max(0.0)
-                };
+                let off = |s: usize| geom::outside(segments[s].bbox[0], segments[s].bbox[2], x);
                 off(a).total_cmp(&off(b))
             })
         })
