@@ -255,6 +255,14 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
     }
 }
 
+/// The segments of `words` and all of them grouped into rows (see [`rows`]).
+pub fn segment_rows(words: &[Word]) -> (Vec<Segment>, Vec<Vec<usize>>) {
+    let segments = segments(words);
+    let all: Vec<usize> = (0..segments.len()).collect();
+    let rows = rows(&segments, &all);
+    (segments, rows)
+}
+
 /// Groups segments (indices into `segments`) into rows: segments that share a line, each row
 /// sorted left to right, rows top to bottom.
 pub fn rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {

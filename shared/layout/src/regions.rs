@@ -268,9 +268,7 @@ fn head_with(table: &mut Table, words: &[Word], ids: &[usize]) {
 /// also takes code, formulas and lists of references for tables).
 fn aligned(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
     let words: Vec<Word> = ids.iter().map(|&i| words[i].clone()).collect();
-    let segments = crate::lines::segments(&words);
-    let all: Vec<usize> = (0..segments.len()).collect();
-    let rows = crate::lines::rows(&segments, &all);
+    let (segments, rows) = crate::lines::segment_rows(&words);
     tables::aligned(&segments, &rows, true, false).filter(|t| {
         t.rows >= 2 && t.cols >= 2 && t.cols.abs_diff(structure.cols) <= 1 && tabular(t)
     })

@@ -373,10 +373,9 @@ fn booktabs(
         if inside.is_empty() {
             continue;
         }
-        let segments =
-            crate::lines::segments(&inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>());
-        let ids: Vec<usize> = (0..segments.len()).collect();
-        let rows = crate::lines::rows(&segments, &ids);
+        let (segments, rows) = crate::lines::segment_rows(
+            &inside.iter().map(|&k| words[k].clone()).collect::<Vec<_>>(),
+        );
         let Some(mut table) = aligned(&segments, &rows, true, false) else {
             continue;
         };
@@ -441,14 +440,8 @@ fn header_above(
             .map(|(w, _)| w.clone())
             .collect()
     };
-    let lines = |words: &[Word]| {
-        let segments = crate::lines::segments(words);
-        let ids: Vec<usize> = (0..segments.len()).collect();
-        let rows = crate::lines::rows(&segments, &ids);
-        (segments, rows)
-    };
     // The first row: one line between the first two rules.
-    let (segments, rows) = lines(&between(first.at, second.at));
+    let (segments, rows) = crate::lines::segment_rows(&between(first.at, second.at));
     let [row] = rows.as_slice() else {
         return None;
     };
@@ -460,7 +453,8 @@ fn header_above(
     let (row_top, row_bottom) = span(&segments, row);
     let gap = second.at - row_bottom;
     let height = row_bottom - row_top;
-    let (over, rows_over) = lines(&between(first.at - gap - 2.0 * height, first.at));
+    let (over, rows_over) =
+        crate::lines::segment_rows(&between(first.at - gap - 2.0 * height, first.at));
     let last = rows_over.last()?;
     let (top, bottom) = span(&over, last);
     let text: Vec<String> = last.iter().map(|&s| over[s].text()).collect();
@@ -1138,9 +1132,7 @@ mod tests {
                 last.line_end = true;
             }
         }
-        let segs = crate::lines::segments(&words);
-        let ids: Vec<usize> = (0..segs.len()).collect();
-        let rows = crate::lines::rows(&segs, &ids);
+        let (segs, rows) = crate::lines::segment_rows(&words);
         let t = aligned(&segs, &rows, false, false).expect("a table");
         assert_eq!(t.cols, 3);
         assert_eq!(t.grid()[3], vec!["Other", "—", "65,071"]);
