@@ -426,7 +426,7 @@ pub fn read(
                     let (image, scale) = pdf.render(n, LAYOUT_DPI)?;
                     budget.charge(n, pixels(&image))?;
                     let mut page = layer.page;
-                    page.regions = ocr.regions(&image, n, 1.0 / scale)?;
+                    ocr.regions(&image, &mut page, 1.0 / scale)?;
                     page
                 } else {
                     layer.page
@@ -625,27 +625,33 @@ impl<'a> LazyOcr<'a> {
         setup
     }
 
-    /// The regions of a born-digital page rendered at `1 / scale` pixels per point; none
-    /// when the layout model is not installed or fails on the page (the page is then read
-    /// without it).
+    /// The regions of a born-digital `page` rendered as `image` at `1 / scale` pixels per
+    /// point, with the tables its words make that the layout model did not see; none when the
+    /// layout model is not installed or fails on the page (the page is then read without it).
     fn regions(
         &mut self,
         image: &GrayImage,
-        number: u32,
+        page: &mut PageInput,
         scale: f32,
-    ) -> Result<Vec<horizon_layout::Region>, Failure> {
+    ) -> Result<(), Failure> {
         if self.regions.is_none() {
             let loaded = Regions::load(&self.setup())
                 .map_err(|e| Failure::new("engine_unavailable", e.0))?;
             self.regions = Some(loaded);
         }
         let Some(Some(models)) = self.regions.as_mut() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        Ok(models.find(image, scale).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, page = number, "page layout not known; read without it");
-            Vec::new()
-        }))
+        match models.find(image, scale) {
+            Ok(regions) => {
+                page.regions = regions;
+                models.read_unseen_tables(page, image, scale);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, page = page.number, "page layout not known; read without it")
+            }
+        }
+        Ok(())
     }
 
     fn page(

@@ -75,7 +75,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
                 margin(page, s)
                     .and_then(|top| {
                         let text = s.text();
-                        if is_page_number(&text) {
+                        if is_page_number(&text) && !in_column_of_figures(s, &p.segments) {
                             Some(Kind::PageNumber)
                         } else if repeated.contains(&(top, signature(&text))) {
                             Some(if top { Kind::Header } else { Kind::Footer })
@@ -310,9 +310,10 @@ fn prepare(page: &PageInput) -> Prepared {
     let (mut tables, mut used) =
         tables::ruled(&page.rules, &page.words, em, page.source != Source::Text);
     regions::read_open_tables(page, &mut tables, &mut used, em);
-    // On a text layer, the tables its rules and columns make (exact positions) stand; the
-    // table model reads only the table regions where they make none.
-    let seen: Vec<BBox> =
+    // On a text layer, the tables its rules and columns make (exact positions) stand, unless
+    // the table model reads one the same way, rows aside; it reads the table regions where
+    // they make none.
+    let seen: Vec<tables::Found> =
         if page.source == Source::Text && page.regions.iter().any(|r| r.table.is_some()) {
             let plain = PageInput {
                 regions: Vec::new(),
@@ -320,10 +321,16 @@ fn prepare(page: &PageInput) -> Prepared {
             };
             analyse(std::slice::from_ref(&plain))
                 .pages
-                .iter()
-                .flat_map(|p| &p.blocks)
-                .filter(|b| b.kind == Kind::Table)
-                .map(|b| b.bbox)
+                .into_iter()
+                .flat_map(|p| p.blocks)
+                .filter_map(|b| {
+                    let table = b.table.filter(|_| b.kind == Kind::Table)?;
+                    Some(tables::Found {
+                        bbox: b.bbox,
+                        table,
+                        drawn: false,
+                    })
+                })
                 .collect()
         } else {
             Vec::new()
@@ -342,6 +349,19 @@ fn prepare(page: &PageInput) -> Prepared {
         tables,
         segments: lines::segments(&rest),
     }
+}
+
+/// Whether a piece stands in a column of figures: a figure (or a dash) set right above or
+/// below it, within three lines of it, as a table's cells are ("(927)" over "(73)" in a
+/// table at the top of a page); a page number stands alone.
+fn in_column_of_figures(piece: &Segment, segments: &[Segment]) -> bool {
+    let h = geom::height(&piece.bbox);
+    segments.iter().any(|t| {
+        let gap = (t.bbox[1] - piece.bbox[3]).max(piece.bbox[1] - t.bbox[3]);
+        t.is_numeric()
+            && geom::h_overlap_ratio(&piece.bbox, &t.bbox) > 0.5
+            && (0.0..=3.0 * h).contains(&gap)
+    })
 }
 
 /// `Some(true)` for a piece in the page's top margin, `Some(false)` in its bottom margin.

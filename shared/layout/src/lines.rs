@@ -18,8 +18,10 @@ pub const OCR_SEGMENT_GAP: f32 = 1.5;
 /// and the words beside it.
 pub const MARKER_GAP: f32 = 3.0;
 
-/// ... and a currency sign and its amount this far.
+/// ... and a currency sign and its amount this far (a sign at its column's left edge, the
+/// amount set right), or this much further when the amount is a figure.
 pub const CURRENCY_GAP: f32 = 8.0;
+pub const CURRENCY_FIGURE_GAP: f32 = 16.0;
 
 /// A run of words on one line with ordinary spacing.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,6 +204,15 @@ pub(crate) fn is_currency(text: &str) -> bool {
     matches!(text, "$" | "€" | "£" | "¥")
 }
 
+/// A figure as a table's cell holds one: digits with their separators, signs and brackets
+/// ("1,250", "(73)", "4.5%").
+fn is_figure(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || ",.()%-–—+".contains(c))
+}
+
 /// A gap this many font sizes wide always ends a segment.
 pub const COLUMN_GAP: f32 = 3.0;
 
@@ -223,6 +234,10 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
     };
     // The line's word spacing: its usual gap among those that could be spaces.
     let spacing = median(gaps.iter().copied().filter(|g| *g < 1.5 * size).collect());
+    // Whether each word is followed by a figure.
+    let before_figure: Vec<bool> = (0..run.len())
+        .map(|i| run.get(i + 1).is_some_and(|w| is_figure(&w.text)))
+        .collect();
     let mut current: Vec<Word> = Vec::new();
     for (i, word) in run.into_iter().enumerate() {
         if let Some(last) = current.last() {
@@ -235,7 +250,9 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
             // A form's check box stands apart from the option before it and its own label.
             let mark = crate::marks::of_word(&word.text).is_some()
                 || crate::marks::of_word(&last.text).is_some();
-            let widest = if currency {
+            let widest = if currency && is_figure(&word.text) {
+                CURRENCY_FIGURE_GAP * size
+            } else if currency {
                 CURRENCY_GAP * size
             } else if marker || mark {
                 MARKER_GAP * size
@@ -244,7 +261,12 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
                     .max(2.5 * spacing)
                     .min(COLUMN_GAP * size)
             };
-            if gap > widest {
+            // A currency sign between two figures opens the second's amount ("17 $ 4,600":
+            // shares, then an amount; "$ 16,517 $ 20,779": two amounts).
+            let between_figures = is_currency(&word.text)
+                && (is_figure(&last.text) || last.text == "%")
+                && before_figure[i];
+            if gap > widest || between_figures {
                 out.push(Segment::of(std::mem::take(&mut current)));
             }
         }
@@ -419,6 +441,26 @@ pub(crate) mod tests {
         let segs = segments(&words);
         let texts: Vec<String> = segs.iter().map(Segment::text).collect();
         assert_eq!(texts, ["Country", "Continent", "the quick brown fox"]);
+    }
+
+    #[test]
+    fn a_currency_sign_between_two_figures_opens_the_second_amount() {
+        // "17" shares, then "$ 4,600"; and two amounts set close.
+        for x in [117.0, 112.0] {
+            let words = vec![
+                word("17", 100.0, 100.0, 10.0),
+                word("$", x, 100.0, 10.0),
+                word("4,600", 140.0, 100.0, 10.0),
+            ];
+            let texts: Vec<String> = segments(&words).iter().map(Segment::text).collect();
+            assert_eq!(texts, ["17", "$ 4,600"]);
+        }
+        // Not followed by a figure, it is the text's.
+        let texts: Vec<String> = segments(&line("costs 17 $ more", 100.0, 100.0, 10.0))
+            .iter()
+            .map(Segment::text)
+            .collect();
+        assert_eq!(texts, ["costs 17 $ more"]);
     }
 
     #[test]

@@ -27,6 +27,8 @@ const SMALL: f32 = 0.95;
 const LONG_CELL: usize = 60;
 /// A block is a formula when this share of it lies in an equation region.
 const FORMULA: f32 = 0.7;
+/// Two words are on one line when they share this much of the taller one's height.
+const LINE: f32 = 0.6;
 
 /// The page as the layout analysis takes it: on a scan, its figures are the model's figure
 /// regions that are pictures: not tables, and mostly not text (the model also takes a form's
@@ -113,12 +115,14 @@ fn is_math(c: char) -> bool {
 }
 
 /// The tables a structure model read in the page's table regions (but where a ruled table was
-/// found, or another table the page's words make, `seen`), with the words not `used` yet
-/// inside their cells; those words are marked used.
+/// found), with the words not `used` yet inside their cells; those words are marked used. On a
+/// text layer, a region over a table that the page's words make by their columns (`seen`) reads
+/// it only where the model agrees with the words: the words' places are exact. Nowhere is a
+/// reading taken that splits a line of a text layer's words between rows ([`whole_lines`]).
 pub fn tables(
     page: &PageInput,
     ruled: &[Found],
-    seen: &[BBox],
+    seen: &[Found],
     used: &mut [bool],
     em: f32,
 ) -> Vec<Found> {
@@ -129,34 +133,48 @@ pub fn tables(
         };
         let overlaps =
             |t: &BBox| covered(&region.bbox, t) > RULED || covered(t, &region.bbox) > RULED;
-        if region.kind != RegionKind::Table
-            || ruled.iter().any(|t| overlaps(&t.bbox))
-            || seen.iter().any(overlaps)
-        {
+        if region.kind != RegionKind::Table || ruled.iter().any(|t| overlaps(&t.bbox)) {
             continue;
         }
-        let inside: Vec<usize> = (0..page.words.len())
-            .filter(|&i| !used[i])
-            .filter(|&i| {
-                let (cx, cy) = geom::center(&page.words[i].bbox);
-                geom::contains(&region.bbox, cx, cy, SLACK * em)
-            })
-            .collect();
-        // Monospaced lines are code, whatever their columns.
-        let mono = inside.iter().filter(|&&i| page.words[i].mono).count();
-        if 2 * mono > inside.len() {
-            continue;
-        }
-        // The model's cells, when they hold the words and read as a table's; on a text layer
-        // (whose words' places are exact) else the words' own columns.
-        let read = fill(structure, &page.words, &inside)
-            .filter(tabular)
-            .or_else(|| {
-                (page.source == Source::Text)
-                    .then(|| aligned(structure, &page.words, &inside))
-                    .flatten()
-            });
-        if let Some(table) = read {
+        let within = |b: &BBox, i: usize, slack: f32| {
+            let (cx, cy) = geom::center(&page.words[i].bbox);
+            !used[i] && geom::contains(b, cx, cy, slack)
+        };
+        let read = if let Some(words) = seen.iter().find(|t| overlaps(&t.bbox)) {
+            // The words' table's own words, when the model's region holds them all.
+            let inside: Vec<usize> = (0..page.words.len())
+                .filter(|&i| within(&words.bbox, i, 0.0))
+                .collect();
+            let held = inside.iter().all(|&i| within(&region.bbox, i, SLACK * em));
+            // The model's reading, where it agrees with the words': their lines whole, their
+            // columns, and at least their rows. Then its rows stand where the words' differ: a
+            // header cell spanning two header rows, a row of empty cells under the header, a
+            // first column whose cells span rows.
+            held.then(|| fill(structure, &page.words, &inside))
+                .flatten()
+                .filter(|t| t.rows >= words.table.rows && same_columns(t, &words.table))
+                .map(|t| (t, inside))
+        } else {
+            let inside: Vec<usize> = (0..page.words.len())
+                .filter(|&i| within(&region.bbox, i, SLACK * em))
+                .collect();
+            // Monospaced lines are code, whatever their columns.
+            let mono = inside.iter().filter(|&&i| page.words[i].mono).count();
+            if 2 * mono > inside.len() {
+                continue;
+            }
+            // The model's cells, when they hold the words and read as a table's; on a text
+            // layer (whose words' places are exact) else the words' own columns.
+            fill(structure, &page.words, &inside)
+                .filter(tabular)
+                .or_else(|| {
+                    (page.source == Source::Text)
+                        .then(|| aligned(structure, &page.words, &inside))
+                        .flatten()
+                })
+                .map(|t| (t, inside))
+        };
+        if let Some((table, inside)) = read {
             let bbox = inside
                 .iter()
                 .fold(region.bbox, |b, &i| geom::union(&b, &page.words[i].bbox));
@@ -171,6 +189,62 @@ pub fn tables(
         }
     }
     found
+}
+
+/// Whether the model's reading of a table (`model`) puts the words of the words' own reading
+/// (`words`) in the same columns as they do (each cell's in its first column), whatever their
+/// rows. It may hold more: a header cell set between two rows, which the words' reading left
+/// out of the table.
+fn same_columns(model: &Table, words: &Table) -> bool {
+    fn columns(t: &Table) -> Vec<Vec<&str>> {
+        let mut words: Vec<Vec<&str>> = vec![Vec::new(); t.cols as usize];
+        for c in &t.cells {
+            words[c.col as usize].extend(c.text.split_whitespace());
+        }
+        for w in &mut words {
+            w.sort_unstable();
+        }
+        words
+    }
+    // Whether the sorted `small` is a sub-multiset of the sorted `large`.
+    fn within(small: &[&str], large: &[&str]) -> bool {
+        let mut rest = large.iter();
+        small.iter().all(|w| rest.any(|l| l == w))
+    }
+    model.cols == words.cols
+        && columns(words)
+            .iter()
+            .zip(&columns(model))
+            .all(|(w, m)| within(w, m))
+}
+
+/// Whether no line of words is split between the model's rows, its cells holding the words
+/// as `taken`: each pair of words on one line shares a row of their cells (a cell spanning rows
+/// shares each of them). Where one is, the model's rows have drifted off the words' (on a long
+/// table at its resolution; a row under a short rule taken into the row over it).
+fn whole_lines(structure: &Table, taken: &[Vec<usize>], words: &[Word]) -> bool {
+    let cells = &structure.cells;
+    let mut placed: Vec<(usize, usize)> = taken
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ids)| ids.iter().map(move |&i| (i, k)))
+        .collect();
+    // Top to bottom: a word's line-mates follow it until one starts below its bottom.
+    placed.sort_by(|a, b| words[a.0].bbox[1].total_cmp(&words[b.0].bbox[1]));
+    let rows = |k: usize| (cells[k].row, cells[k].row + cells[k].row_span);
+    placed.iter().enumerate().all(|(n, &(i, a))| {
+        let above_its_bottom = |&&(j, _): &&(usize, usize)| words[j].bbox[1] < words[i].bbox[3];
+        placed[n + 1..]
+            .iter()
+            .take_while(above_its_bottom)
+            .all(|&(j, b)| {
+                let (u, v) = (&words[i].bbox, &words[j].bbox);
+                let taller = geom::height(u).max(geom::height(v)).max(1e-3);
+                let one_line = geom::overlap(u[1], u[3], v[1], v[3]) / taller >= LINE;
+                let ((a0, a1), (b0, b1)) = (rows(a), rows(b));
+                !one_line || (a0 < b1 && b0 < a1)
+            })
+    })
 }
 
 /// The tables ruled by horizontal lines only (booktabs) among `ruled`, and the grids of one
@@ -301,9 +375,21 @@ fn tabular(table: &Table) -> bool {
 /// centre (the smallest, if several), else to the cell of the word before it on its line (the
 /// model's cell boxes are coarse: a word at a cell's end falls outside), else to the one it
 /// overlaps most, else to the nearest.
-/// Rows left empty go. `None` when fewer than two rows and two columns hold words, or the
-/// cells hold too few of the words.
+/// Rows left empty go. `None` when fewer than two rows and two columns hold words, when the
+/// cells hold too few of the words, or (on a text layer) split a line of them between rows.
 fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
+    let taken = place(structure, words, ids)?;
+    // (OCR's word boxes are not exact enough to tell their lines: some run over three.)
+    let exact = ids.iter().all(|&i| words[i].confidence.is_none());
+    if exact && !whole_lines(structure, &taken, words) {
+        return None;
+    }
+    build(structure, words, &taken)
+}
+
+/// The words `ids` of each of the structure's cells, as [`fill`] places them; `None` when the
+/// cells hold too few of the words.
+fn place(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Vec<Vec<usize>>> {
     let boxes: Vec<BBox> = structure
         .cells
         .iter()
@@ -360,11 +446,14 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
     }
     // The model's cells must hold the words: where many fall between them (its rows drift on
     // a long table at its resolution), the words' own rows and columns read it better.
-    if (held as f32) < HELD * ids.len() as f32 {
-        return None;
-    }
+    ((held as f32) >= HELD * ids.len() as f32).then_some(taken)
+}
+
+/// The structure's cells with the words `taken` for each; `None` when fewer than two rows and
+/// two columns hold words.
+fn build(structure: &Table, words: &[Word], taken: &[Vec<usize>]) -> Option<Table> {
     let mut table = structure.clone();
-    for (cell, ids) in table.cells.iter_mut().zip(&taken) {
+    for (cell, ids) in table.cells.iter_mut().zip(taken) {
         cell.text = tables::cell_text(words, ids);
     }
     tables::drop_empty_rows(&mut table);
@@ -387,7 +476,7 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
             let ids: Vec<usize> = table
                 .cells
                 .iter()
-                .zip(&taken)
+                .zip(taken)
                 .filter(|(c, _)| c.row as usize == row)
                 .flat_map(|(_, ids)| ids.iter().copied())
                 .collect();
@@ -399,6 +488,7 @@ fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
         // (The model's header; `mark_header` extends its own.)
         tables::header_down(&mut table);
     }
+    tables::signs_to_figures(&mut table);
     Some(table)
 }
 
@@ -427,6 +517,19 @@ mod tests {
             .chain(body.iter().copied())
             .map(|row| row.map(String::from).to_vec())
             .collect()
+    }
+
+    /// The words of [`name_value`]`(&[["alpha", "1.5"], ["beta", "2.25"]])`, each in its cell
+    /// of [`structure`].
+    fn name_value_words() -> Vec<Word> {
+        vec![
+            word("Name", 105.0, 104.0, 10.0),
+            word("Value", 205.0, 104.0, 10.0),
+            word("alpha", 105.0, 124.0, 10.0),
+            word("1.5", 205.0, 124.0, 10.0),
+            word("beta", 105.0, 144.0, 10.0),
+            word("2.25", 205.0, 144.0, 10.0),
+        ]
     }
 
     /// A 3×2 structure over [100, 100, 300, 160], rows 20 high, columns 100 wide.
@@ -495,6 +598,58 @@ mod tests {
     }
 
     #[test]
+    fn on_a_text_layer_the_model_reads_the_words_table_only_where_it_agrees_with_their_lines() {
+        // The words' own table (as their columns made it): "alpha" and its row under the
+        // header joined to it, two rows where the model sees three.
+        let words = name_value_words();
+        let texts = [["Name alpha", "Value 1.5"], ["beta", "2.25"]];
+        let mut joined = structure();
+        joined.rows = 2;
+        joined.cells.retain(|c| c.row < 2);
+        for c in &mut joined.cells {
+            c.text = texts[c.row as usize][c.col as usize].into();
+        }
+        let seen = |table: Table| Found {
+            bbox: [105.0, 104.0, 225.0, 154.0],
+            table,
+            drawn: false,
+        };
+        let mut p = page(words, vec![table_region()]);
+        p.source = Source::Text;
+        let read = |p: &PageInput, seen: &Found| {
+            let mut used = vec![false; p.words.len()];
+            let found = tables(p, &[], std::slice::from_ref(seen), &mut used, 10.0);
+            (found, used)
+        };
+        let (found, used) = read(&p, &seen(joined.clone()));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].table.grid(),
+            name_value(&[["alpha", "1.5"], ["beta", "2.25"]])
+        );
+        assert!(used.iter().all(|u| *u));
+
+        // The model's rows drifted: "alpha" falls in its cell's row, "1.5" (on the same line)
+        // in the next. The words' table stands (nothing is read here; its words stay free).
+        p.words[2].bbox = [105.0, 133.5, 130.0, 143.5];
+        p.words[3].bbox = [205.0, 136.0, 220.0, 146.0];
+        let (found, used) = read(&p, &seen(joined.clone()));
+        assert!(found.is_empty(), "{found:?}");
+        assert!(used.iter().all(|u| !*u));
+
+        // The model's columns hold other words than the words' own: theirs stand too.
+        let mut p = page(p.words.clone(), vec![table_region()]);
+        p.source = Source::Text;
+        p.words[2].bbox = [105.0, 124.0, 130.0, 134.0];
+        p.words[3].bbox = [205.0, 124.0, 220.0, 134.0];
+        assert_eq!(read(&p, &seen(joined.clone())).0.len(), 1);
+        let mut other = joined;
+        other.cells[0].text = "Name".into();
+        other.cells[1].text = "alpha Value 1.5".into();
+        assert!(read(&p, &seen(other)).0.is_empty());
+    }
+
+    #[test]
     fn on_a_scan_the_model_reads_a_table_ruled_across_only_whose_cells_take_two_lines() {
         // Rules over, under the header and under [`structure`]; "alpha one" set on two lines
         // in its cell, which the rules' table takes for two rows.
@@ -537,17 +692,7 @@ mod tests {
     #[test]
     fn a_box_drawn_round_a_table_is_read_in_the_model_s_columns() {
         // Its only rules down are its sides: a grid of one column, where the model sees two.
-        let mut p = page(
-            vec![
-                word("Name", 105.0, 104.0, 10.0),
-                word("Value", 205.0, 104.0, 10.0),
-                word("alpha", 105.0, 124.0, 10.0),
-                word("1.5", 205.0, 124.0, 10.0),
-                word("beta", 105.0, 144.0, 10.0),
-                word("2.25", 205.0, 144.0, 10.0),
-            ],
-            vec![table_region()],
-        );
+        let mut p = page(name_value_words(), vec![table_region()]);
         p.source = Source::Text;
         p.rules = vec![
             [100.0, 99.5, 300.0, 100.5],

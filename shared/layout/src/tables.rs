@@ -756,25 +756,9 @@ pub fn aligned(
                 }),
             }
         }
-        // A currency sign ending a cell is the next one's (set at its column's left edge, it
-        // lies nearer the figure before it).
-        cells.sort_by_key(|c| c.col);
-        for k in 1..cells.len() {
-            let sign = cells[k - 1]
-                .text
-                .rsplit_once(' ')
-                .filter(|(rest, last)| {
-                    crate::lines::is_currency(last)
-                        && rest.chars().any(|c| c.is_ascii_digit() || c == '—')
-                })
-                .map(|(rest, last)| (rest.to_string(), last.to_string()));
-            if let Some((rest, last)) = sign {
-                cells[k - 1].text = rest;
-                cells[k].text = format!("{last} {}", cells[k].text);
-            }
-        }
         table.cells.extend(cells);
     }
+    signs_to_figures(&mut table);
     let bold_first = rows
         .first()
         .is_some_and(|r| r.iter().all(|&s| segments[s].bold));
@@ -795,6 +779,34 @@ pub fn aligned(
     merge_header_lines(&mut table, &tops, size);
     mark_header(&mut table, |row| row == 0 && bold_first);
     Some(table)
+}
+
+/// A currency sign ending a cell goes to the next cell of its row that holds text, when the
+/// rest has a figure or a dash: the sign is set at its column's left edge, which lies nearer
+/// the figure before it.
+pub(crate) fn signs_to_figures(table: &mut Table) {
+    table.cells.sort_by_key(|c| (c.row, c.col));
+    let filled: Vec<usize> = (0..table.cells.len())
+        .filter(|&k| !table.cells[k].text.is_empty())
+        .collect();
+    for pair in filled.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if table.cells[a].row != table.cells[b].row {
+            continue;
+        }
+        let sign = table.cells[a]
+            .text
+            .rsplit_once(' ')
+            .filter(|(rest, last)| {
+                crate::lines::is_currency(last)
+                    && rest.chars().any(|c| c.is_ascii_digit() || c == '—')
+            })
+            .map(|(rest, last)| (rest.to_string(), last.to_string()));
+        if let Some((rest, last)) = sign {
+            table.cells[a].text = rest;
+            table.cells[b].text = format!("{last} {}", table.cells[b].text);
+        }
+    }
 }
 
 /// A segment's pieces (their boxes and text), split where a gap between its words wider than

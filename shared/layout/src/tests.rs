@@ -323,6 +323,49 @@ fn a_running_section_title_beside_the_page_number_is_a_header() {
     assert_eq!(k[1], (Kind::Header, "2.1. SECTION 4".to_string()), "{k:?}");
 }
 
+#[test]
+fn a_figure_in_a_table_at_the_top_of_a_page_is_its_cell_not_the_page_number() {
+    // A table set at the page's top: its first row's last cell "(927)", over a column of
+    // figures with an empty cell between, stands in the margin where page numbers are.
+    let mut w = Vec::new();
+    for (y, cells) in [
+        (42.0, ["Item", "Revenue", "Change"]),
+        (60.0, ["Region north", "1,250", "(927)"]),
+        (78.0, ["Region south", "1,310", ""]),
+        (96.0, ["Gamma", "980", "(73)"]),
+        (114.0, ["Margin", "1,004", "0.266"]),
+    ] {
+        for (x, text) in [72.0, 250.0, 400.0].into_iter().zip(cells) {
+            w.extend(line(text, x, y, 10.0));
+        }
+    }
+    w.extend(line(
+        "The text of the page, long enough to be body, set below the table.",
+        72.0,
+        300.0,
+        10.0,
+    ));
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let k = kinds(&doc);
+    assert!(k.iter().all(|(kind, _)| *kind != Kind::PageNumber), "{k:?}");
+    let table = doc.pages[0].blocks[0]
+        .table
+        .as_ref()
+        .expect("a table first");
+    assert_eq!(table.grid()[1], ["Region north", "1,250", "(927)"]);
+
+    // Alone in the margin, over running text, it is the page number.
+    let mut w = line("(927)", 400.0, 30.0, 10.0);
+    w.extend(line(
+        "The text of the page, long enough to be body.",
+        72.0,
+        60.0,
+        10.0,
+    ));
+    let k = kinds(&analyse(&[page(1, w, Vec::new())]));
+    assert_eq!(k[0], (Kind::PageNumber, "(927)".to_string()), "{k:?}");
+}
+
 /// Six pages of a journal: a running header, body text, and on each a preprint stamp set
 /// sideways down the left margin, as tall as the page.
 fn journal_page(n: u32) -> PageInput {

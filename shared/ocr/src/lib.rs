@@ -514,51 +514,10 @@ impl Engine {
             figures: Vec::new(),
             regions,
         };
-        self.unseen_tables(&mut page, &straight, scale);
-        Ok(page)
-    }
-
-    /// The tables the layout model did not see (a scan's grain and dust hide some from it)
-    /// but the page's rules or columns of words make: their structure from the table model too.
-    fn unseen_tables(&mut self, page: &mut PageInput, image: &GrayImage, scale: f32) {
-        let Some(models) = self.regions.as_mut() else {
-            return;
-        };
-        let analysed = horizon_layout::analyse(std::slice::from_ref(page));
-        let tables: Vec<BBox> = analysed
-            .pages
-            .iter()
-            .flat_map(|p| &p.blocks)
-            .filter(|b| b.kind == horizon_layout::Kind::Table)
-            .map(|b| b.bbox)
-            .filter(|b| {
-                !page.regions.iter().any(|r| {
-                    r.kind == horizon_layout::RegionKind::Table && regions::iou(&r.bbox, b) > 0.3
-                })
-            })
-            .collect();
-        for bbox in tables {
-            // A margin of a few pixels round the words, as the model saw tables in training.
-            let margin = 8.0 * scale;
-            let px = [
-                (bbox[0] - margin) / scale,
-                (bbox[1] - margin) / scale,
-                (bbox[2] + margin) / scale,
-                (bbox[3] + margin) / scale,
-            ];
-            match models.table(image, px, scale) {
-                Ok(Some(table)) => page.regions.push(horizon_layout::Region {
-                    kind: horizon_layout::RegionKind::Table,
-                    bbox: px.map(|v| v * scale),
-                    score: 0.0,
-                    table: Some(table),
-                }),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, page = page.number, "table structure not read")
-                }
-            }
+        if let Some(models) = self.regions.as_mut() {
+            models.read_unseen_tables(&mut page, &straight, scale);
         }
+        Ok(page)
     }
 }
 

@@ -4,7 +4,7 @@
 //! equations in the page's pixels. Each table region is then read by the table-structure model
 //! ([`crate::table`]).
 
-use horizon_layout::{BBox, Region, RegionKind, Table};
+use horizon_layout::{BBox, PageInput, Region, RegionKind, Source, Table};
 use image::{imageops, GrayImage};
 use ort::session::Session;
 
@@ -76,6 +76,60 @@ impl Regions {
             r.bbox = r.bbox.map(|v| v * scale);
         }
         Ok(found)
+    }
+
+    /// The tables the layout model did not see (a scan's grain and dust hide some from it; on
+    /// a born-digital page rendered small, a table without rules often reads as text to it)
+    /// but the page's rules or columns of words make: their structure from the table model
+    /// too, as table regions. `page` is in the image's pixels multiplied by `scale`.
+    pub fn read_unseen_tables(&mut self, page: &mut PageInput, image: &GrayImage, scale: f32) {
+        if self.table.is_none() {
+            return;
+        }
+        let analysed = horizon_layout::analyse(std::slice::from_ref(page));
+        let tables: Vec<BBox> = analysed
+            .pages
+            .iter()
+            .flat_map(|p| &p.blocks)
+            .filter(|b| b.kind == horizon_layout::Kind::Table)
+            .map(|b| b.bbox)
+            .filter(|b| {
+                !page
+                    .regions
+                    .iter()
+                    .any(|r| r.kind == RegionKind::Table && iou(&r.bbox, b) > 0.3)
+            })
+            .collect();
+        for bbox in tables {
+            // A margin of a few pixels round the words, as the model saw tables in training.
+            let margin = 8.0 * scale;
+            let px = [
+                (bbox[0] - margin) / scale,
+                (bbox[1] - margin) / scale,
+                (bbox[2] + margin) / scale,
+                (bbox[3] + margin) / scale,
+            ];
+            // On a text layer the region is the table's words' own box: the words around (a
+            // line set close over it) are not the table's. On a scan it is what the model saw:
+            // the words' table may have left out header rows that the model reads.
+            let region = if page.source == Source::Text {
+                bbox
+            } else {
+                px.map(|v| v * scale)
+            };
+            match self.table(image, px, scale) {
+                Ok(Some(table)) => page.regions.push(Region {
+                    kind: RegionKind::Table,
+                    bbox: region,
+                    score: 0.0,
+                    table: Some(table),
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, page = page.number, "table structure not read")
+                }
+            }
+        }
     }
 
     /// The structure of the table inside `bbox` (in the image's pixels), its cell boxes in the
