@@ -150,7 +150,7 @@ pub fn tables(
             // columns, and at least their rows. Then its rows stand where the words' differ: a
             // header cell spanning two header rows, a row of empty cells under the header, a
             // first column whose cells span rows.
-            held.then(|| fill(structure, &page.words, &inside))
+            held.then(|| fill(structure, page, &inside))
                 .flatten()
                 .filter(|t| t.rows >= words.table.rows && same_columns(t, &words.table))
                 .map(|t| (t, inside))
@@ -165,7 +165,7 @@ pub fn tables(
             }
             // The model's cells, when they hold the words and read as a table's; on a text
             // layer (whose words' places are exact) else the words' own columns.
-            fill(structure, &page.words, &inside)
+            fill(structure, page, &inside)
                 .filter(tabular)
                 .or_else(|| {
                     (page.source == Source::Text)
@@ -274,11 +274,11 @@ pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool]
             .collect();
         // A header row found over the table's first rule may lie over the model's region too
         // (both saw the table begin at the rule): it heads the model's columns.
-        let read = fill(structure, &page.words, &ids).or_else(|| {
+        let read = fill(structure, page, &ids).or_else(|| {
             let (over, held): (Vec<usize>, Vec<usize>) = ids
                 .iter()
                 .partition(|&&i| geom::center(&page.words[i].bbox).1 < region[1]);
-            let mut table = fill(structure, &page.words, &held)?;
+            let mut table = fill(structure, page, &held)?;
             (!over.is_empty()).then(|| {
                 head_with(&mut table, &page.words, &over);
                 table
@@ -377,11 +377,11 @@ fn tabular(table: &Table) -> bool {
 /// overlaps most, else to the nearest.
 /// Rows left empty go. `None` when fewer than two rows and two columns hold words, when the
 /// cells hold too few of the words, or (on a text layer) split a line of them between rows.
-fn fill(structure: &Table, words: &[Word], ids: &[usize]) -> Option<Table> {
+fn fill(structure: &Table, page: &PageInput, ids: &[usize]) -> Option<Table> {
+    let words = &page.words;
     let taken = place(structure, words, ids)?;
     // (OCR's word boxes are not exact enough to tell their lines: some run over three.)
-    let exact = ids.iter().all(|&i| words[i].confidence.is_none());
-    if exact && !whole_lines(structure, &taken, words) {
+    if page.source == Source::Text && !whole_lines(structure, &taken, words) {
         return None;
     }
     build(structure, words, &taken)
