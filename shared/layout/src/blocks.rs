@@ -137,7 +137,7 @@ pub fn page_blocks(
             .collect();
         let mut here: Vec<(f32, Item)> = Vec::new();
         let rows = if stream {
-            lines::stream_rows(segments, &segs)
+            lines::join_row_labels(segments, &lines::stream_rows(segments, &segs))
         } else {
             lines::rows(segments, &segs)
         };

@@ -213,6 +213,12 @@ fn is_figure(text: &str) -> bool {
             .all(|c| c.is_ascii_digit() || ",.()%-–—+".contains(c))
 }
 
+/// An amount as a table's cell holds one: a figure, with a currency sign before it or not, or a
+/// dash standing for nothing.
+fn is_amount(text: &str) -> bool {
+    is_figure(text.trim_start_matches(['$', '€', '£', '¥'])) || matches!(text, "—" | "–" | "-")
+}
+
 /// A gap this many font sizes wide always ends a segment.
 pub const COLUMN_GAP: f32 = 3.0;
 
@@ -232,8 +238,23 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
     } else {
         SEGMENT_GAP
     };
-    // The line's word spacing: its usual gap among those that could be spaces.
-    let spacing = median(gaps.iter().copied().filter(|g| *g < 1.5 * size).collect());
+    // The line's word spacing, in each stretch of it between gaps wider than a column's (a
+    // row's label beside a justified paragraph in the next column): its usual gap among those
+    // that could be spaces. Justified text stretches all its spaces alike. A gap before an
+    // amount is no evidence of spacing: a table's figures may be set about a font size from
+    // their row's label and from each other.
+    let mut stretch = vec![0usize; gaps.len()];
+    for i in 1..gaps.len() {
+        let wide = gaps[i - 1] > COLUMN_GAP * size && !is_currency(&run[i - 1].text);
+        stretch[i] = stretch[i - 1] + usize::from(wide);
+    }
+    let mut spaces: Vec<Vec<f32>> = vec![Vec::new(); stretch.last().map_or(0, |s| s + 1)];
+    for (i, &g) in gaps.iter().enumerate() {
+        if g < 1.5 * size && !is_amount(&run[i + 1].text) {
+            spaces[stretch[i]].push(g);
+        }
+    }
+    let spacing: Vec<f32> = spaces.into_iter().map(median).collect();
     // Whether each word is followed by a figure.
     let before_figure: Vec<bool> = (0..run.len())
         .map(|i| run.get(i + 1).is_some_and(|w| is_figure(&w.text)))
@@ -258,7 +279,7 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
                 MARKER_GAP * size
             } else {
                 (segment_gap * size)
-                    .max(2.5 * spacing)
+                    .max(2.5 * spacing[stretch[i - 1]])
                     .min(COLUMN_GAP * size)
             };
             // A currency sign between two figures opens the second's amount ("17 $ 4,600":
@@ -339,6 +360,31 @@ pub fn stream_rows(segments: &[Segment], ids: &[usize]) -> Vec<Vec<usize>> {
             _ => rows.push(vec![id]),
         }
     }
+    rows
+}
+
+/// A text layer's rows (as [`stream_rows`] groups them) with each row of one piece that comes
+/// before rows set above it, and stands on the same line as a later row of several pieces, left
+/// of all of it, moved to that row's start: a table's cell spanning rows is set in the middle
+/// one, but comes first in the source.
+pub fn join_row_labels(segments: &[Segment], rows: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut rows = rows.to_vec();
+    for r in 0..rows.len().saturating_sub(1) {
+        let [label] = rows[r][..] else { continue };
+        let b = &segments[label].bbox;
+        if segments[rows[r + 1][0]].bbox[3] > b[1] {
+            continue;
+        }
+        let beside = (r + 1..rows.len()).find(|&k| {
+            let first = &segments[rows[k][0]].bbox;
+            rows[k].len() >= 2 && v_overlap_ratio(first, b) >= 0.5 && b[2] < first[0]
+        });
+        if let Some(k) = beside {
+            rows[k].insert(0, label);
+            rows[r].clear();
+        }
+    }
+    rows.retain(|r| !r.is_empty());
     rows
 }
 
@@ -474,6 +520,37 @@ pub(crate) mod tests {
             words.push(w);
         }
         assert_eq!(segments(&words).len(), 1);
+    }
+
+    #[test]
+    fn a_table_row_set_about_a_font_size_apart_splits_at_its_columns() {
+        // Cells 1.3 sizes apart, spaces inside a cell a quarter of one.
+        let row = |cells: &[&str]| {
+            let mut words = Vec::new();
+            let mut x = 72.0;
+            for cell in cells {
+                for t in cell.split(' ') {
+                    let w = word(t, x, 100.0, 10.0);
+                    x = w.bbox[2] + 2.5;
+                    words.push(w);
+                }
+                x += 13.0 - 2.5;
+            }
+            segments(&words)
+                .iter()
+                .map(Segment::text)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            row(&["0.084", "(144)", "$768", "—"]),
+            ["0.084", "(144)", "$768", "—"]
+        );
+        assert_eq!(
+            row(&["Total revenue", "1,250", "1,300"]),
+            ["Total revenue", "1,250", "1,300"]
+        );
+        // A section's number a quad before its title is not a table's row.
+        assert_eq!(row(&["1", "Introduction"]), ["1 Introduction"]);
     }
 
     #[test]

@@ -682,6 +682,30 @@ pub fn aligned(
             _ => columns.push((a, b)),
         }
     }
+    // Pieces of the other rows that lie clear of those columns make columns of their own where
+    // two rows or more have one (a first column whose cells span rows, set once a few rows).
+    let mut extra: Vec<(f32, f32, usize)> = Vec::new();
+    let mut clear: Vec<(f32, f32)> = multi
+        .iter()
+        .filter(|r| r.len() != mode)
+        .flat_map(|r| {
+            r.iter()
+                .map(|&s| (segments[s].bbox[0], segments[s].bbox[2]))
+        })
+        .filter(|&(a, b)| columns.iter().all(|c| geom::overlap(c.0, c.1, a, b) <= 0.0))
+        .collect();
+    clear.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (a, b) in clear {
+        match extra.last_mut() {
+            Some(last) if a < last.1 => {
+                last.1 = last.1.max(b);
+                last.2 += 1;
+            }
+            _ => extra.push((a, b, 1)),
+        }
+    }
+    columns.extend(extra.into_iter().filter(|e| e.2 >= 2).map(|e| (e.0, e.1)));
+    columns.sort_by(|a, b| a.0.total_cmp(&b.0));
     if columns.len() < 2 {
         return None;
     }

@@ -275,6 +275,53 @@ fn a_table_with_a_long_last_column_is_read_row_by_row() {
 }
 
 #[test]
+fn a_first_column_whose_cells_span_rows_is_a_column_of_its_table() {
+    // No rules; columns a little more than a font size apart. Each label spans three rows, set
+    // in its middle one, and comes first in the source (as HTML printed to PDF writes it).
+    let cols = [48.0, 94.0, 147.0, 189.0];
+    let mut w = Vec::new();
+    let mut row = |cells: &[(usize, &str)], y: f32| {
+        for &(c, text) in cells {
+            w.extend(line(text, cols[c], y, 12.0));
+        }
+    };
+    row(
+        &[(0, "Mean"), (1, "Sample"), (2, "Beta"), (3, "Delta north")],
+        43.0,
+    );
+    for (k, label) in ["Assets", "Net"].iter().enumerate() {
+        let top = 64.0 + 63.0 * k as f32;
+        row(&[(0, label)], top + 21.0);
+        for r in 0..3 {
+            row(
+                &[(1, "0.084"), (2, "(144)"), (3, "$768")],
+                top + 21.0 * r as f32,
+            );
+        }
+    }
+    // The head's cells run together: set a little more than a font size apart, and spaced as
+    // a justified line could be.
+    for (word, x) in w.iter_mut().take(5).zip([48.0, 88.0, 140.0, 180.0, 213.0]) {
+        let width = geom::width(&word.bbox);
+        word.bbox[0] = x;
+        word.bbox[2] = x + width;
+    }
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let tables: Vec<&Table> = doc.pages[0]
+        .blocks
+        .iter()
+        .filter_map(|b| b.table.as_ref())
+        .collect();
+    assert_eq!(tables.len(), 1, "{:?}", kinds(&doc));
+    let grid = tables[0].grid();
+    assert_eq!(grid.len(), 7, "{grid:?}");
+    assert_eq!(grid[0], ["Mean", "Sample", "Beta", "Delta north"]);
+    assert_eq!(grid[2], ["Assets", "0.084", "(144)", "$768"]);
+    assert_eq!(grid[5], ["Net", "0.084", "(144)", "$768"]);
+    assert_eq!(grid[6], ["", "0.084", "(144)", "$768"]);
+}
+
+#[test]
 fn a_centred_heading_in_small_capitals_starts_its_section() {
     let mut w = Vec::new();
     // Set in capitals a little smaller than the text, centred over the column, numbered.
