@@ -233,24 +233,21 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
         .map(|w| (w[1].bbox[0] - w[0].bbox[2]).max(w[0].bbox[0] - w[1].bbox[2]))
         .collect();
     let size = median(run.iter().map(|w| w.size).collect()).max(1e-3);
-    let segment_gap = if run.iter().any(|w| w.confidence.is_some()) {
-        OCR_SEGMENT_GAP
-    } else {
-        SEGMENT_GAP
-    };
-    // The line's word spacing, in each stretch of it between gaps wider than a column's (a
-    // row's label beside a justified paragraph in the next column): its usual gap among those
-    // that could be spaces. Justified text stretches all its spaces alike. A gap before an
-    // amount is no evidence of spacing: a table's figures may be set about a font size from
-    // their row's label and from each other.
+    let ocr = run.iter().any(|w| w.confidence.is_some());
+    let segment_gap = if ocr { OCR_SEGMENT_GAP } else { SEGMENT_GAP };
+    // The line's word spacing: its usual gap among those that could be spaces. Justified text
+    // stretches all its spaces alike. On a text layer (whose gaps are exact; OCR's boxes are
+    // rough), in each stretch of the line between gaps wider than a column's (a row's label
+    // beside a justified paragraph in the next column), and without the gaps before amounts:
+    // a table's figures may be set about a font size from their row's label and each other.
     let mut stretch = vec![0usize; gaps.len()];
     for i in 1..gaps.len() {
-        let wide = gaps[i - 1] > COLUMN_GAP * size && !is_currency(&run[i - 1].text);
+        let wide = !ocr && gaps[i - 1] > COLUMN_GAP * size && !is_currency(&run[i - 1].text);
         stretch[i] = stretch[i - 1] + usize::from(wide);
     }
     let mut spaces: Vec<Vec<f32>> = vec![Vec::new(); stretch.last().map_or(0, |s| s + 1)];
     for (i, &g) in gaps.iter().enumerate() {
-        if g < 1.5 * size && !is_amount(&run[i + 1].text) {
+        if g < 1.5 * size && (ocr || !is_amount(&run[i + 1].text)) {
             spaces[stretch[i]].push(g);
         }
     }
