@@ -666,45 +666,33 @@ pub fn aligned(
         .max_by_key(|(n, c)| (**c, **n))
         .map(|(n, _)| *n)
         .unwrap_or(2);
-    let mut spans: Vec<(f32, f32)> = multi
-        .iter()
-        .filter(|r| r.len() == mode)
-        .flat_map(|r| {
-            r.iter()
-                .map(|&s| (segments[s].bbox[0], segments[s].bbox[2]))
-        })
+    // The pieces' spans (left, right) in the rows with that many pieces, or with another number.
+    let spans = |mode_rows: bool| -> Vec<(f32, f32)> {
+        multi
+            .iter()
+            .filter(|r| (r.len() == mode) == mode_rows)
+            .flat_map(|r| {
+                r.iter()
+                    .map(|&s| (segments[s].bbox[0], segments[s].bbox[2]))
+            })
+            .collect()
+    };
+    let mut columns: Vec<(f32, f32)> = merge_spans(spans(true))
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
         .collect();
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut columns: Vec<(f32, f32)> = Vec::new();
-    for (a, b) in spans {
-        match columns.last_mut() {
-            Some(last) if a < last.1 => last.1 = last.1.max(b),
-            _ => columns.push((a, b)),
-        }
-    }
     // Pieces of the other rows that lie clear of those columns make columns of their own where
     // two rows or more have one (a first column whose cells span rows, set once a few rows).
-    let mut extra: Vec<(f32, f32, usize)> = Vec::new();
-    let mut clear: Vec<(f32, f32)> = multi
-        .iter()
-        .filter(|r| r.len() != mode)
-        .flat_map(|r| {
-            r.iter()
-                .map(|&s| (segments[s].bbox[0], segments[s].bbox[2]))
-        })
+    let clear: Vec<(f32, f32)> = spans(false)
+        .into_iter()
         .filter(|&(a, b)| columns.iter().all(|c| geom::overlap(c.0, c.1, a, b) <= 0.0))
         .collect();
-    clear.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (a, b) in clear {
-        match extra.last_mut() {
-            Some(last) if a < last.1 => {
-                last.1 = last.1.max(b);
-                last.2 += 1;
-            }
-            _ => extra.push((a, b, 1)),
-        }
-    }
-    columns.extend(extra.into_iter().filter(|e| e.2 >= 2).map(|e| (e.0, e.1)));
+    columns.extend(
+        merge_spans(clear)
+            .into_iter()
+            .filter(|&(_, _, n)| n >= 2)
+            .map(|(a, b, _)| (a, b)),
+    );
     columns.sort_by(|a, b| a.0.total_cmp(&b.0));
     if columns.len() < 2 {
         return None;
@@ -803,6 +791,23 @@ pub fn aligned(
     merge_header_lines(&mut table, &tops, size);
     mark_header(&mut table, |row| row == 0 && bold_first);
     Some(table)
+}
+
+/// Spans (left, right) merged where they overlap, left to right, each with how many spans it
+/// holds.
+fn merge_spans(mut spans: Vec<(f32, f32)>) -> Vec<(f32, f32, usize)> {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut merged: Vec<(f32, f32, usize)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a < last.1 => {
+                last.1 = last.1.max(b);
+                last.2 += 1;
+            }
+            _ => merged.push((a, b, 1)),
+        }
+    }
+    merged
 }
 
 /// A currency sign ending a cell goes to the next cell of its row that holds text, when the
