@@ -337,6 +337,9 @@ fn prepare(page: &PageInput) -> Prepared {
         };
     let read = regions::tables(page, &tables, &seen, &mut used, em);
     tables.extend(read);
+    for found in &mut tables {
+        tables::head_over(found, &page.words, &mut used, em);
+    }
     let rest: Vec<Word> = page
         .words
         .iter()

@@ -67,17 +67,22 @@ impl Segment {
     /// Whether it is a number, an amount or a percentage, or the currency or percent sign set
     /// apart from one (a table's value cell).
     pub fn is_numeric(&self) -> bool {
-        let t = self.text();
-        let digits = t.chars().filter(char::is_ascii_digit).count();
-        let letters = t.chars().filter(|c| c.is_alphabetic()).count();
-        // A dash stands for nothing (zero) in a column of figures.
-        let sign = !t.is_empty()
-            && t.chars()
-                .all(|c| "$€£¥%—–-".contains(c) || c.is_whitespace());
-        sign || (digits > 0
-            && letters <= 1
-            && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count())
+        is_numeric(&self.text())
     }
+}
+
+/// Whether a text is a number, an amount or a percentage, or the currency or percent sign set
+/// apart from one (a table's value cell).
+pub(crate) fn is_numeric(t: &str) -> bool {
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+    // A dash stands for nothing (zero) in a column of figures.
+    let sign = !t.is_empty()
+        && t.chars()
+            .all(|c| "$€£¥%—–-".contains(c) || c.is_whitespace());
+    sign || (digits > 0
+        && letters <= 1
+        && digits * 2 >= t.chars().filter(|c| !c.is_whitespace()).count())
 }
 
 /// Words joined by spaces, except between two characters of a script written without them
@@ -251,7 +256,16 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
             spaces[stretch[i]].push(g);
         }
     }
-    let spacing: Vec<f32> = spaces.into_iter().map(median).collect();
+    let spacing: Vec<f32> = spaces
+        .into_iter()
+        .map(|s| {
+            if ocr {
+                median(s)
+            } else {
+                word_spacing(s, size)
+            }
+        })
+        .collect();
     // Whether each word is followed by a figure.
     let before_figure: Vec<bool> = (0..run.len())
         .map(|i| run.get(i + 1).is_some_and(|w| is_figure(&w.text)))
@@ -294,6 +308,35 @@ fn split_run(run: Vec<Word>, out: &mut Vec<Segment>) {
         out.push(Segment::of(current));
     }
 }
+
+/// The word spacing of a stretch of a text layer's line from its `gaps` that could be spaces:
+/// their median, unless most of them are several times wider than the others, which are
+/// spaces (a table's header row of one-word cells, one of two words: "Mean Sample Beta Delta
+/// north").
+/// Justified text stretches all its spaces alike (those after a sentence more), so a space
+/// far narrower than the median is a space between words of one cell.
+fn word_spacing(gaps: Vec<f32>, size: f32) -> f32 {
+    let least = gaps
+        .iter()
+        .copied()
+        .filter(|&g| g >= MIN_SPACE * size)
+        .fold(f32::MAX, f32::min);
+    let narrow: Vec<f32> = gaps.iter().copied().filter(|&g| g <= 2.0 * least).collect();
+    let wide = gaps.iter().filter(|&&g| g > SPACE_KINDS * least).count();
+    if 2 * wide > gaps.len() {
+        median(narrow)
+    } else {
+        median(gaps)
+    }
+}
+
+/// The narrowest gap, in font sizes, that is a space between words (narrower ones are
+/// kerning, a thin space, or a word the text layer drew in pieces).
+const MIN_SPACE: f32 = 0.2;
+
+/// How many times wider than a line's narrowest space its usual gap must be for the line to
+/// hold two kinds of gaps (a justified line's spaces differ less).
+const SPACE_KINDS: f32 = 4.0;
 
 /// The segments of `words` and all of them grouped into rows (see [`rows`]).
 pub fn segment_rows(words: &[Word]) -> (Vec<Segment>, Vec<Vec<usize>>) {
@@ -548,6 +591,16 @@ pub(crate) mod tests {
         );
         // A section's number a quad before its title is not a table's row.
         assert_eq!(row(&["1", "Introduction"]), ["1 Introduction"]);
+        // A header row of one-word cells, where most gaps are between cells.
+        assert_eq!(
+            row(&["Mean", "Sample", "Beta", "Delta north"]),
+            ["Mean", "Sample", "Beta", "Delta north"]
+        );
+        // One wide gap among spaces is a tab in a heading, not a column.
+        assert_eq!(
+            row(&["Item 1.", "Financial Statements"]),
+            ["Item 1. Financial Statements"]
+        );
     }
 
     #[test]

@@ -810,6 +810,215 @@ fn merge_spans(mut spans: Vec<(f32, f32)>) -> Vec<(f32, f32, usize)> {
     merged
 }
 
+/// Header lines set right over a table and within its width, that the table was found
+/// without (a header spaced like a heading, above a table read from its columns or its
+/// pixels): the lines of short pieces, up to [`HEAD_LINES`] of them, each within
+/// [`HEAD_GAP`] font sizes of the one below, become its first rows. A caption, a line wider
+/// than the table, running text or a title over the whole table ends them; a piece alone on its
+/// line heads some columns but not the first. Their words are then `used`.
+pub fn head_over(found: &mut Found, words: &[Word], used: &mut [bool], em: f32) {
+    let Some(columns) = column_spans(&found.table) else {
+        return;
+    };
+    let (x0, x1) = (found.bbox[0] - em, found.bbox[2] + em);
+    let mut top = found.bbox[1];
+    let mut taken: Vec<usize> = Vec::new();
+    let mut pieces: Vec<Segment> = Vec::new();
+    for _ in 0..HEAD_LINES {
+        let free = |i: usize| !used[i] && !taken.contains(&i);
+        // The words whose middle is above the top and whose foot comes near it, and their lines.
+        let near: Vec<usize> = (0..words.len())
+            .filter(|&i| {
+                let b = &words[i].bbox;
+                free(i) && geom::center(b).1 < top && b[3] > top - HEAD_GAP * em
+            })
+            .collect();
+        let Some(band) = geom::union_all(near.iter().map(|&i| &words[i].bbox)) else {
+            break;
+        };
+        let line: Vec<usize> = (0..words.len())
+            .filter(|&i| free(i) && geom::v_overlap_ratio(&words[i].bbox, &band) >= 0.5)
+            .collect();
+        let within = line
+            .iter()
+            .all(|&i| words[i].bbox[0] >= x0 && words[i].bbox[2] <= x1);
+        let line_words: Vec<Word> = line.iter().map(|&i| words[i].clone()).collect();
+        let segments = crate::lines::segments(&line_words);
+        let short = segments
+            .iter()
+            .all(|s| s.chars() <= HEAD_CHARS && !crate::classify::is_caption(&s.text()));
+        // A piece alone on its line heads some columns ("Three Months Ended"); over the
+        // first column too, it is the table's title.
+        let title = segments.len() == 1
+            && columns.first().is_some_and(|c| {
+                geom::overlap(c.0, c.1, segments[0].bbox[0], segments[0].bbox[2]) > 0.0
+            });
+        if line.is_empty() || !within || !short || title {
+            break;
+        }
+        top = geom::union_all(line.iter().map(|&i| &words[i].bbox)).map_or(top, |b| b[1]);
+        taken.extend(line);
+        pieces.extend(segments);
+    }
+    if pieces.len() < 2 {
+        return;
+    }
+    let table_top = found.bbox[1];
+    prepend_header(&mut found.table, &columns, pieces, table_top);
+    for &i in &taken {
+        used[i] = true;
+        found.bbox = geom::union(&found.bbox, &words[i].bbox);
+    }
+}
+
+/// The most header lines [`head_over`] takes over a table.
+const HEAD_LINES: usize = 3;
+/// The widest gap, in font sizes, between a table and a header line over it (or between two).
+const HEAD_GAP: f32 = 1.0;
+/// The longest piece, in characters, a header line over a table holds.
+const HEAD_CHARS: usize = 40;
+/// How much of its height a piece set between two header lines shares with the one above.
+const STRADDLE: f32 = 0.2;
+
+/// Each column's span across the page, from its cells that span no other column, when all
+/// the columns have one.
+fn column_spans(table: &Table) -> Option<Vec<(f32, f32)>> {
+    (0..table.cols)
+        .map(|col| {
+            table
+                .cells
+                .iter()
+                .filter(|c| c.col == col && c.col_span == 1)
+                .filter_map(|c| c.bbox)
+                .map(|b| (b[0], b[2]))
+                .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+        })
+        .collect()
+}
+
+/// `pieces` over `table` as its first header rows: pieces that share a line make a row, each
+/// piece under the columns it overlaps or else the nearest. A line set between two (overlapping
+/// the line above, in columns that line leaves empty) shares the row above, and spans the
+/// table's first row too where it reaches below `top` (the table's) over empty cells: "Notes"
+/// set between "Cost median" and "Revenue". The table's own header rows stay so when they hold
+/// no figures.
+fn prepend_header(table: &mut Table, columns: &[(f32, f32)], mut pieces: Vec<Segment>, top: f32) {
+    pieces.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
+    // Each row's pieces, and whether each was set between two rows.
+    let mut rows: Vec<Vec<(Segment, bool)>> = Vec::new();
+    for piece in pieces {
+        match rows.last_mut() {
+            Some(row) if geom::v_overlap_ratio(&row[0].0.bbox, &piece.bbox) >= 0.5 => {
+                row.push((piece, false))
+            }
+            _ => rows.push(vec![(piece, false)]),
+        }
+    }
+    let mut k = 1;
+    while k < rows.len() {
+        let between = rows[k].iter().all(|(p, _)| {
+            rows[k - 1]
+                .iter()
+                .any(|(q, _)| geom::v_overlap_ratio(&p.bbox, &q.bbox) >= STRADDLE)
+                && rows[k - 1]
+                    .iter()
+                    .all(|(q, _)| geom::overlap(p.bbox[0], p.bbox[2], q.bbox[0], q.bbox[2]) <= 0.0)
+        });
+        if between {
+            let row = rows.remove(k);
+            rows[k - 1].extend(row.into_iter().map(|(p, _)| (p, true)));
+        } else {
+            k += 1;
+        }
+    }
+    let own_header = table
+        .cells
+        .iter()
+        .filter(|c| c.row < table.header_rows)
+        .all(|c| c.text.is_empty() || !crate::lines::is_numeric(&c.text));
+    if !own_header {
+        table.header_rows = 0;
+    }
+    let n = rows.len() as u32;
+    for c in &mut table.cells {
+        c.row += n;
+    }
+    let first_row_empty = |table: &Table, col: u32| {
+        table
+            .cells
+            .iter()
+            .filter(|c| {
+                c.row <= n && n < c.row + c.row_span && c.col <= col && col < c.col + c.col_span
+            })
+            .all(|c| c.text.is_empty() && c.row == n && c.row_span == 1 && c.col_span == 1)
+    };
+    for (r, row) in rows.iter().enumerate() {
+        let mut filled = vec![false; columns.len()];
+        let mut cells: Vec<Cell> = Vec::new();
+        for (piece, between) in row {
+            let (a, b) = (piece.bbox[0], piece.bbox[2]);
+            let over: Vec<usize> = (0..columns.len())
+                .filter(|&c| !filled[c] && geom::overlap(columns[c].0, columns[c].1, a, b) > 0.0)
+                .collect();
+            let x = geom::center(&piece.bbox).0;
+            let off = |c: &usize| geom::outside(columns[*c].0, columns[*c].1, x);
+            let nearest = (0..columns.len())
+                .filter(|&c| !filled[c])
+                .min_by(|p, q| off(p).total_cmp(&off(q)));
+            let span = over.first().zip(over.last()).map(|(a, b)| (*a, *b));
+            let Some((c0, c1)) = span
+                .or(nearest.map(|c| (c, c)))
+                .filter(|&(c0, c1)| (c0..=c1).all(|c| !filled[c]))
+            else {
+                // No column left for it: it belongs with the piece before it.
+                if let Some(last) = cells.last_mut() {
+                    last.text = format!("{} {}", last.text, piece.text());
+                }
+                continue;
+            };
+            let down = *between
+                && r + 1 == rows.len()
+                && piece.bbox[3] > top
+                && (c0..=c1).all(|c| first_row_empty(table, c as u32));
+            filled[c0..=c1].fill(true);
+            if down {
+                table
+                    .cells
+                    .retain(|cell| !(cell.row == n && (c0 as u32..=c1 as u32).contains(&cell.col)));
+            }
+            cells.push(Cell {
+                row: r as u32,
+                col: c0 as u32,
+                row_span: if down { 2 } else { 1 },
+                col_span: (c1 - c0 + 1) as u32,
+                text: piece.text(),
+                header: true,
+                bbox: Some(piece.bbox),
+            });
+        }
+        for c in (0..columns.len()).filter(|&c| !filled[c]) {
+            cells.push(Cell {
+                row: r as u32,
+                col: c as u32,
+                row_span: 1,
+                col_span: 1,
+                text: String::new(),
+                header: true,
+                bbox: None,
+            });
+        }
+        table.cells.extend(cells);
+    }
+    table.rows += n;
+    table.header_rows += n;
+    let header_rows = table.header_rows;
+    for c in &mut table.cells {
+        c.header = c.row < header_rows;
+    }
+    table.cells.sort_by_key(|c| (c.row, c.col));
+    header_down(table);
+}
+
 /// A currency sign ending a cell goes to the next cell of its row that holds text, when the
 /// rest has a figure or a dash: the sign is set at its column's left edge, which lies nearer
 /// the figure before it.
@@ -1339,5 +1548,124 @@ mod tests {
         let before = t.clone();
         header_down(&mut t);
         assert_eq!(t, before);
+    }
+
+    #[test]
+    fn header_lines_over_a_table_become_its_header_rows() {
+        // Five columns; the table was found from "Revenue" down. Over it, "Cost of median
+        // sales" heads three columns and "Notes" and "Mean" are set between two lines.
+        let cols = [
+            (50.0, 130.0),
+            (190.0, 250.0),
+            (260.0, 320.0),
+            (330.0, 390.0),
+            (400.0, 460.0),
+        ];
+        let cell = |row: u32, col: usize, text: &str| Cell {
+            row,
+            col: col as u32,
+            row_span: 1,
+            col_span: 1,
+            text: text.into(),
+            header: false,
+            bbox: (!text.is_empty()).then(|| {
+                let y = 63.0 + 20.0 * row as f32;
+                [cols[col].0, y, cols[col].1, y + 14.0]
+            }),
+        };
+        let mut cells: Vec<Cell> = ["", "Revenue", "Total", "Sales", ""]
+            .iter()
+            .enumerate()
+            .map(|(c, t)| cell(0, c, t))
+            .collect();
+        cells.extend(
+            ["Group", "$425", "—", "0.233", "$158"]
+                .iter()
+                .enumerate()
+                .map(|(c, t)| cell(1, c, t)),
+        );
+        let mut found = Found {
+            bbox: [50.0, 63.0, 460.0, 97.0],
+            table: Table {
+                rows: 2,
+                cols: 5,
+                header_rows: 0,
+                cells,
+            },
+            drawn: false,
+        };
+        let mut words = line("Cost of median sales", 215.0, 43.0, 14.0);
+        words.push(word("Notes", 91.0, 53.0, 14.0));
+        words.push(word("Mean", 401.0, 53.0, 14.0));
+        // Running text above, a line's gap away, stays out.
+        words.extend(line("The segments grew in the year.", 50.0, 10.0, 14.0));
+        let mut used = vec![false; words.len()];
+        head_over(&mut found, &words, &mut used, 14.0);
+        let t = &found.table;
+        assert_eq!((t.rows, t.header_rows), (3, 2));
+        let spans: Vec<(&str, u32, u32, u32, u32)> = t
+            .cells
+            .iter()
+            .filter(|c| c.row == 0)
+            .map(|c| {
+                (
+                    c.text.as_str(),
+                    c.col,
+                    c.row_span,
+                    c.col_span,
+                    u32::from(c.header),
+                )
+            })
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("Notes", 0, 2, 1, 1),
+                ("Cost of median sales", 1, 1, 3, 1),
+                ("Mean", 4, 2, 1, 1)
+            ]
+        );
+        assert_eq!(t.grid()[1], ["", "Revenue", "Total", "Sales", ""]);
+        assert_eq!(t.grid()[2][0], "Group");
+        assert_eq!(used.iter().filter(|&&u| u).count(), 6);
+        assert!(found.bbox[1] <= 43.0);
+    }
+
+    #[test]
+    fn a_caption_or_a_title_over_a_table_is_no_header() {
+        let cols = [(50.0, 130.0), (190.0, 250.0), (260.0, 320.0)];
+        let cells: Vec<Cell> = (0..2u32)
+            .flat_map(|r| {
+                cols.iter().enumerate().map(move |(c, &(a, b))| Cell {
+                    row: r,
+                    col: c as u32,
+                    row_span: 1,
+                    col_span: 1,
+                    text: "1.5".into(),
+                    header: false,
+                    bbox: Some([a, 63.0 + 20.0 * r as f32, b, 77.0 + 20.0 * r as f32]),
+                })
+            })
+            .collect();
+        let found = Found {
+            bbox: [50.0, 63.0, 320.0, 97.0],
+            table: Table {
+                rows: 2,
+                cols: 3,
+                header_rows: 0,
+                cells,
+            },
+            drawn: false,
+        };
+        for over in [
+            line("Table 3: Revenue by segment", 50.0, 49.0, 14.0),
+            line("Revenue by segment", 60.0, 49.0, 14.0),
+        ] {
+            let mut f = found.clone();
+            let mut used = vec![false; over.len()];
+            head_over(&mut f, &over, &mut used, 14.0);
+            assert_eq!(f, found);
+            assert!(used.iter().all(|&u| !u));
+        }
     }
 }
