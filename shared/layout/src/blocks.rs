@@ -110,6 +110,52 @@ impl Draft {
     }
 }
 
+/// The header lines set over each table that it was found without (see
+/// [`tables::head_over`]) join it, leaving the drafts they were read in.
+pub fn head_tables(drafts: &mut Vec<Draft>, em: f32) {
+    for t in 0..drafts.len() {
+        let Some(table) = drafts[t].table.take() else {
+            continue;
+        };
+        // The words of the page's text but its lists, and where each is (draft, line, word).
+        let mut words: Vec<Word> = Vec::new();
+        let mut at: Vec<(usize, usize, usize)> = Vec::new();
+        for (d, draft) in drafts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.table.is_none() && d.item_starts.is_empty())
+        {
+            for (l, line) in draft.lines.iter().enumerate() {
+                for (w, word) in line.words.iter().enumerate() {
+                    words.push(word.clone());
+                    at.push((d, l, w));
+                }
+            }
+        }
+        let mut found = tables::Found {
+            bbox: drafts[t].bbox,
+            table,
+            drawn: false,
+        };
+        let mut used = vec![false; words.len()];
+        tables::head_over(&mut found, &words, &mut used, em);
+        drafts[t].bbox = found.bbox;
+        drafts[t].table = Some(found.table);
+        for (&(d, l, w), _) in at.iter().zip(&used).rev().filter(|(_, &u)| u) {
+            drafts[d].lines[l].words.remove(w);
+        }
+        for draft in drafts.iter_mut().filter(|d| d.table.is_none()) {
+            draft.lines.retain(|l| !l.words.is_empty());
+            for line in &mut draft.lines {
+                line.bbox =
+                    geom::union_all(line.words.iter().map(|w| &w.bbox)).unwrap_or(line.bbox);
+            }
+            draft.bbox = geom::union_all(draft.lines.iter().map(|l| &l.bbox)).unwrap_or(draft.bbox);
+        }
+    }
+    drafts.retain(|d| d.table.is_some() || !d.lines.is_empty());
+}
+
 /// An item of a leaf in reading order: a line, or a table found among its rows.
 enum Item {
     Line(Line),

@@ -305,6 +305,15 @@ pub fn levels(styles: &[Style]) -> Vec<u8> {
         .collect()
 }
 
+/// A character that only mathematics uses: relations and operators, Greek letters,
+/// mathematical letters and symbols.
+pub(crate) fn is_math(c: char) -> bool {
+    "=<>±×÷·∑∏∫∮√∞∂∇≤≥≠≈≡∼∝∈∉⊂⊆∪∩→←↔⇒⇔∀∃^′″".contains(c)
+        || ('\u{0391}'..='\u{03C9}').contains(&c)
+        || ('\u{2200}'..='\u{22FF}').contains(&c)
+        || ('\u{1D400}'..='\u{1D7FF}').contains(&c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

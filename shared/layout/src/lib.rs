@@ -206,6 +206,7 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         };
         page_drafts.extend(tops.into_iter().map(furniture_draft));
         let mut body_drafts = blocks::page_blocks(&body, p.tables, &leaves, stream);
+        blocks::head_tables(&mut body_drafts, p.em);
         regions::formulas(page, &mut body_drafts);
         // Figures: on a text layer where the source has them (its author's place, next to the
         // text that refers to them), else after the body.
@@ -337,9 +338,6 @@ fn prepare(page: &PageInput) -> Prepared {
         };
     let read = regions::tables(page, &tables, &seen, &mut used, em);
     tables.extend(read);
-    for found in &mut tables {
-        tables::head_over(found, &page.words, &mut used, em);
-    }
     let rest: Vec<Word> = page
         .words
         .iter()

@@ -99,19 +99,10 @@ pub fn formulas(page: &PageInput, drafts: &mut [Draft]) {
     {
         let inside =
             of(&page.regions, RegionKind::Equation).any(|e| covered(&d.bbox, &e) >= FORMULA);
-        if inside && d.raw_text().chars().any(is_math) {
+        if inside && d.raw_text().chars().any(crate::classify::is_math) {
             d.kind = Kind::Formula;
         }
     }
-}
-
-/// A character that only mathematics uses: relations and operators, Greek letters,
-/// mathematical letters and symbols.
-fn is_math(c: char) -> bool {
-    "=<>±×÷·∑∏∫∮√∞∂∇≤≥≠≈≡∼∝∈∉⊂⊆∪∩→←↔⇒⇔∀∃^′″".contains(c)
-        || ('\u{0391}'..='\u{03C9}').contains(&c)
-        || ('\u{2200}'..='\u{22FF}').contains(&c)
-        || ('\u{1D400}'..='\u{1D7FF}').contains(&c)
 }
 
 /// The tables a structure model read in the page's table regions (but where a ruled table was
@@ -297,15 +288,9 @@ pub fn read_open_tables(page: &PageInput, ruled: &mut [Found], used: &mut [bool]
 /// A row of the words `ids` over `table`, as its first header row: each word under the column
 /// whose cells' boxes stand nearest to it.
 fn head_with(table: &mut Table, words: &[Word], ids: &[usize]) {
-    let spans: Vec<(f32, f32)> = (0..table.cols)
-        .map(|col| {
-            table
-                .cells
-                .iter()
-                .filter(|c| c.col == col && c.col_span == 1)
-                .filter_map(|c| c.bbox)
-                .fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x[0]), b.max(x[2])))
-        })
+    let spans: Vec<(f32, f32)> = tables::column_spans(table)
+        .into_iter()
+        .map(|s| s.unwrap_or((f32::MAX, f32::MIN)))
         .collect();
     let mut under: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     for &i in ids {

@@ -756,6 +756,7 @@ pub fn aligned(
                 Some(cell) => {
                     cell.text.push(' ');
                     cell.text.push_str(&text);
+                    cell.bbox = cell.bbox.map(|c| geom::union(&c, &b));
                 }
                 None => cells.push(Cell {
                     row: r as u32,
@@ -764,7 +765,7 @@ pub fn aligned(
                     col_span: span as u32,
                     text,
                     header: false,
-                    bbox: None,
+                    bbox: Some(b),
                 }),
             }
         }
@@ -817,13 +818,16 @@ fn merge_spans(mut spans: Vec<(f32, f32)>) -> Vec<(f32, f32, usize)> {
 /// than the table, running text or a title over the whole table ends them; a piece alone on its
 /// line heads some columns but not the first. Their words are then `used`.
 pub fn head_over(found: &mut Found, words: &[Word], used: &mut [bool], em: f32) {
-    let Some(columns) = column_spans(&found.table) else {
+    let Some(columns) = column_spans(&found.table)
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+    else {
         return;
     };
     let (x0, x1) = (found.bbox[0] - em, found.bbox[2] + em);
     let mut top = found.bbox[1];
     let mut taken: Vec<usize> = Vec::new();
-    let mut pieces: Vec<Segment> = Vec::new();
+    let mut pieces: Vec<(BBox, String)> = Vec::new();
     for _ in 0..HEAD_LINES {
         let free = |i: usize| !used[i] && !taken.contains(&i);
         // The words whose middle is above the top and whose foot comes near it, and their lines.
@@ -843,22 +847,34 @@ pub fn head_over(found: &mut Found, words: &[Word], used: &mut [bool], em: f32) 
             .iter()
             .all(|&i| words[i].bbox[0] >= x0 && words[i].bbox[2] <= x1);
         let line_words: Vec<Word> = line.iter().map(|&i| words[i].clone()).collect();
-        let segments = crate::lines::segments(&line_words);
-        let short = segments
+        // Its pieces, split where the white between two columns runs through them (heads of
+        // one word each, set as far apart as a loose line's words).
+        let line_pieces: Vec<(BBox, String)> = crate::lines::segments(&line_words)
             .iter()
-            .all(|s| s.chars() <= HEAD_CHARS && !crate::classify::is_caption(&s.text()));
+            .flat_map(|s| split_at_columns(s, &columns))
+            .collect();
+        // Short pieces of words and figures, not a formula's (its operators and relations; a
+        // Greek letter heads columns too) nor a glyph the text layer cannot name.
+        let heads = line_pieces.iter().all(|(_, text)| {
+            text.chars().count() <= HEAD_CHARS
+                && !crate::classify::is_caption(text)
+                && !text.chars().any(|c| {
+                    c == char::REPLACEMENT_CHARACTER
+                        || (crate::classify::is_math(c) && !c.is_alphabetic())
+                })
+        });
         // A piece alone on its line heads some columns ("Three Months Ended"); over the
         // first column too, it is the table's title.
-        let title = segments.len() == 1
+        let title = line_pieces.len() == 1
             && columns.first().is_some_and(|c| {
-                geom::overlap(c.0, c.1, segments[0].bbox[0], segments[0].bbox[2]) > 0.0
+                geom::overlap(c.0, c.1, line_pieces[0].0[0], line_pieces[0].0[2]) > 0.0
             });
-        if line.is_empty() || !within || !short || title {
+        if line.is_empty() || !within || !heads || title {
             break;
         }
         top = geom::union_all(line.iter().map(|&i| &words[i].bbox)).map_or(top, |b| b[1]);
         taken.extend(line);
-        pieces.extend(segments);
+        pieces.extend(line_pieces);
     }
     if pieces.len() < 2 {
         return;
@@ -880,9 +896,9 @@ const HEAD_CHARS: usize = 40;
 /// How much of its height a piece set between two header lines shares with the one above.
 const STRADDLE: f32 = 0.2;
 
-/// Each column's span across the page, from its cells that span no other column, when all
-/// the columns have one.
-fn column_spans(table: &Table) -> Option<Vec<(f32, f32)>> {
+/// Each column's span across the page, from the boxes of its cells that span no other column
+/// (`None` for a column without any).
+pub(crate) fn column_spans(table: &Table) -> Vec<Option<(f32, f32)>> {
     (0..table.cols)
         .map(|col| {
             table
@@ -896,40 +912,85 @@ fn column_spans(table: &Table) -> Option<Vec<(f32, f32)>> {
         .collect()
 }
 
-/// `pieces` over `table` as its first header rows: pieces that share a line make a row, each
-/// piece under the columns it overlaps or else the nearest. A line set between two (overlapping
-/// the line above, in columns that line leaves empty) shares the row above, and spans the
-/// table's first row too where it reaches below `top` (the table's) over empty cells: "Notes"
-/// set between "Cost median" and "Revenue". The table's own header rows stay so when they hold
-/// no figures.
-fn prepend_header(table: &mut Table, columns: &[(f32, f32)], mut pieces: Vec<Segment>, top: f32) {
-    pieces.sort_by(|a, b| a.bbox[1].total_cmp(&b.bbox[1]));
+/// `pieces` (their boxes and text) over `table` as its first header rows: pieces that share a
+/// line make a row, each piece under the columns it overlaps or else the nearest. A line set
+/// between two (overlapping the line above, in columns that line leaves empty) shares the row
+/// above, and spans the row below too where that row leaves its columns empty: "Notes" set
+/// between "Cost median" and "Revenue" (the table's first row, when its own foot reaches below
+/// `top`, the table's). The table's own header rows stay so when they hold no figures.
+fn prepend_header(
+    table: &mut Table,
+    columns: &[(f32, f32)],
+    mut pieces: Vec<(BBox, String)>,
+    top: f32,
+) {
+    pieces.sort_by(|a, b| a.0[1].total_cmp(&b.0[1]));
     // Each row's pieces, and whether each was set between two rows.
-    let mut rows: Vec<Vec<(Segment, bool)>> = Vec::new();
-    for piece in pieces {
-        match rows.last_mut() {
-            Some(row) if geom::v_overlap_ratio(&row[0].0.bbox, &piece.bbox) >= 0.5 => {
-                row.push((piece, false))
+    let mut lines: Vec<Vec<(BBox, String, bool)>> = Vec::new();
+    for (bbox, text) in pieces {
+        match lines.last_mut() {
+            Some(row) if geom::v_overlap_ratio(&row[0].0, &bbox) >= 0.5 => {
+                row.push((bbox, text, false))
             }
-            _ => rows.push(vec![(piece, false)]),
+            _ => lines.push(vec![(bbox, text, false)]),
         }
     }
     let mut k = 1;
-    while k < rows.len() {
-        let between = rows[k].iter().all(|(p, _)| {
-            rows[k - 1]
+    while k < lines.len() {
+        let between = lines[k].iter().all(|(p, _, _)| {
+            lines[k - 1]
                 .iter()
-                .any(|(q, _)| geom::v_overlap_ratio(&p.bbox, &q.bbox) >= STRADDLE)
-                && rows[k - 1]
+                .any(|(q, _, _)| geom::v_overlap_ratio(p, q) >= STRADDLE)
+                && lines[k - 1]
                     .iter()
-                    .all(|(q, _)| geom::overlap(p.bbox[0], p.bbox[2], q.bbox[0], q.bbox[2]) <= 0.0)
+                    .all(|(q, _, _)| geom::overlap(p[0], p[2], q[0], q[2]) <= 0.0)
         });
         if between {
-            let row = rows.remove(k);
-            rows[k - 1].extend(row.into_iter().map(|(p, _)| (p, true)));
+            let row = lines.remove(k);
+            lines[k - 1].extend(row.into_iter().map(|(p, t, _)| (p, t, true)));
         } else {
             k += 1;
         }
+    }
+    // Each row's cells: a piece under the columns it overlaps that no piece before it took, or
+    // the nearest free one; with none left, it joins the piece before it.
+    let mut rows: Vec<Vec<(Cell, bool)>> = Vec::new();
+    for (r, line) in lines.into_iter().enumerate() {
+        let mut filled = vec![false; columns.len()];
+        let mut cells: Vec<(Cell, bool)> = Vec::new();
+        for (bbox, text, between) in line {
+            let over: Vec<usize> = (0..columns.len())
+                .filter(|&c| geom::overlap(columns[c].0, columns[c].1, bbox[0], bbox[2]) > 0.0)
+                .collect();
+            let x = geom::center(&bbox).0;
+            let off = |c: &usize| geom::outside(columns[*c].0, columns[*c].1, x);
+            let nearest = (0..columns.len())
+                .filter(|&c| !filled[c])
+                .min_by(|p, q| off(p).total_cmp(&off(q)));
+            let span = over.first().zip(over.last()).map(|(a, b)| (*a, *b));
+            let Some((c0, c1)) = span
+                .or(nearest.map(|c| (c, c)))
+                .filter(|&(c0, c1)| filled[c0..=c1].iter().all(|f| !f))
+                .or(nearest.map(|c| (c, c)))
+            else {
+                if let Some((last, _)) = cells.last_mut() {
+                    last.text = format!("{} {text}", last.text);
+                }
+                continue;
+            };
+            filled[c0..=c1].fill(true);
+            let cell = Cell {
+                row: r as u32,
+                col: c0 as u32,
+                row_span: 1,
+                col_span: (c1 - c0 + 1) as u32,
+                text,
+                header: true,
+                bbox: Some(bbox),
+            };
+            cells.push((cell, between));
+        }
+        rows.push(cells);
     }
     let own_header = table
         .cells
@@ -943,72 +1004,57 @@ fn prepend_header(table: &mut Table, columns: &[(f32, f32)], mut pieces: Vec<Seg
     for c in &mut table.cells {
         c.row += n;
     }
-    let first_row_empty = |table: &Table, col: u32| {
-        table
-            .cells
-            .iter()
-            .filter(|c| {
-                c.row <= n && n < c.row + c.row_span && c.col <= col && col < c.col + c.col_span
-            })
-            .all(|c| c.text.is_empty() && c.row == n && c.row_span == 1 && c.col_span == 1)
-    };
-    for (r, row) in rows.iter().enumerate() {
-        let mut filled = vec![false; columns.len()];
-        let mut cells: Vec<Cell> = Vec::new();
-        for (piece, between) in row {
-            let (a, b) = (piece.bbox[0], piece.bbox[2]);
-            let over: Vec<usize> = (0..columns.len())
-                .filter(|&c| !filled[c] && geom::overlap(columns[c].0, columns[c].1, a, b) > 0.0)
-                .collect();
-            let x = geom::center(&piece.bbox).0;
-            let off = |c: &usize| geom::outside(columns[*c].0, columns[*c].1, x);
-            let nearest = (0..columns.len())
-                .filter(|&c| !filled[c])
-                .min_by(|p, q| off(p).total_cmp(&off(q)));
-            let span = over.first().zip(over.last()).map(|(a, b)| (*a, *b));
-            let Some((c0, c1)) = span
-                .or(nearest.map(|c| (c, c)))
-                .filter(|&(c0, c1)| (c0..=c1).all(|c| !filled[c]))
-            else {
-                // No column left for it: it belongs with the piece before it.
-                if let Some(last) = cells.last_mut() {
-                    last.text = format!("{} {}", last.text, piece.text());
-                }
+    // A piece set between two rows spans the one below where it leaves the piece's columns
+    // empty.
+    let columns_of = |c: &Cell| c.col..c.col + c.col_span;
+    let meets = |a: &Cell, b: &Cell| columns_of(a).any(|x| columns_of(b).contains(&x));
+    for r in 0..rows.len() {
+        for k in 0..rows[r].len() {
+            let (cell, between) = &rows[r][k];
+            if !*between {
                 continue;
+            }
+            let down = if r + 1 < rows.len() {
+                rows[r + 1].iter().all(|(below, _)| !meets(cell, below))
+            } else {
+                // The table's first row; its foot reaches below the table's top.
+                cell.bbox.is_some_and(|b| b[3] > top)
+                    && table
+                        .cells
+                        .iter()
+                        .filter(|c| c.row <= n && n < c.row + c.row_span && meets(cell, c))
+                        .all(|c| c.text.is_empty() && c.row == n && c.row_span == 1)
             };
-            let down = *between
-                && r + 1 == rows.len()
-                && piece.bbox[3] > top
-                && (c0..=c1).all(|c| first_row_empty(table, c as u32));
-            filled[c0..=c1].fill(true);
             if down {
+                let cell = cell.clone();
                 table
                     .cells
-                    .retain(|cell| !(cell.row == n && (c0 as u32..=c1 as u32).contains(&cell.col)));
+                    .retain(|c| !(c.row == n && r + 1 == rows.len() && meets(&cell, c)));
+                rows[r][k].0.row_span = 2;
             }
-            cells.push(Cell {
-                row: r as u32,
-                col: c0 as u32,
-                row_span: if down { 2 } else { 1 },
-                col_span: (c1 - c0 + 1) as u32,
-                text: piece.text(),
-                header: true,
-                bbox: Some(piece.bbox),
-            });
         }
-        for c in (0..columns.len()).filter(|&c| !filled[c]) {
-            cells.push(Cell {
-                row: r as u32,
-                col: c as u32,
-                row_span: 1,
-                col_span: 1,
-                text: String::new(),
-                header: true,
-                bbox: None,
-            });
-        }
-        table.cells.extend(cells);
     }
+    // Empty cells where no piece stands (nor one above it spans down).
+    let mut cells: Vec<Cell> = rows.into_iter().flatten().map(|(c, _)| c).collect();
+    for r in 0..n {
+        for col in 0..columns.len() as u32 {
+            let covered = cells
+                .iter()
+                .any(|c| c.row <= r && r < c.row + c.row_span && columns_of(c).contains(&col));
+            if !covered {
+                cells.push(Cell {
+                    row: r,
+                    col,
+                    row_span: 1,
+                    col_span: 1,
+                    text: String::new(),
+                    header: true,
+                    bbox: None,
+                });
+            }
+        }
+    }
+    table.cells.extend(cells);
     table.rows += n;
     table.header_rows += n;
     let header_rows = table.header_rows;

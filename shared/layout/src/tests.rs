@@ -322,6 +322,69 @@ fn a_first_column_whose_cells_span_rows_is_a_column_of_its_table() {
 }
 
 #[test]
+fn a_statements_column_heads_over_its_table_are_its_header_rows() {
+    // An income statement without rules: a paragraph, then heads over pairs of columns and
+    // their dates, then rows of a label and four figures.
+    let mut w = Vec::new();
+    w.extend(line(
+        "The following table summarises the results of the quarter and the year.",
+        72.0,
+        60.0,
+        10.0,
+    ));
+    let cols = [300.0, 360.0, 420.0, 480.0];
+    w.extend(line("Three Months Ended", 305.0, 90.0, 10.0));
+    w.extend(line("Nine Months Ended", 428.0, 90.0, 10.0));
+    // Each date set on two lines, written cell by cell.
+    for (c, (day, year)) in [("June 25,", "2022"), ("June 26,", "2021")]
+        .iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        w.extend(line(day, cols[c], 104.0, 10.0));
+        w.extend(line(year, cols[c] + 10.0, 116.0, 10.0));
+    }
+    let rows = [
+        ("Products", ["63,355", "63,948", "245,241", "232,309"]),
+        ("Services", ["19,604", "17,486", "58,941", "50,148"]),
+        (
+            "Total net sales",
+            ["82,959", "81,434", "304,182", "282,457"],
+        ),
+    ];
+    for (r, (label, figures)) in rows.iter().enumerate() {
+        let y = 132.0 + 14.0 * r as f32;
+        w.extend(line(label, 72.0, y, 10.0));
+        for (c, f) in figures.iter().enumerate() {
+            w.extend(line(f, cols[c], y, 10.0));
+        }
+    }
+    let doc = analyse(&[page(1, w, Vec::new())]);
+    let blocks = &doc.pages[0].blocks;
+    assert_eq!(blocks.len(), 2, "{:?}", kinds(&doc));
+    assert_eq!(blocks[0].kind, Kind::Paragraph);
+    let table = blocks[1].table.as_ref().expect("a table");
+    assert_eq!((table.rows, table.cols, table.header_rows), (6, 5, 3));
+    let heads: Vec<(&str, u32, u32)> = table
+        .cells
+        .iter()
+        .filter(|c| c.row == 0 && !c.text.is_empty())
+        .map(|c| (c.text.as_str(), c.col, c.col_span))
+        .collect();
+    assert_eq!(
+        heads,
+        [("Three Months Ended", 1, 2), ("Nine Months Ended", 3, 2)]
+    );
+    assert_eq!(
+        table.grid()[1],
+        ["", "June 25,", "June 26,", "June 25,", "June 26,"]
+    );
+    assert_eq!(table.grid()[2], ["", "2022", "2021", "2022", "2021"]);
+    assert_eq!(table.grid()[3][0], "Products");
+}
+
+#[test]
 fn a_centred_heading_in_small_capitals_starts_its_section() {
     let mut w = Vec::new();
     // Set in capitals a little smaller than the text, centred over the column, numbered.
