@@ -510,7 +510,7 @@ fn merge_header_lines(table: &mut Table, extents: &[(f32, f32)], size: f32) {
     while r + 1 < limit && (r as usize + 1) < extents.len() {
         let gap = extents[r as usize + 1].0 - extents[r as usize].1;
         let below = layout(table, r + 1);
-        if gap > 0.6 * size || below.iter().any(|c| !layout(table, r).contains(c)) {
+        if gap > HEADER_LINE_GAP * size || below.iter().any(|c| !layout(table, r).contains(c)) {
             r += 1;
             continue;
         }
@@ -895,6 +895,8 @@ const HEAD_GAP: f32 = 1.0;
 const HEAD_CHARS: usize = 40;
 /// How much of its height a piece set between two header lines shares with the one above.
 const STRADDLE: f32 = 0.2;
+/// The widest gap, in font sizes, between the two lines of one header cell.
+const HEADER_LINE_GAP: f32 = 0.6;
 
 /// Each column's span across the page, from the boxes of its cells that span no other column
 /// (`None` for a column without any).
@@ -991,6 +993,52 @@ fn prepend_header(
             cells.push((cell, between));
         }
         rows.push(cells);
+    }
+    // A cell set on two lines ("June 25," over "2022"): a line right under another, each of
+    // whose pieces heads the same columns as a piece of the line above or columns it leaves
+    // empty, joins it.
+    let mut r = 0;
+    while r + 1 < rows.len() {
+        let bottom = rows[r]
+            .iter()
+            .filter_map(|(c, _)| c.bbox)
+            .map(|b| b[3])
+            .fold(f32::MIN, f32::max);
+        let close = rows[r + 1]
+            .iter()
+            .filter_map(|(c, _)| c.bbox)
+            .all(|b| b[1] - bottom <= HEADER_LINE_GAP * geom::height(&b));
+        let columns_of = |c: &Cell| c.col..c.col + c.col_span;
+        let fits = rows[r + 1].iter().all(|(below, _)| {
+            rows[r].iter().all(|(above, _)| {
+                columns_of(above) == columns_of(below)
+                    || !columns_of(above).any(|x| columns_of(below).contains(&x))
+            })
+        });
+        if !(close && fits) {
+            r += 1;
+            continue;
+        }
+        for (mut below, between) in rows.remove(r + 1) {
+            match rows[r]
+                .iter_mut()
+                .find(|(above, _)| columns_of(above) == columns_of(&below))
+            {
+                Some((above, _)) => {
+                    above.text = format!("{} {}", above.text, below.text);
+                    above.bbox = above.bbox.zip(below.bbox).map(|(a, b)| geom::union(&a, &b));
+                }
+                None => {
+                    below.row = r as u32;
+                    rows[r].push((below, between));
+                }
+            }
+        }
+        for (k, row) in rows.iter_mut().enumerate() {
+            for (c, _) in row {
+                c.row = k as u32;
+            }
+        }
     }
     let own_header = table
         .cells
