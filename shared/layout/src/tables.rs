@@ -895,7 +895,8 @@ const HEAD_GAP: f32 = 1.0;
 const HEAD_CHARS: usize = 40;
 /// How much of its height a piece set between two header lines shares with the one above.
 const STRADDLE: f32 = 0.2;
-/// The widest gap, in font sizes, between the two lines of one header cell.
+/// The widest gap between the two lines of one header cell, in font sizes (in [`head_over`]'s
+/// header lines, in the height of the lower line).
 const HEADER_LINE_GAP: f32 = 0.6;
 
 /// Each column's span across the page, from the boxes of its cells that span no other column
@@ -994,6 +995,8 @@ fn prepend_header(
         }
         rows.push(cells);
     }
+    let columns_of = |c: &Cell| c.col..c.col + c.col_span;
+    let meets = |a: &Cell, b: &Cell| columns_of(a).any(|x| columns_of(b).contains(&x));
     // A cell set on two lines ("June 25," over "2022"): a line right under another, each of
     // whose pieces heads the same columns as a piece of the line above or columns it leaves
     // empty, joins it.
@@ -1008,12 +1011,10 @@ fn prepend_header(
             .iter()
             .filter_map(|(c, _)| c.bbox)
             .all(|b| b[1] - bottom <= HEADER_LINE_GAP * geom::height(&b));
-        let columns_of = |c: &Cell| c.col..c.col + c.col_span;
         let fits = rows[r + 1].iter().all(|(below, _)| {
-            rows[r].iter().all(|(above, _)| {
-                columns_of(above) == columns_of(below)
-                    || !columns_of(above).any(|x| columns_of(below).contains(&x))
-            })
+            rows[r]
+                .iter()
+                .all(|(above, _)| columns_of(above) == columns_of(below) || !meets(above, below))
         });
         if !(close && fits) {
             r += 1;
@@ -1054,8 +1055,6 @@ fn prepend_header(
     }
     // A piece set between two rows spans the one below where it leaves the piece's columns
     // empty.
-    let columns_of = |c: &Cell| c.col..c.col + c.col_span;
-    let meets = |a: &Cell, b: &Cell| columns_of(a).any(|x| columns_of(b).contains(&x));
     for r in 0..rows.len() {
         for k in 0..rows[r].len() {
             let (cell, between) = &rows[r][k];
