@@ -141,6 +141,9 @@ pub fn head_tables(drafts: &mut Vec<Draft>, em: f32) {
         tables::head_over(&mut found, &words, &mut used, em);
         drafts[t].bbox = found.bbox;
         drafts[t].table = Some(found.table);
+        if !used.contains(&true) {
+            continue;
+        }
         for (&(d, l, w), _) in at.iter().zip(&used).rev().filter(|(_, &u)| u) {
             drafts[d].lines[l].words.remove(w);
         }
