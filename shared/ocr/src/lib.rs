@@ -276,11 +276,15 @@ impl Regions {
         };
         let layout = session(environment, layout, setup.threads)?;
         let table = match setup.table.as_deref() {
-            Some(path) => Some(table::Model::new(session(
-                environment,
-                path,
-                setup.threads,
-            )?)?),
+            Some(path) if !path.exists() => return Err(missing(path)),
+            Some(path) => {
+                let (environment, path, threads) =
+                    (environment.clone(), path.to_owned(), setup.threads);
+                Some(
+                    Box::new(move || table::Model::new(session(&environment, &path, threads)?))
+                        as regions::LoadTable,
+                )
+            }
             None => None,
         };
         Ok(Some(Regions::new(layout, table)))

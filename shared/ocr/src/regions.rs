@@ -29,7 +29,18 @@ pub struct Regions {
     layout: Session,
     /// The model's classes, by its output index (`None`: one this code does not know).
     kinds: Vec<Option<RegionKind>>,
-    table: Option<table::Model>,
+    table: TableModel,
+}
+
+/// Loads the table-structure model.
+pub(crate) type LoadTable = Box<dyn FnOnce() -> Result<table::Model, Unavailable> + Send>;
+
+/// The table-structure model is loaded when a page first has a table for it to read: most pages
+/// have none, and a new child's first page need not wait for it (73 ms of its model loading).
+enum TableModel {
+    Absent,
+    Deferred(LoadTable),
+    Loaded(table::Model),
 }
 
 fn kind(name: &str) -> Option<RegionKind> {
@@ -49,7 +60,7 @@ fn kind(name: &str) -> Option<RegionKind> {
 }
 
 impl Regions {
-    pub(crate) fn new(layout: Session, table: Option<table::Model>) -> Regions {
+    pub(crate) fn new(layout: Session, table: Option<LoadTable>) -> Regions {
         // The classes are in the model's metadata, one per line, as in PP-OCR's models.
         let listed = layout
             .metadata()
@@ -61,8 +72,24 @@ impl Regions {
         Regions {
             layout,
             kinds: listed.lines().map(kind).collect(),
-            table,
+            table: table.map_or(TableModel::Absent, TableModel::Deferred),
         }
+    }
+
+    /// The table-structure model, loaded now if it was not yet; `None` when it is not
+    /// installed, or failed to load (the error is given once).
+    fn table_model(&mut self) -> Result<Option<&mut table::Model>, Unavailable> {
+        if let TableModel::Deferred(_) = self.table {
+            if let TableModel::Deferred(load) =
+                std::mem::replace(&mut self.table, TableModel::Absent)
+            {
+                self.table = TableModel::Loaded(load()?);
+            }
+        }
+        Ok(match &mut self.table {
+            TableModel::Loaded(model) => Some(model),
+            _ => None,
+        })
     }
 
     /// The regions of a page image, in its pixels multiplied by `scale`, each table region with
@@ -83,7 +110,7 @@ impl Regions {
     /// but the page's rules or columns of words make: their structure from the table model
     /// too, as table regions. `page` is in the image's pixels multiplied by `scale`.
     pub fn read_unseen_tables(&mut self, page: &mut PageInput, image: &GrayImage, scale: f32) {
-        if self.table.is_none() {
+        if matches!(self.table, TableModel::Absent) {
             return;
         }
         let analysed = horizon_layout::analyse(std::slice::from_ref(page));
@@ -140,7 +167,7 @@ impl Regions {
         bbox: BBox,
         scale: f32,
     ) -> Result<Option<Table>, Unavailable> {
-        let Some(model) = self.table.as_mut() else {
+        let Some(model) = self.table_model()? else {
             return Ok(None);
         };
         let crop = image_ops::crop(image, bbox);
