@@ -79,13 +79,10 @@ impl Regions {
     /// The table-structure model, loaded now if it was not yet; `None` when it is not
     /// installed, or failed to load (the error is given once).
     fn table_model(&mut self) -> Result<Option<&mut table::Model>, Unavailable> {
-        if let TableModel::Deferred(_) = self.table {
-            if let TableModel::Deferred(load) =
-                std::mem::replace(&mut self.table, TableModel::Absent)
-            {
-                self.table = TableModel::Loaded(load()?);
-            }
-        }
+        self.table = match std::mem::replace(&mut self.table, TableModel::Absent) {
+            TableModel::Deferred(load) => TableModel::Loaded(load()?),
+            other => other,
+        };
         Ok(match &mut self.table {
             TableModel::Loaded(model) => Some(model),
             _ => None,
