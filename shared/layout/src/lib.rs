@@ -145,11 +145,12 @@ pub fn analyse(pages: &[PageInput]) -> Document {
         }
         figures.sort_by_key(|f| f.0);
         // Reading order over the body's segments and the ruled tables.
+        let columns = regions::Columns::of(page);
         let mut atoms: Vec<order::Atom> = body
             .iter()
             .enumerate()
             .map(|(i, s)| order::Atom {
-                bbox: s.bbox,
+                bbox: columns.as_ref().map_or(s.bbox, |c| c.clip(&s.bbox, s.size)),
                 size: s.size,
                 chars: s.chars(),
                 numeric: s.is_numeric(),
@@ -348,7 +349,10 @@ fn prepare(page: &PageInput) -> Prepared {
     Prepared {
         em,
         tables,
-        segments: lines::segments(&rest),
+        segments: match regions::Columns::of(page) {
+            Some(columns) => columns.split(lines::segments(&rest)),
+            None => lines::segments(&rest),
+        },
     }
 }
 

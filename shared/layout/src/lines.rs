@@ -36,7 +36,7 @@ pub struct Segment {
 }
 
 impl Segment {
-    fn of(words: Vec<Word>) -> Segment {
+    pub(crate) fn of(words: Vec<Word>) -> Segment {
         let bbox = geom::union_all(words.iter().map(|w| &w.bbox)).unwrap_or_default();
         let size = median(words.iter().map(|w| w.size).collect());
         let all = |f: fn(&Word) -> bool| words.iter().all(f);

@@ -58,6 +58,94 @@ pub fn with_figures(page: &PageInput) -> PageInput {
     page
 }
 
+/// On a scan, the model's text regions (all but figures and tables): the columns it sees where
+/// OCR's rough boxes may not show them. Its lines overhang their columns, and a stray mark read
+/// in the gutter (a bracket, a box) may close it: a gutter narrower than a few font sizes is then
+/// lost, and two columns read across.
+pub struct Columns<'a>(Vec<&'a BBox>);
+
+/// A line overhangs the model's region by at most this many font sizes to be drawn back into it.
+const OVERHANG: f32 = 1.0;
+
+impl<'a> Columns<'a> {
+    /// The page's, or none on a text layer (its lines and gaps are exact).
+    pub fn of(page: &'a PageInput) -> Option<Columns<'a>> {
+        let texts: Vec<&BBox> = page
+            .regions
+            .iter()
+            .filter(|r| !matches!(r.kind, RegionKind::Figure | RegionKind::Table))
+            .map(|r| &r.bbox)
+            .collect();
+        (page.source != Source::Text && !texts.is_empty()).then_some(Columns(texts))
+    }
+
+    /// The regions that hold the centre of `b`, set in type of `size`.
+    fn holding(&self, b: &BBox, size: f32) -> Vec<&'a BBox> {
+        let (cx, cy) = geom::center(b);
+        self.0
+            .iter()
+            .copied()
+            .filter(|r| geom::contains(r, cx, cy, SLACK * size))
+            .collect()
+    }
+
+    /// Splits each segment where its words pass from the regions of one column to those of
+    /// another beside it: no region holds both words, and one holding the first lies left of one
+    /// holding the second.
+    pub fn split(&self, segments: Vec<Segment>) -> Vec<Segment> {
+        let mut out = Vec::with_capacity(segments.len());
+        for seg in segments {
+            let places: Vec<Vec<&BBox>> = seg
+                .words
+                .iter()
+                .map(|w| self.holding(&w.bbox, w.size))
+                .collect();
+            let beside = |i: usize| {
+                let (a, b) = (&places[i - 1], &places[i]);
+                let apart = seg.words[i].bbox[0] - seg.words[i - 1].bbox[2];
+                apart > 0.25 * seg.size
+                    && a.iter().all(|r| !b.contains(r))
+                    && a.iter().any(|ra| {
+                        b.iter().any(|rb| {
+                            ra[2] <= rb[0] + seg.size && geom::h_overlap_ratio(ra, rb) < 0.1
+                        })
+                    })
+            };
+            let cuts: Vec<usize> = (1..seg.words.len()).filter(|&i| beside(i)).collect();
+            if cuts.is_empty() {
+                out.push(seg);
+                continue;
+            }
+            let mut words = seg.words;
+            let mut pieces = Vec::new();
+            for &cut in cuts.iter().rev() {
+                pieces.push(Segment::of(words.split_off(cut)));
+            }
+            pieces.push(Segment::of(words));
+            out.extend(pieces.into_iter().rev());
+        }
+        out
+    }
+
+    /// A line's box for the reading order: drawn back within the narrowest region holding it,
+    /// on each side it overhangs by no more than [`OVERHANG`] font sizes.
+    pub fn clip(&self, b: &BBox, size: f32) -> BBox {
+        let mut out = *b;
+        for r in self.holding(b, size) {
+            if out[0] < r[0] && r[0] - out[0] <= OVERHANG * size {
+                out[0] = r[0];
+            }
+            if out[2] > r[2] && out[2] - r[2] <= OVERHANG * size {
+                out[2] = r[2];
+            }
+        }
+        if out[0] >= out[2] {
+            return *b;
+        }
+        out
+    }
+}
+
 fn of(regions: &[Region], kind: RegionKind) -> impl Iterator<Item = BBox> + '_ {
     regions
         .iter()

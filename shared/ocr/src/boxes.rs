@@ -61,11 +61,11 @@ fn without_box(words: &[Word], bbox: &BBox) -> Option<Vec<Word>> {
         };
         let taken: Vec<usize> = (0..chars.len()).filter(|&i| inside(i)).collect();
         let kept: Vec<usize> = (0..chars.len()).filter(|&i| !inside(i)).collect();
-        // A box stands before or after its label, never inside a word.
-        let within = taken
-            .iter()
-            .any(|&i| kept.first().is_some_and(|&k| k < i) && kept.last().is_some_and(|&k| k > i));
-        if within || taken.iter().any(|&i| !BOX_LIKE.contains(chars[i])) {
+        // A box stands apart from its label, or read with it as one word before it ("□No");
+        // read after a word's letters, it frames the word's last character (a link's box
+        // around a reference's number: "Table 1" read "TableI"), as inside a word it is one.
+        let after_letters = taken.iter().any(|&i| kept.first().is_some_and(|&k| k < i));
+        if after_letters || taken.iter().any(|&i| !BOX_LIKE.contains(chars[i])) {
             return None;
         }
         if let (Some(&first), Some(&last)) = (kept.first(), kept.last()) {
@@ -249,6 +249,15 @@ mod tests {
         // The filled square is a bullet, not a box.
         assert_eq!(texts, ["☒", "Yes", "☐", "No", "More"]);
         assert!(placed[3].bbox[0] >= 118.0, "{:?}", placed[3].bbox);
+    }
+
+    #[test]
+    fn a_box_read_at_the_end_of_a_word_frames_its_last_character() {
+        // A link's box around a reference's number, read with the word before it.
+        let img = page(&[(100, 40, "cross")]);
+        let words = vec![word("TableI", [20.0, 38.0, 120.0, 62.0], true)];
+        let placed = place(&img, words.clone());
+        assert_eq!(placed, words);
     }
 
     #[test]
