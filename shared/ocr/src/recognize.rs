@@ -190,6 +190,7 @@ fn batches(order: &[usize], width: impl Fn(usize) -> usize) -> Vec<&[usize]> {
 
 /// A line's x-height (the height of most of its letters, column by column: capitals and
 /// figures only when they are most of it) and the typical width of its strokes, in pixels.
+/// Ink that runs in from the crop's top or bottom edge, short of its middle, is left out.
 fn x_height(line: &GrayImage) -> (f32, f32) {
     let (w, h) = (line.width() as usize, line.height() as usize);
     if w == 0 || h == 0 {
@@ -206,8 +207,18 @@ fn x_height(line: &GrayImage) -> (f32, f32) {
     let dark = |x: usize, y: usize| raw[y * w + x] < threshold;
     let (mut tops, mut bottoms, mut extents) = (Vec::new(), Vec::new(), Vec::new());
     for x in 0..w {
-        let top = (0..h).find(|&y| dark(x, y));
-        let bottom = (0..h).rev().find(|&y| dark(x, y));
+        // Ink running in from the crop's edge, short of its middle, is a neighbouring line's
+        // (its descenders above, its ascenders below); a tight crop's own letters run further.
+        let from_top = (0..h).find(|&y| !dark(x, y)).unwrap_or(h);
+        let from_top = if from_top < h / 2 { from_top } else { 0 };
+        let from_bottom = (0..h).rev().find(|&y| !dark(x, y)).map_or(0, |y| y + 1);
+        let from_bottom = if from_bottom > h - h / 2 {
+            from_bottom
+        } else {
+            h
+        };
+        let top = (from_top..from_bottom).find(|&y| dark(x, y));
+        let bottom = (from_top..from_bottom).rev().find(|&y| dark(x, y));
         if let (Some(t), Some(b)) = (top, bottom) {
             tops.push(t);
             bottoms.push(b);
@@ -580,5 +591,32 @@ mod tests {
         let (first, alternative) = decode(&rows, 3, 5, &all);
         assert_eq!(text(&first), "à n");
         assert_eq!(alternative.as_ref().map(text).as_deref(), Some("à n"));
+    }
+
+    #[test]
+    fn a_line_s_x_height_leaves_out_its_neighbours_ink() {
+        // Letters 4 pixels wide and 10 high in a crop 30 high; the line above's descenders run
+        // in from the crop's top edge, 8 pixels down, over every other letter and between the
+        // letters, where the line below's ascenders run in from the bottom edge too.
+        let mut img = GrayImage::from_pixel(200, 30, image::Luma([250]));
+        let ink = |img: &mut GrayImage, x: u32, ys: std::ops::Range<u32>| {
+            for y in ys {
+                img.put_pixel(x, y, image::Luma([10]));
+            }
+        };
+        for letter in 0..20u32 {
+            let x0 = letter * 10;
+            for x in x0..x0 + 4 {
+                ink(&mut img, x, 12..22);
+                if letter % 2 == 0 {
+                    ink(&mut img, x, 0..8);
+                }
+            }
+            for x in x0 + 4..x0 + 10 {
+                ink(&mut img, x, 0..5);
+                ink(&mut img, x, 26..30);
+            }
+        }
+        assert_eq!(x_height(&img).0, 10.0);
     }
 }
