@@ -21,6 +21,8 @@
 //! 5. Turned pages: the OCR pages turned 90, 180 and 270 degrees, read by both again.
 //! 6. Tables against published ground truth (the test tables of tabula-py and img2table), read
 //!    as PDFs and as images: cell adjacency F1 and structure (see `extract/tables.rs`).
+//! 7. Other scripts: printed pages of ten scripts, scanned (see `extract/scripts.rs`).
+//! 8. Two-column papers scanned at 300 dpi: reading order on scans (see `extract/columns.rs`).
 //!
 //! `HORIZON_BENCH_MODE=fast` runs it all in the fast mode (no layout or table models); the
 //! default is the accurate mode.
@@ -39,6 +41,8 @@ use horizon_extract_worker::child;
 use horizon_extract_worker::engine::{self, Input, Mode, Ocr};
 use horizon_layout::{Document, Kind};
 
+#[path = "extract/columns.rs"]
+mod columns;
 #[path = "extract/scripts.rs"]
 mod scripts;
 #[path = "extract/tables.rs"]
@@ -335,7 +339,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // One part alone: HORIZON_BENCH_PART=4 (the OCR pages, read upright and turned), 6 or 7.
+    // One part alone: HORIZON_BENCH_PART=4 (the OCR pages, read upright and turned), 6, 7 or 8.
     match std::env::var("HORIZON_BENCH_PART").as_deref() {
         Ok("6") => {
             tables::benchmark(&rt, &setup);
@@ -347,6 +351,10 @@ fn main() {
         }
         Ok("7") => {
             scripts::benchmark(&rt, &setup);
+            return;
+        }
+        Ok("8") => {
+            columns::benchmark(&rt, &setup, &files, &groundtruth);
             return;
         }
         _ => {}
@@ -532,6 +540,7 @@ fn main() {
     let sample: Vec<(PathBuf, u32)> = ocr_sample(&files, &groundtruth, &setup);
     ocr_benchmark(&rt, &setup, &sample);
     scripts::benchmark(&rt, &setup);
+    columns::benchmark(&rt, &setup, &files, &groundtruth);
 }
 
 /// PDFium's own part of a text layer, none of ours: the document opened and each page and its
