@@ -887,6 +887,29 @@ fn right_to_left_paragraphs_end_at_their_short_last_line() {
     }
 }
 
+/// Two columns' lines, and each as it reads down.
+const LEFT: [&str; 3] = [
+    "Alpha opens the left",
+    "column and then goes",
+    "down to its end here.",
+];
+const RIGHT: [&str; 3] = [
+    "Bravo opens the right",
+    "column and goes on",
+    "down to its end too.",
+];
+const LEFT_READ: &str = "Alpha opens the left column and then goes down to its end here.";
+const RIGHT_READ: &str = "Bravo opens the right column and goes on down to its end too.";
+
+fn region(kind: RegionKind, bbox: BBox) -> Region {
+    Region {
+        kind,
+        bbox,
+        score: 0.9,
+        table: None,
+    }
+}
+
 #[test]
 fn a_scan_s_columns_read_across_a_narrow_gutter_are_read_down_where_the_model_sees_them() {
     // OCR read each pair of the two columns' lines as one line: the gutter is about a font size
@@ -903,33 +926,17 @@ fn a_scan_s_columns_read_across_a_narrow_gutter_are_read_down_where_the_model_se
         100.0,
         10.0,
     ));
-    let left = [
-        "Alpha opens the left",
-        "column and then goes",
-        "down to its end here.",
-    ];
-    let right = [
-        "Bravo opens the right",
-        "column and goes on",
-        "down to its end too.",
-    ];
     let mut bottom = 0.0f32;
     for i in 0..3 {
         let y = 125.0 + 13.0 * i as f32;
-        let mut l = line(left[i], 72.0, y, 10.0);
+        let mut l = line(LEFT[i], 72.0, y, 10.0);
         if let Some(last) = l.last_mut() {
             last.line_end = false;
         }
         w.extend(ocr(l));
-        w.extend(ocr(line(right[i], 178.0, y, 10.0)));
+        w.extend(ocr(line(RIGHT[i], 178.0, y, 10.0)));
         bottom = y + 10.0;
     }
-    let region = |kind: RegionKind, bbox: BBox| Region {
-        kind,
-        bbox,
-        score: 0.9,
-        table: None,
-    };
     let scan = PageInput {
         source: Source::Ocr,
         regions: vec![
@@ -941,8 +948,7 @@ fn a_scan_s_columns_read_across_a_narrow_gutter_are_read_down_where_the_model_se
     };
     let text = analyse(&[scan]).text();
     assert!(
-        text.contains("Alpha opens the left column and then goes down to its end here.")
-            && text.contains("Bravo opens the right column and goes on down to its end too."),
+        text.contains(LEFT_READ) && text.contains(RIGHT_READ),
         "{text}"
     );
 }
@@ -952,45 +958,28 @@ fn a_scan_s_columns_whose_lines_overhang_into_a_narrow_gutter_are_read_down() {
     // OCR's boxes of the left column's lines overhang it, leaving less white between the
     // columns than a gutter needs; the model's regions draw them back.
     let mut w = Vec::new();
-    let left = [
-        "Alpha opens the left",
-        "column and then goes",
-        "down to its end here.",
-    ];
-    let right = [
-        "Bravo opens the right",
-        "column and goes on",
-        "down to its end too.",
-    ];
     for i in 0..3 {
         let y = 125.0 + 13.0 * i as f32;
-        w.extend(line(left[i], 72.0, y, 10.0));
-        w.extend(line(right[i], 173.0, y, 10.0));
+        w.extend(line(LEFT[i], 72.0, y, 10.0));
+        w.extend(line(RIGHT[i], 173.0, y, 10.0));
     }
     for word in &mut w {
         word.confidence = Some(0.95);
     }
-    let region = |bbox: BBox| Region {
-        kind: RegionKind::Text,
-        bbox,
-        score: 0.9,
-        table: None,
-    };
     let columns = vec![
-        region([72.0, 125.0, 165.0, 161.0]),
-        region([173.0, 125.0, 300.0, 161.0]),
+        region(RegionKind::Text, [72.0, 125.0, 165.0, 161.0]),
+        region(RegionKind::Text, [173.0, 125.0, 300.0, 161.0]),
     ];
     let scan = |regions: Vec<Region>| PageInput {
         source: Source::Ocr,
         regions,
         ..page(1, w.clone(), Vec::new())
     };
-    let left_first = "Alpha opens the left column and then goes down to its end here.";
     let text = analyse(&[scan(Vec::new())]).text();
     assert!(
-        !text.contains(left_first),
+        !text.contains(LEFT_READ),
         "read down without the model: {text}"
     );
     let text = analyse(&[scan(columns)]).text();
-    assert!(text.contains(left_first), "{text}");
+    assert!(text.contains(LEFT_READ), "{text}");
 }
