@@ -127,8 +127,8 @@ impl<'a> Columns<'a> {
         out
     }
 
-    /// A line's box for the reading order: drawn back within the narrowest region holding it,
-    /// on each side it overhangs by no more than [`OVERHANG`] font sizes.
+    /// A line's box for the reading order: drawn back within the regions holding it, on each
+    /// side where it overhangs one by no more than [`OVERHANG`] font sizes.
     pub fn clip(&self, b: &BBox, size: f32) -> BBox {
         let mut out = *b;
         for r in self.holding(b, size) {
