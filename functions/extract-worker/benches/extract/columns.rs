@@ -1,6 +1,7 @@
 //! Part 8 of the extraction benchmark: clean scans of two-column papers. Pages of the corpus's
-//! arXiv papers with ground truth, rasterised at 300 dpi in grey by pdftoppm, as a scanner
-//! would give them, read by our OCR and by Debian's Tesseract; the reference is the page's text
+//! arXiv papers with ground truth, rasterised at 300 dpi in grey by pdftoppm without their
+//! annotations (the boxes a viewer draws round links are not printed), as a scanner would give
+//! them, read by our OCR and by Debian's Tesseract; the reference is the page's text
 //! layer as our layout reads it (running text, in reading order, without figures and page
 //! furniture). Narrow gutters, full-width figures and captions above two columns, equations:
 //! where a reading order goes wrong, the similarity drops by whole columns.
@@ -33,7 +34,14 @@ fn is_paper(path: &Path, groundtruth: &Option<PathBuf>) -> bool {
 fn scan(pdf: &Path, n: u32, png: &Path) -> Result<(), String> {
     let stem = png.with_extension("");
     let status = Command::new("pdftoppm")
-        .args(["-r", "300", "-gray", "-singlefile", "-png"])
+        .args([
+            "-r",
+            "300",
+            "-gray",
+            "-singlefile",
+            "-png",
+            "-hide-annotations",
+        ])
         .args(["-f", &n.to_string(), "-l", &n.to_string()])
         .arg(pdf)
         .arg(&stem)
