@@ -60,6 +60,36 @@ fn normalise(s: &str) -> String {
 }
 
 /// python-Levenshtein's `ratio`: 1 − indel distance ÷ total length.
+/// Debian's Tesseract on one image, on one thread, with the model `lang` (English by default):
+/// its text (empty where it fails) and its time.
+fn tesseract(png: &Path, lang: Option<&str>) -> (String, Duration) {
+    let started = Instant::now();
+    let mut command = Command::new("tesseract");
+    command.arg(png).arg("-").env("OMP_THREAD_LIMIT", "1");
+    if let Some(lang) = lang {
+        command.args(["-l", lang]);
+    }
+    let text = command
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    (text, started.elapsed())
+}
+
+/// Page `n`'s running text as our layout reads the PDF's text layer: the OCR benchmarks'
+/// reference.
+fn layer_text(setup: &Setup, bytes: &[u8], n: u32) -> Result<String, horizon_pdf::Failure> {
+    engine::extract(
+        bytes,
+        &engine::Options {
+            wanted: Some(n.to_string()),
+            ..setup.options(Input::Pdf, Ocr::Never)
+        },
+        &|_, _| {},
+    )
+    .map(|x| x.document.text())
+}
+
 fn ratio(a: &str, b: &str) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
@@ -870,16 +900,8 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
         };
         let png = tmp.join(format!("{i:03}.png"));
         image.save(&png).expect("write png");
-        let reference = match engine::extract(
-            &bytes,
-            &engine::Options {
-                wanted: Some(n.to_string()),
-                ..setup.options(Input::Pdf, Ocr::Never)
-            },
-            &|_, _| {},
-        ) {
-            Ok(x) => x.document.text(),
-            Err(_) => continue,
+        let Ok(reference) = layer_text(setup, &bytes, *n) else {
+            continue;
         };
         let label = format!(
             "{} p{n}",
@@ -918,19 +940,8 @@ fn ocr_benchmark(rt: &tokio::runtime::Runtime, setup: &Setup, sample: &[(PathBuf
     }
     let warm = |png: &PathBuf| WORKER.with(|rt| read(png, rt.get_or_init(runtime)));
     let tesseract = |png: &PathBuf| -> (String, Duration, f64) {
-        let started = Instant::now();
-        let out = Command::new("tesseract")
-            .arg(png)
-            .arg("-")
-            .env("OMP_THREAD_LIMIT", "1")
-            .output();
-        let took = started.elapsed();
-        (
-            out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default(),
-            took,
-            0.0,
-        )
+        let (text, took) = tesseract(png, None);
+        (text, took, 0.0)
     };
     let _ = rt;
     let pngs: Vec<PathBuf> = pages.iter().map(|p| p.0.clone()).collect();

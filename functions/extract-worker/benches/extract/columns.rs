@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use horizon_extract_worker::engine::{self, Input, Ocr};
+use horizon_extract_worker::engine::{Input, Ocr};
 
-use crate::{normalise, ratio, run_child, Setup};
+use crate::{layer_text, normalise, ratio, run_child, tesseract, Setup};
 
 const SETS: [(&str, &[u32]); 2] = [("looked at", &[2, 3, 6]), ("held out", &[4, 5])];
 
@@ -84,15 +84,7 @@ pub fn benchmark(
             for &n in pages.iter().filter(|&&n| n <= count) {
                 let label = format!("{} p{n}", stem.trim_start_matches("eb__"));
                 let png = tmp.join(format!("{stem}-{n}.png"));
-                let reference = engine::extract(
-                    &bytes,
-                    &engine::Options {
-                        wanted: Some(n.to_string()),
-                        ..setup.options(Input::Pdf, Ocr::Never)
-                    },
-                    &|_, _| {},
-                )
-                .map(|x| normalise(&x.document.text()));
+                let reference = layer_text(setup, &bytes, n).map(|t| normalise(&t));
                 let (reference, image) = match (reference, scan(path, n, &png)) {
                     (Ok(r), Ok(())) => match std::fs::read(&png) {
                         Ok(image) => (r, image),
@@ -121,15 +113,7 @@ pub fn benchmark(
                     .extraction
                     .map(|x| x.document.text())
                     .unwrap_or_default();
-                let started = Instant::now();
-                let theirs = Command::new("tesseract")
-                    .arg(&png)
-                    .arg("-")
-                    .env("OMP_THREAD_LIMIT", "1")
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
-                let tess_took = started.elapsed();
+                let (theirs, tess_took) = tesseract(&png, None);
                 let (ours, tess) = (
                     ratio(&normalise(&ours), &reference),
                     ratio(&normalise(&theirs), &reference),

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use horizon_extract_worker::engine::{self, Input, Ocr};
 
-use crate::{normalise, ratio, run_child, Setup};
+use crate::{normalise, ratio, run_child, tesseract, Setup};
 
 /// A page: its label, its HTML, its ISO 639-1 code, Tesseract's name for the language, and
 /// its set.
@@ -162,16 +162,7 @@ pub fn benchmark(rt: &tokio::runtime::Runtime, setup: &Setup) {
         };
         let (auto, took) = ours(Vec::new());
         let (named, _) = ours(vec![page.code.to_owned()]);
-        let started = std::time::Instant::now();
-        let theirs = Command::new("tesseract")
-            .arg(&png)
-            .arg("-")
-            .args(["-l", page.tesseract])
-            .env("OMP_THREAD_LIMIT", "1")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let tess_took = started.elapsed();
+        let (theirs, tess_took) = tesseract(&png, Some(page.tesseract));
         let tess = ratio(&normalise(&theirs), &reference);
         println!(
             "  {:<28} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>8.2}",
